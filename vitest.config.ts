@@ -19,6 +19,7 @@ const ISOLATED = [
   'packages/model/src/ids.test.ts',
   'packages/client/src/store/device-db.test.ts',
   'packages/client/src/store/meta-store.test.ts',
+  'packages/client/src/hale/drafts.test.ts',
   'packages/crypto/src/forget-cached-keys.test.ts',
   'packages/crypto/src/node-sealer.test.ts',
   'packages/crypto/src/node-ed25519.test.ts',

@@ -87,11 +87,13 @@ try {
         status ||= built.status ?? 1;
       }
       const out = join(scratch, 'playwright.json');
-      const code = built.status !== 0 ? 1 : run(
-        'playwright',
-        ['test', '--config', PLAYWRIGHT_CONFIG, '--reporter=list,json', ...appPaths],
-        { PLAYWRIGHT_JSON_OUTPUT_FILE: out, PLAYWRIGHT_JSON_OUTPUT_NAME: out },
-      );
+      const code =
+        built.status !== 0
+          ? 1
+          : run('playwright', ['test', '--config', PLAYWRIGHT_CONFIG, '--reporter=list,json', ...appPaths], {
+              PLAYWRIGHT_JSON_OUTPUT_FILE: out,
+              PLAYWRIGHT_JSON_OUTPUT_NAME: out,
+            });
       if (existsSync(out)) runners.push(playwrightTimes(out));
       status ||= code;
     }

@@ -18,7 +18,8 @@ import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './stor
 const children = childProcesses();
 
 const run = async (args: string[], env: Record<string, string> = {}) => {
-  const r: Running = children.start(serverCommand(...args), env);
+  // The web app is left out: whether it was built must not change what a failed start prints.
+  const r: Running = children.start(serverCommand(...args), { HALE_APP_DIR: 'none', ...env });
   const exit = await r.exited;
   await r.drained;
   return { ...exit, ...r.output };

@@ -42,7 +42,16 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
   );
 }
 
+/** The code of a pairing link opened here (`/#pair=CODE`, the QR code a new device shows), or null. */
+const pairingCodeOf = (hash: string): string | null => {
+  const m = /^#pair=([A-Za-z0-9-]{1,40})$/.exec(hash);
+  return m?.[1] ?? null;
+};
+
 export async function startApp(element: HTMLElement): Promise<void> {
+  // A pairing link opened on a signed-in device: Settings → add a device, with the code (after unlock).
+  const pairCode = pairingCodeOf(location.hash);
+  if (pairCode !== null) void router.navigate(`/settings?pair=${pairCode}`, { replace: true });
   const language = readSettings(localStorage, defaultSettings(location.origin, navigator.languages)).language;
   const i18n = await createI18n(language);
   dayjs.locale(DAYJS_LOCALE[language]);

@@ -35,6 +35,8 @@ export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './account/errors';
 export { AUDIT_ERROR_CODES } from './audit/errors';
 export { FILE_ERROR_CODES, type FileErrorCode } from './files/files';
 export { PAIRING_ERROR_CODES, type PairingErrorCode } from './pairing/errors';
+export { DRAFT_ERROR_CODES, MAX_DRAFTS, MAX_DRAFT_CHARS, type DraftErrorCode } from './hale/drafts';
+export type { DraftEntry, DraftValues, HaleDrafts } from './hale/drafts';
 export type { RecordErrorCode } from './records/records';
 export type { ConsentErrorCode } from './consent/consent';
 export type { HaleClientErrorCode } from './api/errors';

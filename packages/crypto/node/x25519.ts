@@ -17,6 +17,9 @@
  * importing a secret key derives its public key (a scalar multiplication), a third of a seal's cost. It
  * keeps the key `publicKey` imported, with a copy of its bytes, only until its next call, and reuses it
  * only for the same bytes; the copy is zeroed when that call takes it. Same outputs as `createNodeX25519`.
+ * `createNodeX25519` keeps a secret key imported once it meets it a second time for a shared secret (an
+ * account's wrapping key opening a log's boxes): kept in a `createPrivateKeyCache` under a labelled hash of
+ * its bytes, dropped by `forgetCachedKeys`. A key met once (a seal's ephemeral key) is never kept.
  */
 import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import {
@@ -24,7 +27,9 @@ import {
   base64urlDecode,
   base64urlEncode,
   constantTimeEqual,
+  createPrivateKeyCache,
   createSealTo,
+  privateKeyCacheId,
   type SealTo,
   type X25519,
 } from '../src/index';
@@ -71,11 +76,31 @@ const shared = (privateKey: KeyObject, publicKey: Uint8Array): Uint8Array => {
   }
 };
 
-export const createNodeX25519 = (): X25519 => ({
-  name: 'node:crypto',
-  publicKey: (secretKey) => publicOf(importSecret(secretKey)),
-  sharedSecret: (secretKey, publicKey) => shared(importSecret(secretKey), publicKey),
-});
+/** Secret keys `createNodeX25519` keeps imported, and ids of those used once (see the header). */
+const SECRET_CACHE_LIMIT = 256;
+
+export const createNodeX25519 = (): X25519 => {
+  const secrets = createPrivateKeyCache<KeyObject>(SECRET_CACHE_LIMIT);
+  const usedOnce = createPrivateKeyCache<true>(SECRET_CACHE_LIMIT);
+  const secretOf = (secretKey: Uint8Array): KeyObject => {
+    assertLength(secretKey, 32, 'X25519 secret key');
+    const id = privateKeyCacheId(secretKey);
+    const kept = secrets.get(id);
+    if (kept !== undefined) return kept;
+    const key = importSecret(secretKey);
+    if (usedOnce.get(id) === undefined) usedOnce.set(id, true);
+    else {
+      usedOnce.delete(id);
+      secrets.set(id, key);
+    }
+    return key;
+  };
+  return {
+    name: 'node:crypto',
+    publicKey: (secretKey) => publicOf(importSecret(secretKey)),
+    sharedSecret: (secretKey, publicKey) => shared(secretOf(secretKey), publicKey),
+  };
+};
 
 /**
  * `createNodeX25519` for a sealer, which asks for the public key and then the shared secret of one

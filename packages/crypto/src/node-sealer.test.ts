@@ -8,6 +8,7 @@ import nacl from 'tweetnacl';
 import { describe, expect, it, vi } from 'vitest';
 import { createNodeSealTo, createNodeSealX25519, createNodeX25519 } from '../node/x25519';
 import { createSealTo, openSealed, type X25519 } from './stream-keys';
+import { forgetCachedKeys } from './signatures';
 
 const imports = vi.hoisted(() => ({ secretKeys: 0 }));
 vi.mock('node:crypto', async (importOriginal) => {
@@ -34,6 +35,33 @@ describe("the node sealer's X25519", () => {
     };
     expect(count(createSealTo(createNodeX25519()))).toBe(20);
     expect(count(createNodeSealTo())).toBe(10);
+  });
+
+  it('keeps a secret key imported once it opens a second box, never a key met once', () => {
+    const opener = createNodeX25519();
+    const boxes = Array.from({ length: 10 }, () => createNodeSealTo()(patient.publicKey, Uint8Array.of(7)));
+    imports.secretKeys = 0;
+    for (const box of boxes)
+      expect(openSealed(patient, box, opener)).toEqual({ ok: true, value: Uint8Array.of(7) });
+    // The first open imports it, the second imports it to keep; the other eight import nothing.
+    expect(imports.secretKeys).toBe(2);
+    // Kept by its bytes: the same array holding another key answers for that key.
+    const held = Uint8Array.from(patient.secretKey);
+    const other = nacl.box.keyPair();
+    const peer = nacl.box.keyPair().publicKey;
+    expect(same(opener.sharedSecret(held, peer), nacl.scalarMult(held, peer))).toBe(true);
+    held.set(other.secretKey);
+    expect(same(opener.sharedSecret(held, peer), nacl.scalarMult(other.secretKey, peer))).toBe(true);
+    // A seal's ephemeral keys are met once each: every seal imports as before, none is kept.
+    imports.secretKeys = 0;
+    const sealer = createSealTo(opener);
+    for (let i = 0; i < 5; i++) sealer(patient.publicKey, Uint8Array.of(i));
+    expect(imports.secretKeys).toBe(10);
+    // forgetCachedKeys drops the kept keys: the next open imports again.
+    forgetCachedKeys();
+    imports.secretKeys = 0;
+    openSealed(patient, boxes[0]!, opener);
+    expect(imports.secretKeys).toBe(1);
   });
 
   it("writes nacl.box's bytes in sealTo's layout, which openSealed opens", () => {

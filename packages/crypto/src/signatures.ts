@@ -155,6 +155,25 @@ export function createEd25519FromSync(impl: SyncEd25519): Ed25519 {
   };
 }
 
+/** Wraps an asynchronous implementation (e.g. node:crypto off the main thread) with the same checks. */
+export function createEd25519FromAsync(impl: Ed25519): Ed25519 {
+  return {
+    name: impl.name,
+    async sign(secretKey64, msg) {
+      assertSecretKey(secretKey64);
+      return impl.sign(secretKey64, msg);
+    },
+    async verify(publicKey, msg, sig) {
+      if (!wellFormed(publicKey, sig)) return false;
+      try {
+        return await impl.verify(publicKey, msg, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
 export const tweetnaclEd25519: Ed25519 = createEd25519FromSync({
   name: 'tweetnacl',
   sign: (secretKey64, msg) => nacl.sign.detached(msg, secretKey64),

@@ -105,9 +105,12 @@
  *   store's position index, however long the stream. Only the server writes entries under its own id (a
  *   pushed row's author must be the pushing device), so no device can move the head. Heads an older
  *   version kept in `meta` (`audit-chain/…`) are no longer read or written.
- * - Appends to one patient's chain are serialised within this process. Two processes on one store
- *   could both continue from the same entry: the store refuses the second entry at that position, so that
- *   access fails (INTERNAL, nothing stored) instead of forking the chain. Run one process per store.
+ * - Appends to one patient's chain are serialised within this process. Two processes on one store (nodes
+ *   sharing a CouchDB) may both continue from the same entry: the store refuses the second entry at that
+ *   position and writes nothing of its batch (never a fork), and the loser reads the chain end again and
+ *   chains its entries after the winner's, up to CHAIN_ATTEMPTS times (a short random pause between);
+ *   only then does the access fail (INTERNAL, nothing stored; the device retries)
+ *   (test/cluster/audit-chain-race.e2e.test.ts).
  * - What one account may append to one patient's audit stream is capped per rolling day
  *   (`auditEntriesPerAccountPerDay`, counted by the server's receive time over the entries of all the
  *   account's devices, revoked ones too, `store.docs.auditEntriesOfAccountSince`): any grant lets a grantee
@@ -336,6 +339,14 @@ const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
  * short gap between the count's read and the batch.
  */
 const MAX_PUSH_RECOUNTS = 3;
+
+/**
+ * Attempts of one access log write whose chain position another process took meanwhile (each reads the
+ * chain end again), and the longest pause before the n-th retry (random up to n × this, in ms): a node's
+ * appends are serial, so each retry loses only to appends that committed since its read.
+ */
+const CHAIN_ATTEMPTS = 8;
+const CHAIN_RETRY_MS = 10;
 
 export const toServedDoc = (doc: Doc): ServedDoc => {
   const out: ServedDoc = {
@@ -770,35 +781,55 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     const release = await lockChains([...byPatient.keys()]);
     try {
-      const entries: DocWrite[] = [];
-      for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
-      const guard = guardOf();
-      const write = guard === undefined ? undefined : alongside.get(guard);
-      if (write !== undefined && guard !== undefined && rows.length === 0) {
-        try {
-          await write({ rows: entries, now: at }, guard);
-        } catch (error) {
-          // The store's refusal of an entry (a chain position another process took): nothing written.
-          if (isStoreError(error, 'CONFLICT'))
-            throw new ServiceError('INTERNAL', 'an access event was not stored');
-          throw error;
-        }
-        return [];
+      // The lock keeps this process's appends in line; another process (a node sharing the store) may
+      // take the position read: then nothing was written, and the entries are chained anew after it.
+      for (let attempt = 1; ; attempt++) {
+        const written = await writeLoggedOnce(byPatient, p, rows, at, maxMasterBytes, guardOf);
+        if (written !== 'chain-moved') return written;
+        if (attempt >= CHAIN_ATTEMPTS) throw new ServiceError('INTERNAL', 'an access event was not stored');
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * CHAIN_RETRY_MS * attempt));
       }
-      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes, guard);
-      const answered = results.slice(0, rows.length);
-      // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
-      // writes the others again, with entries chained anew.
-      if (answered.some((r) => r.status === 'position-taken')) return answered;
-      // New random ids continuing the server's chain from its stored end, under its lock: anything
-      // but ok (a position taken too: another process appended to the chain) means nothing was logged.
-      if (results.slice(rows.length).some((r) => r.status !== 'ok')) {
-        throw new ServiceError('INTERNAL', 'an access event was not stored');
-      }
-      return answered;
     } finally {
       release();
     }
+  };
+
+  /** One attempt of `writeLogged`'s locked step; 'chain-moved' when another process took a position. */
+  const writeLoggedOnce = async (
+    byPatient: Map<string, AccessEvent[]>,
+    p: Principal,
+    rows: DocWrite[],
+    at: IsoTime,
+    maxMasterBytes: number | undefined,
+    guardOf: () => AccessGuard | undefined,
+  ): Promise<DocWriteResult[] | 'chain-moved'> => {
+    const entries: DocWrite[] = [];
+    for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
+    const guard = guardOf();
+    const write = guard === undefined ? undefined : alongside.get(guard);
+    if (write !== undefined && guard !== undefined && rows.length === 0) {
+      try {
+        await write({ rows: entries, now: at }, guard);
+      } catch (error) {
+        // The store's refusal of an entry (a chain position another process took): nothing written.
+        if (isStoreError(error, 'CONFLICT')) return 'chain-moved';
+        throw error;
+      }
+      return [];
+    }
+    const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes, guard);
+    const answered = results.slice(0, rows.length);
+    // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
+    // writes the others again, with entries chained anew.
+    if (answered.some((r) => r.status === 'position-taken')) return answered;
+    const logged = results.slice(rows.length);
+    // New random ids continuing the server's chain from its stored end: a position taken means another
+    // process appended to the chain (nothing of the batch written); anything else, nothing was logged.
+    if (logged.some((r) => r.status === 'position-taken')) return 'chain-moved';
+    if (logged.some((r) => r.status !== 'ok')) {
+      throw new ServiceError('INTERNAL', 'an access event was not stored');
+    }
+    return answered;
   };
 
   /**

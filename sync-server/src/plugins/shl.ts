@@ -14,8 +14,10 @@
  *   devices like any access event.
  * - Only the patient (a patient device of the account) creates, lists and revokes its links.
  * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
- *   `since` (ISO), waiting up to `waitMs` (≤ SHL_EVENTS_WAIT_MS) for one when there is none yet; the wait is
- *   woken in-process (a device asking another node of a cluster hears at the end of its wait).
+ *   `since` (ISO), waiting up to `waitMs` (≤ SHL_EVENTS_WAIT_MS) for one when there is none yet. The wait
+ *   is woken by every access logged here (any outcome), and, on a store several nodes share, by every
+ *   access logged through another node (`store.shl.onRemoteAccess`: the CouchDB store's `_changes`
+ *   feed, no second bus).
  * - A manifest embeds the content unless the viewer's `embeddedLengthMax` is smaller: then a `location`
  *   with a one-time ticket valid SHL_TICKET_MS.
  * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS);
@@ -105,8 +107,10 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     wake(link.patientId);
     return after;
   };
+  const unsubscribe = ctx.store.shl.onRemoteAccess?.((access) => wake(access.patientId));
   // Before Fastify waits for requests in flight: a held events request answers at once.
   app.addHook('preClose', (done) => {
+    unsubscribe?.();
     for (const patientId of [...waiting.keys()]) wake(patientId);
     done();
   });
@@ -253,7 +257,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
       if (link.passcodeHash !== undefined) {
         const given = request.body.passcode;
         if (given === undefined || !(await passcodeMatches(given, link.passcodeHash))) {
-          const after = await ctx.store.shl.recordAccess(link.linkId, {
+          const after = await recordAccess(link, {
             at,
             outcome: 'wrong-passcode',
             recipient,

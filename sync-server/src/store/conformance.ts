@@ -4,8 +4,9 @@
  * Call it from an implementation's `*.test.ts`. Each test gets a fresh, empty store from `makeStore`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeAvailabilityConformance } from './availability-conformance';
 import { describeHeadsConformance } from './heads-conformance';
-import { describeShlConformance } from './shl-conformance';
+import { describeShlConformance, describeShlSharedConformance } from './shl-conformance';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
   blobQuotaBytes,
@@ -2074,6 +2075,7 @@ export const runStoreConformance = (
 
     describeHeadsConformance(() => store, isoAt(5));
     describeShlConformance(() => store);
+    describeAvailabilityConformance(() => store);
 
     describe('serverState', () => {
       it('keeps the last value put per key, with its time', async () => {
@@ -2153,6 +2155,8 @@ export const runStoreConformance = (
           await cleanup();
         }
       });
+
+      describeShlSharedConformance(makeSharedPair);
     });
   }
 };

@@ -1,6 +1,7 @@
 // `migrate --from sqlite --to couchdb` (couch/migrate.ts): a SQLite store with something of everything —
 // records updated (their old seqs gone), deleted, audit entries, envelopes, blobs and a deleted one, grants
-// (one revoked), a revoked device, invites, the directory, sessions, a signed head — is copied with every
+// (one revoked), a revoked device, invites, the directory, sessions, a signed head, SMART Health Links (one
+// revoked, one with attempts taken) with their access logs — is copied with every
 // count equal; seqs and heads are the same (a device's checkpoint finds the same next page: no
 // re-download), a device's next write on the revision it holds is accepted (no conflict), the store keeps
 // its incarnation and server key; the CLI prints the counts; a target that is not empty is refused.
@@ -132,6 +133,31 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
       updatedAt: isoAt(1),
     });
     await s.sessions.put({ tokenHash: 'tok', deviceId: 'dev-1', accountId: 'pat', expiresAt: isoAt(3600) });
+    const link = (n: number) => ({
+      linkId: `LinkId_${String(n).padStart(15, '0')}`,
+      tokenHash: String(n).repeat(64),
+      patientId: 'pat',
+      ...(n === 1 ? { label: 'ER', passcodeHash: 'scrypt$x' } : {}),
+      attemptsLeft: 3,
+      emergency: n === 2,
+      contents: [{ type: 'allergy', count: 2 }],
+      contentType: 'application/fhir+json',
+      jwe: `eyJ.${n}`,
+      createdAt: isoAt(n),
+      ...(n === 1 ? { expiresAt: isoAt(900) } : {}),
+    });
+    await s.shl.create(link(1));
+    await s.shl.create(link(2));
+    const access = (outcome: 'opened' | 'wrong-passcode' | 'refused', at: number) => ({
+      at: isoAt(at),
+      outcome,
+      recipient: `viewer ${at}`,
+    });
+    await s.shl.recordAccess(link(1).linkId, access('wrong-passcode', 20));
+    await s.shl.recordAccess(link(1).linkId, access('opened', 21));
+    await s.shl.recordAccess(link(2).linkId, access('opened', 22));
+    await s.shl.revoke('pat', link(2).linkId, isoAt(23));
+    await s.shl.recordAccess(link(2).linkId, access('refused', 24));
     await s.serverState.put('registration', 'invite', isoAt(1));
     await s.meta.put('server-signing-seed', 'c2VlZA');
   } finally {
@@ -160,6 +186,8 @@ describe('migrate from SQLite to CouchDB', () => {
         'blob tombstones': 1,
         invites: 1,
         sessions: 1,
+        links: 2,
+        'link accesses': 4,
       });
       const source = await openSqliteStore({ dataDir, onListenerError: () => undefined });
       try {
@@ -179,6 +207,10 @@ describe('migrate from SQLite to CouchDB', () => {
         expect(await target.grants.changesSince(0)).toMatchObject({ granteeIds: ['doc'] });
         expect(await target.sessions.get('tok')).toEqual(await source.sessions.get('tok'));
         expect(await target.blobs.usage('pat')).toBe(await source.blobs.usage('pat'));
+        expect(await target.shl.list('pat', 10)).toEqual(await source.shl.list('pat', 10));
+        expect(await target.shl.accessesSince('pat', isoAt(0), 10)).toEqual(
+          await source.shl.accessesSince('pat', isoAt(0), 10),
+        );
       } finally {
         await source.close();
       }
@@ -191,6 +223,14 @@ describe('migrate from SQLite to CouchDB', () => {
       // Audit positions held before the migration stay held.
       const [again] = await target.docs.writeDocs([auditWrite('pat/audit', 'e9', 'dev-1', 2)], isoAt(20));
       expect(again).toEqual({ status: 'position-taken' });
+      // Links carry on where they were: the revoked one stays shut, the other counts on from its state.
+      const opened = { at: isoAt(30), outcome: 'opened' as const, recipient: 'r' };
+      expect(await target.shl.recordAccess('LinkId_000000000000002', opened)).toBeNull();
+      expect(await target.shl.recordAccess('LinkId_000000000000001', opened)).toEqual({
+        attemptsLeft: 2,
+        accessCount: 2,
+      });
+      expect(await target.shl.accesses('pat', 'LinkId_000000000000001', 10)).toHaveLength(3);
     } finally {
       await target.close();
     }

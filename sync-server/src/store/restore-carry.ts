@@ -30,6 +30,9 @@
  *   person can sign up again with the same code;
  * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
  *   backup stays done); pending challenges are all dropped;
+ * - SMART Health Links the backup holds: revocations (a rotated emergency card stays revoked), passcode
+ *   attempts taken (a locked link stays locked), accesses logged and used one-time tickets
+ *   (restore-carry-links.ts);
  * - blob deletions: a blob deleted after the backup is deleted in the copy too (manifest and chunks,
  *   zeroed by secure_delete) and its tombstone kept, so the patient's deletion stays done and the id is
  *   never announced again. A copy from before schema v8 has no tombstone table: the blob still goes, and
@@ -74,9 +77,10 @@ import {
   newIncarnation,
 } from './sqlite-store';
 import { isAuditStream } from './types';
+import { carryLinks, type LinkCarryCounts } from './restore-carry-links';
 
 /** Rows carried (or, for sessions and challenges, dropped) per kind of state. */
-export interface CarriedCounts {
+export interface CarriedCounts extends LinkCarryCounts {
   streamHeads: number;
   auditDocs: number;
   deviceRevocations: number;
@@ -103,9 +107,10 @@ export interface CarryReport {
 /** What the operator must know when nothing could be carried; after a sentence saying why. */
 export const NOTHING_CARRIED_WARNING =
   'Nothing made after this backup could be carried into the restored store: device and consent ' +
-  'revocations, passphrase changes, key rotations, blob deletions and invite revocations made since the ' +
-  'backup are undone — redo them (until then deleted blobs can be downloaded again and revoked invite ' +
-  "codes admit sign-ups again). The server's audit log continues from the backup's last entry: devices " +
+  'revocations, passphrase changes, key rotations, blob deletions, invite revocations and shared-link ' +
+  'revocations made since the backup are undone — redo them (until then deleted blobs can be downloaded ' +
+  'again, revoked invite codes admit sign-ups again and revoked shared links open again). ' +
+  "The server's audit log continues from the backup's last entry: devices " +
   "that saw later entries report the server's chain as cut at the position they had verified " +
   '(`deleted`, naming the restore; its new entries are still listed) at every check until the loss is ' +
   'accepted on the device. Stream ' +
@@ -129,6 +134,9 @@ const zeroCounts = (): CarriedCounts => ({
   sessionsDropped: 0,
   challengesDropped: 0,
   blobDeletions: 0,
+  linkRevocations: 0,
+  linkLocks: 0,
+  linkAccesses: 0,
 });
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -510,6 +518,10 @@ export const carryIntoRestored = async (
             );
           }
         });
+
+        kind('shared-link revocations, locks and accesses after the backup', (n) =>
+          carryLinks(from, copy, n),
+        );
 
         kind('the ends of sessions (logouts, expiries) after the backup', (n) => {
           const live = new Set(

@@ -1,7 +1,9 @@
 /*
  * Conformance of `SyncStore.shl` (shl-types.ts), declared inside `runStoreConformance`: links found by
  * token hash only, listed to their patient alone, revoked once, passcode attempts counted down to zero
- * and never below, an access counted only on a live link, one-time file tickets.
+ * and never below, an access counted only on a live link, one-time file tickets; racing decisions (also
+ * through two instances over one backend) each taken once; accesses through one instance told to the other
+ * (`onRemoteAccess`, where the store has it).
  */
 import { describe, expect, it } from 'vitest';
 import type { SyncStore } from './types';
@@ -112,5 +114,98 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       expect((await store().shl.takeTicket('b'.repeat(64), 1_000))?.linkId).toBe(link(5).linkId);
       expect(await store().shl.takeTicket('b'.repeat(64), 1_000)).toBeNull();
     });
+
+    it('racing viewers take one attempt each and no more than are left; a raced ticket is taken once', async () => {
+      await ready();
+      await store().shl.create(link(6));
+      const id = link(6).linkId;
+      const wrong = { at: '2026-11-25T11:00:00.000Z', outcome: 'wrong-passcode' as const, recipient: 'r' };
+      const results = await Promise.all(Array.from({ length: 6 }, () => store().shl.recordAccess(id, wrong)));
+      expect(
+        results
+          .filter((r) => r !== null)
+          .map((r) => r?.attemptsLeft)
+          .sort(),
+      ).toEqual([0, 1, 2]);
+      expect(results.filter((r) => r === null)).toHaveLength(3);
+      expect(await store().shl.accesses(PATIENT, id, 10)).toHaveLength(3);
+      expect((await store().shl.byToken(link(6).tokenHash))?.attemptsLeft).toBe(0);
+
+      await store().shl.create(link(7));
+      await store().shl.putTicket(link(7).linkId, 'c'.repeat(64), 2_000);
+      const takes = await Promise.all(
+        Array.from({ length: 4 }, () => store().shl.takeTicket('c'.repeat(64), 1_000)),
+      );
+      expect(takes.filter((t) => t !== null).map((t) => t?.linkId)).toEqual([link(7).linkId]);
+    });
+
+    it('an opening racing a revocation is either counted before it or refused', async () => {
+      await ready();
+      await store().shl.create(link(8));
+      const id = link(8).linkId;
+      const open = { at: '2026-11-25T11:00:00.000Z', outcome: 'opened' as const, recipient: 'r' };
+      const [opened, revoked] = await Promise.all([
+        store().shl.recordAccess(id, open),
+        store().shl.revoke(PATIENT, id, '2026-11-25T11:00:00.000Z'),
+      ]);
+      expect(revoked.revokedAt).toBe('2026-11-25T11:00:00.000Z');
+      const after = await store().shl.byToken(link(8).tokenHash);
+      expect(after?.accessCount).toBe(opened === null ? 0 : 1);
+      expect(await store().shl.recordAccess(id, open)).toBeNull();
+      expect((await store().shl.accesses(PATIENT, id, 10)).length).toBe(opened === null ? 0 : 1);
+    });
   });
+};
+
+type SharedPair = () => Promise<{ stores: [SyncStore, SyncStore]; cleanup: () => Promise<void> }>;
+
+/** Cases over two instances sharing one backend (declared inside `runStoreConformance`'s shared block). */
+export const describeShlSharedConformance = (makeSharedPair: SharedPair): void => {
+  it("links: attempts raced through two instances are taken once; each hears the other one's accesses", async () => {
+    const { stores, cleanup } = await makeSharedPair();
+    try {
+      const [a, b] = stores;
+      await a.accounts.register(makeAccount(PATIENT), makeDevice('dev-p', PATIENT));
+      await a.shl.create(link(1));
+      const id = link(1).linkId;
+      const heardByB: string[] = [];
+      const heardByA: string[] = [];
+      const stop = [
+        b.shl.onRemoteAccess?.((x) => heardByB.push(`${x.patientId} ${x.linkId}`)),
+        a.shl.onRemoteAccess?.((x) => heardByA.push(x.linkId)),
+      ];
+      const wrong = { at: '2026-11-25T11:00:00.000Z', outcome: 'wrong-passcode' as const, recipient: 'r' };
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).shl.recordAccess(id, wrong)),
+      );
+      expect(
+        results
+          .filter((r) => r !== null)
+          .map((r) => r?.attemptsLeft)
+          .sort(),
+      ).toEqual([0, 1, 2]);
+      expect(await b.shl.accesses(PATIENT, id, 10)).toHaveLength(3);
+      if (b.shl.onRemoteAccess !== undefined) {
+        const through = (even: boolean) =>
+          results.filter((r, i) => r !== null && (i % 2 === 0) === even).length;
+        await a.shl.recordAccess(id, { ...wrong, outcome: 'refused' });
+        // Each hears exactly what was logged through the other, never its own.
+        await waitUntil(() => heardByB.length === through(true) + 1 && heardByA.length === through(false));
+        expect(heardByB.every((h) => h === `${PATIENT} ${id}`)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect([heardByB.length, heardByA.length]).toEqual([through(true) + 1, through(false)]);
+      }
+      for (const s of stop) s?.();
+    } finally {
+      await cleanup();
+    }
+  });
+};
+
+const waitUntil = async (check: () => boolean, timeoutMs = 5000): Promise<void> => {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 };

@@ -77,4 +77,12 @@ export interface ShlStore {
   putTicket(linkId: string, ticketHash: string, expiresMs: number): Promise<void>;
   /** The link a live ticket names, and forgets the ticket (one use). */
   takeTicket(ticketHash: string, nowMs: number): Promise<ShlLink | null>;
+  /**
+   * Optional, for stores that several server nodes share (the CouchDB store): subscribes to accesses
+   * logged through other instances (any outcome), once they are readable; the caller hears its own.
+   * Returns unsubscribe.
+   */
+  onRemoteAccess?(
+    listener: (access: { readonly patientId: string; readonly linkId: string }) => void,
+  ): () => void;
 }

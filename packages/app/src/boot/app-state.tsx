@@ -26,7 +26,7 @@ import {
 import type { Hale, HaleSession } from '@hale/client';
 import { openBrowserHale } from './platform';
 import { readSettings, writeSettings, defaultSettings, type AppSettings } from './settings';
-import { clearDrafts } from '../records/drafts';
+import { clearDrafts, flushDrafts } from '../records/drafts';
 
 export type Phase = 'loading' | 'start' | 'locked' | 'open' | 'failed';
 
@@ -118,12 +118,16 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     const open = sessionRef.current;
     setSession(null);
     setPhase('locked');
+    // What was typed last is sealed on the device before the keys go; then the page forgets it.
+    await flushDrafts();
+    clearDrafts();
     if (open !== null) await open.lock().catch(() => undefined);
   }, []);
 
   const signOut = useCallback(async () => {
     const open = sessionRef.current;
     setSession(null);
+    await flushDrafts();
     if (open !== null) await open.close().catch(() => undefined);
     clearDrafts();
     await hale?.removeLocalAccount();

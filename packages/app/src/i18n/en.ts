@@ -154,9 +154,6 @@ export const en = {
     byPassphrase: 'Passphrase',
     byRecovery: 'Recovery key',
     byPairing: 'Pair with a device',
-    pairingSoonTitle: 'Pairing is coming',
-    pairingSoon:
-      'Soon you will be able to add this device by scanning a code with a device that is already signed in. For now, use your passphrase or recovery key.',
     failed: 'This device was not added',
     passphrase: 'Passphrase',
     recoveryKey: 'Recovery key',
@@ -1102,6 +1099,68 @@ export const en = {
     offline: 'The server cannot be reached. Check the connection and try again.',
     linkRefused: 'The server refused ({{status}}). Try again later; if it keeps happening, see Problems.',
     unexpected: 'Something unexpected went wrong. Try again; the details say what.',
+  pairing: {
+    newIntro:
+      'Pair this device with one that is already signed in to your account: this device shows a code, the other one scans or types it, and both show the same six digits for you to compare. Your passphrase is not needed here.',
+    showCode: 'Show a pairing code',
+    scanTitle: 'Scan this code with your other device',
+    scanHow:
+      'On a device that is signed in, open Settings, then Devices, then Add a device. Scan this code, or type the short code below.',
+    qrLabel: 'Pairing code as a QR code',
+    orType: 'or type this code',
+    codeLabel: 'Pairing code',
+    waiting: 'Waiting for your other device. The code works until {{when}}.',
+    compareTitle: 'Compare the digits',
+    compareNew: 'Your other device now shows six digits. Are they the same as these?',
+    compareApprover: '{{name}} now shows six digits. Are they the same as these?',
+    digitsWhy:
+      'The digits prove that the two devices are talking to each other and not to someone in between. Only continue if they are exactly the same.',
+    match: 'They match',
+    differ: 'They differ',
+    approveThere: 'Now approve on your other device.',
+    failedTitle: 'Pairing stopped',
+    again: 'Start again',
+    addButton: 'Add a device',
+    addTitle: 'Add a device',
+    addIntro:
+      'On the new device, choose Add this device, then Pair with a device. Scan the code it shows, or type its short code.',
+    scanTab: 'Scan the code',
+    typeTab: 'Type the code',
+    scanAim: 'Point the camera at the code on the new device.',
+    cameraLabel: 'Camera',
+    codeField: 'Code shown on the new device',
+    codeHint: 'Ten letters and digits, such as K7M3Q-9XDPA.',
+    connecting: 'Reaching the new device…',
+    approve: 'Yes, add {{name}}',
+    approving: 'Sending your account to {{name}}, sealed so that only it can open it…',
+    doneTitle: 'Device added',
+    done: '{{name}} is now a device of your account. It unlocks with your passphrase.',
+    refusedHere: 'You said the digits differ, so nothing was sent. Start again on the new device.',
+    camera: {
+      NO_CAMERA_API:
+        'This browser cannot use a camera here (it needs a secure connection). Type the code instead.',
+      DENIED: 'The camera was not allowed. Allow it in the browser, or type the code instead.',
+      NO_CAMERA: 'No camera could be started on this device. Type the code instead.',
+    },
+    error: {
+      INVALID_PAIRING_CODE:
+        'That is not a pairing code. It has ten letters and digits; check it on the new device.',
+      PAIRING_UNKNOWN:
+        'No pairing has this code. It may be mistyped, or it ended (a code lasts 10 minutes): start again on the new device.',
+      PAIRING_TAKEN:
+        'Another device answered this code first. If that was not you, cancel on the new device and start again.',
+      PAIRING_EXPIRED: 'The pairing took longer than 10 minutes and ended. Start again on the new device.',
+      PAIRING_REFUSED: 'The other device stopped the pairing. Nothing was sent.',
+      PAIRING_CANCELLED: 'The pairing was cancelled on this device. Nothing was sent.',
+      PAIRING_TAMPERED:
+        'A message between the devices was changed on the way, so the pairing stopped and nothing was sent. Try again; if it happens again, your server or network may not be safe.',
+      PAIRING_WRONG_STATE: 'The pairing is no longer at that step. Start again.',
+      PAIRING_UNSUPPORTED:
+        'This server cannot pair devices. Add this device with your passphrase or recovery key instead.',
+    },
+  },
+  drafts: {
+    kept: 'What you typed is kept on this device until you save.',
   },
 };
 

@@ -10,6 +10,7 @@ import { zhHans } from './zh-Hans';
 import { KINDS, KIND_SLUGS } from '../records/kinds';
 import { KNOWN_ISSUES, KNOWN_QUARANTINE } from '../screens/problems/describe';
 import { ACCOUNT_ERRORS } from '../screens/start/account-errors';
+import { PAIRING_ERRORS } from '../screens/pairing/pairing-errors';
 import { NAV_SECTIONS } from '../layout/nav';
 import { COLOR_SCHEMES, LANGUAGES } from '../boot/settings';
 import { makeZhHans } from '../../scripts/zh-hans';
@@ -63,6 +64,8 @@ const familyKeys = (): string[] => {
   for (const code of KNOWN_ISSUES) keys.push(`problem.${code}.title`, `problem.${code}.todo`);
   for (const reason of KNOWN_QUARANTINE) keys.push(`quarantine.${reason}.title`, `quarantine.${reason}.todo`);
   for (const code of ACCOUNT_ERRORS) keys.push(`accountError.${code}`);
+  for (const code of PAIRING_ERRORS) keys.push(`pairing.error.${code}`);
+  for (const code of ['NO_CAMERA_API', 'DENIED', 'NO_CAMERA']) keys.push(`pairing.camera.${code}`);
   for (const s of NAV_SECTIONS) keys.push(s.label, ...s.items.map((i) => i.label));
   for (const l of LANGUAGES) keys.push(`languages.${l}`);
   for (const c of COLOR_SCHEMES) keys.push(`settings.themes.${c}`);

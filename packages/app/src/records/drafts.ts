@@ -1,17 +1,112 @@
 /**
- * Drafts of forms: what a person typed, kept in this page's memory until saved or discarded, so a refused
- * write, a lost network, leaving the screen or a lock loses nothing. Never written to disk: health content
- * at rest is sealed, and the library offers no sealed draft store yet (a reload or crash loses a draft).
+ * Drafts of forms: what a person typed, kept until saved or discarded, so that a refused write, a lost
+ * network, leaving the screen, a lock, a reload or a crash loses nothing.
+ *
+ * | where | what | when |
+ * |---|---|---|
+ * | page memory | the drafts of this session, read synchronously by a form as it opens | at every change |
+ * | the library's `session.drafts` | the same, sealed at rest on this device by the account's key | 250 ms after the last change; at once on lock, page hide and `flushDrafts()` |
+ *
+ * Invariants: a form opening reads memory first, else the device store (`loadDraft`); memory is emptied on
+ * lock and sign-out (after the writes under way were flushed), so a locked app holds no typing in memory.
+ * Failure modes: a write the store refuses (damaged value, locked session) keeps the draft in memory for this
+ * page and is reported to the console; a draft read back with values of another shape keeps only the text and
+ * yes/no fields.
  */
+import type { HaleSession } from '@hale/client';
+
 export type DraftValues = Readonly<Record<string, string | boolean>>;
 
-const drafts = new Map<string, DraftValues>();
+const WRITE_DELAY_MS = 250;
+const memory = new Map<string, DraftValues>();
+/** Writes waiting for their delay, by key: the session they go to and what (null: delete). */
+const pending = new Map<string, { session: HaleSession; values: DraftValues | null }>();
+let timer: ReturnType<typeof setTimeout> | null = null;
+let writing: Promise<void> = Promise.resolve();
+/** Settles once the writes waiting now are done (the next flush). */
+let nextFlush: { promise: Promise<void>; resolve: () => void } | null = null;
 
-export const readDraft = (key: string): DraftValues | undefined => drafts.get(key);
-export const saveDraft = (key: string, values: DraftValues): void => {
-  drafts.set(key, values);
+const ofForm = (stored: Readonly<Record<string, unknown>>): DraftValues => {
+  const out: Record<string, string | boolean> = {};
+  for (const [k, v] of Object.entries(stored))
+    if (typeof v === 'string' || typeof v === 'boolean') out[k] = v;
+  return out;
 };
-export const dropDraft = (key: string): void => {
-  drafts.delete(key);
+
+/** Writes everything waiting now; resolves once the store has it (or refused it). */
+export const flushDrafts = (): Promise<void> => {
+  if (timer !== null) clearTimeout(timer);
+  timer = null;
+  const batch = [...pending.entries()];
+  pending.clear();
+  const waiting = nextFlush;
+  nextFlush = null;
+  writing = writing.then(async () => {
+    for (const [key, { session, values }] of batch) {
+      try {
+        if (values === null) await session.drafts.delete(key);
+        else await session.drafts.set(key, values);
+      } catch (e) {
+        console.warn(`hale: the draft "${key}" could not be kept on this device`, e);
+      }
+    }
+    waiting?.resolve();
+  });
+  return writing;
 };
-export const clearDrafts = (): void => drafts.clear();
+
+/** Queues the write of `key`; resolves once it is on the device (or was refused, said on the console). */
+const schedule = (session: HaleSession, key: string, values: DraftValues | null): Promise<void> => {
+  pending.set(key, { session, values });
+  if (timer !== null) clearTimeout(timer);
+  timer = setTimeout(() => void flushDrafts(), WRITE_DELAY_MS);
+  if (nextFlush === null) {
+    let resolve = (): void => undefined;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    nextFlush = { promise, resolve };
+  }
+  return nextFlush.promise;
+};
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => void flushDrafts());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') void flushDrafts();
+  });
+}
+
+/** The draft this page holds for `key` (after `loadDraft`, or typed in this page). */
+export const readDraft = (key: string): DraftValues | undefined => memory.get(key);
+
+/** Reads the draft kept on the device for `key` into memory; answers it. */
+export const loadDraft = async (session: HaleSession, key: string): Promise<DraftValues | undefined> => {
+  const held = memory.get(key);
+  if (held !== undefined) return held;
+  await writing;
+  try {
+    const kept = await session.drafts.get(key);
+    if (kept === null) return undefined;
+    const values = ofForm(kept.values);
+    if (!memory.has(key)) memory.set(key, values);
+    return memory.get(key);
+  } catch (e) {
+    console.warn(`hale: the draft "${key}" could not be read on this device`, e);
+    return undefined;
+  }
+};
+
+/** Keeps `values` as the draft of `key`; resolves once it is sealed on the device. */
+export const saveDraft = (session: HaleSession, key: string, values: DraftValues): Promise<void> => {
+  memory.set(key, values);
+  return schedule(session, key, values);
+};
+
+export const dropDraft = (session: HaleSession, key: string): void => {
+  memory.delete(key);
+  void schedule(session, key, null);
+};
+
+/** Forgets this page's copies (lock, sign-out); what the device store keeps stays. */
+export const clearDrafts = (): void => memory.clear();

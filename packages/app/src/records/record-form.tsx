@@ -3,14 +3,15 @@
  *
  * | case | what happens |
  * |---|---|
- * | typing | the values are kept as a draft (drafts.ts) under the form's key at every change |
+ * | typing | the values are kept as a draft (drafts.ts: memory, then sealed on the device) under the form's key at every change |
+ * | opening | a draft kept on the device (after a reload, a crash or a lock) is read first and restored, said so |
  * | the model refuses | each issue shown at its field (HaleError `issues`); nothing stored; the draft stays |
  * | another refusal | said above the form in words; the draft stays |
  * | saved | stored on this device at once (sync follows); the draft is dropped; the record opens |
  * | a note | MedicalNote plus its current NoteVersion (the SOAP text), written together |
  */
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
+import { Alert, Button, Group, Loader, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
@@ -19,7 +20,7 @@ import { isHaleError, type HaleSession } from '@hale/client';
 import { useRecord, useRecords } from '@hale/react';
 import { useOpenSession } from '../boot/app-state';
 import { FieldInput } from './field-input';
-import { dropDraft, readDraft, saveDraft, type DraftValues } from './drafts';
+import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from './drafts';
 import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
 import { emptyValues, recordInput, valuesFromRecord } from './values';
 import { addRecord, fieldsOf, updateRecord } from './write';
@@ -35,10 +36,29 @@ export function RecordFormScreen(): ReactNode {
   if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
   // Keyed: another kind's or record's form is a new form, never the state of the one before.
   return id === undefined ? (
-    <FormBody key={`${slug}:new`} spec={spec} />
+    <WithDraft key={`${slug}:new`} draftKey={`${slug}:new`}>
+      <FormBody spec={spec} />
+    </WithDraft>
   ) : (
-    <EditLoader key={`${slug}:${id}`} spec={spec} id={id} />
+    <WithDraft key={`${slug}:${id}`} draftKey={`${slug}:${id}`}>
+      <EditLoader spec={spec} id={id} />
+    </WithDraft>
   );
+}
+
+/** Renders the form once the draft kept on the device for it (if any) is read. */
+function WithDraft(props: { readonly draftKey: string; readonly children: ReactNode }): ReactNode {
+  const session = useOpenSession();
+  const [ready, setReady] = useState(() => readDraft(props.draftKey) !== undefined);
+  useEffect(() => {
+    if (ready) return;
+    let live = true;
+    void loadDraft(session, props.draftKey).finally(() => live && setReady(true));
+    return () => {
+      live = false;
+    };
+  }, [session, props.draftKey, ready]);
+  return ready ? props.children : <Loader m="md" />;
 }
 
 function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
@@ -120,10 +140,14 @@ function FormBody(props: {
   const [hadDraft] = useState(() => readDraft(draftKey) !== undefined);
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [kept, setKept] = useState<'no' | 'saving' | 'kept'>('no');
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
     initialValues: initial,
-    onValuesChange: (values) => saveDraft(draftKey, values),
+    onValuesChange: (values) => {
+      setKept('saving');
+      void saveDraft(session, draftKey, values).then(() => setKept('kept'));
+    },
   });
   useEffect(() => setFailure(null), [draftKey]);
 
@@ -150,7 +174,7 @@ function FormBody(props: {
         );
         savedId = id;
       }
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         message: t('records.savedLocally'),
@@ -192,7 +216,7 @@ function FormBody(props: {
               size="xs"
               variant="subtle"
               onClick={() => {
-                dropDraft(draftKey);
+                dropDraft(session, draftKey);
                 form.setValues(
                   stored === undefined ? emptyValues(spec, extra) : valuesFromRecord(spec, stored, extra),
                 );
@@ -235,6 +259,16 @@ function FormBody(props: {
               />
             )}
             <Group justify="flex-end">
+              <Text
+                size="xs"
+                c="dimmed"
+                mr="auto"
+                data-testid="draft-state"
+                data-state={kept}
+                aria-live="polite"
+              >
+                {kept === 'kept' ? t('drafts.kept') : ''}
+              </Text>
               <Button variant="default" component={Link} to={back}>
                 {t('common.cancel')}
               </Button>

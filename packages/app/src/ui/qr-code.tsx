@@ -1,5 +1,5 @@
 /**
- * A QR code of a text (a SMART Health Link's viewer URL), drawn by `qrcode` as a PNG data URL in an <img>:
+ * A QR code of a text (a SMART Health Link's viewer URL, a pairing link), drawn by `qrcode` as a PNG data URL in an <img>:
  * it prints, it can be saved, and a screen reader hears `label`. Error correction M (a printed card that
  * gets scuffed still scans); a quiet zone of 4 modules as the standard asks.
  */
@@ -16,7 +16,7 @@ export function QrCode(props: {
   readonly size?: number;
   readonly testId?: string | undefined;
 }): ReactNode {
-  const size = props.size ?? 240;
+  const size = props.size ?? 220;
   const [src, setSrc] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
@@ -38,8 +38,8 @@ export function QrCode(props: {
       alt={props.label}
       width={size}
       height={size}
-      data-testid={props.testId}
-      style={{ imageRendering: 'pixelated', background: '#fff', display: 'block' }}
+      data-testid={props.testId ?? 'qr-code'}
+      style={{ imageRendering: 'pixelated', background: '#fff', display: 'block', borderRadius: 8 }}
     />
   );
 }

@@ -112,228 +112,63 @@
  * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
  * INCOMPLETE; reported UPLOAD_STUCK) with a message saying so, listed until cancelled.
  */
-import { HaleError } from '../hale/hale-error';
-import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
-import { base64urlDecode, base64urlEncode, blobChunkCount, hexEncode, sha256 } from '@hale/crypto';
-import { FileRefSchema, type FileRef } from '@hale/model';
 import { parseStreamId } from '@hale/protocol';
-import { isDeviceMetaError, type DeviceMeta } from '../session/device-meta';
+import { blobChunkCount, base64urlDecode, base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
+import { isDeviceMetaError } from '../session/device-meta';
 import { isAtRestError } from '../store/at-rest-encryption';
 import { cutMiddle } from '../util/cut-middle';
+import type { FileRef } from '@hale/model';
+import {
+  type UploadQueueDeps,
+  type QueuedUpload,
+  failureOf,
+  type UploadFailureCode,
+  quotedName,
+  ADVICE,
+  MAX_REPORT_MESSAGE,
+  MAX_STORED_MESSAGE,
+} from './upload-queue-report';
+import {
+  MAX_QUEUED_UPLOADS,
+  MAX_QUEUED_BYTES,
+  UPLOAD_RETRY,
+  type QueuedEntry,
+  type UploadErrorInfo,
+  chunkKey,
+  INDEX_KEY,
+  QueueIndexSchema,
+  CHUNK_PREFIX,
+  QueuedBytesError,
+  ChunkText,
+  type QueuedBytes,
+  PURGES_KEY,
+  PendingPurgesSchema,
+  type PendingPurges,
+} from './upload-queue-store';
 
-/** Most files queued (see the header). */
-export const MAX_QUEUED_UPLOADS = 50;
-/** Most plaintext bytes queued, all files together (see the header). */
-export const MAX_QUEUED_BYTES = 200 * 1024 * 1024;
-/** Backoff after a failure that can pass: 5 s, doubling up to 10 min. */
-export const UPLOAD_RETRY = { baseMs: 5_000, maxMs: 10 * 60_000 } as const;
-
-const INDEX_KEY = 'upload-queue';
-/** Purges still to be done (see the header): the blob id and stream of each file. */
-const PURGES_KEY = 'upload-purges';
-const CHUNK_PREFIX = 'upload-chunk-';
-const chunkKey = (blobId: string, kind: 'p' | 's', index: number): string =>
-  `${CHUNK_PREFIX}${blobId}-${kind}${index}`;
-/** A chunk's base64url text: at most 1 MiB of bytes (DEFAULT_CHUNK_BYTES) plus a seal's overhead. */
-const ChunkText = Type.String({ maxLength: 1_500_000 });
-const IsoText = Type.String({ maxLength: 40 });
-
-const UploadErrorSchema = Type.Object({
-  code: Type.String({ maxLength: 64 }),
-  serverCode: Type.Optional(Type.String({ maxLength: 64 })),
-  message: Type.String({ maxLength: 2000 }),
-  at: IsoText,
-});
-export type UploadErrorInfo = Static<typeof UploadErrorSchema>;
-
-const SealingSchema = Type.Object({
-  epoch: Type.Integer({ minimum: 0 }),
-  keyId: Type.String({ maxLength: 128 }),
-  digests: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100_000 }),
-});
-export type Sealing = Static<typeof SealingSchema>;
-
-const QueuedEntrySchema = Type.Object({
-  ref: FileRefSchema,
-  stream: Type.String({ maxLength: 128 }),
-  chunkSize: Type.Integer({ minimum: 1 }),
-  queuedAt: IsoText,
-  failed: Type.Optional(UploadErrorSchema),
-  sealing: Type.Optional(SealingSchema),
-  /**
-   * The code `failed` was reported as (UPLOAD_FAILURE_CODES). Any text the schema takes: a code a later
-   * build appends must not make this build refuse the whole index (it lists such a file as refused).
-   */
-  failedAs: Type.Optional(Type.String({ maxLength: 64 })),
-});
-export type QueuedEntry = Static<typeof QueuedEntrySchema>;
-const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
-/**
- * A purge still to be done: of file `blobId`; or, without `blobId`, of every file of `stream` queued when
- * it was recorded (a purge that came while the stored index could not be read, so its files were not
- * known: `storeOwedStreams`).
- */
-const PendingPurgesSchema = Type.Array(
-  Type.Object({
-    blobId: Type.Optional(Type.String({ maxLength: 64 })),
-    stream: Type.String({ maxLength: 128 }),
-  }),
-  { maxItems: 10_000 },
-);
-type PendingPurges = Static<typeof PendingPurgesSchema>;
-
-/**
- * Why a stored chunk of a queued file was not handed out (QueuedBytesError). Only ever appended to.
- * MISSING: not stored (lost on this device); UNREADABLE: stored, but it never reads (it fails to open at
- * rest, or is not a chunk's text); READ_FAILED: the store failed to read it (an I/O error: may pass);
- * MISMATCH: read fine, but not the bytes the file's FileRef describes (a chunk's length, the sha256).
- */
-export const QUEUED_BYTES_FAILURES = ['MISSING', 'UNREADABLE', 'READ_FAILED', 'MISMATCH'] as const;
-export type QueuedBytesFailure = (typeof QUEUED_BYTES_FAILURES)[number];
-
-export class QueuedBytesError extends HaleError {
-  readonly code: QueuedBytesFailure;
-  readonly blobId: string;
-
-  constructor(code: QueuedBytesFailure, blobId: string, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'QueuedBytesError';
-    this.code = code;
-    this.blobId = blobId;
-  }
-}
-
-export const isQueuedBytesError = (e: unknown, code?: QueuedBytesFailure): e is QueuedBytesError =>
-  e instanceof QueuedBytesError && (code === undefined || e.code === code);
-
-/**
- * How a queued file failed for good: the code it is reported as in the sync state's `errors` (SyncIssue
- * `code`, `id` its blob id) and listed as (`QueuedUpload.failure`). Stable strings; only ever appended to.
- * UPLOAD_REFUSED: refused (by the server: quota, size, consent, deleted; or this device may no longer write
- * the stream); `retry` may pass once the cause is gone (a file deleted on the server is removed instead, see
- * the header; only one the store could not remove is refused, its message saying to cancel it). UPLOAD_STUCK: this device lost part of the file (plaintext chunks, or sealed chunks
- * whose digests the server committed to), so it can never be completed from here: records naming it point
- * to a file that will never be complete; cancel it, add the file again. UPLOAD_SERVER_LOST: the server
- * lost chunks it had confirmed (a fault of its storage); this device still holds the file, and `retry`
- * sends what the server lacks.
- */
-export const UPLOAD_FAILURE_CODES = ['UPLOAD_REFUSED', 'UPLOAD_STUCK', 'UPLOAD_SERVER_LOST'] as const;
-export type UploadFailureCode = (typeof UPLOAD_FAILURE_CODES)[number];
-
-/** The code a stored failure is listed as (see UPLOAD_FAILURE_CODES and the header). */
-const failureOf = (failedAs: string | undefined): UploadFailureCode =>
-  UPLOAD_FAILURE_CODES.find((code) => code === failedAs) ?? 'UPLOAD_REFUSED';
-
-/**
- * Longest report message (`report`): the sync state keeps issue messages of at most this many characters
- * and cuts longer ones at the end (sync/engine.ts MAX_ISSUE_MESSAGE), where the advice is.
- */
-export const MAX_REPORT_MESSAGE = 500;
-/** Longest file name quoted in a message: a longer one is shortened in its middle (`quotedName`). */
-const MAX_QUOTED_NAME = 60;
-/** Longest stored failure message (UploadErrorSchema): a longer one would make the index unreadable. */
-const MAX_STORED_MESSAGE = 2000;
-
-/**
- * A file's name as messages quote it: at most MAX_QUOTED_NAME characters, a longer one shortened in its
- * middle (its start and its extension kept), so that a long name cannot push out what the message says.
- */
-export const quotedName = (fileName: string): string => cutMiddle(fileName, MAX_QUOTED_NAME, 16);
-
-/** What the person can do about a file failed as `failedAs`, unless its error's message says it. */
-const ADVICE: Record<UploadFailureCode, string> = {
-  UPLOAD_REFUSED: 'retryUpload once the cause is gone, or cancelUpload to remove it',
-  UPLOAD_STUCK: 'cancel it (cancelUpload), add the file again',
-  UPLOAD_SERVER_LOST: 'retryUpload sends it again from this device',
-};
-
-/**
- * `queued`: waiting for the connection or for its next attempt (`nextAttemptAt`, after a failure that can
- * pass, `lastError`); `uploading`; `failed`: for good (`lastError`; `failure`: refused or stuck), waiting for
- * cancel or retry.
- */
-export type QueuedUploadState = 'queued' | 'uploading' | 'failed';
-
-/** A queued file as the app lists it (`files.uploads()`). */
-export interface QueuedUpload {
-  readonly blobId: string;
-  readonly stream: string;
-  readonly patientId: string;
-  readonly type: string;
-  readonly fileName: string;
-  readonly mediaType: string;
-  readonly size: number;
-  readonly queuedAt: string;
-  readonly state: QueuedUploadState;
-  /** Attempts that failed in this session. */
-  readonly attempts: number;
-  readonly lastError: UploadErrorInfo | null;
-  readonly nextAttemptAt: string | null;
-  /**
-   * Of a `failed` file, which failure it is (the code it was reported as, UPLOAD_FAILURE_CODES): refused,
-   * stuck (lost in part on this device: cancel it and add the file again), or lost by the server after it
-   * confirmed it (retry); null unless `failed`.
-   */
-  readonly failure: UploadFailureCode | null;
-}
-
-/** What an upload of one queued file reads and writes of its stored bytes. */
-export interface QueuedBytes {
-  /** Plaintext chunk `index`; rejects with QueuedBytesError when it cannot be handed out. */
-  readPlain(index: number): Promise<Uint8Array>;
-  /**
-   * Sealed chunk `index` as stored by `saveSealing`; null when it is not stored; rejects with
-   * QueuedBytesError UNREADABLE or READ_FAILED.
-   */
-  readSealed(index: number): Promise<Uint8Array | null>;
-  /** Stores the sealed chunks, then the sealing in the index (see the header); rejects once cancelled. */
-  saveSealing(sealing: Sealing, sealed: readonly Uint8Array[]): Promise<void>;
-  /** Forgets a sealing nothing of reached the server (sealed anew under another key). */
-  dropSealing(): Promise<void>;
-  /**
-   * Throws once the file was removed from the queue (cancel, `files.delete`, the purge of its stream):
-   * the upload calls it before each request, so nothing more of a removed file is sent.
-   */
-  readonly assertQueued: () => void;
-}
-
-export interface UploadQueueDeps {
-  readonly meta: DeviceMeta;
-  readonly bounds?: { readonly uploads: number; readonly bytes: number };
-  readonly retry?: { readonly baseMs: number; readonly maxMs: number };
-  readonly now: () => number;
-  readonly usable: () => boolean;
-  readonly online: () => boolean;
-  /** Seals (if not sealed yet) and sends; settles once the server confirmed every chunk. */
-  readonly upload: (entry: QueuedEntry, bytes: QueuedBytes) => Promise<void>;
-  /**
-   * 'retry' with backoff; for good, 'failed' (refused: UPLOAD_REFUSED), 'stuck' (bytes lost on this
-   * device, it can never be completed: UPLOAD_STUCK) or 'lost' (the server lost chunks it had confirmed:
-   * UPLOAD_SERVER_LOST); 'deleted' (deleted on the server: removed from the queue with its bytes,
-   * reported UPLOAD_DELETED; marked 'failed' only when the index cannot be written); or 'stop' (locked or
-   * closed: the file stays as it was).
-   */
-  readonly verdict: (
-    error: unknown,
-    entry: QueuedEntry,
-  ) => 'retry' | 'failed' | 'stuck' | 'lost' | 'deleted' | 'stop';
-  readonly describe: (error: unknown) => { code: string; serverCode?: string; message: string };
-  /** Deletes the blob on the server; may reject (best effort). */
-  readonly deleteRemote: (blobId: string) => Promise<void>;
-  readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
-  /** Drops this queue's reported issue `code` of file `id` once its cause ended (a purge retried and passed). */
-  readonly clearReport?: (issue: { code: string; stream: string; id: string }) => void;
-  /** The error an enqueue past the bounds is refused with. */
-  readonly full: (message: string) => Error;
-  /** The error an enqueue is refused with when the stored index cannot be read (`ready` false). */
-  readonly unreadable: (message: string) => Error;
-  /**
-   * The error an enqueue is refused with when its stream was purged while the file was being stored: the
-   * file is purged with it (removed unsent, as the stream's others), not queued.
-   */
-  readonly purgedWhileStored: (message: string, blobId: string) => Error;
-}
+export {
+  MAX_QUEUED_UPLOADS,
+  MAX_QUEUED_BYTES,
+  UPLOAD_RETRY,
+  type UploadErrorInfo,
+  type Sealing,
+  type QueuedEntry,
+  QUEUED_BYTES_FAILURES,
+  type QueuedBytesFailure,
+  QueuedBytesError,
+  isQueuedBytesError,
+  type QueuedBytes,
+} from './upload-queue-store';
+export {
+  UPLOAD_FAILURE_CODES,
+  type UploadFailureCode,
+  MAX_REPORT_MESSAGE,
+  quotedName,
+  type QueuedUploadState,
+  type QueuedUpload,
+  type UploadQueueDeps,
+} from './upload-queue-report';
 
 export const createUploadQueue = (deps: UploadQueueDeps) => {
   const { meta } = deps;

@@ -12,6 +12,7 @@
  * | `devices` | `list` (active and revoked) | revoke, refresh, approvePairing |
  * | `directory` | `results(q)` (pages of a search) | search (one page a call), publish this provider's profile |
  * | `search(q)` | records of a chart matching words, ranked, with the field matched | — |
+ * | `drafts` | — | get, set, delete, list, clear: forms' unsaved typing, sealed at rest on this device (drafts.ts) |
  *
  * Invariants: every Observed reads only what this device holds or last fetched; views of records
  * complete when the session closes; every method refuses with a HaleError once the session is locked
@@ -59,6 +60,7 @@ import { providerSearch, type ProviderSearch } from './provider-search';
 import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
 import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
 import type { RecordsIoDeps } from '../io/records-io-deps';
+import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
 
 export type { RecordPage, RecordQuery } from './record-query';
 export { pageOf } from './record-query';
@@ -215,6 +217,8 @@ export interface HaleSession {
   readonly care: HaleCare;
   /** Records in and out: FHIR import, export forms, the patient summary, shared links, emergency card. */
   readonly io: HaleIo;
+  /** What a person typed into forms and has not saved, sealed at rest on this device (drafts.ts). */
+  readonly drafts: HaleDrafts;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /**
@@ -489,6 +493,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   };
 
   let closing: Promise<void> | null = null;
+  const drafts = createDrafts({
+    db: session.db,
+    assertOpen: () => {
+      if (closing !== null) throw lockedDrafts();
+    },
+    now,
+  });
   const close = (): Promise<void> => {
     closing ??= (async () => {
       endsWatch.unsubscribe();
@@ -540,6 +551,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       session,
     }),
     exportFhir: (patientId) => session.exportFhir(patientId),
+    drafts,
     changePassphrase: (input) => deps.changePassphrase(input),
     lock: async () => {
       deps.lock();

@@ -46,661 +46,76 @@
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
 // or as 'keep'.
 // Every refusal writes nothing.
-import { HaleError } from '../hale/hale-error';
-import { map, takeUntil, type Observable } from 'rxjs';
-import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
-  RECORD_KINDS,
-  checkWriteRules,
-  isIsoDate,
-  isIsoDateTime,
-  isRecordKind,
-  isVersionedKind,
-  newId,
-  sameJson,
-  supersededVersion,
-  transitionIssues,
-  validateRecord,
-  versionContentChanged,
   type RecordKind,
   type RecordOf,
-  type TransitionIssue,
-  type ValidationFailed,
-  type ValidationIssue,
+  validateRecord,
   type WriteRuleContext,
+  checkWriteRules,
+  transitionIssues,
+  isIsoDate,
+  isRecordKind,
+  sameJson,
+  newId,
 } from '@hale/model';
-import { EARLIER_CONFLICTS_KEY, compareInstants, isDeletionSide, sidesOf } from '../sync/conflicts';
-import { emptied, type PlainRecord } from '../sync/record-codec';
-import type { NotWritableReason } from '../sync/engine';
-import { RxError, type RxDocument } from 'rxdb';
-import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
+import { type RxDocument, RxError } from 'rxdb';
+import type { DeviceRecord, JsonObject } from '../store/device-db';
+import { type PlainRecord, emptied } from '../sync/record-codec';
 import {
-  noteVersionRules,
   readNoteVersionContexts,
-  readNoteVersionNumbers,
-  recreationIssues,
+  noteVersionRules,
   removalRules,
-  versionNumberHolder,
-  type NumberedVersion,
+  recreationIssues,
+  readNoteVersionNumbers,
 } from './removal-rules';
+import { sidesOf, isDeletionSide, EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
+import { type Observable, map, takeUntil } from 'rxjs';
+import {
+  type RecordsDeps,
+  isDedicatedKind,
+  type Stamp,
+  REASON_KINDS,
+  type HeldVersion,
+  type Prepared,
+  type Outcome,
+  requireStorable,
+  dedicatedKind,
+  Unchanged,
+  type RecordInput,
+  type WriteOptions,
+  streamFor,
+  isJsonObject,
+  type Managed,
+  type StoredRecord,
+  toStored,
+} from './record-types';
+import {
+  RecordError,
+  unplainField,
+  jsonBytes,
+  MAX_RECORD_BYTES,
+  tooLarge,
+  NOT_WRITABLE_BECAUSE,
+} from './record-errors';
+import {
+  invalidField,
+  transitionRefusal,
+  finalField,
+  filledForCreate,
+  requireFreeVersionNumber,
+  requireReadAsStored,
+  successorOf,
+} from './write-history';
+import { BY_TEXT, textFloor, newestFirst } from './list-order';
 
-export type RecordErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'NOT_FOUND'
-  | 'NOT_STORABLE'
-  | 'NOT_WRITABLE'
-  | 'KIND_MISMATCH'
-  /**
-   * `add` with the id of a record this device already holds (use `update`), or of a deleted record of
-   * another kind or patient (use a new id).
-   */
-  | 'ALREADY_EXISTS'
-  /**
-   * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
-   * was about another state; or `update` sent back a whole record (its `updatedAt` given, `field`)
-   * read before a later write. Nothing is written; re-read the record and decide again.
-   */
-  | 'RECORD_CHANGED'
-  /**
-   * The write changes what is final (`field` names it): an earlier version of a versioned record (the
-   * API keeps `version`, `versions` and the current provenance), a signed NoteSignature, a NoteVersion
-   * that is signed or no longer the current version of a draft note, a signed or amended MedicalNote
-   * (removal, or a draft again without a new version), a withdrawn acknowledgement. Nothing is written.
-   */
-  | 'RECORD_FINAL'
-  /**
-   * A field naming who wrote, edited, signed, sent, uploaded or acknowledged (`field`) names an account
-   * or device other than this session's. Leave it out: the API fills it. Nothing is written.
-   */
-  | 'AUTHOR_MISMATCH';
-
-export class RecordError extends HaleError {
-  constructor(
-    readonly code: RecordErrorCode,
-    message: string,
-    readonly detail?: ValidationFailed,
-    /** The field refused, for RECORD_FINAL and AUTHOR_MISMATCH (`detail` names them for VALIDATION_FAILED). */
-    override readonly field?: string,
-    /** Why the stream may not be written, for NOT_WRITABLE (see NotWritableReason). */
-    readonly reason?: NotWritableReason,
-  ) {
-    super(message);
-    this.name = 'RecordError';
-    // A form shows each issue at its field: the model's issues, and the first of them as `field`.
-    if (detail !== undefined) {
-      this.issues = detail.issues;
-      this.field ??= detail.issues[0]?.field;
-    }
-  }
-}
-
-/** How a NOT_WRITABLE refusal says its reason: what the person can ask the patient for follows from it. */
-const NOT_WRITABLE_BECAUSE: Record<NotWritableReason, string> = {
-  'no-consent': 'no consent covers it',
-  'read-only': 'consent to it is read-only',
-  expired: 'consent to it expired',
-  revoked: 'consent to it was revoked',
-};
-
-/**
- * Room in a sealed document (MAX_DOC_BYTES counts its bytes) for what it carries besides two copies of
- * the record: the seal (version, key id, nonce, MAC), the sealed binding and tag (stream, id, epoch,
- * revision), the content's own fields (kind, updatedAt, by, conflict), the `_conflictFrom` a conflict
- * adds to the other side's copy and the `_recordFrom` it adds beside it. Ids and account ids have fixed
- * lengths: 617 bytes at the most, with the longest kind and stream type and 16-digit epoch and revision
- * (records-size.test.ts seals that case).
- */
-const DOC_ENVELOPE_BYTES = 1024;
-
-/**
- * Largest record (its JSON, in UTF-8 bytes) `add`, `update` and `resolveConflict` write. Half of what
- * one document may carry: when two devices edit the record at once, the merged version keeps the other
- * side in `conflictData`, in the same document, so two copies of the record must fit one. (Sides of
- * further unsettled conflicts add more: such a version is held unsent as TOO_LARGE by the sync engine.)
- */
-export const MAX_RECORD_BYTES = Math.floor((MAX_DOC_BYTES - DOC_ENVELOPE_BYTES) / 2);
-
-/**
- * UTF-8 length of a JSON text. JSON.stringify writes no lone surrogate (it escapes them), so every
- * surrogate is half of a pair: 4 bytes for 2 units.
- */
-const utf8Length = (text: string): number => {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) continue;
-    bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
-  }
-  return bytes;
-};
-
-/**
- * UTF-8 bytes of `value` as JSON. The canonical JSON that is sealed has the same length: the same
- * tokens, with the keys in another order.
- */
-const jsonBytes = (value: unknown): number => {
-  const text = JSON.stringify(value) ?? '';
-  // A UTF-16 unit is at most 3 bytes of UTF-8: a record this short needs no count.
-  return text.length * 3 <= MAX_RECORD_BYTES ? text.length : utf8Length(text);
-};
-
-const formatBytes = (bytes: number): string =>
-  bytes >= 1_000_000
-    ? `${(bytes / 1_000_000).toFixed(1)} MB`
-    : bytes >= 1000
-      ? `${Math.round(bytes / 1000)} kB`
-      : `${bytes} bytes`;
-
-/** The refusal of a record over MAX_RECORD_BYTES, naming its largest field. Only runs on the failure. */
-const tooLarge = (kind: RecordKind, record: Record<string, unknown>, size: number): RecordError => {
-  let largest = '';
-  let largestBytes = 0;
-  for (const [field, value] of Object.entries(record)) {
-    const bytes = utf8Length(JSON.stringify(value) ?? '');
-    if (bytes > largestBytes) [largest, largestBytes] = [field, bytes];
-  }
-  let [got, limit] = [formatBytes(size), formatBytes(MAX_RECORD_BYTES)];
-  if (got === limit) [got, limit] = [`${size} bytes`, `${MAX_RECORD_BYTES} bytes`];
-  const reason = `takes ${formatBytes(largestBytes)}, the most of a record too large to sync (${got}; at most ${limit})`;
-  const message =
-    `this ${kind} record (${String(record['id'])}) is too large to sync (${got}; at most ${limit}); its largest field is ` +
-    `${largest} (${formatBytes(largestBytes)}). Shorten it or split it into several records.`;
-  return new RecordError('VALIDATION_FAILED', message, {
-    code: 'VALIDATION_FAILED',
-    kind,
-    message,
-    issues: [{ field: largest, reason }],
-  });
-};
-
-/**
- * The first place in `value`, a record that passed validation, that JSON (and so the store and the seal)
- * would not carry as validation read it: an object that is no plain object or array (a class instance,
- * whose fields validation reads through its prototype's getters and JSON does not see), or a property
- * that is not enumerable (validation reads it, JSON drops it). Either would store a record other than the
- * one validated, or fail in the store with no field named. Records parsed from JSON have neither.
- */
-const unplainField = (value: unknown, field: string): ValidationIssue | undefined => {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const array = Array.isArray(value);
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (array ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) {
-    return {
-      field,
-      reason: 'must be plain data (an object or an array as JSON has them), not a class instance',
-    };
-  }
-  const enumerable = new Set(Object.keys(value));
-  const hidden = Object.getOwnPropertyNames(value).find(
-    (key) => !enumerable.has(key) && !(array && key === 'length'),
-  );
-  const at = (key: string): string =>
-    array ? `${field}[${key}]` : field === '(record)' ? key : `${field}.${key}`;
-  if (hidden !== undefined) {
-    return {
-      field: at(hidden),
-      reason: 'must be an enumerable property: JSON, and so the store, would drop it',
-    };
-  }
-  for (const [key, item] of Object.entries(value)) {
-    const issue = unplainField(item, at(key));
-    if (issue !== undefined) return issue;
-  }
-  return undefined;
-};
-
-/** Fields every record gets from the store, not from the caller. */
-const MANAGED = ['id', 'patientId', 'createdAt', 'updatedAt'] as const;
-type Managed = (typeof MANAGED)[number];
-const MANAGED_FIELDS: ReadonlySet<string> = new Set(MANAGED);
-/**
- * Fields `add` fills when left out: the writer's account (`editorId`, `authorId`, `senderId`,
- * `signerId` of a signed or declined signature, `uploadedBy`), a provenance of this write, `uploadedAt`
- * (now), and a new history (`version` 1, or one above the last of `versions`; `versions` empty).
- */
-type Filled =
-  'provenance' | 'version' | 'versions' | 'editorId' | 'authorId' | 'senderId' | 'signerId' | 'uploadedAt';
-export type RecordInput<K extends RecordKind> = Omit<RecordOf<K>, Managed | Filled> &
-  Partial<Pick<RecordOf<K>, Extract<keyof RecordOf<K>, 'id' | Filled>>>;
-
-export interface WriteOptions {
-  /**
-   * Why this version was made: kept as `provenance.reason` of a LabResult or TreatmentPlan whose content
-   * the write changes (at most 1000 characters). Refused (VALIDATION_FAILED, field `reason`) by a kind
-   * with no place for it, or a write that makes no new version.
-   */
-  reason?: string;
-}
-
-export interface StoredRecord<K extends RecordKind = RecordKind> {
-  kind: K;
-  record: RecordOf<K>;
-  /** Device id that wrote this version, and its account. */
-  author: string;
-  by: string;
-  /** True while a concurrent edit awaits a person's decision; `conflictData` holds the other side. */
-  conflict: boolean;
-  conflictData: Record<string, unknown> | null;
-  rv: number;
-}
-
-export interface RecordsDeps {
-  collection: RecordsCollection;
-  accountId: string;
-  deviceId: string;
-  now: () => number;
-  /**
-   * Null when this device may write the stream (own streams, or a write grant); otherwise why not (the
-   * sync engine's `whyNotWritable`).
-   */
-  whyNotWritable: (stream: string) => NotWritableReason | null;
-  /**
-   * Throws (AccountError LOCKED) once the session's account was locked; checked before every read and
-   * again at the moment of every write.
-   */
-  assertUnlocked?: () => void;
-  /** Emits when the session closes: live views (`observe`) complete then. */
-  closed$?: Observable<unknown>;
-  /**
-   * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
-   * The write resolves once what this returns settles: the session's audit note of the change is kept on
-   * disk by then, so a write resolved is never lost to the audit log by a crash. It must not reject (the
-   * record is written: a caller told otherwise would write it again).
-   */
-  onWrite: (
-    id: string,
-    change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string; rv: number },
-  ) => void | Promise<void>;
-}
-
-/**
- * Stream types whose documents only a dedicated API writes. An audit entry must carry the header the
- * audit log builds (chain position, link, signature); written as a plain record the server refuses it,
- * and shown as one it would read like a genuine entry of the trail.
- */
-const DEDICATED_STREAM_TYPES: ReadonlySet<string> = new Set(['audit']);
-
-/** Whether `kind` is a record kind this API reads and writes (in a stream, and no dedicated API's). */
-export const isRecordsApiKind = (kind: string): kind is RecordKind => {
-  if (!isRecordKind(kind)) return false;
-  const type = RECORD_KINDS[kind].streamType;
-  return type !== null && !DEDICATED_STREAM_TYPES.has(type);
-};
-
-/** A kind of the model that is kept only by a dedicated API (an AuditEntry). */
-const isDedicatedKind = (kind: string): boolean =>
-  isRecordKind(kind) && DEDICATED_STREAM_TYPES.has(RECORD_KINDS[kind].streamType ?? '');
-
-const dedicatedKind = (kind: string): RecordError =>
-  new RecordError(
-    'NOT_STORABLE',
-    `${kind} records are kept by the audit log (session.audit), not as records`,
-  );
-
-/**
- * Kinds arrive as strings from UIs and imports, not only from typed code: a name outside the model is
- * refused with a code like a kind kept outside streams, never reaching `RECORD_KINDS[kind]` (a TypeError).
- */
-const requireStorable = (kind: string): string => {
-  if (!isRecordKind(kind)) {
-    throw new RecordError('NOT_STORABLE', `unknown record kind ${JSON.stringify(kind)}`);
-  }
-  const type = RECORD_KINDS[kind].streamType;
-  if (type === null) throw new RecordError('NOT_STORABLE', `${kind} records are not stored in a stream`);
-  if (DEDICATED_STREAM_TYPES.has(type)) throw dedicatedKind(kind);
-  return type;
-};
-
-const streamFor = (kind: string, patientId: string): string => `${patientId}/${requireStorable(kind)}`;
-
-/**
- * What a read-modify-write produces: new content (and, when given, new conflict state), or a deletion.
- * `ours`: content this device writes (an update, a merge), held to the model's transition rules; a side
- * taken as it was ('keep', 'other') is not.
- */
-type Outcome =
-  | {
-      data: Record<string, unknown>;
-      conflictData?: JsonObject | null;
-      ours?: true;
-      /** Content the same as stored (but for `updatedAt`) is not written: no revision, sync or audit. */
-      keepIfSame?: true;
-    }
-  | { delete: true };
-
-/** Thrown inside the write queue to leave a record as it is (`keepIfSame`); never leaves `modify`. */
-class Unchanged extends Error {}
-
-const isJsonObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Kinds whose provenance keeps why a version was made (`reason`). */
-const REASON_KINDS: ReadonlySet<string> = new Set(['LabResult', 'TreatmentPlan']);
-
-/** Who writes, and when: the session's account and device at the moment of writing. */
-interface Stamp {
-  readonly accountId: string;
-  readonly deviceId: string;
-  readonly at: string;
-  readonly reason: string | undefined;
-}
-
-/** The NoteVersion a signature being signed names, as this device holds it (absent: not held). */
-interface HeldVersion {
-  readonly noteId: unknown;
-  readonly versionNumber: unknown;
-}
-
-/** What a write of this device's content read before writing, outside the write queue. */
-interface Prepared {
-  readonly held?: HeldVersion;
-  /** What the write rules compare with from other records (an Immunization: the birth date held). */
-  readonly context?: WriteRuleContext;
-}
-
-const invalidField = (kind: RecordKind, field: string, reason: string): RecordError => {
-  const message = `${kind} is invalid: ${field}: ${reason}`;
-  return new RecordError('VALIDATION_FAILED', message, {
-    code: 'VALIDATION_FAILED',
-    kind,
-    message,
-    issues: [{ field, reason }],
-  });
-};
-
-const finalField = (kind: string, id: unknown, field: string, reason: string): RecordError =>
-  new RecordError('RECORD_FINAL', `${kind} ${String(id)}: ${field} ${reason}`, undefined, field);
-
-const transitionRefusal = (kind: string, id: unknown, issues: readonly TransitionIssue[]): RecordError => {
-  const [first] = issues;
-  const field = first?.field ?? '(record)';
-  const detail = issues.map((issue) => `${issue.field} ${issue.reason}`).join('; ');
-  return new RecordError(
-    first?.rule === 'author' ? 'AUTHOR_MISMATCH' : 'RECORD_FINAL',
-    `${kind} ${String(id)}: ${detail}`,
-    undefined,
-    field,
-  );
-};
-
-/**
- * Refuses (VALIDATION_FAILED, `versionNumber`) a new NoteVersion whose number another held version of
- * its note has (removal-rules.ts `versionNumberHolder`).
- */
-const requireFreeVersionNumber = (
-  version: RecordOf<'NoteVersion'>,
-  siblings: readonly NumberedVersion[],
-): void => {
-  const taken = versionNumberHolder(version, siblings);
-  if (taken === undefined) return;
-  const numbers = siblings.flatMap((s) => (typeof s.versionNumber === 'number' ? [s.versionNumber] : []));
-  throw invalidField(
-    'NoteVersion',
-    'versionNumber',
-    `${version.versionNumber} is NoteVersion ${taken}'s, of note ${version.noteId}: a version of a note is ` +
-      `one record, edited while a draft; a new version takes a new number (${Math.max(...numbers) + 1})`,
-  );
-};
-
-/** One above the last entry of `versions`, or 1. */
-const afterLast = (versions: unknown): number => {
-  const last: unknown = Array.isArray(versions) ? versions.at(-1) : undefined;
-  const version = isJsonObject(last) ? last['version'] : undefined;
-  return typeof version === 'number' ? version + 1 : 1;
-};
-
-/**
- * The provenance of a version written now. A `by` or `deviceId` the caller gave is kept, so that one
- * naming someone else is refused by the transition rules rather than replaced; the time is the write's.
- */
-const provenanceFor = (given: unknown, stamp: Stamp): unknown => {
-  // Not an object: left for validation to refuse, naming the field.
-  if (given !== undefined && !isJsonObject(given)) return given;
-  const reason = stamp.reason ?? given?.['reason'];
-  return {
-    by: given?.['by'] ?? stamp.accountId,
-    deviceId: given?.['deviceId'] ?? stamp.deviceId,
-    at: stamp.at,
-    ...(reason !== undefined ? { reason } : {}),
-  };
-};
-
-/** A treatment plan acknowledgement given now: by this account unless it says otherwise (refused then). */
-const acknowledgementFor = (given: unknown, stamp: Stamp): unknown =>
-  isJsonObject(given) ? { ...given, by: given['by'] ?? stamp.accountId, at: stamp.at } : given;
-
-/**
- * A NoteSignature's fields for the step `data` takes from `previousStatus` (undefined: created now): a
- * request names its requester, a signing or declining its signer, and a signing is dated now and names
- * the version number of the NoteVersion it attests, when this device holds it.
- */
-const signatureStep = (
-  data: JsonObject,
-  previousStatus: unknown,
-  stamp: Stamp,
-  held: HeldVersion | undefined,
-): void => {
-  const status = data['status'];
-  if (previousStatus === undefined && status === 'requested') data['requestedBy'] ??= stamp.accountId;
-  if (status === 'signed' || status === 'declined') data['signerId'] ??= stamp.accountId;
-  if (status !== 'signed' || previousStatus === 'signed') return;
-  data['signedAt'] = stamp.at;
-  if (held === undefined) return;
-  if (held.noteId !== data['noteId']) {
-    throw invalidField(
-      'NoteSignature',
-      'noteId',
-      `must be the note of NoteVersion ${String(data['noteVersionId'])}`,
-    );
-  }
-  data['signedVersionNumber'] ??= held.versionNumber;
-  if (data['signedVersionNumber'] !== held.versionNumber) {
-    throw invalidField(
-      'NoteSignature',
-      'signedVersionNumber',
-      `must be ${String(held.versionNumber)}, the versionNumber of NoteVersion ${String(data['noteVersionId'])}`,
-    );
-  }
-};
-
-/** `input` as `add` stores it: the fields the API fills added where the caller left them out. */
-const filledForCreate = (
-  kind: RecordKind,
-  input: JsonObject,
-  stamp: Stamp,
-  held: HeldVersion | undefined,
-): JsonObject => {
-  const data: JsonObject = { ...input };
-  if (isVersionedKind(kind)) {
-    data['versions'] ??= [];
-    // A version numbered past its history would claim versions nobody can ever be shown.
-    const first = afterLast(data['versions']);
-    data['version'] ??= first;
-    if (data['version'] !== first) {
-      throw finalField(
-        kind,
-        data['id'],
-        'version',
-        `must be ${first}: add starts the history (one above the last of versions, or 1)`,
-      );
-    }
-    if (kind === 'HealthDocument') {
-      data['uploadedBy'] ??= stamp.accountId;
-      data['uploadedAt'] ??= stamp.at;
-    } else {
-      data['provenance'] = provenanceFor(data['provenance'], stamp);
-    }
-  }
-  switch (kind) {
-    case 'TreatmentPlan':
-      data['authorId'] ??= stamp.accountId;
-      if (data['acknowledgement'] !== undefined) {
-        data['acknowledgement'] = acknowledgementFor(data['acknowledgement'], stamp);
-      }
-      break;
-    case 'MedicalNote':
-      data['authorId'] ??= stamp.accountId;
-      break;
-    case 'NoteVersion':
-      data['editorId'] ??= stamp.accountId;
-      break;
-    case 'Message':
-      data['senderId'] ??= stamp.accountId;
-      break;
-    case 'NoteSignature':
-      signatureStep(data, undefined, stamp, held);
-      break;
-    default:
-      break;
-  }
-  return data;
-};
-
-/**
- * The fields of `patch` that differ from `current` (a field given as stored is no change). Built with own
- * properties only: assigning a key `__proto__` (a patch parsed from JSON may hold one) would set the
- * prototype and drop the key unvalidated instead of having it refused by name.
- */
-const changesOf = (current: JsonObject, patch: JsonObject): JsonObject =>
-  Object.fromEntries(
-    Object.entries(patch).filter(
-      ([key, value]) => !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
-    ),
-  );
-
-/** Whether `changes` touch a field besides those the store manages (`updatedAt` and the like). */
-const editsContent = (changes: JsonObject): boolean =>
-  Object.keys(changes).some((key) => !MANAGED_FIELDS.has(key));
-
-/**
- * A patch that carries the record's `updatedAt` is a record sent back whole (a form): every field it holds
- * reads as the person's, so it must be the state stored now. Read before a later write (an edit pulled
- * from another device, or another update here), its unchanged fields would write that edit back over:
- * refused (RECORD_CHANGED) unless it changes nothing but the fields the store manages. A patch of the
- * changed fields alone builds on whatever the record holds.
- */
-const requireReadAsStored = (kind: string, id: string, current: JsonObject, patch: JsonObject): void => {
-  const read = patch['updatedAt'];
-  if (!Object.hasOwn(patch, 'updatedAt') || read === current['updatedAt']) return;
-  if (!editsContent(changesOf(current, patch))) return;
-  throw new RecordError(
-    'RECORD_CHANGED',
-    `${kind} ${id} was written since the record sent back was read (its updatedAt ${JSON.stringify(read)}, ` +
-      `stored now ${JSON.stringify(current['updatedAt'])}): its other fields would write that change back over. ` +
-      'Read it again and apply the change to what it holds now, or pass only the fields that change',
-    undefined,
-    'updatedAt',
-  );
-};
-
-/**
- * The content `update` (or a merged `resolveConflict`) writes over `current`: the fields `patch`
- * changes — a field given as stored is no change, so a form may send the whole record back — and, when
- * that changes a versioned record's content, its next version.
- */
-const successorOf = (
-  kind: RecordKind,
-  current: JsonObject,
-  patch: JsonObject,
-  stamp: Stamp,
-  held: HeldVersion | undefined,
-): JsonObject => {
-  const id = current['id'];
-  const changes = changesOf(current, patch);
-  const next: JsonObject = { ...current, ...changes };
-  if (kind === 'NoteSignature') signatureStep(next, current['status'], stamp, held);
-  // Whoever changes a version's text is its editor. The fields the store manages are no text: a form
-  // sending back a version read before a later write carries an older `updatedAt`, which is not an edit.
-  if (kind === 'NoteVersion' && changes['editorId'] === undefined && editsContent(changes)) {
-    next['editorId'] = stamp.accountId;
-  }
-  if (kind === 'TreatmentPlan' && changes['acknowledgement'] !== undefined) {
-    next['acknowledgement'] = acknowledgementFor(changes['acknowledgement'], stamp);
-  }
-  if (!isVersionedKind(kind)) return next;
-  for (const field of ['version', 'versions']) {
-    if (field in changes) {
-      throw finalField(
-        kind,
-        id,
-        field,
-        'is kept by the records API: pass only the changes (and a reason); a change of content makes the next version and earlier versions never change',
-      );
-    }
-  }
-  const [version, versions] = [current['version'], current['versions']];
-  // A stored state this build cannot read has no history to extend: the write is validated as it is.
-  if (typeof version !== 'number' || !Array.isArray(versions)) return next;
-  if (!versionContentChanged(kind, current, next)) {
-    // What describes the current version (its provenance, its upload) stays: the transition rules refuse
-    // a change to it, and a reason has no version to go with.
-    if (stamp.reason !== undefined) {
-      throw invalidField(
-        kind,
-        'reason',
-        'goes with a change of content, which makes a new version; nothing changes',
-      );
-    }
-    return next;
-  }
-  next['version'] = version + 1;
-  const earlier: readonly unknown[] = versions;
-  next['versions'] = [...earlier, supersededVersion(kind, current)];
-  // An uploader or provenance naming someone else is kept, for the transition rules to refuse.
-  if (kind === 'HealthDocument') {
-    next['uploadedBy'] = changes['uploadedBy'] ?? stamp.accountId;
-    next['uploadedAt'] = stamp.at;
-    return next;
-  }
-  // A given provenance that is no object names no one to check: this write's takes its place.
-  const given = changes['provenance'];
-  next['provenance'] = provenanceFor(isJsonObject(given) ? given : undefined, stamp);
-  return next;
-};
-
-// The store can sort only on the text of `updatedAt` (its index), which is time order for this build's
-// stamps (UTC, three fraction digits) but not for a version pulled from a writer that used an offset or
-// other fraction digits, which the model takes. So lists are put in time order here, after the query.
-const BY_TEXT = [{ updatedAt: 'desc' as const }];
-
-/** Newest first by the instant of `updatedAt`, then by id as the store orders equal keys. */
-const newestFirst = (a: DeviceRecord, b: DeviceRecord): number =>
-  compareInstants(b.updatedAt, a.updatedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/**
- * The wall clock of an instant (its date and time to the second, without the offset) read as UTC, in
- * milliseconds: what the text order of instants follows.
- */
-const wallClockMs = (instant: string): number => Date.parse(`${instant.slice(0, 19)}Z`);
-
-// An offset moves the instant less than 24 hours from its wall clock and the fraction less than a second,
-// so any record among the newest `limit` by instant has a wall clock no more than two days and a second
-// before the earliest wall clock of the first `limit` by text (see `query`); the hour more is margin.
-const TEXT_SLACK_MS = 49 * 3600 * 1000;
-const FIRST_INSTANT_MS = Date.parse('0001-01-01T00:00:00Z');
-
-/**
- * The least text of `updatedAt` a record among the newest `firstByText.length` by instant can have, given
- * the first that many by text; undefined when no bound holds: one of them is emptied (a purge in flight:
- * not listed, so it stands for no listed record) or is stamped with no instant (such a one is listed last).
- */
-const textFloor = (firstByText: readonly DeviceRecord[]): string | undefined => {
-  if (firstByText.some((d) => emptied(d) || !isIsoDateTime(d.updatedAt))) return undefined;
-  // Not Math.min(...all): a large limit would pass more arguments than an engine takes.
-  const earliest = firstByText.reduce((least, d) => Math.min(least, wallClockMs(d.updatedAt)), Infinity);
-  const floor = earliest - TEXT_SLACK_MS;
-  return floor < FIRST_INSTANT_MS ? undefined : new Date(floor).toISOString().slice(0, 19);
-};
-
-const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
-  kind: doc.kind as K,
-  record: doc.data as unknown as RecordOf<K>,
-  author: doc.author,
-  by: doc.by,
-  conflict: doc.conflict,
-  conflictData: doc.conflictData,
-  rv: doc.rv,
-});
+export { type RecordErrorCode, RecordError, MAX_RECORD_BYTES } from './record-errors';
+export {
+  type RecordInput,
+  type WriteOptions,
+  type StoredRecord,
+  type RecordsDeps,
+  isRecordsApiKind,
+} from './record-types';
 
 export const createRecords = (deps: RecordsDeps) => {
   const { collection } = deps;

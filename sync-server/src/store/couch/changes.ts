@@ -6,6 +6,7 @@
  * | -------------------------------------------------- | ------------------------------------------- |
  * | a commit of another node, marked applied, not aborted | its advanced heads to `onHeads` (onCommitted) |
  * |                                                    | each of its events to `onChange` (grants changed, device revoked, keys stored) |
+ * |                                                    | each link access it logged to `onLinkAccess` (shl.ts)               |
  * | anything else (transactions, own commits, unapplied) | nothing                                     |
  *
  * Invariants: the feed starts at `now` when the store is initialised (commits before were already
@@ -24,6 +25,7 @@ export interface FollowOptions {
   node: string;
   onHeads(heads: StreamHead[]): void;
   onChange(change: RemoteChange): void;
+  onLinkAccess(access: { patientId: string; linkId: string }): void;
   onError(error: unknown): void;
 }
 
@@ -49,6 +51,7 @@ export const followCommits = (log: PouchDbLike, options: FollowOptions): { stop(
         if (e.k === 'grants')
           options.onChange({ kind: 'grants-changed', granteeId: e.grantee, patientId: e.patient });
         else if (e.k === 'device-revoked') options.onChange({ kind: 'device-revoked', deviceId: e.device });
+        else if (e.k === 'shl') options.onLinkAccess({ patientId: e.patient, linkId: e.link });
         else
           options.onChange({
             kind: 'keys-stored',

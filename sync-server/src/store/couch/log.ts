@@ -49,7 +49,8 @@ export interface ShardState {
 export type CommitEvent =
   | { k: 'grants'; grantee: string; patient: string }
   | { k: 'device-revoked'; device: string }
-  | { k: 'keys'; recipient: string; patient: string; streams: string[] };
+  | { k: 'keys'; recipient: string; patient: string; streams: string[] }
+  | { k: 'shl'; patient: string; link: string };
 
 export interface CommitDoc extends CouchDoc {
   shard: string;

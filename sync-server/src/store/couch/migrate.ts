@@ -7,11 +7,13 @@
  * | every record at its seq, every stream's head      | migration-writes.ts (seqs are devices' checkpoints)       |
  * | the store's incarnation and the server's key      | meta copied whole (no "restored" notice, same server id) |
  * | accounts, devices (revoked too), grants with their receive time, acceptances, envelopes, blobs and tombstones, invites, directory, availabilities, sessions, server state, signed heads | the store's own calls |
+ * | SMART Health Links with their state (count, attempts, revocation) and access logs | `shl.importLink`: one commit per link |
  *
  * Invariants: the source is opened as the server opens it (its data directory claimed: a running server
  * refuses the migration, DATA_DIR_IN_USE); the target must be empty (nothing ever committed), so a run
  * never mixes two stores; every item is read back from the target and compared, and the counts are printed:
- * any difference fails the migration (status 1). Challenges are not copied (they live seconds); neither is
+ * any difference fails the migration (status 1). Challenges and links' one-time file tickets are not copied
+ * (they live seconds or minutes); neither is
  * the record of a restore's origin (`keptFrom` is not given by the CouchDB store).
  * Failure modes: StoreError from either store (UNAVAILABLE when CouchDB is unreachable), INVALID for a
  * target that is not empty.
@@ -211,6 +213,23 @@ export const migrateSqliteToCouch = async (
       if (isDeepStrictEqual(await target.availability.get(accountId), entry)) same += 1;
     }
     count('availabilities', published.length, same);
+
+    const links = all<{ token_hash: string }>(source, 'SELECT token_hash FROM shl_links ORDER BY link_id');
+    let accesses = 0;
+    let accessesSame = 0;
+    same = 0;
+    for (const { token_hash } of links) {
+      const link = await source.shl.byToken(token_hash);
+      if (link === null) continue;
+      const log = await source.shl.accesses(link.patientId, link.linkId, Number.MAX_SAFE_INTEGER);
+      accesses += log.length;
+      await target.shl.importLink(link, [...log].reverse());
+      if (isDeepStrictEqual(await target.shl.byToken(token_hash), link)) same++;
+      const back = await target.shl.accesses(link.patientId, link.linkId, Number.MAX_SAFE_INTEGER);
+      if (isDeepStrictEqual(back, log)) accessesSame += back.length;
+    }
+    count('links', links.length, same);
+    count('link accesses', accesses, accessesSame);
 
     const sessions = all<{ token_hash: string; device_id: string; account_id: string; expires_at: string }>(
       source,

@@ -41,6 +41,7 @@ import type { Ctx } from './context';
 import { key, wrapDb, type Db } from './db';
 import { couchDocs, couchHeads } from './docs';
 import { couchGrants } from './grants';
+import { couchShl, type CouchShl } from './shl';
 import { couchImport, type CouchImport } from './migration-writes';
 import { createShardLog } from './log';
 import { isGone } from './ops';
@@ -72,6 +73,7 @@ export interface CouchStore extends SyncStore {
   isEmpty(): Promise<boolean>;
   /** What only `migrate` writes (migration-writes.ts). */
   readonly migration: CouchImport;
+  readonly shl: CouchShl;
 }
 
 /** The URL without its credentials, for logs and health details. */
@@ -141,6 +143,16 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const logDb: Db = wrapDb(rawLog, guard);
   const listeners = new Set<CommitListener>();
   const remote = new Set<(change: RemoteChange) => void>();
+  const linkAccesses = new Set<(access: { patientId: string; linkId: string }) => void>();
+  const tell = <T>(set: Set<(value: T) => void>, value: T): void => {
+    for (const listener of [...set]) {
+      try {
+        listener(value);
+      } catch (error) {
+        report(error);
+      }
+    }
+  };
   const deliver: CommitListener = (heads) => {
     if (heads.length === 0) return;
     for (const listener of [...listeners]) {
@@ -194,15 +206,8 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
     follower = followCommits(rawLog, {
       node,
       onHeads: deliver,
-      onChange: (change) => {
-        for (const listener of [...remote]) {
-          try {
-            listener(change);
-          } catch (error) {
-            report(error);
-          }
-        }
-      },
+      onChange: (change) => tell(remote, change),
+      onLinkAccess: (access) => tell(linkAccesses, access),
       onError: () => undefined,
     });
     initialised = true;
@@ -220,6 +225,7 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
       closed = true;
       listeners.clear();
       remote.clear();
+      linkAccesses.clear();
       follower?.stop();
       await Promise.allSettled([rawData.close(), rawLog.close()]);
     },
@@ -247,6 +253,15 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
     docs: couchDocs(ctx),
     heads: couchHeads(ctx),
     availability: couchAvailability(data),
+    shl: {
+      ...couchShl(ctx),
+      onRemoteAccess(listener) {
+        linkAccesses.add(listener);
+        return () => {
+          linkAccesses.delete(listener);
+        };
+      },
+    },
     directory: {
       putProvider: async (p) => {
         requireText(p.accountId, 'accountId');

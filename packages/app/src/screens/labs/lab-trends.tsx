@@ -25,7 +25,7 @@ import { IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { ScrollTable } from '../../ui/scroll-table';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { useRecords } from '@hale/react';
+import { useHaleSession, useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { formatDate } from '../../records/format';
 import { saveDraft } from '../../records/drafts';
@@ -195,6 +195,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
 export function LabTrendsScreen(): ReactNode {
   const { t } = useTranslation();
   const navigate = useNavigate();
+  const session = useHaleSession();
   const [params, setParams] = useSearchParams();
   const labs = useRecords('LabResult', {});
   const trends = useMemo(
@@ -216,7 +217,7 @@ export function LabTrendsScreen(): ReactNode {
   const chosen = trends.find((tr) => tr.key === params.get('test')) ?? trends[0];
   const enter = (): void => {
     const latest = chosen?.latest;
-    saveDraft('labs:new', {
+    void saveDraft(session, 'labs:new', {
       ...emptyValues(KINDS.labs),
       ...(latest === undefined
         ? {}

@@ -1,14 +1,17 @@
 /**
  * This account's devices: each active one (this one marked) with a way to revoke it, after a warning
- * of what that does; the revoked ones below. The server cuts a revoked device off at once.
+ * of what that does; the revoked ones below. The server cuts a revoked device off at once. "Add a device"
+ * pairs a new one (screens/pairing/add-device.tsx); `?pair=CODE` (a pairing link opened here) opens it.
  */
 import { useState, type ReactNode } from 'react';
+import { useSearchParams } from 'react-router';
 import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type ListedDevice } from '@hale/client';
 import { useDevices } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { formatDate, shortId } from '../../records/format';
+import { AddDeviceModal } from '../pairing/add-device';
 
 export function DevicesPanel(): ReactNode {
   const { t } = useTranslation();
@@ -17,6 +20,14 @@ export function DevicesPanel(): ReactNode {
   const [revoking, setRevoking] = useState<ListedDevice | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [params, setParams] = useSearchParams();
+  const linkCode = params.get('pair');
+  const [adding, setAdding] = useState(linkCode !== null);
+  const closeAdding = (): void => {
+    setAdding(false);
+    if (linkCode !== null) setParams({}, { replace: true });
+    session.devices.refresh();
+  };
   const revoke = async (): Promise<void> => {
     if (revoking === null) return;
     setBusy(true);
@@ -39,9 +50,14 @@ export function DevicesPanel(): ReactNode {
   return (
     <Paper withBorder p="md">
       <Stack>
-        <Title order={2} size="h4">
-          {t('devices.title')}
-        </Title>
+        <Group justify="space-between" wrap="wrap">
+          <Title order={2} size="h4">
+            {t('devices.title')}
+          </Title>
+          <Button variant="light" onClick={() => setAdding(true)}>
+            {t('pairing.addButton')}
+          </Button>
+        </Group>
         {devices === null ? (
           <Text c="dimmed" size="sm">
             {t('devices.loading')}
@@ -102,6 +118,7 @@ export function DevicesPanel(): ReactNode {
           </Alert>
         )}
       </Stack>
+      <AddDeviceModal opened={adding} initialCode={linkCode} onClose={closeAdding} />
       <Modal
         closeButtonProps={{ 'aria-label': t('common.close') }}
         opened={revoking !== null}

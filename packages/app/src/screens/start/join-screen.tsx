@@ -1,7 +1,7 @@
 /**
  * Add this device to an existing account (`/start/join`): with the sign-in name and passphrase, or with the
- * recovery key (then a new passphrase for this device's account). Pairing with a signed-in device (a QR code
- * and a short code) is the third way, shown once the library offers it.
+ * recovery key (then a new passphrase for this device's account), or by pairing with a signed-in device (a
+ * QR code and a short code; screens/pairing/pair-new-device.tsx).
  */
 import { useMemo, useState, type ReactNode } from 'react';
 import {
@@ -25,6 +25,7 @@ import { guessDeviceName } from './device-name';
 import { passphraseStrength } from './passphrase-strength';
 import { StartFrame } from './start-frame';
 import { StrengthMeter } from './strength-meter';
+import { PairNewDevice } from '../pairing/pair-new-device';
 
 type Way = 'passphrase' | 'recovery' | 'pairing';
 
@@ -49,14 +50,7 @@ export function JoinScreen(): ReactNode {
         />
         {way === 'passphrase' && <ByPassphrase />}
         {way === 'recovery' && <ByRecoveryKey />}
-        {way === 'pairing' && (
-          <Paper withBorder p="lg">
-            <Text fw={600}>{t('join.pairingSoonTitle')}</Text>
-            <Text size="sm" c="dimmed">
-              {t('join.pairingSoon')}
-            </Text>
-          </Paper>
-        )}
+        {way === 'pairing' && <PairNewDevice />}
         <Button variant="subtle" component={Link} to="/start" w="fit-content">
           {t('common.back')}
         </Button>

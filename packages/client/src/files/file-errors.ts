@@ -1,0 +1,256 @@
+/**
+ * The files API's errors: FileError with a stable code (FILE_ERROR_CODES), and how failures from the
+ * server, the transport, the keyring and the upload queue's storage become one.
+ *
+ * | from | becomes |
+ * | ---- | ------- |
+ * | no answer (CONNECTION_CODES) | OFFLINE, `retry` |
+ * | a consent refusal (CONSENT_CODES) | FORBIDDEN |
+ * | BLOB_DELETED | DELETED |
+ * | NOT_FOUND (never stored under the id) | NOT_FOUND, `retry` (another device may not have uploaded it yet) |
+ * | any other answer, a garbled 2xx included | REFUSED (`retry` when the request's is, or for a garbled 2xx) |
+ * | a keyring failure that is none of these | KEYRING_FAILED |
+ * | the queue's stored bytes changed / unreadable | HASH_MISMATCH / STORAGE_FAILED (`retry` on READ_FAILED) |
+ *
+ * - `serverCode` and `cause` are kept.
+ * - LOCKED (AccountError) and FileErrors pass through unchanged; a bug is never dressed up as a refusal.
+ */
+import { HaleError } from '../hale/hale-error';
+import { isAccountError } from '../account/errors';
+import { isHaleClientError, type HaleClientError } from '../api/errors';
+import { SyncError, CONNECTION_CODES } from '../sync/connection';
+import { isQueuedBytesError } from './upload-queue';
+
+/** What a held blob that fails get's checks is (files.ts `adoptHeld`): another file than the one queued. */
+export const NOT_THIS_FILE: ReadonlySet<string> = new Set([
+  'TAMPERED',
+  'NO_KEY',
+  'CONTEXT_MISMATCH',
+  'SIZE_MISMATCH',
+  'HASH_MISMATCH',
+]);
+
+/** Codes of FileError. Stable strings the app switches on; only ever appended to. */
+export const FILE_ERROR_CODES = [
+  /** A field of the input is not what the call takes; `field` names it. Nothing was sent. */
+  'INVALID_INPUT',
+  /**
+   * The session was opened without an HTTP API that has the blob routes (`api`: `createHttpApi(...)`).
+   * Nothing was sent.
+   */
+  'NO_HTTP_API',
+  /**
+   * This device holds no key of the stream to seal with (no consent, a re-keying not confirmed yet, or not
+   * synced yet), or none of its keys of the stream is the one a chunk names (sealed under a key this device
+   * was never given, or under another stream's). Nothing was sent, or no bytes were returned.
+   */
+  'NO_KEY',
+  /** A chunk does not hash to its manifest digest, or its seal does not authenticate: altered bytes. */
+  'TAMPERED',
+  /**
+   * A chunk opens, but was sealed for another blob, index or epoch (a chunk served in place of another), or
+   * the server files the blob under another blob id or stream than the caller's.
+   */
+  'CONTEXT_MISMATCH',
+  /** The manifest's size or chunk count, or a chunk's length, differs from what the FileRef says. */
+  'SIZE_MISMATCH',
+  /** Every chunk opened, but the file's sha256 is not fileRef.sha256. */
+  'HASH_MISMATCH',
+  /**
+   * The server does not hold every chunk of the blob. get: `retry` (a file another device enqueued may be
+   * part uploaded: its queue sends the rest; or the server lost chunks, which that device's queue reports
+   * as UPLOAD_SERVER_LOST). put: the server did not confirm every chunk sent; `retry` (put again with
+   * `resumeBlobId`).
+   */
+  'INCOMPLETE',
+  /**
+   * No blob under this id was ever stored on the server (`serverCode` NOT_FOUND): a file another device
+   * added may not be uploaded yet by that device (its upload queue sends it once online), or it was
+   * removed before it was (cancelled, or purged with its stream, on that device) and never comes; the
+   * server cannot tell which, and the message says both. `retry`: try again later. A file deleted on the
+   * server is DELETED instead (servers before blob read tombstones answered NOT_FOUND for it too).
+   */
+  'NOT_FOUND',
+  /**
+   * The server refused this account the stream (`serverCode`: NO_CONSENT, CONSENT_REVOKED,
+   * CONSENT_EXPIRED, or FORBIDDEN for read-only consent or a blob another grantee uploaded).
+   */
+  'FORBIDDEN',
+  /**
+   * No answer from the server (`serverCode` NETWORK, TIMEOUT, or STOPPED after goOffline()). `retry`; a put
+   * is kept to resume.
+   */
+  'OFFLINE',
+  /** Any other refusal (`serverCode`, e.g. QUOTA_EXCEEDED, RATE_LIMITED); `retry` as the server says. */
+  'REFUSED',
+  /**
+   * put: the stream was re-keyed before (unknown to this device: the server refused the announce,
+   * STALE_EPOCH) or during each of MAX_PUT_ATTEMPTS uploads of the file; each was deleted on the server
+   * (best effort) or never stored, and no FileRef handed out. A queued upload: refused STALE_EPOCH at each
+   * of MAX_PUT_ATTEMPTS announces (nothing stored; the queue tries again later). `retry`.
+   */
+  'KEY_CHANGED',
+  /**
+   * Fetching or reading the stream's keys failed other than by an answer of the server or the transport
+   * (`cause`: e.g. KeyringError CLAIM_UNCONFIRMED, the device store). No FileRef or bytes handed out.
+   */
+  'KEYRING_FAILED',
+  /**
+   * enqueue: the device's upload queue holds its most files or bytes already (upload-queue.ts
+   * MAX_QUEUED_UPLOADS, MAX_QUEUED_BYTES), or this files API has no device store to queue in. Nothing was
+   * stored. `retry`: it passes once queued files are uploaded or cancelled.
+   */
+  'QUEUE_FULL',
+  /**
+   * The file was deleted on the server (`serverCode` BLOB_DELETED): it will not come back, and its id is
+   * never used again. Not `retry`. (delete treats it as done.)
+   */
+  'DELETED',
+  /**
+   * The device store could not hand out the bytes of a file queued on this device (`cause`: the queue's
+   * QueuedBytesError): `retry` when its read failed (an I/O error: it may pass); not `retry` when they are
+   * lost or damaged there (a chunk not stored, or one that does not open at rest). Bytes that read fine but
+   * do not match their FileRef are HASH_MISMATCH instead. enqueue: the upload queue stored on this device
+   * cannot be read (damaged, or the store failed when the session opened it); nothing was stored, not
+   * `retry` (this session never reads it again; it is not written over).
+   */
+  'STORAGE_FAILED',
+] as const;
+
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+
+export interface FileErrorExtra {
+  readonly field?: string;
+  readonly serverCode?: string;
+  readonly blobId?: string;
+  readonly retry?: boolean;
+  readonly cause?: unknown;
+}
+
+export class FileError extends HaleError {
+  readonly code: FileErrorCode;
+  /** Whether the same call may succeed later unchanged. */
+  readonly retry: boolean;
+  // `field` (HaleError): INVALID_INPUT's input field at fault (`fileName`, `bytes`, `fileRef.sha256`, …).
+  /** The code the server (or the transport: NETWORK, TIMEOUT) answered. */
+  readonly serverCode?: string;
+  readonly blobId?: string;
+
+  constructor(code: FileErrorCode, message: string, extra: FileErrorExtra = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'FileError';
+    this.code = code;
+    this.retry = extra.retry ?? false;
+    if (extra.field !== undefined) this.field = extra.field;
+    if (extra.serverCode !== undefined) this.serverCode = extra.serverCode;
+    if (extra.blobId !== undefined) this.blobId = extra.blobId;
+  }
+}
+
+export const isFileError = (e: unknown): e is FileError => e instanceof FileError;
+
+const CONSENT_CODES: ReadonlySet<string> = new Set([
+  'NO_CONSENT',
+  'CONSENT_REVOKED',
+  'CONSENT_EXPIRED',
+  'FORBIDDEN',
+]);
+
+/** NO_KEY: this device cannot write `stream` now (`what`: the call that needed the key). */
+export const noWriteKey = (what: string, stream: string, blobId?: string): FileError =>
+  new FileError(
+    'NO_KEY',
+    `${what}: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed yet, or ` +
+      'not synced yet)',
+    blobId === undefined ? {} : { blobId },
+  );
+
+/** A server's or the transport's refusal as a FileError; anything else (LOCKED, a bug) as it is. */
+export const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
+  if (isFileError(e) || isAccountError(e)) return e;
+  if (!isHaleClientError(e) && !(e instanceof SyncError)) return e;
+  const extra = { serverCode: e.code, cause: e, ...(blobId === undefined ? {} : { blobId }) };
+  if (CONNECTION_CODES.has(e.code)) {
+    return new FileError('OFFLINE', `${what}: no answer from the server (${e.message})`, {
+      ...extra,
+      retry: true,
+    });
+  }
+  if (CONSENT_CODES.has(e.code)) {
+    return new FileError('FORBIDDEN', `${what}: the server refused access (${e.code}): ${e.message}`, extra);
+  }
+  if (e.code === 'BLOB_DELETED') {
+    return new FileError('DELETED', `${what}: the file was deleted on the server`, extra);
+  }
+  if (e.code === 'NOT_FOUND') {
+    // Never stored under the id, which is all the server knows: a file another device added may still
+    // wait in that device's upload queue (`retry`), or it was removed there before it was uploaded
+    // (cancelled, purged) and never comes. The message says both, not a guess of one.
+    return new FileError(
+      'NOT_FOUND',
+      `${what}: the server has no file under this id; it may not have been uploaded yet by the device that ` +
+        'added it (try again later), or it was removed',
+      { ...extra, retry: true },
+    );
+  }
+  // An answer the device cannot take is no refusal the server chose: said so (the code stays REFUSED).
+  const said =
+    e.code === 'BAD_RESPONSE'
+      ? `the server's answer breaks the protocol (${e.code})`
+      : `the server refused (${e.code})`;
+  return new FileError('REFUSED', `${what}: ${said}: ${e.message}`, {
+    ...extra,
+    retry: e.retry || isGarbledSuccess(e),
+  });
+};
+
+/**
+ * A success answer (HTTP 2xx) the device could not take (BAD_RESPONSE: not JSON, breaking the route's
+ * schema, too large, another 2xx than the route's): the server refused nothing and may well have done what
+ * was asked; what garbled it (a captive portal's page, a proxy, a fault of the server) may pass. Not
+ * `retry` as a request (api/errors.ts), but `retry` as a FileError: a put is kept to resume, and the upload
+ * queue tries the file again with its backoff.
+ */
+const isGarbledSuccess = (e: HaleClientError | SyncError): boolean =>
+  e.code === 'BAD_RESPONSE' && isHaleClientError(e) && e.status >= 200 && e.status < 300;
+
+/**
+ * A keyring failure as a FileError: the server's or the transport's answer as `fromServer`, AccountError
+ * LOCKED as it is, anything else KEYRING_FAILED with it as the cause.
+ */
+export const fromKeyring = (e: unknown, what: string, blobId?: string): unknown => {
+  const known = fromServer(e, what, blobId);
+  if (isFileError(known) || (isAccountError(known) && known.code === 'LOCKED')) return known;
+  const reason = e instanceof Error ? `${e.name}${'code' in e ? ` ${String(e.code)}` : ''}` : typeof e;
+  return new FileError('KEYRING_FAILED', `${what}: the stream's keys could not be read (${reason})`, {
+    cause: e,
+    ...(blobId === undefined ? {} : { blobId }),
+  });
+};
+
+export const invalid = (field: string, reason: string): FileError =>
+  new FileError('INVALID_INPUT', `${field} ${reason}; nothing was sent`, { field });
+
+/**
+ * The server refused an announce for a re-keying this device did not know of yet (STALE_EPOCH): nothing
+ * was stored under the blob id, so the file may be sealed anew, under that id or another.
+ */
+export const isStaleEpoch = (e: unknown): boolean => isFileError(e) && e.serverCode === 'STALE_EPOCH';
+
+/** The queue's failure to hand out stored bytes (QueuedBytesError) as a FileError; anything else as it is. */
+export const fromQueued = (e: unknown, what: string, blobId: string): unknown => {
+  if (!isQueuedBytesError(e)) return e;
+  if (e.code === 'MISMATCH') {
+    return new FileError('HASH_MISMATCH', `${what}: ${e.message}`, { blobId, cause: e });
+  }
+  return new FileError('STORAGE_FAILED', `${what}: ${e.message}`, {
+    blobId,
+    cause: e,
+    retry: e.code === 'READ_FAILED',
+  });
+};
+
+/** What the person can do about a queued file that cannot be completed (see uploadQueued). */
+export const REDO =
+  'records naming it point to a file that will never be complete; cancel it (cancelUpload), add the file ' +
+  'again and put the new FileRef in those records';

@@ -1,0 +1,168 @@
+/**
+ * Sending a push: rows sealed (or taken as stored), packed into frames, sent, answered.
+ *
+ * Invariants:
+ * - A push goes out in frames within MAX_BATCH_DOCS and MAX_BATCH_BYTES (ciphertext bytes counted as the
+ *   server counts them, `docBytes`). A sealed version over MAX_DOC_BYTES is never sent: refused TOO_LARGE.
+ * - A frame the server refuses as a whole for what it carries (TOO_LARGE, BAD_MESSAGE) is split in halves
+ *   and sent again, down to the single row that causes it, which is answered refused (kept unsent by the
+ *   caller); the rest of the batch proceeds, so no version holds up later ones.
+ * - Each frame's versions are registered as sent (`sent`) and noted in a slot (`noteUnanswered`) beside
+ *   the send; the answer is awaited with the note.
+ * - Any other failure (network, timeout, a busy server, a reply that breaks the protocol) rejects once
+ *   every frame settled: the batch fails and RxDB retries it (the server answers a version it holds as
+ *   stored: same tag).
+ * - With an offload, rows are sealed in chunks (PUSH_PIPELINE_CHUNK) so the worker seals chunk k+1 while
+ *   the server stores chunk k.
+ */
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DOCS,
+  MAX_DOC_BYTES,
+  docBytes,
+  parseRevTag,
+  type PushDoc,
+  type PushedFrame,
+  type PushRow,
+} from '@hale/protocol';
+import { SyncError } from '../connection';
+import { encodeRecords, tagOf, type EncodeInput, type PlainRecord } from '../record-codec';
+import type { EngineCore } from '../engine-core';
+import type { PushInput } from '../types';
+
+/** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
+const PUSH_PIPELINE_CHUNK = 100;
+
+/** A push frame the server answered: its rows, the index in the caller's rows of each, the reply. */
+export interface SentFrame {
+  out: PushRow[];
+  byIndex: number[];
+  reply: PushedFrame;
+}
+/** A row the server refused alone as a whole frame (see `sendFrame`). */
+export interface FrameRefusal {
+  i: number;
+  doc: PushDoc;
+  code: string;
+  message: string;
+}
+
+export const createPushSend = (core: EngineCore) => {
+  const { deps } = core;
+  const { connection, keyring } = deps;
+
+  /**
+   * Revision tag of an assumed master state. One received from the server is tagged under its `epoch`.
+   * One this device pushed keeps the epoch of the version it was based on, but was tagged under the
+   * epoch it was sealed under: its tag is the one this device sent, while remembered (`sent`). Otherwise
+   * (e.g. after a restart, with the stream re-keyed since) the server answers a conflict whose version
+   * is this very state, and the push is sent again against the server's tag (`sameVersion`).
+   */
+  const assumedTag = async (assumed: PlainRecord): Promise<string | null> => {
+    const pushed = core.sent.get(assumed.id);
+    if (pushed !== undefined && parseRevTag(pushed)?.n === assumed.rv) return pushed;
+    return tagOf(keyring, assumed);
+  };
+
+  /** Sends one push frame, split down to single rows when refused as a whole for what it carries. */
+  const sendFrame = async (
+    out: PushRow[],
+    byIndex: number[],
+    refused: FrameRefusal[],
+  ): Promise<SentFrame[]> => {
+    try {
+      return [{ out, byIndex, reply: await connection.request<PushedFrame>({ t: 'push', rows: out }) }];
+    } catch (error) {
+      // `retry` marks the server's own error reply (a reply that breaks the protocol is not retryable).
+      const content =
+        error instanceof SyncError &&
+        error.retry &&
+        (error.code === 'TOO_LARGE' || error.code === 'BAD_MESSAGE');
+      if (!content) throw error;
+      if (out.length === 1) {
+        refused.push({
+          i: byIndex[0]!,
+          doc: out[0]!.doc,
+          code: error.code,
+          message: `The server refused a record: ${error.message}`,
+        });
+        return [];
+      }
+      const half = Math.ceil(out.length / 2);
+      const first = await sendFrame(out.slice(0, half), byIndex.slice(0, half), refused);
+      return [...first, ...(await sendFrame(out.slice(half), byIndex.slice(half), refused))];
+    }
+  };
+
+  /**
+   * Seals `toSeal` (the rows `candidates` of `rows`, in order) and sends them in frames. Rows too large
+   * are passed to `refuse`; rows refused alone as a frame come back in `frameRefused`. Answers the
+   * frames sent, or null when nothing was sent; rejects when a frame failed (after all settled).
+   */
+  const sendRows = async (
+    rows: PushInput,
+    toSeal: readonly EncodeInput[],
+    candidates: readonly number[],
+    assumedRevOf: (i: number) => Promise<string | null>,
+    refuse: (i: number, code: string, message: string) => void,
+  ): Promise<{ replies: SentFrame[]; frameRefused: FrameRefusal[] } | null> => {
+    const frameRefused: FrameRefusal[] = [];
+    const chunk = deps.offload ? PUSH_PIPELINE_CHUNK : Math.max(1, toSeal.length);
+    const sends: Array<Promise<{ sent: SentFrame[] } | { error: unknown }>> = [];
+    let out: PushRow[] = [];
+    let byIndex: number[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (out.length === 0) return;
+      for (const row of out) core.sent.set(row.doc.id, row.doc.rev);
+      // Noted beside the send, not before it (see the header); a note that fails only leaves such a
+      // version a conflict after a restart, as before the slots existed.
+      const noted = core.sent.noteUnanswered(out).catch(() => undefined);
+      sends.push(
+        Promise.all([noted, sendFrame(out, byIndex, frameRefused)]).then(
+          ([, frames]) => ({ sent: frames }),
+          (error: unknown) => ({ error }),
+        ),
+      );
+      out = [];
+      byIndex = [];
+      bytes = 0;
+    };
+    let sealing = encodeRecords(core.codec, toSeal.slice(0, chunk));
+    for (let from = 0; from < toSeal.length; from += chunk) {
+      const encoded = await sealing;
+      if (from + chunk < toSeal.length) {
+        sealing = encodeRecords(core.codec, toSeal.slice(from + chunk, from + 2 * chunk));
+        sealing.catch(() => undefined);
+      }
+      for (const [n, doc] of encoded.entries()) {
+        if (!doc) continue;
+        const i = candidates[from + n]!;
+        const row = rows[i]!;
+        const size = docBytes(doc);
+        if (size > MAX_DOC_BYTES) {
+          refuse(
+            i,
+            'TOO_LARGE',
+            `A ${row.newDocumentState.kind} record is too large to sync (${size} bytes sealed, at most ${MAX_DOC_BYTES})`,
+          );
+          continue;
+        }
+        if (out.length >= MAX_BATCH_DOCS || bytes + size > MAX_BATCH_BYTES) flush();
+        out.push({ doc, assumedRev: await assumedRevOf(i) });
+        byIndex.push(i);
+        bytes += size;
+      }
+      flush();
+    }
+    if (sends.length === 0) return null;
+    const replies = (await Promise.all(sends)).flatMap((r) => {
+      if ('error' in r) throw r.error;
+      return r.sent;
+    });
+    return { replies, frameRefused };
+  };
+
+  return { assumedTag, sendRows };
+};
+export type PushSend = ReturnType<typeof createPushSend>;
