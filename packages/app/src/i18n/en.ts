@@ -1099,6 +1099,7 @@ export const en = {
     offline: 'The server cannot be reached. Check the connection and try again.',
     linkRefused: 'The server refused ({{status}}). Try again later; if it keeps happening, see Problems.',
     unexpected: 'Something unexpected went wrong. Try again; the details say what.',
+  },
   pairing: {
     newIntro:
       'Pair this device with one that is already signed in to your account: this device shows a code, the other one scans or types it, and both show the same six digits for you to compare. Your passphrase is not needed here.',
