@@ -122,6 +122,24 @@ describe('a shared summary', () => {
     expect(listed.find((l) => l.linkId === revoked.linkId)?.revokedAt).toBeDefined();
   });
 
+  it('opens a one-time link once, its file location included; then it is revoked', async () => {
+    const { io } = await open(server.t);
+    const once = await io.shareSummary({ oneTime: true, label: 'once' });
+    expect(once.info.oneTime).toBe(true);
+    expect(JSON.stringify(await openLink(fetch, once.link, { recipient: 'first' }))).toContain('Peanuts');
+    expect(await codeOf(openLink(fetch, once.link, { recipient: 'second' }))).toBe('LINK_NOT_FOUND');
+    const listed = (await io.links()).find((l) => l.linkId === once.linkId);
+    expect(listed).toMatchObject({ oneTime: true, accessCount: 1 });
+    expect(listed?.revokedAt).toBeDefined();
+    // A viewer that takes the content by location gets it once too.
+    const byLocation = await io.shareSummary({ oneTime: true });
+    const summary = await openLink(fetch, byLocation.link, { recipient: 'small', embeddedLengthMax: 10 });
+    expect(JSON.stringify(summary)).toContain('Peanuts');
+    expect(
+      await codeOf(openLink(fetch, byLocation.link, { recipient: 'small', embeddedLengthMax: 10 })),
+    ).toBe('LINK_NOT_FOUND');
+  });
+
   it('gives a viewer that caps embedded sizes a one-time file location', async () => {
     const { io } = await open(server.t);
     const created = await io.shareSummary();
