@@ -1,7 +1,7 @@
 // The patient summary and its sharing through the app's screens: the International Patient Summary shown
 // and saved; a SMART Health Link made with a passcode, its QR read as a phone would (jsqr) and opened in a
 // second browser context with no account (the server's viewer page) — the access listed, the link revoked
-// and then refused; wrong passcodes lock a link. The emergency card's QR prints on the card; scanned, the
+// and then refused; wrong passcodes lock a link; a one-time link opens once. The emergency card's QR prints on the card; scanned, the
 // patient's app shows the access live.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Browser, type Page } from '@playwright/test';
@@ -119,6 +119,24 @@ test('summary and shared link: made, scanned, opened without an account, seen in
   await guesser.context().close();
   const locked = page.getByTestId('shared-links').getByTestId('link-row').filter({ hasText: 'Locks' });
   await expect(locked.getByTestId('link-status')).toHaveText('Locked');
+
+  // A one-time link opens for the first viewer, then for no one; the list says it was used.
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.getByLabel('Label').fill('Just once');
+  await page.getByLabel('Opens once').check();
+  await page.getByRole('button', { name: 'Create link' }).click();
+  await expect(page.getByTestId('link-created')).toBeVisible();
+  const onceUrl = await page.getByTestId('link-url').inputValue();
+  const first = await openAsViewer(browser, onceUrl, { recipient: 'First reader' });
+  await expect(first.getByText('Peanuts')).toBeVisible({ timeout: 20_000 });
+  const second = await openAsViewer(browser, onceUrl, { recipient: 'Second reader' });
+  await expect(second.getByRole('status')).toContainText('no longer works');
+  await expect(second.getByText('Peanuts')).toHaveCount(0);
+  await first.context().close();
+  await second.context().close();
+  const used = page.getByTestId('shared-links').getByTestId('link-row').filter({ hasText: 'Just once' });
+  await expect(used.getByTestId('link-status')).toHaveText('Used');
+  await expect(used).toContainText('Once');
 });
 
 test('the emergency card shows a QR; scanned, the patient sees the access live; a new QR stops the old', async ({

@@ -20,6 +20,7 @@ const STATUS_COLOR: Record<LinkStatus, string> = {
   expired: 'gray',
   revoked: 'gray',
   locked: 'red',
+  used: 'gray',
 };
 
 function StatusBadge(props: { readonly status: LinkStatus }): ReactNode {
@@ -31,7 +32,9 @@ function StatusBadge(props: { readonly status: LinkStatus }): ReactNode {
         ? t('share.status.expired')
         : props.status === 'revoked'
           ? t('share.status.revoked')
-          : t('share.status.locked');
+          : props.status === 'used'
+            ? t('share.status.used')
+            : t('share.status.locked');
   return (
     <Badge color={STATUS_COLOR[props.status]} variant="light" data-testid="link-status">
       {label}
@@ -114,6 +117,11 @@ function LinkRow(props: {
             {link.passcode && (
               <Badge variant="outline" color="gray">
                 {t('share.withPasscode')}
+              </Badge>
+            )}
+            {link.oneTime === true && (
+              <Badge variant="outline" color="gray">
+                {t('share.oneTimeBadge')}
               </Badge>
             )}
           </Group>

@@ -26,6 +26,16 @@ describe('a shared link in its list', () => {
     ).toBe('revoked');
   });
 
+  it('says a one-time link was used when its opening revoked it, revoked when the patient did', () => {
+    const at = '2025-01-05T00:00:00.000Z';
+    expect(linkStatus(link({ oneTime: true }), NOW)).toBe('active');
+    expect(linkStatus(link({ oneTime: true, accessCount: 1, lastAccessAt: at, revokedAt: at }), NOW)).toBe(
+      'used',
+    );
+    expect(linkStatus(link({ oneTime: true, revokedAt: at }), NOW)).toBe('revoked');
+    expect(linkStatus(link({ accessCount: 1, lastAccessAt: at, revokedAt: at }), NOW)).toBe('revoked');
+  });
+
   it('names what it carries by the chart’s kinds', () => {
     expect(
       contentsOf(

@@ -10,9 +10,12 @@ import { slugOfKind } from '../../records/kinds';
 export type LinkInfo = Awaited<ReturnType<HaleSession['io']['links']>>[number];
 export type LinkAccessInfo = Awaited<ReturnType<HaleSession['io']['linkAccesses']>>[number];
 
-export type LinkStatus = 'active' | 'expired' | 'revoked' | 'locked';
+export type LinkStatus = 'active' | 'expired' | 'revoked' | 'locked' | 'used';
 
 export const linkStatus = (link: LinkInfo, now: number): LinkStatus => {
+  // A one-time link is revoked by the server at its opening, at that opening's time.
+  if (link.oneTime === true && link.revokedAt !== undefined && link.revokedAt === link.lastAccessAt)
+    return 'used';
   if (link.revokedAt !== undefined) return 'revoked';
   if (link.expiresAt !== undefined && Date.parse(link.expiresAt) <= now) return 'expired';
   if (link.passcode && link.attemptsLeft === 0) return 'locked';

@@ -1,7 +1,8 @@
 /**
  * Share a summary with anyone (`/records/share`): a SMART Health Link to the patient summary (all of it or
  * the kinds chosen), encrypted on this device with a key that lives only in the link, with a label, an
- * expiry and an optional passcode (the server allows three wrong tries, then locks the link). Made, it
+ * expiry, an optional passcode (the server allows three wrong tries, then locks the link), and optionally
+ * one-time (the server revokes it at its first opening). Made, it
  * shows once as a QR and an address; the list below shows every shared link with its accesses, and
  * revokes one.
  *
@@ -56,6 +57,7 @@ export function ShareScreen(): ReactNode {
   const [kinds, setKinds] = useState<readonly string[]>(SHAREABLE_KINDS);
   const [expiry, setExpiry] = useState<string>('30');
   const [passcode, setPasscode] = useState('');
+  const [oneTime, setOneTime] = useState(false);
   const [tried, setTried] = useState(false);
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<IoFailure | null>(null);
@@ -79,10 +81,12 @@ export function ShareScreen(): ReactNode {
         ...(label.trim() === '' ? {} : { label: label.trim() }),
         ...(passcode === '' ? {} : { passcode }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(oneTime ? { oneTime: true } : {}),
       });
       setCreated({ link, passcode: passcode !== '' });
       setLabel('');
       setPasscode('');
+      setOneTime(false);
       setTried(false);
       setMade((n) => n + 1);
     } catch (e) {
@@ -185,6 +189,12 @@ export function ShareScreen(): ReactNode {
                 }
               />
             </SimpleGrid>
+            <Checkbox
+              label={t('share.oneTime')}
+              description={t('share.oneTimeHint')}
+              checked={oneTime}
+              onChange={(e) => setOneTime(e.currentTarget.checked)}
+            />
             {failure !== null && <FailureAlert failure={failure} title={t('share.failedTitle')} />}
             <Group>
               <Button type="submit" loading={busy} leftSection={<IconLink size={18} />}>
