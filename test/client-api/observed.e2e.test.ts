@@ -27,7 +27,15 @@ describe('HaleSession observables', () => {
     await patient.sync.awaitInSync();
     expect(clinic.consent.grantsReceived.get()).toEqual([]);
 
-    await patient.consent.verifyProvider(clinic.account.accountId);
+    // The clinician's invite (its QR code or link), accepted: the key compared and pinned. Both sides
+    // compute the same safety number (what two screens compare QR to QR).
+    const clinicId = clinic.account.accountId;
+    expect(await patient.consent.describeProvider(clinicId)).toMatchObject({ verified: 'no' });
+    expect(clinic.consent.invite()).toMatch(new RegExp(`^hale-invite:1:${clinicId}:[0-9a-f]{32}$`));
+    await patient.consent.acceptInvite(clinic.consent.invite());
+    const described = await patient.consent.describeProvider(clinicId);
+    expect(described.verified).toBe('yes');
+    expect((await clinic.consent.describeProvider(patientId)).safetyNumber).toBe(described.safetyNumber);
     const lasting = await patient.consent.grant({
       granteeId: clinic.account.accountId,
       scope: [{ type: 'allergy', access: 'read' }],

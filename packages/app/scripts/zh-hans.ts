@@ -58,6 +58,7 @@ export const TERMS: readonly (readonly [string, string])[] = [
   ['通行码', '访问码'],
   ['存盘', '存档'],
   ['生命征象', '生命体征'],
+  ['医师', '医生'],
   ['「', '“'],
   ['」', '”'],
 ];

@@ -137,6 +137,51 @@ export const router = createBrowserRouter([
             path: 'records/share',
             lazy: () => import('./screens/io/share-screen').then((m) => ({ Component: m.ShareScreen })),
           },
+          {
+            path: 'care/sharing',
+            lazy: () => import('./care/share/sharing-screen').then((m) => ({ Component: m.SharingScreen })),
+          },
+          {
+            path: 'care/sharing/new',
+            lazy: () =>
+              import('./care/share/new-share-screen').then((m) => ({ Component: m.NewShareScreen })),
+          },
+          {
+            path: 'care/access',
+            lazy: () => import('./care/access/access-screen').then((m) => ({ Component: m.AccessScreen })),
+          },
+          {
+            path: 'care/messages',
+            lazy: () => import('./care/messages/inbox-screen').then((m) => ({ Component: m.MessagesScreen })),
+          },
+          {
+            path: 'care/messages/new',
+            lazy: () =>
+              import('./care/messages/new-message-screen').then((m) => ({ Component: m.NewMessageScreen })),
+          },
+          {
+            path: 'care/messages/:patientId/:threadId',
+            lazy: () => import('./care/messages/thread-screen').then((m) => ({ Component: m.ThreadScreen })),
+          },
+          {
+            path: 'care/appointments',
+            lazy: () =>
+              import('./care/appointments/appointments-screen').then((m) => ({
+                Component: m.AppointmentsScreen,
+              })),
+          },
+          {
+            path: 'care/appointments/new',
+            lazy: () => import('./care/appointments/book-screen').then((m) => ({ Component: m.BookScreen })),
+          },
+          {
+            path: 'care/plans',
+            lazy: () => import('./care/plans/plans-screen').then((m) => ({ Component: m.PlansScreen })),
+          },
+          {
+            path: 'care/plans/:id',
+            lazy: () => import('./care/plans/plan-screen').then((m) => ({ Component: m.PlanScreen })),
+          },
           { path: '*', element: <FullScreenMessage notFound /> },
         ],
       },
@@ -169,4 +214,14 @@ export const preloadScreens = (): Promise<unknown> =>
     import('./screens/io/export-screen'),
     import('./screens/io/summary-screen'),
     import('./screens/io/share-screen'),
+    import('./care/share/sharing-screen'),
+    import('./care/share/new-share-screen'),
+    import('./care/access/access-screen'),
+    import('./care/messages/inbox-screen'),
+    import('./care/messages/new-message-screen'),
+    import('./care/messages/thread-screen'),
+    import('./care/appointments/appointments-screen'),
+    import('./care/appointments/book-screen'),
+    import('./care/plans/plans-screen'),
+    import('./care/plans/plan-screen'),
   ]);

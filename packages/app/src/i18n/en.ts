@@ -1,4 +1,6 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
+import { careEn } from './care-en';
+
 export const en = {
   common: {
     back: 'Back',
@@ -48,6 +50,10 @@ export const en = {
     share: 'Shared links',
     import: 'Import records',
     export: 'Export records',
+    together: 'Care team',
+    messages: 'Messages',
+    sharing: 'Sharing',
+    access: 'Who saw my records',
   },
   lock: { now: 'Lock now' },
   sync: {
@@ -1103,6 +1109,7 @@ export const en = {
     linkRefused: 'The server refused ({{status}}). Try again later; if it keeps happening, see Problems.',
     unexpected: 'Something unexpected went wrong. Try again; the details say what.',
   },
+  care: careEn,
   pairing: {
     newIntro:
       'Pair this device with one that is already signed in to your account: this device shows a code, the other one scans or types it, and both show the same six digits for you to compare. Your passphrase is not needed here.',

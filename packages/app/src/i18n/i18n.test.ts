@@ -14,6 +14,8 @@ import { PAIRING_ERRORS } from '../screens/pairing/pairing-errors';
 import { NAV_SECTIONS } from '../layout/nav';
 import { COLOR_SCHEMES, LANGUAGES } from '../boot/settings';
 import { makeZhHans } from '../../scripts/zh-hans';
+import { careFamilyKeys } from '../care/i18n-families';
+import { REVOCATION_NOTICE } from '@hale/client';
 
 type Tree = { readonly [key: string]: string | Tree };
 
@@ -74,6 +76,7 @@ const familyKeys = (): string[] => {
   for (const n of [0, 1, 2, 3, 4]) keys.push(`passphrase.score${n}`);
   keys.push('trends.flag.high', 'trends.flag.low');
   for (const k of ['original', 'amendment', 'addendum']) keys.push(`enum.noteVersionKind.${k}`);
+  keys.push(...careFamilyKeys());
   return keys;
 };
 
@@ -106,6 +109,10 @@ describe('translations', () => {
         expect({ key, got }).toEqual({ key, got: want });
       }
     }
+  });
+
+  it("say in English exactly the library's statement of what revocation can and cannot do", () => {
+    expect(LANGS.en.get('care.sharing.revocationNotice')).toBe(REVOCATION_NOTICE);
   });
 
   it('keep the Simplified file as OpenCC and the review make it (npm run i18n:hans -w packages/app)', () => {

@@ -1,6 +1,7 @@
 // 繁體中文: the terms of the Traditional Chinese reference template (醫療文件, 過敏, 免疫接種, 藥物, 檢驗結果,
 // 同意, 審計日誌, 嚴重程度 輕度/中度/重度, 劑量, 頻率, 批號, 參考範圍, 單位). Typed against en.ts: a missing key fails.
 import type { Translation } from './en';
+import { careZhHant } from './care-zh-Hant';
 
 export const zhHant: Translation = {
   common: {
@@ -50,6 +51,10 @@ export const zhHant: Translation = {
     share: '分享連結',
     import: '匯入記錄',
     export: '匯出記錄',
+    together: '照護團隊',
+    messages: '訊息',
+    sharing: '分享',
+    access: '誰看過我的記錄',
   },
   lock: { now: '立即鎖定' },
   sync: {
@@ -1052,6 +1057,7 @@ export const zhHant: Translation = {
     linkRefused: '伺服器拒絕了({{status}})。請稍後再試;若一再發生,請查看「問題」。',
     unexpected: '發生了未預期的錯誤。請再試一次;詳細資料說明原因。',
   },
+  care: careZhHant,
   pairing: {
     newIntro:
       '將本裝置與已登入您帳戶的裝置配對:本裝置會顯示一組代碼,另一部裝置掃描或輸入它,兩部裝置都會顯示相同的六位數字供您比對。這裡不需要輸入通行密語。',

@@ -28,6 +28,7 @@ import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
 import { LinkAlerts } from '../screens/io/link-alerts';
+import { CareNotifier } from '../care/notify/care-notifier';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -126,6 +127,7 @@ function Frame(): ReactNode {
         {session.account.role === 'patient' && !removed && <LinkAlerts />}
         {removed ? <Removed /> : <Outlet />}
       </AppShell.Main>
+      {!removed && <CareNotifier />}
     </AppShell>
   );
 }

@@ -26,7 +26,10 @@ const setup = () => {
       values.set(key, value);
     },
   });
-  const identityOf = (accountId: string): Uint8Array => new Uint8Array(32).fill(accountId.charCodeAt(0));
+  /** A key the server presents instead of an account's own (a changed key), by account id. */
+  const replaced = new Map<string, Uint8Array>();
+  const identityOf = (accountId: string): Uint8Array =>
+    replaced.get(accountId) ?? new Uint8Array(32).fill(accountId.charCodeAt(0));
   const directory = {
     forget: () => undefined,
     presentedIdentity: async (accountId: string) => {
@@ -75,7 +78,7 @@ const setup = () => {
     durationMs: 3_600_000,
     purpose: 'care',
   });
-  return { consent, request };
+  return { consent, request, replaced };
 };
 
 describe('consent pins', () => {
@@ -96,5 +99,23 @@ describe('consent pins', () => {
       ),
     ]);
     for (const id of PROVIDERS) expect(await consent.isVerified(id)).toBe(true);
+  });
+
+  it('describeProvider says whether the key was compared before, and when it changed since', async () => {
+    const { consent, request, replaced } = setup();
+    const id = PROVIDERS[0];
+    expect((await consent.describeProvider(id)).verified).toBe('no');
+    await consent.verifyProvider(id);
+    const same = await consent.describeProvider(id);
+    expect(same.verified).toBe('yes');
+    replaced.set(id, new Uint8Array(32).fill(9));
+    const changed = await consent.describeProvider(id);
+    expect(changed.verified).toBe('changed');
+    expect(changed.fingerprint).not.toBe(same.fingerprint);
+    // A grant is refused until the person compares again; then it goes through.
+    await expect(consent.grant(request(id))).rejects.toMatchObject({ code: 'KEY_CHANGED' });
+    await consent.verifyProvider(id);
+    expect((await consent.describeProvider(id)).verified).toBe('yes');
+    await expect(consent.grant(request(id))).resolves.toBeDefined();
   });
 });

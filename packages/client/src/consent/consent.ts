@@ -180,472 +180,110 @@
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  * So does the revocation itself: one the server has not taken rejects RevocationPending, kept (above).
  */
-import { HaleError } from '../hale/hale-error';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { META_SCHEMAS } from '../session/device-meta';
 import {
-  base64urlDecode,
   base64urlEncode,
+  base64urlDecode,
   verifyCanonical,
+  signCanonical,
   keyFingerprint,
   safetyNumber,
-  signCanonical,
-  type AccountKeys,
-  type Ed25519,
-  type X25519,
 } from '@hale/crypto';
-import { newId, type StreamType } from '@hale/model';
-import {
-  MAX_PURPOSE_CHARS,
-  ACCEPTANCE_VERSION,
-  AccountId,
-  MAX_ACCEPTED_PAGE,
-  MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
-  validate,
-  errorInfo,
-  isErrorCode,
-  type AcceptedPatient,
-  type AcceptedPatientsFrame,
-  KEY_HOLDERS_VERSION,
-  MAX_GRANTS_PAGE,
-  PAGING_VERSION,
-  grantSignaturePayload,
-  grantIssues,
-  isAccountId,
-  parseIsoDateTime,
-  parseStreamId,
-  type KeyEnvelope,
-  type KeyHoldersFrame,
-  revocationSignaturePayload,
-  Grant,
-  type SignedRevocation,
-  type GrantScopeEntry,
-  type GrantRecord,
-  type GrantsFrame,
-} from '@hale/protocol';
-import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
-import { readPages } from '../sync/read-pages';
-import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
-import { cutMiddle } from '../util/cut-middle';
-import { putEnvelopes, type KeyRecipient, type Keyring } from '../sync/keyring';
-import type { WriteSpan } from '../sync/record-codec';
-import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
-import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
-import { isAuditError, type GrantIdsByAction } from '../audit/errors';
 import { openGrantPurpose, sealGrantPurpose } from './grant-purpose';
+import { type GrantIdsByAction, isAuditError } from '../audit/errors';
+import {
+  PAGING_VERSION,
+  type GrantRecord,
+  Grant,
+  grantSignaturePayload,
+  revocationSignaturePayload,
+  type GrantsFrame,
+  MAX_GRANTS_PAGE,
+  parseIsoDateTime,
+  MAX_PURPOSE_CHARS,
+  validate,
+  grantIssues,
+  parseStreamId,
+  KEY_HOLDERS_VERSION,
+  type KeyHoldersFrame,
+  type AcceptedPatient,
+  AccountId,
+  ACCEPTANCE_VERSION,
+  type KeyEnvelope,
+  isErrorCode,
+  errorInfo,
+  type SignedRevocation,
+  type AcceptedPatientsFrame,
+  MAX_ACCEPTED_PAGE,
+  isAccountId,
+} from '@hale/protocol';
+import { readPages } from '../sync/read-pages';
+import { type StreamType, newId } from '@hale/model';
+import { isWrappingKeyError } from '../sync/device-directory';
+import { SyncError, CONNECTION_CODES } from '../sync/connection';
+import { type KeyRecipient, putEnvelopes } from '../sync/keyring';
+import { cutMiddle } from '../util/cut-middle';
+import type { WriteSpan } from '../sync/record-codec';
+import {
+  type ConsentDeps,
+  type StoredGrant,
+  ConsentError,
+  type KeptRevocation,
+  PENDING_REVOCATIONS_KEY,
+  GRANT_REFRESH_MS,
+  UNRECORDED_KEY,
+  Unrecorded,
+  REVOCATIONS_UNRECORDED_KEY,
+  UnrecordedRevocations,
+  MAX_GRANT_PAGES,
+  WRAPS_OWED_KEY,
+  type GrantRequest,
+  MAX_DATE_MS,
+  type ConsentErrorCode,
+  PINNED_WRAPPING_KEY,
+  MAX_EXTRA_ENDED,
+  type ReadAfterKeys,
+  type Rotation,
+  MAX_SETTLE_ROUNDS,
+  EXPIRY_SLACK_MS,
+  MAX_TIMER_MS,
+  REVOCATION_RETRY_MS,
+  WRITE_SPANS_REFRESH_MS,
+  REKEY_KICK_MS,
+  STREAM_EPOCHS_KEY,
+  type RevokeResult,
+  type GrantUnconfirmed,
+  type RevocationPending,
+  MAX_REFUSED_MESSAGE,
+  REFUSED_REVOCATIONS_KEY,
+  MAX_REFUSED_KEPT,
+  type RevocationMark,
+  REVOCATION_NOTICE,
+  MAX_ACCEPTED_PAGES,
+  type GrantStatus,
+} from './consent-types';
+import { mergeGrants, grantEnded, grantRequestKey, writeSpansOf } from './grant-lists';
+import { createAuditMarks } from './audit-marks';
 
-export type ConsentErrorCode =
-  | 'KEY_CHANGED'
-  | 'UNKNOWN_ACCOUNT'
-  | 'BAD_SCOPE'
-  | 'BAD_EXPIRY'
-  | 'NOT_FOUND'
-  | 'BAD_INVITE'
-  | 'WRAPPING_KEY_UNVERIFIED'
-  /** Not an account id, or this account's own (acceptance). */
-  | 'BAD_ACCOUNT_ID'
-  /** Only a provider account accepts patients. */
-  | 'NOT_A_PROVIDER'
-  /** The server is older than the protocol version the call needs (acceptance: ACCEPTANCE_VERSION). */
-  | 'SERVER_TOO_OLD'
-  /** A field of a grant the protocol refuses, other than those above (e.g. a purpose over 500 characters). */
-  | 'BAD_GRANT';
-
-export class ConsentError extends HaleError {
-  constructor(
-    readonly code: ConsentErrorCode,
-    message: string,
-    /** The grant request's field at fault (`scope`, `expiresAt`, `durationMs`, `start`, `purpose`, `granteeId`), when one is. */
-    field?: string,
-  ) {
-    super(message);
-    this.name = 'ConsentError';
-    if (field !== undefined) this.field = field;
-  }
-}
-
-/** The wording the app shows before a revocation, because it is true and patients must know it. */
-export const REVOCATION_NOTICE =
-  'Revoking stops all future access as soon as the server has it (at once when online; when this device ' +
-  'is offline, once it reconnects) and re-keys the affected records. What this provider already synced to ' +
-  'their devices cannot be recalled.';
-
-export interface GrantRequest {
-  granteeId: string;
-  scope: GrantScopeEntry[];
-  /** Either an absolute expiry or a duration (`durationMs`), not both. */
-  expiresAt?: string;
-  /** How long the grant lasts, counted from `start` when given, from now otherwise. */
-  durationMs?: number;
-  purpose: string;
-  /** When access begins (ISO date-time, as toISOString writes it); now when not given. */
-  start?: string;
-}
-
-export interface StoredGrant {
-  grant: Grant;
-  sig: string;
-  revokedAt?: string;
-  /**
-   * When this device first found every stream of the ended grant (revoked or expired) re-keyed without
-   * it, by itself or another device of the patient. Informational: re-keying is decided from the keys.
-   */
-  rotatedAt?: string;
-}
-
-/**
- * A grant's state in `list()` at the time of the call: revoked, past its expiry, revoked on this device
- * but not yet taken by the server (`revocation-pending`: the grantee keeps access until this device sends
- * it, at its next connection), before its start (`not-started`: the server serves the grantee nothing
- * yet), or in force (`active`).
- */
-export type GrantStatus = 'active' | 'not-started' | 'expired' | 'revoked' | 'revocation-pending';
-
-export interface Rotation {
-  stream: string;
-  epoch: number;
-}
-
-/** `revoke`'s answer: the epochs this device minted, and the grant's streams still to re-key. */
-export interface RevokeResult {
-  rotated: Rotation[];
-  pending: string[];
-}
-
-/** A reading of the server's grant list made after the keys were refreshed (`readAfterKeys`). */
-interface ReadAfterKeys {
-  records: GrantRecord[] | null;
-  round: number | null;
-}
-
-const WRAPS_OWED_KEY = 'rotation-wraps-owed';
-/** Highest epoch whose key this device held, per own stream (the keyring's write-guard floor). */
-const STREAM_EPOCHS_KEY = 'stream-epochs';
-/** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
-const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
-/** Revocations signed on this device that the server has not taken yet (see the header). */
-const PENDING_REVOCATIONS_KEY = 'revocations-pending';
-type KeptRevocation = Static<typeof META_SCHEMAS.revocationsPending>[number];
-
-/** The furthest from 1970 a Date reaches, either way (ECMAScript time values). */
-const MAX_DATE_MS = 8.64e15;
-/** Least interval between checks started by refused writes (wall clock). */
-const REKEY_KICK_MS = 2000;
-/** Longest delay a timer takes: setTimeout fires at once for a longer one. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Past a grant's expiry before its check runs, so the clock read then finds it ended. */
-const EXPIRY_SLACK_MS = 5;
-/**
- * How often a patient device reads the server's grant list while connected (`grantRefreshMs`): the bound
- * on how long it can go on writing under an epoch a grant made or revoked on another of its devices let
- * out, when that device could not re-key (closed, offline) — the server tells the patient's own devices of
- * no grant change.
- */
-export const GRANT_REFRESH_MS = 5 * 60_000;
-/**
- * First wait before a kept revocation the server did not take while connected (a refusal that may pass,
- * no answer in time) is sent again (`revocationRetryMs`); doubled at each failure, up to `grantRefreshMs`.
- */
-export const REVOCATION_RETRY_MS = 5_000;
-/**
- * Least interval between the readings of the server's grant list that `writeSpans(…, fresh)` starts: a
- * version by an account the copy lets write nothing then (a grant made on another of the patient's
- * devices, not read yet; or a forger the server serves) reads the list at most this often.
- */
-export const WRITE_SPANS_REFRESH_MS = 10_000;
-/** Device meta key of the refusals told REVOCATION_REFUSED (see `reportRefused`). */
-const REFUSED_REVOCATIONS_KEY = 'revocations-refused';
-/** Refusals kept at most (the oldest go): each is a grant the patient meant to end. */
-const MAX_REFUSED_KEPT = 1000;
-/** Longest refusal message kept (device-meta's schema). */
-const MAX_REFUSED_MESSAGE = 600;
-/** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
-const MAX_SETTLE_ROUNDS = 4;
-/** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
-const MAX_EXTRA_ENDED = 8;
-/**
- * Most `grants` pages one listing of the server's grants reads (MAX_GRANTS_PAGE each): far beyond years of
- * grants under the per-pair daily cap, and a bound on what a server that never stops answering `next` costs.
- */
-export const MAX_GRANT_PAGES = 20;
-/**
- * Most `acceptedPatients` pages one listing reads (MAX_ACCEPTED_PAGE each): room for every patient the
- * server lets an account accept, and a bound on what a server that never stops answering `next` costs.
- */
-export const MAX_ACCEPTED_PAGES = Math.ceil(MAX_ACCEPTED_PATIENTS_PER_GRANTEE / MAX_ACCEPTED_PAGE) + 1;
-
-export interface ConsentDeps {
-  accountId: string;
-  /** The account's role: only a provider accepts patients (patients' grants always meet the full cap). */
-  role?: 'patient' | 'provider';
-  keys: AccountKeys;
-  device: { deviceId: string; secretKey: Uint8Array };
-  ed: Ed25519;
-  /** The host's X25519 for sealing and opening grant purposes (tweetnacl by default). */
-  x25519?: X25519;
-  connection: Connection;
-  keyring: Keyring;
-  directory: DeviceDirectory;
-  now: () => number;
-  meta: DeviceMeta;
-  onEvent?: (event: {
-    action: 'consent-grant' | 'consent-revoke' | 'key-rotation';
-    detail: Omit<AuditEntryDetail, 'action' | 'summary'>;
-  }) => void;
-  /** Throws (AccountError LOCKED) once the account was locked: no grant or revocation is signed then. */
-  assertUnlocked?: () => void;
-  /** False once the account was locked or the session closed: the timers below stop then. */
-  usable?: () => boolean;
-  /** Interval of reading the server's grant list while connected (patient side); default GRANT_REFRESH_MS. */
-  grantRefreshMs?: number;
-  /** First wait before a kept revocation not taken while connected is sent again; default REVOCATION_RETRY_MS. */
-  revocationRetryMs?: number;
-  /**
-   * Tells the person what no call answers: a kept revocation sent in the background (a connect, a refresh,
-   * the backoff) that the server refused for good, REVOCATION_REFUSED (`id`: the grant id); cleared by
-   * `clearReport` once a revocation of that grant is taken.
-   */
-  report?: (issue: { code: 'REVOCATION_REFUSED'; message: string; id: string }) => void;
-  clearReport?: (issue: { code: 'REVOCATION_REFUSED'; id: string }) => void;
-  /**
-   * Which of these grants have a `consent-grant` audit entry, and which a `consent-revoke` entry, by the
-   * patient's devices (audit log `recorded`). Without it, a grant or revocation is recorded only at its
-   * answer (see the header).
-   */
-  recorded?: (lookup: ConsentLookup) => Promise<ConsentRecorded>;
-}
-
-/**
- * A `grant` whose answer never came (SyncError NETWORK, TIMEOUT or STOPPED): `grantId` names the grant
- * sent, which the server may have stored. Once online, `list()` shows it if it stands.
- */
-export type GrantUnconfirmed = SyncError & { readonly grantId: string };
-
-/**
- * A `revoke` the server has not taken, or not answered: SyncError NETWORK (not connected, or the connection
- * dropped before the answer), STOPPED (the connection was stopped: offline, closed), TIMEOUT, or a server
- * refusal that may pass later (`retry` in the protocol's error table: RATE_LIMITED, UNAVAILABLE, …).
- * The signed revocation is kept on this device and sent at its next connection (see the header): until
- * the server takes it the grantee keeps access, and `list()` shows the grant `revocation-pending`.
- */
-export type RevocationPending = SyncError & { readonly grantId: string; readonly revocationPending: true };
-
-/** Grants this device has yet to find a `consent-grant` audit entry for (see the header). */
-const UNRECORDED_KEY = 'grants-unrecorded';
-const Unrecorded = Type.Array(
-  Type.Object(
-    {
-      grantId: Type.String({ maxLength: 128 }),
-      expiresAt: Type.String({ maxLength: 40 }),
-      /** This device's clock: not looked up before then (a grant learnt is left to its maker first). */
-      notBefore: Type.Number(),
-    },
-    { additionalProperties: false },
-  ),
-);
-
-/** Revocations this device has yet to find a `consent-revoke` audit entry for (see the header). */
-const REVOCATIONS_UNRECORDED_KEY = 'revocations-unrecorded';
-const UnrecordedRevocations = Type.Array(
-  Type.Object(
-    {
-      grantId: Type.String({ maxLength: 128 }),
-      granteeId: Type.String({ maxLength: 128 }),
-      expiresAt: Type.String({ maxLength: 40 }),
-      /** This device's clock: not looked up before then (a revocation learnt is left to its maker first). */
-      notBefore: Type.Number(),
-      /** This device signed the revocation: its entry names it as the device that revoked. */
-      own: Type.Boolean(),
-    },
-    { additionalProperties: false },
-  ),
-);
-type RevocationMark = Static<typeof UnrecordedRevocations>[number];
-
-/** What a mark of either kind holds: the grant, its end, and when this device first looks it up. */
-interface AuditMark {
-  grantId: string;
-  expiresAt: string;
-  notBefore: number;
-}
-
-/**
- * One kind of audit mark, stored in device meta under `key` (see the header): the grants whose
- * `consent-grant` entry, or whose revocation's `consent-revoke` entry, this device has yet to find. The
- * kinds differ only in a mark's extra fields, in `stands` (whether the copy of the grants shows the act
- * standing) and in `emit` (the entry appended for it).
- */
-const createAuditMarks = <M extends AuditMark>(options: {
-  meta: DeviceMeta;
-  key: string;
-  schema: TSchema & { static: M[] };
-  /** False when nothing looks entries up: no mark is set then (its act is recorded at its answer only). */
-  enabled: boolean;
-  stands: (stored: StoredGrant) => boolean;
-  emit: (mark: M, stored: StoredGrant) => void;
-}) => {
-  /** Acts `grant` / `revoke` is sending now: their answer decides, not a listing that overtakes it. */
-  const sending = new Set<string>();
-  /** Acts whose entry this session emitted: the append may not have landed at the next lookup. */
-  const emitted = new Set<string>();
-  /** Changes the marks stored then (null: leave them); through `update`, as the grants are written. */
-  const update = async (change: (marks: M[]) => M[] | null): Promise<void> => {
-    await options.meta.update(options.key, options.schema, (marks) => change(marks ?? []) ?? marks);
-  };
-  const emit = (mark: M, stored: StoredGrant): void => {
-    emitted.add(mark.grantId);
-    options.emit(mark, stored);
-  };
-  const unmark = (grantIds: ReadonlySet<string>): Promise<void> =>
-    grantIds.size === 0
-      ? Promise.resolve()
-      : update((marks) =>
-          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
-        );
-  return {
-    sending,
-    emit,
-    unmark,
-    /** Marks those of `marks` whose grant has none yet (a mark held is kept); answers the ids it marked. */
-    async mark(marks: readonly M[]): Promise<Set<string>> {
-      const added = new Set<string>();
-      if (marks.length === 0 || !options.enabled) return added;
-      await update((stored) => {
-        const held = new Set(stored.map((m) => m.grantId));
-        const fresh = marks.filter((m) => !held.has(m.grantId) && !added.has(m.grantId));
-        for (const m of fresh) added.add(m.grantId);
-        return fresh.length === 0 ? null : [...stored, ...fresh];
-      });
-      return added;
-    },
-    stored: async (): Promise<M[]> =>
-      options.enabled ? ((await options.meta.get(options.key, options.schema)) ?? []) : [],
-    /**
-     * Sorts `marks` against the copy of the grants (`held`, by id) after a reading of the server's list
-     * (`whole`: every page): `ids` are those to look up (the act stands, the mark is due); `settle`, given
-     * which of them the log holds (and which the lookup could not decide: left marked, nothing emitted),
-     * emits the entry of each other one once per session and unmarks those found and those whose act a
-     * whole listing after the grant's expiry does not show (it never stood).
-     * `waiting`: acts this device has yet to send (kept revocations), left as they are.
-     */
-    check(
-      marks: readonly M[],
-      held: ReadonlyMap<string, StoredGrant>,
-      now: number,
-      whole: boolean,
-      waiting: { has(grantId: string): boolean } = new Set(),
-    ) {
-      const dropped = new Set<string>();
-      const due: Array<{ mark: M; stored: StoredGrant }> = [];
-      for (const mark of marks) {
-        if (sending.has(mark.grantId) || waiting.has(mark.grantId)) continue;
-        const stored = held.get(mark.grantId);
-        if (stored !== undefined && options.stands(stored)) {
-          if (mark.notBefore <= now) due.push({ mark, stored });
-        } else if (whole && Date.parse(mark.expiresAt) <= now) {
-          dropped.add(mark.grantId);
-        }
-      }
-      return {
-        ids: due.map((d) => d.mark.grantId),
-        settle: (found: ReadonlySet<string>, undecided: ReadonlySet<string> = new Set()): Promise<void> => {
-          for (const { mark, stored } of due) {
-            if (undecided.has(mark.grantId)) continue;
-            if (found.has(mark.grantId)) dropped.add(mark.grantId);
-            else if (!emitted.has(mark.grantId)) emit(mark, stored);
-          }
-          return unmark(dropped);
-        },
-      };
-    },
-  };
-};
-
-/** Whether the grant ended by `now` (ms): revoked, or past its expiry. */
-const grantEnded = (g: StoredGrant, now: number): boolean =>
-  g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
-
-/**
- * When `granteeId` held write access to `patientId`'s streams of `type`, by `grants` (this device's copy:
- * each grant, and each revocation in it, signed by the patient): per grant naming `type` with write
- * access, from its start until its expiry, or until its revocation's time when earlier — the time the
- * patient's device signed it, the only time of it the patient vouches for (when the server took it is
- * the server's word). A grant whose times do not read as dates gives no span.
- */
-export const writeSpansOf = (
-  grants: readonly StoredGrant[],
-  patientId: string,
-  type: StreamType,
-  granteeId: string,
-): WriteSpan[] =>
-  grants.flatMap(({ grant, revokedAt }) => {
-    if (grant.patientId !== patientId || grant.granteeId !== granteeId) return [];
-    if (!grant.scope.some((e) => e.type === type && e.access === 'write')) return [];
-    const start = Date.parse(grant.start);
-    const expiry = Date.parse(grant.expiresAt);
-    const revoked = revokedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(revokedAt);
-    const end = Math.min(expiry, revoked);
-    return Number.isFinite(start) && Number.isFinite(end) ? [{ grantId: grant.grantId, start, end }] : [];
-  });
-
-/**
- * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
- * yet is added; one held takes a `revokedAt` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
- * ever taken away, so a revocation stored is never undone by a copy read before it. Null: nothing new.
- */
-export const mergeGrants = (
-  stored: readonly StoredGrant[],
-  found: readonly StoredGrant[],
-): StoredGrant[] | null => {
-  const out = stored.map((g) => ({ ...g }));
-  const byId = new Map<string, StoredGrant>();
-  for (const g of out) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
-  let changed = false;
-  for (const g of found) {
-    const mine = byId.get(g.grant.grantId);
-    if (!mine) {
-      const taken = { ...g };
-      out.push(taken);
-      byId.set(g.grant.grantId, taken);
-      changed = true;
-      continue;
-    }
-    if (mine.revokedAt === undefined && g.revokedAt !== undefined) {
-      mine.revokedAt = g.revokedAt;
-      changed = true;
-    }
-    if (mine.rotatedAt === undefined && g.rotatedAt !== undefined) {
-      mine.rotatedAt = g.rotatedAt;
-      changed = true;
-    }
-  }
-  return changed ? out : null;
-};
-
-/**
- * What a `grant` call asks for, as text: two calls at once asking the same (a double tap) are one grant.
- * Null when it cannot be written so (a value JSON refuses): such a call shares nothing.
- */
-const grantRequestKey = (request: GrantRequest): string | null => {
-  try {
-    // As `draftGrant` reads a scope entry: its type and access only.
-    const scope: unknown = request.scope;
-    const entries = Array.isArray(scope)
-      ? scope.map((e: unknown) =>
-          typeof e === 'object' && e !== null && 'type' in e && 'access' in e ? [e.type, e.access] : e,
-        )
-      : scope;
-    return JSON.stringify([
-      request.granteeId,
-      entries,
-      request.expiresAt,
-      request.durationMs,
-      request.purpose,
-      request.start,
-    ]);
-  } catch {
-    return null;
-  }
-};
+export {
+  type ConsentErrorCode,
+  ConsentError,
+  REVOCATION_NOTICE,
+  type GrantRequest,
+  type StoredGrant,
+  type GrantStatus,
+  type Rotation,
+  type RevokeResult,
+  GRANT_REFRESH_MS,
+  REVOCATION_RETRY_MS,
+  WRITE_SPANS_REFRESH_MS,
+  MAX_GRANT_PAGES,
+  MAX_ACCEPTED_PAGES,
+  type ConsentDeps,
+  type GrantUnconfirmed,
+  type RevocationPending,
+} from './consent-types';
+export { writeSpansOf, mergeGrants } from './grant-lists';
 
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
@@ -2096,13 +1734,22 @@ export const createConsent = (deps: ConsentDeps) => {
       );
     },
 
-    /** For out-of-band comparison (read aloud, or scan as QR). */
+    /**
+     * For out-of-band comparison (read aloud, or scan as QR). `verified`: whether this account compared the
+     * key before (`yes`: the key presented now is the one pinned; `changed`: another key was pinned — a
+     * grant is refused KEY_CHANGED until the person compares again; `no`: never compared).
+     */
     async describeProvider(accountId: string) {
       const identity = await identityOf(accountId);
+      const pins = await pinnedKeys();
+      const pinned = Object.hasOwn(pins, accountId) ? pins[accountId] : undefined;
+      const verified: 'yes' | 'changed' | 'no' =
+        pinned === undefined ? 'no' : pinned === base64urlEncode(identity) ? 'yes' : 'changed';
       return {
         accountId,
         fingerprint: keyFingerprint(identity),
         safetyNumber: safetyNumber(deps.keys.identity.publicKey, identity),
+        verified,
       };
     },
 

@@ -135,6 +135,11 @@ export interface HaleConsent {
   describeProvider(accountId: string): ReturnType<DeviceSession['consent']['describeProvider']>;
   verifyProvider(accountId: string): ReturnType<DeviceSession['consent']['verifyProvider']>;
   acceptInvite(invite: string): ReturnType<DeviceSession['consent']['acceptInvite']>;
+  /**
+   * This account's invite (`hale-invite:1:<accountId>:<fingerprint>`), for a clinician to show as a QR code
+   * or link: a patient's `acceptInvite` checks the key the server presents against it.
+   */
+  invite(): string;
   refresh(): void;
 }
 
@@ -410,6 +415,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     describeProvider: (accountId) => session.consent.describeProvider(accountId),
     verifyProvider: (accountId) => session.consent.verifyProvider(accountId),
     acceptInvite: (invite) => session.consent.acceptInvite(invite),
+    invite: () => session.consent.inviteFor(account.accountId, session.account.keys.identity.publicKey),
     refresh: touch,
   };
 

@@ -153,6 +153,8 @@ export const createReset = (core: EngineCore) => {
       deferred: wait > 0,
     };
     reset = run;
+    // Positions of the store before the restore: the restored one numbers its versions anew.
+    core.sent.forgetStored();
     if (!run.deferred) {
       core.s.liveEra++;
       // Persisted with the floor (`fixFloor`), or here when the floor waits for the first pull.

@@ -13,6 +13,7 @@ import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
 import { testKey } from '../labs/series';
 import { isActiveCondition, labValueText } from '../../records/clinical';
+import { threadPath } from '../../care/messages/paths';
 
 function Card(props: {
   readonly title: string;
@@ -178,14 +179,14 @@ export function HomeScreen(): ReactNode {
         </Card>
         <Card
           title={t('home.upcoming')}
-          to="/chart/appointments"
+          to="/care/appointments"
           count={upcoming.length}
           empty={t('home.noAppointments')}
           testId="home-appointments"
         >
           {upcoming.map((a) => (
             <div key={a.record.id}>
-              <Anchor component={Link} to={`/chart/appointments/${a.record.id}`} fw={600}>
+              <Anchor component={Link} to={`/care/appointments?focus=${a.record.id}`} fw={600}>
                 {formatDate(a.record.startAt)}
               </Anchor>
               <Text size="sm" c="dimmed">
@@ -227,20 +228,27 @@ export function HomeScreen(): ReactNode {
         </Card>
         <Card
           title={t('home.unread')}
-          to="/"
+          to="/care/messages"
           count={unread.length}
           empty={t('home.noUnread')}
           testId="home-messages"
         >
           {unread.slice(0, 5).map((m) => (
-            <Text key={m.record.id} size="sm" lineClamp={2}>
+            <Anchor
+              key={m.record.id}
+              component={Link}
+              to={threadPath(m.record.patientId, m.record.threadId)}
+              size="sm"
+              lineClamp={2}
+              display="block"
+            >
               {formatDate(m.record.sentAt)}: {m.record.body}
-            </Text>
+            </Anchor>
           ))}
         </Card>
         <Card
           title={t('home.plansAwaiting')}
-          to="/chart/plans"
+          to="/care/plans"
           count={awaiting.length}
           empty={t('home.noPlans')}
           testId="home-plans"
@@ -249,7 +257,7 @@ export function HomeScreen(): ReactNode {
             <Anchor
               key={p.record.id}
               component={Link}
-              to={`/chart/plans/${p.record.id}`}
+              to={`/care/plans/${p.record.id}`}
               fw={600}
               display="block"
             >

@@ -19,7 +19,8 @@
  *   are not rewritten for it.
  * - `storedAt` is the highest position the server gave a version of the record this device pushed (in
  *   memory, the newest MAX_STORED_AT records): any version of the record served at or below it was the
- *   server's before that push landed, a late copy, never a replay.
+ *   server's before that push landed, a late copy, never a replay. Forgotten when the server's store was
+ *   restored (its positions are numbered anew).
  */
 import type { PushRow, ServedDoc } from '@hale/protocol';
 import { createRecentMap } from '../../util/recent-map';
@@ -48,7 +49,7 @@ const MAX_STORED_AT = 50_000;
 export const createSentLog = (core: EngineCore) => {
   const { deps } = core;
   const sent = createRecentMap<string, string>(MAX_SENT);
-  const storedAt = createRecentMap<string, number>(MAX_STORED_AT);
+  let storedAt = createRecentMap<string, number>(MAX_STORED_AT);
   const unanswered = new Map<string, string[]>();
   /** Frames noted so far (the last one read at start included): the next slot is the next number's. */
   let unansweredSeq = 0;
@@ -119,6 +120,10 @@ export const createSentLog = (core: EngineCore) => {
     noteStored(stream: string, id: string, seq: number): void {
       const key = recordKey(stream, id);
       if (seq > (storedAt.get(key) ?? 0)) storedAt.set(key, seq);
+    },
+    /** Forgets every stored position (a restore of the server's store numbers positions anew). */
+    forgetStored(): void {
+      storedAt = createRecentMap<string, number>(MAX_STORED_AT);
     },
     /** The highest position the server stored a push of this device of the record at (0: none known). */
     storedAt: (stream: string, id: string): number => storedAt.get(recordKey(stream, id)) ?? 0,

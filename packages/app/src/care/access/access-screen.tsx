@@ -1,0 +1,289 @@
+/**
+ * Who saw my records (`/care/access`): the audit log's check in words; the access history (who, which
+ * record kinds, when, from which device: what the server logged and signed, and what grantees' devices
+ * claim), filtered by person, kind and period; the accounting of disclosures (each grant: to whom, what,
+ * why, until when, how often used). Both export as CSV and as FHIR AuditEvent resources.
+ *
+ * Offline, the views are what this device verified before, said with their date.
+ */
+import { useMemo, useState, type ReactNode } from 'react';
+import { Alert, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Tabs, Text } from '@mantine/core';
+import { IconDownload, IconRefresh } from '@tabler/icons-react';
+import { useTranslation } from 'react-i18next';
+import type { AccessRecord, Disclosure } from '@hale/client';
+import { useAccessLog, useAuditVerification, useDisclosures } from '@hale/react';
+import { useOpenSession } from '../../boot/app-state';
+import { formatDate, shortId } from '../../records/format';
+import { PageHeader } from '../../ui/page-header';
+import { ScrollTable } from '../../ui/scroll-table';
+import { usePersonName, useDirectoryNames } from '../people';
+import { streamTypeOf } from '../streams';
+import { accessCsv, auditEventBundle } from './export';
+import { VerificationPanel } from './verification-panel';
+
+const PERIODS = ['all', '1', '7', '30', '365'] as const;
+type Period = (typeof PERIODS)[number];
+
+const download = (text: string, name: string, type: string): void => {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+};
+
+export function AccessScreen(): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const access = useAccessLog();
+  const disclosures = useDisclosures();
+  const verification = useAuditVerification();
+  const [tab, setTab] = useState<string | null>('access');
+  const [who, setWho] = useState('all');
+  const [kind, setKind] = useState('all');
+  const [period, setPeriod] = useState<Period>('all');
+
+  const records = useMemo(() => access?.records ?? [], [access]);
+  const actors = useMemo(() => [...new Set(records.map((r) => r.actorId))], [records]);
+  const names = useDirectoryNames(actors);
+  const kinds = useMemo(() => [...new Set(records.flatMap((r) => streamTypeOf(r.stream) ?? []))], [records]);
+  const rows = useMemo(() => {
+    const since = period === 'all' ? 0 : Date.now() - Number(period) * 24 * 3_600_000;
+    return records
+      .filter((r) => who === 'all' || r.actorId === who)
+      .filter((r) => kind === 'all' || streamTypeOf(r.stream) === kind)
+      .filter((r) => Date.parse(r.at) >= since)
+      .sort((a, b) => (a.at < b.at ? 1 : -1));
+  }, [records, who, kind, period]);
+
+  const day = new Date().toISOString().slice(0, 10);
+  const exportCsv = (): void => download(accessCsv(rows, names), `hale-access-${day}.csv`, 'text/csv');
+  const exportFhir = (): void =>
+    download(
+      JSON.stringify(
+        auditEventBundle(rows, names, session.account.accountId, new Date().toISOString()),
+        null,
+        2,
+      ),
+      `hale-access-${day}.fhir.json`,
+      'application/fhir+json',
+    );
+  const asOf = access !== null && !access.complete ? access.asOf : null;
+
+  return (
+    <Stack>
+      <PageHeader
+        title={t('care.audit.title')}
+        actions={
+          <Button
+            variant="default"
+            leftSection={<IconRefresh size={16} />}
+            onClick={() => session.audit.refresh()}
+          >
+            {t('care.audit.refresh')}
+          </Button>
+        }
+      />
+      <Text c="dimmed" size="sm" maw={760}>
+        {t('care.audit.intro')}
+      </Text>
+      <VerificationPanel verification={verification} />
+      {asOf !== null && <Alert color="orange">{t('care.audit.offline', { when: formatDate(asOf) })}</Alert>}
+      <Tabs value={tab} onChange={setTab}>
+        <Tabs.List>
+          <Tabs.Tab value="access">{t('care.audit.accessTab')}</Tabs.Tab>
+          <Tabs.Tab value="disclosures">{t('care.audit.disclosuresTab')}</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="access" pt="md">
+          <Stack>
+            <Group align="flex-end" wrap="wrap">
+              <NativeSelect
+                label={t('care.audit.who')}
+                value={who}
+                onChange={(e) => setWho(e.currentTarget.value)}
+                data={[
+                  { value: 'all', label: t('care.audit.everyone') },
+                  ...actors.map((a) => ({ value: a, label: names.get(a) ?? shortId(a) })),
+                ]}
+              />
+              <NativeSelect
+                label={t('care.audit.kind')}
+                value={kind}
+                onChange={(e) => setKind(e.currentTarget.value)}
+                data={[
+                  { value: 'all', label: t('care.audit.allKinds') },
+                  ...kinds.map((k) => ({ value: k, label: t(`care.streams.${k}`) })),
+                ]}
+              />
+              <NativeSelect
+                label={t('care.audit.period')}
+                value={period}
+                onChange={(e) => setPeriod(e.currentTarget.value as Period)}
+                data={PERIODS.map((p) => ({ value: p, label: t(`care.audit.periods.${p}`) }))}
+              />
+              <Button
+                variant="light"
+                leftSection={<IconDownload size={16} />}
+                onClick={exportCsv}
+                disabled={rows.length === 0}
+              >
+                {t('care.audit.exportCsv')}
+              </Button>
+              <Button
+                variant="light"
+                leftSection={<IconDownload size={16} />}
+                onClick={exportFhir}
+                disabled={rows.length === 0}
+              >
+                {t('care.audit.exportFhir')}
+              </Button>
+            </Group>
+            {access === null ? (
+              <Text c="dimmed">{t('care.audit.reading')}</Text>
+            ) : rows.length === 0 ? (
+              <Paper withBorder p="lg">
+                <Text c="dimmed">
+                  {records.length === 0 ? t('care.audit.noAccess') : t('care.audit.noMatch')}
+                </Text>
+              </Paper>
+            ) : (
+              <Paper withBorder>
+                <Text size="sm" c="dimmed" px="md" pt="sm" aria-live="polite">
+                  {t('care.audit.count', { count: rows.length })}
+                </Text>
+                <ScrollTable label={t('care.audit.accessTab')} minWidth={760}>
+                  <Table striped data-testid="access-table">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>{t('care.audit.when')}</Table.Th>
+                        <Table.Th>{t('care.audit.who')}</Table.Th>
+                        <Table.Th>{t('care.audit.what')}</Table.Th>
+                        <Table.Th>{t('care.audit.kind')}</Table.Th>
+                        <Table.Th>{t('care.audit.device')}</Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {rows.slice(0, 500).map((r, i) => (
+                        <AccessRow key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </ScrollTable>
+                {rows.length > 500 && (
+                  <Text size="sm" c="dimmed" p="md">
+                    {t('care.audit.more', { count: rows.length - 500 })}
+                  </Text>
+                )}
+              </Paper>
+            )}
+          </Stack>
+        </Tabs.Panel>
+        <Tabs.Panel value="disclosures" pt="md">
+          <Disclosures list={disclosures?.records ?? null} />
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}
+
+function AccessRow(props: { readonly record: AccessRecord }): ReactNode {
+  const { t } = useTranslation();
+  const r = props.record;
+  const name = usePersonName(r.actorId);
+  const type = streamTypeOf(r.stream);
+  return (
+    <Table.Tr data-testid="access-row" data-action={r.action} data-actor={r.actorId}>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(r.at)}</Table.Td>
+      <Table.Td>
+        <Text size="sm" fw={600}>
+          {r.action === 'link-open' ? t('care.audit.sharedLink') : name}
+        </Text>
+        {r.source === 'grantee' && (
+          <Badge size="xs" variant="outline" color={r.unreadable === true ? 'yellow' : 'gray'} tt="none">
+            {r.unreadable === true ? t('care.audit.unreadableBadge') : t('care.audit.claim')}
+          </Badge>
+        )}
+      </Table.Td>
+      <Table.Td>
+        {t(`care.audit.action.${r.action}`, { defaultValue: r.action })}
+        {r.count !== undefined && r.source === 'server' && (
+          <Text size="xs" c="dimmed">
+            {t('care.audit.documents', { count: r.count })}
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td>{type === null ? '—' : t(`care.streams.${type}`)}</Table.Td>
+      <Table.Td>
+        <Text size="sm" ff="monospace">
+          {shortId(r.actorDeviceId)}
+        </Text>
+      </Table.Td>
+    </Table.Tr>
+  );
+}
+
+function Disclosures(props: { readonly list: readonly Disclosure[] | null }): ReactNode {
+  const { t } = useTranslation();
+  if (props.list === null) return <Text c="dimmed">{t('care.audit.reading')}</Text>;
+  if (props.list.length === 0)
+    return (
+      <Paper withBorder p="lg">
+        <Text c="dimmed">{t('care.audit.noDisclosures')}</Text>
+      </Paper>
+    );
+  return (
+    <Paper withBorder>
+      <ScrollTable label={t('care.audit.disclosuresTab')} minWidth={820}>
+        <Table striped data-testid="disclosures-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t('care.audit.recipient')}</Table.Th>
+              <Table.Th>{t('care.audit.kinds')}</Table.Th>
+              <Table.Th>{t('care.audit.purpose')}</Table.Th>
+              <Table.Th>{t('care.audit.given')}</Table.Th>
+              <Table.Th>{t('care.audit.ends')}</Table.Th>
+              <Table.Th>{t('care.audit.used')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {[...props.list]
+              .sort((a, b) => (a.date < b.date ? 1 : -1))
+              .map((d, i) => (
+                <DisclosureRow key={`${d.recipient}-${d.date}-${i}`} disclosure={d} />
+              ))}
+          </Table.Tbody>
+        </Table>
+      </ScrollTable>
+    </Paper>
+  );
+}
+
+function DisclosureRow(props: { readonly disclosure: Disclosure }): ReactNode {
+  const { t } = useTranslation();
+  const d = props.disclosure;
+  const name = usePersonName(d.recipient);
+  return (
+    <Table.Tr data-testid="disclosure-row">
+      <Table.Td fw={600}>{name}</Table.Td>
+      <Table.Td>
+        {d.recordTypes
+          .map((k) => {
+            const type = streamTypeOf(k);
+            return type === null ? k : t(`care.streams.${type}`);
+          })
+          .join(', ')}
+      </Table.Td>
+      <Table.Td>{d.purpose}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(d.date)}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>
+        {d.revokedAt !== undefined
+          ? t('care.audit.revokedOn', { when: formatDate(d.revokedAt) })
+          : formatDate(d.expiresAt)}
+      </Table.Td>
+      <Table.Td>{t('care.audit.usedTimes', { count: d.accesses, documents: d.documentsDisclosed })}</Table.Td>
+    </Table.Tr>
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * Sharing, step 2: compare the clinician's key before the first grant. Both accounts compute the same
+ * safety number from their two keys: read it aloud, or scan the QR code the clinician's screen shows (QR to
+ * QR). A key compared before and unchanged needs nothing more; a key that changed since is a warning in red
+ * (it may be a new device of theirs, or someone placed in between), and must be compared again.
+ *
+ * Failure modes: the server presents a key that is not the account's (KEY_CHANGED, refused before any
+ * comparison), offline (NETWORK): said in words, nothing pinned.
+ */
+import { useEffect, useState, type ReactNode } from 'react';
+import { Alert, Button, Group, Loader, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { useOpenSession } from '../../boot/app-state';
+import { careErrorText } from '../errors';
+import { usePersonName, useProviderProfile } from '../people';
+import { QrImage, QrReader } from './qr';
+import { safetyDigitsIn, safetyQrText, safetyRows } from './invite';
+
+export interface Described {
+  readonly accountId: string;
+  readonly fingerprint: string;
+  readonly safetyNumber: string;
+  readonly verified: 'yes' | 'changed' | 'no';
+}
+
+export function CompareStep(props: {
+  readonly accountId: string;
+  readonly onCompared: () => void;
+  readonly onBack: () => void;
+}): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const name = usePersonName(props.accountId);
+  const profile = useProviderProfile(props.accountId);
+  const [described, setDescribed] = useState<Described | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [scan, setScan] = useState<'match' | 'mismatch' | null>(null);
+  const [mismatch, setMismatch] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    setDescribed(null);
+    setError(null);
+    session.consent.describeProvider(props.accountId).then(
+      (d) => live && setDescribed(d),
+      (e: unknown) => live && setError(careErrorText(t, e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, props.accountId, t]);
+
+  const confirm = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await session.consent.verifyProvider(props.accountId);
+      props.onCompared();
+    } catch (e) {
+      setError(careErrorText(t, e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const header = (
+    <div>
+      <Title order={2} size="h4">
+        {name}
+      </Title>
+      {profile !== null && (
+        <Text size="sm" c="dimmed">
+          {[profile.specialty, profile.clinic].filter(Boolean).join(' · ')}
+        </Text>
+      )}
+    </div>
+  );
+
+  if (error !== null && described === null) {
+    return (
+      <Stack>
+        {header}
+        <Alert color="red" role="alert" title={t('care.share.compareFailed')}>
+          {error}
+        </Alert>
+        <Button variant="default" w="fit-content" onClick={props.onBack}>
+          {t('care.share.chooseAnother')}
+        </Button>
+      </Stack>
+    );
+  }
+  if (described === null) return <Loader aria-label={t('common.loading')} />;
+
+  if (described.verified === 'yes') {
+    return (
+      <Stack>
+        {header}
+        <Alert color="green" title={t('care.share.keyKnownTitle')} data-testid="key-known">
+          {t('care.share.keyKnown')}
+        </Alert>
+        <Group>
+          <Button onClick={props.onCompared}>{t('common.continue')}</Button>
+        </Group>
+      </Stack>
+    );
+  }
+
+  const digits = described.safetyNumber.replace(/\s+/g, '');
+  return (
+    <Stack>
+      {header}
+      {described.verified === 'changed' && (
+        <Alert
+          color="red"
+          role="alert"
+          title={t('care.share.keyChangedTitle', { name })}
+          data-testid="key-changed"
+        >
+          {t('care.share.keyChanged')}
+        </Alert>
+      )}
+      <Text>{t('care.share.compareExplain', { name })}</Text>
+      <Paper withBorder p="md">
+        <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="lg">
+          <Stack gap="xs">
+            <Text fw={650} id="safety-label">
+              {t('care.share.safetyNumber')}
+            </Text>
+            <div role="group" aria-labelledby="safety-label" data-testid="safety-number" data-digits={digits}>
+              {safetyRows(described.safetyNumber).map((row, i) => (
+                <Text key={i} ff="monospace" size="lg" style={{ letterSpacing: 1 }}>
+                  {row.join(' ')}
+                </Text>
+              ))}
+            </div>
+            <Text size="xs" c="dimmed">
+              {t('care.share.fingerprint', { fingerprint: described.fingerprint })}
+            </Text>
+          </Stack>
+          <Stack gap="xs" align="flex-start">
+            <QrImage
+              text={safetyQrText(described.safetyNumber)}
+              label={t('care.share.safetyQr')}
+              size={180}
+            />
+            <Text size="xs" c="dimmed">
+              {t('care.share.safetyQrHint')}
+            </Text>
+          </Stack>
+        </SimpleGrid>
+      </Paper>
+      <Stack gap="xs">
+        <Text fw={650}>{t('care.share.scanTheirs')}</Text>
+        <QrReader
+          testId="safety-reader"
+          onText={(text) => setScan(safetyDigitsIn(text) === digits ? 'match' : 'mismatch')}
+        />
+        {scan === 'match' && (
+          <Alert color="green" data-testid="scan-match">
+            {t('care.share.scanMatch')}
+          </Alert>
+        )}
+        {scan === 'mismatch' && (
+          <Alert color="red" role="alert" data-testid="scan-mismatch">
+            {t('care.share.scanMismatch')}
+          </Alert>
+        )}
+      </Stack>
+      {mismatch && (
+        <Alert color="red" role="alert" title={t('care.share.mismatchTitle')}>
+          {t('care.share.mismatch')}
+        </Alert>
+      )}
+      {error !== null && (
+        <Alert color="red" role="alert">
+          {error}
+        </Alert>
+      )}
+      <Group>
+        <Button loading={busy} disabled={scan === 'mismatch'} onClick={() => void confirm()}>
+          {t('care.share.theyMatch')}
+        </Button>
+        <Button variant="default" color="red" onClick={() => setMismatch(true)}>
+          {t('care.share.theyDiffer')}
+        </Button>
+        <Button variant="subtle" onClick={props.onBack}>
+          {t('care.share.chooseAnother')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}

@@ -1,0 +1,105 @@
+// Sharing, step 3: per record kind none, read, or read and write; until when; why. Problems said at the
+// field (scope.ts), before anything is sent.
+import { useState, type ReactNode } from 'react';
+import {
+  Alert,
+  Button,
+  Group,
+  NativeSelect,
+  Paper,
+  SimpleGrid,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { SHARED_KINDS } from '../streams';
+import { usePersonName } from '../people';
+import { EXPIRIES, formProblems, type Expiry, type Level, type ShareForm } from './scope';
+
+export function ScopeStep(props: {
+  readonly accountId: string;
+  readonly form: ShareForm;
+  readonly onChange: (form: ShareForm) => void;
+  readonly onNext: () => void;
+}): ReactNode {
+  const { t } = useTranslation();
+  const name = usePersonName(props.accountId);
+  const { form, onChange } = props;
+  const [tried, setTried] = useState(false);
+  const problems = tried ? formProblems(form, Date.now()) : {};
+  const levels: Level[] = ['none', 'read', 'write'];
+  return (
+    <Stack>
+      <Title order={2} size="h4">
+        {t('care.share.whatWith', { name })}
+      </Title>
+      <Paper withBorder p="md">
+        <Stack gap="sm">
+          <Text size="sm" c="dimmed">
+            {t('care.share.levelsExplain')}
+          </Text>
+          <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }} spacing="sm" verticalSpacing="xs">
+            {SHARED_KINDS.map((kind) => (
+              <NativeSelect
+                key={kind}
+                id={`share-${kind}`}
+                label={t(`care.streams.${kind}`)}
+                value={form.levels[kind] ?? 'none'}
+                data={levels.map((l) => ({ value: l, label: t(`care.level.${l}`) }))}
+                onChange={(e) =>
+                  onChange({ ...form, levels: { ...form.levels, [kind]: e.currentTarget.value as Level } })
+                }
+              />
+            ))}
+          </SimpleGrid>
+          {problems.scope !== undefined && (
+            <Alert color="red" role="alert">
+              {t(problems.scope)}
+            </Alert>
+          )}
+        </Stack>
+      </Paper>
+      <SimpleGrid cols={{ base: 1, sm: 2 }}>
+        <NativeSelect
+          id="share-expiry"
+          label={t('care.share.expiry')}
+          value={form.expiry}
+          data={EXPIRIES.map((e) => ({ value: e, label: t(`care.expiry.${e}`) }))}
+          onChange={(e) => onChange({ ...form, expiry: e.currentTarget.value as Expiry })}
+        />
+        {form.expiry === 'date' && (
+          <TextInput
+            id="share-until"
+            type="date"
+            label={t('care.share.until')}
+            value={form.until}
+            error={problems.until === undefined ? undefined : t(problems.until)}
+            onChange={(e) => onChange({ ...form, until: e.currentTarget.value })}
+          />
+        )}
+      </SimpleGrid>
+      <TextInput
+        id="share-purpose"
+        label={t('care.share.purpose')}
+        description={t('care.share.purposeHint')}
+        withAsterisk
+        maxLength={500}
+        value={form.purpose}
+        error={problems.purpose === undefined ? undefined : t(problems.purpose)}
+        onChange={(e) => onChange({ ...form, purpose: e.currentTarget.value })}
+      />
+      <Group>
+        <Button
+          onClick={() => {
+            setTried(true);
+            if (Object.keys(formProblems(form, Date.now())).length === 0) props.onNext();
+          }}
+        >
+          {t('care.share.review')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
