@@ -225,7 +225,11 @@ describe('files from other systems', () => {
     async (file) => {
       const text = synthea(file);
       const { s, io } = await open(server.t);
-      const report = await io.importFhir(text, { source: file });
+      const progress: { done: number; total: number }[] = [];
+      const report = await io.importFhir(text, { source: file, onProgress: (p) => progress.push(p) });
+      // One step per record written, in order, ending at the whole.
+      expect(progress.map((p) => p.done)).toEqual(report.imported.map((_, i) => i + 1));
+      expect(new Set(progress.map((p) => p.total))).toEqual(new Set([report.imported.length]));
       const count = (kind: string) => report.imported.filter((r) => r.kind === kind).length;
       expect(count('Profile')).toBe(1);
       expect(count('LabResult')).toBeGreaterThan(50);

@@ -2,11 +2,12 @@
 // opened by anyone holding the link (a viewer with no account: openLink, and the server's viewer page in
 // Chromium); a passcode wrong three times locks the link; expiry and revocation are honoured; every access
 // is in the link's log and, sealed to the patient, in the audit trail the patient's device reads live.
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { createHttpApi, isHaleError, openLink, type DeviceSession } from '@hale/client/advanced';
 import { checkIpsRules } from '@hale/model';
-import { registerAccount, type TestServer } from '@hale/sync-server/testing';
+import { http, registerAccount, sessionToken, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
 import { eventually, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
@@ -120,6 +121,49 @@ describe('a shared summary', () => {
     expect(await codeOf(openLink(fetch, expiring.link, { recipient: 'x' }))).toBe('LINK_NOT_FOUND');
     const listed = await io.links();
     expect(listed.find((l) => l.linkId === revoked.linkId)?.revokedAt).toBeDefined();
+  });
+
+  it('opens a one-time link once, its file location included; then it is revoked', async () => {
+    const { io } = await open(server.t);
+    const once = await io.shareSummary({ oneTime: true, label: 'once' });
+    expect(once.info.oneTime).toBe(true);
+    expect(JSON.stringify(await openLink(fetch, once.link, { recipient: 'first' }))).toContain('Peanuts');
+    expect(await codeOf(openLink(fetch, once.link, { recipient: 'second' }))).toBe('LINK_NOT_FOUND');
+    const listed = (await io.links()).find((l) => l.linkId === once.linkId);
+    expect(listed).toMatchObject({ oneTime: true, accessCount: 1 });
+    expect(listed?.revokedAt).toBeDefined();
+    // A viewer that takes the content by location gets it once too.
+    const byLocation = await io.shareSummary({ oneTime: true });
+    const summary = await openLink(fetch, byLocation.link, { recipient: 'small', embeddedLengthMax: 10 });
+    expect(JSON.stringify(summary)).toContain('Peanuts');
+    expect(
+      await codeOf(openLink(fetch, byLocation.link, { recipient: 'small', embeddedLengthMax: 10 })),
+    ).toBe('LINK_NOT_FOUND');
+  });
+
+  it('refuses a one-time emergency card: it opens for every responder', async () => {
+    const patient = await registerAccount(server.t);
+    const token = await sessionToken(server.t, patient.device);
+    const request = (oneTime: boolean) =>
+      http(
+        server.t.url,
+        'POST',
+        '/v1/shl',
+        {
+          linkId: randomBytes(16).toString('base64url'),
+          token: randomBytes(32).toString('base64url'),
+          emergency: true,
+          oneTime,
+          contents: [{ type: 'allergy', count: 1 }],
+          contentType: 'application/fhir+json',
+          jwe: 'eyJhbGciOiJkaXIifQ..aXY.Y3Q.dGFn',
+        },
+        token,
+      );
+    const refused = await request(true);
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('not one-time');
+    expect((await request(false)).status).toBe(200);
   });
 
   it('gives a viewer that caps embedded sizes a one-time file location', async () => {

@@ -28,6 +28,9 @@ export const REVIEWED: Readonly<Record<string, string>> = {
   'enum.labStatus.entered-in-error': '录入错误',
   'workspace.nav.schedule': '日程',
   'workspace.schedule.title': '日程',
+  'fields.performedAt': '执行日期',
+  'enum.procedureStatus.not-done': '未执行',
+  'enum.observationCategory.imaging': '影像',
 };
 
 /** Reviewed: mainland terms and punctuation for what the converter leaves in Taiwan usage. */
@@ -49,6 +52,14 @@ export const TERMS: readonly (readonly [string, string])[] = [
   ['纸本', '纸质'],
   ['皮夹', '钱包'],
   ['窜改', '篡改'],
+  ['导出档', '导出文件'],
+  ['详细数据', '详细信息'],
+  ['内视镜', '内镜'],
+  ['每笔', '每条'],
+  ['{{count}} 笔', '{{count}} 条'],
+  ['通行码', '访问码'],
+  ['存盘', '存档'],
+  ['生命征象', '生命体征'],
   ['医师', '医生'],
   ['名录数据', '名录资料'],
   ['公开数据', '公开资料'],

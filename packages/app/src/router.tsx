@@ -123,6 +123,22 @@ export const router = createBrowserRouter([
             lazy: () => import('./screens/search/search-screen').then((m) => ({ Component: m.SearchScreen })),
           },
           {
+            path: 'records/import',
+            lazy: () => import('./screens/io/import-screen').then((m) => ({ Component: m.ImportScreen })),
+          },
+          {
+            path: 'records/export',
+            lazy: () => import('./screens/io/export-screen').then((m) => ({ Component: m.ExportScreen })),
+          },
+          {
+            path: 'records/summary',
+            lazy: () => import('./screens/io/summary-screen').then((m) => ({ Component: m.SummaryScreen })),
+          },
+          {
+            path: 'records/share',
+            lazy: () => import('./screens/io/share-screen').then((m) => ({ Component: m.ShareScreen })),
+          },
+          {
             path: 'care/sharing',
             lazy: () => import('./care/share/sharing-screen').then((m) => ({ Component: m.SharingScreen })),
           },
@@ -196,6 +212,10 @@ export const preloadScreens = (): Promise<unknown> =>
     import('./screens/problems/problems-screen'),
     import('./screens/settings/settings-screen'),
     import('./screens/search/search-screen'),
+    import('./screens/io/import-screen'),
+    import('./screens/io/export-screen'),
+    import('./screens/io/summary-screen'),
+    import('./screens/io/share-screen'),
     import('./care/share/sharing-screen'),
     import('./care/share/new-share-screen'),
     import('./care/access/access-screen'),

@@ -41,6 +41,8 @@ export const ShlCreateRequest = Type.Object(
     passcode: Type.Optional(Type.String({ minLength: 4, maxLength: 64 })),
     expiresAt: Type.Optional(IsoDateTime),
     emergency: Type.Boolean(),
+    /** Opens once: the server revokes it in the same write as its first opening. */
+    oneTime: Type.Optional(Type.Boolean()),
     /** Records per stream type the content holds: what each access is logged as in the audit trail. */
     contents: Type.Array(ShlContentCount, { minItems: 1, maxItems: 20 }),
     contentType: Type.Literal('application/fhir+json'),
@@ -59,6 +61,8 @@ export const ShlLinkInfo = Type.Object({
   label: Type.Optional(Type.String()),
   passcode: Type.Boolean(),
   emergency: Type.Boolean(),
+  /** Present and true for a link that opens once (then revoked at its first opening). */
+  oneTime: Type.Optional(Type.Boolean()),
   createdAt: IsoDateTime,
   expiresAt: Type.Optional(IsoDateTime),
   revokedAt: Type.Optional(IsoDateTime),

@@ -12,6 +12,7 @@
  *   in the link's access log; an opening is also an access event in the patient's audit trail (one per
  *   stream type the link carries, actor the link's id), sealed to the patient and pushed live to their
  *   devices like any access event.
+ * - A one-time link (`oneTime`) opens once: the store revokes it in the write that counts that opening.
  * - Only the patient (a patient device of the account) creates, lists and revokes its links.
  * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
  *   `since` (ISO), waiting up to `waitMs` (≤ SHL_EVENTS_WAIT_MS) for one when there is none yet. The wait
@@ -78,6 +79,7 @@ const info = (l: ShlLinkListing): ShlLinkInfo => ({
   ...(l.label === undefined ? {} : { label: l.label }),
   passcode: l.passcode,
   emergency: l.emergency,
+  ...(l.oneTime === true ? { oneTime: true } : {}),
   createdAt: l.createdAt,
   ...(l.expiresAt === undefined ? {} : { expiresAt: l.expiresAt }),
   ...(l.revokedAt === undefined ? {} : { revokedAt: l.revokedAt }),
@@ -130,6 +132,9 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
       if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= ctx.now()) {
         throw new ServiceError('BAD_MESSAGE', 'expiresAt is in the past');
       }
+      if (body.emergency && body.oneTime === true) {
+        throw new ServiceError('BAD_MESSAGE', 'an emergency link opens for every responder: not one-time');
+      }
       if (body.emergency && body.passcode !== undefined) {
         throw new ServiceError(
           'BAD_MESSAGE',
@@ -144,6 +149,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
         ...(body.passcode === undefined ? {} : { passcodeHash: await hashPasscode(body.passcode) }),
         attemptsLeft: SHL_PASSCODE_ATTEMPTS,
         emergency: body.emergency,
+        ...(body.oneTime === true ? { oneTime: true } : {}),
         contents: body.contents,
         contentType: body.contentType,
         jwe: body.jwe,
@@ -297,7 +303,9 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     { schema: { params: ShlTicketParams } },
     async (request, reply) => {
       const link = await ctx.store.shl.takeTicket(sha256Hex(request.params.ticket), ctx.now());
-      if (link === null || link.revokedAt !== undefined) return gone(reply);
+      // A one-time link is revoked by the opening that gave out this ticket: the ticket is that opening's.
+      const usedOnce = link?.oneTime === true && link.revokedAt === link.lastAccessAt;
+      if (link === null || (link.revokedAt !== undefined && !usedOnce)) return gone(reply);
       return reply.code(200).header('content-type', 'application/jose').send(link.jwe);
     },
   );

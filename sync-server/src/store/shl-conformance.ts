@@ -105,6 +105,40 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       ).toBeNull();
     });
 
+    it('opens a one-time link once, racing viewers included; then it is revoked and lists so', async () => {
+      await ready();
+      await store().shl.create(link(7, { oneTime: true }));
+      await store().shl.create(link(8));
+      const opened = (recipient: string) => ({
+        at: '2026-11-25T15:00:00.000Z',
+        outcome: 'opened' as const,
+        recipient,
+      });
+      const results = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((r) => store().shl.recordAccess(link(7).linkId, opened(r))),
+      );
+      expect(results.filter((r) => r !== null)).toEqual([{ attemptsLeft: 3, accessCount: 1 }]);
+      expect(await store().shl.recordAccess(link(7).linkId, opened('e'))).toBeNull();
+      const listed = await store().shl.list(PATIENT, 10);
+      expect(listed.find((l) => l.linkId === link(7).linkId)).toMatchObject({
+        oneTime: true,
+        accessCount: 1,
+        revokedAt: '2026-11-25T15:00:00.000Z',
+      });
+      expect((await store().shl.byToken(link(7).tokenHash))?.revokedAt).toBe('2026-11-25T15:00:00.000Z');
+      // Not one-time: opens again and again.
+      expect(await store().shl.recordAccess(link(8).linkId, opened('a'))).toEqual({
+        attemptsLeft: 3,
+        accessCount: 1,
+      });
+      expect(await store().shl.recordAccess(link(8).linkId, opened('b'))).toEqual({
+        attemptsLeft: 3,
+        accessCount: 2,
+      });
+      const other = listed.find((l) => l.linkId === link(8).linkId);
+      expect(other?.oneTime).toBeUndefined();
+    });
+
     it('hands a file ticket out once, and not after it expired', async () => {
       await ready();
       await store().shl.create(link(5));

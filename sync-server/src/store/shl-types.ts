@@ -4,7 +4,8 @@
  *
  * Invariants (every store): a link is found by the hash of its manifest token, never by the token; an
  * access that opens a link and the count it adds commit together, and only while the link is neither
- * revoked nor locked (no passcode attempts left); a wrong passcode takes one attempt, never below zero.
+ * revoked nor locked (no passcode attempts left); a wrong passcode takes one attempt, never below zero; a
+ * one-time link is revoked by the same write that counts its first opening, so no two viewers open it.
  */
 
 export interface ShlContentCount {
@@ -23,6 +24,8 @@ export interface ShlLink {
   readonly passcodeHash?: string;
   readonly attemptsLeft: number;
   readonly emergency: boolean;
+  /** Opens once: the opening that counts the first access also revokes it (one transaction). */
+  readonly oneTime?: boolean;
   readonly contents: readonly ShlContentCount[];
   readonly contentType: string;
   readonly jwe: string;

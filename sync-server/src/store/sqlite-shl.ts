@@ -44,6 +44,21 @@ export const SHL_TABLES_SQL = `
   ) WITHOUT ROWID;
 `;
 
+/**
+ * Migration v19 → v20: one-time links (sqlite-store.ts MIGRATIONS; never edited once released). A table of
+ * its own rather than a column, so the step can run again (IF NOT EXISTS) on a file whose version was set
+ * back; a link is one-time when it has a row here.
+ */
+export const SHL_ONE_TIME_SQL = `
+  CREATE TABLE IF NOT EXISTS shl_one_time (
+    link_id TEXT PRIMARY KEY REFERENCES shl_links (link_id)
+  ) WITHOUT ROWID;
+`;
+
+/** A link's columns with `one_time` (0 or 1) from `shl_one_time`. */
+const LINKS = `SELECT l.*, EXISTS (SELECT 1 FROM shl_one_time o WHERE o.link_id = l.link_id) AS one_time
+  FROM shl_links l`;
+
 interface LinkRow {
   link_id: string;
   token_hash: string;
@@ -52,6 +67,7 @@ interface LinkRow {
   passcode_hash: string | null;
   attempts_left: number;
   emergency: number;
+  one_time: number;
   contents: string;
   content_type: string;
   jwe: string;
@@ -70,6 +86,7 @@ const toLink = (r: LinkRow): ShlLink => ({
   ...(r.passcode_hash === null ? {} : { passcodeHash: r.passcode_hash }),
   attemptsLeft: r.attempts_left,
   emergency: r.emergency === 1,
+  ...(r.one_time === 1 ? { oneTime: true } : {}),
   contents: JSON.parse(r.contents) as ShlLink['contents'],
   contentType: r.content_type,
   jwe: r.jwe,
@@ -93,17 +110,17 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
          contents, content_type, jwe, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     list: db.prepare<[string, number], LinkRow>(
-      'SELECT * FROM shl_links WHERE patient_id = ? ORDER BY created_at DESC, link_id LIMIT ?',
+      `${LINKS} WHERE l.patient_id = ? ORDER BY l.created_at DESC, l.link_id LIMIT ?`,
     ),
-    byToken: db.prepare<[string], LinkRow>('SELECT * FROM shl_links WHERE token_hash = ?'),
-    own: db.prepare<[string, string], LinkRow>(
-      'SELECT * FROM shl_links WHERE link_id = ? AND patient_id = ?',
-    ),
+    byToken: db.prepare<[string], LinkRow>(`${LINKS} WHERE l.token_hash = ?`),
+    own: db.prepare<[string, string], LinkRow>(`${LINKS} WHERE l.link_id = ? AND l.patient_id = ?`),
     revoke: db.prepare<[string, string]>(
       'UPDATE shl_links SET revoked_at = coalesce(revoked_at, ?) WHERE link_id = ?',
     ),
-    opened: db.prepare<[string, string]>(
-      `UPDATE shl_links SET access_count = access_count + 1, last_access_at = ?
+    opened: db.prepare<[string, string, string]>(
+      `UPDATE shl_links SET access_count = access_count + 1, last_access_at = ?,
+         revoked_at = CASE WHEN EXISTS (SELECT 1 FROM shl_one_time o WHERE o.link_id = shl_links.link_id)
+           THEN ? ELSE revoked_at END
        WHERE link_id = ? AND revoked_at IS NULL AND attempts_left > 0`,
     ),
     wrong: db.prepare<[string, string]>(
@@ -116,6 +133,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     nextSeq: db.prepare<[string], { seq: number }>(
       'SELECT coalesce(max(seq), 0) + 1 AS seq FROM shl_accesses WHERE link_id = ?',
     ),
+    oneTime: db.prepare<[string]>('INSERT INTO shl_one_time (link_id) VALUES (?)'),
     log: db.prepare('INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, ?, ?, ?, ?)'),
     accesses: db.prepare<[string, number], ShlAccess>(
       'SELECT at, outcome, recipient FROM shl_accesses WHERE link_id = ? ORDER BY seq DESC LIMIT ?',
@@ -129,7 +147,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
       'UPDATE shl_links SET ticket_hash = ?, ticket_expires_ms = ? WHERE link_id = ?',
     ),
     byTicket: db.prepare<[string, number], LinkRow>(
-      'SELECT * FROM shl_links WHERE ticket_hash = ? AND ticket_expires_ms > ?',
+      `${LINKS} WHERE l.ticket_hash = ? AND l.ticket_expires_ms > ?`,
     ),
     dropTicket: db.prepare<[string]>(
       'UPDATE shl_links SET ticket_hash = NULL, ticket_expires_ms = NULL WHERE link_id = ?',
@@ -144,7 +162,10 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
 
   const logTx = db.transaction((linkId: string, access: ShlAccess) => {
     if (access.outcome !== 'refused') {
-      const changed = (access.outcome === 'opened' ? s().opened : s().wrong).run(access.at, linkId).changes;
+      const changed =
+        access.outcome === 'opened'
+          ? s().opened.run(access.at, access.at, linkId).changes
+          : s().wrong.run(access.at, linkId).changes;
       if (changed === 0) return null;
     }
     s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, access.outcome, access.recipient);
@@ -152,6 +173,23 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     return counts === undefined
       ? null
       : { attemptsLeft: counts.attempts_left, accessCount: counts.access_count };
+  });
+  const createTx = db.transaction((link: Parameters<ShlStore['create']>[0]) => {
+    s().insert.run(
+      link.linkId,
+      link.tokenHash,
+      link.patientId,
+      link.label ?? null,
+      link.passcodeHash ?? null,
+      link.attemptsLeft,
+      link.emergency ? 1 : 0,
+      JSON.stringify(link.contents),
+      link.contentType,
+      link.jwe,
+      link.createdAt,
+      link.expiresAt ?? null,
+    );
+    if (link.oneTime === true) s().oneTime.run(link.linkId);
   });
   const revokeTx = db.transaction((patientId: string, linkId: string, at: string) => {
     ownLink(patientId, linkId);
@@ -166,23 +204,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
   });
 
   return {
-    create: (link) =>
-      run(() => {
-        s().insert.run(
-          link.linkId,
-          link.tokenHash,
-          link.patientId,
-          link.label ?? null,
-          link.passcodeHash ?? null,
-          link.attemptsLeft,
-          link.emergency ? 1 : 0,
-          JSON.stringify(link.contents),
-          link.contentType,
-          link.jwe,
-          link.createdAt,
-          link.expiresAt ?? null,
-        );
-      }),
+    create: (link) => run(() => createTx.immediate(link)),
     list: (patientId, limit) => run(() => s().list.all(patientId, limit).map(toListing)),
     byToken: (tokenHash) =>
       run(() => {

@@ -97,7 +97,7 @@
  * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
 import { sqliteHeads } from './sqlite-heads';
-import { SHL_TABLES_SQL, sqliteShl } from './sqlite-shl';
+import { SHL_ONE_TIME_SQL, SHL_TABLES_SQL, sqliteShl } from './sqlite-shl';
 import { createEraseAccount } from './sqlite-erase';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
@@ -591,6 +591,8 @@ const MIGRATIONS: readonly string[] = [
   // v18 → v19: SMART Health Links (sqlite-shl.ts): each link's routing, limits and ciphertext, and its
   // access log. IF NOT EXISTS, as above.
   SHL_TABLES_SQL,
+  // v19 → v20: a link that opens once (sqlite-shl.ts).
+  SHL_ONE_TIME_SQL,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

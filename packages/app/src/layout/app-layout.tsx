@@ -27,6 +27,7 @@ import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
+import { LinkAlerts } from '../screens/io/link-alerts';
 import { CareNotifier } from '../care/notify/care-notifier';
 
 export function AppLayout(): ReactNode {
@@ -122,7 +123,10 @@ function Frame(): ReactNode {
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>{removed ? <Removed /> : <Outlet />}</AppShell.Main>
+      <AppShell.Main>
+        {session.account.role === 'patient' && !removed && <LinkAlerts />}
+        {removed ? <Removed /> : <Outlet />}
+      </AppShell.Main>
       {!removed && <CareNotifier />}
     </AppShell>
   );

@@ -1,7 +1,8 @@
 /**
  * One record (`/chart/:slug/:id`): its fields, who wrote it, its problems (conflict, versions set aside,
  * changes not sent), its history (versioned kinds, notes), edit and delete (confirmed; a refusal said in
- * words). A plan can be acknowledged; a document previewed and downloaded.
+ * words). A plan can be acknowledged; a document previewed and downloaded. Codes, a result's parts and an
+ * imported record's origin show below its fields (record-extras.tsx).
  */
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
@@ -19,6 +20,7 @@ import { fieldsOf, updateRecord } from './write';
 import { whoWrote } from './authorship';
 import { HistoryPanel } from './history-panel';
 import { ConflictPanel } from './conflict-panel';
+import { RecordExtras } from './record-extras';
 import { PageHeader } from '../ui/page-header';
 import { ProblemsFor } from '../screens/problems/problems-inline';
 import { DocumentView } from '../screens/documents/document-view';
@@ -201,6 +203,7 @@ function DetailBody(props: {
           )}
         </Group>
       </Paper>
+      <RecordExtras record={record} />
       {versionsOfNote.length > 0 && (
         <Paper withBorder p="md">
           <Title order={2} size="h4" mb="xs">

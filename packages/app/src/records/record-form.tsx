@@ -172,7 +172,8 @@ function FormBody(props: {
         savedId = await writeNote(session, values, spec, stored, id, noteVersionId, scope);
       } else if (id === undefined) {
         const input = recordInput(spec.fields, values, false);
-        if (spec.kind === 'Allergy') input['recordedAt'] = new Date().toISOString();
+        if (spec.kind === 'Allergy' || spec.kind === 'Condition')
+          input['recordedAt'] = new Date().toISOString();
         savedId = (await addRecord(session, spec.kind, input, patientQuery(scope))).id;
       } else {
         const reason = typeof values[CHANGE_REASON] === 'string' ? values[CHANGE_REASON].trim() : '';

@@ -7,7 +7,7 @@
  * | `importFhir(file, { source })` → ImportReport | import: the result, each record with what it did not keep |
  * | `exportRecords({ attachments, format })` → ExportResult | export: signed Bundle, self-contained (embedded files), zip with files, NDJSON |
  * | `patientSummary()` / `emergencySummary()` → Summary | summary preview (IPS), emergency card preview |
- * | `shareSummary({ label, passcode, expiresAt, kinds })` → CreatedLink | share: link and QR (`link`), viewer URL |
+ * | `shareSummary({ label, passcode, expiresAt, kinds, oneTime })` → CreatedLink | share: link and QR (`link`), viewer URL |
  * | `links()`, `revokeLink(id)`, `linkAccesses(id)` | shared links: list, revoke, each access |
  * | `emergencyCard()` / `rotateEmergencyCard()` → CreatedLink | emergency card: the QR (no passcode, every access logged) and its rotation |
  * | `watchLinkAccess(listener)` → stop | the notification when someone opens a link or the emergency card |
@@ -34,6 +34,8 @@ export interface ShareOptions {
   readonly label?: string;
   readonly passcode?: string;
   readonly expiresAt?: string;
+  /** Opens once: the server revokes it at its first opening. */
+  readonly oneTime?: boolean;
   /** Which kinds of the summary to share (default: the whole IPS). */
   readonly kinds?: readonly RecordKind[];
 }
@@ -122,6 +124,7 @@ export function toHaleIo(deps: RecordsIoDeps): HaleIo {
         ...(options.label === undefined ? {} : { label: options.label }),
         ...(options.passcode === undefined ? {} : { passcode: options.passcode }),
         ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
+        ...(options.oneTime === true ? { oneTime: true } : {}),
       });
     },
     links: () => listLinks(deps),

@@ -46,6 +46,8 @@ export interface ImportOptions {
   readonly source?: string;
   /** The chart imported into: this account's by default. */
   readonly patientId?: string;
+  /** `importFhir` only: called after each record written (`done` of `total`), for a progress bar. */
+  readonly onProgress?: (progress: { readonly done: number; readonly total: number }) => void;
 }
 
 export interface ImportedRecord {
@@ -154,6 +156,11 @@ export async function importFhir(
         notKept: planned.notKept,
         warnings: planned.warnings,
       });
+      try {
+        options.onProgress?.({ done: imported.length, total: plan.records.length });
+      } catch {
+        // A listener's failure is not the import's.
+      }
     }
   } catch (error) {
     for (const id of written.reverse()) await records.remove(id).catch(() => undefined);

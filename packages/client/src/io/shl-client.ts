@@ -41,6 +41,8 @@ export interface CreateLinkInput {
   readonly passcode?: string;
   readonly expiresAt?: string;
   readonly emergency?: boolean;
+  /** Opens once (the server revokes it at its first opening). */
+  readonly oneTime?: boolean;
 }
 
 export interface CreatedLink {
@@ -123,6 +125,7 @@ export async function createLink(deps: RecordsIoDeps, input: CreateLinkInput): P
     linkId,
     token,
     emergency: input.emergency ?? false,
+    ...(input.oneTime === true ? { oneTime: true } : {}),
     contents: input.contents.map((c) => ({ type: c.type, count: c.count })),
     contentType: 'application/fhir+json',
     jwe,

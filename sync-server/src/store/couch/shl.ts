@@ -87,6 +87,8 @@ const validateCreated = (link: Created): void => {
   if (typeof link.jwe !== 'string') throw invalid('jwe must be a string');
   if (!isNonNegativeInt(link.attemptsLeft)) throw invalid('attemptsLeft must be a count');
   if (typeof link.emergency !== 'boolean') throw invalid('emergency must be a boolean');
+  if (link.oneTime !== undefined && typeof link.oneTime !== 'boolean')
+    throw invalid('oneTime must be a boolean');
   if (!Array.isArray(link.contents)) throw invalid('contents must be an array');
 };
 
@@ -270,7 +272,13 @@ export const couchShl = (ctx: Ctx): CouchShl => {
           if (state.revokedAt !== undefined || state.attemptsLeft <= 0) return { state: null, result: null };
           next =
             access.outcome === 'opened'
-              ? { ...next, accessCount: state.accessCount + 1, lastAccessAt: access.at }
+              ? {
+                  ...next,
+                  accessCount: state.accessCount + 1,
+                  lastAccessAt: access.at,
+                  // A one-time link is revoked by the write that counts its opening.
+                  ...(created.oneTime === true ? { revokedAt: access.at } : {}),
+                }
               : { ...next, attemptsLeft: state.attemptsLeft - 1, lastAccessAt: access.at };
         }
         return {

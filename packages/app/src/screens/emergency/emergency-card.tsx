@@ -1,7 +1,9 @@
 /**
- * The emergency card (`/emergency`): who the patient is, blood type, allergies, active medications and
- * who to call, on one screen, from this device's store (offline too), printable on one page (the print
- * stylesheet hides the app's frame; the card is laid out to fit A4 or Letter).
+ * The emergency card (`/emergency`): who the patient is, blood type, allergies, active medications, active
+ * conditions and who to call, on one screen, from this device's store (offline too), printable on one page
+ * (the print stylesheet hides the app's frame; the card is laid out to fit A4 or Letter). With a card QR
+ * made in this session (emergency-link.tsx), the QR prints on the card; below the card (not printed), the
+ * QR's controls and every opening of it.
  */
 import type { ReactNode } from 'react';
 import { Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
@@ -11,6 +13,8 @@ import { useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
+import { isActiveCondition } from '../../records/clinical';
+import { EmergencyLinkPanel, EmergencyQr, useEmergencyLink } from './emergency-link';
 
 function Line(props: { readonly label: string; readonly value: string | undefined }): ReactNode {
   return (
@@ -26,9 +30,24 @@ function Line(props: { readonly label: string; readonly value: string | undefine
 export function EmergencyCardScreen(): ReactNode {
   const { t } = useTranslation();
   const profiles = useRecords('Profile', {});
-  const allergies = useRecords('Allergy', {}).items.filter((a) => a.record.active);
-  const medications = useRecords('Medication', {}).items.filter((m) => m.record.active);
+  const allAllergies = useRecords('Allergy', {}).items;
+  const allMedications = useRecords('Medication', {}).items;
+  const allergies = allAllergies.filter((a) => a.record.active);
+  const medications = allMedications.filter((m) => m.record.active);
   const contacts = useRecords('EmergencyContact', {}).items;
+  const allConditions = useRecords('Condition', {}).items;
+  const conditions = allConditions.filter((c) => isActiveCondition(c.record));
+  const card = useEmergencyLink();
+  const latestChange = [
+    ...profiles.items,
+    ...allAllergies,
+    ...allMedications,
+    ...allConditions,
+    ...contacts,
+  ].reduce<string | undefined>(
+    (at, s) => (at === undefined || s.record.updatedAt > at ? s.record.updatedAt : at),
+    undefined,
+  );
   const profile =
     profiles.items.find((p) => p.record.status === 'active')?.record ?? profiles.items[0]?.record;
   const age = profile?.birthDate === undefined ? undefined : dayjs().diff(dayjs(profile.birthDate), 'year');
@@ -139,6 +158,29 @@ export function EmergencyCardScreen(): ReactNode {
           </div>
           <div>
             <Title order={3} size="h4" mb={6}>
+              {t('emergency.conditions')}
+            </Title>
+            {conditions.length === 0 ? (
+              <Text>{t('emergency.noConditions')}</Text>
+            ) : (
+              <Table withRowBorders verticalSpacing={4}>
+                <Table.Tbody>
+                  {conditions.map((c) => (
+                    <Table.Tr key={c.record.id}>
+                      <Table.Td fw={700}>{c.record.name}</Table.Td>
+                      <Table.Td>
+                        {c.record.onsetDate === undefined
+                          ? ''
+                          : t('emergency.since', { when: formatDate(c.record.onsetDate) })}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </div>
+          <div>
+            <Title order={3} size="h4" mb={6}>
               {t('emergency.contacts')}
             </Title>
             {contacts.length === 0 ? (
@@ -159,11 +201,15 @@ export function EmergencyCardScreen(): ReactNode {
               </SimpleGrid>
             )}
           </div>
+          {card.created !== undefined && card.active?.linkId === card.created.linkId && (
+            <EmergencyQr link={card.created} />
+          )}
           <Text size="xs" c="dimmed">
             {t('emergency.printed', { when: formatDate(new Date().toISOString()) })}
           </Text>
         </Stack>
       </Paper>
+      <EmergencyLinkPanel state={card} latestChange={latestChange} />
     </Stack>
   );
 }

@@ -1,5 +1,5 @@
 /**
- * Home (`/`): what matters now, from this device's store. Allergies, active medications, upcoming
+ * Home (`/`): what matters now, from this device's store. Allergies, active problems, active medications, upcoming
  * appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
  * awaiting acknowledgement; problems, when there are any, first.
  */
@@ -12,6 +12,7 @@ import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
 import { testKey } from '../labs/series';
+import { isActiveCondition, labValueText } from '../../records/clinical';
 import { threadPath } from '../../care/messages/paths';
 
 function Card(props: {
@@ -58,6 +59,9 @@ export function HomeScreen(): ReactNode {
   const profile = useRecords('Profile', {}).items[0]?.record;
   const allergies = useRecords('Allergy', { sort: 'clinical' }).items.filter((a) => a.record.active);
   const medications = useRecords('Medication', { sort: 'clinical' }).items.filter((m) => m.record.active);
+  const conditions = useRecords('Condition', { sort: 'clinical' }).items.filter((c) =>
+    isActiveCondition(c.record),
+  );
   const appointments = useRecords('Appointment', { sort: 'clinical', order: 'asc' });
   const labs = useRecords('LabResult', { sort: 'clinical' });
   const messages = useRecords('Message', {});
@@ -136,6 +140,26 @@ export function HomeScreen(): ReactNode {
           ))}
         </Card>
         <Card
+          title={t('home.activeProblems')}
+          to="/chart/conditions"
+          count={conditions.length}
+          empty={t('home.noProblems')}
+          testId="home-conditions"
+        >
+          {conditions.slice(0, 6).map((c) => (
+            <Group key={c.record.id} justify="space-between" wrap="nowrap">
+              <Anchor component={Link} to={`/chart/conditions/${c.record.id}`} fw={600}>
+                {c.record.name}
+              </Anchor>
+              {c.record.onsetDate !== undefined && (
+                <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                  {formatDate(c.record.onsetDate)}
+                </Text>
+              )}
+            </Group>
+          ))}
+        </Card>
+        <Card
           title={t('home.activeMedications')}
           to="/chart/medications"
           count={medications.length}
@@ -191,9 +215,7 @@ export function HomeScreen(): ReactNode {
                   </Text>
                 </div>
                 <Group gap={6} wrap="nowrap">
-                  <Text fw={600}>
-                    {String(l.record.value ?? '—')} {l.record.units ?? ''}
-                  </Text>
+                  <Text fw={600}>{labValueText(l.record)}</Text>
                   {(f === 'high' || f === 'low') && (
                     <Badge color="red" variant="filled" data-testid="out-of-range">
                       {t(`trends.flag.${f}`)}

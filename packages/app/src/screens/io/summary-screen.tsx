@@ -1,0 +1,185 @@
+/**
+ * The patient summary (`/records/summary`): the International Patient Summary this device builds from the
+ * records it holds (no server involved), shown section by section, saved as a file (a FHIR document
+ * Bundle), and shared with anyone through a link (the share screen).
+ */
+import { useEffect, useState, type ReactNode } from 'react';
+import { Alert, Button, Group, Paper, SimpleGrid, Skeleton, Stack, Table, Text, Title } from '@mantine/core';
+import { IconDownload, IconShare } from '@tabler/icons-react';
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
+import { Link } from 'react-router';
+import type { Summary } from '@hale/client';
+import { useOpenSession } from '../../boot/app-state';
+import { formatDate } from '../../records/format';
+import { PageHeader } from '../../ui/page-header';
+import { saveBytes } from '../../ui/desktop-bridge';
+import { FailureAlert } from './failure-alert';
+import { ioFailure, type IoFailure } from './io-errors';
+import { readSummary, type SummarySection } from './ips-read';
+
+export const sectionTitle = (t: TFunction, section: { code: string | undefined; title: string }): string => {
+  switch (section.code) {
+    case '48765-2':
+      return t('kinds.allergies.title');
+    case '10160-0':
+      return t('kinds.medications.title');
+    case '11450-4':
+      return t('summary.problems');
+    case '11369-6':
+      return t('kinds.immunizations.title');
+    case '30954-2':
+      return t('summary.results');
+    case '47519-4':
+      return t('kinds.procedures.title');
+    default:
+      return section.title;
+  }
+};
+
+function Section(props: { readonly section: SummarySection }): ReactNode {
+  const { t } = useTranslation();
+  const { section } = props;
+  const title = sectionTitle(t, section);
+  return (
+    <Paper withBorder p="md" data-testid={`summary-section-${section.code ?? 'other'}`}>
+      <Title order={2} size="h4" mb="xs">
+        {title}
+      </Title>
+      {section.absent || section.rows.length === 0 ? (
+        <Text c="dimmed" size="sm">
+          {t('summary.noInformation')}
+        </Text>
+      ) : (
+        <Table verticalSpacing={4} aria-label={title}>
+          <Table.Tbody>
+            {section.rows.slice(0, 200).map((row, i) => (
+              <Table.Tr key={i}>
+                <Table.Td fw={600} style={{ overflowWrap: 'anywhere' }}>
+                  {row.name}
+                </Table.Td>
+                <Table.Td style={{ overflowWrap: 'anywhere' }}>
+                  {[row.detail, row.status && t(row.status.key, { defaultValue: row.status.code })]
+                    .filter(Boolean)
+                    .join(' · ')}
+                </Table.Td>
+                <Table.Td c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                  {row.date === undefined ? '' : formatDate(row.date)}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      {section.rows.length > 200 && (
+        <Text size="sm" c="dimmed" mt={4}>
+          {t('summary.more', { count: section.rows.length - 200 })}
+        </Text>
+      )}
+    </Paper>
+  );
+}
+
+export function SummaryScreen(): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const [summary, setSummary] = useState<Summary | null>(null);
+  const [failure, setFailure] = useState<IoFailure | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    session.io.patientSummary().then(
+      (s) => live && setSummary(s),
+      (e: unknown) => live && setFailure(ioFailure(t, e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, t]);
+
+  const download = async (): Promise<void> => {
+    if (summary === null) return;
+    const name = `patient-summary-${new Date().toISOString().slice(0, 10)}.json`;
+    try {
+      const outcome = await saveBytes(
+        name,
+        new TextEncoder().encode(JSON.stringify(summary.bundle, null, 2)),
+        'application/fhir+json',
+        { name: 'FHIR JSON', extensions: ['json'] },
+      );
+      setSaved(outcome === 'cancelled' ? null : name);
+    } catch (e) {
+      setFailure(ioFailure(t, e));
+    }
+  };
+
+  const read = summary === null ? null : readSummary(summary.bundle);
+  return (
+    <Stack maw={980}>
+      <PageHeader
+        title={t('summary.title')}
+        actions={
+          <>
+            <Button
+              variant="default"
+              leftSection={<IconDownload size={18} />}
+              onClick={() => void download()}
+              disabled={summary === null}
+            >
+              {t('summary.download')}
+            </Button>
+            <Button component={Link} to="/records/share" leftSection={<IconShare size={18} />}>
+              {t('summary.share')}
+            </Button>
+          </>
+        }
+      />
+      <Text c="dimmed" size="sm">
+        {t('summary.explain')}
+      </Text>
+      {failure !== null && <FailureAlert failure={failure} title={t('summary.failedTitle')} />}
+      {saved !== null && (
+        <Alert color="teal" data-testid="summary-saved">
+          {t('summary.saved', { name: saved })}
+        </Alert>
+      )}
+      {read === null && failure === null && <Skeleton height={240} />}
+      {read !== null && (
+        <>
+          <Paper withBorder p="md" data-testid="summary-patient">
+            <SimpleGrid cols={{ base: 1, sm: 3 }}>
+              <div>
+                <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
+                  {t('summary.patient')}
+                </Text>
+                <Text fw={700} size="lg">
+                  {read.patient.name ?? '—'}
+                </Text>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
+                  {t('fields.birthDate')}
+                </Text>
+                <Text>{read.patient.birthDate === undefined ? '—' : formatDate(read.patient.birthDate)}</Text>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
+                  {t('summary.made')}
+                </Text>
+                <Text>{read.date === undefined ? '—' : formatDate(read.date)}</Text>
+              </div>
+            </SimpleGrid>
+          </Paper>
+          {read.sections.map((s, i) => (
+            <Section key={s.code ?? i} section={s} />
+          ))}
+          <Group>
+            <Text size="sm" c="dimmed">
+              {t('summary.standard')}
+            </Text>
+          </Group>
+        </>
+      )}
+    </Stack>
+  );
+}
