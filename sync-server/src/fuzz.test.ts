@@ -623,6 +623,8 @@ describe('fuzz', () => {
             ),
           },
         },
+        // Every mutation is refused (FORBIDDEN for another well-formed id): the account stays (row counts).
+        { method: 'POST', url: '/v1/accounts/me/delete', token, base: { accountId: patient.accountId } },
         {
           method: 'PUT',
           url: '/v1/accounts/me/wrapping-key',
