@@ -18,7 +18,8 @@ const PNG = Buffer.from(
 );
 
 test('sign up, add every kind, reload, unlock: all there', async ({ page, baseURL }) => {
-  const clinic = await createProvider(baseURL ?? '', 'Dr Lin Wei-Ting');
+  // The journeys share one server: each names its clinicians apart from every other journey's.
+  const clinic = await createProvider(baseURL ?? '', 'Dr Chang Yu-Hsuan');
   await signUp(page, { loginName: uniqueName('pat'), fullName: 'Chen Mei-Ling', shots: true });
   await checkScreen(page, 'home-empty');
 
@@ -101,9 +102,9 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
   // An appointment with a clinician found in the server's directory.
   await go(page, '/chart/appointments/new');
   await page.getByRole('button', { name: 'Find in the directory' }).click();
-  await page.getByLabel('Name, specialty or clinic').fill('Lin');
+  await page.getByLabel('Name, specialty or clinic').fill('Chang Yu-Hsuan');
   await page.getByRole('dialog').getByRole('button', { name: 'Search' }).click();
-  await page.getByRole('button', { name: /Dr Lin Wei-Ting/ }).click();
+  await page.getByRole('button', { name: /Dr Chang Yu-Hsuan/ }).click();
   await expect(page.locator('#field-providerId')).toHaveValue(clinic.accountId);
   const next = new Date(Date.now() + 14 * 86_400_000);
   const day = next.toISOString().slice(0, 10);

@@ -108,7 +108,9 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
 /** Screenshots of the page at desktop (1440x900) and phone (390x844) sizes, and the axe check at both. */
 export async function checkScreen(page: Page, name: string): Promise<void> {
   const size = page.viewportSize() ?? { width: 1440, height: 900 };
-  // Passing notices (saved, deleted) close by themselves; the screen is looked at without them.
+  // Passing notices (saved, deleted) close by themselves; the screen is looked at without them. A
+  // pointer resting on one holds them all open (Mantine pauses their timers on hover): moved off first.
+  await page.mouse.move(0, 0);
   await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
   for (const [suffix, viewport] of [
     ['desktop', { width: 1440, height: 900 }],
