@@ -204,11 +204,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ...(deps.headSignEveryMs === undefined ? {} : { signEveryMs: deps.headSignEveryMs }),
     current: () => headStreams(),
   });
-  const headsWatch = state$.subscribe((st) => {
+  const settleHeads = (st: SyncState): void => {
     // While a pull fails (RC_PULL: the store refused what was served), the copy is not the served state.
     if (st.status !== 'online' || st.pendingWrites > 0 || st.errors.some((e) => e.code === 'RC_PULL')) return;
     const now = headStreams();
     heads.settled(now.streams, now.hints);
+  };
+  const headsWatch = state$.subscribe(settleHeads);
+  // A served record is stored after its seq moved: a stream found short is checked again once it is.
+  let headsAgain: ReturnType<typeof setTimeout> | undefined;
+  const storedWatch = core.bridge.stored$.subscribe((stream) => {
+    heads.stored(stream);
+    headsAgain ??= setTimeout(() => {
+      headsAgain = undefined;
+      settleHeads(state$.value);
+    }, 0);
   });
 
   return {
@@ -383,6 +393,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       core.s.stopped = true;
       heads.stop();
       headsWatch.unsubscribe();
+      storedWatch.unsubscribe();
+      clearTimeout(headsAgain);
       unwatchGuard();
       link.releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
       core.busy.wake();

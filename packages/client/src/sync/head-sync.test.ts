@@ -20,7 +20,14 @@ const flush = async (): Promise<void> => {
  * A fake server keeping one statement per stream, a device copy as a list of leaves, a clock and timers
  * the test moves: what `createHeadSync` sees of the engine.
  */
-const world = (options: { accountId?: string; lookup?: (deviceId: string) => DeviceKeyLookup } = {}) => {
+const world = (
+  options: {
+    accountId?: string;
+    lookup?: (deviceId: string) => DeviceKeyLookup;
+    /** Runs once the device's copy was read (the store may change right after). */
+    afterHeld?: () => void;
+  } = {},
+) => {
   const signer = generateDeviceKeys();
   const me = generateDeviceKeys();
   let kept: { signed: SignedStreamHead; leaves: HeadLeaf[] } | null = null;
@@ -66,12 +73,13 @@ const world = (options: { accountId?: string; lookup?: (deviceId: string) => Dev
               ? { status: 'found', key: me.publicKey }
               : { status: 'unknown' }),
       ),
-    held: () =>
-      Promise.resolve(
-        new Map<string, HeldCopy>(
-          copy.map((l) => [l.id, { rv: l.rv, deleted: l.deleted, tag: () => Promise.resolve(l.tag) }]),
-        ),
-      ),
+    held: () => {
+      const held = new Map<string, HeldCopy>(
+        copy.map((l) => [l.id, { rv: l.rv, deleted: l.deleted, tag: () => Promise.resolve(l.tag) }]),
+      );
+      options.afterHeld?.();
+      return Promise.resolve(held);
+    },
     report: (issue) => {
       issues.push(issue);
     },
@@ -166,6 +174,35 @@ describe('head sync', () => {
     await w.settle(6);
     expect(w.gets()).toBeGreaterThan(asked);
     expect(w.issues).toEqual([]);
+  });
+
+  it('checks again at the same seq once a record of the stream was stored (the seq moves before it is)', async () => {
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await w.keep([leaf(1), leaf(2)], 4);
+    w.hold([leaf(1)]); // seq 4 pulled, record 2 handed to the store and not stored yet
+    await w.settle(4);
+    expect(w.issues.map((i) => i.code)).toEqual(['HEAD_WITHHELD']);
+    w.hold([leaf(1), leaf(2)]);
+    w.sync.stored(STREAM);
+    const asked = w.gets();
+    await w.settle(4);
+    expect(w.gets()).toBeGreaterThan(asked);
+    expect(w.issues).toEqual([]);
+
+    // Stored while the check runs (after it read the copy): the finding of that check is not final.
+    let storeOnce = (): void => undefined;
+    const r = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB', afterHeld: () => storeOnce() });
+    await r.keep([leaf(1), leaf(2)], 4);
+    r.hold([leaf(1)]);
+    storeOnce = () => {
+      storeOnce = () => undefined;
+      r.hold([leaf(1), leaf(2)]);
+      r.sync.stored(STREAM);
+    };
+    await r.settle(4);
+    expect(r.issues.map((i) => i.code)).toEqual(['HEAD_WITHHELD']);
+    await r.settle(4);
+    expect(r.issues).toEqual([]);
   });
 
   it('refuses a statement by a device the patient does not know, a revoked one, or a forged one', async () => {

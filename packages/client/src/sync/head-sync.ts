@@ -8,7 +8,7 @@
  * | settled, own stream checked and whole  | sign + putHead, at most once per `signEveryMs` (a timer waits)  |
 | putHead refused or failed              | signed anew from `current()` after `retryMs`                    |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
- * | settled, stream with open HEAD_ issues | checked again once its seq moved (a record may have arrived)    |
+ * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
  *
  * Invariants: a statement is taken only if its signer is a device the patient certified and had not revoked
  * at its `at` (`lookupDeviceKey`, as record authorship) and its signature verifies; its leaves must hash to
@@ -101,8 +101,13 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   const timers = new Map<string, () => void>();
   /** Leaves of the last statement signed or checked per stream: tag hints for records unchanged since. */
   const lastLeaves = new Map<string, Map<string, HeadLeaf>>();
-  /** Per stream: the link it was checked on and the seq it was checked at, and whether issues remain. */
-  const checked = new Map<string, { link: number; seq: number; open: boolean }>();
+  /**
+   * Per stream: the link and seq it was checked at, the count of records stored into it by then, and
+   * whether issues remain.
+   */
+  const checked = new Map<string, { link: number; seq: number; stores: number; open: boolean }>();
+  /** Records stored per stream (`stored`): the seq moves before a served record is stored. */
+  const stores = new Map<string, number>();
   const busy = new Set<string>();
   let link = 0;
   let stopped = false;
@@ -250,11 +255,15 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       // server rolled back or withholds (a fresh device would else sign the server's state as it is).
       const whole = last !== undefined && last.link === link && !last.open;
       if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
-      const due = last === undefined || last.link !== link || (last.open && last.seq !== seq);
+      const storedNow = stores.get(stream) ?? 0;
+      const due =
+        last === undefined ||
+        last.link !== link ||
+        (last.open && (last.seq !== seq || last.stores !== storedNow));
       if (!due || busy.has(stream)) continue;
       busy.add(stream);
       check(stream)
-        .then((open) => checked.set(stream, { link, seq, open }))
+        .then((open) => checked.set(stream, { link, seq, stores: storedNow, open }))
         .catch(() => undefined)
         .finally(() => busy.delete(stream));
     }
@@ -266,6 +275,10 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       link++;
     },
     settled,
+    /** A record of `stream` was stored: a stream with open issues is checked again at the next settle. */
+    stored(stream: string): void {
+      stores.set(stream, (stores.get(stream) ?? 0) + 1);
+    },
     /** Whether an issue code is one of this module's. */
     owns: (code: string): boolean => HEAD_CODES.has(code),
     stop(): void {

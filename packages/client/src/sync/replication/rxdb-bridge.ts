@@ -16,7 +16,7 @@
  *   when the app stopped the connection (STOPPED) or for a push waiting on unverified versions.
  * Tested against rxdb 17.6 (replication-protocol/downstream.ts, upstream.ts).
  */
-import { first, skip, skipWhile, tap } from 'rxjs';
+import { first, skip, skipWhile, Subject, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import type { EngineCore } from '../engine-core';
 import type { PlainRecord } from '../record-codec';
@@ -37,6 +37,8 @@ export const createRxdbBridge = (core: EngineCore) => {
   /** The positions of the last batch with documents handed to RxDB (pull page or live frame). */
   let lastHanded: Positions | null = null;
   let onlineAsk = 0;
+  /** The stream of each record RxDB stored from the server (pull page or live frame). */
+  const stored$ = new Subject<string>();
   /**
    * Synced (`lastSyncedAt`, kept across restarts) and, when `online`, 'online' (caught up) once RxDB has
    * stored what the pass handed it.
@@ -135,6 +137,7 @@ export const createRxdbBridge = (core: EngineCore) => {
     core.s.replication = r;
     r.received$.subscribe((doc) => {
       core.quarantine.onStored(doc.stream, doc.id, doc.rv);
+      stored$.next(doc.stream);
       if (!core.access.readable(doc.stream)) core.purge.sweep(doc.stream);
     });
     let idle = true;
@@ -169,6 +172,6 @@ export const createRxdbBridge = (core: EngineCore) => {
     await r?.cancel();
   };
 
-  return { start, stop, passStored, whenNextStored };
+  return { start, stop, passStored, whenNextStored, stored$: stored$.asObservable() };
 };
 export type RxdbBridge = ReturnType<typeof createRxdbBridge>;
