@@ -21,6 +21,9 @@ import { createHub, type Hub, type LiveConnection } from './hub';
 import type { SyncService } from './sync-service';
 
 const INTERVAL = 60_000;
+/** The real timers: only the hub's are faked (a KDF's yield or fetch's timers must still fire). */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
 
 describe('live access in the audit log', () => {
   let t: TestServer;
@@ -130,6 +133,7 @@ describe('live access in the audit log', () => {
   let hubTimers: Map<NodeJS.Timeout, { ms: number | undefined; unrefd: boolean }>;
   const trackHubTimers = () => {
     hubTimers = new Map();
+    const hubHandles = new WeakSet<NodeJS.Timeout>();
     const arm = globalThis.setTimeout;
     const clear = globalThis.clearTimeout;
     vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
@@ -137,7 +141,7 @@ describe('live access in the audit log', () => {
       ms?: number,
       ...args: unknown[]
     ) => {
-      if (!(new Error().stack ?? '').includes('/core/hub.ts:')) return arm(fn, ms, ...args);
+      if (!(new Error().stack ?? '').includes('/core/hub.ts:')) return realSetTimeout(fn, ms, ...args);
       const handle = arm(() => {
         hubTimers.delete(handle);
         fn(...args);
@@ -149,10 +153,12 @@ describe('live access in the audit log', () => {
         return unref();
       };
       hubTimers.set(handle, info);
+      hubHandles.add(handle);
       return handle;
     }) as typeof setTimeout);
     vi.spyOn(globalThis, 'clearTimeout').mockImplementation((handle) => {
-      if (handle !== undefined) hubTimers.delete(handle as NodeJS.Timeout);
+      if (handle === undefined || !hubHandles.has(handle as NodeJS.Timeout)) return realClearTimeout(handle);
+      hubTimers.delete(handle as NodeJS.Timeout);
       clear(handle);
     });
   };
