@@ -1,8 +1,10 @@
 /**
  * The app's journeys (`npm run test:app`): Playwright Test driving Debian's Chromium against a real sync
  * server on a loopback port that serves the built app (packages/app/dist, `npm run build` first), with a
- * fresh SQLite store and real IndexedDB in each browser context. One worker: the machine has two cores,
- * and each account's passphrase costs a real key derivation.
+ * fresh SQLite store and real IndexedDB in each browser context.
+ * - Two workers (HALE_APP_WORKERS to change): spec files run two at a time against the one server, so each
+ *   spec names its own people (the directory is shared) and waits on what it sees, never on time.
+ * - Tests within a file run in order (fullyParallel false): a file's journeys may build on each other.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ export default defineConfig({
   outputDir: path.join(tmpdir(), 'hale-app-test-results'),
   timeout: 180_000,
   expect: { timeout: 20_000 },
-  workers: 1,
+  workers: Number(process.env['HALE_APP_WORKERS'] ?? 2),
   fullyParallel: false,
   retries: 0,
   reporter: [['list']],
