@@ -697,6 +697,10 @@ export const en = {
     none: 'No problems. Everything is in order.',
     conflicts: 'Records changed on two devices',
     conflictsExplain: 'Open each to choose which version to keep.',
+    information: 'For your information',
+    endedFor_one: '{{patient}}: access to {{count}} kind of records ended {{when}}.',
+    endedFor_other: '{{patient}}: access to {{count}} kinds of records ended {{when}}.',
+    openChart: 'Open the chart',
   },
   problem: {
     generic: {

@@ -718,6 +718,10 @@ export const zhHans: Translation = {
     none: '没有问题。一切正常。',
     conflicts: '在两台设备上变更的记录',
     conflictsExplain: '请逐一打开,选择要保留的版本。',
+    information: '供您参考',
+    endedFor_one: '{{patient}}:{{count}} 类记录的访问权已于 {{when}} 结束。',
+    endedFor_other: '{{patient}}:{{count}} 类记录的访问权已于 {{when}} 结束。',
+    openChart: '打开病历',
   },
   problem: {
     generic: {

@@ -665,6 +665,10 @@ export const zhHant: Translation = {
     none: '沒有問題。一切正常。',
     conflicts: '在兩台裝置上變更的記錄',
     conflictsExplain: '請逐一開啟,選擇要保留的版本。',
+    information: '供您參考',
+    endedFor_one: '{{patient}}:{{count}} 類記錄的存取權已於 {{when}} 結束。',
+    endedFor_other: '{{patient}}:{{count}} 類記錄的存取權已於 {{when}} 結束。',
+    openChart: '開啟病歷',
   },
   problem: {
     generic: {
