@@ -39,7 +39,12 @@ describe('the sync badge', () => {
   });
 
   it('counts the real problems beside it, and only those', () => {
-    const refused: SyncIssue = { code: 'NOT_WRITABLE', message: 'refused', stream: `${PATIENT}/labs`, at: AT };
+    const refused: SyncIssue = {
+      code: 'NOT_WRITABLE',
+      message: 'refused',
+      stream: `${PATIENT}/labs`,
+      at: AT,
+    };
     const words = badgeWords(t, state([...REVOKE, refused], { quarantined: 1, unsent: 1 }));
     expect(words.tone).toBe('orange');
     expect(words.text).toBe('3 problems');
