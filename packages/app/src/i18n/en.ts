@@ -33,6 +33,12 @@ export const en = {
     home: 'Go to Home',
   },
   nav: {
+    skip: 'Skip to the screen',
+    sharingTabs: {
+      label: 'Ways to share',
+      people: 'With your care team',
+      links: 'Links anyone can open',
+    },
     label: 'Main navigation',
     menu: 'Open or close the menu',
     overview: 'Overview',

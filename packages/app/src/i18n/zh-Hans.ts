@@ -36,6 +36,12 @@ export const zhHans: Translation = {
     home: '前往首页',
   },
   nav: {
+    skip: '跳至主要内容',
+    sharingTabs: {
+      label: '分享方式',
+      people: '与您的医疗团队',
+      links: '任何人都能打开的链接',
+    },
     label: '主导航',
     menu: '打开或关闭菜单',
     overview: '概览',

@@ -34,6 +34,12 @@ export const zhHant: Translation = {
     home: '前往首頁',
   },
   nav: {
+    skip: '跳至主要內容',
+    sharingTabs: {
+      label: '分享方式',
+      people: '與您的醫療團隊',
+      links: '任何人都能開啟的連結',
+    },
     label: '主要導覽',
     menu: '開啟或關閉選單',
     overview: '概覽',
