@@ -4,6 +4,7 @@
 // the keyboard alone.
 import { expect, test, type Page } from '@playwright/test';
 import { checkScreen, go, signUp, uniqueName } from './support';
+import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 /** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
 const navItemClear = async (page: Page, name: string, scroll = true): Promise<boolean> => {
@@ -188,8 +189,12 @@ test('a record added and edited with the keyboard alone: skip link, focus shown,
   await expect(skip).toBeInViewport();
   await page.keyboard.press('Enter');
   await expect(page.locator('#main')).toBeFocused();
-  // To Allergies through the navigation (behind the screen: backwards).
-  await tabTo(page, /^Allergies$/, { back: true });
+  // Back from the screen, the navigation's last items; then from the top through the header to Allergies.
+  await tabTo(page, /^Problems$/, { back: true });
+  await page.evaluate(
+    `document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`,
+  );
+  await tabTo(page, /^Allergies$/);
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { name: 'Allergies', level: 1 })).toBeVisible();
   await tabTo(page, /^Add allergy$/);
@@ -230,4 +235,46 @@ test('a record added and edited with the keyboard alone: skip link, focus shown,
   await expect(dialog).toBeHidden();
   await expect(page.getByRole('button', { name: 'Delete' })).toBeFocused();
   await expect(page.getByRole('heading', { name: 'Penicillin' })).toBeVisible();
+});
+
+test("a patient ending a clinician's access is told once, as information: the badge does not count it", async ({
+  page,
+  baseURL,
+}) => {
+  const patient = await nodePatient(baseURL ?? '');
+  try {
+    await patient.records.add('Profile', record('Profile', { fullName: 'Mei Tanaka' }));
+    await patient.sync.awaitInSync();
+    await signUpClinician(page, { displayName: 'Dr Polish Revoke' });
+    const clinicianId = await findClinician(patient, 'Dr Polish Revoke');
+    const stored = await patient.consent.grant({
+      granteeId: clinicianId,
+      scope: [
+        { type: 'profile', access: 'read' },
+        { type: 'lab-result', access: 'read' },
+        { type: 'note', access: 'write' },
+        { type: 'note-signature', access: 'write' },
+      ],
+      durationMs: 30 * 24 * 3_600_000,
+      purpose: 'check-up',
+    });
+    const patientId = patient.account.accountId;
+    await go(page, '/workspace/patients');
+    await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Mei Tanaka', { timeout: 30_000 });
+    await patient.consent.revoke(stored.grant.grantId);
+    await go(page, `/workspace/patients/${patientId}`);
+    await expect(page.getByTestId('chart-state')).toHaveText('Access ended', { timeout: 30_000 });
+    // Four streams ended; the badge counts no problem.
+    const badge = page.getByTestId('sync-badge');
+    await expect(badge).toHaveAttribute('data-tone', 'teal', { timeout: 30_000 });
+    await expect(badge).not.toContainText('problem');
+    await go(page, '/problems');
+    await expect(page.getByTestId('no-problems')).toBeVisible();
+    const told = page.getByTestId('problems-information').getByText('A patient ended your access');
+    await expect(told).toHaveCount(1);
+    await expect(page.getByText(/access to \d+ kinds of records ended/)).toBeVisible();
+    await checkScreen(page, 'problems-access-ended');
+  } finally {
+    await patient.close();
+  }
 });
