@@ -19,7 +19,7 @@ export type {
 } from './hale/hale-session';
 export type { RecordPage, RecordQuery } from './hale/record-query';
 export type { RecordHistory, RecordVersion } from './hale/record-history';
-export { EXPIRING_SOON_MS, expiringWindowMs } from './hale/grant-views';
+export { EXPIRING_SOON_MS } from './hale/grant-views';
 export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';
 export type { DownloadView, UploadView } from './hale/transfers';
 export type { ProviderSearch } from './hale/provider-search';
