@@ -168,6 +168,26 @@ describe('IPC', () => {
     expect(fs.files.get('/home/me/card.pdf')?.toString()).toContain('%PDF');
   });
 
+  it("saves an export through the dialog: the app's file name and type offered, the exact bytes written", async () => {
+    const { stub, fs } = await started({ saveTo: '/home/me/Documents/hale-chart-2026-01-01.json' });
+    const bytes = new TextEncoder().encode('{"resourceType":"Bundle"}');
+    expect(
+      await stub.invoke('hale:save-file', {
+        suggestedName: 'hale-chart-2026-01-01.json',
+        data: bytes,
+        filterName: 'FHIR JSON',
+        extensions: ['json'],
+      }),
+    ).toEqual({ ok: true, value: { saved: true, path: '/home/me/Documents/hale-chart-2026-01-01.json' } });
+    expect(stub.saveDialogs).toEqual([
+      {
+        defaultPath: 'hale-chart-2026-01-01.json',
+        filters: [{ name: 'FHIR JSON', extensions: ['json'] }],
+      },
+    ]);
+    expect(fs.files.get('/home/me/Documents/hale-chart-2026-01-01.json')).toEqual(Buffer.from(bytes));
+  });
+
   it('saves nothing when the person cancels the dialog', async () => {
     const { stub, fs } = await started({ saveTo: null });
     expect(await stub.invoke('hale:save-file', { suggestedName: 'a.json', data: new Uint8Array(2) })).toEqual(

@@ -73,6 +73,8 @@ export const stubElectron = (
   const appEvents = new Map<string, () => void>();
   const powerEvents = new Map<string, () => void>();
   const notifications: { title: string; body: string }[] = [];
+  /** The options of each save dialog shown. */
+  const saveDialogs: unknown[] = [];
   const privileged: unknown[] = [];
   const protocols = new Map<string, (request: { url: string }) => Promise<Response>>();
   let permissionHandler: ((c: unknown, p: string, cb: (g: boolean) => void) => void) | null = null;
@@ -166,10 +168,12 @@ export const stubElectron = (
     },
     safeStorage: options.safeStorage ?? fakeSafeStorage(),
     dialog: {
-      showSaveDialog: async () =>
-        options.saveTo === null
+      showSaveDialog: async (dialogOptions: unknown) => {
+        saveDialogs.push(dialogOptions);
+        return options.saveTo === null
           ? { canceled: true }
-          : { canceled: false, filePath: options.saveTo ?? '/home/me/file' },
+          : { canceled: false, filePath: options.saveTo ?? '/home/me/file' };
+      },
     },
     Notification: class {
       constructor(private readonly n: { title: string; body: string }) {}
@@ -198,6 +202,7 @@ export const stubElectron = (
     appEvents,
     powerEvents,
     notifications,
+    saveDialogs,
     privileged,
     protocols,
     opened,

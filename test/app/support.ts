@@ -50,14 +50,19 @@ export async function signUp(
 
 /**
  * Goes to `path` inside the app, as its links do: a page load (`page.goto`) starts the app anew, locked,
- * as a reload does for a person.
+ * as a reload does for a person. Returns once the screen has drawn: the frame marks `#main` with the
+ * path it drew once the router is idle (a lazy route's code loaded and rendered), and the screen's main
+ * heading is visible. `ready: false` returns once the address changed (a route that redirects).
  */
-export async function go(page: Page, to: string): Promise<void> {
+export async function go(page: Page, to: string, options: { ready?: boolean } = {}): Promise<void> {
   // A string: this program has no DOM lib (the test runs in Node).
   await page.evaluate(
     `window.history.pushState({}, '', ${JSON.stringify(to)}); window.dispatchEvent(new PopStateEvent('popstate', { state: {} }))`,
   );
   await page.waitForURL((url) => url.pathname + url.search === to);
+  if (options.ready === false) return;
+  await expect(page.locator('#main')).toHaveAttribute('data-route-ready', to);
+  await expect(page.locator('#main h1').first()).toBeVisible();
 }
 
 export async function unlock(page: Page, passphrase = PASSPHRASE): Promise<void> {

@@ -33,6 +33,12 @@ export const en = {
     home: 'Go to Home',
   },
   nav: {
+    skip: 'Skip to the screen',
+    sharingTabs: {
+      label: 'Ways to share',
+      people: 'With your care team',
+      links: 'Links anyone can open',
+    },
     label: 'Main navigation',
     menu: 'Open or close the menu',
     overview: 'Overview',
@@ -697,6 +703,10 @@ export const en = {
     none: 'No problems. Everything is in order.',
     conflicts: 'Records changed on two devices',
     conflictsExplain: 'Open each to choose which version to keep.',
+    information: 'For your information',
+    endedFor_one: '{{patient}}: access to {{count}} kind of records ended {{when}}.',
+    endedFor_other: '{{patient}}: access to {{count}} kinds of records ended {{when}}.',
+    openChart: 'Open the chart',
   },
   problem: {
     generic: {

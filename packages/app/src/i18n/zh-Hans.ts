@@ -36,6 +36,12 @@ export const zhHans: Translation = {
     home: '前往首页',
   },
   nav: {
+    skip: '跳至主要内容',
+    sharingTabs: {
+      label: '分享方式',
+      people: '与您的医疗团队',
+      links: '任何人都能打开的链接',
+    },
     label: '主导航',
     menu: '打开或关闭菜单',
     overview: '概览',
@@ -718,6 +724,10 @@ export const zhHans: Translation = {
     none: '没有问题。一切正常。',
     conflicts: '在两台设备上变更的记录',
     conflictsExplain: '请逐一打开,选择要保留的版本。',
+    information: '供您参考',
+    endedFor_one: '{{patient}}:{{count}} 类记录的访问权已于 {{when}} 结束。',
+    endedFor_other: '{{patient}}:{{count}} 类记录的访问权已于 {{when}} 结束。',
+    openChart: '打开病历',
   },
   problem: {
     generic: {

@@ -34,6 +34,12 @@ export const zhHant: Translation = {
     home: '前往首頁',
   },
   nav: {
+    skip: '跳至主要內容',
+    sharingTabs: {
+      label: '分享方式',
+      people: '與您的醫療團隊',
+      links: '任何人都能開啟的連結',
+    },
     label: '主要導覽',
     menu: '開啟或關閉選單',
     overview: '概覽',
@@ -665,6 +671,10 @@ export const zhHant: Translation = {
     none: '沒有問題。一切正常。',
     conflicts: '在兩台裝置上變更的記錄',
     conflictsExplain: '請逐一開啟,選擇要保留的版本。',
+    information: '供您參考',
+    endedFor_one: '{{patient}}:{{count}} 類記錄的存取權已於 {{when}} 結束。',
+    endedFor_other: '{{patient}}:{{count}} 類記錄的存取權已於 {{when}} 結束。',
+    openChart: '開啟病歷',
   },
   problem: {
     generic: {

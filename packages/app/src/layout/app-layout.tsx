@@ -2,8 +2,14 @@
  * The open app's frame: a header (menu, name, search, sync badge, lock), the navigation by section, and
  * the screen. Below it every hook reads the open session (`HaleProvider`). Idle time locks the app; a
  * device removed from its account shows that instead of the chart.
+ *
+ * - A skip link (the first thing Tab reaches) moves focus to the screen (`#main`).
+ * - The navigation scrolls apart from the device footer below it; the current screen's item is scrolled
+ *   into view whenever the route changes, so it is never left behind the footer.
+ * - `#main` carries `data-route-ready`: the path and query of the screen drawn once the router is idle
+ *   (a lazy route's code loaded and rendered); the journeys' `go()` waits for it.
  */
-import { useEffect, type ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import {
   ActionIcon,
   AppShell,
@@ -20,13 +26,14 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { IconLock, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import { Link, Outlet, useLocation } from 'react-router';
+import { Link, Outlet, useLocation, useNavigation } from 'react-router';
 import { HaleProvider, useSyncState } from '@hale/react';
 import { useApp, useOpenSession } from '../boot/app-state';
 import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
+import { SharingTabs } from './sharing-tabs';
 import { LinkAlerts } from '../screens/io/link-alerts';
 import { CareNotifier } from '../care/notify/care-notifier';
 
@@ -39,8 +46,8 @@ export function AppLayout(): ReactNode {
   );
 }
 
-const isActive = (path: string, to: string): boolean =>
-  to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`);
+const isActive = (path: string, to: string, also: readonly string[] = []): boolean =>
+  to === '/' ? path === '/' : [to, ...also].some((p) => path === p || path.startsWith(`${p}/`));
 
 function Frame(): ReactNode {
   const { t } = useTranslation();
@@ -49,6 +56,12 @@ function Frame(): ReactNode {
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure(false);
   const state = useSyncState();
+  const navigation = useNavigation();
+  const navList = useRef<HTMLDivElement>(null);
+  const here = location.pathname + location.search;
+  useEffect(() => {
+    navList.current?.querySelector('a[data-active]')?.scrollIntoView({ block: 'nearest' });
+  }, [here]);
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
   useEffect(() => {
@@ -65,6 +78,16 @@ function Frame(): ReactNode {
       navbar={{ width: 260, breakpoint: 'md', collapsed: { mobile: !opened } }}
       padding={{ base: 'sm', sm: 'lg' }}
     >
+      <a
+        href="#main"
+        className="hale-skip-link"
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        {t('nav.skip')}
+      </a>
       <AppShell.Header>
         <Group h="100%" px="sm" justify="space-between" wrap="nowrap">
           <Group gap="xs" wrap="nowrap">
@@ -94,8 +117,8 @@ function Frame(): ReactNode {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t('nav.label')}>
-        <AppShell.Section grow component={ScrollArea}>
-          <div>
+        <AppShell.Section grow component={ScrollArea} type="auto" scrollbars="y" offsetScrollbars>
+          <div ref={navList}>
             {sections.map((section) => (
               <Stack key={section.key} gap={0} mb="sm">
                 <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py={6}>
@@ -108,7 +131,7 @@ function Frame(): ReactNode {
                     to={item.to}
                     label={t(item.label)}
                     leftSection={<item.icon size={20} stroke={1.6} aria-hidden />}
-                    active={isActive(location.pathname, item.to)}
+                    active={isActive(location.pathname, item.to, item.also)}
                     onClick={close}
                     style={{ borderRadius: 'var(--mantine-radius-md)' }}
                   />
@@ -117,14 +140,20 @@ function Frame(): ReactNode {
             ))}
           </div>
         </AppShell.Section>
-        <AppShell.Section p="sm">
+        <AppShell.Section p="sm" style={{ borderTop: '1px solid var(--app-shell-border-color)' }}>
           <Text size="xs" c="dimmed" truncate>
             {t('nav.device', { name: session.account.deviceName || t('nav.thisDevice') })}
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main
+        id="main"
+        tabIndex={-1}
+        data-route-ready={navigation.state === 'idle' ? here : ''}
+        style={{ outline: 'none' }}
+      >
         {session.account.role === 'patient' && !removed && <LinkAlerts />}
+        {!removed && <SharingTabs />}
         {removed ? <Removed /> : <Outlet />}
       </AppShell.Main>
       {!removed && <CareNotifier />}

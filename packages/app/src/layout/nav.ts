@@ -1,7 +1,8 @@
 /**
  * The navigation, in sections, each for the roles that see it. The care-team screens (sharing, access
  * history, messages) and the clinician workspace add their own sections here; the layout renders whatever
- * sections the account's role has.
+ * sections the account's role has. Sharing with the care team and shared links are one Sharing item
+ * (`also`), with tabs between the two (sharing-tabs.tsx).
  */
 import {
   IconActivity,
@@ -11,7 +12,6 @@ import {
   IconFileImport,
   IconHeartbeat,
   IconReportMedical,
-  IconLink,
   IconCalendarEvent,
   IconChartLine,
   IconClipboardHeart,
@@ -38,6 +38,8 @@ export interface NavItem {
   /** i18n key of its label. */
   readonly label: string;
   readonly icon: Icon;
+  /** Other paths (and their sub-paths) where this item is the current one. */
+  readonly also?: readonly string[];
 }
 
 export interface NavSection {
@@ -92,7 +94,6 @@ export const NAV_SECTIONS: readonly NavSection[] = [
     roles: ['patient'],
     items: [
       { to: '/records/summary', label: 'nav.summary', icon: IconReportMedical },
-      { to: '/records/share', label: 'nav.share', icon: IconLink },
       { to: '/records/import', label: 'nav.import', icon: IconFileImport },
       { to: '/records/export', label: 'nav.export', icon: IconFileExport },
     ],
@@ -103,7 +104,8 @@ export const NAV_SECTIONS: readonly NavSection[] = [
     roles: ['patient'],
     items: [
       { to: '/care/messages', label: 'nav.messages', icon: IconMessages },
-      { to: '/care/sharing', label: 'nav.sharing', icon: IconShare },
+      // One Sharing area: the care team's grants and the links anyone can open (SharingTabs).
+      { to: '/care/sharing', label: 'nav.sharing', icon: IconShare, also: ['/records/share'] },
       { to: '/care/access', label: 'nav.access', icon: IconEye },
     ],
   },

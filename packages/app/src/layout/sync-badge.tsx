@@ -9,6 +9,9 @@
  * | `syncing` | syncing n of m (a first sync), or sending n changes |
  * | `online` | up to date, or n changes still to send |
  * | `fatal`, or issues | the problem, linking to Problems |
+ *
+ * Information (a patient ended what they shared: `INFO_ISSUES`) is not a problem: not counted here; the
+ * Problems screen tells it once per patient.
  */
 import type { ReactNode } from 'react';
 import { Badge, Group, Progress, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core';
@@ -19,6 +22,7 @@ import type { SyncState } from '@hale/client';
 import type { TFunction } from 'i18next';
 import { useSyncState } from '@hale/react';
 import { formatDate } from '../records/format';
+import { problemIssues } from '../screens/problems/describe';
 
 export interface BadgeWords {
   readonly tone: 'gray' | 'blue' | 'teal' | 'orange' | 'red';
@@ -29,7 +33,7 @@ export interface BadgeWords {
 
 export const badgeWords = (t: TFunction, s: SyncState): BadgeWords => {
   const waiting = s.pendingWrites + s.pendingUploads;
-  const problems = s.errors.length + s.quarantined + s.unsent;
+  const problems = problemIssues(s.errors).length + s.quarantined + s.unsent;
   if (s.status === 'fatal') {
     const code = s.errors[0]?.code;
     return {

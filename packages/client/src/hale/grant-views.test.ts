@@ -3,7 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import type { StreamAccess } from '@hale/protocol';
 import type { GrantStatus, StoredGrant } from '../consent/consent';
-import { EXPIRING_SOON_MS, grantStateOf, receivedGrantsOf, type SeenEnd } from './grant-views';
+import {
+  EXPIRING_SOON_MS,
+  expiringWindowMs,
+  grantStateOf,
+  receivedGrantsOf,
+  type SeenEnd,
+} from './grant-views';
 
 const NOW = Date.parse('2026-01-10T12:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -13,9 +19,10 @@ const given = (
   status: GrantStatus,
   expiresAt: number,
   marks: { revokedAt?: string; rotatedAt?: string } = {},
+  start = NOW - 365 * DAY,
 ): StoredGrant & { status: GrantStatus } =>
   ({
-    grant: { grantId: 'G1', expiresAt: iso(expiresAt), start: iso(NOW - DAY) },
+    grant: { grantId: 'G1', expiresAt: iso(expiresAt), start: iso(start) },
     sig: 'sig',
     ...marks,
     status,
@@ -27,7 +34,31 @@ describe('grantStateOf', () => {
     expect(grantStateOf(given('active', NOW + EXPIRING_SOON_MS + 1), NOW)).toBe('active');
     // The clock moving on turns the same grant expiring.
     expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 29.5 * DAY)).toBe('expiring');
-    expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 28 * DAY)).toBe('active');
+    expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 22 * DAY)).toBe('active');
+  });
+
+  it('a long grant is expiring in its last week, not only its last day', () => {
+    expect(EXPIRING_SOON_MS).toBe(7 * DAY);
+    expect(grantStateOf(given('active', NOW + 6 * DAY), NOW)).toBe('expiring');
+    expect(grantStateOf(given('active', NOW + 8 * DAY), NOW)).toBe('active');
+  });
+
+  it('a short grant is expiring only in the last fifth of its length', () => {
+    const HOUR = 3600_000;
+    expect(expiringWindowMs(30 * DAY)).toBe(6 * DAY);
+    expect(expiringWindowMs(365 * DAY)).toBe(7 * DAY);
+    expect(expiringWindowMs(null)).toBe(7 * DAY);
+    expect(expiringWindowMs(0)).toBe(7 * DAY);
+    // A 12-hour grant given now: active, expiring from 2 h 24 min before its end.
+    const visit = (now: number) => grantStateOf(given('active', NOW + 12 * HOUR, {}, NOW), now);
+    expect(visit(NOW)).toBe('active');
+    expect(visit(NOW + 9 * HOUR)).toBe('active');
+    expect(visit(NOW + 10 * HOUR)).toBe('expiring');
+    // A 3-day grant: its last 14.4 hours.
+    const short = (now: number) => grantStateOf(given('active', NOW + 3 * DAY, {}, NOW), now);
+    expect(short(NOW + DAY)).toBe('active');
+    expect(short(NOW + 2 * DAY)).toBe('active');
+    expect(short(NOW + 2.5 * DAY)).toBe('expiring');
   });
 
   it('a revoked or expired grant whose streams are not re-keyed yet is rotation-in-progress', () => {
@@ -98,6 +129,13 @@ describe('receivedGrantsOf', () => {
       endsAt: iso(NOW + 20 * DAY),
       ended: [],
     });
+  });
+
+  it('a chart whose soonest end of reading is within a week is expiring (the grantee is not told its start)', () => {
+    const chart = (ms: number) =>
+      receivedGrantsOf(ME, [access(P1, 'allergy', { expiresAt: iso(NOW + ms) })], new Map(), NOW)[0]?.state;
+    expect(chart(6 * DAY)).toBe('expiring');
+    expect(chart(8 * DAY)).toBe('active');
   });
 
   it('a chart whose soonest end of reading is near is expiring; a read grant outlasting a write one counts', () => {

@@ -8,13 +8,13 @@
  * | `rotation-in-progress` | revoked or expired; its streams are not yet re-keyed without it (the next connect of a patient device finishes it) |
  * | `revoked` / `expired` | ended, and re-keyed |
  * | `not-started` | before its start: nothing is served yet |
- * | `expiring` | in force, ending within EXPIRING_SOON_MS |
+ * | `expiring` | in force, ending within `expiringWindowMs` of its length: a fifth of it, at most EXPIRING_SOON_MS |
  * | `active` | in force |
  *
  * | received (`ReceivedGrant['state']`) | when |
  * |---|---|
  * | `active` | at least one stream of the patient readable |
- * | `expiring` | readable, the soonest end within EXPIRING_SOON_MS |
+ * | `expiring` | readable, the soonest end within EXPIRING_SOON_MS (the grantee is not told a grant's start) |
  * | `ended` | no stream left; `ended` says why for each (expired, revoked, this device revoked) and how many records were purged |
  *
  * Invariants: every state is computed at the `now` given (the session's clock), from what this device
@@ -27,8 +27,19 @@ import type { StreamType } from '@hale/model';
 import type { GrantStatus, StoredGrant } from '../consent/consent';
 import type { RemovedStream } from '../sync/engine';
 
-/** How close an end must be for a grant to show as `expiring`: a day. */
-export const EXPIRING_SOON_MS = 24 * 3600_000;
+/** The widest window before an end in which a grant shows as `expiring`: a week. */
+export const EXPIRING_SOON_MS = 7 * 24 * 3600_000;
+
+/**
+ * How close the end of a grant lasting `lengthMs` must be for it to show as `expiring`: a fifth of its
+ * length, at most EXPIRING_SOON_MS (a year: its last week; a 30-day grant: its last 6 days; a 12-hour
+ * visit: its last 2 h 24 min), so a short grant is not "ending soon" all its life. A length unknown or
+ * not positive: EXPIRING_SOON_MS.
+ */
+export const expiringWindowMs = (lengthMs: number | null): number =>
+  lengthMs === null || !Number.isFinite(lengthMs) || lengthMs <= 0
+    ? EXPIRING_SOON_MS
+    : Math.min(EXPIRING_SOON_MS, lengthMs / 5);
 
 export type GrantState =
   | 'active'
@@ -53,8 +64,11 @@ export function grantStateOf(g: StoredGrant & { readonly status: GrantStatus }, 
     case 'revoked':
     case 'expired':
       return g.rotatedAt === undefined ? 'rotation-in-progress' : g.status;
-    case 'active':
-      return Date.parse(g.grant.expiresAt) - now <= EXPIRING_SOON_MS ? 'expiring' : 'active';
+    case 'active': {
+      const end = Date.parse(g.grant.expiresAt);
+      const window = expiringWindowMs(end - Date.parse(g.grant.start));
+      return end - now <= window ? 'expiring' : 'active';
+    }
     default:
       return g.status;
   }

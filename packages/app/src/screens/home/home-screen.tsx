@@ -12,6 +12,7 @@ import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
 import { testKey } from '../labs/series';
+import { problemIssues } from '../problems/describe';
 import { isActiveCondition, labValueText } from '../../records/clinical';
 import { threadPath } from '../../care/messages/paths';
 
@@ -90,7 +91,7 @@ export function HomeScreen(): ReactNode {
   const awaiting = plans.items.filter(
     (p) => p.record.status === 'active' && p.record.acknowledgement?.version !== p.record.version,
   );
-  const problems = issues.length + quarantine.length + unsent.length;
+  const problems = problemIssues(issues).length + quarantine.length + unsent.length;
 
   return (
     <Stack>

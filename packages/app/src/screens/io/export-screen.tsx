@@ -136,7 +136,11 @@ export function ExportScreen(): ReactNode {
           )}
           {failure !== null && <FailureAlert failure={failure} title={t('exporter.failedTitle')} />}
           {saved !== null && (
-            <Alert color="teal" data-testid="export-saved">
+            <Alert
+              color={saved.outcome === 'cancelled' ? 'gray' : 'teal'}
+              data-testid="export-saved"
+              data-outcome={saved.outcome}
+            >
               {saved.outcome === 'cancelled'
                 ? t('exporter.cancelled')
                 : t('exporter.saved', { name: saved.name, size: formatBytes(saved.size) })}

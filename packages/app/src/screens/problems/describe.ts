@@ -36,6 +36,49 @@ export const KNOWN_QUARANTINE = [
   'BAD_TRANSITION',
 ] as const;
 
+/**
+ * Codes that tell of something that happened rather than something wrong (a patient ended or let run out
+ * what they shared): told once as information, never counted as a problem.
+ */
+export const INFO_ISSUES = ['CONSENT_REVOKED', 'CONSENT_EXPIRED'] as const;
+
+export const isInformation = (code: string): boolean => (INFO_ISSUES as readonly string[]).includes(code);
+
+/** The issues that are problems: information left out. */
+export const problemIssues = <T extends { readonly code: string }>(issues: readonly T[]): T[] =>
+  issues.filter((i) => !isInformation(i.code));
+
+/** One patient's access that ended, however many of their record streams it ended for. */
+export interface AccessEnded {
+  readonly patientId: string;
+  readonly reason: 'revoked' | 'expired';
+  /** Record streams it ended for. */
+  readonly streams: number;
+  /** The latest issue's time. */
+  readonly at: string;
+}
+
+/** The information issues, one per patient and reason, latest first. */
+export const accessEndings = (
+  issues: readonly { readonly code: string; readonly stream?: string; readonly at: string }[],
+): AccessEnded[] => {
+  const byKey = new Map<string, AccessEnded>();
+  for (const issue of issues) {
+    if (!isInformation(issue.code)) continue;
+    const patientId = issue.stream?.split('/')[0] ?? '';
+    const reason = issue.code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
+    const key = `${patientId}/${reason}`;
+    const seen = byKey.get(key);
+    byKey.set(key, {
+      patientId,
+      reason,
+      streams: (seen?.streams ?? 0) + 1,
+      at: seen === undefined || issue.at > seen.at ? issue.at : seen.at,
+    });
+  }
+  return [...byKey.values()].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+};
+
 const known = (list: readonly string[], code: string): boolean => list.includes(code);
 
 export const issueWords = (t: TFunction, code: string): { title: string; todo: string } =>

@@ -1,0 +1,280 @@
+// The app's frame and helpers, polished: the navigation's last item clear of the device footer, Problems
+// without empty sections, the journeys' go() waiting for a lazy route to draw, one Sharing area, export
+// through the desktop shell's save dialog when its preload is there, and a record added and edited with
+// the keyboard alone.
+import { expect, test, type Page } from '@playwright/test';
+import { checkScreen, go, signUp, uniqueName } from './support';
+import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
+
+/** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
+const navItemClear = async (page: Page, name: string, scroll = true): Promise<boolean> => {
+  const link = page
+    .getByRole('navigation', { name: 'Main navigation' })
+    .getByRole('link', { name, exact: true });
+  if (scroll) await link.scrollIntoViewIfNeeded();
+  const box = await link.boundingBox();
+  if (box === null) return false;
+  const x = box.x + box.width / 2;
+  const ys = [box.y + 2, box.y + box.height / 2, box.y + box.height - 2];
+  const hits = await Promise.all(
+    ys.map((y) =>
+      page.evaluate(
+        `(() => { const at = document.elementFromPoint(${x}, ${y}); return at !== null && at.closest('a') !== null && at.closest('a').textContent.trim() === ${JSON.stringify(name)}; })()`,
+      ),
+    ),
+  );
+  return hits.every((h) => h === true);
+};
+
+test('the frame: every navigation item clear of the device footer; Problems shows no empty section', async ({
+  page,
+}) => {
+  await signUp(page, { loginName: uniqueName('frame') });
+  for (const viewport of [
+    { width: 1440, height: 900 },
+    { width: 1440, height: 700 },
+  ]) {
+    await page.setViewportSize(viewport);
+    await expect.poll(() => navItemClear(page, 'Settings'), { message: `${viewport.height}` }).toBe(true);
+  }
+  // The current screen's item is shown without scrolling: it is never left behind the footer.
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await go(page, '/problems');
+  await expect.poll(() => navItemClear(page, 'Problems', false)).toBe(true);
+  await page
+    .getByRole('navigation', { name: 'Main navigation' })
+    .getByRole('link', { name: 'Settings' })
+    .click();
+  await expect.poll(() => navItemClear(page, 'Settings', false)).toBe(true);
+  await go(page, '/');
+  await expect.poll(() => navItemClear(page, 'Home', false)).toBe(true);
+  await go(page, '/problems');
+  await expect(page.getByTestId('no-problems')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Records changed on two devices' })).toHaveCount(0);
+  await checkScreen(page, 'problems-none');
+});
+
+test('go() returns once a lazy route has drawn, not when the address changed', async ({ page }) => {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  // The lab trends screen's code arrives only when released: its route cannot draw before.
+  await page.route(/\/assets\/lab-trends-[^/]*\.js$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await signUp(page, { loginName: uniqueName('go') });
+  const going = go(page, '/labs/trends');
+  setTimeout(release, 1_500);
+  await going;
+  // Read at once, without Playwright's waiting: the screen is there when go() returns.
+  expect(await page.evaluate(`document.querySelector('main h1')?.textContent ?? null`)).toBe('Lab trends');
+});
+
+test('one Sharing area: the care team and links as tabs, each route kept', async ({ page }) => {
+  await signUp(page, { loginName: uniqueName('sharing') });
+  const nav = page.getByRole('navigation', { name: 'Main navigation' });
+  await expect(nav.getByRole('link', { name: 'Shared links', exact: true })).toHaveCount(0);
+  await nav.getByRole('link', { name: 'Sharing', exact: true }).click();
+  await expect(page).toHaveURL(/\/care\/sharing$/);
+  const tabs = page.getByRole('navigation', { name: 'Ways to share' });
+  await expect(tabs.getByRole('link', { name: 'With your care team' })).toHaveAttribute(
+    'aria-current',
+    'page',
+  );
+  await checkScreen(page, 'sharing-area-people');
+  await tabs.getByRole('link', { name: 'Links anyone can open' }).click();
+  await expect(page).toHaveURL(/\/records\/share$/);
+  await expect(page.getByRole('heading', { name: 'Shared links', level: 1 })).toBeVisible();
+  await expect(tabs.getByRole('link', { name: 'Links anyone can open' })).toHaveAttribute(
+    'aria-current',
+    'page',
+  );
+  // The one Sharing item stays the current one on either tab.
+  await expect(nav.getByRole('link', { name: 'Sharing', exact: true })).toHaveAttribute(
+    'data-active',
+    'true',
+  );
+  await checkScreen(page, 'sharing-area-links');
+  await go(page, '/care/sharing');
+  await expect(tabs.getByRole('link', { name: 'With your care team' })).toHaveAttribute(
+    'aria-current',
+    'page',
+  );
+  // Not on the screens inside the area.
+  await go(page, '/care/sharing/new');
+  await expect(page.getByTestId('sharing-tabs')).toHaveCount(0);
+});
+
+test("export on desktop goes through the preload's save dialog when there is one", async ({ page }) => {
+  // A fake of desktop/src/bridge.ts's `window.hale`, as the preload exposes it: it keeps what it was given.
+  // A string: this program has no DOM lib (the test runs in Node).
+  await page.addInitScript(`
+    window.haleSaved = [];
+    window.haleCancel = false;
+    window.hale = {
+      saveFile: async (input) => {
+        if (window.haleCancel) return { saved: false };
+        window.haleSaved.push({
+          suggestedName: input.suggestedName,
+          text: new TextDecoder().decode(input.data),
+          filterName: input.filterName,
+          extensions: input.extensions,
+        });
+        return { saved: true, path: '/home/me/' + input.suggestedName };
+      },
+    };
+  `);
+  await signUp(page, { loginName: uniqueName('desk') });
+  await go(page, '/records/export');
+  let downloads = 0;
+  page.on('download', () => (downloads += 1));
+  await page.getByRole('button', { name: 'Export', exact: true }).click();
+  await expect(page.getByTestId('export-saved')).toBeVisible({ timeout: 60_000 });
+  const saved =
+    await page.evaluate<{ suggestedName: string; text: string; filterName: string; extensions: string[] }[]>(
+      'window.haleSaved',
+    );
+  expect(saved).toHaveLength(1);
+  expect(saved[0]?.suggestedName).toMatch(/^hale-chart-\d{4}-\d{2}-\d{2}\.json$/);
+  expect(saved[0]).toMatchObject({ filterName: 'FHIR JSON', extensions: ['json'] });
+  expect(JSON.parse(saved[0]?.text ?? '')).toMatchObject({ resourceType: 'Bundle' });
+  // Cancelled in the dialog: said so, nothing saved, no download either.
+  await page.evaluate('window.haleCancel = true');
+  await page.getByRole('button', { name: 'Export', exact: true }).click();
+  await expect(page.getByTestId('export-saved')).toHaveAttribute('data-outcome', 'cancelled', {
+    timeout: 60_000,
+  });
+  expect(downloads).toBe(0);
+});
+
+/** Presses Tab (Shift+Tab with `back`) until the focused element's accessible text matches; each stop must show its focus. */
+const tabTo = async (page: Page, match: RegExp, options: { back?: boolean; max?: number } = {}) => {
+  for (let i = 0; i < (options.max ?? 60); i++) {
+    await page.keyboard.press(options.back === true ? 'Shift+Tab' : 'Tab');
+    const focus = await page.evaluate<{
+      text: string;
+      shown: boolean;
+      tag: string;
+      id: string;
+    } | null>(`(() => {
+      const el = document.activeElement;
+      if (el === null || el === document.body) return null;
+      const style = getComputedStyle(el);
+      const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none';
+      const field = el.matches('input, textarea, select');
+      const text = (el.getAttribute('aria-label') || el.textContent || (el.labels && el.labels[0] && el.labels[0].textContent) || el.id || '').trim();
+      return { text, shown: ring || field, tag: el.tagName, id: el.id };
+    })()`);
+    expect(focus, 'focus stays on the page').not.toBeNull();
+    expect(focus?.shown, `focus visible on ${focus?.tag} "${focus?.text}"`).toBe(true);
+    if (match.test(focus?.text ?? '') || match.test(focus?.id ?? '')) return;
+  }
+  throw new Error(`Tab never reached ${match}`);
+};
+
+test('a record added and edited with the keyboard alone: skip link, focus shown, the dialog keeps and returns focus', async ({
+  page,
+}) => {
+  await signUp(page, { loginName: uniqueName('keys') });
+  await page.mouse.move(0, 0);
+  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  // The first Tab reaches the skip link; it moves focus to the screen.
+  // From the top of the page, as after a load: the first Tab reaches the skip link.
+  await page.evaluate(
+    `document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`,
+  );
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to the screen' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+  // Back from the screen, the navigation's last items; then from the top through the header to Allergies.
+  await tabTo(page, /^Problems$/, { back: true });
+  await page.evaluate(
+    `document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`,
+  );
+  await tabTo(page, /^Allergies$/);
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Allergies', level: 1 })).toBeVisible();
+  await tabTo(page, /^Add allergy$/);
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Add allergy' })).toBeVisible();
+  await tabTo(page, /^field-substance$/);
+  await page.keyboard.type('Penicillin');
+  await tabTo(page, /^field-reaction$/);
+  await page.keyboard.type('Hives');
+  await tabTo(page, /^Save$/);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/chart\/allergies\/[0-9A-Z]{26}$/);
+  await expect(page.getByRole('heading', { name: 'Penicillin' })).toBeVisible();
+  await tabTo(page, /^Edit$/);
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Edit allergy' })).toBeVisible();
+  await tabTo(page, /^field-reaction$/);
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.type('Hives and swelling');
+  await tabTo(page, /^Save$/);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/chart\/allergies\/[0-9A-Z]{26}$/);
+  await expect(page.getByText('Hives and swelling')).toBeVisible();
+  // The delete dialog: focus goes in, Tab stays in, Escape closes it and focus comes back.
+  await tabTo(page, /^Delete$/);
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press('Tab');
+    expect(
+      await page.evaluate<boolean>(
+        `document.querySelector('[role=dialog]').contains(document.activeElement)`,
+      ),
+    ).toBe(true);
+  }
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole('button', { name: 'Delete' })).toBeFocused();
+  await expect(page.getByRole('heading', { name: 'Penicillin' })).toBeVisible();
+});
+
+test("a patient ending a clinician's access is told once, as information: the badge does not count it", async ({
+  page,
+  baseURL,
+}) => {
+  const patient = await nodePatient(baseURL ?? '');
+  try {
+    await patient.records.add('Profile', record('Profile', { fullName: 'Mei Tanaka' }));
+    await patient.sync.awaitInSync();
+    await signUpClinician(page, { displayName: 'Dr Polish Revoke' });
+    const clinicianId = await findClinician(patient, 'Dr Polish Revoke');
+    const stored = await patient.consent.grant({
+      granteeId: clinicianId,
+      scope: [
+        { type: 'profile', access: 'read' },
+        { type: 'lab-result', access: 'read' },
+        { type: 'note', access: 'write' },
+        { type: 'note-signature', access: 'write' },
+      ],
+      durationMs: 30 * 24 * 3_600_000,
+      purpose: 'check-up',
+    });
+    const patientId = patient.account.accountId;
+    await go(page, '/workspace/patients');
+    await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Mei Tanaka', { timeout: 30_000 });
+    await patient.consent.revoke(stored.grant.grantId);
+    await go(page, `/workspace/patients/${patientId}`);
+    await expect(page.getByTestId('chart-state')).toHaveText('Access ended', { timeout: 30_000 });
+    // Four streams ended; the badge counts no problem.
+    const badge = page.getByTestId('sync-badge');
+    await expect(badge).toHaveAttribute('data-tone', 'teal', { timeout: 30_000 });
+    await expect(badge).not.toContainText('problem');
+    await go(page, '/problems');
+    await expect(page.getByTestId('no-problems')).toBeVisible();
+    const told = page.getByTestId('problems-information').getByText('A patient ended your access');
+    await expect(told).toHaveCount(1);
+    await expect(page.getByText(/access to \d+ kinds of records ended/)).toBeVisible();
+    await checkScreen(page, 'problems-access-ended');
+  } finally {
+    await patient.close();
+  }
+});
