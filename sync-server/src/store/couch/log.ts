@@ -112,7 +112,17 @@ export interface ShardLog {
   }>;
   /** Commits `l|shard|from+1 …` in order from `from` (changesSince): number and doc. */
   readFrom(shard: string, from: number): Promise<CommitDoc[]>;
+  /**
+   * Ids of every document the commits of `shard` after `from` write (its materialized documents: each is
+   * written by its owner shard's commits only), read a page at a time; `n`: the last commit read.
+   */
+  opIds(shard: string, from?: number): Promise<{ ids: Set<string>; n: number }>;
+  /** Deletes the whole log of `shard` (account erasure): afterwards it reads as never committed to. */
+  drop(shard: string): Promise<void>;
 }
+
+/** Commits read per request by `opIds` (they hold their documents whole), ids by `drop`. */
+const LOG_PAGE = 20;
 
 export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   const tail = async (shard: string): Promise<CommitDoc | null> => {
@@ -272,5 +282,29 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   const readFrom: ShardLog['readFrom'] = async (shard, from) =>
     (await log.range(prefix('l', shard), { startAfter: key('l', shard, from) })) as CommitDoc[];
 
-  return { settle, commit, readFrom };
+  const opIds: ShardLog['opIds'] = async (shard, from = 0) => {
+    const ids = new Set<string>();
+    let n = from;
+    for (;;) {
+      const page = (await log.range(prefix('l', shard), {
+        startAfter: key('l', shard, n),
+        limit: LOG_PAGE,
+      })) as CommitDoc[];
+      for (const c of page) {
+        for (const op of c.ops) ids.add(op.doc._id);
+        n = Math.max(n, c.n);
+      }
+      if (page.length < LOG_PAGE) return { ids, n };
+    }
+  };
+
+  const drop: ShardLog['drop'] = async (shard) => {
+    for (;;) {
+      const page = await log.range(prefix('l', shard), { limit: 500, includeDocs: false });
+      if (page.length === 0) return;
+      await log.remove(page.map((c) => c._id));
+    }
+  };
+
+  return { settle, commit, readFrom, opIds, drop };
 };
