@@ -31,7 +31,7 @@
  */
 import { StoreError, type Account, type AccountErasure, type Grant } from '../types';
 import { key, lastPart, prefix, type CouchDoc } from './db';
-import { docToGrant, Parts, type Ctx } from './context';
+import { docToGrant, forgetDevices, Parts, type Ctx } from './context';
 import { GRANTS_SHARD, REG_SHARD, shardOf, type CommitEvent, type Part, type Snapshot } from './log';
 import { gone, isGone, put } from './ops';
 import { linkShard, tokenShard } from './shl';
@@ -208,6 +208,7 @@ export const couchErase = (ctx: Ctx): CouchErase => {
   const sweep = async (intent: Intent, known?: Set<string>): Promise<void> => {
     const { accountId } = intent;
     const devices = new Set(intent.erasure.deviceIds);
+    forgetDevices(data, intent.erasure.deviceIds);
     const [sessions, challenges] = await Promise.all([
       Promise.all([...devices].map((d) => data.range(prefix('Sd', d), { includeDocs: false }))),
       data.range('C|'),
