@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeAvailabilityConformance } from './availability-conformance';
+import { describeEraseConformance } from './erase-conformance';
 import { describeHeadsConformance } from './heads-conformance';
 import { describeShlConformance, describeShlSharedConformance } from './shl-conformance';
 import {
@@ -2076,6 +2077,8 @@ export const runStoreConformance = (
     describeHeadsConformance(() => store, isoAt(5));
     describeShlConformance(() => store);
     describeAvailabilityConformance(() => store);
+
+    describeEraseConformance(() => store);
 
     describe('serverState', () => {
       it('keeps the last value put per key, with its time', async () => {

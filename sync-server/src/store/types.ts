@@ -459,7 +459,9 @@ export interface SyncStore {
      * it gave or received, accepted patients, links, directory entry, sessions, challenges, devices and the
      * account itself. Answers what was erased, with the device ids (to close their connections) and the
      * grantees whose grants ended (their grant-change positions are bumped in the same step); NOT_FOUND
-     * when the account does not exist. Optional: a store without it cannot erase accounts.
+     * when the account does not exist. Optional: a store without it cannot erase accounts. A store that
+     * cannot delete it all atomically (CouchDB, couch/erase.ts) makes the account absent in one atomic step
+     * and finishes the deletion from a kept intent, also after a crash.
      */
     erase?(accountId: string): Promise<AccountErasure>;
   };

@@ -70,10 +70,34 @@ export const unendedFrom = async (
     .sort(byPatientOrder);
 };
 
-/** The account of a device, or null for a device the store holds no registration of. */
+/** Devices' accounts already read, per database: a device id names one account forever. */
+const accountsOf = new WeakMap<Db, Map<string, string>>();
+const ACCOUNTS_CACHED = 10_000;
+
+/**
+ * The account of a device, or null for a device the store holds no registration of. A registered
+ * device's account never changes (ids are taken once) until its account is erased, so a found one is
+ * remembered; none is not. This instance forgets an erased account's devices (erase.ts); another one may
+ * name the erased account for a device id registered again (ids are random), which makes only its
+ * revocation check's shard the wrong one (the device itself is still read in the commit).
+ */
 export const deviceAccount = async (data: Db, deviceId: string): Promise<string | null> => {
+  let cache = accountsOf.get(data);
+  const known = cache?.get(deviceId);
+  if (known !== undefined) return known;
   const doc = await data.get(key('D', deviceId));
-  return isGone(doc) || doc === null ? null : (doc.accountId as string);
+  if (isGone(doc) || doc === null) return null;
+  const accountId = doc.accountId as string;
+  if (cache === undefined) accountsOf.set(data, (cache = new Map<string, string>()));
+  if (cache.size >= ACCOUNTS_CACHED) cache.clear();
+  cache.set(deviceId, accountId);
+  return accountId;
+};
+
+/** Forgets the accounts of erased devices (erase.ts): their ids may be registered again. */
+export const forgetDevices = (data: Db, deviceIds: readonly string[]): void => {
+  const cache = accountsOf.get(data);
+  for (const id of deviceIds) cache?.delete(id);
 };
 
 /** The shards a guard reads: its patients', and its writer's account (for the writer's revocation). */
@@ -90,13 +114,28 @@ export const guardShards = async (data: Db, guard: AccessGuard | undefined): Pro
 /** Runs the guard's check on what the store holds now (inside a commit's build); throws its refusal. */
 export const runGuard = async (data: Db, guard: AccessGuard | undefined): Promise<void> => {
   if (guard === undefined) return;
-  const grants = await unendedFrom(data, guard.granteeId, guard.patientIds, guard.at);
-  let writerRevoked = false;
-  if (guard.writer !== undefined) {
-    const device = await data.get(key('D', guard.writer));
-    writerRevoked = !isGone(device) && typeof device?.revokedAt === 'string';
-  }
+  const writer = guard.writer;
+  const [grants, device] = await Promise.all([
+    unendedFrom(data, guard.granteeId, guard.patientIds, guard.at),
+    writer === undefined ? null : data.get(key('D', writer)),
+  ]);
+  const writerRevoked = !isGone(device) && typeof device?.revokedAt === 'string';
   guard.check(grants, writerRevoked);
+};
+
+/**
+ * Runs the guard (`runGuard`) and `work` at once, inside a commit's build: their reads overlap. The
+ * guard's refusal comes first (as if it ran first); else `work`'s failure, else its answer.
+ */
+export const guarded = async <T>(
+  data: Db,
+  guard: AccessGuard | undefined,
+  work: () => Promise<T>,
+): Promise<T> => {
+  const [checked, done] = await Promise.allSettled([runGuard(data, guard), work()]);
+  if (checked.status === 'rejected') throw checked.reason;
+  if (done.status === 'rejected') throw done.reason;
+  return done.value;
 };
 
 /** The stream's current key epoch: its highest envelope epoch, or null without envelopes. */

@@ -10,6 +10,7 @@
  * | getMany    | POST /db/_all_docs keys, include_docs   | id → doc of the ids that exist                  |
  * | range      | GET /db/_all_docs prefix range           | docs whose id starts with the prefix, in order  |
  * | bulk       | POST /db/_bulk_docs                      | per doc: ok, or conflict                         |
+ * | remove     | POST /db/_all_docs keys, then _bulk_docs  | every leaf of the ids deleted (erasure)          |
  *
  * Document ids are `kind|part|part…`, each part percent-encoded, so `|` separates parts only and a prefix
  * range (`kind|a|` … `kind|a|\ufff0`) holds exactly the ids under it. Numbers in ids are zero-padded to
@@ -108,7 +109,15 @@ export interface Db {
     options?: { descending?: boolean; limit?: number; startAfter?: string; includeDocs?: boolean },
   ): Promise<CouchDoc[]>;
   bulk(docs: CouchDoc[]): Promise<Array<'ok' | 'conflict'>>;
+  /**
+   * Deletes the documents `ids` for good (a CouchDB delete, not a `gone` put): every leaf, so a conflicting
+   * revision left by a partition does not become the winner. Idempotent; missing ids are skipped.
+   */
+  remove(ids: readonly string[]): Promise<void>;
 }
+
+/** Ids per request of `remove`. */
+const REMOVE_PAGE = 500;
 
 /**
  * `resolve`, when given, is asked for every document read with `_conflicts` (conflicts.ts `pickLeaf`) and
@@ -241,6 +250,21 @@ export const wrapDb = (
           if (r.status === 409 || r.name === 'conflict') return 'conflict';
           throw toStoreError(r, 'a write');
         });
+      }),
+    remove: (ids) =>
+      run('a removal', async () => {
+        const all = [...new Set(ids)];
+        for (let i = 0; i < all.length; i += REMOVE_PAGE) {
+          const page = all.slice(i, i + REMOVE_PAGE);
+          // Deleting a winner makes a conflicting leaf the winner: read again until no page id is live.
+          for (let round = 0; ; round++) {
+            const { rows } = await raw.allDocs({ keys: page });
+            const live = rows.filter((r) => r.value !== undefined && r.value.deleted !== true);
+            if (live.length === 0) break;
+            if (round > 50) throw new StoreError('UNAVAILABLE', 'documents keep changing while erased');
+            await raw.bulkDocs(live.map((r) => ({ _id: r.id, _rev: r.value?.rev, _deleted: true })));
+          }
+        }
       }),
   };
 };

@@ -37,7 +37,7 @@ import {
   type SyncStore,
 } from '../types';
 import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
-import { currentEpoch, guardShards, runGuard, Parts, type Ctx } from './context';
+import { currentEpoch, guarded, guardShards, Parts, type Ctx } from './context';
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
 import { invalid, validateDocWrite, validateGuard } from './validate';
@@ -65,6 +65,8 @@ export interface RowsPlan {
   results: DocWriteResult[];
   positionTaken: boolean;
   heads: Map<string, number>;
+  /** The `_rev` (null: none) each record document written had on the state read (log.ts Plan `revs`). */
+  revs: Map<string, string | null>;
 }
 
 /**
@@ -80,20 +82,24 @@ export const planRows = async (
   maxMasterBytes?: number,
 ): Promise<RowsPlan> => {
   const { data } = ctx;
-  const current = await data.getMany(rows.map((r) => key('d', r.doc.stream, r.doc.id)));
-  const positions = await data.getMany(
-    rows.flatMap((r) =>
-      r.doc.audit !== undefined && isAuditStream(r.doc.stream)
-        ? [key('ap', r.doc.stream, r.doc.author, r.doc.audit.authorSeq)]
-        : [],
+  const epochStreams = [
+    ...new Set(rows.filter((r) => r.expectedEpoch !== undefined).map((r) => r.doc.stream)),
+  ];
+  // The reads are independent: at once.
+  const [current, positions, epochList] = await Promise.all([
+    data.getMany(rows.map((r) => key('d', r.doc.stream, r.doc.id))),
+    data.getMany(
+      rows.flatMap((r) =>
+        r.doc.audit !== undefined && isAuditStream(r.doc.stream)
+          ? [key('ap', r.doc.stream, r.doc.author, r.doc.audit.authorSeq)]
+          : [],
+      ),
     ),
-  );
-  const epochs = new Map<string, number>();
-  for (const r of rows) {
-    if (r.expectedEpoch === undefined || epochs.has(r.doc.stream)) continue;
-    epochs.set(r.doc.stream, (await currentEpoch(data, r.doc.stream)) ?? 0);
-  }
+    Promise.all(epochStreams.map((stream) => currentEpoch(data, stream))),
+  ]);
+  const epochs = new Map<string, number>(epochStreams.map((stream, i) => [stream, epochList[i] ?? 0]));
   const heads = new Map<string, number>();
+  const revs = new Map<string, string | null>();
   const headOf = (stream: string): number =>
     heads.get(stream) ?? snaps.get(shardOf(stream))?.state.heads[stream] ?? 0;
   const results: DocWriteResult[] = [];
@@ -169,6 +175,7 @@ export const planRows = async (
       ...(a === undefined ? {} : { audit: { authorSeq: a.authorSeq, prevHash: a.prevHash, at: a.at } }),
     };
     written.set(dId, body);
+    revs.set(dId, current.get(dId)?._rev ?? null);
     const shard = shardOf(doc.stream);
     parts.ops(shard, put(body), create({ _id: key('q', doc.stream, seq), id: doc.id }));
     if (a !== undefined) {
@@ -189,7 +196,7 @@ export const planRows = async (
       p.advanced = [...(p.advanced ?? []).filter((h) => h.stream !== stream), { stream, head }];
     }
   }
-  return { results, positionTaken, heads };
+  return { results, positionTaken, heads, revs };
 };
 
 const notWritten = (results: DocWriteResult[]): DocWriteResult[] =>
@@ -220,11 +227,10 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     const shards = [...rows.map((r) => shardOf(r.doc.stream)), ...(await guardShards(data, guard))];
     if (shards.length === 0) return [];
     const { result, committed } = await log.commit(shards, async (snaps) => {
-      await runGuard(data, guard);
       const parts = new Parts();
-      const plan = await planRows(ctx, snaps, rows, now, parts, maxMasterBytes);
+      const plan = await guarded(data, guard, () => planRows(ctx, snaps, rows, now, parts, maxMasterBytes));
       if (plan.positionTaken) return { parts: new Map(), result: notWritten(plan.results) };
-      return { parts: parts.map, result: plan.results };
+      return { parts: parts.map, result: plan.results, revs: plan.revs };
     });
     ctx.announce(advancedHeads(committed));
     return result;

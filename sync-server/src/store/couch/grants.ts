@@ -192,7 +192,12 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
           }
         }
       }
-      return { position: snap.n, granteeIds };
+      // An erased account's changes went with it (erase.ts): it is no grantee any more.
+      const accounts = await data.getMany(granteeIds.map((id) => key('A', id)));
+      return {
+        position: snap.n,
+        granteeIds: granteeIds.filter((id) => !isGone(accounts.get(key('A', id)))),
+      };
     },
     countUnended: async ({ patientId, granteeId }, now) => {
       requireText(now, 'now');

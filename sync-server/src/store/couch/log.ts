@@ -13,10 +13,14 @@
  * | ------------------- | ----------------------------------------------------------------------------- |
  * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
  * | build               | read the materialized state (now complete through the last commit), decide     |
+ * |                     | (when this instance saw X's last commit applied, build runs on that while the    |
+ * |                     | tail is read again, at once: kept only if the tail is that very revision)        |
  * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
  * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
  * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
- * | apply               | write the ops into plain documents (`ops.ts`), mark the commit(s) applied       |
+ * | apply               | write the ops into plain documents (`ops.ts`; the writer's own commit on the     |
+ * |                     | revisions its build read, unread), mark the commit(s) applied (the writer's own: |
+ * |                     | answered once applied, the mark under way; its next commit there awaits it)      |
  *
  * Invariants:
  * - Commit n+1 of a shard is created only by a writer that saw commit n applied (settle), so at most the
@@ -28,9 +32,13 @@
  *   waits up to ABORT_AFTER_MS for its writer, then aborts it (the writer then fails its own CAS and
  *   retries): a node killed mid-commit blocks its shards for at most that long.
  * - Readers never abort: they treat a pending commit as not there (`base`), and help apply a committed one.
+ * - A committed transaction's parts are marked applied only once every part's ops are: a node hearing of
+ *   one part (a grant change in `#grants`) reads the documents the others wrote (the grant itself).
  * - The write is acknowledged (the promise resolves) only once its commit is applied: a write whose node
  *   dies before that is either committed (a retry finds it stored, as a conflict whose master is itself)
- *   or not (stored nothing).
+ *   or not (stored nothing). Its mark may still be under way: a node dying then leaves an applied commit
+ *   unmarked, which the next settle applies again (no-op: stamps) and marks; this instance's own settles
+ *   wait for the mark instead. Other nodes hear of it (changes.ts) once marked.
  * Failure modes: UNAVAILABLE when CouchDB cannot be reached (nothing acknowledged); UNAVAILABLE after
  * MAX_ATTEMPTS lost races in a row; whatever `build` throws (a refusal) rejects the call, nothing written.
  */
@@ -83,9 +91,13 @@ export interface Part {
 export interface Plan<T> {
   parts: Map<string, Part>;
   result: T;
+  /** `_rev` (null: none) of documents the parts put, as read on the settled state (ops.ts `applyOps`). */
+  revs?: ReadonlyMap<string, string | null>;
 }
 
 export const ABORT_AFTER_MS = 1500;
+/** Shards whose last applied tail an instance remembers (`commit`'s guess); the oldest seen go first. */
+const SHARDS_REMEMBERED = 10_000;
 const MAX_ATTEMPTS = 200;
 const EMPTY: ShardState = { heads: {} };
 
@@ -112,12 +124,31 @@ export interface ShardLog {
   }>;
   /** Commits `l|shard|from+1 …` in order from `from` (changesSince): number and doc. */
   readFrom(shard: string, from: number): Promise<CommitDoc[]>;
+  /**
+   * Ids of every document the commits of `shard` after `from` write (its materialized documents: each is
+   * written by its owner shard's commits only), read a page at a time; `n`: the last commit read.
+   */
+  opIds(shard: string, from?: number): Promise<{ ids: Set<string>; n: number }>;
+  /** Deletes the whole log of `shard` (account erasure): afterwards it reads as never committed to. */
+  drop(shard: string): Promise<void>;
 }
+
+/** Commits read per request by `opIds` (they hold their documents whole), ids by `drop`. */
+const LOG_PAGE = 20;
 
 export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   const tail = async (shard: string): Promise<CommitDoc | null> => {
     const [last] = await log.range(prefix('l', shard), { descending: true, limit: 1 });
     return (last as CommitDoc | undefined) ?? null;
+  };
+
+  /** This instance's last sight of each shard's tail, applied (`commit`'s guess); bounded. */
+  const seen = new Map<string, { n: number; state: ShardState; rev: string }>();
+  const remember = (c: CommitDoc): void => {
+    if (c.applied !== true || typeof c._rev !== 'string') return;
+    seen.delete(c.shard);
+    if (seen.size >= SHARDS_REMEMBERED) seen.delete(seen.keys().next().value ?? '');
+    seen.set(c.shard, { n: c.n, state: effective(c), rev: c._rev });
   };
 
   const markApplied = async (c: CommitDoc, aborted: boolean): Promise<void> => {
@@ -135,25 +166,67 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     }
   };
 
-  const applyCommit = async (c: CommitDoc): Promise<void> => {
-    await applyOps(data, c.n, c.ops);
-    await markApplied(c, false);
+  /** This instance's own commits, applied, whose mark is under way (`later`): per shard. */
+  const marking = new Map<string, { n: number; token: unknown; done: Promise<void> }>();
+  const markLater = (c: CommitDoc): void => {
+    const entry = { n: c.n, token: c.token, done: Promise.resolve() };
+    entry.done = markApplied(c, false)
+      .then(() => remember(c))
+      // Not marked (CouchDB unreachable): the next settle of the shard applies it again and marks it.
+      .catch(() => undefined)
+      .finally(() => {
+        if (marking.get(c.shard) === entry) marking.delete(c.shard);
+      });
+    marking.set(c.shard, entry);
   };
 
-  /** Applies every part of a committed transaction (a part alone would leave the others' state unread). */
-  const applyTx = async (tx: CouchDoc, aborted: boolean): Promise<void> => {
+  /**
+   * `later` (the writer's own commit): answered once its ops are applied, the mark going on meanwhile; this
+   * instance's settles of the shard wait for that mark instead of applying the commit again.
+   */
+  const applyCommit = async (
+    c: CommitDoc,
+    revs?: ReadonlyMap<string, string | null>,
+    later = false,
+  ): Promise<void> => {
+    await applyOps(data, c.n, c.ops, { revs });
+    await marked(c, later);
+  };
+  const marked = async (c: CommitDoc, later: boolean): Promise<void> => {
+    if (later) {
+      markLater(c);
+      return;
+    }
+    await markApplied(c, false);
+    remember(c);
+  };
+
+  /**
+   * Applies every part of a committed transaction (a part alone would leave the others' state unread).
+   * `own`: the parts as this writer created them (not read again), with the revs its plan read.
+   */
+  const applyTx = async (
+    tx: CouchDoc,
+    aborted: boolean,
+    own?: { parts: CommitDoc[]; revs?: ReadonlyMap<string, string | null> | undefined },
+  ): Promise<void> => {
     const parts = (tx.parts as Array<{ shard: string; n: number }> | undefined) ?? [];
-    const docs = await log.getMany(parts.map((p) => key('l', p.shard, p.n)));
-    // Parts are of different shards, their documents disjoint: applied at once.
-    await Promise.all(
-      parts.map(async (p) => {
-        const c = docs.get(key('l', p.shard, p.n)) as CommitDoc | undefined;
-        // A part never created (the writer stopped before it) is no commit: nothing to mark.
-        if (c === undefined || c.tx !== tx._id || c.applied === true) return;
-        if (aborted) await markApplied(c, true);
-        else await applyCommit(c);
-      }),
-    );
+    const docs =
+      own === undefined
+        ? await log.getMany(parts.map((p) => key('l', p.shard, p.n)))
+        : new Map<string, CouchDoc>(own.parts.map((c) => [c._id, c]));
+    // A part never created (the writer stopped before it) is no commit: nothing to mark.
+    const open = parts
+      .map((p) => docs.get(key('l', p.shard, p.n)) as CommitDoc | undefined)
+      .filter((c): c is CommitDoc => c !== undefined && c.tx === tx._id && c.applied !== true);
+    if (aborted) {
+      await Promise.all(open.map((c) => markApplied(c, true)));
+      return;
+    }
+    // Parts are of different shards, their documents disjoint: applied at once. Every part's ops before
+    // any mark: a node that hears of a part applied (changes.ts) then reads the documents of all.
+    await Promise.all(open.map((c) => applyOps(data, c.n, c.ops, { revs: own?.revs })));
+    await Promise.all(open.map((c) => marked(c, own !== undefined)));
   };
 
   const casTx = async (tx: CouchDoc, status: 'committed' | 'aborted'): Promise<boolean> => {
@@ -176,7 +249,16 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
         await resolveCommit(log, data, c);
         continue;
       }
-      if (c.applied === true) return { n: c.n, state: effective(c) };
+      if (c.applied === true) {
+        remember(c);
+        return { n: c.n, state: effective(c) };
+      }
+      // Our own commit, applied, its mark under way: complete once that is done.
+      const mine = marking.get(shard);
+      if (mine !== undefined && mine.n === c.n && mine.token === c.token) {
+        await mine.done;
+        return { n: c.n, state: c.state };
+      }
       if (c.tx === undefined) {
         await applyCommit(c);
         continue;
@@ -217,15 +299,62 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     events: part.events ?? [],
   });
 
-  const commit: ShardLog['commit'] = async (shards, build) => {
+  /**
+   * The settle step guessed: when this instance saw every shard's tail applied, `build` runs on those
+   * snapshots while the tails are read again, at once. The guess holds when each tail is still that very
+   * revision (same commit, same `_rev`, applied, no conflicts): then nothing was committed since, the
+   * state `build` read is complete through it, and its answer (or refusal) stands. Otherwise null (the
+   * caller settles and builds again; what `build` decided on the guess is dropped).
+   */
+  const guess = async <T>(
+    order: readonly string[],
+    build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
+  ): Promise<{ snaps: Map<string, Snapshot>; plan: Plan<T> } | null> => {
+    const known = order.map((shard) => seen.get(shard));
+    if (known.some((k) => k === undefined)) return null;
+    const snaps = new Map<string, Snapshot>(
+      order.map((shard, i) => [shard, { n: known[i]?.n ?? 0, state: known[i]?.state ?? EMPTY }]),
+    );
+    const [tails, built] = await Promise.allSettled([Promise.all(order.map(tail)), build(snaps)]);
+    const held =
+      tails.status === 'fulfilled' &&
+      tails.value.every((c, i) => {
+        const k = known[i];
+        return (
+          c !== null &&
+          k !== undefined &&
+          c.n === k.n &&
+          c._rev === k.rev &&
+          c.applied === true &&
+          (c._conflicts === undefined || c._conflicts.length === 0)
+        );
+      });
+    if (!held) return null;
+    if (built.status === 'rejected') throw built.reason;
+    return { snaps, plan: built.value };
+  };
+
+  const commit = async <T>(
+    shards: readonly string[],
+    build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
+  ): Promise<{ result: T; committed: CommitDoc[] }> => {
     const order = [...new Set(shards)].sort();
+    // This instance's last commits there marked first: the guess then starts from them.
+    await Promise.all(order.map((shard) => marking.get(shard)?.done ?? Promise.resolve()));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await sleep(Math.random() * Math.min(2 + attempt * 2, 40));
-      const settled = await Promise.all(order.map((shard) => settle(shard, true)));
-      const snaps = new Map<string, Snapshot>(
-        order.map((shard, i) => [shard, settled[i] ?? { n: 0, state: EMPTY }]),
-      );
-      const plan = await build(snaps);
+      const guessed = attempt === 0 ? await guess(order, build) : null;
+      let snaps: Map<string, Snapshot>;
+      let plan: Plan<T>;
+      if (guessed !== null) {
+        ({ snaps, plan } = guessed);
+      } else {
+        const settled = await Promise.all(order.map((shard) => settle(shard, true)));
+        snaps = new Map<string, Snapshot>(
+          order.map((shard, i) => [shard, settled[i] ?? { n: 0, state: EMPTY }]),
+        );
+        plan = await build(snaps);
+      }
       const written = order.filter((s) => plan.parts.has(s));
       if (written.length === 0) return { result: plan.result, committed: [] };
       // Every shard the plan read takes part: a commit there since its read refuses this one.
@@ -235,7 +364,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
       if (parts.length === 1) {
         const [only] = parts;
         if (only === undefined || !(await log.create(only))) continue;
-        await applyCommit(only);
+        await applyCommit(only, plan.revs, true);
         return { result: plan.result, committed: parts };
       }
       const tx: CouchDoc = {
@@ -263,7 +392,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
         }
         continue;
       }
-      await applyTx(tx, false);
+      await applyTx(tx, false, { parts, revs: plan.revs });
       return { result: plan.result, committed: parts };
     }
     throw new StoreError('UNAVAILABLE', 'too many concurrent writers on the same records; try again');
@@ -272,5 +401,29 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   const readFrom: ShardLog['readFrom'] = async (shard, from) =>
     (await log.range(prefix('l', shard), { startAfter: key('l', shard, from) })) as CommitDoc[];
 
-  return { settle, commit, readFrom };
+  const opIds: ShardLog['opIds'] = async (shard, from = 0) => {
+    const ids = new Set<string>();
+    let n = from;
+    for (;;) {
+      const page = (await log.range(prefix('l', shard), {
+        startAfter: key('l', shard, n),
+        limit: LOG_PAGE,
+      })) as CommitDoc[];
+      for (const c of page) {
+        for (const op of c.ops) ids.add(op.doc._id);
+        n = Math.max(n, c.n);
+      }
+      if (page.length < LOG_PAGE) return { ids, n };
+    }
+  };
+
+  const drop: ShardLog['drop'] = async (shard) => {
+    for (;;) {
+      const page = await log.range(prefix('l', shard), { limit: 500, includeDocs: false });
+      if (page.length === 0) return;
+      await log.remove(page.map((c) => c._id));
+    }
+  };
+
+  return { settle, commit, readFrom, opIds, drop };
 };

@@ -34,14 +34,19 @@ const stampOf = (doc: CouchDoc | undefined): number => (typeof doc?.cn === 'numb
 /**
  * `force` (split-brain resolution, conflicts.ts): a document stamped with this very commit is written again
  * too, and creates become puts, so the winner's version replaces a loser's written under the same number.
+ * `revs` (the commit's own writer): the `_rev` (null: none) documents had on the state the commit was built
+ * on. Those are written on it without being read first: nothing but this commit can have written them since
+ * (no later commit exists before this one is applied), and if a node helping apply it did, the write is
+ * refused (409) and the document read and decided as any other.
  */
 export const applyOps = async (
   data: Db,
   n: number,
   ops: readonly Op[],
-  options: { force?: boolean } = {},
+  options: { force?: boolean; revs?: ReadonlyMap<string, string | null> | undefined } = {},
 ): Promise<void> => {
   const force = options.force === true;
+  const revs = force ? undefined : options.revs;
   const puts = force ? ops : ops.filter((op) => op.t === 'put');
   // The last put of an id in one commit wins (a batch may write one record twice).
   const byId = new Map<string, CouchDoc>();
@@ -51,9 +56,15 @@ export const applyOps = async (
   // Creates go with the first round of puts, in one request: a 409 on a create is the document already there.
   let withCreates = true;
   for (let round = 0; pending.length > 0 || withCreates; round++) {
-    const stored = await data.getMany(pending.map((d) => d._id));
+    const known = round === 0 ? revs : undefined;
+    const stored = await data.getMany(pending.filter((d) => known?.has(d._id) !== true).map((d) => d._id));
     const writes: CouchDoc[] = [];
     for (const doc of pending) {
+      if (known?.has(doc._id) === true) {
+        const rev = known.get(doc._id);
+        writes.push({ ...doc, cn: n, ...(rev === null || rev === undefined ? {} : { _rev: rev }) });
+        continue;
+      }
       const current = stored.get(doc._id);
       if (force ? stampOf(current) > n : stampOf(current) >= n) continue;
       if (current?._conflicts !== undefined && current._conflicts.length > 0) await dropLosers(data, current);

@@ -54,7 +54,7 @@ interface LinkState {
 type Created = Omit<ShlLink, 'accessCount' | 'revokedAt' | 'lastAccessAt'>;
 
 export const linkShard = (linkId: string): string => `#shl:${linkId}`;
-const tokenShard = (tokenHash: string): string => `#shlt:${tokenHash}`;
+export const tokenShard = (tokenHash: string): string => `#shlt:${tokenHash}`;
 
 const live = (doc: CouchDoc | undefined | null): CouchDoc | null =>
   doc === undefined || isGone(doc) ? null : doc;

@@ -36,6 +36,7 @@ import {
 import { couchAccounts } from './accounts';
 import { couchAvailability } from './availability';
 import { couchBlobs } from './blobs';
+import { couchErase } from './erase';
 import { followCommits } from './changes';
 import type { Ctx } from './context';
 import { key, wrapDb, type Db } from './db';
@@ -61,6 +62,8 @@ export interface CouchStoreOptions {
   requestTimeoutMs?: number;
   healthIntervalMs?: number;
   onListenerError?: (error: unknown) => void;
+  /** The HTTP client (default the global fetch): a test may fail requests at a chosen moment. */
+  fetch?: typeof fetch;
 }
 
 export interface CouchStore extends SyncStore {
@@ -107,6 +110,7 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const report =
     options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
+  const fetchImpl = options.fetch ?? fetch;
   const withAuth = (init: RequestInit): RequestInit => {
     if (authorization === null) return init;
     const headers = new Headers(init.headers);
@@ -114,7 +118,7 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
     return { ...init, headers };
   };
   const fetchWithTimeout = async (url: string, init: RequestInit = {}): Promise<Response> => {
-    const response = await fetch(
+    const response = await fetchImpl(
       url,
       withAuth({ ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) }),
     );
@@ -165,9 +169,11 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   };
   const ctx: Ctx = { data, log: createShardLog(logDb, data, node), node, announce: deliver };
   let follower: { stop(): void } | null = null;
+  const eraser = couchErase(ctx);
+  const accountParts = couchAccounts(ctx);
 
   const ensureDb = async (url: string): Promise<void> => {
-    const response = await fetch(
+    const response = await fetchImpl(
       url,
       withAuth({ method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }),
     ).catch((error: unknown) => {
@@ -211,6 +217,11 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
       onError: () => undefined,
     });
     initialised = true;
+    // Erasures a stopped node left half done (erase.ts): finished in the background; a failure waits
+    // for the next start or an erase of the account.
+    eraser.finishPending().catch((error: unknown) => {
+      if (!closed) report(error);
+    });
   };
 
   const healthIntervalMs = options.healthIntervalMs ?? 1000;
@@ -247,7 +258,8 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
       lastHealth = { at: now, health };
       return health;
     },
-    ...couchAccounts(ctx),
+    ...accountParts,
+    accounts: { ...accountParts.accounts, erase: (accountId) => eraser.erase(accountId) },
     ...couchGrants(ctx),
     ...couchBlobs(ctx),
     docs: couchDocs(ctx),
