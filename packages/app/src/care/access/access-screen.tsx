@@ -396,14 +396,12 @@ function DisclosureCard(props: { readonly disclosure: Disclosure }): ReactNode {
         <Field label={t('care.audit.purpose')}>
           <Text size="sm">{d.purpose}</Text>
         </Field>
-        <Group gap="lg" align="flex-start" wrap="wrap">
-          <Field label={t('care.audit.given')}>
-            <Text size="sm">{formatDate(d.date)}</Text>
-          </Field>
-          <Field label={t('care.audit.ends')}>
-            <Text size="sm">{parts.ends}</Text>
-          </Field>
-        </Group>
+        <Field label={t('care.audit.given')}>
+          <Text size="sm">{formatDate(d.date)}</Text>
+        </Field>
+        <Field label={t('care.audit.ends')}>
+          <Text size="sm">{parts.ends}</Text>
+        </Field>
         <Field label={t('care.audit.used')}>
           <Text size="sm">{parts.used}</Text>
         </Field>

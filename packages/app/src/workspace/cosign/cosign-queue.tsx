@@ -63,7 +63,7 @@ function QueueRow(props: { readonly request: StoredRecord<'NoteSignature'> }): R
     <Link to={`/workspace/cosign/${r.id}`} className="hale-row-link" data-testid={`cosign-${r.id}`}>
       <Group justify="space-between" wrap="nowrap" px="md" py="sm" gap="sm">
         <div style={{ minWidth: 0 }}>
-          <Text fw={600} truncate>
+          <Text fw={600} lineClamp={2}>
             {note?.record.title ?? t('kinds.notes.one')} · {patient}
           </Text>
           <Text size="sm" c="dimmed" lineClamp={2}>
