@@ -49,14 +49,25 @@ describe('the preload bridge', () => {
     await bridge.notify('Hale', 'hi');
     await bridge.saveFile({ suggestedName: 'a.json', data: new Uint8Array([1]) });
     await bridge.printEmergencyCard();
+    await bridge.setReminders({ title: 'Reminder', day: 'Tomorrow', hour: 'Within the hour' }, []);
     expect(invoked).toEqual([
       'hale:app-version',
       'hale:notify',
       'hale:save-file',
       'hale:print-emergency-card',
+      'hale:reminders',
     ]);
     expect(Object.keys(bridge).sort()).toEqual(
-      ['appVersion', 'notify', 'onLock', 'platform', 'printEmergencyCard', 'saveFile', 'vault'].sort(),
+      [
+        'appVersion',
+        'notify',
+        'onLock',
+        'platform',
+        'printEmergencyCard',
+        'saveFile',
+        'setReminders',
+        'vault',
+      ].sort(),
     );
   });
 

@@ -40,6 +40,11 @@ export interface HaleDesktopBridge {
   saveFile(input: IpcRequest<'hale:save-file'>): Promise<IpcResult<'hale:save-file'>>;
   readonly vault: Vault;
   appVersion(): Promise<string>;
+  /**
+   * Hands main the start times of the confirmed appointments (ms since 1970) and the fixed words to remind
+   * with; main shows them a day and an hour before, also while the page is locked. Replaces the last list.
+   */
+  setReminders(words: IpcRequest<'hale:reminders'>['words'], starts: readonly number[]): Promise<void>;
   /** The current window as a PDF (print stylesheet, A4), saved where the person chooses. */
   printEmergencyCard(suggestedName?: string): Promise<IpcResult<'hale:print-emergency-card'>>;
   /** Called when the OS suspends or locks the screen; returns the function that stops it. */
@@ -73,6 +78,9 @@ export function createBridge(ipc: IpcRendererLike): HaleDesktopBridge {
       await call('hale:notify', { title, body });
     },
     saveFile: (input) => call('hale:save-file', input),
+    setReminders: async (words, starts) => {
+      await call('hale:reminders', { words: { ...words }, starts: [...starts] });
+    },
     vault,
     appVersion: () => call('hale:app-version', {}),
     printEmergencyCard: (suggestedName = 'emergency-card.pdf') =>

@@ -9,6 +9,7 @@
  * | the window | `mainWindowOptions` (context isolation, sandbox, no Node), navigation guard, permissions allow-list |
  * | the bridge | IPC through one dispatcher (`ipc-main.ts`): channels, sender and input checked |
  * | lock | OS suspend or screen lock → `hale:lock` to every window (the app locks its session) |
+ * | reminders | `hale:reminders` hands the confirmed appointments' start times; main shows the fixed words at a day and an hour before (reminders.ts), also while the page is locked |
  *
  * Failure modes: a path outside `appDir` (`..`, an absolute one) → 404; a missing file → the app's
  * `index.html` for a page, 404 for anything else; permissions not listed → refused.
@@ -16,6 +17,7 @@
 import path from 'node:path';
 import { LOCK_CHANNEL, type IpcRequest } from './ipc-contract';
 import { createIpcDispatcher, registerIpc, type IpcHandlers, type IpcMainLike } from './ipc-main';
+import { createReminderScheduler, type ReminderClock } from './reminders';
 import { safeStorageVault, type SafeStorageLike, type VaultFs } from './vault';
 import {
   ALLOWED_PERMISSIONS,
@@ -102,6 +104,8 @@ export interface DesktopMainOptions {
   /** Hosts whose https links open in the OS browser (the window itself never leaves the app). */
   readonly externalHosts?: readonly string[];
   readonly log?: (message: string, detail?: unknown) => void;
+  /** The reminders' clock (tests inject one). */
+  readonly clock?: ReminderClock;
 }
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -172,6 +176,11 @@ export function createDesktopMain(electron: ElectronMainLike, options: DesktopMa
     platform: options.platform,
   });
 
+  const reminders = createReminderScheduler({
+    show: (title, body) => new electron.Notification({ title, body }).show(),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+
   const requireWindow = (): BrowserWindowLike => {
     if (window === null) throw new Error('no window');
     return window;
@@ -215,6 +224,10 @@ export function createDesktopMain(electron: ElectronMainLike, options: DesktopMa
       return null;
     },
     'hale:app-version': async () => app.getVersion(),
+    'hale:reminders': async (plan) => {
+      reminders.replace(plan);
+      return null;
+    },
     'hale:print-emergency-card': async ({ suggestedName }) => {
       const pdf = await requireWindow().webContents.printToPDF({
         pageSize: 'A4',
@@ -244,6 +257,7 @@ export function createDesktopMain(electron: ElectronMainLike, options: DesktopMa
   return {
     dispatch,
     handlers,
+    reminders,
     /** Runs the app: false when another instance holds the lock (this one quits). */
     async start(): Promise<boolean> {
       if (!app.requestSingleInstanceLock()) {

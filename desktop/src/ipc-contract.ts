@@ -10,6 +10,7 @@
  * | `hale:vault-get` / `-set` / `-delete` | `{ key }` / `{ key, value }` / `{ key }` | string \| null / null / null |
  * | `hale:app-version` | `{}` | the version |
  * | `hale:print-emergency-card` | `{ suggestedName }` | `{ saved, path? }` (the window as a one-page PDF) |
+ * | `hale:reminders` | `{ words: { title, day, hour }, starts: epoch ms[] ≤ 50 }` | null (main reminds; reminders.ts) |
  *
  * Main → renderer: `hale:lock` (no payload) when the OS suspends or locks the screen.
  * Every answer is `IpcAnswer`: `{ ok: true, value }` or `{ ok: false, code, message }` with a code of
@@ -25,6 +26,10 @@ const Saved = Type.Object(
   { saved: Type.Boolean(), path: Type.Optional(Type.String({ maxLength: 4096 })) },
   closed,
 );
+
+/** Start times of confirmed appointments the renderer hands main at once (the nearest ones). */
+export const MAX_REMINDER_STARTS = 50;
+const Words = Type.String({ minLength: 1, maxLength: 200 });
 
 export const MAX_SAVE_BYTES = 200 * 1024 * 1024;
 /** A vault value: the account record (a passphrase wrap and a sealed key), a few KiB; room to grow. */
@@ -65,6 +70,20 @@ export const IPC_CHANNELS = {
   'hale:print-emergency-card': {
     request: Type.Object({ suggestedName: FileName }, closed),
     result: Saved,
+  },
+  'hale:reminders': {
+    request: Type.Object(
+      {
+        /** The fixed words of the renderer's language: no name, reason or time of any appointment. */
+        words: Type.Object({ title: Words, day: Words, hour: Words }, closed),
+        /** Start times (ms since 1970) of confirmed appointments: nothing else of them. */
+        starts: Type.Array(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 }), {
+          maxItems: MAX_REMINDER_STARTS,
+        }),
+      },
+      closed,
+    ),
+    result: Type.Null(),
   },
 } as const satisfies Record<string, { request: TSchema; result: TSchema }>;
 

@@ -86,6 +86,21 @@ test('share with a clinician, see their read in the access history, revoke: thei
     await expect(row).toContainText('Dr Lin Wei-Ting');
     await expect(page.getByTestId('access-table')).toContainText('Lab results');
     await checkScreen(page, 'care-access');
+    // On a phone the history is a list of cards, each field named; nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect(page.getByTestId('access-cards')).toBeVisible();
+    await expect(page.getByTestId('access-table')).toHaveCount(0);
+    await expect(
+      page.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first(),
+    ).toContainText('Dr Lin Wei-Ting');
+    const overflow = 'document.documentElement.scrollWidth - document.documentElement.clientWidth';
+    expect(await page.evaluate(overflow)).toBeLessThanOrEqual(0);
+    await page.getByRole('tab', { name: 'Disclosures' }).click();
+    await expect(page.getByTestId('disclosure-cards')).toContainText('Diabetes care at Harbour Clinic');
+    expect(await page.evaluate(overflow)).toBeLessThanOrEqual(0);
+    await page.getByRole('tab', { name: 'Access history' }).click();
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await expect(page.getByTestId('access-table')).toBeVisible();
 
     const csv = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();

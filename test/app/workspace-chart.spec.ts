@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { verifyFhirExport } from '@hale/client';
-import { checkScreen, go } from './support';
+import { checkScreen, go, unlock } from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 test('a shared chart: consented kinds only, a signed note reaches the patient, revoke ends it', async ({
@@ -100,6 +100,8 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     await go(page, `/workspace/patients/${patientId}`);
     await expect(page.getByTestId('chart-state')).toHaveText('Access ended', { timeout: 30_000 });
     await expect(page.getByText('What you saw before cannot be recalled', { exact: false })).toBeVisible();
+    // The patient is still named as while the grant stood (remembered in memory, not kept on disk).
+    await expect(page.getByTestId('patient-name')).toHaveText('Amira Haddad');
     await expect(sections).toHaveCount(0);
     await go(page, `/workspace/patients/${patientId}/chart/labs`);
     await expect(page.getByTestId('kind-not-shared')).toBeVisible();
@@ -132,6 +134,14 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     await expect(page.getByText('No patient has shared a chart with you yet')).toBeVisible();
     await page.getByText('Ended (1)').click();
     await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Access ended');
+    await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Amira Haddad');
+    // After a lock nothing of the patient is left to name them by: a plain label, not a bare id.
+    await page.reload();
+    await unlock(page);
+    await go(page, `/workspace/patients/${patientId}`);
+    await expect(page.getByTestId('chart-state')).toHaveText('Access ended', { timeout: 30_000 });
+    await expect(page.getByTestId('patient-name')).toContainText('A patient whose access ended');
+    await checkScreen(page, 'workspace-chart-ended-unnamed');
   } finally {
     await patient.close();
   }

@@ -61,9 +61,12 @@ test('a note signed, co-signed by a second clinician, amended: the co-signature 
     await go(page2, '/workspace/cosign');
     const asked = page2.locator('[data-testid^="cosign-"]').filter({ hasText: 'Asthma review' });
     await expect(asked).toBeVisible({ timeout: 30_000 });
+    // The one who asked is named from the directory, not by an account id.
+    await expect(asked).toContainText('Asked by Dr Kai Moreno', { timeout: 30_000 });
     await checkScreen(page2, 'workspace-cosign-queue');
     await asked.click();
     await expect(page2.getByText('Asthma, partly controlled.')).toBeVisible({ timeout: 30_000 });
+    await expect(page2.getByText('Dr Kai Moreno asked you to co-sign this note of Noor Saleh')).toBeVisible();
     await checkScreen(page2, 'workspace-cosign-review');
     await page2.getByRole('button', { name: 'Co-sign version 1' }).click();
     await expect(page2.getByText(/You co-signed version 1 on/)).toBeVisible();

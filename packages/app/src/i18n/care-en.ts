@@ -126,6 +126,10 @@ export const careEn = {
     keyChangedTitle: 'The key of {{name}} has changed',
     keyChanged:
       'Since you last compared it, this account presents another key. It may be a new installation of theirs — or someone trying to receive your records in their place. Compare the safety number with them again, in person or by phone, before you share anything.',
+    keyPresentedWrong:
+      'The server now presents a key for {{name}} that is not the key of the account you compared. Someone may be trying to receive your records in their place. Do not share: ask {{name}} in person or by phone whether anything changed, and check again later.',
+    nothingShared: 'Nothing was shared.',
+    checkKeyAgain: 'Check the key again',
     compareExplain:
       'Before you share for the first time, compare this safety number with the one {{name}} sees in their Hale: read it aloud together, or scan the QR code on their screen. If every digit is the same, nobody stands in between.',
     safetyNumber: 'Safety number',

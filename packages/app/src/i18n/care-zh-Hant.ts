@@ -123,6 +123,10 @@ export const careZhHant: Strings<typeof careEn> = {
     keyChangedTitle: '{{name}} 的金鑰已經改變',
     keyChanged:
       '自從您上次比對後,這個帳戶出示了另一把金鑰。這可能是對方重新安裝了 Hale,也可能是有人想冒名接收您的記錄。在分享任何內容之前,請當面或以電話與對方再比對一次安全碼。',
+    keyPresentedWrong:
+      '伺服器現在為 {{name}} 出示的金鑰,不是您比對過的那個帳戶的金鑰。可能有人想冒名接收您的記錄。請不要分享:請當面或以電話詢問 {{name}} 是否有任何變更,稍後再檢查一次。',
+    nothingShared: '沒有分享任何內容。',
+    checkKeyAgain: '再檢查一次金鑰',
     compareExplain:
       '第一次分享之前,請將這組安全碼與 {{name}} 在其 Hale 中看到的安全碼比對:一起唸出來,或掃描對方螢幕上的 QR 碼。若每一位數字都相同,代表中間沒有其他人。',
     safetyNumber: '安全碼',

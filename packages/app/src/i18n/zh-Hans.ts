@@ -1277,6 +1277,10 @@ export const zhHans: Translation = {
       keyChangedTitle: '{{name}} 的密钥已经改变',
       keyChanged:
         '自从您上次比对后,这个账户出示了另一把密钥。这可能是对方重新安装了 Hale,也可能是有人想冒名接收您的记录。在分享任何内容之前,请当面或以电话与对方再比对一次安全码。',
+      keyPresentedWrong:
+        '服务器现在为 {{name}} 出示的密钥,不是您比对过的那个账户的密钥。可能有人想冒名接收您的记录。请不要分享:请当面或以电话询问 {{name}} 是否有任何变更,稍后再检查一次。',
+      nothingShared: '没有分享任何内容。',
+      checkKeyAgain: '再检查一次密钥',
       compareExplain:
         '第一次分享之前,请将这组安全码与 {{name}} 在其 Hale 中看到的安全码比对:一起念出来,或扫描对方屏幕上的 QR 码。若每一位数字都相同,代表中间没有其他人。',
       safetyNumber: '安全码',
@@ -1630,6 +1634,7 @@ export const zhHans: Translation = {
     },
     patient: {
       unnamed: '病人 {{id}}',
+      endedUnnamed: '已结束访问的病人({{id}})',
     },
     chartState: {
       active: '分享中',

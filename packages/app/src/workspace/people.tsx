@@ -1,7 +1,8 @@
 /**
  * Clinicians by name: the directory's signed profiles seen in this page (searches, this account's own
- * profile), kept in memory only, so a co-sign request or an appointment can say who; otherwise a short
- * account id. And a finder over the directory for choosing a clinician.
+ * profile, and the directory read by `useClinicianNames` for the accounts a screen names), kept in memory
+ * only, so a co-sign request or an appointment can say who; otherwise a short account id. And a finder
+ * over the directory for choosing a clinician.
  */
 import { useState, type ReactNode } from 'react';
 import { Button, Group, Stack, Text, TextInput, UnstyledButton } from '@mantine/core';
@@ -9,6 +10,7 @@ import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { useHaleSession } from '@hale/react';
 import { shortId } from '../records/format';
+import { useDirectoryNames } from '../care/people';
 import { errorText } from './ui';
 
 const names = new Map<string, string>();
@@ -16,6 +18,15 @@ const names = new Map<string, string>();
 export const rememberClinician = (accountId: string, name: string): void => {
   names.set(accountId, name);
 };
+
+/**
+ * Looks the accounts up in the directory (in the background; offline, the short ids stay) so that
+ * `clinicianName` names them: the calling screen renders again when their names arrive.
+ */
+export function useClinicianNames(ids: readonly (string | undefined)[]): void {
+  const found = useDirectoryNames(ids.filter((id): id is string => id !== undefined));
+  for (const [id, name] of found) names.set(id, name);
+}
 
 export const clinicianName = (t: TFunction, accountId: string, me: string): string =>
   accountId === me

@@ -4,11 +4,13 @@
  * claim), filtered by person, kind and period; the accounting of disclosures (each grant: to whom, what,
  * why, until when, how often used). Both export as CSV and as FHIR AuditEvent resources.
  *
- * Offline, the views are what this device verified before, said with their date.
+ * Offline, the views are what this device verified before, said with their date. On a phone's width both
+ * lists are stacked cards (each field named), not tables that scroll sideways.
  */
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Tabs, Text } from '@mantine/core';
 import { IconDownload, IconRefresh } from '@tabler/icons-react';
+import { useMediaQuery } from '@mantine/hooks';
 import { useTranslation } from 'react-i18next';
 import type { AccessRecord, Disclosure } from '@hale/client';
 import { useAccessLog, useAuditVerification, useDisclosures } from '@hale/react';
@@ -23,6 +25,23 @@ import { VerificationPanel } from './verification-panel';
 
 const PERIODS = ['all', '1', '7', '30', '365'] as const;
 type Period = (typeof PERIODS)[number];
+
+/** Narrower than Mantine's `sm` breakpoint: cards instead of tables. */
+const PHONE_QUERY = '(max-width: 47.99em)';
+
+/** One field of a card: its name above, its value below. */
+function Field(props: { readonly label: string; readonly children: ReactNode }): ReactNode {
+  return (
+    <div>
+      <Text size="xs" c="dimmed" fw={600}>
+        {props.label}
+      </Text>
+      <div>{props.children}</div>
+    </div>
+  );
+}
+
+const cardList = { listStyle: 'none', margin: 0, padding: 0 } as const;
 
 const download = (text: string, name: string, type: string): void => {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -45,6 +64,7 @@ export function AccessScreen(): ReactNode {
   const [who, setWho] = useState('all');
   const [kind, setKind] = useState('all');
   const [period, setPeriod] = useState<Period>('all');
+  const phone = useMediaQuery(PHONE_QUERY) === true;
 
   const records = useMemo(() => access?.records ?? [], [access]);
   const actors = useMemo(() => [...new Set(records.map((r) => r.actorId))], [records]);
@@ -154,24 +174,32 @@ export function AccessScreen(): ReactNode {
                 <Text size="sm" c="dimmed" px="md" pt="sm" aria-live="polite">
                   {t('care.audit.count', { count: rows.length })}
                 </Text>
-                <ScrollTable label={t('care.audit.accessTab')} minWidth={760}>
-                  <Table striped data-testid="access-table">
-                    <Table.Thead>
-                      <Table.Tr>
-                        <Table.Th>{t('care.audit.when')}</Table.Th>
-                        <Table.Th>{t('care.audit.who')}</Table.Th>
-                        <Table.Th>{t('care.audit.what')}</Table.Th>
-                        <Table.Th>{t('care.audit.kind')}</Table.Th>
-                        <Table.Th>{t('care.audit.device')}</Table.Th>
-                      </Table.Tr>
-                    </Table.Thead>
-                    <Table.Tbody>
-                      {rows.slice(0, 500).map((r, i) => (
-                        <AccessRow key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
-                      ))}
-                    </Table.Tbody>
-                  </Table>
-                </ScrollTable>
+                {phone ? (
+                  <ul aria-label={t('care.audit.accessTab')} data-testid="access-cards" style={cardList}>
+                    {rows.slice(0, 500).map((r, i) => (
+                      <AccessCard key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
+                    ))}
+                  </ul>
+                ) : (
+                  <ScrollTable label={t('care.audit.accessTab')} minWidth={760}>
+                    <Table striped data-testid="access-table">
+                      <Table.Thead>
+                        <Table.Tr>
+                          <Table.Th>{t('care.audit.when')}</Table.Th>
+                          <Table.Th>{t('care.audit.who')}</Table.Th>
+                          <Table.Th>{t('care.audit.what')}</Table.Th>
+                          <Table.Th>{t('care.audit.kind')}</Table.Th>
+                          <Table.Th>{t('care.audit.device')}</Table.Th>
+                        </Table.Tr>
+                      </Table.Thead>
+                      <Table.Tbody>
+                        {rows.slice(0, 500).map((r, i) => (
+                          <AccessRow key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
+                        ))}
+                      </Table.Tbody>
+                    </Table>
+                  </ScrollTable>
+                )}
                 {rows.length > 500 && (
                   <Text size="sm" c="dimmed" p="md">
                     {t('care.audit.more', { count: rows.length - 500 })}
@@ -189,15 +217,14 @@ export function AccessScreen(): ReactNode {
   );
 }
 
-function AccessRow(props: { readonly record: AccessRecord }): ReactNode {
+/** The parts of one access, shared by the table row and the phone's card. */
+function useAccessParts(r: AccessRecord): Record<'who' | 'what' | 'kind' | 'device', ReactNode> {
   const { t } = useTranslation();
-  const r = props.record;
   const name = usePersonName(r.actorId);
   const type = streamTypeOf(r.stream);
-  return (
-    <Table.Tr data-testid="access-row" data-action={r.action} data-actor={r.actorId}>
-      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(r.at)}</Table.Td>
-      <Table.Td>
+  return {
+    who: (
+      <>
         <Text size="sm" fw={600}>
           {r.action === 'link-open' ? t('care.audit.sharedLink') : name}
         </Text>
@@ -206,32 +233,94 @@ function AccessRow(props: { readonly record: AccessRecord }): ReactNode {
             {r.unreadable === true ? t('care.audit.unreadableBadge') : t('care.audit.claim')}
           </Badge>
         )}
-      </Table.Td>
-      <Table.Td>
+      </>
+    ),
+    what: (
+      <>
         {t(`care.audit.action.${r.action}`, { defaultValue: r.action })}
         {r.count !== undefined && r.source === 'server' && (
           <Text size="xs" c="dimmed">
             {t('care.audit.documents', { count: r.count })}
           </Text>
         )}
-      </Table.Td>
-      <Table.Td>{type === null ? '—' : t(`care.streams.${type}`)}</Table.Td>
-      <Table.Td>
-        <Text size="sm" ff="monospace">
-          {shortId(r.actorDeviceId)}
-        </Text>
-      </Table.Td>
+      </>
+    ),
+    kind: type === null ? '—' : t(`care.streams.${type}`),
+    device: (
+      <Text size="sm" ff="monospace">
+        {shortId(r.actorDeviceId)}
+      </Text>
+    ),
+  };
+}
+
+function AccessRow(props: { readonly record: AccessRecord }): ReactNode {
+  const r = props.record;
+  const parts = useAccessParts(r);
+  return (
+    <Table.Tr data-testid="access-row" data-action={r.action} data-actor={r.actorId}>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(r.at)}</Table.Td>
+      <Table.Td>{parts.who}</Table.Td>
+      <Table.Td>{parts.what}</Table.Td>
+      <Table.Td>{parts.kind}</Table.Td>
+      <Table.Td>{parts.device}</Table.Td>
     </Table.Tr>
+  );
+}
+
+function AccessCard(props: { readonly record: AccessRecord }): ReactNode {
+  const { t } = useTranslation();
+  const r = props.record;
+  const parts = useAccessParts(r);
+  return (
+    <li
+      data-testid="access-row"
+      data-action={r.action}
+      data-actor={r.actorId}
+      style={{ borderTop: '1px solid var(--mantine-color-default-border)' }}
+    >
+      <Stack gap={6} px="md" py="sm">
+        <Group justify="space-between" align="flex-start" gap="xs" wrap="nowrap">
+          <div style={{ minWidth: 0 }}>{parts.who}</div>
+          <Text size="sm" c="dimmed" ta="right">
+            {formatDate(r.at)}
+          </Text>
+        </Group>
+        <Group gap="lg" align="flex-start" wrap="wrap">
+          <Field label={t('care.audit.what')}>
+            <Text size="sm" component="div">
+              {parts.what}
+            </Text>
+          </Field>
+          <Field label={t('care.audit.kind')}>
+            <Text size="sm">{parts.kind}</Text>
+          </Field>
+          <Field label={t('care.audit.device')}>{parts.device}</Field>
+        </Group>
+      </Stack>
+    </li>
   );
 }
 
 function Disclosures(props: { readonly list: readonly Disclosure[] | null }): ReactNode {
   const { t } = useTranslation();
+  const phone = useMediaQuery(PHONE_QUERY) === true;
   if (props.list === null) return <Text c="dimmed">{t('care.audit.reading')}</Text>;
   if (props.list.length === 0)
     return (
       <Paper withBorder p="lg">
         <Text c="dimmed">{t('care.audit.noDisclosures')}</Text>
+      </Paper>
+    );
+  const sorted = [...props.list].sort((a, b) => (a.date < b.date ? 1 : -1));
+  if (phone)
+    return (
+      <Paper withBorder>
+        <ul aria-label={t('care.audit.disclosuresTab')} data-testid="disclosure-cards" style={cardList}>
+          {sorted.map((d, i) => (
+            <DisclosureCard key={`${d.recipient}-${d.date}-${i}`} disclosure={d} />
+          ))}
+        </ul>
       </Paper>
     );
   return (
@@ -249,11 +338,9 @@ function Disclosures(props: { readonly list: readonly Disclosure[] | null }): Re
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {[...props.list]
-              .sort((a, b) => (a.date < b.date ? 1 : -1))
-              .map((d, i) => (
-                <DisclosureRow key={`${d.recipient}-${d.date}-${i}`} disclosure={d} />
-              ))}
+            {sorted.map((d, i) => (
+              <DisclosureRow key={`${d.recipient}-${d.date}-${i}`} disclosure={d} />
+            ))}
           </Table.Tbody>
         </Table>
       </ScrollTable>
@@ -261,29 +348,64 @@ function Disclosures(props: { readonly list: readonly Disclosure[] | null }): Re
   );
 }
 
-function DisclosureRow(props: { readonly disclosure: Disclosure }): ReactNode {
+/** The parts of one disclosure, shared by the table row and the phone's card. */
+function useDisclosureParts(d: Disclosure): Record<'name' | 'kinds' | 'ends' | 'used', string> {
   const { t } = useTranslation();
+  return {
+    name: usePersonName(d.recipient),
+    kinds: d.recordTypes
+      .map((k) => {
+        const type = streamTypeOf(k);
+        return type === null ? k : t(`care.streams.${type}`);
+      })
+      .join(', '),
+    ends:
+      d.revokedAt !== undefined
+        ? t('care.audit.revokedOn', { when: formatDate(d.revokedAt) })
+        : formatDate(d.expiresAt),
+    used: t('care.audit.usedTimes', { count: d.accesses, documents: d.documentsDisclosed }),
+  };
+}
+
+function DisclosureRow(props: { readonly disclosure: Disclosure }): ReactNode {
   const d = props.disclosure;
-  const name = usePersonName(d.recipient);
+  const parts = useDisclosureParts(d);
   return (
     <Table.Tr data-testid="disclosure-row">
-      <Table.Td fw={600}>{name}</Table.Td>
-      <Table.Td>
-        {d.recordTypes
-          .map((k) => {
-            const type = streamTypeOf(k);
-            return type === null ? k : t(`care.streams.${type}`);
-          })
-          .join(', ')}
-      </Table.Td>
+      <Table.Td fw={600}>{parts.name}</Table.Td>
+      <Table.Td>{parts.kinds}</Table.Td>
       <Table.Td>{d.purpose}</Table.Td>
       <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(d.date)}</Table.Td>
-      <Table.Td style={{ whiteSpace: 'nowrap' }}>
-        {d.revokedAt !== undefined
-          ? t('care.audit.revokedOn', { when: formatDate(d.revokedAt) })
-          : formatDate(d.expiresAt)}
-      </Table.Td>
-      <Table.Td>{t('care.audit.usedTimes', { count: d.accesses, documents: d.documentsDisclosed })}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{parts.ends}</Table.Td>
+      <Table.Td>{parts.used}</Table.Td>
     </Table.Tr>
+  );
+}
+
+function DisclosureCard(props: { readonly disclosure: Disclosure }): ReactNode {
+  const { t } = useTranslation();
+  const d = props.disclosure;
+  const parts = useDisclosureParts(d);
+  return (
+    <li data-testid="disclosure-row" style={{ borderTop: '1px solid var(--mantine-color-default-border)' }}>
+      <Stack gap={6} px="md" py="sm">
+        <Text fw={600}>{parts.name}</Text>
+        <Field label={t('care.audit.kinds')}>
+          <Text size="sm">{parts.kinds}</Text>
+        </Field>
+        <Field label={t('care.audit.purpose')}>
+          <Text size="sm">{d.purpose}</Text>
+        </Field>
+        <Field label={t('care.audit.given')}>
+          <Text size="sm">{formatDate(d.date)}</Text>
+        </Field>
+        <Field label={t('care.audit.ends')}>
+          <Text size="sm">{parts.ends}</Text>
+        </Field>
+        <Field label={t('care.audit.used')}>
+          <Text size="sm">{parts.used}</Text>
+        </Field>
+      </Stack>
+    </li>
   );
 }

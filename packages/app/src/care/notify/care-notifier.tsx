@@ -8,6 +8,7 @@
  * | in the app (a toast) | always |
  * | the system (browser `Notification`) | permission granted and the app not in view |
  * | the system (desktop shell: its preload's `notify`, desktop.ts) | the app not in view |
+ * | reminders on the desktop shell: its main process (`setReminders`: start times and fixed words) | a day and an hour before, also while the app is locked |
  *
  * Invariants: the words are fixed per type (care.notify.*) and name no health content — no message text,
  * name, reason, plan or time — so they may show on a locked screen; each notification once (by its id).
@@ -21,8 +22,8 @@ import type { CareNotification, HaleSession } from '@hale/client';
 import { useObserved } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { threadPath } from '../messages/paths';
-import { desktopNotify } from './desktop';
-import { remindersDue } from './reminders';
+import { desktopNotify, desktopReminders } from './desktop';
+import { reminderStarts, remindersDue } from './reminders';
 
 /** Where a notification leads once the app is open. */
 export const targetPath = async (session: HaleSession, n: CareNotification): Promise<string> => {
@@ -55,7 +56,8 @@ export function CareNotifier(): ReactNode {
   const reminded = useRef(new Set<string>());
   const shown = useRef(new Set<string>());
 
-  const show = (id: string, title: string, body: string, open: () => void): void => {
+  /** `system: false`: the toast only (the desktop shell's main process shows its own reminders). */
+  const show = (id: string, title: string, body: string, open: () => void, system = true): void => {
     if (shown.current.has(id)) return;
     shown.current.add(id);
     notifications.show({
@@ -66,6 +68,7 @@ export function CareNotifier(): ReactNode {
       onClick: open,
       style: { cursor: 'pointer' },
     });
+    if (!system) return;
     const desktop = desktopNotify(window);
     if (desktop !== null) {
       // Electron: the main process shows it (the same fixed words), whatever the page's permission.
@@ -97,7 +100,22 @@ export function CareNotifier(): ReactNode {
     return () => sub.unsubscribe();
   }, [session, navigate, t]);
 
+  // The desktop shell reminds from its main process: it gets the start times whenever they change.
+  const starts = reminderStarts(appointments, Date.now()).join(',');
   useEffect(() => {
+    const remind = desktopReminders(window);
+    if (remind === null) return;
+    const words = {
+      title: t('care.notify.reminder.title'),
+      day: t('care.notify.reminder.day'),
+      hour: t('care.notify.reminder.hour'),
+    };
+    const list = starts === '' ? [] : starts.split(',').map(Number);
+    void remind(words, list).catch(() => undefined);
+  }, [starts, t]);
+
+  useEffect(() => {
+    const byMain = desktopReminders(window) !== null;
     const check = (): void => {
       for (const due of remindersDue(appointments, Date.now(), reminded.current)) {
         reminded.current.add(due.key);
@@ -108,6 +126,7 @@ export function CareNotifier(): ReactNode {
           () => {
             void navigate(`/care/appointments?focus=${encodeURIComponent(due.id)}`);
           },
+          !byMain,
         );
       }
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { desktopNotify } from './desktop';
+import { desktopNotify, desktopReminders } from './desktop';
 
 describe("the desktop shell's notice", () => {
   it("calls the preload's notify with the title and body, on the bridge", async () => {
@@ -21,5 +21,28 @@ describe("the desktop shell's notice", () => {
     expect(desktopNotify({})).toBeNull();
     expect(desktopNotify({ hale: null })).toBeNull();
     expect(desktopNotify({ hale: { notify: 'yes' } })).toBeNull();
+  });
+});
+
+describe("the desktop shell's reminders", () => {
+  it("hands the words and start times to the preload's setReminders, on the bridge", async () => {
+    const calls: unknown[][] = [];
+    const bridge = {
+      tag: 'bridge',
+      setReminders(this: { tag: string }, words: unknown, starts: unknown) {
+        calls.push([this.tag, words, starts]);
+        return Promise.resolve();
+      },
+    };
+    const remind = desktopReminders({ hale: bridge });
+    expect(remind).not.toBeNull();
+    const words = { title: 'Appointment soon', day: 'Within a day', hour: 'Within the hour' };
+    await remind!(words, [1, 2]);
+    expect(calls).toEqual([['bridge', words, [1, 2]]]);
+  });
+
+  it('is null in a browser, or on a desktop shell without reminders', () => {
+    expect(desktopReminders({})).toBeNull();
+    expect(desktopReminders({ hale: { notify: () => undefined } })).toBeNull();
   });
 });

@@ -2,6 +2,21 @@
 // bridge.ts, IPC `hale:notify`). Read without trusting its shape: anything else is "not the desktop".
 export type DesktopNotify = (title: string, body: string) => Promise<void>;
 
+/** The desktop shell's reminders: start times and fixed words handed to its main process (`setReminders`). */
+export type DesktopReminders = (
+  words: { title: string; day: string; hour: string },
+  starts: readonly number[],
+) => Promise<void>;
+
+export const desktopReminders = (host: object): DesktopReminders | null => {
+  const bridge: unknown = Reflect.get(host, 'hale');
+  if (typeof bridge !== 'object' || bridge === null) return null;
+  const set: unknown = Reflect.get(bridge, 'setReminders');
+  if (typeof set !== 'function') return null;
+  return (words, starts) =>
+    Promise.resolve(Reflect.apply(set, bridge, [words, [...starts]])).then(() => undefined);
+};
+
 export const desktopNotify = (host: object): DesktopNotify | null => {
   const bridge: unknown = Reflect.get(host, 'hale');
   if (typeof bridge !== 'object' || bridge === null) return null;

@@ -5,11 +5,13 @@
  * (it may be a new device of theirs, or someone placed in between), and must be compared again.
  *
  * Failure modes: the server presents a key that is not the account's (KEY_CHANGED, refused before any
- * comparison), offline (NETWORK): said in words, nothing pinned.
+ * comparison: the changed-key warning, with no way on to sharing but comparing again once the account's
+ * own key is back), offline (NETWORK): said in words, nothing pinned.
  */
 import { useEffect, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Loader, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
+import { isHaleError } from '@hale/client';
 import { useOpenSession } from '../../boot/app-state';
 import { careErrorText } from '../errors';
 import { usePersonName, useProviderProfile } from '../people';
@@ -34,6 +36,8 @@ export function CompareStep(props: {
   const profile = useProviderProfile(props.accountId);
   const [described, setDescribed] = useState<Described | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [presentedWrong, setPresentedWrong] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   const [scan, setScan] = useState<'match' | 'mismatch' | null>(null);
   const [mismatch, setMismatch] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -42,14 +46,19 @@ export function CompareStep(props: {
     let live = true;
     setDescribed(null);
     setError(null);
+    setPresentedWrong(false);
     session.consent.describeProvider(props.accountId).then(
       (d) => live && setDescribed(d),
-      (e: unknown) => live && setError(careErrorText(t, e)),
+      (e: unknown) => {
+        if (!live) return;
+        setPresentedWrong(isHaleError(e, 'KEY_CHANGED'));
+        setError(careErrorText(t, e));
+      },
     );
     return () => {
       live = false;
     };
-  }, [session, props.accountId, t]);
+  }, [session, props.accountId, t, attempt]);
 
   const confirm = async (): Promise<void> => {
     setBusy(true);
@@ -77,6 +86,35 @@ export function CompareStep(props: {
     </div>
   );
 
+  if (presentedWrong && described === null) {
+    // Another key than the account's own: no safety number to compare, nothing to share to.
+    return (
+      <Stack>
+        {header}
+        <Alert
+          color="red"
+          role="alert"
+          title={t('care.share.keyChangedTitle', { name })}
+          data-testid="key-changed"
+        >
+          <Stack gap="xs">
+            <Text size="sm">{t('care.share.keyPresentedWrong', { name })}</Text>
+            <Text size="sm" fw={650}>
+              {t('care.share.nothingShared')}
+            </Text>
+          </Stack>
+        </Alert>
+        <Group>
+          <Button variant="default" onClick={() => setAttempt((n) => n + 1)}>
+            {t('care.share.checkKeyAgain')}
+          </Button>
+          <Button variant="subtle" onClick={props.onBack}>
+            {t('care.share.chooseAnother')}
+          </Button>
+        </Group>
+      </Stack>
+    );
+  }
   if (error !== null && described === null) {
     return (
       <Stack>

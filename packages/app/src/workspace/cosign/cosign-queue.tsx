@@ -12,7 +12,7 @@ import { useHaleSession, useObserved, useRecord } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { usePatientName } from '../patients/patient-name';
-import { clinicianName } from '../people';
+import { clinicianName, useClinicianNames } from '../people';
 
 export function CosignQueueScreen(): ReactNode {
   const { t } = useTranslation();
@@ -55,23 +55,25 @@ function QueueRow(props: { readonly request: StoredRecord<'NoteSignature'> }): R
   const note = useRecord<'MedicalNote'>(r.noteId);
   const version = useRecord<'NoteVersion'>(r.noteVersionId);
   const patient = usePatientName(r.patientId);
+  const requester = r.requestedBy ?? props.request.by;
+  useClinicianNames([requester]);
   const asked = version?.record.versionNumber;
   const current = note?.record.currentVersionNumber;
   return (
     <Link to={`/workspace/cosign/${r.id}`} className="hale-row-link" data-testid={`cosign-${r.id}`}>
       <Group justify="space-between" wrap="nowrap" px="md" py="sm" gap="sm">
         <div style={{ minWidth: 0 }}>
-          <Text fw={600} truncate>
+          <Text fw={600} lineClamp={2}>
             {note?.record.title ?? t('kinds.notes.one')} · {patient}
           </Text>
-          <Text size="sm" c="dimmed" truncate>
+          <Text size="sm" c="dimmed" lineClamp={2}>
             {t('workspace.cosign.askedBy', {
-              who: clinicianName(t, r.requestedBy ?? props.request.by, session.account.accountId),
+              who: clinicianName(t, requester, session.account.accountId),
               when: formatDate(r.requestedAt),
             })}
           </Text>
         </div>
-        <Group gap={6} wrap="nowrap">
+        <Group gap={6} wrap="nowrap" style={{ flexShrink: 0 }}>
           {asked !== undefined && <Badge variant="light">{t('workspace.note.versionN', { n: asked })}</Badge>}
           {asked !== undefined && current !== undefined && asked !== current && (
             <Badge color="orange" variant="light">

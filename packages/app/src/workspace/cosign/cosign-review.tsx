@@ -13,7 +13,7 @@ import { useHaleSession, useRecord } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { usePatientName } from '../patients/patient-name';
-import { clinicianName } from '../people';
+import { clinicianName, useClinicianNames } from '../people';
 import { SOAP } from '../notes/note-actions';
 import { errorText } from '../ui';
 
@@ -56,6 +56,7 @@ function Review(props: { readonly request: RecordOf<'NoteSignature'>; readonly b
   const superseded =
     version !== undefined && note !== undefined && version.versionNumber !== note.currentVersionNumber;
   const mine = r.signerId === me;
+  useClinicianNames([r.requestedBy ?? props.by]);
   return (
     <Stack maw={900}>
       <PageHeader title={t('workspace.cosign.reviewTitle')} back="/workspace/cosign" />

@@ -16,7 +16,7 @@ import { dayjs } from '../../boot/dayjs';
 import { usePatientChart } from '../patients/chart-context';
 import { canRead, canWrite, chartBase } from '../patients/grant';
 import { Card, errorText, Field } from '../ui';
-import { clinicianName } from '../people';
+import { clinicianName, useClinicianNames } from '../people';
 import { resultsDuring } from '../summary/visit-content';
 
 export function EncounterScreen(): ReactNode {
@@ -36,6 +36,7 @@ function Body(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNode {
   const session = useHaleSession();
   const me = session.account.accountId;
   const { encounter: e } = props;
+  useClinicianNames([e.clinicianId]);
   const { patientId, chart } = usePatientChart();
   const grant = chart?.grant;
   const base = chartBase(patientId);

@@ -64,7 +64,7 @@ export const workspaceEn = {
     noneHint: 'A patient finds you in the directory, compares your key and chooses what to share.',
     accessEnded: 'Access ended',
   },
-  patient: { unnamed: 'Patient {{id}}' },
+  patient: { unnamed: 'Patient {{id}}', endedUnnamed: 'A patient whose access ended ({{id}})' },
   chartState: { active: 'Shared', expiring: 'Ending soon', ended: 'Access ended' },
   chart: {
     overview: 'Overview',

@@ -64,7 +64,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     noneHint: '病人在名錄中找到您、比對您的金鑰,再選擇要分享的內容。',
     accessEnded: '存取已結束',
   },
-  patient: { unnamed: '病人 {{id}}' },
+  patient: { unnamed: '病人 {{id}}', endedUnnamed: '已結束存取的病人({{id}})' },
   chartState: { active: '分享中', expiring: '即將結束', ended: '存取已結束' },
   chart: {
     overview: '概覽',

@@ -13,7 +13,7 @@ import type { CosignStatus, RecordOf } from '@hale/client';
 import { useHaleSession, useRecords } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { usePatientChart } from '../patients/chart-context';
-import { clinicianName, ClinicianFinder, type FoundClinician } from '../people';
+import { clinicianName, ClinicianFinder, useClinicianNames, type FoundClinician } from '../people';
 import { Card, errorText } from '../ui';
 
 const ROLES = ['attending', 'supervisor', 'consultant'] as const;
@@ -35,6 +35,7 @@ export function CosignPanel(props: {
   const [role, setRole] = useState<(typeof ROLES)[number]>('attending');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  useClinicianNames(signatures.items.map((s) => s.record.signerId));
   useEffect(() => {
     let live = true;
     session.care.notes.status(note.id).then(

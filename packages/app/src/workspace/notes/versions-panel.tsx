@@ -10,7 +10,7 @@ import type { RecordOf } from '@hale/client';
 import { useHaleSession, useRecords } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { usePatientChart } from '../patients/chart-context';
-import { clinicianName } from '../people';
+import { clinicianName, useClinicianNames } from '../people';
 import { SOAP } from './note-actions';
 
 export function VersionsPanel(props: {
@@ -25,6 +25,7 @@ export function VersionsPanel(props: {
   const signed = signatures.items
     .map((s) => s.record)
     .filter((s) => s.noteId === props.note.id && s.status === 'signed');
+  useClinicianNames([...signed.map((s) => s.signerId), ...props.versions.map((v) => v.editorId)]);
   const newest = [...props.versions].sort((a, b) => b.versionNumber - a.versionNumber);
   return (
     <Paper withBorder p="md">

@@ -28,7 +28,7 @@ function Layout(props: { readonly patientId: string }): ReactNode {
   const { patientId } = props;
   const location = useLocation();
   const chart = useChart(patientId);
-  const name = usePatientName(patientId);
+  const name = usePatientName(patientId, { ended: chart?.state === 'ended' });
   const birthDate = usePatientBirthDate(patientId);
   const grant = chart?.grant;
   const slugs = grantedSlugs(grant);

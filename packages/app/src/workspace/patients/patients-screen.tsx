@@ -116,7 +116,7 @@ export function PatientsScreen(): ReactNode {
 function PatientRow(props: { readonly chart: ChartEntry }): ReactNode {
   const { t } = useTranslation();
   const { chart } = props;
-  const name = usePatientName(chart.patientId);
+  const name = usePatientName(chart.patientId, { ended: chart.state === 'ended' });
   const streams = chart.grant?.streams ?? [];
   const summary =
     streams.length === 0

@@ -182,7 +182,7 @@ export function AvailabilityScreen(): ReactNode {
                 label={t('workspace.availability.opens')}
                 value={w.from}
                 onChange={(e) => setHours(w.key, { from: e.currentTarget.value })}
-                w={130}
+                w={150}
                 error={error?.key === w.key ? t('workspace.availability.endAfterStart') : undefined}
               />
               <TextInput
@@ -190,7 +190,7 @@ export function AvailabilityScreen(): ReactNode {
                 label={t('workspace.availability.closes')}
                 value={w.to}
                 onChange={(e) => setHours(w.key, { to: e.currentTarget.value })}
-                w={130}
+                w={150}
               />
               <Button
                 variant="subtle"
@@ -241,14 +241,14 @@ export function AvailabilityScreen(): ReactNode {
                     label={t('workspace.availability.opens')}
                     value={x.from}
                     onChange={(e) => setException(x.key, { from: e.currentTarget.value })}
-                    w={120}
+                    w={150}
                   />
                   <TextInput
                     type="time"
                     label={t('workspace.availability.closes')}
                     value={x.to}
                     onChange={(e) => setException(x.key, { to: e.currentTarget.value })}
-                    w={120}
+                    w={150}
                   />
                 </>
               )}
