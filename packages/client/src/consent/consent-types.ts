@@ -117,7 +117,7 @@ export const STREAM_EPOCHS_KEY = 'stream-epochs';
 /** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
 export const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 
-/** Revocations signed on this device that the server has not taken yet (see the header). */
+/** Revocations signed on this device that the server has not taken yet (kept-revocations.ts). */
 export const PENDING_REVOCATIONS_KEY = 'revocations-pending';
 
 export type KeptRevocation = Static<typeof META_SCHEMAS.revocationsPending>[number];
@@ -218,7 +218,7 @@ export interface ConsentDeps {
   /**
    * Which of these grants have a `consent-grant` audit entry, and which a `consent-revoke` entry, by the
    * patient's devices (audit log `recorded`). Without it, a grant or revocation is recorded only at its
-   * answer (see the header).
+   * answer (recording.ts).
    */
   recorded?: (lookup: ConsentLookup) => Promise<ConsentRecorded>;
 }
@@ -233,12 +233,12 @@ export type GrantUnconfirmed = SyncError & { readonly grantId: string };
  * A `revoke` the server has not taken, or not answered: SyncError NETWORK (not connected, or the connection
  * dropped before the answer), STOPPED (the connection was stopped: offline, closed), TIMEOUT, or a server
  * refusal that may pass later (`retry` in the protocol's error table: RATE_LIMITED, UNAVAILABLE, …).
- * The signed revocation is kept on this device and sent at its next connection (see the header): until
+ * The signed revocation is kept on this device and sent at its next connection (kept-revocations.ts): until
  * the server takes it the grantee keeps access, and `list()` shows the grant `revocation-pending`.
  */
 export type RevocationPending = SyncError & { readonly grantId: string; readonly revocationPending: true };
 
-/** Grants this device has yet to find a `consent-grant` audit entry for (see the header). */
+/** Grants this device has yet to find a `consent-grant` audit entry for (recording.ts). */
 export const UNRECORDED_KEY = 'grants-unrecorded';
 
 export const Unrecorded = Type.Array(
@@ -253,7 +253,7 @@ export const Unrecorded = Type.Array(
   ),
 );
 
-/** Revocations this device has yet to find a `consent-revoke` audit entry for (see the header). */
+/** Revocations this device has yet to find a `consent-revoke` audit entry for (recording.ts). */
 export const REVOCATIONS_UNRECORDED_KEY = 'revocations-unrecorded';
 
 export const UnrecordedRevocations = Type.Array(

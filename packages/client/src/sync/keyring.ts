@@ -81,7 +81,6 @@
  * A full refresh that cannot get a single stream's answer fails with that error once every other slice
  * was asked for; any other error fails it at once. Keys from the answers taken before are kept either way.
  */
-import { HaleError } from '../hale/hale-error';
 import {
   base64urlDecode,
   deriveInitialStreamKey,
@@ -95,150 +94,35 @@ import {
   unwrapKey,
   verifyCanonical,
   wrapKey,
-  type AccountKeys,
-  type Ed25519,
-  type X25519,
   isAllZero,
 } from '@hale/crypto';
-import {
-  MAX_STREAMS_PER_REQUEST,
-  batchByLimits,
-  envelopeSignaturePayload,
-  parseStreamId,
-  type KeyEnvelope,
-} from '@hale/protocol';
+import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
 import { AccountError } from '../account/errors';
-import type { Connection } from './connection';
-
-/**
- * Sends `envelopes` in order, in `putEnvelopes` frames the protocol takes (MAX_STREAMS_PER_REQUEST each: a
- * stream has one per epoch, and a frame over the bound is refused whole); rejects with the first refusal.
- */
-export const putEnvelopes = async (
-  connection: Pick<Connection, 'request'>,
-  envelopes: readonly KeyEnvelope[],
-): Promise<void> => {
-  for (let i = 0; i < envelopes.length; i += MAX_STREAMS_PER_REQUEST) {
-    await connection.request({
-      t: 'putEnvelopes',
-      envelopes: envelopes.slice(i, i + MAX_STREAMS_PER_REQUEST),
-    });
-  }
-};
-
-export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
-
-/**
- * Most distinct ended-grant ids whose every subset is tried when deriving an own stream's older epoch key
- * (see the header): 2^10 derivations at most per envelope, and only for one no active device signed.
- */
-export const MAX_SUBSET_IDS = 10;
-
-export class KeyringError extends HaleError {
-  constructor(
-    readonly code: KeyringErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'KeyringError';
-  }
-}
-
-/**
- * Most streams one request of a full refresh names (see the header). An envelope is about 480 bytes of
- * JSON and at most ENVELOPE_MAX_BYTES; a slice of streams at epoch 0 or 1 is answered in about 0.5 MiB.
- */
-export const ENVELOPE_STREAMS_PER_REQUEST = 500;
-/**
- * Most envelopes a full refresh plans one request to be answered with: at their largest possible size
- * (ENVELOPE_MAX_BYTES each) they stay under half of MAX_FRAME_BYTES (keyring.test.ts), so a server that
- * holds somewhat more than the epochs it reported (a rotation since) still answers within the frame.
- */
-export const ENVELOPES_PER_REQUEST = 5000;
-/**
- * Upper bound on one envelope's JSON in an `envelopes` frame (every field at its schema's longest, and
- * the comma between elements); keyring.test.ts checks it against the schema.
- */
-export const ENVELOPE_MAX_BYTES = 800;
-
-/**
- * Streams cut into the slices of a full refresh: in order, at most ENVELOPE_STREAMS_PER_REQUEST streams
- * and ENVELOPES_PER_REQUEST expected envelopes each (`envelopes`: at most how many one stream holds; a
- * stream expected to hold more goes alone).
- */
-export const sliceStreams = (streams: ReadonlyArray<{ stream: string; envelopes: number }>): string[][] =>
-  batchByLimits(streams, (s) => s.envelopes, ENVELOPE_STREAMS_PER_REQUEST, ENVELOPES_PER_REQUEST).map(
-    (slice) => slice.map((s) => s.stream),
-  );
-
-/** Codes of an answer refused as a whole for what it carries: asked for again in smaller parts. */
-const SPLITTABLE = new Set(['TOO_LARGE', 'BAD_MESSAGE']);
-const splittable = (error: unknown): boolean =>
-  error instanceof Error && 'code' in error && typeof error.code === 'string' && SPLITTABLE.has(error.code);
-
-/**
- * What `writeKey` checks an own stream's write epoch against (see the header). `candidates(stream)`: the
- * sets of ended grant ids any of which the write epoch's key must have been derived for (as consent's
- * `matchRotation` candidates; an empty set allows any epoch), and until when (ms) that answer holds.
- * `floor`: persisted highest held epoch per own stream.
- */
-export interface WriteGuard {
-  candidates: (stream: string) => Promise<{ sets: ReadonlyArray<readonly string[]>; validUntil: number }>;
-  now: () => number;
-  floor?: {
-    load: () => Promise<Record<string, number>>;
-    /**
-     * Raises the stored floor of `stream` to `epoch`, never lowering it; calls may overlap (consent saves
-     * through device meta, which runs the writes of a key one at a time).
-     */
-    save: (stream: string, epoch: number) => Promise<void>;
-  };
-  onError?: (error: unknown) => void;
-  /** A write to `stream` was refused: its re-keying is owed (consent starts a check). */
-  onRefused?: (stream: string) => void;
-}
-
-type Candidates = Awaited<ReturnType<WriteGuard['candidates']>>;
-/** The write guard's candidates per own stream, read once during one fetch (see `deriveOwn`). */
-type CandidatesCache = Map<string, { gen: number; answer: Promise<Candidates | null> }>;
-
-export interface KeyRecipient {
-  accountId: string;
-  wrappingPublicKey: Uint8Array;
-}
-
-export interface KeyringDeps {
-  accountId: string;
-  root: Uint8Array;
-  keys: AccountKeys;
-  device: { deviceId: string; secretKey: Uint8Array };
-  ed: Ed25519;
-  /** The host's X25519 for wrapping and opening key envelopes (tweetnacl by default). */
-  x25519?: X25519;
-  fetchEnvelopes: (streams?: string[]) => Promise<KeyEnvelope[]>;
-  /**
-   * The server's list of the streams this account may read and their current epochs (`listStreams`):
-   * asked for by a full refresh that has no list to plan its slices by. Without it, such a refresh asks
-   * for every envelope in one request.
-   */
-  listStreams?: () => Promise<ReadonlyArray<{ stream: string; epoch: number }>>;
-  publishEnvelopes: (envelopes: KeyEnvelope[]) => Promise<void>;
-  /** Public key of a certified, non-revoked device of `accountId`, or null. */
-  deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
-  /**
-   * Loads the device lists of these accounts ahead of `deviceKey` lookups, as few requests as it can
-   * (the directory's `preload`). Its outcome does not matter: `deviceKey` still answers each lookup.
-   */
-  preloadDeviceLists?: (accountIds: string[]) => Promise<void>;
-  onRejectedEnvelope?: (envelope: KeyEnvelope, reason: string) => void;
-  /**
-   * False once the keys may no longer be used: the account was locked or the session closed (see the
-   * header). Checked at every use; always usable without it.
-   */
-  usable?: () => boolean;
-  /** A key was asked for while the keys may not be used (the session reports it). */
-  onUnusable?: () => void;
-}
+import {
+  MAX_SUBSET_IDS,
+  KeyringError,
+  type WriteGuard,
+  type Candidates,
+  type CandidatesCache,
+  type KeyRecipient,
+  type KeyringDeps,
+} from './keyring-types';
+import { sliceStreams, splittable } from './envelope-requests';
+export {
+  type KeyringErrorCode,
+  MAX_SUBSET_IDS,
+  KeyringError,
+  type WriteGuard,
+  type KeyRecipient,
+  type KeyringDeps,
+} from './keyring-types';
+export {
+  putEnvelopes,
+  ENVELOPE_STREAMS_PER_REQUEST,
+  ENVELOPES_PER_REQUEST,
+  ENVELOPE_MAX_BYTES,
+  sliceStreams,
+} from './envelope-requests';
 
 /** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
 const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
