@@ -13,7 +13,7 @@
  * NO_ACCOUNT, LOGIN_TAKEN, …; HaleClientError for the server's answers). A session that fails to open
  * locks the account again, so no keys stay in memory for nothing.
  */
-import { chooseEd25519, type Ed25519, type KdfSettings } from '@hale/crypto';
+import { chooseEd25519, useSecretbox, type Ed25519, type KdfSettings } from '@hale/crypto';
 import {
   changePassphrase,
   assertUnlocked,
@@ -122,6 +122,8 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
   const relay = httpPairingRelay({ baseUrl: server, fetch: platform.fetch });
   const ed: Ed25519 = await (platform.ed25519 ?? chooseEd25519)();
   const x25519 = platform.x25519 ? { x25519: platform.x25519() } : {};
+  const secretbox = await platform.secretbox?.();
+  if (secretbox) useSecretbox(secretbox);
   const deps: AccountDeps = {
     api,
     vault: platform.vault,
