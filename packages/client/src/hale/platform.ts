@@ -44,7 +44,8 @@ export interface Platform {
   readonly x25519?: () => X25519;
   /**
    * A faster secretbox with tweetnacl's bytes (`loadSodiumSecretbox`), installed for the page's thread by
-   * `openHale` (the crypto worker's entry installs its own); null or absent: tweetnacl.
+   * `openHale` once it has loaded (not awaited; the crypto worker's entry installs its own); null or
+   * absent: tweetnacl.
    */
   readonly secretbox?: () => Promise<FastSecretbox | null>;
 }
