@@ -31,7 +31,13 @@ const Opened = Type.Object(
   { additionalProperties: false },
 );
 const Joined = Type.Object(
-  { accountId: Type.String(), deviceId: Type.String(), dbName: Type.String(), ed: Type.String() },
+  {
+    accountId: Type.String(),
+    deviceId: Type.String(),
+    dbName: Type.String(),
+    ed: Type.String(),
+    secretbox: Type.String(),
+  },
   { additionalProperties: false },
 );
 const Shown = Type.Union([
@@ -115,6 +121,8 @@ describe('the device library in real Chromium', () => {
       });
       expect(joined.accountId).toBe(account.accountId);
       expect(joined.deviceId).not.toBe(account.device.deviceId);
+      // libsodium's WebAssembly build loads in Chromium: the page seals with it (the worker entry too).
+      expect(joined.secretbox).toBe('libsodium');
       expect(await call(page, Type.String(), 'waitOnline', WAIT_MS)).toBe('online');
       const { deviceId: browserDevice } = joined;
 

@@ -1,5 +1,5 @@
-// The sync engine with its cryptography on a worker thread (`@hale/client/node`): pushes go out in
-// pipelined chunks, initial-sync pages are prefetched and decoded while RxDB stores the previous one,
+// The sync engine with its cryptography on a worker thread (`@hale/client/node`): pushes are sealed
+// there a batch at a time, initial-sync pages are prefetched and decoded while RxDB stores the previous one,
 // and live frames decode on arrival. Whatever the overlap, every record arrives exactly once and in
 // its latest version, and a tampered ciphertext is still quarantined, not applied.
 import { describe, expect, it } from 'vitest';

@@ -15,7 +15,7 @@ const RECORDS = 1000;
 
 const worker = useCryptoWorker();
 
-// Once with the cryptography in this thread, once on a worker (pipelined push chunks, prefetched pages).
+// Once with the cryptography in this thread, once on a worker (pushes sealed there, prefetched pages).
 describe.each([
   { where: 'in this thread', batchSize: 100, offload: {} },
   { where: 'on a crypto worker', batchSize: 250, offload: { cryptoOffload: worker } },

@@ -2,6 +2,7 @@
 // same workload (~1 KB Allergy records), same RxDB memory storage, one process, loopback sockets.
 // Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
 //      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
+//      [--secretbox=libsodium|tweetnacl] (Hale's secretbox on both threads; libsodium, as nodePlatform, by default)
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
 // (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
@@ -17,6 +18,7 @@ import {
   type NodeGCPerformanceDetail,
   type PerformanceEntry,
 } from 'node:perf_hooks';
+import { loadSodiumSecretbox, useSecretbox } from '@hale/crypto';
 import { runHale } from './hale-side';
 import { runRxdb } from './rxdb-side';
 import { runFloor, type FloorFigures } from './floor-side';
@@ -44,6 +46,10 @@ const liveChunk = num('live-chunk', 1000);
 const latencySamples = num('latency', 200);
 const phaseTimeoutMs = num('phase-timeout-s', 300) * 1000;
 const floor = args.get('floor') !== 'false';
+const secretbox = args.get('secretbox') ?? 'libsodium';
+if (secretbox !== 'libsodium' && secretbox !== 'tweetnacl') {
+  throw new Error('--secretbox must be libsodium or tweetnacl');
+}
 const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
@@ -145,8 +151,13 @@ const main = async (): Promise<void> => {
   };
   log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
   log(
-    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}`,
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}`,
   );
+  if (secretbox === 'libsodium') {
+    const box = await loadSodiumSecretbox();
+    if (box === null) throw new Error('libsodium did not load');
+    useSecretbox(box);
+  }
   const results: CaseResult[] = [];
   const windows: PhaseWindow[] = [];
   for (const n of sizes) {
@@ -168,6 +179,7 @@ const main = async (): Promise<void> => {
           log,
           guard,
           windows,
+          secretbox,
         });
         return { ...figures, peakHeapMiB: guard.peakMiB() };
       } finally {
@@ -184,7 +196,7 @@ const main = async (): Promise<void> => {
       });
       try {
         return await runFloor(
-          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard, windows },
+          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard, windows, secretbox },
           atRest,
         );
       } finally {
@@ -222,6 +234,7 @@ const main = async (): Promise<void> => {
       liveChunk,
       latencySamples,
       phaseTimeoutMs,
+      secretbox,
       recordBytes: 1024,
       heapLimitMiB: Math.round(heapLimit / 2 ** 20),
     },

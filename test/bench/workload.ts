@@ -272,6 +272,8 @@ export interface RunOptions {
   guard: HeapGuard;
   /** Receives the window of every phase that finished. */
   windows?: PhaseWindow[];
+  /** Hale's secretbox, on the main thread and in the crypto worker (`--secretbox=`, libsodium by default). */
+  secretbox: 'libsodium' | 'tweetnacl';
 }
 
 /** Local bulk inserts before the push phase (untimed). */

@@ -17,7 +17,7 @@ import {
   type Vault,
   type WorkerOffload,
 } from '@hale/client/advanced';
-import { chooseEd25519, type Ed25519 } from '@hale/crypto';
+import { chooseEd25519, loadSodiumSecretbox, secretboxName, useSecretbox, type Ed25519 } from '@hale/crypto';
 import {
   browserWebSocket,
   idbVault,
@@ -126,7 +126,14 @@ const current = (): Device => {
   return device;
 };
 
-const edOnce = async (): Promise<Ed25519> => (ed ??= await chooseEd25519());
+// The page's secretbox, as `webPlatform` gives `openHale` one: libsodium's WebAssembly where it loads.
+const edOnce = async (): Promise<Ed25519> => {
+  if (ed === null) {
+    const box = await loadSodiumSecretbox();
+    if (box) useSecretbox(box);
+  }
+  return (ed ??= await chooseEd25519());
+};
 
 const open = async (serverUrl: string, account: UnlockedAccount, worker: boolean): Promise<Device> => {
   const api = createHttpApi({ baseUrl: serverUrl, fetch });
@@ -196,6 +203,7 @@ const api = {
       accountId: account.accountId,
       deviceId: account.device.deviceId,
       ed: deps.ed.name,
+      secretbox: secretboxName(),
       dbName: device.session.db.name,
     };
   },

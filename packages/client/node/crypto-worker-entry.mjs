@@ -4,12 +4,19 @@
 // `jobFailureOf`'s code and message, never an error's own text). The sources are TypeScript run through
 // tsx, as everywhere in this repository, so tsx is registered first; an entry that cannot load them never
 // says it is ready, and the offload runs its jobs on the calling thread instead.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
 const { answerCryptoMessage } = await import('../src/offload/answer-crypto-message.ts');
 const { CRYPTO_WORKER_READY } = await import('../src/offload/crypto-offload.ts');
+// libsodium's secretbox (tweetnacl's bytes, faster) for this thread's seals and opens, where it loads,
+// unless the host asked for tweetnacl (`createNodeCryptoOffload({ secretbox: 'tweetnacl' })`).
+if (workerData?.secretbox !== 'tweetnacl') {
+  const { loadSodiumSecretbox, useSecretbox } = await import('@hale/crypto');
+  const secretbox = await loadSodiumSecretbox();
+  if (secretbox) useSecretbox(secretbox);
+}
 
 const post = (reply) => parentPort.postMessage(reply);
 parentPort.on('message', (message) => answerCryptoMessage(message, post));

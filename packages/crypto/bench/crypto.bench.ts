@@ -10,6 +10,7 @@ import {
   generateDeviceKeys,
   generateRootSecret,
   generateStreamKey,
+  loadSodiumSecretbox,
   openBytes,
   openRecord,
   PRODUCTION_KDF,
@@ -21,6 +22,7 @@ import {
   tweetnaclEd25519,
   unwrapKey,
   unwrapRootWithPassphrase,
+  useSecretbox,
   webCryptoEd25519,
   wrapKey,
   wrapRootWithPassphrase,
@@ -56,14 +58,22 @@ const row = (what: string, figure: string, note = '') => {
   console.error(`  ${what}: ${figure} ${note}`);
 };
 
+const recordCtx = (kind: string) => ({
+  stream: `Qk3abcdefghijklmnopqrs/${kind}`,
+  id: '01HZX3Q4J5K6M7N8P9R0S1T2V3',
+  epoch: 1,
+  rev: 1,
+});
+/** 1 MiB of a repeated random 64 KiB pattern, and the context of its chunk. */
+const blobChunk = () => {
+  const chunk = crypto.getRandomValues(new Uint8Array(65536));
+  const blob = new Uint8Array(1024 * 1024).map((_, i) => chunk[i % chunk.length]!);
+  return { blob, chunkCtx: { blobId: '01HZX3Q4J5K6M7N8P9R0S1T2V9', chunkIndex: 0, epoch: 1 } };
+};
+
 async function records(): Promise<void> {
   const key = generateStreamKey();
-  const ctx = {
-    stream: 'Qk3abcdefghijklmnopqrs/lab-result',
-    id: '01HZX3Q4J5K6M7N8P9R0S1T2V3',
-    epoch: 1,
-    rev: 1,
-  };
+  const ctx = recordCtx('lab-result');
   const small = { kind: 'LabResult', note: 'x'.repeat(1024 - 120), value: 5.4, unit: 'mmol/L' };
   const sealedSmall = sealRecord(key, ctx, small);
   row(
@@ -84,14 +94,45 @@ async function records(): Promise<void> {
     mb(await measure(() => openRecord(key, sealRecord(key, ctx, big), ctx))),
     'JSON data',
   );
-  const chunk = crypto.getRandomValues(new Uint8Array(65536));
-  const blob = new Uint8Array(1024 * 1024).map((_, i) => chunk[i % chunk.length]!);
-  const chunkCtx = { blobId: '01HZX3Q4J5K6M7N8P9R0S1T2V9', chunkIndex: 0, epoch: 1 };
+  const { blob, chunkCtx } = blobChunk();
   row(
     'sealBytes + openBytes 1 MiB chunk',
     mb(await measure(() => openBytes(key, chunkCtx, sealBytes(key, chunkCtx, blob)))),
     'blob chunks',
   );
+}
+
+/** The same secretbox formats under each implementation (tweetnacl, the reference, and libsodium's WebAssembly). */
+async function secretboxes(): Promise<void> {
+  const sodium = await loadSodiumSecretbox();
+  if (sodium === null) throw new Error('libsodium did not load');
+  const key = generateStreamKey();
+  const ctx = recordCtx('allergy');
+  const small = { kind: 'Allergy', note: 'x'.repeat(1024 - 120), substance: 'peanut' };
+  const { blob, chunkCtx } = blobChunk();
+  const sealed = sealRecord(key, ctx, small);
+  const cases: Array<[string, () => unknown, (m: Measurement) => string]> = [
+    ['seal 1 KB record', () => sealRecord(key, ctx, small), (m) => `${fmt(perSecond(m))} ops/s`],
+    ['open 1 KB record', () => openRecord(key, sealed, ctx), (m) => `${fmt(perSecond(m))} ops/s`],
+    [
+      'sealBytes + openBytes 1 MiB chunk',
+      () => openBytes(key, chunkCtx, sealBytes(key, chunkCtx, blob)),
+      (m) => `${fmt(perSecond(m))} MiB/s`,
+    ],
+  ];
+  for (const [what, fn, show] of cases) {
+    useSecretbox(null);
+    const reference = await measure(fn);
+    useSecretbox(sodium);
+    const fast = await measure(fn);
+    useSecretbox(null);
+    row(`${what}, tweetnacl`, show(reference));
+    row(
+      `${what}, libsodium (WebAssembly)`,
+      show(fast),
+      `${fmt(perSecond(fast) / perSecond(reference))}× tweetnacl`,
+    );
+  }
 }
 
 async function signatures(): Promise<void> {
@@ -162,6 +203,7 @@ console.error(
   `@hale/crypto benchmark — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
 );
 await records();
+await secretboxes();
 await signatures();
 await envelopes();
 await kdf();

@@ -17,3 +17,4 @@ export * from './sealed-text';
 export * from './grant-purpose';
 export { curveLibrary } from './curve-library';
 export * from './head-root';
+export * from './sodium-secretbox';

@@ -6,6 +6,11 @@
  * `lowlevel.crypto_secretbox` / `crypto_secretbox_open` on buffers laid out once, so the bytes are the
  * ones `nacl.secretbox` produces and opens (tested both ways).
  *
+ * A faster implementation of the same box (`FastSecretbox`: libsodium's WebAssembly build,
+ * sodium-secretbox.ts) is installed for the whole thread with `useSecretbox`, as a host injects its
+ * Ed25519: the bytes stay these (cross-checked in sodium-secretbox.test.ts); tweetnacl stays the
+ * reference and the fallback (`useSecretbox(null)`, or a host that installs none).
+ *
  * Invariants: key 32 bytes and nonce 24 bytes (checked: the low-level functions check nothing); a fresh
  * random nonce per seal; scratch buffers hold plaintext only during a call and are zeroed before it
  * returns (calls are synchronous, so one scratch per thread is enough).
@@ -30,6 +35,27 @@ const lowlevel: { crypto_secretbox?: Box; crypto_secretbox_open?: Box } =
 const ZERO = 32;
 const BOX_ZERO = 16;
 
+/** The same secretbox as tweetnacl's, faster; installed per thread with `useSecretbox`. */
+export interface FastSecretbox {
+  readonly name: string;
+  /** Writes `secretbox(message)` (MAC ‖ ciphertext, `message.length + 16` bytes) into `out`. */
+  sealInto(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
+  /** Opens MAC ‖ ciphertext; null when it does not authenticate. */
+  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+}
+
+let fast: FastSecretbox | null = null;
+
+/** Installs `impl` for every seal and open of this thread (null: tweetnacl again). */
+export function useSecretbox(impl: FastSecretbox | null): void {
+  fast = impl;
+}
+
+/** The implementation this thread seals with: the installed one's name, or `tweetnacl`. */
+export function secretboxName(): string {
+  return fast?.name ?? 'tweetnacl';
+}
+
 const encoder = new TextEncoder();
 let message: Uint8Array = new Uint8Array(4096);
 let cipher: Uint8Array = new Uint8Array(4096);
@@ -53,6 +79,7 @@ export function sealSecretbox(
   plaintext: Uint8Array | string,
 ): Uint8Array {
   checkKey(key);
+  if (fast !== null) return sealFast(fast, header, key, plaintext);
   const boxFn = lowlevel.crypto_secretbox;
   if (!boxFn) throw cryptoError('INVALID_INPUT', 'tweetnacl low-level secretbox is not available');
   // The nonce is drawn before any plaintext enters the scratch buffer, and the buffer is zeroed in
@@ -82,12 +109,34 @@ export function sealSecretbox(
   }
 }
 
+function sealFast(impl: FastSecretbox, header: Uint8Array, key: Uint8Array, plaintext: Uint8Array | string) {
+  const nonce = randomBytes(SECRETBOX_NONCE_LENGTH);
+  let view = plaintext as Uint8Array;
+  let length = 0;
+  try {
+    if (typeof plaintext === 'string') {
+      message = room(message, plaintext.length * 3);
+      length = encoder.encodeInto(plaintext, message).written;
+      view = message.subarray(0, length);
+    }
+    const h = header.length;
+    const out = new Uint8Array(h + SECRETBOX_NONCE_LENGTH + SECRETBOX_MAC_LENGTH + view.length);
+    impl.sealInto(out.subarray(h + SECRETBOX_NONCE_LENGTH), view, nonce, key);
+    out.set(header, 0);
+    out.set(nonce, h);
+    return out;
+  } finally {
+    message.fill(0, 0, length);
+  }
+}
+
 /** Opens `box` (MAC ‖ ciphertext, as `nacl.secretbox` returns it); null when it does not authenticate. */
 export function openSecretbox(key: Uint8Array, nonce: Uint8Array, box: Uint8Array): Uint8Array | null {
   checkKey(key);
   if (!(nonce instanceof Uint8Array) || nonce.length !== SECRETBOX_NONCE_LENGTH) {
     throw cryptoError('INVALID_INPUT', `secretbox nonce must be ${SECRETBOX_NONCE_LENGTH} bytes`);
   }
+  if (fast !== null) return fast.open(box, nonce, key);
   const openFn = lowlevel.crypto_secretbox_open;
   if (!openFn) throw cryptoError('INVALID_INPUT', 'tweetnacl low-level secretbox is not available');
   if (box.length < SECRETBOX_MAC_LENGTH) return null;

@@ -11,8 +11,10 @@
  * | `createWebSocket` | the browser's WebSocket, text frames only |
  * | `cryptoOffload` | a Web Worker per session, when `worker` is given |
  * | `ed25519` | WebCrypto where the browser has it, else tweetnacl (`chooseEd25519`) |
+ * | `secretbox` | libsodium's WebAssembly build where it loads, else tweetnacl (the same bytes) |
  */
 import type { FetchLike, Platform } from '@hale/client';
+import { loadSodiumSecretbox } from '@hale/crypto';
 import { idbVault } from './idb-vault';
 import type { IdbFactoryLike } from './idb-types';
 import { webStorage } from './storage';
@@ -44,6 +46,7 @@ export function webPlatform(options: WebPlatformOptions): Platform {
       ...(options.vaultName === undefined ? {} : { name: options.vaultName }),
     }),
     deviceLock: webDeviceLock(options.locks),
+    secretbox: loadSodiumSecretbox,
     ...(worker ? { cryptoOffload: () => webWorkerOffload(worker) } : {}),
   };
 }

@@ -15,6 +15,7 @@ import {
   type WorkerOffload,
   type WorkerOffloadOptions,
 } from '@hale/client/advanced';
+import { loadSodiumSecretbox, useSecretbox } from '@hale/crypto';
 
 /** The part of a Web Worker (`new Worker(url, { type: 'module' })`) the offload uses. */
 export interface WebWorkerLike {
@@ -44,9 +45,17 @@ export interface WorkerScopeLike {
   postMessage(message: unknown): void;
 }
 
-/** The worker side: answers each job, after saying it is ready. */
-export function startCryptoWorker(scope: WorkerScopeLike): void {
+/**
+ * The worker side: installs libsodium's secretbox where it loads (else tweetnacl, the same bytes),
+ * then answers each job, after saying it is ready. Jobs that arrive while it loads wait, in order.
+ */
+export async function startCryptoWorker(scope: WorkerScopeLike): Promise<void> {
   const post = (message: unknown): void => scope.postMessage(message);
+  const early: unknown[] = [];
+  scope.onmessage = (ev) => void early.push(ev.data);
+  const secretbox = await loadSodiumSecretbox();
+  if (secretbox) useSecretbox(secretbox);
   scope.onmessage = (ev) => answerCryptoMessage(ev.data, post);
   post(CRYPTO_WORKER_READY);
+  for (const message of early.splice(0)) answerCryptoMessage(message, post);
 }

@@ -101,6 +101,8 @@ import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
   encodeFrame,
+  type PushResult,
+  type PushRow,
   type ServerFrame,
   type StreamAccess,
 } from '@hale/protocol';
@@ -116,6 +118,7 @@ import {
 } from './access';
 import { createAccessWindows, type WindowKey } from './access-windows';
 import { isAccessEnded, toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
+import { createOwnPushes, type OwnPushes } from './own-pushes';
 
 export interface LiveConnection {
   readonly id: number;
@@ -169,6 +172,8 @@ interface ConnState {
    */
   stall: { since: number; buffered: number } | null;
   closed: boolean;
+  /** Versions this connection pushed: withheld from its live pages (own-pushes.ts). */
+  own: OwnPushes;
 }
 
 /**
@@ -515,8 +520,19 @@ export const createHub = (options: HubOptions) => {
     // committed after it.
     decision = allowed();
     if (!decision.ok) return refused();
-    if (page.docs.length > 0) {
-      const n = page.docs.length;
+    // This connection's own pushes are withheld; the page's checkpoint still goes out (with the rest).
+    const docs = state.own.take(page.docs);
+    const frame =
+      docs === page.docs
+        ? text
+        : encodeFrame({
+            t: 'changes',
+            docs: docs.map(toServedDoc),
+            streams: [{ stream: stream as StreamAccess['stream'], checkpoint: page.checkpoint }],
+          });
+    if (docs.length === 0 && page.docs.length > 0) state.conn.sendEncoded(frame, 'changes');
+    if (docs.length > 0) {
+      const n = docs.length;
       const p = state.conn.principal;
       const access = { ...liveKey(state, stream), count: n };
       let repeat = false;
@@ -547,7 +563,7 @@ export const createHub = (options: HubOptions) => {
           }
         }
       }
-      state.conn.sendEncoded(text, 'changes');
+      state.conn.sendEncoded(frame, 'changes');
       // The owner found its socket closing and removed the connection: nothing went out to count.
       if (state.closed) return false;
       // Counted once sent; no await since the window was looked up, so it is still open.
@@ -749,6 +765,7 @@ export const createHub = (options: HubOptions) => {
         drainWait: undefined,
         stall: null,
         closed: false,
+        own: createOwnPushes(),
       };
       states.set(conn.id, state);
       index(byAccount, conn.principal.accountId).add(state);
@@ -889,6 +906,14 @@ export const createHub = (options: HubOptions) => {
     },
     closeAll(code: number, reason: string): void {
       for (const state of [...states.values()]) state.conn.close(code, reason);
+    },
+    /** A push this connection is about to hand the service: its versions are not echoed back to it. */
+    pushing(conn: LiveConnection, rows: readonly PushRow[]): void {
+      states.get(conn.id)?.own.note(rows);
+    },
+    /** The push's answer: only what the store took stays withheld. */
+    pushed(conn: LiveConnection, rows: readonly PushRow[], results: readonly PushResult[]): void {
+      states.get(conn.id)?.own.settle(rows, results);
     },
     size: (): number => states.size,
     subscriptions: (): number => [...states.values()].reduce((n, s) => n + s.subs.size, 0),

@@ -355,7 +355,16 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         }
         case 'push': {
           const end = metrics.latency.startTimer({ op: 'push' });
-          const results = await ctx.service.push(p, frame);
+          // Its versions are not echoed back to this connection live (own-pushes.ts).
+          ctx.hub.pushing(conn, frame.rows);
+          let results: Awaited<ReturnType<typeof ctx.service.push>>;
+          try {
+            results = await ctx.service.push(p, frame);
+          } catch (error) {
+            ctx.hub.pushed(conn, frame.rows, []);
+            throw error;
+          }
+          ctx.hub.pushed(conn, frame.rows, results);
           end();
           for (const r of results) if (r.status === 'error') metrics.refusals.inc({ code: r.code });
           send({

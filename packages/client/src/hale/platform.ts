@@ -13,12 +13,13 @@
  * | `cryptoOffload` | a Web Worker | a worker thread |
  * | `ed25519` | WebCrypto, else tweetnacl | node:crypto |
  * | `x25519` | tweetnacl | node:crypto |
+ * | `secretbox` | libsodium (WebAssembly), else tweetnacl | libsodium (WebAssembly) |
  *
  * Invariants: `vault` has the account on disk before the write resolves (a join or unlock reports success
  * only then); `deviceLock` is required where two windows can open one device (browsers).
  */
 import type { RxStorage } from 'rxdb';
-import type { Ed25519, X25519 } from '@hale/crypto';
+import type { Ed25519, FastSecretbox, X25519 } from '@hale/crypto';
 import type { Vault } from '../account/vault';
 import type { FetchLike } from '../api/http-api';
 import type { CryptoOffload } from '../offload/crypto-offload';
@@ -41,4 +42,10 @@ export interface Platform {
   readonly ed25519?: () => Promise<Ed25519>;
   /** The host's X25519 for sealed boxes (the same boxes whichever); tweetnacl by default. */
   readonly x25519?: () => X25519;
+  /**
+   * A faster secretbox with tweetnacl's bytes (`loadSodiumSecretbox`), installed for the page's thread by
+   * `openHale` once it has loaded (not awaited; the crypto worker's entry installs its own); null or
+   * absent: tweetnacl.
+   */
+  readonly secretbox?: () => Promise<FastSecretbox | null>;
 }

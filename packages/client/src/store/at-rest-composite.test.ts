@@ -1,10 +1,10 @@
 // Replication-meta documents stored as composites: the copy of a replicated document refers to the
 // records instance's own envelopes instead of sealing the same content again (at-rest-encryption.ts).
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { fillWithDefaultSettings, getRxReplicationMetaInstanceSchema, now } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema, RxStorage, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { base64urlEncode, sealSecretbox } from '@hale/crypto';
+import { base64urlEncode, sealSecretbox, useSecretbox } from '@hale/crypto';
 import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import {
   expectAtRest,
@@ -89,6 +89,10 @@ async function writeRecord(records: RxStorageInstance<Doc, unknown, unknown>, id
   const { _rev, _meta, _attachments, ...docData } = document;
   return docData;
 }
+
+// Seals are counted on tweetnacl's low-level box: a file before this one in the worker may have installed
+// libsodium's (openHale on nodePlatform), which seals the same bytes without calling it.
+beforeEach(() => useSecretbox(null));
 
 describe('replication-meta composites', () => {
   it('stores a meta copy by reference to the record envelope, sealing only the rest', async () => {

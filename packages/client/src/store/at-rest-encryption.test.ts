@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   fillWithDefaultSettings,
   getChangedDocumentsSince,
@@ -9,7 +9,7 @@ import {
 import type { EventBulk, MangoQuery, RxDocumentData, RxJsonSchema, RxStorageChangeEvent } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
-import { assertJsonValue, base64urlEncode, sealSecretbox } from '@hale/crypto';
+import { assertJsonValue, base64urlEncode, sealSecretbox, useSecretbox } from '@hale/crypto';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import {
   AT_REST_RECENT_VALUES,
@@ -85,6 +85,10 @@ async function setup() {
   const raw = await openInstance<Raw>(base, dbName, RAW_SCHEMA);
   return { dbName, base, storage, instance, raw };
 }
+
+// Opens and seals are counted on tweetnacl's low-level box: a file before this one in the worker may have
+// installed libsodium's (openHale on nodePlatform), which gives the same bytes without calling it.
+beforeEach(() => useSecretbox(null));
 
 describe('wrapWithAtRestEncryption', () => {
   it('refuses keys that are not 32 bytes', () => {
