@@ -51,7 +51,7 @@ export async function startAppServer(): Promise<AppServer> {
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (const until = Date.now() + 60_000; ;) {
+  for (const until = Date.now() + 240_000; ;) {
     if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
     const up = await fetch(`${url}/healthz`).then(
       (r) => r.ok,
