@@ -15,7 +15,8 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { freePort } from '../support/process';
 
 const root = path.resolve(import.meta.dirname, '../..');
-export const APP_DIST = path.join(root, 'packages/app/dist');
+/** The built app served; `HALE_APP_DIST` serves another build (e.g. one made with `--outDir`). */
+export const APP_DIST = process.env['HALE_APP_DIST'] ?? path.join(root, 'packages/app/dist');
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',

@@ -98,8 +98,10 @@ export async function writeChart(
       if (done % 2000 === 0) onProgress(done);
     }
   }
-  await Promise.all(batch);
-  done += batch.length;
-  onProgress(done);
+  if (batch.length > 0) {
+    await Promise.all(batch);
+    done += batch.length;
+    onProgress(done);
+  }
   return done;
 }

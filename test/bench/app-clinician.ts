@@ -2,7 +2,7 @@
  * The clinician's figures of `npm run bench:app` (issue #49): a clinician following `patients` patients
  * with `perPatient` records each, in headless Chromium; the patients are Node devices of the real client
  * (`@hale/client` on `@hale/platform-node`, a cheap test KDF for their passphrases), every one connected to
- * the same server for the whole run.
+ * the same server for the whole run, 10 to a process (app-patients.ts).
  *
  * | figure | from | to |
  * |---|---|---|
@@ -11,13 +11,13 @@
  *
  * Failure modes: a patient whose grant or records are refused stops the run (nothing skipped silently).
  */
-import { openHale, type HaleSession } from '@hale/client';
-import { openHaleForTests } from '@hale/client/testing';
-import { exampleInput, RECORD_KINDS } from '@hale/model';
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { openHale } from '@hale/client';
 import { nodePlatform } from '@hale/platform-node';
 import { expect, type Browser, type Page } from '@playwright/test';
 import { go, installProbe, seen, until, watch } from './app-browser';
-import { chartRecords, writeChart } from './app-chart';
+import { PER_PROCESS, type GroupAnswer, type GroupConfig, type GroupMessage } from './app-patients';
 import { measureUnlock, PASSPHRASE } from './app-patient';
 import { profiled } from './app-profile';
 import { median, p95, type Figure } from './app-report';
@@ -30,22 +30,6 @@ export interface CareShape {
 
 const log = (line: string): void => console.log(`  ${line}`);
 const CLINICIAN = 'Dr Bench Okafor';
-
-/** The streams a patient's bench chart writes to, each granted read (messages write, for replies). */
-const grantScope = (perPatient: number) => {
-  const types = new Set<string>(['profile', 'message']);
-  for (const [kind] of chartRecords(chartOf(perPatient))) {
-    const stream = RECORD_KINDS[kind].streamType;
-    if (stream !== null) types.add(stream);
-  }
-  return [...types].map((type) => ({ type, access: type === 'message' ? 'write' : 'read' }) as const);
-};
-
-/** Half labs (series of 100, or one series when fewer), half the other kinds. */
-const chartOf = (perPatient: number) => {
-  const points = Math.min(100, Math.max(1, Math.floor(perPatient / 2)));
-  return { total: perPatient, series: Math.floor(perPatient / 2 / points), points, longPoints: 0 };
-};
 
 async function createClinician(server: string): Promise<{ loginName: string; accountId: string }> {
   const hale = await openHale({ server, platform: nodePlatform() });
@@ -69,36 +53,6 @@ async function createClinician(server: string): Promise<{ loginName: string; acc
   }
 }
 
-/** One patient on a Node device: account, profile, grant to the clinician, chart; left open (connected). */
-async function openPatient(
-  server: string,
-  clinicianId: string,
-  i: number,
-  perPatient: number,
-): Promise<HaleSession> {
-  const hale = await openHaleForTests({ server, platform: nodePlatform() });
-  const { session } = await hale.createAccount({
-    role: 'patient',
-    passphrase: PASSPHRASE,
-    loginName: `bench-p${i}-${Date.now().toString(36)}`,
-    deviceName: 'phone',
-  });
-  await session.records.add(
-    'Profile',
-    exampleInput('Profile', { fullName: `Patient ${String(i).padStart(3, '0')}` }) as never,
-  );
-  await session.consent.verifyProvider(clinicianId);
-  await session.consent.grant({
-    granteeId: clinicianId,
-    scope: grantScope(perPatient) as never,
-    durationMs: 365 * 24 * 3_600_000,
-    purpose: 'bench: ongoing care',
-  });
-  await writeChart(session, chartOf(perPatient - 1));
-  await session.sync.awaitInSync();
-  return session;
-}
-
 async function joinClinician(page: Page, loginName: string, patients: number): Promise<number> {
   const started = performance.now();
   await page.goto('/');
@@ -116,25 +70,64 @@ async function joinClinician(page: Page, loginName: string, patients: number): P
 const workspaceUsable = (patients: number): string => `location.pathname === '/workspace/today'
   && (document.querySelector('[data-testid=home-patients]')?.textContent ?? '').includes('${patients} active')`;
 
+/** A process holding `count` patients (app-patients.ts); resolves once they are ready. */
+function startGroup(config: GroupConfig): Promise<PatientGroup> {
+  const child = fork(path.join(import.meta.dirname, 'app-patients.ts'), [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting: ((a: GroupAnswer) => void)[] = [];
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => code !== 0 && reject(new Error(`a patient group exited with ${code}`)));
+    child.on('message', (a: GroupAnswer) => {
+      if ('ready' in a) {
+        resolve({
+          count: a.ready,
+          send: (send, body) =>
+            new Promise((done) => {
+              waiting.push(done);
+              child.send({ send, body } satisfies GroupMessage);
+            }),
+          close: () =>
+            new Promise((done) => {
+              child.once('exit', () => done());
+              child.send({ close: true } satisfies GroupMessage);
+            }),
+        });
+      } else if ('failed' in a) {
+        reject(new Error(`a patient group: ${a.failed}`));
+        waiting.shift()?.(a);
+      } else waiting.shift()?.(a);
+    });
+  });
+}
+
+interface PatientGroup {
+  readonly count: number;
+  send(index: number, body: string): Promise<GroupAnswer>;
+  close(): Promise<void>;
+}
+
 /** Patients send `n` messages one after another; answers each one's time to the clinician's inbox. */
-async function measureMessages(page: Page, patients: readonly HaleSession[], clinicianId: string, n: number) {
+async function measureMessages(page: Page, groups: readonly PatientGroup[], n: number) {
   await go(page, '/care/messages');
   await until(page, `document.querySelector('[data-testid=inbox-unread]') !== null`);
   const origin = await page.evaluate<number>('performance.timeOrigin');
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
-    const patient = patients[(i * 37) % patients.length];
-    if (patient === undefined) break;
+    const group = groups[(i * 7) % groups.length];
+    if (group === undefined) break;
     const body = `Bench message ${i} ${Math.random().toString(36).slice(2, 8)}`;
     await watch(
       page,
       '__msg',
       `(document.querySelector('ul[role=list]')?.textContent ?? '').includes(${JSON.stringify(body)})`,
     );
-    const sent = performance.timeOrigin + performance.now();
-    await patient.care.messages.send({ to: clinicianId, body });
+    const answer = await group.send((i * 3) % group.count, body);
+    if (!('sent' in answer)) throw new Error(`a patient could not send: ${JSON.stringify(answer)}`);
     const shown = origin + (await seen(page, '__msg', 30_000));
-    times.push(shown - sent);
+    times.push(shown - answer.at);
+    log(`message ${i + 1}: ${(shown - answer.at).toFixed(0)} ms`);
     await page.waitForTimeout(150);
   }
   log(`messages: p95 ${p95(times).toFixed(0)} ms over ${times.length}`);
@@ -148,18 +141,29 @@ export async function runClinician(
   options: { readonly rounds: number; readonly profile?: string },
 ): Promise<{ figures: Figure[]; extra: Record<string, number> }> {
   const clinician = await createClinician(server);
-  const patients: HaleSession[] = [];
+  const groups: PatientGroup[] = [];
   const context = await browser.newContext({ baseURL: server, viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   await installProbe(page);
   try {
     const seedStart = performance.now();
-    for (let i = 0; i < shape.patients; i += 10) {
-      const batch = Array.from({ length: Math.min(10, shape.patients - i) }, (_, j) =>
-        openPatient(server, clinician.accountId, i + j, shape.perPatient),
-      );
-      patients.push(...(await Promise.all(batch)));
-      log(`patients ready: ${patients.length} of ${shape.patients}`);
+    // A few groups at a time: each process's start (tsx) and its patients' key work share the 2 cores.
+    for (let from = 0; from < shape.patients; from += PER_PROCESS * 3) {
+      const starting: Promise<PatientGroup>[] = [];
+      for (let g = from; g < Math.min(shape.patients, from + PER_PROCESS * 3); g += PER_PROCESS) {
+        const count = Math.min(PER_PROCESS, shape.patients - g);
+        starting.push(
+          startGroup({
+            server,
+            clinicianId: clinician.accountId,
+            from: g,
+            count,
+            perPatient: shape.perPatient,
+          }),
+        );
+      }
+      groups.push(...(await Promise.all(starting)));
+      log(`patients ready: ${groups.reduce((n, g) => n + g.count, 0)} of ${shape.patients}`);
     }
     const seedMs = performance.now() - seedStart;
     const joinMs = await joinClinician(page, clinician.loginName, shape.patients);
@@ -170,7 +174,7 @@ export async function runClinician(
       measureUnlock(page, options.rounds, workspaceUsable(shape.patients)),
     );
     const messages = await profiled(page, options.profile, 'messages', () =>
-      measureMessages(page, patients, clinician.accountId, shape.messages),
+      measureMessages(page, groups, shape.messages),
     );
     const size = `${shape.patients} patients × ${shape.perPatient}`;
     return {
@@ -199,6 +203,6 @@ export async function runClinician(
     };
   } finally {
     await context.close();
-    for (const p of patients) await p.close();
+    await Promise.all(groups.map((g) => g.close()));
   }
 }
