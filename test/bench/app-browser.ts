@@ -59,7 +59,11 @@ export async function startAppServer(): Promise<AppServer> {
       () => false,
     );
     if (up) break;
-    if (Date.now() > until) throw new Error(`server did not start: ${stderr}`);
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`server did not start: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
