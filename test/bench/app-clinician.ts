@@ -121,11 +121,11 @@ async function arrival(
   await watch(
     page,
     '__msg',
-    `(document.querySelector('ul[role=list]')?.textContent ?? '').includes(${JSON.stringify(body)})`,
+    `Array.from(document.querySelectorAll('[data-testid=thread-row]')).some((r) => (r.textContent ?? '').includes(${JSON.stringify(body)}))`,
   );
   const answer = await group.send(index, body);
   if (!('sent' in answer)) throw new Error(`a patient could not send: ${JSON.stringify(answer)}`);
-  return origin + (await seen(page, '__msg', 60_000)) - answer.at;
+  return origin + (await seen(page, '__msg', 300_000)) - answer.at;
 }
 
 /** Patients send `n` messages one after another; answers each one's time to the clinician's inbox. */
