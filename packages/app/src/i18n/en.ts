@@ -676,6 +676,8 @@ export const en = {
     tableLabel: 'Results of {{name}}',
     asCharted: 'As charted',
     text: 'Text result',
+    showAll_one: 'Show all {{count}} result',
+    showAll_other: 'Show all {{count}} results',
     flag: { high: 'High', low: 'Low' },
   },
   emergency: {

@@ -645,6 +645,8 @@ export const zhHant: Translation = {
     tableLabel: '{{name}} 的結果',
     asCharted: '圖表數值',
     text: '文字結果',
+    showAll_one: '顯示全部 {{count}} 筆結果',
+    showAll_other: '顯示全部 {{count}} 筆結果',
     flag: { high: '偏高', low: '偏低' },
   },
   emergency: {

@@ -3,7 +3,7 @@
  * rows in view are in the DOM: a chart of 20,000 records scrolls as one of 20), with a filter on the
  * rows' text and a way to add one.
  */
-import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { Badge, Button, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { IconPlus, IconSearch } from '@tabler/icons-react';
@@ -49,18 +49,6 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
     return q === '' ? all : all.filter((r) => `${r.title} ${r.summary}`.toLowerCase().includes(q));
   }, [page, filter, spec, t, me]);
 
-  const listRef = useRef<HTMLUListElement>(null);
-  const [margin, setMargin] = useState(0);
-  useLayoutEffect(() => {
-    const top = listRef.current?.getBoundingClientRect().top;
-    if (top !== undefined) setMargin(top + window.scrollY);
-  }, [page.total]);
-  const virtualizer = useWindowVirtualizer({
-    count: rows.length,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 8,
-    scrollMargin: margin,
-  });
   const addTo = spec.uploaded === true ? '/documents/upload' : `${scope.base}/${spec.slug}/new`;
   const canAdd = scope.canWrite(spec.kind) && (spec.uploaded !== true || scope.patientId === undefined);
 
@@ -101,64 +89,109 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
           <Text size="sm" c="dimmed" px="md" pt="sm" aria-live="polite">
             {t('records.count', { count: rows.length })}
           </Text>
-          <ul
-            ref={listRef}
-            role="list"
-            aria-label={t(`kinds.${spec.slug}.title`)}
-            style={{
-              height: virtualizer.getTotalSize(),
-              position: 'relative',
-              listStyle: 'none',
-              margin: 0,
-              padding: 0,
-            }}
-          >
-            {virtualizer.getVirtualItems().map((item) => {
-              const row = rows[item.index];
-              if (row === undefined) return null;
-              return (
-                <li
-                  key={row.id}
-                  data-index={item.index}
-                  ref={virtualizer.measureElement}
-                  style={{
-                    position: 'absolute',
-                    top: 0,
-                    left: 0,
-                    width: '100%',
-                    transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)`,
-                  }}
-                >
-                  <Link
-                    to={`${scope.base}/${spec.slug}/${row.id}`}
-                    className="hale-row-link"
-                    style={{ minHeight: ROW_HEIGHT }}
-                  >
-                    <Group justify="space-between" wrap="nowrap" px="md" py="sm" mih={ROW_HEIGHT}>
-                      <div style={{ minWidth: 0 }}>
-                        <Text fw={600} truncate>
-                          {row.title}
-                        </Text>
-                        <Text size="sm" c="dimmed" truncate>
-                          {row.summary}
-                        </Text>
-                      </div>
-                      <Group gap={6} wrap="nowrap">
-                        {row.inactive && (
-                          <Badge color="gray" variant="light">
-                            {t('records.inactive')}
-                          </Badge>
-                        )}
-                        {row.conflict && <Badge color="orange">{t('records.conflictBadge')}</Badge>}
-                      </Group>
-                    </Group>
-                  </Link>
-                </li>
-              );
-            })}
-          </ul>
+          <VirtualRows
+            rows={rows}
+            label={t(`kinds.${spec.slug}.title`)}
+            base={`${scope.base}/${spec.slug}`}
+            total={page.total}
+          />
         </Paper>
       )}
     </Stack>
   );
 }
+
+interface Row {
+  readonly id: string;
+  readonly title: string;
+  readonly summary: string;
+  readonly conflict: boolean;
+  readonly inactive: boolean;
+}
+
+/**
+ * The list itself: the virtualizer's state lives here, so a scroll re-renders the rows in view, not the
+ * screen around them; a row already shown is not rendered again (`RecordRow` is memoised).
+ */
+function VirtualRows(props: {
+  readonly rows: readonly Row[];
+  readonly label: string;
+  readonly base: string;
+  readonly total: number;
+}): ReactNode {
+  const { rows } = props;
+  const listRef = useRef<HTMLUListElement>(null);
+  const [margin, setMargin] = useState(0);
+  useLayoutEffect(() => {
+    const top = listRef.current?.getBoundingClientRect().top;
+    if (top !== undefined) setMargin(top + window.scrollY);
+  }, [props.total]);
+  const virtualizer = useWindowVirtualizer({
+    count: rows.length,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+    scrollMargin: margin,
+  });
+  return (
+    <ul
+      ref={listRef}
+      role="list"
+      aria-label={props.label}
+      style={{
+        height: virtualizer.getTotalSize(),
+        position: 'relative',
+        listStyle: 'none',
+        margin: 0,
+        padding: 0,
+      }}
+    >
+      {virtualizer.getVirtualItems().map((item) => {
+        const row = rows[item.index];
+        if (row === undefined) return null;
+        return (
+          <li
+            key={row.id}
+            data-index={item.index}
+            ref={virtualizer.measureElement}
+            style={{
+              position: 'absolute',
+              top: 0,
+              left: 0,
+              width: '100%',
+              transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)`,
+            }}
+          >
+            <RecordRow row={row} to={`${props.base}/${row.id}`} />
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+const RecordRow = memo(function RecordRow(props: { readonly row: Row; readonly to: string }): ReactNode {
+  const { t } = useTranslation();
+  const { row } = props;
+  return (
+    <Link to={props.to} className="hale-row-link" style={{ minHeight: ROW_HEIGHT }}>
+      <Group justify="space-between" wrap="nowrap" px="md" py="sm" mih={ROW_HEIGHT}>
+        <div style={{ minWidth: 0 }}>
+          <Text fw={600} truncate>
+            {row.title}
+          </Text>
+          <Text size="sm" c="dimmed" truncate>
+            {row.summary}
+          </Text>
+        </div>
+        <Group gap={6} wrap="nowrap">
+          {row.inactive && (
+            <Badge color="gray" variant="light">
+              {t('records.inactive')}
+            </Badge>
+          )}
+          {row.conflict && <Badge color="orange">{t('records.conflictBadge')}</Badge>}
+        </Group>
+      </Group>
+    </Link>
+  );
+});

@@ -4,7 +4,7 @@
  * (others charted apart, and said so), a table of every result beside it, and a way to enter a result from
  * a paper report.
  */
-import { useMemo, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import {
   Alert,
   Anchor,
@@ -34,6 +34,9 @@ import { KINDS } from '../../records/kinds';
 import { buildTrends, type LabInput, type TestTrend, type UnitSeries } from './series';
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
+const DOTS_UP_TO = 100;
+/** Rows of the table shown at first (newest first); the rest on request. */
+const TABLE_ROWS = 100;
 
 function SeriesChart(props: { readonly series: UnitSeries; readonly name: string }): ReactNode {
   const { t } = useTranslation();
@@ -74,6 +77,10 @@ function SeriesChart(props: { readonly series: UnitSeries; readonly name: string
             : {}
         }
         curveType="linear"
+        // A dot per result is drawn up to DOTS_UP_TO results (out-of-range ones always are); the date axis
+        // labels every nth result past that, so no tick is measured for the others.
+        withDots={data.length <= DOTS_UP_TO}
+        xAxisProps={data.length > DOTS_UP_TO ? { interval: Math.ceil(data.length / 8) - 1 } : {}}
         withLegend
         connectNulls={false}
         valueFormatter={(v) => `${v} ${series.units}`.trim()}
@@ -107,9 +114,11 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
   const { t } = useTranslation();
   const { trend } = props;
   const [main, ...apart] = trend.series;
-  const rows = trend.series
+  const [showAll, setShowAll] = useState(false);
+  const allRows = trend.series
     .flatMap((s) => s.points.map((p) => ({ ...p, unit: s.units })))
     .sort((a, b) => (a.at < b.at ? 1 : -1));
+  const rows = showAll ? allRows : allRows.slice(0, TABLE_ROWS);
   return (
     <Grid>
       <Grid.Col span={{ base: 12, lg: 7 }}>
@@ -186,6 +195,11 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
               </Table.Tbody>
             </Table>
           </ScrollTable>
+          {rows.length < allRows.length && (
+            <Button variant="subtle" m="xs" onClick={() => setShowAll(true)}>
+              {t('trends.showAll', { count: allRows.length })}
+            </Button>
+          )}
         </Paper>
       </Grid.Col>
     </Grid>
@@ -261,7 +275,7 @@ export function LabTrendsScreen(): ReactNode {
               <Title order={2} size="h3">
                 {chosen.name}
               </Title>
-              <TrendView trend={chosen} />
+              <TrendView key={chosen.key} trend={chosen} />
             </>
           )}
         </>

@@ -22,7 +22,7 @@ function Results(props: { readonly q: string }): ReactNode {
   if (props.q.trim() === '') return null;
   const hits = results.hits.filter((h) => slugOfKind(h.kind) !== undefined);
   return (
-    <Stack gap="xs" aria-live="polite">
+    <Stack gap="xs" aria-live="polite" data-search-query={props.q} data-search-ready={results.ready}>
       <Text size="sm" c="dimmed">
         {results.ready ? t('search.count', { count: hits.length }) : t('search.indexing')}
       </Text>
