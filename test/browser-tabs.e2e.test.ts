@@ -26,7 +26,13 @@ import {
 } from './browser/harness';
 
 const Joined = Type.Object(
-  { accountId: Type.String(), deviceId: Type.String(), dbName: Type.String(), ed: Type.String() },
+  {
+    accountId: Type.String(),
+    deviceId: Type.String(),
+    dbName: Type.String(),
+    ed: Type.String(),
+    secretbox: Type.String(),
+  },
   { additionalProperties: false },
 );
 const Outcome = Type.Object(

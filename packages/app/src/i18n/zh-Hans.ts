@@ -695,8 +695,8 @@ export const zhHans: Translation = {
     tableLabel: '{{name}} 的结果',
     asCharted: '图表数值',
     text: '文字结果',
-    showAll_one: '显示全部 {{count}} 笔结果',
-    showAll_other: '显示全部 {{count}} 笔结果',
+    showAll_one: '显示全部 {{count}} 条结果',
+    showAll_other: '显示全部 {{count}} 条结果',
     flag: {
       high: '偏高',
       low: '偏低',
