@@ -1,8 +1,17 @@
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { isHaleCryptoError } from './errors';
-import { openSecretbox, sealSecretbox, SECRETBOX_MAC_LENGTH, SECRETBOX_NONCE_LENGTH } from './secretbox';
+import {
+  openSecretbox,
+  sealSecretbox,
+  SECRETBOX_MAC_LENGTH,
+  SECRETBOX_NONCE_LENGTH,
+  useSecretbox,
+} from './secretbox';
+
+// Files share a worker's modules: one that installed libsodium's secretbox leaves it installed.
+beforeEach(() => useSecretbox(null));
 
 const key = nacl.randomBytes(32);
 const split = (sealed: Uint8Array, header: number) => ({
