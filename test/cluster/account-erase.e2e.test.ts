@@ -4,13 +4,12 @@
 // closes the account's live connection on node B (the erase's revocation event, waited for, not timed);
 // afterwards neither node authenticates its devices or serves its account, login, records or files, its
 // grantee's pull is denied, and the other patient keeps everything.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES, type PulledFrame } from '@hale/protocol';
 import { newId } from '@hale/model';
 import {
   addDevice,
-  connect,
   createBlob,
   digestOf,
   http,
@@ -23,39 +22,15 @@ import {
   registerAccount,
   sessionToken,
   streamOf,
-  type WsClient,
 } from '@hale/sync-server/testing';
-import {
-  startCouchNode,
-  startPouchServer,
-  type CouchNode,
-  type PouchServer,
-} from '@hale/sync-server/testing/couch';
+import type { CouchNode } from '@hale/sync-server/testing/couch';
+import { useCouchCluster } from './support';
 
-let couch: PouchServer;
-beforeAll(async () => {
-  couch = await startPouchServer();
-}, 30_000);
-afterAll(async () => {
-  await couch.stop();
-});
-
-let nodes: CouchNode[] = [];
-const clients: WsClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
+const cluster = useCouchCluster();
 
 describe('account deletion across CouchDB nodes', () => {
   it('only the account itself, through any node; afterwards no node knows it, others keep theirs', async () => {
-    const database = `erase-${randomUUID()}`;
-    const [a, b] = await Promise.all([
-      startCouchNode(couch.url, database),
-      startCouchNode(couch.url, database),
-    ]);
-    if (a === undefined || b === undefined) throw new Error('two nodes');
-    nodes = [a, b];
+    const [a, b] = await cluster.startNodes(2, 'erase');
     const del = (node: CouchNode, token: string | undefined, accountId: string) =>
       http(node.url, 'POST', '/v1/accounts/me/delete', { accountId }, token);
 
@@ -65,8 +40,7 @@ describe('account deletion across CouchDB nodes', () => {
     const other = await registerAccount(b);
 
     // The patient's chart, written through node B: a record, an audit entry, a grant, a file.
-    const p = await connect(b, patient.device);
-    clients.push(p);
+    const p = await cluster.open(b, patient.device);
     const record = await makeDoc(patient, patient.device, 'allergy', { substance: 'Latex' });
     const audit = await makeAuditDoc(patient, patient.device);
     expect((await pushNew(p, [record, audit])).map(outcomeOf)).toEqual(['ok', 'ok']);
@@ -85,8 +59,7 @@ describe('account deletion across CouchDB nodes', () => {
     };
     expect((await createBlob(a, token, manifest)).status).toBe(200);
     expect((await putChunk(a, token, blobId, 0, chunk)).status).toBe(200);
-    const o = await connect(a, other.device);
-    clients.push(o);
+    const o = await cluster.open(a, other.device);
     const kept = await makeDoc(other, other.device, 'allergy', { substance: 'Dust' });
     expect((await pushNew(o, [kept])).map(outcomeOf)).toEqual(['ok']);
 
@@ -135,8 +108,7 @@ describe('account deletion across CouchDB nodes', () => {
       await expect(sessionToken(node, patient.device)).rejects.toThrow(/401.*unknown device/);
       await expect(sessionToken(node, second)).rejects.toThrow(/401.*unknown device/);
     }
-    const d = await connect(b, provider.device);
-    clients.push(d);
+    const d = await cluster.open(b, provider.device);
     const pulled = await d.request<PulledFrame>({
       t: 'pull',
       rid: d.rid(),

@@ -3,30 +3,14 @@
 // audit stream, continuing the server's one chain. Both nodes read the same chain end and race for the
 // same position; the loser must chain again after the winner (not fail the access): every opening answers
 // 200, and the chain holds each position once, in order, each entry linked to the one before.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { chainLinkHash } from '@hale/crypto';
 import { auditSignaturePayload, type ShlLinkInfo } from '@hale/protocol';
 import { http, registerAccount, sessionToken } from '@hale/sync-server/testing';
-import {
-  startCouchNode,
-  startPouchServer,
-  type CouchNode,
-  type PouchServer,
-} from '@hale/sync-server/testing/couch';
+import { useCouchCluster } from './support';
 
-let couch: PouchServer;
-beforeAll(async () => {
-  couch = await startPouchServer();
-}, 30_000);
-afterAll(async () => {
-  await couch.stop();
-});
-
-let nodes: CouchNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
+const cluster = useCouchCluster();
 
 const LINKS = 4;
 const OPENINGS_PER_LINK = 4;
@@ -34,10 +18,7 @@ const TYPES = ['allergy', 'medication'] as const;
 
 describe('one patient audit chain continued by two nodes at once', () => {
   it('accesses logged through two nodes concurrently all succeed and form one unbroken chain', async () => {
-    const database = `chain-${randomUUID()}`;
-    const [a, b] = await Promise.all([0, 1].map(() => startCouchNode(couch.url, database)));
-    if (a === undefined || b === undefined) throw new Error('two nodes');
-    nodes = [a, b];
+    const [a, b] = await cluster.startNodes(2, 'chain');
     const patient = await registerAccount(a);
     const token = await sessionToken(a, patient.device);
     const links = await Promise.all(

@@ -3,12 +3,10 @@
 // node reach live connections on another (each test waits for the frame or the close, not for a time);
 // with the CouchDB server killed the nodes report unhealthy and refuse writes with a typed error, and
 // recover by themselves once it is back. One pouchdb-server for the file, one database per test.
-import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccessChangedFrame, PushDoc, ServerFrame } from '@hale/protocol';
 import {
   addDevice,
-  connect,
   frameWithin,
   makeDoc,
   makeEnvelope,
@@ -21,40 +19,11 @@ import {
   type TestDevice,
   type WsClient,
 } from '@hale/sync-server/testing';
-import {
-  startCouchNode,
-  startPouchServer,
-  type CouchNode,
-  type PouchServer,
-} from '@hale/sync-server/testing/couch';
+import { useCouchCluster } from './support';
 
-let couch: PouchServer;
-beforeAll(async () => {
-  couch = await startPouchServer();
-}, 30_000);
-afterAll(async () => {
-  await couch.stop();
-});
-
-let nodes: CouchNode[] = [];
-const clients: WsClient[] = [];
-const startNodes = async (): Promise<[CouchNode, CouchNode, CouchNode]> => {
-  const database = `cluster-${randomUUID()}`;
-  const [a, b, c] = await Promise.all([0, 1, 2].map(() => startCouchNode(couch.url, database)));
-  if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');
-  nodes = [a, b, c];
-  return [a, b, c];
-};
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-const open = async (node: CouchNode, device: TestDevice): Promise<WsClient> => {
-  const client = await connect(node, device);
-  clients.push(client);
-  return client;
-};
+const cluster = useCouchCluster();
+const startNodes = () => cluster.startNodes(3);
+const open = cluster.open;
 const isAccessChanged = (f: ServerFrame): f is AccessChangedFrame => f.t === 'accessChanged';
 /** Ids of the documents of `stream` a client was sent live so far. */
 const received = (client: WsClient, stream: string): Set<string> =>
@@ -205,7 +174,7 @@ describe('three nodes over one CouchDB', () => {
       (await reader.request({ t: 'subscribe', rid: reader.rid(), streams: [{ stream, since: 0 }] })).t,
     ).toBe('ok');
 
-    await couch.kill();
+    await cluster.pouch().kill();
     for (const node of [a, b, c]) {
       await eventually(async () => (await fetch(`${node.url}/healthz`)).status === 503, 'unhealthy', 5_000);
     }
@@ -213,7 +182,7 @@ describe('three nodes over one CouchDB', () => {
     const outcomes = await push(writer, refused);
     expect(outcomes.every((o) => o === 'UNAVAILABLE')).toBe(true);
 
-    await couch.restart();
+    await cluster.pouch().restart();
     for (const node of [a, b, c]) {
       await eventually(
         async () => (await fetch(`${node.url}/healthz`)).status === 200,

@@ -3,29 +3,14 @@
 // wrong there — long before its wait ends, because node C hears the access on the CouchDB log's `_changes`
 // feed (no second message bus). The test starts the access only once C's request has read nothing and is
 // waiting, and fails if the answer comes only when the wait runs out.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import type { ShlEventsResponse, ShlLinkInfo } from '@hale/protocol';
 import { http, registerAccount, sessionToken } from '@hale/sync-server/testing';
-import {
-  startCouchNode,
-  startPouchServer,
-  type CouchNode,
-  type PouchServer,
-} from '@hale/sync-server/testing/couch';
+import type { CouchNode } from '@hale/sync-server/testing/couch';
+import { useCouchCluster } from './support';
 
-let couch: PouchServer;
-beforeAll(async () => {
-  couch = await startPouchServer();
-}, 30_000);
-afterAll(async () => {
-  await couch.stop();
-});
-
-let nodes: CouchNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
+const cluster = useCouchCluster();
 
 /** Longer than the test may take: an answer only at its end fails the test by its timeout. */
 const WAIT_MS = 30_000;
@@ -61,10 +46,7 @@ const waitForAccess = async (n: CouchNode, token: string, since: string) => {
 
 describe('the SMART Health Link notice across nodes', () => {
   it('a device waiting on node C hears an opening and a wrong passcode made through node B', async () => {
-    const database = `shl-${randomUUID()}`;
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => startCouchNode(couch.url, database)));
-    if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');
-    nodes = [a, b, c];
+    const [a, b, c] = await cluster.startNodes(3, 'shl');
     const patient = await registerAccount(a);
     const onA = await sessionToken(a, patient.device);
     const onC = await sessionToken(c, patient.device);
