@@ -3,28 +3,24 @@
 // care team's account: refused, nothing erased); afterwards no table holds a row naming the account or its
 // devices, nothing of it is served (account, login, records to its grantee, files), its sessions and
 // devices are dead, its open connection is closed, and other accounts keep all of theirs.
-import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIN_CHUNK_BYTES, type PulledFrame } from '@hale/protocol';
-import { newId } from '@hale/model';
+import type { PulledFrame } from '@hale/protocol';
 import {
   addDevice,
   connect,
-  createBlob,
-  digestOf,
   http,
   makeAuditDoc,
   makeDoc,
   makeGrant,
   outcomeOf,
   pushNew,
-  putChunk,
   registerAccount,
   sessionToken,
   startServer,
   streamOf,
   type TestServer,
 } from './testing/harness';
+import { storeOneChunkBlob } from './blob-stored.test-util';
 
 /** Rows of every table in which any column's text holds one of `needles`. */
 const rowsNaming = (t: TestServer, needles: readonly string[]): Record<string, number> => {
@@ -72,18 +68,7 @@ describe('account deletion', () => {
     const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
     expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
     const token = await sessionToken(t, patient.device);
-    const chunk = new Uint8Array(randomBytes(MIN_CHUNK_BYTES + 40));
-    const blobId = newId();
-    const manifest = {
-      blobId,
-      stream: streamOf(patient.accountId, 'document'),
-      size: MIN_CHUNK_BYTES,
-      chunkSize: MIN_CHUNK_BYTES,
-      chunkCount: 1,
-      digests: [digestOf(chunk)],
-    };
-    expect((await createBlob(t, token, manifest)).status).toBe(200);
-    expect((await putChunk(t, token, blobId, 0, chunk)).status).toBe(200);
+    const { blobId } = await storeOneChunkBlob(t, token, patient);
     // Another patient's chart, which must stay.
     const o = await connect(t, other.device);
     const kept = await makeDoc(other, other.device, 'allergy', { substance: 'Dust' });
