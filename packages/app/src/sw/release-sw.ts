@@ -115,7 +115,7 @@ sw.addEventListener('activate', (event) => {
 export const pageCsp = (host: string): string =>
   [
     "default-src 'self'",
-    "script-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' blob: data:",
     "font-src 'self' data:",
