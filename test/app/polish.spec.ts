@@ -82,6 +82,14 @@ test('one Sharing area: the care team and links as tabs, each route kept', async
     'page',
   );
   await checkScreen(page, 'sharing-area-people');
+  // On a phone: both on one row, with short names.
+  const size = page.viewportSize() ?? { width: 1440, height: 900 };
+  await page.setViewportSize({ width: 360, height: 640 });
+  const people = await tabs.getByRole('link', { name: 'Care team', exact: true }).boundingBox();
+  const links = await tabs.getByRole('link', { name: 'Links', exact: true }).boundingBox();
+  expect(people !== null && links !== null && Math.abs(people.y - links.y) < 2).toBe(true);
+  expect((links?.x ?? 0) + (links?.width ?? 0)).toBeLessThanOrEqual(360);
+  await page.setViewportSize(size);
   await tabs.getByRole('link', { name: 'Links anyone can open' }).click();
   await expect(page).toHaveURL(/\/records\/share$/);
   await expect(page.getByRole('heading', { name: 'Shared links', level: 1 })).toBeVisible();

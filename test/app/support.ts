@@ -123,6 +123,8 @@ export async function checkScreen(page: Page, name: string): Promise<void> {
   ] as const) {
     await page.setViewportSize(viewport);
     await page.waitForTimeout(250);
+    // A notice that came meanwhile (the release kept for offline use) is waited out too.
+    await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
     await expectAccessible(page, `${name} (${suffix})`);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`) });
   }

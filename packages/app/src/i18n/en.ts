@@ -38,6 +38,8 @@ export const en = {
       label: 'Ways to share',
       people: 'With your care team',
       links: 'Links anyone can open',
+      peopleShort: 'Care team',
+      linksShort: 'Links',
     },
     label: 'Main navigation',
     menu: 'Open or close the menu',

@@ -41,6 +41,8 @@ export const zhHans: Translation = {
       label: '分享方式',
       people: '与您的医疗团队',
       links: '任何人都能打开的链接',
+      peopleShort: '医疗团队',
+      linksShort: '链接',
     },
     label: '主导航',
     menu: '打开或关闭菜单',

@@ -39,6 +39,8 @@ export const zhHant: Translation = {
       label: '分享方式',
       people: '與您的醫療團隊',
       links: '任何人都能開啟的連結',
+      peopleShort: '醫療團隊',
+      linksShort: '連結',
     },
     label: '主要導覽',
     menu: '開啟或關閉選單',

@@ -2,17 +2,27 @@
  * The Sharing area's two parts, as tabs above its screens: sharing with the care team (`/care/sharing`,
  * grants to clinicians with Hale accounts) and links anyone can open (`/records/share`, SMART Health
  * Links). Shown only on those two screens; each keeps its own route. Links, not ARIA tabs: each part is
- * its own page (`aria-current` marks the one shown).
+ * its own page (`aria-current` marks the one shown). On a phone both sit on one row with short labels.
  */
 import type { ReactNode } from 'react';
-import { Button, Group } from '@mantine/core';
+import { Box, Button, Group } from '@mantine/core';
 import { IconLink, IconUsers } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation } from 'react-router';
 
 export const SHARING_TABS = [
-  { to: '/care/sharing', label: 'nav.sharingTabs.people', icon: IconUsers },
-  { to: '/records/share', label: 'nav.sharingTabs.links', icon: IconLink },
+  {
+    to: '/care/sharing',
+    label: 'nav.sharingTabs.people',
+    short: 'nav.sharingTabs.peopleShort',
+    icon: IconUsers,
+  },
+  {
+    to: '/records/share',
+    label: 'nav.sharingTabs.links',
+    short: 'nav.sharingTabs.linksShort',
+    icon: IconLink,
+  },
 ] as const;
 
 export function SharingTabs(): ReactNode {
@@ -24,6 +34,7 @@ export function SharingTabs(): ReactNode {
       component="nav"
       aria-label={t('nav.sharingTabs.label')}
       gap="xs"
+      wrap="nowrap"
       mb="md"
       pb="xs"
       className="hale-no-print"
@@ -42,7 +53,12 @@ export function SharingTabs(): ReactNode {
             leftSection={<tab.icon size={18} aria-hidden />}
             aria-current={current ? 'page' : undefined}
           >
-            {t(tab.label)}
+            <Box component="span" visibleFrom="sm">
+              {t(tab.label)}
+            </Box>
+            <Box component="span" hiddenFrom="sm">
+              {t(tab.short)}
+            </Box>
           </Button>
         );
       })}
