@@ -1,6 +1,7 @@
 // Appointments answered by a clinician in the workspace, a patient in the patient app, each in its own
 // browser on the same server. The clinician publishes office hours, then a day off and a day of other
-// hours: the patient's free times lose those slots. The patient asks for two times; the clinician declines
+// hours: the patient's free times lose those slots. A time asked for outside the hours is warned about.
+// The patient asks for two times; the clinician declines
 // one and proposes another time for the other; the patient sees "declined" and "new time proposed",
 // accepts the proposal, and it ends confirmed on both sides; then the patient cancels it and the clinic
 // sees it cancelled. The patient's page runs as in the desktop shell's window (its preload's
@@ -125,6 +126,19 @@ test('a day off and other hours take slots away; a request declined, another mov
     // Two requests of the patient's own times.
     const when = (daysAhead: number, time: string): string =>
       `${new Date(Date.now() + daysAhead * 86_400_000).toISOString().slice(0, 10)}T${time}`;
+    // A time asked for outside the published hours is warned about (not refused); one inside is not.
+    const inside = await page.getByTestId('slot').nth(2).getAttribute('data-start');
+    await page.getByRole('tab', { name: 'Ask for a time' }).click();
+    const warning = page.getByText('Outside the hours Dr Rafael Costa published for appointments');
+    await page.locator('#preferred-0').fill(when(9, '03:00'));
+    await expect(warning).toBeVisible({ timeout: 30_000 });
+    await checkScreen(page, 'care-book-outside-hours');
+    const local = await page.evaluate<string>(
+      `(() => { const d = new Date(${JSON.stringify(inside)}); const p = (n) => String(n).padStart(2, '0'); return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()); })()`,
+    );
+    await page.locator('#preferred-0').fill(local);
+    await expect(page.locator('#preferred-0')).toHaveValue(local);
+    await expect(warning).toBeHidden();
     await ask(page, 'Knee pain after running', when(9, '09:30'));
     await ask(page, 'Repeat prescription', when(10, '11:00'));
 

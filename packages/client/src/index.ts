@@ -102,6 +102,8 @@ export type { Thread, StoredMessage } from './care/threads';
 export type { SendInput, Attachment } from './care/messages';
 export type { AppointmentRequest, SlotBooking } from './care/appointments';
 export type { AvailabilityInput, Slot } from './care/availability';
+export { withinHours } from './care/availability';
+export type { Availability } from '@hale/protocol';
 export type { PlanAcknowledgement, PlanChange, PlanDiff } from './care/plans';
 export type { CosignStatus } from './care/cosign';
 export type { ZonedTime } from './care/time-zones';

@@ -374,6 +374,8 @@ export const careEn = {
     addTime: 'Add another time',
     needTime: 'Choose a day and time.',
     timePast: 'Choose a time in the future.',
+    outsideHours:
+      'Outside the hours {{name}} published for appointments. You can still ask; the clinic may propose another time.',
     send: 'Send the request',
     requested: 'Request sent. The clinic answers in Appointments.',
   },

@@ -361,6 +361,7 @@ export const careZhHant: Strings<typeof careEn> = {
     addTime: '再加一個時間',
     needTime: '請選擇日期及時間。',
     timePast: '請選擇未來的時間。',
+    outsideHours: '不在{{name}}公布的看診時段內。您仍可提出申請；診所可能會建議另一個時間。',
     send: '送出申請',
     requested: '申請已送出。診所會在「預約」中回覆。',
   },

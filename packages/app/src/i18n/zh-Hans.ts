@@ -1534,6 +1534,7 @@ export const zhHans: Translation = {
       addTime: '再加一个时间',
       needTime: '请选择日期及时间。',
       timePast: '请选择未来的时间。',
+      outsideHours: '不在{{name}}公布的看诊时段内。您仍可提出申请；诊所可能会建议另一个时间。',
       send: '送出申请',
       requested: '申请已送出。诊所会在“预约”中回复。',
     },

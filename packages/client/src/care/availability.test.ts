@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { base64urlEncode, deriveAccountKeys, generateRootSecret } from '@hale/crypto';
 import type { Availability } from '@hale/protocol';
-import { availabilityOf, isOfferedSlot, signAvailability, slotsOf, verifyAvailability } from './availability';
+import {
+  availabilityOf,
+  isOfferedSlot,
+  signAvailability,
+  slotsOf,
+  verifyAvailability,
+  withinHours,
+} from './availability';
 import { inZone, wallToInstant } from './time-zones';
 
 const ed = createNodeEd25519();
@@ -80,6 +87,28 @@ describe('free slots from a published availability', () => {
     expect(
       isOfferedSlot(doc, { startAt: '2026-03-30T07:10:00.000Z', endAt: '2026-03-30T07:40:00.000Z' }),
     ).toBe(false);
+  });
+
+  it('tell a requested time inside the opening hours from one outside, by the wall time across DST', () => {
+    const doc = berlin({
+      exceptions: [{ date: '2026-03-23', hours: [] }],
+      busy: [{ startAt: '2026-03-16T08:00:00.000Z', endAt: '2026-03-16T08:30:00.000Z' }],
+    });
+    const at = (startAt: string, minutes: number) => ({
+      startAt,
+      endAt: new Date(Date.parse(startAt) + minutes * 60_000).toISOString(),
+    });
+    // 09:00-09:45 Berlin winter time: inside, though booked (a request asks, it does not book).
+    expect(withinHours(doc, at('2026-03-16T08:00:00.000Z', 45))).toBe(true);
+    // Runs past 10:00, starts before 09:00, a closed date, a Tuesday, after the last date offered.
+    expect(withinHours(doc, at('2026-03-16T08:30:00.000Z', 45))).toBe(false);
+    expect(withinHours(doc, at('2026-03-16T07:45:00.000Z', 30))).toBe(false);
+    expect(withinHours(doc, at('2026-03-23T08:00:00.000Z', 30))).toBe(false);
+    expect(withinHours(doc, at('2026-03-17T08:00:00.000Z', 30))).toBe(false);
+    expect(withinHours(doc, at('2026-04-06T07:00:00.000Z', 30))).toBe(false);
+    // Summer time: 09:00 Berlin is 07:00Z; 08:00Z-08:30Z is 10:00-10:30, outside.
+    expect(withinHours(doc, at('2026-03-30T07:00:00.000Z', 60))).toBe(true);
+    expect(withinHours(doc, at('2026-03-30T08:00:00.000Z', 30))).toBe(false);
   });
 
   it('refuse input the calendar does not know', () => {

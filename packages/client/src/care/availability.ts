@@ -7,6 +7,7 @@
  * | publish | provider device | input (zone known here, hours ending after they start); signed by the identity key |
  * | read | any signed-in device | the identity key hashes to the provider's account id; the signature holds |
  * | slots | patient device | wall times in the provider's zone → UTC instants per date, DST by the zone's rules |
+ * | hours | patient device | whether a requested time lies inside the published opening hours (booked or not) |
  *
  * Invariants: a slot starts at an opening interval's start plus whole slot lengths (wall time) and lasts
  * `slotMinutes` of real time; it ends by the interval's end; a wall time the zone skips that day gives no
@@ -34,7 +35,7 @@ import {
   type WeeklyHours,
 } from '@hale/protocol';
 import { CareError } from './errors';
-import { datesBetween, iso, requireZone, wallToInstant, weekdayOf } from './time-zones';
+import { datesBetween, inZone, iso, requireZone, wallToInstant, weekdayOf } from './time-zones';
 
 /** What a provider publishes; `version` and `issuedAt` are the library's. */
 export interface AvailabilityInput {
@@ -182,3 +183,24 @@ export const isOfferedSlot = (
     (s) =>
       Date.parse(s.startAt) === Date.parse(slot.startAt) && Date.parse(s.endAt) === Date.parse(slot.endAt),
   );
+
+/**
+ * Whether `window` lies inside one opening interval of `availability` on its start's date in the
+ * provider's zone, within the dates offered (busy times count as open: a request asks, it does not book).
+ */
+export const withinHours = (
+  availability: Availability,
+  window: { readonly startAt: string; readonly endAt: string },
+): boolean => {
+  const date = inZone(window.startAt, availability.timeZone).date;
+  if (date < availability.from || date > availability.until) return false;
+  const start = Date.parse(window.startAt);
+  const end = Date.parse(window.endAt);
+  const exception = availability.exceptions.find((e) => e.date === date);
+  const hours = exception?.hours ?? availability.weekly.filter((w) => w.day === weekdayOf(date));
+  return hours.some((h) => {
+    const open = wallToInstant(date, h.from, availability.timeZone);
+    const close = wallToInstant(date, h.to, availability.timeZone);
+    return open !== null && close !== null && Date.parse(open) <= start && end <= Date.parse(close);
+  });
+};

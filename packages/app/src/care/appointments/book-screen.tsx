@@ -6,7 +6,8 @@
  * says so and leads to sharing.
  *
  * Failure modes in words: no availability published (ask instead), a slot taken meanwhile, no grant,
- * offline with no availability checked before. What was typed stays.
+ * offline with no availability checked before. What was typed stays. A preferred time outside the
+ * clinician's published hours is warned about, not refused (a request asks).
  */
 import { Fragment, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
@@ -28,7 +29,7 @@ import { notifications } from '@mantine/notifications';
 import { IconPlus, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { isHaleError, type Slot } from '@hale/client';
+import { isHaleError, withinHours, type Availability, type Slot } from '@hale/client';
 import { useGrants } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { PageHeader } from '../../ui/page-header';
@@ -322,6 +323,19 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [tried, setTried] = useState(false);
+  const [hours, setHours] = useState<Availability | null>(null);
+  const clinicianName = usePersonName(props.providerId);
+  useEffect(() => {
+    // Only to warn: none published, or not reachable, warns of nothing.
+    let live = true;
+    session.care.availability.read(props.providerId).then(
+      (a) => live && setHours(a),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, props.providerId]);
   const keep = (r: string, ts: readonly Preferred[]): void =>
     void saveDraft(session, draftKey, draftOfRequest(r, ts));
   const setReason = (r: string): void => {
@@ -361,6 +375,11 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
     if (w === null || w === undefined) return t('care.book.needTime');
     if (Date.parse(w.startAt) <= Date.now()) return t('care.book.timePast');
     return undefined;
+  };
+  const outside = (i: number): string | undefined => {
+    const w = windows[i];
+    if (hours === null || w === null || w === undefined || withinHours(hours, w)) return undefined;
+    return t('care.book.outsideHours', { name: clinicianName });
   };
 
   const send = async (): Promise<void> => {
@@ -407,6 +426,8 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
             label={t('care.book.startN', { n: i + 1 })}
             value={p.start}
             error={badTime(i)}
+            description={outside(i)}
+            inputWrapperOrder={['label', 'input', 'description', 'error']}
             onChange={(e) =>
               setTimes(times.map((x, j) => (j === i ? { ...x, start: e.currentTarget.value } : x)))
             }
