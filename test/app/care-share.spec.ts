@@ -181,7 +181,14 @@ test("an invite: a mistyped one and one whose key the server does not hold are r
     // The link the clinician sends: the key is checked by the invite, so the next step is what to share.
     await go(page, `/care/sharing/new?invite=${encodeURIComponent(invite)}`);
     await expect(page.getByText('What Dr Sofia Reyes may see')).toBeVisible();
+    await expect(page.getByTestId('share-no-profile')).toHaveCount(0);
     await page.locator('#share-message').selectOption('write');
+    // Without the profile, the person is told the clinician sees a short code; sharing it clears that.
+    await expect(page.getByTestId('share-no-profile')).toContainText(
+      'Dr Sofia Reyes sees you as a short code',
+    );
+    await page.locator('#share-profile').selectOption('read');
+    await expect(page.getByTestId('share-no-profile')).toHaveCount(0);
     await page.locator('#share-purpose').fill('Second opinion');
     await page.getByRole('button', { name: 'Review', exact: true }).click();
     await expect(page.getByText('Key checked by their invite')).toBeVisible();

@@ -152,6 +152,8 @@ export const careEn = {
     until: 'Last day',
     purpose: 'Purpose',
     purposeHint: 'Why you share, in your words (kept encrypted; the clinician sees it).',
+    noProfile:
+      'Without your Profile, {{name}} sees you as a short code, not by name. Share the Profile to read if they should know who you are.',
     review: 'Review',
     needKind: 'Choose at least one kind of record.',
     needPurpose: 'Say why you share.',

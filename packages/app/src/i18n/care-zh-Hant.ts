@@ -147,6 +147,8 @@ export const careZhHant: Strings<typeof careEn> = {
     until: '最後一天',
     purpose: '目的',
     purposeHint: '用您自己的話說明分享的原因(加密保存;醫師看得到)。',
+    noProfile:
+      '若不分享您的個人資料,{{name}}只會看到一組簡短代碼,而不是您的姓名。若要讓對方知道您是誰,請將個人資料設為可讀取。',
     review: '確認內容',
     needKind: '請至少選擇一種記錄。',
     needPurpose: '請說明分享的原因。',

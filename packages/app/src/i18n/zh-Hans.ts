@@ -1305,6 +1305,8 @@ export const zhHans: Translation = {
       until: '最后一天',
       purpose: '目的',
       purposeHint: '用您自己的话说明分享的原因(加密保存;医生看得到)。',
+      noProfile:
+        '若不分享您的个人资料,{{name}}只会看到一组简短代码,而不是您的姓名。若要让对方知道您是谁,请将个人资料设为可读取。',
       review: '确认内容',
       needKind: '请至少选择一种记录。',
       needPurpose: '请说明分享的原因。',

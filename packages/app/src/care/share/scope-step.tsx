@@ -1,5 +1,6 @@
 // Sharing, step 3: per record kind none, read, or read and write; until when; why. Problems said at the
-// field (scope.ts), before anything is sent.
+// field (scope.ts), before anything is sent. Without the profile shared, the person is told the clinician
+// sees a short code, not a name.
 import { useState, type ReactNode } from 'react';
 import {
   Alert,
@@ -54,6 +55,12 @@ export function ScopeStep(props: {
               />
             ))}
           </SimpleGrid>
+          {(form.levels.profile ?? 'none') === 'none' &&
+            Object.values(form.levels).some((l) => l !== 'none') && (
+              <Text size="sm" data-testid="share-no-profile">
+                {t('care.share.noProfile', { name })}
+              </Text>
+            )}
           {problems.scope !== undefined && (
             <Alert color="red" role="alert">
               {t(problems.scope)}
