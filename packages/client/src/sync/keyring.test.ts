@@ -442,6 +442,21 @@ describe('keyring full refresh of an account following many streams', () => {
     expect(server.requests).toHaveLength(Math.ceil((others.length + 1) / ENVELOPE_STREAMS_PER_REQUEST));
   });
 
+  it('keys of one stream asked for at once share one request; a miss after it asks again', async () => {
+    const server = await sizedServer({}, 10);
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    const [a, b, c] = await Promise.all([ring.keyFor(real, 0), ring.keyFor(real, 0), ring.keyFor(real, 0)]);
+    expect([a, b, c].map((k) => keyId(k!))).toEqual([keyId(realKey), keyId(realKey), keyId(realKey)]);
+    expect(server.requests).toEqual([{ streams: [real], answered: true }]);
+    // An epoch the answer did not bring: the joined caller asks once more, then says there is none.
+    const [one, two] = await Promise.all([ring.keyFor(real, 3), ring.keyFor(real, 3)]);
+    expect([one, two]).toEqual([null, null]);
+    expect(server.requests.length).toBeLessThanOrEqual(3);
+    expect(server.requests.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('asks for every envelope in one request when the streams fit one slice (a patient)', async () => {
     const server = await sizedServer({}, 10);
     const own = STREAM_TYPES.map((type) => `${provider.accountId}/${type}`);

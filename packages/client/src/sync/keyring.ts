@@ -416,12 +416,28 @@ export const createKeyring = (deps: KeyringDeps) => {
     return refreshingAll;
   };
 
+  // Keys asked for at once (a live frame and a catch-up page of one stream) share one request.
+  const onDemand = new Map<string, Promise<number>>();
+  const fetchStream = (stream: string): Promise<number> => {
+    const running = onDemand.get(stream);
+    if (running !== undefined) return running;
+    const started = fetchAndAccept([stream]).finally(() => onDemand.delete(stream));
+    onDemand.set(stream, started);
+    return started;
+  };
   const keyFor = async (stream: string, epoch: number): Promise<Uint8Array | null> => {
     if (unusable()) return null;
     if (epoch === 0 && own(stream)) return derive0(stream);
     const known = keys.get(stream)?.get(epoch);
     if (known) return known;
-    await refresh([stream]);
+    const joined = onDemand.get(stream);
+    if (joined !== undefined) {
+      // Asked before this epoch may have been known: a miss asks again, once.
+      await joined.catch(() => 0);
+      const found = keys.get(stream)?.get(epoch);
+      if (found) return found;
+    }
+    await fetchStream(stream);
     return keys.get(stream)?.get(epoch) ?? null;
   };
 
