@@ -40,11 +40,11 @@ import {
   type ReadyFrame,
   type StreamAccess,
 } from '@hale/protocol';
-import { prepareQuery } from 'rxdb';
 import { SyncError } from './connection';
 import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
 import { createHeadSync, HEAD_SEEN_SCHEMA, heldReader } from './head-sync';
+import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
 import { createProgress, LAST_SYNCED_KEY } from './progress';
@@ -68,7 +68,6 @@ import { createRxdbBridge } from './replication/rxdb-bridge';
 import { createReset } from './reset';
 import { createPurge } from './purge';
 import { META_SCHEMAS } from '../session/device-meta';
-import type { DeviceRecord } from '../store/device-db';
 import type {
   EngineDeps,
   PassphraseStatus,
@@ -171,15 +170,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     lookupDeviceKey: deps.lookupDeviceKey,
     held: heldReader({
-      copies: async (stream: string) => {
-        const storage = collection.storageInstance;
-        const query = prepareQuery<DeviceRecord>(storage.schema, {
-          selector: { stream },
-          sort: [{ id: 'asc' }],
-          skip: 0,
-        });
-        return (await storage.query(query)).documents.map((d) => ({ ...plainOf(d), deleted: d._deleted }));
-      },
+      copies: async (stream: string) =>
+        (await streamCopies(collection.storageInstance, stream)).map((d) => ({
+          ...plainOf(d),
+          deleted: d._deleted,
+        })),
       skip: (stream, d) => pending.unsettled(stream, d.id) || (d._deleted && emptied(d)),
       // A revision tag is `${rv}-${tag}`: the leaf names the tag part.
       tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
