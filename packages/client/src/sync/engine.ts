@@ -43,7 +43,7 @@ import {
 import { SyncError } from './connection';
 import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
-import { createHeadSync, HEAD_SEEN_SCHEMA, heldReader } from './head-sync';
+import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
@@ -142,7 +142,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const unwatchGuard = core.retry.watchGuard();
 
   // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
-  let headSeen: Record<string, number> = {};
+  const headSeen = headSeenStore(deps.meta);
   const headStreams = () => ({
     streams: [...access.entries.keys()]
       .filter(access.readable)
@@ -185,13 +185,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (issue.id === undefined || !quarantine.holds(issue.stream, issue.id)) report(issue);
     },
     clear: (stream, keep) => issues.dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
-    seen: {
-      get: (stream) => headSeen[stream] ?? 0,
-      set: (stream, seq) => {
-        headSeen = { ...headSeen, [stream]: seq };
-        deps.meta.set('head-seen', headSeen).catch(() => undefined);
-      },
-    },
+    seen: headSeen,
     schedule: (ms, run) => {
       const timer = setTimeout(run, ms);
       return () => clearTimeout(timer);
@@ -222,7 +216,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     state: (): SyncState => state$.value,
     onFrame: core.live.onFrame,
     async start(): Promise<void> {
-      headSeen = (await deps.meta.get('head-seen', HEAD_SEEN_SCHEMA)) ?? {};
+      await headSeen.load();
       await pending.load();
       // Versions waiting for their write key: RxDB took them as sent and hands them no more, so they count
       // as pending from the list, whatever became of the pending list's note.
@@ -412,6 +406,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (core.progress.syncedSave.cancel()) await core.progress.syncedSave.save().catch(() => undefined);
       await core.progress.syncedSave.settled();
       await core.unsent.flush();
+      await headSeen.flush();
     },
   };
 };
