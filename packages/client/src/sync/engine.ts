@@ -40,11 +40,11 @@ import {
   type ReadyFrame,
   type StreamAccess,
 } from '@hale/protocol';
-import { prepareQuery } from 'rxdb';
 import { SyncError } from './connection';
 import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
-import { createHeadSync, HEAD_SEEN_SCHEMA, heldReader } from './head-sync';
+import { createHeadSync, headSeenStore, heldReader } from './head-sync';
+import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
 import { createProgress, LAST_SYNCED_KEY } from './progress';
@@ -68,7 +68,6 @@ import { createRxdbBridge } from './replication/rxdb-bridge';
 import { createReset } from './reset';
 import { createPurge } from './purge';
 import { META_SCHEMAS } from '../session/device-meta';
-import type { DeviceRecord } from '../store/device-db';
 import type {
   EngineDeps,
   PassphraseStatus,
@@ -143,7 +142,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const unwatchGuard = core.retry.watchGuard();
 
   // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
-  let headSeen: Record<string, number> = {};
+  const headSeen = headSeenStore(deps.meta);
   const headStreams = () => ({
     streams: [...access.entries.keys()]
       .filter(access.readable)
@@ -171,15 +170,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     lookupDeviceKey: deps.lookupDeviceKey,
     held: heldReader({
-      copies: async (stream: string) => {
-        const storage = collection.storageInstance;
-        const query = prepareQuery<DeviceRecord>(storage.schema, {
-          selector: { stream },
-          sort: [{ id: 'asc' }],
-          skip: 0,
-        });
-        return (await storage.query(query)).documents.map((d) => ({ ...plainOf(d), deleted: d._deleted }));
-      },
+      copies: async (stream: string) =>
+        (await streamCopies(collection.storageInstance, stream)).map((d) => ({
+          ...plainOf(d),
+          deleted: d._deleted,
+        })),
       skip: (stream, d) => pending.unsettled(stream, d.id) || (d._deleted && emptied(d)),
       // A revision tag is `${rv}-${tag}`: the leaf names the tag part.
       tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
@@ -190,13 +185,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (issue.id === undefined || !quarantine.holds(issue.stream, issue.id)) report(issue);
     },
     clear: (stream, keep) => issues.dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
-    seen: {
-      get: (stream) => headSeen[stream] ?? 0,
-      set: (stream, seq) => {
-        headSeen = { ...headSeen, [stream]: seq };
-        deps.meta.set('head-seen', headSeen).catch(() => undefined);
-      },
-    },
+    seen: headSeen,
     schedule: (ms, run) => {
       const timer = setTimeout(run, ms);
       return () => clearTimeout(timer);
@@ -227,7 +216,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     state: (): SyncState => state$.value,
     onFrame: core.live.onFrame,
     async start(): Promise<void> {
-      headSeen = (await deps.meta.get('head-seen', HEAD_SEEN_SCHEMA)) ?? {};
+      await headSeen.load();
       await pending.load();
       // Versions waiting for their write key: RxDB took them as sent and hands them no more, so they count
       // as pending from the list, whatever became of the pending list's note.
@@ -417,6 +406,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (core.progress.syncedSave.cancel()) await core.progress.syncedSave.save().catch(() => undefined);
       await core.progress.syncedSave.settled();
       await core.unsent.flush();
+      await headSeen.flush();
     },
   };
 };

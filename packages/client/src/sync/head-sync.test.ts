@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createHeadSync, type HeadIssue, type HeldCopy, type HeadSyncDeps } from './head-sync';
+import { createHeadSync, headSeenStore, type HeadIssue, type HeldCopy, type HeadSyncDeps } from './head-sync';
 import { signStreamHead, type HeadLeaf, type SignedStreamHead } from './stream-head';
 import type { DeviceKeyLookup } from './device-directory';
 
@@ -298,5 +298,117 @@ describe('head sync', () => {
     w.sync.stop();
     await w.advance(120_000);
     expect(w.puts).toHaveLength(1);
+  });
+});
+
+describe('head sync over many streams', () => {
+  /** Deps whose server answers each getHead only when the test says so (no statement kept). */
+  const slowServer = (options: { checksAtOnce?: number } = {}) => {
+    const me = generateDeviceKeys();
+    const asked: string[] = [];
+    const answers: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    let ready = true;
+    const deps: HeadSyncDeps = {
+      ed,
+      accountId: 'CLINICIANCLINICIANCLIN',
+      device: { deviceId: me.deviceId, secretKey: me.secretKey },
+      now: () => Date.parse('2026-11-25T12:00:00.000Z'),
+      wireReady: () => ready,
+      putHead: () => Promise.resolve(),
+      getHead: (stream) => {
+        asked.push(stream);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        return new Promise((resolve) =>
+          answers.push(() => {
+            inFlight--;
+            resolve({ leaves: [] });
+          }),
+        );
+      },
+      lookupDeviceKey: () => Promise.resolve({ status: 'unknown' }),
+      held: () => Promise.resolve(new Map()),
+      report: () => undefined,
+      clear: () => undefined,
+      seen: { get: () => 0, set: () => undefined },
+      schedule: () => () => undefined,
+      ...(options.checksAtOnce === undefined ? {} : { checksAtOnce: options.checksAtOnce }),
+    };
+    return {
+      sync: createHeadSync(deps),
+      asked,
+      most: () => most,
+      inFlight: () => inFlight,
+      answerAll: async () => {
+        for (const answer of answers.splice(0)) answer();
+        await flush();
+      },
+      goOffline: () => {
+        ready = false;
+      },
+    };
+  };
+  const streams = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ stream: `P${String(i).padStart(21, '0')}/allergy`, seq: 3 }));
+
+  it('checks at most four streams at once after a connection, each once, oldest first', async () => {
+    const s = slowServer();
+    const all = streams(30);
+    s.sync.connected();
+    s.sync.settled(all);
+    await flush();
+    expect(s.asked).toEqual(all.slice(0, 4).map((x) => x.stream));
+    // A settle while they wait adds nothing: every stream is queued once.
+    s.sync.settled(all);
+    while (s.inFlight() > 0) await s.answerAll();
+    expect(s.most()).toBe(4);
+    expect(s.asked).toEqual(all.map((x) => x.stream));
+  });
+
+  it('takes `checksAtOnce`, and drops what waits when the connection goes (due again on the next)', async () => {
+    const s = slowServer({ checksAtOnce: 2 });
+    const all = streams(10);
+    s.sync.connected();
+    s.sync.settled(all);
+    await flush();
+    expect(s.asked).toHaveLength(2);
+    s.goOffline();
+    await s.answerAll();
+    expect(s.asked).toHaveLength(2);
+  });
+});
+
+describe('headSeenStore', () => {
+  const fakeMeta = (stored: Record<string, number> | null) => {
+    const writes: Record<string, number>[] = [];
+    return {
+      writes,
+      meta: {
+        get: () => Promise.resolve(stored),
+        set: (_key: string, value: unknown) => {
+          writes.push(value as Record<string, number>);
+          return Promise.resolve();
+        },
+      },
+    };
+  };
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it('writes the map once for a burst of raises (a check of every stream), and keeps what it loaded', async () => {
+    const m = fakeMeta({ 'P/old': 2 });
+    const seen = headSeenStore(m.meta);
+    await seen.load();
+    for (let i = 0; i < 500; i++) seen.set(`P${i}/allergy`, i + 1);
+    expect(seen.get('P7/allergy')).toBe(8);
+    await tick();
+    await flush();
+    expect(m.writes).toHaveLength(1);
+    expect(Object.keys(m.writes[0]!)).toHaveLength(501);
+    expect(m.writes[0]!['P/old']).toBe(2);
+    seen.set('P/old', 5);
+    await seen.flush();
+    expect(m.writes.map((w) => w['P/old'])).toEqual([2, 5]);
   });
 });

@@ -9,6 +9,7 @@
 | putHead refused or failed              | signed anew from `current()` after `retryMs`                    |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
+ * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
  *
  * Invariants: a statement is taken only if its signer is a device the patient certified and had not revoked
  * at its `at` (`lookupDeviceKey`, as record authorship) and its signature verifies; its leaves must hash to
@@ -21,6 +22,7 @@
  */
 import type { Ed25519 } from '@hale/crypto';
 import { Type } from '@sinclair/typebox';
+import { coalescedSave } from '../util/coalesced-save';
 import type { DeviceKeyLookup } from './device-directory';
 import {
   checkAgainstHead,
@@ -81,14 +83,47 @@ export interface HeadSyncDeps {
     hints: (id: string) => string | undefined;
   };
   readonly retryMs?: number;
+  /** Stream checks running at once (default 4). */
+  readonly checksAtOnce?: number;
 }
 
 /** Device meta `head-seen`: the highest statement seq this device verified, per stream. */
 export const HEAD_SEEN_SCHEMA = Type.Record(Type.String(), Type.Integer({ minimum: 0 }));
+const HEAD_SEEN_KEY = 'head-seen';
+
+/**
+ * `HeadSyncDeps.seen` kept in device meta: the whole map is written at most once per burst of raises (a
+ * check of every stream after a connection raises one per stream; a write each was O(N²) bytes and one
+ * IndexedDB transaction per stream), a macrotask after the first; `flush` writes a raise still waiting.
+ * A failed write is tried again at the next raise or flush.
+ */
+export const headSeenStore = (meta: {
+  get(key: string, schema: typeof HEAD_SEEN_SCHEMA): Promise<Record<string, number> | null>;
+  set(key: string, value: unknown): Promise<void>;
+}) => {
+  let seen: Record<string, number> = {};
+  const save = coalescedSave(() => meta.set(HEAD_SEEN_KEY, { ...seen }));
+  return {
+    async load(): Promise<void> {
+      seen = { ...((await meta.get(HEAD_SEEN_KEY, HEAD_SEEN_SCHEMA)) ?? {}) };
+    },
+    get: (stream: string): number => seen[stream] ?? 0,
+    set(stream: string, seq: number): void {
+      seen[stream] = seq;
+      save.soon();
+    },
+    async flush(): Promise<void> {
+      if (save.cancel()) await save.save().catch(() => undefined);
+      await save.settled();
+    },
+  };
+};
 
 const SIGN_EVERY_MS = 60_000;
 const RETRY_MS = 2_000;
 const MAX_PAGE_RESTARTS = 3;
+/** Stream checks running at once: the rest wait their turn, so a live frame's write never queues behind thousands. */
+const CHECKS_AT_ONCE = 4;
 const HEAD_CODES = new Set(['HEAD_WITHHELD', 'HEAD_ROLLED_BACK', 'HEAD_REFUSED']);
 
 const patientOf = (stream: string): string => stream.slice(0, stream.indexOf('/'));
@@ -97,6 +132,7 @@ const isBefore = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b
 
 export const createHeadSync = (deps: HeadSyncDeps) => {
   const every = deps.signEveryMs ?? SIGN_EVERY_MS;
+  const checksAtOnce = deps.checksAtOnce ?? CHECKS_AT_ONCE;
   const signedAt = new Map<string, { seq: number; at: number }>();
   const timers = new Map<string, () => void>();
   /** Leaves of the last statement signed or checked per stream: tag hints for records unchanged since. */
@@ -240,6 +276,36 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     return issues.length > 0;
   };
 
+  /** Checks due, oldest first; at most `checksAtOnce` run (each reads the store and asks the server). */
+  let waiting: { stream: string; link: number; seq: number; stores: number }[] = [];
+  let next = 0;
+  let running = 0;
+  const pump = (): void => {
+    // The connection went: what waits is due again at the next settle on the next one.
+    if (!deps.wireReady()) {
+      for (const w of waiting.slice(next)) busy.delete(w.stream);
+      waiting = [];
+      next = 0;
+      return;
+    }
+    while (!stopped && running < checksAtOnce && next < waiting.length) {
+      const { stream, link: at, seq, stores: storedAt } = waiting[next++]!;
+      if (next === waiting.length) {
+        waiting = [];
+        next = 0;
+      }
+      running++;
+      check(stream)
+        .then((open) => checked.set(stream, { link: at, seq, stores: storedAt, open }))
+        .catch(() => undefined)
+        .finally(() => {
+          busy.delete(stream);
+          running--;
+          pump();
+        });
+    }
+  };
+
   /**
    * The engine is caught up: `streams` are the readable streams and the seq it pulled each to; `hints`
    * names the tag of a version this device pushed (its own writes' tags under the epoch they were sealed).
@@ -262,11 +328,9 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
         (last.open && (last.seq !== seq || last.stores !== storedNow));
       if (!due || busy.has(stream)) continue;
       busy.add(stream);
-      check(stream)
-        .then((open) => checked.set(stream, { link, seq, stores: storedNow, open }))
-        .catch(() => undefined)
-        .finally(() => busy.delete(stream));
+      waiting.push({ stream, link, seq, stores: storedNow });
     }
+    pump();
   }
 
   return {
@@ -283,6 +347,9 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     owns: (code: string): boolean => HEAD_CODES.has(code),
     stop(): void {
       stopped = true;
+      for (const w of waiting.slice(next)) busy.delete(w.stream);
+      waiting = [];
+      next = 0;
       for (const cancel of timers.values()) cancel();
       timers.clear();
     },

@@ -15,11 +15,10 @@
  * - A purge or sweep that fails is reported (PURGE_FAILED); a purge that failed stays owed (access.ts).
  */
 import { Subject } from 'rxjs';
-import { prepareQuery } from 'rxdb';
 import { messageOf, type EngineCore } from './engine-core';
 import { MAX_ISSUE_MESSAGE, MAX_ISSUE_RECORDS } from './issues';
 import { namesThatFit } from '../util/names-that-fit';
-import type { DeviceRecord } from '../store/device-db';
+import { streamCopies } from './stream-copies';
 import type { RemovedStream } from './types';
 
 export const createPurge = (core: EngineCore) => {
@@ -35,14 +34,9 @@ export const createPurge = (core: EngineCore) => {
    */
   const emptyDeletions = async (stream: string): Promise<void> => {
     const storage = collection.storageInstance;
-    const query = prepareQuery<DeviceRecord>(storage.schema, {
-      selector: { stream, _deleted: { $eq: true } },
-      sort: [{ id: 'asc' }],
-      skip: 0,
-    });
     // A document written meanwhile (a conflict, 409) is read and emptied again.
     for (let tries = 0; tries < 3; tries++) {
-      const { documents } = await storage.query(query);
+      const documents = await streamCopies(storage, stream, { deleted: true });
       const full = documents.filter((d) => Object.keys(d.data).length > 0 || d.conflictData !== null);
       if (full.length === 0) return;
       const { error } = await storage.bulkWrite(
