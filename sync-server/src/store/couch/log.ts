@@ -47,6 +47,7 @@ import { StoreError } from '../types';
 import { key, prefix, type CouchDoc, type Db } from './db';
 import { applyOps, type Op } from './ops';
 import { resolveCommit } from './conflicts';
+import { opsOf, stubbed, withOps } from './commit-ops';
 
 /** What the store keeps per shard beside its log position: each stream's last allocated seq. */
 export interface ShardState {
@@ -67,7 +68,8 @@ export interface CommitDoc extends CouchDoc {
   tx?: string;
   state: ShardState;
   base: ShardState;
-  ops: Op[];
+  /** Inline in commits written before commit-ops.ts; now in the `ops` attachment (`opsOf`). */
+  ops?: Op[];
   /** Streams a record batch advanced, with their new heads (onCommitted). */
   advanced: Array<{ stream: string; head: number }>;
   events: CommitEvent[];
@@ -155,7 +157,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     for (let i = 0; i < 20; i++) {
       const fresh = i === 0 ? c : ((await log.get(c._id)) as CommitDoc | null);
       if (fresh === null || fresh.applied === true) return;
-      const next: CommitDoc = { ...fresh, applied: true, ...(aborted ? { aborted: true } : {}) };
+      const next = stubbed({ ...fresh, applied: true, ...(aborted ? { aborted: true } : {}) });
       delete next._conflicts;
       if (await log.put(next)) {
         c._rev = next._rev;
@@ -189,7 +191,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     revs?: ReadonlyMap<string, string | null>,
     later = false,
   ): Promise<void> => {
-    await applyOps(data, c.n, c.ops, { revs });
+    await applyOps(data, c.n, await opsOf(log, c), { revs });
     await marked(c, later);
   };
   const marked = async (c: CommitDoc, later: boolean): Promise<void> => {
@@ -225,7 +227,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     }
     // Parts are of different shards, their documents disjoint: applied at once. Every part's ops before
     // any mark: a node that hears of a part applied (changes.ts) then reads the documents of all.
-    await Promise.all(open.map((c) => applyOps(data, c.n, c.ops, { revs: own?.revs })));
+    await Promise.all(open.map(async (c) => applyOps(data, c.n, await opsOf(log, c), { revs: own?.revs })));
     await Promise.all(open.map((c) => marked(c, own !== undefined)));
   };
 
@@ -285,19 +287,21 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     }
   };
 
-  const newCommit = (shard: string, snap: Snapshot, part: Part, tx?: string): CommitDoc => ({
-    _id: key('l', shard, snap.n + 1),
-    shard,
-    n: snap.n + 1,
-    node,
-    token: randomUUID(),
-    ...(tx === undefined ? {} : { tx }),
-    state: part.state ?? snap.state,
-    base: snap.state,
-    ops: part.ops ?? [],
-    advanced: part.advanced ?? [],
-    events: part.events ?? [],
-  });
+  const newCommit = (shard: string, snap: Snapshot, part: Part, tx?: string): CommitDoc => {
+    const doc: CommitDoc = {
+      _id: key('l', shard, snap.n + 1),
+      shard,
+      n: snap.n + 1,
+      node,
+      token: randomUUID(),
+      ...(tx === undefined ? {} : { tx }),
+      state: part.state ?? snap.state,
+      base: snap.state,
+      advanced: part.advanced ?? [],
+      events: part.events ?? [],
+    };
+    return part.ops === undefined || part.ops.length === 0 ? doc : withOps(doc, part.ops);
+  };
 
   /**
    * The settle step guessed: when this instance saw every shard's tail applied, `build` runs on those
@@ -408,9 +412,10 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
       const page = (await log.range(prefix('l', shard), {
         startAfter: key('l', shard, n),
         limit: LOG_PAGE,
+        attachments: true,
       })) as CommitDoc[];
       for (const c of page) {
-        for (const op of c.ops) ids.add(op.doc._id);
+        for (const op of await opsOf(log, c)) ids.add(op.doc._id);
         n = Math.max(n, c.n);
       }
       if (page.length < LOG_PAGE) return { ids, n };
