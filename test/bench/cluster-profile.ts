@@ -34,7 +34,8 @@ const endpoint = (url: string, method: string): string => {
     .split(/\/(.*)/s);
   const kind = db.endsWith('-log') ? 'log' : 'data';
   const path = rest.startsWith('_') ? rest.split('?')[0] : rest === '' ? '' : `doc ${rest.split('|')[0]}|…`;
-  const extra = u.searchParams.has('descending') ? ' descending' : u.searchParams.has('keys') ? ' keys' : '';
+  const start = u.searchParams.get('startkey');
+  const extra = start === null ? '' : ` ${(JSON.parse(start) as string).split('|')[0]}|…`;
   return `${kind} ${method} ${path}${extra}`;
 };
 

@@ -13,14 +13,16 @@
  * | ------------------- | ----------------------------------------------------------------------------- |
  * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
  * | build               | read the materialized state (now complete through the last commit), decide     |
- * |                     | (when this instance saw X's last commit applied, build runs on that while the    |
- * |                     | tail is read again, at once: kept only if the tail is that very revision)        |
+ * |                     | (when this instance saw X's last commit applied, or applied its own and is       |
+ * |                     | marking it, build runs on that while the tail is read again, after the mark:     |
+ * |                     | kept only if the tail is that very revision, marked)                             |
  * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
  * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
  * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
  * | apply               | write the ops into plain documents (`ops.ts`; the writer's own commit on the     |
  * |                     | revisions its build read, unread), mark the commit(s) applied (the writer's own: |
- * |                     | answered once applied, the mark under way; its next commit there awaits it)      |
+ * |                     | answered once applied, the mark under way; its next commit there builds          |
+ * |                     | meanwhile and reads the tail once the mark is done)                              |
  *
  * Invariants:
  * - Commit n+1 of a shard is created only by a writer that saw commit n applied (settle), so at most the
@@ -169,9 +171,9 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   };
 
   /** This instance's own commits, applied, whose mark is under way (`later`): per shard. */
-  const marking = new Map<string, { n: number; token: unknown; done: Promise<void> }>();
+  const marking = new Map<string, { n: number; token: unknown; state: ShardState; done: Promise<void> }>();
   const markLater = (c: CommitDoc): void => {
-    const entry = { n: c.n, token: c.token, done: Promise.resolve() };
+    const entry = { n: c.n, token: c.token, state: c.state, done: Promise.resolve() };
     entry.done = markApplied(c, false)
       .then(() => remember(c))
       // Not marked (CouchDB unreachable): the next settle of the shard applies it again and marks it.
@@ -304,30 +306,41 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   };
 
   /**
-   * The settle step guessed: when this instance saw every shard's tail applied, `build` runs on those
-   * snapshots while the tails are read again, at once. The guess holds when each tail is still that very
-   * revision (same commit, same `_rev`, applied, no conflicts): then nothing was committed since, the
-   * state `build` read is complete through it, and its answer (or refusal) stands. Otherwise null (the
-   * caller settles and builds again; what `build` decided on the guess is dropped).
+   * The settle step guessed: when this instance saw every shard's tail applied (or applied its own last
+   * commit there, whose mark is under way), `build` runs on those snapshots while the tails are read
+   * again (after the mark). The guess holds when each tail is the revision this instance last saw applied
+   * of that very commit (same commit, same `_rev`, applied, no conflicts): then nothing was committed
+   * since, the state `build` read is complete through it, and its answer (or refusal) stands. Otherwise
+   * null (the caller settles and builds again; what `build` decided on the guess is dropped).
    */
   const guess = async <T>(
     order: readonly string[],
     build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
   ): Promise<{ snaps: Map<string, Snapshot>; plan: Plan<T> } | null> => {
-    const known = order.map((shard) => seen.get(shard));
+    // This instance's own last commit there, applied, its mark under way, or its last sight of the tail.
+    const known = order.map((shard) => marking.get(shard) ?? seen.get(shard));
     if (known.some((k) => k === undefined)) return null;
     const snaps = new Map<string, Snapshot>(
       order.map((shard, i) => [shard, { n: known[i]?.n ?? 0, state: known[i]?.state ?? EMPTY }]),
     );
-    const [tails, built] = await Promise.allSettled([Promise.all(order.map(tail)), build(snaps)]);
+    // The tail is read once the mark is done (its revision is then the one `seen` holds).
+    const tails = Promise.all(
+      order.map(async (shard) => {
+        await marking.get(shard)?.done;
+        return tail(shard);
+      }),
+    );
+    const [read, built] = await Promise.allSettled([tails, build(snaps)]);
     const held =
-      tails.status === 'fulfilled' &&
-      tails.value.every((c, i) => {
-        const k = known[i];
+      read.status === 'fulfilled' &&
+      read.value.every((c, i) => {
+        const n = known[i]?.n;
+        const k = seen.get(order[i] ?? '');
         return (
           c !== null &&
           k !== undefined &&
-          c.n === k.n &&
+          c.n === n &&
+          k.n === n &&
           c._rev === k.rev &&
           c.applied === true &&
           (c._conflicts === undefined || c._conflicts.length === 0)
@@ -343,8 +356,6 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
   ): Promise<{ result: T; committed: CommitDoc[] }> => {
     const order = [...new Set(shards)].sort();
-    // This instance's last commits there marked first: the guess then starts from them.
-    await Promise.all(order.map((shard) => marking.get(shard)?.done ?? Promise.resolve()));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await sleep(Math.random() * Math.min(2 + attempt * 2, 40));
       const guessed = attempt === 0 ? await guess(order, build) : null;
