@@ -4,6 +4,7 @@
 // Run: node --import tsx test/bench/cluster-profile.ts [--batches=10] [--batch=100]
 // The first batch is printed apart (the node learns the shard's tail there); the rest as a mean per batch.
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { encodeFrame, type PushDoc, type ServerFrame } from '@hale/protocol';
 import { connect, makeDoc, registerAccount } from '@hale/sync-server/testing';
 import { startCouchNode, startPouchServer } from '@hale/sync-server/testing/couch';
@@ -50,6 +51,23 @@ globalThis.fetch = async (input, init) => {
   } finally {
     calls.push({ what: endpoint(url, method), bytes, ms: performance.now() - t0 });
   }
+};
+
+/** CPU time (user + system, ms) the pouchdb-server listening on `port` has used: load-independent. */
+const pouchCpuMs = (port: number): number => {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes('pouchdb-server') || !cmdline.includes(`--port\0${port}\0`)) continue;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100;
+  }
+  return NaN;
 };
 
 const summarize = (list: Call[], divide: number): void => {
@@ -99,15 +117,22 @@ try {
   calls = [];
   const times: number[] = [];
   let first: Call[] = [];
+  let cpu0 = { own: process.cpuUsage(), pouch: pouchCpuMs(couch.port) };
   for (const [b, docs] of batches.entries()) {
     times.push(await push(docs));
     if (b === 0) {
       first = calls;
       calls = [];
+      cpu0 = { own: process.cpuUsage(), pouch: pouchCpuMs(couch.port) };
     }
   }
   // Marks of the last commit still under way are counted too: give them a moment.
   await new Promise((r) => setTimeout(r, 200));
+  const own = process.cpuUsage(cpu0.own);
+  const n = Math.max(1, BATCHES - 1);
+  console.log(
+    `CPU per batch after the first: this process (client, node, store) ${Math.round((own.user + own.system) / 1000 / n)} ms, pouchdb-server ${Math.round((pouchCpuMs(couch.port) - cpu0.pouch) / n)} ms`,
+  );
   console.log(`first batch of ${BATCH}: ${Math.round(times[0] ?? 0)} ms`);
   summarize(first, 1);
   const rest = times.slice(1);
