@@ -20,10 +20,11 @@
  */
 import type { CouchDoc, Db, PouchDbLike } from './db';
 import { applyOps, type Op } from './ops';
+import { opsOf } from './commit-ops';
 
 interface CommitLike extends CouchDoc {
   n: number;
-  ops: Op[];
+  ops?: Op[];
   tx?: string;
   applied?: boolean;
   aborted?: boolean;
@@ -56,14 +57,15 @@ export const resolveCommit = async (log: Db, data: Db, current: CommitLike): Pro
     if (winner !== null) break;
     if (await txCommitted(leaf)) winner = leaf;
   }
-  winner ??= current;
+  winner ??= leaves[0] ?? current;
   const losers = leaves.filter((l) => l._rev !== winner._rev);
+  // Each leaf's ops read at its own revision, before the losers are deleted.
+  const winnerOps = await opsOf(log, winner);
+  const loserOps = await Promise.all(losers.map((l) => opsOf(log, l)));
   await log.bulk(losers.map((l) => ({ _id: l._id, _rev: l._rev, _deleted: true })));
   // What only the losers wrote goes; what both wrote takes the winner's version.
-  const mine = new Set(winner.ops.map((op) => op.doc._id));
-  const theirs = [
-    ...new Set(losers.flatMap((l) => l.ops.map((op) => op.doc._id)).filter((id) => !mine.has(id))),
-  ];
+  const mine = new Set(winnerOps.map((op) => op.doc._id));
+  const theirs = [...new Set(loserOps.flat().map((op) => op.doc._id))].filter((id) => !mine.has(id));
   const stored = await data.getMany(theirs);
   const undo: Op[] = [];
   for (const id of theirs) {
@@ -72,7 +74,7 @@ export const resolveCommit = async (log: Db, data: Db, current: CommitLike): Pro
       undo.push({ t: 'put', doc: { _id: id, gone: true } });
   }
   await applyOps(data, current.n, undo, { force: true });
-  if (winner.aborted !== true) await applyOps(data, current.n, winner.ops, { force: true });
+  if (winner.aborted !== true) await applyOps(data, current.n, winnerOps, { force: true });
 };
 
 /** The revision of a conflicted materialized document to use (header), the others deleted. */

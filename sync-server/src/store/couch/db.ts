@@ -48,6 +48,8 @@ interface ChangesFeed {
 /** What the store uses of a PouchDB database object. */
 export interface PouchDbLike {
   get(id: string, options?: Record<string, unknown>): Promise<CouchDoc>;
+  /** An attachment's bytes (a Blob over fetch, a Buffer in older adapters). */
+  getAttachment(id: string, name: string, options?: { rev?: string | undefined }): Promise<Blob | Buffer>;
   put(doc: CouchDoc, options?: Record<string, unknown>): Promise<{ ok: boolean; id: string; rev: string }>;
   bulkDocs(
     docs: CouchDoc[],
@@ -106,7 +108,14 @@ export interface Db {
   getMany(ids: readonly string[]): Promise<Map<string, CouchDoc>>;
   range(
     from: string,
-    options?: { descending?: boolean; limit?: number; startAfter?: string; includeDocs?: boolean },
+    options?: {
+      descending?: boolean;
+      limit?: number;
+      startAfter?: string;
+      includeDocs?: boolean;
+      /** Attachments' data inline (default: stubs). */
+      attachments?: boolean;
+    },
   ): Promise<CouchDoc[]>;
   bulk(docs: CouchDoc[]): Promise<Array<'ok' | 'conflict'>>;
   /**
@@ -226,6 +235,7 @@ export const wrapDb = (
           endkey: descending ? from : end,
         };
         if (options.startAfter !== undefined && !descending) query.skip = 0;
+        if (options.attachments === true) query.attachments = true;
         if (options.limit !== undefined)
           query.limit = options.limit + (options.startAfter === undefined ? 0 : 1);
         const { rows } = await raw.allDocs(query);

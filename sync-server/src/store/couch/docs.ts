@@ -4,7 +4,9 @@
  * | document                     | holds                                                              |
  * | ---------------------------- | ------------------------------------------------------------------ |
  * | `d|stream|id`                 | the record's current version, whole (put by each accepted write)   |
- * | `q|stream|seq`                | `{ id }`: the version that took seq (immutable; superseded ones stay) |
+ * | `q|stream|last`               | `{ first, ids }`: the versions that took seqs first…last, one block |
+ * |                              | per stream per commit (immutable; superseded ones stay); `{ id }`: |
+ * |                              | a block of one (migrated stores, logs written before blocks)       |
  * | `ap|stream|author|authorSeq`  | `{ id }`: an audit chain position held (immutable)                 |
  * | `aa|stream|author|at|id`      | an audit entry by author and receive time (immutable)              |
  * | `hk|stream`                   | the kept signed stream head with the rows it covers                |
@@ -60,6 +62,14 @@ export const docToDoc = (d: CouchDoc): Doc => {
   return doc;
 };
 
+/** The seqs a stream block `q|stream|last` names (a block of one: `{ id }`), with their ids. */
+const seqsOf = (block: CouchDoc, last: number): Array<{ seq: number; id: string }> => {
+  const ids = block.ids;
+  if (!Array.isArray(ids)) return [{ seq: last, id: block.id as string }];
+  const first = block.first as number;
+  return (ids as string[]).map((id, i) => ({ seq: first + i, id }));
+};
+
 /** What a batch's rows decide on the state read: results, and what to write per shard. */
 export interface RowsPlan {
   results: DocWriteResult[];
@@ -106,6 +116,8 @@ export const planRows = async (
   /** Versions written by earlier rows of the batch, by `d` id. */
   const written = new Map<string, CouchDoc>();
   const held = new Set<string>();
+  /** Per stream, the ids that took its seqs from `first` on (consecutive: the batch allocates them). */
+  const blocks = new Map<string, { first: number; ids: string[] }>();
   let positionTaken = false;
   let masters = 0;
   let masterBytes = 0;
@@ -158,6 +170,9 @@ export const planRows = async (
     }
     const seq = headOf(doc.stream) + 1;
     heads.set(doc.stream, seq);
+    const block = blocks.get(doc.stream);
+    if (block === undefined) blocks.set(doc.stream, { first: seq, ids: [doc.id] });
+    else block.ids.push(doc.id);
     const body: CouchDoc = {
       _id: dId,
       stream: doc.stream,
@@ -177,7 +192,7 @@ export const planRows = async (
     written.set(dId, body);
     revs.set(dId, current.get(dId)?._rev ?? null);
     const shard = shardOf(doc.stream);
-    parts.ops(shard, put(body), create({ _id: key('q', doc.stream, seq), id: doc.id }));
+    parts.ops(shard, put(body));
     if (a !== undefined) {
       parts.ops(
         shard,
@@ -186,6 +201,9 @@ export const planRows = async (
       );
     }
     results.push({ status: 'ok', seq });
+  }
+  for (const [stream, { first, ids }] of blocks) {
+    parts.ops(shardOf(stream), create({ _id: key('q', stream, first + ids.length - 1), first, ids }));
   }
   if (!positionTaken) {
     for (const [stream, head] of heads) {
@@ -253,27 +271,32 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     const docs: Doc[] = [];
     let bytes = 0;
     let from = since;
+    const page = Math.max(limit * 2, 16);
     while (from < head) {
       const { rows } = await data.raw.allDocs({
         startkey: key('q', stream, from + 1),
         endkey: key('q', stream, head),
         include_docs: true,
-        limit: Math.max(limit * 2, 16),
+        limit: page,
       });
       if (rows.length === 0) break;
+      const after = from;
       const entries = rows
-        .filter((r) => r.doc && !isGone(r.doc))
-        .map((r) => ({ seq: Number(lastPart(r.id)), id: r.doc?.id as string }));
-      const versions = await data.getMany(entries.map((e) => key('d', stream, e.id)));
-      for (const e of entries) {
-        const v = versions.get(key('d', stream, e.id));
-        if (v === undefined || isGone(v) || v.seq !== e.seq) continue;
-        const size = (v.bytes as number | undefined) ?? 0;
-        if (docs.length === limit || (docs.length > 0 && bytes + size > maxBytes)) {
-          return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
+        .flatMap((r) => (r.doc && !isGone(r.doc) ? seqsOf(r.doc, Number(lastPart(r.id))) : []))
+        .filter((e) => e.seq > after && e.seq <= head);
+      for (let i = 0; i < entries.length; i += page) {
+        const chunk = entries.slice(i, i + page);
+        const versions = await data.getMany(chunk.map((e) => key('d', stream, e.id)));
+        for (const e of chunk) {
+          const v = versions.get(key('d', stream, e.id));
+          if (v === undefined || isGone(v) || v.seq !== e.seq) continue;
+          const size = (v.bytes as number | undefined) ?? 0;
+          if (docs.length === limit || (docs.length > 0 && bytes + size > maxBytes)) {
+            return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
+          }
+          bytes += size;
+          docs.push(docToDoc(v));
         }
-        bytes += size;
-        docs.push(docToDoc(v));
       }
       from = Number(lastPart(rows.at(-1)?.id ?? key('q', stream, head)));
     }

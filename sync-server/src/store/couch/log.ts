@@ -13,14 +13,16 @@
  * | ------------------- | ----------------------------------------------------------------------------- |
  * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
  * | build               | read the materialized state (now complete through the last commit), decide     |
- * |                     | (when this instance saw X's last commit applied, build runs on that while the    |
- * |                     | tail is read again, at once: kept only if the tail is that very revision)        |
+ * |                     | (when this instance saw X's last commit applied, or applied its own and is       |
+ * |                     | marking it, build runs on that while the tail is read again, after the mark:     |
+ * |                     | kept only if the tail is that very revision, marked)                             |
  * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
  * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
  * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
  * | apply               | write the ops into plain documents (`ops.ts`; the writer's own commit on the     |
  * |                     | revisions its build read, unread), mark the commit(s) applied (the writer's own: |
- * |                     | answered once applied, the mark under way; its next commit there awaits it)      |
+ * |                     | answered once applied, the mark under way; its next commit there builds          |
+ * |                     | meanwhile and reads the tail once the mark is done)                              |
  *
  * Invariants:
  * - Commit n+1 of a shard is created only by a writer that saw commit n applied (settle), so at most the
@@ -47,6 +49,7 @@ import { StoreError } from '../types';
 import { key, prefix, type CouchDoc, type Db } from './db';
 import { applyOps, type Op } from './ops';
 import { resolveCommit } from './conflicts';
+import { opsOf, stubbed, withOps } from './commit-ops';
 
 /** What the store keeps per shard beside its log position: each stream's last allocated seq. */
 export interface ShardState {
@@ -67,7 +70,8 @@ export interface CommitDoc extends CouchDoc {
   tx?: string;
   state: ShardState;
   base: ShardState;
-  ops: Op[];
+  /** Inline in commits written before commit-ops.ts; now in the `ops` attachment (`opsOf`). */
+  ops?: Op[];
   /** Streams a record batch advanced, with their new heads (onCommitted). */
   advanced: Array<{ stream: string; head: number }>;
   events: CommitEvent[];
@@ -155,7 +159,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     for (let i = 0; i < 20; i++) {
       const fresh = i === 0 ? c : ((await log.get(c._id)) as CommitDoc | null);
       if (fresh === null || fresh.applied === true) return;
-      const next: CommitDoc = { ...fresh, applied: true, ...(aborted ? { aborted: true } : {}) };
+      const next = stubbed({ ...fresh, applied: true, ...(aborted ? { aborted: true } : {}) });
       delete next._conflicts;
       if (await log.put(next)) {
         c._rev = next._rev;
@@ -167,9 +171,9 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   };
 
   /** This instance's own commits, applied, whose mark is under way (`later`): per shard. */
-  const marking = new Map<string, { n: number; token: unknown; done: Promise<void> }>();
+  const marking = new Map<string, { n: number; token: unknown; state: ShardState; done: Promise<void> }>();
   const markLater = (c: CommitDoc): void => {
-    const entry = { n: c.n, token: c.token, done: Promise.resolve() };
+    const entry = { n: c.n, token: c.token, state: c.state, done: Promise.resolve() };
     entry.done = markApplied(c, false)
       .then(() => remember(c))
       // Not marked (CouchDB unreachable): the next settle of the shard applies it again and marks it.
@@ -189,7 +193,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     revs?: ReadonlyMap<string, string | null>,
     later = false,
   ): Promise<void> => {
-    await applyOps(data, c.n, c.ops, { revs });
+    await applyOps(data, c.n, await opsOf(log, c), { revs });
     await marked(c, later);
   };
   const marked = async (c: CommitDoc, later: boolean): Promise<void> => {
@@ -225,7 +229,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     }
     // Parts are of different shards, their documents disjoint: applied at once. Every part's ops before
     // any mark: a node that hears of a part applied (changes.ts) then reads the documents of all.
-    await Promise.all(open.map((c) => applyOps(data, c.n, c.ops, { revs: own?.revs })));
+    await Promise.all(open.map(async (c) => applyOps(data, c.n, await opsOf(log, c), { revs: own?.revs })));
     await Promise.all(open.map((c) => marked(c, own !== undefined)));
   };
 
@@ -285,45 +289,58 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     }
   };
 
-  const newCommit = (shard: string, snap: Snapshot, part: Part, tx?: string): CommitDoc => ({
-    _id: key('l', shard, snap.n + 1),
-    shard,
-    n: snap.n + 1,
-    node,
-    token: randomUUID(),
-    ...(tx === undefined ? {} : { tx }),
-    state: part.state ?? snap.state,
-    base: snap.state,
-    ops: part.ops ?? [],
-    advanced: part.advanced ?? [],
-    events: part.events ?? [],
-  });
+  const newCommit = (shard: string, snap: Snapshot, part: Part, tx?: string): CommitDoc => {
+    const doc: CommitDoc = {
+      _id: key('l', shard, snap.n + 1),
+      shard,
+      n: snap.n + 1,
+      node,
+      token: randomUUID(),
+      ...(tx === undefined ? {} : { tx }),
+      state: part.state ?? snap.state,
+      base: snap.state,
+      advanced: part.advanced ?? [],
+      events: part.events ?? [],
+    };
+    return part.ops === undefined || part.ops.length === 0 ? doc : withOps(doc, part.ops);
+  };
 
   /**
-   * The settle step guessed: when this instance saw every shard's tail applied, `build` runs on those
-   * snapshots while the tails are read again, at once. The guess holds when each tail is still that very
-   * revision (same commit, same `_rev`, applied, no conflicts): then nothing was committed since, the
-   * state `build` read is complete through it, and its answer (or refusal) stands. Otherwise null (the
-   * caller settles and builds again; what `build` decided on the guess is dropped).
+   * The settle step guessed: when this instance saw every shard's tail applied (or applied its own last
+   * commit there, whose mark is under way), `build` runs on those snapshots while the tails are read
+   * again (after the mark). The guess holds when each tail is the revision this instance last saw applied
+   * of that very commit (same commit, same `_rev`, applied, no conflicts): then nothing was committed
+   * since, the state `build` read is complete through it, and its answer (or refusal) stands. Otherwise
+   * null (the caller settles and builds again; what `build` decided on the guess is dropped).
    */
   const guess = async <T>(
     order: readonly string[],
     build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
   ): Promise<{ snaps: Map<string, Snapshot>; plan: Plan<T> } | null> => {
-    const known = order.map((shard) => seen.get(shard));
+    // This instance's own last commit there, applied, its mark under way, or its last sight of the tail.
+    const known = order.map((shard) => marking.get(shard) ?? seen.get(shard));
     if (known.some((k) => k === undefined)) return null;
     const snaps = new Map<string, Snapshot>(
       order.map((shard, i) => [shard, { n: known[i]?.n ?? 0, state: known[i]?.state ?? EMPTY }]),
     );
-    const [tails, built] = await Promise.allSettled([Promise.all(order.map(tail)), build(snaps)]);
+    // The tail is read once the mark is done (its revision is then the one `seen` holds).
+    const tails = Promise.all(
+      order.map(async (shard) => {
+        await marking.get(shard)?.done;
+        return tail(shard);
+      }),
+    );
+    const [read, built] = await Promise.allSettled([tails, build(snaps)]);
     const held =
-      tails.status === 'fulfilled' &&
-      tails.value.every((c, i) => {
-        const k = known[i];
+      read.status === 'fulfilled' &&
+      read.value.every((c, i) => {
+        const n = known[i]?.n;
+        const k = seen.get(order[i] ?? '');
         return (
           c !== null &&
           k !== undefined &&
-          c.n === k.n &&
+          c.n === n &&
+          k.n === n &&
           c._rev === k.rev &&
           c.applied === true &&
           (c._conflicts === undefined || c._conflicts.length === 0)
@@ -339,8 +356,6 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
   ): Promise<{ result: T; committed: CommitDoc[] }> => {
     const order = [...new Set(shards)].sort();
-    // This instance's last commits there marked first: the guess then starts from them.
-    await Promise.all(order.map((shard) => marking.get(shard)?.done ?? Promise.resolve()));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await sleep(Math.random() * Math.min(2 + attempt * 2, 40));
       const guessed = attempt === 0 ? await guess(order, build) : null;
@@ -408,9 +423,10 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
       const page = (await log.range(prefix('l', shard), {
         startAfter: key('l', shard, n),
         limit: LOG_PAGE,
+        attachments: true,
       })) as CommitDoc[];
       for (const c of page) {
-        for (const op of c.ops) ids.add(op.doc._id);
+        for (const op of await opsOf(log, c)) ids.add(op.doc._id);
         n = Math.max(n, c.n);
       }
       if (page.length < LOG_PAGE) return { ids, n };

@@ -1,0 +1,149 @@
+// Push profile of the CouchDB store: one node over pouchdb-server, one device pushing batches of ~1 KB
+// sealed records through the WebSocket; every HTTP request the node's store makes is counted per batch,
+// by database, method and endpoint, with the bytes sent and the time it took.
+// Run: node --import tsx test/bench/cluster-profile.ts [--batches=10] [--batch=100]
+// The first batch is printed apart (the node learns the shard's tail there); the rest as a mean per batch.
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { encodeFrame, type PushDoc, type ServerFrame } from '@hale/protocol';
+import { connect, makeDoc, registerAccount } from '@hale/sync-server/testing';
+import { startCouchNode, startPouchServer } from '@hale/sync-server/testing/couch';
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'] as const;
+  }),
+);
+const BATCHES = Number(args.get('batches') ?? 10);
+const BATCH = Number(args.get('batch') ?? 100);
+const TEXT = 'x'.repeat(900);
+
+interface Call {
+  what: string;
+  bytes: number;
+  ms: number;
+}
+let calls: Call[] = [];
+const realFetch = globalThis.fetch;
+
+/** `PUT db/id`, `POST db/_bulk_docs`, `GET db/_all_docs`… with the document id left out. */
+const endpoint = (url: string, method: string): string => {
+  const u = new URL(url);
+  const [db = '', rest = ''] = decodeURIComponent(u.pathname)
+    .slice(1)
+    .split(/\/(.*)/s);
+  const kind = db.endsWith('-log') ? 'log' : 'data';
+  const path = rest.startsWith('_') ? rest.split('?')[0] : rest === '' ? '' : `doc ${rest.split('|')[0]}|…`;
+  const start = u.searchParams.get('startkey');
+  const extra = start === null ? '' : ` ${(JSON.parse(start) as string).split('|')[0]}|…`;
+  return `${kind} ${method} ${path}${extra}`;
+};
+
+globalThis.fetch = async (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const method = init?.method ?? 'GET';
+  const body = init?.body;
+  const bytes = typeof body === 'string' ? Buffer.byteLength(body) : 0;
+  const t0 = performance.now();
+  try {
+    return await realFetch(input, init);
+  } finally {
+    calls.push({ what: endpoint(url, method), bytes, ms: performance.now() - t0 });
+  }
+};
+
+/** CPU time (user + system, ms) the pouchdb-server listening on `port` has used: load-independent. */
+const pouchCpuMs = (port: number): number => {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes('pouchdb-server') || !cmdline.includes(`--port\0${port}\0`)) continue;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100;
+  }
+  return NaN;
+};
+
+const summarize = (list: Call[], divide: number): void => {
+  const by = new Map<string, { n: number; bytes: number; ms: number }>();
+  for (const c of list) {
+    const s = by.get(c.what) ?? { n: 0, bytes: 0, ms: 0 };
+    s.n++;
+    s.bytes += c.bytes;
+    s.ms += c.ms;
+    by.set(c.what, s);
+  }
+  const rows = [...by]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([what, s]) => ({
+      request: what,
+      perBatch: Math.round((s.n / divide) * 100) / 100,
+      KiBSent: Math.round(s.bytes / divide / 102.4) / 10,
+      msSum: Math.round(s.ms / divide),
+    }));
+  console.table(rows);
+  console.log(`requests per batch: ${Math.round((list.length / divide) * 100) / 100}`);
+};
+
+const couch = await startPouchServer();
+try {
+  const node = await startCouchNode(couch.url, `profile-${randomUUID().slice(0, 8)}`);
+  const account = await registerAccount(node);
+  const client = await connect(node, account.device);
+  const push = async (docs: PushDoc[]): Promise<number> => {
+    const rid = client.rid();
+    const reply = client.waitFor((f): f is ServerFrame => 'rid' in f && f.rid === rid, 120_000);
+    const t0 = performance.now();
+    client.sendRaw(encodeFrame({ t: 'push', rid, rows: docs.map((doc) => ({ doc, assumedRev: null })) }));
+    const answer = await reply;
+    if (answer.t !== 'pushed' || answer.results.some((r) => r.status !== 'ok'))
+      throw new Error(`push refused: ${JSON.stringify(answer).slice(0, 300)}`);
+    return performance.now() - t0;
+  };
+  const batches: PushDoc[][] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    batches.push(
+      await Promise.all(
+        Array.from({ length: BATCH }, (_, i) => makeDoc(account, account.device, 'allergy', { b, i, TEXT })),
+      ),
+    );
+  }
+  calls = [];
+  const times: number[] = [];
+  let first: Call[] = [];
+  let cpu0 = { own: process.cpuUsage(), pouch: pouchCpuMs(couch.port) };
+  for (const [b, docs] of batches.entries()) {
+    times.push(await push(docs));
+    if (b === 0) {
+      first = calls;
+      calls = [];
+      cpu0 = { own: process.cpuUsage(), pouch: pouchCpuMs(couch.port) };
+    }
+  }
+  // Marks of the last commit still under way are counted too: give them a moment.
+  await new Promise((r) => setTimeout(r, 200));
+  const own = process.cpuUsage(cpu0.own);
+  const n = Math.max(1, BATCHES - 1);
+  console.log(
+    `CPU per batch after the first: this process (client, node, store) ${Math.round((own.user + own.system) / 1000 / n)} ms, pouchdb-server ${Math.round((pouchCpuMs(couch.port) - cpu0.pouch) / n)} ms`,
+  );
+  console.log(`first batch of ${BATCH}: ${Math.round(times[0] ?? 0)} ms`);
+  summarize(first, 1);
+  const rest = times.slice(1);
+  const mean = rest.reduce((a, b) => a + b, 0) / Math.max(1, rest.length);
+  console.log(
+    `\nnext ${rest.length} batches of ${BATCH}: ${Math.round(mean)} ms each (${Math.round((BATCH / mean) * 1000)} docs/s)`,
+  );
+  summarize(calls, Math.max(1, rest.length));
+  client.ws.terminate();
+  await node.stop();
+} finally {
+  await couch.stop();
+}
+process.exit(0);
