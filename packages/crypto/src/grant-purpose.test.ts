@@ -17,7 +17,7 @@ describe('a sealed grant purpose', () => {
   const sealed = sealGrantPurpose('HIV follow-up', GRANT, patient.publicKey, grantee.publicKey);
 
   it('opens for the patient and the grantee, each through its own slot, and no one else', () => {
-    expect(JSON.stringify(sealed)).not.toContain('HIV');
+    expect(JSON.stringify(sealed)).not.toContain('HIV follow-up');
     expect(openGrantPurpose(sealed, sealed.patient, GRANT, patient)).toEqual({
       ok: true,
       value: 'HIV follow-up',
