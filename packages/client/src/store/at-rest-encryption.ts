@@ -87,6 +87,8 @@ import {
   rejectEncryptedFieldQuery,
 } from './at-rest-schema';
 import { createValueCodec } from './value-codec';
+import type { StreamRecordState, StreamSealing } from './stream-sealing';
+import { createStreamVersions, STREAM_CONFLICT_MARK, type StreamVersions } from './stream-versions';
 
 export { AT_REST_RECENT_VALUES } from './value-memory';
 
@@ -120,6 +122,11 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
    * here, synchronously (they are values this instance has just sealed, so remembered).
    */
   readonly offload?: CryptoOffload;
+  /**
+   * Seal once (stream-versions.ts): the collection whose local stream record versions are stored as the
+   * bytes they travel as, once `sealing` has a sealer attached. Absent: every value under the at-rest key.
+   */
+  readonly streamSealing?: { readonly collection: string; readonly sealing: StreamSealing };
 }
 
 const sealedIds = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<string[]>>();
@@ -156,6 +163,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
     options.key.slice(),
     options.encryptLocalDocuments ?? true,
     options.offload ?? null,
+    options.streamSealing ?? null,
   );
 }
 
@@ -166,7 +174,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
 export function wrapWithoutAtRestKey<Internals, InstanceCreationOptions>(
   storage: RxStorage<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
-  return wrapStorage(storage, null, true, null);
+  return wrapStorage(storage, null, true, null, null);
 }
 
 function wrapStorage<Internals, InstanceCreationOptions>(
@@ -174,6 +182,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   key: Uint8Array | null,
   encryptLocalDocuments: boolean,
   offload: CryptoOffload | null,
+  streamSealing: { readonly collection: string; readonly sealing: StreamSealing } | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
   const memories = new Map<string, ValueMemory>();
   // The wrapper outlives the database (`db.storage` stays reachable after `close()`), so its key copy
@@ -189,6 +198,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     for (const memory of memories.values()) forgetAll(memory);
     memories.clear();
     digests.forget();
+    streamSealing?.sealing.forget();
   };
   const keyring: Keyring = {
     current() {
@@ -253,6 +263,36 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       return memory;
     };
     const values = createValueCodec(keyring, database, collection, offload, memoryOf, isMeta);
+    // Seal once: this instance's local stream record versions (`data` holds the version, `conflictData`
+    // the mark), opened through the stream keys; any other document as below.
+    const stream: StreamVersions | null =
+      streamSealing !== null &&
+      streamSealing.collection === collection &&
+      encryptedSet.has('data') &&
+      encryptedSet.has('conflictData')
+        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing })
+        : null;
+    /** Stores `out` as a stream version when it can (answers whether it did). */
+    const toStreamForm = async (out: Record<string, unknown>, binding: DocBinding): Promise<boolean> => {
+      if (stream === null) return false;
+      let form = stream.known(binding, out['data']);
+      if (form === undefined && stream.sealsFor(out['author']))
+        form = (await stream.sealLater(binding, { ...out } as unknown as StreamRecordState)) ?? undefined;
+      if (form === undefined) return false;
+      out['data'] = form;
+      out['conflictData'] = STREAM_CONFLICT_MARK;
+      return true;
+    };
+    /** The plaintext of a stored stream version, or null when `doc` holds none. */
+    const fromStreamForm = (
+      doc: RxDocumentData<Record<string, unknown>>,
+      binding: DocBinding,
+    ): RxDocumentData<RxDocType> | null => {
+      const stored = doc['data'];
+      if (stream === null || !stream.isStreamValue(stored)) return null;
+      const content = stream.open(binding, doc, stored);
+      return { ...doc, data: content.data, conflictData: content.conflictData } as unknown as RxDocumentData<RxDocType>;
+    };
     // RxDB's meta schema cannot require `docData` (checkpoints have none), yet its replication and the
     // conflict handler read members of a document's copy: one removed on disk failed each push with a
     // TypeError. `bindingOf` requires it of every meta document that is not a checkpoint.
@@ -311,6 +351,10 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         });
       });
       const binding: DocBinding = { i: documentId, r: rev, h };
+      if (await toStreamForm(out, binding)) {
+        inFlight.set(out, doc);
+        return out as RxDocumentData<Record<string, unknown>>;
+      }
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {
         const value = out[field];
@@ -353,6 +397,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
 
     const fromStorageNow = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
       const binding = bindingOf(doc);
+      const streamed = fromStreamForm(doc, binding);
+      if (streamed !== null) return streamed;
       const out: Record<string, unknown> = { ...doc };
       for (const field of fields) {
         const stored = out[field];
@@ -368,6 +414,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       doc: RxDocumentData<Record<string, unknown>>,
     ): Promise<RxDocumentData<RxDocType>> => {
       const binding = bindingOf(doc);
+      const streamed = fromStreamForm(doc, binding);
+      if (streamed !== null) return streamed;
       const out: Record<string, unknown> = { ...doc };
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {
