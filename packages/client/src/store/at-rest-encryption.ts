@@ -291,7 +291,11 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       const stored = doc['data'];
       if (stream === null || !stream.isStreamValue(stored)) return null;
       const content = stream.open(binding, doc, stored);
-      return { ...doc, data: content.data, conflictData: content.conflictData } as unknown as RxDocumentData<RxDocType>;
+      return {
+        ...doc,
+        data: content.data,
+        conflictData: content.conflictData,
+      } as unknown as RxDocumentData<RxDocType>;
     };
     // RxDB's meta schema cannot require `docData` (checkpoints have none), yet its replication and the
     // conflict handler read members of a document's copy: one removed on disk failed each push with a

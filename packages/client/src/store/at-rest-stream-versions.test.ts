@@ -8,7 +8,7 @@ import { fillWithDefaultSettings, type RxDocumentData, type RxStorage, type RxSt
 import { base64urlDecode, openRecordVersion, randomBytes } from '@hale/crypto';
 import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import { RECORDS_SCHEMA, type DeviceRecord } from './device-db';
-import { createStreamSealing, type StreamSealing } from './stream-sealing';
+import { createStreamSealing } from './stream-sealing';
 import { parseStreamValue, STREAM_CONFLICT_MARK } from './stream-versions';
 import { expectAtRest, openInstance, rawGet, rawReplace, rawSchemaOf, type Raw } from './at-rest.test-util';
 import { createStreamSealer } from '../sync/stream-sealer';
@@ -19,7 +19,7 @@ const SCHEMA = fillWithDefaultSettings(RECORDS_SCHEMA);
 const memory = getRxStorageMemory() as RxStorage<unknown, unknown>;
 const key = randomBytes(32);
 let dbN = 0;
-const open: Array<RxStorageInstance<unknown, unknown, unknown>> = [];
+const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const i of open.splice(0)) await i.close().catch(() => undefined);
 });
@@ -31,18 +31,18 @@ const sealerFor = () =>
 const wrapped = async (db: string, attach = true) => {
   const sealing = createStreamSealing();
   if (attach) sealing.attach(sealerFor());
-  const storage = wrapWithAtRestEncryption({
+  const storage = wrapWithAtRestEncryption<unknown, unknown>({
     storage: memory,
     key,
     streamSealing: { collection: 'records', sealing },
-  }) as RxStorage<unknown, unknown>;
+  });
   const instance = await openInstance<DeviceRecord>(storage, db, SCHEMA, 'records');
-  open.push(instance as RxStorageInstance<unknown, unknown, unknown>);
+  open.push(instance);
   return { instance, sealing };
 };
 const raw = async (db: string) => {
   const instance = await openInstance<Raw>(memory, db, rawSchemaOf(SCHEMA), 'records');
-  open.push(instance as RxStorageInstance<unknown, unknown, unknown>);
+  open.push(instance);
   return instance;
 };
 
@@ -54,7 +54,7 @@ const docOf = (over: Partial<DeviceRecord> & { _rev?: string; _deleted?: boolean
     _rev: over._rev ?? '1-aaaa',
     _meta: { lwt: 1_700_000_000_000 },
     _attachments: {},
-  } as Doc;
+  };
 };
 const id2 = '01J00000000000000000000002';
 
@@ -85,17 +85,26 @@ describe('seal once: local versions stored as they travel', () => {
     const version = parseStreamValue(String(stored['data']))!;
     // The stored ct opens under the stream key with the record's context, tag bound inside.
     const streamKey = patientDeps.keyring.heldKey(doc.stream, 0)!;
-    const opened = openRecordVersion(streamKey, (base64urlDecode(version.ct) as { value: Uint8Array }).value, {
-      stream: doc.stream,
-      id: doc.id,
-      epoch: 0,
-      rev: 1,
-    });
+    const opened = openRecordVersion(
+      streamKey,
+      (base64urlDecode(version.ct) as { value: Uint8Array }).value,
+      {
+        stream: doc.stream,
+        id: doc.id,
+        epoch: 0,
+        rev: 1,
+      },
+    );
     expect(opened.ok && opened.value.tag).toBe(version.rev);
     // Push is answered with exactly these bytes for exactly this state.
     const state = { ...record(), _deleted: false };
     const pushed = sealing.storedFor(state);
-    expect(pushed).toMatchObject({ ct: version.ct, rev: version.rev, epoch: 0, author: patientDevice.deviceId });
+    expect(pushed).toMatchObject({
+      ct: version.ct,
+      rev: version.rev,
+      epoch: 0,
+      author: patientDevice.deviceId,
+    });
     expect(sealing.storedFor({ ...state, updatedAt: '2026-01-02T00:00:00.000Z' })).toBeNull();
     expect(sealing.storedFor({ ...state, data: { ...state.data, note: 'x' } })).toBeNull();
     // A fresh wrapper (nothing remembered) reads the plaintext back, and push still gets the bytes.
