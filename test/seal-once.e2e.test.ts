@@ -4,9 +4,10 @@
 // writing device reads its records again after a restart, offline.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { registerAccount } from '@hale/sync-server/testing';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer, storedRow } from './support/fixture';
-import { allPushed, eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import { allPushed, eventually, grantRead, newDevice, openDevice, waitOnline } from './support/devices';
+import { granteeOpens } from './support/server-rows';
 import { input } from './support/records';
 
 /**
@@ -79,5 +80,38 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(allergy.id))?.record.severity).toBe('mild');
     expect((await again.records.get(lab.id))?.kind).toBe('LabResult');
+  });
+
+  it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const second = await addDevice(t, patient);
+    const dbName = `seal-once-rotated-${Date.now()}`;
+    const p1 = await openDevice(t, patient);
+    const p2 = await openDevice(t, patient, { device: second, dbName, sealOnce: true });
+    const d = await openDevice(t, provider);
+    sessions.push(p1, p2, d);
+    await Promise.all([waitOnline(p1), waitOnline(p2), waitOnline(d)]);
+    await p1.consent.verifyProvider(provider.accountId);
+    const granted = await grantRead(p1, provider.accountId, 'allergy', 3_600_000, 'care');
+
+    // p2 writes offline, not knowing of the revocation p1 makes meanwhile: sealed once under epoch 0.
+    p2.sync.goOffline();
+    const { rotated } = await p1.consent.revoke(granted.grant.grantId);
+    expect(rotated.length).toBeGreaterThan(0);
+    const c = await p2.records.add('Allergy', input('Allergy', { substance: 'written offline' }));
+    const stored = await storedData(dbName, c.id);
+    expect(stored).toMatch(/^s1\.0\./);
+
+    p2.sync.goOnline();
+    await allPushed(p2);
+    const row = storedRow(t, c.id);
+    expect(row.epoch).toBeGreaterThanOrEqual(1);
+    expect(Buffer.from(row.ct).toString('base64url')).not.toBe(ctOf(stored));
+    // The revoked provider holds epoch 0's key, not the new one: it cannot read what reached the server.
+    expect(granteeOpens(t, provider, c.id)).toBe(false);
+    await eventually(async () => (await p1.records.get(c.id)) !== null, 'p1 reads it');
+    expect(p1.sync.quarantine()).toEqual([]);
   });
 });
