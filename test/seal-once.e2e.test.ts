@@ -4,9 +4,11 @@
 // writing device reads its records again after a restart, offline.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { createAccount, createHttpApi, isAtRestError, lock, memoryVault } from '@hale/client/advanced';
+import { TEST_KDF } from '@hale/crypto';
+import { addDevice, registerAccount, type TestAccount } from '@hale/sync-server/testing';
 import { useServer, storedRow } from './support/fixture';
-import { allPushed, eventually, grantRead, newDevice, openDevice, waitOnline } from './support/devices';
+import { allPushed, ed, eventually, grantRead, newDevice, openDevice, waitOnline } from './support/devices';
 import { granteeOpens } from './support/server-rows';
 import { input } from './support/records';
 
@@ -113,5 +115,38 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(granteeOpens(t, provider, c.id)).toBe(false);
     await eventually(async () => (await p1.records.get(c.id)) !== null, 'p1 reads it');
     expect(p1.sync.quarantine()).toEqual([]);
+  });
+
+  it('holds no plaintext once the account is locked: what was sealed once no longer opens', async () => {
+    const t = server.t;
+    const api = createHttpApi({ baseUrl: t.url, fetch });
+    const loginName = `sealonce-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const { account } = await createAccount(
+      { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
+      { role: 'patient', passphrase: 'correct horse battery', loginName, deviceName: 'laptop' },
+    );
+    const dbName = `seal-once-lock-${Date.now()}`;
+    const a = await openDevice(t, {} as TestAccount, {
+      sessionAccount: account,
+      offline: true,
+      dbName,
+      sealOnce: true,
+    });
+    sessions.push(a);
+    const added = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
+    expect(await storedData(dbName, added.id)).toMatch(/^s1\./);
+    const storage = a.db.records.storageInstance;
+    const [before] = await storage.findDocumentsById([added.id], false);
+    expect((before?.data as { substance?: string } | undefined)?.substance).toBe('Penicillin');
+
+    lock(account);
+    // The store itself, below the session's refusals: the remembered plaintext and the stream key are gone.
+    const error: unknown = await storage.findDocumentsById([added.id], false).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isAtRestError(error, 'AT_REST_DECRYPT_FAILED')).toBe(true);
+    expect((error as { details?: { reason?: string } }).details?.reason).toBe('MISSING');
+    expect(String((error as Error).message)).not.toContain('Penicillin');
   });
 });
