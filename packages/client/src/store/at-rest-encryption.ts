@@ -24,6 +24,9 @@
  * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
  *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
  *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
+ * - Seal once (`streamSealing`, stream-versions.ts): in the named collection, once a sealer is attached,
+ *   a version the sealer accepts is stored as its wire document instead (`data` = `s1.…`, `conflictData` =
+ *   `s1`), bound by `lb` and opened through the stream key; everything else as above.
  * - RxDB's replication checkpoints (`checkpointData` of its meta instance: where the next pull, per
  *   stream, and push start) are sealed too, though RxDB asks only for `docData`. One stored in clear
  *   (written before they were sealed, or on disk) is read as no checkpoint: RxDB pulls and pushes from
