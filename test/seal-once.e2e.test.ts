@@ -4,7 +4,7 @@
 // writing device reads its records again after a restart, offline.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { createAccount, createHttpApi, isAtRestError, lock, memoryVault } from '@hale/client/advanced';
+import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import { addDevice, registerAccount, type TestAccount } from '@hale/sync-server/testing';
 import { useServer, storedRow } from './support/fixture';
@@ -140,13 +140,13 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect((before?.data as { substance?: string } | undefined)?.substance).toBe('Penicillin');
 
     lock(account);
-    // The store itself, below the session's refusals: the remembered plaintext and the stream key are gone.
+    // The store itself, below the session's refusals: the remembered plaintext and the stream key are gone,
+    // and the read is refused as locked (not opened, not a decryption failure).
     const error: unknown = await storage.findDocumentsById([added.id], false).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(isAtRestError(error, 'AT_REST_DECRYPT_FAILED')).toBe(true);
-    expect((error as { details?: { reason?: string } }).details?.reason).toBe('MISSING');
+    expect(isAccountError(error) && error.code).toBe('LOCKED');
     expect(String((error as Error).message)).not.toContain('Penicillin');
   });
 });

@@ -264,7 +264,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     closed$.complete();
   };
   let lockReported = false;
-  const streamSealing = options.sealOnce === true ? createStreamSealing() : undefined;
+  // A read begun before a lock that reaches a version sealed once after it is refused as locked.
+  const streamSealing =
+    options.sealOnce === true
+      ? createStreamSealing({
+          refusedAfterForget: () => new AccountError('LOCKED', 'the account was locked; unlock it to read'),
+        })
+      : undefined;
   let ed: Ed25519;
   let db: DeviceDb;
   try {

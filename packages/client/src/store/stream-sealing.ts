@@ -13,7 +13,9 @@
  * - `storedFor` answers a stored version only for exactly the state it was sealed or opened as (id,
  *   stream, rv, deletion, every content field: the same objects, else canonically equal) and authored by
  *   this device; anything else answers null and push seals as before.
- * - `forget` drops the sealer and every remembered version (they hold plaintext objects) at once.
+ * - `forget` drops the sealer and every remembered version (they hold plaintext objects) at once; from
+ *   then on `refusal` answers the owner's error (the session's LOCKED), which a read of a stored version
+ *   throws instead of a decryption failure.
  * Failure modes: none of its own; the sealer's failures reach the wrapper's write (AT_REST_ENCRYPT_FAILED).
  */
 import { canonicalJson } from '@hale/crypto';
@@ -92,10 +94,15 @@ export interface StreamSealing {
   forget(): void;
   /** `drop` runs at `forget` (the wrapper's plaintext memory). */
   onForget(drop: () => void): void;
+  /** After `forget`: the error a read of a stored version throws (`refusedAfterForget`); null before. */
+  refusal(): Error | null;
 }
 
-export function createStreamSealing(): StreamSealing {
+export function createStreamSealing(
+  options: { readonly refusedAfterForget?: () => Error } = {},
+): StreamSealing {
   let attached: StreamSealer | null = null;
+  let forgotten = false;
   const drops: Array<() => void> = [];
   let stored: RecentMap<string, Remembered> = createRecentMap(STORED_VERSIONS);
   return {
@@ -115,11 +122,13 @@ export function createStreamSealing(): StreamSealing {
     },
     forget() {
       attached = null;
+      forgotten = true;
       stored = createRecentMap(STORED_VERSIONS);
       for (const drop of drops) drop();
     },
     onForget(drop) {
       drops.push(drop);
     },
+    refusal: () => (forgotten ? (options.refusedAfterForget?.() ?? null) : null),
   };
 }

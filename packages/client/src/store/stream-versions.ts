@@ -18,7 +18,8 @@
  *   exact binding it was checked at; `forget` (the wrapper's dispose, the session's lock) drops it all.
  * - A state this device cannot seal once (`sealLater` answers null) is left to the at-rest path.
  * Failure modes: every refusal → AT_REST_DECRYPT_FAILED (MALFORMED, CONTEXT_MISMATCH, AUTH_FAILED, or
- * MISSING when no stream key is held now: locked, or not fetched); a sealer that fails →
+ * MISSING when no stream key is held now); after the sealing was forgotten (lock) its owner's `refusal`
+ * (the session's AccountError LOCKED) instead; a sealer that fails →
  * AT_REST_ENCRYPT_FAILED for its batch; after the wrapper is disposed → AT_REST_CLOSED (keyring).
  */
 import { base64urlDecode, openRecordVersion } from '@hale/crypto';
@@ -178,7 +179,10 @@ export function createStreamVersions(options: {
       const deleted = doc['_deleted'];
       if (typeof stream !== 'string' || typeof rv !== 'number' || typeof deleted !== 'boolean')
         throw decryptError('MALFORMED', 'clear fields of a stored version', where(b));
-      const key = sealing.sealer()?.keyNow(stream, version.epoch) ?? null;
+      const sealer = sealing.sealer();
+      const refusal = sealer === null ? sealing.refusal() : null;
+      if (refusal !== null) throw refusal;
+      const key = sealer?.keyNow(stream, version.epoch) ?? null;
       if (key === null)
         throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where(b));
       const bytes = base64urlDecode(version.ct);
