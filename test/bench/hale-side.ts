@@ -70,14 +70,22 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
 
     // Device 1 writes N records while offline: the stored shape of records.add, validated by @hale/model,
     // inserted in bulk (the record API writes one at a time).
-    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize, cryptoOffload: offload });
+    const a = await openDevice(t, patient, {
+      offline: true,
+      batchSize: o.batchSize,
+      cryptoOffload: offload,
+      sealOnce: o.sealOnce === true,
+    });
     sessions.push(a);
     try {
       const offlineDocs = makeRecords(o.n, writer);
+      // Not a timed phase (nor is the peer's writing), logged since seal once moves the seal here.
+      const w0 = performance.now();
       for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
         o.guard.check();
         await a.db.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
       }
+      o.log(`  hale offline writes (untimed): ${elapsed(w0).toFixed(0)} ms`);
     } catch (error) {
       notes.push(`writing ${o.n} records offline did not finish: ${(error as Error).message}`);
       o.log(`  hale ${notes.at(-1)}`);

@@ -65,10 +65,12 @@ export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
     const c1 = await openDb('client1');
     dbs.push(c1);
     const offlineDocs = makeRecords(o.n, writer);
+    const w0 = performance.now();
     for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
       o.guard.check();
       await c1.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
     }
+    o.log(`  rxdb offline writes (untimed): ${elapsed(w0).toFixed(0)} ms`);
 
     const atServer = trackArrivals(serverDb.records);
     result.ms.push = await phase('push', async () => {

@@ -3,6 +3,7 @@
 // Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
 //      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
 //      [--secretbox=libsodium|tweetnacl] (Hale's secretbox on both threads; libsodium, as nodePlatform, by default)
+//      [--seal-once] (Hale's writing device seals its versions once as written: session option `sealOnce`)
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
 // (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
@@ -50,6 +51,7 @@ const secretbox = args.get('secretbox') ?? 'libsodium';
 if (secretbox !== 'libsodium' && secretbox !== 'tweetnacl') {
   throw new Error('--secretbox must be libsodium or tweetnacl');
 }
+const sealOnce = args.get('seal-once') === 'true';
 const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
@@ -151,7 +153,7 @@ const main = async (): Promise<void> => {
   };
   log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
   log(
-    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}`,
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}${sealOnce ? '; seal once' : ''}`,
   );
   if (secretbox === 'libsodium') {
     const box = await loadSodiumSecretbox();
@@ -180,6 +182,7 @@ const main = async (): Promise<void> => {
           guard,
           windows,
           secretbox,
+          sealOnce,
         });
         return { ...figures, peakHeapMiB: guard.peakMiB() };
       } finally {
@@ -196,7 +199,18 @@ const main = async (): Promise<void> => {
       });
       try {
         return await runFloor(
-          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard, windows, secretbox },
+          {
+            n,
+            batchSize,
+            liveChunk,
+            latencySamples,
+            phaseTimeoutMs,
+            log,
+            guard,
+            windows,
+            secretbox,
+            sealOnce,
+          },
           atRest,
         );
       } finally {
@@ -235,6 +249,7 @@ const main = async (): Promise<void> => {
       latencySamples,
       phaseTimeoutMs,
       secretbox,
+      sealOnce,
       recordBytes: 1024,
       heapLimitMiB: Math.round(heapLimit / 2 ** 20),
     },

@@ -274,6 +274,8 @@ export interface RunOptions {
   windows?: PhaseWindow[];
   /** Hale's secretbox, on the main thread and in the crypto worker (`--secretbox=`, libsodium by default). */
   secretbox: 'libsodium' | 'tweetnacl';
+  /** Hale's writing device seals once as it writes (`--seal-once`; session option `sealOnce`). */
+  sealOnce?: boolean;
 }
 
 /** Local bulk inserts before the push phase (untimed). */

@@ -228,6 +228,8 @@ export const openDevice = async (
     lookups?: DeviceLookups;
     /** How often a patient device reads the server's grant list (the default is minutes). */
     grantRefreshMs?: number;
+    /** Seal once (session option `sealOnce`); HALE_SEAL_ONCE=1 turns it on for every device opened here. */
+    sealOnce?: boolean;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -246,6 +248,7 @@ export const openDevice = async (
     ...(options.api ? { api: options.api } : {}),
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
+    ...((options.sealOnce ?? process.env['HALE_SEAL_ONCE'] === '1') ? { sealOnce: true } : {}),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);

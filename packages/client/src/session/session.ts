@@ -70,6 +70,8 @@ import {
   type ConnectionStatus,
 } from '../sync/connection';
 import { createKeyring, putEnvelopes } from '../sync/keyring';
+import { createStreamSealer } from '../sync/stream-sealer';
+import { createStreamSealing } from '../store/stream-sealing';
 import { createStreamList } from '../sync/stream-list';
 import {
   createDeviceDirectory,
@@ -158,6 +160,11 @@ export interface DeviceSessionOptions {
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
+  /**
+   * Seal once (docs/architecture.md, issue #50; being built, off by default): this device's versions of
+   * its own streams' epoch 0 are sealed once as written and stored and pushed as those bytes.
+   */
+  sealOnce?: boolean;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
   /**
@@ -257,6 +264,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     closed$.complete();
   };
   let lockReported = false;
+  // A read begun before a lock that reaches a version sealed once after it is refused as locked.
+  const streamSealing =
+    options.sealOnce === true
+      ? createStreamSealing({
+          refusedAfterForget: () => new AccountError('LOCKED', 'the account was locked; unlock it to read'),
+        })
+      : undefined;
   let ed: Ed25519;
   let db: DeviceDb;
   try {
@@ -276,6 +290,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       }) as unknown as RxConflictHandler<DeviceRecord>,
       ...(options.validation ? { validation: options.validation } : {}),
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
+      ...(streamSealing ? { streamSealing } : {}),
     });
   } catch (e) {
     secrets.wipe();
@@ -327,6 +342,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     connectionRef?.lockedOut();
     // Dropped now, zeroed at close(): work under way may still hold them (keyring.ts).
     keyringRef?.drop();
+    // Seal once: the plaintext of stored versions and the sealer go with the keys.
+    streamSealing?.forget();
   };
   const assertUsable = (): void => {
     // Once close() has kept what it keeps, nothing is read, written or signed: its keys are zeroed, its
@@ -418,6 +435,20 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
   });
   keyringRef = keyring;
+  streamSealing?.attach(
+    createStreamSealer({
+      codec: {
+        keyring,
+        ed,
+        device: secrets.device,
+        accountId: account.accountId,
+        lookupDeviceKey: (accountId, deviceId) => directory.lookupDeviceKey(accountId, deviceId),
+        offload: options.cryptoOffload ?? null,
+      },
+      keyring,
+      accountId: account.accountId,
+    }),
+  );
   // Streams whose records were purged (access ended): the upload queue drops its files of them too.
   const purgeListeners = new Set<(stream: string) => void>();
   const engine = createSyncEngine({
@@ -484,6 +515,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.quarantineRetry ? { quarantineRetry: options.quarantineRetry } : {}),
     ...(options.contentModel ? { contentModel: options.contentModel } : {}),
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
+    ...(streamSealing ? { storedVersions: streamSealing } : {}),
   });
   engineRef = engine;
   // The account's own streams it always writes; others as far as the engine knows its access.

@@ -24,6 +24,9 @@
  * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
  *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
  *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
+ * - Seal once (`streamSealing`, stream-versions.ts): in the named collection, once a sealer is attached,
+ *   a version the sealer accepts is stored as its wire document instead (`data` = `s1.…`, `conflictData` =
+ *   `s1`), bound by `lb` and opened through the stream key; everything else as above.
  * - RxDB's replication checkpoints (`checkpointData` of its meta instance: where the next pull, per
  *   stream, and push start) are sealed too, though RxDB asks only for `docData`. One stored in clear
  *   (written before they were sealed, or on disk) is read as no checkpoint: RxDB pulls and pushes from
@@ -87,6 +90,8 @@ import {
   rejectEncryptedFieldQuery,
 } from './at-rest-schema';
 import { createValueCodec } from './value-codec';
+import type { StreamRecordState, StreamSealing } from './stream-sealing';
+import { createStreamVersions, STREAM_CONFLICT_MARK, type StreamVersions } from './stream-versions';
 
 export { AT_REST_RECENT_VALUES } from './value-memory';
 
@@ -120,6 +125,11 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
    * here, synchronously (they are values this instance has just sealed, so remembered).
    */
   readonly offload?: CryptoOffload;
+  /**
+   * Seal once (stream-versions.ts): the collection whose local stream record versions are stored as the
+   * bytes they travel as, once `sealing` has a sealer attached. Absent: every value under the at-rest key.
+   */
+  readonly streamSealing?: { readonly collection: string; readonly sealing: StreamSealing };
 }
 
 const sealedIds = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<string[]>>();
@@ -156,6 +166,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
     options.key.slice(),
     options.encryptLocalDocuments ?? true,
     options.offload ?? null,
+    options.streamSealing ?? null,
   );
 }
 
@@ -166,7 +177,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
 export function wrapWithoutAtRestKey<Internals, InstanceCreationOptions>(
   storage: RxStorage<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
-  return wrapStorage(storage, null, true, null);
+  return wrapStorage(storage, null, true, null, null);
 }
 
 function wrapStorage<Internals, InstanceCreationOptions>(
@@ -174,6 +185,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   key: Uint8Array | null,
   encryptLocalDocuments: boolean,
   offload: CryptoOffload | null,
+  streamSealing: { readonly collection: string; readonly sealing: StreamSealing } | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
   const memories = new Map<string, ValueMemory>();
   // The wrapper outlives the database (`db.storage` stays reachable after `close()`), so its key copy
@@ -189,6 +201,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     for (const memory of memories.values()) forgetAll(memory);
     memories.clear();
     digests.forget();
+    streamSealing?.sealing.forget();
   };
   const keyring: Keyring = {
     current() {
@@ -253,6 +266,40 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       return memory;
     };
     const values = createValueCodec(keyring, database, collection, offload, memoryOf, isMeta);
+    // Seal once: this instance's local stream record versions (`data` holds the version, `conflictData`
+    // the mark), opened through the stream keys; any other document as below.
+    const stream: StreamVersions | null =
+      streamSealing !== null &&
+      streamSealing.collection === collection &&
+      encryptedSet.has('data') &&
+      encryptedSet.has('conflictData')
+        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing })
+        : null;
+    /** Stores `out` as a stream version when it can (answers whether it did). */
+    const toStreamForm = async (out: Record<string, unknown>, binding: DocBinding): Promise<boolean> => {
+      if (stream === null) return false;
+      let form = stream.known(binding, out['data']);
+      if (form === undefined && stream.sealsFor(out['author']))
+        form = (await stream.sealLater(binding, { ...out } as unknown as StreamRecordState)) ?? undefined;
+      if (form === undefined) return false;
+      out['data'] = form;
+      out['conflictData'] = STREAM_CONFLICT_MARK;
+      return true;
+    };
+    /** The plaintext of a stored stream version, or null when `doc` holds none. */
+    const fromStreamForm = (
+      doc: RxDocumentData<Record<string, unknown>>,
+      binding: DocBinding,
+    ): RxDocumentData<RxDocType> | null => {
+      const stored = doc['data'];
+      if (stream === null || !stream.isStreamValue(stored)) return null;
+      const content = stream.open(binding, doc, stored);
+      return {
+        ...doc,
+        data: content.data,
+        conflictData: content.conflictData,
+      } as unknown as RxDocumentData<RxDocType>;
+    };
     // RxDB's meta schema cannot require `docData` (checkpoints have none), yet its replication and the
     // conflict handler read members of a document's copy: one removed on disk failed each push with a
     // TypeError. `bindingOf` requires it of every meta document that is not a checkpoint.
@@ -311,6 +358,10 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         });
       });
       const binding: DocBinding = { i: documentId, r: rev, h };
+      if (await toStreamForm(out, binding)) {
+        inFlight.set(out, doc);
+        return out as RxDocumentData<Record<string, unknown>>;
+      }
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {
         const value = out[field];
@@ -353,6 +404,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
 
     const fromStorageNow = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
       const binding = bindingOf(doc);
+      const streamed = fromStreamForm(doc, binding);
+      if (streamed !== null) return streamed;
       const out: Record<string, unknown> = { ...doc };
       for (const field of fields) {
         const stored = out[field];
@@ -368,6 +421,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       doc: RxDocumentData<Record<string, unknown>>,
     ): Promise<RxDocumentData<RxDocType>> => {
       const binding = bindingOf(doc);
+      const streamed = fromStreamForm(doc, binding);
+      if (streamed !== null) return streamed;
       const out: Record<string, unknown> = { ...doc };
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {

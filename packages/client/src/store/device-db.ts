@@ -5,6 +5,7 @@ import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
 import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { claimDeviceStore, type DeviceLock } from './device-lock';
+import type { StreamSealing } from './stream-sealing';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -109,6 +110,8 @@ export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
   readonly cryptoOffload?: CryptoOffload;
   /** Resolves push conflicts on plaintext (the sync engine's); RxDB's default otherwise. */
   readonly conflictHandler?: RxConflictHandler<DeviceRecord>;
+  /** Seal once (store/stream-versions.ts): local record versions stored as sent, once a sealer is attached. */
+  readonly streamSealing?: StreamSealing;
 }
 
 // A local document whose only job is to fail fast on open with a wrong key, before any record read.
@@ -124,6 +127,9 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
     storage: options.storage,
     key: options.atRestKey,
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
+    ...(options.streamSealing
+      ? { streamSealing: { collection: 'records', sealing: options.streamSealing } }
+      : {}),
   });
   const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
   const db = await createRxDatabase<DeviceDbCollections>({

@@ -554,6 +554,12 @@ export const createKeyring = (deps: KeyringDeps) => {
 
   return {
     keyFor,
+    /** The key of (stream, epoch) if held now: no fetch; null once unusable (seal once's opens). */
+    heldKey(stream: string, epoch: number): Uint8Array | null {
+      if (unusable()) return null;
+      if (epoch === 0 && own(stream)) return derive0(stream);
+      return keys.get(stream)?.get(epoch) ?? null;
+    },
     heldKeyWithId,
     refresh,
     /** Records the server's current epoch for a stream (from listStreams / accessChanged / STALE_EPOCH). */

@@ -19,6 +19,7 @@ import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import type { StreamList } from './stream-list';
+import type { StreamSealing } from '../store/stream-sealing';
 import type { DismissalAuditEntry } from './quarantine-dismiss-audit';
 import type { ContentModel, PlainRecord, WriteGrantLookup } from './record-codec';
 
@@ -263,6 +264,11 @@ export interface EngineDeps {
   busyRetry?: { retryMs: number; baseMs: number; maxMs: number };
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
+  /**
+   * Seal once (store/stream-sealing.ts): the versions stored as they travel; a push sends one as stored
+   * when it is exactly the row's state under the write epoch. Absent: every row is sealed at push.
+   */
+  storedVersions?: Pick<StreamSealing, 'storedFor'>;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
   contentModel?: ContentModel;
   /**

@@ -126,7 +126,18 @@ export const createPushSend = (core: EngineCore) => {
       byIndex = [];
       bytes = 0;
     };
-    const encoded = await encodeRecords(core.codec, toSeal);
+    // Seal once: a version stored as sealed under the write epoch goes out as stored (no seal, tag or
+    // signature here); any other is sealed now, as before.
+    const stored = toSeal.map(({ record, write }) => {
+      const doc = deps.storedVersions?.storedFor(record) ?? null;
+      return doc !== null && doc.epoch === write.epoch ? doc : null;
+    });
+    const sealed = await encodeRecords(
+      core.codec,
+      toSeal.filter((_, n) => stored[n] === null),
+    );
+    let next = 0;
+    const encoded = stored.map((doc) => doc ?? sealed[next++] ?? null);
     for (const [n, doc] of encoded.entries()) {
       if (!doc) continue;
       const i = candidates[n]!;

@@ -1,0 +1,152 @@
+// Seal once (issue #50, `sealOnce`): a device's own writes are stored as the wire documents they travel
+// as; the server then holds exactly the bytes the device stored (no seal at push), the other device of
+// the account verifies them as any pulled version (signature of a clinical record included), and the
+// writing device reads its records again after a restart, offline.
+import { describe, expect, it } from 'vitest';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
+import { TEST_KDF } from '@hale/crypto';
+import { addDevice, registerAccount, type TestAccount } from '@hale/sync-server/testing';
+import { useServer, storedRow } from './support/fixture';
+import { allPushed, ed, eventually, grantRead, newDevice, openDevice, waitOnline } from './support/devices';
+import { granteeOpens } from './support/server-rows';
+import { input } from './support/records';
+
+/**
+ * The `data` field of record `id` as the memory storage holds it for database `dbName`, once written:
+ * the memory storage applies writes to its state when idle, so this waits for it.
+ */
+const storedData = async (dbName: string, id: string): Promise<string> => {
+  let found: string | undefined;
+  await eventually(async () => {
+    for (const [key, state] of getRxStorageMemory().collectionStates) {
+      if (!key.startsWith(`${dbName}--`) || !key.includes('--records--')) continue;
+      const doc = state.documents.get(id) as { data?: unknown } | undefined;
+      if (doc !== undefined) found = String(doc.data);
+    }
+    return found !== undefined;
+  }, `${id} stored`);
+  return found!;
+};
+const ctOf = (stored: string): string => stored.split('.').at(-1) ?? '';
+
+describe('seal once end to end (real server, real sockets, RxDB)', () => {
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
+
+  it('pushes the stored bytes, the other device verifies them, and a restart reads them offline', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const dbName = `seal-once-${Date.now()}`;
+    const a = await openDevice(t, patient, { offline: true, dbName, sealOnce: true });
+    sessions.push(a);
+    const allergy = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
+    const lab = await a.records.add('LabResult', input('LabResult'));
+    for (const id of [allergy.id, lab.id]) expect(await storedData(dbName, id)).toMatch(/^s1\./);
+
+    const b = await openDevice(t, patient, { device: second, sealOnce: true });
+    sessions.push(b);
+    await waitOnline(b);
+    a.sync.goOnline();
+    await allPushed(a);
+    // The server holds the very ciphertext the device stored at write time.
+    for (const id of [allergy.id, lab.id]) {
+      expect(Buffer.from(storedRow(t, id).ct).toString('base64url')).toBe(ctOf(await storedData(dbName, id)));
+    }
+    await eventually(async () => (await b.records.get(lab.id)) !== null, 'second device receives both');
+    expect((await b.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
+    expect(b.sync.state().quarantined).toBe(0);
+
+    // An update written on the other device, pulled here, then edited here again: still in sync.
+    await b.records.update('Allergy', allergy.id, { severity: 'severe' });
+    await eventually(
+      async () => (await a.records.get<'Allergy'>(allergy.id))?.record.severity === 'severe',
+      'update arrives',
+    );
+    await a.records.update('Allergy', allergy.id, { severity: 'mild' });
+    await allPushed(a);
+    expect(await storedData(dbName, allergy.id)).toMatch(/^s1\./);
+    expect(Buffer.from(storedRow(t, allergy.id).ct).toString('base64url')).toBe(
+      ctOf(await storedData(dbName, allergy.id)),
+    );
+    await eventually(
+      async () => (await b.records.get<'Allergy'>(allergy.id))?.record.severity === 'mild',
+      'second edit arrives',
+    );
+
+    // Restarted offline: what was sealed once opens under the stream key derived from the root.
+    await a.close();
+    sessions.splice(sessions.indexOf(a), 1);
+    const again = await openDevice(t, patient, { offline: true, dbName, sealOnce: true });
+    sessions.push(again);
+    expect((await again.records.get<'Allergy'>(allergy.id))?.record.severity).toBe('mild');
+    expect((await again.records.get(lab.id))?.kind).toBe('LabResult');
+  });
+
+  it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const second = await addDevice(t, patient);
+    const dbName = `seal-once-rotated-${Date.now()}`;
+    const p1 = await openDevice(t, patient);
+    const p2 = await openDevice(t, patient, { device: second, dbName, sealOnce: true });
+    const d = await openDevice(t, provider);
+    sessions.push(p1, p2, d);
+    await Promise.all([waitOnline(p1), waitOnline(p2), waitOnline(d)]);
+    await p1.consent.verifyProvider(provider.accountId);
+    const granted = await grantRead(p1, provider.accountId, 'allergy', 3_600_000, 'care');
+
+    // p2 writes offline, not knowing of the revocation p1 makes meanwhile: sealed once under epoch 0.
+    p2.sync.goOffline();
+    const { rotated } = await p1.consent.revoke(granted.grant.grantId);
+    expect(rotated.length).toBeGreaterThan(0);
+    const c = await p2.records.add('Allergy', input('Allergy', { substance: 'written offline' }));
+    const stored = await storedData(dbName, c.id);
+    expect(stored).toMatch(/^s1\.0\./);
+
+    p2.sync.goOnline();
+    await allPushed(p2);
+    const row = storedRow(t, c.id);
+    expect(row.epoch).toBeGreaterThanOrEqual(1);
+    expect(Buffer.from(row.ct).toString('base64url')).not.toBe(ctOf(stored));
+    // The revoked provider holds epoch 0's key, not the new one: it cannot read what reached the server.
+    expect(granteeOpens(t, provider, c.id)).toBe(false);
+    await eventually(async () => (await p1.records.get(c.id)) !== null, 'p1 reads it');
+    expect(p1.sync.quarantine()).toEqual([]);
+  });
+
+  it('holds no plaintext once the account is locked: what was sealed once no longer opens', async () => {
+    const t = server.t;
+    const api = createHttpApi({ baseUrl: t.url, fetch });
+    const loginName = `sealonce-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const { account } = await createAccount(
+      { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
+      { role: 'patient', passphrase: 'correct horse battery', loginName, deviceName: 'laptop' },
+    );
+    const dbName = `seal-once-lock-${Date.now()}`;
+    const a = await openDevice(t, {} as TestAccount, {
+      sessionAccount: account,
+      offline: true,
+      dbName,
+      sealOnce: true,
+    });
+    sessions.push(a);
+    const added = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
+    expect(await storedData(dbName, added.id)).toMatch(/^s1\./);
+    const storage = a.db.records.storageInstance;
+    const [before] = await storage.findDocumentsById([added.id], false);
+    expect((before?.data as { substance?: string } | undefined)?.substance).toBe('Penicillin');
+
+    lock(account);
+    // The store itself, below the session's refusals: the remembered plaintext and the stream key are gone,
+    // and the read is refused as locked (not opened, not a decryption failure).
+    const error: unknown = await storage.findDocumentsById([added.id], false).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isAccountError(error) && error.code).toBe('LOCKED');
+    expect(String((error as Error).message)).not.toContain('Penicillin');
+  });
+});
