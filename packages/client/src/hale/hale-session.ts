@@ -46,7 +46,8 @@ import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
 import { concerning } from './hale-error';
 import { polled, sameJson } from './polled';
-import { checkRecordQuery, pageOf, type RecordPage, type RecordQuery } from './record-query';
+import { checkRecordQuery, pageOfView, type RecordPage, type RecordQuery } from './record-query';
+import { createRecordViews } from './record-views';
 import { historyOf, type RecordHistory } from './record-history';
 import {
   grantStateOf,
@@ -306,22 +307,23 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       pick(session.sync.state()),
     );
 
+  // Lists of one kind and chart share one sorted view (record-views.ts). The records API is asked every
+  // time, so a locked session or a bad patientId is refused at once, before any view is shared.
+  const views = createRecordViews();
+  const viewOf = <K extends RecordKind>(kind: K, patientId: string | undefined) =>
+    views.view(kind, patientId, session.records.observe(kind, patientId === undefined ? {} : { patientId }));
+
   const records: HaleRecords = {
     list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
       checkRecordQuery(kind, query);
-      return observedFrom(
-        session.records
-          .observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId })
-          .pipe(map((all) => pageOf(all, query))),
-        { items: [], total: 0 },
-      );
+      return observedFrom(viewOf(kind, query.patientId).pipe(map((view) => pageOfView(view, query))), {
+        items: [],
+        total: 0,
+      });
     },
     query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
       checkRecordQuery(kind, query);
-      const all = await firstValueFrom(
-        session.records.observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId }),
-      );
-      return pageOf(all, query);
+      return pageOfView(await firstValueFrom(viewOf(kind, query.patientId)), query);
     },
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
