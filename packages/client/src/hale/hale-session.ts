@@ -40,7 +40,8 @@ import type { FileEnqueueInput, FileLocation, FilePutInput } from '../files/file
 import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
-import { createLiveIndex, type LiveIndex } from '../search/live-index';
+import { DEFAULT_PACING, createLiveIndex, type IndexPacing, type LiveIndex } from '../search/live-index';
+import { SEARCHABLE_KINDS } from '../search/search-fields';
 import { searchObserved, type SearchOptions, type SearchResults } from '../search/chart-search';
 import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
@@ -271,6 +272,8 @@ export interface HaleSessionDeps {
   readonly refreshMs?: number;
   /** The session's clock (grant states); `Date.now` by default. */
   readonly now?: () => number;
+  /** How a chart's search index is built: chunks in later turns (`DEFAULT_PACING`) by default. */
+  readonly searchPacing?: IndexPacing;
   /** Streams purged because access ended, with the records removed (the session's `onPurged`). */
   readonly purged$?: Observable<{ readonly removed: RemovedStream; readonly count: number }>;
   /** What the care area needs beside the device session (its HTTP API, Ed25519, clock). */
@@ -507,7 +510,11 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const indexOf = (patientId: string): LiveIndex => {
     const held = indexes.get(patientId);
     if (held !== undefined && !held.closed()) return held;
-    const made = createLiveIndex((kind) => session.records.observe(kind, { patientId }));
+    const made = createLiveIndex(
+      (kind) => session.records.observe(kind, { patientId }),
+      SEARCHABLE_KINDS,
+      deps.searchPacing ?? DEFAULT_PACING,
+    );
     indexes.set(patientId, made);
     return made;
   };
