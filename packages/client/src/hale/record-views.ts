@@ -18,6 +18,7 @@
 import { type Observable, ReplaySubject, defer, map, share } from 'rxjs';
 import { compareInstantKeys, instantKeyOf, type InstantKey, type RecordKind } from '@hale/model';
 import type { StoredRecord } from '../records/records';
+import { writtenKeyOf } from '../records/listed-records';
 import { clinicalDateOf } from './clinical-date';
 import { createSortedList, type SortedList } from './sorted-list';
 
@@ -40,7 +41,7 @@ export const sortKeysOf = (stored: StoredRecord): SortKeys => {
   if (held !== undefined) return held;
   const clinical = clinicalDateOf(stored.kind, stored.record, stored.record.updatedAt);
   const made: SortKeys = {
-    written: instantKeyOf(stored.record.updatedAt),
+    written: writtenKeyOf(stored) ?? instantKeyOf(stored.record.updatedAt),
     clinical,
     clinicalInstant: clinical.length > 10 ? instantKeyOf(clinical) : null,
   };

@@ -3,12 +3,14 @@
  *
  * | call | answers |
  * |---|---|
- * | `listed(doc)` | the document's `StoredRecord` (deep-frozen) and the sort key of its `updatedAt` |
+ * | `listed(doc)` | the document's `StoredRecord` (deep-frozen) and the sort key of its `updatedAt`; null when emptied |
+ * | `writtenKeyOf(stored)` | that sort key again, for a list ordering the record by time of writing |
  * | `newestWrittenFirst(docs)` | the listed records of `docs` (emptied ones left out), newest written first, then by id |
  * | `decodes()` | how many documents were read so far (a test counts what a list costs) |
  *
  * Invariants: the store hands one document object per revision (RxDB's document cache), so a revision is
- * copied out of the store once, not at every emission of every list; what is answered is frozen, since
+ * read out of the store once (its top level copied, its content shared with the store, which never changes
+ * a document in place), not at every emission of every list; what is answered is frozen, since
  * every list, page and search hit holding it shares the one copy. Kept in a WeakMap: a revision no list
  * holds any more is collected with its document.
  * Failure modes: none of its own; a caller writing into an answered record throws (frozen).
@@ -40,15 +42,28 @@ const byId = (a: Listed, b: Listed): number =>
 export const newestListedFirst = (a: Listed, b: Listed): number =>
   compareInstantKeys(b.written, a.written) || byId(a, b);
 
+/** The written key of a listed record (the one read at listing), for lists ordering it again. */
+const writtenKeys = new WeakMap<StoredRecord, InstantKey>();
+export const writtenKeyOf = (stored: StoredRecord): InstantKey | undefined => writtenKeys.get(stored);
+
 export const createListedRecords = () => {
-  const cache = new WeakMap<RxDocument<DeviceRecord>, Listed>();
+  /** Per document: its listed record, or null when emptied (a purge in flight: not listed). */
+  const cache = new WeakMap<RxDocument<DeviceRecord>, Listed | null>();
   let decodes = 0;
-  const listed = <K extends RecordKind>(doc: RxDocument<DeviceRecord>): Listed<K> => {
+  const listed = <K extends RecordKind>(doc: RxDocument<DeviceRecord>): Listed<K> | null => {
     const held = cache.get(doc);
-    if (held !== undefined) return held as Listed<K>;
+    if (held !== undefined) return held as Listed<K> | null;
     decodes += 1;
-    const stored = deepFreeze(toStored<K>({ ...doc.toMutableJSON(), _deleted: false }));
-    const made: Listed<K> = { stored, written: instantKeyOf(doc.updatedAt) };
+    // toJSON copies the top level only; the content is the store's own, which it never changes in place
+    // (a write makes a new document): frozen here, it is shared rather than copied.
+    const json = doc.toJSON() as DeviceRecord;
+    let made: Listed<K> | null = null;
+    if (!emptied(json)) {
+      const stored = deepFreeze(toStored<K>({ ...json, _deleted: false }));
+      const written = instantKeyOf(json.updatedAt);
+      if (json.updatedAt === stored.record.updatedAt) writtenKeys.set(stored, written);
+      made = { stored, written };
+    }
     cache.set(doc, made);
     return made;
   };
@@ -56,12 +71,14 @@ export const createListedRecords = () => {
     listed,
     newestWrittenFirst: <K extends RecordKind>(
       docs: readonly RxDocument<DeviceRecord>[],
-    ): StoredRecord<K>[] =>
-      docs
-        .filter((d) => !emptied(d))
-        .map((d) => listed<K>(d))
-        .sort(newestListedFirst)
-        .map((l) => l.stored),
+    ): StoredRecord<K>[] => {
+      const all: Listed<K>[] = [];
+      for (const doc of docs) {
+        const l = listed<K>(doc);
+        if (l !== null) all.push(l);
+      }
+      return all.sort(newestListedFirst).map((l) => l.stored);
+    },
     decodes: (): number => decodes,
   };
 };
