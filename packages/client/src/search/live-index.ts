@@ -10,10 +10,11 @@
  *
  * Indexing is done in chunks (`IndexPacing`): at most `chunk` records, then the rest is left to the next
  * `later(...)` turn, so building a chart's index never holds the page for long; a search meanwhile answers
- * from what is indexed so far (`ready` false). Without pacing (tests) everything is indexed at once.
+ * from what is indexed so far (`ready` false), and `changes` waits for the last chunk (a search shown is
+ * not run again after every chunk). Without pacing (tests) everything is indexed at once.
  *
  * Invariants: in memory only (record-index.ts); one subscription per kind while open; `changes`
- * emits after each chunk applied, so a search shown is run again; `close()` forgets everything, pending
+ * emits once all work is applied, so a search shown is run again; `close()` forgets everything, pending
  * work included. A record changed again before its turn is indexed once, as it is last.
  * Failure modes: `observe` throwing at once (locked) throws from `createLiveIndex`.
  */
@@ -75,6 +76,7 @@ export function createLiveIndex(
     if (pending.size > 0 && pacing !== undefined) {
       scheduled = true;
       pacing.later(work);
+      return;
     }
     changes.next();
   };

@@ -3,7 +3,8 @@
  * records this device holds, in memory, unlocked only; nothing searchable is written anywhere), ranked,
  * each hit with its kind and the field it matched in; live as records change.
  */
-import { memo, useDeferredValue, type ReactNode } from 'react';
+import { memo, useDeferredValue, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useDebouncedCallback } from '@mantine/hooks';
 import { Anchor, Badge, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
@@ -77,7 +78,21 @@ function Results(props: { readonly q: string }): ReactNode {
 export function SearchScreen(): ReactNode {
   const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
+  const fromUrl = params.get('q') ?? '';
+  // What is typed lives here; the address follows a moment later, so a keystroke redraws this screen only
+  // (a new address redraws the whole frame, which follows the location).
+  const [q, setQ] = useState(fromUrl);
+  const written = useRef(fromUrl);
+  useEffect(() => {
+    if (fromUrl !== written.current) {
+      written.current = fromUrl;
+      setQ(fromUrl);
+    }
+  }, [fromUrl]);
+  const writeUrl = useDebouncedCallback((value: string) => {
+    written.current = value;
+    setParams(value === '' ? {} : { q: value }, { replace: true });
+  }, 400);
   const deferred = useDeferredValue(q);
   return (
     <Stack maw={820}>
@@ -87,9 +102,10 @@ export function SearchScreen(): ReactNode {
         placeholder={t('search.placeholder')}
         aria-label={t('search.title')}
         value={q}
-        onChange={(e) =>
-          setParams(e.currentTarget.value === '' ? {} : { q: e.currentTarget.value }, { replace: true })
-        }
+        onChange={(e) => {
+          setQ(e.currentTarget.value);
+          writeUrl(e.currentTarget.value);
+        }}
         autoFocus
         size="lg"
       />
