@@ -64,19 +64,9 @@ function Frame(): ReactNode {
   }, [here]);
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
-  // Other screens' code loads when the page is idle after the chart opened, not while it opens.
   useEffect(() => {
-    let idle: number | undefined;
-    const preload = (): void => void import('../router').then((m) => m.preloadScreens());
-    const timer = window.setTimeout(() => {
-      if (typeof window.requestIdleCallback === 'function') {
-        idle = window.requestIdleCallback(preload, { timeout: 10_000 });
-      } else preload();
-    }, 1500);
-    return () => {
-      window.clearTimeout(timer);
-      if (idle !== undefined) window.cancelIdleCallback(idle);
-    };
+    const timer = window.setTimeout(() => void import('../router').then((m) => m.preloadScreens()), 1500);
+    return () => window.clearTimeout(timer);
   }, []);
   const removed =
     state.status === 'fatal' &&
