@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { compareInstantTimes, compareInstants, endsBefore, isInstantBefore } from './instants';
+import {
+  compareInstantKeys,
+  compareInstantTimes,
+  compareInstants,
+  endsBefore,
+  instantKeyOf,
+  isInstantBefore,
+} from './instants';
 
 const sign = (n: number): number => Math.sign(n) + 0;
 
@@ -102,5 +109,16 @@ describe('endsBefore', () => {
     expect(endsBefore('2026-03', '2026-03-10')).toBe(false);
     expect(endsBefore('2026-03', '2026')).toBe(false);
     expect(endsBefore('2025', '2026-03-01T00:00:00Z')).toBe(true);
+  });
+
+  it('orders keys read once exactly as compareInstants orders their texts', () => {
+    const values = [...ASCENDING, 'not an instant', '', '2026-01-01', '2026-01-01T10:00:00.123+00:00'];
+    for (const a of values) {
+      for (const b of values) {
+        expect(sign(compareInstantKeys(instantKeyOf(a), instantKeyOf(b))), `${a} vs ${b}`).toBe(
+          sign(compareInstants(a, b)),
+        );
+      }
+    }
   });
 });

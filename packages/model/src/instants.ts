@@ -40,3 +40,26 @@ export const endsBefore = (end: string, start: string): boolean => {
   const n = Math.min(end.length, start.length, 10);
   return end.slice(0, n) < start.slice(0, n);
 };
+
+/** An instant read once for sorting: `compareInstantKeys` on two keys orders as `compareInstants` on their texts. */
+export interface InstantKey {
+  /** Seconds since the epoch; -Infinity for a value that is no instant the model takes. */
+  readonly seconds: number;
+  readonly nanos: number;
+  readonly text: string;
+}
+
+export const instantKeyOf = (value: string): InstantKey => {
+  const parts = instantOf(value);
+  return parts === null
+    ? { seconds: -Infinity, nanos: 0, text: value }
+    : { seconds: parts[0], nanos: parts[1], text: value };
+};
+
+/** `compareInstants` over keys made by `instantKeyOf`, without reading the texts again. */
+export const compareInstantKeys = (a: InstantKey, b: InstantKey): number =>
+  a.seconds !== b.seconds
+    ? a.seconds < b.seconds
+      ? -1
+      : 1
+    : a.nanos - b.nanos || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0);

@@ -34,20 +34,26 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
   const scope = useChartScope();
   const page = useRecords(spec.kind, { sort: 'clinical', ...patientQuery(scope) });
   const [filter, setFilter] = useState('');
+  // A row is made once per record version: the library hands the same record object until it changes.
+  const made = useMemo(() => new WeakMap<object, Row>(), [spec, t, me]);
   const rows = useMemo(() => {
     const all = page.items.map((item) => {
+      const held = made.get(item);
+      if (held !== undefined) return held;
       const record = fieldsOf(item.record);
-      return {
+      const row: Row = {
         id: item.record.id,
         title: recordTitle(t, spec, record),
         summary: recordSummary(t, spec, record, me),
         conflict: item.conflict,
         inactive: record['active'] === false,
       };
+      made.set(item, row);
+      return row;
     });
     const q = filter.trim().toLowerCase();
     return q === '' ? all : all.filter((r) => `${r.title} ${r.summary}`.toLowerCase().includes(q));
-  }, [page, filter, spec, t, me]);
+  }, [page, filter, spec, t, me, made]);
 
   const addTo = spec.uploaded === true ? '/documents/upload' : `${scope.base}/${spec.slug}/new`;
   const canAdd = scope.canWrite(spec.kind) && (spec.uploaded !== true || scope.patientId === undefined);

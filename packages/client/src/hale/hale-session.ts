@@ -40,13 +40,15 @@ import type { FileEnqueueInput, FileLocation, FilePutInput } from '../files/file
 import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
-import { createLiveIndex, type LiveIndex } from '../search/live-index';
+import { DEFAULT_PACING, createLiveIndex, type IndexPacing, type LiveIndex } from '../search/live-index';
+import { SEARCHABLE_KINDS } from '../search/search-fields';
 import { searchObserved, type SearchOptions, type SearchResults } from '../search/chart-search';
 import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
 import { concerning } from './hale-error';
 import { polled, sameJson } from './polled';
-import { checkRecordQuery, pageOf, type RecordPage, type RecordQuery } from './record-query';
+import { checkRecordQuery, pageOfView, type RecordPage, type RecordQuery } from './record-query';
+import { createRecordViews } from './record-views';
 import { historyOf, type RecordHistory } from './record-history';
 import {
   grantStateOf,
@@ -270,6 +272,8 @@ export interface HaleSessionDeps {
   readonly refreshMs?: number;
   /** The session's clock (grant states); `Date.now` by default. */
   readonly now?: () => number;
+  /** How a chart's search index is built: chunks in later turns (`DEFAULT_PACING`) by default. */
+  readonly searchPacing?: IndexPacing;
   /** Streams purged because access ended, with the records removed (the session's `onPurged`). */
   readonly purged$?: Observable<{ readonly removed: RemovedStream; readonly count: number }>;
   /** What the care area needs beside the device session (its HTTP API, Ed25519, clock). */
@@ -306,22 +310,23 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       pick(session.sync.state()),
     );
 
+  // Lists of one kind and chart share one sorted view (record-views.ts). The records API is asked every
+  // time, so a locked session or a bad patientId is refused at once, before any view is shared.
+  const views = createRecordViews();
+  const viewOf = <K extends RecordKind>(kind: K, patientId: string | undefined) =>
+    views.view(kind, patientId, session.records.observe(kind, patientId === undefined ? {} : { patientId }));
+
   const records: HaleRecords = {
     list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
       checkRecordQuery(kind, query);
-      return observedFrom(
-        session.records
-          .observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId })
-          .pipe(map((all) => pageOf(all, query))),
-        { items: [], total: 0 },
-      );
+      return observedFrom(viewOf(kind, query.patientId).pipe(map((view) => pageOfView(view, query))), {
+        items: [],
+        total: 0,
+      });
     },
     query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
       checkRecordQuery(kind, query);
-      const all = await firstValueFrom(
-        session.records.observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId }),
-      );
-      return pageOf(all, query);
+      return pageOfView(await firstValueFrom(viewOf(kind, query.patientId)), query);
     },
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
@@ -505,7 +510,11 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const indexOf = (patientId: string): LiveIndex => {
     const held = indexes.get(patientId);
     if (held !== undefined && !held.closed()) return held;
-    const made = createLiveIndex((kind) => session.records.observe(kind, { patientId }));
+    const made = createLiveIndex(
+      (kind) => session.records.observe(kind, { patientId }),
+      SEARCHABLE_KINDS,
+      deps.searchPacing ?? DEFAULT_PACING,
+    );
     indexes.set(patientId, made);
     return made;
   };

@@ -7,9 +7,12 @@
  * | `ids` | only these records | in memory, over the kind's records |
  * | `writtenFrom` / `writtenBefore` | time of the last change, as instants (any offset) | in memory |
  * | `conflict` | with or without an unsettled concurrent edit | in memory |
- * | `sort: 'written'` | time of the last change | the store's order (newest first), reversed for `asc` |
+ * | `sort: 'written'` | time of the last change | in memory, by keys read once per record |
  * | `sort: 'clinical'` | the date the record is about (`clinicalDateOf`) | in memory, after opening |
  * | `limit` / `offset` | one page; `total` counts every match | in memory |
+ *
+ * Lists follow a shared sorted view (record-views.ts): a change of one record re-sorts nothing; a page is
+ * cut from the view, filtered first when the query filters.
  *
  * Invariants: no health content is made clear for a query (the store holds it sealed; sorting by a
  * clinical date happens on opened records, in memory); equal keys order by record id, so pages never
@@ -18,9 +21,15 @@
  * unknown `sort`/`order`, `ids` that is no list of strings) is refused at `list()` with RecordError
  * VALIDATION_FAILED naming the field; nothing is read.
  */
-import { compareInstants, isIsoDateTime, type RecordKind } from '@hale/model';
+import {
+  compareInstantKeys,
+  compareInstants,
+  instantKeyOf,
+  isIsoDateTime,
+  type RecordKind,
+} from '@hale/model';
 import { RecordError, type StoredRecord } from '../records/records';
-import { clinicalDateOf } from './clinical-date';
+import { byClinical, byWritten, sortKeysOf, type RecordView } from './record-views';
 
 export interface RecordQuery {
   /** Whose chart: this account's by default. */
@@ -99,35 +108,50 @@ export function compareClinicalDates(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const byId = (a: StoredRecord, b: StoredRecord): number =>
-  a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0;
-
-/** Applies a RecordQuery to a kind's records, given newest written first (as the store lists them). */
+/** Applies a RecordQuery to a kind's records, given in any order. */
 export function pageOf<K extends RecordKind>(
   all: readonly StoredRecord<K>[],
   query: RecordQuery,
 ): RecordPage<K> {
+  const ordered = [...all];
+  return pageOfView(
+    {
+      written: query.sort === 'clinical' ? ordered : ordered.sort(byWritten),
+      clinical: () => (query.sort === 'clinical' ? ordered.sort(byClinical) : ordered),
+    },
+    query,
+  );
+}
+
+/**
+ * Applies a RecordQuery to a kind's records as a view holds them (record-views.ts: sorted earliest
+ * first). Without a filter the page is cut from the sorted list directly; a filter reads each record once.
+ */
+export function pageOfView<K extends RecordKind>(view: RecordView<K>, query: RecordQuery): RecordPage<K> {
+  const sorted = query.sort === 'clinical' ? view.clinical() : view.written;
   const ids = query.ids ? new Set(query.ids) : null;
-  const { writtenFrom: from, writtenBefore: before } = query;
-  const matching = all.filter((r) => {
-    const at = r.record.updatedAt;
-    return (
-      (ids === null || ids.has(r.record.id)) &&
-      (from === undefined || compareInstants(at, from) >= 0) &&
-      (before === undefined || compareInstants(at, before) < 0) &&
-      (query.conflict === undefined || r.conflict === query.conflict)
-    );
-  });
-  const sign = query.order === 'asc' ? 1 : -1;
-  if (query.sort === 'clinical') {
-    const keyed = matching.map((r) => ({ r, k: clinicalDateOf(r.kind, r.record, r.record.updatedAt) }));
-    keyed.sort((a, b) => sign * (compareClinicalDates(a.k, b.k) || byId(a.r, b.r)));
-    matching.splice(0, matching.length, ...keyed.map((x) => x.r));
+  const from = query.writtenFrom === undefined ? undefined : instantKeyOf(query.writtenFrom);
+  const before = query.writtenBefore === undefined ? undefined : instantKeyOf(query.writtenBefore);
+  const filtered = ids !== null || from !== undefined || before !== undefined || query.conflict !== undefined;
+  const matching = !filtered
+    ? sorted
+    : sorted.filter((r) => {
+        const at = sortKeysOf(r).written;
+        return (
+          (ids === null || ids.has(r.record.id)) &&
+          (from === undefined || compareInstantKeys(at, from) >= 0) &&
+          (before === undefined || compareInstantKeys(at, before) < 0) &&
+          (query.conflict === undefined || r.conflict === query.conflict)
+        );
+      });
+  const total = matching.length;
+  const offset = Math.min(query.offset ?? 0, total);
+  const count = Math.min(query.limit ?? total, total - offset);
+  const items: StoredRecord<K>[] = new Array<StoredRecord<K>>(count);
+  if (query.order === 'asc') {
+    for (let i = 0; i < count; i += 1) items[i] = matching[offset + i] as StoredRecord<K>;
   } else {
-    matching.sort((a, b) => sign * (compareInstants(a.record.updatedAt, b.record.updatedAt) || byId(a, b)));
+    for (let i = 0; i < count; i += 1) items[i] = matching[total - 1 - offset - i] as StoredRecord<K>;
   }
-  const offset = query.offset ?? 0;
-  const items =
-    query.limit === undefined ? matching.slice(offset) : matching.slice(offset, offset + query.limit);
-  return { items, total: matching.length };
+  return { items, total };
 }

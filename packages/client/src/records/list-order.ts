@@ -2,24 +2,19 @@
  * Time order of listed records. The store sorts only on the text of `updatedAt`, which is time order for
  * this build's stamps but not for a version written with an offset or other fraction digits.
  *
- * - `newestFirst`: by the instant, then by id as the store orders equal keys.
  * - `textFloor`: the least text a record among the newest N by instant can have, given the first N by text
  *   (an offset moves an instant < 24 h, the fraction < 1 s; TEXT_SLACK_MS adds margin); undefined when no
  *   bound holds (an emptied record, or one stamped with no instant).
  */
 import type { DeviceRecord } from '../store/device-db';
-import { compareInstants } from '../sync/conflicts';
 import { emptied } from '../sync/record-codec';
 import { isIsoDateTime } from '@hale/model';
 
 // The store can sort only on the text of `updatedAt` (its index), which is time order for this build's
 // stamps (UTC, three fraction digits) but not for a version pulled from a writer that used an offset or
-// other fraction digits, which the model takes. So lists are put in time order here, after the query.
+// other fraction digits, which the model takes. So lists are put in time order after the query
+// (listed-records.ts).
 export const BY_TEXT = [{ updatedAt: 'desc' as const }];
-
-/** Newest first by the instant of `updatedAt`, then by id as the store orders equal keys. */
-export const newestFirst = (a: DeviceRecord, b: DeviceRecord): number =>
-  compareInstants(b.updatedAt, a.updatedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * The wall clock of an instant (its date and time to the second, without the offset) read as UTC, in

@@ -106,7 +106,8 @@ import {
   requireReadAsStored,
   successorOf,
 } from './write-history';
-import { BY_TEXT, textFloor, newestFirst } from './list-order';
+import { BY_TEXT, textFloor } from './list-order';
+import { createListedRecords } from './listed-records';
 
 export { type RecordErrorCode, RecordError, MAX_RECORD_BYTES } from './record-errors';
 export {
@@ -121,6 +122,8 @@ export const createRecords = (deps: RecordsDeps) => {
   const { collection } = deps;
   const iso = (): string => new Date(deps.now()).toISOString();
   const unlocked = (): void => deps.assertUnlocked?.();
+  // Lists read each stored revision once and share it (listed-records.ts).
+  const lists = createListedRecords();
 
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
     const result = validateRecord(kind, value);
@@ -593,11 +596,7 @@ export const createRecords = (deps: RecordsDeps) => {
         const within = floor === undefined ? selector : { ...selector, updatedAt: { $gte: floor } };
         docs = await collection.find({ selector: within, sort: BY_TEXT }).exec();
       }
-      return docs
-        .filter((d) => !emptied(d))
-        .sort(newestFirst)
-        .slice(0, limit)
-        .map((d) => toStored<K>(toPlain(d)));
+      return lists.newestWrittenFirst<K>(docs).slice(0, limit);
     },
 
     observe<K extends RecordKind>(
@@ -612,10 +611,7 @@ export const createRecords = (deps: RecordsDeps) => {
         map((docs) => {
           // A view opened before a lock errors at its next change rather than showing more.
           unlocked();
-          return docs
-            .filter((d) => !emptied(d))
-            .sort(newestFirst)
-            .map((d) => toStored<K>(toPlain(d)));
+          return lists.newestWrittenFirst<K>(docs);
         }),
       );
       // The store's query never ends by itself: a view of a closed session completes.
@@ -632,10 +628,7 @@ export const createRecords = (deps: RecordsDeps) => {
       const view = collection.find({ selector: { kind }, sort: BY_TEXT }).$.pipe(
         map((docs) => {
           unlocked();
-          return docs
-            .filter((d) => !emptied(d))
-            .sort(newestFirst)
-            .map((d) => toStored<K>(toPlain(d)));
+          return lists.newestWrittenFirst<K>(docs);
         }),
       );
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
@@ -646,10 +639,7 @@ export const createRecords = (deps: RecordsDeps) => {
       unlocked();
       requireStorable(kind);
       const docs = await collection.find({ selector: { kind }, sort: BY_TEXT }).exec();
-      return docs
-        .filter((d) => !emptied(d))
-        .sort(newestFirst)
-        .map((d) => toStored<K>(toPlain(d)));
+      return lists.newestWrittenFirst<K>(docs);
     },
 
     /** One record, live: null while there is none (never written, deleted, or being purged). */
@@ -665,6 +655,9 @@ export const createRecords = (deps: RecordsDeps) => {
       );
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
+
+    /** How many stored revisions lists have read so far (each once: listed-records.ts). */
+    listedDecodes: (): number => lists.decodes(),
 
     /** Records with an unresolved concurrent edit. */
     async conflicts(): Promise<StoredRecord[]> {

@@ -78,4 +78,45 @@ describe('createLiveIndex', () => {
     expect(() => createLiveIndex(observe, ['Allergy', 'Medication'])).toThrow('LOCKED');
     expect(allergies.observed).toBe(false);
   });
+
+  it('paced, it indexes a chunk per turn, answers from what it has meanwhile, and is ready (and says so) at the end', () => {
+    const v = views();
+    const turns: Array<() => void> = [];
+    const index = createLiveIndex(v.observe, ['Allergy'], { chunk: 2, later: (task) => turns.push(task) });
+    let changes = 0;
+    index.changes.subscribe(() => (changes += 1));
+    const five = ['A1', 'A2', 'A3', 'A4', 'A5'].map((id) => stored('Allergy', id, { substance: 'Latex' }));
+    v.of('Allergy').next(five);
+    expect(turns).toHaveLength(1);
+    expect(index.size()).toBe(0);
+    turns.shift()!();
+    expect(index.size()).toBe(2);
+    expect(index.ready()).toBe(false);
+    expect(index.search('latex').total).toBe(2);
+    // A change before its turn: A5 indexed once, as it is last; A1 taken out again.
+    v.of('Allergy').next([...five.slice(1, 4), stored('Allergy', 'A5', { substance: 'Peanut' }, 2)]);
+    expect(turns).toHaveLength(1);
+    while (turns.length > 0) turns.shift()!();
+    expect(index.ready()).toBe(true);
+    expect(
+      index
+        .search('latex')
+        .hits.map((h) => h.record.record.id)
+        .sort(),
+    ).toEqual(['A2', 'A3', 'A4']);
+    expect(index.search('peanut').total).toBe(1);
+    // Once, when the last chunk was done: a search shown is not run again after every chunk.
+    expect(changes).toBe(1);
+  });
+
+  it('paced work left when it closes is dropped', () => {
+    const v = views();
+    const turns: Array<() => void> = [];
+    const index = createLiveIndex(v.observe, ['Allergy'], { chunk: 1, later: (task) => turns.push(task) });
+    v.of('Allergy').next([stored('Allergy', 'A1', { substance: 'Latex' }), stored('Allergy', 'A2', {})]);
+    index.close();
+    for (const task of turns) task();
+    expect(index.size()).toBe(0);
+    expect(index.ready()).toBe(false);
+  });
 });

@@ -4,12 +4,18 @@
  *
  * | event | index |
  * |---|---|
- * | a kind's first list | every record indexed; `ready` once every kind listed once |
+ * | a kind's first list | every record indexed; `ready` once every kind listed once and all of it indexed |
  * | a later list | records new or changed (another `rv` or `updatedAt`) indexed again, those gone removed |
  * | a view fails (the session was locked) or completes (closed) | everything forgotten (`clear`), `closed` |
  *
+ * Indexing is done in chunks (`IndexPacing`): at most `chunk` records, then the rest is left to the next
+ * `later(...)` turn, so building a chart's index never holds the page for long; a search meanwhile answers
+ * from what is indexed so far (`ready` false), and `changes` waits for the last chunk (a search shown is
+ * not run again after every chunk). Without pacing (tests) everything is indexed at once.
+ *
  * Invariants: in memory only (record-index.ts); one subscription per kind while open; `changes`
- * emits after each list applied, so a search shown is run again; `close()` forgets everything.
+ * emits once all work is applied, so a search shown is run again; `close()` forgets everything, pending
+ * work included. A record changed again before its turn is indexed once, as it is last.
  * Failure modes: `observe` throwing at once (locked) throws from `createLiveIndex`.
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
@@ -19,7 +25,7 @@ import { createRecordIndex, type IndexSearchOptions, type SearchHit } from './re
 import { SEARCHABLE_KINDS } from './search-fields';
 
 export interface LiveIndex {
-  /** True once every searchable kind was listed once. */
+  /** True once every searchable kind was listed once and everything listed is indexed. */
   readonly ready: () => boolean;
   /** Emits after every change applied to the index (and at ready, and at close). */
   readonly changes: Observable<void>;
@@ -31,9 +37,20 @@ export interface LiveIndex {
 
 const versionOf = (s: StoredRecord): string => `${s.rv}|${s.record.updatedAt}`;
 
+export interface IndexPacing {
+  /** Records indexed in one turn at most. */
+  readonly chunk: number;
+  /** Runs `task` in a later turn (a macrotask: frames and input go first). */
+  readonly later: (task: () => void) => void;
+}
+
+/** A chunk of 250 records per turn, turns through setTimeout: a few milliseconds of work each. */
+export const DEFAULT_PACING: IndexPacing = { chunk: 250, later: (task) => void setTimeout(task, 0) };
+
 export function createLiveIndex(
   observe: (kind: RecordKind) => Observable<readonly StoredRecord[]>,
   kinds: readonly RecordKind[] = SEARCHABLE_KINDS,
+  pacing?: IndexPacing,
 ): LiveIndex {
   const index = createRecordIndex();
   const changes = new Subject<void>();
@@ -42,6 +59,27 @@ export function createLiveIndex(
   const held = new Map<RecordKind, Map<string, string>>();
   const subscriptions: Subscription[] = [];
   let isClosed = false;
+  /** Work not yet done, by record id: the record to index, or null to take it out. */
+  const pending = new Map<string, StoredRecord | null>();
+  let scheduled = false;
+
+  const work = (): void => {
+    scheduled = false;
+    if (isClosed) return;
+    let budget = pacing?.chunk ?? Infinity;
+    for (const [id, stored] of pending) {
+      if (budget-- <= 0) break;
+      pending.delete(id);
+      if (stored === null) index.remove(id);
+      else index.set(stored);
+    }
+    if (pending.size > 0 && pacing !== undefined) {
+      scheduled = true;
+      pacing.later(work);
+      return;
+    }
+    changes.next();
+  };
 
   const close = (): void => {
     if (isClosed) return;
@@ -49,6 +87,7 @@ export function createLiveIndex(
     for (const s of subscriptions.splice(0)) s.unsubscribe();
     index.clear();
     held.clear();
+    pending.clear();
     changes.next();
     changes.complete();
   };
@@ -61,12 +100,16 @@ export function createLiveIndex(
     for (const s of list) {
       const v = versionOf(s);
       now.set(s.record.id, v);
-      if (before.get(s.record.id) !== v) index.set(s);
+      if (before.get(s.record.id) !== v) pending.set(s.record.id, s);
     }
-    for (const id of before.keys()) if (!now.has(id)) index.remove(id);
+    for (const id of before.keys()) if (!now.has(id)) pending.set(id, null);
     held.set(kind, now);
     if (first) listed += 1;
-    changes.next();
+    if (pacing === undefined) work();
+    else if (!scheduled) {
+      scheduled = true;
+      pacing.later(work);
+    }
   };
 
   try {
@@ -82,7 +125,7 @@ export function createLiveIndex(
   }
 
   return {
-    ready: () => !isClosed && listed >= kinds.length,
+    ready: () => !isClosed && listed >= kinds.length && pending.size === 0,
     changes: changes.asObservable(),
     closed: () => isClosed,
     search: (query, options) => (isClosed ? { hits: [], total: 0 } : index.search(query, options)),

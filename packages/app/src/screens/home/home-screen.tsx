@@ -75,17 +75,19 @@ export function HomeScreen(): ReactNode {
   const upcoming = appointments.items
     .filter((a) => a.record.status === 'scheduled' && a.record.endAt >= now)
     .slice(0, 5);
+  // The newest result of each of the six most recent tests: read from the newest until six are found.
   const latestLabs = useMemo(() => {
     const seen = new Set<string>();
-    return labs.items
-      .filter((l) => l.record.status !== 'entered-in-error' && l.record.status !== 'cancelled')
-      .filter((l) => {
-        const key = testKey(l.record);
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      })
-      .slice(0, 6);
+    const latest: (typeof labs.items)[number][] = [];
+    for (const l of labs.items) {
+      if (latest.length === 6) break;
+      if (l.record.status === 'entered-in-error' || l.record.status === 'cancelled') continue;
+      const key = testKey(l.record);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      latest.push(l);
+    }
+    return latest;
   }, [labs]);
   const unread = messages.items.filter((m) => m.record.recipientId === me && m.record.readAt === undefined);
   const awaiting = plans.items.filter(

@@ -66,7 +66,9 @@ export const buildTrends = (labs: readonly LabInput[]): TestTrend[] => {
   for (const lab of labs) {
     if (!counts(lab)) continue;
     const key = testKey(lab);
-    byTest.set(key, [...(byTest.get(key) ?? []), lab]);
+    const list = byTest.get(key);
+    if (list === undefined) byTest.set(key, [lab]);
+    else list.push(lab);
   }
   const trends: TestTrend[] = [];
   for (const [key, all] of byTest) {
@@ -86,17 +88,17 @@ export const buildTrends = (labs: readonly LabInput[]): TestTrend[] => {
       const unit = converted === null ? units : target;
       const value = converted ?? lab.value;
       const own = parseRange(lab.referenceRange);
-      groups.set(unit, [
-        ...(groups.get(unit) ?? []),
-        {
-          id: lab.id,
-          at: lab.effectiveAt,
-          value,
-          original: lab.value,
-          originalUnits: units,
-          flag: flagIn(lab.value, units, own, convert),
-        },
-      ]);
+      const point: Point = {
+        id: lab.id,
+        at: lab.effectiveAt,
+        value,
+        original: lab.value,
+        originalUnits: units,
+        flag: flagIn(lab.value, units, own, convert),
+      };
+      const points = groups.get(unit);
+      if (points === undefined) groups.set(unit, [point]);
+      else points.push(point);
       // The latest range of the group, in the group's unit.
       rangeOf.set(unit, convertRange(own, units, unit));
     }

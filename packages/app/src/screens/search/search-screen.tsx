@@ -3,17 +3,53 @@
  * records this device holds, in memory, unlocked only; nothing searchable is written anywhere), ranked,
  * each hit with its kind and the field it matched in; live as records change.
  */
-import { useDeferredValue, type ReactNode } from 'react';
+import { memo, useDeferredValue, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useDebouncedCallback } from '@mantine/hooks';
 import { Anchor, Badge, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import { useSearch } from '@hale/react';
+import type { RecordKind, StoredRecord } from '@hale/client';
 import { useOpenSession } from '../../boot/app-state';
 import { KINDS, slugOfKind } from '../../records/kinds';
 import { recordSummary, recordTitle } from '../../records/format';
 import { fieldsOf } from '../../records/write';
 import { PageHeader } from '../../ui/page-header';
+
+/** One hit; the library hands the same record object until it changes, so a hit kept across keystrokes is not drawn again. */
+const HitRow = memo(function HitRow(props: {
+  readonly stored: StoredRecord;
+  readonly kind: RecordKind;
+  readonly field: string;
+  readonly me: string;
+}): ReactNode {
+  const { t } = useTranslation();
+  const slug = slugOfKind(props.kind);
+  if (slug === undefined) return null;
+  const spec = KINDS[slug];
+  const record = fieldsOf(props.stored.record);
+  return (
+    <Paper withBorder p="sm" data-testid="search-hit">
+      <Group justify="space-between" wrap="nowrap" align="flex-start">
+        <div style={{ minWidth: 0 }}>
+          <Anchor component={Link} to={`/chart/${slug}/${String(record['id'])}`} fw={600}>
+            {recordTitle(t, spec, record)}
+          </Anchor>
+          <Text size="sm" c="dimmed" truncate>
+            {recordSummary(t, spec, record, props.me)}
+          </Text>
+        </div>
+        <Stack gap={4} align="flex-end">
+          <Badge variant="light">{t(`kinds.${slug}.one`)}</Badge>
+          <Text size="xs" c="dimmed">
+            {t('search.matchedIn', { field: t(`fields.${props.field}`, { defaultValue: props.field }) })}
+          </Text>
+        </Stack>
+      </Group>
+    </Paper>
+  );
+});
 
 function Results(props: { readonly q: string }): ReactNode {
   const { t } = useTranslation();
@@ -26,32 +62,15 @@ function Results(props: { readonly q: string }): ReactNode {
       <Text size="sm" c="dimmed">
         {results.ready ? t('search.count', { count: hits.length }) : t('search.indexing')}
       </Text>
-      {hits.map((hit) => {
-        const slug = slugOfKind(hit.kind);
-        if (slug === undefined) return null;
-        const spec = KINDS[slug];
-        const record = fieldsOf(hit.record.record);
-        return (
-          <Paper key={`${hit.kind}-${String(record['id'])}`} withBorder p="sm" data-testid="search-hit">
-            <Group justify="space-between" wrap="nowrap" align="flex-start">
-              <div style={{ minWidth: 0 }}>
-                <Anchor component={Link} to={`/chart/${slug}/${String(record['id'])}`} fw={600}>
-                  {recordTitle(t, spec, record)}
-                </Anchor>
-                <Text size="sm" c="dimmed" truncate>
-                  {recordSummary(t, spec, record, session.account.accountId)}
-                </Text>
-              </div>
-              <Stack gap={4} align="flex-end">
-                <Badge variant="light">{t(`kinds.${slug}.one`)}</Badge>
-                <Text size="xs" c="dimmed">
-                  {t('search.matchedIn', { field: t(`fields.${hit.field}`, { defaultValue: hit.field }) })}
-                </Text>
-              </Stack>
-            </Group>
-          </Paper>
-        );
-      })}
+      {hits.map((hit) => (
+        <HitRow
+          key={`${hit.kind}-${hit.record.record.id}`}
+          stored={hit.record}
+          kind={hit.kind}
+          field={hit.field}
+          me={session.account.accountId}
+        />
+      ))}
     </Stack>
   );
 }
@@ -59,7 +78,21 @@ function Results(props: { readonly q: string }): ReactNode {
 export function SearchScreen(): ReactNode {
   const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
+  const fromUrl = params.get('q') ?? '';
+  // What is typed lives here; the address follows a moment later, so a keystroke redraws this screen only
+  // (a new address redraws the whole frame, which follows the location).
+  const [q, setQ] = useState(fromUrl);
+  const written = useRef(fromUrl);
+  useEffect(() => {
+    if (fromUrl !== written.current) {
+      written.current = fromUrl;
+      setQ(fromUrl);
+    }
+  }, [fromUrl]);
+  const writeUrl = useDebouncedCallback((value: string) => {
+    written.current = value;
+    setParams(value === '' ? {} : { q: value }, { replace: true });
+  }, 400);
   const deferred = useDeferredValue(q);
   return (
     <Stack maw={820}>
@@ -69,9 +102,10 @@ export function SearchScreen(): ReactNode {
         placeholder={t('search.placeholder')}
         aria-label={t('search.title')}
         value={q}
-        onChange={(e) =>
-          setParams(e.currentTarget.value === '' ? {} : { q: e.currentTarget.value }, { replace: true })
-        }
+        onChange={(e) => {
+          setQ(e.currentTarget.value);
+          writeUrl(e.currentTarget.value);
+        }}
         autoFocus
         size="lg"
       />
