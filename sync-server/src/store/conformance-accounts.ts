@@ -13,13 +13,12 @@ import {
   makeDevice,
   makeDocInput,
   seedAccountsOf,
+  bindStore,
 } from './conformance-support';
 
 export const describeAccountsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
   const seedAccounts = seedAccountsOf(current);
 
   describe('lifecycle', () => {

@@ -24,13 +24,12 @@ import {
   makeDevice,
   makeDocInput,
   paddedCt,
+  bindStore,
 } from './conformance-support';
 
 export const describeKeysAndBlobsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
 
   describe('envelopes', () => {
     const env = (

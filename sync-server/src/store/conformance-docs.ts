@@ -3,7 +3,7 @@
  * commit notices). Declared inside `runStoreConformance` (conformance.ts), on the fresh store each test
  * gets there.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StreamHead, SyncStore } from './types';
 import {
   auditWrite,
@@ -16,13 +16,12 @@ import {
   okSeq,
   paddedCt,
   waitFor,
+  bindStore,
 } from './conformance-support';
 
 export const describeDocsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
 
   describe('documents', () => {
     const S = 'pat/allergy';

@@ -4,13 +4,11 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Grant, SyncStore } from './types';
-import { expectStoreError, isoAt, seedAccountsOf } from './conformance-support';
+import { bindStore, expectStoreError, isoAt, seedAccountsOf } from './conformance-support';
 
 export const describeGrantsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
   const seedAccounts = seedAccountsOf(current);
 
   describe('grants', () => {

@@ -2,15 +2,20 @@
  * Conformance of `SyncStore` (types.ts): the directory, invites and meta. Declared inside
  * `runStoreConformance` (conformance.ts), on the fresh store each test gets there.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isStoreError, type Invite, type ProviderEntry, type SyncStore } from './types';
-import { catchError, expectStoreError, isoAt, makeAccount, makeDevice } from './conformance-support';
+import {
+  bindStore,
+  catchError,
+  expectStoreError,
+  isoAt,
+  makeAccount,
+  makeDevice,
+} from './conformance-support';
 
 export const describeServerConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
 
   describe('directory', () => {
     const provider = (
@@ -189,9 +194,7 @@ export const describeServerConformance = (current: () => SyncStore): void => {
 
 export const describeServerStateConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
-  beforeEach(() => {
-    store = current();
-  });
+  bindStore(current, (fresh) => (store = fresh));
 
   describe('serverState', () => {
     it('keeps the last value put per key, with its time', async () => {

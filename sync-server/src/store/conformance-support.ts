@@ -3,7 +3,7 @@
  * at fixed times, and assertions on StoreErrors, bytes and write results. Builders make valid records
  * only; a test changes what it refuses on purpose.
  */
-import { expect } from 'vitest';
+import { beforeEach, expect } from 'vitest';
 import {
   isStoreError,
   type Account,
@@ -131,3 +131,13 @@ export const seedAccountsOf =
   async (...ids: string[]): Promise<void> => {
     for (const id of ids) await current().accounts.put(makeAccount(id));
   };
+
+/**
+ * Binds an area's `store` (through `bind`) to the fresh store of each test: a beforeEach registered after
+ * the suite's own, which made that store (conformance.ts), so it runs after it.
+ */
+export const bindStore = (current: () => SyncStore, bind: (store: SyncStore) => void): void => {
+  beforeEach(() => {
+    bind(current());
+  });
+};
