@@ -14,7 +14,7 @@ import {
   makeDocInput,
   type ConformanceOptions,
   type StoreHandle,
-} from './conformance-support';
+} from './conformance.test-util';
 import {
   isStoreError,
   type AccessGuard,

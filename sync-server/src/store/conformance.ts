@@ -8,11 +8,11 @@ import { describeAvailabilityConformance } from './availability-conformance';
 import { describeEraseConformance } from './erase-conformance';
 import { describeHeadsConformance } from './heads-conformance';
 import { describeShlConformance, describeShlSharedConformance } from './shl-conformance';
-import { describeAccountsConformance } from './conformance-accounts';
-import { describeGrantsConformance } from './conformance-grants';
-import { describeDocsConformance } from './conformance-docs';
-import { describeKeysAndBlobsConformance } from './conformance-blobs';
-import { describeServerConformance, describeServerStateConformance } from './conformance-server';
+import { describeAccountsConformance } from './accounts-conformance';
+import { describeGrantsConformance } from './grants-conformance';
+import { describeDocsConformance } from './docs-conformance';
+import { describeKeysAndBlobsConformance } from './blobs-conformance';
+import { describeServerConformance, describeServerStateConformance } from './server-conformance';
 import type { StreamHead, SyncStore } from './types';
 import {
   isoAt,
@@ -23,9 +23,9 @@ import {
   waitFor,
   type ConformanceOptions,
   type StoreHandle,
-} from './conformance-support';
+} from './conformance.test-util';
 
-export * from './conformance-support';
+export * from './conformance.test-util';
 
 export const runStoreConformance = (
   name: string,

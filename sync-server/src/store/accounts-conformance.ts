@@ -14,7 +14,7 @@ import {
   makeDocInput,
   seedAccountsOf,
   bindStore,
-} from './conformance-support';
+} from './conformance.test-util';
 
 export const describeAccountsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;

@@ -1,5 +1,5 @@
 /*
- * What the conformance suite's areas (conformance-*.ts) and the stores' own tests share: record builders
+ * What the conformance suite's areas (*-conformance.ts) and the stores' own tests share: record builders
  * at fixed times, and assertions on StoreErrors, bytes and write results. Builders make valid records
  * only; a test changes what it refuses on purpose.
  */

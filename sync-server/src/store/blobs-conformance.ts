@@ -25,7 +25,7 @@ import {
   makeDocInput,
   paddedCt,
   bindStore,
-} from './conformance-support';
+} from './conformance.test-util';
 
 export const describeKeysAndBlobsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;

@@ -17,7 +17,7 @@ import {
   paddedCt,
   waitFor,
   bindStore,
-} from './conformance-support';
+} from './conformance.test-util';
 
 export const describeDocsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;

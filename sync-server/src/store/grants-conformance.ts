@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Grant, SyncStore } from './types';
-import { bindStore, expectStoreError, isoAt, seedAccountsOf } from './conformance-support';
+import { bindStore, expectStoreError, isoAt, seedAccountsOf } from './conformance.test-util';
 
 export const describeGrantsConformance = (current: () => SyncStore): void => {
   let store: SyncStore;

@@ -11,7 +11,7 @@ import {
   isoAt,
   makeAccount,
   makeDevice,
-} from './conformance-support';
+} from './conformance.test-util';
 
 export const describeServerConformance = (current: () => SyncStore): void => {
   let store: SyncStore;
