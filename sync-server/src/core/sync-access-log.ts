@@ -4,71 +4,36 @@
  * (`decideAndLog`).
  *
  * Invariants:
- * - A revocation tells live delivery just before it commits (`onGrantEnding`), and answers only once the
- *   grantee's connections were re-decided (`onGrantsChanged`). A read — a pull, a key fetch, a blob chunk
- *   download (blobs.ts) — decides again once what it hands out is read, in one helper (`decideAndLog`):
+ * - Logged before it takes effect: a pull or key fetch answers only after its access events committed; a
+ *   push commits its rows and their events in one batch (sync-push.ts says how it counts them); a chunk
+ *   upload or blob deletion commits in the transaction of its event (`loggedWrite`, `loggedRepeatableWrite`:
+ *   a repeat inside an open window is counted only once its chunk committed). If the events cannot be
+ *   written (store failure, a damaged patient key) nothing is served or stored.
+ * - A read (pull, key fetch, chunk download) decides again once what it hands out is read (`decideAndLog`):
  *   the grants of the patients whose streams it hands something of are read again (one indexed read per
- *   request, not per row; none when it hands out nothing of another's stream) and decided at the clock's
- *   time then; and each write that logs its access carries an access guard (`accessGuard`, through
- *   access-windows.ts `record`) that decides the streams that write logs once more inside its transaction.
- *   A stream refused at either is not logged and nothing of it is handed out: a pull lists it in `denied`
- *   with its consent code (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT) with no documents and no
- *   checkpoint, a key fetch leaves its envelopes out (as it does a stream it may not fetch), a chunk
- *   download is refused with the code. A pulled stream whose page is empty is not decided again: it hands
- *   out nothing to record or withdraw, and its checkpoint (where the stream stands, as of the start's
- *   decision) lets the next pull, which decides anew, skip nothing. A refusal in the log's transaction
- *   logs nothing of that write (and counts no repeat of it), which is written again without the refused
- *   streams (their windows end, so repeats served earlier are still tallied). So a grant revoked (by any
- *   process sharing the store) or ended while a read reads its stream or logs its access hands out nothing
- *   of that stream, no pull answer holds a row committed after a revocation of the grant it is served
- *   under, and the log claims no read that was not answered (a stream whose access is logged is served on
- *   that write's decision: a later write of the same read, for another stream, does not withdraw it). A
- *   repeat inside an open window writes nothing: the decision after the reads is its last, with nothing
- *   awaited after it but an opening write of the same window still in flight. The live hub's pages do the same with the guard it gets from
- *   here (hub.ts). Pushes decide again as below; other requests (a check, listings) decide once, when
- *   they run.
- * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
- *   access events committed, a push commits its rows and their access events in one batch, and a chunk
- *   upload or blob deletion commits in the transaction of its access event (`loggedWrite`,
- *   `loggedRepeatableWrite`: a repeated upload inside an open window is counted into it only once its
- *   chunk committed). If the events cannot be written (store failure, a damaged patient key) nothing is
- *   served or stored.
- *   A push's event counts the rows of its stream the push stored: rows the store refuses (a conflict, a
- *   revision stored already) are told apart by reading each counted row's stored revision before the
- *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
- *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
- *   the same record committed between that read and the batch moves it: one made the row conflict, and
- *   the event counts it all the same (over by that row, never under); one made it fit, and the store
- *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
- *   nothing stored), and the push counts and writes it again: after MAX_PUSH_RECOUNTS counts in all it
- *   fails UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
- *   committed with it that counts it. The event has no field for refused rows: the push metrics
- *   (`onPush`) count every row by outcome.
- *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
- *   the access that opens a window is logged before it is served as above, the repeats of that device
- *   on that stream, action and grant inside the window as one tally when it ends, so a device that
- *   downloads the same things in a loop adds at most two entries per window to the patient's log.
- * - The server's access events form one hash chain per (server, patient) in `${patientId}/audit`, and
- *   its head is not kept anywhere: each append reads the server's stored entry at its highest position in
- *   that stream (`store.docs.auditChainEnd`, the chain end a device's refusal names too) and continues
- *   from it. Why derived, not a head stored beside the entries (even in the same transaction): the
- *   entries are what devices verify, so they are the one record that cannot be wrong about the chain; a
- *   second copy can disagree with them — the head used to be written after the entries, so a crash or
- *   failure between the two made the next append reuse a position, a fork devices report as an inserted
- *   entry — and can be damaged on its own, which used to refuse every provider of that patient until
- *   someone edited the row by hand. Keeping a copy in step would also need a transaction spanning
- *   documents and metadata, which a store without multi-document transactions cannot give. Why by
- *   position, not the latest by seq: the store refuses a held position (`position-taken`), so the chain
- *   goes on after its highest one whatever order its entries were stored in. Cost: one step of the
- *   store's position index, however long the stream. Only the server writes entries under its own id (a
- *   pushed row's author must be the pushing device), so no device can move the head. Heads an older
- *   version kept in `meta` (`audit-chain/…`) are no longer read or written.
- * - Appends to one patient's chain are serialised within this process. Two processes on one store (nodes
- *   sharing a CouchDB) may both continue from the same entry: the store refuses the second entry at that
- *   position and writes nothing of its batch (never a fork), and the loser reads the chain end again and
- *   chains its entries after the winner's, up to CHAIN_ATTEMPTS times (a short random pause between);
- *   only then does the access fail (INTERNAL, nothing stored; the device retries)
- *   (test/cluster/audit-chain-race.e2e.test.ts).
+ *   request, none for the caller's own streams) and decided at the clock's time then, and each write that
+ *   logs the access carries an access guard (`accessGuard`) deciding its streams once more inside its
+ *   transaction. A stream refused at either is neither logged nor handed out (a pull lists it in `denied`
+ *   with its consent code, a key fetch leaves its envelopes out, a chunk download is refused with the code);
+ *   a refusal in the log's transaction logs nothing of that write, which is written again without the
+ *   refused streams (their windows end, so repeats served earlier are still tallied). So no answer holds a
+ *   row committed after a revocation of the grant it is served under, and the log claims no read that was
+ *   not answered. A pulled stream whose page is empty hands out nothing and is not decided again (its
+ *   checkpoint lets the next pull, which decides anew, skip nothing). The live hub's pages do the same with
+ *   the guard it gets from here (hub-delivery.ts).
+ * - Repeated access (pulls, key fetches, blob transfers of one device on one stream, action and grant) is
+ *   logged in windows (access-windows.ts): the access that opens a window before it is served, the repeats
+ *   as one tally when it ends, so a loop adds at most two entries per window. A repeat inside an open
+ *   window writes nothing: the decision after the reads is its last.
+ * - The chain's head is stored nowhere: each append continues from the server's entry at its highest
+ *   position in the stream (`store.docs.auditChainEnd`, one step of the store's position index), which the
+ *   store holds once per author (`position-taken`), whatever order the entries were stored in. The entries
+ *   devices verify are so the only record of the chain. Only the server writes entries under its own id;
+ *   `audit-chain/…` heads older versions kept in `meta` are neither read nor written.
+ * - Appends to one patient's chain are serialised in this process (`lockChains`). Another process sharing
+ *   the store may take the position read: the store then writes nothing of the batch (never a fork), and
+ *   the entries are chained again after the winner's, up to CHAIN_ATTEMPTS times with a short random pause
+ *   (test/cluster/audit-chain-race.e2e.test.ts); then the access fails INTERNAL, nothing stored.
  *
  * Failure modes: an access that cannot be logged throws: UNAVAILABLE (or the store's code) when the store
  * fails, INTERNAL naming the cause when stored state is damaged or the chain kept moving; nothing is served

@@ -42,8 +42,19 @@
  *   again after newer ones, and a store from before schema v15 may hold two at one position) and that
  *   entry's link hash, looked up after the push's writes under the account's audit lock, so the device can continue its
  *   chain after it (an honest device whose state went back: restored from a backup). It names only the
- *   pushing device's own entries, which it signed: nothing another account wrote is disclosed. sync-ws.ts
- *   drops it below AUDIT_CHAIN_END_VERSION.
+ *   pushing device's own entries, which it signed: nothing another account wrote is disclosed.
+ *   sync-ws-requests.ts drops it below AUDIT_CHAIN_END_VERSION.
+ * - A push's access event counts the rows of its stream the push stored: rows the store refuses (a
+ *   conflict, a revision stored already) are told apart by reading each counted row's stored revision before the
+ *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
+ *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
+ *   the same record committed between that read and the batch moves it: one made the row conflict, and
+ *   the event counts it all the same (over by that row, never under); one made it fit, and the store
+ *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
+ *   nothing stored), and the push counts and writes it again: after MAX_PUSH_RECOUNTS counts in all it
+ *   fails UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
+ *   committed with it that counts it. The event has no field for refused rows: the push metrics
+ *   (`onPush`) count every row by outcome.
  *
  * Failure modes: row-level problems come back as `{ status: 'error', code }` rows beside accepted ones;
  * the push as a whole throws TOO_LARGE (its conflicts' stored versions would not fit an answer),
