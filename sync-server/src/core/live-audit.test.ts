@@ -127,7 +127,7 @@ describe('live access in the audit log', () => {
 
   /**
    * The hub's own pending timers (others, such as fetch's keep-alive, are not the hub's), told apart by
-   * the caller's frame: armed, then gone once fired or cleared; with their delay and whether they were
+   * the caller's frame (hub.ts or one of its modules, hub-*.ts): armed, then gone once fired or cleared; with their delay and whether they were
    * unref'd (a pending timer must not keep the process alive).
    */
   let hubTimers: Map<NodeJS.Timeout, { ms: number | undefined; unrefd: boolean }>;
@@ -141,7 +141,7 @@ describe('live access in the audit log', () => {
       ms?: number,
       ...args: unknown[]
     ) => {
-      if (!(new Error().stack ?? '').includes('/core/hub.ts:')) return realSetTimeout(fn, ms, ...args);
+      if (!/\/core\/hub(-[a-z]+)?\.ts:/.test(new Error().stack ?? '')) return realSetTimeout(fn, ms, ...args);
       const handle = arm(() => {
         hubTimers.delete(handle);
         fn(...args);

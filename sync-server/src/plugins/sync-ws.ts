@@ -53,25 +53,7 @@
  *   `ready`; a change committed while `ready` is being prepared is reflected in it.
  * - On a connection of version INCARNATION_VERSION or later, `ready` carries the store's incarnation
  *   (changed by every restore from a backup), unless it cannot be read or is malformed (then left out).
- * - On a connection of version PAGING_VERSION or later `listGrants` answers one page (with `next` when
- *   more follow); below it, the one bounded list it always answered, and a request carrying a paging
- *   field is refused (BAD_MESSAGE): its answer would need `next`, which that client cannot read.
- * - `acceptPatient` and `listAccepted` are served only on a connection of version ACCEPTANCE_VERSION or later
- *   (BAD_MESSAGE below it, changing nothing), as a server of an older version refuses the unknown frames.
- * - `listKeyHolders` is served only on a connection of version KEY_HOLDERS_VERSION or later (BAD_MESSAGE
- *   below it), as those of ACCEPTANCE_VERSION are.
- * - On a connection of version STREAMS_PAGING_VERSION or later `listStreams` answers one page (at most
- *   MAX_STREAMS_PAGE streams, never over MAX_FRAME_BYTES, with `next` when more follow), also when the
- *   request names no `limit`; below it, the one whole list it always answered, and a request carrying
- *   `cursor` or `limit` is refused (BAD_MESSAGE).
- * - A push's `conflict` carries `keptFrom` (the stored version was in the store at its last restore) only
- *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
- * - A push's `error` carries `chainEnd` (where the device's audit chain ends in the stream) only on a
- *   connection of version AUDIT_CHAIN_END_VERSION or later; below it, the refusal as it always was.
- * - A `keyHolders` row names its envelope's creator (`createdBy`) only on a connection of version
- *   KEY_HOLDER_CREATORS_VERSION or later.
- * - A `StreamAccess` row (`streams`, the hub's `accessChanged`) carries `readExpiresAt` only on a connection
- *   of version READ_EXPIRES_VERSION or later; below it, the row as it always was.
+ * - Requests after `ready`, and what each protocol version gets of them: sync-ws-requests.ts.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
@@ -82,21 +64,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import {
-  ACCEPTANCE_VERSION,
-  AUDIT_CHAIN_END_VERSION,
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
-  KEPT_FROM_VERSION,
-  KEY_HOLDER_CREATORS_VERSION,
-  HEAD_VERSION,
-  KEY_HOLDERS_VERSION,
   Incarnation,
-  PAGING_VERSION,
   MAX_FRAME_BYTES,
-  READ_EXPIRES_VERSION,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
-  STREAMS_PAGING_VERSION,
   SUPPORTED_VERSIONS,
   WRAPPED_ROOT_GEN_VERSION,
   authSignaturePayload,
@@ -109,7 +82,6 @@ import {
   type ClientFrame,
   type ErrorCode,
   type ServerFrame,
-  type StreamAccess,
 } from '@hale/protocol';
 import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
@@ -121,7 +93,7 @@ import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/s
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
 import { INCARNATION_META_KEY } from '../store/index';
-import type { PullOutcome } from '../metrics';
+import { accessRowsFor, serveReadyFrame } from './sync-ws-requests';
 
 const MiB = 1024 * 1024;
 
@@ -165,10 +137,6 @@ const limitFrameBytes = (socket: WebSocket, bytes: number): boolean => {
   receiver._maxPayload = bytes;
   return true;
 };
-
-/** `StreamAccess` rows as a connection of `version` can read them: `readExpiresAt` only from its version. */
-const accessRowsFor = (rows: StreamAccess[], version: number): StreamAccess[] =>
-  version >= READ_EXPIRES_VERSION ? rows : rows.map(({ readExpiresAt: _, ...row }) => row);
 
 const bytesOf = (data: RawData): Buffer =>
   Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -336,191 +304,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       handshakeTimer.unref?.();
     }
 
-    const handleReady = async (
-      frame: ClientFrame,
-      p: AuthenticatedDevice,
-      conn: LiveConnection,
-    ): Promise<void> => {
-      switch (frame.t) {
-        case 'pull': {
-          const end = metrics.latency.startTimer({ op: 'pull' });
-          const result = await ctx.service.pull(p, frame);
-          end();
-          const outcome: PullOutcome = result.denied.length > 0 ? 'partly-denied' : 'ok';
-          metrics.pulls.inc({ outcome });
-          metrics.pulledDocs.inc(result.docs.length);
-          for (const d of result.denied) metrics.refusals.inc({ code: d.code });
-          send({ t: 'pulled', rid: frame.rid, ...result });
-          return;
-        }
-        case 'push': {
-          const end = metrics.latency.startTimer({ op: 'push' });
-          // Its versions are not echoed back to this connection live (own-pushes.ts).
-          ctx.hub.pushing(conn, frame.rows);
-          let results: Awaited<ReturnType<typeof ctx.service.push>>;
-          try {
-            results = await ctx.service.push(p, frame);
-          } catch (error) {
-            ctx.hub.pushed(conn, frame.rows, []);
-            throw error;
-          }
-          ctx.hub.pushed(conn, frame.rows, results);
-          end();
-          for (const r of results) if (r.status === 'error') metrics.refusals.inc({ code: r.code });
-          send({
-            t: 'pushed',
-            rid: frame.rid,
-            results:
-              version >= AUDIT_CHAIN_END_VERSION
-                ? results
-                : results.map((r) => {
-                    if (r.status === 'conflict' && r.keptFrom !== undefined && version < KEPT_FROM_VERSION) {
-                      const { keptFrom: _k, ...older } = r;
-                      return older;
-                    }
-                    if (r.status === 'error' && r.chainEnd !== undefined) {
-                      const { chainEnd: _c, ...older } = r;
-                      return older;
-                    }
-                    return r;
-                  }),
-          });
-          return;
-        }
-        case 'subscribe': {
-          const result = await ctx.hub.subscribe(conn, frame.streams);
-          if (!result.ok) {
-            fail(
-              result.code as ErrorCode,
-              'not allowed to follow every requested stream; nothing subscribed',
-              frame.rid,
-              {
-                denied: result.denied,
-              },
-            );
-            return;
-          }
-          send({ t: 'ok', rid: frame.rid });
-          return;
-        }
-        case 'unsubscribe':
-          ctx.hub.unsubscribe(conn, frame.streams);
-          send({ t: 'ok', rid: frame.rid });
-          return;
-        case 'listStreams': {
-          const { rid, cursor, limit } = frame;
-          if (version < STREAMS_PAGING_VERSION) {
-            // As listGrants below PAGING_VERSION: such a client could not read the `next` a page needs.
-            if (cursor !== undefined || limit !== undefined) {
-              fail('BAD_MESSAGE', `listStreams paging needs protocol version ${STREAMS_PAGING_VERSION}`, rid);
-              return;
-            }
-            send({ t: 'streams', rid, streams: accessRowsFor(await ctx.service.listStreams(p), version) });
-            return;
-          }
-          const query = {
-            ...(cursor === undefined ? {} : { cursor }),
-            ...(limit === undefined ? {} : { limit }),
-          };
-          const page = await ctx.service.listStreamsPage(p, query);
-          send({ t: 'streams', rid, ...page, streams: accessRowsFor(page.streams, version) });
-          return;
-        }
-        case 'listGrants': {
-          const { rid, cursor, limit, side, active } = frame;
-          if (version < PAGING_VERSION) {
-            // Those fields came with paging; `next` cannot be sent here (the client would refuse it).
-            if (cursor !== undefined || limit !== undefined || side !== undefined || active !== undefined) {
-              fail('BAD_MESSAGE', `listGrants paging needs protocol version ${PAGING_VERSION}`, rid);
-              return;
-            }
-            send({ t: 'grants', rid, grants: await ctx.service.listGrants(p) });
-            return;
-          }
-          const query = {
-            ...(cursor === undefined ? {} : { cursor }),
-            ...(limit === undefined ? {} : { limit }),
-            ...(side === undefined ? {} : { side }),
-            ...(active === undefined ? {} : { active }),
-          };
-          send({ t: 'grants', rid, ...(await ctx.service.listGrantsPage(p, query)) });
-          return;
-        }
-        case 'grant':
-          await ctx.service.grant(p, frame.grant);
-          send({ t: 'ok', rid: frame.rid });
-          return;
-        case 'revoke':
-          await ctx.service.revoke(p, frame.revocation);
-          send({ t: 'ok', rid: frame.rid });
-          return;
-        case 'putEnvelopes':
-          await ctx.service.putEnvelopes(p, frame.envelopes);
-          send({ t: 'ok', rid: frame.rid });
-          return;
-        case 'getEnvelopes':
-          send({
-            t: 'envelopes',
-            rid: frame.rid,
-            envelopes: await ctx.service.getEnvelopes(p, frame.streams),
-          });
-          return;
-        case 'listKeyHolders':
-          if (version < KEY_HOLDERS_VERSION) {
-            fail('BAD_MESSAGE', `listKeyHolders needs protocol version ${KEY_HOLDERS_VERSION}`, frame.rid);
-            return;
-          }
-          send({
-            t: 'keyHolders',
-            rid: frame.rid,
-            holders: await ctx.service.listKeyHolders(p, frame.streams, {
-              creators: version >= KEY_HOLDER_CREATORS_VERSION,
-            }),
-          });
-          return;
-        case 'acceptPatient':
-        case 'listAccepted': {
-          if (version < ACCEPTANCE_VERSION) {
-            fail('BAD_MESSAGE', `${frame.t} needs protocol version ${ACCEPTANCE_VERSION}`, frame.rid);
-            return;
-          }
-          if (frame.t === 'acceptPatient') {
-            await ctx.service.acceptPatient(p, frame.patientId, frame.accept);
-            send({ t: 'ok', rid: frame.rid });
-            return;
-          }
-          const { rid, cursor, limit } = frame;
-          const query = {
-            ...(cursor === undefined ? {} : { cursor }),
-            ...(limit === undefined ? {} : { limit }),
-          };
-          send({ t: 'acceptedPatients', rid, ...(await ctx.service.listAccepted(p, query)) });
-          return;
-        }
-        case 'putHead':
-        case 'getHead': {
-          if (version < HEAD_VERSION) {
-            fail('BAD_MESSAGE', `${frame.t} needs protocol version ${HEAD_VERSION}`, frame.rid);
-            return;
-          }
-          if (frame.t === 'putHead') {
-            await ctx.service.putHead(p, frame.head);
-            send({ t: 'ok', rid: frame.rid });
-            return;
-          }
-          const page = await ctx.service.getHead(p, frame.stream, frame.after, frame.limit);
-          send({ t: 'head', rid: frame.rid, ...page });
-          return;
-        }
-        case 'ping':
-          send({ t: 'pong', rid: frame.rid, time: new Date(ctx.now()).toISOString() });
-          return;
-        case 'hello':
-        case 'auth':
-          fail('BAD_MESSAGE', 'already authenticated', undefined);
-          return;
-      }
-    };
+    const handleReady = (frame: ClientFrame, p: AuthenticatedDevice, conn: LiveConnection): Promise<void> =>
+      serveReadyFrame({ ctx, version, principal: p, conn, send, fail }, frame);
 
     /**
      * Follows the account's passphrase wrap for this connection and answers its current generation.

@@ -8,7 +8,13 @@
  * conformance.ts; call it from an implementation's `*.test.ts`. Each test gets a fresh, empty store.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isoAt, makeAccount, makeDocInput, type ConformanceOptions, type StoreHandle } from './conformance';
+import {
+  isoAt,
+  makeAccount,
+  makeDocInput,
+  type ConformanceOptions,
+  type StoreHandle,
+} from './conformance.test-util';
 import {
   isStoreError,
   type AccessGuard,

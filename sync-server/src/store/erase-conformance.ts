@@ -5,7 +5,7 @@
  * its grants see a grant change; the erased account cannot be erased again; its id may be registered anew.
  */
 import { describe, expect, it } from 'vitest';
-import { auditWrite, isoAt, makeAccount, makeDevice, makeDocInput } from './conformance';
+import { auditWrite, isoAt, makeAccount, makeDevice, makeDocInput } from './conformance.test-util';
 import { isStoreError, sealedChunkBounds, type Grant, type SyncStore } from './types';
 
 const P = 'ErasedPatient_01234567';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncStore } from './types';
 import type { ShlLink } from './shl-types';
-import { makeAccount, makeDevice } from './conformance';
+import { makeAccount, makeDevice } from './conformance.test-util';
 import { isStoreError } from './types';
 
 const PATIENT = 'PatientAccount_0123456';

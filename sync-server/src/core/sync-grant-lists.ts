@@ -1,0 +1,152 @@
+/*
+ * The signed grants an account issued and received, as `grants` answers list them (`listGrants`, and
+ * `listGrantsPage` from PAGING_VERSION).
+ *
+ * Invariants:
+ * - An answer fits the `grants` schema and MAX_FRAME_BYTES whatever is stored: ended grants are read at
+ *   most one answer's (or page's) worth, by key, never by offset.
+ * - A damaged row is left out, never sent, and still moves a page's cursor past it.
+ *
+ * Failure modes: BAD_CURSOR for a cursor of another walk (other side or active filters, or not this
+ * server's).
+ */
+import {
+  DEFAULT_GRANTS_PAGE,
+  GrantsCursorPayload,
+  MAX_CURSOR_CHARS,
+  MAX_FRAME_BYTES,
+  MAX_LISTED_GRANTS,
+  SignedGrant,
+  SignedRevocation,
+  validate,
+  type GrantListSide,
+  type GrantRecord,
+} from '@hale/protocol';
+import type { Grant } from '../store/index';
+import { ServiceError } from './service-error';
+import { decodeCursor, encodeCursor } from './page-cursor';
+import type { Principal } from './access';
+import type { SyncContext } from './sync-context';
+
+/** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
+const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
+
+/**
+ * A stored grant as `grants` lists it, or null for a damaged row. Grants are stored only after the codec
+ * and the signature check accepted them; they are checked again on the way out so a damaged row is left
+ * out rather than sent.
+ */
+const grantRecordOf = (g: Grant): GrantRecord | null => {
+  const signed = validate(SignedGrant, g.signed);
+  if (!signed.ok) return null;
+  const record: GrantRecord = { grant: signed.value };
+  if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
+  if (g.revocation !== undefined) {
+    const revocation = validate(SignedRevocation, g.revocation);
+    if (revocation.ok) record.revocation = revocation.value;
+  }
+  return record;
+};
+/** The record's UTF-8 length in the frame, plus its separating comma. */
+const recordBytes = (record: GrantRecord): number => Buffer.byteLength(JSON.stringify(record)) + 1;
+
+export const createGrantLists = ({ store, iso }: SyncContext) => {
+  /**
+   * Signed grants the caller's account issued (as patient) or received (as grantee), with their state: an
+   * answer the `grants` schema and MAX_FRAME_BYTES accept, whatever is stored. The caller's own grants come
+   * first, then those it received (other accounts' doing, so they only fill the room left); within each,
+   * unended grants first, then ended ones newest issued first. What does not fit is left out, from the end.
+   */
+  const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
+    const at = iso();
+    const issued = { patientId: p.accountId };
+    const received = { granteeId: p.accountId };
+    // In answer order; each part read only when the ones before left room, at most as much as is left, so
+    // however many ended grants are stored, no more than an answer's worth is read.
+    const parts = [
+      () => store.grants.listUnended(issued, at),
+      (room: number) => store.grants.listEnded(issued, at, room),
+      () => store.grants.listUnended(received, at),
+      (room: number) => store.grants.listEnded(received, at, room),
+    ];
+    const out: GrantRecord[] = [];
+    let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
+    for (const part of parts) {
+      for (const g of await part(MAX_LISTED_GRANTS - out.length)) {
+        const record = grantRecordOf(g);
+        if (record === null) continue;
+        bytes += recordBytes(record);
+        if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) return out;
+        out.push(record);
+      }
+    }
+    return out;
+  };
+
+  /**
+   * One page of `listGrants` on a connection of PAGING_VERSION or later (paging.ts): the grants the caller
+   * issued, then those it received (or the one `side`), each newest issued first (`issuedAt`, `grantId`
+   * descending), strictly after `cursor`; with `active` only those unended now. At most `limit`
+   * (DEFAULT_GRANTS_PAGE) records and MAX_FRAME_BYTES; `next` when a grant past the page was read (one
+   * more is read to know). Damaged rows are left out but passed, so they never stall a walk. BAD_CURSOR
+   * when `cursor` is not a `listGrants` cursor of this server for the same `side` and `active`.
+   */
+  const listGrantsPage = async (
+    p: Principal,
+    request: { cursor?: string; limit?: number; side?: GrantListSide; active?: boolean },
+  ): Promise<{ grants: GrantRecord[]; next?: string }> => {
+    const limit = request.limit ?? DEFAULT_GRANTS_PAGE;
+    const active = request.active ?? false;
+    const only = request.side;
+    const sides: GrantListSide[] = only === undefined ? ['issued', 'received'] : [only];
+    let last: { side: GrantListSide; issuedAt: string; grantId: string } | undefined;
+    if (request.cursor !== undefined) {
+      const from = decodeCursor(GrantsCursorPayload, request.cursor, 'listGrants');
+      if (from.only !== only || from.active !== active || !sides.includes(from.side)) {
+        throw new ServiceError(
+          'BAD_CURSOR',
+          'this cursor continues a listGrants walk with other side or active filters: repeat them, or start over',
+        );
+      }
+      last = { side: from.side, issuedAt: from.issuedAt, grantId: from.grantId };
+    }
+    const out: GrantRecord[] = [];
+    const page = (): { grants: GrantRecord[]; next?: string } => {
+      // A page is cut only after at least one row was passed, so `last` is set here.
+      if (last === undefined) return { grants: out };
+      const payload: GrantsCursorPayload = { v: 1, k: 'grants', ...last, active };
+      if (only !== undefined) payload.only = only;
+      return { grants: out, next: encodeCursor(payload) };
+    };
+    const at = iso();
+    let bytes = GRANTS_FRAME_OVERHEAD_BYTES + MAX_CURSOR_CHARS;
+    for (const side of sides.slice(last === undefined ? 0 : sides.indexOf(last.side))) {
+      const of = side === 'issued' ? { patientId: p.accountId } : { granteeId: p.accountId };
+      // Again while rows left out as damaged leave the page short and the side may hold more.
+      for (;;) {
+        const want = limit - out.length + 1;
+        const after = last?.side === side ? { issuedAt: last.issuedAt, grantId: last.grantId } : undefined;
+        const rows = await store.grants.listPage(of, {
+          limit: want,
+          ...(after === undefined ? {} : { after }),
+          ...(active ? { unendedAt: at } : {}),
+        });
+        for (const g of rows) {
+          if (out.length >= limit) return page();
+          const record = grantRecordOf(g);
+          if (record !== null) {
+            const size = recordBytes(record);
+            if (bytes + size > MAX_FRAME_BYTES && out.length > 0) return page();
+            bytes += size;
+            out.push(record);
+          }
+          last = { side, issuedAt: g.issuedAt, grantId: g.grantId };
+        }
+        if (rows.length < want) break;
+      }
+    }
+    return { grants: out };
+  };
+
+  return { listGrants, listGrantsPage };
+};

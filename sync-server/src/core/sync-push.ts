@@ -1,0 +1,481 @@
+/*
+ * Pushes: a device's rows checked (access, author, signature, epoch, revision, audit rules) and written
+ * in one batch with the access events that log them.
+ *
+ * Invariants:
+ * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
+ *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
+ *   the current key epoch, revision tags that move forward, and audit append-only. The epoch is checked
+ *   before the costly checks (to refuse early) and again by the store inside the write's transaction
+ *   (`DocWrite.expectedEpoch`), so a rotation stored meanwhile refuses the row STALE_EPOCH: a grantee the
+ *   rotation shut out still holds the old key.
+ * - A pushed batch commits atomically in the store; a rejected row stores nothing.
+ * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
+ *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
+ *   would fail the push for good and RxDB would resend the same batch for ever. The store checks the bound
+ *   inside the write's transaction before loading each master; a batch over it throws TOO_LARGE and stores
+ *   nothing (not even its rows that would be `ok`, so no row commits unreported), and the device splits it.
+ * - Re-pushing a revision that is already stored answers `ok` (idempotent retries). For an audit entry
+ *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
+ *   ciphertext); anything else written to an existing audit id is APPEND_ONLY.
+ * - What one account may append to one patient's audit stream is capped per rolling day
+ *   (`auditEntriesPerAccountPerDay`, counted by the server's receive time over the entries of all the
+ *   account's devices, revoked ones too, `store.docs.auditEntriesOfAccountSince`): any grant lets a grantee
+ *   append there, and every view of the patient reads and verifies the whole log, so without it a grantee
+ *   could make those views unusable and fill the disk — and counted per device, an account could multiply
+ *   the cap by registering devices. It counts every account, the patient's own too, and never the server's
+ *   access events (not pushed, and the server is no account's device). A row past the cap is refused
+ *   RATE_LIMITED and stores nothing, as do the later rows of that stream in the batch; its message names
+ *   when a slot frees (a push row carries no `details`). A re-push of an entry already stored is not
+ *   refused (it is acknowledged as before). Counting and writing are serialised per (stream, account) in
+ *   this process, so concurrent pushes of the account's devices cannot pass the cap together.
+ * - Each device holds a position of its chain in an audit stream once (the store refuses a second entry
+ *   there, `position-taken`, and stores nothing of that batch): two entries at one position would make
+ *   every other device of the patient report that chain broken for good. Such a row is refused
+ *   APPEND_ONLY (not retryable: a device continues its chain after the `chainEnd` named below, or,
+ *   below protocol 11, gives the entry up), with the later rows of its stream in the push,
+ *   which link to it; the push's other rows are written again without them (their access events too), so
+ *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
+ *   Positions a restore no longer holds are free again (a device continues its chain after the served end).
+ *   The refused row carries `chainEnd`: the pushing device's stored entry at its highest position in that
+ *   stream (`auditChainEnd`; not its latest by seq: a device sends entries acknowledged before a restore
+ *   again after newer ones, and a store from before schema v15 may hold two at one position) and that
+ *   entry's link hash, looked up after the push's writes under the account's audit lock, so the device can continue its
+ *   chain after it (an honest device whose state went back: restored from a backup). It names only the
+ *   pushing device's own entries, which it signed: nothing another account wrote is disclosed.
+ *   sync-ws-requests.ts drops it below AUDIT_CHAIN_END_VERSION.
+ * - A push's access event counts the rows of its stream the push stored: rows the store refuses (a
+ *   conflict, a revision stored already) are told apart by reading each counted row's stored revision before the
+ *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
+ *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
+ *   the same record committed between that read and the batch moves it: one made the row conflict, and
+ *   the event counts it all the same (over by that row, never under); one made it fit, and the store
+ *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
+ *   nothing stored), and the push counts and writes it again: after MAX_PUSH_RECOUNTS counts in all it
+ *   fails UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
+ *   committed with it that counts it. The event has no field for refused rows: the push metrics
+ *   (`onPush`) count every row by outcome.
+ *
+ * Failure modes: row-level problems come back as `{ status: 'error', code }` rows beside accepted ones;
+ * the push as a whole throws TOO_LARGE (its conflicts' stored versions would not fit an answer),
+ * UNAVAILABLE (recounted MAX_PUSH_RECOUNTS times), or as an access log write does; nothing is stored then.
+ */
+import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
+import {
+  auditSignaturePayload,
+  docSignaturePayload,
+  MAX_BATCH_BYTES,
+  parseRevTag,
+  parseStreamId,
+  type ErrorCode,
+  type PushDoc,
+  type PushFrame,
+  type PushResult,
+} from '@hale/protocol';
+import type { Doc, DocWrite, DocWriteResult } from '../store/index';
+import { isStoreError } from '../store/index';
+import { sameBytes } from '../store/bytes';
+import { decodeBase64url as b64 } from './base64url';
+import { ServiceError } from './service-error';
+import { decideAccess, type Principal } from './access';
+import { keyedLocks } from './keyed-locks';
+import { DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY } from '../config';
+import { chainAfter, toServedDoc, verifyPayload } from './sync-signing';
+import { AccessEnded, type Consent } from './sync-consent';
+import type { AccessLog } from './sync-access-log';
+import type { AccessEvent, AuthenticatedDevice, SyncContext } from './sync-context';
+
+/** The window `auditEntriesPerAccountPerDay` counts over. */
+const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
+
+/**
+ * Most `ct` bytes of the stored versions one `pushed` answer carries in its conflicts: a pull answer's
+ * budget, so the answer stays within MAX_FRAME_BYTES as a full pull answer does (MAX_BATCH_DOCS rows of
+ * metadata beside it; push-answer-size.test.ts). The batch's first one always goes: it is at most
+ * MAX_DOC_BYTES, so a push of one row is always answered.
+ */
+const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
+
+/**
+ * Times in all a push's batch is counted and written while a row it counted out (read in conflict) is
+ * given the revision it assumes meanwhile (`expectRefused`): the first count and two more; then the push
+ * fails UNAVAILABLE, nothing stored, and the device sends it again. Each time needs another write to the same record in the
+ * short gap between the count's read and the batch.
+ */
+const MAX_PUSH_RECOUNTS = 3;
+
+/**
+ * Whether a pushed audit entry is the stored one byte for byte. Every field counts: an entry that differs
+ * in anything, even one the signature would not catch, is a change and stays refused.
+ */
+const sameAuditEntry = (stored: Doc, pushed: DocWrite['doc']): boolean =>
+  stored.rev === pushed.rev &&
+  stored.author === pushed.author &&
+  stored.sig !== undefined &&
+  stored.sig === pushed.sig &&
+  stored.deleted === pushed.deleted &&
+  stored.epoch === pushed.epoch &&
+  stored.audit !== undefined &&
+  pushed.audit !== undefined &&
+  stored.audit.authorSeq === pushed.audit.authorSeq &&
+  stored.audit.prevHash === pushed.audit.prevHash &&
+  stored.audit.at === pushed.audit.at &&
+  sameBytes(stored.ct, pushed.ct);
+
+export const createPush = (
+  { deps, store, now, ed }: SyncContext,
+  { grantsFor, endedLookups, explain, accessGuard, refusalsOf }: Consent,
+  { writeLogged }: AccessLog,
+) => {
+  /** Serialises an account's counted audit appends per stream, from the count to the write. */
+  const lockAuditAppends = keyedLocks();
+  const auditCap = deps.auditEntriesPerAccountPerDay ?? DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY;
+
+  const epochOf = async (stream: string): Promise<number> =>
+    (await store.envelopes.currentEpoch(stream)) ?? 0;
+
+  const needsSignature = (stream: string, p: Principal): boolean => {
+    const parsed = parseStreamId(stream);
+    if (!parsed.ok) return true;
+    const type: StreamType = parsed.value.type;
+    return type === 'audit' || CLINICAL_STREAM_TYPES.includes(type) || parsed.value.patientId !== p.accountId;
+  };
+
+  const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
+    const grants = await grantsFor(
+      p,
+      frame.rows.map((r) => r.doc.stream),
+    );
+    const t = now();
+    const ended = endedLookups();
+    const results: Array<PushResult | null> = [];
+    const writes: DocWrite[] = [];
+    const writeIndex: number[] = [];
+    const epochs = new Map<string, number>();
+    /** Indexes (in `writes`) of the rows a grantee writes to another account's streams: logged. */
+    const counted: number[] = [];
+    const rowError = (stream: string, id: string, code: ErrorCode, message: string): PushResult => ({
+      status: 'error',
+      stream: stream as PushResult['stream'],
+      id,
+      code,
+      message,
+    });
+    const staleEpoch = (doc: PushDoc, epoch: number): PushResult =>
+      rowError(
+        doc.stream,
+        doc.id,
+        'STALE_EPOCH',
+        `stream key epoch is ${epoch}; the document was sealed under ${doc.epoch}`,
+      );
+    for (const [i, row] of frame.rows.entries()) {
+      const { doc, assumedRev } = row;
+      const isAudit = doc.stream.endsWith('/audit');
+      // Updating or deleting an audit entry is refused for everyone, whatever their access.
+      if (isAudit && (assumedRev !== null || doc.deleted)) {
+        results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
+        continue;
+      }
+      const decision = await explain(p, doc.stream, decideAccess(p, doc.stream, 'push', grants, t), t, ended);
+      if (!decision.ok) {
+        results.push(rowError(doc.stream, doc.id, decision.code, decision.message));
+        continue;
+      }
+      if (doc.author !== p.deviceId) {
+        results.push(rowError(doc.stream, doc.id, 'FORBIDDEN', 'author must be the pushing device'));
+        continue;
+      }
+      // Checked again by the store in the write's own transaction: a rotation may be stored while this
+      // row's signature is checked and the audit chain's lock awaited.
+      let expectedEpoch: number | undefined;
+      if (isAudit) {
+        if (doc.audit === undefined) {
+          results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
+          continue;
+        }
+      } else {
+        if (doc.audit !== undefined) {
+          results.push(rowError(doc.stream, doc.id, 'BAD_MESSAGE', 'audit header outside the audit stream'));
+          continue;
+        }
+        let current = epochs.get(doc.stream);
+        if (current === undefined) {
+          current = await epochOf(doc.stream);
+          epochs.set(doc.stream, current);
+        }
+        if (doc.epoch !== current) {
+          results.push(staleEpoch(doc, current));
+          continue;
+        }
+        expectedEpoch = current;
+        const next = parseRevTag(doc.rev);
+        const prev = assumedRev === null ? null : parseRevTag(assumedRev);
+        if (!next || (prev !== null && next.n <= prev.n)) {
+          results.push(rowError(doc.stream, doc.id, 'REV_MISMATCH', 'revision number must increase'));
+          continue;
+        }
+      }
+      if (doc.sig === undefined && needsSignature(doc.stream, p)) {
+        results.push(
+          rowError(doc.stream, doc.id, 'BAD_SIGNATURE', 'this record must be signed by its author'),
+        );
+        continue;
+      }
+      if (doc.sig !== undefined) {
+        const payload =
+          isAudit && doc.audit
+            ? auditSignaturePayload({ ...doc, audit: doc.audit })
+            : docSignaturePayload(doc);
+        if (!(await verifyPayload(ed, p.devicePublicKey, payload, doc.sig))) {
+          results.push(rowError(doc.stream, doc.id, 'BAD_SIGNATURE', 'author signature does not verify'));
+          continue;
+        }
+      }
+      const ct = b64(doc.ct, 'ct');
+      const input: DocWrite['doc'] = {
+        stream: doc.stream,
+        id: doc.id,
+        rev: doc.rev,
+        deleted: doc.deleted,
+        epoch: doc.epoch,
+        ct,
+        size: ct.byteLength,
+        author: doc.author,
+      };
+      if (doc.sig !== undefined) input.sig = doc.sig;
+      if (doc.audit !== undefined) input.audit = doc.audit;
+      writes.push({ doc: input, assumedRev, ...(expectedEpoch === undefined ? {} : { expectedEpoch }) });
+      writeIndex.push(i);
+      results.push(null);
+      if (decision.level !== 'owner' && !isAudit) counted.push(writes.length - 1);
+    }
+    const isCounted = new Set(counted);
+    /**
+     * The rows of `kept` as the batch writes them, and the push events that count them. Logged only if the
+     * store will take them: a row whose assumed revision is not the stored one (a conflict, a re-push of
+     * a stored revision) stores nothing. Read before the batch, whose event is sealed with the count;
+     * each counted row read so is marked `expectRefused`, so should a write in between give it the
+     * revision it assumes, the batch rejects CONFLICT and stores nothing (it is counted again). Rows of
+     * the batch see the effect of its earlier rows, so a record's later row is compared with the revision
+     * its earlier one will leave (read once per record).
+     */
+    const countStored = async (
+      kept: readonly number[],
+    ): Promise<{ rows: DocWrite[]; logged: AccessEvent[] }> => {
+      const events = new Map<string, number>();
+      const revAfter = new Map<string, string | null>();
+      const rows: DocWrite[] = [];
+      for (const k of kept) {
+        const write = writes[k]!;
+        if (!isCounted.has(k)) {
+          rows.push(write);
+          continue;
+        }
+        const { doc, assumedRev } = write;
+        const record = `${doc.stream}\n${doc.id}`;
+        let current = revAfter.get(record);
+        if (current === undefined) current = (await store.docs.getDoc(doc.stream, doc.id))?.rev ?? null;
+        if (current === assumedRev) {
+          events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+          current = doc.rev;
+          rows.push(write);
+        } else {
+          rows.push({ ...write, expectRefused: true });
+        }
+        revAfter.set(record, current);
+      }
+      return {
+        rows,
+        logged: [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count })),
+      };
+    };
+    const auditStreams = [
+      ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
+    ];
+    // Held from the count to the write, so concurrent pushes of the account's devices cannot pass the cap
+    // together.
+    const releaseAudit =
+      auditStreams.length === 0
+        ? () => undefined
+        : await lockAuditAppends(auditStreams.map((stream) => `${stream}\n${p.accountId}`));
+    try {
+      const over =
+        auditStreams.length === 0
+          ? new Map<number, string>()
+          : await auditOverCap(p, writes, auditStreams, t);
+      for (const [k, message] of over) {
+        const doc = frame.rows[writeIndex[k]!]!.doc;
+        results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
+      }
+      let kept = [...writes.keys()].filter((k) => !over.has(k));
+      let written: DocWriteResult[] = [];
+      /** Per stream, the index (in `results`) of the row refused for a position the device holds there. */
+      const positionTaken = new Map<string, number>();
+      /** Batches refused because a row counted out was stored meanwhile (`expectRefused`). */
+      let recounts = 0;
+      // A batch holding an entry at a chain position the device already holds stores nothing (the store's
+      // `position-taken`): that entry and the rows of its stream after it are refused, the others written
+      // again. Each round refuses at least one row or is a recount (at most MAX_PUSH_RECOUNTS), so this ends.
+      while (kept.length > 0) {
+        const streams = kept.map((k) => writes[k]!.doc.stream);
+        const { rows, logged } = await countStored(kept);
+        try {
+          written = await writeLogged(p, rows, logged, new Date(t).toISOString(), PUSHED_MASTER_BYTES, () =>
+            accessGuard(p, streams, 'push'),
+          );
+        } catch (error) {
+          if (isStoreError(error, 'CONFLICT')) {
+            // A record was given the revision a row counted out assumes: nothing was stored; count again.
+            if (++recounts < MAX_PUSH_RECOUNTS) continue;
+            throw new ServiceError(
+              'UNAVAILABLE',
+              'records of this push kept changing while it was stored; nothing was stored: push again',
+            );
+          }
+          if (isStoreError(error, 'TOO_LARGE')) {
+            throw new ServiceError(
+              'TOO_LARGE',
+              `the stored versions of the records this push conflicts with would not fit in one answer ` +
+                `(${PUSHED_MASTER_BYTES} bytes at most); nothing was stored: push fewer rows`,
+            );
+          }
+          if (!(error instanceof AccessEnded)) throw error;
+          // Access to some of its streams ended after the rows were decided (a revocation committed, a
+          // grant's end passed) and nothing of the batch was written: their rows answer the consent code,
+          // the others are written again without them (and without their access events).
+          const refused = await refusalsOf(p, error.refused);
+          kept = kept.filter((k) => {
+            const doc = frame.rows[writeIndex[k]!]!.doc;
+            const refusal = refused.get(doc.stream);
+            if (refusal === undefined) return true;
+            results[writeIndex[k]!] = rowError(doc.stream, doc.id, refusal.code, refusal.message);
+            return false;
+          });
+          written = [];
+          continue;
+        }
+        const refusedFrom = new Map<string, number>();
+        for (const [n, result] of written.entries()) {
+          const stream = writes[kept[n]!]!.doc.stream;
+          if (result.status === 'position-taken' && !refusedFrom.has(stream))
+            refusedFrom.set(stream, kept[n]!);
+        }
+        if (refusedFrom.size === 0) break;
+        kept = kept.filter((k) => {
+          const doc = frame.rows[writeIndex[k]!]!.doc;
+          const from = refusedFrom.get(doc.stream);
+          if (from === undefined || k < from) return true;
+          if (k === from) positionTaken.set(doc.stream, writeIndex[k]!);
+          results[writeIndex[k]!] = rowError(
+            doc.stream,
+            doc.id,
+            'APPEND_ONLY',
+            k === from
+              ? `this device already has an entry at position ${doc.audit?.authorSeq ?? '?'} of its chain in ` +
+                  'this audit log; another cannot be added there'
+              : 'an earlier entry of this chain in the push was refused (APPEND_ONLY); this one was not stored',
+          );
+          return false;
+        });
+      }
+      if (kept.length > 0) {
+        for (const [n, result] of written.entries()) {
+          const k = kept[n]!;
+          const i = writeIndex[k]!;
+          const doc = frame.rows[i]!.doc;
+          if (result.status === 'ok') {
+            results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
+          } else if (result.status === 'stale-epoch') {
+            results[i] = staleEpoch(doc, result.epoch);
+          } else if (result.status === 'conflict') {
+            if (result.master && result.master.rev === doc.rev) {
+              // The same revision is already stored: a retry of an acknowledged write.
+              results[i] = {
+                status: 'ok',
+                stream: doc.stream,
+                id: doc.id,
+                rev: doc.rev,
+                seq: result.master.seq,
+              };
+            } else {
+              results[i] = {
+                status: 'conflict',
+                stream: doc.stream,
+                id: doc.id,
+                master: result.master ? toServedDoc(result.master) : null,
+                ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
+              };
+            }
+          } else if (result.status === 'append-only') {
+            const stored = await store.docs.getDoc(doc.stream, doc.id);
+            const input = writes[k]!.doc;
+            if (stored !== null && sameAuditEntry(stored, input)) {
+              // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
+              results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
+            } else {
+              results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+            }
+          } else {
+            // The loop above wrote again until no position was taken, so no row is left unwritten.
+            results[i] = rowError(doc.stream, doc.id, 'INTERNAL', `row ${result.status}`);
+          }
+        }
+      }
+      // Looked up once everything of the push is written, still under the account's audit lock: the end
+      // the device is told is the one its next entry meets. Only the pushing device's own chain is named.
+      for (const [stream, i] of positionTaken) {
+        const refusal = results[i];
+        const end = chainAfter(await store.docs.auditChainEnd(stream, p.deviceId));
+        if (refusal?.status !== 'error' || end.hash === null) continue;
+        results[i] = { ...refusal, chainEnd: { authorSeq: end.seq, linkHash: end.hash } };
+      }
+    } finally {
+      releaseAudit();
+    }
+    const final = results.map((r) => r ?? rowError('', '', 'INTERNAL', 'row lost'));
+    for (const r of final) deps.onPush?.(r.status, 1);
+    return final;
+  };
+
+  /**
+   * The rows of `writes` (by index) that would take `p`'s account past its audit cap in their stream, each
+   * with its refusal's message: per stream, the first ones fit into what the window leaves, the rest are
+   * over, except an entry already stored (its re-push is acknowledged by the write, never refused here).
+   * The caller holds the streams' audit-append locks.
+   */
+  const auditOverCap = async (
+    p: Principal,
+    writes: readonly DocWrite[],
+    streams: readonly string[],
+    t: number,
+  ): Promise<Map<number, string>> => {
+    const over = new Map<number, string>();
+    // An entry stored exactly a window ago has left it.
+    const since = new Date(t - AUDIT_APPEND_WINDOW_MS + 1).toISOString();
+    for (const stream of streams) {
+      const { count, first } = await store.docs.auditEntriesOfAccountSince(stream, p.accountId, since);
+      let room = auditCap - count;
+      // The oldest entry counted leaves the window first (or those of this batch, stored at t).
+      const frees = new Date((first === null ? t : Date.parse(first)) + AUDIT_APPEND_WINDOW_MS).toISOString();
+      const rows = [...writes.keys()].filter((k) => writes[k]!.doc.stream === stream && writes[k]!.doc.audit);
+      // Only when the batch may not fit are its rows looked up: an entry already stored (a re-push whose
+      // answer was lost) takes no slot, or it would push a new entry of the same batch over the cap.
+      if (rows.length <= room) continue;
+      for (const k of rows) {
+        if ((await store.docs.getDoc(stream, writes[k]!.doc.id)) !== null) continue;
+        if (room > 0) {
+          room--;
+          continue;
+        }
+        over.set(
+          k,
+          `this account's devices appended ${auditCap} audit entries to this patient's log within a day, ` +
+            `the most allowed; retry from ${frees}`,
+        );
+      }
+    }
+    return over;
+  };
+
+  return push;
+};
