@@ -892,6 +892,8 @@ export const en = {
     indexing: 'Reading the records on this device…',
     matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
+    more_one: 'Show {{count}} more',
+    more_other: 'Show more ({{count}} not shown)',
   },
   extras: {
     components: 'Parts of this result',

@@ -916,6 +916,8 @@ export const zhHans: Translation = {
     indexing: '正在读取本设备上的记录…',
     matchedIn: '符合字段:{{field}}',
     privacy: '只搜索本设备上的记录。您搜索的内容不会离开本设备。',
+    more_one: '再显示 {{count}} 条',
+    more_other: '显示更多(尚有 {{count}} 条未显示)',
   },
   extras: {
     components: '此结果的各项数值',

@@ -859,6 +859,8 @@ export const zhHant: Translation = {
     indexing: '正在讀取本裝置上的記錄…',
     matchedIn: '符合欄位:{{field}}',
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
+    more_one: '再顯示 {{count}} 筆',
+    more_other: '顯示更多(尚有 {{count}} 筆未顯示)',
   },
   extras: {
     components: '此結果的各項數值',

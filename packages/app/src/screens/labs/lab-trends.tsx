@@ -4,7 +4,7 @@
  * (others charted apart, and said so), a table of every result beside it, and a way to enter a result from
  * a paper report.
  */
-import { useMemo, useState, type ReactNode } from 'react';
+import { memo, useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import {
   Alert,
   Anchor,
@@ -33,23 +33,46 @@ import { emptyValues } from '../../records/values';
 import { KINDS } from '../../records/kinds';
 import { buildTrends, type LabInput, type TestTrend, type UnitSeries } from './series';
 
-const round = (n: number): number => Math.round(n * 1000) / 1000;
+import { chartData, round } from './chart-data';
 const DOTS_UP_TO = 100;
 /** Rows of the table shown at first (newest first); the rest on request. */
 const TABLE_ROWS = 100;
 
-function SeriesChart(props: { readonly series: UnitSeries; readonly name: string }): ReactNode {
+/** The out-of-range series' dot: a circle where a result is out of range, nothing elsewhere. */
+function FlaggedDot(props: {
+  readonly cx?: number;
+  readonly cy?: number;
+  readonly index?: number;
+}): ReactElement {
+  const { cx, cy, index } = props;
+  if (cx === undefined || cy === undefined) return <g key={index} />;
+  return <circle key={index} cx={cx} cy={cy} r={6} fill="var(--mantine-color-red-7)" />;
+}
+
+const lineProps = (s: { name: string }) =>
+  s.name === 'flagged' ? { strokeWidth: 0, dot: FlaggedDot, activeDot: { r: 7 } } : {};
+
+const SeriesChart = memo(function SeriesChart(props: {
+  readonly series: UnitSeries;
+  readonly name: string;
+}): ReactNode {
   const { t } = useTranslation();
-  const { series } = props;
-  const data = series.points.map((p) => ({
-    date: formatDate(p.at),
-    value: round(p.value),
-    flagged: p.flag === 'low' || p.flag === 'high' ? round(p.value) : null,
-  }));
-  const values = series.points.map((p) => p.value);
-  const lo = Math.min(...values, series.range?.low ?? Infinity);
-  const hi = Math.max(...values, series.range?.high ?? -Infinity);
-  const pad = (hi - lo) * 0.15 || Math.abs(hi) * 0.1 || 1;
+  const { series, name } = props;
+  const { data, lo, hi, pad } = useMemo(() => chartData(series), [series]);
+  const chartSeries = useMemo(
+    () => [
+      { name: 'value', label: series.units === '' ? name : `${name} (${series.units})`, color: 'hale.6' },
+      { name: 'flagged', label: t('trends.outOfRange'), color: 'red.7' },
+    ],
+    [series.units, name, t],
+  );
+  const yAxisProps = useMemo(
+    () => ({
+      domain: [round(lo - pad), round(hi + pad)],
+      tickFormatter: (v: number) => String(Number(v.toPrecision(3))),
+    }),
+    [lo, hi, pad],
+  );
   return (
     <figure
       style={{ margin: 0 }}
@@ -59,23 +82,9 @@ function SeriesChart(props: { readonly series: UnitSeries; readonly name: string
         h={280}
         data={data}
         dataKey="date"
-        yAxisProps={{
-          domain: [round(lo - pad), round(hi + pad)],
-          tickFormatter: (v: number) => String(Number(v.toPrecision(3))),
-        }}
-        series={[
-          {
-            name: 'value',
-            label: series.units === '' ? props.name : `${props.name} (${series.units})`,
-            color: 'hale.6',
-          },
-          { name: 'flagged', label: t('trends.outOfRange'), color: 'red.7' },
-        ]}
-        lineProps={(s) =>
-          s.name === 'flagged'
-            ? { strokeWidth: 0, dot: { r: 6, fill: 'var(--mantine-color-red-7)' }, activeDot: { r: 7 } }
-            : {}
-        }
+        yAxisProps={yAxisProps}
+        series={chartSeries}
+        lineProps={lineProps}
         curveType="linear"
         // A dot per result is drawn up to DOTS_UP_TO results (out-of-range ones always are); the date axis
         // labels every nth result past that, so no tick is measured for the others.
@@ -108,17 +117,12 @@ function SeriesChart(props: { readonly series: UnitSeries; readonly name: string
       </figcaption>
     </figure>
   );
-}
+});
 
 function TrendView(props: { readonly trend: TestTrend }): ReactNode {
   const { t } = useTranslation();
   const { trend } = props;
   const [main, ...apart] = trend.series;
-  const [showAll, setShowAll] = useState(false);
-  const allRows = trend.series
-    .flatMap((s) => s.points.map((p) => ({ ...p, unit: s.units })))
-    .sort((a, b) => (a.at < b.at ? 1 : -1));
-  const rows = showAll ? allRows : allRows.slice(0, TABLE_ROWS);
   return (
     <Grid>
       <Grid.Col span={{ base: 12, lg: 7 }}>
@@ -146,63 +150,79 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
         </Stack>
       </Grid.Col>
       <Grid.Col span={{ base: 12, lg: 5 }}>
-        <Paper withBorder>
-          <ScrollTable label={t('trends.tableLabel', { name: trend.name })} minWidth={320}>
-            <Table
-              striped
-              aria-label={t('trends.tableLabel', { name: trend.name })}
-              data-testid="trend-table"
-            >
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>{t('fields.effectiveAt')}</Table.Th>
-                  <Table.Th>{t('fields.value')}</Table.Th>
-                  <Table.Th>{t('trends.asCharted')}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {rows.map((r) => (
-                  <Table.Tr key={r.id}>
-                    <Table.Td>
-                      <Anchor component={Link} to={`/chart/labs/${r.id}`}>
-                        {formatDate(r.at)}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={6} wrap="nowrap">
-                        <span>
-                          {r.original} {r.originalUnits}
-                        </span>
-                        {(r.flag === 'high' || r.flag === 'low') && (
-                          <Badge color="red" size="sm" variant="filled">
-                            {t(`trends.flag.${r.flag}`)}
-                          </Badge>
-                        )}
-                      </Group>
-                    </Table.Td>
-                    <Table.Td>
-                      {round(r.value)} {r.unit}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-                {trend.textResults.map((l) => (
-                  <Table.Tr key={l.id}>
-                    <Table.Td>{formatDate(l.effectiveAt)}</Table.Td>
-                    <Table.Td>{String(l.value)}</Table.Td>
-                    <Table.Td>{t('trends.text')}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </ScrollTable>
-          {rows.length < allRows.length && (
-            <Button variant="subtle" m="xs" onClick={() => setShowAll(true)}>
-              {t('trends.showAll', { count: allRows.length })}
-            </Button>
-          )}
-        </Paper>
+        <TrendTable trend={trend} />
       </Grid.Col>
     </Grid>
+  );
+}
+
+/** Every result of the test, newest first: the first TABLE_ROWS, the rest on request. */
+function TrendTable(props: { readonly trend: TestTrend }): ReactNode {
+  const { t } = useTranslation();
+  const { trend } = props;
+  // "Show all" holds for the test it was asked for; another test starts at TABLE_ROWS again.
+  const [allFor, setAllFor] = useState<string | null>(null);
+  const showAll = allFor === trend.key;
+  const allRows = useMemo(
+    () =>
+      trend.series
+        .flatMap((s) => s.points.map((p) => ({ ...p, unit: s.units })))
+        .sort((a, b) => (a.at < b.at ? 1 : -1)),
+    [trend],
+  );
+  const rows = showAll ? allRows : allRows.slice(0, TABLE_ROWS);
+  return (
+    <Paper withBorder>
+      <ScrollTable label={t('trends.tableLabel', { name: trend.name })} minWidth={320}>
+        <Table striped aria-label={t('trends.tableLabel', { name: trend.name })} data-testid="trend-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t('fields.effectiveAt')}</Table.Th>
+              <Table.Th>{t('fields.value')}</Table.Th>
+              <Table.Th>{t('trends.asCharted')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {rows.map((r) => (
+              <Table.Tr key={r.id}>
+                <Table.Td>
+                  <Anchor component={Link} to={`/chart/labs/${r.id}`}>
+                    {formatDate(r.at)}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>
+                  <Group gap={6} wrap="nowrap">
+                    <span>
+                      {r.original} {r.originalUnits}
+                    </span>
+                    {(r.flag === 'high' || r.flag === 'low') && (
+                      <Badge color="red" size="sm" variant="filled">
+                        {t(`trends.flag.${r.flag}`)}
+                      </Badge>
+                    )}
+                  </Group>
+                </Table.Td>
+                <Table.Td>
+                  {round(r.value)} {r.unit}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+            {trend.textResults.map((l) => (
+              <Table.Tr key={l.id}>
+                <Table.Td>{formatDate(l.effectiveAt)}</Table.Td>
+                <Table.Td>{String(l.value)}</Table.Td>
+                <Table.Td>{t('trends.text')}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </ScrollTable>
+      {rows.length < allRows.length && (
+        <Button variant="subtle" m="xs" onClick={() => setAllFor(trend.key)}>
+          {t('trends.showAll', { count: allRows.length })}
+        </Button>
+      )}
+    </Paper>
   );
 }
 
@@ -275,7 +295,7 @@ export function LabTrendsScreen(): ReactNode {
               <Title order={2} size="h3">
                 {chosen.name}
               </Title>
-              <TrendView key={chosen.key} trend={chosen} />
+              <TrendView trend={chosen} />
             </>
           )}
         </>

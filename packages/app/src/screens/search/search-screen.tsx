@@ -5,7 +5,7 @@
  */
 import { memo, useDeferredValue, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useDebouncedCallback } from '@mantine/hooks';
-import { Anchor, Badge, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
@@ -51,16 +51,22 @@ const HitRow = memo(function HitRow(props: {
   );
 });
 
+/** Hits drawn at first for a query (a keystroke draws no more than these); more on request. */
+export const FIRST_HITS = 20;
+
 function Results(props: { readonly q: string }): ReactNode {
   const { t } = useTranslation();
   const session = useOpenSession();
-  const results = useSearch(props.q, { limit: 50 });
+  // "Show more" holds for the query it was asked for; the next keystroke starts at FIRST_HITS again.
+  const [more, setMore] = useState<{ readonly q: string; readonly limit: number } | null>(null);
+  const limit = more?.q === props.q ? more.limit : FIRST_HITS;
+  const results = useSearch(props.q, { limit });
   if (props.q.trim() === '') return null;
   const hits = results.hits.filter((h) => slugOfKind(h.kind) !== undefined);
   return (
     <Stack gap="xs" aria-live="polite" data-search-query={props.q} data-search-ready={results.ready}>
       <Text size="sm" c="dimmed">
-        {results.ready ? t('search.count', { count: hits.length }) : t('search.indexing')}
+        {results.ready ? t('search.count', { count: results.total }) : t('search.indexing')}
       </Text>
       {hits.map((hit) => (
         <HitRow
@@ -71,6 +77,11 @@ function Results(props: { readonly q: string }): ReactNode {
           me={session.account.accountId}
         />
       ))}
+      {results.hits.length < results.total && (
+        <Button variant="subtle" onClick={() => setMore({ q: props.q, limit: limit + FIRST_HITS * 2 })}>
+          {t('search.more', { count: results.total - results.hits.length })}
+        </Button>
+      )}
     </Stack>
   );
 }
