@@ -3,7 +3,7 @@
  * records this device holds, in memory, unlocked only; nothing searchable is written anywhere), ranked,
  * each hit with its kind and the field it matched in; live as records change.
  */
-import { memo, useDeferredValue, useEffect, useRef, useState, type ReactNode } from 'react';
+import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useDebouncedCallback } from '@mantine/hooks';
 import { Anchor, Badge, Button, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
@@ -104,7 +104,6 @@ export function SearchScreen(): ReactNode {
     written.current = value;
     setParams(value === '' ? {} : { q: value }, { replace: true });
   }, 400);
-  const deferred = useDeferredValue(q);
   return (
     <Stack maw={820}>
       <PageHeader title={t('search.title')} />
@@ -123,7 +122,7 @@ export function SearchScreen(): ReactNode {
       <Text size="sm" c="dimmed">
         {t('search.privacy')}
       </Text>
-      <Results q={deferred} />
+      <Results q={q} />
     </Stack>
   );
 }
