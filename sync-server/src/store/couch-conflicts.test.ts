@@ -19,16 +19,7 @@ afterAll(async () => {
 });
 
 const S = 'pat/allergy';
-const raw = async (
-  path: string,
-  init?: { method: string; body: unknown },
-): Promise<Record<string, unknown>> => {
-  const response = await fetch(`${server.url}/${path}`, {
-    ...(init === undefined ? {} : { method: init.method, body: JSON.stringify(init.body) }),
-    headers: { 'content-type': 'application/json' },
-  });
-  return (await response.json()) as Record<string, unknown>;
-};
+const raw = (path: string, init?: { method: string; body: unknown }) => server.request(path, init);
 /** Writes `doc` as a revision of its own branch, as the other side of a partition would have. */
 const inject = async (db: string, doc: Record<string, unknown>, gen: number): Promise<void> => {
   const ids = Array.from({ length: gen }, (_, i) =>

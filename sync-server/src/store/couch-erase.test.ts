@@ -22,16 +22,7 @@ afterAll(async () => {
 });
 
 const C = 'Clinician_01234567890';
-const raw = async (
-  path: string,
-  init?: { method: string; body: unknown },
-): Promise<Record<string, unknown>> => {
-  const response = await fetch(`${server.url}/${path}`, {
-    ...(init === undefined ? {} : { method: init.method, body: JSON.stringify(init.body) }),
-    headers: { 'content-type': 'application/json' },
-  });
-  return (await response.json()) as Record<string, unknown>;
-};
+const raw = (path: string, init?: { method: string; body: unknown }) => server.request(path, init);
 const allDocs = async (db: string) =>
   (await raw(`${db}/_all_docs?include_docs=true`)).rows as Array<{
     id: string;

@@ -43,16 +43,7 @@ const sqliteStore = async (): Promise<SyncStore> => {
   return store;
 };
 
-const http = async (
-  path: string,
-  init?: { method: string; body: unknown },
-): Promise<Record<string, unknown>> => {
-  const response = await fetch(`${server.url}/${path}`, {
-    ...(init === undefined ? {} : { method: init.method, body: JSON.stringify(init.body) }),
-    headers: { 'content-type': 'application/json' },
-  });
-  return (await response.json()) as Record<string, unknown>;
-};
+const http = (path: string, init?: { method: string; body: unknown }) => server.request(path, init);
 const docPath = (db: string, id: string, query = ''): string => `${db}/${encodeURIComponent(id)}${query}`;
 /** Ops as a new commit's attachment carries them (commit-ops.ts `withOps`). */
 const opsAttachment = (ops: unknown[]) => ({

@@ -20,6 +20,8 @@ export interface PouchServer {
   kill(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** One CouchDB HTTP request with a JSON body, answered as JSON (what a test reads or writes behind the store). */
+  request(path: string, init?: { method: string; body: unknown }): Promise<Record<string, unknown>>;
 }
 
 const freePort = (): Promise<number> =>
@@ -82,6 +84,13 @@ export const startPouchServer = async (options: { inMemory?: boolean } = {}): Pr
   return {
     url,
     port,
+    request: async (path, init) => {
+      const response = await fetch(`${url}/${path}`, {
+        ...(init === undefined ? {} : { method: init.method, body: JSON.stringify(init.body) }),
+        headers: { 'content-type': 'application/json' },
+      });
+      return (await response.json()) as Record<string, unknown>;
+    },
     kill: () => end('SIGKILL'),
     restart: async () => {
       await end('SIGKILL');
