@@ -4,7 +4,7 @@
  * builders every mapping shares. Pure functions; nothing here throws.
  */
 import type { Contact, FileRef } from './common-schemas';
-import type { FhirJson, FhirJsonObject, FhirResource } from './fhir';
+import type { FhirJson, FhirJsonObject, FhirResource } from './fhir-types';
 import type { RecordKind } from './registry';
 
 // ------------------------------------------------------------------------------------ systems and urls

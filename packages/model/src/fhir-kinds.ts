@@ -12,7 +12,7 @@
  * Pure, like fhir.ts: the output depends on the input only.
  */
 import type { Coding, RecordOrigin } from './common-schemas';
-import type { FhirJson, FhirResource } from './fhir';
+import type { FhirJson, FhirResource } from './fhir-types';
 import {
   HALE_EXTENSION_BASE,
   coding,

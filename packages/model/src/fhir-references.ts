@@ -13,7 +13,7 @@
  * `resolveReference` follows R4's rules: an absolute reference is itself; a relative one resolves against
  * the base of the referring entry's fullUrl when that fullUrl is RESTful, else it stays relative.
  */
-import type { FhirBundle, FhirBundleEntry, FhirJson, FhirJsonObject, FhirResource } from './fhir';
+import type { FhirBundle, FhirBundleEntry, FhirJson, FhirJsonObject, FhirResource } from './fhir-types';
 import { HALE_FHIR_BASE } from './fhir-draft';
 
 /** Base of the fullUrls of a standard Hale export (`.invalid`: Hale publishes no FHIR server). */

@@ -1,0 +1,630 @@
+/*
+ * FHIR export: one resource (or a few) per record of the clinical kinds.
+ * The export's invariants and failure modes: fhir.ts.
+ */
+import type { Provenance } from './common-schemas';
+import type {
+  Allergy,
+  Appointment,
+  EmergencyContact,
+  Encounter,
+  HealthDocument,
+  Immunization,
+  LabResult,
+  Medication,
+  Message,
+  Profile,
+  TreatmentPlan,
+} from './record-schemas';
+import { withCodes } from './fhir-kinds';
+import {
+  LOINC,
+  CVX,
+  V2_0203,
+  V3_ACT_CODE,
+  V3_PARTICIPATION,
+  V3_DATA_OPERATION,
+  PROVENANCE_PARTICIPANT,
+  DATA_ABSENT_REASON,
+  type DraftObject,
+  makeResource,
+  fhirDateTime,
+  text,
+  coding,
+  haleIdentifier,
+  versionRef,
+  extension,
+  stringExt,
+  dateTimeExt,
+  meta,
+  telecom,
+  address,
+  attachment,
+  parseQuantity,
+  type Exporter,
+  laboratoryCategory,
+  authorSignature,
+  labValue,
+  isCvxCode,
+  isLoincCode,
+  codedConcept,
+  HALE_ACCOUNT_SYSTEM,
+  HALE_THREAD_SYSTEM,
+  fhirId,
+  fhirFullUrl,
+} from './fhir-draft';
+import {
+  ALLERGY_CLINICAL,
+  APPOINTMENT_STATUS,
+  BIRTH_SEX,
+  DOCUMENT_TYPE_LOINC,
+  ENCOUNTER_CLASS,
+  participantStatuses,
+} from './fhir-mappings';
+import type { FhirResource } from './fhir-types';
+
+// ------------------------------------------------------------------------------------------- mapping
+
+/**
+ * Which Patient a Profile becomes. Devices that each create the Profile offline leave the patient with
+ * several: the chosen one is the export's Patient (`Patient/{fhirId(patientId)}`, which every reference
+ * names), each other one a Patient of its own id; all are linked to each other with `seealso`.
+ */
+export interface ProfileRole {
+  readonly primary: boolean;
+  /** fullUrls of the patient's other Patient resources. */
+  readonly seeAlso: readonly string[];
+}
+
+export const exportProfile = (
+  x: Exporter,
+  r: Profile,
+  signature: string | undefined,
+  role: ProfileRole,
+): void => {
+  const patientFhirId = role.primary ? fhirId(r.patientId) : r.id;
+  const gpDisplay = r.primaryCareProvider;
+  x.add(
+    makeResource('Patient', patientFhirId, {
+      meta: meta(r.updatedAt),
+      extension: [
+        r.sexAtBirth === undefined
+          ? undefined
+          : {
+              url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
+              valueCode: BIRTH_SEX[r.sexAtBirth],
+            },
+        r.gender === undefined || r.gender.trim() === ''
+          ? undefined
+          : {
+              url: 'http://hl7.org/fhir/StructureDefinition/patient-genderIdentity',
+              valueCodeableConcept: text(r.gender),
+            },
+        stringExt('note', r.notes),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [
+        haleIdentifier(r.id),
+        // Only the chosen Patient carries the account: a receiver matching on it must land there.
+        role.primary ? { system: HALE_ACCOUNT_SYSTEM, value: r.patientId } : undefined,
+        r.medicalRecordNumber === undefined
+          ? undefined
+          : {
+              type: { coding: [coding(V2_0203, 'MR', 'Medical record number')] },
+              value: r.medicalRecordNumber,
+            },
+      ],
+      active: r.status === 'active',
+      name: [text(r.fullName)],
+      telecom: telecom(r.contact),
+      gender: r.sexAtBirth,
+      birthDate: r.birthDate,
+      address: address(r.contact),
+      generalPractitioner: [
+        r.primaryCareProviderId !== undefined
+          ? x.person(r.primaryCareProviderId, gpDisplay)
+          : gpDisplay === undefined
+            ? undefined
+            : { display: gpDisplay },
+      ],
+      link: role.seeAlso.map((url) => ({ other: { reference: url }, type: 'seealso' })),
+    }),
+  );
+  if (r.bloodType !== undefined && r.bloodType !== 'unknown') {
+    x.add(
+      makeResource('Observation', `${r.id}-blood-type`, {
+        meta: meta(r.updatedAt),
+        status: 'final',
+        category: [laboratoryCategory],
+        code: { coding: [coding(LOINC, '882-1', 'ABO and Rh group [Type] in Blood')], text: 'Blood type' },
+        subject: x.patient,
+        valueCodeableConcept: text(r.bloodType),
+      }),
+    );
+  }
+};
+
+export const exportEmergencyContact = (
+  x: Exporter,
+  r: EmergencyContact,
+  signature: string | undefined,
+): void => {
+  x.add(
+    makeResource('RelatedPerson', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        stringExt('note', r.notes),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      patient: x.patient,
+      relationship: [text(r.relationship)],
+      name: [text(r.name)],
+      telecom: telecom(r),
+    }),
+  );
+};
+
+export const exportHealthDocument = (
+  x: Exporter,
+  r: HealthDocument,
+  signature: string | undefined,
+  related: readonly DraftObject[],
+): void => {
+  const known = DOCUMENT_TYPE_LOINC[r.documentType];
+  const type = {
+    coding: [known === undefined ? undefined : coding(LOINC, known.code, known.display)],
+    text: r.documentType,
+  };
+  const priorId = (version: number) => `${r.id}-v${version}`;
+  const sorted = [...r.versions].sort((a, b) => a.version - b.version);
+  // Each version replaces the one before it; the first has nothing to replace.
+  const replaces = (index: number) => {
+    const previous = sorted[index - 1];
+    return previous === undefined
+      ? undefined
+      : [
+          {
+            code: 'replaces',
+            target: { reference: fhirFullUrl('DocumentReference', priorId(previous.version)) },
+          },
+        ];
+  };
+  sorted.forEach((version, index) => {
+    x.add(
+      makeResource('DocumentReference', priorId(version.version), {
+        meta: meta(version.uploadedAt, version.version),
+        identifier: [haleIdentifier(r.id)],
+        status: 'superseded',
+        type,
+        category: (r.tags ?? []).map(text),
+        subject: x.patient,
+        date: fhirDateTime(version.uploadedAt),
+        author: [version.uploadedBy === undefined ? undefined : x.person(version.uploadedBy)],
+        description: version.changeNote,
+        relatesTo: replaces(index),
+        content: [{ attachment: attachment(version.file, r.title, true) }],
+      }),
+    );
+  });
+  x.add(
+    makeResource('DocumentReference', r.id, {
+      meta: meta(r.updatedAt, r.version),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: 'current',
+      type,
+      category: (r.tags ?? []).map(text),
+      subject: x.patient,
+      date: fhirDateTime(r.uploadedAt),
+      author: [r.uploadedBy === undefined ? undefined : x.person(r.uploadedBy)],
+      description: r.description,
+      relatesTo: replaces(sorted.length),
+      content: [{ attachment: attachment(r.file, r.title, true) }],
+      context: { related },
+    }),
+  );
+};
+
+export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): void => {
+  // verificationStatus is left out on purpose: Hale does not know it, and guessing `unconfirmed` could
+  // make a receiving system discount a real allergy.
+  x.add(
+    makeResource('AllergyIntolerance', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      clinicalStatus: {
+        coding: [
+          coding(ALLERGY_CLINICAL, r.active ? 'active' : 'inactive', r.active ? 'Active' : 'Inactive'),
+        ],
+      },
+      category: [r.category],
+      code: withCodes({ text: r.substance }, r.codes),
+      patient: x.patient,
+      onsetDateTime: fhirDateTime(r.onsetDate),
+      recordedDate: fhirDateTime(r.recordedAt),
+      note: [text(r.notes)],
+      reaction: [allergyReaction(r.reaction, r.severity)],
+    }),
+  );
+};
+
+/** Nothing when neither is known: a reaction of unknown manifestation and severity says nothing. */
+const allergyReaction = (
+  reaction: string | undefined,
+  severity: Allergy['severity'],
+): DraftObject | undefined => {
+  const described = reaction !== undefined && reaction.trim() !== '';
+  if (!described && severity === undefined) return undefined;
+  return {
+    // manifestation is required in a reaction; an unknown one is said so, not invented.
+    manifestation: [
+      described ? text(reaction) : { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'unknown' }] },
+    ],
+    severity,
+  };
+};
+
+const DOSE_OF_RE = /^\s*([1-9]\d{0,5})\s+of\s+([1-9]\d{0,5})\s*$/i;
+
+export const exportImmunization = (x: Exporter, r: Immunization, signature: string | undefined): void => {
+  const doseQuantity = parseQuantity(r.dose);
+  const doseOf = r.dose === undefined ? null : DOSE_OF_RE.exec(r.dose);
+  const protocolApplied =
+    doseQuantity !== undefined || r.dose === undefined
+      ? undefined
+      : doseOf?.[1] && doseOf[2]
+        ? { doseNumberPositiveInt: Number(doseOf[1]), seriesDosesPositiveInt: Number(doseOf[2]) }
+        : { doseNumberString: r.dose };
+  const vaccineCode = codedConcept(r.vaccineName, r.vaccineCode, CVX, isCvxCode);
+  const performer =
+    r.providerId !== undefined
+      ? x.person(r.providerId, r.performer)
+      : r.performer === undefined
+        ? undefined
+        : { display: r.performer };
+  x.add(
+    makeResource('Immunization', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        r.proofDocumentId === undefined
+          ? undefined
+          : extension('proof-document', { valueReference: x.recordRef('HealthDocument', r.proofDocumentId) }),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      status: 'completed',
+      vaccineCode,
+      patient: x.patient,
+      occurrenceDateTime: fhirDateTime(r.administeredAt),
+      recorded: fhirDateTime(r.createdAt),
+      lotNumber: r.lotNumber,
+      doseQuantity,
+      performer: [performer === undefined ? undefined : { actor: performer }],
+      note: [text(r.notes)],
+      protocolApplied: [protocolApplied],
+    }),
+  );
+  if (r.nextDoseDate !== undefined) {
+    x.add(
+      makeResource('ImmunizationRecommendation', `${r.id}-next-dose`, {
+        meta: meta(r.updatedAt),
+        patient: x.patient,
+        date: fhirDateTime(r.updatedAt),
+        recommendation: [
+          {
+            vaccineCode: [vaccineCode],
+            forecastStatus: {
+              coding: [
+                coding('http://terminology.hl7.org/CodeSystem/immunization-recommendation-status', 'due'),
+              ],
+            },
+            dateCriterion: [
+              {
+                code: { coding: [coding(LOINC, '30980-7', 'Date vaccine due')] },
+                value: fhirDateTime(r.nextDoseDate),
+              },
+            ],
+            supportingImmunization: [{ reference: fhirFullUrl('Immunization', r.id) }],
+          },
+        ],
+      }),
+    );
+  }
+};
+
+export const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
+  const doseQuantity = parseQuantity(r.dose);
+  x.add(
+    makeResource('MedicationStatement', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: r.active ? 'active' : 'completed',
+      medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
+      subject: x.patient,
+      effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
+      dateAsserted: fhirDateTime(r.createdAt),
+      informationSource: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
+      reasonCode: [text(r.reason)],
+      dosage: [
+        {
+          text: doseQuantity === undefined ? r.dose : undefined,
+          patientInstruction: r.instructions,
+          timing: { code: text(r.frequency) },
+          doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
+        },
+      ],
+    }),
+  );
+};
+
+const versionProvenance = (
+  x: Exporter,
+  target: { type: string; id: string; version: number },
+  provenance: Provenance,
+  signature: string | undefined,
+): FhirResource =>
+  makeResource('Provenance', `${target.id}-prov-${target.version}`, {
+    meta: meta(provenance.at),
+    target: [{ reference: `${fhirFullUrl(target.type, target.id)}/_history/${target.version}` }],
+    recorded: fhirDateTime(provenance.at),
+    reason: [text(provenance.reason)],
+    activity: { coding: [coding(V3_DATA_OPERATION, target.version === 1 ? 'CREATE' : 'UPDATE')] },
+    agent: [
+      {
+        type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
+        who: x.person(provenance.by),
+      },
+      {
+        type: { coding: [coding(V3_PARTICIPATION, 'DEV', 'device')] },
+        who: x.device(provenance.deviceId),
+        onBehalfOf: x.person(provenance.by),
+      },
+    ],
+    signature: [
+      signature === undefined
+        ? undefined
+        : authorSignature(provenance.at, x.person(provenance.by), signature),
+    ],
+  });
+
+const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+const CATEGORY_DISPLAY: Readonly<Record<NonNullable<LabResult['category']>, string>> = {
+  laboratory: 'Laboratory',
+  'vital-signs': 'Vital Signs',
+  'social-history': 'Social History',
+  imaging: 'Imaging',
+  survey: 'Survey',
+  exam: 'Exam',
+  therapy: 'Therapy',
+  activity: 'Activity',
+  procedure: 'Procedure',
+};
+
+const observationCategory = (category: LabResult['category']): DraftObject =>
+  category === undefined || category === 'laboratory'
+    ? laboratoryCategory
+    : { coding: [coding(OBSERVATION_CATEGORY, category, CATEGORY_DISPLAY[category])] };
+
+export const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefined): void => {
+  const code = withCodes(codedConcept(r.testName, r.testCode, LOINC, isLoincCode), r.codes);
+  const category = observationCategory(r.category);
+  const orderId = `${r.id}-order`;
+  const basedOn =
+    r.orderedBy === undefined ? undefined : [{ reference: fhirFullUrl('ServiceRequest', orderId) }];
+  const observation = (
+    v: Pick<LabResult, 'status' | 'value' | 'units' | 'referenceRange' | 'effectiveAt' | 'publishedAt'>,
+    version: number,
+    lastUpdated: string,
+    current: boolean,
+  ) =>
+    makeResource('Observation', r.id, {
+      meta: meta(lastUpdated, version),
+      extension: current ? [dateTimeExt('created-at', r.createdAt)] : undefined,
+      identifier: [haleIdentifier(r.id)],
+      basedOn,
+      status: v.status,
+      category: [category],
+      code,
+      subject: x.patient,
+      effectiveDateTime: fhirDateTime(v.effectiveAt),
+      issued: fhirDateTime(v.publishedAt),
+      performer: [r.performer === undefined ? undefined : { display: r.performer }],
+      ...labValue(v.value, v.units),
+      referenceRange: [text(v.referenceRange)],
+      component: current
+        ? (r.components ?? []).map((c) => ({
+            code: codedConcept(c.testName, c.testCode, LOINC, isLoincCode),
+            ...labValue(c.value, c.units),
+            referenceRange: [text(c.referenceRange)],
+          }))
+        : undefined,
+    });
+  for (const v of r.versions) {
+    x.add(observation(v, v.version, v.provenance.at, false));
+    x.add(
+      versionProvenance(x, { type: 'Observation', id: r.id, version: v.version }, v.provenance, undefined),
+    );
+  }
+  x.add(observation(r, r.version, r.updatedAt, true));
+  x.add(versionProvenance(x, { type: 'Observation', id: r.id, version: r.version }, r.provenance, signature));
+  if (r.orderedBy !== undefined) {
+    x.add(
+      makeResource('ServiceRequest', orderId, {
+        meta: meta(r.updatedAt),
+        status: labOrderStatus(r.status),
+        intent: 'order',
+        code,
+        subject: x.patient,
+        requester: x.person(r.orderedBy),
+      }),
+    );
+  }
+  if (r.attachments !== undefined && r.attachments.length > 0) {
+    x.add(
+      makeResource('DiagnosticReport', `${r.id}-report`, {
+        meta: meta(r.updatedAt, r.version),
+        basedOn,
+        // Every Hale lab status is also a DiagnosticReport status code.
+        status: r.status,
+        category: [category],
+        code,
+        subject: x.patient,
+        effectiveDateTime: fhirDateTime(r.effectiveAt),
+        issued: fhirDateTime(r.publishedAt),
+        performer: [r.performer === undefined ? undefined : { display: r.performer }],
+        result: [{ reference: fhirFullUrl('Observation', r.id) }],
+        presentedForm: r.attachments.map((file) => attachment(file, undefined, false)),
+      }),
+    );
+  }
+};
+
+const labOrderStatus = (status: LabResult['status']): string => {
+  switch (status) {
+    case 'registered':
+    case 'preliminary':
+      return 'active';
+    case 'cancelled':
+      return 'revoked';
+    case 'entered-in-error':
+      return 'entered-in-error';
+    default:
+      return 'completed';
+  }
+};
+
+export const exportTreatmentPlan = (x: Exporter, r: TreatmentPlan, signature: string | undefined): void => {
+  const carePlan = (
+    v: Pick<TreatmentPlan, 'summary' | 'details' | 'status' | 'effectiveFrom' | 'effectiveTo'>,
+    version: number,
+    lastUpdated: string,
+  ) =>
+    makeResource('CarePlan', r.id, {
+      meta: meta(lastUpdated, version),
+      identifier: [haleIdentifier(r.id)],
+      status: v.status,
+      intent: 'plan',
+      title: v.summary,
+      description: v.details,
+      subject: x.patient,
+      period: { start: fhirDateTime(v.effectiveFrom), end: fhirDateTime(v.effectiveTo) },
+      created: fhirDateTime(r.createdAt),
+      author: x.person(r.authorId),
+    });
+  for (const v of r.versions) {
+    x.add(carePlan(v, v.version, v.provenance.at));
+    x.add(versionProvenance(x, { type: 'CarePlan', id: r.id, version: v.version }, v.provenance, undefined));
+  }
+  x.add(carePlan(r, r.version, r.updatedAt));
+  x.add(versionProvenance(x, { type: 'CarePlan', id: r.id, version: r.version }, r.provenance, signature));
+  const ack = r.acknowledgement;
+  if (ack !== undefined) {
+    x.add(
+      makeResource('Provenance', `${r.id}-ack`, {
+        meta: meta(ack.at),
+        // validateRecord takes a history with gaps, so the version acknowledged may not be exported.
+        target: [
+          versionRef(
+            'CarePlan',
+            r.id,
+            'TreatmentPlan',
+            ack.version,
+            ack.version === r.version || r.versions.some((v) => v.version === ack.version),
+          ),
+        ],
+        recorded: fhirDateTime(ack.at),
+        activity: { text: 'acknowledged' },
+        agent: [
+          {
+            type: { coding: [coding(PROVENANCE_PARTICIPANT, 'attester', 'Attester')] },
+            who: x.person(ack.by),
+          },
+        ],
+      }),
+    );
+  }
+};
+
+export const exportAppointment = (x: Exporter, r: Appointment, signature: string | undefined): void => {
+  x.add(
+    makeResource('Appointment', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: APPOINTMENT_STATUS[r.status],
+      reasonCode: [text(r.reason)],
+      start: fhirDateTime(r.startAt),
+      end: fhirDateTime(r.endAt),
+      created: fhirDateTime(r.createdAt),
+      requestedPeriod: r.preferredTimes?.map((w) => ({
+        start: fhirDateTime(w.startAt),
+        end: fhirDateTime(w.endAt),
+      })),
+      participant: [
+        { actor: x.patient, status: participantStatuses(r)[0] },
+        { actor: x.person(r.providerId), status: participantStatuses(r)[1] },
+        r.location === undefined ? undefined : { actor: { display: r.location }, status: 'accepted' },
+      ],
+    }),
+  );
+};
+
+export const exportMessage = (x: Exporter, r: Message, signature: string | undefined): void => {
+  x.add(
+    makeResource('Communication', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        dateTimeExt('read-at', r.readAt),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      // The receipt level (sent / delivered / read) is carried by `received` and the read-at extension.
+      status: 'completed',
+      subject: x.patient,
+      topic: { coding: [{ system: HALE_THREAD_SYSTEM, code: r.threadId }] },
+      sent: fhirDateTime(r.sentAt),
+      received: fhirDateTime(r.deliveredAt),
+      recipient: [x.person(r.recipientId)],
+      sender: x.person(r.senderId),
+      payload: [
+        { contentString: r.body },
+        ...(r.attachments ?? []).map((file) => ({ contentAttachment: attachment(file, undefined, false) })),
+      ],
+    }),
+  );
+};
+
+export const exportEncounter = (x: Exporter, r: Encounter, signature: string | undefined): void => {
+  const encounterClass = ENCOUNTER_CLASS[r.type];
+  x.add(
+    makeResource('Encounter', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [
+        haleIdentifier(r.id),
+        { type: { coding: [coding(V2_0203, 'VN', 'Visit number')] }, value: r.encounterNumber },
+      ],
+      status: r.status,
+      class: coding(V3_ACT_CODE, encounterClass.code, encounterClass.display),
+      serviceType: text(r.department),
+      subject: x.patient,
+      participant: [
+        r.clinicianId === undefined
+          ? undefined
+          : {
+              type: [{ coding: [coding(V3_PARTICIPATION, 'ATND', 'attender')] }],
+              individual: x.person(r.clinicianId),
+            },
+      ],
+      period: { start: fhirDateTime(r.startedAt), end: fhirDateTime(r.endedAt) },
+      reasonCode: [text(r.reason)],
+      location: [r.location === undefined ? undefined : { location: { display: r.location } }],
+    }),
+  );
+};
