@@ -40,7 +40,7 @@ import {
   type SyncStore,
 } from '../types';
 import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
-import { guarded, guardShards, Parts, type Ctx } from './context';
+import { batchedReader, guarded, type Reader, guardShards, Parts, type Ctx } from './context';
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
 import { invalid, validateDocWrite, validateGuard } from './validate';
@@ -91,12 +91,12 @@ export const planRows = async (
   now: string,
   parts: Parts,
   maxMasterBytes?: number,
+  read: Reader = (ids) => ctx.data.getMany(ids),
 ): Promise<RowsPlan> => {
-  const { data } = ctx;
   // The reads are independent: at once.
   const [current, positions] = await Promise.all([
-    data.getMany(rows.map((r) => key('d', r.doc.stream, r.doc.id))),
-    data.getMany(
+    read(rows.map((r) => key('d', r.doc.stream, r.doc.id))),
+    read(
       rows.flatMap((r) =>
         r.doc.audit !== undefined && isAuditStream(r.doc.stream)
           ? [key('ap', r.doc.stream, r.doc.author, r.doc.audit.authorSeq)]
@@ -243,7 +243,14 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     if (shards.length === 0) return [];
     const { result, committed } = await log.commit(shards, async (snaps) => {
       const parts = new Parts();
-      const plan = await guarded(data, guard, () => planRows(ctx, snaps, rows, now, parts, maxMasterBytes));
+      // The guard's device read and the rows' reads go in one request.
+      const read = batchedReader(data);
+      const plan = await guarded(
+        data,
+        guard,
+        () => planRows(ctx, snaps, rows, now, parts, maxMasterBytes, read),
+        read,
+      );
       if (plan.positionTaken) return { parts: new Map(), result: notWritten(plan.results) };
       return { parts: parts.map, result: plan.results, revs: plan.revs };
     });
