@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { encodeFrame, type PushDoc, type ServerFrame } from '@hale/protocol';
-import { connect, makeDoc, registerAccount } from '@hale/sync-server/testing';
+import { addDevice, connect, makeDoc, registerAccount, streamOf } from '@hale/sync-server/testing';
 import { startCouchNode, startPouchServer } from '@hale/sync-server/testing/couch';
 
 const args = new Map(
@@ -141,6 +141,38 @@ try {
     `\nnext ${rest.length} batches of ${BATCH}: ${Math.round(mean)} ms each (${Math.round((BATCH / mean) * 1000)} docs/s)`,
   );
   summarize(calls, Math.max(1, rest.length));
+  // Pull: another device pulls the stream from 0 in pages of up to 1,000 (as bench:cluster does).
+  const reader = await connect(node, await addDevice(node, account));
+  await new Promise((r) => setTimeout(r, 200));
+  calls = [];
+  const pouch0 = pouchCpuMs(couch.port);
+  const own0 = process.cpuUsage();
+  const t1 = performance.now();
+  let since = 0;
+  let pages = 0;
+  let pulled = 0;
+  for (;;) {
+    const answer = await reader.request({
+      t: 'pull',
+      rid: reader.rid(),
+      streams: [{ stream: streamOf(account.accountId, 'allergy'), since }],
+      limit: 1000,
+      maxBytes: 4 * 1024 * 1024,
+    });
+    if (answer.t !== 'pulled') throw new Error(`pull refused: ${JSON.stringify(answer).slice(0, 300)}`);
+    pages++;
+    pulled += answer.docs.length;
+    const cp = answer.streams[0];
+    if (cp === undefined || cp.done) break;
+    since = cp.checkpoint;
+  }
+  const pullMs = performance.now() - t1;
+  const pullOwn = process.cpuUsage(own0);
+  console.log(
+    `\npull of ${pulled} in ${pages} pages: ${Math.round(pullMs)} ms (${Math.round((pulled / pullMs) * 1000)} docs/s); CPU per page: this process ${Math.round((pullOwn.user + pullOwn.system) / 1000 / pages)} ms, pouchdb-server ${Math.round((pouchCpuMs(couch.port) - pouch0) / pages)} ms`,
+  );
+  summarize(calls, pages);
+  reader.ws.terminate();
   client.ws.terminate();
   await node.stop();
 } finally {

@@ -6,9 +6,11 @@
  * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
  *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
  *   the current key epoch, revision tags that move forward, and audit append-only. The epoch is checked
- *   before the costly checks (to refuse early) and again by the store inside the write's transaction
- *   (`DocWrite.expectedEpoch`), so a rotation stored meanwhile refuses the row STALE_EPOCH: a grantee the
- *   rotation shut out still holds the old key.
+ *   by the store inside the write's transaction (`DocWrite.expectedEpoch` = the row's epoch), so a
+ *   rotation stored meanwhile, on any node, refuses the row STALE_EPOCH: a grantee the rotation shut out
+ *   still holds the old key. Before the costly checks a row is refused early, without a read, when its
+ *   epoch is below one the store reported current for its stream (`knownEpochs`: epochs only grow while
+ *   the server runs; a restore is offline); any other row is left to the store's check.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
  * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
  *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
@@ -104,6 +106,9 @@ const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
  */
 const MAX_PUSH_RECOUNTS = 3;
 
+/** Streams whose epoch a push remembers (`knownEpochs`); all are forgotten when it is full. */
+const KNOWN_EPOCHS = 10_000;
+
 /**
  * Whether a pushed audit entry is the stored one byte for byte. Every field counts: an entry that differs
  * in anything, even one the signature would not catch, is a change and stays refused.
@@ -131,8 +136,13 @@ export const createPush = (
   const lockAuditAppends = keyedLocks();
   const auditCap = deps.auditEntriesPerAccountPerDay ?? DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY;
 
-  const epochOf = async (stream: string): Promise<number> =>
-    (await store.envelopes.currentEpoch(stream)) ?? 0;
+  /** Per stream, the highest epoch the store reported current (a lower bound of the current one). */
+  const knownEpochs = new Map<string, number>();
+  const learnEpoch = (stream: string, epoch: number): void => {
+    if ((knownEpochs.get(stream) ?? -1) >= epoch) return;
+    if (knownEpochs.size >= KNOWN_EPOCHS) knownEpochs.clear();
+    knownEpochs.set(stream, epoch);
+  };
 
   const needsSignature = (stream: string, p: Principal): boolean => {
     const parsed = parseStreamId(stream);
@@ -151,7 +161,6 @@ export const createPush = (
     const results: Array<PushResult | null> = [];
     const writes: DocWrite[] = [];
     const writeIndex: number[] = [];
-    const epochs = new Map<string, number>();
     /** Indexes (in `writes`) of the rows a grantee writes to another account's streams: logged. */
     const counted: number[] = [];
     const rowError = (stream: string, id: string, code: ErrorCode, message: string): PushResult => ({
@@ -185,8 +194,8 @@ export const createPush = (
         results.push(rowError(doc.stream, doc.id, 'FORBIDDEN', 'author must be the pushing device'));
         continue;
       }
-      // Checked again by the store in the write's own transaction: a rotation may be stored while this
-      // row's signature is checked and the audit chain's lock awaited.
+      // Decided by the store in the write's own transaction: a rotation may be stored while this row's
+      // signature is checked and the audit chain's lock awaited, or on another node.
       let expectedEpoch: number | undefined;
       if (isAudit) {
         if (doc.audit === undefined) {
@@ -198,16 +207,12 @@ export const createPush = (
           results.push(rowError(doc.stream, doc.id, 'BAD_MESSAGE', 'audit header outside the audit stream'));
           continue;
         }
-        let current = epochs.get(doc.stream);
-        if (current === undefined) {
-          current = await epochOf(doc.stream);
-          epochs.set(doc.stream, current);
-        }
-        if (doc.epoch !== current) {
-          results.push(staleEpoch(doc, current));
+        const known = knownEpochs.get(doc.stream);
+        if (known !== undefined && doc.epoch < known) {
+          results.push(staleEpoch(doc, known));
           continue;
         }
-        expectedEpoch = current;
+        expectedEpoch = doc.epoch;
         const next = parseRevTag(doc.rev);
         const prev = assumedRev === null ? null : parseRevTag(assumedRev);
         if (!next || (prev !== null && next.n <= prev.n)) {
@@ -384,8 +389,10 @@ export const createPush = (
           const i = writeIndex[k]!;
           const doc = frame.rows[i]!.doc;
           if (result.status === 'ok') {
+            if (writes[k]!.expectedEpoch !== undefined) learnEpoch(doc.stream, doc.epoch);
             results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
           } else if (result.status === 'stale-epoch') {
+            learnEpoch(doc.stream, result.epoch);
             results[i] = staleEpoch(doc, result.epoch);
           } else if (result.status === 'conflict') {
             if (result.master && result.master.rev === doc.rev) {

@@ -72,7 +72,7 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
     if (envelopes.length === 0) return [];
     const { result } = await log.commit(
       envelopes.map((e) => shardOf(e.stream)),
-      async () => {
+      async (snaps) => {
         const stored = await data.getMany(envelopes.map((e) => key('e', e.stream, e.epoch, e.recipient)));
         const parts = new Parts();
         const batch = new Map<string, Envelope>();
@@ -89,6 +89,12 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
           if (!write) continue;
           batch.set(id, e);
           const shard = shardOf(e.stream);
+          // The shard state carries each stream's current epoch (docs.ts checks a batch's rows on it).
+          const p = parts.part(shard);
+          const base = p.state ?? snaps.get(shard)?.state ?? { heads: {} };
+          if ((base.epochs?.[e.stream] ?? -1) < e.epoch) {
+            p.state = { ...base, epochs: { ...base.epochs, [e.stream]: e.epoch } };
+          }
           parts.ops(
             shard,
             put({ _id: id, envelope: e }),

@@ -111,13 +111,53 @@ export const guardShards = async (data: Db, guard: AccessGuard | undefined): Pro
   return shards;
 };
 
-/** Runs the guard's check on what the store holds now (inside a commit's build); throws its refusal. */
-export const runGuard = async (data: Db, guard: AccessGuard | undefined): Promise<void> => {
+/** Documents by id (those that exist), as `Db.getMany` reads them. */
+export type Reader = (ids: readonly string[]) => Promise<Map<string, CouchDoc>>;
+
+interface Queued {
+  ids: readonly string[];
+  resolve: (found: Map<string, CouchDoc>) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A Reader that reads the ids asked for within one turn of the event loop's microtasks in one
+ * `getMany` request (each caller is given the whole answer), so reads started at once by independent
+ * code (a guard's and a batch's) cost one request. A failure rejects every caller of that request.
+ */
+export const batchedReader = (data: Db): Reader => {
+  let queued: Queued[] | null = null;
+  return (ids) =>
+    new Promise((resolve, reject) => {
+      if (queued === null) {
+        const batch: Queued[] = [];
+        queued = batch;
+        queueMicrotask(() => {
+          queued = null;
+          data.getMany(batch.flatMap((q) => q.ids)).then(
+            (found) => batch.forEach((q) => q.resolve(found)),
+            (error: unknown) => batch.forEach((q) => q.reject(error)),
+          );
+        });
+      }
+      queued.push({ ids, resolve, reject });
+    });
+};
+
+/**
+ * Runs the guard's check on what the store holds now (inside a commit's build); throws its refusal.
+ * `read`: how the writer's device is read (a batchedReader shares the request with the batch's reads).
+ */
+export const runGuard = async (
+  data: Db,
+  guard: AccessGuard | undefined,
+  read: Reader = (ids) => data.getMany(ids),
+): Promise<void> => {
   if (guard === undefined) return;
   const writer = guard.writer;
   const [grants, device] = await Promise.all([
     unendedFrom(data, guard.granteeId, guard.patientIds, guard.at),
-    writer === undefined ? null : data.get(key('D', writer)),
+    writer === undefined ? null : read([key('D', writer)]).then((found) => found.get(key('D', writer))),
   ]);
   const writerRevoked = !isGone(device) && typeof device?.revokedAt === 'string';
   guard.check(grants, writerRevoked);
@@ -131,8 +171,9 @@ export const guarded = async <T>(
   data: Db,
   guard: AccessGuard | undefined,
   work: () => Promise<T>,
+  read?: Reader,
 ): Promise<T> => {
-  const [checked, done] = await Promise.allSettled([runGuard(data, guard), work()]);
+  const [checked, done] = await Promise.allSettled([runGuard(data, guard, read), work()]);
   if (checked.status === 'rejected') throw checked.reason;
   if (done.status === 'rejected') throw done.reason;
   return done.value;

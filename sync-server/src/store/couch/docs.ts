@@ -11,6 +11,7 @@
  * | `aa|stream|author|at|id`      | an audit entry by author and receive time (immutable)              |
  * | `hk|stream`                   | the kept signed stream head with the rows it covers                |
  * | shard log `state.heads`       | each stream's last allocated seq (log.ts)                          |
+ * | shard log `state.epochs`      | each stream's current key epoch (set by envelopes.putAll, blobs.ts)|
  *
  * Invariants:
  * - A batch is one commit of the shards of its streams (and of what its guard reads): the compare-and-set
@@ -39,7 +40,7 @@ import {
   type SyncStore,
 } from '../types';
 import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
-import { currentEpoch, guarded, guardShards, Parts, type Ctx } from './context';
+import { batchedReader, guarded, type Reader, guardShards, Parts, type Ctx } from './context';
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
 import { invalid, validateDocWrite, validateGuard } from './validate';
@@ -90,24 +91,20 @@ export const planRows = async (
   now: string,
   parts: Parts,
   maxMasterBytes?: number,
+  read: Reader = (ids) => ctx.data.getMany(ids),
 ): Promise<RowsPlan> => {
-  const { data } = ctx;
-  const epochStreams = [
-    ...new Set(rows.filter((r) => r.expectedEpoch !== undefined).map((r) => r.doc.stream)),
-  ];
   // The reads are independent: at once.
-  const [current, positions, epochList] = await Promise.all([
-    data.getMany(rows.map((r) => key('d', r.doc.stream, r.doc.id))),
-    data.getMany(
+  const [current, positions] = await Promise.all([
+    read(rows.map((r) => key('d', r.doc.stream, r.doc.id))),
+    read(
       rows.flatMap((r) =>
         r.doc.audit !== undefined && isAuditStream(r.doc.stream)
           ? [key('ap', r.doc.stream, r.doc.author, r.doc.audit.authorSeq)]
           : [],
       ),
     ),
-    Promise.all(epochStreams.map((stream) => currentEpoch(data, stream))),
   ]);
-  const epochs = new Map<string, number>(epochStreams.map((stream, i) => [stream, epochList[i] ?? 0]));
+  const epochOf = (stream: string): number => snaps.get(shardOf(stream))?.state.epochs?.[stream] ?? 0;
   const heads = new Map<string, number>();
   const revs = new Map<string, string | null>();
   const headOf = (stream: string): number =>
@@ -129,8 +126,8 @@ export const planRows = async (
       results.push({ status: 'append-only' });
       continue;
     }
-    if (expectedEpoch !== undefined && (epochs.get(doc.stream) ?? 0) !== expectedEpoch) {
-      results.push({ status: 'stale-epoch', epoch: epochs.get(doc.stream) ?? 0 });
+    if (expectedEpoch !== undefined && epochOf(doc.stream) !== expectedEpoch) {
+      results.push({ status: 'stale-epoch', epoch: epochOf(doc.stream) });
       continue;
     }
     if (exists ? stored.rev !== assumedRev : assumedRev !== null) {
@@ -210,7 +207,7 @@ export const planRows = async (
       const shard = shardOf(stream);
       const p = parts.part(shard);
       const base = p.state ?? snaps.get(shard)?.state ?? { heads: {} };
-      p.state = { heads: { ...base.heads, [stream]: head } };
+      p.state = { ...base, heads: { ...base.heads, [stream]: head } };
       p.advanced = [...(p.advanced ?? []).filter((h) => h.stream !== stream), { stream, head }];
     }
   }
@@ -246,7 +243,14 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     if (shards.length === 0) return [];
     const { result, committed } = await log.commit(shards, async (snaps) => {
       const parts = new Parts();
-      const plan = await guarded(data, guard, () => planRows(ctx, snaps, rows, now, parts, maxMasterBytes));
+      // The guard's device read and the rows' reads go in one request.
+      const read = batchedReader(data);
+      const plan = await guarded(
+        data,
+        guard,
+        () => planRows(ctx, snaps, rows, now, parts, maxMasterBytes, read),
+        read,
+      );
       if (plan.positionTaken) return { parts: new Map(), result: notWritten(plan.results) };
       return { parts: parts.map, result: plan.results, revs: plan.revs };
     });

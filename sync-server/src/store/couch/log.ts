@@ -51,9 +51,14 @@ import { applyOps, type Op } from './ops';
 import { resolveCommit } from './conflicts';
 import { opsOf, stubbed, withOps } from './commit-ops';
 
-/** What the store keeps per shard beside its log position: each stream's last allocated seq. */
+/**
+ * What the store keeps per shard beside its log position: each stream's last allocated seq, and each
+ * stream's current key epoch (its highest envelope epoch; absent: none), which a record batch checks
+ * without a read.
+ */
 export interface ShardState {
   heads: Record<string, number>;
+  epochs?: Record<string, number>;
 }
 
 /** An event a commit carries for other nodes (changes.ts): what their hubs must act on. */

@@ -40,7 +40,7 @@ export const couchImport = (ctx: Ctx): CouchImport => ({
         const parts = new Parts();
         const part = parts.part(shard);
         const base = snaps.get(shard)?.state ?? { heads: {} };
-        part.state = { heads: { ...base.heads, [stream]: to } };
+        part.state = { ...base, heads: { ...base.heads, [stream]: to } };
         part.advanced = [{ stream, head: to }];
         for (const d of chunk) {
           parts.ops(
