@@ -30,7 +30,7 @@ import {
 } from './types';
 import { createEraseAccount } from './sqlite-erase';
 import { parseJsonObject, rowToAccount, rowToDevice, rowToInvite, type InviteRow } from './sqlite-rows';
-import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from './sqlite-checks';
+import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from './store-checks';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 

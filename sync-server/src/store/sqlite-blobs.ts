@@ -13,28 +13,33 @@
  * - Quota: an account's usage is the manifests its devices created (BLOB_QUOTA_* overheads included), read
  *   in the manifest's transaction.
  *
- * Failure modes: tombstoned id → DELETED on its own stream, ALREADY_EXISTS elsewhere; another manifest or
- * chunk under the id → ALREADY_EXISTS; epoch moved → STALE_EPOCH; over quota → QUOTA_EXCEEDED; chunk of
- * no manifest → NOT_FOUND; chunk out of bounds → INVALID.
+ * Failure modes: as blob-rules.ts (the decisions this store shares with the CouchDB store).
  */
 import {
-  BLOB_CHUNK_OVERHEAD_BYTES,
   BLOB_QUOTA_CHUNK_BYTES,
   BLOB_QUOTA_MANIFEST_BYTES,
-  StoreError,
   blobQuotaBytes,
-  sealedChunkBounds,
   type AccessEntries,
   type AccessGuard,
   type BlobManifest,
   type BlobQuota,
   type SyncStore,
 } from './types';
-import { sameBytes } from './bytes';
+import {
+  refuseTombstoned,
+  requireChunkFits,
+  requireEpoch,
+  requireManifest,
+  requireQuotaRoom,
+  requireSameChunk,
+  resumesUpload,
+  validateBlobDelete,
+  validatePutChunk,
+  validatePutManifest,
+} from './blob-rules';
 import { rowToManifest, rowToTombstone, toBytes } from './sqlite-rows';
-import { invalid, isNonNegativeInt, requireText, validateManifest } from './sqlite-checks';
-import { checkGuard, validateGuard } from './sqlite-guard';
-import { validateEntries, writeEntries } from './sqlite-docs';
+import { checkGuard } from './sqlite-guard';
+import { writeEntries } from './sqlite-docs';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
@@ -51,42 +56,19 @@ interface GuardedChunk {
   entries?: AccessEntries;
 }
 
-/**
- * Only what the uploader committed to: createdBy/createdAt describe the first announcement, and a resumed
- * upload (later, or from another device of the account) announces the same blob again.
- */
-const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
-  a.blobId === b.blobId &&
-  a.stream === b.stream &&
-  a.size === b.size &&
-  a.chunkSize === b.chunkSize &&
-  a.chunkCount === b.chunkCount &&
-  a.digests.length === b.digests.length &&
-  a.digests.every((d, i) => d === b.digests[i]);
-
 const blobUsage = (s: Statements, accountId: string): number =>
   s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
 
 const storeChunk = (s: Statements, blobId: string, index: number, bytes: Uint8Array): void => {
-  const row = s.manifestGet.get(blobId);
-  if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
-  if (!isNonNegativeInt(index) || index >= row.chunk_count) {
-    throw invalid(`chunk index ${index} is outside blob ${blobId} (${row.chunk_count} chunks)`);
-  }
-  const { min, max } = sealedChunkBounds(
+  const row = requireManifest(blobId, s.manifestGet.get(blobId));
+  requireChunkFits(
     { size: row.size, chunkSize: row.chunk_size, chunkCount: row.chunk_count },
+    blobId,
     index,
+    bytes,
   );
-  if (bytes.byteLength < min || bytes.byteLength > max) {
-    throw invalid(
-      `chunk ${index} of blob ${blobId} must be ${min} bytes sealed (+ at most ${BLOB_CHUNK_OVERHEAD_BYTES}), got ${bytes.byteLength}`,
-    );
-  }
   if (s.chunkInsert.run(blobId, index, bytes).changes === 1) return;
-  const stored = s.chunkGet.get(blobId, index);
-  if (stored === undefined || !sameBytes(stored.bytes, bytes)) {
-    throw new StoreError('ALREADY_EXISTS', `chunk ${index} of blob ${blobId} differs from the stored one`);
-  }
+  requireSameChunk(blobId, index, s.chunkGet.get(blobId, index)?.bytes, bytes);
 };
 
 export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncStore, 'blobs'> => {
@@ -94,43 +76,14 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
     checkGuard(s, options.guard);
     const { quota } = options;
     const deleted = s.tombstoneGet.get(m.blobId);
-    // Told only on the blob's own stream: elsewhere the id is taken, as a live blob's would be, so that
-    // no one outside the stream learns whether (or when) it was deleted.
-    if (deleted !== undefined && deleted.stream !== m.stream) {
-      throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
-    }
-    if (deleted !== undefined) {
-      throw new StoreError('DELETED', `blob ${m.blobId} was deleted; its id is not used again`, {
-        details: { deletedAt: deleted.deleted_at },
-      });
-    }
+    refuseTombstoned(m, deleted === undefined ? null : rowToTombstone(deleted));
     const existing = s.manifestGet.get(m.blobId);
-    if (existing !== undefined) {
-      // A resumed upload: its sealed bytes (the digests) were committed, and their epoch checked, when the
-      // manifest was first stored; a re-keying since does not undo that, as it does not undo a record.
-      if (sameManifest(rowToManifest(existing), m)) return;
-      throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
-    }
+    // A resumed upload: its sealed bytes (the digests) were committed, and their epoch checked, when the
+    // manifest was first stored; a re-keying since does not undo that, as it does not undo a record.
+    if (resumesUpload(m, existing === undefined ? null : rowToManifest(existing))) return;
     // Inside the write lock, as writeDocs reads it: no envelope can be stored between this read and the commit.
-    const epoch = s.envelopeMaxEpoch.get(m.stream)?.epoch ?? 0;
-    if (options.expectedEpoch !== undefined && options.expectedEpoch !== epoch) {
-      throw new StoreError(
-        'STALE_EPOCH',
-        `blob ${m.blobId} is sealed under epoch ${options.expectedEpoch}; ${m.stream} is at epoch ${epoch}`,
-        { details: { epoch } },
-      );
-    }
-    if (quota !== undefined) {
-      const usedBytes = blobUsage(s, quota.accountId);
-      const requestedBytes = blobQuotaBytes(m);
-      if (usedBytes + requestedBytes > quota.maxBytes) {
-        throw new StoreError(
-          'QUOTA_EXCEEDED',
-          `storing this blob needs ${requestedBytes} bytes; the account stores ${usedBytes} of its ${quota.maxBytes}`,
-          { details: { usedBytes, requestedBytes, quotaBytes: quota.maxBytes } },
-        );
-      }
-    }
+    requireEpoch(m, options.expectedEpoch, s.envelopeMaxEpoch.get(m.stream)?.epoch ?? 0);
+    if (quota !== undefined) requireQuotaRoom(quota, blobUsage(s, quota.accountId), blobQuotaBytes(m));
     s.manifestInsert.run(
       m.blobId,
       m.stream,
@@ -158,8 +111,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
       entries: AccessEntries | undefined,
     ) => {
       checkGuard(s, guard);
-      const row = s.manifestGet.get(blobId);
-      if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+      const row = requireManifest(blobId, s.manifestGet.get(blobId));
       // Chunks first: they reference the manifest.
       s.chunksDelete.run(blobId);
       s.manifestDelete.run(blobId);
@@ -173,17 +125,9 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
     blobs: {
       putManifest: (m, options) =>
         call((s) => {
-          validateManifest(m);
+          validatePutManifest(m, options);
           const quota = options?.quota;
-          if (quota !== undefined) {
-            requireText(quota.accountId, 'quota.accountId');
-            if (!isNonNegativeInt(quota.maxBytes))
-              throw invalid('quota.maxBytes must be a non-negative integer');
-          }
-          validateGuard(options?.guard);
           const expectedEpoch = options?.expectedEpoch;
-          if (expectedEpoch !== undefined && !isNonNegativeInt(expectedEpoch))
-            throw invalid('expectedEpoch must be a non-negative integer');
           manifestTx.immediate(s, m, {
             ...(quota === undefined ? {} : { quota }),
             ...(options?.guard === undefined ? {} : { guard: options.guard }),
@@ -198,9 +142,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
         }),
       putChunk: (blobId, index, bytes, guard, entries) =>
         call((s) => {
-          if (!(bytes instanceof Uint8Array)) throw invalid('chunk bytes must be a Uint8Array');
-          validateGuard(guard);
-          validateEntries(entries);
+          validatePutChunk(bytes, guard, entries);
           announce(
             chunkTx.immediate(s, blobId, index, {
               bytes,
@@ -217,11 +159,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
       chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
       delete: (blobId, deletion, guard, entries) =>
         call((s) => {
-          requireText(blobId, 'blobId');
-          requireText(deletion.deletedBy, 'deletedBy');
-          requireText(deletion.deletedAt, 'deletedAt');
-          validateGuard(guard);
-          validateEntries(entries);
+          validateBlobDelete(blobId, deletion, guard, entries);
           const { tombstone, heads } = blobDeleteTx.immediate(s, blobId, deletion, guard, entries);
           announce(heads);
           return tombstone;

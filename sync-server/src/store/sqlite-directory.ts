@@ -12,7 +12,7 @@
  */
 import type { JsonObject, SyncStore } from './types';
 import { rowToProvider } from './sqlite-rows';
-import { invalid, requireText } from './sqlite-checks';
+import { invalid, requireText } from './store-checks';
 import type { SqliteContext } from './sqlite-context';
 
 // Lowercased fields joined by a character that cannot occur in a query, so a match never spans fields.

@@ -37,8 +37,8 @@ import {
 } from './types';
 import { INCARNATION_META_KEY, RESTORE_ORIGIN_META_KEY, restoreOrigin } from './sqlite-incarnation';
 import { rowToDoc } from './sqlite-rows';
-import { invalid, requireText, validateDocWrite } from './sqlite-checks';
-import { checkGuard, validateGuard } from './sqlite-guard';
+import { invalid, validateDocWrite, validateGuard } from './store-checks';
+import { checkGuard } from './sqlite-guard';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
@@ -212,13 +212,6 @@ export const writeEntries = (s: Statements, entries: AccessEntries | undefined):
     });
   }
   return written.heads;
-};
-
-export const validateEntries = (entries: AccessEntries | undefined): void => {
-  if (entries === undefined) return;
-  if (!Array.isArray(entries.rows)) throw invalid('entries.rows must be an array');
-  entries.rows.forEach(validateDocWrite);
-  requireText(entries.now, 'entries.now');
 };
 
 export const sqliteDocs = ({ db, call, announce }: SqliteContext): Pick<SyncStore, 'docs'> => {

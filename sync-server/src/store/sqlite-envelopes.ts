@@ -12,7 +12,7 @@
  */
 import type { Envelope, SyncStore } from './types';
 import { rowToEnvelope } from './sqlite-rows';
-import { invalid, isNonNegativeInt, validateEnvelope } from './sqlite-checks';
+import { requireCount, validateEnvelope } from './store-checks';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
@@ -49,8 +49,7 @@ export const sqliteEnvelopes = ({ db, call }: SqliteContext): Pick<SyncStore, 'e
         }),
       list: (recipient, streams, limit) =>
         call((s) => {
-          if (limit !== undefined && !isNonNegativeInt(limit))
-            throw invalid(`limit must be a count, not ${String(limit)}`);
+          if (limit !== undefined) requireCount(limit);
           const most = limit ?? -1;
           return (
             streams === undefined

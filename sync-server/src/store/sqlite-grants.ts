@@ -15,8 +15,8 @@
  */
 import { StoreError, type Acceptance, type Grant, type SyncStore } from './types';
 import { rowToAcceptance, rowToGrant } from './sqlite-rows';
-import { invalid, requireText } from './sqlite-checks';
-import { requireUnendedFrom, unendedFrom } from './sqlite-guard';
+import { invalid, requireCount, requireText, requireUnendedFrom } from './store-checks';
+import { unendedFrom } from './sqlite-guard';
 import type { GrantPageArgs, Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
@@ -115,7 +115,7 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
         call((s) => {
           requireText(granteeId, 'granteeId');
           requireText(now, 'now');
-          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          requireCount(limit);
           if (after === undefined)
             return s.grantsUnendedByPatientFirst.all(granteeId, now, limit).map(rowToGrant);
           if (typeof after !== 'string') throw invalid('after must be a string');
@@ -130,14 +130,14 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
         call((s) => {
           const [side, id] = grantSide(of);
           requireText(now, 'now');
-          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          requireCount(limit);
           const statement = side === 'patient' ? s.grantsEndedOfPatient : s.grantsEndedOfGrantee;
           return statement.all(id, now, limit).map(rowToGrant);
         }),
       listPage: (of, { after, unendedAt, limit }) =>
         call((s) => {
           const [side, id] = grantSide(of);
-          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          requireCount(limit);
           const args: GrantPageArgs = [id];
           if (unendedAt !== undefined) {
             requireText(unendedAt, 'unendedAt');
@@ -158,7 +158,7 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
       endedScopes: ({ patientId, granteeId }, now, limit) =>
         call((s) => {
           requireText(now, 'now');
-          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          requireCount(limit);
           return s.grantsEndedScopes
             .all(patientId, granteeId, now, limit)
             .filter((r): r is { type: string; revoked: number } => typeof r.type === 'string')
@@ -184,7 +184,7 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
           requireText(a.patientId, 'patientId');
           requireText(a.acceptedAt, 'acceptedAt');
           if (a.granteeId === a.patientId) throw invalid('an account cannot accept itself');
-          if (!Number.isSafeInteger(max) || max < 0) throw invalid(`max must be a count, not ${max}`);
+          requireCount(max, 'max');
           return acceptancePutTx.immediate(s, a, max);
         }),
       delete: (granteeId, patientId) => call((s) => s.acceptanceDelete.run(granteeId, patientId).changes > 0),
@@ -192,7 +192,7 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
       count: (granteeId) => call((s) => s.acceptanceCount.get(granteeId)!.n),
       listPage: (granteeId, { after, limit }) =>
         call((s) => {
-          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          requireCount(limit);
           const rows =
             after === undefined
               ? s.acceptancePageFirst.all(granteeId, limit)

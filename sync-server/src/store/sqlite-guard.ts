@@ -8,12 +8,12 @@
  *   the `writer` device's revocation, so a revocation commits before that read (and refuses the write) or
  *   after the write.
  *
- * Failure modes: malformed guard → INVALID before the transaction; what the guard's check throws is carried
- * out as GuardRefused, rolls the transaction back and reaches the caller unchanged (sqlite-store.ts `call`).
+ * Failure modes: malformed guard → INVALID before the transaction (store-checks.ts validateGuard); what
+ * the guard's check throws is carried out as GuardRefused, rolls the transaction back and reaches the
+ * caller unchanged (sqlite-store.ts `call`).
  */
 import type { AccessGuard, Grant } from './types';
 import { rowToGrant } from './sqlite-rows';
-import { invalid, requireText } from './sqlite-checks';
 import type { Statements } from './sqlite-statements';
 
 /** Carries what an AccessGuard's check threw out of the write's transaction, to reach the caller unchanged. */
@@ -23,22 +23,6 @@ export class GuardRefused extends Error {
   }
 }
 
-/**
- * Checks the arguments of a read of `granteeId`'s grants from `patientIds` unended at `at`: those of
- * `listUnendedFrom`, or of an access guard (`of`, naming the fields in the error).
- */
-export const requireUnendedFrom = (
-  granteeId: unknown,
-  patientIds: unknown,
-  at: unknown,
-  of?: 'guard',
-): void => {
-  const field = (name: string): string => (of === undefined ? name : `${of}.${name}`);
-  requireText(granteeId, field('granteeId'));
-  requireText(at, of === undefined ? 'now' : field('at'));
-  if (!Array.isArray(patientIds)) throw invalid(`${field('patientIds')} must be an array`);
-  for (const id of patientIds) requireText(id, field('patientId'));
-};
 /** `granteeId`'s grants from `patientIds` unended at `at` (`grants_unrevoked_by_grantee_patient`). */
 export const unendedFrom = (
   s: Statements,
@@ -64,10 +48,4 @@ export const checkGuard = (s: Statements, guard: AccessGuard | undefined): void 
   } catch (error) {
     throw new GuardRefused(error instanceof Error ? error : new Error(String(error)));
   }
-};
-export const validateGuard = (guard: AccessGuard | undefined): void => {
-  if (guard === undefined) return;
-  requireUnendedFrom(guard.granteeId, guard.patientIds, guard.at, 'guard');
-  if (guard.writer !== undefined) requireText(guard.writer, 'guard.writer');
-  if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
 };

@@ -11,7 +11,7 @@
  */
 import { StoreError, type Session, type SyncStore } from './types';
 import { rowToChallenge, rowToSession } from './sqlite-rows';
-import { invalid, requireText, timeMs } from './sqlite-checks';
+import { invalid, requireText, timeMs } from './store-checks';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 

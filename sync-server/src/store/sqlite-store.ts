@@ -5,7 +5,7 @@
  * | module | holds |
  * | --- | --- |
  * | sqlite-schema.ts | migrations (user_version), the secure_delete rebuild |
- * | sqlite-statements.ts, sqlite-rows.ts, sqlite-checks.ts | prepared statements, row mapping, argument checks and error mapping |
+ * | sqlite-statements.ts, sqlite-rows.ts, sqlite-errors.ts | prepared statements, row mapping, error mapping (argument checks: store-checks.ts) |
  * | sqlite-accounts.ts, sqlite-sessions.ts | accounts, devices, invites, registration; challenges, sessions |
  * | sqlite-grants.ts, sqlite-guard.ts | grants, acceptances; access guards on writes |
  * | sqlite-docs.ts, sqlite-envelopes.ts, sqlite-blobs.ts | documents and sequences, key envelopes, blobs |
@@ -32,7 +32,7 @@
  *   leaves the backup's rows, which the restored store's next start overwrites.
  *
  * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed); a
- * -wal without its database file → INTERNAL; a closed store → UNAVAILABLE; the rest as sqlite-checks.ts
+ * -wal without its database file → INTERNAL; a closed store → UNAVAILABLE; the rest as sqlite-errors.ts
  * maps it.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -46,7 +46,8 @@ import { sqliteShl } from './sqlite-shl';
 import { migrateSqliteSchema, rebuildIfPending } from './sqlite-schema';
 import { INCARNATION_META_KEY, newIncarnation } from './sqlite-incarnation';
 import { prepareStatements, type Statements } from './sqlite-statements';
-import { requireText, toStoreError } from './sqlite-checks';
+import { requireText } from './store-checks';
+import { toStoreError } from './sqlite-errors';
 import { GuardRefused } from './sqlite-guard';
 import type { SqliteContext } from './sqlite-context';
 import { sqliteAccounts } from './sqlite-accounts';

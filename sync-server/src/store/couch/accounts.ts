@@ -38,7 +38,7 @@ import { key, prefix, type CouchDoc } from './db';
 import { Parts, type Ctx } from './context';
 import { REG_SHARD } from './log';
 import { gone, isGone, put } from './ops';
-import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from './validate';
+import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from '../store-checks';
 
 const accountDoc = (a: Account) => put({ _id: key('A', a.accountId), account: a });
 const deviceDocs = (d: Device) => [

@@ -9,7 +9,7 @@
 import type { AvailabilityEntry, JsonObject, SyncStore } from '../types';
 import { key, type Db } from './db';
 import { isGone } from './ops';
-import { invalid, requireText } from './validate';
+import { invalid, requireText } from '../store-checks';
 
 export const couchAvailability = (data: Db): SyncStore['availability'] => ({
   put: async (entry) => {

@@ -22,13 +22,11 @@
  *   revisions at once, and CouchDB's compaction removes the old revisions (docs/operations.md).
  * - Blob ids are checked across streams by reading `bm`/`bt` (not taken in one commit): two streams racing
  *   to announce the same random id is not guarded against.
- * Failure modes: as types.ts.
+ * Failure modes: as types.ts; the blob decisions are blob-rules.ts (shared with the SQLite store).
  */
 import {
-  BLOB_CHUNK_OVERHEAD_BYTES,
   StoreError,
   blobQuotaBytes,
-  sealedChunkBounds,
   type AccessEntries,
   type AccessGuard,
   type BlobManifest,
@@ -36,30 +34,24 @@ import {
   type Envelope,
   type SyncStore,
 } from '../types';
-import { sameBytes } from '../bytes';
 import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
 import { currentEpoch, deviceAccount, guardShards, Parts, runGuard, type Ctx } from './context';
 import { advancedHeads, planRows } from './docs';
 import { shardOf, type CommitEvent } from './log';
 import { gone, isGone, put } from './ops';
+import { requireCount, validateEnvelope } from '../store-checks';
 import {
-  invalid,
-  isNonNegativeInt,
-  requireText,
-  validateEntries,
-  validateEnvelope,
-  validateGuard,
-  validateManifest,
-} from './validate';
-
-const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
-  a.blobId === b.blobId &&
-  a.stream === b.stream &&
-  a.size === b.size &&
-  a.chunkSize === b.chunkSize &&
-  a.chunkCount === b.chunkCount &&
-  a.digests.length === b.digests.length &&
-  a.digests.every((d, i) => d === b.digests[i]);
+  refuseTombstoned,
+  requireChunkFits,
+  requireEpoch,
+  requireManifest,
+  requireQuotaRoom,
+  requireSameChunk,
+  resumesUpload,
+  validateBlobDelete,
+  validatePutChunk,
+  validatePutManifest,
+} from '../blob-rules';
 
 const live = (doc: CouchDoc | null | undefined): CouchDoc | null =>
   doc === undefined || isGone(doc) ? null : doc;
@@ -179,17 +171,10 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
     entries === undefined ? [] : entries.rows.map((r) => shardOf(r.doc.stream));
 
   const putManifest: SyncStore['blobs']['putManifest'] = async (m, options) => {
-    validateManifest(m);
+    validatePutManifest(m, options);
     const quota = options?.quota;
-    if (quota !== undefined) {
-      requireText(quota.accountId, 'quota.accountId');
-      if (!isNonNegativeInt(quota.maxBytes)) throw invalid('quota.maxBytes must be a non-negative integer');
-    }
     const guard = options?.guard;
-    validateGuard(guard);
     const expectedEpoch = options?.expectedEpoch;
-    if (expectedEpoch !== undefined && !isNonNegativeInt(expectedEpoch))
-      throw invalid('expectedEpoch must be a non-negative integer');
     const shard = shardOf(m.stream);
     const shards = [
       shard,
@@ -200,38 +185,11 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
       await runGuard(data, guard);
       const parts = new Parts();
       const deleted = live(await data.get(key('bt', m.blobId)));
-      if (deleted !== null) {
-        const t = deleted.tombstone as BlobTombstone;
-        if (t.stream !== m.stream)
-          throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
-        throw new StoreError('DELETED', `blob ${m.blobId} was deleted; its id is not used again`, {
-          details: { deletedAt: t.deletedAt },
-        });
-      }
-      const existing = await getManifest(m.blobId);
-      if (existing !== null) {
-        if (sameManifest(existing, m)) return { parts: parts.map, result: undefined };
-        throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
-      }
-      const epoch = (await currentEpoch(data, m.stream)) ?? 0;
-      if (expectedEpoch !== undefined && expectedEpoch !== epoch) {
-        throw new StoreError(
-          'STALE_EPOCH',
-          `blob ${m.blobId} is sealed under epoch ${expectedEpoch}; ${m.stream} is at epoch ${epoch}`,
-          { details: { epoch } },
-        );
-      }
+      refuseTombstoned(m, deleted === null ? null : (deleted.tombstone as BlobTombstone));
+      if (resumesUpload(m, await getManifest(m.blobId))) return { parts: parts.map, result: undefined };
+      requireEpoch(m, expectedEpoch, (await currentEpoch(data, m.stream)) ?? 0);
       const requestedBytes = blobQuotaBytes(m);
-      if (quota !== undefined) {
-        const usedBytes = await usage(quota.accountId);
-        if (usedBytes + requestedBytes > quota.maxBytes) {
-          throw new StoreError(
-            'QUOTA_EXCEEDED',
-            `storing this blob needs ${requestedBytes} bytes; the account stores ${usedBytes} of its ${quota.maxBytes}`,
-            { details: { usedBytes, requestedBytes, quotaBytes: quota.maxBytes } },
-          );
-        }
-      }
+      if (quota !== undefined) requireQuotaRoom(quota, await usage(quota.accountId), requestedBytes);
       parts.ops(
         shard,
         put({ _id: key('bm', m.blobId), manifest: m }),
@@ -242,35 +200,18 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
   };
 
   const putChunk: SyncStore['blobs']['putChunk'] = async (blobId, index, bytes, guard, entries) => {
-    if (!(bytes instanceof Uint8Array)) throw invalid('chunk bytes must be a Uint8Array');
-    validateGuard(guard);
-    validateEntries(entries);
-    const first = await getManifest(blobId);
-    if (first === null) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+    validatePutChunk(bytes, guard, entries);
+    const first = requireManifest(blobId, await getManifest(blobId));
     const shard = shardOf(first.stream);
     const { committed } = await log.commit(
       [shard, ...(await guardShards(data, guard)), ...entryShards(entries)],
       async (snaps) => {
         await runGuard(data, guard);
-        const m = await getManifest(blobId);
-        if (m === null) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
-        if (!isNonNegativeInt(index) || index >= m.chunkCount) {
-          throw invalid(`chunk index ${index} is outside blob ${blobId} (${m.chunkCount} chunks)`);
-        }
-        const { min, max } = sealedChunkBounds(m, index);
-        if (bytes.byteLength < min || bytes.byteLength > max) {
-          throw invalid(
-            `chunk ${index} of blob ${blobId} must be ${min} bytes sealed (+ at most ${BLOB_CHUNK_OVERHEAD_BYTES}), got ${bytes.byteLength}`,
-          );
-        }
+        const m = requireManifest(blobId, await getManifest(blobId));
+        requireChunkFits(m, blobId, index, bytes);
         const parts = new Parts();
         const stored = live(await data.get(key('bk', blobId, index)));
-        if (stored !== null && !sameBytes(fromBase64(stored.bytes as string), bytes)) {
-          throw new StoreError(
-            'ALREADY_EXISTS',
-            `chunk ${index} of blob ${blobId} differs from the stored one`,
-          );
-        }
+        if (stored !== null) requireSameChunk(blobId, index, fromBase64(stored.bytes as string), bytes);
         if (stored === null) parts.ops(shard, put({ _id: key('bk', blobId, index), bytes: toBase64(bytes) }));
         await withEntries(snaps, entries, parts);
         return { parts: parts.map, result: undefined };
@@ -280,20 +221,14 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
   };
 
   const deleteBlob: SyncStore['blobs']['delete'] = async (blobId, deletion, guard, entries) => {
-    requireText(blobId, 'blobId');
-    requireText(deletion.deletedBy, 'deletedBy');
-    requireText(deletion.deletedAt, 'deletedAt');
-    validateGuard(guard);
-    validateEntries(entries);
-    const first = await getManifest(blobId);
-    if (first === null) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+    validateBlobDelete(blobId, deletion, guard, entries);
+    const first = requireManifest(blobId, await getManifest(blobId));
     const shard = shardOf(first.stream);
     const { result, committed } = await log.commit<BlobTombstone>(
       [shard, ...(await guardShards(data, guard)), ...entryShards(entries)],
       async (snaps) => {
         await runGuard(data, guard);
-        const m = await getManifest(blobId);
-        if (m === null) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+        const m = requireManifest(blobId, await getManifest(blobId));
         const parts = new Parts();
         const chunks = await data.range(prefix('bk', blobId), { includeDocs: false });
         const tombstone: BlobTombstone = { blobId, stream: m.stream, ...deletion };
@@ -320,8 +255,7 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
       },
       putAll,
       list: async (recipient, streams, limit) => {
-        if (limit !== undefined && !isNonNegativeInt(limit))
-          throw invalid(`limit must be a count, not ${String(limit)}`);
+        if (limit !== undefined) requireCount(limit);
         const wanted = streams === undefined ? null : new Set(streams);
         const all = (await data.range(prefix('er', recipient)))
           .filter((d) => !isGone(d))

@@ -43,7 +43,7 @@ import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db
 import { batchedReader, guarded, type Reader, guardShards, Parts, type Ctx } from './context';
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
-import { invalid, validateDocWrite, validateGuard } from './validate';
+import { invalid, validateDocWrite, validateGuard } from '../store-checks';
 
 export const docToDoc = (d: CouchDoc): Doc => {
   const doc: Doc = {

@@ -35,7 +35,7 @@ import { docToGrant, forgetDevices, Parts, type Ctx } from './context';
 import { GRANTS_SHARD, REG_SHARD, shardOf, type CommitEvent, type Part, type Snapshot } from './log';
 import { gone, isGone, put } from './ops';
 import { linkShard, tokenShard } from './shl';
-import { requireText } from './validate';
+import { requireText } from '../store-checks';
 
 /** What step 2 needs, kept in `X|account` by step 1. */
 interface Intent {

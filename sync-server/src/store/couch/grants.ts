@@ -31,7 +31,7 @@ import {
 } from './context';
 import { GRANTS_SHARD, shardOf, type CommitEvent } from './log';
 import { gone, isGone, put } from './ops';
-import { invalid, requireCount, requireText } from './validate';
+import { invalid, requireCount, requireText, requireUnendedFrom } from '../store-checks';
 
 const issuedAsc = (a: Grant, b: Grant): number =>
   a.issuedAt !== b.issuedAt
@@ -120,10 +120,7 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
         .slice(0, limit);
     },
     listUnendedFrom: async (granteeId, patientIds, now) => {
-      requireText(granteeId, 'granteeId');
-      requireText(now, 'now');
-      if (!Array.isArray(patientIds)) throw invalid('patientIds must be an array');
-      for (const id of patientIds) requireText(id, 'patientId');
+      requireUnendedFrom(granteeId, patientIds, now);
       return unendedFrom(data, granteeId, patientIds, now);
     },
     listEnded: async (of, now, limit) => {

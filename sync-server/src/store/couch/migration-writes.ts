@@ -12,7 +12,7 @@ import { key, toBase64 } from './db';
 import { Parts, type Ctx } from './context';
 import { shardOf } from './log';
 import { create, put } from './ops';
-import { invalid } from './validate';
+import { invalid } from '../store-checks';
 
 const PER_COMMIT = 200;
 

@@ -37,7 +37,7 @@ import { key, prefix, type CouchDoc } from './db';
 import { Parts, type Ctx } from './context';
 import type { CommitEvent } from './log';
 import { create, gone, isGone, put, type Op } from './ops';
-import { invalid, isNonNegativeInt, requireCount, requireText } from './validate';
+import { invalid, isNonNegativeInt, requireCount, requireText } from '../store-checks';
 
 /** What changes of a link, kept in `Ss|link`. */
 interface LinkState {

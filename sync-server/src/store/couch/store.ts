@@ -47,7 +47,7 @@ import { couchImport, type CouchImport } from './migration-writes';
 import { createShardLog } from './log';
 import { isGone } from './ops';
 import { pickLeaf } from './conflicts';
-import { invalid, requireText } from './validate';
+import { invalid, requireText } from '../store-checks';
 
 const Pouch = PouchDB.plugin(httpAdapter);
 

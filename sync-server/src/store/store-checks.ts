@@ -1,15 +1,13 @@
 /*
- * Argument checks of the CouchDB store: the same contract breaks the SQLite store refuses (INVALID), checked
- * before anything is read or written. Pure functions; each throws StoreError INVALID with the field named.
+ * Argument checks every SyncStore applies to its calls (SQLite and CouchDB alike).
+ *
+ * - Pure: no I/O; each check throws StoreError INVALID naming the field, or returns.
+ * - The stores run them before anything is read or written, so a refused call changes nothing.
+ * - The order of the checks inside each function is part of the contract (which field a call with several
+ *   faults names): keep it.
  */
-import {
-  StoreError,
-  type AccessEntries,
-  type AccessGuard,
-  type BlobManifest,
-  type DocWrite,
-  type Envelope,
-} from '../types';
+import { StoreError } from './store-errors';
+import type { AccessEntries, AccessGuard, BlobManifest, DocWrite, Envelope } from './types';
 
 export const invalid = (message: string): StoreError => new StoreError('INVALID', message);
 
@@ -34,6 +32,36 @@ export const requireGeneration = (value: unknown): number => {
   return value;
 };
 
+/**
+ * The arguments of a read of `granteeId`'s grants from `patientIds` unended at `at`: those of
+ * `grants.listUnendedFrom`, or of an access guard (`of`, naming the fields in the error).
+ */
+export const requireUnendedFrom = (
+  granteeId: unknown,
+  patientIds: unknown,
+  at: unknown,
+  of?: 'guard',
+): void => {
+  const field = (name: string): string => (of === undefined ? name : `${of}.${name}`);
+  requireText(granteeId, field('granteeId'));
+  requireText(at, of === undefined ? 'now' : field('at'));
+  if (!Array.isArray(patientIds)) throw invalid(`${field('patientIds')} must be an array`);
+  for (const id of patientIds) requireText(id, field('patientId'));
+};
+
+export const validateGuard = (guard: AccessGuard | undefined): void => {
+  if (guard === undefined) return;
+  requireUnendedFrom(guard.granteeId, guard.patientIds, guard.at, 'guard');
+  if (guard.writer !== undefined) requireText(guard.writer, 'guard.writer');
+  if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
+};
+
+export const validateEnvelope = (e: Envelope): void => {
+  requireText(e.stream, 'stream');
+  requireText(e.recipient, 'recipient');
+  if (!isNonNegativeInt(e.epoch)) throw invalid('epoch must be a non-negative integer');
+};
+
 export const validateDocWrite = (row: DocWrite): void => {
   const { doc, assumedRev } = row;
   requireText(doc.stream, 'doc.stream');
@@ -54,27 +82,12 @@ export const validateDocWrite = (row: DocWrite): void => {
     throw invalid('expectedEpoch must be a non-negative integer');
 };
 
-export const validateGuard = (guard: AccessGuard | undefined): void => {
-  if (guard === undefined) return;
-  requireText(guard.granteeId, 'guard.granteeId');
-  requireText(guard.at, 'guard.at');
-  if (!Array.isArray(guard.patientIds)) throw invalid('guard.patientIds must be an array');
-  for (const id of guard.patientIds) requireText(id, 'guard.patientId');
-  if (guard.writer !== undefined) requireText(guard.writer, 'guard.writer');
-  if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
-};
-
+/** The access entries a blob write carries (types.ts AccessEntries): each row as validateDocWrite. */
 export const validateEntries = (entries: AccessEntries | undefined): void => {
   if (entries === undefined) return;
   if (!Array.isArray(entries.rows)) throw invalid('entries.rows must be an array');
   entries.rows.forEach(validateDocWrite);
   requireText(entries.now, 'entries.now');
-};
-
-export const validateEnvelope = (e: Envelope): void => {
-  requireText(e.stream, 'stream');
-  requireText(e.recipient, 'recipient');
-  if (!isNonNegativeInt(e.epoch)) throw invalid('epoch must be a non-negative integer');
 };
 
 export const validateManifest = (m: BlobManifest): void => {
@@ -83,6 +96,7 @@ export const validateManifest = (m: BlobManifest): void => {
   if (!isNonNegativeInt(m.size)) throw invalid('size must be a non-negative integer');
   if (!isNonNegativeInt(m.chunkSize) || m.chunkSize === 0)
     throw invalid('chunkSize must be a positive integer');
+  // An empty blob is one (sealed) empty chunk, as the protocol counts it.
   if (m.chunkCount !== Math.max(1, Math.ceil(m.size / m.chunkSize)))
     throw invalid('chunkCount must be max(1, ceil(size / chunkSize))');
   if (!Array.isArray(m.digests) || m.digests.length !== m.chunkCount) {
