@@ -14,29 +14,9 @@ import {
   validatePutChunk,
   validatePutManifest,
 } from './blob-rules';
-import { BLOB_CHUNK_OVERHEAD_BYTES, isStoreError, type BlobManifest, type StoreErrorCode } from './types';
+import { manifest, refusal } from './rules.test-util';
+import { BLOB_CHUNK_OVERHEAD_BYTES } from './types';
 
-/** The StoreError `fn` throws, failing the test unless it has `code`. */
-const refusal = (fn: () => unknown, code: StoreErrorCode): { message: string; details: unknown } => {
-  try {
-    fn();
-  } catch (error) {
-    expect(isStoreError(error, code), `expected StoreError ${code}, got ${String(error)}`).toBe(true);
-    return { message: (error as Error).message, details: (error as { details?: unknown }).details };
-  }
-  throw new Error(`expected ${code}, got no refusal`);
-};
-
-const manifest: BlobManifest = {
-  blobId: 'b-1',
-  stream: 'pat/attachment',
-  size: 10,
-  chunkSize: 4,
-  chunkCount: 3,
-  digests: ['d0', 'd1', 'd2'],
-  createdBy: 'dev-1',
-  createdAt: '2026-01-01T00:00:00.000Z',
-};
 const at = '2026-01-02T00:00:00.000Z';
 const guard = { granteeId: 'doc', patientIds: ['pat'], at, check: () => {} };
 const bytes = (n: number): Uint8Array => new Uint8Array(n);

@@ -25,18 +25,7 @@ import {
   type BlobQuota,
   type SyncStore,
 } from './types';
-import {
-  refuseTombstoned,
-  requireChunkFits,
-  requireEpoch,
-  requireManifest,
-  requireQuotaRoom,
-  requireSameChunk,
-  resumesUpload,
-  validateBlobDelete,
-  validatePutChunk,
-  validatePutManifest,
-} from './blob-rules';
+import * as blobRules from './blob-rules';
 import { rowToManifest, rowToTombstone, toBytes } from './sqlite-rows';
 import { checkGuard } from './sqlite-guard';
 import { writeEntries } from './sqlite-docs';
@@ -60,15 +49,15 @@ const blobUsage = (s: Statements, accountId: string): number =>
   s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
 
 const storeChunk = (s: Statements, blobId: string, index: number, bytes: Uint8Array): void => {
-  const row = requireManifest(blobId, s.manifestGet.get(blobId));
-  requireChunkFits(
+  const row = blobRules.requireManifest(blobId, s.manifestGet.get(blobId));
+  blobRules.requireChunkFits(
     { size: row.size, chunkSize: row.chunk_size, chunkCount: row.chunk_count },
     blobId,
     index,
     bytes,
   );
   if (s.chunkInsert.run(blobId, index, bytes).changes === 1) return;
-  requireSameChunk(blobId, index, s.chunkGet.get(blobId, index)?.bytes, bytes);
+  blobRules.requireSameChunk(blobId, index, s.chunkGet.get(blobId, index)?.bytes, bytes);
 };
 
 export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncStore, 'blobs'> => {
@@ -76,14 +65,15 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
     checkGuard(s, options.guard);
     const { quota } = options;
     const deleted = s.tombstoneGet.get(m.blobId);
-    refuseTombstoned(m, deleted === undefined ? null : rowToTombstone(deleted));
+    blobRules.refuseTombstoned(m, deleted === undefined ? null : rowToTombstone(deleted));
     const existing = s.manifestGet.get(m.blobId);
     // A resumed upload: its sealed bytes (the digests) were committed, and their epoch checked, when the
     // manifest was first stored; a re-keying since does not undo that, as it does not undo a record.
-    if (resumesUpload(m, existing === undefined ? null : rowToManifest(existing))) return;
+    if (blobRules.resumesUpload(m, existing === undefined ? null : rowToManifest(existing))) return;
     // Inside the write lock, as writeDocs reads it: no envelope can be stored between this read and the commit.
-    requireEpoch(m, options.expectedEpoch, s.envelopeMaxEpoch.get(m.stream)?.epoch ?? 0);
-    if (quota !== undefined) requireQuotaRoom(quota, blobUsage(s, quota.accountId), blobQuotaBytes(m));
+    blobRules.requireEpoch(m, options.expectedEpoch, s.envelopeMaxEpoch.get(m.stream)?.epoch ?? 0);
+    if (quota !== undefined)
+      blobRules.requireQuotaRoom(quota, blobUsage(s, quota.accountId), blobQuotaBytes(m));
     s.manifestInsert.run(
       m.blobId,
       m.stream,
@@ -111,7 +101,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
       entries: AccessEntries | undefined,
     ) => {
       checkGuard(s, guard);
-      const row = requireManifest(blobId, s.manifestGet.get(blobId));
+      const row = blobRules.requireManifest(blobId, s.manifestGet.get(blobId));
       // Chunks first: they reference the manifest.
       s.chunksDelete.run(blobId);
       s.manifestDelete.run(blobId);
@@ -125,7 +115,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
     blobs: {
       putManifest: (m, options) =>
         call((s) => {
-          validatePutManifest(m, options);
+          blobRules.validatePutManifest(m, options);
           const quota = options?.quota;
           const expectedEpoch = options?.expectedEpoch;
           manifestTx.immediate(s, m, {
@@ -142,7 +132,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
         }),
       putChunk: (blobId, index, bytes, guard, entries) =>
         call((s) => {
-          validatePutChunk(bytes, guard, entries);
+          blobRules.validatePutChunk(bytes, guard, entries);
           announce(
             chunkTx.immediate(s, blobId, index, {
               bytes,
@@ -159,7 +149,7 @@ export const sqliteBlobs = ({ db, call, announce }: SqliteContext): Pick<SyncSto
       chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
       delete: (blobId, deletion, guard, entries) =>
         call((s) => {
-          validateBlobDelete(blobId, deletion, guard, entries);
+          blobRules.validateBlobDelete(blobId, deletion, guard, entries);
           const { tombstone, heads } = blobDeleteTx.immediate(s, blobId, deletion, guard, entries);
           announce(heads);
           return tombstone;

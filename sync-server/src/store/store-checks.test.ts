@@ -14,18 +14,11 @@ import {
   validateGuard,
   validateManifest,
 } from './store-checks';
-import { isStoreError, type AccessGuard, type BlobManifest, type DocWrite, type Envelope } from './types';
+import { manifest, refusal } from './rules.test-util';
+import type { AccessGuard, DocWrite, Envelope } from './types';
 
-/** The StoreError `fn` throws (failing the test unless it is INVALID), for its message. */
-const refusal = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    expect(isStoreError(error, 'INVALID'), `expected StoreError INVALID, got ${String(error)}`).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error('expected a refusal, got none');
-};
+/** The message of the INVALID `fn` throws. */
+const invalidMessage = (fn: () => unknown): string => refusal(fn).message;
 
 /** Builds a value of T with some fields broken (a malformed input crossing the store's boundary). */
 const broken = <T>(good: T, changes: Record<string, unknown>): T => ({ ...good, ...changes });
@@ -55,41 +48,32 @@ const guard: AccessGuard = {
   check: () => {},
 };
 
-const manifest: BlobManifest = {
-  blobId: 'b-1',
-  stream: 'pat/attachment',
-  size: 10,
-  chunkSize: 4,
-  chunkCount: 3,
-  digests: ['d0', 'd1', 'd2'],
-  createdBy: 'dev-1',
-  createdAt: '2026-01-01T00:00:00.000Z',
-};
-
 describe('scalar checks', () => {
   it('requireText passes a non-empty string and refuses an empty one or a non-string, naming the field', () => {
     expect(() => requireText('x', 'stream')).not.toThrow();
-    expect(refusal(() => requireText('', 'stream'))).toBe('stream must be a non-empty string');
-    expect(refusal(() => requireText(7, 'doc.id'))).toBe('doc.id must be a non-empty string');
+    expect(invalidMessage(() => requireText('', 'stream'))).toBe('stream must be a non-empty string');
+    expect(invalidMessage(() => requireText(7, 'doc.id'))).toBe('doc.id must be a non-empty string');
   });
 
   it('requireCount passes 0 and refuses negatives, fractions and non-numbers with the value in the message', () => {
     expect(() => requireCount(0)).not.toThrow();
-    expect(refusal(() => requireCount(-1))).toBe('limit must be a count, not -1');
-    expect(refusal(() => requireCount(1.5, 'max'))).toBe('max must be a count, not 1.5');
-    expect(refusal(() => requireCount('3'))).toBe('limit must be a count, not 3');
+    expect(invalidMessage(() => requireCount(-1))).toBe('limit must be a count, not -1');
+    expect(invalidMessage(() => requireCount(1.5, 'max'))).toBe('max must be a count, not 1.5');
+    expect(invalidMessage(() => requireCount('3'))).toBe('limit must be a count, not 3');
   });
 
   it('timeMs reads an ISO time and refuses anything Date.parse cannot read', () => {
     expect(timeMs('2026-01-01T00:00:00.000Z', 'now')).toBe(Date.UTC(2026, 0, 1));
-    expect(refusal(() => timeMs('yesterday', 'now'))).toBe('now is not an ISO timestamp: yesterday');
+    expect(invalidMessage(() => timeMs('yesterday', 'now'))).toBe('now is not an ISO timestamp: yesterday');
   });
 
   it('requireGeneration returns a non-negative integer and refuses the rest', () => {
     expect(requireGeneration(0)).toBe(0);
     expect(requireGeneration(3)).toBe(3);
     for (const bad of [-1, 0.5, '1', null]) {
-      expect(refusal(() => requireGeneration(bad))).toBe('wrappedRootGen must be a non-negative integer');
+      expect(invalidMessage(() => requireGeneration(bad))).toBe(
+        'wrappedRootGen must be a non-negative integer',
+      );
     }
   });
 });
@@ -97,12 +81,16 @@ describe('scalar checks', () => {
 describe('requireUnendedFrom and validateGuard', () => {
   it('names the plain fields for listUnendedFrom and the guard.* fields for a guard', () => {
     expect(() => requireUnendedFrom('doc', ['pat'], guard.at)).not.toThrow();
-    expect(refusal(() => requireUnendedFrom('doc', ['pat'], ''))).toBe('now must be a non-empty string');
-    expect(refusal(() => requireUnendedFrom('doc', 'pat', guard.at))).toBe('patientIds must be an array');
-    expect(refusal(() => requireUnendedFrom('doc', ['pat', ''], guard.at))).toBe(
+    expect(invalidMessage(() => requireUnendedFrom('doc', ['pat'], ''))).toBe(
+      'now must be a non-empty string',
+    );
+    expect(invalidMessage(() => requireUnendedFrom('doc', 'pat', guard.at))).toBe(
+      'patientIds must be an array',
+    );
+    expect(invalidMessage(() => requireUnendedFrom('doc', ['pat', ''], guard.at))).toBe(
       'patientId must be a non-empty string',
     );
-    expect(refusal(() => requireUnendedFrom('doc', 'pat', guard.at, 'guard'))).toBe(
+    expect(invalidMessage(() => requireUnendedFrom('doc', 'pat', guard.at, 'guard'))).toBe(
       'guard.patientIds must be an array',
     );
   });
@@ -112,20 +100,20 @@ describe('requireUnendedFrom and validateGuard', () => {
     expect(() => validateGuard(guard)).not.toThrow();
     expect(() => validateGuard({ ...guard, writer: 'dev-1' })).not.toThrow();
     const all = { granteeId: '', at: '', patientIds: 'pat', writer: '', check: 'no' };
-    expect(refusal(() => validateGuard(broken(guard, all)))).toBe(
+    expect(invalidMessage(() => validateGuard(broken(guard, all)))).toBe(
       'guard.granteeId must be a non-empty string',
     );
     const { granteeId: _g, ...afterGrantee } = all;
-    expect(refusal(() => validateGuard(broken(guard, afterGrantee)))).toBe(
+    expect(invalidMessage(() => validateGuard(broken(guard, afterGrantee)))).toBe(
       'guard.at must be a non-empty string',
     );
-    expect(refusal(() => validateGuard(broken(guard, { patientIds: 'pat', writer: '', check: 'no' })))).toBe(
-      'guard.patientIds must be an array',
-    );
-    expect(refusal(() => validateGuard(broken(guard, { writer: '', check: 'no' })))).toBe(
+    expect(
+      invalidMessage(() => validateGuard(broken(guard, { patientIds: 'pat', writer: '', check: 'no' }))),
+    ).toBe('guard.patientIds must be an array');
+    expect(invalidMessage(() => validateGuard(broken(guard, { writer: '', check: 'no' })))).toBe(
       'guard.writer must be a non-empty string',
     );
-    expect(refusal(() => validateGuard(broken(guard, { check: 'no' })))).toBe(
+    expect(invalidMessage(() => validateGuard(broken(guard, { check: 'no' })))).toBe(
       'guard.check must be a function',
     );
   });
@@ -143,13 +131,13 @@ describe('validateEnvelope', () => {
   };
   it('passes a well-formed envelope and refuses stream, recipient, epoch in that order', () => {
     expect(() => validateEnvelope(envelope)).not.toThrow();
-    expect(refusal(() => validateEnvelope(broken(envelope, { stream: '', recipient: '', epoch: -1 })))).toBe(
-      'stream must be a non-empty string',
-    );
-    expect(refusal(() => validateEnvelope(broken(envelope, { recipient: '', epoch: -1 })))).toBe(
+    expect(
+      invalidMessage(() => validateEnvelope(broken(envelope, { stream: '', recipient: '', epoch: -1 }))),
+    ).toBe('stream must be a non-empty string');
+    expect(invalidMessage(() => validateEnvelope(broken(envelope, { recipient: '', epoch: -1 })))).toBe(
       'recipient must be a non-empty string',
     );
-    expect(refusal(() => validateEnvelope(broken(envelope, { epoch: 1.5 })))).toBe(
+    expect(invalidMessage(() => validateEnvelope(broken(envelope, { epoch: 1.5 })))).toBe(
       'epoch must be a non-negative integer',
     );
   });
@@ -182,24 +170,24 @@ describe('validateDocWrite and validateEntries', () => {
       [broken(write, { assumedRev: 1 }), 'assumedRev must be a string or null'],
       [broken(write, { expectedEpoch: -1 }), 'expectedEpoch must be a non-negative integer'],
     ];
-    for (const [row, message] of cases) expect(refusal(() => validateDocWrite(row))).toBe(message);
+    for (const [row, message] of cases) expect(invalidMessage(() => validateDocWrite(row))).toBe(message);
   });
 
   it('names the first fault in field order when a row has several', () => {
     const row = broken(withDoc({ rev: '', ct: null, epoch: -1 }), { assumedRev: 3 });
-    expect(refusal(() => validateDocWrite(row))).toBe('doc.rev must be a non-empty string');
+    expect(invalidMessage(() => validateDocWrite(row))).toBe('doc.rev must be a non-empty string');
   });
 
   it('validateEntries checks rows (each as a doc write) before now', () => {
     expect(() => validateEntries(undefined)).not.toThrow();
     expect(() => validateEntries({ rows: [write], now: guard.at })).not.toThrow();
-    expect(refusal(() => validateEntries(broken({ rows: [], now: '' }, { rows: 'x' })))).toBe(
+    expect(invalidMessage(() => validateEntries(broken({ rows: [], now: '' }, { rows: 'x' })))).toBe(
       'entries.rows must be an array',
     );
-    expect(refusal(() => validateEntries({ rows: [withDoc({ id: '' })], now: '' }))).toBe(
+    expect(invalidMessage(() => validateEntries({ rows: [withDoc({ id: '' })], now: '' }))).toBe(
       'doc.id must be a non-empty string',
     );
-    expect(refusal(() => validateEntries({ rows: [write], now: '' }))).toBe(
+    expect(invalidMessage(() => validateEntries({ rows: [write], now: '' }))).toBe(
       'entries.now must be a non-empty string',
     );
   });
@@ -223,7 +211,7 @@ describe('validateManifest', () => {
       [{ digests: 'd0d1d2' }, 'digests must hold one entry per chunk'],
     ];
     for (const [changes, message] of cases) {
-      expect(refusal(() => validateManifest(broken(manifest, changes)))).toBe(message);
+      expect(invalidMessage(() => validateManifest(broken(manifest, changes)))).toBe(message);
     }
   });
 });

@@ -40,18 +40,7 @@ import { advancedHeads, planRows } from './docs';
 import { shardOf, type CommitEvent } from './log';
 import { gone, isGone, put } from './ops';
 import { requireCount, validateEnvelope } from '../store-checks';
-import {
-  refuseTombstoned,
-  requireChunkFits,
-  requireEpoch,
-  requireManifest,
-  requireQuotaRoom,
-  requireSameChunk,
-  resumesUpload,
-  validateBlobDelete,
-  validatePutChunk,
-  validatePutManifest,
-} from '../blob-rules';
+import * as blobRules from '../blob-rules';
 
 const live = (doc: CouchDoc | null | undefined): CouchDoc | null =>
   doc === undefined || isGone(doc) ? null : doc;
@@ -171,7 +160,7 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
     entries === undefined ? [] : entries.rows.map((r) => shardOf(r.doc.stream));
 
   const putManifest: SyncStore['blobs']['putManifest'] = async (m, options) => {
-    validatePutManifest(m, options);
+    blobRules.validatePutManifest(m, options);
     const quota = options?.quota;
     const guard = options?.guard;
     const expectedEpoch = options?.expectedEpoch;
@@ -185,11 +174,13 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
       await runGuard(data, guard);
       const parts = new Parts();
       const deleted = live(await data.get(key('bt', m.blobId)));
-      refuseTombstoned(m, deleted === null ? null : (deleted.tombstone as BlobTombstone));
-      if (resumesUpload(m, await getManifest(m.blobId))) return { parts: parts.map, result: undefined };
-      requireEpoch(m, expectedEpoch, (await currentEpoch(data, m.stream)) ?? 0);
+      blobRules.refuseTombstoned(m, deleted === null ? null : (deleted.tombstone as BlobTombstone));
+      if (blobRules.resumesUpload(m, await getManifest(m.blobId)))
+        return { parts: parts.map, result: undefined };
+      blobRules.requireEpoch(m, expectedEpoch, (await currentEpoch(data, m.stream)) ?? 0);
       const requestedBytes = blobQuotaBytes(m);
-      if (quota !== undefined) requireQuotaRoom(quota, await usage(quota.accountId), requestedBytes);
+      if (quota !== undefined)
+        blobRules.requireQuotaRoom(quota, await usage(quota.accountId), requestedBytes);
       parts.ops(
         shard,
         put({ _id: key('bm', m.blobId), manifest: m }),
@@ -200,18 +191,19 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
   };
 
   const putChunk: SyncStore['blobs']['putChunk'] = async (blobId, index, bytes, guard, entries) => {
-    validatePutChunk(bytes, guard, entries);
-    const first = requireManifest(blobId, await getManifest(blobId));
+    blobRules.validatePutChunk(bytes, guard, entries);
+    const first = blobRules.requireManifest(blobId, await getManifest(blobId));
     const shard = shardOf(first.stream);
     const { committed } = await log.commit(
       [shard, ...(await guardShards(data, guard)), ...entryShards(entries)],
       async (snaps) => {
         await runGuard(data, guard);
-        const m = requireManifest(blobId, await getManifest(blobId));
-        requireChunkFits(m, blobId, index, bytes);
+        const m = blobRules.requireManifest(blobId, await getManifest(blobId));
+        blobRules.requireChunkFits(m, blobId, index, bytes);
         const parts = new Parts();
         const stored = live(await data.get(key('bk', blobId, index)));
-        if (stored !== null) requireSameChunk(blobId, index, fromBase64(stored.bytes as string), bytes);
+        if (stored !== null)
+          blobRules.requireSameChunk(blobId, index, fromBase64(stored.bytes as string), bytes);
         if (stored === null) parts.ops(shard, put({ _id: key('bk', blobId, index), bytes: toBase64(bytes) }));
         await withEntries(snaps, entries, parts);
         return { parts: parts.map, result: undefined };
@@ -221,14 +213,14 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
   };
 
   const deleteBlob: SyncStore['blobs']['delete'] = async (blobId, deletion, guard, entries) => {
-    validateBlobDelete(blobId, deletion, guard, entries);
-    const first = requireManifest(blobId, await getManifest(blobId));
+    blobRules.validateBlobDelete(blobId, deletion, guard, entries);
+    const first = blobRules.requireManifest(blobId, await getManifest(blobId));
     const shard = shardOf(first.stream);
     const { result, committed } = await log.commit<BlobTombstone>(
       [shard, ...(await guardShards(data, guard)), ...entryShards(entries)],
       async (snaps) => {
         await runGuard(data, guard);
-        const m = requireManifest(blobId, await getManifest(blobId));
+        const m = blobRules.requireManifest(blobId, await getManifest(blobId));
         const parts = new Parts();
         const chunks = await data.range(prefix('bk', blobId), { includeDocs: false });
         const tombstone: BlobTombstone = { blobId, stream: m.stream, ...deletion };
