@@ -14,6 +14,7 @@ import {
   signedEnvelope,
 } from './codec-fixture.test-util';
 import type { CachedKey, KeyCacheStore } from './key-cache';
+import { ENVELOPE_STREAMS_PER_REQUEST } from './keyring';
 
 const A = `${patient.accountId}/allergy`;
 const B = `${patient.accountId}/medication`;
@@ -175,5 +176,32 @@ describe('keyring kept keys', () => {
     await ring.ring.floorsSaved();
     expect(fresh.s.kept).toEqual([{ stream: A, epoch: 0, key: base64urlEncode(k0) }]);
     expect(fresh.s.saves).toBe(1);
+  });
+
+  it('a full refresh of many streams asks only for those whose current epoch is not held', async () => {
+    const many = Array.from({ length: ENVELOPE_STREAMS_PER_REQUEST + 100 }, (_, i) => ({
+      stream: `${patient.accountId.slice(0, -4)}${String(i).padStart(4, '0')}/allergy`,
+      epoch: 0,
+      key: base64urlEncode(generateStreamKey()),
+    }));
+    // One of them the real patient's (its devices are known here), at epoch 1 on the server.
+    const rotated = A;
+    many[7] = { ...many[7]!, stream: A };
+    const k1 = generateStreamKey();
+    const { store } = memoryStore(many);
+    const asked: string[][] = [];
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      keyCache: store,
+      listStreams: async () => [
+        ...many.map((m) => ({ stream: m.stream, epoch: m.stream === rotated ? 1 : 0 })),
+      ],
+      fetchEnvelopes: async (streams) => {
+        asked.push(streams ?? ['(all)']);
+        return streams?.includes(rotated) ? [await signedEnvelope(rotated, 1, k1, provider)] : [];
+      },
+    });
+    expect(await ring.refresh()).toBe(1);
+    expect(asked).toEqual([[rotated]]);
+    expect(same(await ring.keyFor(rotated, 1), k1)).toBe(true);
   });
 });

@@ -62,8 +62,9 @@
  *   streams it holds keys of): at most ENVELOPE_STREAMS_PER_REQUEST streams and an expected
  *   ENVELOPES_PER_REQUEST envelopes each (a stream at epoch e holds at most e + 1 envelopes for this
  *   account), so a stream of very many epochs is asked for alone. Streams noted while it runs are asked
- *   for too. An account whose streams fit one slice (a patient: its own streams) asks for all envelopes
- *   in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
+ *   for too, except those whose current epoch's key is held (an unlock with kept keys asks only for the
+ *   streams with a new epoch). An account whose streams fit one slice (a patient: its own streams) asks
+ *   for all envelopes in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
  *   or one envelope breaking the schema) is asked for again in halves, down to single streams: at most
  *   2n - 1 requests for n streams, the order of the per-stream fetches on demand it spares.
  * - An envelope's signer is checked against its patient's certified devices, one device list per patient
@@ -74,9 +75,10 @@
  *   load is looked up as before, so it changes no check.
  * - Keys of granted streams (other patients') are kept for the next session (`keyCache`, key-cache.ts,
  *   sealed at rest) and taken back before the first lookup or fetch: an unlock opens only envelopes new
- *   since (own streams are few, and their epochs stay checked against the server's at each session). A kept key is `unconfirmed` until an envelope of its (stream, epoch) with its key id is served;
- *   one with another key id is checked as any envelope and, taken, replaces it. A later epoch is never
- *   answered from what was kept for an earlier one.
+ *   since (own streams' keys are not kept: their epochs stay checked against the server's). A kept key is
+ *   `unconfirmed` until an envelope of its (stream, epoch) is served with its key id; one with another
+ *   key id is checked as any envelope and, taken, replaces it. A later epoch is never answered from what
+ *   was kept for an earlier one.
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
@@ -319,6 +321,10 @@ export const createKeyring = (deps: KeyringDeps) => {
       !(epoch === 0 && own(stream)) && !keys.get(stream)?.has(epoch) && !refusedAt.has(`${stream}|${epoch}`)
     );
   };
+  const holdsCurrent = (stream: string): boolean => {
+    const epoch = currentEpoch(stream);
+    return (epoch === 0 && own(stream)) || keys.get(stream)?.has(epoch) === true;
+  };
   const patientOf = (stream: string): string[] => {
     const parsed = parseStreamId(stream);
     return parsed.ok ? [parsed.value.patientId] : [];
@@ -420,15 +426,18 @@ export const createKeyring = (deps: KeyringDeps) => {
       const rest = knownStreams().filter((s) => !covered.has(s.stream));
       if (rest.length === 0 || unusable()) break;
       for (const s of rest) covered.add(s.stream);
+      // Streams whose current epoch's key is held (kept, or taken this session) are not asked for.
+      const wanted = rest.filter((s) => !holdsCurrent(s.stream));
       // Not awaited: the lists load while the first slices are asked for (their checks wait for them).
-      void preload(rest.filter((s) => lacksCurrentKey(s.stream)).flatMap((s) => patientOf(s.stream)));
-      for (const slice of sliceStreams(rest)) await take(slice);
+      void preload(wanted.filter((s) => lacksCurrentKey(s.stream)).flatMap((s) => patientOf(s.stream)));
+      for (const slice of sliceStreams(wanted)) await take(slice);
     }
     if (failures.length > 0) throw failures[0];
     return n;
   };
   /** Every envelope, in answers that fit a frame (see the header); the accepted count. */
   const fetchAll = async (): Promise<number> => {
+    await cacheReady();
     if (unusable()) return 0;
     // Slices are planned from the server's list: asked for when this session has not seen it yet (a
     // check at connect can run before the engine's list came in).
@@ -513,7 +522,9 @@ export const createKeyring = (deps: KeyringDeps) => {
     }
     const answer = await read.answer;
     if (answer === null || unusable()) return null;
-    const found = derivedKey(env.stream, env.epoch, answer.sets, env.keyId);
+    const found = searchCandidates(answer.sets, (ended) =>
+      rotationKeyWithId(env.stream, env.epoch, ended, env.keyId),
+    );
     if (found === null && gen === guardGen) underivable.set(id, answer.validUntil);
     return found;
   };
@@ -526,14 +537,6 @@ export const createKeyring = (deps: KeyringDeps) => {
       return null;
     }
   };
-
-  /** The key of an own stream's epoch whose key id is `id`, derived for `sets` (`searchCandidates`). */
-  const derivedKey = (
-    stream: string,
-    epoch: number,
-    sets: ReadonlyArray<readonly string[]>,
-    id: string,
-  ): Uint8Array | null => searchCandidates(sets, (ended) => rotationKeyWithId(stream, epoch, ended, id));
 
   /** Key of epoch ≥ 1 of one of this account's streams for the ended grants (`rotationKeyOf`). */
   const rotationKey = (stream: string, epoch: number, ended: readonly string[]): Uint8Array => {
