@@ -66,7 +66,6 @@ try {
       unlockKb: size.kb,
       unlockBudgetKb: size.budgetKb,
       ...(profile === undefined ? {} : { profile }),
-      frames: args.has('frames'),
     });
     figures.push(...r.figures);
     extra['patient'] = { shape, ...r.extra };
