@@ -10,9 +10,9 @@
  *   envelope, so a rotation (a revocation's) takes effect as before.
  * - An entry that is not 32 bytes of base64url is skipped; a store that cannot be read loads nothing
  *   (reported): the keyring then opens every envelope, as without a cache.
- * - Nothing is saved before the load settled (a partial list would replace the stored one), nor after
- *   `drop` (a lock: the copies held here are dropped with the keyring's keys). Saves are folded
- *   (`coalescedSave`, SAVE_DELAY_MS after a change): a burst of keys costs one write of the whole list.
+ * - Nothing is saved before the load settled, nor without one (a partial list would replace the stored
+ *   one), nor after `drop` (a lock: the copies held here are dropped with the keyring's keys). Saves are
+ *   folded (`coalescedSave`, SAVE_DELAY_MS after a change): a burst of keys costs one write of the list.
  * Failure modes: a failed save is reported (`onError`) and leaves the stored list as it was; the next
  * change saves again.
  */
@@ -43,9 +43,11 @@ export const createKeyCache = (store: KeyCacheStore | undefined) => {
   let dropped = false;
   /** Changed since the last write took its copy. */
   let dirty = false;
-  let loaded: Promise<void> = Promise.resolve();
+  /** The load, once started: nothing is written before it settled, nor at all without it. */
+  let loaded: Promise<void> | null = null;
   let final: Promise<void> = Promise.resolve();
   const write = async (list: CachedKey[]): Promise<void> => {
+    if (loaded === null) return;
     await loaded;
     try {
       await store?.save(list);
