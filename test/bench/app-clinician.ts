@@ -20,6 +20,7 @@ import { go, installProbe, seen, until, watch } from './app-browser';
 import { PER_PROCESS, type GroupAnswer, type GroupConfig, type GroupMessage } from './app-patients';
 import { measureUnlock, PASSPHRASE } from './app-patient';
 import { profiled } from './app-profile';
+import { recordFrames, timeline } from './app-frames';
 import { median, p95, type Figure } from './app-report';
 
 export interface CareShape {
@@ -134,7 +135,10 @@ async function arrival(
 }
 
 /** Patients send `n` messages one after another; answers each one's time to the clinician's inbox. */
-async function measureMessages(page: Page, groups: readonly PatientGroup[], n: number) {
+async function measureMessages(page: Page, groups: readonly PatientGroup[], n: number, frames = false) {
+  // `--frames`: the socket's frames from here to the first message's arrival, printed as a timeline.
+  const stopFrames = frames ? await recordFrames(page) : null;
+  const stepStart = Date.now();
   await go(page, '/care/messages');
   await until(page, `document.querySelector('[data-testid=inbox-unread]') !== null`);
   const origin = await page.evaluate<number>('performance.timeOrigin');
@@ -149,8 +153,13 @@ async function measureMessages(page: Page, groups: readonly PatientGroup[], n: n
   log(`in sync ${inSyncMs.toFixed(0)} ms after the last unlock's workspace showed`);
   // The inbox's first arrival (its first thread, a patient's first message) is timed apart: the
   // figure is the steady state, one patient's message after another's.
+  const sentAt = Date.now();
   const first = await arrival(page, origin, groups[0], 0, 'Bench message, the first');
   log(`first message: ${first.toFixed(0)} ms`);
+  if (stopFrames) {
+    log(`frames from the inbox's opening (0); the first message sent at ${sentAt - stepStart} ms:`);
+    console.log(timeline(await stopFrames(), stepStart));
+  }
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const group = groups[(i * 7) % groups.length];
@@ -168,7 +177,7 @@ export async function runClinician(
   browser: Browser,
   server: string,
   shape: CareShape,
-  options: { readonly rounds: number; readonly profile?: string },
+  options: { readonly rounds: number; readonly profile?: string; readonly frames?: boolean },
 ): Promise<{ figures: Figure[]; extra: Record<string, number> }> {
   const clinician = await createClinician(server);
   const groups: PatientGroup[] = [];
@@ -204,7 +213,7 @@ export async function runClinician(
       measureUnlock(page, options.rounds, workspaceUsable(shape.patients)),
     );
     const messages = await profiled(page, options.profile, 'messages', () =>
-      measureMessages(page, groups, shape.messages),
+      measureMessages(page, groups, shape.messages, options.frames === true),
     );
     const size = `${shape.patients} patients × ${shape.perPatient}`;
     return {

@@ -3,7 +3,9 @@
 // beside the issue's bar.
 // Run: npm run bench:app [-- --phase=patient|clinician|both] [--records=20000] [--series=100] [--points=100]
 //      [--long=1000] [--rounds=3] [--patients=200] [--per-patient=1000] [--messages=40] [--profile=DIR]
+//      [--frames]
 // `--profile=DIR` saves a CPU profile of each measured step (app-profile.ts) and prints where its time went.
+// `--frames` prints the clinician page's socket frames up to the first message's arrival (app-frames.ts).
 // `npm run bench:app` builds the app first; `npm run bench:app:run` runs on the build there is.
 // The last line printed is one JSON object with every figure.
 import { execFileSync } from 'node:child_process';
@@ -78,6 +80,7 @@ try {
     const r = await runClinician(browser, server.url, shape, {
       rounds: num('rounds', 3),
       ...(profile === undefined ? {} : { profile }),
+      frames: args.has('frames'),
     });
     figures.push(...r.figures);
     extra['clinician'] = { shape, ...r.extra };

@@ -230,6 +230,8 @@ export const openDevice = async (
     grantRefreshMs?: number;
     /** Seal once (session option `sealOnce`); HALE_SEAL_ONCE=1 turns it on for every device opened here. */
     sealOnce?: boolean;
+    /** Session option `keepStreamKeys` (on by default). */
+    keepStreamKeys?: boolean;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -249,6 +251,7 @@ export const openDevice = async (
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
     ...((options.sealOnce ?? process.env['HALE_SEAL_ONCE'] === '1') ? { sealOnce: true } : {}),
+    ...(options.keepStreamKeys === undefined ? {} : { keepStreamKeys: options.keepStreamKeys }),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);

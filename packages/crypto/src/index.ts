@@ -18,3 +18,4 @@ export * from './grant-purpose';
 export { curveLibrary } from './curve-library';
 export * from './head-root';
 export * from './sodium-secretbox';
+export * from './sodium-x25519';

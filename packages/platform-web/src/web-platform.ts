@@ -12,9 +12,10 @@
  * | `cryptoOffload` | a Web Worker per session, when `worker` is given |
  * | `ed25519` | WebCrypto where the browser has it, else tweetnacl (`chooseEd25519`) |
  * | `secretbox` | libsodium's WebAssembly build where it loads, else tweetnacl (the same bytes) |
+ * | `x25519` | tweetnacl until libsodium's WebAssembly build loaded, then it (the same outputs) |
  */
 import type { FetchLike, Platform } from '@hale/client';
-import { loadSodiumSecretbox } from '@hale/crypto';
+import { lateX25519, loadSodiumSecretbox, loadSodiumX25519 } from '@hale/crypto';
 import { idbVault } from './idb-vault';
 import type { IdbFactoryLike } from './idb-types';
 import { webStorage } from './storage';
@@ -47,6 +48,7 @@ export function webPlatform(options: WebPlatformOptions): Platform {
     }),
     deviceLock: webDeviceLock(options.locks),
     secretbox: loadSodiumSecretbox,
+    x25519: () => lateX25519(loadSodiumX25519),
     ...(worker ? { cryptoOffload: () => webWorkerOffload(worker) } : {}),
   };
 }

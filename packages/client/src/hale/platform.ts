@@ -12,7 +12,7 @@
  * | `deviceLock` | Web Locks (tabs of one origin) | none (one process) |
  * | `cryptoOffload` | a Web Worker | a worker thread |
  * | `ed25519` | WebCrypto, else tweetnacl | node:crypto |
- * | `x25519` | tweetnacl | node:crypto |
+ * | `x25519` | libsodium (WebAssembly) once loaded, else tweetnacl | node:crypto |
  * | `secretbox` | libsodium (WebAssembly), else tweetnacl | libsodium (WebAssembly) |
  *
  * Invariants: `vault` has the account on disk before the write resolves (a join or unlock reports success
@@ -40,7 +40,7 @@ export interface Platform {
   readonly cryptoOffload?: () => CryptoOffload & { close?: () => Promise<void> | void };
   /** The fastest Ed25519 the host has; `chooseEd25519()` by default. */
   readonly ed25519?: () => Promise<Ed25519>;
-  /** The host's X25519 for sealed boxes (the same boxes whichever); tweetnacl by default. */
+  /** The host's X25519 for sealed boxes (the same boxes whichever), made once per `openHale`; tweetnacl by default. */
   readonly x25519?: () => X25519;
   /**
    * A faster secretbox with tweetnacl's bytes (`loadSodiumSecretbox`), installed for the page's thread by

@@ -120,6 +120,21 @@ export const META_SCHEMAS = {
    * epoch never goes below it (keyring write guard). Key `stream-epochs`.
    */
   streamEpochs: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  /**
+   * Keys of granted streams this device opened from envelopes, base64url, kept so the next session opens
+   * only new envelopes (sync/key-cache.ts). Key `stream-keys`.
+   */
+  streamKeys: Type.Array(
+    Type.Object(
+      {
+        stream: Type.String({ minLength: 1, maxLength: 128 }),
+        epoch: Type.Integer({ minimum: 0 }),
+        key: Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]{43}$' }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 1_000_000 },
+  ),
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
   purged: Type.Array(Type.String({ maxLength: 128 })),
   /**

@@ -70,6 +70,7 @@ import {
   type ConnectionStatus,
 } from '../sync/connection';
 import { createKeyring, putEnvelopes } from '../sync/keyring';
+import type { CachedKey } from '../sync/key-cache';
 import { createStreamSealer } from '../sync/stream-sealer';
 import { createStreamSealing } from '../store/stream-sealing';
 import { createStreamList } from '../sync/stream-list';
@@ -165,6 +166,11 @@ export interface DeviceSessionOptions {
    * its own streams' epoch 0 are sealed once as written and stored and pushed as those bytes.
    */
   sealOnce?: boolean;
+  /**
+   * Keep the keys of granted streams opened from envelopes for the next session (sync/key-cache.ts, device
+   * meta, sealed at rest); on by default. Off: every session opens every envelope (tests of that path).
+   */
+  keepStreamKeys?: boolean;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
   /**
@@ -433,6 +439,15 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     publishEnvelopes: (envelopes) => putEnvelopes(connection, envelopes),
     deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
+    // Sealed at rest as all device meta; a failed save only makes the next unlock open more envelopes.
+    ...(options.keepStreamKeys === false
+      ? {}
+      : {
+          keyCache: {
+            load: async () => (await meta.get('stream-keys', META_SCHEMAS.streamKeys)) ?? [],
+            save: (all: CachedKey[]) => meta.set('stream-keys', all),
+          },
+        }),
   });
   keyringRef = keyring;
   streamSealing?.attach(

@@ -7,6 +7,7 @@
 import { HaleError } from '../hale/hale-error';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { KeyEnvelope } from '@hale/protocol';
+import type { KeyCacheStore } from './key-cache';
 
 export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
 
@@ -88,4 +89,6 @@ export interface KeyringDeps {
   usable?: () => boolean;
   /** A key was asked for while the keys may not be used (the session reports it). */
   onUnusable?: () => void;
+  /** Where opened keys are kept for the next session (key-cache.ts); none: every session opens them all. */
+  keyCache?: KeyCacheStore;
 }

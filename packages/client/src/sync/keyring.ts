@@ -62,8 +62,9 @@
  *   streams it holds keys of): at most ENVELOPE_STREAMS_PER_REQUEST streams and an expected
  *   ENVELOPES_PER_REQUEST envelopes each (a stream at epoch e holds at most e + 1 envelopes for this
  *   account), so a stream of very many epochs is asked for alone. Streams noted while it runs are asked
- *   for too. An account whose streams fit one slice (a patient: its own streams) asks for all envelopes
- *   in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
+ *   for too, except those whose current epoch's key is held (an unlock with kept keys asks only for the
+ *   streams with a new epoch). An account whose streams fit one slice (a patient: its own streams) asks
+ *   for all envelopes in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
  *   or one envelope breaking the schema) is asked for again in halves, down to single streams: at most
  *   2n - 1 requests for n streams, the order of the per-stream fetches on demand it spares.
  * - An envelope's signer is checked against its patient's certified devices, one device list per patient
@@ -72,6 +73,12 @@
  *   every patient whose stream lacks its current epoch's key here loaded while the first slices are asked
  *   for, instead of one request per patient as each envelope comes up. Only a preload: what it does not
  *   load is looked up as before, so it changes no check.
+ * - Keys of granted streams (other patients') are kept for the next session (`keyCache`, key-cache.ts,
+ *   sealed at rest) and taken back before the first lookup or fetch: an unlock opens only envelopes new
+ *   since (own streams' keys are not kept: their epochs stay checked against the server's). A kept key is
+ *   `unconfirmed` until an envelope of its (stream, epoch) is served with its key id; one with another
+ *   key id is checked as any envelope and, taken, replaces it. A later epoch is never answered from what
+ *   was kept for an earlier one.
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
@@ -85,10 +92,7 @@ import {
   base64urlDecode,
   deriveInitialStreamKey,
   deriveRevisionTagKey,
-  hkdfSha256,
   keyId,
-  labeledSha256,
-  utf8Encode,
   signCanonical,
   base64urlEncode,
   unwrapKey,
@@ -99,7 +103,6 @@ import {
 import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
 import { AccountError } from '../account/errors';
 import {
-  MAX_SUBSET_IDS,
   KeyringError,
   type WriteGuard,
   type Candidates,
@@ -108,6 +111,8 @@ import {
   type KeyringDeps,
 } from './keyring-types';
 import { sliceStreams, splittable } from './envelope-requests';
+import { createKeyCache } from './key-cache';
+import { rotationKeyOf, searchCandidates } from './rotation-keys';
 export {
   type KeyringErrorCode,
   MAX_SUBSET_IDS,
@@ -159,11 +164,30 @@ export const createKeyring = (deps: KeyringDeps) => {
   const floor = new Map<string, number>();
   /** Keys dropped (lock) that work under way may still hold: zeroed at `wipe` (close), not before. */
   const retired: Uint8Array[] = [];
+  // Kept keys (key-cache.ts): loaded once; `stream|epoch` → key id of each not yet met in an envelope.
+  const cache = createKeyCache(deps.keyCache);
+  const unconfirmed = new Map<string, string>();
+  let cacheLoad: Promise<void> | null = null;
   const dropKeys = (): void => {
     for (const m of keys.values()) for (const k of m.values()) retired.push(k);
     keys.clear();
     writeChecks.clear();
+    unconfirmed.clear();
+    cache.drop();
   };
+  /** The kept keys, in before anything is looked up or fetched (once; nothing while unusable). */
+  const cacheReady = (): Promise<void> =>
+    (cacheLoad ??= cache.load().then((loaded) => {
+      if (unusable()) return;
+      for (const { stream, epoch, key } of loaded) {
+        if (own(stream)) continue;
+        let m = keys.get(stream);
+        if (!m) keys.set(stream, (m = new Map<number, Uint8Array>()));
+        if (m.has(epoch)) continue;
+        m.set(epoch, key);
+        unconfirmed.set(`${stream}|${epoch}`, keyId(key));
+      }
+    }));
   /** Told when the guard's inputs change (`onGuardChange`). */
   const guardWatchers = new Set<() => void>();
   /** The guard's inputs changed: every cached decision taken from them is taken again. */
@@ -242,7 +266,11 @@ export const createKeyring = (deps: KeyringDeps) => {
       m = new Map();
       keys.set(stream, m);
     }
+    const old = m.get(epoch);
+    if (old && old !== key) retired.push(old);
     m.set(epoch, key);
+    unconfirmed.delete(`${stream}|${epoch}`);
+    if (!own(stream)) cache.add(stream, epoch, key);
     // Granted streams too: their keys come from patient-signed envelopes (or the root), never the server.
     if (epoch > 0) raiseFloor(stream, epoch);
   };
@@ -258,9 +286,22 @@ export const createKeyring = (deps: KeyringDeps) => {
   // Remembered by the whole envelope: a planted envelope must not shadow a genuine one for the same key.
   const envelopeKey = (env: KeyEnvelope): string =>
     `${env.stream}|${env.epoch}|${env.recipient}|${env.createdBy}|${env.wrapped}|${env.sig ?? ''}`;
+  /**
+   * Whether an envelope for a held (stream, epoch) is to be checked: only when the key is a kept one whose
+   * key id the envelope contradicts (a patient-signed one then replaces it); one that agrees confirms it.
+   */
+  const recheck = (env: KeyEnvelope): boolean => {
+    const at = `${env.stream}|${env.epoch}`;
+    const kept = unconfirmed.get(at);
+    if (kept === undefined || env.recipient !== deps.accountId) return false;
+    if (kept !== env.keyId) return true;
+    unconfirmed.delete(at);
+    return false;
+  };
+  const held = (env: KeyEnvelope): boolean => keys.get(env.stream)?.has(env.epoch) === true && !recheck(env);
   /** Whether `accept` would look up the envelope's signer: not held, not refused, addressed here, signed. */
   const toCheck = (env: KeyEnvelope): boolean =>
-    !keys.get(env.stream)?.has(env.epoch) &&
+    !held(env) &&
     env.recipient === deps.accountId &&
     env.sig !== undefined &&
     !rejected.has(envelopeKey(env));
@@ -280,6 +321,10 @@ export const createKeyring = (deps: KeyringDeps) => {
       !(epoch === 0 && own(stream)) && !keys.get(stream)?.has(epoch) && !refusedAt.has(`${stream}|${epoch}`)
     );
   };
+  const holdsCurrent = (stream: string): boolean => {
+    const epoch = currentEpoch(stream);
+    return (epoch === 0 && own(stream)) || keys.get(stream)?.has(epoch) === true;
+  };
   const patientOf = (stream: string): string[] => {
     const parsed = parseStreamId(stream);
     return parsed.ok ? [parsed.value.patientId] : [];
@@ -287,7 +332,7 @@ export const createKeyring = (deps: KeyringDeps) => {
 
   const accept = async (env: KeyEnvelope, candidates: CandidatesCache): Promise<boolean> => {
     const id = envelopeKey(env);
-    if (keys.get(env.stream)?.has(env.epoch) || rejected.has(id)) return false;
+    if (held(env) || rejected.has(id)) return false;
     const reject = (reason: string): boolean => {
       rejected.add(id);
       refusedAt.add(`${env.stream}|${env.epoch}`);
@@ -330,6 +375,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   };
 
   const fetchAndAccept = async (streams?: string[]): Promise<number> => {
+    await cacheReady();
     if (unusable()) return 0;
     const envelopes = await deps.fetchEnvelopes(streams);
     await preload(envelopes.filter(toCheck).flatMap((env) => patientOf(env.stream)));
@@ -380,15 +426,18 @@ export const createKeyring = (deps: KeyringDeps) => {
       const rest = knownStreams().filter((s) => !covered.has(s.stream));
       if (rest.length === 0 || unusable()) break;
       for (const s of rest) covered.add(s.stream);
+      // Streams whose current epoch's key is held (kept, or taken this session) are not asked for.
+      const wanted = rest.filter((s) => !holdsCurrent(s.stream));
       // Not awaited: the lists load while the first slices are asked for (their checks wait for them).
-      void preload(rest.filter((s) => lacksCurrentKey(s.stream)).flatMap((s) => patientOf(s.stream)));
-      for (const slice of sliceStreams(rest)) await take(slice);
+      void preload(wanted.filter((s) => lacksCurrentKey(s.stream)).flatMap((s) => patientOf(s.stream)));
+      for (const slice of sliceStreams(wanted)) await take(slice);
     }
     if (failures.length > 0) throw failures[0];
     return n;
   };
   /** Every envelope, in answers that fit a frame (see the header); the accepted count. */
   const fetchAll = async (): Promise<number> => {
+    await cacheReady();
     if (unusable()) return 0;
     // Slices are planned from the server's list: asked for when this session has not seen it yet (a
     // check at connect can run before the engine's list came in).
@@ -426,6 +475,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     return started;
   };
   const keyFor = async (stream: string, epoch: number): Promise<Uint8Array | null> => {
+    await cacheReady();
     if (unusable()) return null;
     if (epoch === 0 && own(stream)) return derive0(stream);
     const known = keys.get(stream)?.get(epoch);
@@ -472,7 +522,9 @@ export const createKeyring = (deps: KeyringDeps) => {
     }
     const answer = await read.answer;
     if (answer === null || unusable()) return null;
-    const found = derivedKey(env.stream, env.epoch, answer.sets, env.keyId);
+    const found = searchCandidates(answer.sets, (ended) =>
+      rotationKeyWithId(env.stream, env.epoch, ended, env.keyId),
+    );
     if (found === null && gen === guardGen) underivable.set(id, answer.validUntil);
     return found;
   };
@@ -486,47 +538,10 @@ export const createKeyring = (deps: KeyringDeps) => {
     }
   };
 
-  /**
-   * The key of an own stream's epoch whose key id is `id`, derived for one of `sets` or else, when they
-   * name at most MAX_SUBSET_IDS ids, for any subset of those; null if none.
-   */
-  const derivedKey = (
-    stream: string,
-    epoch: number,
-    sets: ReadonlyArray<readonly string[]>,
-    id: string,
-  ): Uint8Array | null => {
-    const tried = new Set<string>();
-    const matching = (ids: readonly string[]): Uint8Array | null => {
-      const sorted = [...new Set(ids)].sort();
-      const at = sorted.join('\n');
-      if (tried.has(at)) return null;
-      tried.add(at);
-      return rotationKeyWithId(stream, epoch, sorted, id);
-    };
-    for (const set of sets) {
-      const key = matching(set);
-      if (key) return key;
-    }
-    const ids = [...new Set(sets.flat())];
-    if (ids.length > MAX_SUBSET_IDS) return null;
-    for (let mask = 0; mask < 1 << ids.length; mask++) {
-      const key = matching(ids.filter((_, i) => (mask & (1 << i)) !== 0));
-      if (key) return key;
-    }
-    return null;
-  };
-
-  /**
-   * Key of epoch ≥ 1 of one of this account's streams, minted because the grants `ended` ended:
-   * HKDF(root, "hale/stream-epoch/v1|stream|epoch|" + b64u(sha256("hale/ended-grants/v1" ‖ sorted ids))).
-   * Deterministic so that the key proves which grants its epoch shuts out (see the header).
-   */
+  /** Key of epoch ≥ 1 of one of this account's streams for the ended grants (`rotationKeyOf`). */
   const rotationKey = (stream: string, epoch: number, ended: readonly string[]): Uint8Array => {
     assertUsable();
-    const ids = [...new Set(ended)].sort().join('\n');
-    const digest = base64urlEncode(labeledSha256('hale/ended-grants/v1', utf8Encode(ids)));
-    return hkdfSha256(deps.root, `hale/stream-epoch/v1|${stream}|${epoch}|${digest}`, 32);
+    return rotationKeyOf(deps.root, stream, epoch, ended);
   };
   /** `rotationKey(stream, epoch, ended)` when its key id is `id`, else null. */
   const rotationKeyWithId = (
@@ -707,9 +722,9 @@ export const createKeyring = (deps: KeyringDeps) => {
       return n;
     },
     rewrapEpoch,
-    /** Settles once every floor save under way settled (never rejects: a failure was reported). */
+    /** Settles once every floor and kept-key save under way settled (never rejects: failures were reported). */
     async floorsSaved(): Promise<void> {
-      await Promise.all([...saving]);
+      await Promise.all([...saving, cache.flush()]);
     },
     /** The account was locked: every key is dropped now (not zeroed: see the header). */
     drop(): void {
@@ -730,6 +745,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     forgetStream(stream: string): void {
       for (const k of keys.get(stream)?.values() ?? []) retired.push(k);
       keys.delete(stream);
+      cache.removeStream(stream);
       writeChecks.delete(stream);
       serverEpoch.delete(stream);
     },
