@@ -65,8 +65,18 @@ function Frame(): ReactNode {
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
   useEffect(() => {
-    const timer = window.setTimeout(() => void import('../router').then((m) => m.preloadScreens()), 1500);
-    return () => window.clearTimeout(timer);
+    // Once the page is idle (the opening screen drawn, its records read), not during that work.
+    let idle: number | undefined;
+    const preload = (): void => void import('../router').then((m) => m.preloadScreens());
+    const timer = window.setTimeout(() => {
+      if (typeof window.requestIdleCallback === 'function')
+        idle = window.requestIdleCallback(preload, { timeout: 15_000 });
+      else preload();
+    }, 1500);
+    return () => {
+      window.clearTimeout(timer);
+      if (idle !== undefined) window.cancelIdleCallback(idle);
+    };
   }, []);
   const removed =
     state.status === 'fatal' &&
