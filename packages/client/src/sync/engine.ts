@@ -163,12 +163,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (!head.ok) throw new SyncError('BAD_MESSAGE', head.error.message, false);
       await connection.request({ t: 'putHead', head: head.value });
     },
-    getHead: async (stream, after) => {
+    getHead: async (stream, after, limit) => {
       if (!isStreamId(stream)) throw new SyncError('BAD_MESSAGE', `not a stream id: ${stream}`, false);
       return connection.request<HeadFrame>({
         t: 'getHead',
         stream,
         ...(after === undefined ? {} : { after }),
+        ...(limit === undefined ? {} : { limit }),
       });
     },
     lookupDeviceKey: deps.lookupDeviceKey,

@@ -63,7 +63,8 @@ export interface HeadSyncDeps {
   /** Whether the connection speaks HEAD_VERSION now. */
   readonly wireReady: () => boolean;
   putHead(signed: SignedStreamHead): Promise<void>;
-  getHead(stream: string, after?: string): Promise<HeadPageAnswer>;
+  /** One page of the kept statement's leaves after `after` (at most `limit`; the server's page else). */
+  getHead(stream: string, after?: string, limit?: number): Promise<HeadPageAnswer>;
   lookupDeviceKey(accountId: string, deviceId: string): Promise<DeviceKeyLookup>;
   /** The device's copy of `stream`, by id (records whose local copy is not the server's left out). */
   held(stream: string): Promise<ReadonlyMap<string, HeldCopy>>;
@@ -272,7 +273,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   };
 
   const check = async (stream: string): Promise<boolean> => {
-    const first = await deps.getHead(stream);
+    // One leaf first: a stream remembered whole needs the statement only.
+    const first = await deps.getHead(stream, undefined, verified?.get(stream) === undefined ? undefined : 1);
     if (first.signed === undefined) return false;
     const seen = deps.seen.get(stream);
     const older = (seq: number): boolean => {

@@ -30,6 +30,7 @@ const world = () => {
   let clock = Date.parse('2026-11-25T12:00:00.000Z');
   const tagged = new Map<string, number>();
   const issues: HeadIssue[] = [];
+  const limits: (number | undefined)[] = [];
   const writes: WritesSince = (from) => {
     const after = log.filter(
       (w) => from === null || w.lwt > from.lwt || (w.lwt === from.lwt && w.id > from.id),
@@ -58,7 +59,8 @@ const world = () => {
       now: () => clock,
       wireReady: () => true,
       putHead: () => Promise.resolve(),
-      getHead: (stream) => {
+      getHead: (stream, _after, limit) => {
+        limits.push(limit);
         const k = kept.get(stream);
         return Promise.resolve(k === undefined ? { leaves: [] } : { signed: k.signed, leaves: k.leaves });
       },
@@ -101,6 +103,7 @@ const world = () => {
   };
   return {
     issues,
+    limits,
     tagged: (stream: string) => tagged.get(stream) ?? 0,
     meta,
     open,
@@ -137,8 +140,11 @@ describe('head sync: streams verified whole are remembered', () => {
     expect([w.tagged(STREAM), w.tagged(OTHER)]).toEqual([2, 1]);
 
     w.tick(60_000);
+    w.limits.splice(0);
     await (await w.open()).settle({ [STREAM]: 3, [OTHER]: 1 });
     expect([w.tagged(STREAM), w.tagged(OTHER)]).toEqual([2, 1]);
+    // The statement only (one leaf asked), not its leaf pages.
+    expect(w.limits).toEqual([1, 1]);
 
     // One record of the lab stream written again (same statement): that stream only is read again.
     w.tick(60_000);
