@@ -36,6 +36,7 @@ import { SyncBadge } from './sync-badge';
 import { SharingTabs } from './sharing-tabs';
 import { LinkAlerts } from '../screens/io/link-alerts';
 import { CareNotifier } from '../care/notify/care-notifier';
+import { afterOpeningScreen } from '../boot/opening-screen';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -65,16 +66,16 @@ function Frame(): ReactNode {
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
   useEffect(() => {
-    // Once the page is idle (the opening screen drawn, its records read), not during that work.
+    // After the opening screen is drawn (its reads done), then when the page is idle.
     let idle: number | undefined;
     const preload = (): void => void import('../router').then((m) => m.preloadScreens());
-    const timer = window.setTimeout(() => {
+    const cancel = afterOpeningScreen(() => {
       if (typeof window.requestIdleCallback === 'function')
         idle = window.requestIdleCallback(preload, { timeout: 15_000 });
       else preload();
-    }, 1500);
+    }, 10_000);
     return () => {
-      window.clearTimeout(timer);
+      cancel();
       if (idle !== undefined) window.cancelIdleCallback(idle);
     };
   }, []);
