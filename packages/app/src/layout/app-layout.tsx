@@ -66,15 +66,19 @@ function Frame(): ReactNode {
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
   useEffect(() => {
-    // After the opening screen is drawn (its reads done), then when the page is idle.
+    // 1.5 s on, once the opening screen is drawn (its reads done), then when the page is idle.
     let idle: number | undefined;
+    let cancel = (): void => undefined;
     const preload = (): void => void import('../router').then((m) => m.preloadScreens());
-    const cancel = afterOpeningScreen(() => {
-      if (typeof window.requestIdleCallback === 'function')
-        idle = window.requestIdleCallback(preload, { timeout: 15_000 });
-      else preload();
-    }, 10_000);
+    const timer = window.setTimeout(() => {
+      cancel = afterOpeningScreen(() => {
+        if (typeof window.requestIdleCallback === 'function')
+          idle = window.requestIdleCallback(preload, { timeout: 15_000 });
+        else preload();
+      }, 10_000);
+    }, 1500);
     return () => {
+      window.clearTimeout(timer);
       cancel();
       if (idle !== undefined) window.cancelIdleCallback(idle);
     };
