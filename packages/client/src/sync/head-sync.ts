@@ -290,9 +290,12 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     if (signerFirst !== 'ok') return signerFirst === 'refused';
     // The statement verified whole last time, and a copy not written since: the same result.
     const kept = verified?.get(stream);
-    if (kept !== undefined && kept.sig === first.signed.sig) {
+    if (kept !== undefined && kept.sig === first.signed.sig && verified !== undefined) {
+      const scanAt = verified.now();
       const scan = await scanWrites();
       if (scan !== null && !writtenSince(scan, stream, kept.lwt)) {
+        // Not written up to the scan: the mark moves on, so later scans start later.
+        verified.set(stream, { sig: kept.sig, lwt: Math.max(kept.lwt, markAt(scanAt)) });
         deps.clear(stream, () => false);
         noteKept(stream, first.signed.head);
         return false;
@@ -371,6 +374,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     hints: (id: string) => string | undefined = () => undefined,
   ): void {
     if (stopped || !deps.wireReady()) return;
+    // A stream no longer readable is forgotten (checked in full if it is again).
+    verified?.retain(new Set(streams.map((s) => s.stream)));
     for (const { stream, seq } of streams) {
       const last = checked.get(stream);
       // Signed only once checked on this link and found whole: a device must not confirm what the

@@ -145,6 +145,9 @@ describe('head sync: streams verified whole are remembered', () => {
     expect([w.tagged(STREAM), w.tagged(OTHER)]).toEqual([2, 1]);
     // The statement only (one leaf asked), not its leaf pages.
     expect(w.limits).toEqual([1, 1]);
+    // Marks moved on to this check; a stream no longer readable is forgotten.
+    const marks = w.meta.get('head-verified') as Record<string, { lwt: number }>;
+    expect(marks[STREAM]!.lwt).toBe(Date.parse('2026-11-25T12:02:00.000Z') - MARK_MARGIN_MS);
 
     // One record of the lab stream written again (same statement): that stream only is read again.
     w.tick(60_000);
@@ -153,6 +156,8 @@ describe('head sync: streams verified whole are remembered', () => {
     await (await w.open()).settle({ [STREAM]: 3, [OTHER]: 1 });
     expect([w.tagged(STREAM), w.tagged(OTHER)]).toEqual([2, 2]);
     expect(w.issues).toEqual([]);
+    await (await w.open()).settle({ [STREAM]: 3 });
+    expect(Object.keys(w.meta.get('head-verified') as object)).toEqual([STREAM]);
   });
 
   it('a copy rolled back by the server after a restart is still found, and a newer statement is read', async () => {

@@ -13,7 +13,8 @@
  * signer). Only writes at or after the oldest mark kept are read.
  * Meta is sealed at rest like the records. Only whole results are kept: a stream with findings is always
  * checked again. A clock behind the newest mark at load (set back: later writes could be stamped before
- * it) drops every entry.
+ * it) drops every entry. A stream found unchanged has its mark moved to the scan's time (less the margin),
+ * and a stream no longer readable is forgotten, so the oldest mark (where scans start) keeps up.
  * Failure modes: a failed read of the writes answers null (no stream counts as unchanged); a failed save is
  * tried again at the next change or flush; a malformed or missing entry is no entry.
  */
@@ -62,6 +63,13 @@ export const verifiedStore = (
         const { [stream]: _dropped, ...rest } = kept;
         kept = rest;
       } else kept = { ...kept, [stream]: value };
+      save.soon();
+    },
+    /** Forgets the streams not in `streams`. */
+    retain(streams: ReadonlySet<string>): void {
+      const gone = Object.keys(kept).filter((stream) => !streams.has(stream));
+      if (gone.length === 0) return;
+      kept = Object.fromEntries(Object.entries(kept).filter(([stream]) => streams.has(stream)));
       save.soon();
     },
     /** The oldest mark kept (null: none). */
