@@ -375,7 +375,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   ): void {
     if (stopped || !deps.wireReady()) return;
     // A stream no longer readable is forgotten (checked in full if it is again).
-    verified?.retain(new Set(streams.map((s) => s.stream)));
+    if (streams.length > 0) verified?.retain(new Set(streams.map((s) => s.stream)));
     for (const { stream, seq } of streams) {
       const last = checked.get(stream);
       // Signed only once checked on this link and found whole: a device must not confirm what the
