@@ -23,6 +23,18 @@ export interface ChartShape {
 
 export const LONG_TEST_CODE = 'BENCH-LONG';
 export const LONG_TEST_KEY = `code:${LONG_TEST_CODE.toLowerCase()}`;
+export const LONG_TEST_NAME = 'Glucose, fasting (long series)';
+const longValue = (p: number): number => 90 + 15 * Math.sin(p / 11);
+
+/**
+ * The chart's newest lab result by clinical date (the long series' last, dated after every other test's):
+ * the test name and value text the home's latest labs must show first.
+ */
+export const newestLab = (shape: ChartShape): { name: string; value: string } => ({
+  name: LONG_TEST_NAME,
+  value: `${String(longValue(shape.longPoints - 1))} mg/dL`,
+});
+
 /** A word only the seeded notes hold, for the search phase. */
 export const SEARCH_WORDS = ['lisinopril', 'penicillin', 'glucose', 'hypertension'] as const;
 
@@ -72,7 +84,7 @@ export function* chartRecords(shape: ChartShape): Generator<readonly [RecordKind
     }
   }
   for (let p = 0; p < shape.longPoints; p++, written++) {
-    yield ['LabResult', lab(LONG_TEST_CODE, 'Glucose, fasting (long series)', p, 90 + 15 * Math.sin(p / 11))];
+    yield ['LabResult', lab(LONG_TEST_CODE, LONG_TEST_NAME, p, longValue(p))];
   }
   for (let i = 0; written < shape.total; i++, written++) {
     const kind = OTHER_KINDS[i % OTHER_KINDS.length] ?? 'Allergy';

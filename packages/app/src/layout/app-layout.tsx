@@ -36,6 +36,7 @@ import { SyncBadge } from './sync-badge';
 import { SharingTabs } from './sharing-tabs';
 import { LinkAlerts } from '../screens/io/link-alerts';
 import { CareNotifier } from '../care/notify/care-notifier';
+import { afterOpeningScreen } from '../boot/opening-screen';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -65,8 +66,22 @@ function Frame(): ReactNode {
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
   useNetworkFollow(session, app.syncPaused);
   useEffect(() => {
-    const timer = window.setTimeout(() => void import('../router').then((m) => m.preloadScreens()), 1500);
-    return () => window.clearTimeout(timer);
+    // 1.5 s on, once the opening screen is drawn (its reads done), then when the page is idle.
+    let idle: number | undefined;
+    let cancel = (): void => undefined;
+    const preload = (): void => void import('../router').then((m) => m.preloadScreens());
+    const timer = window.setTimeout(() => {
+      cancel = afterOpeningScreen(() => {
+        if (typeof window.requestIdleCallback === 'function')
+          idle = window.requestIdleCallback(preload, { timeout: 15_000 });
+        else preload();
+      }, 10_000);
+    }, 1500);
+    return () => {
+      window.clearTimeout(timer);
+      cancel();
+      if (idle !== undefined) window.cancelIdleCallback(idle);
+    };
   }, []);
   const removed =
     state.status === 'fatal' &&

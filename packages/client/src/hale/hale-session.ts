@@ -322,6 +322,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return observedFrom(viewOf(kind, query.patientId).pipe(map((view) => pageOfView(view, query))), {
         items: [],
         total: 0,
+        loading: true,
       });
     },
     query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {

@@ -53,6 +53,8 @@ export interface RecordPage<K extends RecordKind> {
   readonly items: readonly StoredRecord<K>[];
   /** How many records match, over all pages. */
   readonly total: number;
+  /** Only on a list's value before the store first answered: nothing is known yet (not "none"). */
+  readonly loading?: true;
 }
 
 const refuse = (kind: string, field: string, reason: string): RecordError => {

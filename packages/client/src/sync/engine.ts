@@ -44,6 +44,8 @@ import { SyncError } from './connection';
 import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
 import { createHeadSync, headSeenStore, heldReader } from './head-sync';
+import { verifiedStore } from './head-verified';
+import { writesSince } from './stream-copies';
 import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
@@ -143,6 +145,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
   const headSeen = headSeenStore(deps.meta);
+  const headVerified = verifiedStore(deps.meta, () => Date.now());
   const headStreams = () => ({
     streams: [...access.entries.keys()]
       .filter(access.readable)
@@ -160,12 +163,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (!head.ok) throw new SyncError('BAD_MESSAGE', head.error.message, false);
       await connection.request({ t: 'putHead', head: head.value });
     },
-    getHead: async (stream, after) => {
+    getHead: async (stream, after, limit) => {
       if (!isStreamId(stream)) throw new SyncError('BAD_MESSAGE', `not a stream id: ${stream}`, false);
       return connection.request<HeadFrame>({
         t: 'getHead',
         stream,
         ...(after === undefined ? {} : { after }),
+        ...(limit === undefined ? {} : { limit }),
       });
     },
     lookupDeviceKey: deps.lookupDeviceKey,
@@ -186,6 +190,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     clear: (stream, keep) => issues.dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
     seen: headSeen,
+    verified: headVerified,
+    writes: (from) => writesSince(collection.storageInstance, from),
     schedule: (ms, run) => {
       const timer = setTimeout(run, ms);
       return () => clearTimeout(timer);
@@ -217,6 +223,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     onFrame: core.live.onFrame,
     async start(): Promise<void> {
       await headSeen.load();
+      await headVerified.load();
       await pending.load();
       // Versions waiting for their write key: RxDB took them as sent and hands them no more, so they count
       // as pending from the list, whatever became of the pending list's note.
@@ -407,6 +414,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await core.progress.syncedSave.settled();
       await core.unsent.flush();
       await headSeen.flush();
+      await headVerified.flush();
     },
   };
 };

@@ -32,6 +32,7 @@ import {
   type HeadLeaf,
   type SignedStreamHead,
 } from './stream-head';
+import { createWriteScan, markAt, writtenSince, type VerifiedStore, type WritesSince } from './head-verified';
 
 /** A record of the device's copy as the server's: its version, and its revision tag (a hint it may match). */
 export interface HeldCopy {
@@ -62,7 +63,8 @@ export interface HeadSyncDeps {
   /** Whether the connection speaks HEAD_VERSION now. */
   readonly wireReady: () => boolean;
   putHead(signed: SignedStreamHead): Promise<void>;
-  getHead(stream: string, after?: string): Promise<HeadPageAnswer>;
+  /** One page of the kept statement's leaves after `after` (at most `limit`; the server's page else). */
+  getHead(stream: string, after?: string, limit?: number): Promise<HeadPageAnswer>;
   lookupDeviceKey(accountId: string, deviceId: string): Promise<DeviceKeyLookup>;
   /** The device's copy of `stream`, by id (records whose local copy is not the server's left out). */
   held(stream: string): Promise<ReadonlyMap<string, HeldCopy>>;
@@ -85,6 +87,12 @@ export interface HeadSyncDeps {
   readonly retryMs?: number;
   /** Stream checks running at once (default 4). */
   readonly checksAtOnce?: number;
+  /**
+   * Streams verified whole (head-verified.ts), with the store's writes: one served the same statement
+   * again and not written since is not read nor tagged again. Both or neither.
+   */
+  readonly verified?: VerifiedStore;
+  readonly writes?: WritesSince;
 }
 
 /** Device meta `head-seen`: the highest statement seq this device verified, per stream. */
@@ -145,6 +153,10 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   /** Records stored per stream (`stored`): the seq moves before a served record is stored. */
   const stores = new Map<string, number>();
   const busy = new Set<string>();
+  const verified = deps.writes === undefined ? undefined : deps.verified;
+  const scanWrites = createWriteScan(deps.writes ?? (() => Promise.reject(new Error('no writes'))), () =>
+    verified === undefined ? null : verified.oldest(),
+  );
   let link = 0;
   let stopped = false;
 
@@ -206,12 +218,14 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     );
   };
 
-  /** The kept statement and all its leaves, one statement throughout; null when none is kept. */
+  /** The kept statement and all its leaves (from `first`, its first page), one statement throughout. */
   const fetchHead = async (
     stream: string,
+    first: HeadPageAnswer,
   ): Promise<{ signed: SignedStreamHead; leaves: HeadLeaf[] } | null> => {
+    let page = first;
     for (let attempt = 0; attempt < MAX_PAGE_RESTARTS; attempt++) {
-      let page = await deps.getHead(stream);
+      if (attempt > 0) page = await deps.getHead(stream);
       if (page.signed === undefined) return null;
       const signed = page.signed;
       const leaves = [...page.leaves];
@@ -232,29 +246,71 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   const refuse = (stream: string, message: string): void =>
     deps.report({ code: 'HEAD_REFUSED', stream, message: `${message}; tell the server's operator` });
 
-  const check = async (stream: string): Promise<boolean> => {
-    const got = await fetchHead(stream);
-    if (got === null) return false;
-    const { signed, leaves } = got;
+  /** Whether `signed` is taken: signed by a device of the patient not revoked at its `at`; refused else. */
+  const signerOf = async (
+    stream: string,
+    signed: SignedStreamHead,
+  ): Promise<'ok' | 'refused' | 'unavailable'> => {
     const { head } = signed;
-    const seen = deps.seen.get(stream);
-    if (head.seq < seen) {
-      refuse(
-        stream,
-        `the server serves an older statement of ${stream} (seq ${head.seq}) than one this device verified (seq ${seen})`,
-      );
-      return true;
-    }
     const signer = await deps.lookupDeviceKey(patientOf(stream), head.device);
-    if (signer.status === 'unavailable') return false;
+    if (signer.status === 'unavailable') return 'unavailable';
     if (
       signer.status === 'unknown' ||
       (signer.revokedAt !== undefined && !isBefore(head.at, signer.revokedAt)) ||
       !(await verifyStreamHead(deps.ed, signer.key, signed))
     ) {
       refuse(stream, `the statement of ${stream} the server serves is not signed by a device of its patient`);
-      return true;
+      return 'refused';
     }
+    return 'ok';
+  };
+
+  /** A verified statement at `seq` is kept by the server: no need to sign one at that seq. */
+  const noteKept = (stream: string, head: SignedStreamHead['head']): void => {
+    const last = signedAt.get(stream);
+    if (last === undefined || last.seq < head.seq)
+      signedAt.set(stream, { seq: head.seq, at: Date.parse(head.at) });
+  };
+
+  const check = async (stream: string): Promise<boolean> => {
+    // One leaf first: a stream remembered whole needs the statement only.
+    const first = await deps.getHead(stream, undefined, verified?.get(stream) === undefined ? undefined : 1);
+    if (first.signed === undefined) return false;
+    const seen = deps.seen.get(stream);
+    const older = (seq: number): boolean => {
+      if (seq >= seen) return false;
+      refuse(
+        stream,
+        `the server serves an older statement of ${stream} (seq ${seq}) than one this device verified (seq ${seen})`,
+      );
+      return true;
+    };
+    if (older(first.signed.head.seq)) return true;
+    const signerFirst = await signerOf(stream, first.signed);
+    if (signerFirst !== 'ok') return signerFirst === 'refused';
+    // The statement verified whole last time, and a copy not written since: the same result.
+    const kept = verified?.get(stream);
+    if (kept !== undefined && kept.sig === first.signed.sig && verified !== undefined) {
+      const scanAt = verified.now();
+      const scan = await scanWrites();
+      if (scan !== null && !writtenSince(scan, stream, kept.lwt)) {
+        // Not written up to the scan: the mark moves on, so later scans start later.
+        verified.set(stream, { sig: kept.sig, lwt: Math.max(kept.lwt, markAt(scanAt)) });
+        deps.clear(stream, () => false);
+        noteKept(stream, first.signed.head);
+        return false;
+      }
+    }
+    const got = await fetchHead(stream, first);
+    if (got === null) return false;
+    const { signed, leaves } = got;
+    const { head } = signed;
+    if (signed.sig !== first.signed.sig) {
+      if (older(head.seq)) return true;
+      const again = await signerOf(stream, signed);
+      if (again !== 'ok') return again === 'refused';
+    }
+    const readAt = verified?.now() ?? 0;
     const held = await deps.held(stream);
     const mine = new Map<string, { rv: number; tag: string }>();
     for (const leaf of leaves) {
@@ -265,12 +321,15 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     }
     const result = checkAgainstHead(head, leaves, (id) => mine.get(id));
     if (!result.ok) {
+      verified?.set(stream, null);
       refuse(stream, `the records the server lists for the statement of ${stream} are not the ones signed`);
       return true;
     }
     if (head.seq > seen) deps.seen.set(stream, head.seq);
     lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
     const issues = result.findings.map((f) => headIssue(head, f));
+    verified?.set(stream, issues.length === 0 ? { sig: signed.sig, lwt: markAt(readAt) } : null);
+    if (issues.length === 0) noteKept(stream, head);
     deps.clear(stream, (e) => issues.some((i) => i.code === e.code && i.id === e.id));
     for (const issue of issues) deps.report(issue);
     return issues.length > 0;
@@ -315,6 +374,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     hints: (id: string) => string | undefined = () => undefined,
   ): void {
     if (stopped || !deps.wireReady()) return;
+    // A stream no longer readable is forgotten (checked in full if it is again).
+    if (streams.length > 0) verified?.retain(new Set(streams.map((s) => s.stream)));
     for (const { stream, seq } of streams) {
       const last = checked.get(stream);
       // Signed only once checked on this link and found whole: a device must not confirm what the

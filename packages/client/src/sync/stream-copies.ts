@@ -6,6 +6,7 @@
  * |---|---|
  * | `streamCopies(storage, stream)` | every document of `stream`, deletions included, by id |
  * | `streamCopies(storage, stream, { deleted: true })` | its deletions only |
+ * | `writesSince(storage, from)` | the newest write stamp per stream after `from` (head-verified.ts) |
  *
  * Invariants: a selector goes to the storage normalized (`{ $eq }` on `_deleted` and `stream`), the form
  * RxDB's query planner matches against an index; a plain value there makes it scan every document of the
@@ -13,10 +14,11 @@
  * per stream. Documents come back as the storage holds them (opened at rest), sorted by id.
  * Failure modes: the storage's own (a closed database, an at-rest key that does not open a document).
  */
-import { prepareQuery, type RxStorageInstance, type RxDocumentData } from 'rxdb';
+import { getChangedDocumentsSince, prepareQuery, type RxStorageInstance, type RxDocumentData } from 'rxdb';
 import type { DeviceRecord } from '../store/device-db';
 
 type RecordsStorage = Pick<RxStorageInstance<DeviceRecord, unknown, unknown>, 'schema' | 'query'>;
+const WRITES_PAGE = 500;
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -42,4 +44,28 @@ export const streamCopies = async (
   if (options.deleted === true) return ofState(storage, stream, true);
   const [live, gone] = await Promise.all([ofState(storage, stream, false), ofState(storage, stream, true)]);
   return [...live, ...gone].sort(byId);
+};
+
+/**
+ * The store's writes after `from` (null: all), read in RxDB's write order (`_meta.lwt`, then id; its
+ * index) a page at a time: the newest stamp per stream and the last document read (null: none).
+ */
+export const writesSince = async (
+  storage: RxStorageInstance<DeviceRecord, unknown, unknown, { lwt: number; id: string }>,
+  from: { lwt: number; id: string } | null,
+): Promise<{ last: Map<string, number>; end: { lwt: number; id: string } | null }> => {
+  const last = new Map<string, number>();
+  let at = from;
+  for (;;) {
+    const page = await getChangedDocumentsSince<DeviceRecord, { lwt: number; id: string }>(
+      storage,
+      WRITES_PAGE,
+      at ?? undefined,
+    );
+    for (const d of page.documents) last.set(d.stream, Math.max(last.get(d.stream) ?? 0, d._meta.lwt));
+    if (page.documents.length === 0) break;
+    at = { lwt: page.checkpoint.lwt, id: page.checkpoint.id };
+    if (page.documents.length < WRITES_PAGE) break;
+  }
+  return { last, end: at };
 };

@@ -3,12 +3,25 @@
  * appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
  * awaiting acknowledgement; problems, when there are any, first.
  */
-import { useMemo, type ReactNode } from 'react';
-import { Alert, Anchor, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useEffect, useMemo, type ReactNode } from 'react';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Group,
+  Paper,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { useQuarantine, useRecords, useSyncIssues, useUnsent } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
+import { openingScreenDrawn } from '../../boot/opening-screen';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
 import { testKey } from '../labs/series';
@@ -23,10 +36,12 @@ function Card(props: {
   readonly empty: string;
   readonly children: ReactNode;
   readonly testId: string;
+  /** The store has not answered yet: neither "none" nor a partial list is shown. */
+  readonly loading?: boolean;
 }): ReactNode {
   const { t } = useTranslation();
   return (
-    <Paper withBorder p="md" data-testid={props.testId}>
+    <Paper withBorder p="md" data-testid={props.testId} aria-busy={props.loading === true}>
       <Stack gap="xs">
         <Group justify="space-between" wrap="nowrap">
           <Title order={2} size="h4">
@@ -41,7 +56,12 @@ function Card(props: {
             {t('home.seeAll')}
           </Anchor>
         </Group>
-        {props.count === 0 ? (
+        {props.loading === true ? (
+          <Stack gap={8} aria-hidden>
+            <Skeleton height={14} width="70%" />
+            <Skeleton height={14} width="50%" />
+          </Stack>
+        ) : props.count === 0 ? (
           <Text size="sm" c="dimmed">
             {props.empty}
           </Text>
@@ -58,11 +78,12 @@ export function HomeScreen(): ReactNode {
   const session = useOpenSession();
   const me = session.account.accountId;
   const profile = useRecords('Profile', {}).items[0]?.record;
-  const allergies = useRecords('Allergy', { sort: 'clinical' }).items.filter((a) => a.record.active);
-  const medications = useRecords('Medication', { sort: 'clinical' }).items.filter((m) => m.record.active);
-  const conditions = useRecords('Condition', { sort: 'clinical' }).items.filter((c) =>
-    isActiveCondition(c.record),
-  );
+  const allergyPage = useRecords('Allergy', { sort: 'clinical' });
+  const medicationPage = useRecords('Medication', { sort: 'clinical' });
+  const conditionPage = useRecords('Condition', { sort: 'clinical' });
+  const allergies = allergyPage.items.filter((a) => a.record.active);
+  const medications = medicationPage.items.filter((m) => m.record.active);
+  const conditions = conditionPage.items.filter((c) => isActiveCondition(c.record));
   const appointments = useRecords('Appointment', { sort: 'clinical', order: 'asc' });
   const labs = useRecords('LabResult', { sort: 'clinical' });
   const messages = useRecords('Message', {});
@@ -94,6 +115,12 @@ export function HomeScreen(): ReactNode {
     (p) => p.record.status === 'active' && p.record.acknowledgement?.version !== p.record.version,
   );
   const problems = problemIssues(issues).length + quarantine.length + unsent.length;
+  const loading = [allergyPage, medicationPage, conditionPage, appointments, labs, messages, plans].some(
+    (p) => p.loading === true,
+  );
+  useEffect(() => {
+    if (!loading) openingScreenDrawn();
+  }, [loading]);
 
   return (
     <Stack>
@@ -119,6 +146,7 @@ export function HomeScreen(): ReactNode {
           count={allergies.length}
           empty={t('home.noAllergies')}
           testId="home-allergies"
+          loading={allergyPage.loading === true}
         >
           {allergies.slice(0, 6).map((a) => (
             <Group key={a.record.id} justify="space-between" wrap="nowrap">
@@ -148,6 +176,7 @@ export function HomeScreen(): ReactNode {
           count={conditions.length}
           empty={t('home.noProblems')}
           testId="home-conditions"
+          loading={conditionPage.loading === true}
         >
           {conditions.slice(0, 6).map((c) => (
             <Group key={c.record.id} justify="space-between" wrap="nowrap">
@@ -168,6 +197,7 @@ export function HomeScreen(): ReactNode {
           count={medications.length}
           empty={t('home.noMedications')}
           testId="home-medications"
+          loading={medicationPage.loading === true}
         >
           {medications.slice(0, 6).map((m) => (
             <div key={m.record.id}>
@@ -186,6 +216,7 @@ export function HomeScreen(): ReactNode {
           count={upcoming.length}
           empty={t('home.noAppointments')}
           testId="home-appointments"
+          loading={appointments.loading === true}
         >
           {upcoming.map((a) => (
             <div key={a.record.id}>
@@ -204,6 +235,7 @@ export function HomeScreen(): ReactNode {
           count={latestLabs.length}
           empty={t('home.noLabs')}
           testId="home-labs"
+          loading={labs.loading === true}
         >
           {latestLabs.map((l) => {
             const f = flagIn(l.record.value, l.record.units, parseRange(l.record.referenceRange));
@@ -235,6 +267,7 @@ export function HomeScreen(): ReactNode {
           count={unread.length}
           empty={t('home.noUnread')}
           testId="home-messages"
+          loading={messages.loading === true}
         >
           {unread.slice(0, 5).map((m) => (
             <Anchor
@@ -255,6 +288,7 @@ export function HomeScreen(): ReactNode {
           count={awaiting.length}
           empty={t('home.noPlans')}
           testId="home-plans"
+          loading={plans.loading === true}
         >
           {awaiting.map((p) => (
             <Anchor
