@@ -23,7 +23,7 @@ import {
   type Vault,
   type WebSocketLike,
 } from '@hale/client/advanced';
-import { TEST_KDF } from '@hale/crypto';
+import { TEST_KDF, type Ed25519 } from '@hale/crypto';
 import { createNodeEd25519, createNodeX25519 } from '@hale/crypto/node';
 import { createTestCryptoOffload, onCryptoWorkerProject } from './test-offload';
 import { input } from './records';
@@ -230,6 +230,8 @@ export const openDevice = async (
     grantRefreshMs?: number;
     /** Seal once (session option `sealOnce`); HALE_SEAL_ONCE=1 turns it on for every device opened here. */
     sealOnce?: boolean;
+    /** The device's Ed25519 (default: node:crypto's, verifying inline). */
+    ed?: Ed25519;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -238,7 +240,7 @@ export const openDevice = async (
     createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
     ...lookupOptions(t, options.serverUrl ?? t.url, options.lookups ?? 'harness'),
-    ed,
+    ed: options.ed ?? ed,
     x25519,
     dbName: options.dbName ?? `e2e${++dbCounter}`,
     ...(options.offline ? { offline: true } : {}),
