@@ -66,7 +66,8 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const lab = await a.records.add('LabResult', input('LabResult'));
     for (const id of [allergy.id, lab.id]) expect(await storedData(dbName, id)).toMatch(/^s1\./);
 
-    const b = await openDevice(t, patient, { device: second, sealOnce: true });
+    const bName = `seal-once-b-${Date.now()}`;
+    const b = await openDevice(t, patient, { device: second, sealOnce: true, dbName: bName });
     sessions.push(b);
     await waitOnline(b);
     a.sync.goOnline();
@@ -78,6 +79,11 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     await eventually(async () => (await b.records.get(lab.id)) !== null, 'second device receives both');
     expect((await b.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
     expect(b.sync.state().quarantined).toBe(0);
+    // Pulled: kept as received, the bytes the server holds (sealed once, at the author), not sealed again.
+    for (const id of [allergy.id, lab.id]) {
+      expect(await storedData(bName, id)).toMatch(/^s1\.0\./);
+      expect(ctOf(await storedData(bName, id))).toBe(Buffer.from(storedRow(t, id).ct).toString('base64url'));
+    }
 
     // An update written on the other device, pulled here, then edited here again: still in sync.
     await b.records.update('Allergy', allergy.id, { severity: 'severe' });
@@ -103,6 +109,19 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(allergy.id))?.record.severity).toBe('mild');
     expect((await again.records.get(lab.id))?.kind).toBe('LabResult');
+
+    // The other device too, restarted offline: what it kept as received opens under the same key.
+    await b.close();
+    sessions.splice(sessions.indexOf(b), 1);
+    const bAgain = await openDevice(t, patient, {
+      device: second,
+      offline: true,
+      dbName: bName,
+      sealOnce: true,
+    });
+    sessions.push(bAgain);
+    expect((await bAgain.records.get(lab.id))?.kind).toBe('LabResult');
+    expect((await bAgain.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
   });
 
   it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
