@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
-import { TEST_KDF } from '@hale/crypto';
+import { TEST_KDF, base64urlDecode, openRecordVersion, openSecretbox } from '@hale/crypto';
 import { addDevice, registerAccount, type TestAccount } from '@hale/sync-server/testing';
 import { useServer, storedRow } from './support/fixture';
 import { allPushed, ed, eventually, grantRead, newDevice, openDevice, waitOnline } from './support/devices';
-import { granteeOpens } from './support/server-rows';
+import { granteeKeys, granteeOpens } from './support/server-rows';
 import { input } from './support/records';
 
 /**
@@ -30,6 +30,27 @@ const storedData = async (dbName: string, id: string): Promise<string> => {
 };
 const ctOf = (stored: string): string => stored.split('.').at(-1) ?? '';
 
+/**
+ * Whether `key` opens anything of a stored `data` value: its every dot-separated part decoded and tried as
+ * a record version sealed in `context` and as a secretbox (nonce first: the at-rest envelope's layout).
+ */
+const opensUnder = (
+  key: Uint8Array,
+  stored: string,
+  context: { stream: string; id: string; epoch: number; rev: number },
+): boolean =>
+  stored.split('.').some((part) => {
+    const bytes = base64urlDecode(part);
+    if (!bytes.ok || bytes.value.length < 40) return false;
+    let opened = false;
+    try {
+      opened = openRecordVersion(key, bytes.value, context).ok;
+    } catch {
+      opened = false;
+    }
+    return opened || openSecretbox(key, bytes.value.subarray(0, 24), bytes.value.subarray(24)) !== null;
+  });
+
 describe('seal once end to end (real server, real sockets, RxDB)', () => {
   const server = useServer({ realClock: true });
   const sessions = server.sessions;
@@ -45,7 +66,8 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const lab = await a.records.add('LabResult', input('LabResult'));
     for (const id of [allergy.id, lab.id]) expect(await storedData(dbName, id)).toMatch(/^s1\./);
 
-    const b = await openDevice(t, patient, { device: second, sealOnce: true });
+    const bName = `seal-once-b-${Date.now()}`;
+    const b = await openDevice(t, patient, { device: second, sealOnce: true, dbName: bName });
     sessions.push(b);
     await waitOnline(b);
     a.sync.goOnline();
@@ -57,6 +79,11 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     await eventually(async () => (await b.records.get(lab.id)) !== null, 'second device receives both');
     expect((await b.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
     expect(b.sync.state().quarantined).toBe(0);
+    // Pulled: kept as received, the bytes the server holds (sealed once, at the author), not sealed again.
+    for (const id of [allergy.id, lab.id]) {
+      expect(await storedData(bName, id)).toMatch(/^s1\.0\./);
+      expect(ctOf(await storedData(bName, id))).toBe(Buffer.from(storedRow(t, id).ct).toString('base64url'));
+    }
 
     // An update written on the other device, pulled here, then edited here again: still in sync.
     await b.records.update('Allergy', allergy.id, { severity: 'severe' });
@@ -82,6 +109,19 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(allergy.id))?.record.severity).toBe('mild');
     expect((await again.records.get(lab.id))?.kind).toBe('LabResult');
+
+    // The other device too, restarted offline: what it kept as received opens under the same key.
+    await b.close();
+    sessions.splice(sessions.indexOf(b), 1);
+    const bAgain = await openDevice(t, patient, {
+      device: second,
+      offline: true,
+      dbName: bName,
+      sealOnce: true,
+    });
+    sessions.push(bAgain);
+    expect((await bAgain.records.get(lab.id))?.kind).toBe('LabResult');
+    expect((await bAgain.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
   });
 
   it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
@@ -115,6 +155,38 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(granteeOpens(t, provider, c.id)).toBe(false);
     await eventually(async () => (await p1.records.get(c.id)) !== null, 'p1 reads it');
     expect(p1.sync.quarantine()).toEqual([]);
+
+    // Once the re-sealed version is stored, p2's disk no longer keeps it under epoch 0's key: the revoked
+    // provider's keys (epoch 0's, taken from its envelopes as it could) open no part of what is stored.
+    const stream = row.stream;
+    const context = { stream, id: c.id, epoch: 0, rev: 1 };
+    const revokedKeys = granteeKeys(t, provider, stream);
+    expect(revokedKeys.map((k) => k.epoch)).toEqual([0]);
+    // The check can fail: it opens the version as stored before the push.
+    expect(opensUnder(revokedKeys[0]!.key, stored, context)).toBe(true);
+    let kept = stored;
+    await eventually(async () => {
+      kept = await storedData(dbName, c.id);
+      return !kept.startsWith('s1.');
+    }, 'kept under the at-rest key once stored');
+    expect(opensUnder(revokedKeys[0]!.key, kept, context)).toBe(false);
+    expect(kept).not.toContain(ctOf(stored));
+    // Written again locally, unchanged: nothing new reaches the server.
+    await allPushed(p2);
+    const after = storedRow(t, c.id);
+    expect([after.epoch, after.rev, Buffer.from(after.ct).equals(Buffer.from(row.ct))]).toEqual([
+      row.epoch,
+      row.rev,
+      true,
+    ]);
+
+    // Still readable after a restart, offline (later epochs' keys are not held then).
+    await p2.close();
+    sessions.splice(sessions.indexOf(p2), 1);
+    const again = await openDevice(t, patient, { device: second, dbName, offline: true, sealOnce: true });
+    sessions.push(again);
+    expect((await again.records.get<'Allergy'>(c.id))?.record.substance).toBe('written offline');
+    expect(again.sync.state().quarantined).toBe(0);
   });
 
   it('holds no plaintext once the account is locked: what was sealed once no longer opens', async () => {

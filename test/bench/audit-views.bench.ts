@@ -2,9 +2,12 @@
 // the server's access events of a provider's reads, and a second patient device's record changes, half
 // each, interleaved) written straight into a real server's store, then a patient device times two
 // consecutive `whoAccessed()` calls, one more after a few new entries, `verify()`, and `whoAccessed()`
-// with the connection down.
+// with the connection down. The patient device has what @hale/platform-node gives a device: libsodium's
+// secretbox (installed for the thread, `useSecretbox`) and node:crypto's Ed25519 verifying in the threadpool.
 // Run: npm run bench:audit   (prints one JSON line)
 import { makeAuditEntry, type DeviceSession } from '@hale/client/advanced';
+import { loadSodiumSecretbox, useSecretbox } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import type { AuditEntryBody, AccessEventBody } from '@hale/protocol';
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { ed, openDevice, waitOnline, x25519 } from '../support/devices';
@@ -62,6 +65,7 @@ const time = async <T>(fn: () => Promise<T>): Promise<{ ms: number; cpuMs: numbe
   };
 };
 
+useSecretbox(await loadSodiumSecretbox());
 const t = await startServer({ realClock: true, config: { auditEntriesPerAccountPerDay: 1_000_000 } });
 let p: DeviceSession | null = null;
 try {
@@ -106,7 +110,7 @@ try {
   const wrapping = patient.keys.wrapping.publicKey;
   const built = await time(() => write(t, patient.accountId, wrapping, authors, bodies(ENTRIES, 0)));
 
-  p = await openDevice(t, patient);
+  p = await openDevice(t, patient, { ed: createNodeEd25519({ verify: 'threadpool' }) });
   await waitOnline(p);
   const session = p;
   const fetched = await time(() => session.audit.fetchAll(patient.accountId));

@@ -23,7 +23,7 @@ import {
   type Vault,
   type WebSocketLike,
 } from '@hale/client/advanced';
-import { TEST_KDF } from '@hale/crypto';
+import { TEST_KDF, type Ed25519 } from '@hale/crypto';
 import { createNodeEd25519, createNodeX25519 } from '@hale/crypto/node';
 import { createTestCryptoOffload, onCryptoWorkerProject } from './test-offload';
 import { input } from './records';
@@ -232,6 +232,8 @@ export const openDevice = async (
     sealOnce?: boolean;
     /** Session option `keepStreamKeys` (on by default). */
     keepStreamKeys?: boolean;
+    /** The device's Ed25519 (default: node:crypto's, verifying inline). */
+    ed?: Ed25519;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -240,7 +242,7 @@ export const openDevice = async (
     createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
     ...lookupOptions(t, options.serverUrl ?? t.url, options.lookups ?? 'harness'),
-    ed,
+    ed: options.ed ?? ed,
     x25519,
     dbName: options.dbName ?? `e2e${++dbCounter}`,
     ...(options.offline ? { offline: true } : {}),

@@ -37,3 +37,18 @@ export const granteeOpens = (
     return key.ok && openRecordVersion(key.value, new Uint8Array(row.ct), sealedContext(row, id)).ok;
   });
 };
+
+/** The stream keys `grantee`'s envelopes on the server open to, for `stream` (every epoch it was given). */
+export const granteeKeys = (
+  t: TestServer,
+  grantee: { accountId: string; keys: AccountKeys },
+  stream: string,
+): Array<{ epoch: number; key: Uint8Array }> =>
+  (
+    t.store.db
+      .prepare('SELECT epoch, wrapped FROM envelopes WHERE stream = ? AND recipient = ?')
+      .all(stream, grantee.accountId) as Array<{ epoch: number; wrapped: string }>
+  ).flatMap((e) => {
+    const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream, epoch: e.epoch }, x25519);
+    return key.ok ? [{ epoch: e.epoch, key: key.value }] : [];
+  });

@@ -11,7 +11,7 @@
  * | `verify` option       | where a verify runs              | for                                              |
  * | --------------------- | -------------------------------- | ------------------------------------------------ |
  * | `'inline'` (default)  | on the calling thread, at once   | one verify at a time (the server's checks)      |
- * | `'threadpool'`        | libuv's threadpool (OpenSSL job) | many in flight (a device checking a log): they run beside the main thread's work; one alone costs ≈40 % more |
+ * | `'threadpool'`        | libuv's threadpool (OpenSSL job) | many in flight (a device: @hale/platform-node's): they run beside the main thread's work; one alone costs ≈40 % more |
  *
  * Both accept exactly the same signatures (the same OpenSSL call after the same shared input checks).
  */

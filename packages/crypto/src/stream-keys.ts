@@ -51,6 +51,7 @@ import { canonicalBytes } from './canonical-json';
 import { hkdfSha256, labeledSha256 } from './hash';
 import { ROOT_SECRET_LENGTH } from './root';
 import { randomBytes } from './random';
+import { openSecretbox } from './secretbox';
 import { assertLength, type BoxKeyPair } from './account-keys';
 
 export const STREAM_KEY_LENGTH = 32;
@@ -228,7 +229,8 @@ export function openSealed(
   assertLength(shared, 32, `${x25519.name} X25519 shared secret`);
   const boxKey = boxKeyFromSharedSecret(shared);
   shared.fill(0);
-  const opened = nacl.box.open.after(sealed.subarray(57), nonce, boxKey);
+  // nacl.box.open.after is this secretbox: the thread's installed one (libsodium) where there is one.
+  const opened = openSecretbox(boxKey, nonce, sealed.subarray(57));
   boxKey.fill(0);
   return opened === null ? fail('TAMPERED', 'sealed box: authentication failed') : ok(opened);
 }

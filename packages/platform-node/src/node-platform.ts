@@ -8,7 +8,7 @@
  * | `storage` | RxDB's memory storage unless one is given (records live as long as the process) |
  * | `vault` | `fileVault(path)` when `vaultFile` is given, else a memory vault (nothing survives the process) |
  * | `cryptoOffload` | a worker thread per session when `cryptoWorker` is set |
- * | `ed25519` | node:crypto |
+ * | `ed25519` | node:crypto, verifying in libuv's threadpool (a device checks many at once: an audit log, a pull) |
  * | `x25519` | node:crypto (the same sealed boxes as tweetnacl's, several times faster) |
  * | `secretbox` | libsodium's WebAssembly build (tweetnacl's bytes, ≈3× faster), on the page and in the worker |
  *
@@ -51,7 +51,7 @@ export function nodePlatform(options: NodePlatformOptions = {}): Platform {
     createWebSocket: nodeWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
     vault,
-    ed25519: async () => createNodeEd25519(),
+    ed25519: async () => createNodeEd25519({ verify: 'threadpool' }),
     x25519: () => createNodeX25519(),
     secretbox: loadSodiumSecretbox,
     ...(options.cryptoWorker ? { cryptoOffload: () => createNodeCryptoOffload() } : {}),

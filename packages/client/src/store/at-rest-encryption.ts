@@ -279,6 +279,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const toStreamForm = async (out: Record<string, unknown>, binding: DocBinding): Promise<boolean> => {
       if (stream === null) return false;
       let form = stream.known(binding, out['data']);
+      form ??= stream.received(binding, out as unknown as StreamRecordState) ?? undefined;
       if (form === undefined && stream.sealsFor(out['author']))
         form = (await stream.sealLater(binding, { ...out } as unknown as StreamRecordState)) ?? undefined;
       if (form === undefined) return false;

@@ -115,6 +115,37 @@ describe('seal once: local versions stored as they travel', () => {
     expect(again.sealing.storedFor(state)?.ct).toBe(version.ct);
   });
 
+  it('keeps a pulled version as received only for the very state decoded from it', async () => {
+    const [wire] = await sealerFor().seal([{ ...record(), _deleted: false }]);
+    const storedCt = async (over: (state: Omit<Doc, '_rev' | '_meta' | '_attachments'>) => Doc) => {
+      const db = fresh();
+      const { instance, sealing } = await wrapped(db);
+      const { _rev, _meta, _attachments, ...state } = docOf();
+      sealing.noteReceived(state, wire!);
+      await write(instance, [over(state)]);
+      const stored = String((await rawGet(await raw(db), state.id))['data']);
+      expect(stored).toMatch(/^s1\.0\./);
+      // A fresh wrapper (nothing remembered) opens what was kept through the stream key's checks.
+      expect((await read((await wrapped(db)).instance, state.id))?.data).toEqual(record().data);
+      return parseStreamValue(stored)!.ct;
+    };
+    const rxdb = { _rev: '1-aaaa', _meta: { lwt: 1_700_000_000_000 }, _attachments: {} };
+    // The state decoded from the bytes: stored as received (no seal: the very ciphertext).
+    expect(await storedCt((state) => ({ ...state, ...rxdb }))).toBe(wire!.ct);
+    // A copy of its content, or a clear field changed, is not that state: sealed anew (another nonce).
+    expect(await storedCt((state) => ({ ...state, ...rxdb, data: { ...state.data } }))).not.toBe(wire!.ct);
+    expect(
+      await storedCt((state) => ({ ...state, ...rxdb, updatedAt: '2026-01-02T00:00:00.000Z' })),
+    ).not.toBe(wire!.ct);
+    // Without seal once attached, nothing is kept as received: the at-rest key, as before.
+    const db = fresh();
+    const { instance, sealing } = await wrapped(db, false);
+    const { _rev, _meta, _attachments, ...state } = docOf();
+    sealing.noteReceived(state, wire!);
+    await write(instance, [{ ...state, ...rxdb }]);
+    expect(String((await rawGet(await raw(db), state.id))['data'])).toMatch(/^v1\./);
+  });
+
   it('leaves to the at-rest key what it cannot seal once: no sealer, another author', async () => {
     const db = fresh();
     const { instance } = await wrapped(db, false);

@@ -107,6 +107,32 @@ describe.each(CASES)('device metadata store on $label', ({ make, dump }) => {
     expect(await again.read('audit-chain:digest')).toEqual({ seq: 4, hash: 'g' });
   });
 
+  it('removing a large value does not seal it again (RxDB writes a removed local document back whole)', async () => {
+    const inner = make();
+    /** Characters of every `_deleted` document the storage under the at-rest wrapper is asked to write. */
+    const deletedChars: number[] = [];
+    const storage: AnyStorage = {
+      ...inner,
+      createStorageInstance: async (params) => {
+        const instance = await inner.createStorageInstance(params);
+        const bulkWrite = instance.bulkWrite.bind(instance);
+        instance.bulkWrite = (rows, context) => {
+          for (const { document } of rows)
+            if ((document as { _deleted?: boolean })._deleted)
+              deletedChars.push(JSON.stringify(document).length);
+          return bulkWrite(rows, context);
+        };
+        return instance;
+      },
+    };
+    const store = deviceMetaStore(await open(uniqueName(), storage));
+    await store.write('part/big', { entries: Array.from({ length: 2000 }, (_, i) => `entry ${i}`) });
+    await store.remove(['part/big']);
+    expect(await store.read('part/big')).toBeUndefined();
+    expect(deletedChars.length).toBeGreaterThan(0);
+    expect(Math.max(...deletedChars)).toBeLessThan(2_000);
+  });
+
   it('lists past a page of keys', async () => {
     const db = await open(uniqueName(), make());
     const store = deviceMetaStore(db);

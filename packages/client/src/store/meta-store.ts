@@ -6,7 +6,7 @@
  * - Once the database is closed (late async work of a closed session: an audit flush, a purge), a read
  *   answers nothing and a write, removal or listing does nothing.
  * - A key removed does not stay behind: RxDB removes a local document by writing it back marked
- *   `_deleted`, id in clear (and its sealed value), and keeps it until cleaned up, which its cleanup plugin
+ *   `_deleted`, id in clear (its value emptied first, so not sealed again), and keeps it until cleaned up, which its cleanup plugin
  *   never does for local documents. `remove` therefore purges every local document removed so far
  *   (`cleanup(0)` of their storage instance). `list` names removed documents not purged yet (a remove cut
  *   short by a crash between the two steps), so that removing them again purges them. `list` reads ids
@@ -46,8 +46,11 @@ export const deviceMetaStore = (db: DeviceDb) => ({
   async remove(keys: readonly string[]): Promise<void> {
     if (db.closed) return;
     for (const key of keys) {
-      const doc = await db.getLocal(`${ID_PREFIX}${key}`);
-      if (doc) await doc.remove();
+      const doc = await db.getLocal<{ value: unknown }>(`${ID_PREFIX}${key}`);
+      if (!doc) continue;
+      // RxDB removes a local document by writing it back whole: emptied first, its value is not sealed again.
+      const emptied = await db.upsertLocal<{ value: unknown }>(`${ID_PREFIX}${key}`, { value: null });
+      await emptied.remove();
     }
     if (db.closed) return;
     // Every local document removed before now, these and any a purge cut short left.

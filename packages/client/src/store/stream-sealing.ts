@@ -6,6 +6,7 @@
  * | --- | --- | --- |
  * | `sealer` (attached late: the keyring exists only after the store is open) | the session | the wrapper: seals local writes once, opens stored versions |
  * | stored versions per record id (bounded, `STORED_VERSIONS`) | the wrapper, at each seal and open | push (`storedFor`): the version's bytes as sent, no seal |
+ * | received versions, by the content object decoded from them (weak) | pull and live, once a served version verified (`noteReceived`) | the wrapper (`receivedFor`): the bytes stored as received, no seal |
  *
  * Invariants
  * - Nothing is sealed once before a sealer is attached, nor after `forget` (lock, close): the wrapper
@@ -13,6 +14,8 @@
  * - `storedFor` answers a stored version only for exactly the state it was sealed or opened as (id,
  *   stream, rv, deletion, every content field: the same objects, else canonically equal) and authored by
  *   this device; anything else answers null and push seals as before.
+ * - `receivedFor` answers a received version only for the very state decoded from it (the same content
+ *   objects, every clear field equal); RxDB handing over anything else (a merge, a copy) answers null.
  * - `forget` drops the sealer and every remembered version (they hold plaintext objects) at once; from
  *   then on `refusal` answers the owner's error (the session's LOCKED), which a read of a stored version
  *   throws instead of a decryption failure.
@@ -90,6 +93,10 @@ export interface StreamSealing {
   noteStored(state: StreamRecordState, doc: PushDoc): void;
   /** The wire document stored for exactly `state`, authored by this device; null otherwise. */
   storedFor(state: StreamRecordState): PushDoc | null;
+  /** A served version `doc` verified and decoded as `state` (pull, live): its bytes may be kept as received. */
+  noteReceived(state: StreamRecordState, doc: PushDoc): void;
+  /** The received wire document decoded as exactly `state` (the same content objects); null otherwise. */
+  receivedFor(state: StreamRecordState): PushDoc | null;
   /** Drops the sealer and every remembered version (lock, close), and tells each `onForget`. */
   forget(): void;
   /** `drop` runs at `forget` (the wrapper's plaintext memory). */
@@ -105,6 +112,7 @@ export function createStreamSealing(
   let forgotten = false;
   const drops: Array<() => void> = [];
   let stored: RecentMap<string, Remembered> = createRecentMap(STORED_VERSIONS);
+  let received = new WeakMap<object, Remembered>();
   return {
     attach(sealer) {
       attached = sealer;
@@ -120,10 +128,37 @@ export function createStreamSealing(
       if (hit.doc.author !== attached.deviceId || !sameContent(hit.state, state)) return null;
       return hit.doc;
     },
+    noteReceived(state, doc) {
+      if (attached === null || typeof state.data !== 'object' || state.data === null) return;
+      received.set(state.data, { doc, state });
+    },
+    receivedFor(state) {
+      if (attached === null || typeof state.data !== 'object' || state.data === null) return null;
+      const hit = received.get(state.data);
+      if (hit === undefined) return null;
+      const was = hit.state;
+      const same =
+        was.id === state.id &&
+        was.stream === state.stream &&
+        was.rv === state.rv &&
+        was._deleted === state._deleted &&
+        was.kind === state.kind &&
+        was.updatedAt === state.updatedAt &&
+        was.by === state.by &&
+        was.author === state.author &&
+        was.conflict === state.conflict &&
+        was.conflictData === state.conflictData &&
+        hit.doc.id === state.id &&
+        hit.doc.stream === state.stream &&
+        hit.doc.deleted === state._deleted &&
+        hit.doc.author === state.author;
+      return same ? hit.doc : null;
+    },
     forget() {
       attached = null;
       forgotten = true;
       stored = createRecentMap(STORED_VERSIONS);
+      received = new WeakMap();
       for (const drop of drops) drop();
     },
     onForget(drop) {

@@ -17,6 +17,9 @@
  * - Plaintext is remembered (bounded, AT_REST_RECENT_VALUES) only for the exact stored string at the
  *   exact binding it was checked at; `forget` (the wrapper's dispose, the session's lock) drops it all.
  * - A state this device cannot seal once (`sealLater` answers null) is left to the at-rest path.
+ * - A pulled version is kept as received (`received`) only for the state decoded from those very bytes
+ *   (stream-sealing.ts `receivedFor`) and an epoch opened without a fetch (`keyNow`: epoch 0 of the
+ *   account's own streams); any other pulled version is left to the at-rest path.
  * Failure modes: every refusal → AT_REST_DECRYPT_FAILED (MALFORMED, CONTEXT_MISMATCH, AUTH_FAILED, or
  * MISSING when no stream key is held now); after the sealing was forgotten (lock) its owner's `refusal`
  * (the session's AccountError LOCKED) instead; a sealer that fails →
@@ -151,6 +154,23 @@ export function createStreamVersions(options: {
       if (typeof data !== 'object' || data === null) return undefined;
       const hit = sealed.get(data);
       return hit !== undefined && hit.context === contextOf(b) ? hit.stored : undefined;
+    },
+    /**
+     * The stored form of a pulled version kept as received (no seal): only for the very state decoded
+     * from it (`receivedFor`) and an epoch whose key every unlocked session holds (`keyNow`); else null.
+     */
+    received(b: DocBinding, state: StreamRecordState): string | null {
+      const sealer = sealing.sealer();
+      if (sealer === null) return null;
+      const doc = sealing.receivedFor(state);
+      if (doc === null || sealer.keyNow(doc.stream, doc.epoch) === null) return null;
+      const version = storedVersionOf(atRestKey(), placeOf(b), doc);
+      const stored = formatStreamValue(version);
+      remember(b, stored, version.lb, {
+        data: state.data as Record<string, unknown>,
+        conflictData: state.conflictData as Record<string, unknown> | null,
+      });
+      return stored;
     },
     /** Seals `state` once (batched per turn); null when the sealer cannot (the at-rest path then). */
     sealLater(b: DocBinding, state: StreamRecordState): Promise<string | null> {

@@ -268,7 +268,7 @@ export interface EngineDeps {
    * Seal once (store/stream-sealing.ts): the versions stored as they travel; a push sends one as stored
    * when it is exactly the row's state under the write epoch. Absent: every row is sealed at push.
    */
-  storedVersions?: Pick<StreamSealing, 'storedFor'>;
+  storedVersions?: Pick<StreamSealing, 'storedFor' | 'noteReceived'>;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
   contentModel?: ContentModel;
   /**

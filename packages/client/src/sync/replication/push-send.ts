@@ -12,6 +12,8 @@
  * - Any other failure (network, timeout, a busy server, a reply that breaks the protocol) rejects once
  *   every frame settled: the batch fails and RxDB retries it (the server answers a version it holds as
  *   stored: same tag).
+ * - Seal once: a row stored sealed under the write epoch goes out as stored; one stored under an earlier
+ *   epoch is sealed again and, once the server stored it, kept under the at-rest key (resealed-at-rest.ts).
  * - A batch goes out in as few frames as the limits allow (RxDB's batch of 500 ≈1 KB records: one frame):
  *   one commit, one answer and one live page per batch on the server. (Frames of 100 sealed on the
  *   offload while the server stored the previous one cost five of each per batch, more than the overlap
@@ -31,6 +33,7 @@ import { SyncError } from '../connection';
 import { encodeRecords, tagOf, type EncodeInput, type PlainRecord } from '../record-codec';
 import type { EngineCore } from '../engine-core';
 import type { PushInput } from '../types';
+import { storeResealedAtRest } from './resealed-at-rest';
 
 /** A push frame the server answered: its rows, the index in the caller's rows of each, the reply. */
 export interface SentFrame {
@@ -127,10 +130,15 @@ export const createPushSend = (core: EngineCore) => {
       bytes = 0;
     };
     // Seal once: a version stored as sealed under the write epoch goes out as stored (no seal, tag or
-    // signature here); any other is sealed now, as before.
-    const stored = toSeal.map(({ record, write }) => {
+    // signature here); any other is sealed now, as before. One stored under another epoch (re-keyed
+    // before its push) is sealed again: once stored, its row is kept under the at-rest key (`resealed`).
+    const resealed = new Set<number>();
+    const stored = toSeal.map(({ record, write }, n) => {
       const doc = deps.storedVersions?.storedFor(record) ?? null;
-      return doc !== null && doc.epoch === write.epoch ? doc : null;
+      if (doc === null) return null;
+      if (doc.epoch === write.epoch) return doc;
+      resealed.add(candidates[n]!);
+      return null;
     });
     const sealed = await encodeRecords(
       core.codec,
@@ -158,7 +166,19 @@ export const createPushSend = (core: EngineCore) => {
     }
     flush();
     if (sends.length === 0) return null;
-    const replies = (await Promise.all(sends)).flatMap((r) => {
+    const settled = await Promise.all(sends);
+    await storeResealedAtRest(
+      deps.collection,
+      settled
+        .flatMap((r) => ('error' in r ? [] : r.sent))
+        .flatMap(({ byIndex, reply }) =>
+          reply.results.flatMap((result, k) =>
+            result.status === 'ok' && resealed.has(byIndex[k]!) ? [rows[byIndex[k]!]!.newDocumentState] : [],
+          ),
+        ),
+      deps.now,
+    ).catch(() => undefined);
+    const replies = settled.flatMap((r) => {
       if ('error' in r) throw r.error;
       return r.sent;
     });

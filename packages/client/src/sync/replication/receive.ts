@@ -39,7 +39,14 @@ export const createReceive = (core: EngineCore) => {
   /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
   const decodeServed = async (docs: readonly ServedDoc[]) => {
     const fresh = docs.filter((d) => !core.sent.isEcho(d));
-    return { docs, fresh, decoded: await decode(fresh) };
+    const decoded = await decode(fresh);
+    // Seal once: each verified version may be kept as received (store/stream-sealing.ts `receivedFor`).
+    const kept = deps.storedVersions;
+    if (kept !== undefined)
+      decoded.forEach((d, n) => {
+        if (d.ok) kept.noteReceived(d.record, fresh[n]!);
+      });
+    return { docs, fresh, decoded };
   };
   const freshnessDeps: FreshnessDeps = {
     lookup: async (ids) => {
