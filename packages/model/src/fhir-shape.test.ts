@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_CAREGIVER_ID, EXAMPLE_PROVIDER_ID, exampleRecord } from './examples';
-import type {
-  FhirExportError} from './fhir';
-import {
-  validateFhirBundleShape,
-  type FhirBundle,
-  type FhirExportItem,
-  type FhirResource,
-} from './fhir';
+import type { FhirExportError } from './fhir';
+import { validateFhirBundleShape, type FhirBundle, type FhirExportItem, type FhirResource } from './fhir';
 import { newId } from './ids';
 import { RECORD_KIND_NAMES, type RecordKind, type RecordOf } from './registry';
 
