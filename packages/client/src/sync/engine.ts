@@ -46,6 +46,7 @@ import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
 import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { verifiedStore } from './head-verified';
 import { writesSince } from './stream-copies';
+import { untilIdle } from '../util/until-idle';
 import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
@@ -198,6 +199,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     ...(deps.headSignEveryMs === undefined ? {} : { signEveryMs: deps.headSignEveryMs }),
     current: () => headStreams(),
+    // Head checks are background work: each waits for live changes and pulls (bounded, so all still run).
+    yieldTo: () => untilIdle(() => !core.live.busy() && !core.bridge.storing() && !core.s.stopped),
   });
   const settleHeads = (st: SyncState): void => {
     // While a pull fails (RC_PULL: the store refused what was served), the copy is not the served state.

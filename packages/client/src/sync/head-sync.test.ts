@@ -303,7 +303,7 @@ describe('head sync', () => {
 
 describe('head sync over many streams', () => {
   /** Deps whose server answers each getHead only when the test says so (no statement kept). */
-  const slowServer = (options: { checksAtOnce?: number } = {}) => {
+  const slowServer = (options: { checksAtOnce?: number; yieldTo?: () => Promise<void> } = {}) => {
     const me = generateDeviceKeys();
     const asked: string[] = [];
     const answers: (() => void)[] = [];
@@ -335,6 +335,7 @@ describe('head sync over many streams', () => {
       seen: { get: () => 0, set: () => undefined },
       schedule: () => () => undefined,
       ...(options.checksAtOnce === undefined ? {} : { checksAtOnce: options.checksAtOnce }),
+      ...(options.yieldTo === undefined ? {} : { yieldTo: options.yieldTo }),
     };
     return {
       sync: createHeadSync(deps),
@@ -347,6 +348,9 @@ describe('head sync over many streams', () => {
       },
       goOffline: () => {
         ready = false;
+      },
+      goOnline: () => {
+        ready = true;
       },
     };
   };
@@ -364,6 +368,55 @@ describe('head sync over many streams', () => {
     s.sync.settled(all);
     while (s.inFlight() > 0) await s.answerAll();
     expect(s.most()).toBe(4);
+    expect(s.asked).toEqual(all.map((x) => x.stream));
+  });
+
+  it('starts each check only once `yieldTo` lets it (live work first), and still checks every stream', async () => {
+    let gate: { open: () => void; wait: Promise<void> } | null = null;
+    const closed = () => {
+      let open = (): void => undefined;
+      const wait = new Promise<void>((r) => (open = r));
+      return { open, wait };
+    };
+    gate = closed();
+    const s = slowServer({ yieldTo: () => gate!.wait });
+    const all = streams(10);
+    s.sync.connected();
+    s.sync.settled(all);
+    await flush();
+    expect(s.asked).toEqual([]);
+    gate.open();
+    await flush();
+    expect(s.asked).toHaveLength(4);
+    // Live work again: the checks answered now free their slots, the next ones wait.
+    gate = closed();
+    await s.answerAll();
+    expect(s.asked).toHaveLength(4);
+    gate.open();
+    gate = { open: () => undefined, wait: Promise.resolve() };
+    while (s.inFlight() > 0 || s.asked.length < all.length) await s.answerAll();
+    expect(s.asked).toEqual(all.map((x) => x.stream));
+  });
+
+  it('a check whose turn came after the connection went is not counted as checked', async () => {
+    let open = (): void => undefined;
+    const wait = new Promise<void>((r) => (open = r));
+    let yielding = true;
+    const s = slowServer({ yieldTo: () => (yielding ? wait : Promise.resolve()) });
+    const all = streams(2);
+    s.sync.connected();
+    s.sync.settled(all);
+    await flush();
+    s.goOffline();
+    open();
+    await flush();
+    expect(s.asked).toEqual([]);
+    // The next connection checks both.
+    yielding = false;
+    s.goOnline();
+    s.sync.connected();
+    s.sync.settled(all);
+    await flush();
     expect(s.asked).toEqual(all.map((x) => x.stream));
   });
 

@@ -10,6 +10,7 @@
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
  * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
+ * | a check's turn                         | waits for `yieldTo` first: live changes and pulls go before it  |
  *
  * Invariants: a statement is taken only if its signer is a device the patient certified and had not revoked
  * at its `at` (`lookupDeviceKey`, as record authorship) and its signature verifies; its leaves must hash to
@@ -93,6 +94,11 @@ export interface HeadSyncDeps {
    */
   readonly verified?: VerifiedStore;
   readonly writes?: WritesSince;
+  /**
+   * Awaited before each check starts: resolves once live work (a change frame being stored, a pull) is
+   * done, or after the caller's own bound. Checks are background work; every one still runs.
+   */
+  readonly yieldTo?: () => Promise<void>;
 }
 
 /** Device meta `head-seen`: the highest statement seq this device verified, per stream. */
@@ -354,7 +360,13 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
         next = 0;
       }
       running++;
-      check(stream)
+      (deps.yieldTo?.() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => {
+          // Not checked: due again at the next settle (never marked as checked).
+          if (stopped || !deps.wireReady()) throw new Error('no longer connected');
+          return check(stream);
+        })
         .then((open) => checked.set(stream, { link: at, seq, stores: storedAt, open }))
         .catch(() => undefined)
         .finally(() => {

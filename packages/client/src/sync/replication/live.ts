@@ -13,6 +13,8 @@
  * - An access change is applied at once (`updateAccess`), ends what it removes (purged in order), wakes
  *   the key-wait list (envelopes stored for this device are told so) and asks for a resync (new streams'
  *   history, subscriptions).
+ * - A change frame counts as live work (`busy`) from its arrival until RxDB stored what it handed (or it
+ *   handed nothing), at most LIVE_HOLD_MS after its hand-over: background work (head checks) yields to it.
  */
 import { Subject } from 'rxjs';
 import type { RxReplicationPullStreamItem } from 'rxdb';
@@ -20,6 +22,9 @@ import type { AccessChangedFrame, ChangesFrame, ServerFrame } from '@hale/protoc
 import { messageOf, type EngineCore } from '../engine-core';
 import type { PlainRecord } from '../record-codec';
 import type { StreamCheckpoint } from '../types';
+
+/** At most this long after its hand-over a change frame counts as live work (RxDB may drop a batch). */
+const LIVE_HOLD_MS = 2_000;
 
 export const createLive = (core: EngineCore) => {
   const { deps } = core;
@@ -38,14 +43,24 @@ export const createLive = (core: EngineCore) => {
     else if (frame.t === 'error') report({ code: frame.code, message: frame.message }, { server: true });
   };
 
+  /** Change frames arrived and not yet stored (or found to hand nothing). */
+  let live = 0;
   const handleChanges = (frame: ChangesFrame): Promise<void> => {
+    live++;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      live--;
+    };
+    let handed = false;
     const served = core.receive.decodeServed(frame.docs);
     served.catch(() => undefined);
     const era = core.s.liveEra;
     // RxDB drops this batch if a pull call starts before it is stored: the pass must name the stream again,
     // also when a page asked before this frame answers it drained.
     core.pull.liveArrived(frame.docs.map((d) => d.stream));
-    return core.inOrder(async () => {
+    const job = core.inOrder(async () => {
       // Served by the store before a restore whose catch-up started since: its pull from 0 serves it again.
       if (era !== core.s.liveEra) return;
       const before = { ...known };
@@ -57,9 +72,12 @@ export const createLive = (core: EngineCore) => {
       }
       if (documents.length > 0) {
         // Synced once stored: a device restarted offline meanwhile must not show this time.
+        handed = true;
         core.bridge.whenNextStored(() => {
+          finish();
           if (!core.s.stopped) core.progress.noteSynced();
         });
+        setTimeout(finish, LIVE_HOLD_MS);
         hand(documents);
       } else {
         // Only this frame's own positions: `known` may hold a pull's pages not handed to RxDB yet.
@@ -70,6 +88,9 @@ export const createLive = (core: EngineCore) => {
         core.checkpoints.carry(before, at);
         core.progress.noteSynced();
       }
+    });
+    return job.finally(() => {
+      if (!handed) finish();
     });
   };
 
@@ -97,6 +118,8 @@ export const createLive = (core: EngineCore) => {
     hand,
     onFrame,
     resync: (): void => pullStream$.next('RESYNC'),
+    /** Whether a change frame is being applied or stored. */
+    busy: (): boolean => live > 0,
   };
 };
 export type Live = ReturnType<typeof createLive>;

@@ -172,6 +172,10 @@ export const createRxdbBridge = (core: EngineCore) => {
     await r?.cancel();
   };
 
-  return { start, stop, passStored, whenNextStored, stored$: stored$.asObservable() };
+  /** Whether RxDB's downstream is storing something (a pull pass, a live batch). */
+  const storing = (): boolean =>
+    replication()?.internalReplicationState?.events.active.down.getValue() ?? false;
+
+  return { start, stop, passStored, whenNextStored, storing, stored$: stored$.asObservable() };
 };
 export type RxdbBridge = ReturnType<typeof createRxdbBridge>;
