@@ -153,6 +153,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       .map((stream) => ({ stream, seq: core.known[stream] ?? 0 })),
     hints: (id: string) => core.sent.get(id)?.split('-')[1],
   });
+  // Head checks are background work: each check, and each page of their store scan, waits for live
+  // changes and pulls (bounded, so every check still runs).
+  const yieldToLive = (): Promise<void> =>
+    untilIdle(() => !core.live.busy() && !core.bridge.storing() && !core.s.stopped);
   const heads = createHeadSync({
     ed: deps.ed,
     accountId: deps.accountId,
@@ -192,15 +196,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     clear: (stream, keep) => issues.dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
     seen: headSeen,
     verified: headVerified,
-    writes: (from) => writesSince(collection.storageInstance, from),
+    writes: (from) => writesSince(collection.storageInstance, from, yieldToLive),
     schedule: (ms, run) => {
       const timer = setTimeout(run, ms);
       return () => clearTimeout(timer);
     },
     ...(deps.headSignEveryMs === undefined ? {} : { signEveryMs: deps.headSignEveryMs }),
     current: () => headStreams(),
-    // Head checks are background work: each waits for live changes and pulls (bounded, so all still run).
-    yieldTo: () => untilIdle(() => !core.live.busy() && !core.bridge.storing() && !core.s.stopped),
+    yieldTo: yieldToLive,
   });
   const settleHeads = (st: SyncState): void => {
     // While a pull fails (RC_PULL: the store refused what was served), the copy is not the served state.

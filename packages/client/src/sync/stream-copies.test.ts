@@ -3,7 +3,7 @@ import { indexedDB, IDBCursor, IDBKeyRange } from 'fake-indexeddb';
 import type { DexieSettings } from 'rxdb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import { closeDeviceDb, openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
-import { streamCopies } from './stream-copies';
+import { streamCopies, writesSince } from './stream-copies';
 
 const PATIENTS = ['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB', 'CCCCCCCCCCCCCCCCCCCCCC'];
 const PER_STREAM = 10;
@@ -79,5 +79,34 @@ describe('streamCopies', () => {
       deleted: true,
     });
     expect(other.map((d) => d.id)).toEqual([id(1, 0)]);
+  });
+});
+
+describe('writesSince', () => {
+  it('reads every write a page at a time, awaiting `between` before each page after the first', async () => {
+    const store = await storeOfThreeStreams();
+    // 30 written above; 420 more make three pages of 200.
+    await store.records.bulkInsert(
+      Array.from({ length: 420 }, (_, i) => ({
+        ...record(i % 3, 0),
+        id: `01K${String(i).padStart(23, '0')}`,
+      })),
+    );
+    let yielded = 0;
+    const got = await writesSince(store.records.storageInstance, null, () => {
+      yielded++;
+      return Promise.resolve();
+    });
+    expect(yielded).toBe(2);
+    expect([...got.last.keys()].sort()).toEqual(PATIENTS.map((p) => `${p}/allergy`));
+    expect(got.end).not.toBeNull();
+    // From where it ended: nothing new, no page after the first.
+    yielded = 0;
+    const again = await writesSince(store.records.storageInstance, got.end, () => {
+      yielded++;
+      return Promise.resolve();
+    });
+    expect(again.last.size).toBe(0);
+    expect(yielded).toBe(0);
   });
 });

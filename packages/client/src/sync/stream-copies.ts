@@ -6,7 +6,7 @@
  * |---|---|
  * | `streamCopies(storage, stream)` | every document of `stream`, deletions included, by id |
  * | `streamCopies(storage, stream, { deleted: true })` | its deletions only |
- * | `writesSince(storage, from)` | the newest write stamp per stream after `from` (head-verified.ts) |
+ * | `writesSince(storage, from, between?)` | the newest write stamp per stream after `from` (head-verified.ts); `between` awaited before each page after the first |
  *
  * Invariants: a selector goes to the storage normalized (`{ $eq }` on `_deleted` and `stream`), the form
  * RxDB's query planner matches against an index; a plain value there makes it scan every document of the
@@ -18,7 +18,7 @@ import { getChangedDocumentsSince, prepareQuery, type RxStorageInstance, type Rx
 import type { DeviceRecord } from '../store/device-db';
 
 type RecordsStorage = Pick<RxStorageInstance<DeviceRecord, unknown, unknown>, 'schema' | 'query'>;
-const WRITES_PAGE = 500;
+const WRITES_PAGE = 200;
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -49,14 +49,17 @@ export const streamCopies = async (
 /**
  * The store's writes after `from` (null: all), read in RxDB's write order (`_meta.lwt`, then id; its
  * index) a page at a time: the newest stamp per stream and the last document read (null: none).
+ * `between` (background work yielding) is awaited before each page after the first.
  */
 export const writesSince = async (
   storage: RxStorageInstance<DeviceRecord, unknown, unknown, { lwt: number; id: string }>,
   from: { lwt: number; id: string } | null,
+  between?: () => Promise<void>,
 ): Promise<{ last: Map<string, number>; end: { lwt: number; id: string } | null }> => {
   const last = new Map<string, number>();
   let at = from;
-  for (;;) {
+  for (let n = 0; ; n++) {
+    if (n > 0) await between?.();
     const page = await getChangedDocumentsSince<DeviceRecord, { lwt: number; id: string }>(
       storage,
       WRITES_PAGE,
