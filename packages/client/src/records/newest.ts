@@ -9,7 +9,8 @@
  * | scan | the store's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index), each applied by its current state; saved with the new W |
  * | read | the first `limit` entries by id, each checked against its entry (gone, or another date: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
- * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`), W = the highest stamp seen |
+ * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`), W = the time before the read, or a later stamp seen |
+ | cut | to `max(200, limit)` entries and ties, never below what the saved digest held (up to 2,000) |
  *
  * Invariants:
  * - An answer is the newest `limit` live records by the full sort (`byClinical` reversed), as the store held
@@ -46,6 +47,8 @@ import {
 export const NEWEST_CAP = 200;
 /** Writes a scan reads before giving way to a full read. */
 export const SCAN_LIMIT = 5000;
+/** Entries a scan keeps at most when the saved digest held more than asked for. */
+const MAX_KEPT = 2000;
 const PAGE = 500;
 const ROUNDS = 8;
 
@@ -115,15 +118,17 @@ export const createNewest = (deps: NewestDeps) => {
       if (seen >= SCAN_LIMIT) return null;
       at = { lwt: page.checkpoint.lwt, id: page.checkpoint.id };
     }
-    digest = cutDigest(digest, cap);
+    // Not below what was kept: a view asking for fewer must not undo one asking for more.
+    digest = cutDigest(digest, Math.max(cap, Math.min(stored.entries.length, MAX_KEPT)));
     await save(kind, patientId, digest, lwt);
     return digest;
   };
 
   /** Every record of the kind and chart opened: the digest rebuilt and saved. */
   const fullRead = async (kind: string, patientId: string, cap: number): Promise<Digest> => {
+    // Taken before the read: a write not in it is stamped after this, less the time it took to commit.
+    let lwt = deps.now();
     const docs = await deps.collection.find({ selector: { kind, patientId } }).exec();
-    let lwt = 0;
     const entries: DigestEntry[] = [];
     for (const doc of docs) {
       lwt = Math.max(lwt, doc.toJSON(true)._meta.lwt);

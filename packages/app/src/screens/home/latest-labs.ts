@@ -2,19 +2,19 @@
  * The home's latest labs: the newest result of each of the six most recent tests (entered-in-error and
  * cancelled results skipped), by clinical date.
  *
- * - Read from `records.newest` (a digest: about `NEWEST_LIMIT` results opened, not every one).
- * - When those hold fewer than six tests and are not every result (`complete`), the full list is read
- *   instead (`records.list`, sorted by clinical date): never a shorter card than the full read would show.
+ * - Read from `records.newest` (a digest: the newest 200 results opened, not every one); when those hold
+ *   fewer than six tests and are not every result (`complete`), the newest 1,000; then the full list
+ *   (`records.list`, sorted by clinical date): never a shorter card than the full read would show.
  * - `loading` until the answer used has come: no partial card is shown.
  */
-import { useMemo, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import type { RecordPage, StoredRecord } from '@hale/client';
 import { useHaleSession, useNewestRecords } from '@hale/react';
 import { testKey } from '../labs/series';
 
 export const LATEST_TESTS = 6;
-/** Results read from the digest: enough for six tests in an ordinary chart. */
-export const NEWEST_LIMIT = 200;
+/** Results read from the digest, the next only when the one before held fewer than six tests. */
+export const NEWEST_LIMITS = [200, 1000] as const;
 
 type Lab = StoredRecord<'LabResult'>;
 
@@ -39,16 +39,21 @@ export function latestOf(newestFirst: readonly Lab[]): Lab[] {
 
 export function useLatestLabs(): { readonly items: readonly Lab[]; readonly loading: boolean } {
   const session = useHaleSession();
-  const newest = useNewestRecords('LabResult', { limit: NEWEST_LIMIT });
+  const [step, setStep] = useState(0);
+  const newest = useNewestRecords('LabResult', { limit: NEWEST_LIMITS[step] });
   const fromNewest = useMemo(() => latestOf(newest.items), [newest]);
-  const needFull = newest.loading !== true && fromNewest.length < LATEST_TESTS && !newest.complete;
+  const short = newest.loading !== true && fromNewest.length < LATEST_TESTS && !newest.complete;
+  const needFull = short && step === NEWEST_LIMITS.length - 1;
+  useEffect(() => {
+    if (short && step < NEWEST_LIMITS.length - 1) setStep(step + 1);
+  }, [short, step]);
   const fullObserved = useMemo(
     () => (needFull ? session.records.list('LabResult', { sort: 'clinical' }) : UNUSED),
     [session, needFull],
   );
   const full = useSyncExternalStore(fullObserved.subscribe, fullObserved.get, fullObserved.get);
   const fromFull = useMemo(() => (needFull ? latestOf(full.items) : []), [needFull, full]);
-  if (newest.loading === true) return { items: [], loading: true };
+  if (newest.loading === true || (short && !needFull)) return { items: [], loading: true };
   if (!needFull) return { items: fromNewest, loading: false };
   return { items: fromFull, loading: full.loading === true };
 }
