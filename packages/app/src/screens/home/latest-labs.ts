@@ -40,7 +40,7 @@ export function latestOf(newestFirst: readonly Lab[]): Lab[] {
 export function useLatestLabs(): { readonly items: readonly Lab[]; readonly loading: boolean } {
   const session = useHaleSession();
   const [step, setStep] = useState(0);
-  const newest = useNewestRecords('LabResult', { limit: NEWEST_LIMITS[step] });
+  const newest = useNewestRecords('LabResult', { limit: NEWEST_LIMITS[step] ?? NEWEST_LIMITS[0] });
   const fromNewest = useMemo(() => latestOf(newest.items), [newest]);
   const short = newest.loading !== true && fromNewest.length < LATEST_TESTS && !newest.complete;
   const needFull = short && step === NEWEST_LIMITS.length - 1;
