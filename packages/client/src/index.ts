@@ -18,6 +18,7 @@ export type {
   PassphraseChange,
 } from './hale/hale-session';
 export type { RecordPage, RecordQuery } from './hale/record-query';
+export type { NewestPage } from './records/newest';
 export type { RecordHistory, RecordVersion } from './hale/record-history';
 export { EXPIRING_SOON_MS } from './hale/grant-views';
 export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';

@@ -4,6 +4,7 @@
  * | hook | value |
  * |---|---|
  * | `useRecords(kind, query)` | a `RecordPage` of the kind (filters, sort, page) |
+ * | `useNewestRecords(kind, options)` | a `NewestPage`: the newest `limit` by clinical date, and `complete` |
  * | `useRecord(id)` / `useRecordHistory(id)` | one record, or it with its versions; null while there is none |
  * | `useSearch(query, options)` | `SearchResults`: the chart's records matching the words, ranked |
  * | `useSyncState()` / `useInitialSync()` / `useSyncIssues()` | the sync state; a first sync's n of m; the open issues |
@@ -20,6 +21,7 @@
  */
 import { useMemo } from 'react';
 import type {
+  NewestPage,
   ProviderSearch,
   RecordHistory,
   RecordKind,
@@ -37,6 +39,16 @@ export function useRecords<K extends RecordKind>(kind: K, query: RecordQuery = {
   const key = JSON.stringify(query);
   // The query is compared by value (key): an equal query keeps the subscription.
   const observed = useMemo(() => session.records.list(kind, query), [session, kind, key]);
+  return useObserved(observed);
+}
+
+export function useNewestRecords<K extends RecordKind>(
+  kind: K,
+  options: { readonly limit?: number; readonly patientId?: string } = {},
+): NewestPage<K> {
+  const session = useHaleSession();
+  const key = JSON.stringify(options);
+  const observed = useMemo(() => session.records.newest(kind, options), [session, kind, key]);
   return useObserved(observed);
 }
 

@@ -15,6 +15,7 @@ export {
   useRecord,
   useRecordHistory,
   useRecords,
+  useNewestRecords,
   useSearch,
   useSyncIssues,
   useSyncState,

@@ -23,7 +23,13 @@ import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switc
 import { parseStreamId, type HttpAccountDeleteResponse, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
-import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
+import {
+  RecordError,
+  type NewestPage,
+  type RecordInput,
+  type StoredRecord,
+  type WriteOptions,
+} from '../records/records';
 import type {
   QuarantinedItem,
   QuarantinedVersion,
@@ -65,6 +71,7 @@ import type { RecordsIoDeps } from '../io/records-io-deps';
 import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
 
 export type { RecordPage, RecordQuery } from './record-query';
+export type { NewestPage } from '../records/newest';
 export { pageOf } from './record-query';
 
 export interface HaleRecords {
@@ -72,6 +79,14 @@ export interface HaleRecords {
   list<K extends RecordKind>(kind: K, query?: RecordQuery): Observed<RecordPage<K>>;
   /** The same page once, as the store holds it now (for code that does not follow changes: exports, tools). */
   query<K extends RecordKind>(kind: K, query?: RecordQuery): Promise<RecordPage<K>>;
+  /**
+   * The newest `limit` (default 20, 1 to 1000) records of a kind of one chart by clinical date, newest
+   * first, live, and `complete` when they are all there are; reads about `limit` records, not all of them.
+   */
+  newest<K extends RecordKind>(
+    kind: K,
+    options?: { readonly limit?: number; readonly patientId?: string },
+  ): Observed<NewestPage<K>>;
   /** One record, live; null while there is none. */
   one<K extends RecordKind>(id: string): Observed<StoredRecord<K> | null>;
   /** One record with its versions, newest first (`RecordHistory`); null while there is none. */
@@ -329,6 +344,8 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       checkRecordQuery(kind, query);
       return pageOfView(await firstValueFrom(viewOf(kind, query.patientId)), query);
     },
+    newest: (kind, options) =>
+      observedFrom(session.records.newest(kind, options), { items: [], complete: false, loading: true }),
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
       observedFrom<RecordHistory<K> | null>(

@@ -5,6 +5,7 @@
  * - A kind with its own API (DEDICATED_STREAM_TYPES) is refused by the generic API (`isRecordsApiKind`).
  * - `requireStorable`: a record larger than MAX_RECORD_BYTES or not plain data → VALIDATION_FAILED.
  */
+import type { DeviceMeta } from '../session/device-meta';
 import {
   type RecordKind,
   type RecordOf,
@@ -74,6 +75,8 @@ export interface RecordsDeps {
   assertUnlocked?: () => void;
   /** Emits when the session closes: live views (`observe`) complete then. */
   closed$?: Observable<unknown>;
+  /** Device meta, where `newest` keeps its digests (newest.ts); without it `newest` reads in full. */
+  meta?: Pick<DeviceMeta, 'get' | 'update'>;
   /**
    * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
    * The write resolves once what this returns settles: the session's audit note of the change is kept on

@@ -108,7 +108,9 @@ import {
 } from './write-history';
 import { BY_TEXT, textFloor } from './list-order';
 import { createListedRecords } from './listed-records';
+import { createNewest, type NewestPage } from './newest';
 
+export { type NewestPage } from './newest';
 export { type RecordErrorCode, RecordError, MAX_RECORD_BYTES } from './record-errors';
 export {
   type RecordInput,
@@ -124,6 +126,13 @@ export const createRecords = (deps: RecordsDeps) => {
   const unlocked = (): void => deps.assertUnlocked?.();
   // Lists read each stored revision once and share it (listed-records.ts).
   const lists = createListedRecords();
+  const newest = createNewest({
+    collection,
+    lists,
+    now: deps.now,
+    unlocked,
+    ...(deps.meta ? { meta: deps.meta } : {}),
+  });
 
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
     const result = validateRecord(kind, value);
@@ -615,6 +624,24 @@ export const createRecords = (deps: RecordsDeps) => {
         }),
       );
       // The store's query never ends by itself: a view of a closed session completes.
+      return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
+    },
+
+    /**
+     * The newest `limit` (default 20, at most 1000) records of `kind` of one chart by clinical date, live,
+     * newest first, and whether they are all there are (`complete`); read through a digest (newest.ts).
+     */
+    newest<K extends RecordKind>(
+      kind: K,
+      options: { patientId?: string; limit?: number } = {},
+    ): Observable<NewestPage<K>> {
+      unlocked();
+      requireStorable(kind);
+      const { patientId, limit = 20 } = optionsOf(kind, options);
+      if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= 1000)) {
+        throw invalidField(kind, 'limit', 'must be a whole number of records, 1 to 1000');
+      }
+      const view = newest.observe(kind, listedPatient(kind, patientId), limit);
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 

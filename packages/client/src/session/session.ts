@@ -570,6 +570,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     assertUnlocked: assertUsable,
     closed$,
     whyNotWritable,
+    meta,
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
       // Awaited by the write: it resolves once its change is noted on disk for the audit log.

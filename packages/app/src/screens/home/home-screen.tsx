@@ -3,7 +3,7 @@
  * appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
  * awaiting acknowledgement; problems, when there are any, first.
  */
-import { useEffect, useMemo, type ReactNode } from 'react';
+import { useEffect, type ReactNode } from 'react';
 import {
   Alert,
   Anchor,
@@ -24,7 +24,7 @@ import { useOpenSession } from '../../boot/app-state';
 import { openingScreenDrawn } from '../../boot/opening-screen';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
-import { testKey } from '../labs/series';
+import { useLatestLabs } from './latest-labs';
 import { problemIssues } from '../problems/describe';
 import { isActiveCondition, labValueText } from '../../records/clinical';
 import { threadPath } from '../../care/messages/paths';
@@ -85,7 +85,9 @@ export function HomeScreen(): ReactNode {
   const medications = medicationPage.items.filter((m) => m.record.active);
   const conditions = conditionPage.items.filter((c) => isActiveCondition(c.record));
   const appointments = useRecords('Appointment', { sort: 'clinical', order: 'asc' });
-  const labs = useRecords('LabResult', { sort: 'clinical' });
+  // The newest result of each of the six most recent tests (latest-labs.ts).
+  const labs = useLatestLabs();
+  const latestLabs = labs.items;
   const messages = useRecords('Message', {});
   const plans = useRecords('TreatmentPlan', {});
   const issues = useSyncIssues();
@@ -96,28 +98,16 @@ export function HomeScreen(): ReactNode {
   const upcoming = appointments.items
     .filter((a) => a.record.status === 'scheduled' && a.record.endAt >= now)
     .slice(0, 5);
-  // The newest result of each of the six most recent tests: read from the newest until six are found.
-  const latestLabs = useMemo(() => {
-    const seen = new Set<string>();
-    const latest: (typeof labs.items)[number][] = [];
-    for (const l of labs.items) {
-      if (latest.length === 6) break;
-      if (l.record.status === 'entered-in-error' || l.record.status === 'cancelled') continue;
-      const key = testKey(l.record);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      latest.push(l);
-    }
-    return latest;
-  }, [labs]);
   const unread = messages.items.filter((m) => m.record.recipientId === me && m.record.readAt === undefined);
   const awaiting = plans.items.filter(
     (p) => p.record.status === 'active' && p.record.acknowledgement?.version !== p.record.version,
   );
   const problems = problemIssues(issues).length + quarantine.length + unsent.length;
-  const loading = [allergyPage, medicationPage, conditionPage, appointments, labs, messages, plans].some(
-    (p) => p.loading === true,
-  );
+  const loading =
+    labs.loading ||
+    [allergyPage, medicationPage, conditionPage, appointments, messages, plans].some(
+      (p) => p.loading === true,
+    );
   useEffect(() => {
     if (!loading) openingScreenDrawn();
   }, [loading]);
@@ -235,7 +225,7 @@ export function HomeScreen(): ReactNode {
           count={latestLabs.length}
           empty={t('home.noLabs')}
           testId="home-labs"
-          loading={labs.loading === true}
+          loading={labs.loading}
         >
           {latestLabs.map((l) => {
             const f = flagIn(l.record.value, l.record.units, parseRange(l.record.referenceRange));

@@ -1,0 +1,190 @@
+// records.newest against the full sort (every record opened, `byClinical` reversed): writes here, pulls,
+// restarts, a clock set back, ties on the digest's earliest date.
+import { afterEach, describe, expect, it } from 'vitest';
+import { firstValueFrom, filter } from 'rxjs';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { EXAMPLE_PATIENT_ID, exampleRecord, newId } from '@hale/model';
+import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { deviceMetaStore } from '../store/meta-store';
+import { createDeviceMeta } from '../session/device-meta';
+import { byClinical } from '../hale/record-views';
+import { createRecords, type StoredRecord } from './records';
+import { DEVICE, pulledSide, recordInput } from './records.test-util';
+import { NEWEST_CAP, type NewestPage } from './newest';
+import { cutDigest, newestFirst } from './newest-digest';
+
+const dbs: DeviceDb[] = [];
+let counter = 0;
+const RUN = Math.random().toString(36).slice(2, 8);
+afterEach(async () => {
+  await Promise.all(dbs.splice(0).map((db) => db.close()));
+});
+
+const openDb = async (): Promise<DeviceDb> => {
+  const db = await openDeviceDb({
+    name: `newest-test-${RUN}-${++counter}`,
+    storage: getRxStorageMemory(),
+    atRestKey: new Uint8Array(32).fill(7),
+  });
+  dbs.push(db);
+  return db;
+};
+
+/** A records API over `db` (a new one: an unlock, nothing held in memory), its meta on `db`. */
+const recordsOf = (db: DeviceDb, now: () => number = () => Date.now()) =>
+  createRecords({
+    collection: db.records,
+    accountId: EXAMPLE_PATIENT_ID,
+    deviceId: DEVICE,
+    now,
+    whyNotWritable: () => null,
+    onWrite: () => undefined,
+    meta: createDeviceMeta(deviceMetaStore(db)),
+  });
+
+type Lab = StoredRecord<'LabResult'>;
+const ids = (items: readonly Lab[]): string[] => items.map((l) => l.record.id);
+
+/** The full sort's newest `limit`: every record opened. */
+const fullNewest = async (records: ReturnType<typeof recordsOf>, limit: number): Promise<string[]> => {
+  const all = await firstValueFrom(records.observe('LabResult'));
+  return ids([...all].sort(byClinical).reverse().slice(0, limit));
+};
+
+/** A LabResult as a pull stores it (another device wrote it), without this API. */
+const pulledLab = (effectiveAt: string) =>
+  pulledSide('LabResult', {
+    ...exampleRecord('LabResult', { id: newId(), effectiveAt, patientId: EXAMPLE_PATIENT_ID }),
+    updatedAt: '2024-06-01T00:00:00.000Z',
+  });
+
+const seed = async (db: DeviceDb, dates: readonly string[]): Promise<void> => {
+  await db.records.bulkInsert(dates.map((d) => ({ ...pulledLab(d), _deleted: undefined }) as never));
+};
+
+const day = (n: number): string => new Date(Date.UTC(2020, 0, 1) + n * 86_400_000).toISOString();
+
+const first = (records: ReturnType<typeof recordsOf>, limit: number): Promise<NewestPage<'LabResult'>> =>
+  firstValueFrom(records.newest('LabResult', { limit }));
+
+describe('records.newest', () => {
+  it('answers the full sort’s newest, and after a restart opens about `limit` records, not all', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 400 }, (_, i) => day(i % 250)),
+    );
+    const a = recordsOf(db);
+    const page = await first(a, 10);
+    expect(ids(page.items)).toEqual(await fullNewest(a, 10));
+    expect(page.complete).toBe(false);
+    // An unlock: a new records API over the same store reads the digest.
+    const b = recordsOf(db);
+    const again = await first(b, 10);
+    expect(b.listedDecodes()).toBeLessThanOrEqual(10);
+    expect(ids(again.items)).toEqual(await fullNewest(b, 10));
+  });
+
+  it('follows writes live: a newer result, the newest deleted, a date moved down, one moved up into range', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 300 }, (_, i) => day(i)),
+    );
+    await first(recordsOf(db), 5); // the digest saved
+    const records = recordsOf(db);
+    const seen: NewestPage<'LabResult'>[] = [];
+    const sub = records.newest('LabResult', { limit: 5 }).subscribe((p) => seen.push(p));
+    const next = async (check: (p: NewestPage<'LabResult'>) => boolean) => {
+      const start = seen.length;
+      for (let i = 0; i < 200 && !seen.slice(start).some(check); i += 1)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(ids(seen.at(-1)!.items)).toEqual(await fullNewest(records, 5));
+    };
+    await next(() => true);
+    const added = await records.add('LabResult', recordInput('LabResult', { effectiveAt: day(400) }));
+    await next((p) => p.items[0]?.record.id === added.id);
+    await records.remove(added.id);
+    await next((p) => p.items[0]?.record.id !== added.id);
+    const top = seen.at(-1)!.items[0]!;
+    await records.update('LabResult', top.record.id, { effectiveAt: day(-50) }, { reason: 'typo' });
+    await next((p) => !ids(p.items).includes(top.record.id));
+    // Outside the digest (its earliest date is later), moved up to the newest.
+    const all = await firstValueFrom(records.observe('LabResult'));
+    const oldest = [...all].sort(byClinical).find((l) => l.record.id !== top.record.id)!;
+    expect(oldest.record.effectiveAt).toBe(day(0));
+    await records.update('LabResult', oldest.record.id, { effectiveAt: day(500) }, { reason: 'typo' });
+    await next((p) => p.items[0]?.record.id === oldest.record.id);
+    sub.unsubscribe();
+    // The same writes seen by the next unlock's scan.
+    const later = recordsOf(db);
+    expect(ids((await first(later, 5)).items)).toEqual(await fullNewest(later, 5));
+  });
+
+  it('a write pulled while locked (no view open) is in the next answer', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    await first(recordsOf(db), 5);
+    const pulled = pulledLab(day(999));
+    await db.records.insert(pulled);
+    const records = recordsOf(db);
+    const page = await first(records, 5);
+    expect(records.listedDecodes()).toBeLessThanOrEqual(10);
+    expect(page.items[0]?.record.id).toBe(pulled.id);
+    expect(ids(page.items)).toEqual(await fullNewest(records, 5));
+  });
+
+  it('a clock set back behind the digest’s stamp reads in full', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    await first(recordsOf(db), 5);
+    const behind = recordsOf(db, () => Date.now() - 3_600_000);
+    const page = await first(behind, 5);
+    expect(behind.listedDecodes()).toBe(250);
+    expect(ids(page.items)).toEqual(await fullNewest(behind, 5));
+  });
+
+  it('keeps every result tying on its earliest date, so deletions above it leave it exact', async () => {
+    const db = await openDb();
+    // NEWEST_CAP − 2 distinct dates, then 10 results on one date, then older ones.
+    const dates = [
+      ...Array.from({ length: NEWEST_CAP - 2 }, (_, i) => day(1000 + i)),
+      ...Array.from({ length: 10 }, () => day(500)),
+      ...Array.from({ length: 50 }, (_, i) => day(i)),
+    ];
+    await seed(db, dates);
+    await first(recordsOf(db), 5);
+    const records = recordsOf(db);
+    const sub = records.newest('LabResult', { limit: NEWEST_CAP + 5 }).subscribe(() => undefined);
+    const page = await first(records, NEWEST_CAP + 5);
+    expect(ids(page.items)).toEqual(await fullNewest(records, NEWEST_CAP + 5));
+    sub.unsubscribe();
+    const digest = cutDigest(
+      {
+        min: null,
+        entries: dates.map((d, i) => ({ id: String(i).padStart(4, '0'), date: d })).sort(newestFirst),
+      },
+      NEWEST_CAP,
+    );
+    expect(digest.min).toBe(day(500));
+    expect(digest.entries).toHaveLength(NEWEST_CAP + 8);
+  });
+
+  it('answers `complete` when it holds every record, and a locked session is refused', async () => {
+    const db = await openDb();
+    await seed(db, [day(1), day(2), day(3)]);
+    const records = recordsOf(db);
+    const page = await firstValueFrom(
+      records.newest('LabResult', { limit: 5 }).pipe(filter((p) => p.items.length > 0)),
+    );
+    expect(page.complete).toBe(true);
+    expect(ids(page.items)).toEqual(await fullNewest(records, 5));
+    expect(() => records.newest('LabResult', { limit: 0 })).toThrow(/limit/);
+  });
+});
