@@ -147,7 +147,12 @@ export async function checkScreen(page: Page, name: string): Promise<void> {
       screen: `${name} (${suffix})`,
       violations: [],
     });
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`) });
+    // Taken again when a notice came while it was taken (the shot would show it over the screen).
+    for (let tries = 0; ; tries += 1) {
+      await expect(page.locator(NOTICE)).toHaveCount(0, { timeout: 15_000 });
+      await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`) });
+      if ((await page.locator(NOTICE).count()) === 0 || tries === 2) break;
+    }
   }
   await page.setViewportSize(size);
 }

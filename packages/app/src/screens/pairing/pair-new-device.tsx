@@ -13,14 +13,14 @@
  *
  * Leaving the screen cancels a pairing under way (the other device is told).
  */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Loader, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { Alert, Button, Group, Loader, Paper, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { HaleSession, NewDevicePairing } from '@hale/client';
 import { useObserved } from '@hale/react';
 import { useApp } from '../../boot/app-state';
 import { QrCode } from '../../ui/qr-code';
-import { guessDeviceName } from '../start/device-name';
+import { AccountForm, DeviceNameField, useDeviceName, useFormAction } from '../start/account-form';
 import { groupDigits, pairingErrorText } from './pairing-errors';
 import { dayjs } from '../../boot/dayjs';
 
@@ -29,10 +29,10 @@ type Pairing = NewDevicePairing<HaleSession>;
 export function PairNewDevice(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
-  const [deviceName, setDeviceName] = useState(() => guessDeviceName(navigator.userAgent));
+  const deviceName = useDeviceName();
   const [pairing, setPairing] = useState<Pairing | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const textOf = useCallback((e: unknown) => pairingErrorText(t, e), [t]);
+  const action = useFormAction(textOf);
   const live = useRef<Pairing | null>(null);
   useEffect(
     () => () => {
@@ -42,59 +42,36 @@ export function PairNewDevice(): ReactNode {
     [],
   );
 
-  const start = async (): Promise<void> => {
-    if (app.hale === null) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const started = await app.hale.startPairing({
-        deviceName: deviceName.trim() || guessDeviceName(navigator.userAgent),
-      });
+  const start = (): void => {
+    const hale = app.hale;
+    if (hale === null) return;
+    void action.run(async () => {
+      const started = await hale.startPairing({ deviceName: deviceName.named() });
       live.current = started;
       setPairing(started);
-    } catch (e) {
-      setError(pairingErrorText(t, e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const again = (): void => {
     void live.current?.cancel().catch(() => undefined);
     live.current = null;
     setPairing(null);
-    setError(null);
   };
 
   if (pairing !== null) return <PairingUnderWay pairing={pairing} onAgain={again} />;
   return (
-    <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void start();
-        }}
-      >
-        <Stack>
-          <Text size="sm">{t('pairing.newIntro')}</Text>
-          {error !== null && (
-            <Alert color="red" role="alert" title={t('join.failed')}>
-              {error}
-            </Alert>
-          )}
-          <TextInput
-            label={t('create.deviceName')}
-            value={deviceName}
-            onChange={(e) => setDeviceName(e.currentTarget.value)}
-          />
-          <Group justify="flex-end">
-            <Button type="submit" loading={busy}>
-              {t('pairing.showCode')}
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Paper>
+    <AccountForm
+      onSubmit={start}
+      intro={<Text size="sm">{t('pairing.newIntro')}</Text>}
+      error={action.error}
+      errorTitle={t('join.failed')}
+      actions={
+        <Button type="submit" loading={action.busy}>
+          {t('pairing.showCode')}
+        </Button>
+      }
+    >
+      <DeviceNameField name={deviceName} />
+    </AccountForm>
   );
 }
 

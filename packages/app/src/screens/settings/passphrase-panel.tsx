@@ -5,7 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { useOpenSession } from '../../boot/app-state';
 import { accountErrorText } from '../start/account-errors';
 import { passphraseStrength } from '../start/passphrase-strength';
-import { StrengthMeter } from '../start/strength-meter';
+import { NewPassphraseField } from '../start/strength-meter';
 
 export function PassphrasePanel(): ReactNode {
   const { t } = useTranslation();
@@ -65,14 +65,13 @@ export function PassphrasePanel(): ReactNode {
             onChange={(e) => setOld(e.currentTarget.value)}
             autoComplete="current-password"
           />
-          <PasswordInput
+          <NewPassphraseField
             label={t('settings.newPassphrase')}
             value={next}
-            onChange={(e) => setNext(e.currentTarget.value)}
-            autoComplete="new-password"
-            error={tried && (strength === null || !strength.accepted) ? t('create.weakRefused') : undefined}
+            onChange={setNext}
+            strength={strength}
+            tried={tried}
           />
-          <StrengthMeter strength={strength} />
           <PasswordInput
             label={t('create.passphraseAgain')}
             value={again}

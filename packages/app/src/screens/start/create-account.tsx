@@ -10,7 +10,7 @@
  * The key is held only in this screen's memory; it is never stored. A vault that could not keep the
  * account (`notSaved`) is said, with a way to try again.
  */
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
   Alert,
   Button,
@@ -33,10 +33,10 @@ import type { CreatedHaleAccount } from '@hale/client';
 import { useApp } from '../../boot/app-state';
 import { addRecord } from '../../records/write';
 import { accountErrorText } from './account-errors';
-import { guessDeviceName } from './device-name';
+import { AccountForm, DeviceNameField, useDeviceName, useFormAction } from './account-form';
 import { passphraseStrength } from './passphrase-strength';
 import { StartFrame } from './start-frame';
-import { StrengthMeter } from './strength-meter';
+import { NewPassphraseField } from './strength-meter';
 
 export function CreateAccountScreen(): ReactNode {
   const { t } = useTranslation();
@@ -100,10 +100,10 @@ function DetailsStep(props: {
   const [loginName, setLoginName] = useState('');
   const [passphrase, setPassphrase] = useState('');
   const [again, setAgain] = useState('');
-  const [deviceName, setDeviceName] = useState(() => guessDeviceName(navigator.userAgent));
+  const deviceName = useDeviceName();
   const [invite, setInvite] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const textOf = useCallback((e: unknown) => accountErrorText(t, e), [t]);
+  const action = useFormAction(textOf);
   const [tried, setTried] = useState(false);
   const strength = useMemo(
     () => (passphrase === '' ? null : passphraseStrength(passphrase, [fullName, loginName, 'hale'])),
@@ -111,18 +111,17 @@ function DetailsStep(props: {
   );
   const mismatch = again !== '' && again !== passphrase;
 
-  const submit = async (): Promise<void> => {
+  const submit = (): void => {
     setTried(true);
-    setError(null);
     if (strength === null || !strength.accepted || again !== passphrase || loginName.trim() === '') return;
-    if (app.hale === null) return;
-    setBusy(true);
-    try {
-      const created = await app.hale.createAccount({
+    const hale = app.hale;
+    if (hale === null) return;
+    void action.run(async () => {
+      const created = await hale.createAccount({
         role,
         passphrase,
         loginName,
-        deviceName: deviceName.trim() || guessDeviceName(navigator.userAgent),
+        deviceName: deviceName.named(),
         ...(props.invite ? { invite } : {}),
       });
       if (fullName.trim() !== '' && role === 'patient') {
@@ -131,114 +130,92 @@ function DetailsStep(props: {
         );
       }
       props.onCreated(created);
-    } catch (e) {
-      setError(accountErrorText(t, e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit();
-        }}
+    <AccountForm
+      onSubmit={submit}
+      error={action.error}
+      errorTitle={t('create.failed')}
+      working={action.busy ? t('create.working') : null}
+      actionsJustify="space-between"
+      actions={
+        <>
+          <Button variant="default" component={Link} to="/start">
+            {t('common.back')}
+          </Button>
+          <Button type="submit" loading={action.busy}>
+            {t('create.submit')}
+          </Button>
+        </>
+      }
+    >
+      <Radio.Group
+        label={t('workspace.signup.role')}
+        value={role}
+        onChange={(v) => setRole(v === 'provider' ? 'provider' : 'patient')}
       >
-        <Stack>
-          {error !== null && (
-            <Alert color="red" role="alert" title={t('create.failed')}>
-              {error}
-            </Alert>
-          )}
-          <Radio.Group
-            label={t('workspace.signup.role')}
-            value={role}
-            onChange={(v) => setRole(v === 'provider' ? 'provider' : 'patient')}
-          >
-            <Group gap="lg" mt={6}>
-              <Radio value="patient" label={t('workspace.signup.patient')} />
-              <Radio value="provider" label={t('workspace.signup.provider')} />
-            </Group>
-          </Radio.Group>
-          {role === 'provider' && (
-            <Text size="sm" c="dimmed">
-              {t('workspace.signup.providerExplain')}
-            </Text>
-          )}
-          {role === 'patient' && (
-            <TextInput
-              label={t('create.fullName')}
-              description={t('create.fullNameHint')}
-              value={fullName}
-              onChange={(e) => setFullName(e.currentTarget.value)}
-              autoComplete="name"
-            />
-          )}
-          <TextInput
-            label={t('create.loginName')}
-            description={t('create.loginNameHint')}
-            withAsterisk
-            value={loginName}
-            onChange={(e) => setLoginName(e.currentTarget.value)}
-            autoComplete="username"
-            autoCapitalize="none"
-            error={tried && loginName.trim() === '' ? t('fieldError.required') : undefined}
-          />
-          <PasswordInput
-            label={t('create.passphrase')}
-            description={t('create.passphraseHint')}
-            withAsterisk
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.currentTarget.value)}
-            autoComplete="new-password"
-            error={tried && (strength === null || !strength.accepted) ? t('create.weakRefused') : undefined}
-          />
-          <StrengthMeter strength={strength} />
-          <PasswordInput
-            label={t('create.passphraseAgain')}
-            withAsterisk
-            value={again}
-            onChange={(e) => setAgain(e.currentTarget.value)}
-            autoComplete="new-password"
-            error={mismatch || (tried && again !== passphrase) ? t('create.mismatch') : undefined}
-          />
-          <TextInput
-            label={t('create.deviceName')}
-            description={t('create.deviceNameHint')}
-            value={deviceName}
-            onChange={(e) => setDeviceName(e.currentTarget.value)}
-          />
-          {props.invite && (
-            <TextInput
-              label={t('create.invite')}
-              description={t('create.inviteHint')}
-              withAsterisk
-              value={invite}
-              onChange={(e) => setInvite(e.currentTarget.value)}
-            />
-          )}
-          <Alert color="yellow" variant="light" title={t('create.lossTitle')}>
-            {t('create.loss')}
-          </Alert>
-          <Group justify="space-between">
-            <Button variant="default" component={Link} to="/start">
-              {t('common.back')}
-            </Button>
-            <Button type="submit" loading={busy}>
-              {t('create.submit')}
-            </Button>
-          </Group>
-          {busy && (
-            <Text size="sm" c="dimmed" aria-live="polite">
-              {t('create.working')}
-            </Text>
-          )}
-        </Stack>
-      </form>
-    </Paper>
+        <Group gap="lg" mt={6}>
+          <Radio value="patient" label={t('workspace.signup.patient')} />
+          <Radio value="provider" label={t('workspace.signup.provider')} />
+        </Group>
+      </Radio.Group>
+      {role === 'provider' && (
+        <Text size="sm" c="dimmed">
+          {t('workspace.signup.providerExplain')}
+        </Text>
+      )}
+      {role === 'patient' && (
+        <TextInput
+          label={t('create.fullName')}
+          description={t('create.fullNameHint')}
+          value={fullName}
+          onChange={(e) => setFullName(e.currentTarget.value)}
+          autoComplete="name"
+        />
+      )}
+      <TextInput
+        label={t('create.loginName')}
+        description={t('create.loginNameHint')}
+        withAsterisk
+        value={loginName}
+        onChange={(e) => setLoginName(e.currentTarget.value)}
+        autoComplete="username"
+        autoCapitalize="none"
+        error={tried && loginName.trim() === '' ? t('fieldError.required') : undefined}
+      />
+      <NewPassphraseField
+        label={t('create.passphrase')}
+        description={t('create.passphraseHint')}
+        required
+        value={passphrase}
+        onChange={setPassphrase}
+        strength={strength}
+        tried={tried}
+      />
+      <PasswordInput
+        label={t('create.passphraseAgain')}
+        withAsterisk
+        value={again}
+        onChange={(e) => setAgain(e.currentTarget.value)}
+        autoComplete="new-password"
+        error={mismatch || (tried && again !== passphrase) ? t('create.mismatch') : undefined}
+      />
+      <DeviceNameField name={deviceName} hint />
+      {props.invite && (
+        <TextInput
+          label={t('create.invite')}
+          description={t('create.inviteHint')}
+          withAsterisk
+          value={invite}
+          onChange={(e) => setInvite(e.currentTarget.value)}
+        />
+      )}
+      <Alert color="yellow" variant="light" title={t('create.lossTitle')}>
+        {t('create.loss')}
+      </Alert>
+    </AccountForm>
   );
 }
 

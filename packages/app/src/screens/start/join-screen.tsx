@@ -3,12 +3,9 @@
  * recovery key (then a new passphrase for this device's account), or by pairing with a signed-in device (a
  * QR code and a short code; screens/pairing/pair-new-device.tsx).
  */
-import { useMemo, useState, type ReactNode } from 'react';
+import { useCallback, useMemo, useState, type ReactNode } from 'react';
 import {
-  Alert,
   Button,
-  Group,
-  Paper,
   PasswordInput,
   SegmentedControl,
   Stack,
@@ -17,14 +14,15 @@ import {
   Textarea,
   Title,
 } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { useApp } from '../../boot/app-state';
 import { accountErrorText } from './account-errors';
-import { guessDeviceName } from './device-name';
+import { AccountForm, DeviceNameField, useDeviceName, useFormAction, type FormAction } from './account-form';
 import { passphraseStrength } from './passphrase-strength';
 import { StartFrame } from './start-frame';
-import { StrengthMeter } from './strength-meter';
+import { NewPassphraseField } from './strength-meter';
 import { PairNewDevice } from '../pairing/pair-new-device';
 
 type Way = 'passphrase' | 'recovery' | 'pairing';
@@ -32,6 +30,8 @@ type Way = 'passphrase' | 'recovery' | 'pairing';
 export function JoinScreen(): ReactNode {
   const { t } = useTranslation();
   const [way, setWay] = useState<Way>('passphrase');
+  // Three ways side by side do not fit a phone's width: one under another there.
+  const narrow = useMediaQuery('(max-width: 36em)') === true;
   return (
     <StartFrame>
       <Stack gap="lg" maw={640}>
@@ -39,6 +39,7 @@ export function JoinScreen(): ReactNode {
         <Text c="dimmed">{t('join.intro')}</Text>
         <SegmentedControl
           fullWidth
+          orientation={narrow ? 'vertical' : 'horizontal'}
           value={way}
           onChange={(v) => setWay(v === 'recovery' ? 'recovery' : v === 'pairing' ? 'pairing' : 'passphrase')}
           data={[
@@ -64,75 +65,35 @@ function ByPassphrase(): ReactNode {
   const app = useApp();
   const [loginName, setLoginName] = useState('');
   const [passphrase, setPassphrase] = useState('');
-  const [deviceName, setDeviceName] = useState(() => guessDeviceName(navigator.userAgent));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (): Promise<void> => {
-    if (app.hale === null) return;
-    setBusy(true);
-    setError(null);
-    try {
-      app.enter(
-        await app.hale.join({
-          loginName,
-          passphrase,
-          deviceName: deviceName.trim() || guessDeviceName(navigator.userAgent),
-        }),
-      );
-    } catch (e) {
-      setError(accountErrorText(t, e));
-    } finally {
-      setBusy(false);
-    }
+  const deviceName = useDeviceName();
+  const textOf = useCallback((e: unknown) => accountErrorText(t, e), [t]);
+  const action = useFormAction(textOf);
+  const submit = (): void => {
+    const hale = app.hale;
+    if (hale === null) return;
+    void action.run(async () => {
+      app.enter(await hale.join({ loginName, passphrase, deviceName: deviceName.named() }));
+    });
   };
   return (
-    <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit();
-        }}
-      >
-        <Stack>
-          {error !== null && (
-            <Alert color="red" role="alert" title={t('join.failed')}>
-              {error}
-            </Alert>
-          )}
-          <TextInput
-            label={t('create.loginName')}
-            withAsterisk
-            value={loginName}
-            onChange={(e) => setLoginName(e.currentTarget.value)}
-            autoComplete="username"
-            autoCapitalize="none"
-          />
-          <PasswordInput
-            label={t('join.passphrase')}
-            withAsterisk
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.currentTarget.value)}
-            autoComplete="current-password"
-          />
-          <TextInput
-            label={t('create.deviceName')}
-            value={deviceName}
-            onChange={(e) => setDeviceName(e.currentTarget.value)}
-          />
-          <Group justify="flex-end">
-            <Button type="submit" loading={busy}>
-              {t('join.submit')}
-            </Button>
-          </Group>
-          {busy && (
-            <Text size="sm" c="dimmed">
-              {t('join.working')}
-            </Text>
-          )}
-        </Stack>
-      </form>
-    </Paper>
+    <JoinForm action={action} onSubmit={submit}>
+      <TextInput
+        label={t('create.loginName')}
+        withAsterisk
+        value={loginName}
+        onChange={(e) => setLoginName(e.currentTarget.value)}
+        autoComplete="username"
+        autoCapitalize="none"
+      />
+      <PasswordInput
+        label={t('join.passphrase')}
+        withAsterisk
+        value={passphrase}
+        onChange={(e) => setPassphrase(e.currentTarget.value)}
+        autoComplete="current-password"
+      />
+      <DeviceNameField name={deviceName} />
+    </JoinForm>
   );
 }
 
@@ -141,85 +102,73 @@ function ByRecoveryKey(): ReactNode {
   const app = useApp();
   const [recoveryKey, setRecoveryKey] = useState('');
   const [passphrase, setPassphrase] = useState('');
-  const [deviceName, setDeviceName] = useState(() => guessDeviceName(navigator.userAgent));
-  const [busy, setBusy] = useState(false);
+  const deviceName = useDeviceName();
   const [tried, setTried] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const textOf = useCallback((e: unknown) => accountErrorText(t, e), [t]);
+  const action = useFormAction(textOf);
   const strength = useMemo(
     () => (passphrase === '' ? null : passphraseStrength(passphrase, ['hale'])),
     [passphrase],
   );
-  const submit = async (): Promise<void> => {
+  const submit = (): void => {
     setTried(true);
-    if (app.hale === null || strength === null || !strength.accepted) return;
-    setBusy(true);
-    setError(null);
-    try {
+    const hale = app.hale;
+    if (hale === null || strength === null || !strength.accepted) return;
+    void action.run(async () => {
       app.enter(
-        await app.hale.joinWithRecoveryKey({
+        await hale.joinWithRecoveryKey({
           recoveryKey,
           newPassphrase: passphrase,
-          deviceName: deviceName.trim() || guessDeviceName(navigator.userAgent),
+          deviceName: deviceName.named(),
         }),
       );
-    } catch (e) {
-      setError(accountErrorText(t, e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
-    <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
-      <form
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit();
-        }}
-      >
-        <Stack>
-          {error !== null && (
-            <Alert color="red" role="alert" title={t('join.failed')}>
-              {error}
-            </Alert>
-          )}
-          <Textarea
-            label={t('join.recoveryKey')}
-            description={t('join.recoveryKeyHint')}
-            withAsterisk
-            value={recoveryKey}
-            onChange={(e) => setRecoveryKey(e.currentTarget.value)}
-            autoComplete="off"
-            autoCapitalize="characters"
-            spellCheck={false}
-          />
-          <PasswordInput
-            label={t('join.newPassphrase')}
-            description={t('join.newPassphraseHint')}
-            withAsterisk
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.currentTarget.value)}
-            autoComplete="new-password"
-            error={tried && (strength === null || !strength.accepted) ? t('create.weakRefused') : undefined}
-          />
-          <StrengthMeter strength={strength} />
-          <TextInput
-            label={t('create.deviceName')}
-            value={deviceName}
-            onChange={(e) => setDeviceName(e.currentTarget.value)}
-          />
-          <Group justify="flex-end">
-            <Button type="submit" loading={busy}>
-              {t('join.submit')}
-            </Button>
-          </Group>
-          {busy && (
-            <Text size="sm" c="dimmed">
-              {t('join.working')}
-            </Text>
-          )}
-        </Stack>
-      </form>
-    </Paper>
+    <JoinForm action={action} onSubmit={submit}>
+      <Textarea
+        label={t('join.recoveryKey')}
+        description={t('join.recoveryKeyHint')}
+        withAsterisk
+        value={recoveryKey}
+        onChange={(e) => setRecoveryKey(e.currentTarget.value)}
+        autoComplete="off"
+        autoCapitalize="characters"
+        spellCheck={false}
+      />
+      <NewPassphraseField
+        label={t('join.newPassphrase')}
+        description={t('join.newPassphraseHint')}
+        required
+        value={passphrase}
+        onChange={setPassphrase}
+        strength={strength}
+        tried={tried}
+      />
+      <DeviceNameField name={deviceName} />
+    </JoinForm>
+  );
+}
+
+function JoinForm(props: {
+  readonly action: FormAction;
+  readonly onSubmit: () => void;
+  readonly children: ReactNode;
+}): ReactNode {
+  const { t } = useTranslation();
+  return (
+    <AccountForm
+      onSubmit={props.onSubmit}
+      error={props.action.error}
+      errorTitle={t('join.failed')}
+      working={props.action.busy ? t('join.working') : null}
+      actions={
+        <Button type="submit" loading={props.action.busy}>
+          {t('join.submit')}
+        </Button>
+      }
+    >
+      {props.children}
+    </AccountForm>
   );
 }

@@ -1,6 +1,7 @@
-// A passphrase field's strength, as a bar and in words, and why a weak one is refused.
+// A passphrase field's strength, as a bar and in words, and why a weak one is refused; a new passphrase's
+// field with its meter, refused in words once the person tried to go on with a weak one.
 import type { ReactNode } from 'react';
-import { Progress, Stack, Text } from '@mantine/core';
+import { PasswordInput, Progress, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { MIN_PASSPHRASE_LENGTH } from '@hale/client';
 import type { Strength } from './passphrase-strength';
@@ -29,5 +30,33 @@ export function StrengthMeter(props: { readonly strength: Strength | null }): Re
         </Text>
       )}
     </Stack>
+  );
+}
+
+export function NewPassphraseField(props: {
+  readonly label: string;
+  readonly description?: string;
+  readonly required?: boolean;
+  readonly value: string;
+  readonly onChange: (value: string) => void;
+  readonly strength: Strength | null;
+  /** The person tried to go on: a weak passphrase is refused in words. */
+  readonly tried: boolean;
+}): ReactNode {
+  const { t } = useTranslation();
+  const weak = props.strength === null || !props.strength.accepted;
+  return (
+    <>
+      <PasswordInput
+        label={props.label}
+        {...(props.description === undefined ? {} : { description: props.description })}
+        withAsterisk={props.required === true}
+        value={props.value}
+        onChange={(e) => props.onChange(e.currentTarget.value)}
+        autoComplete="new-password"
+        error={props.tried && weak ? t('create.weakRefused') : undefined}
+      />
+      <StrengthMeter strength={props.strength} />
+    </>
   );
 }
