@@ -177,29 +177,16 @@ export function AvailabilityScreen(): ReactNode {
                 data={dayOptions}
                 w={{ base: '100%', sm: 150 }}
               />
-              <TextInput
-                type="time"
-                label={t('workspace.availability.opens')}
-                value={w.from}
-                onChange={(e) => setHours(w.key, { from: e.currentTarget.value })}
-                w={150}
+              <OpeningHours
+                from={w.from}
+                to={w.to}
+                onChange={(change) => setHours(w.key, change)}
                 error={error?.key === w.key ? t('workspace.availability.endAfterStart') : undefined}
               />
-              <TextInput
-                type="time"
-                label={t('workspace.availability.closes')}
-                value={w.to}
-                onChange={(e) => setHours(w.key, { to: e.currentTarget.value })}
-                w={150}
-              />
-              <Button
-                variant="subtle"
-                color="red"
-                aria-label={t('workspace.availability.removeHours')}
+              <RemoveRow
+                label={t('workspace.availability.removeHours')}
                 onClick={() => patch({ weekly: form.weekly.filter((x) => x.key !== w.key) })}
-              >
-                <IconTrash size={18} />
-              </Button>
+              />
             </Group>
           ))}
           <Button
@@ -235,31 +222,12 @@ export function AvailabilityScreen(): ReactNode {
                 mb={8}
               />
               {!x.closed && (
-                <>
-                  <TextInput
-                    type="time"
-                    label={t('workspace.availability.opens')}
-                    value={x.from}
-                    onChange={(e) => setException(x.key, { from: e.currentTarget.value })}
-                    w={150}
-                  />
-                  <TextInput
-                    type="time"
-                    label={t('workspace.availability.closes')}
-                    value={x.to}
-                    onChange={(e) => setException(x.key, { to: e.currentTarget.value })}
-                    w={150}
-                  />
-                </>
+                <OpeningHours from={x.from} to={x.to} onChange={(change) => setException(x.key, change)} />
               )}
-              <Button
-                variant="subtle"
-                color="red"
-                aria-label={t('workspace.availability.removeException')}
+              <RemoveRow
+                label={t('workspace.availability.removeException')}
                 onClick={() => patch({ exceptions: form.exceptions.filter((y) => y.key !== x.key) })}
-              >
-                <IconTrash size={18} />
-              </Button>
+              />
             </Group>
           ))}
           <Button
@@ -303,5 +271,42 @@ export function AvailabilityScreen(): ReactNode {
         </Stack>
       </Paper>
     </Stack>
+  );
+}
+
+/** A row's opening and closing times (`HH:mm`, the clinician's zone). */
+function OpeningHours(props: {
+  readonly from: string;
+  readonly to: string;
+  readonly onChange: (change: { from?: string; to?: string }) => void;
+  readonly error?: string | undefined;
+}): ReactNode {
+  const { t } = useTranslation();
+  return (
+    <>
+      <TextInput
+        type="time"
+        label={t('workspace.availability.opens')}
+        value={props.from}
+        onChange={(e) => props.onChange({ from: e.currentTarget.value })}
+        w={150}
+        error={props.error}
+      />
+      <TextInput
+        type="time"
+        label={t('workspace.availability.closes')}
+        value={props.to}
+        onChange={(e) => props.onChange({ to: e.currentTarget.value })}
+        w={150}
+      />
+    </>
+  );
+}
+
+function RemoveRow(props: { readonly label: string; readonly onClick: () => void }): ReactNode {
+  return (
+    <Button variant="subtle" color="red" aria-label={props.label} onClick={props.onClick}>
+      <IconTrash size={18} />
+    </Button>
   );
 }
