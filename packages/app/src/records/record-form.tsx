@@ -27,6 +27,7 @@ import { addRecord, fieldsOf, updateRecord } from './write';
 import { formFieldOf, issueText } from '../i18n/field-errors';
 import { PageHeader } from '../ui/page-header';
 import { patientQuery, useChartScope, type ChartScope } from './chart-scope';
+import { NotSaved } from '../ui/not-saved';
 
 const CHANGE_REASON = 'changeReason';
 
@@ -242,13 +243,7 @@ function FormBody(props: {
       <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
         <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
           <Stack>
-            {failure !== null && (
-              <Alert color="red" title={t('records.notSaved')} role="alert">
-                <Text size="sm" style={{ whiteSpace: 'pre-line' }}>
-                  {failure}
-                </Text>
-              </Alert>
-            )}
+            <NotSaved failure={failure} />
             <SimpleGrid cols={{ base: 1, sm: 2 }}>
               {spec.fields.map((field) =>
                 field.type === 'textarea' ? null : <FieldInput key={field.name} field={field} form={form} />,

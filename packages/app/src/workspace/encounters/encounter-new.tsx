@@ -4,7 +4,7 @@
  * from the time. Then the encounter opens, where its note, results and plan are written.
  */
 import { useMemo, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text } from '@mantine/core';
+import { Button, Group, Paper, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
@@ -20,6 +20,7 @@ import { PageHeader } from '../../ui/page-header';
 import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { refusalText } from '../form-errors';
+import { NotSaved } from '../../ui/not-saved';
 
 const FIELDS: readonly FieldSpec[] = [
   { name: 'type', type: 'select', options: ENCOUNTER_TYPES, enumName: 'encounterType', required: true },
@@ -80,13 +81,7 @@ export function EncounterNewScreen(): ReactNode {
       <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
         <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
           <Stack>
-            {failure !== null && (
-              <Alert color="red" title={t('records.notSaved')} role="alert">
-                <Text size="sm" style={{ whiteSpace: 'pre-line' }}>
-                  {failure}
-                </Text>
-              </Alert>
-            )}
+            <NotSaved failure={failure} />
             <SimpleGrid cols={{ base: 1, sm: 2 }}>
               {FIELDS.map((field) => (
                 <FieldInput key={field.name} field={field} form={form} />

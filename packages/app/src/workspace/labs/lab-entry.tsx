@@ -22,6 +22,7 @@ import { dayjs } from '../../boot/dayjs';
 import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { refusalText } from '../form-errors';
+import { NotSaved } from '../../ui/not-saved';
 
 const spec = KINDS.labs;
 const REASON = 'changeReason';
@@ -125,13 +126,7 @@ function LabForm(props: { readonly stored?: StoredRecord<'LabResult'> }): ReactN
       <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
         <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
           <Stack>
-            {failure !== null && (
-              <Alert color="red" title={t('records.notSaved')} role="alert">
-                <Text size="sm" style={{ whiteSpace: 'pre-line' }}>
-                  {failure}
-                </Text>
-              </Alert>
-            )}
+            <NotSaved failure={failure} />
             <SimpleGrid cols={{ base: 1, sm: 2 }}>
               {spec.fields.map((field) => (
                 <FieldInput key={field.name} field={field} form={form} />

@@ -3,7 +3,7 @@
  * the note is created as a draft with an empty first version, and its editor opens.
  */
 import { useState, type ReactNode } from 'react';
-import { Alert, Button, Group, NativeSelect, Paper, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, NativeSelect, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { NOTE_TYPES } from '@hale/model';
@@ -13,6 +13,7 @@ import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { errorText } from '../ui';
 import { createNote } from './note-actions';
+import { NotSaved } from '../../ui/not-saved';
 
 export function NoteNewScreen(): ReactNode {
   const { t } = useTranslation();
@@ -59,11 +60,7 @@ export function NoteNewScreen(): ReactNode {
           }}
         >
           <Stack>
-            {error !== null && (
-              <Alert color="red" role="alert" title={t('records.notSaved')}>
-                {error}
-              </Alert>
-            )}
+            <NotSaved failure={error} />
             <TextInput
               id="field-title"
               label={t('fields.title')}

@@ -20,6 +20,7 @@ import { errorText } from '../ui';
 import { noteBody, openRevision, saveDraft, signNote, SOAP, soapOf, type Soap } from './note-actions';
 import { CosignPanel } from './cosign-panel';
 import { VersionsPanel } from './versions-panel';
+import { NotSaved } from '../../ui/not-saved';
 
 type Note = RecordOf<'MedicalNote'>;
 type Version = RecordOf<'NoteVersion'>;
@@ -165,11 +166,7 @@ function Editor(props: {
             {t('records.draftRestored')}
           </Alert>
         )}
-        {error !== null && (
-          <Alert color="red" role="alert" title={t('records.notSaved')}>
-            {error}
-          </Alert>
-        )}
+        <NotSaved failure={error} />
         {SOAP.map((f) => (
           <Textarea
             key={f}

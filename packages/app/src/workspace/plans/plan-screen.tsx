@@ -31,6 +31,7 @@ import { usePatientChart } from '../patients/chart-context';
 import { canWrite, chartBase } from '../patients/grant';
 import { refusalText } from '../form-errors';
 import { Card, errorText, Field } from '../ui';
+import { NotSaved } from '../../ui/not-saved';
 
 const FIELDS: readonly FieldSpec[] = [
   { name: 'summary', type: 'text', required: true },
@@ -313,13 +314,7 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
       <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
         <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
           <Stack>
-            {failure !== null && (
-              <Alert color="red" title={t('records.notSaved')} role="alert">
-                <Text size="sm" style={{ whiteSpace: 'pre-line' }}>
-                  {failure}
-                </Text>
-              </Alert>
-            )}
+            <NotSaved failure={failure} />
             <FieldInput field={FIELDS[0]!} form={form} />
             <SimpleGrid cols={{ base: 1, sm: 2 }}>
               <FieldInput field={FIELDS[2]!} form={form} />
