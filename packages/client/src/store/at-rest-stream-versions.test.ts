@@ -24,8 +24,7 @@ afterEach(async () => {
   for (const i of open.splice(0)) await i.close().catch(() => undefined);
 });
 
-const sealerFor = () =>
-  createStreamSealer({ codec: patientDeps, keyring: patientDeps.keyring, accountId: patient.accountId });
+const sealerFor = () => createStreamSealer({ codec: patientDeps, keyring: patientDeps.keyring });
 
 /** A wrapper over the shared memory storage of `db`, with seal once attached unless `attach` is false. */
 const wrapped = async (db: string, attach = true) => {
