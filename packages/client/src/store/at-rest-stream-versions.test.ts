@@ -203,6 +203,9 @@ describe('seal once: local versions stored as they travel', () => {
     // The remembered plaintext went with it: the read has to open, and there is no stream key.
     await expectAtRest(read(instance, record().id), 'AT_REST_DECRYPT_FAILED', 'MISSING');
     expect(sealing.storedFor({ ...record(), _deleted: false })).toBeNull();
+    // A sealer attached after the lock (an open that was under way) is not taken.
+    sealing.attach(sealerFor());
+    expect(sealing.sealer()).toBeNull();
     // Writes after the lock are not sealed once (no sealer): under the at-rest key as before.
     await write(instance, [docOf({ id: id2 })]);
     expect(String((await rawGet(await raw(db), id2))['data'])).toMatch(/^v1\./);

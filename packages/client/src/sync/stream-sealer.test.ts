@@ -161,14 +161,24 @@ describe('the stream sealer with kept stream keys (seal once beyond epoch 0)', (
     expect(doc?.epoch).toBe(1);
 
     // The next session, offline: the kept key opens epoch 1's versions, but is not written under.
-    const next = keyringFor(patient, patientRoot, patientDevice, [], { keyCache: store });
+    let fetches = 0;
+    const next = keyringFor(patient, patientRoot, patientDevice, [], {
+      keyCache: store,
+      fetchEnvelopes: async () => {
+        fetches++;
+        return [];
+      },
+    });
     next.useWriteGuard(guard);
+    next.noteServerEpoch(granted, 1);
     await next.keptLoaded();
     const nextSealer = sealerWith(next);
     expect(keyId(nextSealer.keyNow(granted, 1)!)).toBe(keyId(k1));
     expect(nextSealer.keptNow(granted, 1)).not.toBeNull();
     expect(next.heldKey(granted, 1)).toBeNull();
+    // Sealing asks nothing of the server (the write path never fetches): left to the at-rest key.
     expect(await nextSealer.seal([state()])).toEqual([null]);
+    expect(fetches).toBe(0);
   });
 
   it('a version with no content (a purge emptying it) is not sealed once', async () => {
