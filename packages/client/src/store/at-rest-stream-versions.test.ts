@@ -12,7 +12,7 @@ import { createStreamSealing } from './stream-sealing';
 import { parseStreamValue, STREAM_CONFLICT_MARK } from './stream-versions';
 import { expectAtRest, openInstance, rawGet, rawReplace, rawSchemaOf, type Raw } from './at-rest.test-util';
 import { createStreamSealer } from '../sync/stream-sealer';
-import { patient, patientDeps, patientDevice, providerDevice, record } from '../sync/codec-fixture.test-util';
+import { patientDeps, patientDevice, providerDevice, record } from '../sync/codec-fixture.test-util';
 
 type Doc = RxDocumentData<DeviceRecord>;
 const SCHEMA = fillWithDefaultSettings(RECORDS_SCHEMA);
