@@ -92,7 +92,6 @@
 import {
   base64urlDecode,
   deriveInitialStreamKey,
-  deriveRevisionTagKey,
   keyId,
   signCanonical,
   base64urlEncode,
@@ -113,7 +112,8 @@ import {
 } from './keyring-types';
 import { sliceStreams, splittable } from './envelope-requests';
 import { createKeyCache } from './key-cache';
-import { rotationKeyOf, searchCandidates } from './rotation-keys';
+import { revisionTagKeyOf, rotationKeyOf, searchCandidates, zeroTagKeyOf } from './rotation-keys';
+export { revisionTagKeyOf } from './rotation-keys';
 export {
   type KeyringErrorCode,
   MAX_SUBSET_IDS,
@@ -129,19 +129,6 @@ export {
   ENVELOPE_MAX_BYTES,
   sliceStreams,
 } from './envelope-requests';
-
-/** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
-const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
-
-/** The revision-tag key of the epoch whose stream key is `key` (`deriveRevisionTagKey`, remembered). */
-export const revisionTagKeyOf = (key: Uint8Array): Uint8Array => {
-  let t = tagKeys.get(key);
-  if (t === undefined) {
-    t = deriveRevisionTagKey(key);
-    tagKeys.set(key, t);
-  }
-  return t;
-};
 
 export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
@@ -763,7 +750,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     wipe(): void {
       dropKeys();
       for (const key of retired) {
-        tagKeys.get(key)?.fill(0);
+        zeroTagKeyOf(key);
         key.fill(0);
       }
       retired.length = 0;
