@@ -214,14 +214,14 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const stream = `${patient.accountId}/allergy`;
     const pName = `seal-once-patient-${Date.now()}`;
     const dName = `seal-once-clinician-${Date.now()}`;
-    const p = await openDevice(t, patient, { dbName: pName });
+    const p = await openDevice(t, patient, { dbName: pName, sealOnce: true });
     sessions.push(p);
     await waitOnline(p);
     const granted = await grantRead(p, provider.accountId, 'allergy', 3_600_000, 'care');
     const first = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
     await allPushed(p);
 
-    const d = await openDevice(t, provider, { dbName: dName });
+    const d = await openDevice(t, provider, { dbName: dName, sealOnce: true });
     sessions.push(d);
     await waitOnline(d);
     await eventually(async () => (await d.records.get(first.id)) !== null, 'clinician receives it');
@@ -235,7 +235,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     // Restarted offline: the kept key opens what was kept, before any envelope could be fetched.
     await d.close();
     sessions.splice(sessions.indexOf(d), 1);
-    const dOffline = await openDevice(t, provider, { dbName: dName, offline: true });
+    const dOffline = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
     sessions.push(dOffline);
     expect((await dOffline.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
     expect(dOffline.sync.state().quarantined).toBe(0);
@@ -251,7 +251,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(ctOf(sealed)).toBe(Buffer.from(storedRow(t, later.id).ct).toString('base64url'));
     await p.close();
     sessions.splice(sessions.indexOf(p), 1);
-    const pAgain = await openDevice(t, patient, { dbName: pName, offline: true });
+    const pAgain = await openDevice(t, patient, { dbName: pName, offline: true, sealOnce: true });
     sessions.push(pAgain);
     expect((await pAgain.records.get<'Allergy'>(later.id))?.record.substance).toBe('Latex');
     expect((await pAgain.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
@@ -270,7 +270,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(everyStoredString(dName).some(({ value }) => value === kept)).toBe(false);
     await dOffline.close();
     sessions.splice(sessions.indexOf(dOffline), 1);
-    const dAfter = await openDevice(t, provider, { dbName: dName, offline: true });
+    const dAfter = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
     sessions.push(dAfter);
     expect(dAfter.keyring.heldKey(stream, 0)).toBeNull();
     expect(await dAfter.records.get(first.id)).toBeNull();
