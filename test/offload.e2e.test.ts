@@ -33,7 +33,14 @@ describe('sync with cryptography on a worker thread', () => {
     const second = await newDevice(t, patient);
     const { items, offload } = counting(worker);
     const batchSize = 250;
-    const a = await openDevice(t, patient, { offline: true, batchSize, cryptoOffload: offload });
+    // Seal once off on the writing device: its pushes are sealed (on the worker); with it, a push sends
+    // what each single write sealed on this thread (below the offload's batch minimum).
+    const a = await openDevice(t, patient, {
+      offline: true,
+      batchSize,
+      cryptoOffload: offload,
+      sealOnce: false,
+    });
     sessions.push(a);
     const ids: string[] = [];
     for (let i = 0; i < 1200; i++) {

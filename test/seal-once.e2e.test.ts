@@ -1,7 +1,9 @@
 // Seal once (issue #50, `sealOnce`): a device's own writes are stored as the wire documents they travel
 // as; the server then holds exactly the bytes the device stored (no seal at push), the other device of
 // the account verifies them as any pulled version (signature of a clinical record included), and the
-// writing device reads its records again after a restart, offline.
+// writing device reads its records again after a restart, offline. A clinician's device keeps a granted
+// stream's versions as received (its keys kept) and reads them offline; once the grant ends nothing of
+// them, nor their key, is left. A rotated own stream's later epoch is sealed once too.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
@@ -29,6 +31,21 @@ const storedData = async (dbName: string, id: string): Promise<string> => {
   return found!;
 };
 const ctOf = (stored: string): string => stored.split('.').at(-1) ?? '';
+
+/** Every string the memory storage holds for database `dbName`, in every collection, with its document's id. */
+const everyStoredString = (dbName: string): Array<{ id: string; value: string }> => {
+  const out: Array<{ id: string; value: string }> = [];
+  const walk = (id: string, v: unknown): void => {
+    if (typeof v === 'string') out.push({ id, value: v });
+    else if (Array.isArray(v)) for (const x of v) walk(id, x);
+    else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) walk(id, x);
+  };
+  for (const [key, state] of getRxStorageMemory().collectionStates) {
+    if (!key.startsWith(`${dbName}--`)) continue;
+    for (const [id, doc] of state.documents) walk(String(id), doc);
+  }
+  return out;
+};
 
 /**
  * Whether `key` opens anything of a stored `data` value: its every dot-separated part decoded and tried as
@@ -165,10 +182,11 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     // The check can fail: it opens the version as stored before the push.
     expect(opensUnder(revokedKeys[0]!.key, stored, context)).toBe(true);
     let kept = stored;
+    // Under the at-rest key, or sealed once under the new epoch when its key was kept by then.
     await eventually(async () => {
       kept = await storedData(dbName, c.id);
-      return !kept.startsWith('s1.');
-    }, 'kept under the at-rest key once stored');
+      return !kept.startsWith('s1.0.');
+    }, 'no longer under epoch 0 once stored');
     expect(opensUnder(revokedKeys[0]!.key, kept, context)).toBe(false);
     expect(kept).not.toContain(ctOf(stored));
     // Written again locally, unchanged: nothing new reaches the server.
@@ -180,13 +198,82 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
       true,
     ]);
 
-    // Still readable after a restart, offline (later epochs' keys are not held then).
+    // Still readable after a restart, offline.
     await p2.close();
     sessions.splice(sessions.indexOf(p2), 1);
     const again = await openDevice(t, patient, { device: second, dbName, offline: true, sealOnce: true });
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(c.id))?.record.substance).toBe('written offline');
     expect(again.sync.state().quarantined).toBe(0);
+  });
+
+  it("a clinician keeps a granted stream's versions as received, reads them offline; nothing is left after the grant ends", async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const stream = `${patient.accountId}/allergy`;
+    const pName = `seal-once-patient-${Date.now()}`;
+    const dName = `seal-once-clinician-${Date.now()}`;
+    const p = await openDevice(t, patient, { dbName: pName, sealOnce: true });
+    sessions.push(p);
+    await waitOnline(p);
+    const granted = await grantRead(p, provider.accountId, 'allergy', 3_600_000, 'care');
+    const first = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
+    await allPushed(p);
+
+    const d = await openDevice(t, provider, { dbName: dName, sealOnce: true });
+    sessions.push(d);
+    await waitOnline(d);
+    await eventually(async () => (await d.records.get(first.id)) !== null, 'clinician receives it');
+    // The server's very bytes, under the granted stream's epoch 0 (a key the clinician keeps).
+    const kept = await storedData(dName, first.id);
+    expect(kept).toMatch(/^s1\.0\./);
+    expect(ctOf(kept)).toBe(Buffer.from(storedRow(t, first.id).ct).toString('base64url'));
+    const [grantedKey] = granteeKeys(t, provider, stream);
+    expect(opensUnder(grantedKey!.key, kept, { stream, id: first.id, epoch: 0, rev: 1 })).toBe(true);
+
+    // Restarted offline: the kept key opens what was kept, before any envelope could be fetched.
+    await d.close();
+    sessions.splice(sessions.indexOf(d), 1);
+    const dOffline = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
+    sessions.push(dOffline);
+    expect((await dOffline.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
+    expect(dOffline.sync.state().quarantined).toBe(0);
+
+    // The grant ends: the patient's stream rotates. Its later epoch's key, once kept, seals its writes once.
+    await p.consent.revoke(granted.grant.grantId);
+    await eventually(() => p.keyring.currentEpoch(stream) >= 1, 'rotated');
+    await eventually(() => p.keyring.keptKey(stream, 1) !== null, 'epoch 1 key kept');
+    const later = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    const sealed = await storedData(pName, later.id);
+    expect(sealed).toMatch(/^s1\.1\./);
+    await allPushed(p);
+    expect(ctOf(sealed)).toBe(Buffer.from(storedRow(t, later.id).ct).toString('base64url'));
+    await p.close();
+    sessions.splice(sessions.indexOf(p), 1);
+    const pAgain = await openDevice(t, patient, { dbName: pName, offline: true, sealOnce: true });
+    sessions.push(pAgain);
+    expect((await pAgain.records.get<'Allergy'>(later.id))?.record.substance).toBe('Latex');
+    expect((await pAgain.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
+
+    // The clinician comes online: its copy is purged; no stored string opens under the stream's key, and
+    // the kept key is gone (a restart offline holds none).
+    dOffline.sync.goOnline();
+    await eventually(async () => (await dOffline.records.get(first.id)) === null, 'purged');
+    await eventually(
+      async () =>
+        !everyStoredString(dName).some(({ value }) =>
+          opensUnder(grantedKey!.key, value, { stream, id: first.id, epoch: 0, rev: 1 }),
+        ),
+      'nothing under the stream key left',
+    );
+    expect(everyStoredString(dName).some(({ value }) => value === kept)).toBe(false);
+    await dOffline.close();
+    sessions.splice(sessions.indexOf(dOffline), 1);
+    const dAfter = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
+    sessions.push(dAfter);
+    expect(dAfter.keyring.heldKey(stream, 0)).toBeNull();
+    expect(await dAfter.records.get(first.id)).toBeNull();
   });
 
   it('holds no plaintext once the account is locked: what was sealed once no longer opens', async () => {

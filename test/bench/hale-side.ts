@@ -74,7 +74,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       offline: true,
       batchSize: o.batchSize,
       cryptoOffload: offload,
-      sealOnce: o.sealOnce === true,
+      sealOnce: o.sealOnce !== false,
     });
     sessions.push(a);
     try {
@@ -114,6 +114,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       offline: true,
       batchSize: o.batchSize,
       cryptoOffload: offload,
+      sealOnce: o.sealOnce !== false,
     });
     sessions.push(b);
     const arrivals = trackArrivals(b.db.records);

@@ -3,7 +3,8 @@
 // Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
 //      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
 //      [--secretbox=libsodium|tweetnacl] (Hale's secretbox on both threads; libsodium, as nodePlatform, by default)
-//      [--seal-once] (Hale's writing device seals its versions once as written: session option `sealOnce`)
+//      [--seal-once=false] (Hale's devices opt out of seal once, session option `sealOnce`, on by default:
+//      versions stored as they travel, sealed once as written, kept as received)
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
 // (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
@@ -51,7 +52,7 @@ const secretbox = args.get('secretbox') ?? 'libsodium';
 if (secretbox !== 'libsodium' && secretbox !== 'tweetnacl') {
   throw new Error('--secretbox must be libsodium or tweetnacl');
 }
-const sealOnce = args.get('seal-once') === 'true';
+const sealOnce = args.get('seal-once') !== 'false';
 const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
@@ -153,7 +154,7 @@ const main = async (): Promise<void> => {
   };
   log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
   log(
-    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}${sealOnce ? '; seal once' : ''}`,
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}; seal once ${sealOnce ? 'on' : 'off'}`,
   );
   if (secretbox === 'libsodium') {
     const box = await loadSodiumSecretbox();

@@ -274,7 +274,7 @@ export interface RunOptions {
   windows?: PhaseWindow[];
   /** Hale's secretbox, on the main thread and in the crypto worker (`--secretbox=`, libsodium by default). */
   secretbox: 'libsodium' | 'tweetnacl';
-  /** Hale's writing device seals once as it writes (`--seal-once`; session option `sealOnce`). */
+  /** Hale's devices seal once (session option `sealOnce`, on by default; `--seal-once=false` opts out). */
   sealOnce?: boolean;
 }
 

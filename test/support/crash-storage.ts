@@ -1,10 +1,12 @@
 // A memory storage (kept across sessions of one database name) that can play a device crash: after
 // `crash()`, no write of the storage instances opened before it completes (as a killed process's
-// unfinished work never does) and the running session is left as it is, never closed. The next run of the
-// app opens the database through `afterCrash()`, another storage (under another name, so the dead
-// session's claim on the database does not refuse it) over the same data: what was stored at the crash.
+// unfinished work never does, nor does it hear of later writes) and the running session is left as it
+// is, never closed. The next run of the app opens the database through `afterCrash()`, another storage
+// (under another name, so the dead session's claim on the database does not refuse it) over the same
+// data: what was stored at the crash.
 // Writes of local documents whose id `holdLocal` matches are held until the crash, to keep one step (say
 // the audit append) from reaching the disk before it whatever the timing.
+import { filter } from 'rxjs';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 
@@ -29,6 +31,8 @@ export const crashableStorage = () => {
     new Proxy(instance, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
+        // A dead process hears of no write made after its death (the next run's, over the same data).
+        if (prop === 'changeStream') return () => target.changeStream().pipe(filter(() => !crashed));
         if (prop !== 'bulkWrite' || typeof value !== 'function') {
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         }

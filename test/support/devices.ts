@@ -228,7 +228,7 @@ export const openDevice = async (
     lookups?: DeviceLookups;
     /** How often a patient device reads the server's grant list (the default is minutes). */
     grantRefreshMs?: number;
-    /** Seal once (session option `sealOnce`); HALE_SEAL_ONCE=1 turns it on for every device opened here. */
+    /** Seal once (session option `sealOnce`, on by default); HALE_SEAL_ONCE=0 turns it off for every device opened here. */
     sealOnce?: boolean;
     /** Session option `keepStreamKeys` (on by default). */
     keepStreamKeys?: boolean;
@@ -252,7 +252,7 @@ export const openDevice = async (
     ...(options.api ? { api: options.api } : {}),
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
-    ...((options.sealOnce ?? process.env['HALE_SEAL_ONCE'] === '1') ? { sealOnce: true } : {}),
+    sealOnce: options.sealOnce ?? process.env['HALE_SEAL_ONCE'] !== '0',
     ...(options.keepStreamKeys === undefined ? {} : { keepStreamKeys: options.keepStreamKeys }),
   });
 

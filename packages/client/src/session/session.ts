@@ -162,13 +162,15 @@ export interface DeviceSessionOptions {
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
   /**
-   * Seal once (docs/architecture.md, issue #50; being built, off by default): this device's versions of
-   * its own streams' epoch 0 are sealed once as written and stored and pushed as those bytes.
+   * Seal once (docs/architecture.md, issue #50; on by default, `false` opts out): a stream record version
+   * under a key the device holds at every start (epoch 0 of own streams, kept stream keys) is stored as the
+   * bytes it travels as: sealed once when written here, kept as received when pulled.
    */
   sealOnce?: boolean;
   /**
-   * Keep the keys of granted streams opened from envelopes for the next session (sync/key-cache.ts, device
-   * meta, sealed at rest); on by default. Off: every session opens every envelope (tests of that path).
+   * Keep the stream keys opened from envelopes (granted streams', own streams' later epochs) for the next
+   * session (sync/key-cache.ts, device meta, sealed at rest); on by default. Off: every session opens every
+   * envelope, and seal once covers only own streams' epoch 0 (no other key is held at start).
    */
   keepStreamKeys?: boolean;
   /** Start offline (the app can call goOnline later). */
@@ -272,7 +274,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let lockReported = false;
   // A read begun before a lock that reaches a version sealed once after it is refused as locked.
   const streamSealing =
-    options.sealOnce === true
+    options.sealOnce !== false
       ? createStreamSealing({
           refusedAfterForget: () => new AccountError('LOCKED', 'the account was locked; unlock it to read'),
         })
@@ -450,6 +452,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         }),
   });
   keyringRef = keyring;
+  // Versions stored under kept keys are read once those are in (the load never rejects).
+  if (streamSealing) await keyring.keptLoaded();
   streamSealing?.attach(
     createStreamSealer({
       codec: {
@@ -461,7 +465,6 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         offload: options.cryptoOffload ?? null,
       },
       keyring,
-      accountId: account.accountId,
     }),
   );
   // Streams whose records were purged (access ended): the upload queue drops its files of them too.

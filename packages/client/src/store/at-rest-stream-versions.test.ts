@@ -12,7 +12,7 @@ import { createStreamSealing } from './stream-sealing';
 import { parseStreamValue, STREAM_CONFLICT_MARK } from './stream-versions';
 import { expectAtRest, openInstance, rawGet, rawReplace, rawSchemaOf, type Raw } from './at-rest.test-util';
 import { createStreamSealer } from '../sync/stream-sealer';
-import { patient, patientDeps, patientDevice, providerDevice, record } from '../sync/codec-fixture.test-util';
+import { patientDeps, patientDevice, providerDevice, record } from '../sync/codec-fixture.test-util';
 
 type Doc = RxDocumentData<DeviceRecord>;
 const SCHEMA = fillWithDefaultSettings(RECORDS_SCHEMA);
@@ -24,8 +24,7 @@ afterEach(async () => {
   for (const i of open.splice(0)) await i.close().catch(() => undefined);
 });
 
-const sealerFor = () =>
-  createStreamSealer({ codec: patientDeps, keyring: patientDeps.keyring, accountId: patient.accountId });
+const sealerFor = () => createStreamSealer({ codec: patientDeps, keyring: patientDeps.keyring });
 
 /** A wrapper over the shared memory storage of `db`, with seal once attached unless `attach` is false. */
 const wrapped = async (db: string, attach = true) => {
@@ -204,6 +203,9 @@ describe('seal once: local versions stored as they travel', () => {
     // The remembered plaintext went with it: the read has to open, and there is no stream key.
     await expectAtRest(read(instance, record().id), 'AT_REST_DECRYPT_FAILED', 'MISSING');
     expect(sealing.storedFor({ ...record(), _deleted: false })).toBeNull();
+    // A sealer attached after the lock (an open that was under way) is not taken.
+    sealing.attach(sealerFor());
+    expect(sealing.sealer()).toBeNull();
     // Writes after the lock are not sealed once (no sealer): under the at-rest key as before.
     await write(instance, [docOf({ id: id2 })]);
     expect(String((await rawGet(await raw(db), id2))['data'])).toMatch(/^v1\./);

@@ -9,8 +9,9 @@
  * | received versions, by the content object decoded from them (weak) | pull and live, once a served version verified (`noteReceived`) | the wrapper (`receivedFor`): the bytes stored as received, no seal |
  *
  * Invariants
- * - Nothing is sealed once before a sealer is attached, nor after `forget` (lock, close): the wrapper
- *   then seals under the at-rest key as before (`sealer()` answers null).
+ * - Nothing is sealed once before a sealer is attached, nor after `forget` (lock, close; a sealer
+ *   attached after it is not taken): the wrapper then seals under the at-rest key as before (`sealer()`
+ *   answers null).
  * - `storedFor` answers a stored version only for exactly the state it was sealed or opened as (id,
  *   stream, rv, deletion, every content field: the same objects, else canonically equal) and authored by
  *   this device; anything else answers null and push seals as before.
@@ -55,6 +56,11 @@ export interface StreamSealer {
   seal(states: readonly StreamRecordState[]): Promise<ReadonlyArray<PushDoc | null>>;
   /** The key of (stream, epoch) if held now (no fetch); null when locked or not held. */
   keyNow(stream: string, epoch: number): Uint8Array | null;
+  /**
+   * `keyNow`, when every later unlocked session holds it at its start without a fetch (epoch 0 of own
+   * streams, kept stream keys): versions under it may be stored as they are; null otherwise.
+   */
+  keptNow(stream: string, epoch: number): Uint8Array | null;
 }
 
 interface Remembered {
@@ -115,7 +121,7 @@ export function createStreamSealing(
   let received = new WeakMap<object, Remembered>();
   return {
     attach(sealer) {
-      attached = sealer;
+      if (!forgotten) attached = sealer;
     },
     sealer: () => attached,
     noteStored(state, doc) {

@@ -18,8 +18,9 @@
  *   exact binding it was checked at; `forget` (the wrapper's dispose, the session's lock) drops it all.
  * - A state this device cannot seal once (`sealLater` answers null) is left to the at-rest path.
  * - A pulled version is kept as received (`received`) only for the state decoded from those very bytes
- *   (stream-sealing.ts `receivedFor`) and an epoch opened without a fetch (`keyNow`: epoch 0 of the
- *   account's own streams); any other pulled version is left to the at-rest path.
+ *   (stream-sealing.ts `receivedFor`) and an epoch every later session opens without a fetch (`keptNow`:
+ *   epoch 0 of the account's own streams, kept stream keys); any other pulled version is left to the
+ *   at-rest path.
  * Failure modes: every refusal → AT_REST_DECRYPT_FAILED (MALFORMED, CONTEXT_MISMATCH, AUTH_FAILED, or
  * MISSING when no stream key is held now); after the sealing was forgotten (lock) its owner's `refusal`
  * (the session's AccountError LOCKED) instead; a sealer that fails →
@@ -157,13 +158,13 @@ export function createStreamVersions(options: {
     },
     /**
      * The stored form of a pulled version kept as received (no seal): only for the very state decoded
-     * from it (`receivedFor`) and an epoch whose key every unlocked session holds (`keyNow`); else null.
+     * from it (`receivedFor`) and an epoch whose key every unlocked session holds (`keptNow`); else null.
      */
     received(b: DocBinding, state: StreamRecordState): string | null {
       const sealer = sealing.sealer();
       if (sealer === null) return null;
       const doc = sealing.receivedFor(state);
-      if (doc === null || sealer.keyNow(doc.stream, doc.epoch) === null) return null;
+      if (doc === null || sealer.keptNow(doc.stream, doc.epoch) === null) return null;
       const version = storedVersionOf(atRestKey(), placeOf(b), doc);
       const stored = formatStreamValue(version);
       remember(b, stored, version.lb, {

@@ -54,3 +54,48 @@ describe('kept keys list', () => {
     expect(s.errors).toBe(1);
   });
 });
+
+describe('kept keys list: what the store holds now (seal once)', () => {
+  it('a key is durable once loaded or saved as those bytes, not before, nor once its stream is removed', async () => {
+    const k0 = generateStreamKey();
+    const { s, store: st } = store([{ stream: 'p/allergy', epoch: 0, key: base64urlEncode(k0) }]);
+    const cache = createKeyCache(st);
+    await cache.load();
+    expect(cache.durable('p/allergy', 0, k0)).toBe(true);
+    // Another key under the same (stream, epoch) is not what the store holds.
+    expect(cache.durable('p/allergy', 0, generateStreamKey())).toBe(false);
+
+    const k1 = generateStreamKey();
+    cache.add('p/labs', 0, k1);
+    expect(cache.durable('p/labs', 0, k1)).toBe(false);
+    // Saved now, not SAVE_DELAY_MS later.
+    await cache.persist();
+    expect(s.saves).toBe(1);
+    expect(cache.durable('p/labs', 0, k1)).toBe(true);
+
+    cache.removeStream('p/labs');
+    expect(cache.durable('p/labs', 0, k1)).toBe(false);
+    await cache.persist();
+    expect(s.kept.map((e) => e.stream)).toEqual(['p/allergy']);
+    expect(cache.durable('p/labs', 0, k1)).toBe(false);
+    cache.drop();
+    expect(cache.durable('p/allergy', 0, k0)).toBe(false);
+  });
+
+  it('a failed save makes nothing durable', async () => {
+    const k = generateStreamKey();
+    const s = { errors: 0 };
+    const cache = createKeyCache({
+      load: async () => [],
+      save: async () => {
+        throw new Error('disk full');
+      },
+      onError: () => void s.errors++,
+    });
+    await cache.load();
+    cache.add('p/labs', 0, k);
+    await cache.persist();
+    expect(s.errors).toBe(1);
+    expect(cache.durable('p/labs', 0, k)).toBe(false);
+  });
+});

@@ -75,7 +75,8 @@
  *   load is looked up as before, so it changes no check.
  * - Keys of granted streams (other patients') are kept for the next session (`keyCache`, key-cache.ts,
  *   sealed at rest) and taken back before the first lookup or fetch: an unlock opens only envelopes new
- *   since (own streams' keys are not kept: their epochs stay checked against the server's). A kept key is
+ *   since. Own streams' epochs ≥ 1 are kept too but only for reading what seal once stored (`readKey`):
+ *   never taken back for writes or the current epoch (those stay checked against the server's). A kept key is
  *   `unconfirmed` until an envelope of its (stream, epoch) is served with its key id; one with another
  *   key id is checked as any envelope and, taken, replaces it. A later epoch is never answered from what
  *   was kept for an earlier one.
@@ -91,7 +92,6 @@
 import {
   base64urlDecode,
   deriveInitialStreamKey,
-  deriveRevisionTagKey,
   keyId,
   signCanonical,
   base64urlEncode,
@@ -112,7 +112,8 @@ import {
 } from './keyring-types';
 import { sliceStreams, splittable } from './envelope-requests';
 import { createKeyCache } from './key-cache';
-import { rotationKeyOf, searchCandidates } from './rotation-keys';
+import { revisionTagKeyOf, rotationKeyOf, searchCandidates, zeroTagKeyOf } from './rotation-keys';
+export { revisionTagKeyOf } from './rotation-keys';
 export {
   type KeyringErrorCode,
   MAX_SUBSET_IDS,
@@ -128,19 +129,6 @@ export {
   ENVELOPE_MAX_BYTES,
   sliceStreams,
 } from './envelope-requests';
-
-/** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
-const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
-
-/** The revision-tag key of the epoch whose stream key is `key` (`deriveRevisionTagKey`, remembered). */
-export const revisionTagKeyOf = (key: Uint8Array): Uint8Array => {
-  let t = tagKeys.get(key);
-  if (t === undefined) {
-    t = deriveRevisionTagKey(key);
-    tagKeys.set(key, t);
-  }
-  return t;
-};
 
 export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
@@ -168,9 +156,12 @@ export const createKeyring = (deps: KeyringDeps) => {
   const cache = createKeyCache(deps.keyCache);
   const unconfirmed = new Map<string, string>();
   let cacheLoad: Promise<void> | null = null;
+  /** Own streams' kept keys of epochs ≥ 1 (`stream|epoch`): read-only (`heldKey`), see the header. */
+  const keptOwn = new Map<string, Uint8Array>();
   const dropKeys = (): void => {
-    for (const m of keys.values()) for (const k of m.values()) retired.push(k);
+    for (const m of [...keys.values(), keptOwn]) for (const k of m.values()) retired.push(k);
     keys.clear();
+    keptOwn.clear();
     writeChecks.clear();
     unconfirmed.clear();
     cache.drop();
@@ -180,7 +171,10 @@ export const createKeyring = (deps: KeyringDeps) => {
     (cacheLoad ??= cache.load().then((loaded) => {
       if (unusable()) return;
       for (const { stream, epoch, key } of loaded) {
-        if (own(stream)) continue;
+        if (own(stream)) {
+          if (epoch > 0) keptOwn.set(`${stream}|${epoch}`, key);
+          continue;
+        }
         let m = keys.get(stream);
         if (!m) keys.set(stream, (m = new Map<number, Uint8Array>()));
         if (m.has(epoch)) continue;
@@ -270,7 +264,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (old && old !== key) retired.push(old);
     m.set(epoch, key);
     unconfirmed.delete(`${stream}|${epoch}`);
-    if (!own(stream)) cache.add(stream, epoch, key);
+    if (!own(stream) || epoch > 0) cache.add(stream, epoch, key);
     // Granted streams too: their keys come from patient-signed envelopes (or the root), never the server.
     if (epoch > 0) raiseFloor(stream, epoch);
   };
@@ -567,14 +561,33 @@ export const createKeyring = (deps: KeyringDeps) => {
     return null;
   };
 
+  /** The key of (stream, epoch) if held now (for use): no fetch; null once unusable (seal once). */
+  const heldKey = (stream: string, epoch: number): Uint8Array | null => {
+    if (unusable()) return null;
+    if (epoch === 0 && own(stream)) return derive0(stream);
+    return keys.get(stream)?.get(epoch) ?? null;
+  };
+  /** `heldKey`, or an own stream's kept key of that epoch: what a stored version opens with. */
+  const readKey = (stream: string, epoch: number): Uint8Array | null =>
+    heldKey(stream, epoch) ?? keptOwn.get(`${stream}|${epoch}`) ?? null;
+
   return {
     keyFor,
-    /** The key of (stream, epoch) if held now: no fetch; null once unusable (seal once's opens). */
-    heldKey(stream: string, epoch: number): Uint8Array | null {
-      if (unusable()) return null;
-      if (epoch === 0 && own(stream)) return derive0(stream);
-      return keys.get(stream)?.get(epoch) ?? null;
+    heldKey,
+    readKey,
+    /**
+     * `readKey`, when the next session holds it too without a fetch: epoch 0 of an own stream, or a key the
+     * key cache stores as those bytes (saved, not removed); null otherwise. Waits for nothing.
+     */
+    keptKey(stream: string, epoch: number): Uint8Array | null {
+      const key = readKey(stream, epoch);
+      if (key === null || (epoch === 0 && own(stream))) return key;
+      return cache.durable(stream, epoch, key) ? key : null;
     },
+    /** The kept keys are loaded (before a store's versions sealed under them are read). */
+    keptLoaded: (): Promise<void> => cacheReady(),
+    /** Saves the kept keys now (a pull about to keep versions under new ones); never rejects. */
+    keepKeysNow: (): Promise<void> => cache.persist(),
     heldKeyWithId,
     refresh,
     /** Records the server's current epoch for a stream (from listStreams / accessChanged / STALE_EPOCH). */
@@ -737,7 +750,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     wipe(): void {
       dropKeys();
       for (const key of retired) {
-        tagKeys.get(key)?.fill(0);
+        zeroTagKeyOf(key);
         key.fill(0);
       }
       retired.length = 0;
@@ -746,6 +759,8 @@ export const createKeyring = (deps: KeyringDeps) => {
       for (const k of keys.get(stream)?.values() ?? []) retired.push(k);
       keys.delete(stream);
       cache.removeStream(stream);
+      // A purge: the kept keys go from disk now, not SAVE_DELAY_MS later (never rejects).
+      void cache.persist();
       writeChecks.delete(stream);
       serverEpoch.delete(stream);
     },

@@ -1,10 +1,12 @@
 /**
- * The keyring's derived keys of an own stream's epochs ≥ 1 (keyring.ts, header): the key minted for a set
- * of ended grants, and the search of candidate sets (and their subsets) for the one a key id names.
+ * The keyring's derived keys (keyring.ts, header): an own stream's epochs ≥ 1 (the key minted for a set of
+ * ended grants, and the search of candidate sets and their subsets for the one a key id names), and each
+ * epoch's revision-tag key.
  *
- * Invariants: pure functions of their inputs; the keyring checks that its root may be used before calling.
+ * Invariants: pure functions of their inputs (tag keys remembered per stream key object, zeroed with it by
+ * the keyring's wipe); the keyring checks that its root may be used before calling.
  */
-import { base64urlEncode, hkdfSha256, labeledSha256, utf8Encode } from '@hale/crypto';
+import { base64urlEncode, deriveRevisionTagKey, hkdfSha256, labeledSha256, utf8Encode } from '@hale/crypto';
 import { MAX_SUBSET_IDS } from './keyring-types';
 
 /**
@@ -51,3 +53,19 @@ export const searchCandidates = (
   }
   return null;
 };
+
+/** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
+const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The revision-tag key of the epoch whose stream key is `key` (`deriveRevisionTagKey`, remembered). */
+export const revisionTagKeyOf = (key: Uint8Array): Uint8Array => {
+  let t = tagKeys.get(key);
+  if (t === undefined) {
+    t = deriveRevisionTagKey(key);
+    tagKeys.set(key, t);
+  }
+  return t;
+};
+
+/** Zeroes the remembered revision-tag key of `key` (the keyring's wipe). */
+export const zeroTagKeyOf = (key: Uint8Array): void => void tagKeys.get(key)?.fill(0);

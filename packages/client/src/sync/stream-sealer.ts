@@ -5,52 +5,57 @@
  *
  * | a state is sealed once when | otherwise |
  * | --- | --- |
- * | this device authored it, the stream is the account's own, its current epoch is 0 and `writeKey` (with the write guard) answers epoch 0 | null: the wrapper seals it under the at-rest key, push seals it as before |
+ * | this device authored it, the key of its stream's current epoch is held (no fetch) and kept (`keptKey`: the next session holds it without a fetch), and `writeKey` (with the write guard) answers that epoch and key | null: the wrapper seals it under the at-rest key, push seals it as before |
  *
  * Invariants
- * - Only epoch 0 of the account's own streams: that key derives from the root, so every unlocked session
- *   can open what was stored, offline too; other epochs' keys come from envelopes fetched from the
- *   server, not held at start (a later step persists them).
- * - `writeKey` is asked only when the key is held (`heldKey`): no fetch on the write path; the write
+ * - Only under a key every later unlocked session holds at its start, offline too (`keptKey`): epoch 0 of
+ *   the account's own streams (derived from the root), or a key the key cache stores (sync/key-cache.ts,
+ *   sealed under the at-rest key; a granted stream's, an own stream's later epoch). Without kept stream
+ *   keys (`keepStreamKeys: false`) that is epoch 0 of own streams only.
+ * - `writeKey` is asked only when the current epoch's key is held for use (`heldKey`: an own stream's kept
+ *   key of a later epoch opens versions but is not written under before the keyring takes it again): no
+ *   fetch on the write path; the write
  *   guard (local grants) still decides, so nothing is sealed under an epoch an ended grantee holds.
- * - `keyNow` answers only what `seal` seals under; null once the keyring is unusable (locked, closed).
+ * - A version with no content (a purge's emptied copy) is not sealed once: it stays readable after its
+ *   stream's keys are forgotten.
+ * - `keyNow` answers any key held now (kept ones too), for opening; `keptNow` only what may be stored
+ *   (received bytes kept as they are); both null once the keyring is unusable (locked, closed).
  * Failure modes: `encodeRecords` rejecting (an offload's bad reply) rejects the batch (the wrapper's
  * write fails AT_REST_ENCRYPT_FAILED, nothing stored).
  */
-import { parseStreamId, type PushDoc } from '@hale/protocol';
+import type { PushDoc } from '@hale/protocol';
 import type { StreamRecordState, StreamSealer } from '../store/stream-sealing';
-import { encodeRecords, type CodecDeps, type EncodeInput, type PlainRecord } from './record-codec';
+import { emptied, encodeRecords, type CodecDeps, type EncodeInput, type PlainRecord } from './record-codec';
 import type { Keyring } from './keyring';
 
 export function createStreamSealer(deps: {
   readonly codec: CodecDeps;
-  readonly keyring: Pick<Keyring, 'heldKey' | 'currentEpoch' | 'writeKey'>;
-  readonly accountId: string;
+  readonly keyring: Pick<Keyring, 'heldKey' | 'readKey' | 'keptKey' | 'currentEpoch' | 'writeKey'>;
 }): StreamSealer {
-  const { codec, keyring, accountId } = deps;
+  const { codec, keyring } = deps;
   const deviceId = codec.device.deviceId;
-  const own = (stream: string): boolean => {
-    const p = parseStreamId(stream);
-    return p.ok && p.value.patientId === accountId;
+  const keptCurrent = (stream: string): boolean => {
+    const epoch = keyring.currentEpoch(stream);
+    return keyring.heldKey(stream, epoch) !== null && keyring.keptKey(stream, epoch) !== null;
   };
-  const epochZeroHeld = (stream: string): boolean =>
-    own(stream) && keyring.currentEpoch(stream) === 0 && keyring.heldKey(stream, 0) !== null;
   return {
     deviceId,
-    keyNow: (stream, epoch) => (epoch === 0 && own(stream) ? keyring.heldKey(stream, 0) : null),
+    keyNow: (stream, epoch) => keyring.readKey(stream, epoch),
+    keptNow: (stream, epoch) => keyring.keptKey(stream, epoch),
     async seal(states: readonly StreamRecordState[]): Promise<ReadonlyArray<PushDoc | null>> {
       const writes = new Map<string, Promise<{ epoch: number; key: Uint8Array } | null>>();
       const inputs: EncodeInput[] = [];
       const at: number[] = [];
       for (const [n, state] of states.entries()) {
-        if (state.author !== deviceId || !epochZeroHeld(state.stream)) continue;
+        if (state.author !== deviceId || !keptCurrent(state.stream)) continue;
+        if (state.conflictData === null && emptied(state as { data: object })) continue;
         let write = writes.get(state.stream);
         if (write === undefined) {
           write = keyring.writeKey(state.stream);
           writes.set(state.stream, write);
         }
         const w = await write;
-        if (w === null || w.epoch !== 0) continue;
+        if (w === null || keyring.keptKey(state.stream, w.epoch) !== w.key) continue;
         inputs.push({ record: state as unknown as PlainRecord, write: w });
         at.push(n);
       }

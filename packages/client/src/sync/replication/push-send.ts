@@ -13,7 +13,7 @@
  *   every frame settled: the batch fails and RxDB retries it (the server answers a version it holds as
  *   stored: same tag).
  * - Seal once: a row stored sealed under the write epoch goes out as stored; one stored under an earlier
- *   epoch is sealed again and, once the server stored it, kept under the at-rest key (resealed-at-rest.ts).
+ *   epoch is sealed again and, once the server stored it, stored anew locally (resealed-at-rest.ts).
  * - A batch goes out in as few frames as the limits allow (RxDB's batch of 500 ≈1 KB records: one frame):
  *   one commit, one answer and one live page per batch on the server. (Frames of 100 sealed on the
  *   offload while the server stored the previous one cost five of each per batch, more than the overlap
@@ -131,7 +131,7 @@ export const createPushSend = (core: EngineCore) => {
     };
     // Seal once: a version stored as sealed under the write epoch goes out as stored (no seal, tag or
     // signature here); any other is sealed now, as before. One stored under another epoch (re-keyed
-    // before its push) is sealed again: once stored, its row is kept under the at-rest key (`resealed`).
+    // before its push) is sealed again: once stored, its row is stored anew locally (`resealed`).
     const resealed = new Set<number>();
     const stored = toSeal.map(({ record, write }, n) => {
       const doc = deps.storedVersions?.storedFor(record) ?? null;

@@ -40,12 +40,21 @@ export const createReceive = (core: EngineCore) => {
   const decodeServed = async (docs: readonly ServedDoc[]) => {
     const fresh = docs.filter((d) => !core.sent.isEcho(d));
     const decoded = await decode(fresh);
-    // Seal once: each verified version may be kept as received (store/stream-sealing.ts `receivedFor`).
+    // Seal once: each verified version may be kept as received (store/stream-sealing.ts `receivedFor`),
+    // under a key the next session holds: keys opened since the last save of the kept keys are saved first.
     const kept = deps.storedVersions;
-    if (kept !== undefined)
+    if (kept !== undefined) {
+      const unsaved = (n: number): boolean => {
+        const doc = fresh[n]!;
+        return (
+          keyring.heldKey(doc.stream, doc.epoch) !== null && keyring.keptKey(doc.stream, doc.epoch) === null
+        );
+      };
+      if (decoded.some((d, n) => d.ok && unsaved(n))) await keyring.keepKeysNow();
       decoded.forEach((d, n) => {
         if (d.ok) kept.noteReceived(d.record, fresh[n]!);
       });
+    }
     return { docs, fresh, decoded };
   };
   const freshnessDeps: FreshnessDeps = {

@@ -1,18 +1,17 @@
 /**
- * Seal once, the rare path's end (docs/architecture.md "Seal once"): a version stored sealed under epoch 0
+ * Seal once, the rare path's end (docs/architecture.md "Seal once"): a version stored sealed under an epoch
  * whose stream was re-keyed before its push went out sealed again under the new epoch; once the server
- * stored it, the local row is written again, unchanged, so that the at-rest wrapper keeps it under the
- * account's at-rest key instead of epoch 0's stream key (which an ended grantee holds).
+ * stored it, the local row is written again, unchanged, so that the at-rest wrapper stores it anew instead
+ * of under the old epoch's stream key (which an ended grantee holds).
  *
  * | stored after | under | readable offline after a restart |
  * | --- | --- | --- |
- * | write (epoch 0 current) | epoch 0's stream key (derived from the root) | yes |
- * | a re-sealed push stored | the at-rest key (later epochs' keys are not held at start) | yes |
+ * | write | the write epoch's key, held at start (own epoch 0, a kept key) | yes |
+ * | a re-sealed push stored | the new epoch's key once kept (sealed once anew), else the at-rest key | yes |
  *
  * Invariants
  * - Only a row whose state is still the one pushed (same rv and content: the conflict handler's
- *   `isEqual`) is written; a row changed since was written anew by that change (under the at-rest key,
- *   the stream's epoch being no longer 0).
+ *   `isEqual`) is written; a row changed since was written anew by that change (under the write epoch).
  * - The write is a new revision of the same content: RxDB's upstream finds it equal to the state the
  *   server holds and sends nothing; no audit note (notes are made by the records API, not by writes).
  * Failure modes: a write that fails (closed database, a conflict with a write made meanwhile) leaves the

@@ -1,0 +1,73 @@
+// Seal once is on by default (docs/architecture.md "Seal once"): a session's own write is stored as the
+// version it travels as (`s1.`), and read again by a session opened later, offline; `sealOnce: false`
+// opts out, and the same write is stored under the at-rest key (`v1.`) as before.
+import { describe, expect, it } from 'vitest';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
+import type { UnlockedAccount } from '../account/account';
+import { openDeviceSession } from './session';
+
+const anAccount = (): UnlockedAccount => {
+  const root = generateRootSecret();
+  const keys = deriveAccountKeys(root);
+  return {
+    accountId: keys.accountId,
+    role: 'patient',
+    root,
+    keys,
+    device: generateDeviceKeys(),
+    deviceName: 't',
+  };
+};
+
+describe('seal once by default', () => {
+  const storage = getRxStorageMemory();
+  let n = 0;
+  const open = (account: UnlockedAccount, dbName: string, sealOnce?: boolean) =>
+    openDeviceSession({
+      account,
+      serverUrl: 'http://127.0.0.1:1',
+      createWebSocket: () => {
+        throw new Error('offline test: no socket');
+      },
+      storage,
+      getAccount: () => Promise.reject(new Error('offline test: no server')),
+      offline: true,
+      dbName,
+      ...(sealOnce === undefined ? {} : { sealOnce }),
+    });
+  /** Adds an allergy; answers its id and `data` as the storage holds it. */
+  const stored = async (sealOnce?: boolean) => {
+    const account = anAccount();
+    const dbName = `seal-once-default-${++n}`;
+    const session = await open(account, dbName, sealOnce);
+    const added = await session.records.add('Allergy', {
+      substance: 'Penicillin',
+      severity: 'mild',
+      recordedAt: new Date().toISOString(),
+      active: true,
+    });
+    await session.close();
+    let data = '';
+    for (const [key, state] of storage.collectionStates) {
+      if (!key.startsWith(`${dbName}--`) || !key.includes('--records--')) continue;
+      data = String((state.documents.get(added.id) as { data?: unknown } | undefined)?.data);
+    }
+    return { account, dbName, id: added.id, data };
+  };
+
+  it('stores an own write as the version it travels as, read again by a later session', async () => {
+    const { account, dbName, id, data } = await stored();
+    expect(data).toMatch(/^s1\.0\./);
+    const again = await open(account, dbName);
+    try {
+      expect((await again.records.get<'Allergy'>(id))?.record.substance).toBe('Penicillin');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('sealOnce: false stores it under the at-rest key, as before', async () => {
+    expect((await stored(false)).data).toMatch(/^v1\./);
+  });
+});
