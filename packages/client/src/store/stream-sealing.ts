@@ -55,6 +55,11 @@ export interface StreamSealer {
   seal(states: readonly StreamRecordState[]): Promise<ReadonlyArray<PushDoc | null>>;
   /** The key of (stream, epoch) if held now (no fetch); null when locked or not held. */
   keyNow(stream: string, epoch: number): Uint8Array | null;
+  /**
+   * Whether `epoch` is the stream's current epoch as known now (no fetch): a replication-meta copy keeps
+   * a version's bytes by reference only then (stream-meta.ts), never those of an epoch rotated since.
+   */
+  isCurrent(stream: string, epoch: number): boolean;
 }
 
 interface Remembered {

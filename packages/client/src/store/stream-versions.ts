@@ -27,7 +27,7 @@
  */
 import { base64urlDecode, openRecordVersion } from '@hale/crypto';
 import type { PushDoc } from '@hale/protocol';
-import { AtRestError, decryptError, isRecord } from './at-rest-jobs';
+import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from './at-rest-jobs';
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
@@ -52,7 +52,7 @@ export const parseStreamValue = (stored: string): StoredVersion | null => {
 export const formatStreamValue = (v: StoredVersion): string =>
   `${STREAM_VALUE_PREFIX}${v.epoch}.${v.rev}.${v.sig ?? ''}.${v.lb}.${v.ct}`;
 
-interface Content {
+export interface Content {
   readonly data: Record<string, unknown>;
   readonly conflictData: Record<string, unknown> | null;
 }
@@ -67,7 +67,10 @@ export function createStreamVersions(options: {
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
   let opened: RecentMap<string, { context: string; stored: string; content: Content }> =
     createRecentMap(AT_REST_RECENT_VALUES);
-  let sealed = new WeakMap<object, { context: string; stored: string }>();
+  let sealed = new WeakMap<
+    object,
+    { context: string; stored: string; version: StoredVersion; state: StreamRecordState | null }
+  >();
   const atRestKey = (): Uint8Array => {
     const key = keyring.current();
     if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key', { collection });
@@ -82,10 +85,16 @@ export function createStreamVersions(options: {
   };
   sealing.onForget(forget);
 
-  const remember = (b: DocBinding, stored: string, lb: string, content: Content): void => {
+  const remember = (
+    b: DocBinding,
+    stored: string,
+    version: StoredVersion,
+    content: Content,
+    state: StreamRecordState | null,
+  ): void => {
     const context = contextOf(b);
-    opened.set(lb, { context, stored, content });
-    sealed.set(content.data, { context, stored });
+    opened.set(version.lb, { context, stored, content });
+    sealed.set(content.data, { context, stored, version, state });
   };
 
   type Pending = {
@@ -132,10 +141,16 @@ export function createStreamVersions(options: {
       try {
         const version = storedVersionOf(atRestKey(), placeOf(p.binding), doc);
         const stored = formatStreamValue(version);
-        remember(p.binding, stored, version.lb, {
-          data: s.data as Record<string, unknown>,
-          conflictData: s.conflictData as Record<string, unknown> | null,
-        });
+        remember(
+          p.binding,
+          stored,
+          version,
+          {
+            data: s.data as Record<string, unknown>,
+            conflictData: s.conflictData as Record<string, unknown> | null,
+          },
+          s,
+        );
         sealing.noteStored(s, doc);
         p.resolve(stored);
       } catch (error) {
@@ -166,10 +181,16 @@ export function createStreamVersions(options: {
       if (doc === null || sealer.keyNow(doc.stream, doc.epoch) === null) return null;
       const version = storedVersionOf(atRestKey(), placeOf(b), doc);
       const stored = formatStreamValue(version);
-      remember(b, stored, version.lb, {
-        data: state.data as Record<string, unknown>,
-        conflictData: state.conflictData as Record<string, unknown> | null,
-      });
+      remember(
+        b,
+        stored,
+        version,
+        {
+          data: state.data as Record<string, unknown>,
+          conflictData: state.conflictData as Record<string, unknown> | null,
+        },
+        state,
+      );
       return stored;
     },
     /** Seals `state` once (batched per turn); null when the sealer cannot (the at-rest path then). */
@@ -194,54 +215,114 @@ export function createStreamVersions(options: {
         throw decryptError('MALFORMED', 'conflictData beside a stored version', where(b));
       if (!checkLocalBinding(atRestKey(), placeOf(b), version))
         throw decryptError('CONTEXT_MISMATCH', 'stored version not bound to this document', where(b));
-      const stream = doc['stream'];
-      const rv = doc['rv'];
-      const deleted = doc['_deleted'];
-      if (typeof stream !== 'string' || typeof rv !== 'number' || typeof deleted !== 'boolean')
-        throw decryptError('MALFORMED', 'clear fields of a stored version', where(b));
-      const sealer = sealing.sealer();
-      const refusal = sealer === null ? sealing.refusal() : null;
-      if (refusal !== null) throw refusal;
-      const key = sealer?.keyNow(stream, version.epoch) ?? null;
-      if (key === null)
-        throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where(b));
-      const bytes = base64urlDecode(version.ct);
-      if (!bytes.ok) throw decryptError('MALFORMED', 'stored ciphertext', where(b));
-      let result: ReturnType<typeof openRecordVersion>;
-      try {
-        result = openRecordVersion(key, bytes.value, { stream, id: b.i, epoch: version.epoch, rev: rv });
-      } catch {
-        throw decryptError('CONTEXT_MISMATCH', 'stored version context', where(b));
-      }
-      if (!result.ok)
-        throw decryptError(
-          result.error.code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'AUTH_FAILED',
-          'stored version does not open',
-          where(b),
+      const { content, state } = openVersion(sealing, version, b.i, doc, where(b));
+      remember(b, stored, version, content, state);
+      if (state !== null)
+        sealing.noteStored(
+          state,
+          pushDocOf(version, {
+            stream: state.stream as PushDoc['stream'],
+            id: b.i,
+            deleted: state._deleted,
+            author: state.author,
+          }),
         );
-      const { data: c, tag, deleted: sealedDeleted } = result.value;
-      if (tag !== version.rev || sealedDeleted !== deleted)
-        throw decryptError('CONTEXT_MISMATCH', 'stored tag or deletion flag', where(b));
-      if (
-        !isRecord(c) ||
-        typeof c['kind'] !== 'string' ||
-        typeof c['updatedAt'] !== 'string' ||
-        typeof c['by'] !== 'string' ||
-        typeof c['conflict'] !== 'boolean' ||
-        !isRecord(c['data']) ||
-        !(c['conflictData'] === null || isRecord(c['conflictData'])) ||
-        c['kind'] !== doc['kind'] ||
-        c['updatedAt'] !== doc['updatedAt'] ||
-        c['by'] !== doc['by'] ||
-        c['conflict'] !== doc['conflict']
-      )
-        throw decryptError('CONTEXT_MISMATCH', 'sealed content differs from the clear fields', where(b));
-      const content: Content = { data: c['data'], conflictData: c['conflictData'] };
-      remember(b, stored, version.lb, content);
-      const author = doc['author'];
-      if (typeof author === 'string') {
-        const state: StreamRecordState = {
-          id: b.i,
+      return content;
+    },
+    /**
+     * The stored version remembered for exactly the record state `docData` (the same content objects,
+     * every clear field equal; a replication-meta copy of the document), or null (stream-meta.ts).
+     */
+    versionFor(docData: Readonly<Record<string, unknown>>): StoredVersion | null {
+      const data = docData['data'];
+      if (typeof data !== 'object' || data === null) return null;
+      const hit = sealed.get(data);
+      if (hit === undefined || !sameState(hit.state, docData)) return null;
+      return hit.version;
+    },
+    /** Drops every remembered plaintext (dispose, lock). */
+    forget,
+  };
+}
+export type StreamVersions = ReturnType<typeof createStreamVersions>;
+
+/** Whether `doc` (a record document or its meta copy) is exactly `state`: the same content objects, every clear field equal. */
+const sameState = (state: StreamRecordState | null, doc: Readonly<Record<string, unknown>>): boolean =>
+  state !== null &&
+  doc['data'] === state.data &&
+  doc['conflictData'] === state.conflictData &&
+  doc['id'] === state.id &&
+  doc['stream'] === state.stream &&
+  doc['rv'] === state.rv &&
+  doc['_deleted'] === state._deleted &&
+  doc['kind'] === state.kind &&
+  doc['updatedAt'] === state.updatedAt &&
+  doc['by'] === state.by &&
+  doc['author'] === state.author &&
+  doc['conflict'] === state.conflict;
+
+/**
+ * Opens `version` of record `id` whose clear fields are `clear` (a stored document, or a meta copy's clear
+ * part) after its binding was checked: the stream key of its epoch held now, the sealed context {stream,
+ * id, epoch, rv}, the sealed tag and deletion flag against the stored ones, the sealed kind, updatedAt,
+ * by and conflict against the clear fields. Answers the content, and the whole state when `clear` names
+ * an author (else null). Throws as the header says.
+ */
+export function openVersion(
+  sealing: StreamSealing,
+  version: StoredVersion,
+  id: string,
+  clear: Readonly<Record<string, unknown>>,
+  where: AtRestErrorDetails,
+): { content: Content; state: StreamRecordState | null } {
+  const stream = clear['stream'];
+  const rv = clear['rv'];
+  const deleted = clear['_deleted'];
+  if (typeof stream !== 'string' || typeof rv !== 'number' || typeof deleted !== 'boolean')
+    throw decryptError('MALFORMED', 'clear fields of a stored version', where);
+  const sealer = sealing.sealer();
+  const refusal = sealer === null ? sealing.refusal() : null;
+  if (refusal !== null) throw refusal;
+  const key = sealer?.keyNow(stream, version.epoch) ?? null;
+  if (key === null)
+    throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where);
+  const bytes = base64urlDecode(version.ct);
+  if (!bytes.ok) throw decryptError('MALFORMED', 'stored ciphertext', where);
+  let result: ReturnType<typeof openRecordVersion>;
+  try {
+    result = openRecordVersion(key, bytes.value, { stream, id, epoch: version.epoch, rev: rv });
+  } catch {
+    throw decryptError('CONTEXT_MISMATCH', 'stored version context', where);
+  }
+  if (!result.ok)
+    throw decryptError(
+      result.error.code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'AUTH_FAILED',
+      'stored version does not open',
+      where,
+    );
+  const { data: c, tag, deleted: sealedDeleted } = result.value;
+  if (tag !== version.rev || sealedDeleted !== deleted)
+    throw decryptError('CONTEXT_MISMATCH', 'stored tag or deletion flag', where);
+  if (
+    !isRecord(c) ||
+    typeof c['kind'] !== 'string' ||
+    typeof c['updatedAt'] !== 'string' ||
+    typeof c['by'] !== 'string' ||
+    typeof c['conflict'] !== 'boolean' ||
+    !isRecord(c['data']) ||
+    !(c['conflictData'] === null || isRecord(c['conflictData'])) ||
+    c['kind'] !== clear['kind'] ||
+    c['updatedAt'] !== clear['updatedAt'] ||
+    c['by'] !== clear['by'] ||
+    c['conflict'] !== clear['conflict']
+  )
+    throw decryptError('CONTEXT_MISMATCH', 'sealed content differs from the clear fields', where);
+  const content: Content = { data: c['data'], conflictData: c['conflictData'] };
+  const author = clear['author'];
+  const state: StreamRecordState | null =
+    typeof author === 'string'
+      ? {
+          id,
           stream,
           rv,
           _deleted: deleted,
@@ -252,16 +333,7 @@ export function createStreamVersions(options: {
           conflict: c['conflict'],
           data: content.data,
           conflictData: content.conflictData,
-        };
-        sealing.noteStored(
-          state,
-          pushDocOf(version, { stream: stream as PushDoc['stream'], id: b.i, deleted, author }),
-        );
-      }
-      return content;
-    },
-    /** Drops every remembered plaintext (dispose, lock). */
-    forget,
-  };
+        }
+      : null;
+  return { content, state };
 }
-export type StreamVersions = ReturnType<typeof createStreamVersions>;

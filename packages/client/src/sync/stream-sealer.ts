@@ -14,6 +14,7 @@
  * - `writeKey` is asked only when the key is held (`heldKey`): no fetch on the write path; the write
  *   guard (local grants) still decides, so nothing is sealed under an epoch an ended grantee holds.
  * - `keyNow` answers only what `seal` seals under; null once the keyring is unusable (locked, closed).
+ * - `isCurrent`: the keyring's current epoch of the stream (no fetch), for the replication-meta copies.
  * Failure modes: `encodeRecords` rejecting (an offload's bad reply) rejects the batch (the wrapper's
  * write fails AT_REST_ENCRYPT_FAILED, nothing stored).
  */
@@ -38,6 +39,7 @@ export function createStreamSealer(deps: {
   return {
     deviceId,
     keyNow: (stream, epoch) => (epoch === 0 && own(stream) ? keyring.heldKey(stream, 0) : null),
+    isCurrent: (stream, epoch) => keyring.currentEpoch(stream) === epoch,
     async seal(states: readonly StreamRecordState[]): Promise<ReadonlyArray<PushDoc | null>> {
       const writes = new Map<string, Promise<{ epoch: number; key: Uint8Array } | null>>();
       const inputs: EncodeInput[] = [];
