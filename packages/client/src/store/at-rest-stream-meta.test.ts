@@ -201,6 +201,8 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     expect(await storedAs({ ...docData, data: { ...docData.data } })).toMatch(/^(v1|r1:)/);
     expect(await storedAs({ ...docData, kind: 'Medication' })).toMatch(/^(v1|r1:)/);
     expect(await storedAs(docData, id2)).toMatch(/^(v1|r1:)/);
+    // A member JSON would not give back as written.
+    expect(await storedAs({ ...docData, extra: { at: new Date(0) } })).toMatch(/^(v1|r1:)/);
     expect(await storedAs(docData)).toMatch(/^m1\./);
     // Its stream rotated since (the version re-sealed at push under the new epoch): not kept under epoch 0.
     const rotated = fresh();

@@ -152,7 +152,7 @@ export function createStreamMetaCopies(options: {
       } catch {
         members = null;
       }
-      if (!isRecord(members) || CONTENT_MEMBERS.some((m) => m in members))
+      if (!isRecord(members))
         throw decryptError('MALFORMED', 'clear members of a stored meta copy', where(b));
       if (typeof itemId !== 'string' || members['id'] !== itemId)
         throw decryptError('CONTEXT_MISMATCH', 'stored meta copy of another record', where(b));
