@@ -108,7 +108,10 @@ const metaOf = (docData: unknown, itemId: string, rev = '1-m', previous?: RxDocu
   } as RxDocumentData<MetaDoc>,
 });
 
-const write = async <T>(instance: RxStorageInstance<T, unknown, unknown>, rows: Array<{ document: RxDocumentData<T>; previous?: RxDocumentData<T> | undefined }>) => {
+const write = async <T>(
+  instance: RxStorageInstance<T, unknown, unknown>,
+  rows: Array<{ document: RxDocumentData<T>; previous?: RxDocumentData<T> | undefined }>,
+) => {
   const result = await instance.bulkWrite(rows, 'test');
   expect(result.error).toEqual([]);
 };
@@ -121,8 +124,14 @@ const readMeta = async (metas: RxStorageInstance<MetaDoc, unknown, unknown>, ite
 const setup = async (db: string) => {
   const w = await wrapped(db);
   const docs = [docOf(), docOf({ id: id2 })];
-  await write(w.records, docs.map((document) => ({ document })));
-  await write(w.metas, docs.map((d) => metaOf(docDataOf(d), d.id)));
+  await write(
+    w.records,
+    docs.map((document) => ({ document })),
+  );
+  await write(
+    w.metas,
+    docs.map((d) => metaOf(docDataOf(d), d.id)),
+  );
   return { ...w, docs };
 };
 
@@ -163,7 +172,10 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     const db = fresh();
     const { records, metas, docs } = await setup(db);
     const [before] = await records.findDocumentsById([id1], true);
-    const next = { ...docOf({ rv: 2, updatedAt: '2026-02-01T00:00:00.000Z', data: { note: 'edited' } }), _rev: '2-bbbb' };
+    const next = {
+      ...docOf({ rv: 2, updatedAt: '2026-02-01T00:00:00.000Z', data: { note: 'edited' } }),
+      _rev: '2-bbbb',
+    };
     await write(records, [{ previous: before!, document: next }]);
     expect(String((await rawGet((await raw(db)).records, id1))['data'])).toMatch(/^s1\./);
     const again = await wrapped(db);
@@ -199,10 +211,11 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     };
     // A copy of the content, a clear field that differs, a copy filed under another record: not that version.
     expect(await storedAs({ ...docData, data: { ...docData.data } })).toMatch(/^(v1|r1:)/);
-    expect(await storedAs({ ...docData, kind: 'Medication' })).toMatch(/^(v1|r1:)/);
+    for (const change of [{ kind: 'Medication' }, { rv: 2 }, { author: 'x' }, { conflictData: {} }])
+      expect(await storedAs({ ...docData, ...change })).toMatch(/^(v1|r1:)/);
     expect(await storedAs(docData, id2)).toMatch(/^(v1|r1:)/);
-    // A member JSON would not give back as written.
-    expect(await storedAs({ ...docData, extra: { at: new Date(0) } })).toMatch(/^(v1|r1:)/);
+    // A member other than a scalar (JSON might not give it back as written).
+    expect(await storedAs({ ...docData, extra: { at: 0 } })).toMatch(/^(v1|r1:)/);
     expect(await storedAs(docData)).toMatch(/^m1\./);
     // Its stream rotated since (the version re-sealed at push under the new epoch): not kept under epoch 0.
     const rotated = fresh();
@@ -237,7 +250,12 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     await rawReplace(r.metas, `${id1}|0`, { docData: m1.replace(version.ct, flipAt(version.ct, 40)) });
     await expectAtRest(reread(id1), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
     // A clear member of the copy rewritten (kind, author account, tombstone, an unsealed one: author device).
-    for (const change of [{ kind: 'Medication' }, { by: 'someone-else' }, { _deleted: true }, { author: 'x' }]) {
+    for (const change of [
+      { kind: 'Medication' },
+      { by: 'someone-else' },
+      { _deleted: true },
+      { author: 'x' },
+    ]) {
       const rewritten = JSON.stringify({ ...JSON.parse(clear), ...change });
       await rawReplace(r.metas, `${id1}|0`, { docData: m1.replace(clear, rewritten) });
       await expectAtRest(reread(id1), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
@@ -272,6 +290,16 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     // Rebound by someone without the at-rest key.
     await rawReplace(r.metas, `${id1}|0`, { docData: m1.replace(version.lb, flipAt(version.lb, 5)) });
     await expectAtRest(reread(id1), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
+  });
+
+  it('answers from memory only the exact stored string at the exact document', async () => {
+    const db = fresh();
+    const { metas, docs } = await setup(db);
+    const r = await raw(db);
+    // Both copies remembered by this wrapper; each moved into the other's row is still refused.
+    expect((await readMeta(metas, id2))?.docData).toStrictEqual(docDataOf(docs[1]!));
+    await rawReplace(r.metas, `${id1}|0`, { docData: (await rawGet(r.metas, `${id2}|0`))['docData'] });
+    await expectAtRest(readMeta(metas, id1), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
   });
 
   it('holds no plaintext once locked: the copy is not read without the stream key', async () => {

@@ -18,7 +18,7 @@
  *   not kept under the old epoch); anything else is left to the at-rest path (composite or whole seal).
  * - Opening checks, in order: the form; `lb` (a clear member rewritten on disk, another meta document's
  *   value moved in, an older value replayed under a later `_rev`, a flipped byte of `ct`, are refused);
- *   `clear.id` is the meta document's `itemId`; then stream-versions `openVersion` (stream key of the epoch,
+ *   then stream-versions `openVersion` with the meta document's `itemId` as record id (stream key of the epoch,
  *   sealed context {stream, id, epoch, rv}, tag, deletion flag, sealed kind/updatedAt/by/conflict against
  *   `clear`).
  * - Plaintext is remembered (AT_REST_RECENT_VALUES) only for the exact stored string at the exact binding;
@@ -154,8 +154,9 @@ export function createStreamMetaCopies(options: {
       }
       if (!isRecord(members))
         throw decryptError('MALFORMED', 'clear members of a stored meta copy', where(b));
-      if (typeof itemId !== 'string' || members['id'] !== itemId)
-        throw decryptError('CONTEXT_MISMATCH', 'stored meta copy of another record', where(b));
+      // `clear.id` is `itemId`: checked when the copy was bound (`formOf`), under `lb` since.
+      if (typeof itemId !== 'string')
+        throw decryptError('MALFORMED', 'meta document without itemId', where(b));
       const { content } = openVersion(sealing, version, itemId, members, where(b));
       const docData = { ...members, data: content.data, conflictData: content.conflictData };
       opened.set(version.lb, { context: contextOf(b), stored, docData });

@@ -246,10 +246,9 @@ export function createStreamVersions(options: {
 }
 export type StreamVersions = ReturnType<typeof createStreamVersions>;
 
-/** Whether `doc` (a record document or its meta copy) is exactly `state`: the same content objects, every clear field equal. */
+/** Whether `doc` (found by its `data` object) is exactly `state`: the same `conflictData`, every clear field equal. */
 const sameState = (state: StreamRecordState | null, doc: Readonly<Record<string, unknown>>): boolean =>
   state !== null &&
-  doc['data'] === state.data &&
   doc['conflictData'] === state.conflictData &&
   doc['id'] === state.id &&
   doc['stream'] === state.stream &&
@@ -284,8 +283,7 @@ export function openVersion(
   const refusal = sealer === null ? sealing.refusal() : null;
   if (refusal !== null) throw refusal;
   const key = sealer?.keyNow(stream, version.epoch) ?? null;
-  if (key === null)
-    throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where);
+  if (key === null) throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where);
   const bytes = base64urlDecode(version.ct);
   if (!bytes.ok) throw decryptError('MALFORMED', 'stored ciphertext', where);
   let result: ReturnType<typeof openRecordVersion>;
