@@ -30,6 +30,22 @@ const storedData = async (dbName: string, id: string): Promise<string> => {
 };
 const ctOf = (stored: string): string => stored.split('.').at(-1) ?? '';
 
+/** RxDB's replication-meta copy (`docData`) of record `id` as the memory storage holds it for `dbName`. */
+const storedMetaCopy = async (dbName: string, id: string): Promise<string> => {
+  let found: string | undefined;
+  await eventually(async () => {
+    for (const [key, state] of getRxStorageMemory().collectionStates) {
+      if (!key.startsWith(`${dbName}--`) || !key.includes('--rx-replication-meta-')) continue;
+      const doc = state.documents.get(`${id}|0`) as { docData?: unknown } | undefined;
+      if (doc !== undefined) found = String(doc.docData);
+    }
+    return found !== undefined;
+  }, `meta copy of ${id} stored`);
+  return found!;
+};
+/** The `ct` of a meta copy kept by reference (`m1.<epoch>.<rev>.<sig>.<lb>.<ct>.<clear>`). */
+const metaCtOf = (stored: string): string => stored.split('.')[5] ?? '';
+
 /**
  * Whether `key` opens anything of a stored `data` value: its every dot-separated part decoded and tried as
  * a record version sealed in `context` and as a secretbox (nonce first: the at-rest envelope's layout).
@@ -83,6 +99,15 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     for (const id of [allergy.id, lab.id]) {
       expect(await storedData(bName, id)).toMatch(/^s1\.0\./);
       expect(ctOf(await storedData(bName, id))).toBe(Buffer.from(storedRow(t, id).ct).toString('base64url'));
+    }
+    // RxDB's replication metadata on both devices refers to those very bytes: no second seal.
+    for (const id of [allergy.id, lab.id]) {
+      const server = Buffer.from(storedRow(t, id).ct).toString('base64url');
+      for (const db of [dbName, bName]) {
+        const copy = await storedMetaCopy(db, id);
+        expect(copy).toMatch(/^m1\.0\./);
+        expect(metaCtOf(copy)).toBe(server);
+      }
     }
 
     // An update written on the other device, pulled here, then edited here again: still in sync.
@@ -171,6 +196,10 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     }, 'kept under the at-rest key once stored');
     expect(opensUnder(revokedKeys[0]!.key, kept, context)).toBe(false);
     expect(kept).not.toContain(ctOf(stored));
+    // Nor does RxDB's replication metadata: its copy of the pushed state is not kept by reference to epoch 0.
+    const metaCopy = await storedMetaCopy(dbName, c.id);
+    expect(metaCopy).not.toMatch(/^m1\./);
+    expect(metaCopy).not.toContain(ctOf(stored));
     // Written again locally, unchanged: nothing new reaches the server.
     await allPushed(p2);
     const after = storedRow(t, c.id);
