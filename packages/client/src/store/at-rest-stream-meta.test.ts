@@ -170,7 +170,7 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
 
   it('keeps the copy readable once the record moved on (the assumed master state before a push)', async () => {
     const db = fresh();
-    const { records, metas, docs } = await setup(db);
+    const { records, docs } = await setup(db);
     const [before] = await records.findDocumentsById([id1], true);
     const next = {
       ...docOf({ rv: 2, updatedAt: '2026-02-01T00:00:00.000Z', data: { note: 'edited' } }),
@@ -237,7 +237,7 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
 
   it('refuses a flipped byte, a rewritten clear member, a moved copy, a replayed older copy, a forged binding', async () => {
     const db = fresh();
-    const { records, metas, docs } = await setup(db);
+    const { docs } = await setup(db);
     const r = await raw(db);
     const m1 = String((await rawGet(r.metas, `${id1}|0`))['docData']);
     const m2 = String((await rawGet(r.metas, `${id2}|0`))['docData']);
@@ -264,8 +264,9 @@ describe('seal once: replication-meta copies refer to the stored version', () =>
     await rawReplace(r.metas, `${id1}|0`, { docData: m1, isResolvedConflict: '9-zzzz' });
     await expectAtRest(reread(id1), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
     await rawReplace(r.metas, `${id1}|0`, (d) => {
-      const { isResolvedConflict, ...rest } = d;
-      return { ...rest, docData: m1 };
+      const rest: Raw = { ...d };
+      delete rest['isResolvedConflict'];
+      return { ...(rest as typeof d), docData: m1 };
     });
     expect((await reread(id1))?.docData).toStrictEqual(docDataOf(docs[0]!));
     // Another record's meta copy moved in; the records row's own stored version moved in.
