@@ -112,7 +112,10 @@ const write = async <T>(
   instance: RxStorageInstance<T, unknown, unknown>,
   rows: Array<{ document: RxDocumentData<T>; previous?: RxDocumentData<T> | undefined }>,
 ) => {
-  const result = await instance.bulkWrite(rows, 'test');
+  const result = await instance.bulkWrite(
+    rows.map(({ document, previous }) => (previous === undefined ? { document } : { document, previous })),
+    'test',
+  );
   expect(result.error).toEqual([]);
 };
 const readMeta = async (metas: RxStorageInstance<MetaDoc, unknown, unknown>, itemId: string) => {
