@@ -149,6 +149,59 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect((await bAgain.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
   });
 
+  it('the meta copy read after a restart is the assumed server state: an offline edit meets the other side as a conflict', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const aName = `seal-once-meta-a-${Date.now()}`;
+    const bName = `seal-once-meta-b-${Date.now()}`;
+    const a = await openDevice(t, patient, { dbName: aName, sealOnce: true });
+    const b = await openDevice(t, patient, { device: second, dbName: bName, sealOnce: true });
+    sessions.push(a, b);
+    await Promise.all([waitOnline(a), waitOnline(b)]);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+    const server1 = Buffer.from(storedRow(t, med.id).ct).toString('base64url');
+    await eventually(
+      async () => metaCtOf(await storedMetaCopy(bName, med.id)) === server1,
+      "b's meta copy refers to the server's bytes",
+    );
+
+    // b restarts (nothing remembered) and edits offline while a's edit reaches the server.
+    await b.close();
+    sessions.splice(sessions.indexOf(b), 1);
+    await a.records.update('Medication', med.id, { dose: '20 mg' });
+    await allPushed(a);
+    const bAgain = await openDevice(t, patient, {
+      device: second,
+      dbName: bName,
+      offline: true,
+      sealOnce: true,
+    });
+    sessions.push(bAgain);
+    await new Promise((r) => setTimeout(r, 5));
+    await bAgain.records.update('Medication', med.id, { dose: '5 mg' });
+    expect(metaCtOf(await storedMetaCopy(bName, med.id))).toBe(server1);
+
+    // Online: RxDB reads the copy (rv 1) as what the server holds, so the push meets a's rv 2 as a conflict
+    // and both sides survive on both devices.
+    bAgain.sync.goOnline();
+    const agreed = async () => {
+      const [x, y] = [
+        await a.records.get<'Medication'>(med.id),
+        await bAgain.records.get<'Medication'>(med.id),
+      ];
+      return !!x && !!y && x.rv === y.rv && x.conflict && y.conflict;
+    };
+    await eventually(agreed, 'both devices hold the conflict');
+    const final = (await bAgain.records.get<'Medication'>(med.id))!;
+    expect([final.record.dose, (final.conflictData as { dose?: string } | null)?.dose].sort()).toEqual([
+      '20 mg',
+      '5 mg',
+    ]);
+    expect(bAgain.sync.state().quarantined).toBe(0);
+  });
+
   it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
