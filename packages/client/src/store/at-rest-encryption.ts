@@ -95,6 +95,7 @@ import { createValueCodec } from './value-codec';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 import { createStreamVersions, STREAM_CONFLICT_MARK, type StreamVersions } from './stream-versions';
 import { createStreamMetaCopies, type StreamMetaCopies } from './stream-meta';
+import { createCtDigests } from './stored-version';
 
 export { AT_REST_RECENT_VALUES } from './value-memory';
 
@@ -193,6 +194,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   const memories = new Map<string, ValueMemory>();
   // Seal once: each database's records instance's stored versions, for its replication-meta copies.
   const streamVersionsOf = new Map<string, StreamVersions>();
+  const ctDigests = createCtDigests();
   // The wrapper outlives the database (`db.storage` stays reachable after `close()`), so its key copy
   // and the plaintext it remembers must not: when the last instance it created is closed or removed
   // (RxDB's internal store, always ours and closed last, keeps the count up while a database is open),
@@ -206,6 +208,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     for (const memory of memories.values()) forgetAll(memory);
     memories.clear();
     streamVersionsOf.clear();
+    ctDigests.forget();
     digests.forget();
     streamSealing?.sealing.forget();
   };
@@ -279,7 +282,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       streamSealing.collection === collection &&
       encryptedSet.has('data') &&
       encryptedSet.has('conflictData')
-        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing })
+        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing, ctDigests })
         : null;
     if (stream !== null) streamVersionsOf.set(database, stream);
     // Seal once, step 5: a meta copy of a record kept as a stream version refers to that version's bytes.
@@ -291,6 +294,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
             collection,
             sealing: streamSealing.sealing,
             versions: () => streamVersionsOf.get(database) ?? null,
+            ctDigests,
           })
         : null;
     /** Stores `out` as a stream version when it can (answers whether it did). */

@@ -33,7 +33,7 @@ import { AtRestError, decryptError, isRecord } from './at-rest-jobs';
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
-import { checkLocalBinding, localBinding, type StoredVersion } from './stored-version';
+import { checkLocalBinding, localBinding, type CtDigests, type StoredVersion } from './stored-version';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 import { openVersion, type StreamVersions } from './stream-versions';
 
@@ -77,8 +77,9 @@ export function createStreamMetaCopies(options: {
   readonly sealing: StreamSealing;
   /** The records instance's stored versions of this database, once it is open. */
   readonly versions: () => StreamVersions | null;
+  readonly ctDigests: CtDigests;
 }) {
-  const { keyring, database, collection, sealing, versions } = options;
+  const { keyring, database, collection, sealing, versions, ctDigests } = options;
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
   let opened: RecentMap<string, { context: string; stored: string; docData: Record<string, unknown> }> =
     createRecentMap(AT_REST_RECENT_VALUES);
@@ -131,7 +132,7 @@ export function createStreamMetaCopies(options: {
         rest[member] = value;
       }
       const clear = JSON.stringify(rest);
-      const lb = localBinding(atRestKey(), placeOf(b, clear), version.ct);
+      const lb = localBinding(atRestKey(), placeOf(b, clear), version.ct, ctDigests);
       const stored = formatMetaStreamValue({ version: { ...version, lb }, clear });
       opened.set(lb, { context: contextOf(b), stored, docData });
       return stored;
@@ -144,7 +145,7 @@ export function createStreamMetaCopies(options: {
       const { version, clear } = parsed;
       const hit = opened.get(version.lb);
       if (hit !== undefined && hit.context === contextOf(b) && hit.stored === stored) return hit.docData;
-      if (!checkLocalBinding(atRestKey(), placeOf(b, clear), version))
+      if (!checkLocalBinding(atRestKey(), placeOf(b, clear), version, ctDigests))
         throw decryptError('CONTEXT_MISMATCH', 'stored meta copy not bound to this document', where(b));
       let members: unknown;
       try {

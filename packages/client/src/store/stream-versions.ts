@@ -31,7 +31,13 @@ import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from './
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
-import { checkLocalBinding, pushDocOf, storedVersionOf, type StoredVersion } from './stored-version';
+import {
+  checkLocalBinding,
+  pushDocOf,
+  storedVersionOf,
+  type CtDigests,
+  type StoredVersion,
+} from './stored-version';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 
 export const STREAM_VALUE_PREFIX = 's1.';
@@ -62,8 +68,9 @@ export function createStreamVersions(options: {
   readonly database: string;
   readonly collection: string;
   readonly sealing: StreamSealing;
+  readonly ctDigests: CtDigests;
 }) {
-  const { keyring, database, collection, sealing } = options;
+  const { keyring, database, collection, sealing, ctDigests } = options;
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
   let opened: RecentMap<string, { context: string; stored: string; content: Content }> =
     createRecentMap(AT_REST_RECENT_VALUES);
@@ -139,7 +146,7 @@ export function createStreamVersions(options: {
           }),
         );
       try {
-        const version = storedVersionOf(atRestKey(), placeOf(p.binding), doc);
+        const version = storedVersionOf(atRestKey(), placeOf(p.binding), doc, ctDigests);
         const stored = formatStreamValue(version);
         remember(
           p.binding,
@@ -179,7 +186,7 @@ export function createStreamVersions(options: {
       if (sealer === null) return null;
       const doc = sealing.receivedFor(state);
       if (doc === null || sealer.keyNow(doc.stream, doc.epoch) === null) return null;
-      const version = storedVersionOf(atRestKey(), placeOf(b), doc);
+      const version = storedVersionOf(atRestKey(), placeOf(b), doc, ctDigests);
       const stored = formatStreamValue(version);
       remember(
         b,
@@ -213,7 +220,7 @@ export function createStreamVersions(options: {
       if (hit !== undefined && hit.context === context && hit.stored === stored) return hit.content;
       if (doc['conflictData'] !== STREAM_CONFLICT_MARK)
         throw decryptError('MALFORMED', 'conflictData beside a stored version', where(b));
-      if (!checkLocalBinding(atRestKey(), placeOf(b), version))
+      if (!checkLocalBinding(atRestKey(), placeOf(b), version, ctDigests))
         throw decryptError('CONTEXT_MISMATCH', 'stored version not bound to this document', where(b));
       const { content, state } = openVersion(sealing, version, b.i, doc, where(b));
       remember(b, stored, version, content, state);
