@@ -2,7 +2,7 @@
  * Seal once, step 1 of docs/architecture.md ("Seal once"): a stream record version kept in the device
  * store as the bytes it travels as (`PushDoc`'s `ct`, `epoch`, `rev`, `sig`), and `lb`, the local
  * binding that ties those bytes to the document's clear fields on disk with a keyed hash instead of a
- * seal. Work in progress: nothing stores this layout yet (the at-rest wrapper still seals `data`).
+ * seal. Stored by stream-versions.ts (records rows) and stream-meta.ts (their replication-meta copies).
  *
  * | value | what | bound to |
  * | --- | --- | --- |

@@ -17,6 +17,8 @@
  * - Plaintext is remembered (bounded, AT_REST_RECENT_VALUES) only for the exact stored string at the
  *   exact binding it was checked at; `forget` (the wrapper's dispose, the session's lock) drops it all.
  * - A state this device cannot seal once (`sealLater` answers null) is left to the at-rest path.
+ * - `versionFor` answers the version remembered for exactly a record state (found by its `data` object,
+ *   every clear field equal): what a replication-meta copy of it refers to (stream-meta.ts).
  * - A pulled version is kept as received (`received`) only for the state decoded from those very bytes
  *   (stream-sealing.ts `receivedFor`) and an epoch opened without a fetch (`keyNow`: epoch 0 of the
  *   account's own streams); any other pulled version is left to the at-rest path.
