@@ -46,6 +46,21 @@ const everyStoredString = (dbName: string): Array<{ id: string; value: string }>
   }
   return out;
 };
+/** RxDB's replication-meta copy (`docData`) of record `id` as the memory storage holds it for `dbName`. */
+const storedMetaCopy = async (dbName: string, id: string): Promise<string> => {
+  let found: string | undefined;
+  await eventually(async () => {
+    for (const [key, state] of getRxStorageMemory().collectionStates) {
+      if (!key.startsWith(`${dbName}--`) || !key.includes('--rx-replication-meta-')) continue;
+      const doc = state.documents.get(`${id}|0`) as { docData?: unknown } | undefined;
+      if (doc !== undefined) found = String(doc.docData);
+    }
+    return found !== undefined;
+  }, `meta copy of ${id} stored`);
+  return found!;
+};
+/** The `ct` of a meta copy kept by reference (`m1.<epoch>.<rev>.<sig>.<lb>.<ct>.<clear>`). */
+const metaCtOf = (stored: string): string => stored.split('.')[5] ?? '';
 
 /**
  * Whether `key` opens anything of a stored `data` value: its every dot-separated part decoded and tried as
@@ -101,6 +116,15 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
       expect(await storedData(bName, id)).toMatch(/^s1\.0\./);
       expect(ctOf(await storedData(bName, id))).toBe(Buffer.from(storedRow(t, id).ct).toString('base64url'));
     }
+    // RxDB's replication metadata on both devices refers to those very bytes: no second seal.
+    for (const id of [allergy.id, lab.id]) {
+      const server = Buffer.from(storedRow(t, id).ct).toString('base64url');
+      for (const db of [dbName, bName]) {
+        const copy = await storedMetaCopy(db, id);
+        expect(copy).toMatch(/^m1\.0\./);
+        expect(metaCtOf(copy)).toBe(server);
+      }
+    }
 
     // An update written on the other device, pulled here, then edited here again: still in sync.
     await b.records.update('Allergy', allergy.id, { severity: 'severe' });
@@ -139,6 +163,59 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     sessions.push(bAgain);
     expect((await bAgain.records.get(lab.id))?.kind).toBe('LabResult');
     expect((await bAgain.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Penicillin');
+  });
+
+  it('the meta copy read after a restart is the assumed server state: an offline edit meets the other side as a conflict', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const aName = `seal-once-meta-a-${Date.now()}`;
+    const bName = `seal-once-meta-b-${Date.now()}`;
+    const a = await openDevice(t, patient, { dbName: aName, sealOnce: true });
+    const b = await openDevice(t, patient, { device: second, dbName: bName, sealOnce: true });
+    sessions.push(a, b);
+    await Promise.all([waitOnline(a), waitOnline(b)]);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+    const server1 = Buffer.from(storedRow(t, med.id).ct).toString('base64url');
+    await eventually(
+      async () => metaCtOf(await storedMetaCopy(bName, med.id)) === server1,
+      "b's meta copy refers to the server's bytes",
+    );
+
+    // b restarts (nothing remembered) and edits offline while a's edit reaches the server.
+    await b.close();
+    sessions.splice(sessions.indexOf(b), 1);
+    await a.records.update('Medication', med.id, { dose: '20 mg' });
+    await allPushed(a);
+    const bAgain = await openDevice(t, patient, {
+      device: second,
+      dbName: bName,
+      offline: true,
+      sealOnce: true,
+    });
+    sessions.push(bAgain);
+    await new Promise((r) => setTimeout(r, 5));
+    await bAgain.records.update('Medication', med.id, { dose: '5 mg' });
+    expect(metaCtOf(await storedMetaCopy(bName, med.id))).toBe(server1);
+
+    // Online: RxDB reads the copy (rv 1) as what the server holds, so the push meets a's rv 2 as a conflict
+    // and both sides survive on both devices.
+    bAgain.sync.goOnline();
+    const agreed = async () => {
+      const [x, y] = [
+        await a.records.get<'Medication'>(med.id),
+        await bAgain.records.get<'Medication'>(med.id),
+      ];
+      return !!x && !!y && x.rv === y.rv && x.conflict && y.conflict;
+    };
+    await eventually(agreed, 'both devices hold the conflict');
+    const final = (await bAgain.records.get<'Medication'>(med.id))!;
+    expect([final.record.dose, (final.conflictData as { dose?: string } | null)?.dose].sort()).toEqual([
+      '20 mg',
+      '5 mg',
+    ]);
+    expect(bAgain.sync.state().quarantined).toBe(0);
   });
 
   it('a version sealed once under an epoch that rotated before its push is sealed again under the new one', async () => {
@@ -189,6 +266,10 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     }, 'no longer under epoch 0 once stored');
     expect(opensUnder(revokedKeys[0]!.key, kept, context)).toBe(false);
     expect(kept).not.toContain(ctOf(stored));
+    // Nor does RxDB's replication metadata: its copy of the pushed state is not kept by reference to epoch 0.
+    const metaCopy = await storedMetaCopy(dbName, c.id);
+    expect(metaCopy).not.toMatch(/^m1\./);
+    expect(metaCopy).not.toContain(ctOf(stored));
     // Written again locally, unchanged: nothing new reaches the server.
     await allPushed(p2);
     const after = storedRow(t, c.id);

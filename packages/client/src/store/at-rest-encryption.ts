@@ -26,7 +26,9 @@
  *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
  * - Seal once (`streamSealing`, stream-versions.ts): in the named collection, once a sealer is attached,
  *   a version the sealer accepts is stored as its wire document instead (`data` = `s1.…`, `conflictData` =
- *   `s1`), bound by `lb` and opened through the stream key; everything else as above.
+ *   `s1`), bound by `lb` and opened through the stream key; a replication-meta copy of exactly such a
+ *   version refers to its bytes (`docData` = `m1.…`, stream-meta.ts) instead of a composite; everything
+ *   else as above.
  * - RxDB's replication checkpoints (`checkpointData` of its meta instance: where the next pull, per
  *   stream, and push start) are sealed too, though RxDB asks only for `docData`. One stored in clear
  *   (written before they were sealed, or on disk) is read as no checkpoint: RxDB pulls and pushes from
@@ -92,6 +94,8 @@ import {
 import { createValueCodec } from './value-codec';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 import { createStreamVersions, STREAM_CONFLICT_MARK, type StreamVersions } from './stream-versions';
+import { createStreamMetaCopies, type StreamMetaCopies } from './stream-meta';
+import { createCtDigests } from './stored-version';
 
 export { AT_REST_RECENT_VALUES } from './value-memory';
 
@@ -188,6 +192,9 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   streamSealing: { readonly collection: string; readonly sealing: StreamSealing } | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
   const memories = new Map<string, ValueMemory>();
+  // Seal once: each database's records instance's stored versions, for its replication-meta copies.
+  const streamVersionsOf = new Map<string, StreamVersions>();
+  const ctDigests = createCtDigests();
   // The wrapper outlives the database (`db.storage` stays reachable after `close()`), so its key copy
   // and the plaintext it remembers must not: when the last instance it created is closed or removed
   // (RxDB's internal store, always ours and closed last, keeps the count up while a database is open),
@@ -200,6 +207,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     key?.fill(0);
     for (const memory of memories.values()) forgetAll(memory);
     memories.clear();
+    streamVersionsOf.clear();
+    ctDigests.forget();
     digests.forget();
     streamSealing?.sealing.forget();
   };
@@ -273,7 +282,20 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       streamSealing.collection === collection &&
       encryptedSet.has('data') &&
       encryptedSet.has('conflictData')
-        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing })
+        ? createStreamVersions({ keyring, database, collection, sealing: streamSealing.sealing, ctDigests })
+        : null;
+    if (stream !== null) streamVersionsOf.set(database, stream);
+    // Seal once, step 5: a meta copy of a record kept as a stream version refers to that version's bytes.
+    const metaCopies: StreamMetaCopies | null =
+      streamSealing !== null && isMeta
+        ? createStreamMetaCopies({
+            keyring,
+            database,
+            collection,
+            sealing: streamSealing.sealing,
+            versions: () => streamVersionsOf.get(database) ?? null,
+            ctDigests,
+          })
         : null;
     /** Stores `out` as a stream version when it can (answers whether it did). */
     const toStreamForm = async (out: Record<string, unknown>, binding: DocBinding): Promise<boolean> => {
@@ -367,6 +389,14 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       for (const field of fields) {
         const value = out[field];
         if (value === undefined) continue;
+        const metaForm =
+          metaCopies !== null && field === META_DOC_FIELD
+            ? metaCopies.formOf(binding, itemIdOf(out, field), value)
+            : null;
+        if (metaForm !== null) {
+          out[field] = metaForm;
+          continue;
+        }
         const known = values.known(binding, field, value);
         if (known !== undefined) out[field] = known;
         else
@@ -412,6 +442,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         const stored = out[field];
         if (stored === undefined) continue;
         if (clearCheckpoint(field, stored)) delete out[field];
+        else if (metaCopies?.isForm(stored) && field === META_DOC_FIELD)
+          out[field] = metaCopies.open(binding, doc['itemId'], stored);
         else out[field] = values.open(binding, field, stored, itemIdOf(doc, field));
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
@@ -431,6 +463,10 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         if (stored === undefined) continue;
         if (clearCheckpoint(field, stored)) {
           delete out[field];
+          continue;
+        }
+        if (metaCopies?.isForm(stored) && field === META_DOC_FIELD) {
+          out[field] = metaCopies.open(binding, doc['itemId'], stored);
           continue;
         }
         const known = values.remembered(binding, field, stored);

@@ -17,6 +17,7 @@ import {
   localBinding,
   pushDocOf,
   storedVersionOf,
+  createCtDigests,
   type LocalPlace,
   type StoredVersion,
 } from './stored-version';
@@ -74,6 +75,19 @@ describe('a stored version (seal once)', () => {
     // Another document's bytes and binding moved here: bound to its own place.
     const other = { ...place, id: '01HZX3Q4J5K6M7N8P9R0S1T2V4' };
     expect(checkLocalBinding(atRestKey, place, storedVersionOf(atRestKey, other, doc))).toBe(false);
+  });
+
+  it('binds the same with remembered ct digests: a changed byte is another string, hashed anew', () => {
+    const digests = createCtDigests();
+    const stored = storedVersionOf(atRestKey, place, doc, digests);
+    expect(stored).toEqual(storedVersionOf(atRestKey, place, doc));
+    expect(checkLocalBinding(atRestKey, place, stored, digests)).toBe(true);
+    const flipped = Uint8Array.from(sealed.sealed);
+    flipped[flipped.length - 1]! ^= 1;
+    expect(checkLocalBinding(atRestKey, place, { ...stored, ct: base64urlEncode(flipped) }, digests)).toBe(
+      false,
+    );
+    expect(checkLocalBinding(atRestKey, place, { ...stored, ct: `${stored.ct}!` }, digests)).toBe(false);
   });
 
   it('cannot be made or checked without the at-rest key, and refuses what is malformed', () => {

@@ -61,6 +61,11 @@ export interface StreamSealer {
    * streams, kept stream keys): versions under it may be stored as they are; null otherwise.
    */
   keptNow(stream: string, epoch: number): Uint8Array | null;
+  /**
+   * Whether `epoch` is the stream's current epoch as known now (no fetch): a replication-meta copy keeps
+   * a version's bytes by reference only then (stream-meta.ts), never those of an epoch rotated since.
+   */
+  isCurrent(stream: string, epoch: number): boolean;
 }
 
 interface Remembered {

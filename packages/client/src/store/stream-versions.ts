@@ -17,6 +17,8 @@
  * - Plaintext is remembered (bounded, AT_REST_RECENT_VALUES) only for the exact stored string at the
  *   exact binding it was checked at; `forget` (the wrapper's dispose, the session's lock) drops it all.
  * - A state this device cannot seal once (`sealLater` answers null) is left to the at-rest path.
+ * - `versionFor` answers the version remembered for exactly a record state (found by its `data` object,
+ *   every clear field equal): what a replication-meta copy of it refers to (stream-meta.ts).
  * - A pulled version is kept as received (`received`) only for the state decoded from those very bytes
  *   (stream-sealing.ts `receivedFor`) and an epoch every later session opens without a fetch (`keptNow`:
  *   epoch 0 of the account's own streams, kept stream keys); any other pulled version is left to the
@@ -28,11 +30,17 @@
  */
 import { base64urlDecode, openRecordVersion } from '@hale/crypto';
 import type { PushDoc } from '@hale/protocol';
-import { AtRestError, decryptError, isRecord } from './at-rest-jobs';
+import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from './at-rest-jobs';
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
-import { checkLocalBinding, pushDocOf, storedVersionOf, type StoredVersion } from './stored-version';
+import {
+  checkLocalBinding,
+  pushDocOf,
+  storedVersionOf,
+  type CtDigests,
+  type StoredVersion,
+} from './stored-version';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 
 export const STREAM_VALUE_PREFIX = 's1.';
@@ -53,7 +61,7 @@ export const parseStreamValue = (stored: string): StoredVersion | null => {
 export const formatStreamValue = (v: StoredVersion): string =>
   `${STREAM_VALUE_PREFIX}${v.epoch}.${v.rev}.${v.sig ?? ''}.${v.lb}.${v.ct}`;
 
-interface Content {
+export interface Content {
   readonly data: Record<string, unknown>;
   readonly conflictData: Record<string, unknown> | null;
 }
@@ -63,12 +71,16 @@ export function createStreamVersions(options: {
   readonly database: string;
   readonly collection: string;
   readonly sealing: StreamSealing;
+  readonly ctDigests: CtDigests;
 }) {
-  const { keyring, database, collection, sealing } = options;
+  const { keyring, database, collection, sealing, ctDigests } = options;
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
   let opened: RecentMap<string, { context: string; stored: string; content: Content }> =
     createRecentMap(AT_REST_RECENT_VALUES);
-  let sealed = new WeakMap<object, { context: string; stored: string }>();
+  let sealed = new WeakMap<
+    object,
+    { context: string; stored: string; version: StoredVersion; state: StreamRecordState | null }
+  >();
   const atRestKey = (): Uint8Array => {
     const key = keyring.current();
     if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key', { collection });
@@ -83,10 +95,16 @@ export function createStreamVersions(options: {
   };
   sealing.onForget(forget);
 
-  const remember = (b: DocBinding, stored: string, lb: string, content: Content): void => {
+  const remember = (
+    b: DocBinding,
+    stored: string,
+    version: StoredVersion,
+    content: Content,
+    state: StreamRecordState | null,
+  ): void => {
     const context = contextOf(b);
-    opened.set(lb, { context, stored, content });
-    sealed.set(content.data, { context, stored });
+    opened.set(version.lb, { context, stored, content });
+    sealed.set(content.data, { context, stored, version, state });
   };
 
   type Pending = {
@@ -131,12 +149,18 @@ export function createStreamVersions(options: {
           }),
         );
       try {
-        const version = storedVersionOf(atRestKey(), placeOf(p.binding), doc);
+        const version = storedVersionOf(atRestKey(), placeOf(p.binding), doc, ctDigests);
         const stored = formatStreamValue(version);
-        remember(p.binding, stored, version.lb, {
-          data: s.data as Record<string, unknown>,
-          conflictData: s.conflictData as Record<string, unknown> | null,
-        });
+        remember(
+          p.binding,
+          stored,
+          version,
+          {
+            data: s.data as Record<string, unknown>,
+            conflictData: s.conflictData as Record<string, unknown> | null,
+          },
+          s,
+        );
         sealing.noteStored(s, doc);
         p.resolve(stored);
       } catch (error) {
@@ -165,12 +189,18 @@ export function createStreamVersions(options: {
       if (sealer === null) return null;
       const doc = sealing.receivedFor(state);
       if (doc === null || sealer.keptNow(doc.stream, doc.epoch) === null) return null;
-      const version = storedVersionOf(atRestKey(), placeOf(b), doc);
+      const version = storedVersionOf(atRestKey(), placeOf(b), doc, ctDigests);
       const stored = formatStreamValue(version);
-      remember(b, stored, version.lb, {
-        data: state.data as Record<string, unknown>,
-        conflictData: state.conflictData as Record<string, unknown> | null,
-      });
+      remember(
+        b,
+        stored,
+        version,
+        {
+          data: state.data as Record<string, unknown>,
+          conflictData: state.conflictData as Record<string, unknown> | null,
+        },
+        state,
+      );
       return stored;
     },
     /** Seals `state` once (batched per turn); null when the sealer cannot (the at-rest path then). */
@@ -193,56 +223,114 @@ export function createStreamVersions(options: {
       if (hit !== undefined && hit.context === context && hit.stored === stored) return hit.content;
       if (doc['conflictData'] !== STREAM_CONFLICT_MARK)
         throw decryptError('MALFORMED', 'conflictData beside a stored version', where(b));
-      if (!checkLocalBinding(atRestKey(), placeOf(b), version))
+      if (!checkLocalBinding(atRestKey(), placeOf(b), version, ctDigests))
         throw decryptError('CONTEXT_MISMATCH', 'stored version not bound to this document', where(b));
-      const stream = doc['stream'];
-      const rv = doc['rv'];
-      const deleted = doc['_deleted'];
-      if (typeof stream !== 'string' || typeof rv !== 'number' || typeof deleted !== 'boolean')
-        throw decryptError('MALFORMED', 'clear fields of a stored version', where(b));
-      const sealer = sealing.sealer();
-      const refusal = sealer === null ? sealing.refusal() : null;
-      if (refusal !== null) throw refusal;
-      const key = sealer?.keyNow(stream, version.epoch) ?? null;
-      if (key === null)
-        throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where(b));
-      const bytes = base64urlDecode(version.ct);
-      if (!bytes.ok) throw decryptError('MALFORMED', 'stored ciphertext', where(b));
-      let result: ReturnType<typeof openRecordVersion>;
-      try {
-        result = openRecordVersion(key, bytes.value, { stream, id: b.i, epoch: version.epoch, rev: rv });
-      } catch {
-        throw decryptError('CONTEXT_MISMATCH', 'stored version context', where(b));
-      }
-      if (!result.ok)
-        throw decryptError(
-          result.error.code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'AUTH_FAILED',
-          'stored version does not open',
-          where(b),
+      const { content, state } = openVersion(sealing, version, b.i, doc, where(b));
+      remember(b, stored, version, content, state);
+      if (state !== null)
+        sealing.noteStored(
+          state,
+          pushDocOf(version, {
+            stream: state.stream as PushDoc['stream'],
+            id: b.i,
+            deleted: state._deleted,
+            author: state.author,
+          }),
         );
-      const { data: c, tag, deleted: sealedDeleted } = result.value;
-      if (tag !== version.rev || sealedDeleted !== deleted)
-        throw decryptError('CONTEXT_MISMATCH', 'stored tag or deletion flag', where(b));
-      if (
-        !isRecord(c) ||
-        typeof c['kind'] !== 'string' ||
-        typeof c['updatedAt'] !== 'string' ||
-        typeof c['by'] !== 'string' ||
-        typeof c['conflict'] !== 'boolean' ||
-        !isRecord(c['data']) ||
-        !(c['conflictData'] === null || isRecord(c['conflictData'])) ||
-        c['kind'] !== doc['kind'] ||
-        c['updatedAt'] !== doc['updatedAt'] ||
-        c['by'] !== doc['by'] ||
-        c['conflict'] !== doc['conflict']
-      )
-        throw decryptError('CONTEXT_MISMATCH', 'sealed content differs from the clear fields', where(b));
-      const content: Content = { data: c['data'], conflictData: c['conflictData'] };
-      remember(b, stored, version.lb, content);
-      const author = doc['author'];
-      if (typeof author === 'string') {
-        const state: StreamRecordState = {
-          id: b.i,
+      return content;
+    },
+    /**
+     * The stored version remembered for exactly the record state `docData` (the same content objects,
+     * every clear field equal; a replication-meta copy of the document), or null (stream-meta.ts).
+     */
+    versionFor(docData: Readonly<Record<string, unknown>>): StoredVersion | null {
+      const data = docData['data'];
+      if (typeof data !== 'object' || data === null) return null;
+      const hit = sealed.get(data);
+      if (hit === undefined || !sameState(hit.state, docData)) return null;
+      return hit.version;
+    },
+    /** Drops every remembered plaintext (dispose, lock). */
+    forget,
+  };
+}
+export type StreamVersions = ReturnType<typeof createStreamVersions>;
+
+/** Whether `doc` (found by its `data` object) is exactly `state`: the same `conflictData`, every clear field equal. */
+const sameState = (state: StreamRecordState | null, doc: Readonly<Record<string, unknown>>): boolean =>
+  state !== null &&
+  doc['conflictData'] === state.conflictData &&
+  doc['id'] === state.id &&
+  doc['stream'] === state.stream &&
+  doc['rv'] === state.rv &&
+  doc['_deleted'] === state._deleted &&
+  doc['kind'] === state.kind &&
+  doc['updatedAt'] === state.updatedAt &&
+  doc['by'] === state.by &&
+  doc['author'] === state.author &&
+  doc['conflict'] === state.conflict;
+
+/**
+ * Opens `version` of record `id` whose clear fields are `clear` (a stored document, or a meta copy's clear
+ * part) after its binding was checked: the stream key of its epoch held now, the sealed context {stream,
+ * id, epoch, rv}, the sealed tag and deletion flag against the stored ones, the sealed kind, updatedAt,
+ * by and conflict against the clear fields. Answers the content, and the whole state when `clear` names
+ * an author (else null). Throws as the header says.
+ */
+export function openVersion(
+  sealing: StreamSealing,
+  version: StoredVersion,
+  id: string,
+  clear: Readonly<Record<string, unknown>>,
+  where: AtRestErrorDetails,
+): { content: Content; state: StreamRecordState | null } {
+  const stream = clear['stream'];
+  const rv = clear['rv'];
+  const deleted = clear['_deleted'];
+  if (typeof stream !== 'string' || typeof rv !== 'number' || typeof deleted !== 'boolean')
+    throw decryptError('MALFORMED', 'clear fields of a stored version', where);
+  const sealer = sealing.sealer();
+  const refusal = sealer === null ? sealing.refusal() : null;
+  if (refusal !== null) throw refusal;
+  const key = sealer?.keyNow(stream, version.epoch) ?? null;
+  if (key === null) throw decryptError('MISSING', 'no stream key held for a stored version (locked?)', where);
+  const bytes = base64urlDecode(version.ct);
+  if (!bytes.ok) throw decryptError('MALFORMED', 'stored ciphertext', where);
+  let result: ReturnType<typeof openRecordVersion>;
+  try {
+    result = openRecordVersion(key, bytes.value, { stream, id, epoch: version.epoch, rev: rv });
+  } catch {
+    throw decryptError('CONTEXT_MISMATCH', 'stored version context', where);
+  }
+  if (!result.ok)
+    throw decryptError(
+      result.error.code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'AUTH_FAILED',
+      'stored version does not open',
+      where,
+    );
+  const { data: c, tag, deleted: sealedDeleted } = result.value;
+  if (tag !== version.rev || sealedDeleted !== deleted)
+    throw decryptError('CONTEXT_MISMATCH', 'stored tag or deletion flag', where);
+  if (
+    !isRecord(c) ||
+    typeof c['kind'] !== 'string' ||
+    typeof c['updatedAt'] !== 'string' ||
+    typeof c['by'] !== 'string' ||
+    typeof c['conflict'] !== 'boolean' ||
+    !isRecord(c['data']) ||
+    !(c['conflictData'] === null || isRecord(c['conflictData'])) ||
+    c['kind'] !== clear['kind'] ||
+    c['updatedAt'] !== clear['updatedAt'] ||
+    c['by'] !== clear['by'] ||
+    c['conflict'] !== clear['conflict']
+  )
+    throw decryptError('CONTEXT_MISMATCH', 'sealed content differs from the clear fields', where);
+  const content: Content = { data: c['data'], conflictData: c['conflictData'] };
+  const author = clear['author'];
+  const state: StreamRecordState | null =
+    typeof author === 'string'
+      ? {
+          id,
           stream,
           rv,
           _deleted: deleted,
@@ -253,16 +341,7 @@ export function createStreamVersions(options: {
           conflict: c['conflict'],
           data: content.data,
           conflictData: content.conflictData,
-        };
-        sealing.noteStored(
-          state,
-          pushDocOf(version, { stream: stream as PushDoc['stream'], id: b.i, deleted, author }),
-        );
-      }
-      return content;
-    },
-    /** Drops every remembered plaintext (dispose, lock). */
-    forget,
-  };
+        }
+      : null;
+  return { content, state };
 }
-export type StreamVersions = ReturnType<typeof createStreamVersions>;

@@ -53,6 +53,8 @@ describe('the stream sealer (seal once)', () => {
       rev: 1,
     });
     expect(opened.ok && opened.value.tag).toBe(allergy?.rev);
+    // The stream's current epoch (a meta copy keeps a version by reference only under it).
+    expect([sealer.isCurrent(state().stream, 0), sealer.isCurrent(state().stream, 1)]).toEqual([true, false]);
   });
 
   it("seals nothing for another author, another account's stream, or once the keyring is unusable", async () => {

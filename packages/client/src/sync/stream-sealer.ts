@@ -20,6 +20,7 @@
  *   stream's keys are forgotten.
  * - `keyNow` answers any key held now (kept ones too), for opening; `keptNow` only what may be stored
  *   (received bytes kept as they are); both null once the keyring is unusable (locked, closed).
+ * - `isCurrent`: the keyring's current epoch of the stream (no fetch), for the replication-meta copies.
  * Failure modes: `encodeRecords` rejecting (an offload's bad reply) rejects the batch (the wrapper's
  * write fails AT_REST_ENCRYPT_FAILED, nothing stored).
  */
@@ -42,6 +43,7 @@ export function createStreamSealer(deps: {
     deviceId,
     keyNow: (stream, epoch) => keyring.readKey(stream, epoch),
     keptNow: (stream, epoch) => keyring.keptKey(stream, epoch),
+    isCurrent: (stream, epoch) => keyring.currentEpoch(stream) === epoch,
     async seal(states: readonly StreamRecordState[]): Promise<ReadonlyArray<PushDoc | null>> {
       const writes = new Map<string, Promise<{ epoch: number; key: Uint8Array } | null>>();
       const inputs: EncodeInput[] = [];
