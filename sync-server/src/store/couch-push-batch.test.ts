@@ -118,6 +118,9 @@ describe('a push batch on the CouchDB store', () => {
     await store.docs.writeDocs([{ doc: makeDocInput(S, 'r007', '2-r7'), assumedRev: '1-r7' }], isoAt(2));
     expect((await store.docs.getDoc(S, 'r007'))?.rev).toBe('2-r7');
     expect((await http(docPath(database, key('qx', S, 8))))['_id']).toBe(key('qx', S, 8));
+    const read = await idsRead(store);
+    expect(read).toHaveLength(100);
+    expect([read.includes('r007@8'), read.at(-1)]).toEqual([false, 'r007@101']);
   });
 
   it('another instance applies a commit left unapplied from its attachment, then goes on from it', async () => {

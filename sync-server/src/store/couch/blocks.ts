@@ -14,7 +14,8 @@
  *
  * Invariants:
  * - A version in a block is its record's current one unless a `qx` marker names its seq: a commit that
- *   writes a record again creates the marker of the seq it supersedes, with the version's new block.
+ *   writes a record again creates the marker of the seq it supersedes, with the version's new block, and
+ *   flags the stream in its shard's state (`rewritten`): a stream never flagged has no marker to read.
  *   Readers read up to the stream's settled head (docs.ts), whose commits are applied whole, so a marker of
  *   a seq below it is there when the newer version is.
  * - Blocks and markers are created, never changed; a split-brain loser's are made `gone` (conflicts.ts)
@@ -105,18 +106,24 @@ export const versionsOf = async (data: Db, ds: readonly CouchDoc[]): Promise<Doc
 
 /**
  * The current versions of `stream` with seqs in (after, to], in seq order, with their bytes: the blocks
- * and markers of that range (the block holding `to` read too when it ends above it), and the `d`
- * documents of older-format entries.
+ * and markers of that range (the block holding `to` read too when it ends above it; the markers only when
+ * `marked`: the shard state says the stream has some), and the `d` documents of older-format entries.
  */
 export const versionsIn = async (
   data: Db,
   stream: string,
   after: number,
   to: number,
+  marked: boolean,
 ): Promise<Array<{ doc: Doc; bytes: number }>> => {
   const [blocks, marks] = await Promise.all([
     data.range(prefix('q', stream), { startAfter: key('q', stream, after), until: key('q', stream, to) }),
-    data.range(prefix('qx', stream), { startAfter: key('qx', stream, after), until: key('qx', stream, to) }),
+    marked
+      ? data.range(prefix('qx', stream), {
+          startAfter: key('qx', stream, after),
+          until: key('qx', stream, to),
+        })
+      : [],
   ]);
   const lastOf = (b: CouchDoc): number => Number(lastPart(b._id));
   const tail = blocks.at(-1);

@@ -92,6 +92,8 @@ export const planRows = async (
   const held = new Set<string>();
   /** Per stream, the ids that took its seqs from `first` on (consecutive: the batch allocates them). */
   const blocks = new Map<string, { first: number; ids: string[]; v: Entry[]; index: CouchDoc[] }>();
+  /** Streams where a row supersedes a version (the shard state says so: readDocs reads their markers). */
+  const rewritten = new Set<string>();
   let positionTaken = false;
   let masters = 0;
   let masterBytes = 0;
@@ -168,7 +170,10 @@ export const planRows = async (
     const shard = shardOf(doc.stream);
     parts.ops(shard, put(index));
     // The version this one supersedes is marked so in its block's range (blocks.ts).
-    if (exists) parts.ops(shard, create({ _id: key('qx', doc.stream, stored.seq as number) }));
+    if (exists) {
+      parts.ops(shard, create({ _id: key('qx', doc.stream, stored.seq as number) }));
+      rewritten.add(doc.stream);
+    }
     if (a !== undefined) {
       parts.ops(
         shard,
@@ -195,6 +200,8 @@ export const planRows = async (
       const p = parts.part(shard);
       const base = p.state ?? snaps.get(shard)?.state ?? { heads: {} };
       p.state = { ...base, heads: { ...base.heads, [stream]: head } };
+      if (rewritten.has(stream) && base.rewritten?.[stream] !== true)
+        p.state.rewritten = { ...base.rewritten, [stream]: true };
       p.advanced = [...(p.advanced ?? []).filter((h) => h.stream !== stream), { stream, head }];
     }
   }
@@ -245,10 +252,6 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     return result;
   };
 
-  /** The stream's head in its shard's settled state. */
-  const headOf = async (stream: string): Promise<number> =>
-    (await log.settle(shardOf(stream), false)).state.heads[stream] ?? 0;
-
   const readDocs = async (
     stream: string,
     since: number,
@@ -258,14 +261,16 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     if (!Number.isSafeInteger(since) || since < 0) throw invalid('since must be a non-negative integer');
     if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
     if (!(maxBytes > 0)) throw invalid('maxBytes must be positive');
-    const head = await headOf(stream);
+    const { state } = await log.settle(shardOf(stream), false);
+    const head = state.heads[stream] ?? 0;
+    const marked = state.rewritten?.[stream] === true;
     const docs: Doc[] = [];
     let bytes = 0;
     // Every seq up to `cursor` is read; a window of the seqs the page may still take at a time.
     for (let cursor = since; cursor < head;) {
       if (docs.length === limit) return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
       const to = Math.min(head, cursor + limit - docs.length);
-      for (const v of await versionsIn(data, stream, cursor, to)) {
+      for (const v of await versionsIn(data, stream, cursor, to, marked)) {
         if (docs.length === limit || (docs.length > 0 && bytes + v.bytes > maxBytes)) {
           return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
         }
