@@ -99,7 +99,8 @@ export const versionsOf = async (data: Db, ds: readonly CouchDoc[]): Promise<Doc
     const block = blocks.get(blockId(d));
     const v =
       block === undefined || isGone(block) ? null : versionIn(d.stream as string, block, d.seq as number);
-    if (v === null) throw new StoreError('INTERNAL', `the block of ${d._id} does not hold its seq`);
+    if (v === null || v.id !== d.id)
+      throw new StoreError('INTERNAL', `the block of ${d._id} does not hold it`);
     return v;
   });
 };
