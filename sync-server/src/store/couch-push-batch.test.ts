@@ -1,5 +1,6 @@
-// The CouchDB store's push path (couch/commit-ops.ts, the stream-index blocks of couch/docs.ts): a batch's
-// ops travel once (the commit's attachment; its applied mark a stub), another instance applies a commit
+// The CouchDB store's push path (couch/commit-ops.ts, the stream blocks of couch/blocks.ts): a batch's
+// ops travel once (the commit's attachment; its applied mark a stub), each version is stored once (in its
+// block; the record's document an index, a superseded version marked), another instance applies a commit
 // left unapplied from its attachment, a conflicted commit's losing leaf is undone from its own attachment,
 // pages cut inside a block, superseded versions and older formats (inline ops, `q` entries of one record)
 // read as before; and what a batch must not do: one record outside the guard's patients refuses the whole
@@ -106,6 +107,20 @@ describe('a push batch on the CouchDB store', () => {
     const block = await http(docPath(database, key('q', S, 100)));
     expect(block['first']).toBe(1);
     expect((block['ids'] as string[]).length).toBe(100);
+    // Each version once: whole in the block, its record document an index naming the block.
+    const versions = block['v'] as Array<Record<string, unknown>>;
+    expect(versions.map((v) => v['rev'])).toEqual(Array.from({ length: 100 }, (_, i) => `1-r${i}`));
+    expect(typeof versions[0]?.['ct']).toBe('string');
+    const index = await http(docPath(database, key('d', S, 'r007')));
+    expect(index['ct']).toBeUndefined();
+    expect([index['seq'], index['q'], index['rev']]).toEqual([8, 100, '1-r7']);
+    // Written again: the version it supersedes is marked in its block's range.
+    await store.docs.writeDocs([{ doc: makeDocInput(S, 'r007', '2-r7'), assumedRev: '1-r7' }], isoAt(2));
+    expect((await store.docs.getDoc(S, 'r007'))?.rev).toBe('2-r7');
+    expect((await http(docPath(database, key('qx', S, 8))))['_id']).toBe(key('qx', S, 8));
+    const read = await idsRead(store);
+    expect(read).toHaveLength(100);
+    expect([read.includes('r007@8'), read.at(-1)]).toEqual([false, 'r007@101']);
   });
 
   it('another instance applies a commit left unapplied from its attachment, then goes on from it', async () => {

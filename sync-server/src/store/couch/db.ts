@@ -9,6 +9,7 @@
  * | put        | PUT /db/id with the _rev read           | true, or false when the rev is stale (409)      |
  * | getMany    | POST /db/_all_docs keys, include_docs   | id → doc of the ids that exist                  |
  * | range      | GET /db/_all_docs prefix range           | docs whose id starts with the prefix, in order  |
+ * |            |                                          | (or a part of it: `startAfter`, `until`)        |
  * | bulk       | POST /db/_bulk_docs                      | per doc: ok, or conflict                         |
  * | remove     | POST /db/_all_docs keys, then _bulk_docs  | every leaf of the ids deleted (erasure)          |
  *
@@ -112,6 +113,8 @@ export interface Db {
       descending?: boolean;
       limit?: number;
       startAfter?: string;
+      /** The last id read (ascending; default: the end of the prefix). */
+      until?: string;
       includeDocs?: boolean;
       /** Attachments' data inline (default: stubs). */
       attachments?: boolean;
@@ -232,7 +235,7 @@ export const wrapDb = (
           conflicts: options.includeDocs ?? true,
           descending,
           startkey: descending ? end : (options.startAfter ?? from),
-          endkey: descending ? from : end,
+          endkey: descending ? from : (options.until ?? end),
         };
         if (options.startAfter !== undefined && !descending) query.skip = 0;
         if (options.attachments === true) query.attachments = true;

@@ -3,10 +3,10 @@
  *
  * | document                     | holds                                                              |
  * | ---------------------------- | ------------------------------------------------------------------ |
- * | `d|stream|id`                 | the record's current version, whole (put by each accepted write)   |
- * | `q|stream|last`               | `{ first, ids }`: the versions that took seqs first…last, one block |
- * |                              | per stream per commit (immutable; superseded ones stay); `{ id }`: |
- * |                              | a block of one (migrated stores, logs written before blocks)       |
+ * | `d|stream|id`                 | the record's index: seq, rev, deleted, bytes, its block (blocks.ts) |
+ * | `q|stream|last`               | `{ first, ids, v }`: the versions that took seqs first…last, whole, |
+ * |                              | one block per stream per commit (immutable; superseded ones stay,  |
+ * |                              | `qx|stream|seq` marks them); older formats: blocks.ts              |
  * | `ap|stream|author|authorSeq`  | `{ id }`: an audit chain position held (immutable)                 |
  * | `aa|stream|author|at|id`      | an audit entry by author and receive time (immutable)              |
  * | `hk|stream`                   | the kept signed stream head with the rows it covers                |
@@ -20,7 +20,7 @@
  *   Seqs are the shard state's heads + 1, so gap-free and strictly increasing per stream, across nodes.
  * - readDocs reads up to the stream's head in its shard's settled state (every commit up to it is applied),
  *   so a reader never sees seq n+1 before n, nor part of a batch; a version is returned only while it is
- *   its record's current one (`d.seq === q.seq`).
+ *   its record's current one (no `qx` marker of its seq; older formats: `d.seq === q.seq`).
  * - A conflict's `keptFrom` is never given: this store records no restore origin (restore is by CouchDB
  *   replication, docs/operations.md).
  * Failure modes: as log.ts; a guard's refusal reaches the caller unchanged.
@@ -39,37 +39,12 @@ import {
   type StreamHead,
   type SyncStore,
 } from '../types';
-import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
+import { key, lastPart, prefix, type CouchDoc } from './db';
+import { docToDoc, entryOf, versionsIn, versionsOf, type Entry } from './blocks';
 import { batchedReader, guarded, type Reader, guardShards, Parts, type Ctx } from './context';
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
 import { invalid, validateDocWrite, validateGuard } from '../store-checks';
-
-export const docToDoc = (d: CouchDoc): Doc => {
-  const doc: Doc = {
-    stream: d.stream as string,
-    id: d.id as string,
-    seq: d.seq as number,
-    rev: d.rev as string,
-    deleted: d.deleted as boolean,
-    epoch: d.epoch as number,
-    ct: fromBase64(d.ct as string),
-    size: d.size as number,
-    author: d.author as string,
-    at: d.at as string,
-  };
-  if (typeof d.sig === 'string') doc.sig = d.sig;
-  if (d.audit !== undefined && d.audit !== null) doc.audit = { ...(d.audit as NonNullable<Doc['audit']>) };
-  return doc;
-};
-
-/** The seqs a stream block `q|stream|last` names (a block of one: `{ id }`), with their ids. */
-const seqsOf = (block: CouchDoc, last: number): Array<{ seq: number; id: string }> => {
-  const ids = block.ids;
-  if (!Array.isArray(ids)) return [{ seq: last, id: block.id as string }];
-  const first = block.first as number;
-  return (ids as string[]).map((id, i) => ({ seq: first + i, id }));
-};
 
 /** What a batch's rows decide on the state read: results, and what to write per shard. */
 export interface RowsPlan {
@@ -110,11 +85,15 @@ export const planRows = async (
   const headOf = (stream: string): number =>
     heads.get(stream) ?? snaps.get(shardOf(stream))?.state.heads[stream] ?? 0;
   const results: DocWriteResult[] = [];
-  /** Versions written by earlier rows of the batch, by `d` id. */
+  /** Versions written by earlier rows of the batch, by `d` id (whole, as older formats hold them). */
   const written = new Map<string, CouchDoc>();
+  /** Conflicts whose master is a stored record index: its version is read from its block at the end. */
+  const masterOf = new Map<number, CouchDoc>();
   const held = new Set<string>();
   /** Per stream, the ids that took its seqs from `first` on (consecutive: the batch allocates them). */
-  const blocks = new Map<string, { first: number; ids: string[] }>();
+  const blocks = new Map<string, { first: number; ids: string[]; v: Entry[]; index: CouchDoc[] }>();
+  /** Streams where a row supersedes a version (the shard state says so: readDocs reads their markers). */
+  const rewritten = new Set<string>();
   let positionTaken = false;
   let masters = 0;
   let masterBytes = 0;
@@ -145,7 +124,8 @@ export const planRows = async (
         }
         masters++;
       }
-      results.push({ status: 'conflict', master: docToDoc(stored) });
+      if (typeof stored.ct !== 'string') masterOf.set(results.length, stored);
+      results.push({ status: 'conflict', master: typeof stored.ct === 'string' ? docToDoc(stored) : null });
       continue;
     }
     if (expectRefused === true) {
@@ -167,29 +147,33 @@ export const planRows = async (
     }
     const seq = headOf(doc.stream) + 1;
     heads.set(doc.stream, seq);
-    const block = blocks.get(doc.stream);
-    if (block === undefined) blocks.set(doc.stream, { first: seq, ids: [doc.id] });
-    else block.ids.push(doc.id);
-    const body: CouchDoc = {
+    const entry = entryOf(doc, now);
+    const index: CouchDoc = {
       _id: dId,
       stream: doc.stream,
       id: doc.id,
       seq,
       rev: doc.rev,
       deleted: doc.deleted,
-      epoch: doc.epoch,
-      ct: toBase64(doc.ct),
-      bytes: doc.ct.byteLength,
-      size: doc.size,
-      author: doc.author,
-      at: now,
-      ...(doc.sig === undefined ? {} : { sig: doc.sig }),
-      ...(a === undefined ? {} : { audit: { authorSeq: a.authorSeq, prevHash: a.prevHash, at: a.at } }),
+      bytes: entry.bytes,
     };
-    written.set(dId, body);
+    const block = blocks.get(doc.stream);
+    if (block === undefined)
+      blocks.set(doc.stream, { first: seq, ids: [doc.id], v: [entry], index: [index] });
+    else {
+      block.ids.push(doc.id);
+      block.v.push(entry);
+      block.index.push(index);
+    }
+    written.set(dId, { ...entry, ...index });
     revs.set(dId, current.get(dId)?._rev ?? null);
     const shard = shardOf(doc.stream);
-    parts.ops(shard, put(body));
+    parts.ops(shard, put(index));
+    // The version this one supersedes is marked so in its block's range (blocks.ts).
+    if (exists) {
+      parts.ops(shard, create({ _id: key('qx', doc.stream, stored.seq as number) }));
+      rewritten.add(doc.stream);
+    }
     if (a !== undefined) {
       parts.ops(
         shard,
@@ -199,8 +183,16 @@ export const planRows = async (
     }
     results.push({ status: 'ok', seq });
   }
-  for (const [stream, { first, ids }] of blocks) {
-    parts.ops(shardOf(stream), create({ _id: key('q', stream, first + ids.length - 1), first, ids }));
+  for (const [stream, { first, ids, v, index }] of blocks) {
+    const last = first + ids.length - 1;
+    for (const d of index) d.q = last;
+    parts.ops(shardOf(stream), create({ _id: key('q', stream, last), first, ids, v }));
+  }
+  if (masterOf.size > 0) {
+    const masters = await versionsOf(ctx.data, [...masterOf.values()]);
+    [...masterOf.keys()].forEach((i, j) => {
+      results[i] = { status: 'conflict', master: masters[j] ?? null };
+    });
   }
   if (!positionTaken) {
     for (const [stream, head] of heads) {
@@ -208,6 +200,8 @@ export const planRows = async (
       const p = parts.part(shard);
       const base = p.state ?? snaps.get(shard)?.state ?? { heads: {} };
       p.state = { ...base, heads: { ...base.heads, [stream]: head } };
+      if (rewritten.has(stream) && base.rewritten?.[stream] !== true)
+        p.state.rewritten = { ...base.rewritten, [stream]: true };
       p.advanced = [...(p.advanced ?? []).filter((h) => h.stream !== stream), { stream, head }];
     }
   }
@@ -258,10 +252,6 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     return result;
   };
 
-  /** The stream's head in its shard's settled state. */
-  const headOf = async (stream: string): Promise<number> =>
-    (await log.settle(shardOf(stream), false)).state.heads[stream] ?? 0;
-
   const readDocs = async (
     stream: string,
     since: number,
@@ -271,45 +261,30 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     if (!Number.isSafeInteger(since) || since < 0) throw invalid('since must be a non-negative integer');
     if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
     if (!(maxBytes > 0)) throw invalid('maxBytes must be positive');
-    const head = await headOf(stream);
+    const { state } = await log.settle(shardOf(stream), false);
+    const head = state.heads[stream] ?? 0;
+    const marked = state.rewritten?.[stream] === true;
     const docs: Doc[] = [];
     let bytes = 0;
-    let from = since;
-    const page = Math.max(limit * 2, 16);
-    while (from < head) {
-      const { rows } = await data.raw.allDocs({
-        startkey: key('q', stream, from + 1),
-        endkey: key('q', stream, head),
-        include_docs: true,
-        limit: page,
-      });
-      if (rows.length === 0) break;
-      const after = from;
-      const entries = rows
-        .flatMap((r) => (r.doc && !isGone(r.doc) ? seqsOf(r.doc, Number(lastPart(r.id))) : []))
-        .filter((e) => e.seq > after && e.seq <= head);
-      for (let i = 0; i < entries.length; i += page) {
-        const chunk = entries.slice(i, i + page);
-        const versions = await data.getMany(chunk.map((e) => key('d', stream, e.id)));
-        for (const e of chunk) {
-          const v = versions.get(key('d', stream, e.id));
-          if (v === undefined || isGone(v) || v.seq !== e.seq) continue;
-          const size = (v.bytes as number | undefined) ?? 0;
-          if (docs.length === limit || (docs.length > 0 && bytes + size > maxBytes)) {
-            return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
-          }
-          bytes += size;
-          docs.push(docToDoc(v));
+    // Every seq up to `cursor` is read; a window of the seqs the page may still take at a time.
+    for (let cursor = since; cursor < head;) {
+      if (docs.length === limit) return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
+      const to = Math.min(head, cursor + limit - docs.length);
+      for (const v of await versionsIn(data, stream, cursor, to, marked)) {
+        if (docs.length === limit || (docs.length > 0 && bytes + v.bytes > maxBytes)) {
+          return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
         }
+        bytes += v.bytes;
+        docs.push(v.doc);
       }
-      from = Number(lastPart(rows.at(-1)?.id ?? key('q', stream, head)));
+      cursor = to;
     }
     return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: true };
   };
 
   const getDoc = async (stream: string, id: string): Promise<Doc | null> => {
     const d = await data.get(key('d', stream, id));
-    return d === null || isGone(d) ? null : docToDoc(d);
+    return d === null || isGone(d) ? null : ((await versionsOf(data, [d]))[0] ?? null);
   };
 
   return {

@@ -64,7 +64,7 @@ const live = (doc: CouchDoc | null | undefined): CouchDoc | null =>
 const ofStreams = (kind: string, accountId: string): string =>
   `${kind}|${encodeURIComponent(`${accountId}/`)}`;
 /** Kinds keyed by stream first, and by account first (also swept by range, beside the log's ids). */
-const STREAM_KINDS = ['d', 'q', 'ap', 'aa', 'hk', 'e'];
+const STREAM_KINDS = ['d', 'q', 'qx', 'ap', 'aa', 'hk', 'e'];
 const ACCOUNT_KINDS = ['Da', 'gp', 'ac', 'Sp', 'Sx'];
 
 export interface CouchErase {

@@ -59,6 +59,8 @@ import { opsOf, stubbed, withOps } from './commit-ops';
 export interface ShardState {
   heads: Record<string, number>;
   epochs?: Record<string, number>;
+  /** Streams holding a superseded version (docs.ts: their `qx` markers are read; absent: none). */
+  rewritten?: Record<string, true>;
 }
 
 /** An event a commit carries for other nodes (changes.ts): what their hubs must act on. */

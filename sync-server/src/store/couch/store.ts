@@ -16,6 +16,8 @@
  *   are not announced twice.
  * - No data-directory lock: the store holds no local state. init() creates the databases if missing and
  *   the store's incarnation once (a create: of racing nodes, one wins and all read it).
+ * - Requests ask for answers uncompressed (`accept-encoding: identity`): CouchDB does not compress them,
+ *   pouchdb-server gzips them when asked, which costs both ends more CPU than the bytes cost on a LAN.
  * - health() is ok only while a read of the data database answers (at most once per `healthIntervalMs`,
  *   repeating its last answer in between); a closed store is reported at once.
  * Failure modes: CouchDB unreachable → UNAVAILABLE (writes are refused, nothing is acknowledged; the store
@@ -111,16 +113,17 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const report =
     options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
   const fetchImpl = options.fetch ?? fetch;
-  const withAuth = (init: RequestInit): RequestInit => {
-    if (authorization === null) return init;
+  /** Credentials, and answers uncompressed (pouchdb-server gzips them when asked: CPU on both ends). */
+  const withHeaders = (init: RequestInit): RequestInit => {
     const headers = new Headers(init.headers);
-    headers.set('authorization', authorization);
+    headers.set('accept-encoding', 'identity');
+    if (authorization !== null) headers.set('authorization', authorization);
     return { ...init, headers };
   };
   const fetchWithTimeout = async (url: string, init: RequestInit = {}): Promise<Response> => {
     const response = await fetchImpl(
       url,
-      withAuth({ ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) }),
+      withHeaders({ ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) }),
     );
     // 202: a cluster stored the write on fewer than `w` copies (a partition): not acknowledged as written
     // (conflicts.ts). Answered as a 503, which the store maps to UNAVAILABLE and does not repeat.
@@ -175,7 +178,7 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const ensureDb = async (url: string): Promise<void> => {
     const response = await fetchImpl(
       url,
-      withAuth({ method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }),
+      withHeaders({ method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }),
     ).catch((error: unknown) => {
       const reason =
         error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
