@@ -169,6 +169,8 @@ describe('records.newest', () => {
       {
         min: null,
         entries: dates.map((d, i) => ({ id: String(i).padStart(4, '0'), date: d })).sort(newestFirst),
+        heads: [],
+        floor: null,
       },
       NEWEST_CAP,
     );
