@@ -198,10 +198,13 @@ export const createNewest = (deps: NewestDeps) => {
       const cap = Math.max(NEWEST_CAP, limit);
       let keep = cap;
       let digest: Digest | null = null;
-      /** The stamp `digest` is as of; null: an event without one was applied (not saved again). */
-      let lwt: number | null = null;
+      /** The latest write stamp `digest` reflects. */
+      let lwt = 0;
+      /** Events moved the digest since it was last saved. */
       let dirty = false;
-      let cancelSave: (() => void) | null = null;
+      /** Saved for events: to be saved once more when they have been quiet for the margin. */
+      let settle = false;
+      let timer: { readonly cancel: () => void; readonly settle: boolean } | null = null;
       const pending: DigestDoc[] = [];
       let stopped = false;
       let queued = false;
@@ -211,31 +214,45 @@ export const createNewest = (deps: NewestDeps) => {
         for (const doc of pending.splice(0)) {
           const before = digest!;
           digest = applyWrite(before, doc, kind, patientId);
-          const stamp = stampOf(doc);
-          lwt = stamp === null || lwt === null ? null : Math.max(lwt, stamp);
+          lwt = Math.max(lwt, stampOf(doc) ?? 0);
           if (digest !== before) dirty = true;
         }
       };
 
-      const saveNow = async (): Promise<void> => {
-        cancelSave = null;
-        if (!dirty || digest === null || lwt === null) return;
+      /**
+       * Saved as of `at` (default now): every write committed by then has its event applied (an event comes
+       * before its write resolves); one committed later is stamped after `at` less the margin (a scan's).
+       */
+      const saveNow = async (at?: number): Promise<void> => {
+        if (digest === null || (!dirty && !settle)) return;
         try {
           deps.unlocked();
         } catch {
           return; // Locked meanwhile: nothing is written; the next unlock scans from the older W.
         }
+        const stamp = at ?? deps.now();
+        drain();
+        const moved = dirty;
         dirty = false;
-        // Cut in memory too: events of a long sync would otherwise grow it to every record.
+        settle = moved;
+        // Cut in memory too: the events of a long sync would grow it to every record.
         digest = cutDigest(digest, keep);
-        await save(kind, patientId, digest, lwt);
+        await save(kind, patientId, digest, Math.max(stamp, lwt));
+        // Once quiet for the margin, saved again: the next unlock's scan then reads none of these writes.
+        if (moved) arm(MARK_MARGIN_MS + SAVE_EVERY_MS, true);
       };
 
-      const saveSoon = (): void => {
-        if (!dirty || cancelSave !== null || stopped) return;
-        cancelSave = later(() => {
-          chain = chain.then(saveNow).catch(() => undefined);
-        }, SAVE_EVERY_MS);
+      const arm = (ms: number, isSettle: boolean): void => {
+        if (stopped) return;
+        if (timer !== null) {
+          if (!timer.settle || isSettle) return;
+          timer.cancel();
+        }
+        const cancel = later(() => {
+          timer = null;
+          chain = chain.then(() => saveNow()).catch(() => undefined);
+        }, ms);
+        timer = { cancel, settle: isSettle };
       };
 
       const loaded = (asOf: AsOf): Digest => {
@@ -292,7 +309,7 @@ export const createNewest = (deps: NewestDeps) => {
             series: pick(heads),
             complete: digest.min === null && digest.entries.length <= limit,
           });
-          saveSoon();
+          if (dirty) arm(SAVE_EVERY_MS, false);
           return;
         }
       };
@@ -317,9 +334,11 @@ export const createNewest = (deps: NewestDeps) => {
       return () => {
         stopped = true;
         events.unsubscribe();
-        if (cancelSave !== null) {
-          cancelSave();
-          chain = chain.then(saveNow).catch(() => undefined);
+        if (timer !== null) {
+          timer.cancel();
+          timer = null;
+          const at = deps.now();
+          chain = chain.then(() => saveNow(at)).catch(() => undefined);
         }
       };
     });
