@@ -43,10 +43,7 @@ export function useRecords<K extends RecordKind>(kind: K, query: RecordQuery = {
   return useObserved(observed);
 }
 
-export function useNewestRecords<K extends RecordKind>(
-  kind: K,
-  options: NewestOptions = {},
-): NewestPage<K> {
+export function useNewestRecords<K extends RecordKind>(kind: K, options: NewestOptions = {}): NewestPage<K> {
   const session = useHaleSession();
   const key = JSON.stringify(options);
   const observed = useMemo(() => session.records.newest(kind, options), [session, kind, key]);

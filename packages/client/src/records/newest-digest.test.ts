@@ -53,7 +53,10 @@ const rng = (seed: number) => () => {
 
 /** Every invariant of the digest's header, against the chart. */
 const check = (digest: Digest, chart: readonly Rec[]): void => {
-  const live = chart.filter((r) => r.live).map(entryOf).sort(newestFirst);
+  const live = chart
+    .filter((r) => r.live)
+    .map(entryOf)
+    .sort(newestFirst);
   const inPrefix = live.filter((e) => digest.min === null || compareClinicalDates(e.date, digest.min) >= 0);
   expect(digest.entries).toEqual(inPrefix);
   if (digest.min === null) expect(digest.heads).toEqual([]);

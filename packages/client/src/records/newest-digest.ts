@@ -59,7 +59,10 @@ export interface DigestDoc {
 }
 
 /** A lab result's test: its code (trimmed, lower case), else its name (spaces collapsed, lower case). */
-export const labTestKey = (lab: { readonly testCode?: string | undefined; readonly testName: string }): string =>
+export const labTestKey = (lab: {
+  readonly testCode?: string | undefined;
+  readonly testName: string;
+}): string =>
   lab.testCode !== undefined && lab.testCode.trim() !== ''
     ? `code:${lab.testCode.trim().toLowerCase()}`
     : `name:${lab.testName.trim().toLowerCase().replace(/\s+/g, ' ')}`;
@@ -104,12 +107,7 @@ const raiseFloor = (digest: Digest, heads: readonly DigestEntry[], date: string)
 };
 
 /** The heads after `doc`'s current state (`date`, `group`), `digest.entries` already applied. */
-const applyToHeads = (
-  digest: Digest,
-  id: string,
-  date: string | null,
-  group: string | null,
-): Digest => {
+const applyToHeads = (digest: Digest, id: string, date: string | null, group: string | null): Digest => {
   if (digest.min === null) return digest;
   const at = digest.heads.findIndex((h) => h.id === id);
   const was = at < 0 ? undefined : digest.heads[at]!;
@@ -178,7 +176,9 @@ export const cutDigest = (digest: Digest, cap: number): Digest => {
   if (end === digest.entries.length) return digest;
   const below = digest.entries.slice(end);
   // A series not known below: no head is known (the floor at the new min).
-  const heads = below.some((e) => e.group === undefined) ? { heads: [], floor: min } : headsWith(digest, below);
+  const heads = below.some((e) => e.group === undefined)
+    ? { heads: [], floor: min }
+    : headsWith(digest, below);
   return boundHeads({ min, entries: digest.entries.slice(0, end), ...heads });
 };
 

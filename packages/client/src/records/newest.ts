@@ -180,7 +180,7 @@ export const createNewest = (deps: NewestDeps) => {
       entries.push({
         id: doc.id,
         date: clinicalDateOf(kind, record, record.updatedAt),
-        group: seriesOf(kind, record as unknown as Record<string, unknown>),
+        group: seriesOf(kind, record),
       });
     }
     const digest = digestOfAll(entries, cap);
