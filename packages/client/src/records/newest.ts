@@ -10,7 +10,7 @@
  * | scan | the store's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index), each applied by its current state; saved with the new W |
  * | read | the first `limit` entries and the series' newest (`firstOfSeries`) by id, each checked against its entry (gone, another date or series: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
- * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W the latest stamp of the events applied |
+ * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = the time every event received was applied; again once quiet for `MARK_MARGIN_MS` |
  * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`, each series' newest below as heads), W = the time before the read, or a later stamp seen |
  * | cut | to `max(200, limit)` entries and ties, never below what the saved digest held (up to 2,000) |
  *
@@ -19,9 +19,9 @@
  *   them when read; `complete` says no other record of the kind and chart exists; `series` is, walking the
  *   full sort reversed, the first record of each of the first `series` series met (fewer: all there are).
  * - Every write is stamped before it commits (one stamp per batch): a write committed after a scan or a
- *   full read is stamped later than W − the margin, or its change event is applied here. Change events
- *   come in commit order, so a digest saved with W = the latest stamp applied misses only writes that a
- *   scan from W − the margin reads.
+ *   full read is stamped later than W − the margin, or its change event is applied here. A write's change
+ *   event comes within the margin of its stamp too, so a digest saved with W = the time every event received
+ *   by then was applied misses only writes stamped after W − the margin: the next scan reads them.
  * - Fewer entries than `limit` while older records exist (deletions in range), or series the digest cannot
  *   tell (`firstOfSeries` null): a full read, never a short list.
  * Failure modes: the store's errors and AccountError LOCKED (a read after a lock) end the observable with
@@ -220,8 +220,8 @@ export const createNewest = (deps: NewestDeps) => {
       };
 
       /**
-       * Saved as of `at` (default now): every write committed by then has its event applied (an event comes
-       * before its write resolves); one committed later is stamped after `at` less the margin (a scan's).
+       * Saved as of `at` (default now): a write whose event has not come by then is stamped after `at` less
+       * the margin (its event comes within the margin of its stamp), so the next scan reads it.
        */
       const saveNow = async (at?: number): Promise<void> => {
         if (digest === null || (!dirty && !settle)) return;
