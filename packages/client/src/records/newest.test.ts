@@ -179,6 +179,26 @@ describe('records.newest', () => {
     expect(ids(page.items)).toEqual(await fullNewest(records, 5));
   });
 
+  it('an unlock’s scan applies a deletion pulled while locked, beyond what the view reads', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    const all = await fullNewest(recordsOf(db), 250);
+    await first(recordsOf(db), 5);
+    const tenth = (await db.records.findOne(all[9]!).exec())!.toMutableJSON(true);
+    await db.records.bulkUpsert([{ ...tenth, data: {}, _deleted: true } as never]);
+    const records = recordsOf(db, () => Date.now() + 1000);
+    const page = await first(records, 5);
+    expect(records.listedDecodes()).toBeLessThanOrEqual(5);
+    expect(ids(page.items)).toEqual(all.slice(0, 5));
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const stored = (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))![EXAMPLE_PATIENT_ID]!;
+    expect(stored.entries.map(([id]) => id)).toContain(all[8]);
+    expect(stored.entries.map(([id]) => id)).not.toContain(all[9]);
+  });
+
   it('a clock set back behind the digest’s stamp reads in full', async () => {
     const db = await openDb();
     await seed(

@@ -7,7 +7,7 @@
  * | step | what |
  * |---|---|
  * | load | the digest and its write stamp W; none, unreadable, or W later than now (clock set back): a full read |
- * | scan | the store's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index), each applied by its current state; saved with the new W |
+ * | scan | the kind's and chart's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with the new W |
  * | read | the first `limit` entries and the series' newest (`firstOfSeries`) by id, each checked against its entry (gone, another date or series: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
  * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = the time every event received was applied; again once quiet for `MARK_MARGIN_MS` |
@@ -25,10 +25,10 @@
  * - Fewer entries than `limit` while older records exist (deletions in range), or series the digest cannot
  *   tell (`firstOfSeries` null): a full read, never a short list.
  * Failure modes: the store's errors and AccountError LOCKED (a read after a lock) end the observable with
- * that error; a scan of more than `SCAN_LIMIT` writes (a long catch-up) gives way to a full read; a failed
+ * that error; a scan of more than `SCAN_LIMIT` writes of the kind (a long catch-up) gives way to a full read; a failed
  * save is dropped (the next unlock scans from the older W).
  */
-import { getChangedDocumentsSince, type RxStorageInstance } from 'rxdb';
+import { prepareQuery, type RxStorageInstance } from 'rxdb';
 import { Observable } from 'rxjs';
 import type { RecordKind } from '@hale/model';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
@@ -53,13 +53,12 @@ import {
 
 /** Entries kept in a saved digest, at least (more when asked for more, and ties on its earliest date). */
 export const NEWEST_CAP = 200;
-/** Writes a scan reads before giving way to a full read. */
+/** Writes of the kind and chart a scan opens before giving way to a full read. */
 export const SCAN_LIMIT = 5000;
 /** An open view saves the digest its change events moved at most this often. */
 export const SAVE_EVERY_MS = 1000;
 /** Entries a scan keeps at most when the saved digest held more than asked for. */
 const MAX_KEPT = 2000;
-const PAGE = 500;
 const ROUNDS = 8;
 
 export interface NewestOptions {
@@ -143,22 +142,25 @@ export const createNewest = (deps: NewestDeps) => {
     const stored = all?.[patientId];
     if (stored === undefined || stored.lwt > deps.now()) return null;
     let digest = fromStoredDigest(stored);
-    let at = { lwt: stored.lwt - MARK_MARGIN_MS, id: '' };
+    // The kind's and chart's writes since, in write order, read from the write stamps' index: other
+    // kinds' writes (most of a first sync) are passed over in the index, never opened.
+    const query = prepareQuery<DeviceRecord>(storage.schema, {
+      selector: {
+        kind: { $eq: kind },
+        patientId: { $eq: patientId },
+        '_meta.lwt': { $gte: stored.lwt - MARK_MARGIN_MS },
+      } as never,
+      sort: [{ '_meta.lwt': 'asc' } as never, { id: 'asc' }],
+      index: ['_meta.lwt', 'id'] as never,
+      skip: 0,
+      limit: SCAN_LIMIT + 1,
+    });
+    const { documents } = await storage.query(query);
+    if (documents.length > SCAN_LIMIT) return null;
     let lwt = stored.lwt;
-    for (let seen = 0; ;) {
-      const page = await getChangedDocumentsSince<DeviceRecord, { lwt: number; id: string }>(
-        storage,
-        PAGE,
-        at,
-      );
-      for (const d of page.documents as unknown as Stamped[]) {
-        lwt = Math.max(lwt, d._meta.lwt);
-        digest = applyWrite(digest, d, kind, patientId);
-      }
-      seen += page.documents.length;
-      if (page.documents.length < PAGE) break;
-      if (seen >= SCAN_LIMIT) return null;
-      at = { lwt: page.checkpoint.lwt, id: page.checkpoint.id };
+    for (const d of documents as unknown as Stamped[]) {
+      lwt = Math.max(lwt, d._meta.lwt);
+      digest = applyWrite(digest, d, kind, patientId);
     }
     // Not below what was kept: a view asking for fewer must not undo one asking for more.
     digest = cutDigest(digest, Math.max(cap, Math.min(stored.entries.length, MAX_KEPT)));
