@@ -187,7 +187,7 @@ describe('records.newest', () => {
     );
     const all = await fullNewest(recordsOf(db), 250);
     await first(recordsOf(db), 5);
-    const tenth = (await db.records.findOne(all[9]!).exec())!.toMutableJSON(true);
+    const tenth = (await db.records.findOne(all[9]).exec())!.toMutableJSON(true);
     await db.records.bulkUpsert([{ ...tenth, data: {}, _deleted: true } as never]);
     const records = recordsOf(db, () => Date.now() + 1000);
     const page = await first(records, 5);

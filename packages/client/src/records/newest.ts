@@ -149,7 +149,7 @@ export const createNewest = (deps: NewestDeps) => {
         kind: { $eq: kind },
         patientId: { $eq: patientId },
         '_meta.lwt': { $gte: stored.lwt - MARK_MARGIN_MS },
-      } as never,
+      },
       sort: [{ '_meta.lwt': 'asc' } as never, { id: 'asc' }],
       index: ['_meta.lwt', 'id'] as never,
       skip: 0,
