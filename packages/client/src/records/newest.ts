@@ -155,6 +155,8 @@ export const createNewest = (deps: NewestDeps) => {
       skip: 0,
       limit: SCAN_LIMIT + 1,
     });
+    // Counted first (the index and clear fields only, nothing opened): a long catch-up is a full read at once.
+    if ((await storage.count(query)).count > SCAN_LIMIT) return null;
     const { documents } = await storage.query(query);
     if (documents.length > SCAN_LIMIT) return null;
     let lwt = stored.lwt;
