@@ -199,6 +199,23 @@ describe('records.newest', () => {
     expect(stored.entries.map(([id]) => id)).not.toContain(all[9]);
   });
 
+  it('an unlock’s scan saves the time it began: the next unlock does not scan the same writes again', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    await first(recordsOf(db), 5);
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const stamp = async (): Promise<number> =>
+      (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))![EXAMPLE_PATIENT_ID]!.lwt;
+    expect(await stamp()).toBeLessThan(Date.now() + 1000);
+    // An unlock a minute later: the seeded writes lie in the margin's window and are scanned.
+    const later = recordsOf(db, () => Date.now() + 60_000);
+    expect(ids((await first(later, 5)).items)).toEqual(await fullNewest(later, 5));
+    expect(await stamp()).toBeGreaterThanOrEqual(Date.now() + 59_000);
+  });
+
   it('a clock set back behind the digest’s stamp reads in full', async () => {
     const db = await openDb();
     await seed(

@@ -7,7 +7,7 @@
  * | step | what |
  * |---|---|
  * | load | the digest and its write stamp W; none, unreadable, or W later than now (clock set back): a full read |
- * | scan | the kind's and chart's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with the new W |
+ * | scan | the kind's and chart's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with W = the time before the scan, or a later stamp seen |
  * | read | the first `limit` entries and the series' newest (`firstOfSeries`) by id, each checked against its entry (gone, another date or series: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
  * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = the time every event received was applied; again once quiet for `MARK_MARGIN_MS` |
@@ -155,11 +155,11 @@ export const createNewest = (deps: NewestDeps) => {
       skip: 0,
       limit: SCAN_LIMIT + 1,
     });
-    // Counted first (the index and clear fields only, nothing opened): a long catch-up is a full read at once.
-    if ((await storage.count(query)).count > SCAN_LIMIT) return null;
+    // Taken before the scan (as a full read's): a write it does not see is stamped after this, less the margin.
+    const started = deps.now();
     const { documents } = await storage.query(query);
     if (documents.length > SCAN_LIMIT) return null;
-    let lwt = stored.lwt;
+    let lwt = Math.max(stored.lwt, started);
     for (const d of documents as unknown as Stamped[]) {
       lwt = Math.max(lwt, d._meta.lwt);
       digest = applyWrite(digest, d, kind, patientId);
