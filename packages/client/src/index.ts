@@ -18,7 +18,8 @@ export type {
   PassphraseChange,
 } from './hale/hale-session';
 export type { RecordPage, RecordQuery } from './hale/record-query';
-export type { NewestPage } from './records/newest';
+export type { NewestOptions, NewestPage } from './records/newest';
+export { labTestKey } from './records/newest-digest';
 export type { RecordHistory, RecordVersion } from './hale/record-history';
 export { EXPIRING_SOON_MS } from './hale/grant-views';
 export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';

@@ -4,7 +4,7 @@
  * | hook | value |
  * |---|---|
  * | `useRecords(kind, query)` | a `RecordPage` of the kind (filters, sort, page) |
- * | `useNewestRecords(kind, options)` | a `NewestPage`: the newest `limit` by clinical date, and `complete` |
+ * | `useNewestRecords(kind, options)` | a `NewestPage`: the newest `limit` by clinical date, `complete`, the first `series` tests' newest |
  * | `useRecord(id)` / `useRecordHistory(id)` | one record, or it with its versions; null while there is none |
  * | `useSearch(query, options)` | `SearchResults`: the chart's records matching the words, ranked |
  * | `useSyncState()` / `useInitialSync()` / `useSyncIssues()` | the sync state; a first sync's n of m; the open issues |
@@ -21,6 +21,7 @@
  */
 import { useMemo } from 'react';
 import type {
+  NewestOptions,
   NewestPage,
   ProviderSearch,
   RecordHistory,
@@ -42,10 +43,7 @@ export function useRecords<K extends RecordKind>(kind: K, query: RecordQuery = {
   return useObserved(observed);
 }
 
-export function useNewestRecords<K extends RecordKind>(
-  kind: K,
-  options: { readonly limit?: number; readonly patientId?: string } = {},
-): NewestPage<K> {
+export function useNewestRecords<K extends RecordKind>(kind: K, options: NewestOptions = {}): NewestPage<K> {
   const session = useHaleSession();
   const key = JSON.stringify(options);
   const observed = useMemo(() => session.records.newest(kind, options), [session, kind, key]);

@@ -25,6 +25,7 @@ import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
 import {
   RecordError,
+  type NewestOptions,
   type NewestPage,
   type RecordInput,
   type StoredRecord,
@@ -71,7 +72,7 @@ import type { RecordsIoDeps } from '../io/records-io-deps';
 import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
 
 export type { RecordPage, RecordQuery } from './record-query';
-export type { NewestPage } from '../records/newest';
+export type { NewestOptions, NewestPage } from '../records/newest';
 export { pageOf } from './record-query';
 
 export interface HaleRecords {
@@ -81,12 +82,10 @@ export interface HaleRecords {
   query<K extends RecordKind>(kind: K, query?: RecordQuery): Promise<RecordPage<K>>;
   /**
    * The newest `limit` (default 20, 1 to 1000) records of a kind of one chart by clinical date, newest
-   * first, live, and `complete` when they are all there are; reads about `limit` records, not all of them.
+   * first, live, and `complete` when they are all there are; with `series` (LabResult), the newest result
+   * of each of the first `series` tests; reads about `limit` + `series` records, not all of them.
    */
-  newest<K extends RecordKind>(
-    kind: K,
-    options?: { readonly limit?: number; readonly patientId?: string },
-  ): Observed<NewestPage<K>>;
+  newest<K extends RecordKind>(kind: K, options?: NewestOptions): Observed<NewestPage<K>>;
   /** One record, live; null while there is none. */
   one<K extends RecordKind>(id: string): Observed<StoredRecord<K> | null>;
   /** One record with its versions, newest first (`RecordHistory`); null while there is none. */
@@ -345,7 +344,12 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return pageOfView(await firstValueFrom(viewOf(kind, query.patientId)), query);
     },
     newest: (kind, options) =>
-      observedFrom(session.records.newest(kind, options), { items: [], complete: false, loading: true }),
+      observedFrom(session.records.newest(kind, options), {
+        items: [],
+        series: [],
+        complete: false,
+        loading: true,
+      }),
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
       observedFrom<RecordHistory<K> | null>(

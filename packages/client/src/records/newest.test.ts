@@ -10,8 +10,8 @@ import { createDeviceMeta } from '../session/device-meta';
 import { byClinical } from '../hale/record-views';
 import { createRecords, type StoredRecord } from './records';
 import { DEVICE, pulledSide, recordInput } from './records.test-util';
-import { NEWEST_CAP, type NewestPage } from './newest';
-import { cutDigest, newestFirst } from './newest-digest';
+import { NEWEST_CAP, SCAN_LIMIT, type NewestPage } from './newest';
+import { NEWEST_DIGEST_SCHEMA, cutDigest, labTestKey, newestFirst } from './newest-digest';
 
 const dbs: DeviceDb[] = [];
 let counter = 0;
@@ -30,9 +30,19 @@ const openDb = async (): Promise<DeviceDb> => {
   return db;
 };
 
+/** Timers run by the test (`later`): a view's saves while open. */
+const timers: (() => void)[] = [];
+const runTimers = (): void => {
+  for (const run of timers.splice(0)) run();
+};
+
 /** A records API over `db` (a new one: an unlock, nothing held in memory), its meta on `db`. */
 const recordsOf = (db: DeviceDb, now: () => number = () => Date.now()) =>
   createRecords({
+    later: (run) => {
+      timers.push(run);
+      return () => timers.splice(timers.indexOf(run) >>> 0, 1);
+    },
     collection: db.records,
     accountId: EXAMPLE_PATIENT_ID,
     deviceId: DEVICE,
@@ -52,14 +62,46 @@ const fullNewest = async (records: ReturnType<typeof recordsOf>, limit: number):
 };
 
 /** A LabResult as a pull stores it (another device wrote it), without this API. */
-const pulledLab = (effectiveAt: string) =>
+const pulledLab = (effectiveAt: string, over: Readonly<Record<string, unknown>> = {}) =>
   pulledSide('LabResult', {
-    ...exampleRecord('LabResult', { id: newId(), effectiveAt, patientId: EXAMPLE_PATIENT_ID }),
+    ...exampleRecord('LabResult', { id: newId(), effectiveAt, patientId: EXAMPLE_PATIENT_ID, ...over }),
     updatedAt: '2024-06-01T00:00:00.000Z',
   });
 
 const seed = async (db: DeviceDb, dates: readonly string[]): Promise<void> => {
   await db.records.bulkInsert(dates.map((d) => ({ ...pulledLab(d), _deleted: undefined }) as never));
+};
+
+/** Results of test `t` (a code of its own) on `dates`, as a pull stores them. */
+const seedTest = async (db: DeviceDb, t: string, dates: readonly string[], status = 'final') => {
+  const docs = dates.map((d) => pulledLab(d, { testCode: `T-${t}`, testName: `Test ${t}`, status }));
+  await db.records.bulkInsert(docs.map((d) => ({ ...d, _deleted: undefined }) as never));
+  return docs;
+};
+
+/** The full walk's first `n` tests' newest (every record opened): what the home's card shows. */
+const fullSeries = async (records: ReturnType<typeof recordsOf>, n: number): Promise<string[]> => {
+  const all = await firstValueFrom(records.observe('LabResult'));
+  const seen = new Set<string>();
+  const out: Lab[] = [];
+  for (const l of [...all].sort(byClinical).reverse()) {
+    const key = labTestKey(l.record);
+    if (out.length === n || l.record.status === 'entered-in-error' || l.record.status === 'cancelled')
+      continue;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(l);
+  }
+  return ids(out);
+};
+
+const firstSeries = (records: ReturnType<typeof recordsOf>, series: number) =>
+  firstValueFrom(records.newest('LabResult', { limit: 1, series }));
+
+/** Waits until `check` holds (polled), at most ~10 s. */
+const until = async (check: () => boolean | Promise<boolean>): Promise<void> => {
+  for (let i = 0; i < 2000 && !(await check()); i += 1) await new Promise((r) => setTimeout(r, 5));
+  expect(await check()).toBe(true);
 };
 
 const day = (n: number): string => new Date(Date.UTC(2020, 0, 1) + n * 86_400_000).toISOString();
@@ -137,6 +179,43 @@ describe('records.newest', () => {
     expect(ids(page.items)).toEqual(await fullNewest(records, 5));
   });
 
+  it('an unlock’s scan applies a deletion pulled while locked, beyond what the view reads', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    const all = await fullNewest(recordsOf(db), 250);
+    await first(recordsOf(db), 5);
+    const tenth = (await db.records.findOne(all[9]).exec())!.toMutableJSON(true);
+    await db.records.bulkUpsert([{ ...tenth, data: {}, _deleted: true } as never]);
+    const records = recordsOf(db, () => Date.now() + 1000);
+    const page = await first(records, 5);
+    expect(records.listedDecodes()).toBeLessThanOrEqual(5);
+    expect(ids(page.items)).toEqual(all.slice(0, 5));
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const stored = (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))![EXAMPLE_PATIENT_ID]!;
+    expect(stored.entries.map(([id]) => id)).toContain(all[8]);
+    expect(stored.entries.map(([id]) => id)).not.toContain(all[9]);
+  });
+
+  it('an unlock’s scan saves the time it began: the next unlock does not scan the same writes again', async () => {
+    const db = await openDb();
+    await seed(
+      db,
+      Array.from({ length: 250 }, (_, i) => day(i)),
+    );
+    await first(recordsOf(db), 5);
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const stamp = async (): Promise<number> =>
+      (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))![EXAMPLE_PATIENT_ID]!.lwt;
+    expect(await stamp()).toBeLessThan(Date.now() + 1000);
+    // An unlock a minute later: the seeded writes lie in the margin's window and are scanned.
+    const later = recordsOf(db, () => Date.now() + 60_000);
+    expect(ids((await first(later, 5)).items)).toEqual(await fullNewest(later, 5));
+    expect(await stamp()).toBeGreaterThanOrEqual(Date.now() + 59_000);
+  });
+
   it('a clock set back behind the digest’s stamp reads in full', async () => {
     const db = await openDb();
     await seed(
@@ -169,6 +248,8 @@ describe('records.newest', () => {
       {
         min: null,
         entries: dates.map((d, i) => ({ id: String(i).padStart(4, '0'), date: d })).sort(newestFirst),
+        heads: [],
+        floor: null,
       },
       NEWEST_CAP,
     );
@@ -186,5 +267,116 @@ describe('records.newest', () => {
     expect(page.complete).toBe(true);
     expect(ids(page.items)).toEqual(await fullNewest(records, 5));
     expect(() => records.newest('LabResult', { limit: 0 })).toThrow(/limit/);
+  });
+
+  it('names the first tests’ newest results as the full walk does, and after a restart opens about that many', async () => {
+    const db = await openDb();
+    // A meter's 600 results of one test, newer than every other test's (as the bench chart's).
+    await seedTest(
+      db,
+      'meter',
+      Array.from({ length: 600 }, (_, i) => day(1000 + i)),
+    );
+    for (const t of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+      await seedTest(
+        db,
+        t,
+        Array.from({ length: 30 }, (_, i) => day(i * 7 + t.charCodeAt(0))),
+      );
+    }
+    // Newer than test a's newest, but entered in error: in no series.
+    await seedTest(db, 'a', [day(900)], 'entered-in-error');
+    const a = recordsOf(db);
+    expect(ids((await firstSeries(a, 6)).series)).toEqual(await fullSeries(a, 6));
+    const b = recordsOf(db);
+    const page = await firstSeries(b, 6);
+    expect(b.listedDecodes()).toBeLessThanOrEqual(7);
+    expect(ids(page.series)).toEqual(await fullSeries(b, 6));
+    expect(ids(page.series)).toHaveLength(6);
+    // More series than the chart has: all there are.
+    expect(ids((await firstSeries(recordsOf(db), 20)).series)).toEqual(await fullSeries(b, 20));
+  });
+
+  it('follows a test’s newest result withdrawn, and one deleted below the digest while locked', async () => {
+    const db = await openDb();
+    const meter = await seedTest(
+      db,
+      'meter',
+      Array.from({ length: 400 }, (_, i) => day(1000 + i)),
+    );
+    const others = await seedTest(
+      db,
+      'x',
+      Array.from({ length: 5 }, (_, i) => day(100 + i)),
+    );
+    await seedTest(db, 'y', [day(50), day(60)]);
+    await firstSeries(recordsOf(db), 3);
+    // Pulled while locked: test x's newest deleted (a head below the digest's earliest date).
+    const newestX = others.at(-1)!;
+    await db.records.upsert({ ...newestX, data: {}, _deleted: true } as never);
+    // An unlock a second later (RxDB's stamps of a bulk write run a little ahead of the clock).
+    const records = recordsOf(db, () => Date.now() + 1000);
+    const page = await firstSeries(records, 3);
+    // (Test x's next result is not known to the digest: this unlock reads every result.)
+    expect(ids(page.series)).toEqual(await fullSeries(records, 3));
+    expect(ids(page.series)).not.toContain(newestX.id);
+    // Live: the meter's newest withdrawn (entered in error), then test y's newest moved to the top.
+    const seen: NewestPage<'LabResult'>[] = [];
+    const sub = records.newest('LabResult', { limit: 1, series: 3 }).subscribe((p) => seen.push(p));
+    await until(() => seen.length > 0);
+    const top = meter.at(-1)!;
+    await db.records.upsert({ ...top, rv: 3, data: { ...top.data, status: 'entered-in-error' } });
+    await until(() => !ids(seen.at(-1)!.series).includes(top.id));
+    expect(ids(seen.at(-1)!.series)).toEqual(await fullSeries(records, 3));
+    expect(ids(seen.at(-1)!.items)).toEqual([top.id]);
+    sub.unsubscribe();
+    const later = recordsOf(db, () => Date.now() + 2000);
+    expect(ids((await firstSeries(later, 3)).series)).toEqual(await fullSeries(later, 3));
+  });
+
+  it('saves the digest a view moved while open, again once quiet: the unlock after a long sync scans, not reads all', async () => {
+    const db = await openDb();
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const stamp = async (): Promise<number> =>
+      (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))?.[EXAMPLE_PATIENT_ID]?.lwt ?? 0;
+    let shift = 0;
+    const clock = () => Date.now() + shift;
+    const records = recordsOf(db, clock);
+    const seen: NewestPage<'LabResult'>[] = [];
+    const sub = records.newest('LabResult', { limit: 1, series: 2 }).subscribe((p) => seen.push(p));
+    await until(() => seen.length > 0);
+    const empty = await stamp();
+    // A first sync's pull: more writes than an unlock's scan reads.
+    const total = SCAN_LIMIT + 500;
+    for (let i = 0; i < total; i += 1000) {
+      await seedTest(
+        db,
+        i % 2000 === 0 ? 'p' : 'q',
+        Array.from({ length: Math.min(1000, total - i) }, (_, j) => day(i + j)),
+      );
+    }
+    await until(() => seen.at(-1)!.series.length === 2);
+    await until(() => timers.length > 0);
+    runTimers();
+    await until(async () => (await stamp()) > empty);
+    const moved = await stamp();
+    expect(moved).toBeLessThan(Date.now() + 1000);
+    // The writes quiet for the margin (the clock moved on): saved again, past them.
+    shift = 60_000;
+    await until(() => timers.length > 0);
+    runTimers();
+    await until(async () => (await stamp()) > moved + 30_000);
+    sub.unsubscribe();
+    const next = recordsOf(db, clock);
+    const page = await firstSeries(next, 2);
+    expect(next.listedDecodes()).toBeLessThanOrEqual(3);
+    expect(ids(page.series)).toEqual(await fullSeries(next, 2));
+  });
+
+  it('refuses series of a kind without them, and counts out of range', async () => {
+    const records = recordsOf(await openDb());
+    expect(() => records.newest('Allergy', { series: 2 })).toThrow(/series/);
+    expect(() => records.newest('LabResult', { series: 101 })).toThrow(/series/);
+    expect(() => records.newest('LabResult', { series: -1 })).toThrow(/series/);
   });
 });

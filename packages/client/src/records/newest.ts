@@ -1,28 +1,34 @@
 /**
- * `records.newest(kind, { limit })`: a chart's newest records of a kind by clinical date, live, read through
- * a digest (newest-digest.ts) kept in device meta (`newest-<kind>`, per patient inside the sealed value), so
- * an unlock opens about `limit` records instead of every record of the kind.
+ * `records.newest(kind, { limit, series })`: a chart's newest records of a kind by clinical date, and the
+ * newest of each of its first `series` series (a lab result's test), live, read through a digest
+ * (newest-digest.ts) kept in device meta (`newest-<kind>`, per patient inside the sealed value), so an unlock
+ * opens about `limit` + `series` records instead of every record of the kind.
  *
  * | step | what |
  * |---|---|
  * | load | the digest and its write stamp W; none, unreadable, or W later than now (clock set back): a full read |
- * | scan | the store's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index), each applied by its current state; saved with the new W |
- * | read | the first `limit` entries by id, each checked against its entry (gone, or another date: applied, read again) |
+ * | scan | the kind's and chart's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with W = the time before the scan, or a later stamp seen |
+ * | read | the first `limit` entries and the series' newest (`firstOfSeries`) by id, each checked against its entry (gone, another date or series: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
- * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`), W = the time before the read, or a later stamp seen |
- | cut | to `max(200, limit)` entries and ties, never below what the saved digest held (up to 2,000) |
+ * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = the time every event received was applied; again once quiet for `MARK_MARGIN_MS` |
+ * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`, each series' newest below as heads), W = the time before the read, or a later stamp seen |
+ * | cut | to `max(200, limit)` entries and ties, never below what the saved digest held (up to 2,000) |
  *
  * Invariants:
  * - An answer is the newest `limit` live records by the full sort (`byClinical` reversed), as the store held
- *   them when read; `complete` says no other record of the kind and chart exists.
+ *   them when read; `complete` says no other record of the kind and chart exists; `series` is, walking the
+ *   full sort reversed, the first record of each of the first `series` series met (fewer: all there are).
  * - Every write is stamped before it commits (one stamp per batch): a write committed after a scan or a
- *   full read is stamped later than W − the margin, or its change event is applied here.
- * - Fewer entries than `limit` while older records exist (deletions in range): a full read, never a short list.
+ *   full read is stamped later than W − the margin, or its change event is applied here. A write's change
+ *   event comes within the margin of its stamp too, so a digest saved with W = the time every event received
+ *   by then was applied misses only writes stamped after W − the margin: the next scan reads them.
+ * - Fewer entries than `limit` while older records exist (deletions in range), or series the digest cannot
+ *   tell (`firstOfSeries` null): a full read, never a short list.
  * Failure modes: the store's errors and AccountError LOCKED (a read after a lock) end the observable with
- * that error; a scan of more than `SCAN_LIMIT` writes (a long catch-up) gives way to a full read; a failed
+ * that error; a scan of more than `SCAN_LIMIT` writes of the kind (a long catch-up) gives way to a full read; a failed
  * save is dropped (the next unlock scans from the older W).
  */
-import { getChangedDocumentsSince, type RxStorageInstance } from 'rxdb';
+import { prepareQuery, type RxStorageInstance } from 'rxdb';
 import { Observable } from 'rxjs';
 import type { RecordKind } from '@hale/model';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
@@ -36,7 +42,9 @@ import {
   applyWrite,
   cutDigest,
   digestOfAll,
+  firstOfSeries,
   fromStoredDigest,
+  seriesOf,
   toStoredDigest,
   type Digest,
   type DigestDoc,
@@ -45,18 +53,33 @@ import {
 
 /** Entries kept in a saved digest, at least (more when asked for more, and ties on its earliest date). */
 export const NEWEST_CAP = 200;
-/** Writes a scan reads before giving way to a full read. */
+/** Writes of the kind and chart a scan opens before giving way to a full read. */
 export const SCAN_LIMIT = 5000;
+/** An open view saves the digest its change events moved at most this often. */
+export const SAVE_EVERY_MS = 1000;
 /** Entries a scan keeps at most when the saved digest held more than asked for. */
 const MAX_KEPT = 2000;
-const PAGE = 500;
 const ROUNDS = 8;
+
+export interface NewestOptions {
+  /** Records answered in `items`: 1 to 1,000 (default 20). */
+  readonly limit?: number;
+  /** Series answered in `series` (kinds with series: LabResult, by test): 0 to 100 (default 0). */
+  readonly series?: number;
+  /** The chart (default: this account's). */
+  readonly patientId?: string;
+}
 
 export interface NewestPage<K extends RecordKind> {
   /** Newest first by clinical date (then id, reversed), at most `limit`. */
   readonly items: readonly StoredRecord<K>[];
   /** True when no other record of the kind and chart exists. */
   readonly complete: boolean;
+  /**
+   * The newest record of each of the first `series` series by their newest record, newest first (a lab
+   * result entered in error or cancelled is in none); fewer when the chart has fewer; empty unless asked.
+   */
+  readonly series: readonly StoredRecord<K>[];
   /** Only before the store first answered. */
   readonly loading?: true;
 }
@@ -68,17 +91,35 @@ export interface NewestDeps {
   /** The clock RxDB stamps writes with. */
   readonly now: () => number;
   readonly unlocked: () => void;
+  /** Waits `ms`, then runs `run` (default `setTimeout`); answers a cancel. */
+  readonly later?: (run: () => void, ms: number) => () => void;
 }
 
 type Stamped = DigestDoc & { readonly _meta: { readonly lwt: number } };
+/** A digest as of a write stamp. */
+interface AsOf {
+  readonly digest: Digest;
+  readonly lwt: number;
+}
 
 const dateOf = (kind: string, doc: DigestDoc): string => {
   const inner = doc.data['updatedAt'];
   return clinicalDateOf(kind, doc.data, typeof inner === 'string' ? inner : doc.updatedAt);
 };
 
+const stampOf = (doc: DigestDoc): number | null => {
+  const lwt = (doc as Partial<Stamped>)._meta?.lwt;
+  return typeof lwt === 'number' && Number.isFinite(lwt) ? lwt : null;
+};
+
+const setTimer = (run: () => void, ms: number): (() => void) => {
+  const t = setTimeout(run, ms);
+  return () => clearTimeout(t);
+};
+
 export const createNewest = (deps: NewestDeps) => {
   const keyOf = (kind: string): string => `newest-${kind}`;
+  const later = deps.later ?? setTimer;
   const storage = deps.collection.storageInstance as unknown as RxStorageInstance<
     DeviceRecord,
     unknown,
@@ -95,37 +136,42 @@ export const createNewest = (deps: NewestDeps) => {
   };
 
   /** The saved digest brought up to the store's writes, or null (none, unreadable, clock set back, long scan). */
-  const loadAndScan = async (kind: string, patientId: string, cap: number): Promise<Digest | null> => {
+  const loadAndScan = async (kind: string, patientId: string, cap: number): Promise<AsOf | null> => {
     if (deps.meta === undefined) return null;
     const all = await deps.meta.get(keyOf(kind), NEWEST_DIGEST_SCHEMA).catch(() => null);
     const stored = all?.[patientId];
     if (stored === undefined || stored.lwt > deps.now()) return null;
     let digest = fromStoredDigest(stored);
-    let at = { lwt: stored.lwt - MARK_MARGIN_MS, id: '' };
-    let lwt = stored.lwt;
-    for (let seen = 0; ;) {
-      const page = await getChangedDocumentsSince<DeviceRecord, { lwt: number; id: string }>(
-        storage,
-        PAGE,
-        at,
-      );
-      for (const d of page.documents as unknown as Stamped[]) {
-        lwt = Math.max(lwt, d._meta.lwt);
-        digest = applyWrite(digest, d, kind, patientId);
-      }
-      seen += page.documents.length;
-      if (page.documents.length < PAGE) break;
-      if (seen >= SCAN_LIMIT) return null;
-      at = { lwt: page.checkpoint.lwt, id: page.checkpoint.id };
+    // The kind's and chart's writes since, in write order, read from the write stamps' index: other
+    // kinds' writes (most of a first sync) are passed over in the index, never opened.
+    const query = prepareQuery<DeviceRecord>(storage.schema, {
+      selector: {
+        kind: { $eq: kind },
+        patientId: { $eq: patientId },
+        '_meta.lwt': { $gte: stored.lwt - MARK_MARGIN_MS },
+      },
+      sort: [{ '_meta.lwt': 'asc' } as never, { id: 'asc' }],
+      index: ['_meta.lwt', 'id'] as never,
+      skip: 0,
+      limit: SCAN_LIMIT + 1,
+    });
+    // Taken before the scan (as a full read's): a write it does not see is stamped after this, less the margin.
+    const started = deps.now();
+    const { documents } = await storage.query(query);
+    if (documents.length > SCAN_LIMIT) return null;
+    let lwt = Math.max(stored.lwt, started);
+    for (const d of documents as unknown as Stamped[]) {
+      lwt = Math.max(lwt, d._meta.lwt);
+      digest = applyWrite(digest, d, kind, patientId);
     }
     // Not below what was kept: a view asking for fewer must not undo one asking for more.
     digest = cutDigest(digest, Math.max(cap, Math.min(stored.entries.length, MAX_KEPT)));
     await save(kind, patientId, digest, lwt);
-    return digest;
+    return { digest, lwt };
   };
 
   /** Every record of the kind and chart opened: the digest rebuilt and saved. */
-  const fullRead = async (kind: string, patientId: string, cap: number): Promise<Digest> => {
+  const fullRead = async (kind: string, patientId: string, cap: number): Promise<AsOf> => {
     // Taken before the read: a write not in it is stamped after this, less the time it took to commit.
     let lwt = deps.now();
     const docs = await deps.collection.find({ selector: { kind, patientId } }).exec();
@@ -135,47 +181,116 @@ export const createNewest = (deps: NewestDeps) => {
       const listed = deps.lists.listed(doc);
       if (listed === null) continue;
       const { record } = listed.stored;
-      entries.push({ id: doc.id, date: clinicalDateOf(kind, record, record.updatedAt) });
+      entries.push({
+        id: doc.id,
+        date: clinicalDateOf(kind, record, record.updatedAt),
+        group: seriesOf(kind, record),
+      });
     }
     const digest = digestOfAll(entries, cap);
     await save(kind, patientId, digest, lwt);
-    return digest;
+    return { digest, lwt };
   };
 
   const observe = <K extends RecordKind>(
     kind: K,
     patientId: string,
     limit: number,
+    series = 0,
   ): Observable<NewestPage<K>> =>
     new Observable<NewestPage<K>>((subscriber) => {
       const cap = Math.max(NEWEST_CAP, limit);
+      let keep = cap;
       let digest: Digest | null = null;
+      /** The latest write stamp `digest` reflects. */
+      let lwt = 0;
+      /** Events moved the digest since it was last saved. */
+      let dirty = false;
+      /** Saved for events: to be saved once more when they have been quiet for the margin. */
+      let settle = false;
+      let timer: { readonly cancel: () => void; readonly settle: boolean } | null = null;
       const pending: DigestDoc[] = [];
       let stopped = false;
+      let queued = false;
       let chain = Promise.resolve();
 
       const drain = (): void => {
-        for (const doc of pending.splice(0)) digest = applyWrite(digest!, doc, kind, patientId);
+        for (const doc of pending.splice(0)) {
+          const before = digest!;
+          digest = applyWrite(before, doc, kind, patientId);
+          lwt = Math.max(lwt, stampOf(doc) ?? 0);
+          if (digest !== before) dirty = true;
+        }
+      };
+
+      /**
+       * Saved as of `at` (default now): a write whose event has not come by then is stamped after `at` less
+       * the margin (its event comes within the margin of its stamp), so the next scan reads it.
+       */
+      const saveNow = async (at?: number): Promise<void> => {
+        if (digest === null || (!dirty && !settle)) return;
+        try {
+          deps.unlocked();
+        } catch {
+          return; // Locked meanwhile: nothing is written; the next unlock scans from the older W.
+        }
+        const stamp = at ?? deps.now();
+        drain();
+        const moved = dirty;
+        dirty = false;
+        settle = moved;
+        // Cut in memory too: the events of a long sync would grow it to every record.
+        digest = cutDigest(digest, keep);
+        await save(kind, patientId, digest, Math.max(stamp, lwt));
+        // Once quiet for the margin, saved again: the next unlock's scan then reads none of these writes.
+        if (moved) arm(MARK_MARGIN_MS + SAVE_EVERY_MS, true);
+      };
+
+      const arm = (ms: number, isSettle: boolean): void => {
+        if (stopped) return;
+        if (timer !== null) {
+          if (!timer.settle || isSettle) return;
+          timer.cancel();
+        }
+        const cancel = later(() => {
+          timer = null;
+          chain = chain.then(() => saveNow()).catch(() => undefined);
+        }, ms);
+        timer = { cancel, settle: isSettle };
+      };
+
+      const loaded = (asOf: AsOf): Digest => {
+        lwt = asOf.lwt;
+        dirty = false;
+        return asOf.digest;
       };
 
       const answer = async (): Promise<void> => {
+        queued = false;
         if (stopped) return;
         deps.unlocked();
-        if (digest === null)
-          digest = (await loadAndScan(kind, patientId, cap)) ?? (await fullRead(kind, patientId, cap));
+        if (digest === null) {
+          const scanned = await loadAndScan(kind, patientId, cap);
+          digest = loaded(scanned ?? (await fullRead(kind, patientId, cap)));
+          keep = Math.max(cap, Math.min(digest.entries.length, MAX_KEPT));
+        }
         for (let round = 0; ; round += 1) {
           drain();
-          if (round === ROUNDS || (digest.min !== null && digest.entries.length < limit)) {
-            digest = await fullRead(kind, patientId, cap);
+          let heads = series > 0 ? firstOfSeries(digest, series) : [];
+          if (round === ROUNDS || heads === null || (digest.min !== null && digest.entries.length < limit)) {
+            digest = loaded(await fullRead(kind, patientId, cap));
             drain();
+            heads = series > 0 ? (firstOfSeries(digest, series) ?? []) : [];
           }
-          const want = digest.entries.slice(0, limit);
-          const docs = await deps.collection.findByIds(want.map((e) => e.id)).exec();
+          const first = digest.entries.slice(0, limit);
+          const want = new Map<string, DigestEntry>();
+          for (const e of [...first, ...heads]) want.set(e.id, e);
+          const docs = await deps.collection.findByIds([...want.keys()]).exec();
           if (stopped) return;
           deps.unlocked();
-          const items: StoredRecord<K>[] = [];
+          const found = new Map<string, StoredRecord<K>>();
           let stale = false;
-          for (const entry of want) {
+          for (const entry of want.values()) {
             const doc = docs.get(entry.id);
             const listed = doc === undefined ? null : deps.lists.listed<K>(doc);
             if (doc === undefined || listed === null) {
@@ -185,18 +300,28 @@ export const createNewest = (deps: NewestDeps) => {
               continue;
             }
             const now: DigestDoc = { ...doc.toJSON(), _deleted: false };
-            if (dateOf(kind, now) !== entry.date) {
+            if (dateOf(kind, now) !== entry.date || seriesOf(kind, now.data) !== entry.group) {
               digest = applyWrite(digest, now, kind, patientId);
               stale = true;
-            } else items.push(listed.stored);
+            } else found.set(entry.id, listed.stored);
           }
           if (stale && round < ROUNDS) continue;
-          subscriber.next({ items, complete: digest.min === null && digest.entries.length <= limit });
+          const pick = (entries: readonly DigestEntry[]): StoredRecord<K>[] =>
+            entries.flatMap((e) => found.get(e.id) ?? []);
+          subscriber.next({
+            items: pick(first),
+            series: pick(heads),
+            complete: digest.min === null && digest.entries.length <= limit,
+          });
+          if (dirty) arm(SAVE_EVERY_MS, false);
           return;
         }
       };
 
       const schedule = (): void => {
+        // One answer waiting is enough: it applies every event queued by then.
+        if (queued) return;
+        queued = true;
         chain = chain.then(answer).catch((e: unknown) => {
           stopped = true;
           subscriber.error(e);
@@ -213,6 +338,12 @@ export const createNewest = (deps: NewestDeps) => {
       return () => {
         stopped = true;
         events.unsubscribe();
+        if (timer !== null) {
+          timer.cancel();
+          timer = null;
+          const at = deps.now();
+          chain = chain.then(() => saveNow(at)).catch(() => undefined);
+        }
       };
     });
 

@@ -77,6 +77,8 @@ export interface RecordsDeps {
   closed$?: Observable<unknown>;
   /** Device meta, where `newest` keeps its digests (newest.ts); without it `newest` reads in full. */
   meta?: Pick<DeviceMeta, 'get' | 'update'>;
+  /** Runs `run` after `ms` (default `setTimeout`); answers a cancel: `newest`'s saves while a view is open. */
+  later?: (run: () => void, ms: number) => () => void;
   /**
    * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
    * The write resolves once what this returns settles: the session's audit note of the change is kept on

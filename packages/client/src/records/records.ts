@@ -108,9 +108,10 @@ import {
 } from './write-history';
 import { BY_TEXT, textFloor } from './list-order';
 import { createListedRecords } from './listed-records';
-import { createNewest, type NewestPage } from './newest';
+import { createNewest, type NewestOptions, type NewestPage } from './newest';
+import { SERIES_KINDS } from './newest-digest';
 
-export { type NewestPage } from './newest';
+export { type NewestOptions, type NewestPage } from './newest';
 export { type RecordErrorCode, RecordError, MAX_RECORD_BYTES } from './record-errors';
 export {
   type RecordInput,
@@ -132,6 +133,7 @@ export const createRecords = (deps: RecordsDeps) => {
     now: deps.now,
     unlocked,
     ...(deps.meta ? { meta: deps.meta } : {}),
+    ...(deps.later ? { later: deps.later } : {}),
   });
 
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
@@ -629,19 +631,23 @@ export const createRecords = (deps: RecordsDeps) => {
 
     /**
      * The newest `limit` (default 20, at most 1000) records of `kind` of one chart by clinical date, live,
-     * newest first, and whether they are all there are (`complete`); read through a digest (newest.ts).
+     * newest first, and whether they are all there are (`complete`); with `series` (LabResult, 1 to 100), the
+     * newest result of each of the first `series` tests too; read through a digest (newest.ts).
      */
-    newest<K extends RecordKind>(
-      kind: K,
-      options: { patientId?: string; limit?: number } = {},
-    ): Observable<NewestPage<K>> {
+    newest<K extends RecordKind>(kind: K, options: NewestOptions = {}): Observable<NewestPage<K>> {
       unlocked();
       requireStorable(kind);
-      const { patientId, limit = 20 } = optionsOf(kind, options);
+      const { patientId, limit = 20, series = 0 } = optionsOf(kind, options);
       if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= 1000)) {
         throw invalidField(kind, 'limit', 'must be a whole number of records, 1 to 1000');
       }
-      const view = newest.observe(kind, listedPatient(kind, patientId), limit);
+      if (!(Number.isSafeInteger(series) && series >= 0 && series <= 100)) {
+        throw invalidField(kind, 'series', 'must be a whole number of series, 0 to 100');
+      }
+      if (series > 0 && !SERIES_KINDS.has(kind)) {
+        throw invalidField(kind, 'series', `${kind} records form no series (LabResult does, by test)`);
+      }
+      const view = newest.observe(kind, listedPatient(kind, patientId), limit, series);
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 

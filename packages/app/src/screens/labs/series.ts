@@ -4,6 +4,7 @@
  * that cannot be converted are kept apart, one group per unit. Text results (`positive`) are listed, not
  * charted. Out-of-range flags use each result's own range, in its own unit.
  */
+import { labTestKey } from '@hale/client';
 import { flagIn, parseRange, type Flag, type Range } from './range';
 import { convert } from './units';
 
@@ -44,10 +45,8 @@ export interface TestTrend {
   readonly latest: LabInput;
 }
 
-export const testKey = (lab: Pick<LabInput, 'testCode' | 'testName'>): string =>
-  lab.testCode !== undefined && lab.testCode.trim() !== ''
-    ? `code:${lab.testCode.trim().toLowerCase()}`
-    : `name:${lab.testName.trim().toLowerCase().replace(/\s+/g, ' ')}`;
+/** A result's test (the client's `labTestKey`: the series `records.newest` answers by). */
+export const testKey = (lab: Pick<LabInput, 'testCode' | 'testName'>): string => labTestKey(lab);
 
 /** Results that are not withdrawn, for charts and flags. */
 const counts = (lab: LabInput): boolean => lab.status !== 'entered-in-error' && lab.status !== 'cancelled';
