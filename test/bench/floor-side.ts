@@ -62,7 +62,9 @@ export const runFloor = async (o: RunOptions, atRest: boolean): Promise<FloorFig
   const side = atRest ? 'floor, at rest' : 'floor, plain';
   const notes: string[] = [];
   const result: FloorFigures = { push: null, initialPull: null, notes };
-  const offload = atRest ? createNodeCryptoOffload({ secretbox: o.secretbox }) : null;
+  const offload = atRest
+    ? createNodeCryptoOffload({ secretbox: o.secretbox, hashes: o.hashes ?? 'node' })
+    : null;
   const stores: Store[] = [];
   const cancels: Array<() => Promise<unknown>> = [];
   const phase = (name: string, run: () => Promise<number>) => timedPhase(side, name, notes, o, run);

@@ -61,7 +61,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
   const phase = (name: string, run: () => Promise<number>) => timedPhase('hale', name, notes, o, run);
   const t = await startServer({ realClock: true });
   // One worker thread for the at-rest cryptography of both devices, as an app would run one Web Worker.
-  const offload = createNodeCryptoOffload({ secretbox: o.secretbox });
+  const offload = createNodeCryptoOffload({ secretbox: o.secretbox, hashes: o.hashes ?? 'node' });
   try {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');

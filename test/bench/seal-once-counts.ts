@@ -4,10 +4,12 @@
 // no crypto is counted for 300 ms (wall time: until the phase's condition).
 // Device 1 writes N records offline with `sealOnce`, pushes them; the account's second device (`sealOnce`)
 // pulls them. Run: node --import tsx test/bench/seal-once-counts.ts [--n=2000] [--seal-once=false]
+//   [--hashes=node|noble] (SHA-256 / HMAC-SHA256 on both threads: node:crypto's, as nodePlatform, by default)
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { createNodeCryptoOffload } from '@hale/client/node';
 import type { CryptoOffload } from '@hale/client/advanced';
-import { loadSodiumSecretbox, useSecretbox, type FastSecretbox } from '@hale/crypto';
+import { loadSodiumSecretbox, useHashes, useSecretbox, type FastSecretbox } from '@hale/crypto';
+import { createNodeHashes } from '@hale/crypto/node';
 import { allPushed, openDevice } from '../support/devices';
 import { INSERT_CHUNK, makeRecords, trackArrivals } from './workload';
 
@@ -19,6 +21,8 @@ const args = new Map(
 );
 const n = Number(args.get('n') ?? 2000);
 const sealOnce = args.get('seal-once') !== 'false';
+const hashes = args.get('hashes') ?? 'node';
+if (hashes !== 'node' && hashes !== 'noble') throw new Error('--hashes must be node or noble');
 
 const counts = new Map<string, number>();
 const add = (what: string, k: number): void => void counts.set(what, (counts.get(what) ?? 0) + k);
@@ -73,7 +77,8 @@ const main = async (): Promise<void> => {
   const sodium = await loadSodiumSecretbox();
   if (sodium === null) throw new Error('libsodium did not load');
   const t: TestServer = await startServer({ realClock: true });
-  const worker = createNodeCryptoOffload({ secretbox: 'libsodium' });
+  if (hashes === 'node') useHashes(createNodeHashes());
+  const worker = createNodeCryptoOffload({ secretbox: 'libsodium', hashes });
   const offload: CryptoOffload = {
     run(job) {
       add(`worker ${job.op}`, job.items.length);
@@ -96,7 +101,7 @@ const main = async (): Promise<void> => {
     });
     useSecretbox(counting(sodium));
     console.log(
-      `n ${n}; seal once ${sealOnce}; load average ${(await import('node:os'))
+      `n ${n}; seal once ${sealOnce}; hashes ${hashes}; load average ${(await import('node:os'))
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(' / ')}`,

@@ -3,6 +3,7 @@
 // Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
 //      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
 //      [--secretbox=libsodium|tweetnacl] (Hale's secretbox on both threads; libsodium, as nodePlatform, by default)
+//      [--hashes=node|noble] (Hale's SHA-256 / HMAC-SHA256 on both threads; node:crypto, as nodePlatform, by default)
 //      [--seal-once=false] (Hale's devices opt out of seal once, session option `sealOnce`, on by default:
 //      versions stored as they travel, sealed once as written, kept as received)
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
@@ -20,7 +21,8 @@ import {
   type NodeGCPerformanceDetail,
   type PerformanceEntry,
 } from 'node:perf_hooks';
-import { loadSodiumSecretbox, useSecretbox } from '@hale/crypto';
+import { loadSodiumSecretbox, useHashes, useSecretbox } from '@hale/crypto';
+import { createNodeHashes } from '@hale/crypto/node';
 import { runHale } from './hale-side';
 import { runRxdb } from './rxdb-side';
 import { runFloor, type FloorFigures } from './floor-side';
@@ -52,6 +54,8 @@ const secretbox = args.get('secretbox') ?? 'libsodium';
 if (secretbox !== 'libsodium' && secretbox !== 'tweetnacl') {
   throw new Error('--secretbox must be libsodium or tweetnacl');
 }
+const hashes = args.get('hashes') ?? 'node';
+if (hashes !== 'node' && hashes !== 'noble') throw new Error('--hashes must be node or noble');
 const sealOnce = args.get('seal-once') !== 'false';
 const heapLimit = getHeapStatistics().heap_size_limit;
 
@@ -154,8 +158,9 @@ const main = async (): Promise<void> => {
   };
   log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
   log(
-    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}; seal once ${sealOnce ? 'on' : 'off'}`,
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}; hashes ${hashes}; seal once ${sealOnce ? 'on' : 'off'}`,
   );
+  if (hashes === 'node') useHashes(createNodeHashes());
   if (secretbox === 'libsodium') {
     const box = await loadSodiumSecretbox();
     if (box === null) throw new Error('libsodium did not load');
@@ -183,6 +188,7 @@ const main = async (): Promise<void> => {
           guard,
           windows,
           secretbox,
+          hashes,
           sealOnce,
         });
         return { ...figures, peakHeapMiB: guard.peakMiB() };
@@ -210,6 +216,7 @@ const main = async (): Promise<void> => {
             guard,
             windows,
             secretbox,
+            hashes,
             sealOnce,
           },
           atRest,
@@ -250,6 +257,7 @@ const main = async (): Promise<void> => {
       latencySamples,
       phaseTimeoutMs,
       secretbox,
+      hashes,
       sealOnce,
       recordBytes: 1024,
       heapLimitMiB: Math.round(heapLimit / 2 ** 20),

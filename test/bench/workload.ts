@@ -274,6 +274,8 @@ export interface RunOptions {
   windows?: PhaseWindow[];
   /** Hale's secretbox, on the main thread and in the crypto worker (`--secretbox=`, libsodium by default). */
   secretbox: 'libsodium' | 'tweetnacl';
+  /** Hale's SHA-256 / HMAC-SHA256, on the main thread and in the crypto worker (`--hashes=`, node by default). */
+  hashes?: 'node' | 'noble';
   /** Hale's devices seal once (session option `sealOnce`, on by default; `--seal-once=false` opts out). */
   sealOnce?: boolean;
 }

@@ -18,6 +18,14 @@ if (workerData?.secretbox !== 'tweetnacl') {
   if (secretbox) useSecretbox(secretbox);
 }
 
+// node:crypto's SHA-256 / HMAC-SHA256 (@noble/hashes' outputs, faster) for this thread's hashes, unless
+// the host asked for the reference (`createNodeCryptoOffload({ hashes: 'noble' })`).
+if (workerData?.hashes !== 'noble') {
+  const { useHashes } = await import('@hale/crypto');
+  const { createNodeHashes } = await import('@hale/crypto/node');
+  useHashes(createNodeHashes());
+}
+
 const post = (reply) => parentPort.postMessage(reply);
 parentPort.on('message', (message) => answerCryptoMessage(message, post));
 post(CRYPTO_WORKER_READY);

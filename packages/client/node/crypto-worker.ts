@@ -52,15 +52,20 @@ export interface NodeCryptoOffloadOptions extends WorkerOffloadOptions {
    * default entry falls back to tweetnacl where it does not load) or `tweetnacl` (the reference).
    */
   readonly secretbox?: 'libsodium' | 'tweetnacl';
+  /**
+   * The worker's SHA-256 / HMAC-SHA256: `node` (default: node:crypto's, @noble/hashes' outputs, faster)
+   * or `noble` (the reference).
+   */
+  readonly hashes?: 'node' | 'noble';
 }
 
 const DEFAULT_ENTRY = new URL('./crypto-worker-entry.mjs', import.meta.url);
 
 export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}): NodeCryptoOffload {
-  const { workerUrl, secretbox = 'libsodium', ...rest } = options;
+  const { workerUrl, secretbox = 'libsodium', hashes = 'node', ...rest } = options;
   const entry = workerUrl ?? DEFAULT_ENTRY;
   return createWorkerOffload((events) => {
-    const worker = new Worker(entry, { workerData: { secretbox } });
+    const worker = new Worker(entry, { workerData: { secretbox, hashes } });
     worker.on('message', (message: unknown) => events.message(message));
     let threw: string | null = null;
     worker.on('error', (error) => void (threw ??= errorClassOf(error)));

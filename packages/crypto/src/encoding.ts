@@ -62,10 +62,30 @@ export function base64urlDecode(text: string): Result<Uint8Array> {
   const len = text.length;
   if (len % 4 === 1) return impossibleLength();
   const out = new Uint8Array(Math.floor((len * 3) / 4));
+  // Four characters to three bytes at a time (≈2× the bit loop on a stored ciphertext); the bit loop
+  // takes the rest, and the whole group where a character is outside the alphabet (the same error).
+  const full = len - (len % 4);
+  let i = 0;
+  let o = 0;
+  for (; i < full; i += 4) {
+    const a = text.charCodeAt(i);
+    const b = text.charCodeAt(i + 1);
+    const c = text.charCodeAt(i + 2);
+    const d = text.charCodeAt(i + 3);
+    if ((a | b | c | d) >= 128) break;
+    const va = B64URL_LOOKUP[a]!;
+    const vb = B64URL_LOOKUP[b]!;
+    const vc = B64URL_LOOKUP[c]!;
+    const vd = B64URL_LOOKUP[d]!;
+    if ((va | vb | vc | vd) < 0) break;
+    const n = (va << 18) | (vb << 12) | (vc << 6) | vd;
+    out[o++] = n >>> 16;
+    out[o++] = (n >>> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
   let acc = 0;
   let bits = 0;
-  let o = 0;
-  for (let i = 0; i < len; i++) {
+  for (; i < len; i++) {
     const c = text.charCodeAt(i);
     const v = c < 128 ? B64URL_LOOKUP[c]! : -1;
     if (v < 0) return invalidCharacter(out, i, c);

@@ -1,9 +1,15 @@
 /**
- * Hash and key-derivation primitives (SHA-256, HKDF-SHA256) from @noble/hashes.
+ * Hash and key-derivation primitives (SHA-256, HMAC-SHA256, HKDF-SHA256) from @noble/hashes.
+ *
+ * A host may install a faster SHA-256 / HMAC-SHA256 with the same outputs for its thread (`useHashes`,
+ * as `useSecretbox`): node:crypto's (`createNodeHashes` of @hale/crypto/node). @noble/hashes stays the
+ * reference and the fallback (`useHashes(null)`, or a host that installs none); the node entry's tests
+ * cross-check the two.
  *
  * Invariants: every derived value uses a distinct ASCII label ("hale/<purpose>/v<n>") as HKDF
  * info or as a hash prefix, so outputs for different purposes are independent. Labels are fixed
- * strings, so prefixing them to variable data cannot be ambiguous.
+ * strings, so prefixing them to variable data cannot be ambiguous. Whichever implementation runs,
+ * the answer is a fresh Uint8Array of 32 bytes the caller owns.
  * Failure mode: bad lengths throw HaleCryptoError INVALID_INPUT.
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
@@ -12,12 +18,33 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { cryptoError } from './errors';
 import { utf8Encode } from './encoding';
 
+/** The same SHA-256 and HMAC-SHA256 as @noble/hashes', faster; installed per thread with `useHashes`. */
+export interface FastHashes {
+  readonly name: string;
+  /** sha256(parts[0] ‖ parts[1] ‖ …). */
+  sha256(parts: readonly Uint8Array[]): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+let fast: FastHashes | null = null;
+
+/** Installs `impl` for every SHA-256 and HMAC-SHA256 of this thread (null: @noble/hashes again). */
+export function useHashes(impl: FastHashes | null): void {
+  fast = impl;
+}
+
+/** The implementation this thread hashes with: the installed one's name, or `@noble/hashes`. */
+export function hashesName(): string {
+  return fast?.name ?? '@noble/hashes';
+}
+
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data);
+  return fast !== null ? fast.sha256([data]) : nobleSha256(data);
 }
 
 /** sha256(utf8(label) ‖ parts…) — for fixed labels only. */
 export function labeledSha256(label: string, ...parts: readonly Uint8Array[]): Uint8Array {
+  if (fast !== null) return fast.sha256([utf8Encode(label), ...parts]);
   const h = nobleSha256.create();
   h.update(utf8Encode(label));
   for (const p of parts) h.update(p);
@@ -25,7 +52,7 @@ export function labeledSha256(label: string, ...parts: readonly Uint8Array[]): U
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(nobleSha256, key, data);
+  return fast !== null ? fast.hmacSha256(key, data) : hmac(nobleSha256, key, data);
 }
 
 /** HKDF-SHA256 (RFC 5869). `info` strings are UTF-8 encoded; salt defaults to empty (zeros). */

@@ -13,7 +13,7 @@
  * NO_ACCOUNT, LOGIN_TAKEN, …; HaleClientError for the server's answers). A session that fails to open
  * locks the account again, so no keys stay in memory for nothing.
  */
-import { chooseEd25519, useSecretbox, type Ed25519, type KdfSettings } from '@hale/crypto';
+import { chooseEd25519, useHashes, useSecretbox, type Ed25519, type KdfSettings } from '@hale/crypto';
 import {
   changePassphrase,
   assertUnlocked,
@@ -124,6 +124,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
   const x25519 = platform.x25519 ? { x25519: platform.x25519() } : {};
   // Installed once loaded, not awaited: its chunk and WebAssembly stay off the unlock path, and what either
   // implementation seals the other opens (the same bytes), so the switch may fall between any two calls.
+  if (platform.hashes) useHashes(platform.hashes());
   void platform
     .secretbox?.()
     .then((box) => box && useSecretbox(box))

@@ -14,12 +14,13 @@
  * | `ed25519` | WebCrypto, else tweetnacl | node:crypto |
  * | `x25519` | libsodium (WebAssembly) once loaded, else tweetnacl | node:crypto |
  * | `secretbox` | libsodium (WebAssembly), else tweetnacl | libsodium (WebAssembly) |
+ * | `hashes` | @noble/hashes (WebCrypto's digest is asynchronous) | node:crypto |
  *
  * Invariants: `vault` has the account on disk before the write resolves (a join or unlock reports success
  * only then); `deviceLock` is required where two windows can open one device (browsers).
  */
 import type { RxStorage } from 'rxdb';
-import type { Ed25519, FastSecretbox, X25519 } from '@hale/crypto';
+import type { Ed25519, FastHashes, FastSecretbox, X25519 } from '@hale/crypto';
 import type { Vault } from '../account/vault';
 import type { FetchLike } from '../api/http-api';
 import type { CryptoOffload } from '../offload/crypto-offload';
@@ -48,4 +49,9 @@ export interface Platform {
    * absent: tweetnacl.
    */
   readonly secretbox?: () => Promise<FastSecretbox | null>;
+  /**
+   * A faster SHA-256 / HMAC-SHA256 with @noble/hashes' outputs (`createNodeHashes`), installed for the
+   * page's thread by `openHale` (the crypto worker's entry installs its own); absent: @noble/hashes.
+   */
+  readonly hashes?: () => FastHashes;
 }
