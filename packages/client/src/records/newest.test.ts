@@ -163,6 +163,25 @@ describe('records.newest', () => {
     expect(ids((await first(later, 5)).items)).toEqual(await fullNewest(later, 5));
   });
 
+  it("a chart's digest is forgotten when its stream is purged (forgetNewest): no id or date left, other charts kept", async () => {
+    const db = await openDb();
+    await seed(db, [day(1), day(2), day(3)]);
+    const records = recordsOf(db);
+    await first(records, 2);
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const other = { lwt: 1, min: null, entries: [] };
+    await meta.update('newest-LabResult', NEWEST_DIGEST_SCHEMA, (c) => ({ ...(c ?? {}), OTHER: other }));
+    const before = (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))!;
+    expect(before[EXAMPLE_PATIENT_ID]!.entries.length).toBeGreaterThan(0);
+    await records.forgetNewest(EXAMPLE_PATIENT_ID, ['LabResult']);
+    const after = (await meta.get('newest-LabResult', NEWEST_DIGEST_SCHEMA))!;
+    expect(after[EXAMPLE_PATIENT_ID]).toBeUndefined();
+    expect(after['OTHER']).toEqual(other);
+    // A kind with no digest: nothing to do, nothing written.
+    await records.forgetNewest(EXAMPLE_PATIENT_ID, ['Allergy']);
+    expect(await meta.get('newest-Allergy', NEWEST_DIGEST_SCHEMA)).toBeNull();
+  });
+
   it('a write pulled while locked (no view open) is in the next answer', async () => {
     const db = await openDb();
     await seed(

@@ -347,7 +347,19 @@ export const createNewest = (deps: NewestDeps) => {
       };
     });
 
-  return { observe };
+  /** A chart's saved digests of `kinds` dropped (its access ended: its ids and clinical dates go too). */
+  const forget = async (patientId: string, kinds: readonly string[]): Promise<void> => {
+    if (deps.meta === undefined) return;
+    for (const kind of kinds) {
+      const all = await deps.meta.get(keyOf(kind), NEWEST_DIGEST_SCHEMA);
+      if (all?.[patientId] === undefined) continue;
+      await deps.meta.update(keyOf(kind), NEWEST_DIGEST_SCHEMA, (current) =>
+        Object.fromEntries(Object.entries(current ?? {}).filter(([p]) => p !== patientId)),
+      );
+    }
+  };
+
+  return { observe, forget };
 };
 
 const entryGone = (entry: DigestEntry, kind: string, patientId: string): DigestDoc => ({

@@ -651,6 +651,11 @@ export const createRecords = (deps: RecordsDeps) => {
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 
+    /** Drops the saved newest digests of a chart's `kinds` (the session calls it when their stream is purged). */
+    forgetNewest(patientId: string, kinds: readonly RecordKind[]): Promise<void> {
+      return newest.forget(patientId, kinds);
+    },
+
     /**
      * Records of `kind` of every patient this device holds (a clinician's inbox or schedule across its
      * patients; a patient device holds only its own chart), live, newest written first.

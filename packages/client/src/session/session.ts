@@ -52,7 +52,7 @@ import {
   type EnvelopesFrame,
   type StreamsFrame,
 } from '@hale/protocol';
-import { toFhirBundle, type FhirBundle, type FhirExportItem } from '@hale/model';
+import { kindsForStream, toFhirBundle, type FhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
   type DeviceDb,
@@ -579,6 +579,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       // Awaited by the write: it resolves once its change is noted on disk for the audit log.
       return audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
     },
+  });
+  // A purged stream's kinds leave the chart's newest digests too (ids and clinical dates).
+  purgeListeners.add((stream) => {
+    const ended = parseStreamId(stream);
+    if (!ended.ok || ended.value.type === 'audit') return;
+    void records.forgetNewest(ended.value.patientId, kindsForStream(ended.value.type)).catch(() => undefined);
   });
   const consent = createConsent({
     accountId: account.accountId,

@@ -28,7 +28,7 @@ import {
   type Raw,
 } from './at-rest.test-util';
 import { createStreamSealer } from '../sync/stream-sealer';
-import { patient, patientDeps, record } from '../sync/codec-fixture.test-util';
+import { patientDeps, record } from '../sync/codec-fixture.test-util';
 
 type Doc = RxDocumentData<DeviceRecord>;
 type DocData = Omit<Doc, '_rev' | '_meta' | '_attachments'>;
