@@ -3,6 +3,7 @@ import type { RxCollection, RxConflictHandler, RxDatabase, RxJsonSchema, RxStora
 import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
 import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
 import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
+import { withChangedSince } from './changed-since';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { claimDeviceStore, type DeviceLock } from './device-lock';
 import type { StreamSealing } from './stream-sealing';
@@ -124,7 +125,8 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
   // Purging a stream whose consent ended must leave no tombstones with record ids behind.
   addRxPlugin(RxDBCleanupPlugin);
   const encrypted = wrapWithAtRestEncryption({
-    storage: options.storage,
+    // RxDB's upstream asks what changed since its checkpoint at every start and resync (changed-since.ts).
+    storage: withChangedSince(options.storage),
     key: options.atRestKey,
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
     ...(options.streamSealing
