@@ -4,23 +4,11 @@
 // during the open), and a file refused for good still counts: it is not on the server either.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, utf8Encode } from '@hale/crypto';
+import { utf8Encode } from '@hale/crypto';
 import type { UnlockedAccount } from '../account/account';
 import { createHttpApi } from '../api/http-api';
 import { openDeviceSession } from '../session/session';
-
-const anAccount = (): UnlockedAccount => {
-  const root = generateRootSecret();
-  const keys = deriveAccountKeys(root);
-  return {
-    accountId: keys.accountId,
-    role: 'patient',
-    root,
-    keys,
-    device: generateDeviceKeys(),
-    deviceName: 't',
-  };
-};
+import { anAccount } from '../session/session.test-util';
 
 describe('SyncState pendingUploads', () => {
   const storage = getRxStorageMemory();

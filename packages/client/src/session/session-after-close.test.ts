@@ -2,27 +2,14 @@
 // while it is offline by goOffline(). Each test states the documented promise it checks (docs/client-advanced.md).
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { isAccountError } from '../account/errors';
 import { lock, type UnlockedAccount } from '../account/account';
 import type { WebSocketLike } from '../sync/connection';
 import { openDeviceSession } from './session';
+import { anAccount } from './session.test-util';
 
 const ed = createNodeEd25519();
-
-const anAccount = (): UnlockedAccount => {
-  const root = generateRootSecret();
-  const keys = deriveAccountKeys(root);
-  return {
-    accountId: keys.accountId,
-    role: 'patient',
-    root,
-    keys,
-    device: generateDeviceKeys(),
-    deviceName: 't',
-  };
-};
 
 const allergy = () => ({
   substance: 'Penicillin',

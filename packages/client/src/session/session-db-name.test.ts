@@ -3,23 +3,10 @@
 // health data stays on the device.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import type { UnlockedAccount } from '../account/account';
 import { removeDeviceDb } from '../store/device-db';
 import { deviceDbName, openDeviceSession } from './session';
-
-const anAccount = (): UnlockedAccount => {
-  const root = generateRootSecret();
-  const keys = deriveAccountKeys(root);
-  return {
-    accountId: keys.accountId,
-    role: 'patient',
-    root,
-    keys,
-    device: generateDeviceKeys(),
-    deviceName: 't',
-  };
-};
+import { anAccount } from './session.test-util';
 
 describe('removeDeviceDb with the default database name', () => {
   const storage = getRxStorageMemory();

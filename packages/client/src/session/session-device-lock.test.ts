@@ -4,25 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RxStorage } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { isAccountError } from '../account/errors';
-import type { UnlockedAccount } from '../account/account';
 import { removeDeviceDb } from '../store/device-db';
 import { deviceLockName, type DeviceLock } from '../store/device-lock';
 import { deviceDbName, openDeviceSession } from './session';
-
-const anAccount = (): UnlockedAccount => {
-  const root = generateRootSecret();
-  const keys = deriveAccountKeys(root);
-  return {
-    accountId: keys.accountId,
-    role: 'patient',
-    root,
-    keys,
-    device: generateDeviceKeys(),
-    deviceName: 't',
-  };
-};
+import { anAccount } from './session.test-util';
 
 /** One lock table shared by every "tab": a name held by one holder at a time, events in order. */
 const lockTable = () => {

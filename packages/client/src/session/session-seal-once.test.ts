@@ -3,22 +3,9 @@
 // opts out, and the same write is stored under the at-rest key (`v1.`) as before.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import type { UnlockedAccount } from '../account/account';
 import { openDeviceSession } from './session';
-
-const anAccount = (): UnlockedAccount => {
-  const root = generateRootSecret();
-  const keys = deriveAccountKeys(root);
-  return {
-    accountId: keys.accountId,
-    role: 'patient',
-    root,
-    keys,
-    device: generateDeviceKeys(),
-    deviceName: 't',
-  };
-};
+import { anAccount } from './session.test-util';
 
 describe('seal once by default', () => {
   const storage = getRxStorageMemory();
