@@ -7,21 +7,21 @@
  * | step | what |
  * |---|---|
  * | load | the digest and its write stamp W; none, unreadable, or W later than now (clock set back): a full read |
- * | scan | the kind's and chart's writes since W − `MARK_MARGIN_MS` (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with W = the time before the scan, or a later stamp seen |
+ * | scan | the kind's and chart's writes stamped W or later (RxDB's `_meta.lwt` index; other kinds' passed over unopened), each applied by its current state; saved with W = the write clock's `settled()` before the scan |
  * | read | the first `limit` entries and the series' newest (`firstOfSeries`) by id, each checked against its entry (gone, another date or series: applied, read again) |
  * | live | the collection's change events of the kind and chart, applied in memory in order, then read again |
- * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = the time every event received was applied; again once quiet for `MARK_MARGIN_MS` |
- * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`, each series' newest below as heads), W = the time before the read, or a later stamp seen |
+ * | save while open | once events moved the digest: at most every `SAVE_EVERY_MS` (and when the view ends), cut, with W = `settled()` as every event received by then is applied |
+ * | full read | every record of the kind and chart opened, the digest rebuilt (newest `max(200, limit)`, each series' newest below as heads), W = `settled()` before the read |
  * | cut | to `max(200, limit)` entries and ties, never below what the saved digest held (up to 2,000) |
  *
  * Invariants:
  * - An answer is the newest `limit` live records by the full sort (`byClinical` reversed), as the store held
  *   them when read; `complete` says no other record of the kind and chart exists; `series` is, walking the
  *   full sort reversed, the first record of each of the first `series` series met (fewer: all there are).
- * - Every write is stamped before it commits (one stamp per batch): a write committed after a scan or a
- *   full read is stamped later than W − the margin, or its change event is applied here. A write's change
- *   event comes within the margin of its stamp too, so a digest saved with W = the time every event received
- *   by then was applied misses only writes stamped after W − the margin: the next scan reads them.
+ * - W is the store's write clock (write-clock.ts): every write stamped below it had committed, so a scan or
+ *   full read begun after it saw it, and had emitted its change event, which a view subscribed before it
+ *   began has received. A digest saved with W misses only writes stamped W or later: the next scan reads
+ *   them. (A device store has one writer, this session: store/device-lock.ts.)
  * - Fewer entries than `limit` while older records exist (deletions in range), or series the digest cannot
  *   tell (`firstOfSeries` null): a full read, never a short list.
  * Failure modes: the store's errors and AccountError LOCKED (a read after a lock) end the observable with
@@ -33,7 +33,7 @@ import { Observable } from 'rxjs';
 import type { RecordKind } from '@hale/model';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 import type { DeviceMeta } from '../session/device-meta';
-import { MARK_MARGIN_MS } from '../sync/head-verified';
+import { writeClockOf } from '../store/device-db';
 import { clinicalDateOf } from '../hale/clinical-date';
 import type { ListedRecords } from './listed-records';
 import type { StoredRecord } from './record-types';
@@ -88,28 +88,18 @@ export interface NewestDeps {
   readonly collection: RecordsCollection;
   readonly meta?: Pick<DeviceMeta, 'get' | 'update'>;
   readonly lists: ListedRecords;
-  /** The clock RxDB stamps writes with. */
+  /** The clock RxDB stamps writes with: a saved stamp later than it means the clock was set back. */
   readonly now: () => number;
+  /** The store's write clock (write-clock.ts; default the collection's). */
+  readonly settled?: () => number;
   readonly unlocked: () => void;
   /** Waits `ms`, then runs `run` (default `setTimeout`); answers a cancel. */
   readonly later?: (run: () => void, ms: number) => () => void;
 }
 
-type Stamped = DigestDoc & { readonly _meta: { readonly lwt: number } };
-/** A digest as of a write stamp. */
-interface AsOf {
-  readonly digest: Digest;
-  readonly lwt: number;
-}
-
 const dateOf = (kind: string, doc: DigestDoc): string => {
   const inner = doc.data['updatedAt'];
   return clinicalDateOf(kind, doc.data, typeof inner === 'string' ? inner : doc.updatedAt);
-};
-
-const stampOf = (doc: DigestDoc): number | null => {
-  const lwt = (doc as Partial<Stamped>)._meta?.lwt;
-  return typeof lwt === 'number' && Number.isFinite(lwt) ? lwt : null;
 };
 
 const setTimer = (run: () => void, ms: number): (() => void) => {
@@ -119,6 +109,7 @@ const setTimer = (run: () => void, ms: number): (() => void) => {
 
 export const createNewest = (deps: NewestDeps) => {
   const keyOf = (kind: string): string => `newest-${kind}`;
+  const settled = deps.settled ?? writeClockOf(deps.collection).settled;
   const later = deps.later ?? setTimer;
   const storage = deps.collection.storageInstance as unknown as RxStorageInstance<
     DeviceRecord,
@@ -136,7 +127,7 @@ export const createNewest = (deps: NewestDeps) => {
   };
 
   /** The saved digest brought up to the store's writes, or null (none, unreadable, clock set back, long scan). */
-  const loadAndScan = async (kind: string, patientId: string, cap: number): Promise<AsOf | null> => {
+  const loadAndScan = async (kind: string, patientId: string, cap: number): Promise<Digest | null> => {
     if (deps.meta === undefined) return null;
     const all = await deps.meta.get(keyOf(kind), NEWEST_DIGEST_SCHEMA).catch(() => null);
     const stored = all?.[patientId];
@@ -148,36 +139,31 @@ export const createNewest = (deps: NewestDeps) => {
       selector: {
         kind: { $eq: kind },
         patientId: { $eq: patientId },
-        '_meta.lwt': { $gte: stored.lwt - MARK_MARGIN_MS },
+        '_meta.lwt': { $gte: stored.lwt },
       },
       sort: [{ '_meta.lwt': 'asc' } as never, { id: 'asc' }],
       index: ['_meta.lwt', 'id'] as never,
       skip: 0,
       limit: SCAN_LIMIT + 1,
     });
-    // Taken before the scan (as a full read's): a write it does not see is stamped after this, less the margin.
-    const started = deps.now();
+    // Taken before the scan (as a full read's): a write it does not see is stamped this or later.
+    const lwt = settled();
     const { documents } = await storage.query(query);
     if (documents.length > SCAN_LIMIT) return null;
-    let lwt = Math.max(stored.lwt, started);
-    for (const d of documents as unknown as Stamped[]) {
-      lwt = Math.max(lwt, d._meta.lwt);
-      digest = applyWrite(digest, d, kind, patientId);
-    }
+    for (const d of documents as unknown as DigestDoc[]) digest = applyWrite(digest, d, kind, patientId);
     // Not below what was kept: a view asking for fewer must not undo one asking for more.
     digest = cutDigest(digest, Math.max(cap, Math.min(stored.entries.length, MAX_KEPT)));
     await save(kind, patientId, digest, lwt);
-    return { digest, lwt };
+    return digest;
   };
 
   /** Every record of the kind and chart opened: the digest rebuilt and saved. */
-  const fullRead = async (kind: string, patientId: string, cap: number): Promise<AsOf> => {
-    // Taken before the read: a write not in it is stamped after this, less the time it took to commit.
-    let lwt = deps.now();
+  const fullRead = async (kind: string, patientId: string, cap: number): Promise<Digest> => {
+    // Taken before the read: a write not in it is stamped this or later.
+    const lwt = settled();
     const docs = await deps.collection.find({ selector: { kind, patientId } }).exec();
     const entries: DigestEntry[] = [];
     for (const doc of docs) {
-      lwt = Math.max(lwt, doc.toJSON(true)._meta.lwt);
       const listed = deps.lists.listed(doc);
       if (listed === null) continue;
       const { record } = listed.stored;
@@ -189,7 +175,7 @@ export const createNewest = (deps: NewestDeps) => {
     }
     const digest = digestOfAll(entries, cap);
     await save(kind, patientId, digest, lwt);
-    return { digest, lwt };
+    return digest;
   };
 
   const observe = <K extends RecordKind>(
@@ -202,13 +188,9 @@ export const createNewest = (deps: NewestDeps) => {
       const cap = Math.max(NEWEST_CAP, limit);
       let keep = cap;
       let digest: Digest | null = null;
-      /** The latest write stamp `digest` reflects. */
-      let lwt = 0;
       /** Events moved the digest since it was last saved. */
       let dirty = false;
-      /** Saved for events: to be saved once more when they have been quiet for the margin. */
-      let settle = false;
-      let timer: { readonly cancel: () => void; readonly settle: boolean } | null = null;
+      let timer: (() => void) | null = null;
       const pending: DigestDoc[] = [];
       let stopped = false;
       let queued = false;
@@ -218,51 +200,40 @@ export const createNewest = (deps: NewestDeps) => {
         for (const doc of pending.splice(0)) {
           const before = digest!;
           digest = applyWrite(before, doc, kind, patientId);
-          lwt = Math.max(lwt, stampOf(doc) ?? 0);
           if (digest !== before) dirty = true;
         }
       };
 
       /**
-       * Saved as of `at` (default now): a write whose event has not come by then is stamped after `at` less
-       * the margin (its event comes within the margin of its stamp), so the next scan reads it.
+       * Saved as of `at` (default `settled()` now): every write stamped below it has had its event
+       * received, and every event received is applied before saving.
        */
       const saveNow = async (at?: number): Promise<void> => {
-        if (digest === null || (!dirty && !settle)) return;
+        if (digest === null || !dirty) return;
         try {
           deps.unlocked();
         } catch {
           return; // Locked meanwhile: nothing is written; the next unlock scans from the older W.
         }
-        const stamp = at ?? deps.now();
+        const stamp = at ?? settled();
         drain();
-        const moved = dirty;
         dirty = false;
-        settle = moved;
         // Cut in memory too: the events of a long sync would grow it to every record.
         digest = cutDigest(digest, keep);
-        await save(kind, patientId, digest, Math.max(stamp, lwt));
-        // Once quiet for the margin, saved again: the next unlock's scan then reads none of these writes.
-        if (moved) arm(MARK_MARGIN_MS + SAVE_EVERY_MS, true);
+        await save(kind, patientId, digest, stamp);
       };
 
-      const arm = (ms: number, isSettle: boolean): void => {
-        if (stopped) return;
-        if (timer !== null) {
-          if (!timer.settle || isSettle) return;
-          timer.cancel();
-        }
-        const cancel = later(() => {
+      const arm = (): void => {
+        if (stopped || timer !== null) return;
+        timer = later(() => {
           timer = null;
           chain = chain.then(() => saveNow()).catch(() => undefined);
-        }, ms);
-        timer = { cancel, settle: isSettle };
+        }, SAVE_EVERY_MS);
       };
 
-      const loaded = (asOf: AsOf): Digest => {
-        lwt = asOf.lwt;
+      const loaded = (read: Digest): Digest => {
         dirty = false;
-        return asOf.digest;
+        return read;
       };
 
       const answer = async (): Promise<void> => {
@@ -313,7 +284,7 @@ export const createNewest = (deps: NewestDeps) => {
             series: pick(heads),
             complete: digest.min === null && digest.entries.length <= limit,
           });
-          if (dirty) arm(SAVE_EVERY_MS, false);
+          if (dirty) arm();
           return;
         }
       };
@@ -339,9 +310,9 @@ export const createNewest = (deps: NewestDeps) => {
         stopped = true;
         events.unsubscribe();
         if (timer !== null) {
-          timer.cancel();
+          timer();
           timer = null;
-          const at = deps.now();
+          const at = settled();
           chain = chain.then(() => saveNow(at)).catch(() => undefined);
         }
       };

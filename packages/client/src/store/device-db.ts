@@ -7,6 +7,7 @@ import { withChangedSince } from './changed-since';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { claimDeviceStore, type DeviceLock } from './device-lock';
 import type { StreamSealing } from './stream-sealing';
+import { createWriteClock, trackWrites, type WriteClock } from './write-clock';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -133,7 +134,12 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
       ? { streamSealing: { collection: 'records', sealing: options.streamSealing } }
       : {}),
   });
-  const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
+  const clock = createWriteClock();
+  const storage = trackWrites(
+    options.validation ? options.validation({ storage: encrypted }) : encrypted,
+    clock,
+    'records',
+  );
   const db = await createRxDatabase<DeviceDbCollections>({
     name: options.name,
     storage,
@@ -155,8 +161,18 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
     await db.close();
     throw error;
   }
+  clocks.set(db.records, clock);
   return db;
 }
+
+const clocks = new WeakMap<RecordsCollection, WriteClock>();
+
+/** The write clock of a records collection opened by `openDeviceDb` (write-clock.ts). */
+export const writeClockOf = (collection: RecordsCollection): WriteClock => {
+  const clock = clocks.get(collection);
+  if (clock === undefined) throw new Error('records collection not opened by openDeviceDb');
+  return clock;
+};
 
 /**
  * Closing (this or `db.close()`) closes every storage instance, which makes the at-rest wrapper zero

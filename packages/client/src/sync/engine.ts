@@ -284,7 +284,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         // Even if the list could not be read: only a pull subscribes this connection to the streams.
         // Keys and device lists may have come in meanwhile (the session expires its device directory).
         core.retry.due();
-        core.pull.askResync();
+        core.pull.askResync('after pass');
         keyWaits.wakeKeyWaits(true);
         core.busy.wake();
       }

@@ -14,7 +14,9 @@
  *   for every stream readable after the latest reconnect or access change, and only while the link is up,
  *   once RxDB stored the pass (rxdb-bridge.ts `passStored`). A reconnect or access change sets `syncing`.
  * - RxDB can drop a RESYNC queued behind a live change, so resyncs are counted (`resyncWanted`) and asked
- *   for again whenever the replication goes idle before a pull covered them (`resyncCovered`).
+ *   for again whenever the replication goes idle before a pull covered them (`resyncCovered`). During a
+ *   store's first sync a reconnect's is handed to RxDB only when no pass is storing: the pass's next page
+ *   covers it (a store with positions may hold local states only RxDB's own RESYNC settles).
  * - A subscribe the server refused is asked again on the same connection with backoff (SUBSCRIBE_RETRY).
  * - With an offload, during an initial sync the next page is fetched and decoded while RxDB stores the
  *   current one, used only if it was asked with exactly the cursors the next pull uses (page-prefetch.ts).
@@ -50,9 +52,18 @@ export const createPull = (core: EngineCore) => {
   // with one not covered it is asked for again (rxdb-bridge.ts).
   let resyncWanted = 0;
   let resyncCovered = 0;
-  const askResync = (): void => {
+  /** Whether this store's first sync runs: RxDB held no position at the first pull, and no pass ended online. */
+  let firstSync: boolean | null = null;
+  /**
+   * A pull of every readable stream wanted. `duringFirstSync: 'after pass'`: while a first sync's pass is
+   * being stored, not handed to RxDB: the pass's next page covers it, else the bridge asks once the
+   * replication is idle. (A RESYNC also restarts RxDB's upstream scan, which then chases the pass's own
+   * writes, nothing of them to push, and holds every live change until it is done.)
+   */
+  const askResync = (duringFirstSync: 'now' | 'after pass' = 'now'): void => {
     resyncWanted++;
     drained.clear();
+    if (duringFirstSync === 'after pass' && firstSync === true && core.bridge.storing()) return;
     core.live.resync();
   };
   /** Subscribes every readable stream not yet followed, from where this device stands. */
@@ -184,6 +195,7 @@ export const createPull = (core: EngineCore) => {
     const checkpoints = core.checkpoints;
     // Pull from where RxDB stands (its checkpoint), not from this engine's memory of what it has seen:
     // on a resync RxDB drops live changes it had not stored yet, and those must be served again.
+    firstSync ??= lastCheckpoint === undefined;
     const { given, stored, pos } = await checkpoints.startOf(lastCheckpoint);
     core.s.checkpointSeen = true;
     core.reset.checkpointSeen();
@@ -284,6 +296,7 @@ export const createPull = (core: EngineCore) => {
         const online = core.link.up() && covers >= resyncWanted;
         core.bridge.passStored(covers, online);
         if (online) {
+          firstSync = false;
           followAll();
           core.reset.passCaughtUp(run);
         }
