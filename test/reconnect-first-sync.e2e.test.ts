@@ -26,7 +26,7 @@ describe('a reconnect during a first sync', () => {
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient);
     sessions.push(p);
-    const written = [];
+    const written: { id: string }[] = [];
     for (let i = 0; i < 9; i++) written.push(await p.records.add('Allergy', input('Allergy')));
     await allPushed(p);
     await p.consent.verifyProvider(provider.accountId);
