@@ -45,6 +45,7 @@ import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
 import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { verifiedStore } from './head-verified';
+import { writeClockOf } from '../store/device-db';
 import { writesSince } from './stream-copies';
 import { untilIdle } from '../util/until-idle';
 import { streamCopies } from './stream-copies';
@@ -146,7 +147,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
   const headSeen = headSeenStore(deps.meta);
-  const headVerified = verifiedStore(deps.meta, () => Date.now());
+  const headVerified = verifiedStore(deps.meta, writeClockOf(collection).settled);
   const headStreams = () => ({
     streams: [...access.entries.keys()]
       .filter(access.readable)

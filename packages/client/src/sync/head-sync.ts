@@ -33,7 +33,7 @@ import {
   type HeadLeaf,
   type SignedStreamHead,
 } from './stream-head';
-import { createWriteScan, markAt, writtenSince, type VerifiedStore, type WritesSince } from './head-verified';
+import { createWriteScan, writtenSince, type VerifiedStore, type WritesSince } from './head-verified';
 
 /** A record of the device's copy as the server's: its version, and its revision tag (a hint it may match). */
 export interface HeldCopy {
@@ -301,7 +301,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       const scan = await scanWrites();
       if (scan !== null && !writtenSince(scan, stream, kept.lwt)) {
         // Not written up to the scan: the mark moves on, so later scans start later.
-        verified.set(stream, { sig: kept.sig, lwt: Math.max(kept.lwt, markAt(scanAt)) });
+        verified.set(stream, { sig: kept.sig, lwt: Math.max(kept.lwt, scanAt) });
         deps.clear(stream, () => false);
         noteKept(stream, first.signed.head);
         return false;
@@ -334,7 +334,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     if (head.seq > seen) deps.seen.set(stream, head.seq);
     lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
     const issues = result.findings.map((f) => headIssue(head, f));
-    verified?.set(stream, issues.length === 0 ? { sig: signed.sig, lwt: markAt(readAt) } : null);
+    verified?.set(stream, issues.length === 0 ? { sig: signed.sig, lwt: readAt } : null);
     if (issues.length === 0) noteKept(stream, head);
     deps.clear(stream, (e) => issues.some((i) => i.code === e.code && i.id === e.id));
     for (const issue of issues) deps.report(issue);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { createHeadSync, headSeenStore, type HeadIssue, type HeldCopy } from './head-sync';
-import { MARK_MARGIN_MS, verifiedStore, type WritesSince } from './head-verified';
+import { verifiedStore, type WritesSince } from './head-verified';
 import { signStreamHead, type HeadLeaf, type SignedStreamHead } from './stream-head';
 
 const ed = createNodeEd25519();
@@ -147,7 +147,7 @@ describe('head sync: streams verified whole are remembered', () => {
     expect(w.limits).toEqual([1, 1]);
     // Marks moved on to this check; a stream no longer readable is forgotten.
     const marks = w.meta.get('head-verified') as Record<string, { lwt: number }>;
-    expect(marks[STREAM]!.lwt).toBe(Date.parse('2026-11-25T12:02:00.000Z') - MARK_MARGIN_MS);
+    expect(marks[STREAM]!.lwt).toBe(Date.parse('2026-11-25T12:02:00.000Z'));
 
     // One record of the lab stream written again (same statement): that stream only is read again.
     w.tick(60_000);
@@ -194,21 +194,23 @@ describe('head sync: streams verified whole are remembered', () => {
     expect(w2.issues.map((i) => i.code)).toContain('HEAD_REFUSED');
   });
 
-  it('a write stamped just before the copy was read counts as after it; a clock set back forgets all', async () => {
+  it('a write stamped at the mark (the write clock when the copy was read) counts as after it; a clock set back forgets all', async () => {
     const w = world();
     await w.keep(STREAM, [leaf(1)], 1);
     w.write(STREAM, [leaf(1)]);
-    w.tick(MARK_MARGIN_MS - 1);
     await (await w.open()).settle({ [STREAM]: 1 });
-    w.tick(MARK_MARGIN_MS);
-    await (await w.open()).settle({ [STREAM]: 1 });
-    expect(w.tagged(STREAM)).toBe(2);
+    // Read again while the clock stands at the write's stamp: not known to be before the mark.
     await (await w.open()).settle({ [STREAM]: 1 });
     expect(w.tagged(STREAM)).toBe(2);
+    w.tick(1);
+    await (await w.open()).settle({ [STREAM]: 1 });
+    expect(w.tagged(STREAM)).toBe(3);
+    await (await w.open()).settle({ [STREAM]: 1 });
+    expect(w.tagged(STREAM)).toBe(3);
 
     w.tick(-3_600_000);
     await (await w.open()).settle({ [STREAM]: 1 });
-    expect(w.tagged(STREAM)).toBe(3);
+    expect(w.tagged(STREAM)).toBe(4);
     expect(w.meta.has('head-verified')).toBe(true);
   });
 });

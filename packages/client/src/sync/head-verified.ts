@@ -7,13 +7,13 @@
  * | `verifiedStore(meta, now)` | device meta `head-verified`: per stream, the statement's signature and a store mark (`lwt`) |
  * | `createWriteScan(writes, oldest)` | the newest write per stream since the oldest mark, read on from where it last ended |
  *
- * Invariants: a mark is the time the copy was read at, less `MARK_MARGIN_MS` (a write stamped before and
- * stored after the read counts as later); writes are compared by RxDB's stamp (`_meta.lwt`). A stream
- * written at or after its mark is read again; so is one served another statement (a new seq, another
- * signer). Only writes at or after the oldest mark kept are read.
+ * Invariants: a mark is the store's write clock (`now`: store/write-clock.ts `settled()`) when the copy was
+ * read: every write stamped below it had committed, so the read saw it; writes are compared by RxDB's stamp
+ * (`_meta.lwt`). A stream written at or after its mark is read again; so is one served another statement (a
+ * new seq, another signer). Only writes at or after the oldest mark kept are read.
  * Meta is sealed at rest like the records. Only whole results are kept: a stream with findings is always
  * checked again. A clock behind the newest mark at load (set back: later writes could be stamped before
- * it) drops every entry. A stream found unchanged has its mark moved to the scan's time (less the margin),
+ * it) drops every entry. A stream found unchanged has its mark moved to the write clock before the scan,
  * and a stream no longer readable is forgotten, so the oldest mark (where scans start) keeps up.
  * Failure modes: a failed read of the writes answers null (no stream counts as unchanged); a failed save is
  * tried again at the next change or flush; a malformed or missing entry is no entry.
@@ -33,7 +33,6 @@ export interface VerifiedStream {
   readonly lwt: number;
 }
 
-export const MARK_MARGIN_MS = 10_000;
 const KEY = 'head-verified';
 export const HEAD_VERIFIED_SCHEMA = Type.Record(
   Type.String(),
@@ -118,9 +117,6 @@ export const createWriteScan = (writes: WritesSince, oldest: () => number | null
     return chain;
   };
 };
-
-/** The mark to keep for a copy read after `now` (ms, the clock RxDB stamps writes with). */
-export const markAt = (now: number): number => now - MARK_MARGIN_MS;
 
 /** Whether `stream` was written at or after `lwt`, as far as `scan` read. */
 export const writtenSince = (scan: WriteScan, stream: string, lwt: number): boolean =>
