@@ -124,7 +124,13 @@ window.__bench = {
       const loaf = [];
       let observer = null;
       try {
-        observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) loaf.push(e.duration); });
+        observer = new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) {
+            loaf.push(e.duration);
+            const scripts = (e.scripts || []).map((x) => [x.invoker || '?', x.sourceFunctionName || '', (x.sourceURL || '').split('/').pop(), Math.round(x.duration) + ' ms'].join(' '));
+            if (e.duration > (window.__bench.longest?.duration ?? 0)) window.__bench.longest = { duration: e.duration, scripts };
+          }
+        });
         observer.observe({ type: 'long-animation-frame', buffered: false });
       } catch { observer = null; }
       const deltas = [];
@@ -134,7 +140,7 @@ window.__bench = {
         if (last !== null) deltas.push(now - last);
         last = now;
         if (n++ >= frames || window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2) {
-          setTimeout(() => { observer?.disconnect(); resolve({ deltas, loaf, loafSupported: observer !== null, y: window.scrollY }); }, 100);
+          setTimeout(() => { observer?.disconnect(); resolve({ deltas, loaf, loafSupported: observer !== null, y: window.scrollY, longest: window.__bench.longest ?? null }); }, 100);
           return;
         }
         window.scrollBy(0, step);

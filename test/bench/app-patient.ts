@@ -101,6 +101,8 @@ export interface ScrollFigures {
   readonly p95FrameMs: number;
   readonly over50: number;
   readonly loafMaxMs: number | null;
+  /** The longest long-animation-frame's scripts (invoker, function, file, ms). */
+  readonly loafScripts: readonly string[];
   readonly scrolledPx: number;
 }
 
@@ -116,6 +118,7 @@ export async function measureLabScroll(page: Page, step: number, frames: number)
     loaf: number[];
     loafSupported: boolean;
     y: number;
+    longest: { duration: number; scripts: string[] } | null;
   }>(`window.__bench.scroll(${step}, ${frames})`);
   return {
     openMs,
@@ -124,6 +127,7 @@ export async function measureLabScroll(page: Page, step: number, frames: number)
     p95FrameMs: p95(r.deltas),
     over50: r.deltas.filter((d) => d > 50).length,
     loafMaxMs: r.loafSupported ? Math.max(0, ...r.loaf) : null,
+    loafScripts: r.longest?.scripts ?? [],
     scrolledPx: r.y,
   };
 }
@@ -236,6 +240,8 @@ export async function runPatient(
     log(
       `lab list: ${scroll.frames} frames, max ${scroll.maxFrameMs.toFixed(1)} ms, ${scroll.over50} over 50 ms`,
     );
+    if (scroll.over50 > 0)
+      log(`longest animation frame's scripts: ${scroll.loafScripts.join('; ') || '(none named)'}`);
     const trend = await profiled(page, options.profile, 'trend', () =>
       measureTrend(page, shape, options.rounds),
     );
