@@ -17,7 +17,7 @@
  *   write seals anew (`_rev` changes), so a document leaves that format at its next write.
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
  *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below), except
- *   `queryIds`, which answers ids only (clear) and opens nothing. A change event of a write this
+ *   `queryClear` / `queryIds`, which answer clear fields / ids only and open nothing. A change event of a write this
  *   instance is making is answered with the plaintext that write was given (`inFlight`: the same row
  *   objects, held only while the inner write runs); any other event is opened and checked.
  * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
@@ -136,27 +136,39 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly streamSealing?: { readonly collection: string; readonly sealing: StreamSealing };
 }
 
-const sealedIds = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<string[]>>();
+/** A document's clear fields: ids, indexed and routing fields, RxDB's `_meta`; the encrypted ones left out. */
+export type ClearFields<RxDocType> = Partial<RxDocumentData<RxDocType>>;
+const sealedClear = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<object[]>>();
 
 /**
- * The primary keys of the documents `prepared` selects, read without opening any value: ids and the
- * fields a query may use lie in clear (a query on an encrypted field is refused as by `query`), so a
+ * The documents `prepared` selects with their clear fields only, read without opening any value: ids and
+ * the fields a query may use lie in clear (a query on an encrypted field is refused as by `query`), so a
  * listing costs no decryption and a stored value that no longer opens does not fail it (reading that
- * document still does). An instance this wrapper did not make answers through its own `query`.
+ * document still does). The clear fields are as on disk, not checked against their binding (opening the
+ * document checks them). An instance this wrapper did not make answers through its own `query`.
  */
+export async function queryClear<RxDocType>(
+  instance: RxStorageInstance<RxDocType, unknown, unknown>,
+  prepared: PreparedQuery<RxDocType>,
+): Promise<ClearFields<RxDocType>[]> {
+  // RxDB wraps instances in layers of its own (`originalStorageInstance`); queries pass them unchanged.
+  for (let layer: unknown = instance; typeof layer === 'object' && layer !== null;) {
+    const sealed = sealedClear.get(layer);
+    if (sealed !== undefined) return (await sealed(prepared));
+    layer = (layer as { originalStorageInstance?: unknown }).originalStorageInstance;
+  }
+  return (await instance.query(prepared)).documents;
+}
+
+/** The primary keys of the documents `prepared` selects, read without opening any value (`queryClear`). */
 export async function queryIds<RxDocType>(
   instance: RxStorageInstance<RxDocType, unknown, unknown>,
   prepared: PreparedQuery<RxDocType>,
 ): Promise<string[]> {
-  // RxDB wraps instances in layers of its own (`originalStorageInstance`); ids pass them unchanged.
-  for (let layer: unknown = instance; typeof layer === 'object' && layer !== null;) {
-    const sealed = sealedIds.get(layer);
-    if (sealed !== undefined) return sealed(prepared);
-    layer = (layer as { originalStorageInstance?: unknown }).originalStorageInstance;
-  }
   const primary = getPrimaryFieldOfPrimaryKey(instance.schema.primaryKey);
-  const { documents } = await instance.query(prepared);
-  return documents.map((doc) => String((doc as Record<string, unknown>)[primary]));
+  return (await queryClear(instance, prepared)).map((doc) =>
+    String((doc as Record<string, unknown>)[primary]),
+  );
 }
 
 export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
@@ -511,11 +523,14 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
       return guardedCount(prepared);
     };
-    const primary = getPrimaryFieldOfPrimaryKey(schema.primaryKey);
-    sealedIds.set(wrapped, async (prepared) => {
+    sealedClear.set(wrapped, async (prepared) => {
       rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
       const { documents } = await inner.query(prepared as PreparedQuery<RxDocType>);
-      return documents.map((doc) => String((doc as Record<string, unknown>)[primary]));
+      return documents.map((doc) => {
+        const clear: Record<string, unknown> = { ...doc };
+        for (const field of encryptedSet) delete clear[field];
+        return clear;
+      });
     });
     return track(wrapped);
   }

@@ -34,14 +34,17 @@ afterEach(async () => {
   db = null;
 });
 
+const dexie = () =>
+  getRxStorageDexie({
+    indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
+    IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
+  });
+
 /** A device store over Dexie and IndexedDB holding three patients' allergy streams, some deleted. */
 const storeOfThreeStreams = async (): Promise<DeviceDb> => {
   db = await openDeviceDb({
     name: `stream-copies-${Math.random().toString(36).slice(2)}`,
-    storage: getRxStorageDexie({
-      indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
-      IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
-    }),
+    storage: dexie(),
     atRestKey: new Uint8Array(32).fill(7),
   });
   await db.records.bulkInsert(
@@ -108,5 +111,21 @@ describe('writesSince', () => {
     });
     expect(again.last.size).toBe(0);
     expect(yielded).toBe(0);
+  });
+
+  it('opens no record: stream and stamp are read from clear fields', async () => {
+    const store = await storeOfThreeStreams();
+    // Values this session wrote are remembered open: a store opened again remembers none.
+    const name = store.name;
+    await closeDeviceDb(store);
+    db = await openDeviceDb({ name, storage: dexie(), atRestKey: new Uint8Array(32).fill(7) });
+    // Each record opened parses its sealed plaintext (JSON); listing clear fields parses none.
+    const parses = vi.spyOn(JSON, 'parse');
+    const got = await writesSince(db.records.storageInstance, null);
+    expect(got.last.size).toBe(3);
+    expect(parses.mock.calls.length).toBeLessThan(5);
+    // The spy sees an opening read.
+    await streamCopies(db.records.storageInstance, `${PATIENTS[0]}/allergy`);
+    expect(parses.mock.calls.length).toBeGreaterThanOrEqual(PER_STREAM - 2);
   });
 });

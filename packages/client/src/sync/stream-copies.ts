@@ -6,7 +6,7 @@
  * |---|---|
  * | `streamCopies(storage, stream)` | every document of `stream`, deletions included, by id |
  * | `streamCopies(storage, stream, { deleted: true })` | its deletions only |
- * | `writesSince(storage, from, between?)` | the newest write stamp per stream after `from` (head-verified.ts); `between` awaited before each page after the first |
+ * | `writesSince(storage, from, between?)` | the newest write stamp per stream after `from` (head-verified.ts), read from clear fields without opening a record; `between` awaited before each page after the first |
  *
  * Invariants: a selector goes to the storage normalized (`{ $eq }` on `_deleted` and `stream`), the form
  * RxDB's query planner matches against an index; a plain value there makes it scan every document of the
@@ -14,8 +14,10 @@
  * per stream. Documents come back as the storage holds them (opened at rest), sorted by id.
  * Failure modes: the storage's own (a closed database, an at-rest key that does not open a document).
  */
-import { getChangedDocumentsSince, prepareQuery, type RxStorageInstance, type RxDocumentData } from 'rxdb';
+import { prepareQuery, type RxStorageInstance, type RxDocumentData } from 'rxdb';
 import type { DeviceRecord } from '../store/device-db';
+import { queryClear } from '../store/at-rest-encryption';
+import { changedSince } from '../store/changed-since';
 
 type RecordsStorage = Pick<RxStorageInstance<DeviceRecord, unknown, unknown>, 'schema' | 'query'>;
 const WRITES_PAGE = 200;
@@ -60,8 +62,14 @@ export const writesSince = async (
   let at = from;
   for (let n = 0; ; n++) {
     if (n > 0) await between?.();
-    const page = await getChangedDocumentsSince<DeviceRecord, { lwt: number; id: string }>(
-      storage,
+    // Stream and stamp lie in clear: read without opening any record (at-rest-encryption.ts `queryClear`).
+    const page = await changedSince(
+      {
+        schema: storage.schema,
+        query: async (prepared) => ({
+          documents: (await queryClear(storage, prepared)) as RxDocumentData<DeviceRecord>[],
+        }),
+      },
       WRITES_PAGE,
       at ?? undefined,
     );
