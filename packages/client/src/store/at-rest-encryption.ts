@@ -154,7 +154,7 @@ export async function queryClear<RxDocType>(
   // RxDB wraps instances in layers of its own (`originalStorageInstance`); queries pass them unchanged.
   for (let layer: unknown = instance; typeof layer === 'object' && layer !== null;) {
     const sealed = sealedClear.get(layer);
-    if (sealed !== undefined) return (await sealed(prepared));
+    if (sealed !== undefined) return await sealed(prepared);
     layer = (layer as { originalStorageInstance?: unknown }).originalStorageInstance;
   }
   return (await instance.query(prepared)).documents;
