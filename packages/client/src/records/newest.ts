@@ -90,8 +90,6 @@ export interface NewestDeps {
   readonly lists: ListedRecords;
   /** The clock RxDB stamps writes with: a saved stamp later than it means the clock was set back. */
   readonly now: () => number;
-  /** The store's write clock (write-clock.ts; default the collection's). */
-  readonly settled?: () => number;
   readonly unlocked: () => void;
   /** Waits `ms`, then runs `run` (default `setTimeout`); answers a cancel. */
   readonly later?: (run: () => void, ms: number) => () => void;
@@ -109,7 +107,7 @@ const setTimer = (run: () => void, ms: number): (() => void) => {
 
 export const createNewest = (deps: NewestDeps) => {
   const keyOf = (kind: string): string => `newest-${kind}`;
-  const settled = deps.settled ?? writeClockOf(deps.collection).settled;
+  const { settled } = writeClockOf(deps.collection);
   const later = deps.later ?? setTimer;
   const storage = deps.collection.storageInstance as unknown as RxStorageInstance<
     DeviceRecord,

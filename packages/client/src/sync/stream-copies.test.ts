@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { indexedDB, IDBCursor, IDBKeyRange } from 'fake-indexeddb';
-import type { DexieSettings } from 'rxdb';
-import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
+import { IDBCursor } from 'fake-indexeddb';
 import { closeDeviceDb, openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
 import { streamCopies, writesSince } from './stream-copies';
+import { dexieStorage } from '../store/changed-since.test-util';
 
 const PATIENTS = ['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB', 'CCCCCCCCCCCCCCCCCCCCCC'];
 const PER_STREAM = 10;
@@ -34,17 +33,11 @@ afterEach(async () => {
   db = null;
 });
 
-const dexie = () =>
-  getRxStorageDexie({
-    indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
-    IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
-  });
-
 /** A device store over Dexie and IndexedDB holding three patients' allergy streams, some deleted. */
 const storeOfThreeStreams = async (): Promise<DeviceDb> => {
   db = await openDeviceDb({
     name: `stream-copies-${Math.random().toString(36).slice(2)}`,
-    storage: dexie(),
+    storage: dexieStorage(),
     atRestKey: new Uint8Array(32).fill(7),
   });
   await db.records.bulkInsert(
@@ -118,7 +111,7 @@ describe('writesSince', () => {
     // Values this session wrote are remembered open: a store opened again remembers none.
     const name = store.name;
     await closeDeviceDb(store);
-    db = await openDeviceDb({ name, storage: dexie(), atRestKey: new Uint8Array(32).fill(7) });
+    db = await openDeviceDb({ name, storage: dexieStorage(), atRestKey: new Uint8Array(32).fill(7) });
     // Each record opened parses its sealed plaintext (JSON); listing clear fields parses none.
     const parses = vi.spyOn(JSON, 'parse');
     const got = await writesSince(db.records.storageInstance, null);
