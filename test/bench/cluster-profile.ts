@@ -4,10 +4,10 @@
 // Run: node --import tsx test/bench/cluster-profile.ts [--batches=10] [--batch=100]
 // The first batch is printed apart (the node learns the shard's tail there); the rest as a mean per batch.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { encodeFrame, type PushDoc, type ServerFrame } from '@hale/protocol';
 import { addDevice, connect, makeDoc, registerAccount, streamOf } from '@hale/sync-server/testing';
 import { startCouchNode, startPouchServer } from '@hale/sync-server/testing/couch';
+import { pouchCpuMs } from './proc-cpu';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -51,23 +51,6 @@ globalThis.fetch = async (input, init) => {
   } finally {
     calls.push({ what: endpoint(url, method), bytes, ms: performance.now() - t0 });
   }
-};
-
-/** CPU time (user + system, ms) the pouchdb-server listening on `port` has used: load-independent. */
-const pouchCpuMs = (port: number): number => {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!cmdline.includes('pouchdb-server') || !cmdline.includes(`--port\0${port}\0`)) continue;
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100;
-  }
-  return NaN;
 };
 
 const summarize = (list: Call[], divide: number): void => {

@@ -36,6 +36,7 @@ import {
   type WsClient,
 } from '@hale/sync-server/testing';
 import { startCouchNode, startPouchServer, type PouchServer } from '@hale/sync-server/testing/couch';
+import { cpuMeter } from './proc-cpu';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -104,6 +105,9 @@ const pullAll = async (client: WsClient, stream: ReturnType<typeof streamOf>): P
 
 interface Figures {
   pushDocsPerS: number;
+  /** CPU per pushed batch: this process (clients and nodes), and pouchdb-server. */
+  pushCpuBenchMs: number;
+  pushCpuPouchMs: number;
   pullDocsPerS: number;
   liveP50Ms: number;
   liveP99Ms: number;
@@ -112,7 +116,7 @@ interface Figures {
   revocationP99Ms?: number;
 }
 
-const scenario = async (nodes: Node[]): Promise<Figures> => {
+const scenario = async (nodes: Node[], couchPort: number): Promise<Figures> => {
   const k = nodes.length;
   const phase = (what: string) => console.error(`  [${k} node(s)] ${what}`);
   const first = nodes[0];
@@ -133,10 +137,12 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
   );
   const writers = await Promise.all(patients.map((p, i) => connect(nodes[i] ?? first, p.account.device)));
   phase('push');
+  const cpu = cpuMeter(couchPort);
   let t0 = performance.now();
   await Promise.all(writers.map((w, i) => pushAll(w, docs[i] ?? [])));
   const pushed = docs.flat().length;
   const pushDocsPerS = pushed / ((performance.now() - t0) / 1000);
+  const pushCpu = cpu.perBatch(pushed / BATCH);
 
   phase('pull');
   const readers = await Promise.all(patients.map((p, i) => connect(nodes[(i + 1) % k] ?? first, p.reader)));
@@ -188,6 +194,8 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
 
   const figures: Figures = {
     pushDocsPerS: round(pushDocsPerS),
+    pushCpuBenchMs: pushCpu.bench,
+    pushCpuPouchMs: pushCpu.pouch,
     pullDocsPerS: round(pullDocsPerS),
     liveP50Ms: round(pct(latencies, 50)),
     liveP99Ms: round(pct(latencies, 99)),
@@ -240,7 +248,14 @@ const schema: RxJsonSchema<Row> = {
 };
 
 /** RxDB's own CouchDB replication, memory storage, the same number of ~1 KB documents, to the same server. */
-const rxdbPeer = async (couch: PouchServer): Promise<{ pushDocsPerS: number; pullDocsPerS: number }> => {
+interface PeerFigures {
+  pushDocsPerS: number;
+  pullDocsPerS: number;
+  pushCpuBenchMs: number;
+  pushCpuPouchMs: number;
+}
+
+const rxdbPeer = async (couch: PouchServer): Promise<PeerFigures> => {
   const name = `rxpeer-${randomUUID().slice(0, 8)}`;
   await fetch(`${couch.url}/${name}`, { method: 'PUT' });
   const open = async (dbName: string) => {
@@ -264,10 +279,12 @@ const rxdbPeer = async (couch: PouchServer): Promise<{ pushDocsPerS: number; pul
   await source.collections['rows']?.bulkInsert(
     Array.from({ length: DOCS }, (_, i) => ({ id: `d${i}`, text: `${i}${TEXT}` })),
   );
+  const cpu = cpuMeter(couch.port);
   let t0 = performance.now();
   const push = replicate(source);
   await push.awaitInitialReplication();
   const pushDocsPerS = DOCS / ((performance.now() - t0) / 1000);
+  const pushCpu = cpu.perBatch(DOCS / BATCH);
   await push.cancel();
   const target = await open(`dst${name}`);
   t0 = performance.now();
@@ -279,7 +296,12 @@ const rxdbPeer = async (couch: PouchServer): Promise<{ pushDocsPerS: number; pul
   await pull.cancel();
   await source.remove();
   await target.remove();
-  return { pushDocsPerS: round(pushDocsPerS), pullDocsPerS: round(pullDocsPerS) };
+  return {
+    pushDocsPerS: round(pushDocsPerS),
+    pullDocsPerS: round(pullDocsPerS),
+    pushCpuBenchMs: pushCpu.bench,
+    pushCpuPouchMs: pushCpu.pouch,
+  };
 };
 
 const main = async (): Promise<void> => {
@@ -294,27 +316,30 @@ const main = async (): Promise<void> => {
     // The peer before and after Hale's runs: the machine is shared, and its load moves during a run.
     const peerBefore = await rxdbPeer(couch);
     const sqlite = await startServer({ realClock: true, config: CONFIG });
-    results['sqlite, 1 node'] = await scenario([sqlite]);
+    results['sqlite, 1 node'] = await scenario([sqlite], couch.port);
     await sqlite.stop();
 
     const one = await startCouchNode(couch.url, `bench1-${randomUUID().slice(0, 8)}`, { config: CONFIG });
-    results['couchdb, 1 node'] = await scenario([one]);
+    results['couchdb, 1 node'] = await scenario([one], couch.port);
     await one.stop();
 
     const db = `bench3-${randomUUID().slice(0, 8)}`;
     const three: Node[] = [];
     for (let i = 0; i < 3; i++) three.push(await startCouchNode(couch.url, db, { config: CONFIG }));
-    results['couchdb, 3 nodes'] = await scenario(three);
+    results['couchdb, 3 nodes'] = await scenario(three, couch.port);
     for (const n of three) await n.stop();
 
     const peerAfter = await rxdbPeer(couch);
-    const peer = {
-      pushDocsPerS: round((peerBefore.pushDocsPerS + peerAfter.pushDocsPerS) / 2),
-      pullDocsPerS: round((peerBefore.pullDocsPerS + peerAfter.pullDocsPerS) / 2),
+    const mean = (k: keyof PeerFigures): number => round((peerBefore[k] + peerAfter[k]) / 2);
+    const peer: PeerFigures = {
+      pushDocsPerS: mean('pushDocsPerS'),
+      pullDocsPerS: mean('pullDocsPerS'),
+      pushCpuBenchMs: mean('pushCpuBenchMs'),
+      pushCpuPouchMs: mean('pushCpuPouchMs'),
     };
     console.table(results);
     console.log(
-      `RxDB CouchDB replication (peer; before ${JSON.stringify(peerBefore)}, after ${JSON.stringify(peerAfter)}): push ${peer.pushDocsPerS} docs/s, pull ${peer.pullDocsPerS} docs/s (mean)`,
+      `RxDB CouchDB replication (peer; before ${JSON.stringify(peerBefore)}, after ${JSON.stringify(peerAfter)}): push ${peer.pushDocsPerS} docs/s, pull ${peer.pullDocsPerS} docs/s (mean); CPU per pushed batch: RxDB ${peer.pushCpuBenchMs} ms, pouchdb-server ${peer.pushCpuPouchMs} ms`,
     );
     for (const [name, f] of Object.entries(results)) {
       console.log(
