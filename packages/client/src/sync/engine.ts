@@ -185,7 +185,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
           ...plainOf(d),
           deleted: d._deleted,
         })),
-      skip: (stream, d) => pending.unsettled(stream, d.id) || (d._deleted && emptied(d)),
+      skip: (_stream, d) => d._deleted && emptied(d),
+      unsettled: (stream, d) => pending.unsettled(stream, d.id),
       // A revision tag is `${rv}-${tag}`: the leaf names the tag part.
       tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
       newestEpoch: async (stream) => (await keyring.writeKey(stream))?.epoch ?? 0,

@@ -32,6 +32,8 @@ const world = (
   const me = generateDeviceKeys();
   let kept: { signed: SignedStreamHead; leaves: HeadLeaf[] } | null = null;
   let copy: HeadLeaf[] = [];
+  /** Ids of `copy` with a local write the server has not acknowledged. */
+  let unsettled = new Set<string>();
   let now = Date.parse('2026-11-25T12:00:00.000Z');
   const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
   const issues: HeadIssue[] = [];
@@ -75,7 +77,12 @@ const world = (
       ),
     held: () => {
       const held = new Map<string, HeldCopy>(
-        copy.map((l) => [l.id, { rv: l.rv, deleted: l.deleted, tag: () => Promise.resolve(l.tag) }]),
+        copy.map((l) => [
+          l.id,
+          unsettled.has(l.id)
+            ? { rv: l.rv, deleted: l.deleted, unsettled: true, tag: () => Promise.resolve(null) }
+            : { rv: l.rv, deleted: l.deleted, tag: () => Promise.resolve(l.tag) },
+        ]),
       );
       options.afterHeld?.();
       return Promise.resolve(held);
@@ -122,8 +129,9 @@ const world = (
     serveLeaves(leaves: HeadLeaf[]) {
       if (kept !== null) kept = { ...kept, leaves };
     },
-    hold(leaves: HeadLeaf[]) {
+    hold(leaves: HeadLeaf[], unsettledIds: string[] = []) {
       copy = leaves;
+      unsettled = new Set(unsettledIds);
     },
     async advance(ms: number) {
       now += ms;
@@ -159,6 +167,31 @@ describe('head sync', () => {
       ['HEAD_WITHHELD', id(2)],
     ]);
     expect(fresh.issues.every((i) => i.message.includes(STREAM) || i.message.includes(id(1)))).toBe(true);
+  });
+
+  it('a record with a local write the server has not acknowledged is neither named nor signed', async () => {
+    // The statement confirms records 1 and 2 at rv 1; this device is editing both (rv 2, not yet pushed).
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await w.keep([leaf(1), leaf(2)], 5);
+    w.hold([leaf(1, 2), leaf(2, 2)], [id(1), id(2)]);
+    await w.settle(5);
+    expect(w.issues).toEqual([]);
+    // One of them settled, the other not: only the settled one is judged (here: rolled back).
+    const v = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await v.keep([leaf(1, 3), leaf(2, 3)], 5);
+    v.hold([leaf(1, 2), leaf(2, 2)], [id(2)]);
+    await v.settle(5);
+    expect(v.issues.map((i) => [i.code, i.id])).toEqual([['HEAD_ROLLED_BACK', id(1)]]);
+    // A patient device signs its own stream without the copy it has not settled.
+    const own = world();
+    await own.keep([leaf(1), leaf(2)], 5);
+    own.hold([leaf(1), leaf(2), leaf(3, 1)], [id(3)]);
+    await own.settle(5);
+    await own.settle(6); // the kept statement is a minute's turn: the next waits for it
+    await own.advance(60_000);
+    expect(own.issues).toEqual([]);
+    expect(own.puts.length).toBe(1);
+    expect(own.puts[0]?.head.n).toBe(2);
   });
 
   it('checks again once the seq moved while issues are open, and clears what no longer holds', async () => {

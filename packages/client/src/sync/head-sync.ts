@@ -9,6 +9,7 @@
 | putHead refused or failed              | signed anew from `current()` after `retryMs`                    |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
+ * | a copy with a local write unacknowledged | neither signed nor judged: what the server holds of it is unknown |
  * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
  * | a check's turn                         | waits for `yieldTo` first: live changes and pulls go before it  |
  *
@@ -39,6 +40,8 @@ import { createWriteScan, writtenSince, type VerifiedStore, type WritesSince } f
 export interface HeldCopy {
   readonly rv: number;
   readonly deleted: boolean;
+  /** A local write of it is not yet the server's: neither signed nor checked (no finding names it). */
+  readonly unsettled?: true;
   /** The hex tag of this version: `hint` when the content reproduces it under one of its keys. */
   tag(hint?: string): Promise<string | null>;
 }
@@ -175,6 +178,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     const held = await deps.held(stream);
     const leaves: HeadLeaf[] = [];
     for (const [id, copy] of held) {
+      if (copy.unsettled === true) continue;
       const tag = await copy.tag(hints(id) ?? hintOf(stream, id, copy.rv));
       if (tag === null) return;
       leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
@@ -319,9 +323,15 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     const readAt = verified?.now() ?? 0;
     const held = await deps.held(stream);
     const mine = new Map<string, { rv: number; tag: string }>();
+    /** Records written here and not yet the server's: what the server holds of them is not known. */
+    const unsure = new Set<string>();
     for (const leaf of leaves) {
       const copy = held.get(leaf.id);
       if (copy === undefined) continue;
+      if (copy.unsettled === true) {
+        unsure.add(leaf.id);
+        continue;
+      }
       const tag = copy.rv === leaf.rv ? await copy.tag(leaf.tag) : null;
       mine.set(leaf.id, { rv: copy.rv, tag: tag ?? '' });
     }
@@ -333,8 +343,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     }
     if (head.seq > seen) deps.seen.set(stream, head.seq);
     lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
-    const issues = result.findings.map((f) => headIssue(head, f));
-    verified?.set(stream, issues.length === 0 ? { sig: signed.sig, lwt: readAt } : null);
+    const issues = result.findings.filter((f) => !unsure.has(f.id)).map((f) => headIssue(head, f));
+    verified?.set(stream, issues.length === 0 && unsure.size === 0 ? { sig: signed.sig, lwt: readAt } : null);
     if (issues.length === 0) noteKept(stream, head);
     deps.clear(stream, (e) => issues.some((i) => i.code === e.code && i.id === e.id));
     for (const issue of issues) deps.report(issue);
@@ -440,14 +450,17 @@ export interface StoredCopy {
 }
 
 /**
- * `HeadSyncDeps.held` over the device store: copies of the stream that are the server's (not unsettled,
- * not a purge's emptied tombstone), each tagged under the epoch it was sealed with when known, or under the
+ * `HeadSyncDeps.held` over the device store: copies of the stream that are the server's (not a purge's
+ * emptied tombstone; one with a local write not yet acknowledged is marked `unsettled`), each tagged under the epoch it was sealed with when known, or under the
  * first candidate epoch (its own, then the stream's newest down to 0) that reproduces the hint.
  */
 export const heldReader =
   <R extends StoredCopy>(deps: {
     copies(stream: string): Promise<readonly R[]>;
+    /** Not held at all (a purge's emptied tombstone). */
     skip(stream: string, copy: R): boolean;
+    /** Held with a local write the server has not yet acknowledged. */
+    unsettled(stream: string, copy: R): boolean;
     tagUnder(copy: R, epoch: number): Promise<string | null>;
     newestEpoch(stream: string): Promise<number>;
   }) =>
@@ -456,6 +469,15 @@ export const heldReader =
     const out = new Map<string, HeldCopy>();
     for (const copy of await deps.copies(stream)) {
       if (deps.skip(stream, copy)) continue;
+      if (deps.unsettled(stream, copy)) {
+        out.set(copy.id, {
+          rv: copy.rv,
+          deleted: copy.deleted,
+          unsettled: true,
+          tag: () => Promise.resolve(null),
+        });
+        continue;
+      }
       const tag = async (hint?: string): Promise<string | null> => {
         const own = await deps.tagUnder(copy, copy.epoch);
         if (hint === undefined || own === hint) return own;
