@@ -12,6 +12,9 @@
  * Invariants: the copies live in device meta (sealed at rest under the account's key), one key per patient;
  * a version is kept when this device holds it with `by` = this account, whether written here or by another
  * device of the account; a later version by someone else does not replace it. Provider accounts only.
+ * Noticed two ways, neither a query over the whole store (`by` has no index): each write as the store
+ * emits it while started, and at start the writes since a saved mark (read as clear fields, in pages,
+ * yielding between them; only this account's opened). The mark moves only once what it passed is kept.
  * Failure modes (CareError): a patient with nothing kept (NOTHING_KEPT); a patient account (NOT_A_PROVIDER);
  * a locked or closed session (AccountError LOCKED).
  */
@@ -24,10 +27,16 @@ import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { deviceMetaStore } from '../store/meta-store';
 import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-export';
 import { isRecordsApiKind } from '../records/records';
+import type { DeviceRecord } from '../store/device-db';
+import { clearWritesSince } from '../sync/stream-copies';
 import { assertUnlocked } from '../account/account';
 import { CareError } from './errors';
 
 const KEY_PREFIX = 'care-own-entries/';
+/** The last write the catch-up read (not under KEY_PREFIX: `patients` lists those). */
+const MARK_KEY = 'care-own-entries-mark';
+const Mark = Type.Object({ lwt: Type.Number(), id: Type.String({ maxLength: 64 }) });
+const SCAN_PAGE = 500;
 
 const Kept = Type.Object({
   entries: Type.Record(
@@ -54,6 +63,7 @@ export const createOwnEntries = (deps: OwnEntriesDeps) => {
   const meta: DeviceMeta = createDeviceMeta(deviceMetaStore(session.db));
   let chain: Promise<void> = Promise.resolve();
   let subscription: Subscription | null = null;
+  let caughtUp: Promise<void> = Promise.resolve();
 
   const keep = (
     patientId: string,
@@ -84,21 +94,56 @@ export const createOwnEntries = (deps: OwnEntriesDeps) => {
     return chain;
   };
 
+  type Own = { id: string; kind: string; rv: number; data: object };
+  /** Keeps, per patient, the copies of `docs` that are this account's entries in another's chart. */
+  const keepOwn = (docs: ReadonlyArray<DeviceRecord>): void => {
+    const byPatient = new Map<string, Own[]>();
+    for (const d of docs) {
+      if (d.by !== me || d.patientId === me || !isRecordsApiKind(d.kind) || Object.keys(d.data).length === 0)
+        continue;
+      const list = byPatient.get(d.patientId) ?? [];
+      list.push({ id: d.id, kind: d.kind, rv: d.rv, data: d.data });
+      byPatient.set(d.patientId, list);
+    }
+    for (const [patientId, list] of byPatient) void keep(patientId, list);
+  };
+
+  /**
+   * The writes since the saved mark, read as clear fields (no record opened); only this account's are
+   * opened and kept. The mark moves once they are kept. Yields to other work between pages.
+   */
+  const catchUp = async (): Promise<void> => {
+    const collection = session.db.records;
+    const from = await meta.get(MARK_KEY, Mark).catch(() => null);
+    const pages = clearWritesSince(collection.storageInstance, from, {
+      pageSize: SCAN_PAGE,
+      between: () => new Promise((resolve) => setTimeout(resolve, 0)),
+    });
+    for await (const page of pages) {
+      if (subscription === null) return;
+      const ids = page.documents
+        .filter((d) => !d._deleted && d.by === me && d.patientId !== me)
+        .map((d) => d.id);
+      if (ids.length > 0) {
+        const found = await collection.findByIds(ids).exec();
+        keepOwn([...found.values()].map((doc) => doc.toJSON() as DeviceRecord));
+      }
+      await chain;
+      await meta.set(MARK_KEY, page.end);
+    }
+  };
+
   return {
-    /** Starts keeping this account's entries (provider devices; a patient's are its own chart). */
+    /**
+     * Starts keeping this account's entries (provider devices; a patient's are its own chart): each write
+     * as it is stored, and those stored since the mark of the last start.
+     */
     start(): void {
       if (!provider || subscription !== null) return;
-      subscription = session.db.records.find({ selector: { by: me } }).$.subscribe((docs) => {
-        const byPatient = new Map<string, Array<{ id: string; kind: string; rv: number; data: object }>>();
-        for (const doc of docs) {
-          const d = doc.toJSON();
-          if (d.patientId === me || !isRecordsApiKind(d.kind) || Object.keys(d.data).length === 0) continue;
-          const list = byPatient.get(d.patientId) ?? [];
-          list.push({ id: d.id, kind: d.kind, rv: d.rv, data: d.data });
-          byPatient.set(d.patientId, list);
-        }
-        for (const [patientId, list] of byPatient) void keep(patientId, list);
+      subscription = session.db.records.$.subscribe((event) => {
+        if (event.operation !== 'DELETE') keepOwn([event.documentData]);
       });
+      caughtUp = catchUp().catch(() => undefined);
     },
 
     stop(): void {
@@ -106,8 +151,11 @@ export const createOwnEntries = (deps: OwnEntriesDeps) => {
       subscription = null;
     },
 
-    /** Resolves once every copy noticed so far is kept. */
-    settled: (): Promise<void> => chain,
+    /** Resolves once every copy noticed so far, and the catch-up since the mark, is kept. */
+    settled: async (): Promise<void> => {
+      await caughtUp;
+      await chain;
+    },
 
     /** The patients this device keeps entries of. */
     async patients(): Promise<string[]> {
@@ -118,6 +166,7 @@ export const createOwnEntries = (deps: OwnEntriesDeps) => {
     async export(patientId: string): Promise<SignedFhirBundle> {
       if (!provider) throw new CareError('NOT_A_PROVIDER', 'only a clinician keeps its own entries apart');
       assertUnlocked(session.account);
+      await caughtUp;
       await chain;
       const kept = await meta.get(`${KEY_PREFIX}${patientId}`, Kept);
       const entries = Object.values(kept?.entries ?? {});

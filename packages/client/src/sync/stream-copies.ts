@@ -6,7 +6,8 @@
  * |---|---|
  * | `streamCopies(storage, stream)` | every document of `stream`, deletions included, by id |
  * | `streamCopies(storage, stream, { deleted: true })` | its deletions only |
- * | `writesSince(storage, from, between?)` | the newest write stamp per stream after `from` (head-verified.ts), read from clear fields without opening a record; `between` awaited before each page after the first |
+ * | `clearWritesSince(storage, from, options?)` | the writes after `from`, a page at a time, as clear fields (no record opened), each page with its checkpoint |
+ * | `writesSince(storage, from, between?)` | the newest write stamp per stream after `from` (head-verified.ts), read as `clearWritesSince` reads |
  *
  * Invariants: a selector goes to the storage normalized (`{ $eq }` on `_deleted` and `stream`), the form
  * RxDB's query planner matches against an index; a plain value there makes it scan every document of the
@@ -48,21 +49,23 @@ export const streamCopies = async (
   return [...live, ...gone].sort(byId);
 };
 
+type Checkpoint = { lwt: number; id: string };
+
 /**
- * The store's writes after `from` (null: all), read in RxDB's write order (`_meta.lwt`, then id; its
- * index) a page at a time: the newest stamp per stream and the last document read (null: none).
- * `between` (background work yielding) is awaited before each page after the first.
+ * The store's writes after `from` (null: all) in RxDB's write order (`_meta.lwt`, then id; its index), a
+ * page at a time, as their clear fields only (at-rest-encryption.ts `queryClear`: no record opened), each
+ * page with the checkpoint of its last document. `between` (background work yielding) is awaited before
+ * each page after the first.
  */
-export const writesSince = async (
-  storage: RxStorageInstance<DeviceRecord, unknown, unknown, { lwt: number; id: string }>,
-  from: { lwt: number; id: string } | null,
-  between?: () => Promise<void>,
-): Promise<{ last: Map<string, number>; end: { lwt: number; id: string } | null }> => {
-  const last = new Map<string, number>();
+export async function* clearWritesSince(
+  storage: RxStorageInstance<DeviceRecord, unknown, unknown, Checkpoint>,
+  from: Checkpoint | null,
+  options: { readonly pageSize?: number; readonly between?: () => Promise<void> } = {},
+): AsyncGenerator<{ documents: RxDocumentData<DeviceRecord>[]; end: Checkpoint }> {
+  const size = options.pageSize ?? WRITES_PAGE;
   let at = from;
   for (let n = 0; ; n++) {
-    if (n > 0) await between?.();
-    // Stream and stamp lie in clear: read without opening any record (at-rest-encryption.ts `queryClear`).
+    if (n > 0) await options.between?.();
     const page = await changedSince(
       {
         schema: storage.schema,
@@ -70,13 +73,30 @@ export const writesSince = async (
           documents: (await queryClear(storage, prepared)) as RxDocumentData<DeviceRecord>[],
         }),
       },
-      WRITES_PAGE,
+      size,
       at ?? undefined,
     );
-    for (const d of page.documents) last.set(d.stream, Math.max(last.get(d.stream) ?? 0, d._meta.lwt));
-    if (page.documents.length === 0) break;
+    if (page.documents.length === 0) return;
     at = { lwt: page.checkpoint.lwt, id: page.checkpoint.id };
-    if (page.documents.length < WRITES_PAGE) break;
+    yield { documents: page.documents, end: at };
+    if (page.documents.length < size) return;
   }
-  return { last, end: at };
+}
+
+/**
+ * The store's writes after `from` (null: all): the newest stamp per stream and the last document read
+ * (null: none), read as `clearWritesSince` reads them.
+ */
+export const writesSince = async (
+  storage: RxStorageInstance<DeviceRecord, unknown, unknown, Checkpoint>,
+  from: Checkpoint | null,
+  between?: () => Promise<void>,
+): Promise<{ last: Map<string, number>; end: Checkpoint | null }> => {
+  const last = new Map<string, number>();
+  let end = from;
+  for await (const page of clearWritesSince(storage, from, between === undefined ? {} : { between })) {
+    for (const d of page.documents) last.set(d.stream, Math.max(last.get(d.stream) ?? 0, d._meta.lwt));
+    end = page.end;
+  }
+  return { last, end };
 };
