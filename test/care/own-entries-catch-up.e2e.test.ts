@@ -43,7 +43,7 @@ describe("a clinician's own entries", () => {
     await eventually(async () => (await other.records.get(lab.id)) !== null, 'the lab on the second device');
     await eventually(async () => (await other.records.get(allergy.id)) !== null, 'the allergy too');
 
-    const api = createHttpApi({ baseUrl: t.url });
+    const api = createHttpApi({ baseUrl: t.url, fetch: (url, init) => fetch(url, init) });
     let hale = haleSessionOf(other, { api, ed });
     await eventually(async () => (await hale.care.ownEntries.patients()).includes(P), 'kept at start');
     let text = JSON.stringify(await hale.care.ownEntries.export(P));

@@ -8,7 +8,9 @@ import {
 } from '@hale/model';
 import type { StoredRecord } from '../records/records';
 import { inboxOf, threadMessages } from './threads';
-import { notificationsFor } from './notifications';
+import { Subject } from 'rxjs';
+import { careNotifications, notificationsFor, type Watched } from './notifications';
+import type { RecordChange } from '../records/records';
 import { acknowledgementOf, planDiff } from './plans';
 import { appointmentIcs } from './ics';
 
@@ -138,6 +140,34 @@ describe('notifications', () => {
     expect(notificationsFor('TreatmentPlan', plan, acked, D, at).map((e) => e.type)).toEqual([
       'plan-acknowledged',
     ]);
+  });
+});
+
+describe('the notification stream', () => {
+  it('notifies each write by someone else against the version it replaced, once per revision', () => {
+    const P = EXAMPLE_PATIENT_ID;
+    const D = EXAMPLE_PROVIDER_ID;
+    const changes = new Subject<RecordChange<Watched>>();
+    const seen: string[] = [];
+    const sub = careNotifications(changes, D, () => Date.parse('2026-11-26T10:00:00Z')).subscribe((n) =>
+      seen.push(n.id),
+    );
+    const toMe = message({ senderId: P, recipientId: D }, P);
+    changes.next({ kind: 'Message', after: toMe });
+    // Stored again at the same revision (a re-seal, a conflict flag): nothing more.
+    changes.next({ kind: 'Message', before: toMe, after: toMe });
+    // Its next revision (delivered): a message already held notifies nothing.
+    changes.next({ kind: 'Message', before: toMe, after: { ...toMe, rv: 2 } });
+    // The clinician's own message: nothing.
+    changes.next({ kind: 'Message', after: message({ senderId: D, recipientId: P }, D) });
+    const signature = stored(
+      'NoteSignature',
+      { ...exampleRecord('NoteSignature'), status: 'requested', signerId: D },
+      'OtherClinician00000001',
+    );
+    changes.next({ kind: 'NoteSignature', after: signature });
+    expect(seen).toEqual([`message:${toMe.record.id}:1`, `cosign-request:${signature.record.id}:1`]);
+    sub.unsubscribe();
   });
 });
 

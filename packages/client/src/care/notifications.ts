@@ -7,14 +7,13 @@
  * - A notification carries no health content, so it can show on a locked screen: its `title` and `body`
  *   are fixed sentences per type, and it names the record only by ids (`target`) for the app to open once
  *   unlocked — never a message text, a reason, a plan, a name or a time.
- * - Only changes seen after the stream starts are notified (the records held at its first reading are its
- *   baseline), each version once (by record id and revision), and none of this account's own writes.
+ * - Only writes stored after the stream starts are notified, each against the version it replaced; a write
+ *   that keeps the revision notifies nothing; none of this account's own writes. No view is read whole.
  * Failure modes: none of its own; a closed session ends the stream (the record views complete).
  */
 import type { Observable } from 'rxjs';
-import { combineLatest, defer, map, filter, mergeMap, from, share } from 'rxjs';
-import type { RecordKind } from '@hale/model';
-import type { StoredRecord } from '../records/records';
+import { filter, mergeMap, from, share } from 'rxjs';
+import type { RecordChange, StoredRecord } from '../records/records';
 
 export const CARE_NOTIFICATION_TYPES = [
   'message',
@@ -49,8 +48,7 @@ const WORDS: Record<CareNotificationType, { title: string; body: string }> = {
   'cosign-request': { title: 'Co-signature requested', body: 'A note is waiting for your co-signature.' },
 };
 
-type Watched = 'Message' | 'Appointment' | 'TreatmentPlan' | 'NoteSignature';
-type Snapshot = { [K in Watched]: readonly StoredRecord<K>[] };
+export type Watched = 'Message' | 'Appointment' | 'TreatmentPlan' | 'NoteSignature';
 
 /** The notifications one changed version gives `me` (pure; `before` is the version held before, if any). */
 export const notificationsFor = <K extends Watched>(
@@ -109,34 +107,17 @@ export const notificationsFor = <K extends Watched>(
 };
 
 /**
- * The live stream of notifications for `me` over the record views given (each the records of one kind
- * across the patients held, as `records.observeAcross` answers them).
+ * The live stream of notifications for `me` over the stored writes given (`records.observeChanges` of the
+ * watched kinds): each write by someone else, against the version it replaced. A write that keeps the
+ * revision (stored again, re-sealed) notifies nothing.
  */
 export const careNotifications = (
-  views: { [K in Watched]: Observable<StoredRecord<K>[]> },
+  changes: Observable<RecordChange<Watched>>,
   me: string,
   now: () => number,
 ): Observable<CareNotification> =>
-  defer(() => {
-    // Per subscription: a listener that comes back later starts from a baseline again.
-    const held = new Map<string, StoredRecord<RecordKind>>();
-    let baseline = true;
-    return combineLatest(views).pipe(
-      map((snapshot: Snapshot) => {
-        const at = new Date(now()).toISOString();
-        const out: CareNotification[] = [];
-        for (const kind of ['Message', 'Appointment', 'TreatmentPlan', 'NoteSignature'] as const) {
-          for (const after of snapshot[kind] as readonly StoredRecord<Watched>[]) {
-            const before = held.get(after.record.id) as StoredRecord<Watched> | undefined;
-            if (before !== undefined && before.rv === after.rv) continue;
-            held.set(after.record.id, after);
-            if (!baseline) out.push(...notificationsFor(kind, before, after, me, at));
-          }
-        }
-        baseline = false;
-        return out;
-      }),
-      filter((list) => list.length > 0),
-      mergeMap((list) => from(list)),
-    );
-  }).pipe(share());
+  changes.pipe(
+    filter((c) => c.before?.rv !== c.after.rv),
+    mergeMap((c) => from(notificationsFor(c.kind, c.before, c.after, me, new Date(now()).toISOString()))),
+    share(),
+  );

@@ -335,7 +335,7 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
   duties.push(closed.subscribe({ complete: () => duties.forEach((d) => d.unsubscribe()) }));
 
   const notifications$ = careNotifications(
-    { Message: messages$, Appointment: appointments$, TreatmentPlan: plans$, NoteSignature: signatures$ },
+    session.records.observeChanges(['Message', 'Appointment', 'TreatmentPlan', 'NoteSignature'] as const),
     me,
     now,
   );

@@ -58,6 +58,13 @@ export interface StoredRecord<K extends RecordKind = RecordKind> {
   rv: number;
 }
 
+/** A stored write of a record (`records.observeChanges`): the version before it, if one was held, and after. */
+export interface RecordChange<K extends RecordKind = RecordKind> {
+  readonly kind: K;
+  readonly before?: StoredRecord<K>;
+  readonly after: StoredRecord<K>;
+}
+
 export interface RecordsDeps {
   collection: RecordsCollection;
   accountId: string;

@@ -69,7 +69,7 @@ import {
   readNoteVersionNumbers,
 } from './removal-rules';
 import { sidesOf, isDeletionSide, EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
-import { type Observable, map, takeUntil } from 'rxjs';
+import { type Observable, filter, map, takeUntil } from 'rxjs';
 import {
   type RecordsDeps,
   isDedicatedKind,
@@ -86,6 +86,7 @@ import {
   streamFor,
   isJsonObject,
   type Managed,
+  type RecordChange,
   type StoredRecord,
   toStored,
 } from './record-types';
@@ -117,6 +118,7 @@ export {
   type RecordInput,
   type WriteOptions,
   type StoredRecord,
+  type RecordChange,
   type RecordsDeps,
   isRecordsApiKind,
 } from './record-types';
@@ -668,6 +670,34 @@ export const createRecords = (deps: RecordsDeps) => {
           unlocked();
           return lists.newestWrittenFirst<K>(docs);
         }),
+      );
+      return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
+    },
+
+    /**
+     * Each write stored from now on of a record of `kinds` (any patient held), with the version it
+     * replaced: no query, nothing read that was not written (a deletion, or a purge's emptied version,
+     * is no change here).
+     */
+    observeChanges<K extends RecordKind>(kinds: readonly K[]): Observable<RecordChange<K>> {
+      unlocked();
+      for (const kind of kinds) requireStorable(kind);
+      const wanted = new Set<string>(kinds);
+      const stored = (doc: DeviceRecord | undefined): StoredRecord<K> | undefined =>
+        doc === undefined || (doc as { _deleted?: boolean })._deleted === true || emptied(doc)
+          ? undefined
+          : toStored<K>({ ...doc, _deleted: false });
+      const view = collection.$.pipe(
+        filter((event) => event.operation !== 'DELETE' && wanted.has(event.documentData.kind)),
+        map((event) => {
+          unlocked();
+          const after = stored(event.documentData);
+          const before = stored(event.previousDocumentData);
+          return after === undefined
+            ? null
+            : { kind: after.kind, after, ...(before === undefined ? {} : { before }) };
+        }),
+        filter((change): change is RecordChange<K> => change !== null),
       );
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
