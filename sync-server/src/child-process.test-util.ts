@@ -69,15 +69,26 @@ export const takeable = async (dataDir: string, port: number): Promise<void> => 
   await new Promise((resolve) => server.close(resolve));
 };
 
-const waitHealthy = async (url: string, r: Running): Promise<void> => {
+/**
+ * Waits until `url` answers /healthz and, unless `quiet` (a log level without info lines), the child has
+ * logged that it listens there: a free port can be taken by another test's server between `freePort` and
+ * the child's listen, and that server's answer must not pass for this child's (which exits EADDRINUSE).
+ */
+const waitHealthy = async (url: string, r: Running, quiet: boolean): Promise<void> => {
   const deadline = Date.now() + 30_000;
+  const ours = (): boolean =>
+    quiet ||
+    r.output.stdout.split('\n').some((line) => line.includes('server listening') && line.includes(url));
   while (Date.now() < deadline) {
     if (r.child.exitCode !== null) throw new Error(`exited early: ${r.output.stderr}${r.output.stdout}`);
-    if (await answers(url)) return;
+    if ((await answers(url)) && ours()) return;
     await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error(`did not become healthy: ${r.output.stderr}`);
 };
+
+/** Whether a start failed because its port was taken (start-failure.ts's line). */
+const portTaken = (r: Running): boolean => r.child.exitCode !== null && /port is in use/.test(r.output.stderr);
 
 /** The children and temporary directories of one test file: call once per file; cleaned up after it. */
 export const childProcesses = () => {
@@ -138,15 +149,23 @@ export const childProcesses = () => {
       args: readonly string[],
       options: { dataDir: string; port?: number; env?: Record<string, string>; cwd?: string | undefined },
     ): Promise<Serving> => {
-      const port = options.port ?? (await freePort());
-      const url = `http://127.0.0.1:${port}`;
-      const r = start(
-        args,
-        { ...options.env, PORT: String(port), HALE_DATA_DIR: options.dataDir },
-        options.cwd ?? ROOT,
-      );
-      await waitHealthy(url, r);
-      return { ...r, url, port };
+      const quiet = (options.env?.['HALE_LOG_LEVEL'] ?? process.env['HALE_LOG_LEVEL']) !== undefined;
+      // A free port taken by another test's server before this child listened: another, twice at most.
+      for (let attempt = 0; ; attempt++) {
+        const port = options.port ?? (await freePort());
+        const url = `http://127.0.0.1:${port}`;
+        const r = start(
+          args,
+          { ...options.env, PORT: String(port), HALE_DATA_DIR: options.dataDir },
+          options.cwd ?? ROOT,
+        );
+        try {
+          await waitHealthy(url, r, quiet);
+          return { ...r, url, port };
+        } catch (error) {
+          if (options.port !== undefined || attempt >= 2 || !portTaken(r)) throw error;
+        }
+      }
     },
   };
 };
