@@ -165,6 +165,8 @@ describe('the notification stream', () => {
       { ...exampleRecord('NoteSignature'), status: 'requested', signerId: D },
       'OtherClinician00000001',
     );
+    // A message already read, stored anew (pulled again after its chart was purged): no news.
+    changes.next({ kind: 'Message', after: message({ senderId: P, recipientId: D, status: 'read' }, P) });
     changes.next({ kind: 'NoteSignature', after: signature });
     expect(seen).toEqual([`message:${toMe.record.id}:1`, `cosign-request:${signature.record.id}:1`]);
     sub.unsubscribe();

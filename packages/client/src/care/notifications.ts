@@ -71,7 +71,8 @@ export const notificationsFor = <K extends Watched>(
   switch (kind) {
     case 'Message': {
       const m = r as StoredRecord<'Message'>['record'];
-      return before === undefined && m.recipientId === me ? [make('message')] : [];
+      // One already read (a copy pulled again after a grant was given anew) is no news.
+      return before === undefined && m.recipientId === me && m.status !== 'read' ? [make('message')] : [];
     }
     case 'Appointment': {
       const a = r as StoredRecord<'Appointment'>['record'];
