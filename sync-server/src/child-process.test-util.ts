@@ -88,7 +88,8 @@ const waitHealthy = async (url: string, r: Running, quiet: boolean): Promise<voi
 };
 
 /** Whether a start failed because its port was taken (start-failure.ts's line). */
-const portTaken = (r: Running): boolean => r.child.exitCode !== null && /port is in use/.test(r.output.stderr);
+const portTaken = (r: Running): boolean =>
+  r.child.exitCode !== null && /port is in use/.test(r.output.stderr);
 
 /** The children and temporary directories of one test file: call once per file; cleaned up after it. */
 export const childProcesses = () => {
