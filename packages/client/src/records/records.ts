@@ -58,7 +58,7 @@ import {
   sameJson,
   newId,
 } from '@hale/model';
-import { type RxDocument, RxError } from 'rxdb';
+import { type RxDocument, type RxDocumentData, RxError } from 'rxdb';
 import type { DeviceRecord, JsonObject } from '../store/device-db';
 import { type PlainRecord, emptied } from '../sync/record-codec';
 import {
@@ -683,8 +683,8 @@ export const createRecords = (deps: RecordsDeps) => {
       unlocked();
       for (const kind of kinds) requireStorable(kind);
       const wanted = new Set<string>(kinds);
-      const stored = (doc: DeviceRecord | undefined): StoredRecord<K> | undefined =>
-        doc === undefined || (doc as { _deleted?: boolean })._deleted === true || emptied(doc)
+      const stored = (doc: RxDocumentData<DeviceRecord> | undefined): StoredRecord<K> | undefined =>
+        doc === undefined || doc._deleted || emptied(doc)
           ? undefined
           : toStored<K>({ ...doc, _deleted: false });
       const view = collection.$.pipe(
