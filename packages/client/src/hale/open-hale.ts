@@ -100,6 +100,7 @@ export interface HaleTestKnobs {
     Pick<
       DeviceSessionOptions,
       | 'quarantineRetry'
+      | 'reconnect'
       | 'contentModel'
       | 'batchSize'
       | 'offline'

@@ -153,6 +153,8 @@ export interface DeviceSessionOptions {
    * lookup that failed): default 30 s, doubling up to 30 min. Reconnects and access changes retry at once.
    */
   quarantineRetry?: { baseMs: number; maxMs: number };
+  /** The connection's reconnect waits (250 ms doubling to 15 s by default). */
+  reconnect?: { initialMs: number; maxMs: number };
   /**
    * The record rules served content is judged by: this build's `@hale/model` (MODEL_VERSION,
    * validateRecord) by default. For tests that play an older or newer build.
@@ -397,6 +399,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     device: secrets.device,
     ed,
+    ...(options.reconnect ? { backoff: options.reconnect } : {}),
     onFrame: (frame) => {
       if (frame.t === 'wrappedRootChanged') passphrase.served(frame.gen);
       else engineRef?.onFrame(frame);

@@ -8,6 +8,7 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import { claimDeviceStore, type DeviceLock } from './device-lock';
 import type { StreamSealing } from './stream-sealing';
 import { createWriteClock, trackWrites, type WriteClock } from './write-clock';
+import { createReplicaGuard, guardReplicaWrites, type ReplicaGuard } from './replica-guard';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -135,9 +136,14 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
       : {}),
   });
   const clock = createWriteClock();
-  const storage = trackWrites(
-    options.validation ? options.validation({ storage: encrypted }) : encrypted,
-    clock,
+  const guard = createReplicaGuard<DeviceRecord>();
+  const storage = guardReplicaWrites(
+    trackWrites(
+      options.validation ? options.validation({ storage: encrypted }) : encrypted,
+      clock,
+      'records',
+    ),
+    guard,
     'records',
   );
   const db = await createRxDatabase<DeviceDbCollections>({
@@ -162,10 +168,16 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
     throw error;
   }
   clocks.set(db.records, clock);
+  guards.set(db.records, guard);
   return db;
 }
 
 const clocks = new WeakMap<RecordsCollection, WriteClock>();
+const guards = new WeakMap<RecordsCollection, ReplicaGuard<DeviceRecord>>();
+
+/** The guard of what replication writes into a records collection opened by `openDeviceDb` (replica-guard.ts). */
+export const replicaGuardOf = (collection: RecordsCollection): ReplicaGuard<DeviceRecord> | undefined =>
+  guards.get(collection);
 
 /** The write clock of a records collection opened by `openDeviceDb` (write-clock.ts). */
 export const writeClockOf = (collection: RecordsCollection): WriteClock => {

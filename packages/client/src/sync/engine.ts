@@ -45,7 +45,7 @@ import { authorRulesId } from './device-directory';
 import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
 import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { verifiedStore } from './head-verified';
-import { writeClockOf } from '../store/device-db';
+import { replicaGuardOf, writeClockOf } from '../store/device-db';
 import { writesSince } from './stream-copies';
 import { untilIdle } from '../util/until-idle';
 import { streamCopies } from './stream-copies';
@@ -270,6 +270,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await quarantine.settleStored().catch(() => undefined);
       // RxDB's write of the server's version replaces the local version whose push it answered.
       pending.watchResolving();
+      replicaGuardOf(collection)?.set(core.receive.refusesAtStore);
       core.bridge.start();
     },
     /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
@@ -409,6 +410,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       keyWaits.stopTimer();
       core.pull.stopTimer();
       await core.bridge.stop();
+      replicaGuardOf(collection)?.set(null);
       pending.unwatch();
       // Entries answered by what RxDB stored last (`settle`), before the database closes.
       if (quarantine.gathered() > 0) await quarantine.settleGathered().catch(() => undefined);

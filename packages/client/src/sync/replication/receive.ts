@@ -19,6 +19,8 @@
  *   aside BAD_TRANSITION is set aside again whatever the local copy. A record this device never held has
  *   nothing to compare with: its first version is taken as verified.
  * - Positions move past every decoded document of a readable stream (`known`), also those set aside.
+ * - What RxDB stores of the server is judged again as it is stored (`refusesAtStore`, store/replica-guard.ts):
+ *   a version older than a settled local copy never replaces it, whenever it was judged fresh.
  */
 import type { ServedDoc } from '@hale/protocol';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from '../freshness';
@@ -207,9 +209,21 @@ export const createReceive = (core: EngineCore) => {
     return out;
   };
 
+  /**
+   * Whether RxDB, storing a served version (`served`) now, would put it over a newer settled local copy
+   * (`held`): one the server acknowledged or served after it. The arrival check (`dropStale`) saw the copy
+   * before a local edit was pushed and answered (a merge after a conflict, typically), and the server does
+   * not send a device's own pushes back to it, so stored it would stay. Purge tombstones are no copy.
+   */
+  const refusesAtStore = (held: PlainRecord, served: PlainRecord): boolean =>
+    !(held._deleted && emptied(held)) &&
+    !core.pending.unsettled(held.stream, held.id) &&
+    (held.stream !== served.stream || served.rv <= held.rv);
+
   return {
     decode,
     decodeServed,
+    refusesAtStore,
     applyDecoded,
     dropStale,
     servedByKey,
