@@ -16,8 +16,10 @@ export interface Party {
   readonly network: ShapedNetwork;
 }
 
-/** Reconnects within milliseconds, so a server restart costs a test little. */
-export const FAST_KNOBS: HaleTestKnobs = { session: { reconnect: { initialMs: 20, maxMs: 200 } } };
+/** Reconnects and retries within milliseconds, so a server restart or a dropped socket costs a test little. */
+export const FAST_KNOBS: HaleTestKnobs = {
+  session: { reconnect: { initialMs: 20, maxMs: 200 }, busyRetry: { retryMs: 20, baseMs: 20, maxMs: 200 } },
+};
 
 let counter = 0;
 const login = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(++counter).toString(36)}`;

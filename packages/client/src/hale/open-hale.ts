@@ -101,6 +101,7 @@ export interface HaleTestKnobs {
       DeviceSessionOptions,
       | 'quarantineRetry'
       | 'reconnect'
+      | 'busyRetry'
       | 'contentModel'
       | 'batchSize'
       | 'offline'

@@ -153,6 +153,8 @@ export interface DeviceSessionOptions {
    * lookup that failed): default 30 s, doubling up to 30 min. Reconnects and access changes retry at once.
    */
   quarantineRetry?: { baseMs: number; maxMs: number };
+  /** RxDB's wait before sending a failed push or pull again (1 s) and the busy backoff (replication/busy.ts). */
+  busyRetry?: { retryMs: number; baseMs: number; maxMs: number };
   /** The connection's reconnect waits (250 ms doubling to 15 s by default). */
   reconnect?: { initialMs: number; maxMs: number };
   /**
@@ -534,6 +536,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.quarantineRetry ? { quarantineRetry: options.quarantineRetry } : {}),
+    ...(options.busyRetry ? { busyRetry: options.busyRetry } : {}),
     ...(options.contentModel ? { contentModel: options.contentModel } : {}),
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
     ...(streamSealing ? { storedVersions: streamSealing } : {}),
@@ -559,6 +562,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     connection,
     directory,
     meta,
+    // Consent is made after the log: until then, the copy as stored.
+    readGrants: () =>
+      consentRef === null ? Promise.reject(new Error('consent not ready')) : consentRef.readListed(),
     serverKey: async () => {
       if (serverKeyCache || !options.getServerInfo) return serverKeyCache;
       const info = await options.getServerInfo();
