@@ -5,7 +5,7 @@
 // suite; `npm run test:convergence:long`: 10,000 / 1,000), HALE_CONVERGENCE_SEED the seed; a failure names
 // its scenario number n, which HALE_CONVERGENCE_ONLY=n replays alone (model.ts `scenarioOf`).
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
