@@ -8,7 +8,7 @@
  * | ------ | ------------- | ------ |
  * | the server (`serverKey`) | its audit key; body must open and match the schema, else `inserted` | `server` |
  * | a device, body opens | the device under the account its body names | `patient` (own account) or `grantee` |
- * | a device, body does not open | the device under each account the patient granted to (its verified grants) | `grantee`, listed as unreadable |
+ * | a device, body does not open | the device under each account the patient granted to (its verified grants; the server's list read when none has it) | `grantee`, listed as unreadable |
  *
  * - An author whose list does not load is `unverified`, unless it is found under another account (the
  *   patient's own, one its other entries name and sign under, or the one its cached entries verified
@@ -20,6 +20,7 @@
  * - OWN_LOST positions are reported `deleted` once, by the record, until accepted.
  */
 import type { AuditBody, ServedDoc } from '@hale/protocol';
+import type { StoredGrant } from '../consent/consent-types';
 import { META_SCHEMAS } from '../session/device-meta';
 import type { AuthorKey, AuthorUnavailable } from '../sync/device-directory';
 import {
@@ -141,27 +142,57 @@ export const checkServed = async (
    * A device author of an entry whose content does not open: looked up under the accounts the patient
    * granted to (the device's verified copy of the grants, ended ones too), never under an account only the
    * entry or the server names. Found: that account's certified key (the signature is still checked).
+   * Found under none: the server's list is read into the copy once per check (`readGrants`: a grant made
+   * on another of the patient's devices), and the accounts it adds are asked; a list that cannot be read
+   * now leaves the author unavailable, not unknown.
    * Any look-up that could not be made now: unavailable (the entry is `unverified`, checked again later).
    */
-  let grantees: string[] | null = null;
-  const unreadableAuthor = async (
+  const granteesOf = (grants: readonly StoredGrant[]): string[] => [
+    ...new Set(
+      grants
+        .filter((g) => g.grant.patientId === patientId && g.grant.granteeId !== patientId)
+        .map((g) => g.grant.granteeId),
+    ),
+  ];
+  let copied: Promise<string[]> | undefined;
+  let listed: Promise<string[] | AuthorUnavailable> | undefined;
+  const underGrantee = async (
+    accounts: readonly string[],
     e: ServedDoc,
   ): Promise<{ account: string; key: AuthorKey } | AuthorUnavailable | null> => {
-    grantees ??= [
-      ...new Set(
-        ((await deps.meta.get('grants', META_SCHEMAS.grants).catch(() => null)) ?? [])
-          .filter((g) => g.grant.patientId === patientId && g.grant.granteeId !== patientId)
-          .map((g) => g.grant.granteeId),
-      ),
-    ];
     let unavailable: AuthorUnavailable | null = null;
-    for (const account of grantees) {
+    for (const account of accounts) {
       const key = await deps.directory.authorKey(account, e.author);
       if (key === null) continue;
       if ('unavailable' in key) unavailable ??= key;
       else return { account, key };
     }
     return unavailable;
+  };
+  const unreadableAuthor = async (
+    e: ServedDoc,
+  ): Promise<{ account: string; key: AuthorKey } | AuthorUnavailable | null> => {
+    copied ??= deps.meta
+      .get('grants', META_SCHEMAS.grants)
+      .catch(() => null)
+      .then((stored) => granteesOf(stored ?? []));
+    const known = await copied;
+    const found = await underGrantee(known, e);
+    const { readGrants } = deps;
+    // Only this account's own log has grants in the copy.
+    if (found !== null || readGrants === undefined || patientId !== deps.accountId) return found;
+    listed ??= readGrants().then(
+      (grants) => granteesOf(grants),
+      (err: unknown) => ({
+        unavailable: `the grants this account issued could not be read now (${err instanceof Error ? err.message : String(err)})`,
+      }),
+    );
+    const more = await listed;
+    if (!Array.isArray(more)) return more;
+    return underGrantee(
+      more.filter((account) => !known.includes(account)),
+      e,
+    );
   };
   // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
   // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.

@@ -6,6 +6,7 @@ import type { AuditBody, AuditEntryBody, ServedDoc } from '@hale/protocol';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { Connection } from '../sync/connection';
 import type { DeviceMeta } from '../session/device-meta';
+import type { StoredGrant } from '../consent/consent-types';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { AuditVerification, ChainHead } from './audit-chain';
 
@@ -22,6 +23,11 @@ export interface AuditLogDeps {
   meta: DeviceMeta;
   /** The server's id and audit signing key (GET /v1/server). */
   serverKey: () => Promise<{ serverId: string; publicKey: Uint8Array } | null>;
+  /**
+   * The grants this account issued, read now from the server's list into the device's copy (consent's
+   * `readListed`); rejects when it cannot be read now. Absent: a check knows only the copy as stored.
+   */
+  readGrants?: () => Promise<readonly StoredGrant[]>;
   /** Throws (AccountError LOCKED) once the account was locked: nothing is signed or opened then. */
   assertUnlocked?: () => void;
   /**

@@ -266,6 +266,23 @@ export const createConsent = (deps: ConsentDeps) => {
       return writeSpansOf(copy, patientId, type, granteeId);
     },
 
+    /**
+     * The grants this account issued, read now from the server's list into this device's copy (answers
+     * the copy then); rejects when the list cannot be read now (not connected, refused, no answer). The
+     * audit log reads it before it calls an entry's signer unknown (audit/check.ts).
+     */
+    async readListed(): Promise<StoredGrant[]> {
+      if (deps.connection.status() !== 'ready') throw new Error('the grant list needs the connection');
+      return c.copy.currentGrants();
+    },
+
+    /**
+     * Calls `watcher` after every change of this device's copy of the grants (a grant made or learnt, a
+     * revocation, a re-keying marked); answers the function that stops it.
+     */
+    onGrantsChanged: (watcher: (stored: readonly StoredGrant[]) => void): (() => void) =>
+      c.copy.onChange(watcher),
+
     /** Grants this device issued (with their state at `now`). */
     async list(): Promise<Array<StoredGrant & { status: GrantStatus; purpose: string | null }>> {
       const now = deps.now();

@@ -14,6 +14,8 @@
  *   they lack, never taking one away), never a copy read before a network round trip: a listing that
  *   began before a revocation cannot undo it, so offline the revoked grant stays listed as revoked and the
  *   write guard keeps shutting it out.
+ * - Every write that changes the copy tells its watchers (`onChange`) after it is stored, with the copy
+ *   stored then; a watcher that throws is ignored.
  */
 import type { ConsentCore } from './consent-core';
 import { META_SCHEMAS } from '../session/device-meta';
@@ -34,6 +36,12 @@ import { mergeGrants } from './grant-lists';
 export const createGrantCopy = (c: ConsentCore) => {
   const { deps } = c;
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
+  const watchers = new Set<(stored: readonly StoredGrant[]) => void>();
+  /** Calls `watcher` after every write that changed the copy; answers the function that stops it. */
+  const onChange = (watcher: (stored: readonly StoredGrant[]) => void): (() => void) => {
+    watchers.add(watcher);
+    return () => void watchers.delete(watcher);
+  };
   /**
    * Every write of the device's copy of the grants: `change` is given what is stored at that moment (the
    * writes of a key run one at a time, device-meta.ts; never a copy read before an await) and answers what
@@ -52,6 +60,13 @@ export const createGrantCopy = (c: ConsentCore) => {
     if (out.changed === null) return stored ?? [];
     deps.keyring.invalidateWriteChecks();
     c.checks.grantsChanged(out.changed);
+    for (const watcher of [...watchers]) {
+      try {
+        watcher(out.changed);
+      } catch {
+        // A watcher's failure is its own: the copy is stored.
+      }
+    }
     return out.changed;
   };
   /** Merges `found` into what is stored now (see `mergeGrants`): a mark stored is never undone. */
@@ -173,7 +188,17 @@ export const createGrantCopy = (c: ConsentCore) => {
     const records = await serverGrants();
     return merge(await localGrants(), records);
   };
-  return { localGrants, saveGrants, addGrants, verifies, merge, serverGrants, grants, currentGrants };
+  return {
+    localGrants,
+    saveGrants,
+    addGrants,
+    verifies,
+    merge,
+    serverGrants,
+    grants,
+    currentGrants,
+    onChange,
+  };
 };
 
 export type GrantCopy = ReturnType<typeof createGrantCopy>;

@@ -458,8 +458,14 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     refresh: touch,
   };
 
+  // Also when the device's copy of the grants changes: a grant learnt of decides how an entry signed by its
+  // grantee is judged (audit/check.ts), so a verdict read before is read again at once.
+  const grantsChanged$ = new Observable<void>((subscriber) =>
+    session.consent.onGrantsChanged(() => subscriber.next()),
+  );
   const auditChanged$ = merge(
     changed$,
+    grantsChanged$,
     state$.pipe(
       map((s) => s.lastSyncedAt),
       distinctUntilChanged(),
