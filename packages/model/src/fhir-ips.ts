@@ -14,7 +14,9 @@
  *
  * Invariants: pure (ids through the caller's `uuidOf`, time through `generatedAt`); every fullUrl is
  * `urn:uuid:` and every reference one of them; the Composition is the first entry and the Patient the
- * second; "no information" entries say that Hale does not know, never that there is none.
+ * second; "no information" entries say that Hale does not know, never that there is none; an element the
+ * IPS profiles require and the chart does not hold is in the absent-data form (`IPS_REQUIRED`: the
+ * data-absent-reason extension, `unknown`), never a guessed value.
  * `checkIpsRules` checks what the IPS asks that an R4 validator does not (header comment of the function).
  */
 import type {
@@ -92,6 +94,101 @@ export interface IpsInput {
 
 const isObject = (value: FhirJson | undefined): value is FhirJsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The absent-data form: the data-absent-reason extension, `unknown`. */
+const ABSENT = { extension: [{ url: DATA_ABSENT, valueCode: 'unknown' }] };
+
+/**
+ * What the IPS 2.0.0 profiles require of each resource type beyond R4, and its absent-data form when the
+ * chart does not hold it: `present` says whether it is there (a choice element under any of its types).
+ *
+ * | type | element | profile | absent form |
+ * |---|---|---|---|
+ * | Patient | name, birthDate | Patient-uv-ips (ips-pat-1: a name has text, family or given) | `name[0]._text`, `_birthDate` |
+ * | Practitioner | name | Practitioner-uv-ips | `name[0]._text` (the client fills it from the directory) |
+ * | MedicationStatement | effective[x] | MedicationStatement-uv-ips | `_effectiveDateTime` |
+ * | Procedure | performed[x] | Procedure-uv-ips | `_performedDateTime` |
+ * | Observation (every result) | effective[x], performer, a value (ips-2) | Observation-results-*-uv-ips | `_effectiveDateTime`, `performer[0].extension`, `dataAbsentReason` |
+ */
+export const IPS_REQUIRED: Readonly<
+  Record<string, readonly { readonly present: readonly string[]; readonly absent: FhirJsonObject }[]>
+> = {
+  Patient: [
+    { present: ['name'], absent: { name: [{ _text: ABSENT }] } },
+    { present: ['birthDate', '_birthDate'], absent: { _birthDate: ABSENT } },
+  ],
+  Practitioner: [{ present: ['name'], absent: { name: [{ _text: ABSENT }] } }],
+  MedicationStatement: [
+    {
+      present: ['effectiveDateTime', 'effectivePeriod', '_effectiveDateTime'],
+      absent: { _effectiveDateTime: ABSENT },
+    },
+  ],
+  Procedure: [
+    {
+      present: [
+        'performedDateTime',
+        'performedPeriod',
+        'performedString',
+        'performedAge',
+        'performedRange',
+        '_performedDateTime',
+      ],
+      absent: { _performedDateTime: ABSENT },
+    },
+  ],
+  Observation: [
+    {
+      present: [
+        'effectiveDateTime',
+        'effectivePeriod',
+        'effectiveTiming',
+        'effectiveInstant',
+        '_effectiveDateTime',
+      ],
+      absent: { _effectiveDateTime: ABSENT },
+    },
+    { present: ['performer'], absent: { performer: [ABSENT] } },
+    {
+      present: [
+        'valueQuantity',
+        'valueCodeableConcept',
+        'valueString',
+        'valueBoolean',
+        'valueInteger',
+        'valueRange',
+        'valueRatio',
+        'valueSampledData',
+        'valueTime',
+        'valueDateTime',
+        'valuePeriod',
+        'dataAbsentReason',
+        'hasMember',
+        'component',
+      ],
+      absent: {
+        dataAbsentReason: {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason',
+              code: 'unknown',
+              display: 'Unknown',
+            },
+          ],
+        },
+      },
+    },
+  ],
+};
+
+/** `resource` with what the IPS requires and the chart does not hold in the absent-data form. */
+const withAbsentData = (resource: FhirResource): FhirResource => {
+  let out = resource;
+  for (const rule of IPS_REQUIRED[resource.resourceType] ?? []) {
+    if (!rule.present.some((key) => out[key] !== undefined)) out = { ...out, ...rule.absent };
+  }
+  return out;
+};
 
 /** A `urn:uuid:` reference says its target's type too, so a validator checks it without the Bundle. */
 const rewrite = (
@@ -212,9 +309,16 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
       const concept = {
         coding: [{ system: IPS_ABSENT_SYSTEM, code: spec.absent.code, display: spec.absent.display }],
       };
+      // A required status no one knows: R4's absent-data form for a required binding (ait-1).
       const resource: FhirResource =
         spec.resourceType === 'AllergyIntolerance'
-          ? { resourceType: 'AllergyIntolerance', id, code: concept, patient: subject }
+          ? {
+              resourceType: 'AllergyIntolerance',
+              id,
+              clinicalStatus: ABSENT,
+              code: concept,
+              patient: subject,
+            }
           : spec.resourceType === 'MedicationStatement'
             ? {
                 resourceType: 'MedicationStatement',
@@ -222,7 +326,7 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
                 status: 'unknown',
                 medicationCodeableConcept: concept,
                 subject,
-                _effectiveDateTime: { extension: [{ url: DATA_ABSENT, valueCode: 'unknown' }] },
+                _effectiveDateTime: ABSENT,
               }
             : { resourceType: 'Condition', id, code: concept, subject };
       absentEntries.push({ fullUrl, resource });
@@ -255,7 +359,7 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
   const entries: FhirBundleEntry[] = [
     { fullUrl: compositionUrl, resource: composition },
     ...[...included.values()].map((e): FhirBundleEntry => {
-      const resource = rewrite(e.resource, urls, types) as FhirResource;
+      const resource = withAbsentData(rewrite(e.resource, urls, types) as FhirResource);
       return {
         fullUrl: urls.get(e.fullUrl) ?? e.fullUrl,
         resource: { ...resource, id: (urls.get(e.fullUrl) ?? e.fullUrl).replace('urn:uuid:', '') },

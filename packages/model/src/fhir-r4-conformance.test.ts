@@ -15,6 +15,9 @@ const uuidOf = (name: string): string => {
   return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 };
 const GENERATED = '2026-11-25T10:00:00Z';
+/** Each entry's errors on its own: the validator checks a resource's invariants (ait-1, …) only at the top. */
+const entryErrors = (bundle: { entry: readonly { resource: unknown }[] }): string[] =>
+  bundle.entry.flatMap((e) => validateR4(e.resource).errors);
 const every = (): FhirExportItem[] =>
   RECORD_KIND_NAMES.filter((k) => k !== 'ProviderProfile').map(
     (kind) => ({ kind, record: exampleRecord(kind) }) as FhirExportItem,
@@ -26,6 +29,7 @@ describe('the export against the R4 structure definitions', () => {
       toFhirBundle({ patientId: EXAMPLE_PATIENT_ID, records: every(), generatedAt: GENERATED }),
     );
     expect(validateR4(bundle)).toEqual({ errors: [], warnings: [] });
+    expect(entryErrors(bundle)).toEqual([]);
     const shape = validateFhirBundleShape(bundle);
     expect(shape.ok ? [] : shape.error.issues).toEqual([]);
     expect(JSON.stringify(bundle)).not.toContain('"reference":"urn:hale:');
@@ -42,6 +46,7 @@ describe('the International Patient Summary', () => {
     });
     const check = validateR4(ips);
     expect(check.errors).toEqual([]);
+    expect(entryErrors(ips)).toEqual([]);
     // Medplum checks a reference's target type from a `Type/id` form only; a `urn:uuid:` one it reports
     // as unchecked (a warning), though each carries `type` and resolves in the Bundle (checkIpsRules).
     expect(check.warnings.filter((w) => !/Invalid reference: got "urn:uuid:/.test(w))).toEqual([]);
@@ -68,6 +73,7 @@ describe('the International Patient Summary', () => {
       uuidOf,
     });
     expect(validateR4(ips).errors).toEqual([]);
+    expect(entryErrors(ips)).toEqual([]);
     expect(checkIpsRules(ips)).toEqual([]);
     expect(JSON.stringify(ips)).toContain('no-allergy-info');
     expect(JSON.stringify(ips)).toContain('no-problem-info');

@@ -9,24 +9,22 @@
  * | `format: 'ndjson'` | FHIR Bulk Data NDJSON: the current version of each resource, one per line (no signature: NDJSON has no place for one; the Bundle forms are the signed ones) |
  *
  * Every Bundle form has standard references (fhir-references.ts: RESTful fullUrls, relative references) and
- * its Practitioners filled from the signed directory profile (name, identifier, contact) where the provider
+ * its Practitioners filled from the signed directory profile (practitioners.ts) where the provider
  * published one; the signature covers the Bundle as written, files by their sha256 (Hale extension).
  * Failure modes: what `exportFhir` and `files.get` throw (a file this device cannot fetch, offline).
  */
 import { zipSync, strToU8 } from 'fflate';
 import {
-  HALE_ACCOUNT_SYSTEM,
   standardFhirBundle,
   type FhirBundle,
   type FhirBundleEntry,
   type FhirJson,
   type FhirJsonObject,
-  type FhirResource,
   type FileRef,
 } from '@hale/model';
-import type { ProviderProfile } from '@hale/protocol';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import type { RecordsIoDeps } from './records-io-deps';
+import { withPractitioners } from './practitioners';
 
 export interface ExportOptions {
   readonly patientId?: string;
@@ -64,46 +62,6 @@ const mapObjects = (value: FhirJson, change: (o: FhirJsonObject) => FhirJsonObje
   return change(out) ?? out;
 };
 
-/** A Practitioner named only by account, with what the provider's signed directory profile says. */
-const practitionerFrom = (resource: FhirResource, profile: ProviderProfile): FhirResource => ({
-  ...resource,
-  identifier: [
-    ...((resource['identifier'] as FhirJson[] | undefined) ?? []),
-    ...(profile.identifier.trim() === ''
-      ? []
-      : [{ type: { text: 'Professional identifier' }, value: profile.identifier }]),
-  ],
-  name: [{ text: profile.displayName }],
-  ...(profile.contact === undefined || profile.contact.trim() === ''
-    ? {}
-    : { telecom: [{ system: 'other', value: profile.contact }] }),
-  ...(profile.clinic.trim() === '' && profile.specialty.trim() === ''
-    ? {}
-    : {
-        qualification: [
-          { code: { text: [profile.specialty, profile.clinic].filter((t) => t.trim() !== '').join(', ') } },
-        ],
-      }),
-});
-
-/** Practitioner entries named only by account, filled from the provider's signed directory profile. */
-const withPractitioners = async (deps: RecordsIoDeps, bundle: FhirBundle): Promise<FhirBundle> => {
-  const lookup = deps.providerProfile;
-  if (lookup === undefined) return bundle;
-  const entry: FhirBundleEntry[] = [];
-  for (const e of bundle.entry) {
-    const identifiers = (e.resource['identifier'] as FhirJsonObject[] | undefined) ?? [];
-    const account = identifiers.find((i) => i['system'] === HALE_ACCOUNT_SYSTEM)?.['value'];
-    if (e.resource.resourceType !== 'Practitioner' || typeof account !== 'string' || 'name' in e.resource) {
-      entry.push(e);
-      continue;
-    }
-    const profile = await lookup(account).catch(() => null);
-    entry.push(profile === null ? e : { ...e, resource: practitionerFrom(e.resource, profile) });
-  }
-  return { ...bundle, entry };
-};
-
 /** The FileRefs of the chart's records by blob id, with the stream type their bytes are read from. */
 const filesOf = async (deps: RecordsIoDeps, patientId: string) => {
   const found = new Map<string, { ref: FileRef; type: (typeof FILE_KINDS)[number][1] }>();
@@ -126,7 +84,7 @@ export async function exportRecords(deps: RecordsIoDeps, options: ExportOptions 
   const mode = options.format === 'ndjson' ? 'link' : (options.attachments ?? 'link');
   const zipped: Record<string, Uint8Array> = {};
   const prepare = async (internal: FhirBundle): Promise<FhirBundle> => {
-    let bundle = await withPractitioners(deps, standardFhirBundle(internal));
+    let bundle = await withPractitioners(deps.providerProfile, standardFhirBundle(internal));
     if (mode === 'link') return bundle;
     const files = await filesOf(deps, patientId);
     const bytes = new Map<string, Uint8Array>();

@@ -6,8 +6,10 @@
  * | `patientSummary` | the International Patient Summary: allergies, medications, problems (required), immunizations, results, procedures |
  * | `emergencySummary` | the emergency subset: the Profile (blood type as a result), allergies, medications, conditions, and the emergency contacts as `Patient.contact` (relationship C, Emergency Contact) |
  *
- * Invariants: no network; ids are `urn:uuid:` derived with SHA-256 from the chart and the record (the same
- * chart gives the same ids); a record in an unsettled conflict goes in as the version this device shows.
+ * Invariants: no network but the directory lookup of the clinicians named (practitioners.ts: a clinician
+ * not found, or offline, stays in the absent-data form); ids are `urn:uuid:` derived with SHA-256 from the
+ * chart and the record (the same chart gives the same ids); a record in an unsettled conflict goes in as
+ * the version this device shows.
  * `contents` counts the records per stream type, which a link's access log names.
  */
 import { hexEncode, sha256, utf8Encode } from '@hale/crypto';
@@ -22,6 +24,7 @@ import {
   type StreamType,
 } from '@hale/model';
 import type { RecordsIoDeps } from './records-io-deps';
+import { withPractitioners } from './practitioners';
 
 export interface Summary {
   readonly bundle: FhirBundle;
@@ -65,7 +68,10 @@ export async function patientSummary(
     ['Profile', ...kinds.filter((k) => k !== 'Profile')],
     patientId,
   );
-  const bundle = toIpsBundle({ patientId, records: items, generatedAt: nowIso(deps), uuidOf, kinds });
+  const bundle = await withPractitioners(
+    deps.providerProfile,
+    toIpsBundle({ patientId, records: items, generatedAt: nowIso(deps), uuidOf, kinds }),
+  );
   return { bundle, contents };
 }
 
@@ -73,13 +79,16 @@ export async function patientSummary(
 export async function emergencySummary(deps: RecordsIoDeps, patientId?: string): Promise<Summary> {
   const chart = patientId ?? deps.session.account.accountId;
   const { items, contents } = await itemsOf(deps, EMERGENCY_KINDS, chart);
-  const bundle = toIpsBundle({
-    patientId: chart,
-    records: items,
-    generatedAt: nowIso(deps),
-    uuidOf,
-    kinds: EMERGENCY_KINDS,
-  });
+  const bundle = await withPractitioners(
+    deps.providerProfile,
+    toIpsBundle({
+      patientId: chart,
+      records: items,
+      generatedAt: nowIso(deps),
+      uuidOf,
+      kinds: EMERGENCY_KINDS,
+    }),
+  );
   const contacts = await deps.session.records.query('EmergencyContact', { patientId: chart });
   const contactOf = (c: RecordOf<'EmergencyContact'>) => ({
     relationship: [
