@@ -29,3 +29,4 @@ export {
 } from './fhir-import-input';
 export type { PendingFile } from './fhir-import-map';
 export * from './fhir-ips';
+export * from './authorship';

@@ -313,6 +313,16 @@ export const ERROR_CODES = {
       'Another device already answered this pairing code (one approver per code); nothing was stored. If that ' +
       'was not you, cancel on the new device and start again.',
   },
+  NOT_AUTHOR: {
+    // 403 like FORBIDDEN, which is what a client that does not know the code yet reads it as.
+    http: 403,
+    retry: false,
+    action: 'fix-request',
+    description:
+      "The record is another account's to change: a note, visit or result is changed or removed only by the " +
+      'account that wrote it, a treatment plan by its author (and the patient, for the acknowledgement); ' +
+      'nothing was stored. Ask its author for a correction.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

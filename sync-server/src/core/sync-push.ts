@@ -12,6 +12,10 @@
  *   epoch is below one the store reported current for its stream (`knownEpochs`: epochs only grow while
  *   the server runs; a restore is offline); any other row is left to the store's check.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
+ * - In streams whose records only their author changes (`notTheAuthor`), a version over a stored record
+ *   from another account is refused NOT_AUTHOR: that account is the stored version's device's, which no
+ *   other account can have written there. The author of a stored record never changes, so reading it
+ *   before the batch races with nothing.
  * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
  *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
  *   would fail the push for good and RxDB would resend the same batch for ever. The store checks the bound
@@ -62,7 +66,7 @@
  * the push as a whole throws TOO_LARGE (its conflicts' stored versions would not fit an answer),
  * UNAVAILABLE (recounted MAX_PUSH_RECOUNTS times), or as an access log write does; nothing is stored then.
  */
-import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
+import { CLINICAL_STREAM_TYPES, streamAuthorship, type StreamType } from '@hale/model';
 import {
   auditSignaturePayload,
   docSignaturePayload,
@@ -151,7 +155,41 @@ export const createPush = (
     return type === 'audit' || CLINICAL_STREAM_TYPES.includes(type) || parsed.value.patientId !== p.accountId;
   };
 
+  /**
+   * Why `p` may not write a version over the stored record `doc.id` (NOT_AUTHOR), from what the server
+   * holds in clear: in streams whose records only their author changes (the model's `streamAuthorship`),
+   * the account of the stored version's device is that author (no other account's version is ever taken
+   * there); in treatment-plan streams the patient may write too (its acknowledgement; readers judge the
+   * fields), and a plan whose stored version is the patient's is not judged here. A creation is not judged.
+   */
+  const notTheAuthor = async (
+    p: Principal,
+    doc: PushDoc,
+    accountOf: (deviceId: string) => Promise<string | undefined>,
+  ): Promise<string | null> => {
+    const parsed = parseStreamId(doc.stream);
+    if (!parsed.ok) return null;
+    const rule = streamAuthorship(parsed.value.type);
+    const patientId = parsed.value.patientId;
+    if (rule === 'open' || (rule === 'plan' && p.accountId === patientId)) return null;
+    const stored = await store.docs.getDoc(doc.stream, doc.id);
+    if (stored === null) return null;
+    const owner = await accountOf(stored.author);
+    if (owner === undefined || owner === p.accountId || (rule === 'plan' && owner === patientId)) return null;
+    return `only the account that wrote this record (${owner}) may change or remove it`;
+  };
+
   const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
+    /** Device → account, for this push's authorship checks. */
+    const accounts = new Map<string, Promise<string | undefined>>();
+    const accountOf = (deviceId: string): Promise<string | undefined> => {
+      let found = accounts.get(deviceId);
+      if (found === undefined) {
+        found = store.devices.get(deviceId).then((d) => d?.accountId);
+        accounts.set(deviceId, found);
+      }
+      return found;
+    };
     const grants = await grantsFor(
       p,
       frame.rows.map((r) => r.doc.stream),
@@ -233,6 +271,13 @@ export const createPush = (
             : docSignaturePayload(doc);
         if (!(await verifyPayload(ed, p.devicePublicKey, payload, doc.sig))) {
           results.push(rowError(doc.stream, doc.id, 'BAD_SIGNATURE', 'author signature does not verify'));
+          continue;
+        }
+      }
+      if (!isAudit) {
+        const refusal = await notTheAuthor(p, doc, accountOf);
+        if (refusal !== null) {
+          results.push(rowError(doc.stream, doc.id, 'NOT_AUTHOR', refusal));
           continue;
         }
       }

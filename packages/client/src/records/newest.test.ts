@@ -75,11 +75,21 @@ const scannedBy = (db: DeviceDb): (() => number[]) => {
 };
 
 /** A LabResult as a pull stores it (another device wrote it), without this API. */
-const pulledLab = (effectiveAt: string, over: Readonly<Record<string, unknown>> = {}) =>
-  pulledSide('LabResult', {
-    ...exampleRecord('LabResult', { id: newId(), effectiveAt, patientId: EXAMPLE_PATIENT_ID, ...over }),
+/** A result the patient entered (its provenance names the patient: theirs to edit), as a pull stores it. */
+const pulledLab = (effectiveAt: string, over: Readonly<Record<string, unknown>> = {}) => {
+  const lab = exampleRecord('LabResult', {
+    id: newId(),
+    effectiveAt,
+    patientId: EXAMPLE_PATIENT_ID,
+    ...over,
+  });
+  return pulledSide('LabResult', {
+    ...lab,
+    provenance: { ...lab.provenance, by: EXAMPLE_PATIENT_ID },
+    versions: lab.versions.map((v) => ({ ...v, provenance: { ...v.provenance, by: EXAMPLE_PATIENT_ID } })),
     updatedAt: '2024-06-01T00:00:00.000Z',
   });
+};
 
 const seed = async (db: DeviceDb, dates: readonly string[]): Promise<void> => {
   await db.records.bulkInsert(dates.map((d) => ({ ...pulledLab(d), _deleted: undefined }) as never));

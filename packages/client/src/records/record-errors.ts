@@ -40,7 +40,13 @@ export type RecordErrorCode =
    * A field naming who wrote, edited, signed, sent, uploaded or acknowledged (`field`) names an account
    * or device other than this session's. Leave it out: the API fills it. Nothing is written.
    */
-  | 'AUTHOR_MISMATCH';
+  | 'AUTHOR_MISMATCH'
+  /**
+   * The record is another account's to change (the model's `authorshipIssues`: a clinician's note, lab
+   * result, visit or plan; a signature or message of others). Nothing is written; ask its author for a
+   * correction.
+   */
+  | 'NOT_AUTHOR';
 
 export class RecordError extends HaleError {
   constructor(

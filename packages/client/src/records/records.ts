@@ -53,6 +53,7 @@ import {
   type WriteRuleContext,
   checkWriteRules,
   transitionIssues,
+  authorshipIssues,
   isIsoDate,
   isRecordKind,
   sameJson,
@@ -244,6 +245,14 @@ export const createRecords = (deps: RecordsDeps) => {
     if (issues.length > 0) throw transitionRefusal(kind, written.id, issues);
   };
 
+  /** Refuses (NOT_AUTHOR) a change (`next`; null: a removal) of `held` that is another account's to make. */
+  const requireAuthor = (held: DeviceRecord, next: JsonObject | null): void => {
+    if (!isRecordKind(held.kind)) return;
+    const [issue] = authorshipIssues(held.kind, held, next, deps.accountId, held.patientId);
+    if (issue !== undefined)
+      throw new RecordError('NOT_AUTHOR', `${held.kind} ${held.id}: ${issue.reason}`, undefined, issue.field);
+  };
+
   const dataOf = (doc: RxDocument<DeviceRecord>): JsonObject => doc.toJSON().data;
 
   /**
@@ -384,6 +393,7 @@ export const createRecords = (deps: RecordsDeps) => {
       };
       rv = version.rv;
       if ('delete' in outcome) {
+        requireAuthor(current, null);
         record = null;
         return { ...version, conflict: false, conflictData: null, _deleted: true };
       }
@@ -398,10 +408,6 @@ export const createRecords = (deps: RecordsDeps) => {
         updatedAt: now,
       });
       // Checked against the state being replaced, inside the write queue.
-      if (outcome.ours === true) {
-        requireTransition(current.kind as K, current.data, written);
-        requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
-      }
       if (
         outcome.keepIfSame === true &&
         outcome.conflictData === undefined &&
@@ -410,6 +416,11 @@ export const createRecords = (deps: RecordsDeps) => {
         record = validated(current.kind as K, current.data);
         unchanged = true;
         throw new Unchanged('unchanged');
+      }
+      if (outcome.ours === true) {
+        requireAuthor(current, written);
+        requireTransition(current.kind as K, current.data, written);
+        requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
       }
       record = written;
       const result: DeviceRecord = { ...version, data: written };
@@ -571,6 +582,7 @@ export const createRecords = (deps: RecordsDeps) => {
         // A second remove racing the first must not count (and audit) a deletion twice.
         if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
         unlocked();
+        requireAuthor(next, null);
         const [rule] = removalRules(next.kind, next.data);
         if (rule) throw finalField(next.kind, id, rule.field, rule.reason);
         next.rv = next.rv + 1;

@@ -14,6 +14,8 @@ import type { PlainRecord } from './record-codec';
 
 const AT = '2024-06-01T10:00:00.000Z';
 const OTHER_PROVIDER = 'ProviderAccount0000002';
+/** Another device of the provider's account: a concurrent edit by the same author. */
+const OTHER_DEVICE = 'ProviderDevice00000002';
 
 /** `data` as the version `rv` of its record in its stream, written by `by` on `author`. */
 const version = <K extends RecordKind>(
@@ -87,7 +89,7 @@ describe('receivedTransitionRefusal', () => {
   it('takes a merge that keeps the held content and a settlement taking a side; refuses a merge that keeps nothing of it', () => {
     const mine = version('LabResult', nextLab(lab, 120), 4);
     const theirs = {
-      ...version('LabResult', nextLab(lab, 130), 4, OTHER_PROVIDER),
+      ...version('LabResult', nextLab(lab, 130), 4, EXAMPLE_PROVIDER_ID, OTHER_DEVICE),
       updatedAt: '2024-06-02T00:00:00.000Z',
     };
     const merged = resolveRecordConflict(mine, theirs);
@@ -108,11 +110,11 @@ describe('receivedTransitionRefusal', () => {
   it('takes, after a held conflict, a settlement keeping another side of a three-way conflict, and a side taken then edited', () => {
     const a = version('LabResult', nextLab(lab, 120), 4);
     const b = {
-      ...version('LabResult', nextLab(lab, 130), 4, OTHER_PROVIDER),
+      ...version('LabResult', nextLab(lab, 130), 4, EXAMPLE_PROVIDER_ID, OTHER_DEVICE),
       updatedAt: '2024-06-02T00:00:00.000Z',
     };
     const c = {
-      ...version('LabResult', nextLab(lab, 140), 4, OTHER_PROVIDER),
+      ...version('LabResult', nextLab(lab, 140), 4, EXAMPLE_PROVIDER_ID, OTHER_DEVICE),
       updatedAt: '2024-06-03T00:00:00.000Z',
     };
     const m1 = resolveRecordConflict(a, b);
@@ -184,7 +186,13 @@ describe('receivedTransitionRefusal: deletions the records API refuses', () => {
 
   it('takes a deletion after a held conflict one of whose sides may be deleted', () => {
     const signed = version('NoteSignature', { ...signature, status: 'signed' }, 3);
-    const requested = version('NoteSignature', { ...signature, status: 'requested' }, 3, OTHER_PROVIDER);
+    const requested = version(
+      'NoteSignature',
+      { ...signature, status: 'requested' },
+      3,
+      EXAMPLE_PROVIDER_ID,
+      OTHER_DEVICE,
+    );
     const merged = resolveRecordConflict(signed, { ...requested, updatedAt: '2024-06-02T00:00:00.000Z' });
     expect(merged.conflict).toBe(true);
     expect(receivedTransitionRefusal(merged, deletion(merged, merged.rv + 2))).toBeNull();

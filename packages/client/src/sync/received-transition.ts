@@ -32,6 +32,8 @@
  *   the `final` rules as they compose (`laterStateIssues`), as the records API judges its own `add` under
  *   a deleted id. States this build's model does not accept are not judged here (the codec judges
  *   content).
+ * - Who may change the record at all (the model's `authorshipIssues`) is judged first, against the writer's
+ *   account (`by`), for every version after a held state.
  * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL characters),
  * or null. Known limits: a forged merge keeping the held content as a side is taken (the held content
  * stays visible as a conflict until a person settles it, and a settlement taking a side is taken); a
@@ -41,6 +43,7 @@
  * reads it just before its write).
  */
 import {
+  authorshipIssues,
   isRecordKind,
   laterStateIssues,
   sameJson,
@@ -105,6 +108,34 @@ const deletionRefusal = (
 };
 
 /**
+ * Why the account that wrote `received` may not change `held` at all (the model's `authorshipIssues`):
+ * another's note, result, visit or plan, a signature or message of others. Over versions not received (a
+ * gap in `rv`) a plan is judged by its writer alone: its author may have amended it meanwhile.
+ */
+const authorshipRefusal = (held: PlainRecord, received: PlainRecord): string | null => {
+  if (!isRecordKind(held.kind) || held.kind !== received.kind) return null;
+  const oneWrite = received.rv === held.rv + 1;
+  const next = received._deleted ? null : received.data;
+  const issues =
+    held.kind === 'TreatmentPlan' && !oneWrite && next !== null
+      ? authorshipIssues(
+          held.kind,
+          held,
+          { ...held.data, acknowledgement: next['acknowledgement'] },
+          received.by,
+          held.patientId,
+        )
+      : authorshipIssues(held.kind, held, next, received.by, held.patientId);
+  const [issue] = issues;
+  return issue === undefined
+    ? null
+    : `${held.kind} ${held.id}: ${received._deleted ? 'removed' : 'changed'} by ${received.by}, but ${issue.reason}`.slice(
+        0,
+        MAX_REFUSAL,
+      );
+};
+
+/**
  * Why `received` may not follow `held` (the server's state this device holds of the same record), or
  * null when it may. `context`: for the deletion of a held NoteVersion, its note and signatures as held.
  */
@@ -113,6 +144,10 @@ export const receivedTransitionRefusal = (
   received: PlainRecord,
   context?: NoteVersionContext,
 ): string | null => {
+  if (!held._deleted) {
+    const notTheirs = authorshipRefusal(held, received);
+    if (notTheirs !== null) return notTheirs;
+  }
   if (held._deleted) {
     if (received._deleted || held.kind !== received.kind || !isRecordKind(received.kind)) return null;
     // A record re-created under its id continues the tombstone's history, as the records API's `add` does.

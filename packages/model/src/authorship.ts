@@ -1,0 +1,158 @@
+/*
+ * Who may change which part of which record: one rule per kind (`AUTHORSHIP`), judged between the state a
+ * party holds and the version another writes (`authorshipIssues`), by the writer's library before a write,
+ * by every reader before it shows a version, and, for what it holds in clear, by the server.
+ *
+ * | rule | kinds | may change or remove an existing record |
+ * |---|---|---|
+ * | `shared` | the patient's own entries (profile, allergies, medications, …) | the patient and any account with write access |
+ * | `author` | MedicalNote, NoteVersion, Encounter, LabResult | its author's account only (`ownerOf`) |
+ * | `plan` | TreatmentPlan | its author; the patient changes only `acknowledgement` |
+ * | `signature` | NoteSignature | who asked for it (`requestedBy`) and who signs (`signerId`); never the patient unless named |
+ * | `message` | Message | its sender (content) and its recipient (delivery, see transitions.ts) |
+ * | `appointment` | Appointment | the patient and the appointment's clinician (`providerId`) |
+ *
+ * Invariants:
+ * - The author of an `author` or `plan` record is fixed by its first version: the field naming its writer
+ *   (`authorId`, `editorId`, the first provenance) or, for a kind without one, the account of the version
+ *   held (which, by this rule, only the author ever wrote).
+ * - A record the patient imported or typed is the patient's: the same rule makes it theirs, never shown as
+ *   a clinician's.
+ * - Creations are not judged here (the transition rules check the fields naming the writer).
+ * Failure modes: none thrown; issues carry rule `author` and name the field and the account that may.
+ */
+import type { TransitionIssue } from './transitions';
+import { sameJson } from './transitions';
+import { kindsForStream, type RecordKind } from './registry';
+import type { StreamType } from './stream-types';
+
+export type AuthorshipRule = 'shared' | 'author' | 'plan' | 'signature' | 'message' | 'appointment';
+
+/** Every kind's rule: a kind added to the registry without one fails to compile. */
+export const AUTHORSHIP: { readonly [K in RecordKind]: AuthorshipRule } = {
+  Profile: 'shared',
+  EmergencyContact: 'shared',
+  HealthDocument: 'shared',
+  Allergy: 'shared',
+  Immunization: 'shared',
+  Medication: 'shared',
+  LabResult: 'author',
+  TreatmentPlan: 'plan',
+  Appointment: 'appointment',
+  Message: 'message',
+  Encounter: 'author',
+  MedicalNote: 'author',
+  NoteVersion: 'author',
+  NoteSignature: 'signature',
+  AuditEntry: 'author',
+  Consent: 'author',
+  ProviderProfile: 'author',
+  Condition: 'shared',
+  Procedure: 'shared',
+};
+
+/**
+ * What the server can judge of a stream type from what it holds in clear (the account of the stored
+ * version's device): `author`, every kind in it is changed only by the account that wrote it; `plan`, by that
+ * account or the patient; `open`, not judged by the server.
+ */
+export const streamAuthorship = (type: StreamType): 'author' | 'plan' | 'open' => {
+  const rules = kindsForStream(type).map((kind) => AUTHORSHIP[kind]);
+  if (type === 'audit' || rules.length === 0) return 'open';
+  if (rules.every((r) => r === 'author')) return 'author';
+  return rules.every((r) => r === 'plan') ? 'plan' : 'open';
+};
+
+type Json = Readonly<Record<string, unknown>>;
+
+/** A held state of a record: its content and the account that wrote it. */
+export interface HeldState {
+  readonly data: Json;
+  readonly by: string;
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The account a first provenance names (the oldest kept version's, else the current one's). */
+const firstProvenance = (data: Json): string | undefined => {
+  const versions = Array.isArray(data['versions']) ? (data['versions'] as unknown[]) : [];
+  const first = (versions[0] ?? data) as Json;
+  const provenance = first['provenance'] as Json | undefined;
+  return text(provenance?.['by']) ?? text((data['provenance'] as Json | undefined)?.['by']);
+};
+
+/** The account that wrote a record of an `author` or `plan` kind (see the header). */
+export const ownerOf = (kind: RecordKind, held: HeldState): string => {
+  const d = held.data;
+  switch (kind) {
+    case 'MedicalNote':
+    case 'TreatmentPlan':
+      return text(d['authorId']) ?? held.by;
+    case 'NoteVersion':
+      return text(d['editorId']) ?? held.by;
+    case 'LabResult':
+      return firstProvenance(d) ?? held.by;
+    case 'Message':
+      return text(d['senderId']) ?? held.by;
+    default:
+      return held.by;
+  }
+};
+
+/** The accounts that may change a held record of `kind`, the patient's being `patientId` (see the header). */
+export const mayChange = (kind: RecordKind, held: HeldState, patientId: string): readonly string[] => {
+  const d = held.data;
+  switch (AUTHORSHIP[kind]) {
+    case 'shared':
+      return [];
+    case 'author':
+    case 'plan':
+      return [ownerOf(kind, held)];
+    case 'signature':
+      return [text(d['requestedBy']), text(d['signerId'])].filter((x): x is string => x !== undefined);
+    case 'message':
+      return [text(d['senderId']), text(d['recipientId'])].filter((x): x is string => x !== undefined);
+    case 'appointment':
+      return [patientId, text(d['providerId'])].filter((x): x is string => x !== undefined);
+  }
+};
+
+const issue = (field: string, reason: string): TransitionIssue => ({ field, reason, rule: 'author' });
+
+/**
+ * Why `writer` may not write `next` (null: a deletion) over `held`, a record of `kind` in the chart of
+ * `patientId`; empty when it may.
+ */
+export const authorshipIssues = (
+  kind: RecordKind,
+  held: HeldState,
+  next: Json | null,
+  writer: string,
+  patientId: string,
+): TransitionIssue[] => {
+  const rule = AUTHORSHIP[kind];
+  if (rule === 'shared') return [];
+  const owner = ownerOf(kind, held);
+  if (rule === 'plan' && writer !== owner) {
+    if (writer !== patientId)
+      return [issue('authorId', `only its author (${owner}) or the patient may change it`)];
+    if (next === null) return [issue('_deleted', `only its author (${owner}) may remove it`)];
+    // The patient acknowledges a plan: that field alone may differ.
+    const { acknowledgement: _a, updatedAt: _u, ...rest } = next;
+    const { acknowledgement: _b, updatedAt: _v, ...before } = held.data;
+    return sameJson(rest, before)
+      ? []
+      : [
+          issue(
+            'acknowledgement',
+            `the patient changes only the acknowledgement; its author (${owner}) the rest`,
+          ),
+        ];
+  }
+  const allowed = [...new Set(mayChange(kind, held, patientId))];
+  if (allowed.includes(writer)) return [];
+  const who = allowed.length === 1 ? `its author (${allowed[0]})` : `${allowed.join(' or ')}`;
+  return [
+    issue(next === null ? '_deleted' : 'by', `only ${who} may ${next === null ? 'remove' : 'change'} it`),
+  ];
+};
