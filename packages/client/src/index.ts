@@ -18,6 +18,7 @@ export type {
   PassphraseChange,
 } from './hale/hale-session';
 export type { RecordPage, RecordQuery } from './hale/record-query';
+export { rightsOver } from './records/record-types';
 export type { NewestOptions, NewestPage } from './records/newest';
 export { labTestKey } from './records/newest-digest';
 export type { RecordHistory, RecordVersion } from './hale/record-history';

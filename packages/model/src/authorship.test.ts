@@ -33,7 +33,7 @@ describe('authorship', () => {
     }
   });
 
-  it('a result the patient entered is the patient’s: a clinician may not change it', () => {
+  it('a result the patient entered is the patient’s, open to the accounts it lets write', () => {
     const lab = exampleRecord('LabResult');
     const mine = {
       ...lab,
@@ -46,7 +46,10 @@ describe('authorship', () => {
     ).toEqual([]);
     expect(
       authorshipIssues('LabResult', h, { ...mine, value: 1 }, EXAMPLE_PROVIDER_ID, EXAMPLE_PATIENT_ID),
-    ).toHaveLength(1);
+    ).toEqual([]);
+    // Also once a clinician changed it: its first version names the patient.
+    const changed = { data: h.data, by: EXAMPLE_PROVIDER_ID };
+    expect(authorshipIssues('LabResult', changed, null, EXAMPLE_PATIENT_ID, EXAMPLE_PATIENT_ID)).toEqual([]);
   });
 
   it('a treatment plan: the patient changes only the acknowledgement, and removes nothing', () => {

@@ -6,8 +6,8 @@
  * | rule | kinds | may change or remove an existing record |
  * |---|---|---|
  * | `shared` | the patient's own entries (profile, allergies, medications, …) | the patient and any account with write access |
- * | `author` | MedicalNote, NoteVersion, Encounter, LabResult | its author's account only (`ownerOf`) |
- * | `plan` | TreatmentPlan | its author; the patient changes only `acknowledgement` |
+ * | `author` | MedicalNote, NoteVersion, Encounter, LabResult | its author's account only (`ownerOf`); one the patient wrote, as `shared` |
+ * | `plan` | TreatmentPlan | its author; the patient changes only `acknowledgement`; one the patient wrote, as `shared` |
  * | `signature` | NoteSignature | who asked for it (`requestedBy`) and who signs (`signerId`); never the patient unless named |
  * | `message` | Message | its sender (content) and its recipient (delivery, see transitions.ts) |
  * | `appointment` | Appointment | the patient and the appointment's clinician (`providerId`) |
@@ -16,8 +16,8 @@
  * - The author of an `author` or `plan` record is fixed by its first version: the field naming its writer
  *   (`authorId`, `editorId`, the first provenance) or, for a kind without one, the account of the version
  *   held (which, by this rule, only the author ever wrote).
- * - A record the patient imported or typed is the patient's: the same rule makes it theirs, never shown as
- *   a clinician's.
+ * - A record the patient imported or typed is the patient's: never shown as a clinician's, and open, like the
+ *   patient's own entries, to the accounts it gave write access (the consent check decides those).
  * - Creations are not judged here (the transition rules check the fields naming the writer).
  * Failure modes: none thrown; issues carry rule `author` and name the field and the account that may.
  */
@@ -52,9 +52,9 @@ export const AUTHORSHIP: { readonly [K in RecordKind]: AuthorshipRule } = {
 };
 
 /**
- * What the server can judge of a stream type from what it holds in clear (the account of the stored
- * version's device): `author`, every kind in it is changed only by the account that wrote it; `plan`, by that
- * account or the patient; `open`, not judged by the server.
+ * What the server can judge of a stream type from what it holds in clear (the account that created each
+ * record): `author`, a record is changed only by its creator, or by any account that may write the stream
+ * when the patient created it; `plan`, also by the patient; `open`, not judged by the server.
  */
 export const streamAuthorship = (type: StreamType): 'author' | 'plan' | 'open' => {
   const rules = kindsForStream(type).map((kind) => AUTHORSHIP[kind]);
@@ -99,15 +99,24 @@ export const ownerOf = (kind: RecordKind, held: HeldState): string => {
   }
 };
 
-/** The accounts that may change a held record of `kind`, the patient's being `patientId` (see the header). */
-export const mayChange = (kind: RecordKind, held: HeldState, patientId: string): readonly string[] => {
+/**
+ * The accounts that may change a held record of `kind`, the patient's being `patientId` (see the header);
+ * `anyone`: every account that may write the stream (its consent decides).
+ */
+export const mayChange = (
+  kind: RecordKind,
+  held: HeldState,
+  patientId: string,
+): readonly string[] | 'anyone' => {
   const d = held.data;
   switch (AUTHORSHIP[kind]) {
     case 'shared':
-      return [];
+      return 'anyone';
     case 'author':
-    case 'plan':
-      return [ownerOf(kind, held)];
+    case 'plan': {
+      const owner = ownerOf(kind, held);
+      return owner === patientId ? 'anyone' : [owner];
+    }
     case 'signature':
       return [text(d['requestedBy']), text(d['signerId'])].filter((x): x is string => x !== undefined);
     case 'message':
@@ -131,7 +140,8 @@ export const authorshipIssues = (
   patientId: string,
 ): TransitionIssue[] => {
   const rule = AUTHORSHIP[kind];
-  if (rule === 'shared') return [];
+  const allowed = mayChange(kind, held, patientId);
+  if (allowed === 'anyone') return [];
   const owner = ownerOf(kind, held);
   if (rule === 'plan' && writer !== owner) {
     if (writer !== patientId)
@@ -149,9 +159,9 @@ export const authorshipIssues = (
           ),
         ];
   }
-  const allowed = [...new Set(mayChange(kind, held, patientId))];
-  if (allowed.includes(writer)) return [];
-  const who = allowed.length === 1 ? `its author (${allowed[0]})` : `${allowed.join(' or ')}`;
+  const accounts = [...new Set(allowed)];
+  if (accounts.includes(writer)) return [];
+  const who = accounts.length === 1 ? `its author (${accounts[0]})` : accounts.join(' or ');
   return [
     issue(next === null ? '_deleted' : 'by', `only ${who} may ${next === null ? 'remove' : 'change'} it`),
   ];

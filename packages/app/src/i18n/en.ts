@@ -571,12 +571,15 @@ export const en = {
     deleteExplain:
       'It is deleted on all your devices when they sync. The deletion is noted in your access history.',
     deleted: 'Deleted.',
+    askCorrection: 'Ask for a correction',
+    correctionBody: 'Please correct the {{kind}} “{{title}}” ({{date}}): ',
   },
   recordError: {
     NOT_WRITABLE: 'You may only read this record.',
     RECORD_CHANGED: 'This record changed while you were editing. Check it, then save again.',
     RECORD_FINAL: 'This part of the record is final and cannot be changed.',
     AUTHOR_MISMATCH: 'This record names another author and cannot be changed here.',
+    NOT_AUTHOR: 'Only its author can change this record. Ask them for a correction.',
     NOT_FOUND: 'This record is no longer on this device.',
     LOCKED: 'Hale is locked. Unlock it and save again: what you typed is kept.',
   },

@@ -6,11 +6,11 @@
  */
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
-import { IconEdit, IconTrash } from '@tabler/icons-react';
+import { IconEdit, IconMessage, IconTrash } from '@tabler/icons-react';
 import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
-import { isHaleError, type StoredRecord } from '@hale/client';
+import { isHaleError, rightsOver, type StoredRecord } from '@hale/client';
 import { useDevices, useRecord, useRecords } from '@hale/react';
 import { useOpenSession } from '../boot/app-state';
 import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
@@ -26,6 +26,7 @@ import { ProblemsFor } from '../screens/problems/problems-inline';
 import { DocumentView } from '../screens/documents/document-view';
 import { fileRefOf } from '../screens/documents/file-ref';
 import { patientQuery, useChartScope } from './chart-scope';
+import { newMessagePath } from '../care/messages/paths';
 
 export function RecordDetailScreen(): ReactNode {
   const { slug, id } = useParams();
@@ -120,6 +121,24 @@ function DetailBody(props: {
     record['status'] === 'active' &&
     ackVersion !== planVersion;
 
+  // Another's note, result, visit or plan is theirs to change (the model's authorship rules): in place of
+  // Edit and Delete, a message asking its author for a correction.
+  const rights = rightsOver(stored, me.accountId);
+  const canEdit = scope.canWrite(spec.kind) && rights.change;
+  const canRemove = scope.canDelete && rights.remove;
+  const author = stored.by;
+  const askCorrection =
+    !rights.change && author !== me.accountId
+      ? newMessagePath(
+          author,
+          t('records.correctionBody', {
+            title: recordTitle(t, spec, record),
+            kind: t(`kinds.${spec.slug}.one`, { defaultValue: t(`kinds.${spec.slug}.title`) }),
+            date: formatDate(stored.record.updatedAt),
+          }),
+        )
+      : null;
+
   const shown = spec.fields.filter(
     (f) => spec.kind !== 'MedicalNote' || !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name),
   );
@@ -129,9 +148,19 @@ function DetailBody(props: {
         title={recordTitle(t, spec, record)}
         back={`${scope.base}/${spec.slug}`}
         actions={
-          scope.canWrite(spec.kind) || scope.canDelete ? (
+          canEdit || canRemove || askCorrection !== null ? (
             <>
-              {scope.canWrite(spec.kind) && (
+              {askCorrection !== null && (
+                <Button
+                  component={Link}
+                  to={askCorrection}
+                  leftSection={<IconMessage size={18} />}
+                  variant="default"
+                >
+                  {t('records.askCorrection')}
+                </Button>
+              )}
+              {canEdit && (
                 <Button
                   component={Link}
                   to={`${scope.base}/${spec.slug}/${stored.record.id}/edit`}
@@ -141,7 +170,7 @@ function DetailBody(props: {
                   {t('common.edit')}
                 </Button>
               )}
-              {scope.canDelete && (
+              {canRemove && (
                 <Button
                   color="red"
                   variant="light"

@@ -7,6 +7,7 @@
  */
 import type { DeviceMeta } from '../session/device-meta';
 import {
+  authorshipIssues,
   type RecordKind,
   type RecordOf,
   isRecordKind,
@@ -192,3 +193,20 @@ export const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K
   conflictData: doc.conflictData,
   rv: doc.rv,
 });
+
+/**
+ * What account `accountId` may do with `stored` by the model's authorship rules (another's note, result,
+ * visit or plan is theirs to change): what a screen offers, so it never offers what the records API refuses
+ * (NOT_AUTHOR). Removal rules of final records (records API `remove`) are not part of it.
+ */
+export const rightsOver = (
+  stored: StoredRecord,
+  accountId: string,
+): { readonly change: boolean; readonly remove: boolean } => {
+  const held = { data: stored.record as unknown as Record<string, unknown>, by: stored.by };
+  const patientId = String(held.data['patientId'] ?? '');
+  return {
+    change: authorshipIssues(stored.kind, held, held.data, accountId, patientId).length === 0,
+    remove: authorshipIssues(stored.kind, held, null, accountId, patientId).length === 0,
+  };
+};

@@ -30,7 +30,7 @@
  * retries once; a busy server is sent a request again with backoff; permanent refusals are reported per
  * record; a failed purge stays owed and runs again at the next session open.
  */
-import type { Observable } from 'rxjs';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
 import {
   HEAD_VERSION,
   SignedHead,
@@ -384,11 +384,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
         link.fatalWaiters.add(reject);
       });
       try {
-        // RxDB took the changes waiting for their write key as sent: in sync only once they are.
+        // RxDB took the changes waiting for their write key as sent: in sync only once they are. And only
+        // while connected and caught up: a device reconnecting (a server restart, a dropped link) has not yet
+        // pulled what the server holds, whatever RxDB last saw. Taken offline by the app, RxDB's word stands.
         for (;;) {
           await Promise.race([replication.awaitInSync(), refused]);
-          if (keyWaits.size() === 0) break;
-          await Promise.race([keyWaits.drained(), refused]);
+          if (keyWaits.size() > 0) {
+            await Promise.race([keyWaits.drained(), refused]);
+            continue;
+          }
+          const at = state$.value.status;
+          if (at === 'online' || at === 'stopped') break;
+          await Promise.race([
+            firstValueFrom(state$.pipe(filter((x) => x.status === 'online' || x.status === 'stopped'))),
+            refused,
+          ]);
         }
       } finally {
         if (ended) link.fatalWaiters.delete(ended);

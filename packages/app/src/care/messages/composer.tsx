@@ -38,6 +38,8 @@ export function Composer(props: {
   readonly to: string;
   readonly threadId?: string;
   readonly label: string;
+  /** Text a new message starts with (a request for a correction names its record); typing replaces nothing. */
+  readonly initial?: string;
   readonly onSent?: (message: { patientId: string; threadId: string }) => void;
 }): ReactNode {
   const { t } = useTranslation();
@@ -48,7 +50,7 @@ export function Composer(props: {
   const kept = draftsOf(session);
   const [draft, setDraftState] = useState<Draft>(() => {
     const typed = readDraft(draftKey)?.['body'];
-    const held = kept.get(key) ?? { body: '', files: [] };
+    const held = kept.get(key) ?? { body: props.initial ?? '', files: [] };
     return typeof typed === 'string' ? { ...held, body: typed } : held;
   });
   const [error, setError] = useState<string | null>(null);

@@ -1,5 +1,6 @@
 /**
- * A new conversation (`/care/messages/new`, `?to=<account>`): whom to write to (a patient: the clinicians it
+ * A new conversation (`/care/messages/new`, `?to=<account>`, `&about=<text>`: the message starts with it, as
+ * a request for a correction does): whom to write to (a patient: the clinicians it
  * shares its messages with; a clinician: the patients who let it write to them), then the message. With
  * nobody to write to, says why and where to change that.
  */
@@ -52,6 +53,7 @@ export function NewMessageScreen(): ReactNode {
               key={chosen.accountId}
               to={chosen.accountId}
               label={t('care.messages.message')}
+              {...(params.get('about') === null ? {} : { initial: params.get('about') ?? '' })}
               onSent={(m) => void navigate(threadPath(m.patientId, m.threadId), { replace: true })}
             />
           )}

@@ -2,5 +2,10 @@
 export const MESSAGES = '/care/messages';
 export const threadPath = (patientId: string, threadId: string): string =>
   `${MESSAGES}/${encodeURIComponent(patientId)}/${encodeURIComponent(threadId)}`;
-export const newMessagePath = (to?: string): string =>
-  to === undefined ? `${MESSAGES}/new` : `${MESSAGES}/new?to=${encodeURIComponent(to)}`;
+export const newMessagePath = (to?: string, about?: string): string => {
+  const query = new URLSearchParams();
+  if (to !== undefined) query.set('to', to);
+  if (about !== undefined) query.set('about', about);
+  const q = query.toString();
+  return q === '' ? `${MESSAGES}/new` : `${MESSAGES}/new?${q}`;
+};
