@@ -204,7 +204,7 @@ export const rightsOver = (
   accountId: string,
 ): { readonly change: boolean; readonly remove: boolean } => {
   const held = { data: stored.record as unknown as Record<string, unknown>, by: stored.by };
-  const patientId = String(held.data['patientId'] ?? '');
+  const patientId = typeof held.data['patientId'] === 'string' ? held.data['patientId'] : '';
   return {
     change: authorshipIssues(stored.kind, held, held.data, accountId, patientId).length === 0,
     remove: authorshipIssues(stored.kind, held, null, accountId, patientId).length === 0,
