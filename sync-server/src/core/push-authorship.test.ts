@@ -1,5 +1,5 @@
-// Who may change a record, as the server judges it from what it holds in clear (the account of the stored
-// version's device, the stream type): raw pushes that skip the client's own check, against a real server.
+// Who may change a record, as the server judges it from what it holds in clear (the record's creator, the
+// stream's type and patient): raw pushes that skip the client's own check, against a real server.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SUPPORTED_VERSIONS, type PushDoc, type PushedFrame } from '@hale/protocol';
 import {
@@ -57,9 +57,15 @@ describe("push: only a record's author changes it, where the server can judge", 
     return { patient, clinician, other, p, c: await as(clinician.device), o: await as(other.device) };
   };
 
-  /** `who` writes version 2 of `first` (a record of `type` pushed by `author`), or deletes it. */
-  const over = (patient: TestAccount, who: TestDevice, type: string, first: PushDoc, deleted = false) =>
-    makeDoc(patient, who, type, { changed: true }, { id: first.id, rv: 2, deleted });
+  /** `who` writes version `rv` (2 unless given) of `first` (a record of `type`), or deletes it. */
+  const over = (
+    patient: TestAccount,
+    who: TestDevice,
+    type: string,
+    first: PushDoc,
+    deleted = false,
+    rv = 2,
+  ) => makeDoc(patient, who, type, { changed: true, rv }, { id: first.id, rv, deleted });
 
   for (const type of ['note', 'lab-result', 'encounter']) {
     it(`${type}: the patient and another clinician are refused NOT_AUTHOR (change and removal); the author and its other device may`, async () => {
@@ -81,17 +87,38 @@ describe("push: only a record's author changes it, where the server can judge", 
     });
   }
 
-  it("lab-result the patient entered: a clinician's change is refused; the patient's own passes", async () => {
-    const { patient, clinician, p, c } = await setup();
+  it('lab-result the patient entered: a clinician with write access may change it, then the patient again', async () => {
+    const { patient, clinician, other, p, c, o } = await setup();
     const first = await makeDoc(patient, patient.device, 'lab-result', { testName: 'imported' });
     expect(await push(p, first, null)).toBe('ok');
-    expect(await push(c, await over(patient, clinician.device, 'lab-result', first), first.rev)).toBe(
-      'NOT_AUTHOR',
-    );
-    expect(await push(p, await over(patient, patient.device, 'lab-result', first), first.rev)).toBe('ok');
+    const byClinician = await over(patient, clinician.device, 'lab-result', first);
+    expect(await push(c, byClinician, first.rev)).toBe('ok');
+    // The record stays the patient's, whoever wrote its latest version.
+    const byPatient = await over(patient, patient.device, 'lab-result', first, false, 3);
+    expect(await push(p, byPatient, byClinician.rev)).toBe('ok');
+    const byOther = await over(patient, other.device, 'lab-result', first, false, 4);
+    expect(await push(o, byOther, byPatient.rev)).toBe('ok');
+    expect(await t.store.docs.getDoc(first.stream, first.id)).toMatchObject({
+      rev: byOther.rev,
+      author: other.device.deviceId,
+      creator: patient.accountId,
+    });
   });
 
-  it('treatment-plan: the patient may write (its acknowledgement), another clinician may not', async () => {
+  it('a clinician-created note stays refused to the patient after its author changed it from another device', async () => {
+    const { patient, clinician, p, c } = await setup();
+    const first = await makeDoc(patient, clinician.device, 'note', { title: 'v1' });
+    expect(await push(c, first, null)).toBe('ok');
+    const second = await addDevice(t, clinician);
+    const v2 = await over(patient, second, 'note', first);
+    expect(await push(await as(second), v2, first.rev)).toBe('ok');
+    expect(await push(p, await over(patient, patient.device, 'note', first, true, 3), v2.rev)).toBe(
+      'NOT_AUTHOR',
+    );
+    expect(await push(c, await over(patient, clinician.device, 'note', first, true, 3), v2.rev)).toBe('ok');
+  });
+
+  it("treatment-plan: the patient may write (its acknowledgement), another clinician may not, even after the patient's version", async () => {
     const { patient, clinician, other, p, c, o } = await setup();
     const first = await makeDoc(patient, clinician.device, 'treatment-plan', { summary: 'v1' });
     expect(await push(c, first, null)).toBe('ok');
@@ -100,6 +127,45 @@ describe("push: only a record's author changes it, where the server can judge", 
     );
     const acknowledged = await over(patient, patient.device, 'treatment-plan', first);
     expect(await push(p, acknowledged, first.rev)).toBe('ok');
+    // The stored version is the patient's now; the plan is still the clinician's.
+    expect(
+      await push(o, await over(patient, other.device, 'treatment-plan', first, false, 3), acknowledged.rev),
+    ).toBe('NOT_AUTHOR');
+    const revised = await over(patient, clinician.device, 'treatment-plan', first, false, 3);
+    expect(await push(c, revised, acknowledged.rev)).toBe('ok');
+  });
+
+  it('treatment-plan the patient created: open to every account with write access', async () => {
+    const { patient, clinician, other, p, c, o } = await setup();
+    const first = await makeDoc(patient, patient.device, 'treatment-plan', { summary: 'mine' });
+    expect(await push(p, first, null)).toBe('ok');
+    const v2 = await over(patient, clinician.device, 'treatment-plan', first);
+    expect(await push(c, v2, first.rev)).toBe('ok');
+    const v3 = await over(patient, other.device, 'treatment-plan', first, false, 3);
+    expect(await push(o, v3, v2.rev)).toBe('ok');
+    expect(await push(p, await over(patient, patient.device, 'treatment-plan', first, true, 4), v3.rev)).toBe(
+      'ok',
+    );
+  });
+
+  it("a record stored without a creator (before the store kept it) is its stored version's device's account's", async () => {
+    const { patient, clinician, other, p, c, o } = await setup();
+    const first = await makeDoc(patient, clinician.device, 'encounter', { title: 'v1' });
+    const ct = Buffer.from(first.ct, 'base64url');
+    const { ct: _ct, ...fields } = first;
+    const [written] = await t.store.docs.writeDocs(
+      [{ doc: { ...fields, ct, size: ct.byteLength }, assumedRev: null }],
+      new Date().toISOString(),
+    );
+    expect(written?.status).toBe('ok');
+    expect((await t.store.docs.getDoc(first.stream, first.id))?.creator).toBeUndefined();
+    expect(await push(p, await over(patient, patient.device, 'encounter', first), first.rev)).toBe(
+      'NOT_AUTHOR',
+    );
+    expect(await push(o, await over(patient, other.device, 'encounter', first), first.rev)).toBe(
+      'NOT_AUTHOR',
+    );
+    expect(await push(c, await over(patient, clinician.device, 'encounter', first), first.rev)).toBe('ok');
   });
 
   it('a shared kind (allergy) stays open to every account with write access', async () => {

@@ -12,10 +12,11 @@
  *   epoch is below one the store reported current for its stream (`knownEpochs`: epochs only grow while
  *   the server runs; a restore is offline); any other row is left to the store's check.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
- * - In streams whose records only their author changes (`notTheAuthor`), a version over a stored record
- *   from another account is refused NOT_AUTHOR: that account is the stored version's device's, which no
- *   other account can have written there. The author of a stored record never changes, so reading it
- *   before the batch races with nothing.
+ * - Every non-audit row carries the pushing account as the record's creator, which the store keeps only
+ *   from the row that creates the record. In streams whose records only their author changes
+ *   (`notTheAuthor`), a version over a stored record is refused NOT_AUTHOR unless its account is the
+ *   creator, the creator is the stream's patient, or (plans) it is the patient. A stored record's creator
+ *   never changes, so reading it before the batch races with nothing.
  * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
  *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
  *   would fail the push for good and RxDB would resend the same batch for ever. The store checks the bound
@@ -157,10 +158,13 @@ export const createPush = (
 
   /**
    * Why `p` may not write a version over the stored record `doc.id` (NOT_AUTHOR), from what the server
-   * holds in clear: in streams whose records only their author changes (the model's `streamAuthorship`),
-   * the account of the stored version's device is that author (no other account's version is ever taken
-   * there); in treatment-plan streams the patient may write too (its acknowledgement; readers judge the
-   * fields), and a plan whose stored version is the patient's is not judged here. A creation is not judged.
+   * holds in clear (the stream's type and patient, the record's creator). Allowed:
+   * - a creation (no stored row), and any row of an `open` stream (the model's `streamAuthorship`);
+   * - in `author` streams, the creator's account, or anyone when the creator is the patient (the patient's
+   *   own entries are shared with the accounts it gave write access, which the consent check enforces);
+   * - in `plan` streams, the same and the patient (its acknowledgement; readers judge the fields).
+   * The creator is the account whose push first stored the record (`Doc.creator`, never changed by later
+   * versions); for a row stored without one (before the store kept it), the stored version's device's.
    */
   const notTheAuthor = async (
     p: Principal,
@@ -174,9 +178,9 @@ export const createPush = (
     if (rule === 'open' || (rule === 'plan' && p.accountId === patientId)) return null;
     const stored = await store.docs.getDoc(doc.stream, doc.id);
     if (stored === null) return null;
-    const owner = await accountOf(stored.author);
-    if (owner === undefined || owner === p.accountId || (rule === 'plan' && owner === patientId)) return null;
-    return `only the account that wrote this record (${owner}) may change or remove it`;
+    const creator = stored.creator ?? (await accountOf(stored.author));
+    if (creator === undefined || creator === p.accountId || creator === patientId) return null;
+    return `only the account that created this record (${creator}) may change or remove it`;
   };
 
   const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
@@ -294,6 +298,8 @@ export const createPush = (
       };
       if (doc.sig !== undefined) input.sig = doc.sig;
       if (doc.audit !== undefined) input.audit = doc.audit;
+      // Kept by the store only when this row creates the record (`notTheAuthor` reads it back).
+      if (!isAudit) input.creator = p.accountId;
       writes.push({ doc: input, assumedRev, ...(expectedEpoch === undefined ? {} : { expectedEpoch }) });
       writeIndex.push(i);
       results.push(null);

@@ -58,7 +58,8 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
     await s.acceptances.put({ granteeId: 'doc', patientId: 'pat', acceptedAt: isoAt(3) }, 10);
     await s.docs.writeDocs(
       Array.from({ length: 30 }, (_, i) => ({
-        doc: makeDocInput(S, `r${i}`, '1-a', { sig: 'sg' }),
+        // Each with its creator, but one stored before the store kept them.
+        doc: makeDocInput(S, `r${i}`, '1-a', { sig: 'sg', ...(i === 5 ? {} : { creator: 'pat' }) }),
         assumedRev: null,
       })),
       isoAt(10),
@@ -216,10 +217,14 @@ describe('migrate from SQLite to CouchDB', () => {
       }
       // The device's next write on the revision it holds: accepted, at the next seq.
       const [next] = await target.docs.writeDocs(
-        [{ doc: makeDocInput(S, 'r3', '3-d'), assumedRev: '2-b' }],
+        [{ doc: makeDocInput(S, 'r3', '3-d', { creator: 'doc' }), assumedRev: '2-b' }],
         isoAt(20),
       );
       expect(next).toEqual({ status: 'ok', seq: 33 });
+      // Creators came along, and stay: a record's is its first row's.
+      expect((await target.docs.getDoc(S, 'r3'))?.creator).toBe('pat');
+      expect((await target.docs.getDoc(S, 'r7'))?.creator).toBe('pat');
+      expect((await target.docs.getDoc(S, 'r5'))?.creator).toBeUndefined();
       // Audit positions held before the migration stay held.
       const [again] = await target.docs.writeDocs([auditWrite('pat/audit', 'e9', 'dev-1', 2)], isoAt(20));
       expect(again).toEqual({ status: 'position-taken' });

@@ -32,6 +32,7 @@ export const describeDocsConformance = (current: () => SyncStore): void => {
         ct: paddedCt(300, 7),
         size: 300,
         epoch: 3,
+        creator: 'account-a',
       });
       const [result] = await store.docs.writeDocs([{ doc: input, assumedRev: null }], isoAt(5));
       expect(result).toStrictEqual({ status: 'ok', seq: 1 });
@@ -194,6 +195,54 @@ export const describeDocsConformance = (current: () => SyncStore): void => {
       );
       expect(again).toStrictEqual({ status: 'ok', seq: 3 });
       expect((await store.docs.getDoc(S, 'a'))?.deleted).toBe(false);
+    });
+
+    it("keeps a record's creator from the row that created it, through others' updates and a deletion", async () => {
+      /** Version `rev` of record `id`, carrying `creator` (none when undefined). */
+      const by = (
+        id: string,
+        rev: string,
+        creator: string | undefined,
+        extra: Parameters<typeof makeDocInput>[3] = {},
+      ) => makeDocInput(S, id, rev, { ...extra, ...(creator === undefined ? {} : { creator }) });
+      await store.docs.writeDocs([{ doc: by('a', '1-a', 'account-a'), assumedRev: null }], isoAt(1));
+      // Other accounts' versions, two in one batch, then a deletion and a version over it.
+      const updates = await store.docs.writeDocs(
+        [
+          { doc: by('a', '2-a', 'account-b', { author: 'device-b' }), assumedRev: '1-a' },
+          { doc: by('a', '3-a', 'account-c', { author: 'device-c' }), assumedRev: '2-a' },
+        ],
+        isoAt(2),
+      );
+      expect(updates.map((r) => r.status)).toEqual(['ok', 'ok']);
+      await store.docs.writeDocs(
+        [{ doc: by('a', '4-a', 'account-b', { author: 'device-b', deleted: true }), assumedRev: '3-a' }],
+        isoAt(3),
+      );
+      const deleted = await store.docs.getDoc(S, 'a');
+      expect([deleted?.deleted, deleted?.author, deleted?.creator]).toEqual([true, 'device-b', 'account-a']);
+      await store.docs.writeDocs([{ doc: by('a', '5-a', 'account-c'), assumedRev: '4-a' }], isoAt(4));
+      expect((await store.docs.getDoc(S, 'a'))?.creator).toBe('account-a');
+      // Answered with a conflict's stored version and by reads too.
+      const [conflict] = await store.docs.writeDocs(
+        [{ doc: by('a', '5-z', 'account-c'), assumedRev: '4-a' }],
+        isoAt(5),
+      );
+      expect(conflict?.status === 'conflict' ? conflict.master?.creator : 'no conflict').toBe('account-a');
+      const page = await store.docs.readDocs(S, 0, 10, 1 << 20);
+      expect(page.docs.map((d) => [d.rev, d.creator])).toEqual([['5-a', 'account-a']]);
+
+      // A record created without one has none, whatever later rows carry.
+      await store.docs.writeDocs([{ doc: by('b', '1-b', undefined), assumedRev: null }], isoAt(6));
+      expect((await store.docs.getDoc(S, 'b'))?.creator).toBeUndefined();
+      await store.docs.writeDocs([{ doc: by('b', '2-b', 'account-b'), assumedRev: '1-b' }], isoAt(7));
+      const b = await store.docs.getDoc(S, 'b');
+      expect(b?.rev).toBe('2-b');
+      expect(b !== null && 'creator' in b).toBe(false);
+      await expectStoreError(
+        store.docs.writeDocs([{ doc: by('c', '1-c', ''), assumedRev: null }], isoAt(8)),
+        'INVALID',
+      );
     });
 
     it('audit streams are append-only: existing ids are never overwritten', async () => {

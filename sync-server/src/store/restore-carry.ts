@@ -9,8 +9,9 @@
  * - stream heads: each becomes the higher of the two, so no seq served before the restore is served again
  *   for another document, and no device's checkpoint is above its stream's head (the seqs in between are
  *   a gap no reader can tell from superseded revisions);
- * - audit documents the backup lacks, at their own seq (above the backup's head): the audit log is
- *   append-only, and the server's hash chains must continue from their real last entry, not fork;
+ * - audit documents the backup lacks, at their own seq (above the backup's head), whole (their creator
+ *   too where the copy's schema keeps one, v21): the audit log is append-only, and the server's hash
+ *   chains must continue from their real last entry, not fork;
  * - device revocations, deleting the device's sessions and challenges as a revocation does, with the
  *   signed revocation when both stores keep them (schema v13);
  * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
@@ -325,11 +326,14 @@ export const carryIntoRestored = async (
           const auditAfter = from.prepare<[string, number], Row>(
             'SELECT * FROM docs WHERE stream = ? AND seq > ? ORDER BY seq',
           );
+          // A row's creator goes along where the copy's schema holds it (v21); a replaced store without
+          // the column gives none.
+          const withCreator = columnsOf(copy, 'docs').has('creator');
           const insertDoc = copy.prepare(
             `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
-               audit_prev_hash, audit_at, at)
+               audit_prev_hash, audit_at, ${withCreator ? 'creator, ' : ''}at)
              VALUES (@stream, @id, @seq, @rev, @deleted, @epoch, @ct, @size, @author, @sig, @audit_author_seq,
-               @audit_prev_hash, @audit_at, @at)
+               @audit_prev_hash, @audit_at, ${withCreator ? '@creator, ' : ''}@at)
              ON CONFLICT DO NOTHING`,
           );
           const heads = from
@@ -354,6 +358,7 @@ export const carryIntoRestored = async (
                   audit_author_seq: row.audit_author_seq ?? null,
                   audit_prev_hash: row.audit_prev_hash ?? null,
                   audit_at: row.audit_at ?? null,
+                  ...(withCreator ? { creator: row.creator ?? null } : {}),
                   at: row.at,
                 }).changes;
               }

@@ -158,6 +158,7 @@ const writeBatch = (
         a?.authorSeq ?? null,
         a?.prevHash ?? null,
         a?.at ?? null,
+        doc.creator ?? null,
         now,
       );
     } else {

@@ -37,6 +37,7 @@ export interface DocRow {
   audit_author_seq: number | null;
   audit_prev_hash: string | null;
   audit_at: string | null;
+  creator: string | null;
   at: string;
 }
 
@@ -145,7 +146,7 @@ export interface ProviderRow {
 }
 
 export const DOC_COLUMNS =
-  'stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq, audit_prev_hash, audit_at, at';
+  'stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq, audit_prev_hash, audit_at, creator, at';
 
 export const toBytes = (value: Uint8Array): Uint8Array =>
   value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
@@ -166,6 +167,7 @@ export const rowToDoc = (r: DocRow): Doc => {
     at: r.at,
   };
   if (r.sig !== null) doc.sig = r.sig;
+  if (r.creator !== null) doc.creator = r.creator;
   if (r.audit_author_seq !== null && r.audit_at !== null) {
     doc.audit = { authorSeq: r.audit_author_seq, prevHash: r.audit_prev_hash, at: r.audit_at };
   }

@@ -334,6 +334,13 @@ const MIGRATIONS: readonly string[] = [
   SHL_TABLES_SQL,
   // v19 → v20: a link that opens once (sqlite-shl.ts).
   SHL_ONE_TIME_SQL,
+  // v20 → v21: each record's creator, the account whose push first stored it (set on insert, never on
+  // update), so the server judges who may change a record by its creator, not by its latest version's
+  // device (sync-push.ts `notTheAuthor`). Rows stored before have none (NULL): the server falls back to the
+  // account of the stored version's device for them. A column: a test that sets the version back drops it.
+  `
+  ALTER TABLE docs ADD COLUMN creator TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

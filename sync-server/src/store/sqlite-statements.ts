@@ -301,8 +301,9 @@ export const prepareStatements = (db: Database.Database) => ({
       string | null,
       string | null,
       string | null,
+      string | null,
     ]
-  >(`INSERT INTO docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  >(`INSERT INTO docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   docUpdate: db.prepare<
     [
       number,
@@ -321,6 +322,7 @@ export const prepareStatements = (db: Database.Database) => ({
       string,
     ]
   >(
+    // Not `creator`: a record's creator is the one its first row was stored with (store-records.ts `Doc`).
     `UPDATE docs SET seq = ?, rev = ?, deleted = ?, epoch = ?, ct = ?, size = ?, author = ?, sig = ?,
        audit_author_seq = ?, audit_prev_hash = ?, audit_at = ?, at = ?
      WHERE stream = ? AND id = ?`,

@@ -384,6 +384,42 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a v20 file: records stored before have no creator, and a later version gives them none', async () => {
+    const dataDir = newDir();
+    // As the release before creators left it: migrations up to v20, one record stored.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 20)) old.exec(sql);
+    old.pragma('user_version = 20');
+    old
+      .prepare(
+        `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, at)
+         VALUES ('pat/note', 'old', 1, '1-old', 0, 1, ?, 1, 'device-a', ?)`,
+      )
+      .run(new Uint8Array([1]), isoAt(1));
+    old.prepare(`INSERT INTO stream_heads (stream, head) VALUES ('pat/note', 1)`).run();
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      const before = await store.docs.getDoc('pat/note', 'old');
+      expect(before?.rev).toBe('1-old');
+      expect(before !== null && 'creator' in before).toBe(false);
+      const results = await store.docs.writeDocs(
+        [
+          { doc: makeDocInput('pat/note', 'old', '2-old', { creator: 'acc-b' }), assumedRev: '1-old' },
+          { doc: makeDocInput('pat/note', 'new', '1-new', { creator: 'acc-a' }), assumedRev: null },
+        ],
+        isoAt(2),
+      );
+      expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
+      expect((await store.docs.getDoc('pat/note', 'old'))?.creator).toBeUndefined();
+      expect((await store.docs.getDoc('pat/note', 'new'))?.creator).toBe('acc-a');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than this code', async () => {
     const dataDir = newDir();
     const store = await open(dataDir);

@@ -73,6 +73,7 @@ export const validateDocWrite = (row: DocWrite): void => {
   if (!isNonNegativeInt(doc.epoch)) throw invalid('doc.epoch must be a non-negative integer');
   if (!isNonNegativeInt(doc.size)) throw invalid('doc.size must be a non-negative integer');
   if (doc.sig !== undefined && typeof doc.sig !== 'string') throw invalid('doc.sig must be a string');
+  if (doc.creator !== undefined) requireText(doc.creator, 'doc.creator');
   if (doc.audit !== undefined && !isNonNegativeInt(doc.audit.authorSeq)) {
     throw invalid('doc.audit.authorSeq must be a non-negative integer');
   }

@@ -35,11 +35,21 @@ export interface Doc {
   author: string;
   sig?: string;
   audit?: AuditHeader;
+  /**
+   * The account that created the record: as the row that first stored it (an insert) gave it, kept
+   * unchanged by every later version, a deletion too. Absent for a record stored without one (audit
+   * entries, rows written before the store kept it).
+   */
+  creator?: string;
   /** Server receive time. */
   at: IsoTime;
 }
 
-/** What a writer sends: the store assigns `seq` and `at`. */
+/**
+ * What a writer sends: the store assigns `seq` and `at`. `creator` is the account to record as the
+ * record's creator; the store keeps it only when the row creates the record (no stored row) and ignores it
+ * on a version over a stored one.
+ */
 export type DocInput = Omit<Doc, 'seq' | 'at'>;
 
 export interface DocWrite {

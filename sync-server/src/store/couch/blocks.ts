@@ -8,7 +8,8 @@
  * |                      | the version of `ids[i]` at seq first + i); immutable                        |
  * | `qx|stream|seq`       | `{}`: the version at `seq` is superseded (its record was written again);    |
  * |                      | created by the commit that supersedes it; immutable                         |
- * | `d|stream|id`         | the record's index: `{ seq, rev, deleted, bytes, q }` (`q`: its block's last) |
+ * | `d|stream|id`         | the record's index: `{ seq, rev, deleted, bytes, q, creator? }` (`q`: its   |
+ * |                      | block's last; `creator`: the record's, as its first version set it)         |
  * | older formats        | `{ first, ids }` / `{ id }` blocks with the version whole in `d` (migration, |
  * |                      | logs written before this): read as before, through `d`                      |
  *
@@ -18,6 +19,8 @@
  *   flags the stream in its shard's state (`rewritten`): a stream never flagged has no marker to read.
  *   Readers read up to the stream's settled head (docs.ts), whose commits are applied whole, so a marker of
  *   a seq below it is there when the newer version is.
+ * - A record's creator is set by the version that creates its `d` document and copied from `d` into each
+ *   later version and index, so it never changes while `d` exists (a deletion keeps it).
  * - Blocks and markers are created, never changed; a split-brain loser's are made `gone` (conflicts.ts)
  *   and read as absent; a block with conflicting revisions is read at its highest commit stamp (db.ts).
  * Failure modes: as db.ts; a record index whose block does not hold its seq → INTERNAL (a damaged store).
@@ -38,10 +41,12 @@ export interface Entry {
   at: string;
   sig?: string;
   audit?: NonNullable<Doc['audit']>;
+  /** The record's creator (`Doc.creator`), repeated in each of its versions. */
+  creator?: string;
 }
 
-/** The block entry of `doc` received at `at`. */
-export const entryOf = (doc: DocInput, at: string): Entry => ({
+/** The block entry of `doc` received at `at`, a version of a record created by `creator`. */
+export const entryOf = (doc: DocInput, at: string, creator: string | undefined): Entry => ({
   rev: doc.rev,
   deleted: doc.deleted,
   epoch: doc.epoch,
@@ -54,6 +59,7 @@ export const entryOf = (doc: DocInput, at: string): Entry => ({
   ...(doc.audit === undefined
     ? {}
     : { audit: { authorSeq: doc.audit.authorSeq, prevHash: doc.audit.prevHash, at: doc.audit.at } }),
+  ...(creator === undefined ? {} : { creator }),
 });
 
 const toDoc = (stream: string, id: string, seq: number, e: Entry): Doc => {
@@ -71,6 +77,7 @@ const toDoc = (stream: string, id: string, seq: number, e: Entry): Doc => {
   };
   if (typeof e.sig === 'string') doc.sig = e.sig;
   if (e.audit !== undefined && e.audit !== null) doc.audit = { ...e.audit };
+  if (typeof e.creator === 'string') doc.creator = e.creator;
   return doc;
 };
 

@@ -3,7 +3,8 @@
  *
  * | document                     | holds                                                              |
  * | ---------------------------- | ------------------------------------------------------------------ |
- * | `d|stream|id`                 | the record's index: seq, rev, deleted, bytes, its block (blocks.ts) |
+ * | `d|stream|id`                 | the record's index: seq, rev, deleted, bytes, its block (blocks.ts), |
+ * |                              | its creator (set when it is created, never changed)                |
  * | `q|stream|last`               | `{ first, ids, v }`: the versions that took seqs first…last, whole, |
  * |                              | one block per stream per commit (immutable; superseded ones stay,  |
  * |                              | `qx|stream|seq` marks them); older formats: blocks.ts              |
@@ -147,7 +148,9 @@ export const planRows = async (
     }
     const seq = headOf(doc.stream) + 1;
     heads.set(doc.stream, seq);
-    const entry = entryOf(doc, now);
+    // Set by the row that creates the record, kept by every later one (its index holds it).
+    const creator = exists ? (typeof stored.creator === 'string' ? stored.creator : undefined) : doc.creator;
+    const entry = entryOf(doc, now, creator);
     const index: CouchDoc = {
       _id: dId,
       stream: doc.stream,
@@ -156,6 +159,7 @@ export const planRows = async (
       rev: doc.rev,
       deleted: doc.deleted,
       bytes: entry.bytes,
+      ...(creator === undefined ? {} : { creator }),
     };
     const block = blocks.get(doc.stream);
     if (block === undefined)

@@ -1,7 +1,7 @@
 /*
  * What only a migration writes into the CouchDB store (migrate.ts): a stream's documents at the seqs they
- * had, its head as it was (above its last document when superseded versions left gaps), its kept signed
- * head, and blob tombstones. Devices keep their checkpoints across a migration, so seqs must not change.
+ * had (with their creators), its head as it was (above its last document when superseded versions left
+ * gaps), its kept signed head, and blob tombstones. Devices keep their checkpoints across a migration, so seqs must not change.
  *
  * Invariants: each call is commits of the stream's shard (log.ts), in seq order, the last setting the head;
  * a reader sees a prefix of the imported stream, never a gap that is not in the source. Failure modes: as
@@ -60,6 +60,7 @@ export const couchImport = (ctx: Ctx): CouchImport => ({
               at: d.at,
               ...(d.sig === undefined ? {} : { sig: d.sig }),
               ...(d.audit === undefined ? {} : { audit: d.audit }),
+              ...(d.creator === undefined ? {} : { creator: d.creator }),
             }),
             create({ _id: key('q', stream, d.seq), id: d.id }),
           );
