@@ -65,7 +65,7 @@ export {
 } from './export/signed-fhir-export';
 
 // Types the signatures above name.
-export type { RecordInput, StoredRecord, WriteOptions } from './records/records';
+export type { RecordInput, StoredRecord, WriteOp, WriteOptions } from './records/records';
 export type {
   PassphraseStatus,
   QuarantinedItem,

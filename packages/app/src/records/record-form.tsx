@@ -16,7 +16,8 @@ import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
-import { isHaleError, type HaleSession } from '@hale/client';
+import { isHaleError, type HaleSession, type WriteOp } from '@hale/client';
+import { newId } from '@hale/model';
 import { useRecord, useRecords } from '@hale/react';
 import { useOpenSession } from '../boot/app-state';
 import { FieldInput } from './field-input';
@@ -81,6 +82,10 @@ function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): Re
   return <FormBody spec={props.spec} id={props.id} stored={fields} />;
 }
 
+/**
+ * A note's header and its current text, written as one action (`records.writeAll`): both are checked before
+ * either is written, so a refused text (a signed version is final) leaves the header as it was too.
+ */
 async function writeNote(
   session: HaleSession,
   values: DraftValues,
@@ -92,38 +97,62 @@ async function writeNote(
 ): Promise<string> {
   const noteFields = spec.fields.filter((f) => !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
   const soapFields = spec.fields.filter((f) => (NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
+  const at = patientQuery(scope);
   if (id === undefined || stored === undefined) {
-    const note = await addRecord(
-      session,
-      'MedicalNote',
-      { ...recordInput(noteFields, values, false), currentVersionNumber: 1, status: 'draft' },
-      patientQuery(scope),
-    );
-    await addRecord(
-      session,
-      'NoteVersion',
-      { ...recordInput(soapFields, values, false), noteId: note.id, versionNumber: 1, kind: 'original' },
-      patientQuery(scope),
-    );
-    return note.id;
-  }
-  await updateRecord(session, 'MedicalNote', id, recordInput(noteFields, values, true));
-  if (noteVersionId === undefined) {
-    await addRecord(
-      session,
-      'NoteVersion',
+    const noteId = newId();
+    await session.records.writeAll([
       {
-        ...recordInput(soapFields, values, false),
-        noteId: id,
-        versionNumber:
-          typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
-        kind: 'original',
+        op: 'add',
+        kind: 'MedicalNote',
+        input: {
+          ...recordInput(noteFields, values, false),
+          id: noteId,
+          currentVersionNumber: 1,
+          status: 'draft',
+        } as never,
+        options: at,
       },
-      patientQuery(scope),
-    );
-  } else {
-    await updateRecord(session, 'NoteVersion', noteVersionId, recordInput(soapFields, values, true));
+      {
+        op: 'add',
+        kind: 'NoteVersion',
+        input: {
+          ...recordInput(soapFields, values, false),
+          noteId,
+          versionNumber: 1,
+          kind: 'original',
+        } as never,
+        options: at,
+      },
+    ]);
+    return noteId;
   }
+  const header: WriteOp = {
+    op: 'update',
+    kind: 'MedicalNote',
+    id,
+    patch: recordInput(noteFields, values, true) as never,
+  };
+  const text: WriteOp =
+    noteVersionId === undefined
+      ? {
+          op: 'add',
+          kind: 'NoteVersion',
+          input: {
+            ...recordInput(soapFields, values, false),
+            noteId: id,
+            versionNumber:
+              typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
+            kind: 'original',
+          } as never,
+          options: at,
+        }
+      : {
+          op: 'update',
+          kind: 'NoteVersion',
+          id: noteVersionId,
+          patch: recordInput(soapFields, values, true) as never,
+        };
+  await session.records.writeAll([header, text]);
   return id;
 }
 

@@ -30,6 +30,7 @@ import {
   type RecordInput,
   type StoredRecord,
   type WriteOptions,
+  type WriteOp,
 } from '../records/records';
 import type {
   QuarantinedItem,
@@ -102,6 +103,11 @@ export interface HaleRecords {
     patch: Partial<RecordOf<K>>,
     options?: WriteOptions,
   ): Promise<RecordOf<K>>;
+  /**
+   * One action of a person that writes several records (a note's header and text): each is checked by
+   * every rule before any is written; a refusal writes none. The records written, in order.
+   */
+  writeAll(ops: readonly WriteOp[]): Promise<RecordOf<RecordKind>[]>;
   remove(id: string): Promise<void>;
   get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null>;
   resolveConflict<K extends RecordKind>(
@@ -369,6 +375,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
         null,
       ),
     add: (kind, input, options) => session.records.add(kind, input, options),
+    writeAll: (ops) => session.records.writeAll(ops),
     update: (kind, id, patch, options) =>
       naming({ recordId: id }, () => session.records.update(kind, id, patch, options)),
     remove: (id) => naming({ recordId: id }, () => session.records.remove(id)),

@@ -47,6 +47,25 @@ export interface WriteOptions {
   reason?: string;
 }
 
+/** One write of a person's action that writes several records (`records.writeAll`), typed by kind. */
+export type WriteOp = {
+  [K in RecordKind]:
+    | {
+        readonly op: 'add';
+        readonly kind: K;
+        /** With its `id` given when a later write of the action names it. */
+        readonly input: RecordInput<K>;
+        readonly options?: { patientId?: string } & WriteOptions;
+      }
+    | {
+        readonly op: 'update';
+        readonly kind: K;
+        readonly id: string;
+        readonly patch: Partial<Omit<RecordOf<K>, Managed>>;
+        readonly options?: WriteOptions;
+      };
+}[RecordKind];
+
 export interface StoredRecord<K extends RecordKind = RecordKind> {
   kind: K;
   record: RecordOf<K>;

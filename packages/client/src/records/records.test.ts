@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind } from '@hale/model';
+import { EXAMPLE_PATIENT_ID, exampleRecord, newId, type RecordKind } from '@hale/model';
 import type { DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
@@ -401,5 +401,39 @@ describe('records with Unicode text', () => {
     const { records } = await setup();
     const stored = await records.add('Allergy', input('Allergy', { substance: '💊'.repeat(101) }));
     expect((await records.get<'Allergy'>(stored.id))?.record.substance).toBe('💊'.repeat(101));
+  });
+});
+
+describe('records.writeAll: one action, several records, all or none', () => {
+  it("writes a note's header and text together; a refused text leaves the header as it was", async () => {
+    const { records, writes } = await setupRecords();
+    const { authorId: _a, ...noteInput } = recordInput('MedicalNote');
+    const { editorId: _e, amendmentReason: _r, ...textInput } = recordInput('NoteVersion');
+    const noteId = newId();
+    const [note, text] = await records.writeAll([
+      {
+        op: 'add',
+        kind: 'MedicalNote',
+        input: { ...noteInput, id: noteId, status: 'draft', currentVersionNumber: 1 },
+      },
+      { op: 'add', kind: 'NoteVersion', input: { ...textInput, noteId, versionNumber: 1, kind: 'original' } },
+    ]);
+    expect([note?.id, (text as { noteId?: string } | undefined)?.noteId]).toEqual([noteId, noteId]);
+    const before = writes.length;
+    // The text is refused (a version number its note already holds): the new title is not written either.
+    await expect(
+      records.writeAll([
+        { op: 'update', kind: 'MedicalNote', id: noteId, patch: { title: 'Renamed' } },
+        {
+          op: 'add',
+          kind: 'NoteVersion',
+          input: { ...textInput, noteId, versionNumber: 1, kind: 'original' },
+        },
+      ]),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(writes.length).toBe(before);
+    expect((await records.get<'MedicalNote'>(noteId))?.record.title).toBe(
+      note && 'title' in note ? note.title : '',
+    );
   });
 });

@@ -87,6 +87,7 @@ import {
   streamFor,
   isJsonObject,
   type Managed,
+  type WriteOp,
   type RecordChange,
   type StoredRecord,
   toStored,
@@ -118,6 +119,7 @@ export { type RecordErrorCode, RecordError, MAX_RECORD_BYTES } from './record-er
 export {
   type RecordInput,
   type WriteOptions,
+  type WriteOp,
   type StoredRecord,
   type RecordChange,
   type RecordsDeps,
@@ -362,6 +364,8 @@ export const createRecords = (deps: RecordsDeps) => {
     /** `now`: the time of this write, its `updatedAt`. */
     next: (current: DeviceRecord, prepared: Prepared | undefined, now: string) => Outcome,
     prepare?: (doc: RxDocument<DeviceRecord>) => Promise<Prepared | undefined>,
+    /** Only check: every rule is applied to the state held now, and nothing is written. */
+    check = false,
   ): Promise<RecordOf<K> | null> => {
     unlocked();
     if (kind !== undefined) requireStorable(kind);
@@ -423,6 +427,7 @@ export const createRecords = (deps: RecordsDeps) => {
         requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
       }
       record = written;
+      if (check) throw new Unchanged('checked');
       const result: DeviceRecord = { ...version, data: written };
       if (outcome.conflictData !== undefined) {
         result.conflictData = outcome.conflictData;
@@ -436,7 +441,7 @@ export const createRecords = (deps: RecordsDeps) => {
       if (!(error instanceof Unchanged)) throw error;
     }
     if (record === undefined) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
-    if (unchanged) return record;
+    if (unchanged || check) return record;
     await deps.onWrite(id, {
       action: record === null ? 'delete' : 'update',
       kind: doc.kind,
@@ -471,6 +476,103 @@ export const createRecords = (deps: RecordsDeps) => {
     };
   };
 
+  /** `add`, or with `check` only its checks (every rule on the states held now; nothing written). */
+  const addRecord = async <K extends RecordKind>(
+    kind: K,
+    input: RecordInput<K>,
+    options: { patientId?: string } & WriteOptions,
+    check: boolean,
+  ): Promise<RecordOf<K>> => {
+    unlocked();
+    requireStorable(kind);
+    const { patientId: forPatient, reason } = optionsOf(kind, options);
+    const patientId = forPatient ?? deps.accountId;
+    const stream = streamFor(kind, patientId);
+    requireWritable(stream);
+    requireReasonKind(kind, reason);
+    // From untyped code: null would fail on reading its id (a TypeError, no code), and an array or a
+    // string would be read as fields named by index.
+    if (!isJsonObject(input)) throw invalidField(kind, '(record)', 'must be an object');
+    const given: JsonObject = { ...input };
+    const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
+    const siblings =
+      kind === 'NoteVersion' ? await readNoteVersionNumbers(collection, patientId, given['noteId']) : [];
+    const context = await ruleContext(kind, patientId);
+    unlocked();
+    const now = iso();
+    const record = validated(kind, {
+      ...filledForCreate(kind, given, stamp(now, reason), held),
+      id: given['id'] ?? newId(deps.now),
+      patientId,
+      createdAt: now,
+      updatedAt: now,
+    });
+    requireTransition(kind, null, record);
+    requireWriteRules(kind, record, now, null, context);
+    if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
+    if (check) {
+      const [held] = await collection.storageInstance.findDocumentsById([record.id], false);
+      if (held !== undefined)
+        throw new RecordError(
+          'ALREADY_EXISTS',
+          `a record with id ${record.id} exists already; update it instead`,
+        );
+      return record;
+    }
+    await create({
+      id: record.id,
+      stream,
+      kind,
+      patientId,
+      updatedAt: now,
+      epoch: 0,
+      author: deps.deviceId,
+      by: deps.accountId,
+      conflict: false,
+      data: record,
+      conflictData: null,
+    });
+    // A copy: the store keeps `record` itself (the at-rest layer remembers written values by reference),
+    // so a caller changing what it was answered would change what is read and sent, unvalidated.
+    return structuredClone(record);
+  };
+
+  /** `update`, or with `check` only its checks (nothing written). */
+  const updateRecord = async <K extends RecordKind>(
+    kind: K,
+    id: string,
+    patch: Partial<Omit<RecordOf<K>, Managed>>,
+    options: WriteOptions,
+    check: boolean,
+  ): Promise<RecordOf<K>> => {
+    const { reason } = isRecordKind(kind) ? optionsOf(kind, options) : {};
+    if (isRecordKind(kind)) requireReasonKind(kind, reason);
+    // From untyped code: null would be read as no change and write an unchanged version (a new
+    // revision, synced and audited), an array or a string as fields named by index.
+    if (!isJsonObject(patch)) {
+      unlocked();
+      requireStorable(kind);
+      throw invalidField(kind, '(record)', 'must be an object');
+    }
+    const changes: JsonObject = { ...patch };
+    const record = await modify<K>(
+      id,
+      kind,
+      (current, prepared, now) => {
+        requireReadAsStored(kind, id, current.data, changes);
+        return {
+          data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
+          ours: true,
+          keepIfSame: true,
+        };
+      },
+      (doc) => prepareWrite(doc, changes),
+      check,
+    );
+    if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
+    return record;
+  };
+
   return {
     /**
      * Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field,
@@ -478,54 +580,31 @@ export const createRecords = (deps: RecordsDeps) => {
      * refuse the same way. Author fields left out are this session's, a history left out starts at
      * version 1 (module comment); `reason` goes into a LabResult's or TreatmentPlan's provenance.
      */
-    async add<K extends RecordKind>(
+    add: <K extends RecordKind>(
       kind: K,
       input: RecordInput<K>,
       options: { patientId?: string } & WriteOptions = {},
-    ) {
-      unlocked();
-      requireStorable(kind);
-      const { patientId: forPatient, reason } = optionsOf(kind, options);
-      const patientId = forPatient ?? deps.accountId;
-      const stream = streamFor(kind, patientId);
-      requireWritable(stream);
-      requireReasonKind(kind, reason);
-      // From untyped code: null would fail on reading its id (a TypeError, no code), and an array or a
-      // string would be read as fields named by index.
-      if (!isJsonObject(input)) throw invalidField(kind, '(record)', 'must be an object');
-      const given: JsonObject = { ...input };
-      const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
-      const siblings =
-        kind === 'NoteVersion' ? await readNoteVersionNumbers(collection, patientId, given['noteId']) : [];
-      const context = await ruleContext(kind, patientId);
-      unlocked();
-      const now = iso();
-      const record = validated(kind, {
-        ...filledForCreate(kind, given, stamp(now, reason), held),
-        id: given['id'] ?? newId(deps.now),
-        patientId,
-        createdAt: now,
-        updatedAt: now,
-      });
-      requireTransition(kind, null, record);
-      requireWriteRules(kind, record, now, null, context);
-      if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
-      await create({
-        id: record.id,
-        stream,
-        kind,
-        patientId,
-        updatedAt: now,
-        epoch: 0,
-        author: deps.deviceId,
-        by: deps.accountId,
-        conflict: false,
-        data: record,
-        conflictData: null,
-      });
-      // A copy: the store keeps `record` itself (the at-rest layer remembers written values by reference),
-      // so a caller changing what it was answered would change what is read and sent, unvalidated.
-      return structuredClone(record);
+    ): Promise<RecordOf<K>> => addRecord(kind, input, options, false),
+
+    /**
+     * Several writes that are one action of a person (a note's header and its text): every one is checked
+     * against every rule first, on the states held now, and only if none is refused are they written, in
+     * order. A refusal writes none (the first refusal is thrown). Resolves to the records written, in order.
+     */
+    async writeAll(ops: readonly WriteOp[]): Promise<RecordOf<RecordKind>[]> {
+      for (const op of ops) {
+        if (op.op === 'add') await addRecord(op.kind, op.input, op.options ?? {}, true);
+        else await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, true);
+      }
+      const written: RecordOf<RecordKind>[] = [];
+      for (const op of ops) {
+        written.push(
+          op.op === 'add'
+            ? await addRecord(op.kind, op.input, op.options ?? {}, false)
+            : await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, false),
+        );
+      }
+      return written;
     },
 
     /**
@@ -535,38 +614,12 @@ export const createRecords = (deps: RecordsDeps) => {
      * version here: pass only the changes and, for a LabResult or TreatmentPlan, why (`reason`). Refused
      * with RECORD_FINAL or AUTHOR_MISMATCH (naming the field) as the module comment says.
      */
-    async update<K extends RecordKind>(
+    update: <K extends RecordKind>(
       kind: K,
       id: string,
       patch: Partial<Omit<RecordOf<K>, Managed>>,
       options: WriteOptions = {},
-    ): Promise<RecordOf<K>> {
-      const { reason } = isRecordKind(kind) ? optionsOf(kind, options) : {};
-      if (isRecordKind(kind)) requireReasonKind(kind, reason);
-      // From untyped code: null would be read as no change and write an unchanged version (a new
-      // revision, synced and audited), an array or a string as fields named by index.
-      if (!isJsonObject(patch)) {
-        unlocked();
-        requireStorable(kind);
-        throw invalidField(kind, '(record)', 'must be an object');
-      }
-      const changes: JsonObject = { ...patch };
-      const record = await modify<K>(
-        id,
-        kind,
-        (current, prepared, now) => {
-          requireReadAsStored(kind, id, current.data, changes);
-          return {
-            data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
-            ours: true,
-            keepIfSame: true,
-          };
-        },
-        (doc) => prepareWrite(doc, changes),
-      );
-      if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
-      return record;
-    },
+    ): Promise<RecordOf<K>> => updateRecord(kind, id, patch, options, false),
 
     async remove(id: string): Promise<void> {
       unlocked();
