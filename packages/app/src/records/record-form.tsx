@@ -130,7 +130,7 @@ async function writeNote(
     op: 'update',
     kind: 'MedicalNote',
     id,
-    patch: recordInput(noteFields, values, true) as never,
+    patch: recordInput(noteFields, values, true),
   };
   const text: WriteOp =
     noteVersionId === undefined
@@ -150,7 +150,7 @@ async function writeNote(
           op: 'update',
           kind: 'NoteVersion',
           id: noteVersionId,
-          patch: recordInput(soapFields, values, true) as never,
+          patch: recordInput(soapFields, values, true),
         };
   await session.records.writeAll([header, text]);
   return id;
