@@ -1,94 +1,11 @@
-// Model-based convergence (model.ts): seeded random scenarios over a real server, a patient's three
-// devices and a clinician with a write grant, all opened as the app opens them and present at once.
-// WORLDS independent worlds (each its own server, accounts and seed) play their share at the same time.
-// HALE_CONVERGENCE_RUNS / HALE_CONVERGENCE_COUCH_RUNS set the scenario counts (200 / 6 in the normal
-// suite; `npm run test:convergence:long`: 10,000 / 1,000), HALE_CONVERGENCE_SEED the seed; a failure names
-// its scenario number n, which HALE_CONVERGENCE_ONLY=n replays alone (model.ts `scenarioOf`).
-import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '@hale/sync-server/testing';
-import { startCouchNode, startPouchServer, type CouchNode } from '@hale/sync-server/testing/couch';
-import { grantAllergyWrite, joinAccount, newAccount, type Party } from './parties';
-import { runScenario, rowOf, scenarioOf, type ServerUnderTest, type World } from './model';
+// Model-based convergence (model.ts, worlds.ts) on the SQLite store: HALE_CONVERGENCE_RUNS scenarios (200;
+// `npm run test:convergence:long`: 10,000), and on the CouchDB store when HALE_CONVERGENCE_COUCH_RUNS is set
+// (the long run: 1,000; couch.e2e.test.ts plays a few in the normal suite).
+import { afterEach, describe, it } from 'vitest';
+import { couchWorld, playAll, sqliteWorld, startPouchServer } from './worlds';
 
 const RUNS = Number(process.env['HALE_CONVERGENCE_RUNS'] ?? 200);
-const COUCH_RUNS = Number(process.env['HALE_CONVERGENCE_COUCH_RUNS'] ?? 6);
-const ONLY = process.env['HALE_CONVERGENCE_ONLY'];
-const SEED = Number(process.env['HALE_CONVERGENCE_SEED'] ?? 62);
-/** Worlds at once: 3 × 4 sessions stay under RxDB's 13 open collections per process. */
-const WORLDS = Number(process.env['HALE_CONVERGENCE_WORLDS'] ?? 3);
-
-interface Tally {
-  scenarios: number;
-  restarts: number;
-  clinician: number;
-  conflicts: number;
-}
-
-/** The parties of one account and a clinician, granted, all online. */
-const openWorld = async (url: string, server: ServerUnderTest): Promise<World> => {
-  const a = await newAccount(url, 'device A');
-  const [b, c, clinician] = await Promise.all([
-    joinAccount(url, 'device B', a.loginName),
-    joinAccount(url, 'device C', a.loginName),
-    newAccount(url, 'clinician', 'provider'),
-  ]);
-  await grantAllergyWrite(a.session, clinician.session);
-  const parties: Party[] = [a, b, c, clinician];
-  await Promise.all(parties.map((p) => p.session.sync.awaitInSync()));
-  return { server, parties, patientId: a.session.account.accountId };
-};
-
-/** Scenarios `numbers` in `world`; the first failure names its number (HALE_CONVERGENCE_ONLY replays it). */
-const play = async (world: World, numbers: readonly number[], tally: Tally) => {
-  for (const n of numbers) {
-    const scenario = scenarioOf(SEED, n);
-    const outcome = await runScenario(world, scenario);
-    tally.scenarios++;
-    if (outcome.restarted) tally.restarts++;
-    if (outcome.clinicianWrote) tally.clinician++;
-    tally.conflicts += outcome.conflicts;
-    if (outcome.failures.length > 0)
-      throw new Error(
-        `scenario ${n} of seed ${SEED} (HALE_CONVERGENCE_SEED=${SEED} HALE_CONVERGENCE_ONLY=${n}):\n${outcome.failures.join('\n')}\nsteps: ${JSON.stringify(scenario.steps)}`,
-      );
-  }
-};
-
-/** Plays `runs` scenarios over WORLDS worlds that `start` makes, and checks the mix of scenarios. */
-const playAll = async (
-  label: string,
-  runs: number,
-  start: () => Promise<{ url: string; server: ServerUnderTest; stop: () => Promise<void> }>,
-  stops: Array<() => Promise<void>>,
-) => {
-  const tally: Tally = { scenarios: 0, restarts: 0, clinician: 0, conflicts: 0 };
-  const began = Date.now();
-  await Promise.all(
-    Array.from({ length: WORLDS }, async (_, w) => {
-      const all = ONLY === undefined ? Array.from({ length: runs }, (_, n) => n) : [Number(ONLY)];
-      const share = all.filter((n) => n % WORLDS === w);
-      if (share.length === 0) return;
-      const { url, server, stop } = await start();
-      stops.push(stop);
-      const world = await openWorld(url, server);
-      stops.push(() =>
-        Promise.all(world.parties.map((p) => p.session.close().catch(() => undefined))).then(() => undefined),
-      );
-      await play(world, share, tally);
-    }),
-  );
-  console.log(
-    `convergence (${label}): ${tally.scenarios} scenarios, ${tally.restarts} with a server restart, ${tally.clinician} with a clinician's write, ${tally.conflicts} conflicts at the end, ${((Date.now() - began) / 1000).toFixed(1)} s`,
-  );
-  if (ONLY !== undefined) return;
-  expect(tally.scenarios).toBe(runs);
-  expect(tally.restarts * 5).toBeGreaterThanOrEqual(tally.scenarios);
-  expect(tally.clinician * 5).toBeGreaterThanOrEqual(tally.scenarios);
-};
+const COUCH_RUNS = Number(process.env['HALE_CONVERGENCE_COUCH_RUNS'] ?? 0);
 
 describe('every device ends where the server is (model-based)', () => {
   const stops: Array<() => Promise<void>> = [];
@@ -97,50 +14,20 @@ describe('every device ends where the server is (model-based)', () => {
     for (const f of stops.splice(0).reverse()) await f();
   });
 
-  it(`SQLite store: ${RUNS} scenarios`, async () => {
-    await playAll(
-      'SQLite',
-      RUNS,
-      async () => {
-        const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-convergence-'));
-        let t: TestServer = await startServer({ dataDir, realClock: true });
-        const port = Number(new URL(t.url).port);
-        const server: ServerUnderTest = {
-          row: async (stream, id) => rowOf(await t.store.docs.getDoc(stream, id)),
-          restart: async () => {
-            await t.stop({ keepData: true });
-            t = await startServer({ dataDir, port, realClock: true });
-          },
-        };
-        return { url: t.url, server, stop: async () => t.stop() };
-      },
-      stops,
-    );
-  }, 3_600_000);
+  it.runIf(RUNS > 0)(
+    `SQLite store: ${RUNS} scenarios`,
+    async () => {
+      await playAll('SQLite', RUNS, sqliteWorld, stops);
+    },
+    3_600_000,
+  );
 
   it.runIf(COUCH_RUNS > 0)(
     `CouchDB store: ${COUCH_RUNS} scenarios`,
     async () => {
       const couch = await startPouchServer();
       stops.push(() => couch.stop());
-      await playAll(
-        'CouchDB',
-        COUCH_RUNS,
-        async () => {
-          const database = `convergence-${randomUUID()}`;
-          let node: CouchNode = await startCouchNode(couch.url, database);
-          const port = Number(new URL(node.url).port);
-          const server: ServerUnderTest = {
-            row: async (stream, id) => rowOf(await node.store.docs.getDoc(stream, id)),
-            restart: async () => {
-              await node.stop();
-              node = await startCouchNode(couch.url, database, { port });
-            },
-          };
-          return { url: node.url, server, stop: () => node.stop() };
-        },
-        stops,
-      );
+      await playAll('CouchDB', COUCH_RUNS, couchWorld(couch.url), stops);
     },
     3_600_000,
   );

@@ -268,10 +268,12 @@ export const runScenario = async (world: World, scenario: Scenario): Promise<Out
     const timeouts = parties.map(
       (p) =>
         new Promise<string | null>((resolve) => {
-          const timer = setTimeout(
-            () => resolve(`${p.name}: awaitInSync() did not resolve (${what})`),
-            30_000,
-          );
+          const timer = setTimeout(() => {
+            const st = p.session.sync.state.get();
+            resolve(
+              `${p.name}: awaitInSync() did not resolve (${what}): ${st.status}, ${st.pendingWrites} pending, issues ${JSON.stringify(st.errors.map((e) => e.code))}`,
+            );
+          }, 30_000);
           p.session.sync.awaitInSync().then(
             () => (clearTimeout(timer), resolve(null)),
             (e: unknown) => (clearTimeout(timer), resolve(`${p.name}: awaitInSync() failed: ${String(e)}`)),
