@@ -1,5 +1,5 @@
 // Who may change which record, with every party present at once: the patient, the clinician who wrote a
-// record, another clinician with write access. The writer's library refuses another's change before anything
+// record, another clinician with write access (the patient's own entries stay open to it). The writer's library refuses another's change before anything
 // is written or sent (NOT_AUTHOR); a version the server takes but the rules refuse (the patient's device,
 // skipping its own check, rewriting a plan's content) is refused by every reader, which keeps the last valid
 // version and lists the refusal naming its author. The server's own judgement of raw pushes is
@@ -106,18 +106,18 @@ describe("who may change a record: every party tries another's", () => {
     }
     expect((await other.hale.records.get<'MedicalNote'>(note.id))?.record.title).toBe(note.title);
 
-    // A record the patient entered is theirs: the clinicians may not change it either; an allergy is shared.
+    // A record the patient entered is the patient's, open like its own entries to the accounts it lets write:
+    // a clinician corrects the patient's result, then the patient changes it again.
     const own = await patient.hale.records.add('LabResult', input('LabResult'));
-    const allergy = await patient.hale.records.add('Allergy', input('Allergy'));
     await patient.hale.sync.awaitInSync();
     await holds(author, own.id, 1);
-    await holds(author, allergy.id, 1);
-    await expect(
-      author.hale.records.update('LabResult', own.id, { performer: 'x' }, { reason: 'x' }),
-    ).rejects.toMatchObject({
-      code: 'NOT_AUTHOR',
-    });
-    await author.hale.records.update('Allergy', allergy.id, { reaction: 'hives' });
+    await author.hale.records.update('LabResult', own.id, { performer: 'Lab A' }, { reason: 'lab named' });
+    await author.hale.sync.awaitInSync();
+    await holds(patient, own.id, 2);
+    await patient.hale.records.update('LabResult', own.id, { performer: 'Lab B' }, { reason: 'moved' });
+    await patient.hale.sync.awaitInSync();
+    await holds(other, own.id, 3);
+    expect(patient.hale.sync.unsent.get()).toEqual([]);
   });
 
   it("every reader refuses a version the server takes but the rules do not (the patient rewriting a plan's content)", async () => {
@@ -173,5 +173,81 @@ describe("who may change a record: every party tries another's", () => {
       const shown = await reader.hale.records.get<'TreatmentPlan'>(plan.id);
       expect([shown?.rv, shown?.record.summary]).toEqual([1, 'Blood pressure control']);
     }
+  });
+});
+
+describe("a note's header and its text, as a reader judges them together", () => {
+  const server = useServer({ realClock: true });
+
+  it("a header naming a text version the readers refuse is refused with it (the author's client skipping its checks)", async () => {
+    const t = server.t;
+    const patient = await careDevice(t, server.sessions, 'patient');
+    const author = await careDevice(t, server.sessions, 'provider');
+    await share(patient, author, ['note']);
+    const at = { patientId: patient.account.accountId };
+    const note = await author.hale.records.add(
+      'MedicalNote',
+      input('MedicalNote', { status: 'draft', currentVersionNumber: 1, title: 'Knee review' }),
+      at,
+    );
+    const text = await author.hale.records.add(
+      'NoteVersion',
+      input('NoteVersion', { noteId: note.id, versionNumber: 1, kind: 'original', assessment: 'Sprain.' }),
+      at,
+    );
+    await author.hale.records.update('MedicalNote', note.id, { status: 'signed' });
+    await author.hale.sync.awaitInSync();
+    await eventually(
+      async () => (await patient.hale.records.get<'MedicalNote'>(note.id))?.record.status === 'signed',
+      'the patient holds the signed note',
+    );
+    const heldNote = (await patient.hale.records.get<'MedicalNote'>(note.id))!;
+    const heldText = (await patient.hale.records.get<'NoteVersion'>(text.id))!;
+
+    // The signed text rewritten, and the header renamed with it: one action of a client that skips checks.
+    const raw = await connect(t, author.account.device, { versions: [14] });
+    const stream = `${patient.account.accountId}/note`;
+    const now = new Date().toISOString();
+    const version = (kind: 'MedicalNote' | 'NoteVersion', data: Record<string, unknown>) => ({
+      kind,
+      updatedAt: now,
+      by: author.account.accountId,
+      data: { ...data, updatedAt: now },
+      conflict: false,
+      conflictData: null,
+    });
+    const header = await makeDoc(
+      patient.account,
+      author.account.device,
+      'note',
+      version('MedicalNote', { ...heldNote.record, title: 'Knee review (rewritten)' }),
+      { id: note.id, rv: heldNote.rv + 1 },
+    );
+    const rewritten = await makeDoc(
+      patient.account,
+      author.account.device,
+      'note',
+      version('NoteVersion', { ...heldText.record, assessment: 'Nothing found.' }),
+      { id: text.id, rv: heldText.rv + 1 },
+    );
+    const revOf = async (id: string) => (await t.store.docs.getDoc(stream, id))!.rev;
+    const answer = await raw.request<PushedFrame>({
+      t: 'push',
+      rid: raw.rid(),
+      rows: [
+        { doc: header, assumedRev: await revOf(note.id) },
+        { doc: rewritten, assumedRev: await revOf(text.id) },
+      ],
+    });
+    expect(answer.results.map((r) => r.status)).toEqual(['ok', 'ok']);
+    await raw.close();
+
+    await eventually(
+      () => patient.hale.sync.quarantine.get().filter((q) => q.reason === 'BAD_TRANSITION').length === 2,
+      'the patient sets both aside',
+    )
+    );
+    expect((await patient.hale.records.get<'MedicalNote'>(note.id))?.record.title).toBe('Knee review');
+    expect((await patient.hale.records.get<'NoteVersion'>(text.id))?.record.assessment).toBe('Sprain.');
   });
 });

@@ -185,6 +185,14 @@ export const receivedTransitionRefusal = (
     return describe(kind, received.id, later(received.data) ?? []);
   }
   if (held.conflict && heldStates.some((h) => follows(h, received.data))) return null;
+  // A note's text that is final (signed, or its note past it or signed at it) does not change either.
+  if (kind === 'NoteVersion' && context !== undefined && !sameContent(held.data, received.data)) {
+    const [rule] = noteVersionRules(held.id, held.data, context).filter(
+      (r) => r.holds === 'for-good' || (r.holds === 'this-state' && received.rv === held.rv + 1),
+    );
+    if (rule !== undefined)
+      return `NoteVersion ${held.id}: changed, but ${rule.field} ${rule.reason}`.slice(0, MAX_REFUSAL);
+  }
   const issues: TransitionIssue[] =
     received.rv === held.rv + 1
       ? transitionIssues<RecordKind>(

@@ -19,6 +19,8 @@
  *   aside BAD_TRANSITION is set aside again whatever the local copy. A record this device never held has
  *   nothing to compare with: its first version is taken as verified.
  * - Positions move past every decoded document of a readable stream (`known`), also those set aside.
+ * - A note's header whose current text version is set aside in the same batch is set aside with it: a reader
+ *   never shows a header whose companion version was refused.
  * - What RxDB stores of the server is judged again as it is stored (`refusesAtStore`, store/replica-guard.ts):
  *   a version older than a settled local copy never replaces it, whenever it was judged fresh.
  */
@@ -85,14 +87,14 @@ export const createReceive = (core: EngineCore) => {
     return { ...outcome, held };
   };
   /**
-   * For the deletions among `pairs` (held state, received version) of held NoteVersions, what decides
-   * whether they are final: their notes and the patients' signatures as this device holds them, one read
+   * For the held NoteVersions among `pairs` (held state, received version: a change or a deletion), what
+   * decides whether they are final: their notes and the patients' signatures as this device holds them, one read
    * per batch (removal-rules.ts, which the records API reads the same way before its own `remove`).
    */
   const noteVersionContexts = (pairs: ReadonlyArray<readonly [PlainRecord, PlainRecord]>) =>
     readNoteVersionContexts(
       collection,
-      pairs.flatMap(([held, received]) => (received._deleted && held.kind === 'NoteVersion' ? [held] : [])),
+      pairs.flatMap(([held]) => (held.kind === 'NoteVersion' ? [held] : [])),
     );
   /**
    * Of fresh served versions, those that may follow the state this device holds of their record
@@ -131,8 +133,29 @@ export const createReceive = (core: EngineCore) => {
       if (message === null) taken.push(record);
       else refused.push({ doc, reason: 'BAD_TRANSITION', message, record });
     }
+    // A note's header comes with its text: one naming a text version set aside here stays out too.
+    const refusedTexts = new Set(
+      refused.flatMap(({ record: r }) =>
+        r?.kind === 'NoteVersion' && !r._deleted
+          ? [`${String(r.data['noteId'])}#${String(r.data['versionNumber'])}`]
+          : [],
+      ),
+    );
+    const kept = taken.filter((r) => {
+      const text = `${r.id}#${String(r.data['currentVersionNumber'])}`;
+      if (r.kind !== 'MedicalNote' || r._deleted || !refusedTexts.has(text)) return true;
+      const doc = served.get(recordKey(r.stream, r.id));
+      if (doc !== undefined)
+        refused.push({
+          doc,
+          reason: 'BAD_TRANSITION',
+          message: `MedicalNote ${r.id}: its version ${String(r.data['currentVersionNumber'])} was refused, so this header is not shown`,
+          record: r,
+        });
+      return doc === undefined;
+    });
     await core.quarantine.setAside(refused);
-    return taken;
+    return kept;
   };
   /**
    * Drops served versions older than what this device holds. One served at a position past what this
