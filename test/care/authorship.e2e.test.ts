@@ -245,7 +245,6 @@ describe("a note's header and its text, as a reader judges them together", () =>
     await eventually(
       () => patient.hale.sync.quarantine.get().filter((q) => q.reason === 'BAD_TRANSITION').length === 2,
       'the patient sets both aside',
-    )
     );
     expect((await patient.hale.records.get<'MedicalNote'>(note.id))?.record.title).toBe('Knee review');
     expect((await patient.hale.records.get<'NoteVersion'>(text.id))?.record.assessment).toBe('Sprain.');
