@@ -572,7 +572,7 @@ export const en = {
       'It is deleted on all your devices when they sync. The deletion is noted in your access history.',
     deleted: 'Deleted.',
     askCorrection: 'Ask for a correction',
-    correctionBody: 'Please correct the {{kind}} “{{title}}” ({{date}}): ',
+    correctionBody: 'Please correct “{{title}}” ({{kind}}, {{date}}): ',
   },
   recordError: {
     NOT_WRITABLE: 'You may only read this record.',
