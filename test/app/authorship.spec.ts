@@ -41,7 +41,7 @@ test("a clinician's signed note: the patient is offered a correction request, no
     await checkScreen(page, 'note-of-another-author');
     await ask.click();
     await expect(page.getByLabel('Message', { exact: true })).toHaveValue(
-      /Please correct the .*“Progress note”/,
+      /Please correct “Progress note” \(Note, /,
     );
     await checkScreen(page, 'correction-request');
   } finally {
