@@ -55,7 +55,7 @@ export type {
   WireOpenOutcome,
   WireSealItem,
   WireSealOutcome,
-} from './sync/wire-jobs';
+} from './offload/wire-jobs';
 export { closeDeviceDb, openDeviceDb, RECORDS_SCHEMA, removeDeviceDb } from './store/device-db';
 export { deviceLockName } from './store/device-lock';
 export type { DeviceLock, DeviceLockHandle } from './store/device-lock';
@@ -82,8 +82,8 @@ export {
 export type { Session, SessionDevice, SessionManager, SessionManagerOptions } from './api/session-manager';
 export { memoryVault } from './account/vault';
 export type { MemoryVault, Vault } from './account/vault';
-export { ACCOUNT_ERROR_CODES, AccountError, isAccountError } from './account/errors';
-export type { AccountErrorCode } from './account/errors';
+export { ACCOUNT_ERROR_CODES, AccountError, isAccountError } from './core/account-error';
+export type { AccountErrorCode } from './core/account-error';
 export {
   MIN_PASSPHRASE_LENGTH,
   REGISTRATION_ATTEMPTS,
@@ -186,7 +186,7 @@ export {
   recordConflictHandlerFor,
   resolveRecordConflict,
   type MergingDevice,
-} from './sync/conflicts';
+} from './records/conflicts';
 export {
   createRecords,
   MAX_RECORD_BYTES,
@@ -284,7 +284,7 @@ export {
   type FhirExportSigner,
   type FhirExportVerification,
   type SignedFhirBundle,
-} from './export/signed-fhir-export';
+} from './io/signed-fhir-export';
 // Types the documented signatures name, so that an app needs no second import for them.
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';

@@ -17,24 +17,24 @@ export type {
   InitialSyncProgress,
   PassphraseChange,
 } from './hale/hale-session';
-export type { RecordPage, RecordQuery } from './hale/record-query';
+export type { RecordPage, RecordQuery } from './records/record-query';
 export { rightsOver } from './records/record-types';
 export type { NewestOptions, NewestPage } from './records/newest';
 export { labTestKey } from './records/newest-digest';
-export type { RecordHistory, RecordVersion } from './hale/record-history';
+export type { RecordHistory, RecordVersion } from './records/record-history';
 export { EXPIRING_SOON_MS } from './hale/grant-views';
 export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';
 export type { DownloadView, UploadView } from './hale/transfers';
 export type { ProviderSearch } from './hale/provider-search';
 export type { SearchOptions, SearchResults } from './search/chart-search';
 export type { SearchHit } from './search/record-index';
-export type { Observed } from './hale/observed';
+export type { Observed } from './core/observed';
 export type { Platform } from './hale/platform';
-export { clinicalDateOf } from './hale/clinical-date';
-export { HaleError, isHaleError } from './hale/hale-error';
+export { clinicalDateOf } from './records/clinical-date';
+export { HaleError, isHaleError } from './core/hale-error';
 
 // Error codes a screen switches on (`isHaleError(e, code)`), by area; append-only.
-export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './account/errors';
+export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './core/account-error';
 export { AUDIT_ERROR_CODES } from './audit/errors';
 export { FILE_ERROR_CODES, type FileErrorCode } from './files/files';
 export { PAIRING_ERROR_CODES, type PairingErrorCode } from './pairing/errors';
@@ -62,7 +62,7 @@ export {
   verifyFhirExport,
   type FhirExportVerification,
   type SignedFhirBundle,
-} from './export/signed-fhir-export';
+} from './io/signed-fhir-export';
 
 // Types the signatures above name.
 export type { RecordInput, StoredRecord, WriteOp, WriteOptions } from './records/records';

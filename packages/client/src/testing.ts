@@ -9,7 +9,7 @@ import { openHaleWith, type Hale, type HaleTestKnobs, type OpenHaleOptions } fro
 import type { DeviceSession } from './session/session';
 
 export type { HaleTestKnobs } from './hale/open-hale';
-export { pageOf } from './hale/record-query';
+export { pageOf } from './records/record-query';
 
 export function openHaleForTests(options: OpenHaleOptions, knobs: HaleTestKnobs = {}): Promise<Hale> {
   return openHaleWith(options, { kdf: TEST_KDF, ...knobs });

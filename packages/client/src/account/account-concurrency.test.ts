@@ -17,7 +17,7 @@ import {
   unlock,
   type UnlockedAccount,
 } from './account';
-import { isAccountError, type AccountErrorCode } from './errors';
+import { isAccountError, type AccountErrorCode } from '../core/account-error';
 import { memoryVault, type Vault } from './vault';
 
 const PASS = 'correct horse battery staple';

@@ -26,7 +26,7 @@ import {
 } from '@hale/crypto';
 import type { HttpApi } from '../api/http-api';
 import type { Vault } from './vault';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import { isHaleClientError } from '../api/errors';
 
 /** Vault key of the account record. */

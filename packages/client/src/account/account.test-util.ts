@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { isAccountError, type AccountError, type AccountErrorCode } from './errors';
+import { isAccountError, type AccountError, type AccountErrorCode } from '../core/account-error';
 
 /** Awaits `promise`, which must reject with an AccountError of `code`; returns that error. */
 export async function accountError(promise: Promise<unknown>, code: AccountErrorCode): Promise<AccountError> {

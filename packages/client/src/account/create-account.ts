@@ -25,7 +25,7 @@ import {
   wrappingKeySignaturePayload,
   roleSignaturePayload,
 } from '@hale/protocol';
-import { AccountError, isAccountError } from './errors';
+import { AccountError, isAccountError } from '../core/account-error';
 import { isHaleClientError } from '../api/errors';
 import {
   type AccountKeys,

@@ -20,7 +20,7 @@ import {
   type CreateAccountInput,
 } from './account';
 import { accountError } from './account.test-util';
-import { isAccountError } from './errors';
+import { isAccountError } from '../core/account-error';
 import { memoryVault, type MemoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';

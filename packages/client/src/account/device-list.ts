@@ -21,7 +21,7 @@ import type { HttpAccountDeviceResponse, HttpAccountResponse } from '@hale/proto
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { signedRevocationTime } from '../sync/device-directory';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 
 export interface ListedDevice {
   readonly deviceId: string;

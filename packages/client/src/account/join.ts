@@ -13,7 +13,7 @@
  * - Mistyped recovery key → INVALID_RECOVERY_KEY; unknown login name or key → ACCOUNT_NOT_FOUND.
  */
 import { isHaleClientError } from '../api/errors';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import { isProductionStrength, wrapRootWithPassphrase } from '@hale/crypto';
 import { openSession } from '../api/session-manager';
 import {

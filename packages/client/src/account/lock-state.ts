@@ -9,7 +9,7 @@
  * - Cached key objects of the crypto implementations are dropped too (`forgetCachedKeys`).
  */
 import { type AccountKeys, type DeviceKeys, forgetCachedKeys } from '@hale/crypto';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import type { UnlockedAccount } from './account-deps';
 
 // Locking zeroes key bytes in place; this remembers which account objects are dead. The key objects are

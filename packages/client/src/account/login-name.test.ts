@@ -9,7 +9,7 @@ import {
   normalizeLoginName,
   type AccountDeps,
 } from './account';
-import { isAccountError, type AccountError } from './errors';
+import { isAccountError, type AccountError } from '../core/account-error';
 import { memoryVault } from './vault';
 
 const PASS = 'correct horse battery';

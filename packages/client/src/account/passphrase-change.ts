@@ -13,7 +13,7 @@
  * - The passphrase changed on another device → PASSPHRASE_CHANGED_ELSEWHERE, the vault then holding that
  *   newer wrap, nothing sent; wrong old passphrase → WRONG_PASSPHRASE.
  */
-import { isAccountError, AccountError } from './errors';
+import { isAccountError, AccountError } from '../core/account-error';
 import {
   constantTimeEqual,
   wrapRootWithPassphrase,

@@ -35,7 +35,7 @@ import {
   type UnlockedAccount,
 } from './account';
 import { accountError } from './account.test-util';
-import type { AccountErrorCode } from './errors';
+import type { AccountErrorCode } from '../core/account-error';
 import { memoryVault, type MemoryVault } from './vault';
 
 const P1 = 'first passphrase one';

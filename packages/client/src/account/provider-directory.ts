@@ -12,7 +12,7 @@ import {
   type DirectoryEntry,
   PAGING_VERSION,
 } from '@hale/protocol';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import {
   type Ed25519,
   base64urlDecode,

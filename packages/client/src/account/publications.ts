@@ -37,7 +37,7 @@ import {
 } from '@hale/protocol';
 import type { Vault, VaultRecord } from './vault';
 import { serverSpeaks } from './server-versions';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import { type WrapHolder, signPayload, type AccountDeps, VAULT_KEY, type Role } from './account-deps';
 import { assertUnlocked } from './lock-state';
 import { exclusive, readRecord } from './vault-record';

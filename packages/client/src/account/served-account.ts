@@ -19,7 +19,7 @@ import {
   base64urlDecode,
   verifyCanonical,
 } from '@hale/crypto';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import type { HttpApi } from '../api/http-api';
 import { isHaleClientError } from '../api/errors';
 import type { VaultRecord } from './vault';

@@ -6,7 +6,7 @@
  * - Given `api` and `ed`, an unlock publishes in the background what the account has not yet published
  *   (publications.ts); best effort, never in the way of opening.
  */
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import { constantTimeEqual, type Ed25519, decodeRecoveryKey } from '@hale/crypto';
 import type { VaultRecord } from './vault';
 import type { UnlockedAccount, AccountDeps } from './account-deps';

@@ -24,7 +24,7 @@ import {
   type PassphraseWrappedRoot,
   type AccountKeys,
 } from '@hale/crypto';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 import nacl from 'tweetnacl';
 import { VAULT_KEY, type UnlockedAccount, type Role, type AccountDeps } from './account-deps';
 

@@ -14,7 +14,7 @@ import {
   type AccountDeps,
 } from './account';
 import { accountError } from './account.test-util';
-import { isAccountError, type AccountError } from './errors';
+import { isAccountError, type AccountError } from '../core/account-error';
 import { VAULT_RECORD_VERSION, memoryVault, parseVaultRecord, type MemoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';

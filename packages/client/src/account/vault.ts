@@ -28,7 +28,7 @@ import {
   WrappedRootGen,
   validateTolerant,
 } from '@hale/protocol';
-import { AccountError } from './errors';
+import { AccountError } from '../core/account-error';
 
 /** Format version of the account record this build writes and reads. */
 export const VAULT_RECORD_VERSION = 1;

@@ -10,7 +10,7 @@
  * code of its HTTP class, so callers can always switch on `code`. Messages never carry key material or
  * plaintext, and the client writes no bearer token into one.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import { ERROR_CODES, isErrorCode, type ClientAction, type ErrorCode } from '@hale/protocol';
 
 /** Append-only: a new code of the client's own goes at the end. */

@@ -83,7 +83,7 @@ import {
   type HttpAccountDeleteResponse,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire, type HaleClientErrorCode } from './errors';
-import { startTimeLimit, timerMs, type TimeLimit } from '../util/timer-ms';
+import { startTimeLimit, timerMs, type TimeLimit } from '../core/timer-ms';
 
 /** The part of a WHATWG body stream reader the client uses. */
 export interface BodyReaderLike {

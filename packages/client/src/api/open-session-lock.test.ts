@@ -12,7 +12,7 @@ import {
   verifyCanonical,
 } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import { openSession, type SessionDevice } from './session-manager';
 
 /** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */

@@ -26,10 +26,10 @@
  */
 import { CHALLENGE_TTL_MS, SESSION_TTL_MS, authSignaturePayload } from '@hale/protocol';
 import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 import { HaleClientError, isHaleClientError } from './errors';
 import { HTTP_TIMEOUT_MS, type HttpApi } from './http-api';
-import { startTimeLimit, timerMs } from '../util/timer-ms';
+import { startTimeLimit, timerMs } from '../core/timer-ms';
 
 /** Renew this long before the token expires (or at 90 % of a shorter lifetime). */
 export const SESSION_REFRESH_MARGIN_MS = 60_000;

@@ -19,12 +19,12 @@
  *   the call with nothing appended; a later storage failure leaves the entries appended before it.
  */
 import { AuditEntryBody, validate, type PushDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { RecordError } from '../records/records';
 import { AuditError } from './errors';
 import { makeAuditEntry, openAuditBody, type ChainState } from './audit-chain';
 import type { AuditCore } from './context';
-import { messageOf } from '../util/message-of';
+import { messageOf } from '../core/message-of';
 import { chainKey } from './meta-keys';
 import { MAX_OWN, OUTBOX, OWN, outboxNow } from './stored';
 import type { AuditEntryDetail } from './types';

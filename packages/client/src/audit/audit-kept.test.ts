@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 import { patientKeyName } from './audit-log';
 import { auditLogOpener, auditServer, providerAudit, wrappingDirectory } from './audit-log.test-util';
 

@@ -12,7 +12,7 @@ import { createNodeEd25519 } from '@hale/crypto/node';
 import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 import { createAuditLog, type AuditEntryDetail, type AuditLog, type AuditLogDeps } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 

@@ -5,7 +5,7 @@ import { newId } from '@hale/model';
 import type { PullFrame, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { createAuditLog } from './audit-log';
 import { makeAuditEntry, type AuditBody, type ChainState } from './audit-chain';
 import { auditLogOpener, memoryMeta, providerAudit } from './audit-log.test-util';

@@ -39,7 +39,7 @@ import {
 import { flush, undelivered } from './outbox';
 import { recorded } from './recorded';
 import { fetchAll } from './served-log';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { OWN, outboxNow } from './stored';
 import type {
   AccessRecord,

@@ -4,7 +4,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import type { Connection } from '../sync/connection';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
 import { patientKeyName } from './audit-log';

@@ -21,7 +21,7 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
 import type { PushDoc } from '@hale/protocol';
-import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 import { openAuditBody } from './audit-chain';
 import { memoryMeta, providerAudit } from './audit-log.test-util';
 

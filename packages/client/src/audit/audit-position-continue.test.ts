@@ -19,7 +19,7 @@ import {
 } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { createAuditLog, patientKeyName } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 

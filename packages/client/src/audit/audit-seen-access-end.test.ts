@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { patientKeyName } from './audit-log';
 import { makeAuditEntry } from './audit-chain';

@@ -12,7 +12,7 @@ import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, type AuditBody, type ChainState } from './audit-chain';
 import { auditLogOpener, memoryMeta } from './audit-log.test-util';
 import type { AuditLogDeps } from './audit-log';
-import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 
 /** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
 const nodeEd25519 = createNodeEd25519();

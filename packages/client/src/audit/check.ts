@@ -21,7 +21,7 @@
  */
 import type { AuditBody, ServedDoc } from '@hale/protocol';
 import type { StoredGrant } from '../consent/consent-types';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type { AuthorKey, AuthorUnavailable } from '../sync/device-directory';
 import {
   openAuditBody,

@@ -18,7 +18,7 @@
  */
 import { base64urlDecode, base64urlEncode, chainLinkHash, signCanonical } from '@hale/crypto';
 import { auditSignaturePayload, type AuditChainEnd, type PushDoc, type ServedDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { verifyAuditChains, type ChainState } from './audit-chain';
 import type { AuditCore } from './context';
 import { chainKey, seenKey } from './meta-keys';

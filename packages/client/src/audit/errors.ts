@@ -3,7 +3,7 @@
  * One code per failure, stable strings callers switch on, only ever appended; messages never carry key
  * material or an entry's plaintext.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 
 export const AUDIT_ERROR_CODES = [
   /**

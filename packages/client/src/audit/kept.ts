@@ -18,9 +18,9 @@
  *   AUDIT_KEPT_NOT_REMOVED (tried again later).
  */
 import type { PushDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type { AuditCore } from './context';
-import { messageOf } from '../util/message-of';
+import { messageOf } from '../core/message-of';
 import { keptKey, nameOf, seenKey } from './meta-keys';
 import {
   AnyValue,

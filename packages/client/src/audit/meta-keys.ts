@@ -13,8 +13,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import { base64urlEncode, hkdfSha256, hmacSha256, utf8Encode } from '@hale/crypto';
-import type { DeviceMeta } from '../session/device-meta';
-import { messageOf } from '../util/message-of';
+import type { DeviceMeta } from '../store/device-meta';
+import { messageOf } from '../core/message-of';
 import { AnyValue, CHAIN, KEPT, PER_PATIENT, RENAMED, SEEN, type PerPatient } from './stored';
 
 /** HKDF info of the key of those digests (hash.ts: one label per purpose). */

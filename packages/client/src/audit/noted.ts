@@ -23,11 +23,11 @@
  * - An older build's NOTED (changes by patient, unnamed) is appended as new batches, once.
  */
 import { newId } from '@hale/model';
-import { META_SCHEMAS } from '../session/device-meta';
-import { coalescedSave } from '../util/coalesced-save';
+import { META_SCHEMAS } from '../store/device-meta';
+import { coalescedSave } from '../core/coalesced-save';
 import { append } from './append';
 import type { AuditCore } from './context';
-import { messageOf } from '../util/message-of';
+import { messageOf } from '../core/message-of';
 import type { KeptState } from './kept';
 import { renameOld } from './meta-keys';
 import { flush } from './outbox';

@@ -32,7 +32,7 @@ import {
   type PushResult,
   type ServedDoc,
 } from '@hale/protocol';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type { AuditCore } from './context';
 import { continueAfterRestore, continueAfterServedEnd, rewritable } from './continuation';
 import { keepAcknowledged, keptOf, keptOnce, resendAfterRestore, type KeptState } from './kept';

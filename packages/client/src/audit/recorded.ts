@@ -13,7 +13,7 @@
  *   is not appended). Any other unverified entry holds nothing back (a genuine entry says what it is).
  */
 import { validate } from '@hale/protocol';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { AuditError } from './errors';
 import { OWN, OwnGrantEntry } from './stored';
 import { GRANT_ACTIONS, type ConsentLookup, type ConsentRecorded, type GrantAction } from './types';

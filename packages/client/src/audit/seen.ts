@@ -12,7 +12,7 @@
  */
 import type { AuditCore } from './context';
 import { endingsOf } from './context';
-import { messageOf } from '../util/message-of';
+import { messageOf } from '../core/message-of';
 import type { ChainHead } from './audit-chain';
 import { seenKey } from './meta-keys';
 import { SeenChains } from './stored';

@@ -11,7 +11,7 @@
  */
 import type { PulledFrame, ServedDoc } from '@hale/protocol';
 import { SyncError, type ConnectionStatus } from '../sync/connection';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { AuditError } from './errors';
 import type { AuditCore } from './context';
 

@@ -22,7 +22,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Incarnation, PushDoc, RecordId, validate } from '@hale/protocol';
-import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
+import { META_SCHEMAS, type DeviceMeta } from '../store/device-meta';
 import type { RecordChange } from './types';
 
 export const OUTBOX = 'audit-outbox';

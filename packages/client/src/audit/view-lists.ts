@@ -12,7 +12,7 @@
  *   Its dates are the signed grant's `issuedAt` and `start` and the signed revocation's time, from the
  *   device's copy of the grants (device meta `grants`, signed copies only) when held; else the entries'.
  */
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type { AuditCore } from './context';
 import type { AccessRecord, Disclosure, GrantAction, OpenedEntry } from './types';
 

@@ -2,7 +2,7 @@
  * Errors of the care flows (messages, appointments, availability, plans, co-signatures, kept entries).
  * Codes are append-only: a screen switches on them.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 
 export const CARE_ERROR_CODES = [
   /** An input the flow refuses (a time zone no calendar knows, an empty message, a window ending first). */

@@ -8,7 +8,7 @@
  * - Acts being sent now (`sending`) and acts yet to send (`waiting`) are left as they are: their answer decides.
  * - Disabled (nothing looks entries up): no mark is set.
  */
-import type { DeviceMeta } from '../session/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import type { TSchema } from '@sinclair/typebox';
 import type { AuditMark, StoredGrant } from './consent-types';
 

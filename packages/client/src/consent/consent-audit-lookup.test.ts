@@ -7,7 +7,7 @@ import { createNodeEd25519 } from '@hale/crypto/node';
 import type { Grant } from '@hale/protocol';
 import type { ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 import { AuditError } from '../audit/errors';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring } from '../sync/keyring';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { PutEnvelopesFrame, type KeyEnvelope } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { SyncError, type Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring } from '../sync/keyring';

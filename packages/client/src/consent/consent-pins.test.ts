@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring } from '../sync/keyring';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PAGING_VERSION, type Grant } from '@hale/protocol';
 import { deriveAccountKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring, WriteGuard } from '../sync/keyring';

@@ -2,7 +2,7 @@
 // keyring whose re-keying fails at once), for tests of what consent decides on this device alone.
 import { deriveAccountKeys, type AccountKeys, type Ed25519 } from '@hale/crypto';
 import type { Grant, GrantRecord, SignedRevocation } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { SyncError, type Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring } from '../sync/keyring';

@@ -7,7 +7,7 @@
  * - Timers are bounded (MAX_TIMER_MS) and refreshes spaced (GRANT_REFRESH_MS, REVOCATION_RETRY_MS,
  *   WRITE_SPANS_REFRESH_MS); reads of listings are bounded in pages (MAX_GRANT_PAGES, MAX_ACCEPTED_PAGES).
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import type { Grant } from '@hale/protocol';
 import {
   type GrantScopeEntry,
@@ -16,8 +16,8 @@ import {
   MAX_ACCEPTED_PAGE,
 } from '@hale/protocol';
 import { type Static, Type } from '@sinclair/typebox';
-import type { META_SCHEMAS } from '../session/device-meta';
-import type { DeviceMeta } from '../session/device-meta';
+import type { META_SCHEMAS } from '../store/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { SyncError } from '../sync/connection';
 import type { Connection } from '../sync/connection';

@@ -18,7 +18,7 @@
  *   stored then; a watcher that throws is ignored.
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { base64urlDecode, verifyCanonical } from '@hale/crypto';
 import type { Grant } from '@hale/protocol';
 import {

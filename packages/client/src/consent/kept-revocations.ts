@@ -25,10 +25,10 @@
  *   dated as the revocation that stood.
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { type GrantRecord, revocationSignaturePayload, isErrorCode, errorInfo } from '@hale/protocol';
 import { SyncError, CONNECTION_CODES } from '../sync/connection';
-import { cutMiddle } from '../util/cut-middle';
+import { cutMiddle } from '../core/cut-middle';
 import {
   type KeptRevocation,
   PENDING_REVOCATIONS_KEY,

@@ -14,7 +14,7 @@
  *   such a holder (it gets no key) and each later check tries it again (`wrapMissing`).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { base64urlEncode } from '@hale/crypto';
 import { isWrappingKeyError } from '../sync/device-directory';
 import { ConsentError, PINNED_WRAPPING_KEY } from './consent-types';

@@ -39,7 +39,7 @@
  *   the server stores in its place: no device takes a revoked device's signature (keyring.ts).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { type GrantRecord, parseStreamId, KEY_HOLDERS_VERSION, type KeyHoldersFrame } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
 import { SyncError } from '../sync/connection';

@@ -16,7 +16,7 @@
  *   the soonest expiry of the stream's active grants (or until the grants change: `invalidateWriteChecks`).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import { parseStreamId } from '@hale/protocol';
 import { type StoredGrant, REKEY_KICK_MS, STREAM_EPOCHS_KEY } from './consent-types';
 import { grantEnded } from './grant-lists';

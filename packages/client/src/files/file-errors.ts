@@ -15,8 +15,8 @@
  * - `serverCode` and `cause` are kept.
  * - LOCKED (AccountError) and FileErrors pass through unchanged; a bug is never dressed up as a refusal.
  */
-import { HaleError } from '../hale/hale-error';
-import { isAccountError } from '../account/errors';
+import { HaleError } from '../core/hale-error';
+import { isAccountError } from '../core/account-error';
 import { isHaleClientError, type HaleClientError } from '../api/errors';
 import { SyncError, CONNECTION_CODES } from '../sync/connection';
 import { isQueuedBytesError } from './upload-queue';

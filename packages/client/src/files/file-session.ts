@@ -10,7 +10,7 @@
  * - `discard` deletes a blob no FileRef names, best effort.
  */
 import { type SessionManager, createSessionManager } from '../api/session-manager';
-import { AccountError, isAccountError } from '../account/errors';
+import { AccountError, isAccountError } from '../core/account-error';
 import { type StreamId, BLOB_EPOCH_VERSION } from '@hale/protocol';
 import { isAccountId } from '@hale/model';
 import { serverSpeaks } from '../account/server-versions';

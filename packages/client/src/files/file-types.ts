@@ -27,7 +27,7 @@ import type { Subject } from 'rxjs';
 import type { HttpApi } from '../api/http-api';
 import type { SessionDevice } from '../api/session-manager';
 import type { Keyring } from '../sync/keyring';
-import type { DeviceMeta } from '../session/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import { invalid } from './file-errors';
 

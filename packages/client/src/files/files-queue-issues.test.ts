@@ -8,7 +8,7 @@ import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { memoryBlobServer } from './memory-blob-server.test-util';
 import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
-import { cutMiddle } from '../util/cut-middle';
+import { cutMiddle } from '../core/cut-middle';
 import { quotedName } from './upload-queue';
 
 const ACCOUNT = 'C'.repeat(22);

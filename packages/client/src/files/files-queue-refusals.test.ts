@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { createFiles, isFileError, type FilesHttpApi } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
 import { heldAmong } from './queued-device.test-util';

@@ -23,7 +23,7 @@ import { HaleClientError } from '../api/errors';
 import { AtRestError } from '../store/at-rest-encryption';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
-import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 import { createFiles, isFileError, type FilesHttpApi, type FilesQueueDeps } from './files';
 import { memoryBlobServer, type BlobCall } from './memory-blob-server.test-util';
 import { heldAmong } from './queued-device.test-util';

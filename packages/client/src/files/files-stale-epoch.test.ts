@@ -12,7 +12,7 @@ import { generateDeviceKeys, generateStreamKey, hexEncode, keyId, sealedKeyId, s
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { BLOB_EPOCH_VERSION, MIN_CHUNK_BYTES, SUPPORTED_VERSIONS } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
 import { memoryBlobServer, type MemoryBlobServer } from './memory-blob-server.test-util';
 import { heldAmong } from './queued-device.test-util';

@@ -19,7 +19,7 @@ import { createNodeEd25519 } from '@hale/crypto/node';
 import { RECORD_KIND_NAMES, RECORD_KINDS, exampleRecord, validateRecord, type FileRef } from '@hale/model';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
-import { AccountError, isAccountError } from '../account/errors';
+import { AccountError, isAccountError } from '../core/account-error';
 import { KeyringError } from '../sync/keyring';
 import {
   FILE_STREAM_TYPES,

@@ -155,7 +155,7 @@ import { createFileSession } from './file-session';
 import { createChunkTransfer } from './chunk-transfer';
 import { createQueuedUpload } from './queued-upload';
 import { Subject, BehaviorSubject } from 'rxjs';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import { isRecordId } from '@hale/protocol';
 import type { FileRef } from '@hale/model';
 import { blobChunkCount, base64urlEncode, sha256, hexEncode, keyId, sealBytes } from '@hale/crypto';

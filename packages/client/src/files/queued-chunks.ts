@@ -12,7 +12,7 @@
  */
 import type { QueueCore } from './upload-queue-core';
 import { base64urlDecode, base64urlEncode } from '@hale/crypto';
-import { isDeviceMetaError } from '../session/device-meta';
+import { isDeviceMetaError } from '../store/device-meta';
 import { isAtRestError } from '../store/at-rest-encryption';
 import {
   type QueuedEntry,

@@ -3,7 +3,7 @@
 import { generateDeviceKeys, generateStreamKey, keyId } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { createFiles, type FilesHttpApi } from './files';
 
 /** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */

@@ -33,8 +33,8 @@
  *   (`purgedWhileStored`: files.ts FORBIDDEN); the file is never sent.
  */
 import type { QueueCore } from './upload-queue-core';
-import { isDeviceMetaError } from '../session/device-meta';
-import { cutMiddle } from '../util/cut-middle';
+import { isDeviceMetaError } from '../store/device-meta';
+import { cutMiddle } from '../core/cut-middle';
 import { quotedName, MAX_REPORT_MESSAGE } from './upload-queue-report';
 import { type QueuedEntry, PURGES_KEY, PendingPurgesSchema, type PendingPurges } from './upload-queue-store';
 

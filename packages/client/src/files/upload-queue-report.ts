@@ -5,8 +5,8 @@
  * - Messages are bounded (MAX_REPORT_MESSAGE shown, MAX_STORED_MESSAGE stored); a file name is quoted cut in
  *   the middle (`quotedName`).
  */
-import { cutMiddle } from '../util/cut-middle';
-import type { DeviceMeta } from '../session/device-meta';
+import { cutMiddle } from '../core/cut-middle';
+import type { DeviceMeta } from '../store/device-meta';
 import type { UploadErrorInfo, QueuedEntry, QueuedBytes } from './upload-queue-store';
 
 /**

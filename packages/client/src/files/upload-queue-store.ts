@@ -9,7 +9,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { FileRefSchema } from '@hale/model';
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 
 /** Most files queued (see the header). */
 export const MAX_QUEUED_UPLOADS = 50;

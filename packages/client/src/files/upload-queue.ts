@@ -89,7 +89,7 @@
  * INCOMPLETE; reported UPLOAD_STUCK) with a message saying so, listed until cancelled.
  */
 import { blobChunkCount, base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
-import { cutMiddle } from '../util/cut-middle';
+import { cutMiddle } from '../core/cut-middle';
 import {
   type UploadQueueDeps,
   type QueuedUpload,

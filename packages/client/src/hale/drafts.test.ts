@@ -9,7 +9,7 @@ import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import { wrappedValidateAjvStorage } from 'rxdb/plugins/validate-ajv';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { dumpIndexedDb } from '../store/indexeddb-dump.test-util';
-import { isHaleError } from './hale-error';
+import { isHaleError } from '../core/hale-error';
 import { createDrafts, MAX_DRAFTS } from './drafts';
 
 const KEY = new Uint8Array(32).fill(7);

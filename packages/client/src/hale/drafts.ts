@@ -24,11 +24,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { validate } from '@hale/protocol';
-import { AccountError } from '../account/errors';
-import { createDeviceMeta } from '../session/device-meta';
+import { AccountError } from '../core/account-error';
+import { createDeviceMeta } from '../store/device-meta';
 import { deviceMetaStore } from '../store/meta-store';
 import type { DeviceDb } from '../store/device-db';
-import { HaleError } from './hale-error';
+import { HaleError } from '../core/hale-error';
 
 /** Drafts kept per device; past it the oldest is dropped. */
 export const MAX_DRAFTS = 50;

@@ -29,9 +29,9 @@ import type { StoredRecord } from '../records/records';
 import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionManager } from '../api/session-manager';
 import { isHaleClientError } from '../api/errors';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { deviceMetaStore } from '../store/meta-store';
-import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import type { SignedFhirBundle } from '../io/signed-fhir-export';
 import {
   availabilityOf,
   signAvailability,
@@ -57,7 +57,7 @@ import { cosignStatusOf, createCosign, type CosignStatus } from '../care/cosign'
 import { createOwnEntries } from '../care/own-entries';
 import { inboxOf, threadMessages, type StoredMessage, type Thread } from '../care/threads';
 import { inZone, iso, type ZonedTime } from '../care/time-zones';
-import { observedFrom, type Observed } from './observed';
+import { observedFrom, type Observed } from '../core/observed';
 
 export interface AppointmentView {
   readonly record: RecordOf<'Appointment'>;

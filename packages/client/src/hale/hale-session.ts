@@ -47,17 +47,17 @@ import type { AuditVerification } from '../audit/audit-chain';
 import type { FileEnqueueInput, FileLocation, FilePutInput } from '../files/files';
 import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
-import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import type { SignedFhirBundle } from '../io/signed-fhir-export';
 import { DEFAULT_PACING, createLiveIndex, type IndexPacing, type LiveIndex } from '../search/live-index';
 import { SEARCHABLE_KINDS } from '../search/search-fields';
 import { searchObserved, type SearchOptions, type SearchResults } from '../search/chart-search';
 import type { PairingRequest } from '../pairing/approver';
-import { observedFrom, type Observed } from './observed';
-import { concerning } from './hale-error';
+import { observedFrom, type Observed } from '../core/observed';
+import { concerning } from '../core/hale-error';
 import { polled, sameJson } from './polled';
-import { checkRecordQuery, pageOfView, type RecordPage, type RecordQuery } from './record-query';
-import { createRecordViews } from './record-views';
-import { historyOf, type RecordHistory } from './record-history';
+import { checkRecordQuery, pageOfView, type RecordPage, type RecordQuery } from '../records/record-query';
+import { createRecordViews } from '../records/record-views';
+import { historyOf, type RecordHistory } from '../records/record-history';
 import {
   grantStateOf,
   receivedGrantsOf,
@@ -72,9 +72,9 @@ import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
 
-export type { RecordPage, RecordQuery } from './record-query';
+export type { RecordPage, RecordQuery } from '../records/record-query';
 export type { NewestOptions, NewestPage } from '../records/newest';
-export { pageOf } from './record-query';
+export { pageOf } from '../records/record-query';
 
 export interface HaleRecords {
   /** A kind's records, filtered, sorted and paged (`RecordQuery`); refuses a malformed query at once (VALIDATION_FAILED). */

@@ -36,7 +36,7 @@ import {
   type JoinWithRecoveryKeyInput,
   type UnlockedAccount,
 } from '../account/account';
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 import { listDevices } from '../account/device-list';
 import { createHttpApi, type HttpApi } from '../api/http-api';
 import { createSessionManager } from '../api/session-manager';

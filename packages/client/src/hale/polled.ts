@@ -8,7 +8,7 @@
  */
 import type { Observable } from 'rxjs';
 import { distinctUntilChanged, filter, from, merge, switchMap, timer } from 'rxjs';
-import { observedFrom, type Observed } from './observed';
+import { observedFrom, type Observed } from '../core/observed';
 
 export const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 

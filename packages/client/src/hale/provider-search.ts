@@ -15,9 +15,9 @@
  */
 import { defer } from 'rxjs';
 import type { VerifiedProvider } from '../account/account';
-import type { HaleError } from './hale-error';
-import { isHaleError } from './hale-error';
-import { observedValue, type Observed } from './observed';
+import type { HaleError } from '../core/hale-error';
+import { isHaleError } from '../core/hale-error';
+import { observedValue, type Observed } from '../core/observed';
 
 export interface ProviderSearch {
   readonly query: string;

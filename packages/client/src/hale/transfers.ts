@@ -13,7 +13,7 @@ import { combineLatest, map, scan, startWith, type Observable } from 'rxjs';
 import type { FileRef } from '@hale/model';
 import type { QueuedUpload } from '../files/upload-queue';
 import type { UploadProgress } from '../files/files';
-import { observedFrom, observedValue, type Observed } from './observed';
+import { observedFrom, observedValue, type Observed } from '../core/observed';
 
 /** A queued file with how far its upload got. */
 export type UploadView = QueuedUpload & {

@@ -22,7 +22,7 @@ import {
   type FhirJsonObject,
   type FileRef,
 } from '@hale/model';
-import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import type { SignedFhirBundle } from './signed-fhir-export';
 import type { RecordsIoDeps } from './records-io-deps';
 import { withPractitioners } from './practitioners';
 

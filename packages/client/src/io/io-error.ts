@@ -13,7 +13,7 @@
  * Append-only: codes are never renamed or reused.
  */
 import type { FhirImportFailureReason, FhirImportIssue } from '@hale/model';
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 
 export const RECORDS_IO_ERROR_CODES = [
   'IMPORT_REFUSED',

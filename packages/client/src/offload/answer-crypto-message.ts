@@ -18,7 +18,7 @@
  * Failure modes: throws only what `post` throws for the error answer itself (the worker then dies, and
  * its host reports it).
  */
-import { invalidAtRestKey } from '../store/at-rest-jobs';
+import { invalidAtRestKey } from './at-rest-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 import { jobFailureOf, type CryptoJobFailure } from './job-failure';
 import { runCryptoJob } from './run-crypto-job';

@@ -9,8 +9,8 @@
  * offload's `minBatch` items (`offloadMinBatch`), and run smaller ones in their own thread. Failure modes:
  * the offload rejects (worker died, job threw); callers then fail their whole batch and apply nothing.
  */
-import type { AtRestJob, AtRestJobResult } from '../store/at-rest-jobs';
-import type { WireJob, WireJobResult } from '../sync/wire-jobs';
+import type { AtRestJob, AtRestJobResult } from './at-rest-jobs';
+import type { WireJob, WireJobResult } from './wire-jobs';
 
 export type CryptoJob = AtRestJob | WireJob;
 export type CryptoJobResult = AtRestJobResult | WireJobResult;

@@ -23,7 +23,7 @@ import {
   AT_REST_KEY_LENGTH,
   isAtRestError,
   type AtRestErrorCode,
-} from '../store/at-rest-jobs';
+} from './at-rest-jobs';
 import type { CryptoOffloadErrorCode } from './worker-offload';
 
 /** A worker's answer for a job it could not run: a code and a message without any value of the job. */

@@ -27,9 +27,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SECRETBOX_MAC_LENGTH, SECRETBOX_NONCE_LENGTH, type JsonValue } from '@hale/crypto';
 import { createChecker, type Checker } from '@hale/protocol';
-import type { AtRestDecryptReason, AtRestJob, AtRestJobResult } from '../store/at-rest-jobs';
-import { isAtRestOpenText } from '../store/at-rest-open-failures';
-import { isWireOpenText, type WireJob, type WireJobResult, type WireOpenFailure } from '../sync/wire-jobs';
+import type { AtRestDecryptReason, AtRestJob, AtRestJobResult } from './at-rest-jobs';
+import { isAtRestOpenText } from './at-rest-open-failures';
+import { isWireOpenText, type WireJob, type WireJobResult, type WireOpenFailure } from './wire-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 
 /** At most this many offending paths are named in an error. */

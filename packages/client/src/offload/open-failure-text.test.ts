@@ -22,7 +22,7 @@ import {
 import { expectAtRest, flipAt, insertAll, openInstance } from '../store/at-rest.test-util';
 import { patientDeps, reasons, record, servedRecords, idOf } from '../sync/codec-fixture.test-util';
 import { decodeRecords } from '../sync/record-codec';
-import type { WireOpenItem } from '../sync/wire-jobs';
+import type { WireOpenItem } from './wire-jobs';
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
 import { checkCryptoJobResult } from './job-result';
 import { runCryptoJob } from './run-crypto-job';

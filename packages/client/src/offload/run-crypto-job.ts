@@ -1,5 +1,5 @@
-import { runAtRestJob } from '../store/at-rest-jobs';
-import { runWireJob } from '../sync/wire-jobs';
+import { runAtRestJob } from './at-rest-jobs';
+import { runWireJob } from './wire-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 
 /** Does one offloaded job (what a worker runs); never throws for bad items (each answers its own failure). */

@@ -63,7 +63,7 @@
  * a code, and a message only when it is one this build writes. An unreadable message is named by its
  * class alone; a host reports a death with an error of its own words (node/crypto-worker.ts).
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import {
   CRYPTO_WORKER_READY,
   OFFLOAD_MIN_BATCH,
@@ -71,7 +71,7 @@ import {
   type CryptoJobResult,
   type CryptoOffload,
 } from './crypto-offload';
-import { AtRestError } from '../store/at-rest-jobs';
+import { AtRestError } from './at-rest-jobs';
 import { errorClassOf, jobFailureOf, readJobFailure } from './job-failure';
 import { checkCryptoJobResult } from './job-result';
 import { prefilterJson } from './json-prefilter';

@@ -2,7 +2,7 @@
  * Pairing failures a screen switches on (`isHaleError(e, code)`). Append-only; messages say what happened
  * and what the person can do, and never carry a key, the root or a code.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 
 export const PAIRING_ERROR_CODES = [
   /** What was typed or scanned is no pairing code (10 letters and digits). Nothing was sent. */

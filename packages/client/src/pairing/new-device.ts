@@ -27,8 +27,8 @@ import {
   type PairingCancelReason,
 } from '@hale/protocol';
 import { isHaleClientError } from '../api/errors';
-import type { HaleError } from '../hale/hale-error';
-import { observedValue, type Observed } from '../hale/observed';
+import type { HaleError } from '../core/hale-error';
+import { observedValue, type Observed } from '../core/observed';
 import { PairingError, isPairingError } from './errors';
 import { cancelled, createInbox, type Inbox } from './inbox';
 import {

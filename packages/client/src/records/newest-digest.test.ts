@@ -15,7 +15,7 @@ import {
   type DigestDoc,
   type DigestEntry,
 } from './newest-digest';
-import { compareClinicalDates } from '../hale/record-query';
+import { compareClinicalDates } from './record-query';
 
 const P = 'patient-1';
 interface Rec {

@@ -25,8 +25,8 @@
  * `MAX_HEADS` series the oldest heads are dropped (`floor` raised).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { compareClinicalDates } from '../hale/record-query';
-import { clinicalDateOf } from '../hale/clinical-date';
+import { compareClinicalDates } from './record-query';
+import { clinicalDateOf } from './clinical-date';
 
 /** Series kept below `min` at most. */
 export const MAX_HEADS = 500;

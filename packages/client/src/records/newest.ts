@@ -32,9 +32,9 @@ import { prepareQuery, type RxStorageInstance } from 'rxdb';
 import { Observable } from 'rxjs';
 import type { RecordKind } from '@hale/model';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
-import type { DeviceMeta } from '../session/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import { writeClockOf } from '../store/device-db';
-import { clinicalDateOf } from '../hale/clinical-date';
+import { clinicalDateOf } from './clinical-date';
 import type { ListedRecords } from './listed-records';
 import type { StoredRecord } from './record-types';
 import {

@@ -7,7 +7,7 @@
  *   concurrent edit of it makes both reach the server; larger → VALIDATION_FAILED (`tooLarge`).
  * - `unplainField`: a value that is not plain JSON data (a class instance, a function, a cycle) names its field.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import type { ValidationFailed, RecordKind, ValidationIssue } from '@hale/model';
 import type { NotWritableReason } from '../sync/engine';
 import { MAX_DOC_BYTES } from '@hale/protocol';

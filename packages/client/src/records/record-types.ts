@@ -5,7 +5,7 @@
  * - A kind with its own API (DEDICATED_STREAM_TYPES) is refused by the generic API (`isRecordsApiKind`).
  * - `requireStorable`: a record larger than MAX_RECORD_BYTES or not plain data → VALIDATION_FAILED.
  */
-import type { DeviceMeta } from '../session/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import {
   authorshipIssues,
   type RecordKind,

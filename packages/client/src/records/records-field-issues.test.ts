@@ -1,7 +1,7 @@
 // A form shows each refused field where the person typed it: a VALIDATION_FAILED carries every issue of the
 // model's check as `issues` and the first one's field as `field`, through the public HaleError type.
 import { afterEach, describe, expect, it } from 'vitest';
-import { isHaleError } from '../hale/hale-error';
+import { isHaleError } from '../core/hale-error';
 import { closeRecordDbs, recordInput, recordRefusal, setupRecords } from './records.test-util';
 
 afterEach(closeRecordDbs);

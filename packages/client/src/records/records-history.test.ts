@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord, newId, type RecordOf } from '@hale/model';
-import { resolveRecordConflict } from '../sync/conflicts';
+import { resolveRecordConflict } from './conflicts';
 import { createRecords, RecordError, type RecordInput } from './records';
 import {
   DEVICE,

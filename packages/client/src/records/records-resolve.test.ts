@@ -3,7 +3,7 @@
 // them: the decision was not about that state, so it must be refused, not applied to it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { exampleRecord, type RecordOf } from '@hale/model';
-import { resolveRecordConflict, sidesOf } from '../sync/conflicts';
+import { resolveRecordConflict, sidesOf } from './conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import { RecordError, type StoredRecord } from './records';
 import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from './records.test-util';

@@ -9,7 +9,7 @@ import {
   newId,
   type RecordOf,
 } from '@hale/model';
-import { resolveRecordConflict } from '../sync/conflicts';
+import { resolveRecordConflict } from './conflicts';
 import { contentOf, type PlainRecord } from '../sync/record-codec';
 import { MAX_RECORD_BYTES, RecordError } from './records';
 import {

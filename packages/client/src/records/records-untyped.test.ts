@@ -2,7 +2,7 @@
 // rule out must be refused, never read as something else (a query selector, a choice to keep).
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord } from '@hale/model';
-import { resolveRecordConflict } from '../sync/conflicts';
+import { resolveRecordConflict } from './conflicts';
 import {
   OTHER_DEVICE,
   closeRecordDbs,

@@ -3,7 +3,7 @@
 // date as this device holds it (the patient's Profile, read from the local store: no network).
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord, type ValidationIssue } from '@hale/model';
-import { resolveRecordConflict } from '../sync/conflicts';
+import { resolveRecordConflict } from './conflicts';
 import type { RecordError } from './records';
 import {
   closeRecordDbs,

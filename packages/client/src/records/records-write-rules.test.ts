@@ -2,7 +2,7 @@
 // (written by another device or an older build) staying readable and editable.
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PROVIDER_ID, exampleRecord, type RecordKind, type ValidationIssue } from '@hale/model';
-import { resolveRecordConflict } from '../sync/conflicts';
+import { resolveRecordConflict } from './conflicts';
 import type { RecordError, RecordInput } from './records';
 import {
   closeRecordDbs,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, exampleRecord, newId, type RecordKind } from '@hale/model';
 import type { DeviceDb } from '../store/device-db';
-import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
+import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from './conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import { RecordError } from './records';
 import {

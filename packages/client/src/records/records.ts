@@ -69,7 +69,7 @@ import {
   recreationIssues,
   readNoteVersionNumbers,
 } from './removal-rules';
-import { sidesOf, isDeletionSide, EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
+import { sidesOf, isDeletionSide, EARLIER_CONFLICTS_KEY } from './conflicts';
 import { type Observable, filter, map, takeUntil } from 'rxjs';
 import {
   type RecordsDeps,

@@ -15,7 +15,7 @@
  */
 import { defer, map, startWith } from 'rxjs';
 import type { RecordKind } from '@hale/model';
-import { observedFrom, type Observed } from '../hale/observed';
+import { observedFrom, type Observed } from '../core/observed';
 import type { LiveIndex } from './live-index';
 import type { SearchHit } from './record-index';
 

@@ -39,7 +39,7 @@
  * A failed refresh is reported as a SyncIssue (its error code) and leaves the vault as it was.
  */
 import type { Ed25519 } from '@hale/crypto';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import {
   heldWrappedRootGen,
   knownWrappedRootGen,

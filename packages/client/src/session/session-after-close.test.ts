@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import { lock, type UnlockedAccount } from '../account/account';
 import type { WebSocketLike } from '../sync/connection';
 import { openDeviceSession } from './session';

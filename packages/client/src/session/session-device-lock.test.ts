@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RxStorage } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import { removeDeviceDb } from '../store/device-db';
 import { deviceLockName, type DeviceLock } from '../store/device-lock';
 import { deviceDbName, openDeviceSession } from './session';

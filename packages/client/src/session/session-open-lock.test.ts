@@ -7,7 +7,7 @@ import type { RxStorage, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import type * as HaleCrypto from '@hale/crypto';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 import { lock, type UnlockedAccount } from '../account/account';
 import { recordInput } from '../records/records.test-util';
 import { openDeviceSession, type DeviceSession } from './session';

@@ -62,7 +62,7 @@ import {
 import { claimDeviceStore, sessionAlreadyOpen, type DeviceLock } from '../store/device-lock';
 import { deviceMetaStore } from '../store/meta-store';
 import type { CryptoOffload } from '../offload/crypto-offload';
-import { exportSidesOf, recordConflictHandlerFor } from '../sync/conflicts';
+import { exportSidesOf, recordConflictHandlerFor } from '../records/conflicts';
 import {
   createConnection,
   SyncError,
@@ -86,13 +86,13 @@ import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createFiles, type FilesHttpApi } from '../files/files';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
-import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-export';
-import { createDeviceMeta, META_SCHEMAS } from './device-meta';
+import { signFhirExport, type SignedFhirBundle } from '../io/signed-fhir-export';
+import { createDeviceMeta, META_SCHEMAS } from '../store/device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import { createRekeyCheck } from './rekey-check';
 import type { Vault } from '../account/vault';
 import { assertUnlocked, isLocked, onDeviceRevoked, onLock } from '../account/account';
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 
 export interface DeviceAccount {
   accountId: string;

@@ -80,7 +80,7 @@ import {
   wrapRxStorageInstance,
 } from 'rxdb';
 import type { CryptoOffload } from '../offload/crypto-offload';
-import { isAtRestKey, invalidAtRestKey, AtRestError, decryptError } from './at-rest-jobs';
+import { isAtRestKey, invalidAtRestKey, AtRestError, decryptError } from '../offload/at-rest-jobs';
 import { map, share } from 'rxjs';
 import { type ValueMemory, forgetAll, createValueMemory, type DocBinding } from './value-memory';
 import { createClearDigests, type Keyring, createClearText } from './clear-digest';
@@ -115,7 +115,7 @@ export {
   type AtRestOpenOutcome,
   type AtRestSealOutcome,
   type SealContext,
-} from './at-rest-jobs';
+} from '../offload/at-rest-jobs';
 
 export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;

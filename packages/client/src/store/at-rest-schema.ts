@@ -16,7 +16,7 @@ import {
   type JsonSchema,
   type FilledMangoQuery,
 } from 'rxdb';
-import { AtRestError, isRecord } from './at-rest-jobs';
+import { AtRestError, isRecord } from '../offload/at-rest-jobs';
 
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 

@@ -7,7 +7,7 @@
  *   text, so it misses; a value that is not JSON throws the caller's error.
  * - `Keyring.current` throws AT_REST_CLOSED once the wrapper is disposed.
  */
-import { createRecentMap } from '../util/recent-map';
+import { createRecentMap } from '../core/recent-map';
 import { base64urlEncode, labeledSha256, utf8Encode, canonicalJson } from '@hale/crypto';
 
 /** The key of a wrapper, until it is disposed (then `current` throws `AT_REST_CLOSED`). */

@@ -9,7 +9,7 @@
  *   refused (AT_REST_DECRYPT_FAILED); a malformed skeleton or reference list → null here (MALFORMED there).
  * - Not covered: replaying a whole older meta document (as for any document).
  */
-import { isRecord } from './at-rest-jobs';
+import { isRecord } from '../offload/at-rest-jobs';
 import { envelopeKey } from './value-memory';
 
 /**

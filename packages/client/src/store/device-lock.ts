@@ -14,7 +14,7 @@
 // Failure modes: claimed already, in this process or (by the lock) elsewhere: AccountError
 // SESSION_ALREADY_OPEN, before anything is opened, and the claim taken in this process is given back. A
 // lock whose acquire throws: that error, likewise. A claim is released once; later releases do nothing.
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 
 /** The exclusive lock a platform injects (docs/client-advanced.md, Platform injection). */
 export interface DeviceLock {

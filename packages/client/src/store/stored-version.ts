@@ -27,7 +27,7 @@ import {
   utf8Encode,
 } from '@hale/crypto';
 import type { PushDoc } from '@hale/protocol';
-import { createRecentMap } from '../util/recent-map';
+import { createRecentMap } from '../core/recent-map';
 
 const LOCAL_BINDING_LABEL = 'hale/local-bind/v1';
 const CT_DIGEST_LABEL = 'hale/local-bind-ct/v1';

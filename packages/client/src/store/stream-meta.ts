@@ -29,9 +29,9 @@
  * any document.
  */
 import { base64urlEncode, labeledSha256, utf8Encode } from '@hale/crypto';
-import { AtRestError, decryptError, isRecord } from './at-rest-jobs';
+import { AtRestError, decryptError, isRecord } from '../offload/at-rest-jobs';
 import type { Keyring } from './clear-digest';
-import { createRecentMap, type RecentMap } from '../util/recent-map';
+import { createRecentMap, type RecentMap } from '../core/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
 import { checkLocalBinding, localBinding, type CtDigests, type StoredVersion } from './stored-version';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';

@@ -24,7 +24,7 @@
  */
 import { canonicalJson } from '@hale/crypto';
 import type { PushDoc } from '@hale/protocol';
-import { createRecentMap, type RecentMap } from '../util/recent-map';
+import { createRecentMap, type RecentMap } from '../core/recent-map';
 
 /** How many stored versions (by record id) are remembered for push. */
 export const STORED_VERSIONS = 8192;

@@ -30,9 +30,9 @@
  */
 import { base64urlDecode, openRecordVersion } from '@hale/crypto';
 import type { PushDoc } from '@hale/protocol';
-import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from './at-rest-jobs';
+import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from '../offload/at-rest-jobs';
 import type { Keyring } from './clear-digest';
-import { createRecentMap, type RecentMap } from '../util/recent-map';
+import { createRecentMap, type RecentMap } from '../core/recent-map';
 import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
 import {
   checkLocalBinding,

@@ -21,7 +21,7 @@ import {
   type AtRestJob,
   seal,
   open,
-} from './at-rest-jobs';
+} from '../offload/at-rest-jobs';
 import { checkCryptoJobResult } from '../offload/job-result';
 import type { Keyring } from './clear-digest';
 import { type ValueMemory, type Slot, type DocBinding, envelopeKey } from './value-memory';

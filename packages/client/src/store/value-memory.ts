@@ -7,8 +7,8 @@
  * - Envelopes are keyed by their nonce (random per seal) and compared whole on a hit.
  * - `forgetAll` empties the memory for whoever still holds it (an instance in flight), at dispose.
  */
-import { type RecentMap, createRecentMap } from '../util/recent-map';
-import { VALUE_PREFIX } from './at-rest-jobs';
+import { type RecentMap, createRecentMap } from '../core/recent-map';
+import { VALUE_PREFIX } from '../offload/at-rest-jobs';
 import { COMPOSITE_PREFIX } from './composites';
 
 /** How many recently sealed or opened values a database's instances remember in plaintext (see `createValueCodec`). */

@@ -27,7 +27,7 @@ import {
 import { createStreamList } from './stream-list';
 import type { EngineCore } from './engine-core';
 import type { NotWritableReason, RemovedStream } from './types';
-import { coalescedSave } from '../util/coalesced-save';
+import { coalescedSave } from '../core/coalesced-save';
 
 /**
  * Most streams one pull or subscribe names: a provider that follows many patients reads more streams

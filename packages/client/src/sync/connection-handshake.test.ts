@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519, type Ed25519 } from '@hale/crypto';
 import { SUPPORTED_VERSIONS, type ServerFrame } from '@hale/protocol';
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 import { createConnection, SyncError, type WebSocketLike } from './connection';
 
 const ID = 'A'.repeat(22);

@@ -68,7 +68,7 @@
  * a `ready`, a reply, `changes`) is acted on or handed on.
  * A fatal connection starts again only by `start()`.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import {
   MESSAGE_TABLE,
   SUPPORTED_VERSIONS,
@@ -83,7 +83,7 @@ import {
 } from '@hale/protocol';
 import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
 import { HTTP_TIMEOUT_MS } from '../api/http-api';
-import { isAccountError } from '../account/errors';
+import { isAccountError } from '../core/account-error';
 
 /** The subset of the WHATWG WebSocket the client needs (browser, Electron and `ws` all provide it). */
 export interface WebSocketLike {

@@ -8,7 +8,7 @@
  *   signatures are checked by the directory (device-directory.ts).
  * - `signedRevocationTime` answers a time only for the account's own signature of that device's revocation.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import { base64urlDecode, verifyCanonical, type Ed25519 } from '@hale/crypto';
 import { SignedDeviceRevocation, deviceRevocationPayload, validate } from '@hale/protocol';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { Connection } from './connection';
 import { createSyncEngine } from './engine';
 import { deviceKey, ed, keyringFor, patient, patientDevice, patientRoot } from './codec-fixture.test-util';

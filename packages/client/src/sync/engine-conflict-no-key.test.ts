@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import type { Connection, RequestFrame } from './connection';
 import { createSyncEngine, type EngineDeps } from './engine';
 import { encodeRecord } from './record-codec';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, PushFrame, StreamAccess } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import {
   dataOf,
   deviceKey,

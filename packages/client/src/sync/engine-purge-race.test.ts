@@ -3,8 +3,8 @@ import { prepareQuery, type RxConflictHandler, type RxStorage, type RxStorageIns
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { ServedDoc, StreamAccess } from '@hale/protocol';
 import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
-import { createDeviceMeta } from '../session/device-meta';
-import { recordConflictHandler } from './conflicts';
+import { createDeviceMeta } from '../store/device-meta';
+import { recordConflictHandler } from '../records/conflicts';
 import type { Connection, RequestFrame } from './connection';
 import { createSyncEngine, type RemovedStream, type SyncEngine } from './engine';
 import {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import type { DismissalAuditEntry } from './quarantine-dismiss-audit';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
 import type { DeviceDb } from '../store/device-db';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import { encodeRecords } from './record-codec';

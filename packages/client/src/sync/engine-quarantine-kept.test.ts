@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import type { DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
-import { META_SCHEMAS, createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { META_SCHEMAS, createDeviceMeta, type DeviceMeta } from '../store/device-meta';
 import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import type { DeviceDb } from '../store/device-db';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import { createSyncEngine, type SyncEngine } from './engine';
 import {
   dataOf,

@@ -3,7 +3,7 @@ import { MODEL_VERSION, validateRecord, type RecordKind } from '@hale/model';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
 import type { DeviceDb } from '../store/device-db';
-import { createDeviceMeta, META_SCHEMAS } from '../session/device-meta';
+import { createDeviceMeta, META_SCHEMAS } from '../store/device-meta';
 import { SyncError, type RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import type { Keyring } from './keyring';

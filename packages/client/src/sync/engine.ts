@@ -47,7 +47,7 @@ import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { verifiedStore } from './head-verified';
 import { replicaGuardOf, writeClockOf } from '../store/device-db';
 import { writesSince } from './stream-copies';
-import { untilIdle } from '../util/until-idle';
+import { untilIdle } from '../core/until-idle';
 import { streamCopies } from './stream-copies';
 import { createCore } from './engine-core';
 import { createIssues } from './issues';
@@ -71,7 +71,7 @@ import { createBusy } from './replication/busy';
 import { createRxdbBridge } from './replication/rxdb-bridge';
 import { createReset } from './reset';
 import { createPurge } from './purge';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type {
   EngineDeps,
   PassphraseStatus,

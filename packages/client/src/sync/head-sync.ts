@@ -24,7 +24,7 @@
  */
 import type { Ed25519 } from '@hale/crypto';
 import { Type } from '@sinclair/typebox';
-import { coalescedSave } from '../util/coalesced-save';
+import { coalescedSave } from '../core/coalesced-save';
 import type { DeviceKeyLookup } from './device-directory';
 import {
   checkAgainstHead,

@@ -19,7 +19,7 @@
  * tried again at the next change or flush; a malformed or missing entry is no entry.
  */
 import { Type } from '@sinclair/typebox';
-import { coalescedSave } from '../util/coalesced-save';
+import { coalescedSave } from '../core/coalesced-save';
 
 /** A point in the store's writes: RxDB's last-write time, then the document id. */
 export interface StoreMark {

@@ -20,7 +20,7 @@
  * change saves again.
  */
 import { base64urlDecode, base64urlEncode } from '@hale/crypto';
-import { coalescedSave } from '../util/coalesced-save';
+import { coalescedSave } from '../core/coalesced-save';
 
 /** One kept key: base64url of its 32 bytes. */
 export interface CachedKey {

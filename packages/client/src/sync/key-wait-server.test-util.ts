@@ -11,7 +11,7 @@ import {
   type StreamAccess,
 } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
 import {
   dataOf,
   deviceKey,

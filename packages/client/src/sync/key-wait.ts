@@ -21,8 +21,8 @@ import { sameVersion, type PlainRecord } from './record-codec';
 import type { EngineCore } from './engine-core';
 import type { KeyWait, Refusal, SyncIssue } from './types';
 import type { Merge } from './reset';
-import { META_SCHEMAS } from '../session/device-meta';
-import { createBackoffTimer } from '../util/backoff';
+import { META_SCHEMAS } from '../store/device-meta';
+import { createBackoffTimer } from '../core/backoff';
 
 /**
  * Local versions kept waiting for their stream's write key (each with its content and that of the state

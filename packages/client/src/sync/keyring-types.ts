@@ -4,7 +4,7 @@
  *
  * Invariants: none of its own (types and constants only); the keyring's are in keyring.ts.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { KeyEnvelope } from '@hale/protocol';
 import type { KeyCacheStore } from './key-cache';

@@ -101,7 +101,7 @@ import {
   isAllZero,
 } from '@hale/crypto';
 import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
-import { AccountError } from '../account/errors';
+import { AccountError } from '../core/account-error';
 import {
   KeyringError,
   type WriteGuard,

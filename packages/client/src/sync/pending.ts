@@ -16,9 +16,9 @@
  */
 import type { Subscription } from 'rxjs';
 import type { WithDeleted } from 'rxdb';
-import { coalescedSave } from '../util/coalesced-save';
-import { createRecentMap } from '../util/recent-map';
-import { META_SCHEMAS } from '../session/device-meta';
+import { coalescedSave } from '../core/coalesced-save';
+import { createRecentMap } from '../core/recent-map';
+import { META_SCHEMAS } from '../store/device-meta';
 import { emptied, sameVersion, type PlainRecord } from './record-codec';
 import type { EngineCore } from './engine-core';
 import type { PushInput } from './types';

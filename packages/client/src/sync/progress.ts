@@ -11,7 +11,7 @@
  * - `lastSyncedAt` moves when a pull, push or live change completed, is persisted once per burst
  *   (LAST_SYNCED_KEY), and read at start, so a device opened offline says how old what it shows is.
  */
-import { coalescedSave } from '../util/coalesced-save';
+import { coalescedSave } from '../core/coalesced-save';
 import type { EngineCore } from './engine-core';
 import type { SyncState } from './types';
 

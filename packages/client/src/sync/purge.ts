@@ -17,7 +17,7 @@
 import { Subject } from 'rxjs';
 import { messageOf, type EngineCore } from './engine-core';
 import { MAX_ISSUE_MESSAGE, MAX_ISSUE_RECORDS } from './issues';
-import { namesThatFit } from '../util/names-that-fit';
+import { namesThatFit } from '../core/names-that-fit';
 import { streamCopies } from './stream-copies';
 import type { RemovedStream } from './types';
 

@@ -8,7 +8,7 @@ import {
   type RecordKind,
   type RecordOf,
 } from '@hale/model';
-import { resolveRecordConflict } from './conflicts';
+import { resolveRecordConflict } from '../records/conflicts';
 import { receivedTransitionRefusal } from './received-transition';
 import type { PlainRecord } from './record-codec';
 

@@ -52,7 +52,7 @@ import {
   type RecordKind,
   type TransitionIssue,
 } from '@hale/model';
-import { isDeletionSide, sidesOf } from './conflicts';
+import { isDeletionSide, sidesOf } from '../records/conflicts';
 import { mustSign, type PlainRecord } from './record-codec';
 import {
   noteVersionRules,

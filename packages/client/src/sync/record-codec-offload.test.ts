@@ -32,7 +32,7 @@ import {
   servedRecords,
 } from './codec-fixture.test-util';
 import { decodeRecords, encodeRecords, type PlainRecord } from './record-codec';
-import { runWireJob, type WireJob } from './wire-jobs';
+import { runWireJob, type WireJob } from '../offload/wire-jobs';
 
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;

@@ -27,7 +27,7 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
-import { resolveRecordConflict } from './conflicts';
+import { resolveRecordConflict } from '../records/conflicts';
 
 const stream = `${patient.accountId}/lab-result`;
 const k0 = deriveInitialStreamKey(patientRoot, stream);

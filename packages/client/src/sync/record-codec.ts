@@ -100,10 +100,10 @@ import {
   type WireOpenOutcome,
   type WireSealItem,
   type WireSealOutcome,
-} from './wire-jobs';
+} from '../offload/wire-jobs';
 import type { DeviceRecord } from '../store/device-db';
 import type { DeviceKeyLookup } from './device-directory';
-import { sideTimesBy } from './conflicts';
+import { sideTimesBy } from '../records/conflicts';
 
 /** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
 export type PlainRecord = DeviceRecord & { _deleted: boolean };

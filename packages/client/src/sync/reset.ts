@@ -26,11 +26,11 @@
  */
 import { createRevision, prepareQuery, type RxDocumentData, type WithDeleted } from 'rxdb';
 import { incarnationAction } from '@hale/protocol';
-import { MAX_RESYNCS, META_SCHEMAS } from '../session/device-meta';
+import { MAX_RESYNCS, META_SCHEMAS } from '../store/device-meta';
 import { emptied, type PlainRecord } from './record-codec';
 import { messageOf, type EngineCore } from './engine-core';
 import { plainOf } from './unsent';
-import { backoffMs } from '../util/backoff';
+import { backoffMs } from '../core/backoff';
 import type { DeviceRecord } from '../store/device-db';
 
 /** Local documents read and sent again per page after a restore of the server's store. */

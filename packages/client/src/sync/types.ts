@@ -13,7 +13,7 @@ import type { WithDeleted } from 'rxdb';
 import type { AccessChangedFrame, ServedDoc, StreamAccess } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
 import type { Connection } from './connection';
-import type { DeviceMeta, KeptContentLoss, META_SCHEMAS, QuarantineReason } from '../session/device-meta';
+import type { DeviceMeta, KeptContentLoss, META_SCHEMAS, QuarantineReason } from '../store/device-meta';
 import type { DeviceKeyLookup } from './device-directory';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';

@@ -20,7 +20,7 @@ import type { RxDocumentData, WithDeleted } from 'rxdb';
 import { canonicalOrNull, emptied, type PlainRecord } from './record-codec';
 import { recordKey, type EngineCore } from './engine-core';
 import type { Refusal, UnsentChange } from './types';
-import { META_SCHEMAS } from '../session/device-meta';
+import { META_SCHEMAS } from '../store/device-meta';
 import type { DeviceRecord } from '../store/device-db';
 
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */

@@ -15,7 +15,7 @@
  *   again for that reason, neither listed nor reported. Dismissing never makes a version pass.
  * - Dismissals run one at a time (`dismissing`).
  */
-import { META_SCHEMAS } from '../../session/device-meta';
+import { META_SCHEMAS } from '../../store/device-meta';
 import { SyncError } from '../connection';
 import { dismissalAuditEntries } from '../quarantine-dismiss-audit';
 import { versionKey, type EngineCore } from '../engine-core';

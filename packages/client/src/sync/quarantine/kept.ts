@@ -17,7 +17,7 @@ import { MAX_DOC_BYTES } from '@hale/protocol';
 import type { Static } from '@sinclair/typebox';
 import { base64urlEncode, randomBytes, utf8Encode } from '@hale/crypto';
 import { isAtRestError } from '../../store/at-rest-encryption';
-import { META_SCHEMAS, type KeptContentLoss } from '../../session/device-meta';
+import { META_SCHEMAS, type KeptContentLoss } from '../../store/device-meta';
 import { SyncError } from '../connection';
 import type { EngineCore } from '../engine-core';
 import type { KeptWrite, Listed, QuarantinedVersion, QuarantineKey, Refused } from '../types';

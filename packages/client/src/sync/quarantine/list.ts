@@ -25,7 +25,7 @@ import {
   META_SCHEMAS,
   RETRYABLE_QUARANTINE,
   type QuarantineReason,
-} from '../../session/device-meta';
+} from '../../store/device-meta';
 import type { ServedDoc } from '@hale/protocol';
 import { emptied } from '../record-codec';
 import { recordKey, revNumber, versionKey, type EngineCore } from '../engine-core';

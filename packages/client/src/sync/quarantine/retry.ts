@@ -20,11 +20,11 @@ import {
   type ServedDoc,
   type StreamAccess,
 } from '@hale/protocol';
-import { RETRYABLE_QUARANTINE, type QuarantineReason } from '../../session/device-meta';
+import { RETRYABLE_QUARANTINE, type QuarantineReason } from '../../store/device-meta';
 import type { PlainRecord } from '../record-codec';
 import { messageOf, recordKey, revNumber, versionKey, type EngineCore } from '../engine-core';
 import { STREAMS_PER_REQUEST } from '../access';
-import { createBackoffTimer } from '../../util/backoff';
+import { createBackoffTimer } from '../../core/backoff';
 import type { QuarantinedItem, Waits } from '../types';
 
 /** Backoff of the retry of records quarantined for a reason that can pass. */

@@ -12,7 +12,7 @@
  *   TIMEOUT already waited the request's whole time.
  */
 import { SyncError } from '../connection';
-import { backoffMs } from '../../util/backoff';
+import { backoffMs } from '../../core/backoff';
 import type { EngineCore } from '../engine-core';
 import type { LoopDirection } from '../types';
 

@@ -17,7 +17,7 @@
  *   RxDB stored another (`voided`, persisted with the floor).
  */
 import { base64urlEncode, randomBytes } from '@hale/crypto';
-import { META_SCHEMAS } from '../../session/device-meta';
+import { META_SCHEMAS } from '../../store/device-meta';
 import type { EngineCore } from '../engine-core';
 import type { StreamCheckpoint } from '../types';
 

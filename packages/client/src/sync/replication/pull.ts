@@ -28,7 +28,7 @@ import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, type PulledFrame, type StreamAccess } 
 import { SyncError } from '../connection';
 import { createPagePrefetcher } from '../page-prefetch';
 import { STREAMS_PER_REQUEST } from '../access';
-import { createBackoffTimer } from '../../util/backoff';
+import { createBackoffTimer } from '../../core/backoff';
 import type { EngineCore } from '../engine-core';
 import type { PlainRecord } from '../record-codec';
 import type { StreamCheckpoint } from '../types';

@@ -18,10 +18,10 @@
  */
 import type { WithDeleted } from 'rxdb';
 import { parseStreamId, type ServedDoc } from '@hale/protocol';
-import { RETRYABLE_QUARANTINE } from '../../session/device-meta';
-import { createRecentMap } from '../../util/recent-map';
+import { RETRYABLE_QUARANTINE } from '../../store/device-meta';
+import { createRecentMap } from '../../core/recent-map';
 import { receivedTransitionRefusal } from '../received-transition';
-import { overwriteRefused, type MergingDevice } from '../conflicts';
+import { overwriteRefused, type MergingDevice } from '../../records/conflicts';
 import { sameVersion, type PlainRecord } from '../record-codec';
 import { versionKey, type EngineCore } from '../engine-core';
 import type { Judged, Overwrite, PushInput, SyncIssue } from '../types';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDeviceMeta } from '../../session/device-meta';
+import { createDeviceMeta } from '../../store/device-meta';
 import type { EngineCore } from '../engine-core';
 import { createSentLog } from './sent';
 

@@ -23,8 +23,8 @@
  *   restored (its positions are numbered anew).
  */
 import type { PushRow, ServedDoc } from '@hale/protocol';
-import { createRecentMap } from '../../util/recent-map';
-import { META_SCHEMAS } from '../../session/device-meta';
+import { createRecentMap } from '../../core/recent-map';
+import { META_SCHEMAS } from '../../store/device-meta';
 import { recordKey, type EngineCore } from '../engine-core';
 import type { PlainRecord } from '../record-codec';
 

@@ -4,7 +4,7 @@
 import { Observable, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { compareInstants, exampleRecord } from '@hale/model';
-import type { StoredRecord } from '../records/records';
+import type { StoredRecord } from './records';
 import { compareClinicalDates, pageOf, pageOfView, type RecordQuery } from './record-query';
 import {
   compareClinicalKeys,

@@ -8,7 +8,7 @@ import {
   deriveRevisionTagKey,
   generateStreamKey,
 } from '@hale/crypto';
-import { flipByte, idOf, reasons } from './codec-fixture.test-util';
+import { flipByte, idOf, reasons } from '../sync/codec-fixture.test-util';
 import {
   runWireJob,
   type WireOpenItem,

@@ -7,7 +7,7 @@ import {
   resolveRecordConflict,
   sidesOf,
 } from './conflicts';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../sync/record-codec';
 
 const version = (
   author: string,

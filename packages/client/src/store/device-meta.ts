@@ -16,7 +16,7 @@
  * process), so neither undoes the other. A change must not write the same key itself (it would wait for
  * itself).
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   AccessRemovedReason,

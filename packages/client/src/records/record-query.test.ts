@@ -2,9 +2,9 @@
 // skip, and malformed queries refused by name.
 import { describe, expect, it } from 'vitest';
 import { exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
-import { isHaleError } from './hale-error';
+import { isHaleError } from '../core/hale-error';
 import { checkRecordQuery, compareClinicalDates, pageOf } from './record-query';
-import type { StoredRecord } from '../records/records';
+import type { StoredRecord } from './records';
 
 const stored = <K extends RecordKind>(
   kind: K,

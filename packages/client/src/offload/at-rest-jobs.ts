@@ -4,7 +4,7 @@
  * checks are described in at-rest-encryption.ts, the RxDB wrapper built on this. A module of its own so
  * that a crypto worker loads no RxDB.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from '../core/hale-error';
 import {
   assertJsonValue,
   base64urlDecode,

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { exampleRecord } from '@hale/model';
 import { resolveRecordConflict, sidesOf } from './conflicts';
-import type { PlainRecord } from './record-codec';
-import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from '../records/records.test-util';
+import type { PlainRecord } from '../sync/record-codec';
+import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from './records.test-util';
 
 afterEach(closeRecordDbs);
 

@@ -28,7 +28,7 @@ import {
   isIsoDateTime,
   type RecordKind,
 } from '@hale/model';
-import { RecordError, type StoredRecord } from '../records/records';
+import { RecordError, type StoredRecord } from './records';
 import { byClinical, byWritten, sortKeysOf, type RecordView } from './record-views';
 
 export interface RecordQuery {

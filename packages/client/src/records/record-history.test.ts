@@ -2,7 +2,7 @@
 // any other kind as its current state.
 import { describe, expect, it } from 'vitest';
 import { exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
-import type { StoredRecord } from '../records/records';
+import type { StoredRecord } from './records';
 import { historyOf } from './record-history';
 
 const stored = <K extends RecordKind>(kind: K, record: RecordOf<K>): StoredRecord<K> => ({

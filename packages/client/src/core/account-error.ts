@@ -3,7 +3,7 @@
  * HaleClientError). One code per failure, stable strings the UI switches on, only ever appended;
  * messages never contain a passphrase, key or root.
  */
-import { HaleError } from '../hale/hale-error';
+import { HaleError } from './hale-error';
 import type { AccountRole } from '@hale/protocol';
 
 export const ACCOUNT_ERROR_CODES = [

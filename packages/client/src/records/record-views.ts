@@ -17,8 +17,8 @@
  */
 import { type Observable, ReplaySubject, defer, map, share } from 'rxjs';
 import { compareInstantKeys, instantKeyOf, type InstantKey, type RecordKind } from '@hale/model';
-import type { StoredRecord } from '../records/records';
-import { writtenKeyOf } from '../records/listed-records';
+import type { StoredRecord } from './records';
+import { writtenKeyOf } from './listed-records';
 import { clinicalDateOf } from './clinical-date';
 import { createSortedList, type SortedList } from './sorted-list';
 
