@@ -175,12 +175,13 @@ export {
   type QuarantineKey,
   type UnsentChange,
   type RemovedStream,
-  type NotWritableReason,
   RESYNC_BACKOFF_BASE_MS,
   RESYNC_BACKOFF_MAX_MS,
   RESYNC_WINDOW_MS,
 } from './sync/engine';
-export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure } from './sync/record-codec';
+export type { NotWritableReason } from './records/record-types';
+export { decodeRecord, encodeRecord, tagOf, type DecodeFailure } from './sync/record-codec';
+export type { PlainRecord } from './records/plain-record';
 export {
   recordConflictHandler,
   recordConflictHandlerFor,

@@ -19,7 +19,7 @@
  *   the call with nothing appended; a later storage failure leaves the entries appended before it.
  */
 import { AuditEntryBody, validate, type PushDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import { RecordError } from '../records/records';
 import { AuditError } from './errors';
 import { makeAuditEntry, openAuditBody, type ChainState } from './audit-chain';
@@ -67,7 +67,7 @@ const appendSealedTo = async (
   }
   const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>>; before?: ChainState } = {};
   const key = await chainKey(core, patientId);
-  await deps.meta.update(key, META_SCHEMAS.auditChain, async (chain) => {
+  await deps.meta.update(key, AUDIT_STATE.auditChain, async (chain) => {
     deps.assertUnlocked?.();
     entry.before = chain ?? { seq: 0, hash: null };
     const made = await makeAuditEntry({
@@ -87,11 +87,11 @@ const appendSealedTo = async (
   const { made, before } = entry;
   if (made === undefined || before === undefined) throw new Error('audit entry was not made');
   try {
-    await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
+    await deps.meta.update(OUTBOX, AUDIT_STATE.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
   } catch (error) {
     // A write reported failed may have stored the row: read back first (see the header's table). The
     // chain is set back only from the position this append set (in `serial`, nothing else moves it).
-    const queued = await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox).then(
+    const queued = await deps.meta.get(OUTBOX, AUDIT_STATE.auditOutbox).then(
       (outbox) => (outbox ?? []).some((doc) => doc.id === made.doc.id),
       () => undefined,
     );
@@ -103,7 +103,7 @@ const appendSealedTo = async (
         );
       if (queued === false) {
         await deps.meta
-          .update(key, META_SCHEMAS.auditChain, (chain) =>
+          .update(key, AUDIT_STATE.auditChain, (chain) =>
             chain?.seq === made.chain.seq && chain.hash === made.chain.hash ? before : chain,
           )
           .catch((rewind: unknown) => gap(`the chain could not be set back (${messageOf(rewind)})`));
@@ -113,7 +113,7 @@ const appendSealedTo = async (
   }
   // Queued: appended, whatever follows. Failing the call now would have its caller append it again.
   await deps.meta
-    .update(OWN, META_SCHEMAS.auditOwn, (own) =>
+    .update(OWN, AUDIT_STATE.auditOwn, (own) =>
       [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
     )
     .catch((error: unknown) =>

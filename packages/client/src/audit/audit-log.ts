@@ -39,7 +39,7 @@ import {
 import { flush, undelivered } from './outbox';
 import { recorded } from './recorded';
 import { fetchAll } from './served-log';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import { OWN, outboxNow } from './stored';
 import type {
   AccessRecord,
@@ -216,7 +216,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     recorded: (lookup: ConsentLookup): Promise<ConsentRecorded> => recorded(log, lookup),
     /** What this device itself recorded (a provider's log of its own actions). */
     async ownActions() {
-      return (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
+      return (await deps.meta.get(OWN, AUDIT_STATE.auditOwn)) ?? [];
     },
     stop(): void {
       stopTimer(noted);

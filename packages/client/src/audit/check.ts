@@ -20,8 +20,8 @@
  * - OWN_LOST positions are reported `deleted` once, by the record, until accepted.
  */
 import type { AuditBody, ServedDoc } from '@hale/protocol';
-import type { StoredGrant } from '../consent/consent-types';
-import { META_SCHEMAS } from '../store/device-meta';
+import type { StoredGrant } from './stored-state';
+import { AUDIT_STATE } from './stored-state';
 import type { AuthorKey, AuthorUnavailable } from '../sync/device-directory';
 import {
   openAuditBody,
@@ -173,7 +173,7 @@ export const checkServed = async (
     e: ServedDoc,
   ): Promise<{ account: string; key: AuthorKey } | AuthorUnavailable | null> => {
     copied ??= deps.meta
-      .get('grants', META_SCHEMAS.grants)
+      .get('grants', AUDIT_STATE.grants)
       .catch(() => null)
       .then((stored) => granteesOf(stored ?? []));
     const known = await copied;

@@ -18,7 +18,7 @@
  */
 import { base64urlDecode, base64urlEncode, chainLinkHash, signCanonical } from '@hale/crypto';
 import { auditSignaturePayload, type AuditChainEnd, type PushDoc, type ServedDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import { verifyAuditChains, type ChainState } from './audit-chain';
 import type { AuditCore } from './context';
 import { chainKey, seenKey } from './meta-keys';
@@ -56,7 +56,7 @@ export const rewritable = async (
   if (rows.some((r) => resent.has(r.id))) return false;
   // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
   if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
-  const chain = await core.deps.meta.get(await chainKey(core, patientOf(stream)), META_SCHEMAS.auditChain);
+  const chain = await core.deps.meta.get(await chainKey(core, patientOf(stream)), AUDIT_STATE.auditChain);
   return chain !== null && chain.seq === last.authorSeq;
 };
 
@@ -181,10 +181,10 @@ export const continueAfterRestore = async (
       inFlight: state.inFlight.filter((id) => !relinked.has(id)),
     });
   }
-  const left = await meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) =>
+  const left = await meta.update(OUTBOX, AUDIT_STATE.auditOutbox, (current) =>
     (current ?? []).map((d) => relinked.get(d.id) ?? d),
   );
-  await meta.update(await chainKey(core, deps.accountId), META_SCHEMAS.auditChain, () => chain);
+  await meta.update(await chainKey(core, deps.accountId), AUDIT_STATE.auditChain, () => chain);
   // The loss is reported from OWN_LOST: SEEN is lowered so that it is not reported twice, and the
   // rewritten positions are not taken for a second loss.
   await seenKey(core, deps.accountId)

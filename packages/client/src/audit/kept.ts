@@ -18,7 +18,7 @@
  *   AUDIT_KEPT_NOT_REMOVED (tried again later).
  */
 import type { PushDoc } from '@hale/protocol';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import type { AuditCore } from './context';
 import { messageOf } from '../core/message-of';
 import { keptKey, nameOf, seenKey } from './meta-keys';
@@ -81,7 +81,7 @@ export const resendAfterRestore = async (s: WithKept, outbox: PushDoc[]): Promis
     const kept = await keptOf(s, patientId);
     if (kept?.incarnation === undefined || kept.incarnation === incarnation) continue;
     let queued = 0;
-    const now = await meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) => {
+    const now = await meta.update(OUTBOX, AUDIT_STATE.auditOutbox, (current) => {
       const list = current ?? [];
       const present = new Set(list.map((d) => d.id));
       const at = list.findIndex((d) => d.stream === stream);

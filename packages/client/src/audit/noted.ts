@@ -23,7 +23,7 @@
  * - An older build's NOTED (changes by patient, unnamed) is appended as new batches, once.
  */
 import { newId } from '@hale/model';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import { coalescedSave } from '../core/coalesced-save';
 import { append } from './append';
 import type { AuditCore } from './context';
@@ -196,7 +196,7 @@ export const closeNoted = async (s: Noted): Promise<void> => {
 /** Ids of the entries this device queued: in the outbox, or in OWN (written in the same step as the row). */
 const madeIds = (core: AuditCore): Promise<Set<string>> =>
   core.serial(async () => {
-    const own = (await core.deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
+    const own = (await core.deps.meta.get(OWN, AUDIT_STATE.auditOwn)) ?? [];
     return new Set([...(await outboxNow(core.deps.meta)).map((d) => d.id), ...own.map((o) => o.id)]);
   });
 

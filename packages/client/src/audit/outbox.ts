@@ -32,7 +32,7 @@ import {
   type PushResult,
   type ServedDoc,
 } from '@hale/protocol';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import type { AuditCore } from './context';
 import { continueAfterRestore, continueAfterServedEnd, rewritable } from './continuation';
 import { keepAcknowledged, keptOf, keptOnce, resendAfterRestore, type KeptState } from './kept';
@@ -334,7 +334,7 @@ const settle = async (s: Outbox, push: Push): Promise<{ continued: boolean; outb
     remaining,
   );
   for (const r of rewinds) {
-    await meta.update(await chainKey(core, r.patientId), META_SCHEMAS.auditChain, () => ({
+    await meta.update(await chainKey(core, r.patientId), AUDIT_STATE.auditChain, () => ({
       seq: r.seq,
       hash: r.hash,
     }));
@@ -345,7 +345,7 @@ const settle = async (s: Outbox, push: Push): Promise<{ continued: boolean; outb
 /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
 export const acknowledgedPosition = (core: Core, patientId: string): Promise<number> =>
   core.serial(async () => {
-    const chain = await core.deps.meta.get(await chainKey(core, patientId), META_SCHEMAS.auditChain);
+    const chain = await core.deps.meta.get(await chainKey(core, patientId), AUDIT_STATE.auditChain);
     if (!chain) return 0;
     const pending = (await outboxNow(core.deps.meta))
       .filter((d) => d.stream === `${patientId}/audit` && d.audit !== undefined)

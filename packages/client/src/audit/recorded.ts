@@ -13,7 +13,7 @@
  *   is not appended). Any other unverified entry holds nothing back (a genuine entry says what it is).
  */
 import { validate } from '@hale/protocol';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import { AuditError } from './errors';
 import { OWN, OwnGrantEntry } from './stored';
 import { GRANT_ACTIONS, type ConsentLookup, type ConsentRecorded, type GrantAction } from './types';
@@ -37,7 +37,7 @@ export const recorded = async (s: ViewsCtx, lookup: ConsentLookup): Promise<Cons
   const missing = (): boolean =>
     found['consent-grant'].size < wanted['consent-grant'].size ||
     found['consent-revoke'].size < wanted['consent-revoke'].size;
-  for (const own of (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? []) {
+  for (const own of (await deps.meta.get(OWN, AUDIT_STATE.auditOwn)) ?? []) {
     const body = validate(OwnGrantEntry, own.body);
     if (own.patientId === deps.accountId && body.ok) note(body.value.action, body.value.grantId);
   }

@@ -11,7 +11,7 @@
  */
 import type { PulledFrame, ServedDoc } from '@hale/protocol';
 import { SyncError, type ConnectionStatus } from '../sync/connection';
-import { META_SCHEMAS } from '../store/device-meta';
+import { SYNC_STATE } from '../sync/stored-state';
 import { AuditError } from './errors';
 import type { AuditCore } from './context';
 
@@ -123,6 +123,6 @@ export const fetchAll = async (core: Core, patientId: string): Promise<ServedDoc
 
 /** The server store's incarnation this device is in step with or catching up to (engine.ts), if known. */
 export const currentIncarnation = async (core: Core): Promise<string | undefined> => {
-  const kept = await core.deps.meta.get('incarnation', META_SCHEMAS.incarnation).catch(() => null);
+  const kept = await core.deps.meta.get('incarnation', SYNC_STATE.incarnation).catch(() => null);
   return kept?.reset?.to ?? kept?.recorded;
 };

@@ -22,7 +22,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Incarnation, PushDoc, RecordId, validate } from '@hale/protocol';
-import { META_SCHEMAS, type DeviceMeta } from '../store/device-meta';
+import { type DeviceMeta } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import type { RecordChange } from './types';
 
 export const OUTBOX = 'audit-outbox';
@@ -182,4 +183,4 @@ export const patientOf = (stream: string): string => stream.slice(0, stream.leng
 
 /** The outbox as stored (none, or unreadable: empty). */
 export const outboxNow = async (meta: DeviceMeta): Promise<PushDoc[]> =>
-  (await meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+  (await meta.get(OUTBOX, AUDIT_STATE.auditOutbox)) ?? [];

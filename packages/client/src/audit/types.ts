@@ -6,7 +6,7 @@ import type { AuditBody, AuditEntryBody, ServedDoc } from '@hale/protocol';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { Connection } from '../sync/connection';
 import type { DeviceMeta } from '../store/device-meta';
-import type { StoredGrant } from '../consent/consent-types';
+import type { StoredGrant } from './stored-state';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { AuditVerification, ChainHead } from './audit-chain';
 

@@ -12,7 +12,7 @@
  *   Its dates are the signed grant's `issuedAt` and `start` and the signed revocation's time, from the
  *   device's copy of the grants (device meta `grants`, signed copies only) when held; else the entries'.
  */
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from './stored-state';
 import type { AuditCore } from './context';
 import type { AccessRecord, Disclosure, GrantAction, OpenedEntry } from './types';
 
@@ -71,7 +71,7 @@ export const disclosuresOf = async (
   const { deps } = core;
   // The device's copy of the grants (consent.ts keeps it: only signed copies that verify).
   const held = new Map<string, { issuedAt: string; start: string; granteeId: string; revokedAt?: string }>();
-  for (const g of (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? []) {
+  for (const g of (await deps.meta.get('grants', AUDIT_STATE.grants)) ?? []) {
     if (held.has(g.grant.grantId) || g.grant.patientId !== deps.accountId) continue;
     held.set(g.grant.grantId, {
       issuedAt: g.grant.issuedAt,

@@ -16,7 +16,7 @@ import {
   MAX_ACCEPTED_PAGE,
 } from '@hale/protocol';
 import { type Static, Type } from '@sinclair/typebox';
-import type { META_SCHEMAS } from '../store/device-meta';
+import type { CONSENT_STATE } from './stored-state';
 import type { DeviceMeta } from '../store/device-meta';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { SyncError } from '../sync/connection';
@@ -24,6 +24,7 @@ import type { Connection } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
+import type { StoredGrant } from '../audit/stored-state';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -73,16 +74,7 @@ export interface GrantRequest {
   start?: string;
 }
 
-export interface StoredGrant {
-  grant: Grant;
-  sig: string;
-  revokedAt?: string;
-  /**
-   * When this device first found every stream of the ended grant (revoked or expired) re-keyed without
-   * it, by itself or another device of the patient. Informational: re-keying is decided from the keys.
-   */
-  rotatedAt?: string;
-}
+export type { StoredGrant };
 
 /**
  * A grant's state in `list()` at the time of the call: revoked, past its expiry, revoked on this device
@@ -120,7 +112,7 @@ export const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 /** Revocations signed on this device that the server has not taken yet (kept-revocations.ts). */
 export const PENDING_REVOCATIONS_KEY = 'revocations-pending';
 
-export type KeptRevocation = Static<typeof META_SCHEMAS.revocationsPending>[number];
+export type KeptRevocation = Static<typeof CONSENT_STATE.revocationsPending>[number];
 
 /** The furthest from 1970 a Date reaches, either way (ECMAScript time values). */
 export const MAX_DATE_MS = 8.64e15;

@@ -18,7 +18,7 @@
  *   stored then; a watcher that throws is ignored.
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../store/device-meta';
+import { AUDIT_STATE } from '../audit/stored-state';
 import { base64urlDecode, verifyCanonical } from '@hale/crypto';
 import type { Grant } from '@hale/protocol';
 import {
@@ -35,7 +35,7 @@ import { mergeGrants } from './grant-lists';
 
 export const createGrantCopy = (c: ConsentCore) => {
   const { deps } = c;
-  const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
+  const localGrants = async () => (await deps.meta.get('grants', AUDIT_STATE.grants)) ?? [];
   const watchers = new Set<(stored: readonly StoredGrant[]) => void>();
   /** Calls `watcher` after every write that changed the copy; answers the function that stops it. */
   const onChange = (watcher: (stored: readonly StoredGrant[]) => void): (() => void) => {
@@ -53,7 +53,7 @@ export const createGrantCopy = (c: ConsentCore) => {
     const out: { changed: StoredGrant[] | null } = { changed: null };
     // Through `update`: a stored list that fails its schema (one a newer build wrote) is refused rather
     // than replaced, with the revocation marks it holds.
-    const stored = await deps.meta.update('grants', META_SCHEMAS.grants, (current) => {
+    const stored = await deps.meta.update('grants', AUDIT_STATE.grants, (current) => {
       out.changed = change(current ?? []);
       return out.changed ?? current;
     });

@@ -25,7 +25,7 @@
  *   dated as the revocation that stood.
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../store/device-meta';
+import { CONSENT_STATE } from './stored-state';
 import { type GrantRecord, revocationSignaturePayload, isErrorCode, errorInfo } from '@hale/protocol';
 import { SyncError, CONNECTION_CODES } from '../sync/connection';
 import { cutMiddle } from '../core/cut-middle';
@@ -49,7 +49,7 @@ export const createKeptRevocations = (c: ConsentCore) => {
   const unkept = new Map<string, KeptRevocation>();
   /** Revocations signed here that the server has not taken yet (see the header), oldest first. */
   const keptRevocations = async (): Promise<KeptRevocation[]> => {
-    const stored = (await deps.meta.get(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending)) ?? [];
+    const stored = (await deps.meta.get(PENDING_REVOCATIONS_KEY, CONSENT_STATE.revocationsPending)) ?? [];
     if (unkept.size === 0) return stored;
     const held = new Set(stored.map((k) => k.signed.revocation.grantId));
     return [...stored, ...[...unkept.values()].filter((k) => !held.has(k.signed.revocation.grantId))];
@@ -120,7 +120,7 @@ export const createKeptRevocations = (c: ConsentCore) => {
   const keepRevocation = async (entry: KeptRevocation): Promise<KeptRevocation> => {
     const grantId = entry.signed.revocation.grantId;
     let kept = entry;
-    await deps.meta.update(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending, (all) => {
+    await deps.meta.update(PENDING_REVOCATIONS_KEY, CONSENT_STATE.revocationsPending, (all) => {
       const held = all?.find((k) => k.signed.revocation.grantId === grantId);
       if (held === undefined) return [...(all ?? []), entry];
       kept = { signed: held.signed, marked: held.marked || entry.marked };
@@ -137,7 +137,7 @@ export const createKeptRevocations = (c: ConsentCore) => {
       unkept.delete(grantId);
       deps.keyring.invalidateWriteChecks();
     }
-    await deps.meta.update(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending, (all) =>
+    await deps.meta.update(PENDING_REVOCATIONS_KEY, CONSENT_STATE.revocationsPending, (all) =>
       all?.some(matches) ? all.filter((k) => !matches(k)) : all,
     );
     deps.keyring.invalidateWriteChecks();
@@ -258,7 +258,7 @@ export const createKeptRevocations = (c: ConsentCore) => {
     );
     deps.report?.({ code: 'REVOCATION_REFUSED', id: grantId, message });
     await deps.meta
-      .update(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused, (all) => [
+      .update(REFUSED_REVOCATIONS_KEY, CONSENT_STATE.revocationsRefused, (all) => [
         ...(all ?? []).filter((r) => r.grantId !== grantId).slice(-(MAX_REFUSED_KEPT - 1)),
         { grantId, revokedAt, message },
       ])
@@ -268,14 +268,14 @@ export const createKeptRevocations = (c: ConsentCore) => {
   const forgetRefused = async (grantIds: ReadonlySet<string>): Promise<void> => {
     for (const id of grantIds) deps.clearReport?.({ code: 'REVOCATION_REFUSED', id });
     await deps.meta
-      .update(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused, (all) =>
+      .update(REFUSED_REVOCATIONS_KEY, CONSENT_STATE.revocationsRefused, (all) =>
         all?.some((r) => grantIds.has(r.grantId)) ? all.filter((r) => !grantIds.has(r.grantId)) : all,
       )
       .catch(() => undefined);
   };
   /** Tells again, as a session starts, the refusals kept whose grant still stands on this device. */
   const refusedStill = async (): Promise<void> => {
-    const refused = await deps.meta.get(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused);
+    const refused = await deps.meta.get(REFUSED_REVOCATIONS_KEY, CONSENT_STATE.revocationsRefused);
     if (refused == null || refused.length === 0) return;
     const now = deps.now();
     const grants = new Map((await c.copy.localGrants()).map((g) => [g.grant.grantId, g]));

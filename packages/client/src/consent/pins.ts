@@ -14,14 +14,14 @@
  *   such a holder (it gets no key) and each later check tries it again (`wrapMissing`).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../store/device-meta';
+import { CONSENT_STATE } from './stored-state';
 import { base64urlEncode } from '@hale/crypto';
 import { isWrappingKeyError } from '../sync/device-directory';
 import { ConsentError, PINNED_WRAPPING_KEY } from './consent-types';
 
 export const createPins = (c: ConsentCore) => {
   const { deps } = c;
-  const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
+  const pinnedKeys = async () => (await deps.meta.get('pinned-keys', CONSENT_STATE.pinnedKeys)) ?? {};
   /**
    * Pins `identity` as `accountId`'s key, through `update` (a key's writes run one at a time): a copy of
    * the pins read before another call pinned (a grant to another provider, a verification at the same
@@ -31,7 +31,7 @@ export const createPins = (c: ConsentCore) => {
    */
   const pinIdentity = async (accountId: string, identity: Uint8Array, firstOnly: boolean): Promise<void> => {
     const current = base64urlEncode(identity);
-    await deps.meta.update('pinned-keys', META_SCHEMAS.pinnedKeys, (all) => {
+    await deps.meta.update('pinned-keys', CONSENT_STATE.pinnedKeys, (all) => {
       const held = all !== null && Object.hasOwn(all, accountId) ? all[accountId] : undefined;
       if (held === current) return all;
       if (firstOnly && held !== undefined) {
@@ -58,12 +58,12 @@ export const createPins = (c: ConsentCore) => {
     return presented.key;
   };
   const pinnedWrappingKeys = async () =>
-    (await deps.meta.get(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys)) ?? {};
+    (await deps.meta.get(PINNED_WRAPPING_KEY, CONSENT_STATE.pinnedKeys)) ?? {};
   /** The patient verified the account again: its wrapping key is pinned anew at the next wrap. */
   const unpinWrappingKey = async (accountId: string): Promise<void> => {
     deps.directory.unpinWrappingKey(accountId);
     if ((await pinnedWrappingKeys())[accountId] === undefined) return;
-    await deps.meta.update(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys, (all) => {
+    await deps.meta.update(PINNED_WRAPPING_KEY, CONSENT_STATE.pinnedKeys, (all) => {
       const next = { ...(all ?? {}) };
       delete next[accountId];
       return next;
@@ -96,7 +96,7 @@ export const createPins = (c: ConsentCore) => {
       );
     }
     if (pinned === undefined) {
-      await deps.meta.update(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys, (all) => ({
+      await deps.meta.update(PINNED_WRAPPING_KEY, CONSENT_STATE.pinnedKeys, (all) => ({
         ...(all ?? {}),
         [accountId]: encoded,
       }));

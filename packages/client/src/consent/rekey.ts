@@ -39,7 +39,7 @@
  *   the server stores in its place: no device takes a revoked device's signature (keyring.ts).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../store/device-meta';
+import { CONSENT_STATE } from './stored-state';
 import { type GrantRecord, parseStreamId, KEY_HOLDERS_VERSION, type KeyHoldersFrame } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
 import { SyncError } from '../sync/connection';
@@ -56,10 +56,10 @@ import { grantEnded } from './grant-lists';
 export const createRekey = (c: ConsentCore) => {
   const { deps } = c;
 
-  const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, META_SCHEMAS.wrapsOwed)) ?? {};
+  const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, CONSENT_STATE.wrapsOwed)) ?? {};
   // Through `update`: a stored value that fails its schema is refused, not replaced by one entry.
   const setWrapOwed = (stream: string, owed: { epoch: number; minted: boolean } | null) =>
-    deps.meta.update(WRAPS_OWED_KEY, META_SCHEMAS.wrapsOwed, (all) => {
+    deps.meta.update(WRAPS_OWED_KEY, CONSENT_STATE.wrapsOwed, (all) => {
       const next = { ...all };
       if (owed) next[stream] = owed;
       else delete next[stream];

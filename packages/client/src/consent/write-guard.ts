@@ -16,7 +16,7 @@
  *   the soonest expiry of the stream's active grants (or until the grants change: `invalidateWriteChecks`).
  */
 import type { ConsentCore } from './consent-core';
-import { META_SCHEMAS } from '../store/device-meta';
+import { CONSENT_STATE } from './stored-state';
 import { parseStreamId } from '@hale/protocol';
 import { type StoredGrant, REKEY_KICK_MS, STREAM_EPOCHS_KEY } from './consent-types';
 import { grantEnded } from './grant-lists';
@@ -56,9 +56,9 @@ export const installWriteGuard = (c: ConsentCore): void => {
       return { sets: endedIds.length === 0 ? [[]] : c.rekey.candidateSets(endedIds, active), validUntil };
     },
     floor: {
-      load: async () => (await deps.meta.get(STREAM_EPOCHS_KEY, META_SCHEMAS.streamEpochs)) ?? {},
+      load: async () => (await deps.meta.get(STREAM_EPOCHS_KEY, CONSENT_STATE.streamEpochs)) ?? {},
       save: async (stream, epoch) => {
-        await deps.meta.update(STREAM_EPOCHS_KEY, META_SCHEMAS.streamEpochs, (all) =>
+        await deps.meta.update(STREAM_EPOCHS_KEY, CONSENT_STATE.streamEpochs, (all) =>
           (all?.[stream] ?? 0) >= epoch ? (all ?? {}) : { ...(all ?? {}), [stream]: epoch },
         );
       },

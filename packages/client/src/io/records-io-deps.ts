@@ -1,10 +1,26 @@
 /** What the records-in-and-out calls need of a device session and its account (injected: no platform API). */
-import type { DeviceSession } from '../session/session';
-import type { FetchLike } from '../api/http-api';
+import type { FhirBundle } from '@hale/model';
 import type { ProviderProfile } from '@hale/protocol';
+import type { FetchLike } from '../api/http-api';
+import type { AuditLog } from '../audit/audit-log';
+import type { Files } from '../files/files';
+import type { Records } from '../records/records';
+import type { SignedFhirBundle } from './signed-fhir-export';
+
+/** The parts of a device session (session/session.ts `DeviceSession`) these calls use. */
+export interface RecordsIoSession {
+  readonly account: { readonly accountId: string };
+  readonly records: Records;
+  readonly files: Files;
+  readonly audit: AuditLog;
+  exportFhir(
+    patientId?: string,
+    prepare?: (bundle: FhirBundle) => Promise<FhirBundle>,
+  ): Promise<SignedFhirBundle>;
+}
 
 export interface RecordsIoDeps {
-  readonly session: Pick<DeviceSession, 'account' | 'records' | 'files' | 'audit' | 'exportFhir'>;
+  readonly session: RecordsIoSession;
   /** The sync server's public base URL (links name it). */
   readonly baseUrl: string;
   readonly fetch: FetchLike;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
 import { compareInstants, resolveRecordConflict } from './conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 
 const version = (author: string, updatedAt: string, dose: string): PlainRecord => ({
   id: 'med-1',

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { exampleRecord } from '@hale/model';
 import { resolveRecordConflict, sidesOf } from './conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from './records.test-util';
 
 afterEach(closeRecordDbs);

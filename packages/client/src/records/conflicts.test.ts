@@ -7,7 +7,7 @@ import {
   resolveRecordConflict,
   sidesOf,
 } from './conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 
 const version = (
   author: string,

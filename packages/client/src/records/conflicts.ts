@@ -45,7 +45,7 @@ import {
   type FhirConflictSide,
   type RecordKind,
 } from '@hale/model';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 
 /** Key of `conflictData` under which sides from earlier, still unsettled conflicts are kept. */
 export const EARLIER_CONFLICTS_KEY = '_earlierConflicts';

@@ -7,7 +7,7 @@
  *   bound holds (an emptied record, or one stamped with no instant).
  */
 import type { DeviceRecord } from '../store/device-db';
-import { emptied } from '../sync/record-codec';
+import { emptied } from './plain-record';
 import { isIsoDateTime } from '@hale/model';
 
 // The store can sort only on the text of `updatedAt` (its index), which is time order for this build's

@@ -18,7 +18,7 @@
 import { compareInstantKeys, instantKeyOf, type InstantKey, type RecordKind } from '@hale/model';
 import type { RxDocument } from 'rxdb';
 import type { DeviceRecord } from '../store/device-db';
-import { emptied } from '../sync/record-codec';
+import { emptied } from './plain-record';
 import { toStored, type StoredRecord } from './record-types';
 
 export interface Listed<K extends RecordKind = RecordKind> {

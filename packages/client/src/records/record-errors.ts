@@ -9,7 +9,7 @@
  */
 import { HaleError } from '../core/hale-error';
 import type { ValidationFailed, RecordKind, ValidationIssue } from '@hale/model';
-import type { NotWritableReason } from '../sync/engine';
+import type { NotWritableReason } from './record-types';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 
 export type RecordErrorCode =

@@ -13,7 +13,7 @@
  * Invariant: built from opened records in memory only; nothing about history is clear at rest.
  */
 import { isVersionedKind, supersededVersion, type RecordKind, type RecordOf } from '@hale/model';
-import type { StoredRecord } from './records';
+import type { StoredRecord } from './record-types';
 
 export interface RecordVersion {
   /** 1 for the first. */

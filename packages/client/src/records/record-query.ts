@@ -28,7 +28,8 @@ import {
   isIsoDateTime,
   type RecordKind,
 } from '@hale/model';
-import { RecordError, type StoredRecord } from './records';
+import { RecordError } from './record-errors';
+import type { StoredRecord } from './record-types';
 import { byClinical, byWritten, sortKeysOf, type RecordView } from './record-views';
 
 export interface RecordQuery {

@@ -17,7 +17,7 @@
  */
 import { type Observable, ReplaySubject, defer, map, share } from 'rxjs';
 import { compareInstantKeys, instantKeyOf, type InstantKey, type RecordKind } from '@hale/model';
-import type { StoredRecord } from './records';
+import type { StoredRecord } from './record-types';
 import { writtenKeyOf } from './listed-records';
 import { clinicalDateOf } from './clinical-date';
 import { createSortedList, type SortedList } from './sorted-list';

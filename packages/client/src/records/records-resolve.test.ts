@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { exampleRecord, type RecordOf } from '@hale/model';
 import { resolveRecordConflict, sidesOf } from './conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 import { RecordError, type StoredRecord } from './records';
 import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from './records.test-util';
 

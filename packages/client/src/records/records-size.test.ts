@@ -10,7 +10,8 @@ import {
   type RecordOf,
 } from '@hale/model';
 import { resolveRecordConflict } from './conflicts';
-import { contentOf, type PlainRecord } from '../sync/record-codec';
+import { contentOf } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 import { MAX_RECORD_BYTES, RecordError } from './records';
 import {
   DEVICE,

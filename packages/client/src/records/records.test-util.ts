@@ -2,7 +2,7 @@
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { EXAMPLE_PATIENT_ID, RECORD_KINDS, exampleInput, type RecordKind, type RecordOf } from '@hale/model';
 import { openDeviceDb, type DeviceDb } from '../store/device-db';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 import { expect } from 'vitest';
 import { RecordError, createRecords, type RecordInput, type RecordsDeps } from './records';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, exampleRecord, newId, type RecordKind } from '@hale/model';
 import type { DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from './conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import type { PlainRecord } from './plain-record';
 import { RecordError } from './records';
 import {
   DEVICE,

@@ -61,7 +61,7 @@ import {
 } from '@hale/model';
 import { type RxDocument, type RxDocumentData, RxError } from 'rxdb';
 import type { DeviceRecord, JsonObject } from '../store/device-db';
-import { type PlainRecord, emptied } from '../sync/record-codec';
+import { type PlainRecord, emptied } from './plain-record';
 import {
   readNoteVersionContexts,
   noteVersionRules,

@@ -80,14 +80,17 @@ import {
   type AccountDeviceInfo,
   type AccountsDevicesAnswer,
 } from '../sync/device-directory';
-import { createSyncEngine, type NotWritableReason, type RemovedStream } from '../sync/engine';
+import { createSyncEngine, type RemovedStream } from '../sync/engine';
+import type { NotWritableReason } from '../records/record-types';
 import type { ContentModel } from '../sync/record-codec';
 import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createFiles, type FilesHttpApi } from '../files/files';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { signFhirExport, type SignedFhirBundle } from '../io/signed-fhir-export';
-import { createDeviceMeta, META_SCHEMAS } from '../store/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
+import { SYNC_STATE } from '../sync/stored-state';
+import { SESSION_STATE } from './stored-state';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import { createRekeyCheck } from './rekey-check';
 import type { Vault } from '../account/vault';
@@ -328,7 +331,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     // A revocation verified once stays so after a restart, whatever device list the server answers then.
     remembered: {
-      load: async () => (await meta.get('revoked-devices', META_SCHEMAS.revokedDevices)) ?? [],
+      load: async () => (await meta.get('revoked-devices', SYNC_STATE.revokedDevices)) ?? [],
       save: (all) => meta.set('revoked-devices', all),
     },
   });
@@ -451,7 +454,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       ? {}
       : {
           keyCache: {
-            load: async () => (await meta.get('stream-keys', META_SCHEMAS.streamKeys)) ?? [],
+            load: async () => (await meta.get('stream-keys', SYNC_STATE.streamKeys)) ?? [],
             save: (all: CachedKey[]) => meta.set('stream-keys', all),
           },
         }),
@@ -665,7 +668,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   try {
     assertNotLockedWhileOpening();
-    if ((await meta.get('signed-in', META_SCHEMAS.signedIn)) !== true) {
+    if ((await meta.get('signed-in', SESSION_STATE.signedIn)) !== true) {
       await audit.append(account.accountId, {
         action: 'device-sign-in',
         summary: 'a device signed in to this account',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createDeviceMeta, isDeviceMetaError, META_SCHEMAS } from './device-meta';
+import { createDeviceMeta, isDeviceMetaError } from './device-meta';
+import { SYNC_STATE } from '../sync/stored-state';
+import { AUDIT_STATE } from '../audit/stored-state';
 
 describe('device metadata read back from disk', () => {
   const store = new Map<string, unknown>();
@@ -14,27 +16,27 @@ describe('device metadata read back from disk', () => {
 
   it('returns values that match their schema', async () => {
     await meta.set('pending', ['01J00000000000000000000001']);
-    expect(await meta.get('pending', META_SCHEMAS.pending)).toEqual(['01J00000000000000000000001']);
-    expect(await meta.get('absent', META_SCHEMAS.pending)).toBeNull();
+    expect(await meta.get('pending', SYNC_STATE.pending)).toEqual(['01J00000000000000000000001']);
+    expect(await meta.get('absent', SYNC_STATE.pending)).toBeNull();
   });
 
   it('treats a value of the wrong shape as absent and reports it, instead of casting it', async () => {
     store.set('grants', [{ grant: { v: 1, grantId: 'not-a-ulid' }, sig: 'x' }]);
     store.set('audit-chain/p', { seq: -1, hash: 7 });
-    expect(await meta.get('grants', META_SCHEMAS.grants)).toBeNull();
-    expect(await meta.get('audit-chain/p', META_SCHEMAS.auditChain)).toBeNull();
+    expect(await meta.get('grants', AUDIT_STATE.grants)).toBeNull();
+    expect(await meta.get('audit-chain/p', AUDIT_STATE.auditChain)).toBeNull();
     expect(problems).toEqual(['grants', 'audit-chain/p']);
   });
 
   it('updates from the stored value, and never writes over a value it cannot read', async () => {
-    expect(await meta.update('outbox-ok', META_SCHEMAS.pending, (v) => [...(v ?? []), 'a'])).toEqual(['a']);
-    expect(await meta.update('outbox-ok', META_SCHEMAS.pending, (v) => [...(v ?? []), 'b'])).toEqual([
+    expect(await meta.update('outbox-ok', SYNC_STATE.pending, (v) => [...(v ?? []), 'a'])).toEqual(['a']);
+    expect(await meta.update('outbox-ok', SYNC_STATE.pending, (v) => [...(v ?? []), 'b'])).toEqual([
       'a',
       'b',
     ]);
     const unreadable = [{ stream: 's', id: 7 }];
     store.set('auditOutbox', unreadable);
-    await expect(meta.update('auditOutbox', META_SCHEMAS.auditOutbox, () => [])).rejects.toThrow(
+    await expect(meta.update('auditOutbox', AUDIT_STATE.auditOutbox, () => [])).rejects.toThrow(
       'not overwritten',
     );
     expect(store.get('auditOutbox')).toBe(unreadable);
@@ -54,13 +56,13 @@ describe('device metadata read back from disk', () => {
     };
     let changed = false;
     const byUpdate = await outcome(() =>
-      meta.update('audit-chain/damaged', META_SCHEMAS.auditChain, () => {
+      meta.update('audit-chain/damaged', AUDIT_STATE.auditChain, () => {
         changed = true;
         return { seq: 0, hash: null };
       }),
     );
     const byGet = await outcome(() =>
-      meta.get('audit-chain/damaged', META_SCHEMAS.auditChain, { strict: true }),
+      meta.get('audit-chain/damaged', AUDIT_STATE.auditChain, { strict: true }),
     );
     expect(byGet).toEqual({ code: 'META_INVALID', key: 'audit-chain/damaged' });
     expect(byUpdate).toEqual(byGet);
@@ -95,15 +97,13 @@ describe('device metadata writes of one key', () => {
   it('run one at a time: concurrent read-change-writes never undo each other', async () => {
     const { store, meta } = slowStore();
     const ids = Array.from({ length: 8 }, (_, i) => `01J0000000000000000000000${i}`);
-    await Promise.all(
-      ids.map((id) => meta.update('pending', META_SCHEMAS.pending, (v) => [...(v ?? []), id])),
-    );
+    await Promise.all(ids.map((id) => meta.update('pending', SYNC_STATE.pending, (v) => [...(v ?? []), id])));
     expect(store.get('pending')).toEqual(ids);
   });
 
   it('a set queued behind an update lands after it', async () => {
     const { store, meta } = slowStore();
-    const first = meta.update('pending', META_SCHEMAS.pending, () => ['01J00000000000000000000001']);
+    const first = meta.update('pending', SYNC_STATE.pending, () => ['01J00000000000000000000001']);
     const second = meta.set('pending', ['01J00000000000000000000002']);
     await Promise.all([first, second]);
     expect(store.get('pending')).toEqual(['01J00000000000000000000002']);
@@ -113,18 +113,18 @@ describe('device metadata writes of one key', () => {
     const { meta, writes } = slowStore();
     await meta.set('pending', ['01J00000000000000000000001']);
     const before = writes();
-    expect(await meta.update('pending', META_SCHEMAS.pending, (v) => v)).toEqual([
+    expect(await meta.update('pending', SYNC_STATE.pending, (v) => v)).toEqual([
       '01J00000000000000000000001',
     ]);
-    expect(await meta.update('absent', META_SCHEMAS.pending, (v) => v)).toBeNull();
+    expect(await meta.update('absent', SYNC_STATE.pending, (v) => v)).toBeNull();
     expect(writes()).toBe(before);
     await expect(
-      meta.update('pending', META_SCHEMAS.pending, () => {
+      meta.update('pending', SYNC_STATE.pending, () => {
         throw new Error('no');
       }),
     ).rejects.toThrow('no');
     expect(
-      await meta.update('pending', META_SCHEMAS.pending, (v) => [...(v ?? []), '01J00000000000000000000002']),
+      await meta.update('pending', SYNC_STATE.pending, (v) => [...(v ?? []), '01J00000000000000000000002']),
     ).toEqual(['01J00000000000000000000001', '01J00000000000000000000002']);
   });
 });

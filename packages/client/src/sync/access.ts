@@ -26,7 +26,8 @@ import {
 } from '@hale/protocol';
 import { createStreamList } from './stream-list';
 import type { EngineCore } from './engine-core';
-import type { NotWritableReason, RemovedStream } from './types';
+import type { RemovedStream } from './types';
+import type { NotWritableReason } from '../records/record-types';
 import { coalescedSave } from '../core/coalesced-save';
 
 /**

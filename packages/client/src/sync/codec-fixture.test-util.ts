@@ -19,13 +19,8 @@ import {
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { envelopeSignaturePayload, type KeyEnvelope, type PushDoc, type ServedDoc } from '@hale/protocol';
 import { createKeyring, type KeyringDeps } from './keyring';
-import {
-  encodeRecord,
-  encodeRecords,
-  type CodecDeps,
-  type EncodeInput,
-  type PlainRecord,
-} from './record-codec';
+import { encodeRecord, encodeRecords, type CodecDeps, type EncodeInput } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 
 /** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
 const nodeEd25519 = createNodeEd25519();

@@ -10,7 +10,8 @@
  */
 import type { RxReplicationState } from 'rxdb/plugins/replication';
 import { parseRevTag } from '@hale/protocol';
-import type { CodecDeps, PlainRecord } from './record-codec';
+import type { CodecDeps } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import type { EngineDeps, StreamCheckpoint } from './types';
 import type { Issues } from './issues';
 import type { Progress } from './progress';

@@ -17,7 +17,7 @@ import {
 } from './codec-fixture.test-util';
 import { SyncError, type Connection, type RequestFrame } from './connection';
 import { createSyncEngine } from './engine';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import { closeOpened, openTestDb, opened, stopAndClose, until } from './scripted-server.test-util';
 import {
   LOCKED,

@@ -3,7 +3,7 @@ import type { KeyEnvelope } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
 import { dataOf, patient, record, servedRecord, signedEnvelope } from './codec-fixture.test-util';
 import type { Connection, RequestFrame } from './connection';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import { closeOpened, stopAndClose, until } from './scripted-server.test-util';
 import {
   LOCKED,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope } from '@hale/protocol';
 import { dataOf, patient, record } from './codec-fixture.test-util';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import { closeOpened, until } from './scripted-server.test-util';
 import { OPEN, idIn, keyWaitDevice, keyWaitServer, live, localOf } from './key-wait-server.test-util';
 

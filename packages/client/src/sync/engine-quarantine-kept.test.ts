@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import type { DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
-import { META_SCHEMAS, createDeviceMeta, type DeviceMeta } from '../store/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../store/device-meta';
+import { SYNC_STATE } from './stored-state';
 import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import {
@@ -257,7 +258,7 @@ describe('the content of a version refused BAD_TRANSITION', () => {
     const { server, d, versions, engine, restart } = await setUp(3, [1, 2], budget);
     // The oldest is a version this device's change was stored over (as `noteOverwritten` marks it).
     const meta = d.meta();
-    const listed = (await meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
+    const listed = (await meta.get('quarantine', SYNC_STATE.quarantine)) ?? [];
     await meta.set(
       'quarantine',
       listed.map((q) => (q.id === idOf(1) ? { ...q, overwritten: { at: AT, by: patient.accountId } } : q)),
@@ -443,7 +444,7 @@ describe('the saved quarantine list', () => {
       .quarantine()
       .map((q) => [q.id, q.reason]);
     expect(listed).toEqual([[idOf(3), 'TAMPERED']]);
-    const saved = ((await d.meta().get('quarantine', META_SCHEMAS.quarantine)) ?? []).map((q) => [
+    const saved = ((await d.meta().get('quarantine', SYNC_STATE.quarantine)) ?? []).map((q) => [
       q.id,
       q.reason,
     ]);

@@ -3,7 +3,8 @@ import { MODEL_VERSION, validateRecord, type RecordKind } from '@hale/model';
 import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
 import type { DeviceDb } from '../store/device-db';
-import { createDeviceMeta, META_SCHEMAS } from '../store/device-meta';
+import { createDeviceMeta } from '../store/device-meta';
+import { SYNC_STATE } from './stored-state';
 import { SyncError, type RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import type { Keyring } from './keyring';
@@ -273,7 +274,7 @@ describe('content refused under one build’s record rules', () => {
     expect(
       (await createDeviceMeta({ read: async () => legacy, write: async () => undefined }).get(
         'quarantine',
-        META_SCHEMAS.quarantine,
+        SYNC_STATE.quarantine,
       )) ?? [],
     ).toHaveLength(1);
 

@@ -42,7 +42,8 @@ import {
 } from '@hale/protocol';
 import { SyncError } from './connection';
 import { authorRulesId } from './device-directory';
-import { BUILD_CONTENT_MODEL, emptied, tagOf } from './record-codec';
+import { BUILD_CONTENT_MODEL, tagOf } from './record-codec';
+import { emptied } from '../records/plain-record';
 import { createHeadSync, headSeenStore, heldReader } from './head-sync';
 import { verifiedStore } from './head-verified';
 import { replicaGuardOf, writeClockOf } from '../store/device-db';
@@ -71,7 +72,7 @@ import { createBusy } from './replication/busy';
 import { createRxdbBridge } from './replication/rxdb-bridge';
 import { createReset } from './reset';
 import { createPurge } from './purge';
-import { META_SCHEMAS } from '../store/device-meta';
+import { SYNC_STATE } from './stored-state';
 import type {
   EngineDeps,
   PassphraseStatus,
@@ -85,7 +86,6 @@ import type {
 
 export type {
   EngineDeps,
-  NotWritableReason,
   PassphraseStatus,
   QuarantinedContent,
   QuarantinedItem,
@@ -244,7 +244,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await quarantine.load();
       await core.unsent.load();
       await core.reset.load();
-      const lastSyncedAt = await deps.meta.get(LAST_SYNCED_KEY, META_SCHEMAS.lastSynced);
+      const lastSyncedAt = await deps.meta.get(LAST_SYNCED_KEY, SYNC_STATE.lastSynced);
       patch({
         pendingWrites: pending.count(),
         quarantined: quarantine.size(),
@@ -254,7 +254,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // What this device knew of its access when it last ran. A grant that ended meanwhile by this device's
       // clock, and a purge owed, are done before the session is handed out (offline too), as an online end
       // would do them (reported, onPurged); the timer is armed for the next end.
-      const saved = await deps.meta.get('access', META_SCHEMAS.access);
+      const saved = await deps.meta.get('access', SYNC_STATE.access);
       for (const a of saved?.streams ?? []) access.entries.set(a.stream, access.ownAccess(a));
       patch({ streams: access.entries.size });
       const at = deps.now();

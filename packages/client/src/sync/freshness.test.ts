@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFreshnessCheck, type LocalVersion } from './freshness';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 
 const version = (rv: number, dose: string, extra: Partial<PlainRecord> = {}): PlainRecord => ({
   id: 'med-1',

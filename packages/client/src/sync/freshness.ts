@@ -42,7 +42,7 @@
  * Failure modes: a failed lookup rejects the whole check (the caller fails the batch, which is fetched
  * again); a version whose tag cannot be computed (no key) is treated as other content, so stale.
  */
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 
 export interface LocalVersion {
   readonly rv: number;

@@ -25,7 +25,7 @@ import {
 } from './codec-fixture.test-util';
 import type { SyncError, Connection, RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import { openTestDb, opened } from './scripted-server.test-util';
 
 /** Readable and writable with the account's derived key (epoch 0). */

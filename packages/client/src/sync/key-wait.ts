@@ -17,11 +17,12 @@
  * - `awaitInSync` resolves only once the list is empty.
  */
 import type { WithDeleted } from 'rxdb';
-import { sameVersion, type PlainRecord } from './record-codec';
+import { sameVersion } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import type { EngineCore } from './engine-core';
 import type { KeyWait, Refusal, SyncIssue } from './types';
 import type { Merge } from './reset';
-import { META_SCHEMAS } from '../store/device-meta';
+import { SYNC_STATE } from './stored-state';
 import { createBackoffTimer } from '../core/backoff';
 
 /**
@@ -300,7 +301,7 @@ export const createKeyWaits = (core: EngineCore) => {
     stopTimer: (): void => retry.cancel(),
     /** Reads the list at start: each counts as pending, and has its issue again (a conflict wait at its send). */
     async load(): Promise<void> {
-      for (const w of (await deps.meta.get('key-wait', META_SCHEMAS.keyWait)) ?? []) {
+      for (const w of (await deps.meta.get('key-wait', SYNC_STATE.keyWait)) ?? []) {
         const record = { ...w.record };
         keyWaits.set(record.id, {
           record,

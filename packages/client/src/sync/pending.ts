@@ -18,8 +18,9 @@ import type { Subscription } from 'rxjs';
 import type { WithDeleted } from 'rxdb';
 import { coalescedSave } from '../core/coalesced-save';
 import { createRecentMap } from '../core/recent-map';
-import { META_SCHEMAS } from '../store/device-meta';
-import { emptied, sameVersion, type PlainRecord } from './record-codec';
+import { SYNC_STATE } from './stored-state';
+import { sameVersion } from './record-codec';
+import { emptied, type PlainRecord } from '../records/plain-record';
 import type { EngineCore } from './engine-core';
 import type { PushInput } from './types';
 
@@ -112,7 +113,7 @@ export const createPending = (core: EngineCore) => {
       pending.has(id) || resolving.has(id) || core.unsent.isDiverged(stream, id),
     /** Reads the persisted list (writes noted before it was read are newer). */
     async load(): Promise<void> {
-      const stored = (await deps.meta.get('pending', META_SCHEMAS.pending)) ?? [];
+      const stored = (await deps.meta.get('pending', SYNC_STATE.pending)) ?? [];
       pending = new Map([
         ...stored.map((e): [string, number] => (typeof e === 'string' ? [e, 0] : [e.id, e.rv])),
         ...pending,

@@ -15,7 +15,7 @@
  * Failure modes: none (pure); the caller decides what a failed append means for the dismissal.
  */
 import { MAX_AUDIT_SUMMARY, isAccountId, isStreamId, parseStreamId, type StreamId } from '@hale/protocol';
-import type { QuarantineReason } from '../store/device-meta';
+import type { QuarantineReason } from './stored-state';
 import { namesThatFit } from '../core/names-that-fit';
 
 /** The audit action of a dismissal (documents.ts lists it among the actions the library writes). */

@@ -10,7 +10,7 @@ import {
 } from '@hale/model';
 import { resolveRecordConflict } from '../records/conflicts';
 import { receivedTransitionRefusal } from './received-transition';
-import type { PlainRecord } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 
 const AT = '2024-06-01T10:00:00.000Z';
 const OTHER_PROVIDER = 'ProviderAccount0000002';

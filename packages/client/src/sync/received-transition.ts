@@ -53,7 +53,8 @@ import {
   type TransitionIssue,
 } from '@hale/model';
 import { isDeletionSide, sidesOf } from '../records/conflicts';
-import { mustSign, type PlainRecord } from './record-codec';
+import { mustSign } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import {
   noteVersionRules,
   recreationIssues,

@@ -31,7 +31,8 @@ import {
   record,
   servedRecords,
 } from './codec-fixture.test-util';
-import { decodeRecords, encodeRecords, type PlainRecord } from './record-codec';
+import { decodeRecords, encodeRecords } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import { runWireJob, type WireJob } from '../offload/wire-jobs';
 
 const ALLERGY = `${patient.accountId}/allergy`;

@@ -20,14 +20,8 @@ import {
   type KeyEnvelope,
   type PushDoc,
 } from '@hale/protocol';
-import {
-  decodeRecord,
-  decodeRecords,
-  encodeRecord,
-  sameVersion,
-  tagOf,
-  type PlainRecord,
-} from './record-codec';
+import { decodeRecord, decodeRecords, encodeRecord, sameVersion, tagOf } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 import {
   contentOf,
   dataOf,

@@ -104,9 +104,7 @@ import {
 import type { DeviceRecord } from '../store/device-db';
 import type { DeviceKeyLookup } from './device-directory';
 import { sideTimesBy } from '../records/conflicts';
-
-/** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
-export type PlainRecord = DeviceRecord & { _deleted: boolean };
+import { emptied, type PlainRecord } from '../records/plain-record';
 
 export const DECODE_FAILURES = [
   'NO_KEY',
@@ -557,11 +555,6 @@ const checkWriteGrant = async (
  * stream's type and the data must be a valid record of that kind naming the doc's id and the stream's
  * patient. A deletion may carry emptied data.
  */
-/**
- * Whether a record holds no content: what a purge leaves of a record (it empties a record, then deletes
- * it, both at the same `rv`), or a tombstone. Nothing else writes a record without content.
- */
-export const emptied = (record: { data: object }): boolean => Object.keys(record.data).length === 0;
 
 const contentRefusal = (
   model: ContentModel,

@@ -26,8 +26,8 @@
  */
 import { createRevision, prepareQuery, type RxDocumentData, type WithDeleted } from 'rxdb';
 import { incarnationAction } from '@hale/protocol';
-import { MAX_RESYNCS, META_SCHEMAS } from '../store/device-meta';
-import { emptied, type PlainRecord } from './record-codec';
+import { MAX_RESYNCS, SYNC_STATE } from './stored-state';
+import { emptied, type PlainRecord } from '../records/plain-record';
 import { messageOf, type EngineCore } from './engine-core';
 import { plainOf } from './unsent';
 import { backoffMs } from '../core/backoff';
@@ -407,7 +407,7 @@ export const createReset = (core: EngineCore) => {
     },
     release: (): void => reset?.release(),
     async load(): Promise<void> {
-      incarnation = (await deps.meta.get('incarnation', META_SCHEMAS.incarnation)) ?? {};
+      incarnation = (await deps.meta.get('incarnation', SYNC_STATE.incarnation)) ?? {};
     },
   };
 };

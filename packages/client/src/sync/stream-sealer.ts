@@ -26,7 +26,8 @@
  */
 import type { PushDoc } from '@hale/protocol';
 import type { StreamRecordState, StreamSealer } from '../store/stream-sealing';
-import { emptied, encodeRecords, type CodecDeps, type EncodeInput, type PlainRecord } from './record-codec';
+import { encodeRecords, type CodecDeps, type EncodeInput } from './record-codec';
+import { emptied, type PlainRecord } from '../records/plain-record';
 import type { Keyring } from './keyring';
 
 export function createStreamSealer(deps: {

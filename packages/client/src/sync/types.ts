@@ -9,11 +9,13 @@
  * | internal (`Listed`, `Refused`, `Judged`, …) | passed between the engine's modules |
  */
 import type { Static } from '@sinclair/typebox';
+import type { NotWritableReason } from '../records/record-types';
 import type { WithDeleted } from 'rxdb';
 import type { AccessChangedFrame, ServedDoc, StreamAccess } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
 import type { Connection } from './connection';
-import type { DeviceMeta, KeptContentLoss, META_SCHEMAS, QuarantineReason } from '../store/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
+import type { KeptContentLoss, SYNC_STATE, QuarantineReason } from './stored-state';
 import type { DeviceKeyLookup } from './device-directory';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
@@ -21,7 +23,8 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import type { StreamList } from './stream-list';
 import type { StreamSealing } from '../store/stream-sealing';
 import type { DismissalAuditEntry } from './quarantine-dismiss-audit';
-import type { ContentModel, PlainRecord, WriteGrantLookup } from './record-codec';
+import type { ContentModel, WriteGrantLookup } from './record-codec';
+import type { PlainRecord } from '../records/plain-record';
 
 export interface StreamCheckpoint {
   s: Record<string, number>;
@@ -202,14 +205,6 @@ export interface RemovedStream {
   reason: 'expired' | 'revoked' | 'device-revoked';
 }
 
-/**
- * Why this device may not write a stream, as far as it knows (`whyNotWritable`): no consent it knows of
- * covers it (never granted, or ended before this session opened), consent lets it read only (a read
- * grant, or a write grant ended while a read grant lasts), or access to it ended: expired, or revoked
- * (the account's device revoked counts as revoked).
- */
-export type NotWritableReason = 'no-consent' | 'read-only' | 'expired' | 'revoked';
-
 export interface EngineDeps {
   collection: RecordsCollection;
   connection: Connection;
@@ -312,7 +307,7 @@ export interface Overwrite {
 /** Content of a refused version to keep under `slot` (see quarantine/list.ts `saveQuarantine`). */
 export interface KeptWrite {
   slot: string;
-  value: Static<typeof META_SCHEMAS.quarantineKept>;
+  value: Static<typeof SYNC_STATE.quarantineKept>;
 }
 /** Which request of RxDB's replication loop failed (see issues.ts `replicationIssue`, `fromLoop`). */
 export type LoopDirection = 'push' | 'pull';

@@ -17,10 +17,11 @@
  *   for all), as does any written or handed later: a revoked device can never send it.
  */
 import type { RxDocumentData, WithDeleted } from 'rxdb';
-import { canonicalOrNull, emptied, type PlainRecord } from './record-codec';
+import { canonicalOrNull } from './record-codec';
+import { emptied, type PlainRecord } from '../records/plain-record';
 import { recordKey, type EngineCore } from './engine-core';
 import type { Refusal, UnsentChange } from './types';
-import { META_SCHEMAS } from '../store/device-meta';
+import { SYNC_STATE } from './stored-state';
 import type { DeviceRecord } from '../store/device-db';
 
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
@@ -234,8 +235,8 @@ export const createUnsent = (core: EngineCore) => {
       return left.length > 0;
     },
     async load(): Promise<void> {
-      unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
-      for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
+      unsent = (await deps.meta.get('unsent', SYNC_STATE.unsent)) ?? [];
+      for (const r of (await deps.meta.get('diverged', SYNC_STATE.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), {
           stream: r.stream,
           id: r.id,

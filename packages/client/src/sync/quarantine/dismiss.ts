@@ -15,7 +15,7 @@
  *   again for that reason, neither listed nor reported. Dismissing never makes a version pass.
  * - Dismissals run one at a time (`dismissing`).
  */
-import { META_SCHEMAS } from '../../store/device-meta';
+import { SYNC_STATE } from '../stored-state';
 import { SyncError } from '../connection';
 import { dismissalAuditEntries } from '../quarantine-dismiss-audit';
 import { versionKey, type EngineCore } from '../engine-core';
@@ -181,17 +181,17 @@ export const createDismissals = (core: EngineCore) => {
      * something else. A store that refuses, or a stored list this build cannot read, leaves them for that.
      */
     async load(): Promise<void> {
-      for (const d of (await deps.meta.get('quarantine-dismissed', META_SCHEMAS.quarantineDismissed)) ?? []) {
+      for (const d of (await deps.meta.get('quarantine-dismissed', SYNC_STATE.quarantineDismissed)) ?? []) {
         dismissed.set(versionKey(d.stream, d.id, d.rev), d);
       }
-      for (const d of (await deps.meta.get(RECORDED_UNSTORED_KEY, META_SCHEMAS.quarantineDismissed)) ?? []) {
+      for (const d of (await deps.meta.get(RECORDED_UNSTORED_KEY, SYNC_STATE.quarantineDismissed)) ?? []) {
         recordedKept = true;
         const key = versionKey(d.stream, d.id, d.rev);
         if (dismissed.get(key)?.reason !== d.reason) recordedUnstored.set(key, d);
       }
       if (recordedUnstored.size > 0) {
         const stored = await deps.meta
-          .update('quarantine-dismissed', META_SCHEMAS.quarantineDismissed, (current) => [
+          .update('quarantine-dismissed', SYNC_STATE.quarantineDismissed, (current) => [
             ...withRecorded(
               new Map((current ?? []).map((d) => [versionKey(d.stream, d.id, d.rev), d])),
             ).values(),

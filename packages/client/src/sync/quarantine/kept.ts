@@ -17,7 +17,7 @@ import { MAX_DOC_BYTES } from '@hale/protocol';
 import type { Static } from '@sinclair/typebox';
 import { base64urlEncode, randomBytes, utf8Encode } from '@hale/crypto';
 import { isAtRestError } from '../../store/at-rest-encryption';
-import { META_SCHEMAS, type KeptContentLoss } from '../../store/device-meta';
+import { SYNC_STATE, type KeptContentLoss } from '../stored-state';
 import { SyncError } from '../connection';
 import type { EngineCore } from '../engine-core';
 import type { KeptWrite, Listed, QuarantinedVersion, QuarantineKey, Refused } from '../types';
@@ -131,14 +131,14 @@ export const createKeptContent = (core: EngineCore) => {
   const keptContentOf = async (
     q: QuarantineKey,
     slot: string,
-  ): Promise<Static<typeof META_SCHEMAS.quarantineKept> | null> => {
+  ): Promise<Static<typeof SYNC_STATE.quarantineKept> | null> => {
     // An entry is listed as soon as it is set aside, before its content is written (`saveQuarantine`):
     // read after the kept-content work queued so far, or a version asked about at once reads as not kept.
     // Never called from inside that queue (it would wait for itself).
     await keptWork;
-    let kept: Static<typeof META_SCHEMAS.quarantineKept> | null;
+    let kept: Static<typeof SYNC_STATE.quarantineKept> | null;
     try {
-      kept = await deps.meta.get(keptKey(slot), META_SCHEMAS.quarantineKept);
+      kept = await deps.meta.get(keptKey(slot), SYNC_STATE.quarantineKept);
     } catch (e) {
       if (!isAtRestError(e)) throw e;
       return null;

@@ -22,12 +22,12 @@
 import {
   AUTHOR_QUARANTINE,
   CONTENT_QUARANTINE,
-  META_SCHEMAS,
+  SYNC_STATE,
   RETRYABLE_QUARANTINE,
   type QuarantineReason,
-} from '../../store/device-meta';
+} from '../stored-state';
 import type { ServedDoc } from '@hale/protocol';
-import { emptied } from '../record-codec';
+import { emptied } from '../../records/plain-record';
 import { recordKey, revNumber, versionKey, type EngineCore } from '../engine-core';
 import { slotsOf } from './kept';
 import type {
@@ -40,7 +40,7 @@ import type {
   Refused,
   Waits,
 } from '../types';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 
 const MAX_QUARANTINE = 10_000;
 
@@ -442,14 +442,14 @@ export const createQuarantineList = (core: EngineCore) => {
     /** Reads the list at start (without entries dismissed for their reason: a crash between the writes). */
     async load(): Promise<void> {
       const dismissed = core.dismissals.reasonOf;
-      quarantine = ((await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? []).filter(
+      quarantine = ((await deps.meta.get('quarantine', SYNC_STATE.quarantine)) ?? []).filter(
         (q) => dismissed(q.stream, q.id, q.rev) !== q.reason,
       );
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       const slots = slotsOf(quarantine);
       core.kept.setSlots(slots.size);
       await core.kept.removeStrays(slots);
-      for (const g of (await deps.meta.get('quarantine-gaps', META_SCHEMAS.quarantineGaps)) ?? []) {
+      for (const g of (await deps.meta.get('quarantine-gaps', SYNC_STATE.quarantineGaps)) ?? []) {
         gaps.set(g.stream, g);
       }
     },

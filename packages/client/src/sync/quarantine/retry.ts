@@ -20,8 +20,8 @@ import {
   type ServedDoc,
   type StreamAccess,
 } from '@hale/protocol';
-import { RETRYABLE_QUARANTINE, type QuarantineReason } from '../../store/device-meta';
-import type { PlainRecord } from '../record-codec';
+import { RETRYABLE_QUARANTINE, type QuarantineReason } from '../stored-state';
+import type { PlainRecord } from '../../records/plain-record';
 import { messageOf, recordKey, revNumber, versionKey, type EngineCore } from '../engine-core';
 import { STREAMS_PER_REQUEST } from '../access';
 import { createBackoffTimer } from '../../core/backoff';

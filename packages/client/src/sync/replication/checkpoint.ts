@@ -17,7 +17,7 @@
  *   RxDB stored another (`voided`, persisted with the floor).
  */
 import { base64urlEncode, randomBytes } from '@hale/crypto';
-import { META_SCHEMAS } from '../../store/device-meta';
+import { SYNC_STATE } from '../stored-state';
 import type { EngineCore } from '../engine-core';
 import type { StreamCheckpoint } from '../types';
 
@@ -204,13 +204,13 @@ export const createCheckpoints = (core: EngineCore) => {
     /** Waits for the floor write under way (stop). */
     settled: (): Promise<void> => floorWriting,
     async load(): Promise<void> {
-      for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
+      for (const s of (await deps.meta.get('purged', SYNC_STATE.purged)) ?? []) restart.add(s);
       for (const [s, token] of Object.entries(
-        (await deps.meta.get('pull-restarted', META_SCHEMAS.restartTokens)) ?? {},
+        (await deps.meta.get('pull-restarted', SYNC_STATE.restartTokens)) ?? {},
       )) {
         if (restart.has(s)) restartTokens.set(s, token);
       }
-      const savedFloor = await deps.meta.get('pull-floor', META_SCHEMAS.pullFloor);
+      const savedFloor = await deps.meta.get('pull-floor', SYNC_STATE.pullFloor);
       if (savedFloor !== null && Object.keys(savedFloor.at).length > 0) {
         floor = { at: savedFloor.at, after: savedFloor.after };
       }

@@ -20,7 +20,7 @@ import { Subject } from 'rxjs';
 import type { RxReplicationPullStreamItem } from 'rxdb';
 import type { AccessChangedFrame, ChangesFrame, ServerFrame } from '@hale/protocol';
 import { messageOf, type EngineCore } from '../engine-core';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
 
 /** At most this long after its hand-over a change frame counts as live work (RxDB may drop a batch). */

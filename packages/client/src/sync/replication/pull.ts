@@ -30,7 +30,7 @@ import { createPagePrefetcher } from '../page-prefetch';
 import { STREAMS_PER_REQUEST } from '../access';
 import { createBackoffTimer } from '../../core/backoff';
 import type { EngineCore } from '../engine-core';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
 import type { Positions } from './checkpoint';
 

@@ -18,11 +18,12 @@
  */
 import type { WithDeleted } from 'rxdb';
 import { parseStreamId, type ServedDoc } from '@hale/protocol';
-import { RETRYABLE_QUARANTINE } from '../../store/device-meta';
+import { RETRYABLE_QUARANTINE } from '../stored-state';
 import { createRecentMap } from '../../core/recent-map';
 import { receivedTransitionRefusal } from '../received-transition';
 import { overwriteRefused, type MergingDevice } from '../../records/conflicts';
-import { sameVersion, type PlainRecord } from '../record-codec';
+import { sameVersion } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import { versionKey, type EngineCore } from '../engine-core';
 import type { Judged, Overwrite, PushInput, SyncIssue } from '../types';
 

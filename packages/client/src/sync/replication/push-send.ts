@@ -30,7 +30,8 @@ import {
   type PushRow,
 } from '@hale/protocol';
 import { SyncError } from '../connection';
-import { encodeRecords, tagOf, type EncodeInput, type PlainRecord } from '../record-codec';
+import { encodeRecords, tagOf, type EncodeInput } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import type { EngineCore } from '../engine-core';
 import type { PushInput } from '../types';
 import { storeResealedAtRest } from './resealed-at-rest';

@@ -20,7 +20,8 @@
 import type { WithDeleted } from 'rxdb';
 import type { ServedDoc } from '@hale/protocol';
 import { SyncError } from '../connection';
-import { emptied, sameVersion, type EncodeInput, type PlainRecord } from '../record-codec';
+import { sameVersion, type EncodeInput } from '../record-codec';
+import { emptied, type PlainRecord } from '../../records/plain-record';
 import type { EngineCore } from '../engine-core';
 import type { Overwrite, PushInput, Refusal } from '../types';
 import { createPushSend } from './push-send';

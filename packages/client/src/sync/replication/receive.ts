@@ -28,7 +28,8 @@ import type { ServedDoc } from '@hale/protocol';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from '../freshness';
 import { receivedTransitionRefusal } from '../received-transition';
 import { readNoteVersionContexts } from '../../records/removal-rules';
-import { decodeRecords, emptied, tagOf, type Decoded, type PlainRecord } from '../record-codec';
+import { decodeRecords, tagOf, type Decoded } from '../record-codec';
+import { emptied, type PlainRecord } from '../../records/plain-record';
 import { recordKey, type EngineCore } from '../engine-core';
 import type { Refused } from '../types';
 

@@ -18,7 +18,7 @@
  * row as it was, until its next write; the push it follows is not failed by it.
  */
 import { createRevision, type WithDeleted } from 'rxdb';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import type { RecordsCollection } from '../../store/device-db';
 import { plainOf } from '../unsent';
 

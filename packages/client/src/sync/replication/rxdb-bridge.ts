@@ -19,7 +19,7 @@
 import { first, skip, skipWhile, Subject, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import type { EngineCore } from '../engine-core';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
 import { replicationIssue } from '../issues';
 import { CONFLICT_WAIT } from './push-masters';

@@ -24,9 +24,9 @@
  */
 import type { PushRow, ServedDoc } from '@hale/protocol';
 import { createRecentMap } from '../../core/recent-map';
-import { META_SCHEMAS } from '../../store/device-meta';
+import { SYNC_STATE } from '../stored-state';
 import { recordKey, type EngineCore } from '../engine-core';
-import type { PlainRecord } from '../record-codec';
+import type { PlainRecord } from '../../records/plain-record';
 
 /** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
@@ -133,7 +133,7 @@ export const createSentLog = (core: EngineCore) => {
     async load(): Promise<void> {
       const frames = await Promise.all(
         Array.from({ length: UNANSWERED_SLOTS }, (_, i) =>
-          deps.meta.get(`${UNANSWERED_KEY}${i}`, META_SCHEMAS.pushUnanswered),
+          deps.meta.get(`${UNANSWERED_KEY}${i}`, SYNC_STATE.pushUnanswered),
         ),
       );
       for (const slot of frames
