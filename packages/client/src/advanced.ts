@@ -179,7 +179,7 @@ export {
   RESYNC_BACKOFF_MAX_MS,
   RESYNC_WINDOW_MS,
 } from './sync/engine';
-export type { NotWritableReason } from './records/record-types';
+export type { NotWritableReason } from './records/record-errors';
 export { decodeRecord, encodeRecord, tagOf, type DecodeFailure } from './sync/record-codec';
 export type { PlainRecord } from './records/plain-record';
 export {

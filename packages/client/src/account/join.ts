@@ -32,7 +32,7 @@ import { checkServedWrap, signWrap, sendWrap, lostToAnotherChange } from './pass
 import { fetchAccount, checkServedRole, requiredAtJoin } from './served-account';
 import { publishAtJoin } from './publications';
 import { heldGenerations } from './lock-state';
-import { rootOfRecoveryKey } from './unlock';
+import { rootOfRecoveryKey } from './recovery-key';
 
 export interface JoinWithPassphraseInput {
   /** As typed: `normalizeLoginName` folds capitals and surrounding spaces before it is looked up. */

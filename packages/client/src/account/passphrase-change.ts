@@ -39,7 +39,7 @@ import {
   signPayload,
 } from './account-deps';
 import { assertUnlocked, heldGenerations } from './lock-state';
-import { requireRecoveryKeyOf, rootOfRecoveryKey } from './unlock';
+import { requireRecoveryKeyOf, rootOfRecoveryKey } from './recovery-key';
 import { exclusive, unwrapRoot, requireRecord } from './vault-record';
 
 export type ChangePassphraseInput = {

@@ -7,7 +7,7 @@
  *   (publications.ts); best effort, never in the way of opening.
  */
 import { AccountError } from '../core/account-error';
-import { constantTimeEqual, type Ed25519, decodeRecoveryKey } from '@hale/crypto';
+import type { Ed25519 } from '@hale/crypto';
 import type { VaultRecord } from './vault';
 import type { UnlockedAccount, AccountDeps } from './account-deps';
 import { requireRecord, unwrapRoot, openDeviceSecret, unlocked } from './vault-record';
@@ -21,6 +21,7 @@ import {
 } from './publications';
 import { withRootKeys } from './new-device';
 import { heldGenerations } from './lock-state';
+import { rootOfRecoveryKey, wrongRecoveryKey } from './recovery-key';
 
 /**
  * Opens the account stored on this device; works offline and never waits for the server. Given `api`
@@ -57,28 +58,7 @@ export async function unlockWithRecoveryKey(
   return unlockWithRoot(deps, record, root, wrongRecoveryKey);
 }
 
-const wrongRecoveryKey = (): never => {
-  throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
-};
-
-/** Refuses a recovery key that is mistyped (INVALID_RECOVERY_KEY) or not `account`'s (WRONG_RECOVERY_KEY). */
-export function requireRecoveryKeyOf(account: UnlockedAccount, recoveryKey: string): void {
-  const root = rootOfRecoveryKey(recoveryKey);
-  try {
-    if (!constantTimeEqual(root, account.root)) wrongRecoveryKey();
-  } finally {
-    root.fill(0);
-  }
-}
-
 type UnlockDeps = Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 };
-
-export function rootOfRecoveryKey(recoveryKey: string): Uint8Array {
-  const decoded = decodeRecoveryKey(recoveryKey);
-  if (decoded.ok) return decoded.value;
-  const { group, message } = decoded.error;
-  throw new AccountError('INVALID_RECOVERY_KEY', message, group === undefined ? {} : { group });
-}
 
 /** `unlock` from a root already opened; `otherAccount` throws when the root is not the vault's account's. */
 async function unlockWithRoot(

@@ -19,6 +19,7 @@ import {
   AT_REST_OPEN_FAILURES,
   AT_REST_UNEXPECTED_FAILURE,
   atRestDecryptText,
+  type AtRestDecryptReason,
 } from './at-rest-open-failures';
 
 /** Codes of AtRestError; only ever appended to. */
@@ -32,8 +33,6 @@ export const AT_REST_ERROR_CODES = [
   'AT_REST_CLOSED',
 ] as const;
 export type AtRestErrorCode = (typeof AT_REST_ERROR_CODES)[number];
-
-export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
 
 export interface AtRestErrorDetails {
   readonly reason?: AtRestDecryptReason | 'NOT_JSON';

@@ -5,7 +5,8 @@
  * A module of its own because at-rest-encryption.ts imports job-result.ts: the texts imported from there
  * would make a cycle.
  */
-import type { AtRestDecryptReason } from './at-rest-jobs';
+/** Why a sealed value did not open. */
+export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
 
 /** The message of a decryption failure (AT_REST_DECRYPT_FAILED) saying what failed. */
 export const atRestDecryptText = (what: string): string => `at-rest decryption failed: ${what}`;

@@ -19,7 +19,7 @@
 import { Type } from '@sinclair/typebox';
 import { createChecker, type Checker } from '@hale/protocol';
 import { AT_REST_ERROR_CODES, AT_REST_KEY_LENGTH, isAtRestError, type AtRestErrorCode } from './at-rest-jobs';
-import type { CryptoOffloadErrorCode } from './worker-offload';
+import type { CryptoOffloadErrorCode } from './crypto-offload';
 
 /** A worker's answer for a job it could not run: a code and a message without any value of the job. */
 export interface CryptoJobFailure {

@@ -27,7 +27,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SECRETBOX_MAC_LENGTH, SECRETBOX_NONCE_LENGTH, type JsonValue } from '@hale/crypto';
 import { createChecker, type Checker } from '@hale/protocol';
-import type { AtRestDecryptReason, AtRestJob, AtRestJobResult } from './at-rest-jobs';
+import type { AtRestJob, AtRestJobResult } from './at-rest-jobs';
+import type { AtRestDecryptReason } from './at-rest-open-failures';
 import { isAtRestOpenText } from './at-rest-open-failures';
 import { isWireOpenText, type WireJob, type WireJobResult, type WireOpenFailure } from './wire-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';

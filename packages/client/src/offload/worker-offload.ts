@@ -70,6 +70,7 @@ import {
   type CryptoJob,
   type CryptoJobResult,
   type CryptoOffload,
+  type CryptoOffloadErrorCode,
 } from './crypto-offload';
 import { AtRestError } from './at-rest-jobs';
 import { errorClassOf, jobFailureOf, readJobFailure } from './job-failure';
@@ -87,21 +88,6 @@ export interface WorkerOffload extends CryptoOffload {
    */
   fallback(): CryptoOffloadError | null;
 }
-
-/**
- * Error codes of the offload's own typed failures (append-only). `WORKER_MESSAGE_UNREADABLE`: the worker
- * sent a message that could not be read (a 'messageerror', or no reply to any job), so the jobs it was
- * running failed and it was replaced; the batch can be retried. `WORKER_JOB_FAILED`: the worker answered
- * that it could not run the job, with no typed error of the job's own (a bug, or an answer it could not
- * send); the worker stays. `WORKER_UNAVAILABLE`: no worker could start, so jobs run on the calling thread
- * (a report, never a job's rejection: see `WorkerOffload.fallback`).
- */
-export const CRYPTO_OFFLOAD_ERROR_CODES = [
-  'WORKER_MESSAGE_UNREADABLE',
-  'WORKER_JOB_FAILED',
-  'WORKER_UNAVAILABLE',
-] as const;
-export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];
 
 export class CryptoOffloadError extends HaleError {
   override readonly name = 'CryptoOffloadError';

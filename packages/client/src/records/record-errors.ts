@@ -9,8 +9,15 @@
  */
 import { HaleError } from '../core/hale-error';
 import type { ValidationFailed, RecordKind, ValidationIssue } from '@hale/model';
-import type { NotWritableReason } from './record-types';
 import { MAX_DOC_BYTES } from '@hale/protocol';
+
+/**
+ * Why this device may not write a stream, as far as it knows (`whyNotWritable`): no consent it knows of
+ * covers it (never granted, or ended before this session opened), consent lets it read only (a read
+ * grant, or a write grant ended while a read grant lasts), or access to it ended: expired, or revoked
+ * (the account's device revoked counts as revoked).
+ */
+export type NotWritableReason = 'no-consent' | 'read-only' | 'expired' | 'revoked';
 
 export type RecordErrorCode =
   | 'VALIDATION_FAILED'

@@ -17,7 +17,7 @@ import {
 import type { RecordsCollection, JsonObject } from '../store/device-db';
 import type { Observable } from 'rxjs';
 import type { PlainRecord } from './plain-record';
-import { RecordError } from './record-errors';
+import { RecordError, type NotWritableReason } from './record-errors';
 
 /** Fields every record gets from the store, not from the caller. */
 const MANAGED = ['id', 'patientId', 'createdAt', 'updatedAt'] as const;
@@ -228,11 +228,3 @@ export const rightsOver = (
     remove: authorshipIssues(stored.kind, held, null, accountId, patientId).length === 0,
   };
 };
-
-/**
- * Why this device may not write a stream, as far as it knows (`whyNotWritable`): no consent it knows of
- * covers it (never granted, or ended before this session opened), consent lets it read only (a read
- * grant, or a write grant ended while a read grant lasts), or access to it ended: expired, or revoked
- * (the account's device revoked counts as revoked).
- */
-export type NotWritableReason = 'no-consent' | 'read-only' | 'expired' | 'revoked';

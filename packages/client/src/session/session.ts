@@ -81,7 +81,7 @@ import {
   type AccountsDevicesAnswer,
 } from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
-import type { NotWritableReason } from '../records/record-types';
+import type { NotWritableReason } from '../records/record-errors';
 import type { ContentModel } from '../sync/record-codec';
 import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';

@@ -107,7 +107,6 @@ export {
   invalidAtRestKey,
   isAtRestError,
   runAtRestJob,
-  type AtRestDecryptReason,
   type AtRestErrorCode,
   type AtRestErrorDetails,
   type AtRestJob,
@@ -116,6 +115,7 @@ export {
   type AtRestSealOutcome,
   type SealContext,
 } from '../offload/at-rest-jobs';
+export type { AtRestDecryptReason } from '../offload/at-rest-open-failures';
 
 export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;

@@ -9,8 +9,7 @@
  *   refused (AT_REST_DECRYPT_FAILED); a malformed skeleton or reference list → null here (MALFORMED there).
  * - Not covered: replaying a whole older meta document (as for any document).
  */
-import { isRecord } from '../offload/at-rest-jobs';
-import { envelopeKey } from './value-memory';
+import { isRecord, VALUE_PREFIX } from '../offload/at-rest-jobs';
 
 /**
  * Composite values, only for the `docData` field of RxDB's replication-meta documents (a full copy of a
@@ -27,6 +26,18 @@ import { envelopeKey } from './value-memory';
 export const COMPOSITE_PREFIX = 'r1:';
 
 export const COMPOSITE_SEPARATOR = ':';
+
+// Envelopes are remembered under their nonce (random per seal) and compared whole on a hit: hashing a
+// kilobyte-long string for every Map lookup cost more than the lookup saved (≈2.5 µs each, measured).
+// A composite value (`r1:`) is remembered under the nonce of its own small envelope.
+const ENVELOPE_KEY_CHARS = 32;
+
+export const envelopeKey = (stored: string): string => {
+  const from = stored.startsWith(COMPOSITE_PREFIX)
+    ? COMPOSITE_PREFIX.length + VALUE_PREFIX.length
+    : VALUE_PREFIX.length;
+  return stored.slice(from, from + ENVELOPE_KEY_CHARS);
+};
 
 /** `h`: the clear digest the referred envelope is bound to; '' in refs sealed before it existed (5 members). */
 export type CompositeRef = readonly [

@@ -8,8 +8,6 @@
  * - `forgetAll` empties the memory for whoever still holds it (an instance in flight), at dispose.
  */
 import { type RecentMap, createRecentMap } from '../core/recent-map';
-import { VALUE_PREFIX } from '../offload/at-rest-jobs';
-import { COMPOSITE_PREFIX } from './composites';
 
 /** How many recently sealed or opened values a database's instances remember in plaintext (see `createValueCodec`). */
 export const AT_REST_RECENT_VALUES = 8192;
@@ -62,16 +60,4 @@ export const createValueMemory = (): ValueMemory => ({
 /** Drops every remembered value, for whoever still holds `memory` (an instance in flight). */
 export const forgetAll = (memory: ValueMemory): void => {
   Object.assign(memory, createValueMemory());
-};
-
-// Envelopes are remembered under their nonce (random per seal) and compared whole on a hit: hashing a
-// kilobyte-long string for every Map lookup cost more than the lookup saved (≈2.5 µs each, measured).
-// A composite value (`r1:`) is remembered under the nonce of its own small envelope.
-const ENVELOPE_KEY_CHARS = 32;
-
-export const envelopeKey = (stored: string): string => {
-  const from = stored.startsWith(COMPOSITE_PREFIX)
-    ? COMPOSITE_PREFIX.length + VALUE_PREFIX.length
-    : VALUE_PREFIX.length;
-  return stored.slice(from, from + ENVELOPE_KEY_CHARS);
 };

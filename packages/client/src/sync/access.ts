@@ -27,7 +27,7 @@ import {
 import { createStreamList } from './stream-list';
 import type { EngineCore } from './engine-core';
 import type { RemovedStream } from './types';
-import type { NotWritableReason } from '../records/record-types';
+import type { NotWritableReason } from '../records/record-errors';
 import { coalescedSave } from '../core/coalesced-save';
 
 /**
