@@ -1,8 +1,9 @@
 /*
  * Conformance of `SyncStore.shl` (shl-types.ts), declared inside `runStoreConformance`: links found by
  * token hash only, listed to their patient alone, revoked once, passcode attempts counted down to zero
- * and never below, an access counted only on a live link, one-time file tickets; racing decisions (also
- * through two instances over one backend) each taken once; accesses through one instance told to the other
+ * and never below, an access counted only on a live link, every access logged (those that lost a race
+ * as refused), one-time file tickets; racing decisions (also through two instances over one backend) each
+ * taken once; accesses through one instance told to the other
  * (`onRemoteAccess`, where the store has it).
  */
 import { describe, expect, it } from 'vitest';
@@ -68,13 +69,17 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       expect(await store().shl.recordAccess(id, wrong)).toEqual({ attemptsLeft: 0, accessCount: 1 });
       expect(await store().shl.recordAccess(id, wrong)).toBeNull();
       expect(await store().shl.recordAccess(id, { ...wrong, outcome: 'opened' })).toBeNull();
+      // The locked link's attempts are logged all the same, as refused (nothing taken, nothing opened).
       const log = await store().shl.accesses(PATIENT, id, 10);
       expect(log.map((a) => a.outcome)).toEqual([
+        'refused',
+        'refused',
         'wrong-passcode',
         'wrong-passcode',
         'opened',
         'wrong-passcode',
       ]);
+      expect((await store().shl.byToken(link(3).tokenHash))?.attemptsLeft).toBe(0);
       const since = await store().shl.accessesSince(PATIENT, '2026-11-25T10:59:59.000Z', 10);
       expect(since.map((a) => [a.linkId, a.outcome])).toEqual(log.map((a) => [id, a.outcome]).reverse());
       expect(await store().shl.accessesSince(OTHER, '2026-11-25T10:59:59.000Z', 10)).toEqual([]);
@@ -103,6 +108,10 @@ export const describeShlConformance = (store: () => SyncStore): void => {
           recipient: 'x',
         }),
       ).toBeNull();
+      expect(await store().shl.accesses(PATIENT, id, 10)).toEqual([
+        { at: '2026-11-25T14:00:00.000Z', outcome: 'refused', recipient: 'x' },
+      ]);
+      expect((await store().shl.byToken(link(4).tokenHash))?.accessCount).toBe(0);
     });
 
     it('opens a one-time link once, racing viewers included; then it is revoked and lists so', async () => {
@@ -162,7 +171,16 @@ export const describeShlConformance = (store: () => SyncStore): void => {
           .sort(),
       ).toEqual([0, 1, 2]);
       expect(results.filter((r) => r === null)).toHaveLength(3);
-      expect(await store().shl.accesses(PATIENT, id, 10)).toHaveLength(3);
+      // Every attempt is logged, the three that found the link locked too.
+      const outcomes = (await store().shl.accesses(PATIENT, id, 10)).map((a) => a.outcome);
+      expect(outcomes.toSorted()).toEqual([
+        'refused',
+        'refused',
+        'refused',
+        'wrong-passcode',
+        'wrong-passcode',
+        'wrong-passcode',
+      ]);
       expect((await store().shl.byToken(link(6).tokenHash))?.attemptsLeft).toBe(0);
 
       await store().shl.create(link(7));
@@ -171,6 +189,29 @@ export const describeShlConformance = (store: () => SyncStore): void => {
         Array.from({ length: 4 }, () => store().shl.takeTicket('c'.repeat(64), 1_000)),
       );
       expect(takes.filter((t) => t !== null).map((t) => t?.linkId)).toEqual([link(7).linkId]);
+    });
+
+    it('41 wrong passcodes at once: 3 take the attempts, all 41 are logged and told since', async () => {
+      await ready();
+      await store().shl.create(link(9));
+      const id = link(9).linkId;
+      const results = await Promise.all(
+        Array.from({ length: 41 }, (_, i) =>
+          store().shl.recordAccess(id, {
+            at: `2026-11-25T16:00:${String(i).padStart(2, '0')}.000Z`,
+            outcome: 'wrong-passcode',
+            recipient: `guess ${i}`,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r !== null)).toHaveLength(3);
+      const log = await store().shl.accesses(PATIENT, id, 100);
+      expect(log).toHaveLength(41);
+      expect(log.filter((a) => a.outcome === 'wrong-passcode')).toHaveLength(3);
+      expect(log.filter((a) => a.outcome === 'refused')).toHaveLength(38);
+      expect(new Set(log.map((a) => a.recipient)).size).toBe(41);
+      const told = await store().shl.accessesSince(PATIENT, '2026-11-25T15:59:59.000Z', 500);
+      expect(told.filter((a) => a.linkId === id)).toHaveLength(41);
     });
 
     it('an opening racing a revocation is either counted before it or refused', async () => {
@@ -186,7 +227,11 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       const after = await store().shl.byToken(link(8).tokenHash);
       expect(after?.accessCount).toBe(opened === null ? 0 : 1);
       expect(await store().shl.recordAccess(id, open)).toBeNull();
-      expect((await store().shl.accesses(PATIENT, id, 10)).length).toBe(opened === null ? 0 : 1);
+      // Both logged: the raced opening as what it decided, the late one refused.
+      expect((await store().shl.accesses(PATIENT, id, 10)).map((a) => a.outcome)).toEqual([
+        'refused',
+        opened === null ? 'refused' : 'opened',
+      ]);
     });
   });
 };
@@ -218,10 +263,10 @@ export const describeShlSharedConformance = (makeSharedPair: SharedPair): void =
           .map((r) => r?.attemptsLeft)
           .sort(),
       ).toEqual([0, 1, 2]);
-      expect(await b.shl.accesses(PATIENT, id, 10)).toHaveLength(3);
+      // All eight logged, the five that found the link locked as refused.
+      expect(await b.shl.accesses(PATIENT, id, 10)).toHaveLength(8);
       if (b.shl.onRemoteAccess !== undefined) {
-        const through = (even: boolean) =>
-          results.filter((r, i) => r !== null && (i % 2 === 0) === even).length;
+        const through = (even: boolean) => results.filter((_r, i) => (i % 2 === 0) === even).length;
         await a.shl.recordAccess(id, { ...wrong, outcome: 'refused' });
         // Each hears exactly what was logged through the other, never its own.
         await waitUntil(() => heardByB.length === through(true) + 1 && heardByA.length === through(false));

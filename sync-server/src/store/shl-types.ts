@@ -4,8 +4,9 @@
  *
  * Invariants (every store): a link is found by the hash of its manifest token, never by the token; an
  * access that opens a link and the count it adds commit together, and only while the link is neither
- * revoked nor locked (no passcode attempts left); a wrong passcode takes one attempt, never below zero; a
- * one-time link is revoked by the same write that counts its first opening, so no two viewers open it.
+ * revoked nor locked (no passcode attempts left); a wrong passcode takes one attempt, never below zero;
+ * every access to an existing link is logged, whatever it decided; a one-time link is revoked by the same
+ * write that counts its first opening, so no two viewers open it.
  */
 
 export interface ShlContentCount {
@@ -61,8 +62,11 @@ export interface ShlStore {
   revoke(patientId: string, linkId: string, at: string): Promise<ShlLinkListing>;
   /**
    * Logs an access and applies it: `opened` adds one to the count, `wrong-passcode` takes an attempt;
-   * both only while the link is not revoked and has attempts left (else null, nothing written). `refused`
-   * (expired, revoked, locked) is logged only. Answers the attempts left and the count after it.
+   * both only while the link is not revoked and has attempts left. `refused` (expired, revoked, locked) is
+   * logged only. Answers the attempts left and the count after it. An `opened` or `wrong-passcode` on a
+   * link revoked or locked by then (another viewer's attempt committed first) is logged as `refused` and
+   * answers null: every attempt is in the log, concurrent ones too, and the log's `wrong-passcode` entries
+   * are exactly the attempts taken.
    */
   recordAccess(
     linkId: string,

@@ -161,18 +161,21 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
   };
 
   const logTx = db.transaction((linkId: string, access: ShlAccess) => {
-    if (access.outcome !== 'refused') {
+    let outcome = access.outcome;
+    if (outcome !== 'refused') {
       const changed =
-        access.outcome === 'opened'
+        outcome === 'opened'
           ? s().opened.run(access.at, access.at, linkId).changes
           : s().wrong.run(access.at, linkId).changes;
-      if (changed === 0) return null;
+      // Revoked or locked by an access that committed first: logged all the same, as refused.
+      if (changed === 0) outcome = 'refused';
     }
-    s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, access.outcome, access.recipient);
     const counts = s().counts.get(linkId);
-    return counts === undefined
-      ? null
-      : { attemptsLeft: counts.attempts_left, accessCount: counts.access_count };
+    if (counts === undefined) return null;
+    s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, outcome, access.recipient);
+    return outcome === access.outcome
+      ? { attemptsLeft: counts.attempts_left, accessCount: counts.access_count }
+      : null;
   });
   const createTx = db.transaction((link: Parameters<ShlStore['create']>[0]) => {
     s().insert.run(

@@ -16,6 +16,7 @@
  *   access (the check, the count or the attempt, the log entry), a revocation, a ticket put or taken. Of
  *   commits racing on one link (any nodes) each is decided after the other, so two viewers racing on the
  *   last passcode attempt take one attempt each and at most the attempts left, and a ticket is taken once.
+ *   Every access to a link that exists is logged, one that lost such a race too (as `refused`).
  * - A creation is one transaction of the link's shard and its token hash's: a link id and a token hash are
  *   each taken once.
  * - Each access commit carries an event (`shl`, changes.ts) that other nodes hand to `onRemoteAccess`.
@@ -149,8 +150,31 @@ export const couchShl = (ctx: Ctx): CouchShl => {
       throw new StoreError('NOT_FOUND', 'no such link of this patient');
     return found;
   };
-  /** One commit of the link's shard: `decide` answers the new state (null: write nothing) and the answer. */
+  /** Per link, the tail of this instance's queue of decisions (removed when the last one is done). */
+  const queues = new Map<string, Promise<unknown>>();
+  /**
+   * One commit of the link's shard: `decide` answers the new state (null: write nothing) and the answer.
+   * Decisions about one link through this instance wait for each other: racing commits of one shard lose
+   * to each other and retry (log.ts), so 41 viewers at once would cost some 860 commit attempts and could
+   * run the last out of attempts (UNAVAILABLE, the access not logged); queued, each commits at its first.
+   */
   const decide = async <T>(
+    linkId: string,
+    build: (
+      found: { created: Created; state: LinkState } | null,
+    ) => Promise<{ state: LinkState | null; ops?: Op[]; event?: CommitEvent; result: T }>,
+  ): Promise<T> => {
+    const previous = queues.get(linkId) ?? Promise.resolve();
+    const mine = previous.then(() => commitDecision(linkId, build));
+    const tail = mine.catch(() => undefined);
+    queues.set(linkId, tail);
+    try {
+      return await mine;
+    } finally {
+      if (queues.get(linkId) === tail) queues.delete(linkId);
+    }
+  };
+  const commitDecision = async <T>(
     linkId: string,
     build: (
       found: { created: Created; state: LinkState } | null,
@@ -268,8 +292,10 @@ export const couchShl = (ctx: Ctx): CouchShl => {
         }
         const { created, state } = found;
         let next: LinkState = { ...state, seq: state.seq + 1 };
-        if (access.outcome !== 'refused') {
-          if (state.revokedAt !== undefined || state.attemptsLeft <= 0) return { state: null, result: null };
+        // Revoked or locked by an access that committed first: logged all the same, as refused.
+        const admitted = state.revokedAt === undefined && state.attemptsLeft > 0;
+        const logged: ShlAccess = admitted ? access : { ...access, outcome: 'refused' };
+        if (access.outcome !== 'refused' && admitted) {
           next =
             access.outcome === 'opened'
               ? {
@@ -283,9 +309,12 @@ export const couchShl = (ctx: Ctx): CouchShl => {
         }
         return {
           state: next,
-          ops: accessOps(created, next.seq, access),
+          ops: accessOps(created, next.seq, logged),
           event: { k: 'shl', patient: created.patientId, link: linkId },
-          result: { attemptsLeft: next.attemptsLeft, accessCount: next.accessCount },
+          result:
+            logged.outcome === access.outcome
+              ? { attemptsLeft: next.attemptsLeft, accessCount: next.accessCount }
+              : null,
         };
       });
     },
