@@ -40,6 +40,7 @@ import { pairingPlugin } from './plugins/pairing';
 import { shlPlugin } from './plugins/shl';
 import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
+import { registerSecurityHeaders, securityHeaders } from './plugins/security-headers';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 import { appStaticPlugin } from './plugins/app-static';
 import { buildCachedSerializer } from './serializers';
@@ -198,6 +199,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     requireHostHeader: false,
   };
   const { https } = options;
+  // nosniff, and HSTS when serving HTTPS: on every answer, those written below Fastify's replies too.
+  const security = securityHeaders(https !== undefined);
   // HTTPS: the same server options with the certificate, and what Fastify sets on a server it makes itself.
   const serverFactory: FastifyServerFactory | undefined =
     https === undefined
@@ -235,7 +238,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       // As Node's own handler: no answer into a response already under way on this connection (a
       // keep-alive one), which the client would read as part of that response.
       const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-      if (socket.writable && inFlight?.headersSent !== true) socket.end(rawRefusal(refusal));
+      if (socket.writable && inFlight?.headersSent !== true) socket.end(rawRefusal(refusal, security));
       socket.destroy();
     },
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
@@ -245,8 +248,13 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       endUpgradeOnAnswer(request, reply);
       // Neither hooks nor the CORS plugin run here: without these a page sees a network error, not the
       // envelope. An allowed origin's preflight is answered as the plugin would, before the bucket.
-      const cors = corsForUnrouted(config.allowedOrigins, request.method, request.headers.origin);
-      void reply.headers(cors.headers);
+      const cors = corsForUnrouted(
+        config.allowedOrigins,
+        request.method,
+        request.headers.origin,
+        request.url,
+      );
+      void reply.headers({ ...security, ...cors.headers });
       if (cors.preflight) {
         void (reply as FastifyReply).code(204).send();
         return;
@@ -415,7 +423,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send({ code: 'NOT_FOUND', message: 'no such route' });
   });
-  // First: CORS headers must be on the refusals of the hooks below too, and a preflight costs no token.
+  // First: these headers must be on the refusals of the hooks below too, and a preflight costs no token.
+  registerSecurityHeaders(app, https !== undefined);
   await registerCors(app, config);
   // Set when close() begins (or app.close(), through preClose): what still arrives on a connection the
   // server holds gets the envelope, not Fastify's 503 body, and no token is spent on it.
@@ -523,6 +532,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // RFC 6455 4.4: a refused version names those the server speaks (ws speaks 13 and 8).
     socket.end(
       rawRefusal(new ServiceError('BAD_MESSAGE', `WebSocket handshake refused: ${error.message}`), {
+        ...security,
         'Sec-WebSocket-Version': '13, 8',
       }),
     );

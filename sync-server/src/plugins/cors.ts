@@ -32,6 +32,19 @@
  *   the plugin run) gets the same headers from `corsForUnrouted`, the same allowed set deciding: an allowed
  *   origin's preflight is answered 204 before the address bucket, its real request meets the bucket and
  *   gets the envelope with the origin echoed, so the page reads the refusal instead of a network error.
+ * - The public SMART Health Link routes (PUBLIC_LINK_ROUTES: a manifest, a manifest's file) are the
+ *   exception, with or without allowed origins: a link is opened by whichever viewer its holder uses (the
+ *   specification's receiving applications include "a lightweight web page with Javascript" on any site),
+ *   so they answer every origin, `Access-Control-Allow-Origin: *`. Nothing there rests on the browser's
+ *   credentials: no cookie, no bearer token, the link's token in the path is the capability and anyone who
+ *   holds it can ask from anywhere, a page or not; the passcode attempts a page could make are the ones
+ *   any client can (SHL_PASSCODE_ATTEMPTS per link's lifetime). Their preflight (the manifest request's
+ *   `content-type: application/json` is not safelisted) is answered 204 before the address bucket, like
+ *   the API's, naming the route's one method and any request header (`*`, with `content-type` named for
+ *   engines older than the wildcard): the specification lets a viewer send headers the server ignores.
+ *   Every answer of theirs, refusals included (401 `remainingAttempts`, 404, 429), carries the origin
+ *   `*`, so a viewer can read why a link did not open; no `Vary: Origin`, as nothing varies by origin. The
+ *   API's CORS (below) leaves these routes alone (route config `cors: false`).
  * Failure modes: behind a reverse proxy that rewrites `Host` to the upstream's address (nginx without
  * `proxy_set_header Host $host`) and sends no `X-Forwarded-Host` from a trusted address (`--trust-proxy`),
  * the page's own origin no longer matches the request's host: a same-origin web app's socket is refused
@@ -67,6 +80,33 @@ const EXPOSED_HEADERS = ['content-length'];
  */
 const ALLOWED_HEADERS = ['authorization', 'content-type'];
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: @fastify/cors leaves this route to its own headers (the public link routes). */
+    cors?: false;
+  }
+}
+
+/** The public SMART Health Link routes (plugins/shl.ts) and the one method each takes: open to any origin. */
+export const PUBLIC_LINK_ROUTES: ReadonlyMap<string, 'GET' | 'POST'> = new Map([
+  ['/shl/:token', 'POST'],
+  ['/shl/file/:ticket', 'GET'],
+]);
+
+/** What every answer of a public link route carries (any method, refusals included). */
+const PUBLIC_LINK_HEADERS = { 'access-control-allow-origin': '*' } as const;
+
+/** The preflight answer of a public link route taking `method`. */
+const publicLinkPreflight = (method: string): Record<string, string> => ({
+  ...PUBLIC_LINK_HEADERS,
+  'access-control-allow-methods': method,
+  'access-control-allow-headers': 'content-type, *',
+  'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
+});
+
+/** Whether a request path, read before routing (frameworkErrors), is under a public link route. */
+const isPublicLinkPath = (url: string): boolean => url.startsWith('/shl/') && !url.startsWith('/shl/view');
+
 /**
  * Whether `origin` names the host the request was sent to. The scheme is left out: behind a TLS proxy the
  * server sees plain HTTP while the page's origin says https. `host` is Fastify's request host (the `Host`
@@ -89,12 +129,19 @@ const allowsOrigin = (allowedOrigins: readonly string[], origin: string | undefi
  * plugin would set them for `allowedOrigins`: none when no origin is allowed, `Vary: Origin` on every answer
  * otherwise, and for an allowed origin the origin echoed, plus the preflight's own headers when
  * `preflight` (an OPTIONS, with or without Access-Control-Request-Method, as `strictPreflight: false`).
+ * A path under a public link route (`url`, the request's) gets that route's headers instead, any origin.
  */
 export const corsForUnrouted = (
   allowedOrigins: readonly string[],
   method: string,
   origin: string | undefined,
+  url = '',
 ): { headers: Record<string, string>; preflight: boolean } => {
+  if (isPublicLinkPath(url)) {
+    return method === 'OPTIONS'
+      ? { headers: publicLinkPreflight('GET, POST'), preflight: true }
+      : { headers: { ...PUBLIC_LINK_HEADERS }, preflight: false };
+  }
   if (allowedOrigins.length === 0) return { headers: {}, preflight: false };
   if (!allowsOrigin(allowedOrigins, origin)) return { headers: { vary: 'Origin' }, preflight: false };
   const headers: Record<string, string> = {
@@ -114,8 +161,20 @@ export const corsForUnrouted = (
   };
 };
 
-/** Registers CORS (when origins are allowed) and the upgrade `Origin` check on the root instance. */
+/**
+ * Registers the public link routes' CORS, CORS for the API (when origins are allowed) and the upgrade
+ * `Origin` check on the root instance.
+ */
 export const registerCors = async (app: FastifyInstance, config: ServerConfig): Promise<void> => {
+  app.addHook('onRequest', async (request, reply) => {
+    const method = PUBLIC_LINK_ROUTES.get(request.routeOptions.url ?? '');
+    if (method === undefined) return;
+    if (request.method !== 'OPTIONS') {
+      void reply.headers(PUBLIC_LINK_HEADERS);
+      return;
+    }
+    return reply.code(204).headers(publicLinkPreflight(method)).send();
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== '/sync') return;
     const { origin } = request.headers;

@@ -9,9 +9,12 @@
  * - A manifest is served only for a link neither revoked, expired nor locked, with the right passcode
  *   when it has one: a wrong one takes one of SHL_PASSCODE_ATTEMPTS tries (401 `remainingAttempts`);
  *   then the link is locked (404, as the spec answers a link that no longer works). Every attempt is logged
- *   in the link's access log; an opening is also an access event in the patient's audit trail (one per
- *   stream type the link carries, actor the link's id), sealed to the patient and pushed live to their
- *   devices like any access event.
+ *   in the link's access log, at the time it was decided, concurrent ones too: one that found the link
+ *   locked or revoked by an attempt that committed first is logged `refused` (shl-types.ts), so 41
+ *   guesses at once leave 41 entries (3 `wrong-passcode`, 38 `refused`) for the patient's devices to
+ *   tell; an opening is also an access event in the patient's audit trail (one per stream type the link
+ *   carries, actor the link's id), sealed to the patient and pushed live to their devices like any access
+ *   event.
  * - A one-time link (`oneTime`) opens once: the store revokes it in the write that counts that opening.
  * - Only the patient (a patient device of the account) creates, lists and revokes its links.
  * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
@@ -21,6 +24,9 @@
  *   feed, no second bus).
  * - A manifest embeds the content unless the viewer's `embeddedLengthMax` is smaller: then a `location`
  *   with a one-time ticket valid SHL_TICKET_MS.
+ * - The manifest and file routes answer pages of any origin (CORS `*`, their preflights included: cors.ts),
+ *   as viewers on other sites must open Hale links; the viewer page here may not be framed by any page
+ *   (SHL_VIEWER_CSP `frame-ancestors 'none'`, `X-Frame-Options: DENY`).
  * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS);
  * the public routes answer 404 for any link that does not work, so they tell nothing of why.
  */
@@ -42,7 +48,7 @@ import {
 } from '@hale/protocol';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';
-import { isStoreError, type ShlLink, type ShlLinkListing } from '../store/index';
+import { isStoreError, type ShlAccess, type ShlLink, type ShlLinkListing } from '../store/index';
 import { SHL_VIEWER_HTML, SHL_VIEWER_SCRIPT } from './shl-viewer';
 
 /** Longest wait of an events request. */
@@ -50,6 +56,22 @@ export const SHL_EVENTS_WAIT_MS = 30_000;
 
 /** How long a manifest's `location` works. */
 export const SHL_TICKET_MS = 5 * 60_000;
+
+/**
+ * The viewer page's policy: its own script and requests to this origin only, and no page may frame it
+ * (`frame-ancestors 'none'`, with `X-Frame-Options: DENY` for browsers older than it). The page holds the
+ * link's key and shows the decrypted summary and a passcode field: framed in a page of another site, it
+ * could be dressed up to get a passcode typed, or clicked through, by someone who thinks they are here.
+ */
+export const SHL_VIEWER_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'unsafe-inline'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -104,8 +126,12 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
   const wake = (patientId: string): void => {
     for (const resolve of [...(waiting.get(patientId) ?? [])]) resolve();
   };
-  const recordAccess = async (link: ShlLink, access: Parameters<typeof ctx.store.shl.recordAccess>[1]) => {
-    const after = await ctx.store.shl.recordAccess(link.linkId, access);
+  /**
+   * Logs an access at the time it is decided (after the passcode check, not when the request came in), so
+   * the log's times follow the order its entries commit in, which `GET /v1/shl/events` reads by.
+   */
+  const recordAccess = async (link: ShlLink, access: Omit<ShlAccess, 'at'>) => {
+    const after = await ctx.store.shl.recordAccess(link.linkId, { ...access, at: iso() });
     wake(link.patientId);
     return after;
   };
@@ -247,27 +273,30 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     );
   };
 
+  // The public routes' CORS headers (any origin) are set in cors.ts, before the address bucket; the
+  // API's CORS stays off them (`cors: false`). Their preflights are answered there too: these OPTIONS
+  // routes only give the preflight a route to find (else it would be an unknown path's 404).
+  const preflight = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(204).send();
+  app.options('/shl/:token', { config: { cors: false } }, preflight);
+  app.options('/shl/file/:ticket', { config: { cors: false } }, preflight);
+
   app.post<{ Params: { token: string }; Body: ShlManifestRequest }>(
     '/shl/:token',
-    { schema: { params: ShlTokenParams, body: ShlManifestRequest } },
+    { schema: { params: ShlTokenParams, body: ShlManifestRequest }, config: { cors: false } },
     async (request, reply) => {
       const link = await ctx.store.shl.byToken(sha256Hex(request.params.token));
       if (link === null) return gone(reply);
-      const at = iso();
       const recipient = request.body.recipient;
       const expired = link.expiresAt !== undefined && Date.parse(link.expiresAt) <= ctx.now();
       if (link.revokedAt !== undefined || expired || link.attemptsLeft === 0) {
-        await recordAccess(link, { at, outcome: 'refused', recipient });
+        await recordAccess(link, { outcome: 'refused', recipient });
         return gone(reply);
       }
       if (link.passcodeHash !== undefined) {
         const given = request.body.passcode;
         if (given === undefined || !(await passcodeMatches(given, link.passcodeHash))) {
-          const after = await recordAccess(link, {
-            at,
-            outcome: 'wrong-passcode',
-            recipient,
-          });
+          // Null: locked or revoked by an attempt that committed first (logged as refused by the store).
+          const after = await recordAccess(link, { outcome: 'wrong-passcode', recipient });
           if (after === null) return gone(reply);
           return reply.code(401).send({
             code: 'UNAUTHENTICATED',
@@ -276,7 +305,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
           });
         }
       }
-      const opened = await recordAccess(link, { at, outcome: 'opened', recipient });
+      const opened = await recordAccess(link, { outcome: 'opened', recipient });
       if (opened === null) return gone(reply);
       await logOpened(link);
       const max = request.body.embeddedLengthMax;
@@ -300,7 +329,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
 
   app.get<{ Params: { ticket: string } }>(
     '/shl/file/:ticket',
-    { schema: { params: ShlTicketParams } },
+    { schema: { params: ShlTicketParams }, config: { cors: false } },
     async (request, reply) => {
       const link = await ctx.store.shl.takeTicket(sha256Hex(request.params.ticket), ctx.now());
       // A one-time link is revoked by the opening that gave out this ticket: the ticket is that opening's.
@@ -314,11 +343,10 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     reply
       .code(200)
       .header('content-type', 'text/html; charset=utf-8')
-      .header(
-        'content-security-policy',
-        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'",
-      )
+      .header('content-security-policy', SHL_VIEWER_CSP)
+      .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer')
+      .header('cross-origin-opener-policy', 'same-origin')
       .send(SHL_VIEWER_HTML),
   );
   app.get('/shl/view.js', async (_request, reply) =>
