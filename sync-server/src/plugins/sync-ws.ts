@@ -31,6 +31,9 @@
  *   sockets that never authenticate do not keep slots under the cap.
  * - Upgrades are limited per address (a bucket of their own, `upgradeRateLimit`) and so are open sockets
  *   (`maxConnectionsPerAddress`); both are refused before the WebSocket exists (HTTP 429, typed body).
+ * - A client that breaks the WebSocket protocol (ws's WS_ERR_*: a frame over the limit, invalid UTF-8)
+ *   costs one short log line (its connection, device if signed in, and ws's code; no stack), at info
+ *   before sign-in and warn after.
  * - Memory per socket is bounded whatever the client does:
  *   - before `ready`, a frame over MAX_HANDSHAKE_FRAME_BYTES is refused from its header, before it is
  *     buffered, and the socket closed (1009); afterwards ws refuses frames over WS_MAX_PAYLOAD_BYTES (1009);
@@ -603,7 +606,20 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       unwatchWrappedRoot?.();
       if (live) ctx.hub.remove(live);
     });
-    socket.on('error', (error) => request.log.warn({ err: error }, 'websocket error'));
+    socket.on('error', (error) => {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) {
+        request.log.warn({ err: error }, 'websocket error');
+        return;
+      }
+      // The client broke the WebSocket protocol (a frame over the size limit, invalid UTF-8, a bad
+      // opcode): ws has closed the socket already. One short line, no stack: ws's stack says nothing
+      // about the server, and any client could write one per connection. Not signed in: info only.
+      const line = { connection: id, deviceId: principal?.deviceId ?? null, code };
+      const message = 'websocket closed: the client broke the protocol';
+      if (principal === null) request.log.info(line, message);
+      else request.log.warn(line, message);
+    });
   };
 
   app.route({
