@@ -22,7 +22,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Incarnation, PushDoc, RecordId, validate } from '@hale/protocol';
-import { type DeviceMeta } from '../store/device-meta';
+import type { DeviceMeta } from '../store/device-meta';
 import { AUDIT_STATE } from './stored-state';
 import type { RecordChange } from './types';
 

@@ -22,8 +22,9 @@ import {
   WRITE_SPANS_REFRESH_MS,
 } from './consent-types';
 import { grantEnded } from './grant-lists';
+import type { Checks } from './consent-parts';
 
-export const createChecks = (c: ConsentCore) => {
+export const createChecks = (c: ConsentCore): Checks => {
   const { deps } = c;
   /*
    * Checks between connects (of an account that issues grants). Re-keying is decided at connect and after
@@ -219,5 +220,3 @@ export const createChecks = (c: ConsentCore) => {
     readForWriteSpans,
   };
 };
-
-export type Checks = ReturnType<typeof createChecks>;

@@ -7,13 +7,8 @@
  * - Nothing runs before `createConsent` has assigned every handle.
  */
 import type { StreamType } from '@hale/model';
+import type { Pins, GrantCopy, Recording, Rekey, Checks, KeptRevocations } from './consent-parts';
 import type { ConsentDeps } from './consent-types';
-import type { Pins } from './pins';
-import type { GrantCopy } from './grant-copy';
-import type { Recording } from './recording';
-import type { Rekey } from './rekey';
-import type { Checks } from './checks';
-import type { KeptRevocations } from './kept-revocations';
 
 export interface ConsentCore {
   readonly deps: ConsentDeps;

@@ -8,7 +8,6 @@
  *   WRITE_SPANS_REFRESH_MS); reads of listings are bounded in pages (MAX_GRANT_PAGES, MAX_ACCEPTED_PAGES).
  */
 import { HaleError } from '../core/hale-error';
-import type { Grant } from '@hale/protocol';
 import {
   type GrantScopeEntry,
   type GrantRecord,

@@ -32,8 +32,9 @@ import {
 import { readPages } from '../sync/read-pages';
 import { type StoredGrant, MAX_GRANT_PAGES } from './consent-types';
 import { mergeGrants } from './grant-lists';
+import type { GrantCopy } from './consent-parts';
 
-export const createGrantCopy = (c: ConsentCore) => {
+export const createGrantCopy = (c: ConsentCore): GrantCopy => {
   const { deps } = c;
   const localGrants = async () => (await deps.meta.get('grants', AUDIT_STATE.grants)) ?? [];
   const watchers = new Set<(stored: readonly StoredGrant[]) => void>();
@@ -200,5 +201,3 @@ export const createGrantCopy = (c: ConsentCore) => {
     onChange,
   };
 };
-
-export type GrantCopy = ReturnType<typeof createGrantCopy>;

@@ -39,8 +39,9 @@ import {
   MAX_REFUSED_KEPT,
 } from './consent-types';
 import { grantEnded } from './grant-lists';
+import type { KeptRevocations } from './consent-parts';
 
-export const createKeptRevocations = (c: ConsentCore) => {
+export const createKeptRevocations = (c: ConsentCore): KeptRevocations => {
   const { deps } = c;
   /**
    * Revocations the device store could not keep (`revoke`), by grant id: held for this session instead,
@@ -303,5 +304,3 @@ export const createKeptRevocations = (c: ConsentCore) => {
     revokedElsewhere,
   };
 };
-
-export type KeptRevocations = ReturnType<typeof createKeptRevocations>;

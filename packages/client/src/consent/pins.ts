@@ -18,8 +18,9 @@ import { CONSENT_STATE } from './stored-state';
 import { base64urlEncode } from '@hale/crypto';
 import { isWrappingKeyError } from '../sync/device-directory';
 import { ConsentError, PINNED_WRAPPING_KEY } from './consent-types';
+import type { Pins } from './consent-parts';
 
-export const createPins = (c: ConsentCore) => {
+export const createPins = (c: ConsentCore): Pins => {
   const { deps } = c;
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', CONSENT_STATE.pinnedKeys)) ?? {};
   /**
@@ -114,5 +115,3 @@ export const createPins = (c: ConsentCore) => {
   };
   return { pinnedKeys, pinIdentity, identityOf, unpinWrappingKey, wrappingKeyOf, holderWrappingKey };
 };
-
-export type Pins = ReturnType<typeof createPins>;

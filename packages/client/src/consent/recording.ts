@@ -51,8 +51,9 @@ import {
   UnrecordedRevocations,
 } from './consent-types';
 import { createAuditMarks } from './audit-marks';
+import type { Recording } from './consent-parts';
 
-export const createRecording = (c: ConsentCore) => {
+export const createRecording = (c: ConsentCore): Recording => {
   const { deps } = c;
   // Audit entries of standing grants and revocations (see the header).
   /** How long a grant learnt from the server's list is left to the device that made it. */
@@ -154,5 +155,3 @@ export const createRecording = (c: ConsentCore) => {
   };
   return { grantAudit, revocationAudit, recordGraceMs, recordStanding, recordNow };
 };
-
-export type Recording = ReturnType<typeof createRecording>;

@@ -52,8 +52,9 @@ import {
   MAX_SETTLE_ROUNDS,
 } from './consent-types';
 import { grantEnded } from './grant-lists';
+import type { Rekey } from './consent-parts';
 
-export const createRekey = (c: ConsentCore) => {
+export const createRekey = (c: ConsentCore): Rekey => {
   const { deps } = c;
 
   const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, CONSENT_STATE.wrapsOwed)) ?? {};
@@ -307,5 +308,3 @@ export const createRekey = (c: ConsentCore) => {
   };
   return { wrapsOwed, candidateSets, readAfterKeys, wrapMissing, background, settle };
 };
-
-export type Rekey = ReturnType<typeof createRekey>;

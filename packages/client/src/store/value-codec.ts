@@ -24,7 +24,7 @@ import {
 } from '../offload/at-rest-jobs';
 import { checkCryptoJobResult } from '../offload/job-result';
 import type { Keyring } from './clear-digest';
-import { type ValueMemory, type Slot, type DocBinding } from './value-memory';
+import type { ValueMemory, Slot, DocBinding } from './value-memory';
 import { META_DOC_FIELD } from './at-rest-schema';
 import {
   type CompositeRef,

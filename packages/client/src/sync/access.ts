@@ -29,6 +29,7 @@ import type { EngineCore } from './engine-core';
 import type { RemovedStream } from './types';
 import type { NotWritableReason } from '../records/record-errors';
 import { coalescedSave } from '../core/coalesced-save';
+import type { Access } from './engine-parts';
 
 /**
  * Most streams one pull or subscribe names: a provider that follows many patients reads more streams
@@ -36,7 +37,7 @@ import { coalescedSave } from '../core/coalesced-save';
  */
 export const STREAMS_PER_REQUEST = 1000;
 
-export const createAccess = (core: EngineCore) => {
+export const createAccess = (core: EngineCore): Access => {
   const { deps } = core;
   const { connection, keyring } = deps;
   const access = new Map<string, StreamAccess>();
@@ -316,4 +317,3 @@ export const createAccess = (core: EngineCore) => {
     refuseOwnClaim,
   };
 };
-export type Access = ReturnType<typeof createAccess>;

@@ -12,28 +12,30 @@ import type { RxReplicationState } from 'rxdb/plugins/replication';
 import { parseRevTag } from '@hale/protocol';
 import type { CodecDeps } from './record-codec';
 import type { PlainRecord } from '../records/plain-record';
+import type {
+  Issues,
+  Progress,
+  Link,
+  Access,
+  Pending,
+  Unsent,
+  KeyWaits,
+  QuarantineList,
+  KeptContent,
+  Dismissals,
+  QuarantineRetry,
+  SentLog,
+  Checkpoints,
+  Receive,
+  Pull,
+  Live,
+  Push,
+  Busy,
+  RxdbBridge,
+  Reset,
+  Purge,
+} from './engine-parts';
 import type { EngineDeps, StreamCheckpoint } from './types';
-import type { Issues } from './issues';
-import type { Progress } from './progress';
-import type { Link } from './link';
-import type { Access } from './access';
-import type { Pending } from './pending';
-import type { Unsent } from './unsent';
-import type { KeyWaits } from './key-wait';
-import type { QuarantineList } from './quarantine/list';
-import type { KeptContent } from './quarantine/kept';
-import type { Dismissals } from './quarantine/dismiss';
-import type { QuarantineRetry } from './quarantine/retry';
-import type { SentLog } from './replication/sent';
-import type { Checkpoints } from './replication/checkpoint';
-import type { Receive } from './replication/receive';
-import type { Pull } from './replication/pull';
-import type { Live } from './replication/live';
-import type { Push } from './replication/push';
-import type { Busy } from './replication/busy';
-import type { RxdbBridge } from './replication/rxdb-bridge';
-import type { Reset } from './reset';
-import type { Purge } from './purge';
 
 /** Flags several modules read and write. */
 export interface SharedFlags {

@@ -21,6 +21,7 @@ import { BehaviorSubject } from 'rxjs';
 import { errorInfo, isErrorCode } from '@hale/protocol';
 import type { EngineCore } from './engine-core';
 import type { LoopDirection, SyncIssue, SyncState } from './types';
+import type { Issues } from './engine-parts';
 
 const MAX_ERRORS = 50;
 /**
@@ -70,7 +71,7 @@ export const replicationIssue = (error: unknown): { code: string; message: strin
   return { code: rxCode ?? 'REPLICATION', message: error instanceof Error ? error.message : String(error) };
 };
 
-export const createIssues = (core: EngineCore) => {
+export const createIssues = (core: EngineCore): Issues => {
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
     pendingWrites: 0,
@@ -160,4 +161,3 @@ export const createIssues = (core: EngineCore) => {
     loopPassed,
   };
 };
-export type Issues = ReturnType<typeof createIssues>;

@@ -21,9 +21,10 @@ import { sameVersion } from './record-codec';
 import type { PlainRecord } from '../records/plain-record';
 import type { EngineCore } from './engine-core';
 import type { KeyWait, Refusal, SyncIssue } from './types';
-import type { Merge } from './reset';
+import type { Merge } from './engine-parts';
 import { SYNC_STATE } from './stored-state';
 import { createBackoffTimer } from '../core/backoff';
+import type { KeyWaits } from './engine-parts';
 
 /**
  * Local versions kept waiting for their stream's write key (each with its content and that of the state
@@ -51,7 +52,7 @@ export const storedRecord = (r: WithDeleted<PlainRecord>): WithDeleted<PlainReco
   _deleted: r._deleted,
 });
 
-export const createKeyWaits = (core: EngineCore) => {
+export const createKeyWaits = (core: EngineCore): KeyWaits => {
   const { deps } = core;
   const { keyring, collection } = deps;
   const report = core.issues.report;
@@ -316,4 +317,3 @@ export const createKeyWaits = (core: EngineCore) => {
     },
   };
 };
-export type KeyWaits = ReturnType<typeof createKeyWaits>;

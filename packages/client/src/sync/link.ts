@@ -13,10 +13,9 @@
  */
 import { SyncError } from './connection';
 import type { EngineCore } from './engine-core';
+import type { Link, LinkStatus } from './engine-parts';
 
-export type LinkStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
-
-export const createLink = (core: EngineCore) => {
+export const createLink = (core: EngineCore): Link => {
   const { deps } = core;
   let linkUp = false;
   /** Counts status changes of the connection: what waits across them (`passStored`) sees one. */
@@ -72,4 +71,3 @@ export const createLink = (core: EngineCore) => {
     },
   };
 };
-export type Link = ReturnType<typeof createLink>;

@@ -23,11 +23,12 @@ import { sameVersion } from './record-codec';
 import { emptied, type PlainRecord } from '../records/plain-record';
 import type { EngineCore } from './engine-core';
 import type { PushInput } from './types';
+import type { Pending } from './engine-parts';
 
 /** Answers remembered for a note that comes after its reply (at least this many). */
 const MAX_ANSWERED = 50_000;
 
-export const createPending = (core: EngineCore) => {
+export const createPending = (core: EngineCore): Pending => {
   const { deps } = core;
   let pending = new Map<string, number>();
   /** Ids pending only because RxDB handed them to the push handler (`pushHandler`): never saved. */
@@ -144,4 +145,3 @@ export const createPending = (core: EngineCore) => {
     },
   };
 };
-export type Pending = ReturnType<typeof createPending>;

@@ -14,11 +14,12 @@
 import { coalescedSave } from '../core/coalesced-save';
 import type { EngineCore } from './engine-core';
 import type { SyncState } from './types';
+import type { Progress } from './engine-parts';
 
 /** Device meta key of `lastSyncedAt`. */
 export const LAST_SYNCED_KEY = 'last-synced';
 
-export const createProgress = (core: EngineCore) => {
+export const createProgress = (core: EngineCore): Progress => {
   const { deps } = core;
   const state = () => core.issues.state$.value;
   // Persisted once per burst, as the pending list: a crash loses at most the last burst's time.
@@ -128,4 +129,3 @@ export const createProgress = (core: EngineCore) => {
     },
   };
 };
-export type Progress = ReturnType<typeof createProgress>;

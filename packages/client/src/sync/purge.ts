@@ -20,8 +20,9 @@ import { MAX_ISSUE_MESSAGE, MAX_ISSUE_RECORDS } from './issues';
 import { namesThatFit } from '../core/names-that-fit';
 import { streamCopies } from './stream-copies';
 import type { RemovedStream } from './types';
+import type { Purge } from './engine-parts';
 
-export const createPurge = (core: EngineCore) => {
+export const createPurge = (core: EngineCore): Purge => {
   const { deps } = core;
   const { collection, keyring } = deps;
   const report = core.issues.report;
@@ -193,4 +194,3 @@ export const createPurge = (core: EngineCore) => {
 
   return { purge, clearStream, reportDiscarded, sweep, removed$ };
 };
-export type Purge = ReturnType<typeof createPurge>;

@@ -101,7 +101,6 @@ import {
   type WireSealItem,
   type WireSealOutcome,
 } from '../offload/wire-jobs';
-import type { DeviceRecord } from '../store/device-db';
 import type { DeviceKeyLookup } from './device-directory';
 import { sideTimesBy } from '../records/conflicts';
 import { emptied, type PlainRecord } from '../records/plain-record';

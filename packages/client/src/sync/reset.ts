@@ -32,6 +32,7 @@ import { messageOf, type EngineCore } from './engine-core';
 import { plainOf } from './unsent';
 import { backoffMs } from '../core/backoff';
 import type { DeviceRecord } from '../store/device-db';
+import type { Merge, Reset, ResetRun } from './engine-parts';
 
 /** Local documents read and sent again per page after a restore of the server's store. */
 const REPUSH_PAGE = 500;
@@ -66,47 +67,13 @@ export const resyncDelay = (resyncs: readonly ResyncStart[], to: string, now: nu
 const recentResyncs = (resyncs: readonly ResyncStart[], now: number): ResyncStart[] =>
   resyncs.map((r) => ({ to: r.to, at: Math.min(r.at, now) })).filter((r) => now - r.at < RESYNC_WINDOW_MS);
 
-/**
- * Catching up with a restore of the server's store (`ready.incarnation` changed). The pull handler fixes
- * `floor` (the per-stream positions this device had seen before the restore: a version at or below them
- * that the server kept from the backup, `servedBefore`, was served before it; persisted, so a run that
- * starts over keeps it), then sends every
- * local document this device may send again (`repush`, before any served version is applied, so none of
- * them is replaced before the server has it), then pulls every readable stream from 0 (`fromZero`). The new
- * incarnation is recorded once that pull caught up and everything local was pushed; until then each
- * `ready` starts a new run.
- */
-export interface ResetRun {
-  to: string;
-  floor: Record<string, number> | null;
-  floorReady: Promise<void>;
-  /** Resolves `floorReady` (when the floor is fixed, or the run is given up). */
-  release: () => void;
-  /** The floor persisted. */
-  saved: Promise<void> | null;
-  /** Resolves true when every local document this device may send was sent again. */
-  repush: Promise<boolean> | null;
-  fromZero: boolean;
-  finishing: boolean;
-  /**
-   * Announced while catch-ups are backed off (`resyncDelay`): only the floor is fixed (and used by pushes,
-   * as in a catch-up); nothing is sent again, nothing pulled from 0, nothing recorded.
-   */
-  deferred: boolean;
-}
-/** A local copy, the server version stored since a restore it conflicted with, and their merge. */
-export interface Merge {
-  copy: WithDeleted<PlainRecord>;
-  master: WithDeleted<PlainRecord>;
-  resolved: WithDeleted<PlainRecord>;
-}
 interface IncarnationMeta {
   recorded?: string;
   reset?: { to: string; floor: Record<string, number> };
   resyncs?: ResyncStart[];
 }
 
-export const createReset = (core: EngineCore) => {
+export const createReset = (core: EngineCore): Reset => {
   const { deps } = core;
   const { collection } = deps;
   const known = core.known;
@@ -411,4 +378,3 @@ export const createReset = (core: EngineCore) => {
     },
   };
 };
-export type Reset = ReturnType<typeof createReset>;

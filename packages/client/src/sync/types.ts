@@ -9,7 +9,6 @@
  * | internal (`Listed`, `Refused`, `Judged`, …) | passed between the engine's modules |
  */
 import type { Static } from '@sinclair/typebox';
-import type { NotWritableReason } from '../records/record-errors';
 import type { WithDeleted } from 'rxdb';
 import type { AccessChangedFrame, ServedDoc, StreamAccess } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';

@@ -23,6 +23,7 @@ import { recordKey, type EngineCore } from './engine-core';
 import type { Refusal, UnsentChange } from './types';
 import { SYNC_STATE } from './stored-state';
 import type { DeviceRecord } from '../store/device-db';
+import type { Unsent } from './engine-parts';
 
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
@@ -39,7 +40,7 @@ export const plainOf = (d: RxDocumentData<DeviceRecord>): WithDeleted<PlainRecor
   return record;
 };
 
-export const createUnsent = (core: EngineCore) => {
+export const createUnsent = (core: EngineCore): Unsent => {
   const { deps } = core;
   const report = core.issues.report;
   let unsent: UnsentChange[] = [];
@@ -255,4 +256,3 @@ export const createUnsent = (core: EngineCore) => {
     },
   };
 };
-export type Unsent = ReturnType<typeof createUnsent>;

@@ -20,6 +20,7 @@ import { SyncError } from '../connection';
 import { dismissalAuditEntries } from '../quarantine-dismiss-audit';
 import { versionKey, type EngineCore } from '../engine-core';
 import type { Dismissal, Listed, QuarantineKey } from '../types';
+import type { Dismissals } from '../engine-parts';
 
 /**
  * Dismissed quarantine entries remembered (a version key each, no content): as many as the list holds, so
@@ -39,7 +40,7 @@ const DISMISSAL_WRITE_RETRIES_MS = [50, 500];
  */
 const RECORDED_UNSTORED_KEY = 'quarantine-dismiss-recorded';
 
-export const createDismissals = (core: EngineCore) => {
+export const createDismissals = (core: EngineCore): Dismissals => {
   const { deps } = core;
   const iso = core.iso;
   const maxDismissed = deps.maxDismissed ?? MAX_DISMISSED;
@@ -206,4 +207,3 @@ export const createDismissals = (core: EngineCore) => {
     },
   };
 };
-export type Dismissals = ReturnType<typeof createDismissals>;

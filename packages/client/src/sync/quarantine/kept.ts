@@ -21,6 +21,7 @@ import { SYNC_STATE, type KeptContentLoss } from '../stored-state';
 import { SyncError } from '../connection';
 import type { EngineCore } from '../engine-core';
 import type { KeptWrite, Listed, QuarantinedVersion, QuarantineKey, Refused } from '../types';
+import type { KeptContent } from '../engine-parts';
 
 /**
  * Most bytes (JSON, UTF-8) of one refused version's content kept: what one sealed version may carry, so no
@@ -39,7 +40,7 @@ export const slotsOf = (list: readonly Listed[]): Set<string> => {
   return out;
 };
 
-export const createKeptContent = (core: EngineCore) => {
+export const createKeptContent = (core: EngineCore): KeptContent => {
   const { deps } = core;
   const keptEntry = deps.keptContent?.entryBytes ?? MAX_KEPT_VERSION_BYTES;
   const keptTotal = deps.keptContent?.totalBytes ?? MAX_KEPT_BYTES;
@@ -240,4 +241,3 @@ export const createKeptContent = (core: EngineCore) => {
     },
   };
 };
-export type KeptContent = ReturnType<typeof createKeptContent>;

@@ -41,10 +41,11 @@ import type {
   Waits,
 } from '../types';
 import type { PlainRecord } from '../../records/plain-record';
+import type { QuarantineList } from '../engine-parts';
 
 const MAX_QUARANTINE = 10_000;
 
-export const createQuarantineList = (core: EngineCore) => {
+export const createQuarantineList = (core: EngineCore): QuarantineList => {
   const { deps } = core;
   const { collection } = deps;
   const report = core.issues.report;
@@ -455,4 +456,3 @@ export const createQuarantineList = (core: EngineCore) => {
     },
   };
 };
-export type QuarantineList = ReturnType<typeof createQuarantineList>;

@@ -26,11 +26,12 @@ import { messageOf, recordKey, revNumber, versionKey, type EngineCore } from '..
 import { STREAMS_PER_REQUEST } from '../access';
 import { createBackoffTimer } from '../../core/backoff';
 import type { QuarantinedItem, Waits } from '../types';
+import type { QuarantineRetry } from '../engine-parts';
 
 /** Backoff of the retry of records quarantined for a reason that can pass. */
 const QUARANTINE_RETRY = { baseMs: 30_000, maxMs: 30 * 60_000 };
 
-export const createQuarantineRetry = (core: EngineCore) => {
+export const createQuarantineRetry = (core: EngineCore): QuarantineRetry => {
   const { deps } = core;
   const { connection, collection } = deps;
   const report = core.issues.report;
@@ -268,4 +269,3 @@ export const createQuarantineRetry = (core: EngineCore) => {
       }),
   };
 };
-export type QuarantineRetry = ReturnType<typeof createQuarantineRetry>;

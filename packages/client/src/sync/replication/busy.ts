@@ -15,13 +15,14 @@ import { SyncError } from '../connection';
 import { backoffMs } from '../../core/backoff';
 import type { EngineCore } from '../engine-core';
 import type { LoopDirection } from '../types';
+import type { Busy } from '../engine-parts';
 
 /** RxDB's wait before it sends a failed push or pull request again (`retryTime`). */
 const RETRY_MS = 1_000;
 const BUSY_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 const BUSY_CODES: ReadonlySet<string> = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL']);
 
-export const createBusy = (core: EngineCore) => {
+export const createBusy = (core: EngineCore): Busy => {
   const config = core.deps.busyRetry ?? { retryMs: RETRY_MS, ...BUSY_BACKOFF };
   /** Requests of each direction refused in a row as busy or failing; 0 once one passes. */
   const refusals: Record<LoopDirection, number> = { push: 0, pull: 0 };
@@ -56,4 +57,3 @@ export const createBusy = (core: EngineCore) => {
     },
   };
 };
-export type Busy = ReturnType<typeof createBusy>;

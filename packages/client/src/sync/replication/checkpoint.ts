@@ -20,8 +20,7 @@ import { base64urlEncode, randomBytes } from '@hale/crypto';
 import { SYNC_STATE } from '../stored-state';
 import type { EngineCore } from '../engine-core';
 import type { StreamCheckpoint } from '../types';
-
-export type Positions = Record<string, number>;
+import type { Checkpoints, Positions } from '../engine-parts';
 
 /** Whether `a` is at or past `b` on every stream of `b`. */
 export const reaches = (a: Positions, b: Positions): boolean =>
@@ -35,7 +34,7 @@ export const storedPositions = (data: unknown): Positions => {
   return Object.fromEntries(Object.entries(s).filter((e): e is [string, number] => typeof e[1] === 'number'));
 };
 
-export const createCheckpoints = (core: EngineCore) => {
+export const createCheckpoints = (core: EngineCore): Checkpoints => {
   const { deps } = core;
   const known = core.known;
   /**
@@ -218,4 +217,3 @@ export const createCheckpoints = (core: EngineCore) => {
     },
   };
 };
-export type Checkpoints = ReturnType<typeof createCheckpoints>;

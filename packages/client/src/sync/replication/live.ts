@@ -22,11 +22,12 @@ import type { AccessChangedFrame, ChangesFrame, ServerFrame } from '@hale/protoc
 import { messageOf, type EngineCore } from '../engine-core';
 import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
+import type { Live } from '../engine-parts';
 
 /** At most this long after its hand-over a change frame counts as live work (RxDB may drop a batch). */
 const LIVE_HOLD_MS = 2_000;
 
-export const createLive = (core: EngineCore) => {
+export const createLive = (core: EngineCore): Live => {
   const { deps } = core;
   const known = core.known;
   const report = core.issues.report;
@@ -122,4 +123,3 @@ export const createLive = (core: EngineCore) => {
     busy: (): boolean => live > 0,
   };
 };
-export type Live = ReturnType<typeof createLive>;

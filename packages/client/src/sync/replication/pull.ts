@@ -32,14 +32,15 @@ import { createBackoffTimer } from '../../core/backoff';
 import type { EngineCore } from '../engine-core';
 import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
-import type { Positions } from './checkpoint';
+import type { Positions } from '../engine-parts';
+import type { Pull } from '../engine-parts';
 
 /** Waits before a refused subscribe is asked again on the same connection. */
 const SUBSCRIBE_RETRY = { baseMs: 1_000, maxMs: 30_000 };
 
 type PullCursor = { stream: StreamAccess['stream']; since: number };
 
-export const createPull = (core: EngineCore) => {
+export const createPull = (core: EngineCore): Pull => {
   const { deps } = core;
   const { connection } = deps;
   const known = core.known;
@@ -342,4 +343,3 @@ export const createPull = (core: EngineCore) => {
     stopTimer: (): void => subscribeRetry.cancel(),
   };
 };
-export type Pull = ReturnType<typeof createPull>;

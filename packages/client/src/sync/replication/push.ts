@@ -26,24 +26,9 @@ import type { EngineCore } from '../engine-core';
 import type { Overwrite, PushInput, Refusal } from '../types';
 import { createPushSend } from './push-send';
 import { CONFLICT_WAIT, createPushMasters, type AttemptOptions } from './push-masters';
+import type { Push, PushOptions } from '../engine-parts';
 
-export interface PushOptions {
-  /** Rows are RxDB's (the push handler's): RxDB resolves the conflicts answered and stores the result. */
-  rxdb?: boolean;
-  /** Rows are local copies sent again after a restore of the server's store (no assumed state). */
-  repush?: boolean;
-  /**
-   * A row this device holds no write key for goes on the key-wait list (`keyWaits`) and is answered as
-   * sent, instead of failing the push: RxDB's rows and the list's own retries.
-   */
-  park?: boolean;
-  /** The floor of the restore being caught up with, when the caller holds it (see reset.ts). */
-  floor?: Record<string, number>;
-  /** Filled with the ids of server versions rows conflicted with that were served before the restore. */
-  servedBefore?: Set<string>;
-}
-
-export const createPush = (core: EngineCore) => {
+export const createPush = (core: EngineCore): Push => {
   const { deps } = core;
   const { keyring, collection } = deps;
   const report = core.issues.report;
@@ -404,4 +389,3 @@ export const createPush = (core: EngineCore) => {
     purged: (stream: string): void => void purgedHere.add(stream),
   };
 };
-export type Push = ReturnType<typeof createPush>;

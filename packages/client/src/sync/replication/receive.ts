@@ -32,8 +32,9 @@ import { decodeRecords, tagOf, type Decoded } from '../record-codec';
 import { emptied, type PlainRecord } from '../../records/plain-record';
 import { recordKey, type EngineCore } from '../engine-core';
 import type { Refused } from '../types';
+import type { Receive } from '../engine-parts';
 
-export const createReceive = (core: EngineCore) => {
+export const createReceive = (core: EngineCore): Receive => {
   const { deps } = core;
   const { collection, keyring } = deps;
   const known = core.known;
@@ -254,5 +255,4 @@ export const createReceive = (core: EngineCore) => {
     noteVersionContexts,
   };
 };
-export type Receive = ReturnType<typeof createReceive>;
 export type Served = Awaited<ReturnType<Receive['decodeServed']>>;

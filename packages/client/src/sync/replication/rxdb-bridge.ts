@@ -23,7 +23,9 @@ import type { PlainRecord } from '../../records/plain-record';
 import type { StreamCheckpoint } from '../types';
 import { replicationIssue } from '../issues';
 import { CONFLICT_WAIT } from './push-masters';
-import { reaches, storedPositions, type Positions } from './checkpoint';
+import { reaches, storedPositions } from './checkpoint';
+import type { Positions } from '../engine-parts';
+import type { RxdbBridge } from '../engine-parts';
 
 /**
  * At most this long, stop() lets RxDB store the position of a batch it was handed (`settleHanded`): long
@@ -31,7 +33,7 @@ import { reaches, storedPositions, type Positions } from './checkpoint';
  */
 const STOP_SETTLE_MS = 1_000;
 
-export const createRxdbBridge = (core: EngineCore) => {
+export const createRxdbBridge = (core: EngineCore): RxdbBridge => {
   const { deps } = core;
   const replication = (): RxReplicationState<PlainRecord, StreamCheckpoint> | null => core.s.replication;
   /** The positions of the last batch with documents handed to RxDB (pull page or live frame). */
@@ -178,4 +180,3 @@ export const createRxdbBridge = (core: EngineCore) => {
 
   return { start, stop, passStored, whenNextStored, storing, stored$: stored$.asObservable() };
 };
-export type RxdbBridge = ReturnType<typeof createRxdbBridge>;

@@ -27,6 +27,7 @@ import { createRecentMap } from '../../core/recent-map';
 import { SYNC_STATE } from '../stored-state';
 import { recordKey, type EngineCore } from '../engine-core';
 import type { PlainRecord } from '../../records/plain-record';
+import type { SentLog } from '../engine-parts';
 
 /** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
@@ -46,7 +47,7 @@ const MAX_CONFLICTS_MET = 10_000;
 /** Records whose stored position is remembered (`storedAt`; a forgotten one makes a late copy reported). */
 const MAX_STORED_AT = 50_000;
 
-export const createSentLog = (core: EngineCore) => {
+export const createSentLog = (core: EngineCore): SentLog => {
   const { deps } = core;
   const sent = createRecentMap<string, string>(MAX_SENT);
   let storedAt = createRecentMap<string, number>(MAX_STORED_AT);
@@ -148,4 +149,3 @@ export const createSentLog = (core: EngineCore) => {
     },
   };
 };
-export type SentLog = ReturnType<typeof createSentLog>;
