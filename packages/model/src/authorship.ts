@@ -1,7 +1,8 @@
 /*
- * Who may change which part of which record: one rule per kind (`AUTHORSHIP`), judged between the state a
- * party holds and the version another writes (`authorshipIssues`), by the writer's library before a write,
- * by every reader before it shows a version, and, for what it holds in clear, by the server.
+ * Who may change which part of which record: one rule per kind (`AUTHORSHIP`, from each kind's
+ * description), judged between the state a party holds and the version another writes
+ * (`authorshipIssues`), by the writer's library before a write, by every reader before it shows a version,
+ * and, for what it holds in clear, by the server.
  *
  * | rule | kinds | may change or remove an existing record |
  * |---|---|---|
@@ -23,33 +24,17 @@
  */
 import type { TransitionIssue } from './transitions';
 import { sameJson } from './transitions';
-import { kindsForStream, type RecordKind } from './registry';
+import type { AuthorshipRule } from './kind-description';
+import { KIND_DESCRIPTIONS } from './kind-descriptions';
+import { RECORD_KIND_NAMES, kindsForStream, type RecordKind } from './registry';
 import type { StreamType } from './stream-types';
 
-export type AuthorshipRule = 'shared' | 'author' | 'plan' | 'signature' | 'message' | 'appointment';
+export type { AuthorshipRule } from './kind-description';
 
-/** Every kind's rule: a kind added to the registry without one fails to compile. */
-export const AUTHORSHIP: { readonly [K in RecordKind]: AuthorshipRule } = {
-  Profile: 'shared',
-  EmergencyContact: 'shared',
-  HealthDocument: 'shared',
-  Allergy: 'shared',
-  Immunization: 'shared',
-  Medication: 'shared',
-  LabResult: 'author',
-  TreatmentPlan: 'plan',
-  Appointment: 'appointment',
-  Message: 'message',
-  Encounter: 'author',
-  MedicalNote: 'author',
-  NoteVersion: 'author',
-  NoteSignature: 'signature',
-  AuditEntry: 'author',
-  Consent: 'author',
-  ProviderProfile: 'author',
-  Condition: 'shared',
-  Procedure: 'shared',
-};
+/** Every kind's rule, from its description (`authorship`). */
+export const AUTHORSHIP: { readonly [K in RecordKind]: AuthorshipRule } = Object.fromEntries(
+  RECORD_KIND_NAMES.map((kind) => [kind, KIND_DESCRIPTIONS[kind].authorship]),
+) as { readonly [K in RecordKind]: AuthorshipRule };
 
 /**
  * What the server can judge of a stream type from what it holds in clear (the account that created each

@@ -10,7 +10,7 @@ import type { NoteSignature, Profile } from './record-schemas';
 import { RECORD_KINDS, isRecordKind, type RecordKind } from './registry';
 import { sameJson } from './transitions';
 import { validateRecord } from './validate';
-import { exportCondition, exportProcedure, originOf } from './fhir-kinds';
+import { originOf } from './fhir-kinds';
 import {
   V3_DATA_OPERATION,
   PROVENANCE_PARTICIPANT,
@@ -33,32 +33,12 @@ import {
   fhirId,
   fhirFullUrl,
 } from './fhir-draft';
-import {
-  type NoteEntry,
-  type NoteGroup,
-  concurrentKey,
-  exportAuditEntry,
-  exportConsent,
-  exportNote,
-  exportNoteSignature,
-  exportProviderProfile,
-  signedKey,
-} from './fhir-export-notes';
-import {
-  type ProfileRole,
-  exportAllergy,
-  exportAppointment,
-  exportEmergencyContact,
-  exportEncounter,
-  exportHealthDocument,
-  exportImmunization,
-  exportLabResult,
-  exportMedication,
-  exportMessage,
-  exportProfile,
-  exportTreatmentPlan,
-} from './fhir-export-records';
-import { SYNC_SERVER_DEVICE_ID, caregiverAccounts, primaryTarget, providerAccounts } from './fhir-mappings';
+import { type NoteEntry, type NoteGroup, concurrentKey, exportNote, signedKey } from './fhir-export-notes';
+import type { ProfileRole } from './fhir-export-records';
+import { SYNC_SERVER_DEVICE_ID } from './fhir-mappings';
+import { caregiverAccounts, primaryTarget, providerAccounts } from './fhir-export-targets';
+import type { ExportContext } from './kind-description';
+import { STREAM_RESOURCE_TYPES, kindDescription } from './kind-descriptions';
 import { HISTORY_RE, isRecordObject } from './fhir-shape';
 import {
   type FhirBundle,
@@ -397,6 +377,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
       }
       return { reference: mainUrlOf(item, item.kind === 'Profile' && item.record.id === chosenProfileId) };
     },
+    isRecordKind,
     add: (resource) => {
       const fullUrl = fhirFullUrl(resource.resourceType, resource.id);
       const key = entryKey(fullUrl, versionOf(resource));
@@ -438,6 +419,13 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
       provenBy.set(item.record.proofDocumentId, list);
     }
   }
+  const context: ExportContext = {
+    profileRole,
+    provenBy: (documentId) => provenBy.get(documentId) ?? [],
+    noteTarget,
+    versionNumberOf,
+    streamResources: (type) => STREAM_RESOURCE_TYPES[type],
+  };
 
   /** Exports one record through `x`; MedicalNote and NoteVersion are grouped per note (`exportNote`). */
   const exportItem = (y: Exporter, item: FhirExportItem, role: (profile: Profile) => ProfileRole): void => {
@@ -457,64 +445,9 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
                   : resource,
               ),
           };
-    switch (item.kind) {
-      case 'Profile':
-        exportProfile(x, item.record, signature, role(item.record));
-        break;
-      case 'EmergencyContact':
-        exportEmergencyContact(x, item.record, signature);
-        break;
-      case 'HealthDocument':
-        exportHealthDocument(x, item.record, signature, provenBy.get(item.record.id) ?? []);
-        break;
-      case 'Allergy':
-        exportAllergy(x, item.record, signature);
-        break;
-      case 'Immunization':
-        exportImmunization(x, item.record, signature);
-        break;
-      case 'Medication':
-        exportMedication(x, item.record, signature);
-        break;
-      case 'LabResult':
-        exportLabResult(x, item.record, signature);
-        break;
-      case 'TreatmentPlan':
-        exportTreatmentPlan(x, item.record, signature);
-        break;
-      case 'Appointment':
-        exportAppointment(x, item.record, signature);
-        break;
-      case 'Message':
-        exportMessage(x, item.record, signature);
-        break;
-      case 'Encounter':
-        exportEncounter(x, item.record, signature);
-        break;
-      case 'MedicalNote':
-      case 'NoteVersion':
-        break; // grouped per note below: a note and its versions share one Composition history
-      case 'NoteSignature':
-        exportNoteSignature(x, item.record, signature, noteTarget, versionNumberOf);
-        break;
-      case 'Consent':
-        exportConsent(x, item.record, signature);
-        break;
-      case 'AuditEntry':
-        exportAuditEntry(x, item.record, signature);
-        break;
-      case 'ProviderProfile':
-        exportProviderProfile(x, item.record, signature);
-        break;
-      case 'Condition':
-        exportCondition(x, item.record, signature);
-        break;
-      case 'Procedure':
-        exportProcedure(x, item.record, signature);
-        break;
-      default:
-        unreachable(item);
-    }
+    // Each kind's own export (its description's `fhir.export`); notes are grouped per note below.
+    const exportRecord = kindDescription(item.kind).fhir.export;
+    exportRecord(x, item.record as never, signature, { ...context, profileRole: role });
   };
   for (const item of records) exportItem(exporter, item, profileRole);
   for (const [noteId, group] of notes) exportNote(exporter, noteId, group, signedBy);
@@ -749,7 +682,3 @@ const preferred =
     Number(signed.has(b.id)) - Number(signed.has(a.id)) ||
     compareInstantTimes(b.updatedAt, a.updatedAt) ||
     compareStrings(b.id, a.id);
-
-const unreachable = (value: never): never => {
-  throw new Error(`unreachable: ${JSON.stringify(value)}`);
-};

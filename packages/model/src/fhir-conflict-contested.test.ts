@@ -193,6 +193,7 @@ const DISPUTED_BY_DELETION: Record<Exclude<RecordKind, 'ProviderProfile'>, reado
   Consent: ['Consent/{id}'],
   Condition: ['Condition/{id}'],
   Procedure: ['Procedure/{id}'],
+  FamilyHistory: ['FamilyMemberHistory/{id}'],
 };
 
 describe('every kind in conflict with a deletion', () => {

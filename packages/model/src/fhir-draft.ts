@@ -272,6 +272,8 @@ export interface Exporter {
   device(deviceId: string): DraftObject;
   /** A reference to a record of `kind` when the export contains it, else a logical reference. */
   recordRef(kind: RecordKind, id: string): DraftObject;
+  /** Whether `name` (an audit entry's entity type) is a record kind's. */
+  isRecordKind(name: string): name is RecordKind;
   add(resource: FhirResource): void;
 }
 

@@ -10,7 +10,7 @@ import type {
   NoteVersion,
   ProviderProfile,
 } from './record-schemas';
-import { isRecordKind } from './registry';
+import type { StreamType } from './stream-types';
 import {
   LOINC,
   V3_ACT_CODE,
@@ -51,7 +51,6 @@ import {
   NOTE_TYPE,
   SIGNATURE_STATUS_TASK,
   SOAP_SECTIONS,
-  STREAM_RESOURCE_TYPES,
   SYNC_SERVER_DEVICE_ID,
 } from './fhir-mappings';
 
@@ -302,7 +301,13 @@ export const exportNoteSignature = (
   );
 };
 
-export const exportConsent = (x: Exporter, r: Consent, signature: string | undefined): void => {
+/** `streamResources`: the resource types a stream's records export as (its provision's classes). */
+export const exportConsent = (
+  x: Exporter,
+  r: Consent,
+  signature: string | undefined,
+  streamResources: (type: Exclude<StreamType, 'audit'>) => readonly string[],
+): void => {
   x.add(
     makeResource('Consent', r.id, {
       meta: meta(r.updatedAt),
@@ -335,7 +340,7 @@ export const exportConsent = (x: Exporter, r: Consent, signature: string | undef
           action: CONSENT_ACTIONS[item.access].map((code) => ({
             coding: [coding('http://terminology.hl7.org/CodeSystem/consentaction', code)],
           })),
-          class: STREAM_RESOURCE_TYPES[item.type].map((resourceType) =>
+          class: streamResources(item.type).map((resourceType) =>
             coding('http://hl7.org/fhir/resource-types', resourceType),
           ),
         })),
@@ -364,7 +369,7 @@ const auditAction = (action: string): string => {
 const FHIR_CODE_RE = /^[^\s]+( [^\s]+)*$/;
 
 export const exportAuditEntry = (x: Exporter, r: AuditEntry, signature: string | undefined): void => {
-  const what: DraftObject = isRecordKind(r.entityType)
+  const what: DraftObject = x.isRecordKind(r.entityType)
     ? x.recordRef(r.entityType, r.entityId)
     : {
         identifier: {

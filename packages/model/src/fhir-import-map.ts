@@ -1,5 +1,6 @@
 /*
- * FHIR R4 resource → Hale record input, per resource type (docs/data-model.md, "Import"). A mapping reads
+ * FHIR R4 resource → Hale record input, per resource type (docs/data-model.md, "Import"); each kind's
+ * description names the mappings that make its records (`fhir.import`). A mapping reads
  * one resource and answers a record input (no id, patient or timestamps: the plan and the records API
  * fill those), files to upload, and the resource's elements it did not keep; or why it is not imported.
  *
@@ -40,12 +41,7 @@ import {
 
 /** An embedded file to upload before the record is written (`field`: where its FileRef goes). */
 import { defined, oneOf, record, haleNote, type MapContext, type MapOutcome } from './fhir-import-map-base';
-import {
-  bloodTypeOf,
-  mapDiagnosticReport,
-  mapDocumentReference,
-  mapObservation,
-} from './fhir-import-map-results';
+import { bloodTypeOf } from './fhir-import-map-results';
 
 export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
 export { bloodTypeOf };
@@ -54,7 +50,7 @@ export { bloodTypeOf };
 
 const BIRTH_SEX: Readonly<Record<string, string>> = { F: 'female', M: 'male', UNK: 'unknown' };
 
-const mapPatient = (r: Json, x: MapContext): MapOutcome => {
+export const mapPatient = (r: Json, x: MapContext): MapOutcome => {
   const fullName = personName(first(r['name']));
   if (fullName === undefined) return { skip: 'the patient has no name' };
   const birthSexExt = list(r['extension']).find(
@@ -109,7 +105,7 @@ export const mapPatientContact = (contact: Json, r: Json): MapOutcome => {
   });
 };
 
-const mapRelatedPerson = (r: Json): MapOutcome => {
+export const mapRelatedPerson = (r: Json): MapOutcome => {
   const name = personName(first(r['name']));
   const phone = telecomOf(r['telecom'], 'phone');
   if (name === undefined) return { skip: 'a related person without a name' };
@@ -125,7 +121,7 @@ const mapRelatedPerson = (r: Json): MapOutcome => {
 
 // ------------------------------------------------------------------------------------------ clinical
 
-const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
+export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
   const substance = conceptName(r['code']);
   if (substance === undefined) return { skip: 'an allergy that names no substance' };
   const verification = codeOf(r['verificationStatus']);
@@ -173,7 +169,7 @@ const DOSE_OF = (applied: Json | undefined): string | undefined => {
   return str(applied['doseNumberString']);
 };
 
-const mapImmunization = (r: Json, x: MapContext): MapOutcome => {
+export const mapImmunization = (r: Json, x: MapContext): MapOutcome => {
   const { name, code } = namedCode(r['vaccineCode'], CVX_SYSTEM);
   if (name === undefined) return { skip: 'an immunization that names no vaccine' };
   const status = str(r['status']);
@@ -223,7 +219,7 @@ const medicationConcept = (r: Json, x: MapContext): unknown => {
 
 const ACTIVE_MEDICATION = new Set(['active', 'on-hold', 'intended', 'draft']);
 
-const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
+export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
   const concept = medicationConcept(r, x);
   const name = conceptName(concept);
   if (name === undefined) return { skip: 'a medication with no name' };
@@ -285,7 +281,7 @@ const timingText = (timing: unknown): string | undefined => {
   return `${frequency} time${frequency === 1 ? '' : 's'} every ${period === 1 ? '' : `${period} `}${unit}${period === 1 ? '' : 's'}`;
 };
 
-const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
+export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
   const concept = medicationConcept(r, x);
   const name = conceptName(concept);
   if (name === undefined) return { skip: 'a prescription with no medication name' };
@@ -359,7 +355,7 @@ const ENCOUNTER_STATUSES: Readonly<Record<string, string>> = {
   cancelled: 'cancelled',
 };
 
-const mapEncounter = (r: Json, x: MapContext): MapOutcome => {
+export const mapEncounter = (r: Json, x: MapContext): MapOutcome => {
   const classCode = isJson(r['class']) ? str(r['class']['code']) : undefined;
   const type = classCode === undefined ? undefined : ENCOUNTER_TYPES[classCode];
   if (type === undefined)
@@ -411,7 +407,7 @@ const SEVERITY_BY_SNOMED: Readonly<Record<string, string>> = {
   '24484000': 'severe',
 };
 
-const mapCondition = (r: Json): MapOutcome => {
+export const mapCondition = (r: Json): MapOutcome => {
   const name = conceptName(r['code']);
   if (name === undefined) return { skip: 'a condition with no name' };
   const onset = isJson(r['onsetPeriod']) ? r['onsetPeriod']['start'] : r['onsetDateTime'];
@@ -460,7 +456,7 @@ const mapCondition = (r: Json): MapOutcome => {
   );
 };
 
-const mapProcedure = (r: Json): MapOutcome => {
+export const mapProcedure = (r: Json): MapOutcome => {
   const name = conceptName(r['code']);
   if (name === undefined) return { skip: 'a procedure with no name' };
   const status = oneOf(PROCEDURE_STATUSES, r['status']);
@@ -534,35 +530,3 @@ const NOT_IMPORTED: Readonly<Record<string, string>> = {
 
 export const notImportedReason = (resourceType: string): string =>
   NOT_IMPORTED[resourceType] ?? `${resourceType}: Hale has no record kind for it`;
-
-/** Maps one resource (of the file's patient); `undefined` for a type that has no mapping. */
-export const mapResource = (r: Json, x: MapContext): MapOutcome | undefined => {
-  switch (r['resourceType']) {
-    case 'Patient':
-      return mapPatient(r, x);
-    case 'RelatedPerson':
-      return mapRelatedPerson(r);
-    case 'AllergyIntolerance':
-      return mapAllergy(r, x);
-    case 'Immunization':
-      return mapImmunization(r, x);
-    case 'MedicationStatement':
-      return mapMedicationStatement(r, x);
-    case 'MedicationRequest':
-      return mapMedicationRequest(r, x);
-    case 'Observation':
-      return mapObservation(r, x);
-    case 'DocumentReference':
-      return mapDocumentReference(r, x);
-    case 'DiagnosticReport':
-      return mapDiagnosticReport(r, x);
-    case 'Encounter':
-      return mapEncounter(r, x);
-    case 'Condition':
-      return mapCondition(r);
-    case 'Procedure':
-      return mapProcedure(r);
-    default:
-      return undefined;
-  }
-};

@@ -36,7 +36,7 @@ export const AttachmentInput = Type.Object({
   title: Opt(Str(2000)),
   size: Opt(Type.Number()),
 });
-const Annotation = Type.Object({ text: Opt(Str(100_000)) });
+export const AnnotationInput = Type.Object({ text: Opt(Str(100_000)) });
 const Identifier = Type.Object({ system: Opt(Str(2000)), value: Opt(Str(2000)), type: Opt(ConceptInput) });
 const ContactPoint = Type.Object({ system: Opt(Str(32)), value: Opt(Str(2000)) });
 const HumanName = Type.Object({
@@ -55,22 +55,30 @@ const Address = Type.Object({
   country: Opt(Str(200)),
 });
 const Extension = Type.Object({ url: Str(2000) });
-const Range = Type.Object({ low: Opt(QuantityInput), high: Opt(QuantityInput), text: Opt(Str(2000)) });
+export const RangeInput = Type.Object({
+  low: Opt(QuantityInput),
+  high: Opt(QuantityInput),
+  text: Opt(Str(2000)),
+});
 
-const common = {
+/** Elements of every resource the import reads. */
+export const COMMON_INPUT = {
   id: Opt(Str(64)),
   identifier: Opt(List(Identifier, 50)),
   extension: Opt(List(Extension, 100)),
-  note: Opt(List(Annotation, 50)),
+  note: Opt(List(AnnotationInput, 50)),
   meta: Opt(Type.Object({ versionId: Opt(Str(64)), source: Opt(Str(2000)) })),
 };
 
 const dateTime = Str(64);
 
-/** What the import reads of each resource type it maps. */
-export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
+/**
+ * What the import reads of each resource type it maps, and of those a mapping reads beside (a Medication,
+ * a recommendation). A kind's description names the shape of each type it imports (`fhir.import`).
+ */
+export const IMPORT_SCHEMAS = {
   Patient: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     active: Opt(Type.Boolean()),
     name: Opt(List(HumanName, 20)),
     telecom: Opt(List(ContactPoint, 50)),
@@ -91,14 +99,14 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
   }),
   RelatedPerson: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     patient: Opt(ReferenceInput),
     relationship: Opt(List(ConceptInput, 10)),
     name: Opt(List(HumanName, 10)),
     telecom: Opt(List(ContactPoint, 20)),
   }),
   AllergyIntolerance: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     clinicalStatus: Opt(ConceptInput),
     verificationStatus: Opt(ConceptInput),
     category: Opt(List(Str(32), 4)),
@@ -111,7 +119,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
   }),
   Immunization: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     vaccineCode: Opt(ConceptInput),
     patient: Opt(ReferenceInput),
@@ -131,7 +139,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
   }),
   ImmunizationRecommendation: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     recommendation: Opt(
       List(
         Type.Object({
@@ -143,7 +151,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
   }),
   MedicationStatement: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     medicationCodeableConcept: Opt(ConceptInput),
     medicationReference: Opt(ReferenceInput),
@@ -165,7 +173,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
   }),
   MedicationRequest: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     medicationCodeableConcept: Opt(ConceptInput),
     medicationReference: Opt(ReferenceInput),
@@ -198,9 +206,9 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     ),
     dispenseRequest: Opt(Type.Object({ validityPeriod: Opt(PeriodInput) })),
   }),
-  Medication: Type.Object({ ...common, code: Opt(ConceptInput) }),
+  Medication: Type.Object({ ...COMMON_INPUT, code: Opt(ConceptInput) }),
   Observation: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     category: Opt(List(ConceptInput, 10)),
     code: Opt(ConceptInput),
@@ -217,7 +225,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     valueBoolean: Opt(Type.Boolean()),
     valueInteger: Opt(Type.Integer()),
     valueDateTime: Opt(dateTime),
-    referenceRange: Opt(List(Range, 10)),
+    referenceRange: Opt(List(RangeInput, 10)),
     component: Opt(
       List(
         Type.Object({
@@ -227,15 +235,15 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
           valueCodeableConcept: Opt(ConceptInput),
           valueInteger: Opt(Type.Integer()),
           valueBoolean: Opt(Type.Boolean()),
-          referenceRange: Opt(List(Range, 10)),
+          referenceRange: Opt(List(RangeInput, 10)),
         }),
         50,
       ),
     ),
   }),
-  ServiceRequest: Type.Object({ ...common, requester: Opt(ReferenceInput) }),
+  ServiceRequest: Type.Object({ ...COMMON_INPUT, requester: Opt(ReferenceInput) }),
   DiagnosticReport: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     category: Opt(List(ConceptInput, 10)),
     code: Opt(ConceptInput),
@@ -247,7 +255,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     presentedForm: Opt(List(AttachmentInput, 20)),
   }),
   DocumentReference: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     type: Opt(ConceptInput),
     category: Opt(List(ConceptInput, 50)),
@@ -257,7 +265,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     content: Opt(List(Type.Object({ attachment: Opt(AttachmentInput) }), 20)),
   }),
   Encounter: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     class: Opt(CodingInput),
     type: Opt(List(ConceptInput, 10)),
@@ -269,7 +277,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     location: Opt(List(Type.Object({ location: Opt(ReferenceInput) }), 20)),
   }),
   Condition: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     clinicalStatus: Opt(ConceptInput),
     verificationStatus: Opt(ConceptInput),
     category: Opt(List(ConceptInput, 10)),
@@ -284,7 +292,7 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     recordedDate: Opt(dateTime),
   }),
   Procedure: Type.Object({
-    ...common,
+    ...COMMON_INPUT,
     status: Opt(Str(32)),
     code: Opt(ConceptInput),
     subject: Opt(ReferenceInput),
@@ -296,5 +304,5 @@ export const IMPORT_SCHEMAS: Readonly<Record<string, TSchema>> = {
     bodySite: Opt(List(ConceptInput, 10)),
     outcome: Opt(ConceptInput),
   }),
-  Practitioner: Type.Object({ ...common, name: Opt(List(HumanName, 10)) }),
-};
+  Practitioner: Type.Object({ ...COMMON_INPUT, name: Opt(List(HumanName, 10)) }),
+} satisfies Readonly<Record<string, TSchema>>;

@@ -33,13 +33,14 @@ import type { TSchema } from '@sinclair/typebox';
 import {
   bloodTypeOf,
   mapPatientContact,
-  mapResource,
   notImportedReason,
   type MapContext,
+  type MapOutcome,
   type PendingFile,
 } from './fhir-import-map';
 import { haleAccountOf, haleIdOf, isJson, list, str, type Json } from './fhir-import-read';
 import { IMPORT_SCHEMAS } from './fhir-import-schemas';
+import { importerOf } from './kind-descriptions';
 import { referenceTarget, resolveReference } from './fhir-references';
 import { isAccountId, newId as defaultNewId } from './ids';
 import type { RecordKind } from './registry';
@@ -142,6 +143,13 @@ const versionOf = (resource: Json): number => {
   return Number.isFinite(version) ? version : 0;
 };
 
+/** What the import reads of a resource type: its importer's shape (a kind's description), else the table's. */
+const shapeOf = (resourceType: string): TSchema | undefined =>
+  importerOf(resourceType)?.shape ??
+  (Object.hasOwn(IMPORT_SCHEMAS, resourceType)
+    ? IMPORT_SCHEMAS[resourceType as keyof typeof IMPORT_SCHEMAS]
+    : undefined);
+
 export const planFhirImport = (
   input: string | Uint8Array,
   options: FhirImportOptions,
@@ -157,7 +165,7 @@ export const planFhirImport = (
   const issues: FhirImportIssue[] = [];
   const repairs = new Map<FhirInputEntry, string[]>();
   const shaped = entries.map((entry): FhirInputEntry => {
-    const schema = entry.resource === undefined ? undefined : IMPORT_SCHEMAS[entry.resource.resourceType];
+    const schema = entry.resource === undefined ? undefined : shapeOf(entry.resource.resourceType);
     if (schema === undefined || entry.resource === undefined) return entry;
     const { resource, repaired } = listsRepaired(schema, entry.resource);
     const fixed = repaired.length === 0 ? entry : { ...entry, resource };
@@ -377,7 +385,7 @@ export const planFhirImport = (
   const existing = options.existing ?? { originKeys: new Set<string>(), ids: new Set<string>() };
   const seen = new Set<string>();
   const planned: (PlannedRecord & { readonly haleId?: string })[] = [];
-  const plan = (item: Indexed, outcome: ReturnType<typeof mapResource>, originalId: string): void => {
+  const plan = (item: Indexed, outcome: MapOutcome | undefined, originalId: string): void => {
     if (outcome === undefined)
       return void skipped.push(listing(item, notImportedReason(item.resource.resourceType)));
     if ('skip' in outcome) return void skipped.push({ ...listing(item, outcome.skip), originalId });
@@ -431,7 +439,12 @@ export const planFhirImport = (
           duplicates.push(listing(item, 'imported before'));
         } else
           skipped.push(listing(item, 'your profile exists already: edit it to take anything from this file'));
-      } else plan(item, mapResource(item.resource, contextFor(item)), item.originalId);
+      } else
+        plan(
+          item,
+          importerOf(item.resource.resourceType)?.map(item.resource, contextFor(item)),
+          item.originalId,
+        );
       list(item.resource['contact'])
         .filter(isJson)
         .forEach((contact, index) =>
@@ -439,7 +452,7 @@ export const planFhirImport = (
         );
       continue;
     }
-    plan(item, mapResource(item.resource, contextFor(item)), item.originalId);
+    plan(item, importerOf(item.resource.resourceType)?.map(item.resource, contextFor(item)), item.originalId);
   }
 
   // Each record as the records API will write it must pass the model's rules; the others are listed.

@@ -1,12 +1,8 @@
 /*
- * FHIR export: value mappings (Hale enums to FHIR codes) and the accounts a record names.
+ * FHIR export: value mappings (Hale enums to FHIR codes).
  * The export's invariants and failure modes: fhir.ts.
  */
 import type { Appointment, Consent, Encounter, MedicalNote, NoteSignature, Profile } from './record-schemas';
-import { RECORD_KINDS } from './registry';
-import type { StreamType } from './stream-types';
-import { fhirId } from './fhir-draft';
-import type { FhirExportItem } from './fhir-types';
 
 // -------------------------------------------------------------------------------------- value mappings
 
@@ -95,94 +91,4 @@ export const CONSENT_ACTIONS: Record<Consent['scope'][number]['access'], readonl
   write: ['access', 'correct'],
 };
 
-/**
- * Resource types a consented stream exports (Consent.provision.class). Provenance is listed only for
- * note-signature, whose records are Provenances; the provenance of labs and plans rides with them.
- */
-export const STREAM_RESOURCE_TYPES: Record<Exclude<StreamType, 'audit'>, readonly string[]> = {
-  profile: ['Patient'],
-  'emergency-contact': ['RelatedPerson'],
-  document: ['DocumentReference'],
-  allergy: ['AllergyIntolerance'],
-  immunization: ['Immunization', 'ImmunizationRecommendation'],
-  medication: ['MedicationStatement'],
-  'lab-result': ['Observation', 'DiagnosticReport', 'ServiceRequest'],
-  'treatment-plan': ['CarePlan'],
-  appointment: ['Appointment'],
-  message: ['Communication'],
-  encounter: ['Encounter'],
-  note: ['Composition'],
-  'note-signature': ['Provenance', 'Task'],
-  condition: ['Condition'],
-  procedure: ['Procedure'],
-};
-
 export const SYNC_SERVER_DEVICE_ID = 'hale-sync-server';
-
-// Accounts in fields only providers fill; anything else that is not the patient defaults to Practitioner
-// too, except accounts seen only as caregivers (Consent.grantedBy, a plan acknowledged by someone else).
-export const providerAccounts = (item: FhirExportItem): (string | undefined)[] => {
-  switch (item.kind) {
-    case 'Profile':
-      return [item.record.primaryCareProviderId];
-    case 'Immunization':
-      return [item.record.providerId];
-    case 'Medication':
-      return [item.record.prescriberId];
-    case 'LabResult':
-      return [
-        item.record.orderedBy,
-        item.record.provenance.by,
-        ...item.record.versions.map((v) => v.provenance.by),
-      ];
-    case 'TreatmentPlan':
-      return [
-        item.record.authorId,
-        item.record.provenance.by,
-        ...item.record.versions.map((v) => v.provenance.by),
-      ];
-    case 'Appointment':
-      return [item.record.providerId];
-    case 'Encounter':
-      return [item.record.clinicianId];
-    case 'MedicalNote':
-      return [item.record.authorId];
-    case 'NoteVersion':
-      return [item.record.editorId];
-    case 'NoteSignature':
-      return [item.record.signerId];
-    case 'Consent':
-      return [item.record.granteeId];
-    case 'ProviderProfile':
-      return [item.record.accountId];
-    default:
-      return [];
-  }
-};
-
-export const caregiverAccounts = (item: FhirExportItem): (string | undefined)[] => {
-  switch (item.kind) {
-    case 'Consent':
-      return [item.record.grantedBy];
-    case 'TreatmentPlan':
-      return [item.record.acknowledgement?.by];
-    default:
-      return [];
-  }
-};
-
-/** The resource holding a record's Hale id, which other resources point at. */
-export const primaryTarget = (item: FhirExportItem): { type: string; id: string; version?: number } => {
-  switch (item.kind) {
-    case 'Profile':
-      return { type: 'Patient', id: fhirId(item.record.patientId) };
-    case 'ProviderProfile':
-      return { type: 'PractitionerRole', id: item.record.id };
-    case 'NoteVersion':
-      return { type: 'Composition', id: item.record.noteId, version: item.record.versionNumber };
-    case 'NoteSignature':
-      return { type: item.record.status === 'signed' ? 'Provenance' : 'Task', id: item.record.id };
-    default:
-      return { type: RECORD_KINDS[item.kind].fhirResource, id: item.record.id };
-  }
-};

@@ -6,6 +6,7 @@ import type { Result } from './errors';
 import { isFhirInstant } from './formats';
 import { resolveReference } from './fhir-references';
 import { FHIR_FORBIDDEN_CONTROL_RE, base64 } from './fhir-draft';
+import { KIND_FHIR_SHAPES } from './kind-descriptions';
 
 // --------------------------------------------------------------------------------------- validation
 
@@ -22,7 +23,8 @@ export interface FhirShapeInvalid {
 }
 
 /**
- * Elements FHIR R4 requires (min 1) in the resource types Hale exports. `a.b` means: every `a` present
+ * Elements FHIR R4 requires (min 1) in the resource types Hale exports (a kind's description may add its
+ * own resource's: `fhir.shapes`). `a.b` means: every `a` present
  * must have `b`; `x[x]` is a choice element (`xString`, `xDateTime`, …).
  */
 const REQUIRED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
@@ -496,7 +498,10 @@ export const validateFhirBundleShape = (
       }
       const { resourceType, id } = resource;
       const resourcePath = `${path}.resource`;
-      if (typeof resourceType !== 'string' || !(resourceType in REQUIRED_ELEMENTS)) {
+      if (
+        typeof resourceType !== 'string' ||
+        !(resourceType in REQUIRED_ELEMENTS || resourceType in KIND_FHIR_SHAPES)
+      ) {
         issues.push({ path: `${resourcePath}.resourceType`, reason: 'is not a resource type Hale exports' });
         return;
       }
@@ -513,10 +518,13 @@ export const validateFhirBundleShape = (
             : undefined;
         fullUrls.set(fullUrl, [...(fullUrls.get(fullUrl) ?? []), versionId]);
       }
-      for (const element of REQUIRED_ELEMENTS[resourceType] ?? []) {
+      const kindShape = KIND_FHIR_SHAPES[resourceType];
+      for (const element of REQUIRED_ELEMENTS[resourceType] ?? kindShape?.required ?? []) {
         checkRequired(resource, element.split('.'), resourcePath, issues);
       }
-      for (const [element, allowed] of Object.entries(CODE_ELEMENTS[resourceType] ?? {})) {
+      for (const [element, allowed] of Object.entries(
+        CODE_ELEMENTS[resourceType] ?? kindShape?.codes ?? {},
+      )) {
         checkCodes(resource, element.split('.'), allowed, resourcePath, issues);
       }
       const before = references.length;

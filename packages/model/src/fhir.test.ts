@@ -65,6 +65,7 @@ describe('toFhirBundle with one record of every kind', () => {
       ProviderProfile: { type: 'PractitionerRole', id: (r) => r.record.id },
       Condition: { type: 'Condition', id: (r) => r.record.id },
       Procedure: { type: 'Procedure', id: (r) => r.record.id },
+      FamilyHistory: { type: 'FamilyMemberHistory', id: (r) => r.record.id },
     };
     for (const record of records) {
       const { type, id } = expected[record.kind];

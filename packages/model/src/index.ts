@@ -6,6 +6,8 @@ export * from './ids';
 export * from './common-schemas';
 export * from './record-schemas';
 export * from './registry';
+export * from './kind-description';
+export * from './kind-descriptions';
 export * from './validate';
 export * from './transitions';
 export * from './write-rules';

@@ -1,26 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { ModelError } from './errors';
-import {
-  AllergySchema,
-  AppointmentSchema,
-  AuditEntrySchema,
-  ConditionSchema,
-  ConsentSchema,
-  EmergencyContactSchema,
-  EncounterSchema,
-  HealthDocumentSchema,
-  ImmunizationSchema,
-  LabResultSchema,
-  MedicalNoteSchema,
-  MedicationSchema,
-  MessageSchema,
-  NoteSignatureSchema,
-  NoteVersionSchema,
-  ProcedureSchema,
-  ProfileSchema,
-  ProviderProfileSchema,
-  TreatmentPlanSchema,
-} from './record-schemas';
+import { KIND_DESCRIPTIONS } from './kind-descriptions';
 import type { StreamType } from './stream-types';
 
 export interface RecordKindInfo {
@@ -31,32 +11,21 @@ export interface RecordKindInfo {
   readonly fhirResource: string;
 }
 
-/** Every record kind: schema, stream and FHIR resource. Kind names never change once records exist. */
-export const RECORD_KINDS = {
-  Profile: { schema: ProfileSchema, streamType: 'profile', fhirResource: 'Patient' },
-  EmergencyContact: {
-    schema: EmergencyContactSchema,
-    streamType: 'emergency-contact',
-    fhirResource: 'RelatedPerson',
-  },
-  HealthDocument: { schema: HealthDocumentSchema, streamType: 'document', fhirResource: 'DocumentReference' },
-  Allergy: { schema: AllergySchema, streamType: 'allergy', fhirResource: 'AllergyIntolerance' },
-  Immunization: { schema: ImmunizationSchema, streamType: 'immunization', fhirResource: 'Immunization' },
-  Medication: { schema: MedicationSchema, streamType: 'medication', fhirResource: 'MedicationStatement' },
-  LabResult: { schema: LabResultSchema, streamType: 'lab-result', fhirResource: 'Observation' },
-  TreatmentPlan: { schema: TreatmentPlanSchema, streamType: 'treatment-plan', fhirResource: 'CarePlan' },
-  Appointment: { schema: AppointmentSchema, streamType: 'appointment', fhirResource: 'Appointment' },
-  Message: { schema: MessageSchema, streamType: 'message', fhirResource: 'Communication' },
-  Encounter: { schema: EncounterSchema, streamType: 'encounter', fhirResource: 'Encounter' },
-  MedicalNote: { schema: MedicalNoteSchema, streamType: 'note', fhirResource: 'Composition' },
-  NoteVersion: { schema: NoteVersionSchema, streamType: 'note', fhirResource: 'Composition' },
-  NoteSignature: { schema: NoteSignatureSchema, streamType: 'note-signature', fhirResource: 'Provenance' },
-  AuditEntry: { schema: AuditEntrySchema, streamType: 'audit', fhirResource: 'AuditEvent' },
-  Consent: { schema: ConsentSchema, streamType: null, fhirResource: 'Consent' },
-  ProviderProfile: { schema: ProviderProfileSchema, streamType: null, fhirResource: 'Practitioner' },
-  Condition: { schema: ConditionSchema, streamType: 'condition', fhirResource: 'Condition' },
-  Procedure: { schema: ProcedureSchema, streamType: 'procedure', fhirResource: 'Procedure' },
-} as const satisfies Record<string, RecordKindInfo>;
+type Descriptions = typeof KIND_DESCRIPTIONS;
+
+/** Every record kind: schema, stream and FHIR resource, read from its description (kind-descriptions.ts). */
+export const RECORD_KINDS = Object.fromEntries(
+  Object.entries(KIND_DESCRIPTIONS).map(([kind, d]) => [
+    kind,
+    { schema: d.schema, streamType: d.streamType, fhirResource: d.fhir.resource },
+  ]),
+) as {
+  readonly [K in keyof Descriptions]: {
+    readonly schema: Descriptions[K]['schema'];
+    readonly streamType: Descriptions[K]['streamType'];
+    readonly fhirResource: Descriptions[K]['fhir']['resource'];
+  };
+};
 
 export type RecordKind = keyof typeof RECORD_KINDS;
 

@@ -16,6 +16,7 @@ export const STREAM_TYPES = [
   'audit',
   'condition',
   'procedure',
+  'family-history',
 ] as const;
 
 export type StreamType = (typeof STREAM_TYPES)[number];

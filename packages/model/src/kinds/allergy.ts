@@ -1,0 +1,53 @@
+// Substances the patient reacts to (FHIR AllergyIntolerance); active ones go on the emergency card.
+import type { KindDescription } from '../kind-description';
+import { exportAllergy } from '../fhir-export-records';
+import { mapAllergy } from '../fhir-import-map';
+import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
+import { ALLERGY_CATEGORIES, ALLERGY_SEVERITIES, AllergySchema } from '../record-schemas';
+
+export const ALLERGY = {
+  slug: 'allergies',
+  schema: AllergySchema,
+  streamType: 'allergy',
+  authorship: 'shared',
+  fhir: {
+    resource: 'AllergyIntolerance',
+    export: exportAllergy,
+    import: [
+      { resourceType: 'AllergyIntolerance', shape: IMPORT_SCHEMAS.AllergyIntolerance, map: mapAllergy },
+    ],
+  },
+  clinicalDate: ['onsetDate', 'recordedAt'],
+  search: { substance: 3, category: 1, reaction: 2, notes: 1 },
+  screen: {
+    section: 'chart',
+    order: 30,
+    icon: 'virus',
+    title: 'substance',
+    summary: ['severity', 'reaction', 'category'],
+    stampedOnAdd: ['recordedAt'],
+    versioned: false,
+    takesReason: false,
+    form: [
+      { name: 'substance', type: 'text', required: true },
+      { name: 'category', type: 'select', options: ALLERGY_CATEGORIES, enumName: 'allergyCategory' },
+      { name: 'reaction', type: 'text' },
+      { name: 'severity', type: 'select', options: ALLERGY_SEVERITIES, enumName: 'severity' },
+      { name: 'onsetDate', type: 'partialDate' },
+      { name: 'active', type: 'boolean', initial: true },
+      { name: 'notes', type: 'textarea' },
+    ],
+  },
+  example: (p) => ({
+    ...p.base(),
+    substance: 'Penicillin',
+    codes: [{ system: 'http://snomed.info/sct', code: '764146007', display: 'Penicillin' }],
+    category: 'medication',
+    reaction: 'Hives',
+    severity: 'moderate',
+    onsetDate: '2009-06-15',
+    recordedAt: p.created,
+    active: true,
+    notes: 'Tolerates cephalosporins.',
+  }),
+} as const satisfies KindDescription<typeof AllergySchema>;

@@ -1,0 +1,90 @@
+// A result (FHIR Observation, with its DiagnosticReport and order), versioned: a correction keeps the value before.
+import type { KindDescription } from '../kind-description';
+import { exportLabResult } from '../fhir-export-records';
+import { mapDiagnosticReport, mapObservation } from '../fhir-import-map-results';
+import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
+import { LAB_RESULT_STATUSES, LabResultSchema, OBSERVATION_CATEGORIES } from '../record-schemas';
+
+export const LAB_RESULT = {
+  slug: 'labs',
+  schema: LabResultSchema,
+  streamType: 'lab-result',
+  authorship: 'author',
+  fhir: {
+    resource: 'Observation',
+    alsoExports: ['DiagnosticReport', 'ServiceRequest'],
+    export: exportLabResult,
+    import: [
+      { resourceType: 'Observation', shape: IMPORT_SCHEMAS.Observation, map: mapObservation },
+      { resourceType: 'DiagnosticReport', shape: IMPORT_SCHEMAS.DiagnosticReport, map: mapDiagnosticReport },
+    ],
+  },
+  clinicalDate: ['effectiveAt'],
+  search: { testName: 3, testCode: 0.8, performer: 1, units: 0.5, status: 0.5 },
+  screen: {
+    section: 'chart',
+    order: 70,
+    icon: 'activity',
+    title: 'testName',
+    summary: ['effectiveAt', 'status'],
+    versioned: true,
+    takesReason: true,
+    form: [
+      { name: 'testName', type: 'text', required: true },
+      { name: 'testCode', type: 'text' },
+      { name: 'value', type: 'labValue' },
+      { name: 'units', type: 'text' },
+      { name: 'referenceRange', type: 'text' },
+      { name: 'effectiveAt', type: 'instant', required: true },
+      {
+        name: 'status',
+        type: 'select',
+        options: LAB_RESULT_STATUSES,
+        enumName: 'labStatus',
+        required: true,
+        initial: 'final',
+      },
+      { name: 'category', type: 'select', options: OBSERVATION_CATEGORIES, enumName: 'observationCategory' },
+      { name: 'performer', type: 'text' },
+    ],
+  },
+  example: (p) => ({
+    ...p.base(),
+    testCode: '2345-7',
+    testName: 'Glucose [Mass/volume] in Serum or Plasma',
+    codes: [{ system: 'http://snomed.info/sct', code: '33747003', display: 'Glucose measurement, blood' }],
+    category: 'laboratory',
+    status: 'corrected',
+    value: 98,
+    units: 'mg/dL',
+    referenceRange: '70-99 mg/dL',
+    effectiveAt: '2024-05-01T08:10:00Z',
+    publishedAt: p.updated,
+    orderedBy: p.providerId,
+    performer: 'Riverside Lab',
+    attachments: [p.file('glucose-report.pdf', 'application/pdf', 20_480)],
+    components: [
+      {
+        testCode: '2339-0',
+        testName: 'Glucose [Mass/volume] in Blood',
+        value: 97,
+        units: 'mg/dL',
+        referenceRange: '70-99 mg/dL',
+      },
+    ],
+    version: 2,
+    provenance: p.provenance(p.updated, 'Transcription error in value'),
+    versions: [
+      {
+        version: 1,
+        status: 'final',
+        value: 89,
+        units: 'mg/dL',
+        referenceRange: '70-99 mg/dL',
+        effectiveAt: '2024-05-01T08:10:00Z',
+        publishedAt: p.created,
+        provenance: p.provenance(p.created, 'Initial result'),
+      },
+    ],
+  }),
+} as const satisfies KindDescription<typeof LabResultSchema>;
