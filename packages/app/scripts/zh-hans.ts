@@ -31,6 +31,11 @@ export const REVIEWED: Readonly<Record<string, string>> = {
   'fields.performedAt': '执行日期',
   'enum.procedureStatus.not-done': '未执行',
   'enum.observationCategory.imaging': '影像',
+  'kinds.clinician-profiles.title': '医生资料',
+  'kinds.clinician-profiles.one': '医生资料',
+  'fields.deceased': '已去世',
+  'enum.familyRelationship.niece': '侄女或外甥女',
+  'enum.familyRelationship.nephew': '侄子或外甥',
 };
 
 /** Reviewed: mainland terms and punctuation for what the converter leaves in Taiwan usage. */

@@ -2,14 +2,12 @@
 // language.
 import { CARE_NOTIFICATION_TYPES } from '@hale/client';
 import { APPOINTMENT_STATUSES } from '@hale/model';
-import { SHARED_KINDS } from './streams';
 import { CARE_ERROR_TEXTS } from './errors';
 import { EXPIRIES } from './share/scope';
 import { PROBLEM_KINDS } from './access/verification-panel';
 import { REMINDERS } from './notify/reminders';
 
 export const careFamilyKeys = (): string[] => [
-  ...SHARED_KINDS.map((k) => `care.streams.${k}`),
   ...['read', 'write'].map((a) => `care.access.${a}`),
   ...['none', 'read', 'write'].map((l) => `care.level.${l}`),
   ...EXPIRIES.map((e) => `care.expiry.${e}`),

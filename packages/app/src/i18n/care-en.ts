@@ -2,24 +2,6 @@
 // notifications): `care.*` in en.ts. The reference for care-zh-Hant.ts.
 export const careEn = {
   people: { unknown: 'Someone', account: 'Account {{id}}' },
-  streams: {
-    profile: 'Profile',
-    'emergency-contact': 'Emergency contacts',
-    document: 'Documents',
-    allergy: 'Allergies',
-    immunization: 'Immunizations',
-    medication: 'Medications',
-    'lab-result': 'Lab results',
-    'treatment-plan': 'Treatment plans',
-    appointment: 'Appointments',
-    message: 'Messages',
-    encounter: 'Encounters',
-    note: 'Clinical notes',
-    'note-signature': 'Note signatures',
-    audit: 'Audit log',
-    condition: 'Conditions',
-    procedure: 'Procedures',
-  },
   access: { read: 'read', write: 'read and write' },
   level: { none: 'Not shared', read: 'Read', write: 'Read and write' },
   expiry: {

@@ -5,24 +5,6 @@ type Strings<T> = { readonly [K in keyof T]: T[K] extends string ? string : Stri
 
 export const careZhHant: Strings<typeof careEn> = {
   people: { unknown: '某人', account: '帳戶 {{id}}' },
-  streams: {
-    profile: '個人資料',
-    'emergency-contact': '緊急聯絡人',
-    document: '醫療文件',
-    allergy: '過敏',
-    immunization: '免疫接種',
-    medication: '藥物',
-    'lab-result': '檢驗結果',
-    'treatment-plan': '治療計劃',
-    appointment: '預約',
-    message: '訊息',
-    encounter: '就診',
-    note: '病歷筆記',
-    'note-signature': '筆記簽署',
-    audit: '審計日誌',
-    condition: '病況',
-    procedure: '處置',
-  },
   access: { read: '讀取', write: '讀取及寫入' },
   level: { none: '不分享', read: '讀取', write: '讀取及寫入' },
   expiry: {

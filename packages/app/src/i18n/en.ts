@@ -1,4 +1,5 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
+import type { KindTranslations } from '@hale/model';
 import { careEn } from './care-en';
 import { workspaceEn } from '../workspace/i18n/en';
 
@@ -343,6 +344,21 @@ export const en = {
       empty: 'No procedures recorded',
       emptyHint: 'Operations, endoscopies, courses of therapy: what was done, when and where.',
     },
+    'family-history': {
+      title: 'Family history',
+      one: 'Family history',
+      add: 'Add family history',
+      edit: 'Edit family history',
+      empty: 'No family history recorded',
+      emptyHint:
+        'Conditions of your parents, brothers and sisters and other relatives: they tell your clinicians what to look out for.',
+    },
+    messages: { title: 'Messages', one: 'Message' },
+    'note-versions': { title: 'Note versions', one: 'Note version' },
+    'note-signatures': { title: 'Note signatures', one: 'Note signature' },
+    audit: { title: 'Audit log', one: 'Audit entry' },
+    consents: { title: 'Sharing grants', one: 'Sharing grant' },
+    'clinician-profiles': { title: 'Clinician profiles', one: 'Clinician profile' },
   },
   fields: {
     fullName: 'Full name',
@@ -413,6 +429,10 @@ export const en = {
     performedAt: 'Done on',
     performedEndAt: 'Ended on',
     outcome: 'Outcome',
+    relativeName: 'Relative’s name',
+    condition: 'Condition',
+    onsetAge: 'Age at onset',
+    deceased: 'Has died',
   },
   hints: {
     partialDate: 'A year, a month or a day, as far as you know it.',
@@ -422,6 +442,7 @@ export const en = {
     changeReason: 'Kept with this version in the record’s history.',
     referenceRange: 'As printed on the report, e.g. 70-99 mg/dL.',
     units: 'As printed on the report, e.g. mg/dL or mmol/L.',
+    age: 'In whole years.',
   },
   enum: {
     sexAtBirth: { female: 'Female', male: 'Male', other: 'Other', unknown: 'Unknown' },
@@ -533,6 +554,29 @@ export const en = {
       'entered-in-error': 'Entered in error',
       unknown: 'Unknown',
     },
+    familyRelationship: {
+      mother: 'Mother',
+      father: 'Father',
+      sister: 'Sister',
+      brother: 'Brother',
+      'half-sister': 'Half-sister',
+      'half-brother': 'Half-brother',
+      daughter: 'Daughter',
+      son: 'Son',
+      grandmother: 'Grandmother',
+      grandfather: 'Grandfather',
+      'maternal-grandmother': 'Grandmother (mother’s side)',
+      'maternal-grandfather': 'Grandfather (mother’s side)',
+      'paternal-grandmother': 'Grandmother (father’s side)',
+      'paternal-grandfather': 'Grandfather (father’s side)',
+      aunt: 'Aunt',
+      uncle: 'Uncle',
+      cousin: 'Cousin',
+      niece: 'Niece',
+      nephew: 'Nephew',
+      grandchild: 'Grandchild',
+      other: 'Other relative',
+    },
   },
   fieldError: {
     required: 'Required.',
@@ -542,6 +586,9 @@ export const en = {
     date: 'Not a valid date.',
     account: 'Not a Hale account id. Find the clinician in the directory.',
     order: 'Comes before a date it must follow.',
+    wholeNumber: 'A whole number, such as 45.',
+    atLeast: 'At least {{n}}.',
+    atMost: 'At most {{n}}.',
     rule: {
       NEXT_DOSE_BEFORE_ADMINISTRATION: 'The next dose cannot be due before this dose was given.',
       DATE_IN_FUTURE: 'This date is in the future. Check the year, and the order of day and month.',
@@ -554,6 +601,8 @@ export const en = {
     filter: 'Filter this list',
     count_one: '{{count}} record',
     count_other: '{{count}} records',
+    years_one: '{{count}} year',
+    years_other: '{{count}} years',
     inactive: 'Inactive',
     conflictBadge: 'Needs a decision',
     untitled: 'Untitled',
@@ -1243,6 +1292,12 @@ export const en = {
     kept: 'What you typed is kept on this device until you save.',
   },
 };
+
+/**
+ * The words every record kind needs (the model's KindTranslations, from the kinds' descriptions: titles,
+ * the screens' words, a label per form field and choice): a kind described without them does not compile.
+ */
+export const KIND_WORDS: KindTranslations = en;
 
 /** The shape every language follows: the same keys, strings as values. */
 export type Translation = DeepStrings<typeof en>;

@@ -28,6 +28,10 @@ export const issueText = (t: TFunction, issue: FieldIssue): string => {
   if (/calendar date|date-time|year or a month/.test(reason)) return t('fieldError.date');
   if (reason.includes('account or device id')) return t('fieldError.account');
   if (reason.startsWith('must not be before')) return t('fieldError.order');
+  if (reason === 'must be an integer') return t('fieldError.wholeNumber');
+  const bound = /^must be at (least|most) (\d+)$/.exec(reason);
+  if (bound !== null)
+    return t(bound[1] === 'least' ? 'fieldError.atLeast' : 'fieldError.atMost', { n: bound[2] });
   return reason;
 };
 

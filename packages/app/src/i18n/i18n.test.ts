@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { en } from './en';
 import { zhHant } from './zh-Hant';
 import { zhHans } from './zh-Hans';
-import { KINDS, KIND_SLUGS } from '../records/kinds';
+import { RECORD_KIND_NAMES, translationKeys } from '@hale/model';
 import { KNOWN_ISSUES, KNOWN_QUARANTINE } from '../screens/problems/describe';
 import { ACCOUNT_ERRORS } from '../screens/start/account-errors';
 import { PAIRING_ERRORS } from '../screens/pairing/pairing-errors';
@@ -54,15 +54,7 @@ const literalKeys = (): string[] => {
 /** Keys built from tables at run time (template literals in the source). */
 const familyKeys = (): string[] => {
   const keys: string[] = [];
-  for (const slug of KIND_SLUGS) {
-    const spec = KINDS[slug];
-    for (const part of ['title', 'one', 'add', 'edit', 'empty', 'emptyHint'])
-      keys.push(`kinds.${slug}.${part}`);
-    for (const field of spec.fields) {
-      keys.push(`fields.${field.name}`);
-      for (const option of field.options ?? []) keys.push(`enum.${field.enumName ?? field.name}.${option}`);
-    }
-  }
+  for (const kind of RECORD_KIND_NAMES) keys.push(...translationKeys(kind));
   for (const code of KNOWN_ISSUES) keys.push(`problem.${code}.title`, `problem.${code}.todo`);
   for (const reason of KNOWN_QUARANTINE) keys.push(`quarantine.${reason}.title`, `quarantine.${reason}.todo`);
   for (const code of ACCOUNT_ERRORS) keys.push(`accountError.${code}`);

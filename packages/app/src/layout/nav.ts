@@ -1,13 +1,22 @@
 /**
- * The navigation, in sections, each for the roles that see it. The care-team screens (sharing, access
- * history, messages) and the clinician workspace add their own sections here; the layout renders whatever
- * sections the account's role has. Sharing with the care team and shared links are one Sharing item
- * (`also`), with tabs between the two (sharing-tabs.tsx).
+ * The navigation, in sections, each for the roles that see it. The chart's and care's record kinds come
+ * from their descriptions in @hale/model (`screen`: section, order, icon), each named by the glossary
+ * (`kinds.<slug>.title`); lab trends follows lab results. The care-team screens (sharing, access history,
+ * messages) and the clinician workspace add their own sections here; the layout renders whatever sections
+ * the account's role has. Sharing with the care team and shared links are one Sharing item (`also`), with
+ * tabs between the two (sharing-tabs.tsx).
  */
+import { SCREEN_KINDS, kindDescription, type KindIcon } from '@hale/model';
 import {
   IconActivity,
   IconAlertTriangle,
   IconBandage,
+  IconBrain,
+  IconDental,
+  IconDna,
+  IconLungs,
+  IconScale,
+  IconUsers,
   IconFileExport,
   IconFileImport,
   IconHeartbeat,
@@ -33,6 +42,30 @@ import {
 } from '@tabler/icons-react';
 import { WORKSPACE_SECTIONS } from '../workspace/nav';
 
+/** How each icon a kind's description may name is drawn. */
+export const KIND_ICON: Readonly<Record<KindIcon, Icon>> = {
+  id: IconId,
+  phone: IconPhoneCall,
+  virus: IconVirus,
+  heartbeat: IconHeartbeat,
+  pill: IconPill,
+  vaccine: IconVaccine,
+  activity: IconActivity,
+  file: IconFileText,
+  bandage: IconBandage,
+  clipboard: IconClipboardHeart,
+  calendar: IconCalendarEvent,
+  stethoscope: IconStethoscope,
+  notes: IconNotes,
+  people: IconUsers,
+  dna: IconDna,
+  eye: IconEye,
+  tooth: IconDental,
+  scale: IconScale,
+  brain: IconBrain,
+  lungs: IconLungs,
+};
+
 export interface NavItem {
   readonly to: string;
   /** i18n key of its label. */
@@ -49,6 +82,18 @@ export interface NavSection {
   readonly items: readonly NavItem[];
 }
 
+/** A section's record kinds, in their order; `after`: items that follow a kind's (its path → items). */
+const kindItems = (
+  section: 'chart' | 'care',
+  after: Readonly<Record<string, readonly NavItem[]>> = {},
+): NavItem[] =>
+  SCREEN_KINDS.flatMap((kind) => {
+    const { slug, screen } = kindDescription(kind);
+    if (screen?.section !== section) return [];
+    const to = screen.path ?? `/chart/${slug}`;
+    return [{ to, label: `kinds.${slug}.title`, icon: KIND_ICON[screen.icon] }, ...(after[to] ?? [])];
+  });
+
 export const NAV_SECTIONS: readonly NavSection[] = [
   ...WORKSPACE_SECTIONS,
   {
@@ -64,29 +109,15 @@ export const NAV_SECTIONS: readonly NavSection[] = [
     key: 'chart',
     label: 'nav.chart',
     roles: ['patient'],
-    items: [
-      { to: '/chart/profile', label: 'kinds.profile.title', icon: IconId },
-      { to: '/chart/contacts', label: 'kinds.contacts.title', icon: IconPhoneCall },
-      { to: '/chart/allergies', label: 'kinds.allergies.title', icon: IconVirus },
-      { to: '/chart/conditions', label: 'kinds.conditions.title', icon: IconHeartbeat },
-      { to: '/chart/medications', label: 'kinds.medications.title', icon: IconPill },
-      { to: '/chart/immunizations', label: 'kinds.immunizations.title', icon: IconVaccine },
-      { to: '/chart/labs', label: 'kinds.labs.title', icon: IconActivity },
-      { to: '/labs/trends', label: 'nav.trends', icon: IconChartLine },
-      { to: '/chart/documents', label: 'kinds.documents.title', icon: IconFileText },
-      { to: '/chart/procedures', label: 'kinds.procedures.title', icon: IconBandage },
-    ],
+    items: kindItems('chart', {
+      '/chart/labs': [{ to: '/labs/trends', label: 'nav.trends', icon: IconChartLine }],
+    }),
   },
   {
     key: 'care',
     label: 'nav.care',
     roles: ['patient'],
-    items: [
-      { to: '/care/plans', label: 'kinds.plans.title', icon: IconClipboardHeart },
-      { to: '/care/appointments', label: 'kinds.appointments.title', icon: IconCalendarEvent },
-      { to: '/chart/encounters', label: 'kinds.encounters.title', icon: IconStethoscope },
-      { to: '/chart/notes', label: 'kinds.notes.title', icon: IconNotes },
-    ],
+    items: kindItems('care'),
   },
   {
     key: 'inOut',

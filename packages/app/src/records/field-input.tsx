@@ -1,4 +1,4 @@
-// One form field of a record kind, by its type (kinds.ts); the label is `fields.<name>`.
+// One form field of a record kind, by its type (the model's FieldType); the label is `fields.<name>`.
 import { useState, type ReactNode } from 'react';
 import {
   Button,
@@ -103,6 +103,15 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
           {...common}
           placeholder={t('hints.partialDatePlaceholder')}
           description={t('hints.partialDate')}
+          {...form.getInputProps(field.name)}
+        />
+      );
+    case 'age':
+      return (
+        <TextInput
+          {...common}
+          inputMode="numeric"
+          description={t('hints.age')}
           {...form.getInputProps(field.name)}
         />
       );

@@ -23,7 +23,8 @@ export const formatField = (
 ): string => {
   if (value === undefined || value === null || value === '') return '';
   if (typeof value === 'boolean') return value ? t('common.yes') : t('common.no');
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number')
+    return field?.type === 'age' ? t('records.years', { count: value }) : String(value);
   if (typeof value !== 'string') return JSON.stringify(value);
   switch (field?.type) {
     case 'select':
@@ -49,7 +50,7 @@ export const recordTitle = (
 ): string => {
   const title = valueAt(record, spec.titleField);
   if (typeof title === 'string' && title.trim() !== '') return title;
-  if (spec.slug === 'appointments' || spec.slug === 'encounters') return t(`kinds.${spec.slug}.one`);
+  if (spec.untitledIsKind) return t(`kinds.${spec.slug}.one`);
   return t('records.untitled');
 };
 

@@ -38,7 +38,7 @@ export function RecordFormScreen(): ReactNode {
   if (!isKindSlug(slug)) return <Navigate to="/" replace />;
   const spec = KINDS[slug];
   const chart = scope.patientId === undefined ? '' : `${scope.patientId}:`;
-  if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
+  if (id === undefined && spec.uploaded) return <Navigate to="/documents/upload" replace />;
   // Keyed: another kind's or record's form is a new form, never the state of the one before.
   return id === undefined ? (
     <WithDraft key={`${chart}${slug}:new`} draftKey={`${chart}${slug}:new`}>
@@ -202,8 +202,7 @@ function FormBody(props: {
         savedId = await writeNote(session, values, spec, stored, id, noteVersionId, scope);
       } else if (id === undefined) {
         const input = recordInput(spec.fields, values, false);
-        if (spec.kind === 'Allergy' || spec.kind === 'Condition')
-          input['recordedAt'] = new Date().toISOString();
+        for (const field of spec.stampedOnAdd) input[field] = new Date().toISOString();
         savedId = (await addRecord(session, spec.kind, input, patientQuery(scope))).id;
       } else {
         const reason = typeof values[CHANGE_REASON] === 'string' ? values[CHANGE_REASON].trim() : '';

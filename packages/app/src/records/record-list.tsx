@@ -55,8 +55,8 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
     return q === '' ? all : all.filter((r) => `${r.title} ${r.summary}`.toLowerCase().includes(q));
   }, [page, filter, spec, t, me, made]);
 
-  const addTo = spec.uploaded === true ? '/documents/upload' : `${scope.base}/${spec.slug}/new`;
-  const canAdd = scope.canWrite(spec.kind) && (spec.uploaded !== true || scope.patientId === undefined);
+  const addTo = spec.uploaded ? '/documents/upload' : `${scope.base}/${spec.slug}/new`;
+  const canAdd = scope.canWrite(spec.kind) && (!spec.uploaded || scope.patientId === undefined);
 
   return (
     <Stack>

@@ -64,6 +64,9 @@ const fieldValue = (field: FieldSpec, raw: string | boolean | undefined): unknow
   switch (field.type) {
     case 'instant':
       return fromLocalInput(text);
+    case 'age':
+      // Whole years; anything else is left as typed, for the model to refuse at the field.
+      return /^\d{1,3}$/.test(text) ? Number(text) : text;
     case 'labValue': {
       const n = Number(text.replace(',', '.'));
       return /^[-+]?\d*[.,]?\d+(e[-+]?\d+)?$/i.test(text) && Number.isFinite(n) ? n : text;

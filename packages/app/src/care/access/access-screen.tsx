@@ -19,7 +19,7 @@ import { formatDate, shortId } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { ScrollTable } from '../../ui/scroll-table';
 import { usePersonName, useDirectoryNames } from '../people';
-import { streamTypeOf } from '../streams';
+import { streamLabel, streamTypeOf } from '../streams';
 import { accessCsv, auditEventBundle } from './export';
 import { VerificationPanel } from './verification-panel';
 
@@ -135,7 +135,7 @@ export function AccessScreen(): ReactNode {
                 onChange={(e) => setKind(e.currentTarget.value)}
                 data={[
                   { value: 'all', label: t('care.audit.allKinds') },
-                  ...kinds.map((k) => ({ value: k, label: t(`care.streams.${k}`) })),
+                  ...kinds.map((k) => ({ value: k, label: streamLabel(t, k) })),
                 ]}
               />
               <NativeSelect
@@ -245,7 +245,7 @@ function useAccessParts(r: AccessRecord): Record<'who' | 'what' | 'kind' | 'devi
         )}
       </>
     ),
-    kind: type === null ? '—' : t(`care.streams.${type}`),
+    kind: type === null ? '—' : streamLabel(t, type),
     device: (
       <Text size="sm" ff="monospace">
         {shortId(r.actorDeviceId)}
@@ -356,7 +356,7 @@ function useDisclosureParts(d: Disclosure): Record<'name' | 'kinds' | 'ends' | '
     kinds: d.recordTypes
       .map((k) => {
         const type = streamTypeOf(k);
-        return type === null ? k : t(`care.streams.${type}`);
+        return type === null ? k : streamLabel(t, type);
       })
       .join(', '),
     ends:

@@ -13,6 +13,7 @@ import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
+import { streamLabel } from '../streams';
 
 export const STATE_COLOR: Record<GrantState, string> = {
   active: 'green',
@@ -75,7 +76,7 @@ export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
         <Group gap={6}>
           {g.grant.scope.map((s) => (
             <Badge key={s.type} variant="outline" color={s.access === 'write' ? 'hale' : 'gray'} tt="none">
-              {t(`care.streams.${s.type}`)} · {t(`care.access.${s.access}`)}
+              {streamLabel(t, s.type)} · {t(`care.access.${s.access}`)}
             </Badge>
           ))}
         </Group>

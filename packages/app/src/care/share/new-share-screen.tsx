@@ -19,6 +19,7 @@ import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
+import { streamLabel } from '../streams';
 import { ChooseStep, type Chosen } from './choose-step';
 import { CompareStep } from './compare-step';
 import { ScopeStep } from './scope-step';
@@ -151,7 +152,7 @@ function ReviewStep(props: {
             <Table.Tbody>
               {scope.map((s) => (
                 <Table.Tr key={s.type}>
-                  <Table.Td>{t(`care.streams.${s.type}`)}</Table.Td>
+                  <Table.Td>{streamLabel(t, s.type)}</Table.Td>
                   <Table.Td>{t(`care.access.${s.access}`)}</Table.Td>
                 </Table.Tr>
               ))}

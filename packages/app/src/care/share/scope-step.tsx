@@ -15,7 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { SHARED_KINDS } from '../streams';
+import { SHARED_KINDS, streamLabel } from '../streams';
 import { usePersonName } from '../people';
 import { EXPIRIES, formProblems, type Expiry, type Level, type ShareForm } from './scope';
 
@@ -46,7 +46,7 @@ export function ScopeStep(props: {
               <NativeSelect
                 key={kind}
                 id={`share-${kind}`}
-                label={t(`care.streams.${kind}`)}
+                label={streamLabel(t, kind)}
                 value={form.levels[kind] ?? 'none'}
                 data={levels.map((l) => ({ value: l, label: t(`care.level.${l}`) }))}
                 onChange={(e) =>

@@ -13,10 +13,10 @@ describe('an import plan as a person reads it', () => {
     expect(counts.map((c) => [c.kind, c.count])).toEqual([
       ['Profile', 1],
       ['Allergy', 1],
-      ['LabResult', 2],
       ['Condition', 1],
+      ['LabResult', 2],
     ]);
-    expect(counts[3]?.slug).toBe('conditions');
+    expect(counts[2]?.slug).toBe('conditions');
   });
 
   it('groups listings by type and reason, the largest first, with a few paths', () => {

@@ -1,4 +1,4 @@
-// The workspace's words built from tables at run time (stream types, end reasons, states, care codes,
+// The workspace's words built from tables at run time (end reasons, states, care codes,
 // notification types, note statuses, roles, form parts) exist in every language; i18n.test.ts checks the
 // literal keys and the languages' shapes.
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { NOTE_STATUSES } from '@hale/model';
 import { en } from '../../i18n/en';
 import { zhHant } from '../../i18n/zh-Hant';
 import { zhHans } from '../../i18n/zh-Hans';
-import { CHART_STATES, END_REASONS, GRANT_STREAM_TYPES } from '../patients/grant-words';
+import { CHART_STATES, END_REASONS } from '../patients/grant-words';
 
 type Tree = { readonly [key: string]: string | Tree };
 const has = (tree: Tree, path: string): boolean => {
@@ -22,7 +22,6 @@ const plural = (tree: Tree, path: string): boolean =>
   has(tree, path) || (has(tree, `${path}_one`) && has(tree, `${path}_other`));
 
 const families = (): string[] => [
-  ...GRANT_STREAM_TYPES.map((s) => `workspace.stream.${s}`),
   ...END_REASONS.map((r) => `workspace.endReason.${r}`),
   ...CHART_STATES.map((s) => `workspace.chartState.${s}`),
   ...CARE_ERROR_CODES.map((c) => `workspace.error.${c}`),

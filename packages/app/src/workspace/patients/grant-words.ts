@@ -2,31 +2,16 @@
 import type { TFunction } from 'i18next';
 import type { EndedStream, ReceivedGrant } from '@hale/client';
 import { formatDate } from '../../records/format';
-
-/** Every stream type a grant can name (the i18n test checks each has words in every language). */
-export const GRANT_STREAM_TYPES = [
-  'profile',
-  'emergency-contact',
-  'document',
-  'allergy',
-  'immunization',
-  'medication',
-  'lab-result',
-  'treatment-plan',
-  'appointment',
-  'message',
-  'encounter',
-  'note',
-  'note-signature',
-  'condition',
-  'procedure',
-] as const;
+import { streamLabel as glossaryLabel, streamTypeOf } from '../../care/streams';
 
 export const END_REASONS = ['expired', 'revoked', 'device-revoked'] as const;
 export const CHART_STATES = ['active', 'expiring', 'ended'] as const;
 
-export const streamLabel = (t: TFunction, type: string): string =>
-  t(`workspace.stream.${type}`, { defaultValue: type });
+/** A stream type by name (the glossary's: `kinds.<slug>.title`), or as written when it names none. */
+export const streamLabel = (t: TFunction, type: string): string => {
+  const known = streamTypeOf(type);
+  return known === null ? type : glossaryLabel(t, known);
+};
 
 export const accessLabel = (t: TFunction, access: 'read' | 'write'): string =>
   t(access === 'write' ? 'workspace.access.write' : 'workspace.access.read');
