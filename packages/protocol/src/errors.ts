@@ -323,6 +323,16 @@ export const ERROR_CODES = {
       'account that wrote it, a treatment plan by its author (and the patient, for the acknowledgement); ' +
       'nothing was stored. Ask its author for a correction.',
   },
+  GROUP_REFUSED: {
+    // 409 like CONFLICT: nothing of the row was stored, and it is not wrong in itself.
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'Another row of the same user action (push rows sharing a `group`) was refused or met a newer version, ' +
+      'so none of the action was stored; this row is not wrong in itself. Its message names the other ' +
+      "row's refusal.",
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 14;
+export const PROTOCOL_VERSION = 15;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -121,6 +121,13 @@ export const ROLE_SIG_VERSION = 13;
  * it (BAD_MESSAGE), as an older server refuses the unknown frames.
  */
 export const HEAD_VERSION = 14;
+/**
+ * First version whose server takes a push row's `group` (PushRow): the rows of one user action (a note's
+ * header and its text) that the server stores all or none. Every row of a group travels in one push frame;
+ * if any is refused (or conflicts), none is stored, and the others answer GROUP_REFUSED. A device sends
+ * `group` only on a connection of this version or later (an older server refuses the field as BAD_MESSAGE).
+ */
+export const GROUP_VERSION = 15;
 /**
  * Most leaves one `head` answer carries (one per record of the stream, tombstones too; ≈90 bytes and ≈10
  * structural characters each: ≈0.9 MB and ≈100,000 tokens a page, within MAX_FRAME_BYTES and

@@ -13,7 +13,8 @@
  * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
  * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
  * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION; a push error's `chainEnd`,
- * AUDIT_CHAIN_END_VERSION; `putHead`, `getHead` and `head`, HEAD_VERSION) is sent only on a connection that negotiated a version that has it; an older
+ * AUDIT_CHAIN_END_VERSION; `putHead`, `getHead` and `head`, HEAD_VERSION; a push row's `group`,
+ * GROUP_VERSION) is sent only on a connection that negotiated a version that has it; an older
  * peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -91,7 +92,15 @@ export const PullFrame = Type.Object(
 );
 export type PullFrame = Static<typeof PullFrame>;
 
-export const PushRow = Type.Object({ doc: PushDoc, assumedRev: Type.Union([RevTag, Type.Null()]) }, closed);
+/**
+ * Rows of one push frame sharing `group` (GROUP_VERSION) are one user action: stored all or none (see
+ * GROUP_VERSION; a group never spans frames).
+ */
+export const PushGroup = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
+export const PushRow = Type.Object(
+  { doc: PushDoc, assumedRev: Type.Union([RevTag, Type.Null()]), group: Type.Optional(PushGroup) },
+  closed,
+);
 export type PushRow = Static<typeof PushRow>;
 
 export const PushFrame = Type.Object(

@@ -216,7 +216,8 @@ export const createAccessLog = (
     const answered = results.slice(0, rows.length);
     // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
     // writes the others again, with entries chained anew.
-    if (answered.some((r) => r.status === 'position-taken')) return answered;
+    // (A group written in part, `groupRefusal`, answers `not-written` for every other row: the same.)
+    if (answered.some((r) => r.status === 'position-taken' || r.status === 'not-written')) return answered;
     const logged = results.slice(rows.length);
     // New random ids continuing the server's chain from its stored end: a position taken means another
     // process appended to the chain (nothing of the batch written); anything else, nothing was logged.

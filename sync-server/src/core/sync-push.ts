@@ -63,6 +63,13 @@
  *   committed with it that counts it. The event has no field for refused rows: the push metrics
  *   (`onPush`) count every row by outcome.
  *
+ * - Rows sharing a `group` (one user action, GROUP_VERSION) are stored all or none: a row refused by the
+ *   checks above (or over the audit cap) refuses the others of its group GROUP_REFUSED before the write;
+ *   one the store would not write (a conflict, a stale epoch) makes the store write nothing of the batch
+ *   (`groupRefusal`, inside its atomic step, both stores), and the batch is written again without that
+ *   group, whose row answers as it would and the others GROUP_REFUSED. Each round removes a group, so
+ *   this ends.
+ *
  * Failure modes: row-level problems come back as `{ status: 'error', code }` rows beside accepted ones;
  * the push as a whole throws TOO_LARGE (its conflicts' stored versions would not fit an answer),
  * UNAVAILABLE (recounted MAX_PUSH_RECOUNTS times), or as an access log write does; nothing is stored then.
@@ -300,11 +307,42 @@ export const createPush = (
       if (doc.audit !== undefined) input.audit = doc.audit;
       // Kept by the store only when this row creates the record (`notTheAuthor` reads it back).
       if (!isAudit) input.creator = p.accountId;
-      writes.push({ doc: input, assumedRev, ...(expectedEpoch === undefined ? {} : { expectedEpoch }) });
+      writes.push({
+        doc: input,
+        assumedRev,
+        ...(expectedEpoch === undefined ? {} : { expectedEpoch }),
+        ...(row.group === undefined ? {} : { group: row.group }),
+      });
       writeIndex.push(i);
       results.push(null);
       if (decision.level !== 'owner' && !isAudit) counted.push(writes.length - 1);
     }
+    /** Per group, the index (in `results`) of its first row refused: none of the group is stored. */
+    const refusedGroups = new Map<string, number>();
+    const noteRefused = (i: number): void => {
+      const group = frame.rows[i]!.group;
+      if (group !== undefined && !refusedGroups.has(group)) refusedGroups.set(group, i);
+    };
+    for (const [i, r] of results.entries()) if (r !== null) noteRefused(i);
+    /** `kept` without the rows of refused groups, which answer GROUP_REFUSED naming the refused row. */
+    const withoutRefusedGroups = (kept: readonly number[]): number[] =>
+      kept.filter((k) => {
+        const i = writeIndex[k]!;
+        const { doc, group } = frame.rows[i]!;
+        const by = group === undefined ? undefined : refusedGroups.get(group);
+        if (by === undefined || by === i) return by === undefined;
+        const other = frame.rows[by]!.doc;
+        const answer = results[by];
+        const why = answer?.status === 'error' ? answer.code : 'a newer version stored';
+        results[i] = rowError(
+          doc.stream,
+          doc.id,
+          'GROUP_REFUSED',
+          `another row of this action (${other.stream} ${other.id}) was not stored (${why}); nothing of the ` +
+            'action was stored',
+        );
+        return false;
+      });
     const isCounted = new Set(counted);
     /**
      * The rows of `kept` as the batch writes them, and the push events that count them. Logged only if the
@@ -345,6 +383,39 @@ export const createPush = (
         logged: [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count })),
       };
     };
+    /** The answer to the row `writes[k]` the store answered `result`. */
+    const answerOf = async (k: number, result: DocWriteResult): Promise<PushResult> => {
+      const doc = frame.rows[writeIndex[k]!]!.doc;
+      if (result.status === 'ok') {
+        if (writes[k]!.expectedEpoch !== undefined) learnEpoch(doc.stream, doc.epoch);
+        return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
+      }
+      if (result.status === 'stale-epoch') {
+        learnEpoch(doc.stream, result.epoch);
+        return staleEpoch(doc, result.epoch);
+      }
+      if (result.status === 'conflict') {
+        // The same revision is already stored: a retry of an acknowledged write.
+        if (result.master && result.master.rev === doc.rev)
+          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.master.seq };
+        return {
+          status: 'conflict',
+          stream: doc.stream,
+          id: doc.id,
+          master: result.master ? toServedDoc(result.master) : null,
+          ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
+        };
+      }
+      if (result.status === 'append-only') {
+        const stored = await store.docs.getDoc(doc.stream, doc.id);
+        // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
+        if (stored !== null && sameAuditEntry(stored, writes[k]!.doc))
+          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
+        return rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+      }
+      // The loop below writes again until no position is taken and no group is refused.
+      return rowError(doc.stream, doc.id, 'INTERNAL', `row ${result.status}`);
+    };
     const auditStreams = [
       ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
     ];
@@ -362,8 +433,9 @@ export const createPush = (
       for (const [k, message] of over) {
         const doc = frame.rows[writeIndex[k]!]!.doc;
         results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
+        noteRefused(writeIndex[k]!);
       }
-      let kept = [...writes.keys()].filter((k) => !over.has(k));
+      let kept = withoutRefusedGroups([...writes.keys()].filter((k) => !over.has(k)));
       let written: DocWriteResult[] = [];
       /** Per stream, the index (in `results`) of the row refused for a position the device holds there. */
       const positionTaken = new Map<string, number>();
@@ -405,8 +477,28 @@ export const createPush = (
             const refusal = refused.get(doc.stream);
             if (refusal === undefined) return true;
             results[writeIndex[k]!] = rowError(doc.stream, doc.id, refusal.code, refusal.message);
+            noteRefused(writeIndex[k]!);
             return false;
           });
+          kept = withoutRefusedGroups(kept);
+          written = [];
+          continue;
+        }
+        if (
+          written.some((r) => r.status === 'not-written') &&
+          !written.some((r) => r.status === 'position-taken')
+        ) {
+          // A group would have been stored in part, so nothing was (`groupRefusal`): its refused rows answer
+          // as they would, the rest of their groups GROUP_REFUSED; the others are written again.
+          const refusedNow = new Set<number>();
+          for (const [n, result] of written.entries()) {
+            if (result.status === 'not-written') continue;
+            const k = kept[n]!;
+            results[writeIndex[k]!] = await answerOf(k, result);
+            noteRefused(writeIndex[k]!);
+            refusedNow.add(k);
+          }
+          kept = withoutRefusedGroups(kept.filter((k) => !refusedNow.has(k)));
           written = [];
           continue;
         }
@@ -422,6 +514,7 @@ export const createPush = (
           const from = refusedFrom.get(doc.stream);
           if (from === undefined || k < from) return true;
           if (k === from) positionTaken.set(doc.stream, writeIndex[k]!);
+          noteRefused(writeIndex[k]!);
           results[writeIndex[k]!] = rowError(
             doc.stream,
             doc.id,
@@ -433,50 +526,11 @@ export const createPush = (
           );
           return false;
         });
+        kept = withoutRefusedGroups(kept);
       }
       if (kept.length > 0) {
         for (const [n, result] of written.entries()) {
-          const k = kept[n]!;
-          const i = writeIndex[k]!;
-          const doc = frame.rows[i]!.doc;
-          if (result.status === 'ok') {
-            if (writes[k]!.expectedEpoch !== undefined) learnEpoch(doc.stream, doc.epoch);
-            results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
-          } else if (result.status === 'stale-epoch') {
-            learnEpoch(doc.stream, result.epoch);
-            results[i] = staleEpoch(doc, result.epoch);
-          } else if (result.status === 'conflict') {
-            if (result.master && result.master.rev === doc.rev) {
-              // The same revision is already stored: a retry of an acknowledged write.
-              results[i] = {
-                status: 'ok',
-                stream: doc.stream,
-                id: doc.id,
-                rev: doc.rev,
-                seq: result.master.seq,
-              };
-            } else {
-              results[i] = {
-                status: 'conflict',
-                stream: doc.stream,
-                id: doc.id,
-                master: result.master ? toServedDoc(result.master) : null,
-                ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
-              };
-            }
-          } else if (result.status === 'append-only') {
-            const stored = await store.docs.getDoc(doc.stream, doc.id);
-            const input = writes[k]!.doc;
-            if (stored !== null && sameAuditEntry(stored, input)) {
-              // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
-              results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
-            } else {
-              results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
-            }
-          } else {
-            // The loop above wrote again until no position was taken, so no row is left unwritten.
-            results[i] = rowError(doc.stream, doc.id, 'INTERNAL', `row ${result.status}`);
-          }
+          results[writeIndex[kept[n]!]!] = await answerOf(kept[n]!, result);
         }
       }
       // Looked up once everything of the push is written, still under the account's audit lock: the end

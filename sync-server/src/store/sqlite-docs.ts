@@ -18,6 +18,8 @@
  *   restored head (`restored_heads`), and only while the restore origin's incarnation is the store's own.
  * - Access entries are written after the guard's check and the blob write, in the same transaction: any not
  *   written `ok` throws CONFLICT, so the entries and the write commit together or not at all.
+ * - A row of a group (`DocWrite.group`) that would not be written rolls the whole batch back
+ *   (`groupRefusal`): a group is written whole or not at all, inside the one transaction.
  * - Heads are announced after COMMIT, in commit order.
  *
  * Failure modes: malformed rows → INVALID (nothing written); conflicting stored versions over
@@ -38,14 +40,18 @@ import {
 import { INCARNATION_META_KEY, RESTORE_ORIGIN_META_KEY, restoreOrigin } from './sqlite-incarnation';
 import { rowToDoc } from './sqlite-rows';
 import { invalid, validateDocWrite, validateGuard } from './store-checks';
+import { groupRefusal } from './store-records';
 import { checkGuard } from './sqlite-guard';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
-/** Rolls writeDocs' transaction back from inside it (a chain position was taken); carries the answer. */
+/**
+ * Rolls writeDocs' transaction back from inside it (a chain position was taken, a group would be written in
+ * part); carries the answer.
+ */
 class BatchNotWritten extends Error {
   constructor(readonly results: DocWriteResult[]) {
-    super('a chain position was taken; nothing of the batch was written');
+    super('nothing of the batch was written');
   }
 }
 
@@ -187,6 +193,9 @@ const writeBatch = (
       results.map((r): DocWriteResult => (r.status === 'position-taken' ? r : { status: 'not-written' })),
     );
   }
+  const partial = groupRefusal(rows, results);
+  // Thrown so that the transaction rolls back what the group's other rows (and the batch's) wrote.
+  if (partial !== null) throw new BatchNotWritten(partial);
   for (const [stream, head] of heads) s.headPut.run(stream, head);
   return { results, heads: [...heads].map(([stream, head]): StreamHead => ({ stream, head })) };
 };

@@ -81,6 +81,7 @@ export const validateDocWrite = (row: DocWrite): void => {
     throw invalid('assumedRev must be a string or null');
   if (row.expectedEpoch !== undefined && !isNonNegativeInt(row.expectedEpoch))
     throw invalid('expectedEpoch must be a non-negative integer');
+  if (row.group !== undefined) requireText(row.group, 'group');
 };
 
 /** The access entries a blob write carries (types.ts AccessEntries): each row as validateDocWrite. */

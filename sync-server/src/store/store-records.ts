@@ -71,6 +71,13 @@ export interface DocWrite {
    * than were written; the writer reads again and retries. A row refused as expected answers as any other.
    */
   expectRefused?: boolean;
+  /**
+   * Rows of one batch sharing `group` are one user action, written all or none: if any of them would answer
+   * other than `ok` (a `conflict` whose stored revision is its own `doc.rev`, a retry, counts as ok), the
+   * batch writes nothing, those rows answer as they would, and every other row answers `not-written`
+   * (`groupRefusal`); the writer leaves the group out and writes the rest again.
+   */
+  group?: string;
 }
 
 /**
@@ -126,7 +133,10 @@ export type DocWriteResult =
    * refused, and nothing of the batch was written.
    */
   | { status: 'position-taken' }
-  /** Another row of the batch answered `position-taken`: nothing of the batch was written, this row neither. */
+  /**
+   * Another row of the batch answered `position-taken`, or a row of a group would not be written (`group`):
+   * nothing of the batch was written, this row neither.
+   */
   | { status: 'not-written' };
 
 export interface DocPage {
@@ -369,3 +379,24 @@ export interface AccountErasure {
   readonly deviceIds: readonly string[];
   readonly granteeIds: readonly string[];
 }
+
+/**
+ * For a batch whose rows `rows` would answer `results`: when a row of a group (`DocWrite.group`) would not
+ * be written, the answer of a batch that writes nothing (those rows as they would answer, every other row
+ * `not-written`); null when every group is written whole. A conflict with the row's own revision stored
+ * (a retry) counts as written.
+ */
+export const groupRefusal = (
+  rows: readonly DocWrite[],
+  results: readonly DocWriteResult[],
+): DocWriteResult[] | null => {
+  const failing = (k: number): boolean => {
+    const r = results[k]!;
+    if (r.status === 'ok') return false;
+    return !(r.status === 'conflict' && r.master?.rev === rows[k]!.doc.rev);
+  };
+  const refused = rows.flatMap((row, k) => (row.group !== undefined && failing(k) ? [k] : []));
+  if (refused.length === 0) return null;
+  const keep = new Set(refused);
+  return results.map((r, k): DocWriteResult => (keep.has(k) ? r : { status: 'not-written' }));
+};

@@ -22,6 +22,9 @@
  * - readDocs reads up to the stream's head in its shard's settled state (every commit up to it is applied),
  *   so a reader never sees seq n+1 before n, nor part of a batch; a version is returned only while it is
  *   its record's current one (no `qx` marker of its seq; older formats: `d.seq === q.seq`).
+ * - A group (`DocWrite.group`) is decided on the same settled state as the rest of the batch: if a row of
+ *   it would not be written, the batch creates no commit (`groupRefusal`), so a group is stored whole or
+ *   not at all; no lock or transaction of CouchDB's is needed (the log's commit is the atomic step).
  * - A conflict's `keptFrom` is never given: this store records no restore origin (restore is by CouchDB
  *   replication, docs/operations.md).
  * Failure modes: as log.ts; a guard's refusal reaches the caller unchanged.
@@ -46,6 +49,7 @@ import { batchedReader, guarded, type Reader, guardShards, Parts, type Ctx } fro
 import { shardOf, type Snapshot } from './log';
 import { create, isGone, put } from './ops';
 import { invalid, validateDocWrite, validateGuard } from '../store-checks';
+import { groupRefusal } from '../store-records';
 
 /** What a batch's rows decide on the state read: results, and what to write per shard. */
 export interface RowsPlan {
@@ -250,6 +254,8 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
         read,
       );
       if (plan.positionTaken) return { parts: new Map(), result: notWritten(plan.results) };
+      const partial = groupRefusal(rows, plan.results);
+      if (partial !== null) return { parts: new Map(), result: partial };
       return { parts: parts.map, result: plan.results, revs: plan.revs };
     });
     ctx.announce(advancedHeads(committed));
