@@ -1,9 +1,10 @@
 // Local search's index: ranked records with the field matched, prefix and typo matching, Han characters,
 // updates and removals, and nothing of a kind search does not read.
 import { describe, expect, it } from 'vitest';
-import { exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { RECORD_KIND_NAMES, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
 import type { StoredRecord } from '../records/records';
 import { createRecordIndex, tokenize } from './record-index';
+import { SEARCH_FIELDS, fieldText } from './search-fields';
 
 let seq = 0;
 const stored = <K extends RecordKind>(
@@ -108,6 +109,29 @@ describe('createRecordIndex', () => {
     expect(index.search('pollen', { limit: 2 }).hits).toHaveLength(2);
     expect(index.search('pollen', { kinds: ['Medication'] }).hits.map((h) => h.kind)).toEqual(['Medication']);
     expect(index.size).toBe(6);
+  });
+
+  it('finds every kind with chart text by a word of each field its description names', () => {
+    const index = createRecordIndex();
+    const searched = RECORD_KIND_NAMES.filter((kind) => SEARCH_FIELDS[kind].length > 0);
+    expect(RECORD_KIND_NAMES.filter((kind) => !searched.includes(kind))).toEqual([
+      'AuditEntry',
+      'Consent',
+      'ProviderProfile',
+    ]);
+    const records = searched.map((kind) => stored(kind));
+    for (const r of records) index.set(r);
+    for (const r of records) {
+      for (const path of SEARCH_FIELDS[r.kind]) {
+        const text = fieldText(r.record, path);
+        expect(text, `${r.kind}.${path} in the example`).toBeDefined();
+        const word = tokenize(text ?? '')[0] ?? '';
+        const hit = index
+          .search(word, { kinds: [r.kind], limit: 500 })
+          .hits.find((h) => h.record.record.id === r.record.id);
+        expect(hit?.fields, `${r.kind} found by "${word}" in ${path}`).toContain(path);
+      }
+    }
   });
 
   it('clear() forgets every record', () => {

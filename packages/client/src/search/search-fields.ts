@@ -1,75 +1,36 @@
 /**
  * What local search reads of each record kind: its text fields, by path, and how much a match in each
- * counts (`FIELD_BOOST`, 1 unless named).
+ * counts. Both come from the kinds' descriptions in @hale/model (`search`: path → boost); this module
+ * only reads them.
  *
- * | kind | fields |
- * |---|---|
- * | Profile | fullName, medicalRecordNumber, primaryCareProvider, notes |
- * | EmergencyContact | name, relationship, phone, email, notes |
- * | HealthDocument | title, documentType, description, tags, file.fileName |
- * | Allergy | substance, category, reaction, notes |
- * | Immunization | vaccineName, vaccineCode, performer, lotNumber, notes |
- * | Medication | name, dose, frequency, instructions, reason |
- * | LabResult | testName, testCode, performer, units, status |
- * | TreatmentPlan | summary, details |
- * | Appointment | reason, location, status |
- * | Message | body, attachments.fileName |
- * | Encounter | reason, type, department, location, encounterNumber |
- * | MedicalNote | title, noteType |
- * | NoteVersion | subjective, objective, assessment, plan, changeSummary, amendmentReason |
- * | NoteSignature | signerRole, comment |
- *
- * A path `a.b` reads field `b` of object `a`, or of every object of list `a`; a list of texts (`tags`)
- * is read whole. Consent, AuditEntry and ProviderProfile are not searched (no chart content).
+ * Invariants:
+ * - Every kind has an entry (`Record<RecordKind, …>`); `[]`: the kind is not searched (no chart text:
+ *   Consent, AuditEntry, ProviderProfile).
+ * - A path `a.b` reads field `b` of object `a`, or of every object of list `a`; a list of texts (`tags`)
+ *   is read whole.
  */
-import type { RecordKind } from '@hale/model';
+import type { KIND_DESCRIPTIONS } from '@hale/model';
+import { RECORD_KIND_NAMES, SEARCH_BOOSTS, searchFieldsOf, type RecordKind } from '@hale/model';
 
-export const SEARCH_FIELDS = {
-  Profile: ['fullName', 'medicalRecordNumber', 'primaryCareProvider', 'notes'],
-  EmergencyContact: ['name', 'relationship', 'phone', 'email', 'notes'],
-  HealthDocument: ['title', 'documentType', 'description', 'tags', 'file.fileName'],
-  Allergy: ['substance', 'category', 'reaction', 'notes'],
-  Immunization: ['vaccineName', 'vaccineCode', 'performer', 'lotNumber', 'notes'],
-  Medication: ['name', 'dose', 'frequency', 'instructions', 'reason'],
-  LabResult: ['testName', 'testCode', 'performer', 'units', 'status'],
-  TreatmentPlan: ['summary', 'details'],
-  Appointment: ['reason', 'location', 'status'],
-  Message: ['body', 'attachments.fileName'],
-  Encounter: ['reason', 'type', 'department', 'location', 'encounterNumber'],
-  MedicalNote: ['title', 'noteType'],
-  NoteVersion: ['subjective', 'objective', 'assessment', 'plan', 'changeSummary', 'amendmentReason'],
-  NoteSignature: ['signerRole', 'comment'],
-} as const satisfies Partial<Record<RecordKind, readonly string[]>>;
+export const SEARCH_FIELDS: Readonly<Record<RecordKind, readonly string[]>> = Object.fromEntries(
+  RECORD_KIND_NAMES.map((kind) => [kind, searchFieldsOf(kind)]),
+) as Record<RecordKind, readonly string[]>;
 
-export type SearchableKind = keyof typeof SEARCH_FIELDS;
-export const SEARCHABLE_KINDS = Object.keys(SEARCH_FIELDS) as SearchableKind[];
+/** The kinds whose description names at least one search field. */
+export type SearchableKind = {
+  [K in RecordKind]: keyof (typeof KIND_DESCRIPTIONS)[K]['search'] extends never ? never : K;
+}[RecordKind];
 
-export const isSearchableKind = (kind: string): kind is SearchableKind => Object.hasOwn(SEARCH_FIELDS, kind);
+export const isSearchableKind = (kind: string): kind is SearchableKind =>
+  Object.hasOwn(SEARCH_FIELDS, kind) && SEARCH_FIELDS[kind as RecordKind].length > 0;
+
+export const SEARCHABLE_KINDS: readonly SearchableKind[] = RECORD_KIND_NAMES.filter(isSearchableKind);
 
 /** Every field path any kind has, once. */
 export const ALL_SEARCH_FIELDS: readonly string[] = [...new Set(Object.values(SEARCH_FIELDS).flat())];
 
-/** A record's name counts most, then its main text; codes, units and states least. */
-export const FIELD_BOOST: Readonly<Record<string, number>> = {
-  fullName: 3,
-  name: 3,
-  substance: 3,
-  testName: 3,
-  vaccineName: 3,
-  title: 3,
-  summary: 2.5,
-  reaction: 2,
-  reason: 1.5,
-  assessment: 1.5,
-  tags: 1.5,
-  documentType: 1.2,
-  'file.fileName': 1.2,
-  testCode: 0.8,
-  vaccineCode: 0.8,
-  lotNumber: 0.6,
-  units: 0.5,
-  status: 0.5,
-};
+/** A record's name counts most, then its main text; codes, units and states least (1 unless named). */
+export const FIELD_BOOST: Readonly<Record<string, number>> = SEARCH_BOOSTS;
 
 const textOf = (value: unknown): string[] => {
   if (typeof value === 'string') return value === '' ? [] : [value];
