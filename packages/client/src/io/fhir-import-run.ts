@@ -13,6 +13,7 @@
  *   reasons, and read into another record.
  */
 import {
+  IMPORTED_KINDS,
   originKey,
   planFhirImport,
   type FhirImportPlan,
@@ -27,19 +28,8 @@ import type { RecordInput } from '../records/records';
 import { RecordsIoError } from './io-error';
 import type { RecordsIoDeps } from './records-io-deps';
 
-/** Kinds an import may write, and so the kinds whose records are compared for duplicates. */
-export const IMPORTABLE_KINDS = [
-  'Profile',
-  'EmergencyContact',
-  'HealthDocument',
-  'Allergy',
-  'Immunization',
-  'Medication',
-  'LabResult',
-  'Encounter',
-  'Condition',
-  'Procedure',
-] as const satisfies readonly RecordKind[];
+/** Kinds an import may write (those with an importer), so the kinds compared for duplicates. */
+export const IMPORTABLE_KINDS: readonly RecordKind[] = IMPORTED_KINDS;
 
 export interface ImportOptions {
   /** What the person calls the file (its name): the source of records whose file names none. */
