@@ -10,6 +10,7 @@ import {
   FILE_ERROR_CODES,
   isHaleError,
   type HaleError,
+  type HaleErrorCode,
   type HaleSession,
 } from '@hale/client';
 import { openHaleForTests } from '@hale/client/testing';
@@ -19,7 +20,7 @@ import { PASSPHRASE, createdSession, online, useHaleSessions } from './hale-devi
 
 interface Expected {
   readonly class: string;
-  readonly code: string;
+  readonly code: HaleErrorCode;
   readonly field?: string;
   readonly recordId?: string;
 }

@@ -32,8 +32,11 @@ export type { Observed } from './core/observed';
 export type { Platform } from './hale/platform';
 export { clinicalDateOf } from './records/clinical-date';
 export { HaleError, isHaleError } from './core/hale-error';
+// The one error table: every code a HaleError carries, with its words for a person and what to do.
+export { HALE_ERRORS, HALE_ERROR_CODE_LIST } from './core/error-codes';
+export type { HaleErrorCode, HaleErrorInfo, HaleErrorAction } from './core/error-codes';
 
-// Error codes a screen switches on (`isHaleError(e, code)`), by area; append-only.
+// Each area's codes a screen switches on (`isHaleError(e, code)`), all of them in HALE_ERRORS.
 export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './core/account-error';
 export { AUDIT_ERROR_CODES } from './audit/errors';
 export { FILE_ERROR_CODES, type FileErrorCode } from './files/files';

@@ -13,7 +13,7 @@
 import { HaleError } from '../core/hale-error';
 import { ERROR_CODES, isErrorCode, type ClientAction, type ErrorCode } from '@hale/protocol';
 
-/** Append-only: a new code of the client's own goes at the end. */
+/** The protocol's codes and three of the client's own; all of them in HALE_ERRORS (core/error-codes.ts). */
 export type HaleClientErrorCode = ErrorCode | 'NETWORK' | 'BAD_RESPONSE' | 'TIMEOUT';
 
 export interface HaleClientErrorInit {

@@ -1,31 +1,16 @@
 /**
  * The audit log's own typed failures (transport failures stay SyncError, a locked account AccountError).
- * One code per failure, stable strings callers switch on, only ever appended; messages never carry key
- * material or an entry's plaintext.
+ * Codes: AUDIT_ERROR_CODES; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). Messages never carry
+ * key material or an entry's plaintext.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 
 export const AUDIT_ERROR_CODES = [
-  /**
-   * recorded: an entry whose author's device list could not be loaded now says it is a patient device's
-   * entry looked for (that action, that grant) and none that verifies was found. Answering "not recorded"
-   * would have a second entry appended, so that one is not answered: ask again later (`unverified`: how
-   * many such entries; `undecided`: the grants looked for they may be, per action; `found`: what the
-   * lookup found, so a caller can settle every other grant now). Nothing was appended or kept.
-   */
   'AUDIT_LOOKUP_UNVERIFIED',
-  /**
-   * An entry for a patient whose wrapping key the directory does not give (an account it does not know, or
-   * whose key it cannot verify): entries are sealed to that key, so none is made. With `appendAll`, none
-   * of the batch is. Nothing was appended or kept.
-   */
   'AUDIT_NO_WRAPPING_KEY',
-  /**
-   * The server refuses to serve the patient's log to this account (`reason`: its code, e.g. no access to
-   * that patient, or access ended). Nothing was read or remembered.
-   */
   'AUDIT_NOT_READABLE',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
 

@@ -1,13 +1,14 @@
 /**
  * The consent API's errors, inputs, stored forms (device meta keys and schemas) and timing limits.
  *
- * - ConsentError carries a stable code (ConsentErrorCode).
+ * - ConsentError carries a stable code (CONSENT_ERROR_CODES, of the one table HALE_ERRORS).
  * - Device meta keys: WRAPS_OWED_KEY, STREAM_EPOCHS_KEY, PINNED_WRAPPING_KEY, PENDING_REVOCATIONS_KEY,
  *   REFUSED_REVOCATIONS_KEY, UNRECORDED_KEY, REVOCATIONS_UNRECORDED_KEY; each read back against its schema.
  * - Timers are bounded (MAX_TIMER_MS) and refreshes spaced (GRANT_REFRESH_MS, REVOCATION_RETRY_MS,
  *   WRITE_SPANS_REFRESH_MS); reads of listings are bounded in pages (MAX_GRANT_PAGES, MAX_ACCEPTED_PAGES).
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import {
   type GrantScopeEntry,
   type GrantRecord,
@@ -25,22 +26,21 @@ import type { DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 import type { StoredGrant } from '../audit/stored-state';
 
-export type ConsentErrorCode =
-  | 'KEY_CHANGED'
-  | 'UNKNOWN_ACCOUNT'
-  | 'BAD_SCOPE'
-  | 'BAD_EXPIRY'
-  | 'NOT_FOUND'
-  | 'BAD_INVITE'
-  | 'WRAPPING_KEY_UNVERIFIED'
-  /** Not an account id, or this account's own (acceptance). */
-  | 'BAD_ACCOUNT_ID'
-  /** Only a provider account accepts patients. */
-  | 'NOT_A_PROVIDER'
-  /** The server is older than the protocol version the call needs (acceptance: ACCEPTANCE_VERSION). */
-  | 'SERVER_TOO_OLD'
-  /** A field of a grant the protocol refuses, other than those above (e.g. a purpose over 500 characters). */
-  | 'BAD_GRANT';
+/** ConsentError's codes; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). */
+export const CONSENT_ERROR_CODES = [
+  'KEY_CHANGED',
+  'UNKNOWN_ACCOUNT',
+  'BAD_SCOPE',
+  'BAD_EXPIRY',
+  'NOT_FOUND',
+  'BAD_INVITE',
+  'WRAPPING_KEY_UNVERIFIED',
+  'BAD_ACCOUNT_ID',
+  'NOT_A_PROVIDER',
+  'SERVER_TOO_OLD',
+  'BAD_GRANT',
+] as const satisfies readonly HaleErrorCode[];
+export type ConsentErrorCode = (typeof CONSENT_ERROR_CODES)[number];
 
 export class ConsentError extends HaleError {
   constructor(

@@ -4,7 +4,7 @@
  *
  * | member | meaning |
  * |---|---|
- * | `code` | stable, from the append-only tables the area classes name (`HaleErrorCode`); switch on it |
+ * | `code` | a `HaleErrorCode`: stable, from the one append-only table (error-codes.ts); switch on it |
  * | `message` | a human sentence, never key material or record content |
  * | `field` | the input field concerned, when one is (validation, a final field, a file's input) |
  * | `recordId` | the record concerned, when one is |
@@ -13,21 +13,23 @@
  * `isHaleError(e)` tells one from anything else (a bug); `isHaleError(e, code)` checks its code too.
  */
 
+import type { HaleErrorCode } from './error-codes';
+
+/** An expected failure of a call of `@hale/client`, with its `code` from HALE_ERRORS (see the header). */
 export abstract class HaleError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: HaleErrorCode;
   declare field?: string | undefined;
   declare recordId?: string | undefined;
   declare issues?:
     readonly { readonly field: string; readonly reason: string; readonly rule?: string }[] | undefined;
 }
 
-/**
- * Whether `e` is a HaleError (an expected failure), and of `code` when given. Its codes are the protocol's
- * table (`ERROR_CODES`) and the client's own (AccountErrorCode, RecordErrorCode, ConsentErrorCode,
- * FileErrorCode, AuditErrorCode, AtRestErrorCode; a sync issue's code).
- */
+/** Whether `e` is a HaleError (an expected failure), and of `code` when given (HALE_ERRORS has each). */
 export function isHaleError(e: unknown): e is HaleError;
-export function isHaleError<C extends string>(e: unknown, code: C): e is HaleError & { readonly code: C };
+export function isHaleError<C extends HaleErrorCode>(
+  e: unknown,
+  code: C,
+): e is HaleError & { readonly code: C };
 export function isHaleError(e: unknown, code?: string): boolean {
   return e instanceof HaleError && (code === undefined || e.code === code);
 }

@@ -16,6 +16,7 @@
  * - LOCKED (AccountError) and FileErrors pass through unchanged; a bug is never dressed up as a refusal.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import { isAccountError } from '../core/account-error';
 import { isHaleClientError, type HaleClientError } from '../api/errors';
 import { SyncError, CONNECTION_CODES } from '../sync/connection';
@@ -30,92 +31,26 @@ export const NOT_THIS_FILE: ReadonlySet<string> = new Set([
   'HASH_MISMATCH',
 ]);
 
-/** Codes of FileError. Stable strings the app switches on; only ever appended to. */
+/** FileError's codes; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). */
 export const FILE_ERROR_CODES = [
-  /** A field of the input is not what the call takes; `field` names it. Nothing was sent. */
   'INVALID_INPUT',
-  /**
-   * The session was opened without an HTTP API that has the blob routes (`api`: `createHttpApi(...)`).
-   * Nothing was sent.
-   */
   'NO_HTTP_API',
-  /**
-   * This device holds no key of the stream to seal with (no consent, a re-keying not confirmed yet, or not
-   * synced yet), or none of its keys of the stream is the one a chunk names (sealed under a key this device
-   * was never given, or under another stream's). Nothing was sent, or no bytes were returned.
-   */
   'NO_KEY',
-  /** A chunk does not hash to its manifest digest, or its seal does not authenticate: altered bytes. */
   'TAMPERED',
-  /**
-   * A chunk opens, but was sealed for another blob, index or epoch (a chunk served in place of another), or
-   * the server files the blob under another blob id or stream than the caller's.
-   */
   'CONTEXT_MISMATCH',
-  /** The manifest's size or chunk count, or a chunk's length, differs from what the FileRef says. */
   'SIZE_MISMATCH',
-  /** Every chunk opened, but the file's sha256 is not fileRef.sha256. */
   'HASH_MISMATCH',
-  /**
-   * The server does not hold every chunk of the blob. get: `retry` (a file another device enqueued may be
-   * part uploaded: its queue sends the rest; or the server lost chunks, which that device's queue reports
-   * as UPLOAD_SERVER_LOST). put: the server did not confirm every chunk sent; `retry` (put again with
-   * `resumeBlobId`).
-   */
   'INCOMPLETE',
-  /**
-   * No blob under this id was ever stored on the server (`serverCode` NOT_FOUND): a file another device
-   * added may not be uploaded yet by that device (its upload queue sends it once online), or it was
-   * removed before it was (cancelled, or purged with its stream, on that device) and never comes; the
-   * server cannot tell which, and the message says both. `retry`: try again later. A file deleted on the
-   * server is DELETED instead (servers before blob read tombstones answered NOT_FOUND for it too).
-   */
   'NOT_FOUND',
-  /**
-   * The server refused this account the stream (`serverCode`: NO_CONSENT, CONSENT_REVOKED,
-   * CONSENT_EXPIRED, or FORBIDDEN for read-only consent or a blob another grantee uploaded).
-   */
   'FORBIDDEN',
-  /**
-   * No answer from the server (`serverCode` NETWORK, TIMEOUT, or STOPPED after goOffline()). `retry`; a put
-   * is kept to resume.
-   */
   'OFFLINE',
-  /** Any other refusal (`serverCode`, e.g. QUOTA_EXCEEDED, RATE_LIMITED); `retry` as the server says. */
   'REFUSED',
-  /**
-   * put: the stream was re-keyed before (unknown to this device: the server refused the announce,
-   * STALE_EPOCH) or during each of MAX_PUT_ATTEMPTS uploads of the file; each was deleted on the server
-   * (best effort) or never stored, and no FileRef handed out. A queued upload: refused STALE_EPOCH at each
-   * of MAX_PUT_ATTEMPTS announces (nothing stored; the queue tries again later). `retry`.
-   */
   'KEY_CHANGED',
-  /**
-   * Fetching or reading the stream's keys failed other than by an answer of the server or the transport
-   * (`cause`: e.g. KeyringError CLAIM_UNCONFIRMED, the device store). No FileRef or bytes handed out.
-   */
   'KEYRING_FAILED',
-  /**
-   * enqueue: the device's upload queue holds its most files or bytes already (upload-queue.ts
-   * MAX_QUEUED_UPLOADS, MAX_QUEUED_BYTES), or this files API has no device store to queue in. Nothing was
-   * stored. `retry`: it passes once queued files are uploaded or cancelled.
-   */
   'QUEUE_FULL',
-  /**
-   * The file was deleted on the server (`serverCode` BLOB_DELETED): it will not come back, and its id is
-   * never used again. Not `retry`. (delete treats it as done.)
-   */
   'DELETED',
-  /**
-   * The device store could not hand out the bytes of a file queued on this device (`cause`: the queue's
-   * QueuedBytesError): `retry` when its read failed (an I/O error: it may pass); not `retry` when they are
-   * lost or damaged there (a chunk not stored, or one that does not open at rest). Bytes that read fine but
-   * do not match their FileRef are HASH_MISMATCH instead. enqueue: the upload queue stored on this device
-   * cannot be read (damaged, or the store failed when the session opened it); nothing was stored, not
-   * `retry` (this session never reads it again; it is not written over).
-   */
   'STORAGE_FAILED',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 

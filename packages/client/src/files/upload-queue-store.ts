@@ -10,6 +10,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FileRefSchema } from '@hale/model';
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 
 /** Most files queued (see the header). */
 export const MAX_QUEUED_UPLOADS = 50;
@@ -91,7 +92,12 @@ export type PendingPurges = Static<typeof PendingPurgesSchema>;
  * rest, or is not a chunk's text); READ_FAILED: the store failed to read it (an I/O error: may pass);
  * MISMATCH: read fine, but not the bytes the file's FileRef describes (a chunk's length, the sha256).
  */
-export const QUEUED_BYTES_FAILURES = ['MISSING', 'UNREADABLE', 'READ_FAILED', 'MISMATCH'] as const;
+export const QUEUED_BYTES_FAILURES = [
+  'MISSING',
+  'UNREADABLE',
+  'READ_FAILED',
+  'MISMATCH',
+] as const satisfies readonly HaleErrorCode[];
 
 export type QueuedBytesFailure = (typeof QUEUED_BYTES_FAILURES)[number];
 

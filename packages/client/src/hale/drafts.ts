@@ -29,6 +29,7 @@ import { createDeviceMeta } from '../store/device-meta';
 import { deviceMetaStore } from '../store/meta-store';
 import type { DeviceDb } from '../store/device-db';
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 
 /** Drafts kept per device; past it the oldest is dropped. */
 export const MAX_DRAFTS = 50;
@@ -36,7 +37,7 @@ export const MAX_DRAFTS = 50;
 export const MAX_DRAFT_CHARS = 256 * 1024;
 const META_KEY = 'app-drafts';
 
-export const DRAFT_ERROR_CODES = ['INVALID_DRAFT'] as const;
+export const DRAFT_ERROR_CODES = ['INVALID_DRAFT'] as const satisfies readonly HaleErrorCode[];
 export type DraftErrorCode = (typeof DRAFT_ERROR_CODES)[number];
 
 export class DraftError extends HaleError {

@@ -10,10 +10,11 @@
  * | `LINK_NOT_FOUND` | the link is unknown, expired, revoked or locked (the spec's 404) | — |
  * | `LINK_PASSCODE_WRONG` | the passcode was wrong (`remainingAttempts` says how many tries are left) | — |
  *
- * Append-only: codes are never renamed or reused.
+ * Codes: RECORDS_IO_ERROR_CODES, of the one append-only table HALE_ERRORS (core/error-codes.ts).
  */
 import type { FhirImportFailureReason, FhirImportIssue } from '@hale/model';
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 
 export const RECORDS_IO_ERROR_CODES = [
   'IMPORT_REFUSED',
@@ -22,7 +23,7 @@ export const RECORDS_IO_ERROR_CODES = [
   'LINK_INVALID',
   'LINK_NOT_FOUND',
   'LINK_PASSCODE_WRONG',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 export type RecordsIoErrorCode = (typeof RECORDS_IO_ERROR_CODES)[number];
 
 export class RecordsIoError extends HaleError {

@@ -5,6 +5,7 @@
  * that a crypto worker loads no RxDB.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import {
   assertJsonValue,
   base64urlDecode,
@@ -22,7 +23,7 @@ import {
   type AtRestDecryptReason,
 } from './at-rest-open-failures';
 
-/** Codes of AtRestError; only ever appended to. */
+/** AtRestError's codes; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). */
 export const AT_REST_ERROR_CODES = [
   'AT_REST_DECRYPT_FAILED',
   'AT_REST_ENCRYPT_FAILED',
@@ -31,7 +32,7 @@ export const AT_REST_ERROR_CODES = [
   'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
   'AT_REST_NO_KEY',
   'AT_REST_CLOSED',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 export type AtRestErrorCode = (typeof AT_REST_ERROR_CODES)[number];
 
 export interface AtRestErrorDetails {

@@ -9,6 +9,7 @@
  * offload's `minBatch` items (`offloadMinBatch`), and run smaller ones in their own thread. Failure modes:
  * the offload rejects (worker died, job threw); callers then fail their whole batch and apply nothing.
  */
+import type { HaleErrorCode } from '../core/error-codes';
 import type { AtRestJob, AtRestJobResult } from './at-rest-jobs';
 import type { WireJob, WireJobResult } from './wire-jobs';
 
@@ -50,5 +51,5 @@ export const CRYPTO_OFFLOAD_ERROR_CODES = [
   'WORKER_MESSAGE_UNREADABLE',
   'WORKER_JOB_FAILED',
   'WORKER_UNAVAILABLE',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];

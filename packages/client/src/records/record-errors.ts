@@ -1,13 +1,14 @@
 /**
  * The records API's errors and size limit.
  *
- * - RecordError carries a stable code (RecordErrorCode); `NOT_WRITABLE_BECAUSE` maps the sync engine's
+ * - RecordError carries a stable code (RECORD_ERROR_CODES, of the one table HALE_ERRORS); `NOT_WRITABLE_BECAUSE` maps the sync engine's
  *   reasons a stream is not writable to words.
  * - MAX_RECORD_BYTES: half of what a document may carry after its envelope, so a record and the document a
  *   concurrent edit of it makes both reach the server; larger → VALIDATION_FAILED (`tooLarge`).
  * - `unplainField`: a value that is not plain JSON data (a class instance, a function, a cycle) names its field.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import type { ValidationFailed, RecordKind, ValidationIssue } from '@hale/model';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 
@@ -19,41 +20,20 @@ import { MAX_DOC_BYTES } from '@hale/protocol';
  */
 export type NotWritableReason = 'no-consent' | 'read-only' | 'expired' | 'revoked';
 
-export type RecordErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'NOT_FOUND'
-  | 'NOT_STORABLE'
-  | 'NOT_WRITABLE'
-  | 'KIND_MISMATCH'
-  /**
-   * `add` with the id of a record this device already holds (use `update`), or of a deleted record of
-   * another kind or patient (use a new id).
-   */
-  | 'ALREADY_EXISTS'
-  /**
-   * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
-   * was about another state; or `update` sent back a whole record (its `updatedAt` given, `field`)
-   * read before a later write. Nothing is written; re-read the record and decide again.
-   */
-  | 'RECORD_CHANGED'
-  /**
-   * The write changes what is final (`field` names it): an earlier version of a versioned record (the
-   * API keeps `version`, `versions` and the current provenance), a signed NoteSignature, a NoteVersion
-   * that is signed or no longer the current version of a draft note, a signed or amended MedicalNote
-   * (removal, or a draft again without a new version), a withdrawn acknowledgement. Nothing is written.
-   */
-  | 'RECORD_FINAL'
-  /**
-   * A field naming who wrote, edited, signed, sent, uploaded or acknowledged (`field`) names an account
-   * or device other than this session's. Leave it out: the API fills it. Nothing is written.
-   */
-  | 'AUTHOR_MISMATCH'
-  /**
-   * The record is another account's to change (the model's `authorshipIssues`: a clinician's note, lab
-   * result, visit or plan; a signature or message of others). Nothing is written; ask its author for a
-   * correction.
-   */
-  | 'NOT_AUTHOR';
+/** RecordError's codes; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). */
+export const RECORD_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'NOT_FOUND',
+  'NOT_STORABLE',
+  'NOT_WRITABLE',
+  'KIND_MISMATCH',
+  'ALREADY_EXISTS',
+  'RECORD_CHANGED',
+  'RECORD_FINAL',
+  'AUTHOR_MISMATCH',
+  'NOT_AUTHOR',
+] as const satisfies readonly HaleErrorCode[];
+export type RecordErrorCode = (typeof RECORD_ERROR_CODES)[number];
 
 export class RecordError extends HaleError {
   constructor(

@@ -14,11 +14,12 @@
  *   read-change-writes of a key never interleave (within this process). A change must not write its own key.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { validate } from '@hale/protocol';
 
-/** Codes of DeviceMetaError; only ever appended to. META_INVALID: a stored value fails its schema. */
-export const DEVICE_META_ERROR_CODES = ['META_INVALID'] as const;
+/** DeviceMetaError's codes; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts). */
+export const DEVICE_META_ERROR_CODES = ['META_INVALID'] as const satisfies readonly HaleErrorCode[];
 export type DeviceMetaErrorCode = (typeof DEVICE_META_ERROR_CODES)[number];
 
 export class DeviceMetaError extends HaleError {

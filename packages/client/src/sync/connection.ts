@@ -69,8 +69,11 @@
  * A fatal connection starts again only by `start()`.
  */
 import { HaleError } from '../core/hale-error';
+import type { HaleErrorCode } from '../core/error-codes';
 import {
   MESSAGE_TABLE,
+  isErrorCode,
+  type ErrorCode,
   SUPPORTED_VERSIONS,
   authSignaturePayload,
   decodeServerFrameTolerant,
@@ -103,16 +106,45 @@ const MAX_CLOSE_REASON_BYTES = 123;
 
 export type ConnectionStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
 
+/** SyncError's own codes (it carries the protocol's too); meanings and words: HALE_ERRORS. */
+export const SYNC_ERROR_CODES = [
+  'NETWORK',
+  'TIMEOUT',
+  'STOPPED',
+  'NO_KEY',
+  'DEVICE_UNKNOWN',
+  'BAD_HANDSHAKE',
+  'FATAL',
+  'LOCKED',
+  'DISMISSAL_NOT_AUDITED',
+  'CONFLICT_WAIT',
+  'NOT_QUARANTINED',
+  'VERSION_NOT_KEPT',
+  'SERVER_CODE_UNKNOWN',
+] as const satisfies readonly HaleErrorCode[];
+export type SyncErrorCode = ErrorCode | (typeof SYNC_ERROR_CODES)[number];
+
 export class SyncError extends HaleError {
+  /** The code exactly as the server sent it, when this build does not know it (`code`: SERVER_CODE_UNKNOWN). */
+  readonly wireCode?: string;
+
   constructor(
-    readonly code: string,
+    readonly code: SyncErrorCode,
     message: string,
     readonly retry: boolean,
+    wireCode?: string,
   ) {
     super(message);
     this.name = 'SyncError';
+    if (wireCode !== undefined) this.wireCode = wireCode;
   }
 }
+
+/** The SyncError of an `error` frame: its code when this build knows it, else SERVER_CODE_UNKNOWN. */
+export const syncErrorFromWire = (code: string, message: string, retry: boolean): SyncError =>
+  isErrorCode(code)
+    ? new SyncError(code, message, retry)
+    : new SyncError('SERVER_CODE_UNKNOWN', `${code}: ${message}`, retry, code);
 
 /**
  * SyncError codes of a request that got no answer, so it may or may not have reached the server: the
@@ -146,7 +178,11 @@ export interface ConnectionOptions {
 
 /** WebSocket readyState OPEN (the same in the WHATWG API and `ws`). */
 const OPEN = 1;
-const FATAL_CODES = new Set(['DEVICE_REVOKED', 'UNSUPPORTED_VERSION', 'BAD_SIGNATURE']);
+const FATAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'DEVICE_REVOKED',
+  'UNSUPPORTED_VERSION',
+  'BAD_SIGNATURE',
+]);
 
 /** What the person reads when the server does not know this device: why, and what they can do. */
 const DEVICE_UNKNOWN_MESSAGE =
@@ -162,7 +198,7 @@ const DEVICE_UNKNOWN_MESSAGE =
 const handshakeRefusal = (code: string, message: string): SyncError | undefined => {
   if (code === 'NOT_FOUND')
     return new SyncError('DEVICE_UNKNOWN', `${DEVICE_UNKNOWN_MESSAGE} (${message})`, false);
-  return FATAL_CODES.has(code) ? new SyncError(code, message, false) : undefined;
+  return FATAL_CODES.has(code) ? syncErrorFromWire(code, message, false) : undefined;
 };
 
 /** The device key is zeroed (its account was locked): no attempt of this connection can sign in again. */
@@ -557,7 +593,7 @@ export const createConnection = (options: ConnectionOptions) => {
       if (frame.t === 'error' && rid === undefined && FATAL_CODES.has(frame.code)) {
         // As before `ready`: fatal first, so that giving the socket up schedules no reconnect, and nothing
         // the server sends on it afterwards is acted on or handed on.
-        goFatal(new SyncError(frame.code, frame.message, false));
+        goFatal(syncErrorFromWire(frame.code, frame.message, false));
         abandon(socket, `refused: ${frame.code}`);
       }
       handOn(frame);
@@ -695,7 +731,7 @@ export const createConnection = (options: ConnectionOptions) => {
               const now = Date.now();
               const at = wait === undefined ? now : Math.max(now, resendNotBefore) + wait;
               if (wait === undefined || waited + (at - now) > requestTimeout) {
-                reject(new SyncError(f.code, f.message, true));
+                reject(syncErrorFromWire(f.code, f.message, true));
                 return;
               }
               resendNotBefore = at;
