@@ -1,7 +1,8 @@
-// A care call's refusal in words for a person: the code's sentence in the app's language where there is
-// one (care.error.<code>), the library's own sentence otherwise; no connection always said the same way.
+// A care call's refusal in words for a person: the code's sentence in the app's language where care has
+// one (care.error.<code>), the error table's words otherwise; no connection always said the same way.
 import type { TFunction } from 'i18next';
-import { isHaleError } from '@hale/client';
+import { isHaleError, type HaleErrorCode } from '@hale/client';
+import { haleErrorText } from '../i18n/error-words';
 
 /** Codes with a sentence of their own (i18n.test.ts checks each exists in every language). */
 export const CARE_ERROR_TEXTS = [
@@ -22,14 +23,13 @@ export const CARE_ERROR_TEXTS = [
   'LOCKED',
   'NO_KEY',
   'HASH_MISMATCH',
-] as const;
+] as const satisfies readonly HaleErrorCode[];
 
-const OFFLINE = new Set(['NETWORK', 'TIMEOUT', 'OFFLINE', 'NOT_CONNECTED']);
+const OFFLINE: ReadonlySet<HaleErrorCode> = new Set<HaleErrorCode>(['NETWORK', 'TIMEOUT', 'OFFLINE']);
 
 export const careErrorText = (t: TFunction, e: unknown): string => {
   if (isHaleError(e)) {
-    const code = OFFLINE.has(e.code) ? 'NETWORK' : e.code;
-    return (CARE_ERROR_TEXTS as readonly string[]).includes(code) ? t(`care.error.${code}`) : e.message;
+    return OFFLINE.has(e.code) ? t('care.error.NETWORK') : haleErrorText(t, e, 'care.error');
   }
   return e instanceof Error ? e.message : String(e);
 };

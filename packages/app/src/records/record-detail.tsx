@@ -27,6 +27,7 @@ import { DocumentView } from '../screens/documents/document-view';
 import { fileRefOf } from '../screens/documents/file-ref';
 import { patientQuery, useChartScope } from './chart-scope';
 import { newMessagePath } from '../care/messages/paths';
+import { haleErrorText } from '../i18n/error-words';
 
 export function RecordDetailScreen(): ReactNode {
   const { slug, id } = useParams();
@@ -93,7 +94,7 @@ function DetailBody(props: {
       });
       void navigate(`${scope.base}/${spec.slug}`, { replace: true });
     } catch (e) {
-      setError(isHaleError(e) ? t(`recordError.${e.code}`, { defaultValue: e.message }) : String(e));
+      setError(isHaleError(e) ? haleErrorText(t, e, 'recordError') : String(e));
       setConfirm(false);
     }
   };

@@ -4,6 +4,7 @@ import { Alert, Anchor, Group, Paper, Stack, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
 import type { TFunction } from 'i18next';
 import { isHaleError } from '@hale/client';
+import { haleErrorText } from '../i18n/error-words';
 
 export function Card(props: {
   readonly title: string;
@@ -49,13 +50,11 @@ export function Field(props: { readonly label: string; readonly children: ReactN
   );
 }
 
-/** A refusal in words: the library's code said in this language when the app knows it, else its message. */
+/** A refusal in words: the workspace's or the records' words for its code, else the error table's. */
 export const errorText = (t: TFunction, e: unknown): string => {
   if (isHaleError(e)) {
     if (e.code === 'NETWORK' || e.code === 'TIMEOUT') return t('workspace.error.offline');
-    return t(`workspace.error.${e.code}`, {
-      defaultValue: t(`recordError.${e.code}`, { defaultValue: e.message }),
-    });
+    return t(`workspace.error.${e.code}`, { defaultValue: haleErrorText(t, e, 'recordError') });
   }
   return e instanceof Error ? e.message : String(e);
 };

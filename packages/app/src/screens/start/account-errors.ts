@@ -1,6 +1,9 @@
-// An account call's refusal in words: known codes by their key, others as the library says them.
+// An account call's refusal in words: codes an account screen says its own way by their key
+// (accountError.<code>), every other code by the error table's words (error-words.ts).
 import type { TFunction } from 'i18next';
+import type { HaleErrorCode } from '@hale/client';
 import { loadedClient } from '../../boot/platform';
+import { haleErrorText } from '../../i18n/error-words';
 
 export const ACCOUNT_ERRORS = [
   'WRONG_PASSPHRASE',
@@ -24,12 +27,11 @@ export const ACCOUNT_ERRORS = [
   'DEVICE_REVOKED',
   'TOO_MANY_DEVICES',
   'VAULT_CORRUPT',
-] as const;
-const KNOWN: ReadonlySet<string> = new Set(ACCOUNT_ERRORS);
+] as const satisfies readonly HaleErrorCode[];
 
 export const accountErrorText = (t: TFunction, e: unknown): string => {
   // The library is loaded by the time an account call fails (the unlock screen's path does not import it).
   const client = loadedClient();
-  if (client?.isHaleError(e) === true) return KNOWN.has(e.code) ? t(`accountError.${e.code}`) : e.message;
+  if (client?.isHaleError(e) === true) return haleErrorText(t, e, 'accountError');
   return e instanceof Error ? e.message : String(e);
 };
