@@ -12,6 +12,7 @@ import type { KindSpec } from './kinds';
 import { formatField } from './format';
 import { valueAt } from './values';
 import { fieldsOf } from './write';
+import { haleErrorText } from '../i18n/error-words';
 
 export function ConflictPanel(props: { readonly spec: KindSpec; readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
@@ -30,7 +31,11 @@ export function ConflictPanel(props: { readonly spec: KindSpec; readonly stored:
       await session.records.resolveConflict(stored.record.id, choice, { expectedRv: stored.rv });
     } catch (e) {
       setError(
-        isHaleError(e, 'RECORD_CHANGED') ? t('conflict.changed') : isHaleError(e) ? e.message : String(e),
+        isHaleError(e, 'RECORD_CHANGED')
+          ? t('conflict.changed')
+          : isHaleError(e)
+            ? haleErrorText(t, e, 'recordError')
+            : String(e),
       );
     }
   };

@@ -19,6 +19,7 @@ import { isHaleError } from '@hale/client';
 import type { DraftValues } from './drafts';
 import type { FieldSpec } from './kinds';
 import { useOpenSession } from '../boot/app-state';
+import { haleErrorText } from '../i18n/error-words';
 
 export type RecordForm = UseFormReturnType<DraftValues>;
 
@@ -156,7 +157,7 @@ function AccountField(props: {
         isHaleError(e) && (e.code === 'NETWORK' || e.code === 'TIMEOUT')
           ? t('directory.offline')
           : isHaleError(e)
-            ? e.message
+            ? haleErrorText(t, e)
             : String(e),
       );
     }

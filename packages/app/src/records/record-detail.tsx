@@ -106,7 +106,7 @@ function DetailBody(props: {
         acknowledgement: { by: me.accountId, at: new Date().toISOString(), version: record['version'] },
       });
     } catch (e) {
-      setError(isHaleError(e) ? e.message : String(e));
+      setError(isHaleError(e) ? haleErrorText(t, e, 'recordError') : String(e));
     }
   };
   const acknowledged = fieldsOf(

@@ -29,6 +29,7 @@ import { formFieldOf, issueText } from '../i18n/field-errors';
 import { PageHeader } from '../ui/page-header';
 import { patientQuery, useChartScope, type ChartScope } from './chart-scope';
 import { NotSaved } from '../ui/not-saved';
+import { haleErrorText } from '../i18n/error-words';
 
 const CHANGE_REASON = 'changeReason';
 
@@ -235,7 +236,7 @@ function FormBody(props: {
         form.setErrors(errors);
         setFailure(rest.length > 0 ? rest.join('\n') : t('records.fixFields'));
       } else if (isHaleError(e)) {
-        setFailure(t(`recordError.${e.code}`, { defaultValue: e.message }));
+        setFailure(haleErrorText(t, e, 'recordError'));
       } else {
         setFailure(e instanceof Error ? e.message : String(e));
       }

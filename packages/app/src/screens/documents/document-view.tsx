@@ -12,6 +12,7 @@ import { useUploads } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { fileRefOf, formatBytes, previewable } from './file-ref';
 import { fieldsOf, updateRecord } from '../../records/write';
+import { haleErrorText } from '../../i18n/error-words';
 
 export function DocumentView(props: { readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
@@ -44,11 +45,7 @@ export function DocumentView(props: { readonly stored: StoredRecord }): ReactNod
       return next;
     } catch (e) {
       setError(
-        isHaleError(e)
-          ? t(`fileError.${e.code}`, { defaultValue: e.message })
-          : e instanceof Error
-            ? e.message
-            : String(e),
+        isHaleError(e) ? haleErrorText(t, e, 'fileError') : e instanceof Error ? e.message : String(e),
       );
       return null;
     } finally {
@@ -70,7 +67,9 @@ export function DocumentView(props: { readonly stored: StoredRecord }): ReactNod
       if (url !== null) URL.revokeObjectURL(url);
       setUrl(null);
     } catch (e) {
-      setError(isHaleError(e) ? e.message : e instanceof Error ? e.message : String(e));
+      setError(
+        isHaleError(e) ? haleErrorText(t, e, 'fileError') : e instanceof Error ? e.message : String(e),
+      );
     }
   };
   const download = async (): Promise<void> => {

@@ -17,6 +17,7 @@ import { addRecord } from '../../records/write';
 import { PageHeader } from '../../ui/page-header';
 import { formatBytes } from './file-ref';
 import { UploadRow, type RowState } from './upload-row';
+import { haleErrorText } from '../../i18n/error-words';
 
 interface Picked {
   readonly key: string;
@@ -79,7 +80,10 @@ export function UploadScreen(): ReactNode {
         });
         update(row.key, { blobId: ref.blobId, recordId: doc.id, state: 'queued' });
       } catch (e) {
-        update(row.key, { state: 'refused', error: isHaleError(e) ? e.message : String(e) });
+        update(row.key, {
+          state: 'refused',
+          error: isHaleError(e) ? haleErrorText(t, e, 'fileError') : String(e),
+        });
       }
     }
   };

@@ -13,6 +13,7 @@ import { IconTrash } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
 import { useApp, useOpenSession } from '../../boot/app-state';
+import { haleErrorText } from '../../i18n/error-words';
 
 /**
  * The store's IndexedDB databases themselves (the library empties them; their names still hold the
@@ -50,7 +51,7 @@ export function DeleteAccount(): ReactNode {
     try {
       await session.deleteAccount();
     } catch (e) {
-      setError(t('deleteAccount.failed', { why: isHaleError(e) ? e.message : String(e) }));
+      setError(t('deleteAccount.failed', { why: isHaleError(e) ? haleErrorText(t, e) : String(e) }));
       setBusy(false);
       return;
     }

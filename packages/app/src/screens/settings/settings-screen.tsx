@@ -26,6 +26,7 @@ import { DevicesPanel } from './devices-panel';
 import { PassphrasePanel } from './passphrase-panel';
 import { AppPanel } from './app-panel';
 import { DeleteAccount } from './delete-account';
+import { haleErrorText } from '../../i18n/error-words';
 
 function ExportPanel(): ReactNode {
   const { t } = useTranslation();
@@ -45,7 +46,7 @@ function ExportPanel(): ReactNode {
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (e) {
-      setError(isHaleError(e) ? e.message : String(e));
+      setError(isHaleError(e) ? haleErrorText(t, e) : String(e));
     } finally {
       setBusy(false);
     }
