@@ -6,6 +6,7 @@
 import type { TFunction } from 'i18next';
 import { isHaleError, RecordsIoError } from '@hale/client';
 import type { FhirImportFailureReason } from '@hale/model';
+import { haleErrorText } from '../../i18n/error-words';
 
 export const refusalText = (t: TFunction, reason: FhirImportFailureReason | undefined): string => {
   switch (reason) {
@@ -60,6 +61,6 @@ export const ioFailure = (t: TFunction, e: unknown): IoFailure => {
     }
   }
   if (offline(e)) return { text: t('io.offline'), details: [e instanceof Error ? e.message : String(e)] };
-  if (isHaleError(e)) return { text: t(`recordError.${e.code}`, { defaultValue: e.message }), details: [] };
+  if (isHaleError(e)) return { text: haleErrorText(t, e, 'recordError'), details: [e.message] };
   return { text: t('io.unexpected'), details: [e instanceof Error ? e.message : String(e)] };
 };
