@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCOUNT_ERROR_CODES,
   FILE_ERROR_CODES,
+  HALE_ERRORS,
   isHaleError,
   type HaleError,
   type HaleErrorCode,
@@ -42,6 +43,8 @@ const failureOf = async (run: () => unknown): Promise<HaleError> => {
 const checkError = (e: HaleError, expected: Expected): void => {
   expect(e.constructor.name).toBe(expected.class);
   expect(isHaleError(e, expected.code)).toBe(true);
+  // Its code is one of the client's one table, with words a screen shows.
+  expect(HALE_ERRORS[e.code]?.words).toMatch(/\w/);
   expect({ code: e.code, field: e.field, recordId: e.recordId }).toEqual({
     code: expected.code,
     field: expected.field,
