@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
+import axe from 'axe-core';
 import { expect, type Page } from '@playwright/test';
 import { openHale } from '@hale/client';
 import { nodePlatform } from '@hale/platform-node';
@@ -107,12 +108,26 @@ interface Violation {
   readonly nodes: string[];
 }
 
-/** axe-core's serious and critical violations on the page as it is. */
+/** A node at fault, with the colours and ratio a contrast rule measured. */
+const nodeWords = (n: axe.NodeResult): string => {
+  const data: unknown = n.any[0]?.data;
+  const c = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+  const colours =
+    typeof c['contrastRatio'] === 'number'
+      ? ` (${String(c['fgColor'])} on ${String(c['bgColor'])}: ${c['contrastRatio']})`
+      : '';
+  return n.target.join(' ') + colours;
+};
+
+/** Every rule axe-core has, the ones it marks experimental included. */
+const EVERY_AXE_RULE = axe.getRules().map((r) => r.ruleId);
+
+/** axe-core's serious and critical violations on the page as it is, by every rule. */
 async function seriousViolations(page: Page): Promise<Violation[]> {
-  const result = await new AxeBuilder({ page }).analyze();
+  const result = await new AxeBuilder({ page }).withRules(EVERY_AXE_RULE).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(nodeWords) }));
 }
 
 /** axe-core over the page as it is: no serious or critical violation. */
@@ -125,8 +140,20 @@ const NOTICE = '.mantine-Notification-root';
 /** Screenshots of the page at desktop (1440x900) and phone (390x844) sizes, and the axe check at both. */
 export async function checkScreen(page: Page, name: string): Promise<void> {
   const size = page.viewportSize() ?? { width: 1440, height: 900 };
-  // Passing notices (saved, deleted) close by themselves; the screen is looked at without them. A
-  // pointer resting on one holds them all open (Mantine pauses their timers on hover): moved off first.
+  // A notice showing (saved, deleted, an event) is checked with the screen once it has faded in.
+  if ((await page.locator(NOTICE).count()) > 0) {
+    await expect(page.locator(NOTICE).first())
+      .toHaveCSS('opacity', '1', { timeout: 5_000 })
+      .catch(() => undefined);
+    if ((await page.locator(NOTICE).count()) > 0) {
+      expect({ screen: `${name} (with a notice)`, violations: await seriousViolations(page) }).toEqual({
+        screen: `${name} (with a notice)`,
+        violations: [],
+      });
+    }
+  }
+  // Passing notices close by themselves; the screenshots are taken without them. A pointer resting on
+  // one holds them all open (Mantine pauses their timers on hover): moved off first.
   await page.mouse.move(0, 0);
   await expect(page.locator(NOTICE)).toHaveCount(0, { timeout: 15_000 });
   for (const [suffix, viewport] of [

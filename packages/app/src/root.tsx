@@ -2,9 +2,10 @@
  * The app's providers around the router: state (session, settings), Mantine (theme, colour scheme,
  * notifications), dates, i18next. The language and colour scheme follow the settings live.
  */
-import { StrictMode, useEffect, type ReactNode } from 'react';
+import { StrictMode, useEffect, useMemo, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { MantineProvider } from '@mantine/core';
+import { MantineProvider, mergeThemeOverrides } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { DatesProvider } from '@mantine/dates';
 import { Notifications } from '@mantine/notifications';
 import { I18nextProvider } from 'react-i18next';
@@ -23,6 +24,17 @@ const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', '
 function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): ReactNode {
   const { settings } = useApp();
   const { i18n } = props;
+  // Every notice's close button is named in the person's language, whoever shows the notice.
+  const closeLabel = i18n.t('common.close', { lng: settings.language });
+  const themed = useMemo(
+    () =>
+      mergeThemeOverrides(theme, {
+        components: { Notification: { defaultProps: { closeButtonProps: { 'aria-label': closeLabel } } } },
+      }),
+    [closeLabel],
+  );
+  // Notices come at the bottom, at most two at once, never over the header's menu, search and lock.
+  const phone = useMediaQuery('(max-width: 36em)', false, { getInitialValueInEffect: false });
   useEffect(() => {
     void i18n.changeLanguage(settings.language);
     dayjs.locale(DAYJS_LOCALE[settings.language]);
@@ -30,13 +42,13 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
   }, [i18n, settings.language]);
   return (
     <MantineProvider
-      theme={theme}
+      theme={themed}
       cssVariablesResolver={cssVariablesResolver}
       defaultColorScheme="auto"
       {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
     >
       <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
-        <Notifications position="top-right" autoClose={3000} />
+        <Notifications position={phone ? 'bottom-center' : 'bottom-right'} limit={2} autoClose={3000} />
         {props.children}
       </DatesProvider>
     </MantineProvider>

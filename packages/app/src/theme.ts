@@ -17,7 +17,7 @@ const hale: MantineColorsTuple = [
 export const theme = createTheme({
   primaryColor: 'hale',
   colors: { hale },
-  primaryShade: { light: 7, dark: 5 },
+  primaryShade: { light: 8, dark: 5 },
   defaultRadius: 'md',
   fontFamily:
     'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK TC", "Noto Sans CJK SC", "PingFang TC", "Microsoft JhengHei", sans-serif',
@@ -35,24 +35,37 @@ export const theme = createTheme({
   },
 });
 
-/** Secondary text dark (light) enough for WCAG AA contrast on the page and on cards (4.5:1 and more). */
-/** Coloured text (`c="red"`, light alerts and badges) in shades that keep 4.5:1 on white and on their tint. */
+/**
+ * Text at WCAG AAA contrast (axe's color-contrast-enhanced, 7:1) on white, on cards and on light tints:
+ * secondary text, coloured text (`c="red"`, light alerts and badges), links, white on filled buttons.
+ */
 const DARK_TEXT: Readonly<Record<string, string>> = {
-  red: '#b02525',
-  orange: '#9c3a0c',
+  red: '#8a1717',
+  orange: '#7a2c08',
   yellow: '#6e4300',
-  teal: '#06664a',
-  green: '#1c662d',
+  hale: '#003a7a',
+  blue: '#0d3f73',
+  gray: '#343a40',
+  cyan: '#0a4a52',
+  indigo: '#2a3a8c',
+  violet: '#432a8c',
+  grape: '#65226f',
+  pink: '#7a1d45',
+  lime: '#3a5213',
+  teal: '#05573f',
+  green: '#185a28',
 };
 
 export const cssVariablesResolver: CSSVariablesResolver = () => ({
   variables: {},
   light: {
-    '--mantine-color-dimmed': '#575e66',
-    '--mantine-color-error': DARK_TEXT['red'] ?? '#b02525',
-    // White text on a filled red badge or button: 4.5:1 and more.
-    '--mantine-color-red-filled': '#c62828',
-    '--mantine-color-red-filled-hover': '#a61f1f',
+    '--mantine-color-dimmed': '#495057',
+    '--mantine-color-error': DARK_TEXT['red'] ?? '#8a1717',
+    // White text on a filled red badge or button: 7:1 and more.
+    '--mantine-color-red-filled': '#9b1c1c',
+    '--mantine-color-red-filled-hover': '#7f1616',
+    '--mantine-color-anchor': DARK_TEXT['hale'] ?? '#003a7a',
+    '--mantine-primary-color-light-color': DARK_TEXT['hale'] ?? '#003a7a',
     ...Object.fromEntries(
       Object.entries(DARK_TEXT).flatMap(([name, color]) => [
         [`--mantine-color-${name}-text`, color],

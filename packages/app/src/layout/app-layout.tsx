@@ -23,7 +23,7 @@ import {
   Title,
   Tooltip,
 } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { IconLock, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigation } from 'react-router';
@@ -56,6 +56,9 @@ function Frame(): ReactNode {
   const session = useOpenSession();
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure(false);
+  // Below the md breakpoint the closed menu is off-screen: inert, so Tab never walks its hidden links.
+  const wide = useMediaQuery('(min-width: 62em)', true, { getInitialValueInEffect: false });
+  const navHidden = !wide && !opened;
   const state = useSyncState();
   const navigation = useNavigation();
   const navList = useRef<HTMLDivElement>(null);
@@ -107,7 +110,11 @@ function Frame(): ReactNode {
         <Group h="100%" px="sm" justify="space-between" wrap="nowrap">
           <Group gap="xs" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="md" aria-label={t('nav.menu')} />
-            <Link to="/" style={{ textDecoration: 'none', color: 'inherit' }} aria-label={t('nav.home')}>
+            <Link
+              to="/"
+              style={{ textDecoration: 'none', color: 'inherit' }}
+              aria-label={`Hale – ${t('nav.home')}`}
+            >
               <Group gap={8} wrap="nowrap">
                 <img src="/favicon.svg" alt="" width={28} height={28} />
                 <Title order={2} size="h3" visibleFrom="xs">
@@ -131,7 +138,7 @@ function Frame(): ReactNode {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label={t('nav.label')}>
+      <AppShell.Navbar p="xs" aria-label={t('nav.label')} inert={navHidden}>
         <AppShell.Section grow component={ScrollArea} type="auto" scrollbars="y" offsetScrollbars>
           <div ref={navList}>
             {sections.map((section) => (

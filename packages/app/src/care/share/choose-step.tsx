@@ -101,21 +101,27 @@ function DirectorySearch(props: { readonly onChosen: (chosen: Chosen) => void })
       {results.dropped > 0 && (
         <Alert color="orange">{t('care.share.dropped', { count: results.dropped })}</Alert>
       )}
-      <Stack gap={4} role="list" aria-label={t('care.share.results')}>
+      <Stack
+        gap={4}
+        component="ul"
+        aria-label={t('care.share.results')}
+        style={{ listStyle: 'none', margin: 0, padding: 0 }}
+      >
         {results.providers.map((p) => (
-          <UnstyledButton
-            key={p.profile.accountId}
-            role="listitem"
-            className="hale-row-link"
-            p="sm"
-            style={{ borderRadius: 8, border: '1px solid var(--mantine-color-default-border)' }}
-            onClick={() => pick(p.profile)}
-          >
-            <Text fw={650}>{p.profile.displayName}</Text>
-            <Text size="sm" c="dimmed">
-              {[p.profile.specialty, p.profile.clinic].filter(Boolean).join(' · ')}
-            </Text>
-          </UnstyledButton>
+          <li key={p.profile.accountId}>
+            <UnstyledButton
+              className="hale-row-link"
+              p="sm"
+              w="100%"
+              style={{ borderRadius: 8, border: '1px solid var(--mantine-color-default-border)' }}
+              onClick={() => pick(p.profile)}
+            >
+              <Text fw={650}>{p.profile.displayName}</Text>
+              <Text size="sm" c="dimmed">
+                {[p.profile.specialty, p.profile.clinic].filter(Boolean).join(' · ')}
+              </Text>
+            </UnstyledButton>
+          </li>
         ))}
       </Stack>
       {results.hasMore && results.status === 'done' && query !== '' && (

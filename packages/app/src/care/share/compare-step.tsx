@@ -162,9 +162,9 @@ export function CompareStep(props: {
       <Paper withBorder p="md">
         <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="lg">
           <Stack gap="xs">
-            <Text fw={650} id="safety-label">
+            <Title order={3} size="h5" id="safety-label">
               {t('care.share.safetyNumber')}
-            </Text>
+            </Title>
             <div role="group" aria-labelledby="safety-label" data-testid="safety-number" data-digits={digits}>
               {safetyRows(described.safetyNumber).map((row, i) => (
                 <Text key={i} ff="monospace" size="lg" style={{ letterSpacing: 1 }}>
@@ -189,7 +189,9 @@ export function CompareStep(props: {
         </SimpleGrid>
       </Paper>
       <Stack gap="xs">
-        <Text fw={650}>{t('care.share.scanTheirs')}</Text>
+        <Title order={3} size="h5">
+          {t('care.share.scanTheirs')}
+        </Title>
         <QrReader
           testId="safety-reader"
           onText={(text) => setScan(safetyDigitsIn(text) === digits ? 'match' : 'mismatch')}

@@ -138,7 +138,7 @@ function Body(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNode {
                 style={{ borderRadius: 8 }}
               >
                 <Group justify="space-between" px={6} py={6} wrap="nowrap">
-                  <Text size="sm" fw={600} truncate>
+                  <Text component="span" display="block" size="sm" fw={600} truncate>
                     {n.title}
                   </Text>
                   <Badge variant="light">{t(`workspace.noteStatus.${n.status}`)}</Badge>
@@ -177,7 +177,7 @@ function Body(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNode {
                 style={{ borderRadius: 8 }}
               >
                 <Group justify="space-between" px={6} py={6} wrap="nowrap">
-                  <Text size="sm" fw={600} truncate>
+                  <Text component="span" display="block" size="sm" fw={600} truncate>
                     {l.testName}
                   </Text>
                   <Text size="sm">{`${l.value === undefined ? '' : String(l.value)} ${l.units ?? ''}`}</Text>
@@ -216,7 +216,7 @@ function Body(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNode {
                 style={{ borderRadius: 8 }}
               >
                 <Group justify="space-between" px={6} py={6} wrap="nowrap">
-                  <Text size="sm" fw={600} truncate>
+                  <Text component="span" display="block" size="sm" fw={600} truncate>
                     {p.summary}
                   </Text>
                   <Badge variant="light">{t(`enum.planStatus.${p.status}`)}</Badge>

@@ -158,7 +158,7 @@ function RowLink(props: {
     <Link to={props.to} className="hale-row-link" style={{ borderRadius: 8 }}>
       <Group justify="space-between" wrap="nowrap" px={6} py={6} gap="xs">
         <div style={{ minWidth: 0 }}>
-          <Text size="sm" fw={600} truncate>
+          <Text component="span" display="block" size="sm" fw={600} truncate>
             {props.title}
           </Text>
           <Text size="xs" c="dimmed" truncate>

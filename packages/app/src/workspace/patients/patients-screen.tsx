@@ -130,7 +130,7 @@ function PatientRow(props: { readonly chart: ChartEntry }): ReactNode {
     >
       <Group justify="space-between" wrap="nowrap" px="md" py="sm" mih={ROW_HEIGHT} gap="sm">
         <div style={{ minWidth: 0 }}>
-          <Text fw={600} truncate>
+          <Text component="span" display="block" fw={600} truncate>
             {name}
           </Text>
           <Text size="sm" c="dimmed" lineClamp={2}>
