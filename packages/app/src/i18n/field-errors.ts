@@ -3,6 +3,7 @@
  * schema reasons by their wording (validate.ts words them), anything else as the model says it.
  */
 import type { TFunction } from 'i18next';
+import type { WriteRuleCode } from '@hale/model';
 
 export interface FieldIssue {
   readonly field: string;
@@ -10,7 +11,8 @@ export interface FieldIssue {
   readonly rule?: string;
 }
 
-const RULES = new Set([
+/** Write rules said in the person's words (fieldError.rule.<code>); error-words.type-test.ts checks the keys. */
+const RULES: ReadonlySet<string> = new Set<WriteRuleCode>([
   'NEXT_DOSE_BEFORE_ADMINISTRATION',
   'DATE_IN_FUTURE',
   'PUBLISHED_BEFORE_EFFECTIVE',
