@@ -1,16 +1,11 @@
 /**
  * Errors of records in and out (FHIR import, export forms, summaries, SMART Health Links).
  *
- * | code | when | nothing written? |
- * |---|---|---|
- * | `IMPORT_REFUSED` | the file is refused whole (`reason`: a FHIR_IMPORT_FAILURES code of @hale/model; `issues` name paths) | ✓ |
- * | `IMPORT_FAILED` | a write or upload failed midway; the records written by this import were removed again | ✓ (rolled back) |
- * | `LINK_REFUSED` | the server refused a link call (`status`, its code in the message) | ✓ |
- * | `LINK_INVALID` | a `shlink:/` text that is no SMART Health Link, or content that does not decrypt | — |
- * | `LINK_NOT_FOUND` | the link is unknown, expired, revoked or locked (the spec's 404) | — |
- * | `LINK_PASSCODE_WRONG` | the passcode was wrong (`remainingAttempts` says how many tries are left) | — |
+ * `detail` carries: `reason` and `issues` (IMPORT_REFUSED: a FHIR_IMPORT_FAILURES code of @hale/model, the
+ * paths at fault), `status` (LINK_REFUSED), `remainingAttempts` (LINK_PASSCODE_WRONG). Nothing is written on
+ * any of them (IMPORT_FAILED: the records this import wrote were removed again).
  *
- * Codes: RECORDS_IO_ERROR_CODES, of the one append-only table HALE_ERRORS (core/error-codes.ts).
+ * Codes: RECORDS_IO_ERROR_CODES; what each means, its words and what to do: HALE_ERRORS (core/error-codes.ts).
  */
 import type { FhirImportFailureReason, FhirImportIssue } from '@hale/model';
 import { HaleError } from '../core/hale-error';
