@@ -106,6 +106,11 @@ export interface RecordsDeps {
   /** Runs `run` after `ms` (default `setTimeout`); answers a cancel: `newest`'s saves while a view is open. */
   later?: (run: () => void, ms: number) => () => void;
   /**
+   * Before `writeAll` writes several versions as one action: the sync engine sends them as one group the
+   * server stores all or none (sync/write-groups.ts). Answers a cancel, called if the write fails.
+   */
+  onGroup?: (members: readonly { id: string; rv: number }[]) => () => void;
+  /**
    * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
    * The write resolves once what this returns settles: the session's audit note of the change is kept on
    * disk by then, so a write resolved is never lost to the audit log by a crash. It must not reject (the

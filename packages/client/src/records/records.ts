@@ -45,6 +45,9 @@
 // `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
 // or as 'keep'.
+// `writeAll` writes one action's records in one write of the local store, as one group for the push (all
+// or none on the server too); only when another write overtakes one of them between its check and that
+// write, three times over, do the others stay written (RECORD_CHANGED).
 // Every refusal writes nothing.
 import {
   type RecordKind,
@@ -125,6 +128,20 @@ export {
   type RecordsDeps,
   isRecordsApiKind,
 } from './record-types';
+
+/** Times `writeAll` checks and writes a record another write overtook before it gives up. */
+const WRITE_ALL_TRIES = 3;
+
+/**
+ * A write `writeAll` checked: the version, and the stored state it replaces (a tombstone, or none: a new
+ * record); for an update, read just before the write, it must still be the one checked (`baseRv`).
+ */
+interface PlannedWrite {
+  previous?: RxDocumentData<DeviceRecord>;
+  baseRv?: number;
+  document: DeviceRecord & { _deleted: boolean };
+  action: 'create' | 'update';
+}
 
 export const createRecords = (deps: RecordsDeps) => {
   const { collection } = deps;
@@ -317,7 +334,10 @@ export const createRecords = (deps: RecordsDeps) => {
   // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
   // author's) without the history and conflict handling of `update`.
   // RxDB's insert refuses a live document with that id (CONFLICT) and takes the place of a deleted one.
-  const create = async (doc: Omit<PlainRecord, '_deleted' | 'rv'>): Promise<void> => {
+  /** The revision number a new record takes, and the tombstone it takes the place of (see `create`). */
+  const prepareCreate = async (
+    doc: Omit<PlainRecord, '_deleted' | 'rv'>,
+  ): Promise<{ rv: number; tombstone: RxDocumentData<DeviceRecord> | undefined }> => {
     // The server takes a version only with a higher revision number than the one it holds, so a record
     // re-added under the id of a deleted one continues the tombstone's counter; starting again at 1
     // would leave it unsent forever.
@@ -335,7 +355,11 @@ export const createRecords = (deps: RecordsDeps) => {
       const issues = recreationIssues(doc.kind, tombstone.data, doc.data);
       if (issues.length > 0) throw transitionRefusal(doc.kind, doc.id, issues);
     }
-    const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
+    const deleted = tombstone?._deleted === true;
+    return { rv: deleted ? tombstone.rv + 1 : 1, tombstone: deleted ? tombstone : undefined };
+  };
+  const create = async (doc: Omit<PlainRecord, '_deleted' | 'rv'>): Promise<void> => {
+    const { rv } = await prepareCreate(doc);
     // The account may have been locked while the tombstone was read.
     unlocked();
     try {
@@ -366,6 +390,8 @@ export const createRecords = (deps: RecordsDeps) => {
     prepare?: (doc: RxDocument<DeviceRecord>) => Promise<Prepared | undefined>,
     /** Only check: every rule is applied to the state held now, and nothing is written. */
     check = false,
+    /** With `check`: the write that would be made is added here (`writeAll`). */
+    plan?: PlannedWrite[],
   ): Promise<RecordOf<K> | null> => {
     unlocked();
     if (kind !== undefined) requireStorable(kind);
@@ -427,11 +453,15 @@ export const createRecords = (deps: RecordsDeps) => {
         requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
       }
       record = written;
-      if (check) throw new Unchanged('checked');
       const result: DeviceRecord = { ...version, data: written };
       if (outcome.conflictData !== undefined) {
         result.conflictData = outcome.conflictData;
         result.conflict = outcome.conflictData !== null;
+      }
+      if (check) {
+        // RxDB hands the stored state without its storage fields (`_rev`): `writeAll` reads them.
+        plan?.push({ baseRv: current.rv, document: { ...result, _deleted: false }, action: 'update' });
+        throw new Unchanged('checked');
       }
       return result;
     });
@@ -482,6 +512,7 @@ export const createRecords = (deps: RecordsDeps) => {
     input: RecordInput<K>,
     options: { patientId?: string } & WriteOptions,
     check: boolean,
+    plan?: PlannedWrite[],
   ): Promise<RecordOf<K>> => {
     unlocked();
     requireStorable(kind);
@@ -510,16 +541,7 @@ export const createRecords = (deps: RecordsDeps) => {
     requireTransition(kind, null, record);
     requireWriteRules(kind, record, now, null, context);
     if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
-    if (check) {
-      const [held] = await collection.storageInstance.findDocumentsById([record.id], false);
-      if (held !== undefined)
-        throw new RecordError(
-          'ALREADY_EXISTS',
-          `a record with id ${record.id} exists already; update it instead`,
-        );
-      return record;
-    }
-    await create({
+    const doc = {
       id: record.id,
       stream,
       kind,
@@ -531,7 +553,22 @@ export const createRecords = (deps: RecordsDeps) => {
       conflict: false,
       data: record,
       conflictData: null,
-    });
+    };
+    if (check) {
+      const [held] = await collection.storageInstance.findDocumentsById([record.id], false);
+      if (held !== undefined)
+        throw new RecordError(
+          'ALREADY_EXISTS',
+          `a record with id ${record.id} exists already; update it instead`,
+        );
+      if (plan !== undefined) {
+        const { rv, tombstone } = await prepareCreate(doc);
+        const fresh = { ...doc, rv, _deleted: false };
+        plan.push({ ...(tombstone ? { previous: tombstone } : {}), document: fresh, action: 'create' });
+      }
+      return record;
+    }
+    await create(doc);
     // A copy: the store keeps `record` itself (the at-rest layer remembers written values by reference),
     // so a caller changing what it was answered would change what is read and sent, unvalidated.
     return structuredClone(record);
@@ -544,6 +581,7 @@ export const createRecords = (deps: RecordsDeps) => {
     patch: Partial<Omit<RecordOf<K>, Managed>>,
     options: WriteOptions,
     check: boolean,
+    plan?: PlannedWrite[],
   ): Promise<RecordOf<K>> => {
     const { reason } = isRecordKind(kind) ? optionsOf(kind, options) : {};
     if (isRecordKind(kind)) requireReasonKind(kind, reason);
@@ -568,6 +606,7 @@ export const createRecords = (deps: RecordsDeps) => {
       },
       (doc) => prepareWrite(doc, changes),
       check,
+      plan,
     );
     if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
     return record;
@@ -587,24 +626,78 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Promise<RecordOf<K>> => addRecord(kind, input, options, false),
 
     /**
-     * Several writes that are one action of a person (a note's header and its text): every one is checked
-     * against every rule first, on the states held now, and only if none is refused are they written, in
-     * order. A refusal writes none (the first refusal is thrown). Resolves to the records written, in order.
+     * Several writes that are one action of a person (a note's header and its text): all or none. Each is
+     * checked against every rule first, on the states held now; only if none is refused are they written,
+     * in one write of the local store (one transaction, one change RxDB hands to the push together), as one
+     * group the server stores all or none (`onGroup`). A refusal writes none (the first is thrown). A write
+     * another one to the same record overtook between the check and the write is checked and written
+     * again (at most WRITE_ALL_TRIES times; what the others wrote stays then, see the module comment).
+     * Resolves to the records, in order (an update that changes nothing writes nothing).
      */
     async writeAll(ops: readonly WriteOp[]): Promise<RecordOf<RecordKind>[]> {
-      for (const op of ops) {
-        if (op.op === 'add') await addRecord(op.kind, op.input, op.options ?? {}, true);
-        else await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, true);
-      }
-      const written: RecordOf<RecordKind>[] = [];
-      for (const op of ops) {
-        written.push(
-          op.op === 'add'
-            ? await addRecord(op.kind, op.input, op.options ?? {}, false)
-            : await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, false),
+      const planOf = async (op: WriteOp, plan: PlannedWrite[]): Promise<RecordOf<RecordKind>> =>
+        op.op === 'add'
+          ? await addRecord(op.kind, op.input, op.options ?? {}, true, plan)
+          : await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, true, plan);
+      const results: RecordOf<RecordKind>[] = [];
+      let plan: PlannedWrite[] = [];
+      for (const op of ops) results.push(await planOf(op, plan));
+      const written: PlannedWrite[] = [];
+      for (let tries = 1; plan.length > 0; tries++) {
+        // The states the updates were checked on, with their storage fields: changed since, checked again.
+        const updated = plan.filter((p) => p.baseRv !== undefined).map((p) => p.document.id);
+        const held = new Map(
+          (await collection.storageInstance.findDocumentsById(updated, true)).map((d) => [d.id, d]),
         );
+        const moved = new Set(
+          plan.flatMap((p) => {
+            if (p.baseRv === undefined) return [];
+            const base = held.get(p.document.id);
+            if (base === undefined || base._deleted || base.rv !== p.baseRv) return [p.document.id];
+            p.previous = base;
+            return [];
+          }),
+        );
+        const rows = plan
+          .filter((p) => !moved.has(p.document.id))
+          .map(({ previous, document }) => {
+            const fresh = { _attachments: {}, _rev: '', _meta: { lwt: 0 }, ...previous, ...document };
+            return previous ? { previous, document: fresh } : { document: fresh };
+          });
+        let failed = moved;
+        if (moved.size === 0) {
+          unlocked();
+          // Registered before the write (RxDB may hand it to the push at once), with what a round before
+          // wrote of the action.
+          const members = [...written, ...plan].map(({ document: d }) => ({ id: d.id, rv: d.rv }));
+          const cancel = deps.onGroup?.(members) ?? (() => {});
+          const { error } = await collection.storageInstance.bulkWrite(rows, 'hale-write-all');
+          failed = new Set(error.map((e) => e.documentId));
+          written.push(...plan.filter((p) => !failed.has(p.document.id)));
+          if (failed.size === 0) break;
+          if (written.length === 0) cancel();
+        }
+        if (tries >= WRITE_ALL_TRIES)
+          throw new RecordError(
+            'RECORD_CHANGED',
+            `records changed while they were written: ${[...failed].join(', ')}`,
+          );
+        // Overtaken by another write of the same record: checked again on what it holds now. When nothing
+        // was written (a state moved before the write), the others go again as checked.
+        const again = moved.size > 0 ? plan.filter((p) => !failed.has(p.document.id)) : [];
+        for (const [n, op] of ops.entries()) {
+          const id = String(results[n]!.id);
+          if (!failed.has(id)) continue;
+          // An add again under the id it was given.
+          const same = op.op === 'add' ? ({ ...op, input: { ...op.input, id } } as WriteOp) : op;
+          results[n] = await planOf(same, again);
+        }
+        plan = again;
       }
-      return written;
+      for (const { document: d, action } of written)
+        await deps.onWrite(d.id, { action, kind: d.kind, patientId: d.patientId, rv: d.rv });
+      // Copies, as `add` answers: the store keeps the objects written.
+      return results.map((r) => structuredClone(r));
     },
 
     /**

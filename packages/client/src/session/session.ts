@@ -586,6 +586,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     closed$,
     whyNotWritable,
     meta,
+    onGroup: (members) => engine.groupWrites(members),
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
       // Awaited by the write: it resolves once its change is noted on disk for the audit log.

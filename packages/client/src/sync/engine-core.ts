@@ -8,6 +8,7 @@
  * - `inOrder` applies jobs strictly in the order they were queued; one failing holds back none after it.
  * - `s.stopped` is set once, by stop(); nothing is started after it.
  */
+import type { WriteGroups } from './write-groups';
 import type { RxReplicationState } from 'rxdb/plugins/replication';
 import { parseRevTag } from '@hale/protocol';
 import type { CodecDeps } from './record-codec';
@@ -77,6 +78,8 @@ export interface EngineCore {
   dismissals: Dismissals;
   retry: QuarantineRetry;
   sent: SentLog;
+  /** Versions one user action wrote, sent as one group (write-groups.ts). */
+  groups: WriteGroups;
   checkpoints: Checkpoints;
   receive: Receive;
   pull: Pull;

@@ -64,6 +64,7 @@ import { createKeptContent } from './quarantine/kept';
 import { createDismissals } from './quarantine/dismiss';
 import { createQuarantineRetry } from './quarantine/retry';
 import { createSentLog } from './replication/sent';
+import { createWriteGroups, type GroupMember } from './write-groups';
 import { createCheckpoints } from './replication/checkpoint';
 import { createReceive } from './replication/receive';
 import { createPull } from './replication/pull';
@@ -133,6 +134,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   core.dismissals = createDismissals(core);
   core.retry = createQuarantineRetry(core);
   core.sent = createSentLog(core);
+  core.groups = createWriteGroups();
   core.checkpoints = createCheckpoints(core);
   core.receive = createReceive(core);
   core.pull = createPull(core);
@@ -320,6 +322,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     setPendingUploads(count: number): void {
       if (state$.value.pendingUploads !== count) patch({ pendingUploads: count });
     },
+    /**
+     * Called before local writes of one user action (`records.writeAll`): they are pushed as one group the
+     * server stores all or none. Answers the cancel of a write that failed.
+     */
+    groupWrites: (members: readonly GroupMember[]): (() => void) => core.groups.add(members),
     /** Called after each local write of record `id`, with the revision number it wrote. */
     notePending(id: string, rv: number): void {
       // A reply that came before the note (it answered this revision) leaves nothing pending.

@@ -14,12 +14,17 @@
  *   stored: same tag).
  * - Seal once: a row stored sealed under the write epoch goes out as stored; one stored under an earlier
  *   epoch is sealed again and, once the server stored it, stored anew locally (resealed-at-rest.ts).
+ * - The versions of one user action (`groupOf`, write-groups.ts) go out together in one frame under one
+ *   `group` (on connections of GROUP_VERSION), which the server stores all or none: never split by the
+ *   limits or by halving; one of them too large, or a frame of that group alone refused for what it
+ *   carries, refuses all of them.
  * - A batch goes out in as few frames as the limits allow (RxDB's batch of 500 ≈1 KB records: one frame):
  *   one commit, one answer and one live page per batch on the server. (Frames of 100 sealed on the
  *   offload while the server stored the previous one cost five of each per batch, more than the overlap
  *   saved.)
  */
 import {
+  GROUP_VERSION,
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
   MAX_DOC_BYTES,
@@ -67,7 +72,10 @@ export const createPushSend = (core: EngineCore) => {
     return tagOf(keyring, assumed);
   };
 
-  /** Sends one push frame, split down to single rows when refused as a whole for what it carries. */
+  /**
+   * Sends one push frame, split down to single rows (a group's rows staying together) when refused as a
+   * whole for what it carries.
+   */
   const sendFrame = async (
     out: PushRow[],
     byIndex: number[],
@@ -82,16 +90,32 @@ export const createPushSend = (core: EngineCore) => {
         error.retry &&
         (error.code === 'TOO_LARGE' || error.code === 'BAD_MESSAGE');
       if (!content) throw error;
-      if (out.length === 1) {
-        refused.push({
-          i: byIndex[0]!,
-          doc: out[0]!.doc,
-          code: error.code,
-          message: `The server refused a record: ${error.message}`,
-        });
+      const grouped = out[0]!.group !== undefined && out.every((r) => r.group === out[0]!.group);
+      if (out.length === 1 || grouped) {
+        for (const [k, row] of out.entries()) {
+          refused.push({
+            i: byIndex[k]!,
+            doc: row.doc,
+            code: error.code,
+            message: `The server refused ${out.length === 1 ? 'a record' : 'a change of several records'}: ${error.message}`,
+          });
+        }
         return [];
       }
-      const half = Math.ceil(out.length / 2);
+      // Halved at a group's edge (the one nearest the middle), so no group is split.
+      let half = Math.ceil(out.length / 2);
+      while (
+        half < out.length &&
+        half > 0 &&
+        out[half]!.group !== undefined &&
+        out[half]!.group === out[half - 1]!.group
+      )
+        half++;
+      if (half === out.length) {
+        half = Math.ceil(out.length / 2);
+        while (half > 0 && out[half]!.group !== undefined && out[half]!.group === out[half - 1]!.group)
+          half--;
+      }
       const first = await sendFrame(out.slice(0, half), byIndex.slice(0, half), refused);
       return [...first, ...(await sendFrame(out.slice(half), byIndex.slice(half), refused))];
     }
@@ -108,6 +132,8 @@ export const createPushSend = (core: EngineCore) => {
     candidates: readonly number[],
     assumedRevOf: (i: number) => Promise<string | null>,
     refuse: (i: number, code: string, message: string) => void,
+    /** The group of row `i`'s version, when one user action wrote it with others (write-groups.ts). */
+    groupOf: (i: number) => string | undefined = () => undefined,
   ): Promise<{ replies: SentFrame[]; frameRefused: FrameRefusal[] } | null> => {
     const frameRefused: FrameRefusal[] = [];
     const sends: Array<Promise<{ sent: SentFrame[] } | { error: unknown }>> = [];
@@ -147,23 +173,49 @@ export const createPushSend = (core: EngineCore) => {
     );
     let next = 0;
     const encoded = stored.map((doc) => doc ?? sealed[next++] ?? null);
+    // Each group's rows together, where its first row is; a group of one row goes as any row.
+    const members = new Map<string, number[]>();
     for (const [n, doc] of encoded.entries()) {
-      if (!doc) continue;
-      const i = candidates[n]!;
-      const row = rows[i]!;
-      const size = docBytes(doc);
-      if (size > MAX_DOC_BYTES) {
-        refuse(
-          i,
-          'TOO_LARGE',
-          `A ${row.newDocumentState.kind} record is too large to sync (${size} bytes sealed, at most ${MAX_DOC_BYTES})`,
-        );
+      const group = doc ? groupOf(candidates[n]!) : undefined;
+      if (group !== undefined) members.set(group, [...(members.get(group) ?? []), n]);
+    }
+    const groupWire = (connection.version() ?? 0) >= GROUP_VERSION;
+    const units: number[][] = [];
+    const placed = new Set<number>();
+    for (const n of encoded.keys()) {
+      if (placed.has(n) || !encoded[n]) continue;
+      const group = groupOf(candidates[n]!);
+      const unit = group === undefined ? [n] : members.get(group)!;
+      for (const m of unit) placed.add(m);
+      units.push(unit);
+    }
+    for (const unit of units) {
+      const sizes = unit.map((n) => docBytes(encoded[n]!));
+      const tooLarge = unit.findIndex((_, u) => sizes[u]! > MAX_DOC_BYTES);
+      if (tooLarge >= 0) {
+        for (const [u, n] of unit.entries()) {
+          const i = candidates[n]!;
+          const kind = rows[i]!.newDocumentState.kind;
+          refuse(
+            i,
+            u === tooLarge ? 'TOO_LARGE' : 'GROUP_REFUSED',
+            u === tooLarge
+              ? `A ${kind} record is too large to sync (${sizes[u]} bytes sealed, at most ${MAX_DOC_BYTES})`
+              : `Another record of the same change (${rows[candidates[unit[tooLarge]!]!]!.newDocumentState.id}) is too large to sync; none of it is sent`,
+          );
+        }
         continue;
       }
-      if (out.length >= MAX_BATCH_DOCS || bytes + size > MAX_BATCH_BYTES) flush();
-      out.push({ doc, assumedRev: await assumedRevOf(i) });
-      byIndex.push(i);
-      bytes += size;
+      const unitBytes = sizes.reduce((a, b) => a + b, 0);
+      if (out.length + unit.length > MAX_BATCH_DOCS || bytes + unitBytes > MAX_BATCH_BYTES) flush();
+      const group = unit.length > 1 && groupWire ? groupOf(candidates[unit[0]!]!) : undefined;
+      for (const n of unit) {
+        const i = candidates[n]!;
+        const doc = encoded[n]!;
+        out.push({ doc, assumedRev: await assumedRevOf(i), ...(group === undefined ? {} : { group }) });
+        byIndex.push(i);
+      }
+      bytes += unitBytes;
     }
     flush();
     if (sends.length === 0) return null;

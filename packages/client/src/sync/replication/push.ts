@@ -15,6 +15,12 @@
  *   (`pushOnWaits`), and answers it.
  * - Access is the server's list on this connection before anything is decided; while a restore is caught
  *   up with, the push waits for the floor the pull handler fixes first.
+ * - The versions of one user action (write-groups.ts) are sent as one group or not at all: one refused or
+ *   waiting for a key here holds back the others (refused GROUP_REFUSED, or waiting with it; a grouped row
+ *   never waits on the key-wait list). A GROUP_REFUSED answer is kept unsent like the refusal it names,
+ *   except when the group met a newer version (a conflict: the row is sent again, without the one that
+ *   conflicted, once that one was judged; a text version never depends on its header's merge) or a new
+ *   key epoch (sent again with it).
  * - `lastSyncedAt` moves only for a push the server stored something of, or that left nothing to send.
  */
 import type { WithDeleted } from 'rxdb';
@@ -101,9 +107,17 @@ export const createPush = (core: EngineCore): Push => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
       const refused: Refusal[] = [];
+      /** Indexes of the rows refused, and of those without a write key (not parked). */
+      const refusedHere = new Set<number>();
+      const noKey = new Set<number>();
       const refuse = (i: number, code: string, message: string): void => {
         const row = rows[i]!;
+        refusedHere.add(i);
         refused.push({ record: row.newDocumentState, base: row.assumedMasterState, code, message });
+      };
+      const groupOf = (i: number): string | undefined => {
+        const doc = replaced?.get(i)?.version ?? rows[i]!.newDocumentState;
+        return core.groups.of(doc.id, doc.rv);
       };
       let missingKey = false;
       /** Rows without a write key that go on the key-wait list (`options.park`). */
@@ -145,6 +159,7 @@ export const createPush = (core: EngineCore): Push => {
           options.park &&
           rebased === undefined &&
           replaced === undefined &&
+          groupOf(i) === undefined &&
           core.keyWaits.roomForWait(doc.id, held)
         ) {
           waiting.push({ record: doc, base: asCreation ? undefined : row.assumedMasterState });
@@ -163,10 +178,35 @@ export const createPush = (core: EngineCore): Push => {
             { loop: 'push' },
           );
           missingKey = true;
+          noKey.add(i);
           continue;
         }
         toSeal.push({ record: doc, write });
         candidates.push(i);
+      }
+      // A group goes whole or not at all: a row refused here refuses the others, one without a key holds
+      // them back with it (the batch fails, RxDB sends it again).
+      const groups = new Map<string, number[]>();
+      for (const i of rows.keys()) {
+        const group = only !== undefined && !only.has(i) ? undefined : groupOf(i);
+        if (group !== undefined) groups.set(group, [...(groups.get(group) ?? []), i]);
+      }
+      for (const members of groups.values()) {
+        const by = members.find((i) => refusedHere.has(i));
+        if (by === undefined && !members.some((i) => noKey.has(i))) continue;
+        for (const i of members) {
+          const n = candidates.indexOf(i);
+          if (n < 0) continue;
+          candidates.splice(n, 1);
+          toSeal.splice(n, 1);
+          if (by === undefined) missingKey = true;
+          else
+            refuse(
+              i,
+              'GROUP_REFUSED',
+              `Another record of the same change (${rows[by]!.newDocumentState.id}) cannot be sent; none of it is`,
+            );
+        }
       }
       for (const [stream, records] of lost) core.purge.reportDiscarded(stream, records, false);
       if (waiting.length > 0) {
@@ -185,6 +225,7 @@ export const createPush = (core: EngineCore): Push => {
           );
         },
         refuse,
+        groupOf,
       );
       if (sent === null) {
         if (skipped) await core.pending.save();
@@ -214,7 +255,24 @@ export const createPush = (core: EngineCore): Push => {
       let settledWaits = false;
       /** The server stored a row of this attempt (`lastSyncedAt`). */
       let stored = false;
+      /** Rows refused GROUP_REFUSED for a conflict of another row of their group: sent again after. */
+      const regroup = new Set<number>();
       for (const { out, byIndex, reply } of replies) {
+        // Why each group of the frame was refused: a refusal for good, or a conflict or stale epoch.
+        const cause = new Map<string, 'refused' | 'conflict' | 'stale'>();
+        for (const [k, result] of reply.results.entries()) {
+          const group = out[k]!.group;
+          if (group === undefined || result.status === 'ok') continue;
+          const why =
+            result.status === 'conflict'
+              ? 'conflict'
+              : result.code === 'STALE_EPOCH'
+                ? 'stale'
+                : result.code === 'GROUP_REFUSED'
+                  ? undefined
+                  : 'refused';
+          if (why !== undefined && cause.get(group) !== 'refused') cause.set(group, why);
+        }
         for (const [k, result] of reply.results.entries()) {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
@@ -248,16 +306,30 @@ export const createPush = (core: EngineCore): Push => {
             sentRevs.push(out[k]!.doc.rev);
             continue;
           }
-          if (result.code === 'STALE_EPOCH') {
+          const why = result.code === 'GROUP_REFUSED' ? cause.get(out[k]!.group ?? '') : undefined;
+          if (result.code === 'STALE_EPOCH' || why === 'stale') {
             // Not stored; sealed again under the new epoch (another tag). Versions sent before it stay.
             core.sent.answeredRev(result.id, out[k]!.doc.rev, false);
             stale = true;
+            continue;
+          }
+          if (why === 'conflict') {
+            core.sent.answeredRev(result.id, out[k]!.doc.rev, false);
+            regroup.add(byIndex[k]!);
             continue;
           }
           core.sent.answeredRev(result.id, out[k]!.doc.rev, true);
           refuse(byIndex[k]!, result.code, result.message);
         }
       }
+      // In an attempt that sends again, such rows are not sent a third time: kept unsent.
+      if (only !== undefined)
+        for (const i of regroup)
+          refuse(
+            i,
+            'GROUP_REFUSED',
+            'Another record of the same change met a newer version; none of it was sent',
+          );
       if (settledWaits) await core.unsent.saveDiverged();
       // RxDB takes the versions sent in place of its own as the server's state of their records: it stores
       // each here, as it stores a conflict it resolves to the server's version.
@@ -291,8 +363,12 @@ export const createPush = (core: EngineCore): Push => {
       if (stored) core.progress.noteSynced();
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
+      // A group's rows refused for its conflict go with those of it sent again on the server's tag (a
+      // group again), or alone; only from the first attempt, so this ends.
+      const again = only === undefined ? regroup : new Set<number>();
       if (rebase.size > 0)
-        conflicts.push(...(await attempt(retryEpoch, new Set(rebase.keys()), false, rebase)));
+        conflicts.push(...(await attempt(retryEpoch, new Set([...rebase.keys(), ...again]), false, rebase)));
+      else if (again.size > 0) conflicts.push(...(await attempt(retryEpoch, again)));
       if (over.size > 0)
         conflicts.push(...(await attempt(retryEpoch, new Set(over.keys()), false, over, overwrites)));
       if (stale && retryEpoch) {

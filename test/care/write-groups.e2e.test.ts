@@ -1,0 +1,118 @@
+// One action of a person that writes several records (a note's header and its text, `records.writeAll`)
+// reaches the server as one group it stores all or none, through the declared HaleSession on a real server.
+// The text's id is a record another clinician created while this device was offline (it could not know):
+// the server refuses that text NOT_AUTHOR, so the header is refused with it (GROUP_REFUSED), both are kept
+// unsent on the writer's device, and neither reaches the server or another device. The server's judgement
+// of raw group pushes: sync-server/src/core/push-group.test.ts.
+import { describe, expect, it } from 'vitest';
+import { newId } from '@hale/model';
+import type { startServer } from '@hale/sync-server/testing';
+import { useServer } from '../support/fixture';
+import { eventually } from '../support/devices';
+import { input } from '../support/records';
+import { careDevice, share } from './care-devices';
+
+/** The `group` of every row the server's store was asked to write, per batch. */
+const batches: Array<Array<string | undefined>> = [];
+const watched: NonNullable<Parameters<typeof startServer>[0]>['wrapStore'] = (store) => ({
+  ...store,
+  docs: {
+    ...store.docs,
+    writeDocs: (rows, ...rest) => {
+      batches.push(rows.map((r) => r.group));
+      return store.docs.writeDocs(rows, ...rest);
+    },
+  },
+});
+
+describe("a note's header and its text: one action, stored all or none", () => {
+  const server = useServer({ realClock: true, wrapStore: watched });
+
+  it('sent as one group; a text the server refuses refuses its header, and neither reaches another device', async () => {
+    const t = server.t;
+    const patient = await careDevice(t, server.sessions, 'patient');
+    const author = await careDevice(t, server.sessions, 'provider');
+    const other = await careDevice(t, server.sessions, 'provider');
+    await share(patient, author, ['note']);
+    await share(patient, other, ['note']);
+    const at = { patientId: patient.account.accountId };
+    const stream = `${patient.account.accountId}/note`;
+
+    // A new note: header and text in one local write, pushed as one group.
+    batches.length = 0;
+    const noteId = newId();
+    const [note, first] = await author.hale.records.writeAll([
+      {
+        op: 'add',
+        kind: 'MedicalNote',
+        input: {
+          ...input('MedicalNote', { status: 'draft', currentVersionNumber: 1, title: 'Knee review' }),
+          id: noteId,
+        },
+        options: at,
+      },
+      {
+        op: 'add',
+        kind: 'NoteVersion',
+        input: input('NoteVersion', { noteId, versionNumber: 1, kind: 'original', assessment: 'Sprain.' }),
+        options: at,
+      },
+    ] as never);
+    await author.hale.sync.awaitInSync();
+    const grouped = batches.find((b) => b.length >= 2 && b[0] !== undefined);
+    expect(grouped?.slice(0, 2), 'both rows in one batch under one group').toEqual([
+      grouped![0],
+      grouped![0],
+    ]);
+    await eventually(
+      async () => (await patient.hale.records.get(first!.id)) !== null,
+      'the patient holds the text',
+    );
+
+    // Offline, the author writes version 2 under an id another clinician's device meanwhile used.
+    author.network.down();
+    const taken = await other.hale.records.add(
+      'NoteVersion',
+      input('NoteVersion', { noteId: note!.id, versionNumber: 7, kind: 'original', assessment: "Other's." }),
+      at,
+    );
+    await other.hale.sync.awaitInSync();
+    const headerRev = (await t.store.docs.getDoc(stream, note!.id))!.rev;
+    await author.hale.records.writeAll([
+      {
+        op: 'update',
+        kind: 'MedicalNote',
+        id: note!.id,
+        patch: { title: 'Knee review, revised', currentVersionNumber: 2 },
+      },
+      {
+        op: 'add',
+        kind: 'NoteVersion',
+        input: {
+          ...input('NoteVersion', {
+            noteId: note!.id,
+            versionNumber: 2,
+            kind: 'original',
+            assessment: 'Torn ligament.',
+          }),
+          id: taken.id,
+        },
+        options: at,
+      },
+    ] as never);
+    author.network.up();
+
+    await eventually(() => author.hale.sync.unsent.get().length === 2, 'the author keeps both unsent');
+    const codes = Object.fromEntries(author.hale.sync.unsent.get().map((u) => [u.kind, u.code]));
+    expect(codes).toEqual({ NoteVersion: 'NOT_AUTHOR', MedicalNote: 'GROUP_REFUSED' });
+    // Nothing of it on the server, nor on the patient's device once it holds what the server holds.
+    expect((await t.store.docs.getDoc(stream, note!.id))!.rev).toBe(headerRev);
+    for (const reader of [patient, other]) {
+      await reader.hale.sync.awaitInSync();
+      const shownNote = await reader.hale.records.get<'MedicalNote'>(note!.id);
+      const shownText = await reader.hale.records.get<'NoteVersion'>(taken.id);
+      expect([shownNote?.rv, shownNote?.record.title]).toEqual([1, 'Knee review']);
+      expect(shownText?.record.assessment).toBe("Other's.");
+    }
+  });
+});
