@@ -119,6 +119,16 @@ export const RecordOriginSchema = Type.Object(
     /** The resource's identity in the source: its fullUrl (`urn:uuid:…`, an absolute URL) or `Type/id`. */
     originalId: boundedText(500, 1),
     importedAt: DateTimeSchema,
+    /**
+     * Who the resource is in its source (fhir-import-identity.ts): its business identifiers, else the
+     * patient's identifier + type + id; with the keys of resources read into this record (a blood type
+     * into the profile). A second import finds the record by any of them, whatever the file is called.
+     */
+    identity: Type.Optional(Type.Array(boundedText(600, 1), { maxItems: 20 })),
+    /** A digest of the source resource as imported: the same digest again is no change. */
+    digest: Type.Optional(Type.String({ pattern: '^[0-9a-f]{28}$' })),
+    /** A digest of the record's content as the import wrote it: another digest now is an edit in Hale. */
+    recordDigest: Type.Optional(Type.String({ pattern: '^[0-9a-f]{28}$' })),
   },
   { additionalProperties: false, title: 'RecordOrigin' },
 );

@@ -138,11 +138,13 @@ describe('files from other systems', () => {
       clinicalStatus: 'active',
       codes: [{ system: 'http://snomed.info/sct', code: '38341003' }],
     });
-    expect(plan.records[0]?.origin).toEqual({
+    expect(plan.records[0]?.origin).toMatchObject({
       source: 'portal.ndjson',
       resourceType: 'Condition',
       originalId: 'Condition/c1',
       importedAt: IMPORTED_AT,
+      // No Patient in the file: the patient its records name, the type and the id; never the file's name.
+      identity: ['Patient/p1|Condition/c1'],
     });
   });
 

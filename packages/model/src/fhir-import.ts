@@ -13,8 +13,10 @@
  * - Every record planned carries `origin` (source, resource type, original id, import time) and passed
  *   `validateRecord` and the write rules as the records API will write it; one that does not is listed
  *   as not imported with the validation's words, not written broken.
- * - A resource is a duplicate when a record held has its origin key (`originKey`) or, for Hale's own export,
- *   its Hale id: importing the same file twice plans nothing the second time.
+ * - A resource is found again by its source identity (fhir-import-identity.ts; never the file's name), else
+ *   by its origin key (`originKey`, records imported before identities) or, for Hale's own export, its Hale
+ *   id. Same content (`origin.digest`): nothing planned. New content: an update of that record, flagged
+ *   `editedInHale` when its content is no longer what the import wrote (`origin.recordDigest`).
  * - Of one record's several versions in the file (Hale's export keeps history), the highest
  *   `meta.versionId` is imported and the others listed.
  */
@@ -39,6 +41,13 @@ import {
   type PendingFile,
 } from './fhir-import-map';
 import { haleAccountOf, haleIdOf, isJson, list, str, type Json } from './fhir-import-read';
+import {
+  businessIdentifiers,
+  identityKeys,
+  jsonDigest,
+  recordContentDigest,
+  sourceDigest,
+} from './fhir-import-identity';
 import { IMPORT_SCHEMAS } from './fhir-import-schemas';
 import { importerOf } from './kind-descriptions';
 import { referenceTarget, resolveReference } from './fhir-references';
@@ -56,8 +65,15 @@ export interface FhirImportOptions {
   readonly importedAt: string;
   /** New record ids; `newId` of this package by default. */
   readonly newId?: () => string;
-  /** Origin keys (`originKey`) of the records held, and the ids of the records held. */
-  readonly existing?: { readonly originKeys: ReadonlySet<string>; readonly ids: ReadonlySet<string> };
+  /**
+   * Origin keys (`originKey`) of the records held, and the ids of the records held; `held`: the records
+   * held by each identity key of their origin (`RecordOrigin.identity`).
+   */
+  readonly existing?: {
+    readonly originKeys: ReadonlySet<string>;
+    readonly ids: ReadonlySet<string>;
+    readonly held?: ReadonlyMap<string, HeldImport>;
+  };
   /** Whether the chart has a Profile already (then the file's Patient is listed, not imported). */
   readonly hasProfile?: boolean;
   /** The patient's birth date, for the write rules (a vaccine given before birth). */
@@ -80,6 +96,24 @@ export interface PlannedRecord {
   readonly path: string;
 }
 
+/** A record held that an import made: found again by its identity (fhir-import-identity.ts). */
+export interface HeldImport {
+  readonly id: string;
+  readonly kind: RecordKind;
+  /** `origin.digest`: the source resource as imported. */
+  readonly digest: string | undefined;
+  /** `origin.recordDigest`: the record's content as imported. */
+  readonly recordDigest: string | undefined;
+  /** `recordContentDigest` of the record as held now (its shown version). */
+  readonly currentDigest: string;
+}
+
+/** A record held, read again with new content: its next version, or (edited in Hale since) a conflict. */
+export interface PlannedUpdate extends PlannedRecord {
+  /** The record was edited in Hale since it was imported: both are kept, as a conflict to settle. */
+  readonly editedInHale: boolean;
+}
+
 export interface ImportListing {
   readonly path: string;
   readonly resourceType: string;
@@ -93,6 +127,10 @@ export interface FhirImportPlan {
   readonly records: readonly PlannedRecord[];
   /** Imported before: nothing is written for them. */
   readonly duplicates: readonly ImportListing[];
+  /** Imported before, changed in the source since: each becomes the next version of its record. */
+  readonly updates: readonly PlannedUpdate[];
+  /** The file names no Patient: whose chart it is must be asked before importing (the chart given). */
+  readonly noPatient: boolean;
   /** Not imported, and why. */
   readonly skipped: readonly ImportListing[];
   /** Read into another record of the file (a blood type into the profile, a report's files into a result). */
@@ -313,13 +351,28 @@ export const planFhirImport = (
   // The Patient a Profile comes from: the one a Hale export names by account, else the first.
   const primary = patients.find((p) => haleAccountOf(p.resource) !== undefined) ?? patients[0];
 
+  // Who the file's patient is in its source: the first business identifier, else the Patient's id.
+  // Without a Patient in the file: the patient its records name.
+  const patientKey =
+    primary === undefined
+      ? [...subjects].find((s): s is string => typeof s === 'string')
+      : (businessIdentifiers(primary.resource)[0] ??
+        `Patient/${str(primary.resource['id']) ?? primary.originalId}`);
+  const identityOf = (item: Indexed, part = ''): string[] =>
+    identityKeys(item.resource, patientKey, item.entry.fullUrl).map((k) => `${k}${part}`.slice(0, 600));
+
   const hasProfile = options.hasProfile === true;
-  const profileImported = primary !== undefined && !hasProfile;
-  const bloodType = profileImported
-    ? current
-        .map((i) => (i.resource.resourceType === 'Observation' ? bloodTypeOf(i.resource) : undefined))
-        .find((b) => b !== undefined)
+  const existing = options.existing ?? { originKeys: new Set<string>(), ids: new Set<string>() };
+  const heldBy = (identity: readonly string[]): HeldImport | undefined =>
+    identity.map((k) => existing.held?.get(k)).find((h) => h !== undefined);
+  // A Patient imported before (found by its identity) is read again like any resource; another one
+  // beside a profile held is listed.
+  const patientHeld = primary !== undefined && heldBy(identityOf(primary)) !== undefined;
+  const profileImported = primary !== undefined && (!hasProfile || patientHeld);
+  const bloodItem = profileImported
+    ? current.find((i) => i.resource.resourceType === 'Observation' && bloodTypeOf(i.resource) !== undefined)
     : undefined;
+  const bloodType = bloodItem === undefined ? undefined : bloodTypeOf(bloodItem.resource);
 
   // What one record reads from another entry: next doses, a result's report, an order.
   const ids = new Map<Indexed, string>();
@@ -382,29 +435,49 @@ export const planFhirImport = (
     attachmentsOf: () => reportFiles.get(item) ?? [],
   });
 
-  const existing = options.existing ?? { originKeys: new Set<string>(), ids: new Set<string>() };
   const seen = new Set<string>();
-  const planned: (PlannedRecord & { readonly haleId?: string })[] = [];
-  const plan = (item: Indexed, outcome: MapOutcome | undefined, originalId: string): void => {
+  const planned: (PlannedRecord & { readonly held?: HeldImport })[] = [];
+  /** `part`: a part of the resource read into its own record (a Patient's contact), and its content. */
+  const plan = (
+    item: Indexed,
+    outcome: MapOutcome | undefined,
+    originalId: string,
+    part?: { readonly suffix: string; readonly value: Json },
+  ): void => {
     if (outcome === undefined)
       return void skipped.push(listing(item, notImportedReason(item.resource.resourceType)));
     if ('skip' in outcome) return void skipped.push({ ...listing(item, outcome.skip), originalId });
     if ('absorbed' in outcome) return void absorbed.push({ ...listing(item, outcome.absorbed), originalId });
+    const folded = outcome.kind === 'Profile' && bloodItem !== undefined ? identityOf(bloodItem) : [];
+    const identity = [...identityOf(item, part?.suffix), ...folded].slice(0, 20);
+    const digest = part === undefined ? sourceDigest(item.resource) : jsonDigest(part.value);
     const origin: RecordOrigin = {
       source,
       resourceType: item.resource.resourceType,
       originalId: originalId.slice(0, 500),
       importedAt: options.importedAt,
+      identity,
+      digest,
     };
     const key = originKey(origin);
     const haleId = originalId === item.originalId ? haleIdOf(item.resource) : undefined;
-    if (existing.originKeys.has(key) || (haleId !== undefined && existing.ids.has(haleId))) {
+    const held = heldBy(identity);
+    if (held !== undefined && (held.kind !== outcome.kind || held.digest === digest)) {
+      const why =
+        held.kind === outcome.kind ? 'imported before' : 'imported before, read into another record';
+      return void duplicates.push({ ...listing(item, why), originalId });
+    }
+    if (
+      held === undefined &&
+      (existing.originKeys.has(key) || (haleId !== undefined && existing.ids.has(haleId)))
+    ) {
       return void duplicates.push({ ...listing(item, 'imported before'), originalId });
     }
-    if (seen.has(key))
+    if (seen.has(key) || identity.some((k) => seen.has(k)))
       return void duplicates.push({ ...listing(item, 'listed twice in the file'), originalId });
-    seen.add(key);
-    const id = originalId === item.originalId ? (ids.get(item) ?? newId()) : newId();
+    for (const k of [key, ...identity]) seen.add(k);
+    const id =
+      held !== undefined ? held.id : originalId === item.originalId ? (ids.get(item) ?? newId()) : newId();
     const warnings = [
       ...(repairs.get(item.entry) ?? []).map(
         (name) => `${name}: one value where a list belongs, read as a list`,
@@ -420,6 +493,7 @@ export const planFhirImport = (
       notKept: outcome.notKept,
       warnings,
       path: item.entry.path,
+      ...(held === undefined ? {} : { held }),
     });
   };
 
@@ -432,7 +506,7 @@ export const planFhirImport = (
     }
     if (type === 'Patient') {
       if (item !== primary) skipped.push(listing(item, 'another record of the same person in the file'));
-      else if (hasProfile) {
+      else if (hasProfile && !patientHeld) {
         const key = originKey({ source, resourceType: 'Patient', originalId: item.originalId });
         const haleId = haleIdOf(item.resource);
         if (existing.originKeys.has(key) || (haleId !== undefined && existing.ids.has(haleId))) {
@@ -448,7 +522,10 @@ export const planFhirImport = (
       list(item.resource['contact'])
         .filter(isJson)
         .forEach((contact, index) =>
-          plan(item, mapPatientContact(contact, item.resource), `${item.originalId}#contact[${index}]`),
+          plan(item, mapPatientContact(contact, item.resource), `${item.originalId}#contact[${index}]`, {
+            suffix: `#contact[${index}]`,
+            value: contact,
+          }),
         );
       continue;
     }
@@ -458,8 +535,9 @@ export const planFhirImport = (
   // Each record as the records API will write it must pass the model's rules; the others are listed.
   const plannedIds = new Set(planned.map((p) => p.id));
   const records: PlannedRecord[] = [];
+  const updates: PlannedUpdate[] = [];
   const now = Date.parse(options.importedAt);
-  for (const p of planned) {
+  for (const { held, ...p } of planned) {
     let input = p.input;
     let notKept = p.notKept;
     const proof = input['proofDocumentId'];
@@ -488,12 +566,30 @@ export const planFhirImport = (
       });
       continue;
     }
-    records.push({ ...p, input, notKept });
+    // The content as written, so that a later import can tell an edit in Hale from its own write.
+    const origin = { ...p.origin, recordDigest: recordContentDigest(valid.ok ? valid.value : candidate) };
+    const done = { ...p, input: { ...input, origin }, origin, notKept };
+    if (held === undefined) records.push(done);
+    else
+      updates.push({
+        ...done,
+        editedInHale: held.recordDigest === undefined || held.recordDigest !== held.currentDigest,
+      });
   }
-  if (records.length === 0 && duplicates.length === 0 && absorbed.length === 0 && skipped.length === 0) {
+  if (
+    records.length === 0 &&
+    updates.length === 0 &&
+    duplicates.length === 0 &&
+    absorbed.length === 0 &&
+    skipped.length === 0
+  ) {
     return importFailure('NOTHING_TO_IMPORT', 'the file holds no record Hale can import');
   }
-  return { ok: true, value: { source, format, records, duplicates, skipped, absorbed } };
+  const noPatient = primary === undefined;
+  return {
+    ok: true,
+    value: { source, format, records, updates, duplicates, skipped, absorbed, noPatient },
+  };
 };
 
 /** `resource` with each top-level element the schema lists as an array, given as one object, made a list. */

@@ -16,6 +16,7 @@ export * from './fhir';
 export * from './fhir-references';
 export * from './model-version';
 export * from './fhir-import';
+export { recordContentDigest } from './fhir-import-identity';
 export {
   FHIR_IMPORT_FAILURES,
   IMPORTABLE_BUNDLE_TYPES,

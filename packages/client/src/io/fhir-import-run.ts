@@ -5,10 +5,14 @@
  *
  * Invariants:
  * - A refused file writes nothing (RecordsIoError IMPORT_REFUSED, the model's reason and issues).
- * - Duplicates are found by origin key and Hale id among the records held for the chart: importing the
- *   same file twice writes nothing the second time.
- * - A write or upload failing midway removes the records this import wrote and answers IMPORT_FAILED (the
- *   uploaded blobs stay, unreferenced, like any file whose record was removed).
+ * - Records held are found again by source identity (the model's plan): the same data, under any file
+ *   name, writes nothing; a resource changed in the source updates its record (a new version); one edited
+ *   in Hale since is left as edited and listed in `conflicts`.
+ * - New records are written in chunks through `records.writeAll` (each chunk checked, sealed and audited
+ *   as one), the event loop running between chunks; `onProgress` after each, `signal` cancels: what was
+ *   written stays, the rest is listed as not imported and `cancelled` says so.
+ * - A write or upload failing midway removes the records this import added and answers IMPORT_FAILED (the
+ *   uploaded blobs stay, unreferenced, like any file whose record was removed; updates made stay).
  * - The person gets the whole list: imported (with what each did not keep), duplicates, not imported with
  *   reasons, and read into another record.
  */
@@ -16,15 +20,19 @@ import {
   IMPORTED_KINDS,
   originKey,
   planFhirImport,
+  recordContentDigest,
+  type HeldImport,
   type FhirImportPlan,
   type FileRef,
   type ImportListing,
   type PendingFile,
+  type PlannedRecord,
   type RecordKind,
   type RecordOf,
+  type RecordOrigin,
 } from '@hale/model';
 import { base64urlDecode } from '@hale/crypto';
-import type { RecordInput } from '../records/records';
+import type { WriteOp } from '../records/records';
 import { RecordsIoError } from './io-error';
 import type { RecordsIoDeps } from './records-io-deps';
 
@@ -38,6 +46,8 @@ export interface ImportOptions {
   readonly patientId?: string;
   /** `importFhir` only: called after each record written (`done` of `total`), for a progress bar. */
   readonly onProgress?: (progress: { readonly done: number; readonly total: number }) => void;
+  /** `importFhir` only: cancels the import; the records written before stay and are answered. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ImportedRecord {
@@ -52,9 +62,15 @@ export interface ImportedRecord {
 export interface ImportReport {
   readonly source: string;
   readonly imported: readonly ImportedRecord[];
+  /** Imported before and changed in the source since: each is the next version of its record now. */
+  readonly updated: readonly ImportedRecord[];
+  /** Changed in the source and edited in Hale since: the record stays as edited, the change is listed. */
+  readonly conflicts: readonly (ImportedRecord & { readonly reason: string })[];
   readonly duplicates: readonly ImportListing[];
   readonly skipped: readonly ImportListing[];
   readonly absorbed: readonly ImportListing[];
+  /** The import was cancelled: `imported` is what was written before (kept), `skipped` lists the rest. */
+  readonly cancelled: boolean;
 }
 
 const FILE_STREAM: Partial<Record<RecordKind, 'document' | 'lab-result'>> = {
@@ -79,13 +95,24 @@ export async function planImport(
   const patientId = options.patientId ?? deps.session.account.accountId;
   const originKeys = new Set<string>();
   const ids = new Set<string>();
+  const held = new Map<string, HeldImport>();
   let hasProfile = false;
   let birthDate: string | undefined;
   for (const kind of IMPORTABLE_KINDS) {
     for (const stored of await deps.session.records.query(kind, { patientId })) {
-      const record = stored.record as { id: string; origin?: Parameters<typeof originKey>[0] };
+      const record = stored.record as { readonly id: string; readonly origin?: RecordOrigin };
       ids.add(record.id);
-      if (record.origin !== undefined) originKeys.add(originKey(record.origin));
+      const origin = record.origin;
+      if (origin !== undefined) originKeys.add(originKey(origin));
+      for (const key of origin?.identity ?? []) {
+        held.set(key, {
+          id: record.id,
+          kind,
+          digest: origin?.digest,
+          recordDigest: origin?.recordDigest,
+          currentDigest: recordContentDigest(stored.record),
+        });
+      }
       if (kind === 'Profile') {
         hasProfile = true;
         const born = (stored.record as RecordOf<'Profile'>).birthDate;
@@ -97,7 +124,7 @@ export async function planImport(
   const plan = planFhirImport(input, {
     patientId,
     importedAt: new Date(now).toISOString(),
-    existing: { originKeys, ids },
+    existing: { originKeys, ids, held },
     hasProfile,
     ...(options.source === undefined ? {} : { source: options.source }),
     ...(birthDate === undefined ? {} : { birthDate }),
@@ -121,58 +148,139 @@ export async function importFhir(
   const plan = await planImport(deps, input, options);
   const { records, audit } = deps.session;
   const written: string[] = [];
-  const imported: ImportedRecord[] = [];
-  try {
-    for (const planned of plan.records) {
-      const refs: { file?: FileRef; attachments: FileRef[] } = { attachments: [] };
-      for (const pending of planned.files) {
-        const ref = await upload(deps, planned.kind, pending, patientId);
-        if (pending.field === 'file') refs.file = ref;
-        else refs.attachments.push(ref);
-      }
-      const recordInput = {
-        ...planned.input,
-        id: planned.id,
-        ...(refs.file === undefined ? {} : { file: refs.file }),
-        ...(refs.attachments.length === 0 ? {} : { attachments: refs.attachments }),
-      } as unknown as RecordInput<typeof planned.kind>;
-      await records.add(planned.kind, recordInput, { patientId });
-      written.push(planned.id);
-      imported.push({
-        id: planned.id,
-        kind: planned.kind,
-        path: planned.path,
-        resourceType: planned.origin.resourceType,
-        notKept: planned.notKept,
-        warnings: planned.warnings,
-      });
-      try {
-        options.onProgress?.({ done: imported.length, total: plan.records.length });
-      } catch {
-        // A listener's failure is not the import's.
-      }
+  const updated: string[] = [];
+  const byId = new Map([...plan.records, ...plan.updates].map((p) => [p.id, p]));
+  const total = plan.records.length + plan.updates.length;
+  const progress = (): void => {
+    try {
+      options.onProgress?.({ done: written.length + updated.length, total });
+    } catch {
+      // A listener's failure is not the import's.
     }
+  };
+  // Edited in Hale since it was imported: the record stays as edited, the source's version is listed.
+  const conflicts = plan.updates.filter((u) => u.editedInHale);
+  let cancelled = false;
+  try {
+    const adds: WriteOp[] = [];
+    for (const planned of plan.records) {
+      if (options.signal?.aborted === true) break;
+      adds.push({
+        op: 'add',
+        kind: planned.kind,
+        input: { ...planned.input, id: planned.id, ...(await uploaded(deps, planned, patientId)) },
+        options: { patientId },
+      } as WriteOp);
+    }
+    const updates: WriteOp[] = [];
+    for (const planned of plan.updates.filter((u) => !u.editedInHale)) {
+      if (options.signal?.aborted === true) break;
+      const held = await records.get(planned.id);
+      if (held === null) continue;
+      // The source's new content replaces what the import wrote before: fields it no longer has go.
+      const patch: Record<string, unknown> = {
+        ...planned.input,
+        ...(await uploaded(deps, planned, patientId)),
+      };
+      for (const key of Object.keys(held.record))
+        if (!(key in patch) && !MANAGED.has(key)) patch[key] = undefined;
+      updates.push({
+        op: 'update',
+        kind: planned.kind,
+        id: planned.id,
+        patch,
+        ...(VERSIONED.has(planned.kind) ? { options: { reason: 'imported again: the source changed' } } : {}),
+      });
+    }
+    // In chunks, each checked and written as one (`writeAll`); the event loop runs between them.
+    for (let at = 0; at < adds.length; at += IMPORT_CHUNK) {
+      if (options.signal?.aborted === true) break;
+      const chunk = adds.slice(at, at + IMPORT_CHUNK);
+      for (const record of await records.writeAll(chunk)) written.push(record.id);
+      progress();
+      await nextTask();
+    }
+    // Each update on its own: a record edited meanwhile is refused alone (RECORD_CHANGED), not a chunk.
+    for (const op of updates) {
+      if (options.signal?.aborted === true || op.op !== 'update') break;
+      await records.update(op.kind, op.id, op.patch, op.options ?? {});
+      updated.push(op.id);
+      progress();
+    }
+    cancelled = written.length + updated.length < total - conflicts.length;
   } catch (error) {
-    for (const id of written.reverse()) await records.remove(id).catch(() => undefined);
+    for (const id of [...written].reverse()) await records.remove(id).catch(() => undefined);
     const why = error instanceof Error ? error.message : String(error);
-    throw new RecordsIoError('IMPORT_FAILED', `the import stopped and was undone: ${why}`);
+    const kept = updated.length === 0 ? '' : ` (${updated.length} record(s) updated before stay updated)`;
+    throw new RecordsIoError('IMPORT_FAILED', `the import stopped and was undone${kept}: ${why}`);
   }
+  const listed = (id: string): ImportedRecord => {
+    const planned = byId.get(id) as PlannedRecord;
+    return {
+      id,
+      kind: planned.kind,
+      path: planned.path,
+      resourceType: planned.origin.resourceType,
+      notKept: planned.notKept,
+      warnings: planned.warnings,
+    };
+  };
+  const imported = written.map(listed);
+  const done = new Set([...written, ...updated, ...conflicts.map((c) => c.id)]);
+  const notWritten = [...plan.records, ...plan.updates]
+    .filter((p) => !done.has(p.id))
+    .map((p) => ({
+      path: p.path,
+      resourceType: p.origin.resourceType,
+      originalId: p.origin.originalId,
+      reason: 'not imported: the import was cancelled',
+    }));
   await audit
     .append(deps.session.account.accountId, {
       action: 'import',
-      summary: `imported ${imported.length} record(s) from a FHIR file (${plan.source})`,
+      summary: `imported ${imported.length} record(s), updated ${updated.length}, from a FHIR file (${plan.source})`,
       patientId,
-      count: imported.length,
+      count: imported.length + updated.length,
     })
     .catch(() => undefined);
   return {
     source: plan.source,
     imported,
+    updated: updated.map(listed),
+    conflicts: conflicts.map((c) => ({
+      ...listed(c.id),
+      reason: 'changed in the source and edited in Hale since: kept as edited',
+    })),
     duplicates: plan.duplicates,
-    skipped: plan.skipped,
+    skipped: [...plan.skipped, ...notWritten],
     absorbed: plan.absorbed,
+    cancelled,
   };
 }
+
+/** Records per `writeAll` of an import: one chunk is checked and sealed well within a frame budget. */
+const IMPORT_CHUNK = 50;
+/** Fields the records API keeps itself: an update from the source neither sets nor clears them. */
+const MANAGED = new Set(['id', 'patientId', 'createdAt', 'updatedAt', 'version', 'versions', 'provenance']);
+const VERSIONED: ReadonlySet<RecordKind> = new Set(['LabResult', 'HealthDocument', 'TreatmentPlan']);
+
+/** Resolves in a later task: what waits on the event loop (a frame, a timer, a message) runs first. */
+const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The embedded files of a planned record, uploaded: its `file` and `attachments`. */
+const uploaded = async (
+  deps: RecordsIoDeps,
+  planned: PlannedRecord,
+  patientId: string,
+): Promise<{ file?: FileRef; attachments?: FileRef[] }> => {
+  const refs: { file?: FileRef; attachments?: FileRef[] } = {};
+  for (const pending of planned.files) {
+    const ref = await upload(deps, planned.kind, pending, patientId);
+    if (pending.field === 'file') refs.file = ref;
+    else refs.attachments = [...(refs.attachments ?? []), ref];
+  }
+  return refs;
+};
 
 const upload = async (
   deps: RecordsIoDeps,

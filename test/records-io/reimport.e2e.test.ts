@@ -1,0 +1,157 @@
+// Importing the same data again, through the app's path (`session.io` of `openHaleForTests`, a real
+// server): a record is found again by its source identity (business identifiers, else the patient's
+// identifier + type + id), never by the file's name. The same data under another name adds nothing, a
+// blood type read into the profile is not a new result the second time, a changed resource becomes the
+// next version of its record, and one edited in Hale since stays as edited, listed as a conflict.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { HaleSession } from '@hale/client';
+import type { RecordKind } from '@hale/model';
+import { useServer } from '../support/fixture';
+import { createdSession, useHaleSessions } from '../client-api/hale-devices';
+
+type Json = Record<string, unknown>;
+const PATIENT = 'Patient/reimport-1';
+
+/** A chart from another system as NDJSON: a Patient with an MRN, a blood type, an allergy, two results. */
+const resources = (glucose = 5.4): Json[] => [
+  {
+    resourceType: 'Patient',
+    id: 'reimport-1',
+    identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5', value: 'MRN-0815' }],
+    name: [{ given: ['Ada'], family: 'Lovelace' }],
+    birthDate: '1984-02-29',
+  },
+  {
+    resourceType: 'Observation',
+    id: 'abo',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '882-1', display: 'ABO and Rh group' }] },
+    subject: { reference: PATIENT },
+    effectiveDateTime: '2020-01-02T10:00:00Z',
+    valueCodeableConcept: { text: 'O+' },
+  },
+  {
+    resourceType: 'AllergyIntolerance',
+    id: 'pen',
+    identifier: [{ system: 'https://clinic.example/allergies', value: 'A-77' }],
+    clinicalStatus: {
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' },
+      ],
+    },
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '91936005', display: 'Penicillin allergy' }] },
+    patient: { reference: PATIENT },
+  },
+  {
+    resourceType: 'Observation',
+    id: 'glucose',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: 'Glucose' }] },
+    subject: { reference: PATIENT },
+    effectiveDateTime: '2023-11-04T08:15:00Z',
+    valueQuantity: { value: glucose, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+  },
+  {
+    resourceType: 'Observation',
+    id: 'hba1c',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '4548-4', display: 'Hemoglobin A1c' }] },
+    subject: { reference: PATIENT },
+    effectiveDateTime: '2023-11-04T08:15:00Z',
+    valueQuantity: { value: 5.9, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+  },
+];
+const ndjson = (list: readonly Json[]): string => list.map((r) => JSON.stringify(r)).join('\n');
+
+const KINDS: readonly RecordKind[] = ['Profile', 'Allergy', 'LabResult', 'EmergencyContact', 'Condition'];
+const counts = async (s: HaleSession) => {
+  const out: Partial<Record<RecordKind, number>> = {};
+  for (const kind of KINDS) out[kind] = (await s.records.query(kind, { limit: 1000 })).items.length;
+  return out;
+};
+
+const require = createRequire(import.meta.url);
+const synthea = (): string =>
+  readFileSync(
+    path.join(
+      path.dirname(require.resolve('cql-exec-fhir/package.json')),
+      'test/fixtures/r4',
+      'Luna60_McCullough561_6662f0ca-b617-4e02-8f55-7275e9f49aa0.json',
+    ),
+    'utf8',
+  );
+
+describe('importing the same data again (#63, item 3)', () => {
+  const server = useServer({ realClock: true });
+  const sessions = useHaleSessions();
+
+  it('NDJSON under another name adds 0 records; the blood type stays in the profile', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const first = await session.io.importFhir(ndjson(resources()), { source: 'clinic-export.ndjson' });
+    expect(first.imported.map((r) => r.kind).sort()).toEqual([
+      'Allergy',
+      'LabResult',
+      'LabResult',
+      'Profile',
+    ]);
+    const [profile] = (await session.records.query('Profile')).items;
+    expect(profile?.record.bloodType).toBe('O+');
+    const before = await counts(session);
+
+    const again = await session.io.importFhir(ndjson(resources()), { source: 'renamed copy.ndjson' });
+    expect(again.imported).toEqual([]);
+    expect(again.updated).toEqual([]);
+    expect(await counts(session)).toEqual(before);
+    const listed = [...again.duplicates, ...again.absorbed].map((d) => d.path).sort();
+    expect(listed).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+  });
+
+  it('a Synthea patient (a Bundle) imported twice under two names adds 0 records the second time', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const first = await session.io.importFhir(synthea(), { source: 'luna.json' });
+    expect(first.imported.length).toBeGreaterThan(50);
+    const before = await counts(session);
+    const again = await session.io.importFhir(synthea(), { source: 'luna (1).json' });
+    expect(again.imported).toEqual([]);
+    expect(again.updated).toEqual([]);
+    expect(again.conflicts).toEqual([]);
+    expect(again.duplicates.length).toBe(first.imported.length);
+    expect(await counts(session)).toEqual(before);
+  });
+
+  it('a changed resource becomes the next version of its record; one edited in Hale stays, listed', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    await session.io.importFhir(ndjson(resources()), { source: 'a.ndjson' });
+    const glucose = (await session.records.query('LabResult')).items.find(
+      (r) => r.record.testCode === '2345-7',
+    )!;
+    const hba1c = (await session.records.query('LabResult')).items.find(
+      (r) => r.record.testCode === '4548-4',
+    )!;
+    const [allergy] = (await session.records.query('Allergy')).items;
+    // Edited in Hale: the allergy's notes.
+    await session.records.update('Allergy', allergy!.record.id, { notes: 'hives within an hour' });
+
+    const changed = resources(6.1);
+    const allergyIndex = changed.findIndex((r) => r['resourceType'] === 'AllergyIntolerance');
+    changed[allergyIndex] = { ...changed[allergyIndex], criticality: 'high' };
+    const report = await session.io.importFhir(ndjson(changed), { source: 'b.ndjson' });
+    expect(report.imported).toEqual([]);
+    expect(report.updated.map((u) => u.id)).toEqual([glucose.record.id]);
+    expect(report.conflicts.map((c) => c.id)).toEqual([allergy!.record.id]);
+
+    const now = (await session.records.get(glucose.record.id))!.record as Json;
+    expect(now['value']).toBe(6.1);
+    expect(now['version']).toBe(2);
+    expect((await session.records.get(hba1c.record.id))!.rv).toBe(hba1c.rv);
+    const kept = (await session.records.get(allergy!.record.id))!.record as Json;
+    expect(kept['notes']).toBe('hives within an hour');
+
+    // The update is itself the source's content now: the same file a third time writes nothing.
+    const third = await session.io.importFhir(ndjson(changed), { source: 'c.ndjson' });
+    expect([third.imported, third.updated]).toEqual([[], []]);
+  });
+});
