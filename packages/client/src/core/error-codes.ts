@@ -880,6 +880,3 @@ export const HALE_ERROR_CODE_LIST: readonly HaleErrorCode[] = [...ERROR_CODE_LIS
 
 export const isHaleErrorCode = (value: unknown): value is HaleErrorCode =>
   typeof value === 'string' && Object.prototype.hasOwnProperty.call(HALE_ERRORS, value);
-
-/** The English words the app shows for `code`. */
-export const haleErrorWords = (code: HaleErrorCode): string => HALE_ERRORS[code].words;
