@@ -23,8 +23,10 @@ export const formatField = (
 ): string => {
   if (value === undefined || value === null || value === '') return '';
   if (typeof value === 'boolean') return value ? t('common.yes') : t('common.no');
-  if (typeof value === 'number')
-    return field?.type === 'age' ? t('records.years', { count: value }) : String(value);
+  // An age in whole years; 0 is from birth.
+  if (typeof value === 'number' && field?.type === 'age')
+    return value === 0 ? t('records.atBirth') : t('records.age', { n: value });
+  if (typeof value === 'number') return String(value);
   if (typeof value !== 'string') return JSON.stringify(value);
   switch (field?.type) {
     case 'select':
