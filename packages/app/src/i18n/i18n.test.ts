@@ -10,12 +10,11 @@ import { zhHans } from './zh-Hans';
 import { RECORD_KIND_NAMES, translationKeys } from '@hale/model';
 import { KNOWN_ISSUES, KNOWN_QUARANTINE } from '../screens/problems/describe';
 import { ACCOUNT_ERRORS } from '../screens/start/account-errors';
-import { PAIRING_ERRORS } from '../screens/pairing/pairing-errors';
 import { NAV_SECTIONS } from '../layout/nav';
 import { COLOR_SCHEMES, LANGUAGES } from '../boot/settings';
 import { makeZhHans } from '../../scripts/zh-hans';
 import { careFamilyKeys } from '../care/i18n-families';
-import { REVOCATION_NOTICE } from '@hale/client';
+import { PAIRING_ERROR_CODES, REVOCATION_NOTICE } from '@hale/client';
 
 type Tree = { readonly [key: string]: string | Tree };
 
@@ -58,7 +57,7 @@ const familyKeys = (): string[] => {
   for (const code of KNOWN_ISSUES) keys.push(`problem.${code}.title`, `problem.${code}.todo`);
   for (const reason of KNOWN_QUARANTINE) keys.push(`quarantine.${reason}.title`, `quarantine.${reason}.todo`);
   for (const code of ACCOUNT_ERRORS) keys.push(`accountError.${code}`);
-  for (const code of PAIRING_ERRORS) keys.push(`pairing.error.${code}`);
+  for (const code of PAIRING_ERROR_CODES) keys.push(`pairing.error.${code}`);
   for (const code of ['NO_CAMERA_API', 'DENIED', 'NO_CAMERA']) keys.push(`pairing.camera.${code}`);
   for (const s of NAV_SECTIONS) keys.push(s.label, ...s.items.map((i) => i.label));
   for (const l of LANGUAGES) keys.push(`languages.${l}`);

@@ -3,11 +3,9 @@ import type { TFunction } from 'i18next';
 import { PAIRING_ERROR_CODES, isHaleError } from '@hale/client';
 import { accountErrorText } from '../start/account-errors';
 
-/** The library's pairing codes, each said by its key (pairing.error.<code>). */
-export const PAIRING_ERRORS = PAIRING_ERROR_CODES;
-
+/** The library's pairing codes (PAIRING_ERROR_CODES) each said by its key, `pairing.error.<code>`. */
 export const pairingErrorText = (t: TFunction, e: unknown): string =>
-  isHaleError(e) && (PAIRING_ERRORS as readonly string[]).includes(e.code)
+  isHaleError(e) && (PAIRING_ERROR_CODES as readonly string[]).includes(e.code)
     ? t(`pairing.error.${e.code}`)
     : accountErrorText(t, e);
 
