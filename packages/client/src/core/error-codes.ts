@@ -107,7 +107,10 @@ const CLIENT_ERRORS = {
     action: 'backoff',
     words: 'The server cannot be reached. Check your connection, then try again.',
   },
-  /** An answer that is not what the protocol promises: wrong status, a redirect, not JSON, fails its schema. */
+  /**
+   * An answer that is not what the protocol promises: wrong status, a redirect, not JSON, fails its schema.
+   * A HaleClientError's own `retry` and `action` follow its status (5xx or 429: `retry`, `backoff`).
+   */
   BAD_RESPONSE: {
     retry: false,
     action: 'report',
