@@ -2,7 +2,17 @@
 // it returns and reach the account's other device live. Lock: on demand and after the idle time the
 // person set; a locked app shows nothing of the chart, and unlocking returns to where the person was.
 import { expect, test } from '@playwright/test';
-import { addRecord, checkScreen, fillFields, go, PASSPHRASE, signUp, uniqueName, unlock } from './support';
+import {
+  addRecord,
+  checkScreen,
+  fillFields,
+  go,
+  NOTICE,
+  PASSPHRASE,
+  signUp,
+  uniqueName,
+  unlock,
+} from './support';
 
 test('offline: add and edit, upload queued; back online they sync to the other device', async ({
   page,
@@ -24,6 +34,8 @@ test('offline: add and edit, upload queued; back online they sync to the other d
   await expect(badge).toHaveAttribute('data-tone', 'gray', { timeout: 60_000 });
   await expect(badge).toContainText('Offline');
   const id = await addRecord(page, 'medications', { name: 'Atorvastatin', dose: '10 mg' });
+  // Offline, the save says it waits on this device; online (below), it says saved and nothing more.
+  await expect(page.locator(NOTICE).getByText('Saved on this device. It syncs when')).toBeVisible();
   await go(page, `/chart/medications/${id}/edit`);
   await fillFields(page, { dose: '20 mg' });
   await page.getByRole('button', { name: 'Save' }).click();
@@ -71,10 +83,13 @@ test('offline: add and edit, upload queued; back online they sync to the other d
 
 test('lock on demand and after the idle time set; locked shows nothing; unlock returns', async ({ page }) => {
   await signUp(page, { loginName: uniqueName('lock') });
+  await expect(page.getByTestId('sync-badge')).toHaveAttribute('data-tone', 'teal', { timeout: 60_000 });
   await addRecord(page, 'allergies', { substance: 'Shellfish' });
+  await expect(page.locator(NOTICE).getByText('Saved.', { exact: true })).toBeVisible();
   await page.getByTestId('lock-now').click();
   await expect(page.getByRole('heading', { name: 'Unlock Hale' })).toBeVisible();
   await expect(page.getByText('Shellfish')).toHaveCount(0);
+  await expect(page.locator(NOTICE)).toHaveCount(0);
   await expect(page.getByTestId('lock-now')).toHaveCount(0);
   await page.getByLabel('Passphrase').fill('not my passphrase');
   await page.getByRole('button', { name: 'Unlock' }).click();

@@ -135,7 +135,7 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
   expect({ screen, violations: await seriousViolations(page) }).toEqual({ screen, violations: [] });
 }
 
-const NOTICE = '.mantine-Notification-root';
+export const NOTICE = '.mantine-Notification-root';
 
 /** Screenshots of the page at desktop (1440x900) and phone (390x844) sizes, and the axe check at both. */
 export async function checkScreen(page: Page, name: string): Promise<void> {

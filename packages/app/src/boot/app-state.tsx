@@ -17,6 +17,7 @@
  * localStorage, no secret: set when a session opens, cleared at sign-out) shows the unlock screen at once,
  * while the library loads behind it (`whenHale()` waits for it); the vault's answer corrects the phase.
  */
+import { notifications } from '@mantine/notifications';
 import {
   createContext,
   useCallback,
@@ -141,6 +142,8 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     const open = sessionRef.current;
     setSession(null);
     setPhase('locked');
+    // A locked app shows nothing of the chart: notices (a record's name, a file's) go with it.
+    notifications.clean();
     // What was typed last is sealed on the device before the keys go; then the page forgets it.
     await flushDrafts();
     clearDrafts();
@@ -152,6 +155,7 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     // The chart unmounts in the same render as the session goes (no screen reads a missing session).
     setSession(null);
     setPhase('loading');
+    notifications.clean();
     await flushDrafts();
     if (open !== null) await open.close().catch(() => undefined);
     clearDrafts();

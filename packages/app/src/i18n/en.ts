@@ -608,6 +608,7 @@ export const en = {
     untitled: 'Untitled',
     notFound: 'This record is not on this device.',
     removed: 'This record was deleted.',
+    saved: 'Saved.',
     savedLocally: 'Saved on this device. It syncs when the server can be reached.',
     notSaved: 'Not saved',
     notDone: 'That did not work',

@@ -647,6 +647,7 @@ export const zhHans: Translation = {
     untitled: '未命名',
     notFound: '本设备上没有这条记录。',
     removed: '这条记录已删除。',
+    saved: '已保存。',
     savedLocally: '已保存在本设备上。可连接至服务器时会同步。',
     notSaved: '未保存',
     notDone: '操作未完成',

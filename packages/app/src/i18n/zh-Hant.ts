@@ -579,6 +579,7 @@ export const zhHant: Translation = {
     untitled: '未命名',
     notFound: '本裝置上沒有這筆記錄。',
     removed: '這筆記錄已刪除。',
+    saved: '已儲存。',
     savedLocally: '已儲存在本裝置上。可連線至伺服器時會同步。',
     notSaved: '未儲存',
     notDone: '操作未完成',

@@ -18,7 +18,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { isHaleError, type HaleSession, type WriteOp } from '@hale/client';
 import { newId } from '@hale/model';
-import { useRecord, useRecords } from '@hale/react';
+import { useRecord, useRecords, useSyncState } from '@hale/react';
 import { useOpenSession } from '../boot/app-state';
 import { FieldInput } from './field-input';
 import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from './drafts';
@@ -183,6 +183,7 @@ function FormBody(props: {
   const [hadDraft] = useState(() => readDraft(draftKey) !== undefined);
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const syncStatus = useSyncState().status;
   const [kept, setKept] = useState<'no' | 'saving' | 'kept'>('no');
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
@@ -219,7 +220,10 @@ function FormBody(props: {
       dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
-        message: t('records.savedLocally'),
+        // Online, the change goes out now; only a device that cannot reach the server says it waits.
+        message: t(
+          syncStatus === 'online' || syncStatus === 'syncing' ? 'records.saved' : 'records.savedLocally',
+        ),
         closeButtonProps: { 'aria-label': t('common.close') },
       });
       void navigate(`${scope.base}/${spec.slug}/${savedId}`, { replace: true });
