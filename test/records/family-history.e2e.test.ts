@@ -1,5 +1,5 @@
 // Family history end to end through the surface the app uses (`openHale` sessions, a real server): the
-// records written, refused when malformed, sorted and found; exported as FHIR FamilyMemberHistory valid
+// records written, refused when malformed, found, shared with a clinician as their own stream; exported as FHIR FamilyMemberHistory valid
 // against the R4 definitions (Medplum's validator) and signed; imported into another account field by
 // field, once only; another system's FamilyMemberHistory imported with what Hale cannot keep listed.
 import { describe, expect, it } from 'vitest';
@@ -90,6 +90,24 @@ describe('Family history', () => {
     );
     expect(found.hits[0]).toMatchObject({ kind: 'FamilyHistory', field: 'condition' });
 
+    // Shared as its own stream: a clinician granted `family-history` reads all three, nothing else.
+    const { session: clinic } = await createdSession(server.t.url, sessions, { role: 'provider' });
+    await online(clinic);
+    await patient.consent.acceptInvite(clinic.consent.invite());
+    await patient.consent.grant({
+      granteeId: clinic.account.accountId,
+      scope: [{ type: 'family-history', access: 'read' }],
+      durationMs: 86_400_000,
+      purpose: 'genetic counselling',
+    });
+    const patientId = patient.account.accountId;
+    await when(
+      clinic.records.list('FamilyHistory', { patientId }),
+      (p) => p.total === 3,
+      'the clinician reads the family history',
+    );
+    expect((await clinic.records.query('Profile', { patientId })).total).toBe(0);
+
     const out = await patient.io.exportRecords({ attachments: 'embed' });
     if (out.form !== 'bundle') throw new Error(`a ${out.form}`);
     expect(await verifyFhirExport(JSON.stringify(out.bundle))).toMatchObject({ ok: true });
@@ -162,7 +180,11 @@ describe('Family history', () => {
         }),
       ],
     };
-    const report = await session.io.importFhir(JSON.stringify(bundle), { source: 'ehr.json' });
+    // The file names no Patient of its own: whose chart it goes into is said.
+    const report = await session.io.importFhir(JSON.stringify(bundle), {
+      source: 'ehr.json',
+      patientId: session.account.accountId,
+    });
     expect(report.imported).toHaveLength(1);
     expect(report.imported[0]?.notKept).toEqual(expect.arrayContaining(['relationship', 'condition[1]']));
     expect(report.skipped.map((s) => s.reason)).toEqual(['a family history entered in error']);
