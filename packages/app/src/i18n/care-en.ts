@@ -44,6 +44,13 @@ export const careEn = {
     NO_KEY: 'This device cannot open this file yet. It will once it has synced.',
     HASH_MISMATCH: 'The file from the server is not the one sent. It was not opened.',
   },
+  keyCheck: {
+    matchTitle: 'The numbers match',
+    differTitle: 'The numbers are not the same',
+    differMeans:
+      'Someone may be between you and {{name}}: the server, or whoever controls it, may have given one of you a key that is not the other’s, to read what is shared.',
+    otherAccount: 'This code comes from another account’s screen, not from the one you are comparing with.',
+  },
   qr: {
     camera: 'Scan with the camera',
     stopCamera: 'Stop the camera',
@@ -113,20 +120,17 @@ export const careEn = {
     nothingShared: 'Nothing was shared.',
     checkKeyAgain: 'Check the key again',
     compareExplain:
-      'Before you share for the first time, compare this safety number with the one {{name}} sees in their Hale: read it aloud together, or scan the QR code on their screen. If every digit is the same, nobody stands in between.',
+      'Before you share for the first time, compare this safety number with the one {{name}} sees in their Hale (Patients → Check a patient’s key): scan each other’s QR codes, or read the digits aloud together. If every digit is the same, nobody stands in between.',
     safetyNumber: 'Safety number',
     fingerprint: 'Key fingerprint: {{fingerprint}}',
     safetyQr: 'QR code of your safety number with this clinician',
-    safetyQrHint: 'The clinician can scan this code to compare from their side.',
+    safetyQrHint: '{{name}} scans this code to compare from their side.',
     scanTheirs: "Scan the code on the clinician's screen",
-    scanMatch: 'The codes match.',
-    scanMismatch:
-      'The codes do not match. Do not share: ask the clinician to check they opened the safety number with you, and compare again.',
+    scanMatch: 'You and {{name}} see the same safety number: nobody stands in between.',
     theyMatch: 'The numbers match',
     theyDiffer: 'They do not match',
-    mismatchTitle: 'Do not share now',
-    mismatch:
-      'Different numbers mean the key you see is not the key the clinician holds. Nothing was shared. Check with the clinic, then compare again.',
+    differAdvice:
+      'Nothing was shared. Do not share now: ask the clinic of {{name}} whether anything changed — in person or by phone, not through Hale — then compare again.',
     whatWith: 'What {{name}} may see',
     levelsExplain:
       'Read: they see these records and what is added later. Read and write: they may also add to them (a lab result, a plan, an answer to a message); what they write is signed by them.',

@@ -43,6 +43,13 @@ export const careZhHant: Strings<typeof careEn> = {
     NO_KEY: '本裝置還無法開啟這個檔案。同步完成後即可開啟。',
     HASH_MISMATCH: '伺服器傳來的檔案不是當初寄出的那一個。已不予開啟。',
   },
+  keyCheck: {
+    matchTitle: '數字相符',
+    differTitle: '數字不相同',
+    differMeans:
+      '您與 {{name}} 之間可能有其他人:伺服器或控制它的人,可能給了你們其中一方一把不屬於對方的金鑰,以讀取分享的內容。',
+    otherAccount: '這個碼來自另一個帳號的螢幕,不是您正在比對的對象。',
+  },
   qr: {
     camera: '用相機掃描',
     stopCamera: '關閉相機',
@@ -110,18 +117,17 @@ export const careZhHant: Strings<typeof careEn> = {
     nothingShared: '沒有分享任何內容。',
     checkKeyAgain: '再檢查一次金鑰',
     compareExplain:
-      '第一次分享之前,請將這組安全碼與 {{name}} 在其 Hale 中看到的安全碼比對:一起唸出來,或掃描對方螢幕上的 QR 碼。若每一位數字都相同,代表中間沒有其他人。',
+      '第一次分享之前,請將這組安全碼與 {{name}} 在其 Hale 中看到的安全碼比對(病人 → 核對病人的金鑰):互相掃描對方的 QR 碼,或一起唸出數字。若每一位數字都相同,代表中間沒有其他人。',
     safetyNumber: '安全碼',
     fingerprint: '金鑰指紋:{{fingerprint}}',
     safetyQr: '您與這位醫師的安全碼 QR 碼',
-    safetyQrHint: '醫師可以掃描這個碼,從對方那邊比對。',
+    safetyQrHint: '{{name}} 掃描這個碼,從對方那邊比對。',
     scanTheirs: '掃描醫師螢幕上的碼',
-    scanMatch: '兩個碼相符。',
-    scanMismatch: '兩個碼不相符。請不要分享:請醫師確認開啟的是與您之間的安全碼,再比對一次。',
+    scanMatch: '您與 {{name}} 看到的安全碼相同:中間沒有其他人。',
     theyMatch: '數字相符',
     theyDiffer: '數字不相符',
-    mismatchTitle: '現在請不要分享',
-    mismatch: '數字不同,表示您看到的金鑰不是醫師持有的金鑰。沒有分享任何內容。請向診所確認後再比對一次。',
+    differAdvice:
+      '沒有分享任何內容。現在請不要分享:請親自或打電話(不要透過 Hale)向 {{name}} 的診所確認是否有任何變動,再比對一次。',
     whatWith: '{{name}} 可以查看的內容',
     levelsExplain:
       '讀取:對方可以看到這些記錄及之後新增的內容。讀取及寫入:對方還可以新增(檢驗結果、計劃、回覆訊息);對方寫入的內容都有其簽章。',

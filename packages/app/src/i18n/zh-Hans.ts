@@ -1272,6 +1272,13 @@ export const zhHans: Translation = {
       NO_KEY: '本设备还无法打开这个文件。同步完成后即可打开。',
       HASH_MISMATCH: '服务器传来的文件不是当初寄出的那一个。已不予打开。',
     },
+    keyCheck: {
+      matchTitle: '数字相符',
+      differTitle: '数字不相同',
+      differMeans:
+        '您与 {{name}} 之间可能有其他人:服务器或控制它的人,可能给了你们其中一方一把不属于对方的密钥,以读取分享的内容。',
+      otherAccount: '这个码来自另一个帐号的屏幕,不是您正在比对的对象。',
+    },
     qr: {
       camera: '用相机扫描',
       stopCamera: '关闭相机',
@@ -1339,18 +1346,17 @@ export const zhHans: Translation = {
       nothingShared: '没有分享任何内容。',
       checkKeyAgain: '再检查一次密钥',
       compareExplain:
-        '第一次分享之前,请将这组安全码与 {{name}} 在其 Hale 中看到的安全码比对:一起念出来,或扫描对方屏幕上的 QR 码。若每一位数字都相同,代表中间没有其他人。',
+        '第一次分享之前,请将这组安全码与 {{name}} 在其 Hale 中看到的安全码比对(病人 → 核对病人的密钥):互相扫描对方的 QR 码,或一起念出数字。若每一位数字都相同,代表中间没有其他人。',
       safetyNumber: '安全码',
       fingerprint: '密钥指纹:{{fingerprint}}',
       safetyQr: '您与这位医生的安全码 QR 码',
-      safetyQrHint: '医生可以扫描这个码,从对方那边比对。',
+      safetyQrHint: '{{name}} 扫描这个码,从对方那边比对。',
       scanTheirs: '扫描医生屏幕上的码',
-      scanMatch: '两个码相符。',
-      scanMismatch: '两个码不相符。请不要分享:请医生确认打开的是与您之间的安全码,再比对一次。',
+      scanMatch: '您与 {{name}} 看到的安全码相同:中间没有其他人。',
       theyMatch: '数字相符',
       theyDiffer: '数字不相符',
-      mismatchTitle: '现在请不要分享',
-      mismatch: '数字不同,表示您看到的密钥不是医生持有的密钥。没有分享任何内容。请向诊所确认后再比对一次。',
+      differAdvice:
+        '没有分享任何内容。现在请不要分享:请亲自或打电话(不要透过 Hale)向 {{name}} 的诊所确认是否有任何变动,再比对一次。',
       whatWith: '{{name}} 可以查看的内容',
       levelsExplain:
         '读取:对方可以看到这些记录及之后添加的内容。读取及写入:对方还可以添加(检验结果、计划、回复消息);对方写入的内容都有其签名。',
@@ -1639,6 +1645,7 @@ export const zhHans: Translation = {
       cosign: '待共同签署',
       schedule: '日程',
       profile: '名录资料',
+      invite: '邀请病人',
     },
     signup: {
       role: '此账户用于',
@@ -2006,12 +2013,56 @@ export const zhHans: Translation = {
       published: '您的资料已在名录中公开。',
       notPublished: '资料未公开',
       fingerprint: '您的密钥指纹',
-      fingerprintExplain: '念给即将分享病历给您的病人听:他们会与自己看到的比对。',
+      fingerprintExplain:
+        '您的邀请中带有它,所以使用您邀请的病人不必比对任何数字。在名录中找到您的病人则改为与您比对安全码:病人 → 核对病人的密钥。',
       fingerprintUnknown: '公开资料后即会显示。',
     },
     people: {
       clinician: '医生 {{id}}',
       choose: '选择 {{name}}',
+    },
+    invite: {
+      title: '邀请病人',
+      explain:
+        '病人扫描这个码或打开这个链接,就能与您分享,不必比对数字:它带有您的密钥,病人的 Hale 会用它核对服务器提供的密钥。您可以在屏幕上出示、发送链接,或打印海报放在柜台。',
+      you: '您的医生',
+      print: '打印海报',
+      noProfileTitle: '病人还看不到您的名字',
+      noProfile: '这台设备尚未公开您的名录资料。邀请仍然有效,但病人看到的会是一段短代码,而不是您的名字。',
+      posterTitle: '与 {{name}} 分享您的 Hale 病历',
+      qrLabel: '{{name}} 的邀请 QR 码',
+      step1: '用手机相机扫描这个码;或在 Hale 中选择“分享”→“分享给医生”→“使用邀请”,在那里扫描。',
+      step2: '选择 {{name}} 可以查看哪些内容,以及到何时为止。',
+      step3: '不必比对数字:这个码带有 {{name}} 的密钥,Hale 会替您核对。',
+      linkTitle: '链接',
+      linkExplain: '用电子邮件或短信发送。在病人的设备上打开后,就会在 Hale 中开始与您分享。',
+      copy: '复制链接',
+      copied: '已复制',
+    },
+    keys: {
+      checkTitle: '核对病人的密钥',
+      checkShort: '核对密钥',
+      checkExplain:
+        '在名录中找到您的病人,第一次分享前会与您比对安全码。请病人在其 Hale 中打开“比对密钥”步骤:扫描病人屏幕上的码,再让病人扫描您的码。数字相符时,两边的屏幕都会变成绿色。',
+      scanPatient: '扫描病人屏幕上的码',
+      unnamedCode:
+        '这个码没有注明是谁的(病人的 Hale 可能是旧版)。请打开该病人的病历从那里核对,或一起念出数字。',
+      cannotCheck: '目前无法核对这位病人的密钥',
+      tryAgain: '再试一次',
+      presentedWrong:
+        '服务器为这位病人提供的密钥,不是其帐号的密钥。可能有人试图读取病人分享的内容,或冒用病人的名义写入。现在请不要依赖这份病历:请亲自或打电话询问病人,并通知您的诊所。',
+      comparedBefore: '先前已比对',
+      changedTitle: '这位病人的密钥已变更',
+      changed:
+        '自您上次比对后,{{name}} 提供了另一把密钥。可能是对方重新安装,也可能是中间有其他人。请亲自或打电话与对方再比对一次安全码。',
+      match: '您与 {{name}} 看到的安全码相同:中间没有其他人。',
+      nowTheirTurn: '现在请让 {{name}} 扫描下方您的码,或一起念出数字,让对方的屏幕也变成绿色。',
+      compareExplain:
+        '您与 {{name}} 之间的安全码。中间没有其他人时,对方的 Hale 会显示相同的数字:扫描对方屏幕上的码、让对方扫描您的码,或一起念出数字。',
+      qrLabel: '您与这位病人之间安全码的 QR 码',
+      qrHint: '病人在其 Hale 的“比对密钥”步骤扫描这个码。',
+      differAdvice:
+        '再次比对之前,请不要依赖或写入这份病历。请告诉病人现在不要分享,并亲自或打电话(不要透过 Hale)询问您的诊所。',
     },
   },
   pairing: {

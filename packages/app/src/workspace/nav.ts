@@ -7,6 +7,7 @@ import {
   IconLayoutDashboard,
   IconSignature,
   IconUserCircle,
+  IconUserPlus,
   IconUsers,
 } from '@tabler/icons-react';
 import type { NavSection } from '../layout/nav';
@@ -19,6 +20,7 @@ export const WORKSPACE_SECTIONS: readonly NavSection[] = [
     items: [
       { to: '/workspace/today', label: 'workspace.nav.today', icon: IconLayoutDashboard },
       { to: '/workspace/patients', label: 'workspace.nav.patients', icon: IconUsers },
+      { to: '/workspace/invite', label: 'workspace.nav.invite', icon: IconUserPlus },
       { to: '/workspace/cosign', label: 'workspace.nav.cosign', icon: IconSignature },
       { to: '/workspace/schedule', label: 'workspace.nav.schedule', icon: IconCalendarWeek },
       { to: '/workspace/profile', label: 'workspace.nav.profile', icon: IconUserCircle },

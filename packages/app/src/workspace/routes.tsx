@@ -98,6 +98,14 @@ export const WORKSPACE_ROUTES: RouteObject[] = [
     lazy: () => import('./schedule/availability-screen').then((m) => ({ Component: m.AvailabilityScreen })),
   },
   {
+    path: 'workspace/invite',
+    lazy: () => import('./keys/invite-screen').then((m) => ({ Component: m.InviteScreen })),
+  },
+  {
+    path: 'workspace/check',
+    lazy: () => import('./keys/key-check-screen').then((m) => ({ Component: m.KeyCheckScreen })),
+  },
+  {
     path: 'workspace/profile',
     lazy: () => import('./profile/profile-screen').then((m) => ({ Component: m.ProfileScreen })),
   },
@@ -121,5 +129,7 @@ export const preloadWorkspace = (): Promise<unknown> =>
     import('./cosign/cosign-review'),
     import('./schedule/schedule-screen'),
     import('./schedule/availability-screen'),
+    import('./keys/invite-screen'),
+    import('./keys/key-check-screen'),
     import('./profile/profile-screen'),
   ]);

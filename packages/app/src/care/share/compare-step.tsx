@@ -1,7 +1,7 @@
 /**
  * Sharing, step 2: compare the clinician's key before the first grant. Both accounts compute the same
- * safety number from their two keys: read it aloud, or scan the QR code the clinician's screen shows (QR to
- * QR). A key compared before and unchanged needs nothing more; a key that changed since is a warning in red
+ * safety number from their two keys: read it aloud, or scan each other's QR code (the clinician's is on
+ * their "Check a patient's key" screen, which scans this one). A key compared before and unchanged needs nothing more; a key that changed since is a warning in red
  * (it may be a new device of theirs, or someone placed in between), and must be compared again.
  *
  * Failure modes: the server presents a key that is not the account's (KEY_CHANGED, refused before any
@@ -9,14 +9,15 @@
  * own key is back), offline (NETWORK): said in words, nothing pinned.
  */
 import { useEffect, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Loader, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Alert, Button, Group, Loader, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { careErrorText } from '../errors';
 import { usePersonName, useProviderProfile } from '../people';
-import { QrImage, QrReader } from './qr';
-import { safetyDigitsIn, safetyQrText, safetyRows } from './invite';
+import { QrReader } from './qr';
+import { safetyCodeIn, safetyMatches, type SafetyCode } from './invite';
+import { KeysDiffer, KeysMatch, SafetyPanel } from './safety-panel';
+import { useHaleSession } from '@hale/react';
 
 export interface Described {
   readonly accountId: string;
@@ -31,14 +32,14 @@ export function CompareStep(props: {
   readonly onBack: () => void;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const name = usePersonName(props.accountId);
   const profile = useProviderProfile(props.accountId);
   const [described, setDescribed] = useState<Described | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [presentedWrong, setPresentedWrong] = useState(false);
   const [attempt, setAttempt] = useState(0);
-  const [scan, setScan] = useState<'match' | 'mismatch' | null>(null);
+  const [scan, setScan] = useState<SafetyCode | 'none' | null>(null);
   const [mismatch, setMismatch] = useState(false);
   const [busy, setBusy] = useState(false);
 
@@ -145,6 +146,12 @@ export function CompareStep(props: {
   }
 
   const digits = described.safetyNumber.replace(/\s+/g, '');
+  const scanned =
+    scan === null
+      ? null
+      : scan !== 'none' && safetyMatches(scan, digits, props.accountId)
+        ? 'match'
+        : 'mismatch';
   return (
     <Stack>
       {header}
@@ -159,58 +166,30 @@ export function CompareStep(props: {
         </Alert>
       )}
       <Text>{t('care.share.compareExplain', { name })}</Text>
-      <Paper withBorder p="md">
-        <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="lg">
-          <Stack gap="xs">
-            <Title order={3} size="h5" id="safety-label">
-              {t('care.share.safetyNumber')}
-            </Title>
-            <div role="group" aria-labelledby="safety-label" data-testid="safety-number" data-digits={digits}>
-              {safetyRows(described.safetyNumber).map((row, i) => (
-                <Text key={i} ff="monospace" size="lg" style={{ letterSpacing: 1 }}>
-                  {row.join(' ')}
-                </Text>
-              ))}
-            </div>
-            <Text size="xs" c="dimmed">
-              {t('care.share.fingerprint', { fingerprint: described.fingerprint })}
-            </Text>
-          </Stack>
-          <Stack gap="xs" align="flex-start">
-            <QrImage
-              text={safetyQrText(described.safetyNumber)}
-              label={t('care.share.safetyQr')}
-              size={180}
-            />
-            <Text size="xs" c="dimmed">
-              {t('care.share.safetyQrHint')}
-            </Text>
-          </Stack>
-        </SimpleGrid>
-      </Paper>
+      <SafetyPanel
+        safetyNumber={described.safetyNumber}
+        accountId={session.account.accountId}
+        qrLabel={t('care.share.safetyQr')}
+        qrHint={t('care.share.safetyQrHint', { name })}
+        note={t('care.share.fingerprint', { fingerprint: described.fingerprint })}
+      />
       <Stack gap="xs">
         <Title order={3} size="h5">
           {t('care.share.scanTheirs')}
         </Title>
-        <QrReader
-          testId="safety-reader"
-          onText={(text) => setScan(safetyDigitsIn(text) === digits ? 'match' : 'mismatch')}
-        />
-        {scan === 'match' && (
-          <Alert color="green" data-testid="scan-match">
-            {t('care.share.scanMatch')}
-          </Alert>
-        )}
-        {scan === 'mismatch' && (
-          <Alert color="red" role="alert" data-testid="scan-mismatch">
-            {t('care.share.scanMismatch')}
-          </Alert>
+        <QrReader testId="safety-reader" onText={(text) => setScan(safetyCodeIn(text) ?? 'none')} />
+        {scanned === 'match' && <KeysMatch testId="scan-match" text={t('care.share.scanMatch', { name })} />}
+        {scanned === 'mismatch' && (
+          <KeysDiffer
+            testId="scan-mismatch"
+            name={name}
+            advice={t('care.share.differAdvice', { name })}
+            otherAccount={scan !== 'none' && scan?.accountId !== null && scan?.accountId !== props.accountId}
+          />
         )}
       </Stack>
       {mismatch && (
-        <Alert color="red" role="alert" title={t('care.share.mismatchTitle')}>
-          {t('care.share.mismatch')}
-        </Alert>
+        <KeysDiffer testId="said-mismatch" name={name} advice={t('care.share.differAdvice', { name })} />
       )}
       {error !== null && (
         <Alert color="red" role="alert">
@@ -218,7 +197,7 @@ export function CompareStep(props: {
         </Alert>
       )}
       <Group>
-        <Button loading={busy} disabled={scan === 'mismatch'} onClick={() => void confirm()}>
+        <Button loading={busy} disabled={scanned === 'mismatch'} onClick={() => void confirm()}>
           {t('care.share.theyMatch')}
         </Button>
         <Button variant="default" color="red" onClick={() => setMismatch(true)}>

@@ -8,6 +8,7 @@ export const workspaceEn = {
     cosign: 'Co-sign queue',
     schedule: 'Schedule',
     profile: 'Directory profile',
+    invite: 'Invite a patient',
   },
   signup: {
     role: 'This account is for',
@@ -381,12 +382,59 @@ export const workspaceEn = {
     notPublished: 'The profile was not published',
     fingerprint: 'Your key’s fingerprint',
     fingerprintExplain:
-      'Read it to a patient who is about to share a chart with you: they compare it with theirs.',
+      'Your invite carries it, so a patient who uses your invite compares nothing. A patient who found you in the directory compares a safety number with you instead: Patients → Check a patient’s key.',
     fingerprintUnknown: 'Shown once your profile is published.',
   },
   people: {
     clinician: 'Clinician {{id}}',
     choose: 'Choose {{name}}',
+  },
+  invite: {
+    title: 'Invite a patient',
+    explain:
+      'A patient who scans this code or opens this link shares with you without comparing numbers: it carries your key, and their Hale checks the key the server presents against it. Show it on your screen, send the link, or print the poster for your front desk.',
+    you: 'your clinician',
+    print: 'Print a poster',
+    noProfileTitle: 'Patients will not see your name yet',
+    noProfile:
+      'This device has not published your directory profile. The invite works without it, but a patient sees a short code instead of your name.',
+    posterTitle: 'Share your Hale records with {{name}}',
+    qrLabel: 'QR code of the invite of {{name}}',
+    step1:
+      'Scan this code with your phone’s camera, or in Hale choose Sharing → Share with a clinician → Use an invite, and scan it there.',
+    step2: 'Choose what {{name}} may see, and until when.',
+    step3: 'No numbers to compare: the code carries the key of {{name}}, and Hale checks it for you.',
+    linkTitle: 'The link',
+    linkExplain:
+      'Send it by e-mail or text message. Opened on the patient’s device, it starts sharing with you in Hale.',
+    copy: 'Copy the link',
+    copied: 'Copied',
+  },
+  keys: {
+    checkTitle: 'Check a patient’s key',
+    checkShort: 'Check keys',
+    checkExplain:
+      'A patient who found you in the directory compares a safety number with you before sharing for the first time. Ask them to open the “Compare keys” step in their Hale: scan the code on their screen, then let them scan yours. Both screens turn green when the numbers match.',
+    scanPatient: 'Scan the code on the patient’s screen',
+    unnamedCode:
+      'This code does not say whose it is (the patient’s Hale may be older). Open the patient’s chart and check from there, or read the numbers aloud.',
+    cannotCheck: 'This patient’s key cannot be checked now',
+    tryAgain: 'Try again',
+    presentedWrong:
+      'The server presents a key for this patient that is not the key of their account. Someone may be trying to read what the patient shares or to write in their name. Do not rely on this chart now: ask the patient in person or by phone, and ask your clinic.',
+    comparedBefore: 'Compared before',
+    changedTitle: 'This patient’s key has changed',
+    changed:
+      'Since you last compared it, {{name}} presents another key. It may be a new installation of theirs, or someone in between. Compare the safety number with them again, in person or by phone.',
+    match: 'You and {{name}} see the same safety number: nobody stands in between.',
+    nowTheirTurn:
+      'Now let {{name}} scan your code below, or read the digits aloud together, so that their screen turns green too.',
+    compareExplain:
+      'The safety number you share with {{name}}. Their Hale shows the same digits when nobody stands in between: scan the code on their screen, let them scan yours, or read the digits aloud together.',
+    qrLabel: 'QR code of your safety number with this patient',
+    qrHint: 'The patient scans this code at the “Compare keys” step of their Hale.',
+    differAdvice:
+      'Do not rely on this chart or write to it until you have compared again. Tell the patient not to share now, and ask your clinic — in person or by phone, not through Hale.',
   },
 };
 

@@ -11,6 +11,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     cosign: '待共同簽署',
     schedule: '排程',
     profile: '名錄資料',
+    invite: '邀請病人',
   },
   signup: {
     role: '此帳戶用於',
@@ -366,11 +367,55 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     published: '您的資料已在名錄中公開。',
     notPublished: '資料未公開',
     fingerprint: '您的金鑰指紋',
-    fingerprintExplain: '念給即將分享病歷給您的病人聽:他們會與自己看到的比對。',
+    fingerprintExplain:
+      '您的邀請中帶有它,所以使用您邀請的病人不必比對任何數字。在名錄中找到您的病人則改為與您比對安全碼:病人 → 核對病人的金鑰。',
     fingerprintUnknown: '公開資料後即會顯示。',
   },
   people: {
     clinician: '醫師 {{id}}',
     choose: '選擇 {{name}}',
+  },
+  invite: {
+    title: '邀請病人',
+    explain:
+      '病人掃描這個碼或開啟這個連結,就能與您分享,不必比對數字:它帶有您的金鑰,病人的 Hale 會用它核對伺服器提供的金鑰。您可以在螢幕上出示、傳送連結,或列印海報放在櫃台。',
+    you: '您的醫師',
+    print: '列印海報',
+    noProfileTitle: '病人還看不到您的名字',
+    noProfile: '這台裝置尚未公開您的名錄資料。邀請仍然有效,但病人看到的會是一段短代碼,而不是您的名字。',
+    posterTitle: '與 {{name}} 分享您的 Hale 病歷',
+    qrLabel: '{{name}} 的邀請 QR 碼',
+    step1: '用手機相機掃描這個碼;或在 Hale 中選擇「分享」→「分享給醫師」→「使用邀請」,在那裡掃描。',
+    step2: '選擇 {{name}} 可以查看哪些內容,以及到何時為止。',
+    step3: '不必比對數字:這個碼帶有 {{name}} 的金鑰,Hale 會替您核對。',
+    linkTitle: '連結',
+    linkExplain: '用電子郵件或簡訊傳送。在病人的裝置上開啟後,就會在 Hale 中開始與您分享。',
+    copy: '複製連結',
+    copied: '已複製',
+  },
+  keys: {
+    checkTitle: '核對病人的金鑰',
+    checkShort: '核對金鑰',
+    checkExplain:
+      '在名錄中找到您的病人,第一次分享前會與您比對安全碼。請病人在其 Hale 中開啟「比對金鑰」步驟:掃描病人螢幕上的碼,再讓病人掃描您的碼。數字相符時,兩邊的螢幕都會變成綠色。',
+    scanPatient: '掃描病人螢幕上的碼',
+    unnamedCode:
+      '這個碼沒有註明是誰的(病人的 Hale 可能是舊版)。請開啟該病人的病歷從那裡核對,或一起唸出數字。',
+    cannotCheck: '目前無法核對這位病人的金鑰',
+    tryAgain: '再試一次',
+    presentedWrong:
+      '伺服器為這位病人提供的金鑰,不是其帳號的金鑰。可能有人試圖讀取病人分享的內容,或冒用病人的名義寫入。現在請不要依賴這份病歷:請親自或打電話詢問病人,並通知您的診所。',
+    comparedBefore: '先前已比對',
+    changedTitle: '這位病人的金鑰已變更',
+    changed:
+      '自您上次比對後,{{name}} 提供了另一把金鑰。可能是對方重新安裝,也可能是中間有其他人。請親自或打電話與對方再比對一次安全碼。',
+    match: '您與 {{name}} 看到的安全碼相同:中間沒有其他人。',
+    nowTheirTurn: '現在請讓 {{name}} 掃描下方您的碼,或一起唸出數字,讓對方的螢幕也變成綠色。',
+    compareExplain:
+      '您與 {{name}} 之間的安全碼。中間沒有其他人時,對方的 Hale 會顯示相同的數字:掃描對方螢幕上的碼、讓對方掃描您的碼,或一起唸出數字。',
+    qrLabel: '您與這位病人之間安全碼的 QR 碼',
+    qrHint: '病人在其 Hale 的「比對金鑰」步驟掃描這個碼。',
+    differAdvice:
+      '再次比對之前,請不要依賴或寫入這份病歷。請告訴病人現在不要分享,並親自或打電話(不要透過 Hale)詢問您的診所。',
   },
 };

@@ -6,7 +6,7 @@
  */
 import type { ReactNode } from 'react';
 import { Alert, Badge, Button, Group, ScrollArea, Stack, Text, Title } from '@mantine/core';
-import { IconArrowLeft } from '@tabler/icons-react';
+import { IconArrowLeft, IconShieldCheck } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, Outlet, useLocation, useParams } from 'react-router';
 import { ChartScopeContext } from '../../records/chart-scope';
@@ -77,14 +77,25 @@ function Layout(props: { readonly patientId: string }): ReactNode {
                   .join(' · ')}
               </Text>
             </div>
-            <Badge
-              color={stateColor(chart?.state ?? 'ended')}
-              variant="light"
-              size="lg"
-              data-testid="chart-state"
-            >
-              {t(`workspace.chartState.${chart?.state ?? 'ended'}`)}
-            </Badge>
+            <Group gap="xs">
+              <Button
+                component={Link}
+                to={`/workspace/check?patient=${encodeURIComponent(patientId)}`}
+                variant="subtle"
+                size="compact-sm"
+                leftSection={<IconShieldCheck size={16} />}
+              >
+                {t('workspace.keys.checkShort')}
+              </Button>
+              <Badge
+                color={stateColor(chart?.state ?? 'ended')}
+                variant="light"
+                size="lg"
+                data-testid="chart-state"
+              >
+                {t(`workspace.chartState.${chart?.state ?? 'ended'}`)}
+              </Badge>
+            </Group>
           </Group>
           {slugs.length > 0 && (
             <ScrollArea type="auto" offsetScrollbars>

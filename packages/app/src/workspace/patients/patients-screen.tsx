@@ -4,7 +4,8 @@
  * list: only the rows in view read their patient's name, so 200 charts open as fast as 10.
  */
 import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { Badge, Group, Paper, SegmentedControl, Stack, Text } from '@mantine/core';
+import { Badge, Button, Group, Paper, SegmentedControl, Stack, Text } from '@mantine/core';
+import { IconShieldCheck, IconUserPlus } from '@tabler/icons-react';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
@@ -41,7 +42,24 @@ export function PatientsScreen(): ReactNode {
 
   return (
     <Stack maw={1100}>
-      <PageHeader title={t('workspace.patients.title')} />
+      <PageHeader
+        title={t('workspace.patients.title')}
+        actions={
+          <>
+            <Button component={Link} to="/workspace/invite" leftSection={<IconUserPlus size={18} />}>
+              {t('workspace.invite.title')}
+            </Button>
+            <Button
+              component={Link}
+              to="/workspace/check"
+              variant="light"
+              leftSection={<IconShieldCheck size={18} />}
+            >
+              {t('workspace.keys.checkTitle')}
+            </Button>
+          </>
+        }
+      />
       <Text c="dimmed" size="sm">
         {t('workspace.patients.explain')}
       </Text>
