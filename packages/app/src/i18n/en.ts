@@ -987,6 +987,7 @@ export const en = {
         'The file holds the records of more than one person. Import one person’s records at a time.',
       nothingToImport:
         'The file holds nothing Hale keeps: no allergies, medications, results or other records.',
+      noPatient: 'The file does not say whose records these are. Confirm they are yours, then import it.',
       other: 'The file was refused. The details say why.',
     },
     failed:
@@ -1015,6 +1016,17 @@ export const en = {
     progress: 'Imported {{done}} of {{total}}',
     progressLabel: 'Import progress',
     stayHere: 'Keep this screen open until it finishes.',
+    cancel: 'Stop the import',
+    cancelled_one:
+      'The import was stopped: {{count}} record was added before and stays in your record; the rest was not imported.',
+    cancelled_other:
+      'The import was stopped: {{count}} records were added before and stay in your record; the rest was not imported.',
+    updated_one:
+      '{{count}} record changed at its source since you imported it: it now shows the new version.',
+    updated_other:
+      '{{count}} records changed at their source since you imported them: each now shows the new version.',
+    whose: 'This file does not say whose records these are.',
+    whoseMine: 'They are mine: add them to my record',
     doneTitle: 'Import finished',
     done_one: '{{count}} record from {{source}} is in your record now. Each shows where it came from.',
     done_other: '{{count}} records from {{source}} are in your record now. Each shows where it came from.',
