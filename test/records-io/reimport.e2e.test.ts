@@ -154,4 +154,70 @@ describe('importing the same data again (#63, item 3)', () => {
     const third = await session.io.importFhir(ndjson(changed), { source: 'c.ndjson' });
     expect([third.imported, third.updated]).toEqual([[], []]);
   });
+
+  it('a record naming a person not in the file is listed with its path; a file naming no one waits for an answer', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const stranger = {
+      resourceType: 'Condition',
+      id: 'gout',
+      code: { text: 'Gout' },
+      subject: { reference: 'Patient/someone-else' },
+    };
+    const report = await session.io.importFhir(ndjson([...resources(), stranger]), {
+      source: 'mixed.ndjson',
+    });
+    expect(report.imported).toHaveLength(4);
+    expect(report.skipped.map((s) => [s.path, s.reason])).toEqual([
+      [
+        'line 6',
+        'not imported: line 6.resource.subject: Patient/someone-else names a person not in this file',
+      ],
+    ]);
+
+    const { session: other } = await createdSession(server.t.url, sessions);
+    const noOne = ndjson(resources().filter((r) => r['resourceType'] !== 'Patient'));
+    const plan = await other.io.planImport(noOne, { source: 'labs.ndjson' });
+    expect(plan.noPatient).toBe(true);
+    await expect(other.io.importFhir(noOne, { source: 'labs.ndjson' })).rejects.toMatchObject({
+      code: 'IMPORT_REFUSED',
+      detail: { reason: 'NO_PATIENT' },
+    });
+    expect((await other.records.query('LabResult')).items).toEqual([]);
+    const answered = await other.io.importFhir(noOne, {
+      source: 'labs.ndjson',
+      patientId: other.account.accountId,
+    });
+    expect(answered.imported.map((r) => r.kind)).toEqual(['LabResult', 'Allergy', 'LabResult', 'LabResult']);
+  });
+
+  it('a cancelled import keeps what it wrote and lists the rest', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const many = [
+      resources()[0]!,
+      ...Array.from({ length: 120 }, (_, i) => ({
+        resourceType: 'Observation',
+        id: `hr-${i}`,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+        subject: { reference: PATIENT },
+        effectiveDateTime: new Date(Date.parse('2024-01-01T00:00:00Z') + i * 60_000).toISOString(),
+        valueQuantity: { value: 60, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      })),
+    ];
+    const controller = new AbortController();
+    const report = await session.io.importFhir(ndjson(many), {
+      source: 'hr.ndjson',
+      signal: controller.signal,
+      // Stopped once the first chunk is written.
+      onProgress: () => controller.abort(),
+    });
+    expect(report.cancelled).toBe(true);
+    const written = (await session.records.query('LabResult', { limit: 1000 })).items.length;
+    expect(written).toBe(report.imported.length - 1);
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(120);
+    expect(report.skipped.filter((s) => s.reason.includes('cancelled'))).toHaveLength(
+      121 - report.imported.length,
+    );
+  });
 });

@@ -37,6 +37,8 @@ export const FHIR_IMPORT_FAILURES = [
   'DANGLING_REFERENCE',
   'SEVERAL_PATIENTS',
   'NOTHING_TO_IMPORT',
+  /** The file names no patient and the import was not told whose chart it goes into (#63 item 4). */
+  'NO_PATIENT',
 ] as const;
 export type FhirImportFailureReason = (typeof FHIR_IMPORT_FAILURES)[number];
 
@@ -237,6 +239,11 @@ const readDocument = (value: unknown): Result<FhirInput, FhirImportFailure> => {
   const resource = value as FhirInputResource;
   if (resource.resourceType !== 'Bundle') {
     return { ok: true, value: { format: 'resource', entries: [{ path: 'the file', resource }] } };
+  }
+  // The count limit answers as in NDJSON (TOO_LARGE), not as a malformed Bundle.
+  const listed = (resource as { entry?: unknown }).entry;
+  if (Array.isArray(listed) && listed.length > MAX_IMPORT_RESOURCES) {
+    return importFailure('TOO_LARGE', `more than ${MAX_IMPORT_RESOURCES} resources in one file`);
   }
   const bundleIssues = schemaIssues(BundleShape, resource, 'Bundle');
   if (bundleIssues.length > 0) {

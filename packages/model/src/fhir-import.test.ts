@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, exampleRecord } from './examples';
 import { toFhirBundle, type FhirExportItem } from './fhir';
 import { standardFhirBundle } from './fhir-references';
-import { MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH } from './fhir-import-input';
+import { MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH, MAX_IMPORT_RESOURCES } from './fhir-import-input';
 import { originKey, planFhirImport } from './fhir-import';
 import type { RecordKind } from './registry';
 
@@ -183,6 +183,19 @@ describe('malformed and hostile files, refused whole', () => {
     expect(refusal(big)).toMatchObject({ code: 'FHIR_IMPORT_REFUSED', reason: 'TOO_LARGE' });
   });
 
+  it('one code for the count limit, in a Bundle and in NDJSON alike', () => {
+    const condition = { resourceType: 'Condition', code: { text: 'x' } };
+    const many = Array.from({ length: MAX_IMPORT_RESOURCES + 1 }, () => condition);
+    const bundle = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: many.map((resource) => ({ resource })),
+    });
+    const ndjson = many.map((r) => JSON.stringify(r)).join('\n');
+    expect(refusal(bundle)).toMatchObject({ reason: 'TOO_LARGE' });
+    expect(refusal(ndjson)).toMatchObject({ reason: 'TOO_LARGE' });
+  });
+
   it('refuses nesting deeper than any FHIR resource before parsing it', () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     expect(refusal(deep)).toMatchObject({ reason: 'TOO_DEEP' });
@@ -219,7 +232,7 @@ describe('malformed and hostile files, refused whole', () => {
     expect(error.issues[0]?.path).toBe('entry[1].resource.code.coding[0].code');
   });
 
-  it('refuses a reference to nowhere, and records of two patients', () => {
+  it('lists a record naming a person not in the file with its path; refuses two patients', () => {
     const nowhere = {
       fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000006',
       resource: {
@@ -228,7 +241,20 @@ describe('malformed and hostile files, refused whole', () => {
         patient: { reference: 'urn:uuid:0b6c1b5e-9999-4a4a-8a8a-000000000000' },
       },
     };
-    expect(refusal(bundle([patient, nowhere]))).toMatchObject({ reason: 'DANGLING_REFERENCE' });
+    const someoneElse = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000008',
+      resource: {
+        resourceType: 'Condition',
+        code: { text: 'Gout' },
+        subject: { reference: 'Patient/other' },
+      },
+    };
+    const plan = planned(bundle([patient, nowhere, someoneElse]));
+    expect(plan.records.map((r) => r.kind)).toEqual(['Profile']);
+    expect(plan.skipped.map((s) => s.reason)).toEqual([
+      'not imported: entry[1].resource.patient: urn:uuid:0b6c1b5e-9999-4a4a-8a8a-000000000000 names no entry of the file',
+      'not imported: entry[2].resource.subject: Patient/other names a person not in this file',
+    ]);
     const other = {
       fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000007',
       resource: { resourceType: 'Patient', name: [{ text: 'Someone else' }] },

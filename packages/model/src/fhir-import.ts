@@ -4,9 +4,11 @@
  * resources already imported (duplicates) and what is not imported, each with a reason.
  *
  * Refused whole (`FhirImportFailure`, nothing planned): what readFhirInput refuses; a resource of a mapped
- * type whose read elements have the wrong JSON type (MALFORMED, naming paths); a `urn:uuid:`, `urn:oid:`
- * or `urn:hale:` reference naming no entry of the file (DANGLING_REFERENCE: such references can only mean
- * an entry of the same file); records of more than one patient (SEVERAL_PATIENTS: one chart per import).
+ * type whose read elements have the wrong JSON type (MALFORMED, naming paths); Patient resources of more
+ * than one person, or, in a file without a Patient, records naming more than one (SEVERAL_PATIENTS: one
+ * chart per import). Not refused, listed as not imported with the path: a resource naming a person not in
+ * the file, or with a `urn:` reference naming no entry (such references can only mean an entry of the
+ * same file). A file without a Patient says so (`noPatient`): whose chart it is must be asked.
  *
  * Invariants:
  * - Pure: ids come from `newId`, time from `importedAt`; the same file and options give the same plan.
@@ -158,19 +160,22 @@ interface FoundReference {
   readonly reference: string;
   readonly display: string | undefined;
   readonly patient: boolean;
+  /** Where in the resource, e.g. `performer[0].actor`. */
+  readonly path: string;
 }
-const referencesIn = (value: unknown, out: FoundReference[] = [], key = ''): FoundReference[] => {
-  if (Array.isArray(value)) for (const item of value) referencesIn(item, out, key);
+const referencesIn = (value: unknown, out: FoundReference[] = [], key = '', path = ''): FoundReference[] => {
+  if (Array.isArray(value)) value.forEach((item, index) => referencesIn(item, out, key, `${path}[${index}]`));
   else if (isJson(value)) {
     if (typeof value['reference'] === 'string') {
       out.push({
         reference: value['reference'],
         display: str(value['display']),
         patient: key === 'subject' || key === 'patient',
+        path,
       });
     }
     for (const [name, child] of Object.entries(value))
-      if (name !== 'reference') referencesIn(child, out, name);
+      if (name !== 'reference') referencesIn(child, out, name, path === '' ? name : `${path}.${name}`);
   }
   return out;
 };
@@ -289,31 +294,23 @@ export const planFhirImport = (
     return target === undefined ? undefined : byTypeId.get(`${target.type}/${target.id}`);
   };
 
-  // References that can only mean an entry of this file must find one. One naming the patient, or naming
-  // nothing else (no display), refuses the file; one with a display is read by it, and said so.
-  const dangling: FhirImportIssue[] = [];
+  // References that can only mean an entry of this file must find one. A resource with one naming the
+  // patient, or naming nothing else (no display), is not imported, its path said; one with a display is
+  // read by it, and said so.
+  const strangers = new Map<Indexed, string>();
   const danglingNotes = new Map<Indexed, string[]>();
   for (const item of current) {
     for (const found of referencesIn(item.resource)) {
       if (!LOCAL_RE.test(found.reference) || find(found.reference, item) !== undefined) continue;
-      if (found.patient || found.display === undefined) {
-        dangling.push({
-          path: `${item.entry.path}.resource`,
-          reason: `${found.reference} names no entry of the file`,
-        });
+      const at = `${item.entry.path}.resource.${found.path}`;
+      if ((found.patient || found.display === undefined) && item.resource.resourceType !== 'Patient') {
+        if (!strangers.has(item)) strangers.set(item, `${at}: ${found.reference} names no entry of the file`);
       } else {
         const notes = danglingNotes.get(item) ?? [];
-        notes.push(`${found.reference} names no entry of the file: read as “${found.display}”`);
+        notes.push(`${at}: ${found.reference} names no entry of the file: read as “${found.display}”`);
         danglingNotes.set(item, notes);
       }
     }
-  }
-  if (dangling.length > 0) {
-    return importFailure(
-      'DANGLING_REFERENCE',
-      `a reference names nothing in the file: ${dangling[0]?.reason}`,
-      dangling,
-    );
   }
 
   // One patient: the Patients of the file (linked ones are one person) and what records name as theirs.
@@ -331,21 +328,32 @@ export const planFhirImport = (
       if (other !== undefined && group.has(other)) group.set(root(other), root(p));
     }
   }
-  const subjects = new Set<string | Indexed>(patients.map(root));
+  // Several people's Patient resources: one chart per import. A record naming a person not in the file
+  // (beside the file's Patient) is not imported, its path said; without a Patient, the records must all
+  // name one person.
+  const roots = new Set(patients.map(root));
+  const named = new Set<string>();
   for (const item of current) {
     for (const field of ['subject', 'patient']) {
       const ref = item.resource[field];
-      if (!isJson(ref) || typeof ref['reference'] !== 'string') continue;
+      if (!isJson(ref) || typeof ref['reference'] !== 'string' || strangers.has(item)) continue;
+      if (/^(Group|Location|Device)\//.test(ref['reference'])) continue;
       const found = find(ref['reference'], item);
-      if (found?.resource.resourceType === 'Patient') subjects.add(root(found));
-      else if (found === undefined && !/^(Group|Location|Device)\//.test(ref['reference']))
-        subjects.add(ref['reference']);
+      if (found !== undefined && (found.resource.resourceType !== 'Patient' || roots.has(root(found))))
+        continue;
+      if (roots.size === 0) named.add(ref['reference']);
+      else
+        strangers.set(
+          item,
+          `${item.entry.path}.resource.${field}: ${ref['reference']} names a person not in this file`,
+        );
     }
   }
-  if (subjects.size > 1) {
+  if (roots.size > 1 || named.size > 1) {
+    const count = Math.max(roots.size, named.size);
     return importFailure(
       'SEVERAL_PATIENTS',
-      `the file holds records of ${subjects.size} patients: import one patient's records at a time`,
+      `the file holds records of ${count} patients: import one patient's records at a time`,
     );
   }
   // The Patient a Profile comes from: the one a Hale export names by account, else the first.
@@ -355,7 +363,7 @@ export const planFhirImport = (
   // Without a Patient in the file: the patient its records name.
   const patientKey =
     primary === undefined
-      ? [...subjects].find((s): s is string => typeof s === 'string')
+      ? [...named][0]
       : (businessIdentifiers(primary.resource)[0] ??
         `Patient/${str(primary.resource['id']) ?? primary.originalId}`);
   const identityOf = (item: Indexed, part = ''): string[] =>
@@ -499,6 +507,11 @@ export const planFhirImport = (
 
   for (const item of current) {
     const type = item.resource.resourceType;
+    const stranger = strangers.get(item);
+    if (stranger !== undefined) {
+      skipped.push(listing(item, `not imported: ${stranger}`));
+      continue;
+    }
     const why = absorbedBy.get(item);
     if (why !== undefined) {
       absorbed.push(listing(item, why));

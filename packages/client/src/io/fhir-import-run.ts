@@ -42,7 +42,10 @@ export const IMPORTABLE_KINDS: readonly RecordKind[] = IMPORTED_KINDS;
 export interface ImportOptions {
   /** What the person calls the file (its name): the source of records whose file names none. */
   readonly source?: string;
-  /** The chart imported into: this account's by default. */
+  /**
+   * The chart imported into: this account's by default. A file that names no patient (`plan.noPatient`)
+   * is imported only with this given: the answer to whose chart it is (else IMPORT_REFUSED NO_PATIENT).
+   */
   readonly patientId?: string;
   /** `importFhir` only: called after each record written (`done` of `total`), for a progress bar. */
   readonly onProgress?: (progress: { readonly done: number; readonly total: number }) => void;
@@ -146,6 +149,13 @@ export async function importFhir(
 ): Promise<ImportReport> {
   const patientId = options.patientId ?? deps.session.account.accountId;
   const plan = await planImport(deps, input, options);
+  if (plan.noPatient && options.patientId === undefined) {
+    throw new RecordsIoError(
+      'IMPORT_REFUSED',
+      'the file names no patient: say whose chart it goes into (patientId), then import it',
+      { reason: 'NO_PATIENT' },
+    );
+  }
   const { records, audit } = deps.session;
   const written: string[] = [];
   const updated: string[] = [];

@@ -9,19 +9,21 @@
  * | the file is refused whole (malformed, hostile, not FHIR) | the reason in words and the paths at fault; nothing written |
  * | everything in it is imported already | the plan says so; the import button is off |
  * | the import stops midway | undone by the library; said, with what to do |
+ * | the file names no person | the plan asks whose records these are; the import waits for the answer |
+ * | the person stops the import | what was added stays, said with its count; the rest is not imported |
  */
-import { useState, type DragEvent, type ReactNode } from 'react';
-import { Alert, Button, Group, Loader, Paper, Progress, Stack, Text } from '@mantine/core';
+import { useRef, useState, type DragEvent, type ReactNode } from 'react';
+import { Alert, Button, Checkbox, Group, Loader, Paper, Progress, Stack, Text } from '@mantine/core';
 import { IconFileImport } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { ImportReport } from '@hale/client';
 import { MAX_IMPORT_BYTES, type FhirImportPlan } from '@hale/model';
-import { useOpenSession } from '../../boot/app-state';
 import { PageHeader } from '../../ui/page-header';
 import { formatBytes } from '../documents/file-ref';
 import { FailureAlert } from './failure-alert';
 import { ioFailure, refusalText, type IoFailure } from './io-errors';
 import { PlanView, type PlanLike } from './plan-view';
+import { useHaleSession } from '@hale/react';
 
 type Step =
   | { readonly at: 'choose' }
@@ -63,9 +65,12 @@ const reportLike = (report: ImportReport): PlanLike => ({
 
 export function ImportScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [step, setStep] = useState<Step>({ at: 'choose' });
   const [over, setOver] = useState(false);
+  // A file naming no person: imported only once the person said the records are theirs.
+  const [mine, setMine] = useState(false);
+  const stop = useRef<AbortController | null>(null);
 
   const read = async (file: File | undefined): Promise<void> => {
     if (file === undefined) return;
@@ -89,6 +94,7 @@ export function ImportScreen(): ReactNode {
       // Let the "reading" state paint before the plan (synchronous, a moment for a large file) runs.
       await new Promise((resolve) => setTimeout(resolve, 0));
       const plan = await session.io.planImport(bytes, { source: name });
+      setMine(false);
       setStep({ at: 'plan', name, bytes, plan });
     } catch (e) {
       setStep({ at: 'refused', name, failure: ioFailure(t, e) });
@@ -97,9 +103,13 @@ export function ImportScreen(): ReactNode {
 
   const run = async (name: string, bytes: Uint8Array, plan: FhirImportPlan): Promise<void> => {
     setStep({ at: 'importing', name, done: 0, total: plan.records.length });
+    const controller = new AbortController();
+    stop.current = controller;
     try {
       const report = await session.io.importFhir(bytes, {
         source: name,
+        signal: controller.signal,
+        ...(plan.noPatient ? { patientId: session.account.accountId } : {}),
         onProgress: ({ done, total }) => setStep({ at: 'importing', name, done, total }),
       });
       setStep({ at: 'report', name, report });
@@ -198,10 +208,19 @@ export function ImportScreen(): ReactNode {
           {step.at === 'failed' && (
             <FailureAlert failure={step.failure} title={t('importer.failedTitle')} testId="import-failed" />
           )}
+          {step.plan.noPatient && step.plan.records.length > 0 && (
+            <Alert color="yellow" title={t('importer.whose')} data-testid="import-whose">
+              <Checkbox
+                label={t('importer.whoseMine')}
+                checked={mine}
+                onChange={(e) => setMine(e.currentTarget.checked)}
+              />
+            </Alert>
+          )}
           <Group>
             <Button
               onClick={() => void run(step.name, step.bytes, step.plan)}
-              disabled={step.plan.records.length === 0}
+              disabled={step.plan.records.length === 0 || (step.plan.noPatient && !mine)}
               leftSection={<IconFileImport size={18} />}
             >
               {step.plan.records.length === 0
@@ -228,6 +247,11 @@ export function ImportScreen(): ReactNode {
             <Text size="sm" c="dimmed">
               {t('importer.stayHere')}
             </Text>
+            <Group>
+              <Button variant="default" onClick={() => stop.current?.abort()} data-testid="import-cancel">
+                {t('importer.cancel')}
+              </Button>
+            </Group>
           </Stack>
         </Paper>
       )}
@@ -236,6 +260,14 @@ export function ImportScreen(): ReactNode {
           <Alert color="teal" title={t('importer.doneTitle')} data-testid="import-done">
             {t('importer.done', { count: step.report.imported.length, source: step.report.source })}
           </Alert>
+          {step.report.cancelled && (
+            <Alert color="yellow" data-testid="import-cancelled">
+              {t('importer.cancelled', { count: step.report.imported.length })}
+            </Alert>
+          )}
+          {step.report.updated.length > 0 && (
+            <Text size="sm">{t('importer.updated', { count: step.report.updated.length })}</Text>
+          )}
           <PlanView plan={reportLike(step.report)} done />
           <Group>{again}</Group>
         </>

@@ -26,6 +26,8 @@ export const refusalText = (t: TFunction, reason: FhirImportFailureReason | unde
       return t('importer.refused.severalPatients');
     case 'NOTHING_TO_IMPORT':
       return t('importer.refused.nothingToImport');
+    case 'NO_PATIENT':
+      return t('importer.refused.noPatient');
     case undefined:
       return t('importer.refused.other');
   }
