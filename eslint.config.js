@@ -117,5 +117,23 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': packageImportRule([]) },
   },
   ...clientLayerBlocks,
+  {
+    // The app reaches the session through @hale/react's hooks only; the layout hands it to the provider.
+    files: ['packages/app/src/**/*.ts', 'packages/app/src/**/*.tsx'],
+    ignores: [
+      ...SOURCE_NOT_TESTS.map((g) => g.replace('packages/*/', 'packages/app/')),
+      'packages/app/src/**/*.test.tsx',
+      'packages/app/src/layout/app-layout.tsx',
+    ],
+    rules: {
+      'no-restricted-imports': packageImportRule([
+        {
+          group: ['**/boot/app-state'],
+          importNames: ['useOpenSession'],
+          message: 'Reach the session through @hale/react (useHaleSession and the data hooks).',
+        },
+      ]),
+    },
+  },
   { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

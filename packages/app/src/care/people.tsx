@@ -12,8 +12,7 @@
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { HaleSession, VerifiedProvider } from '@hale/client';
-import { useRecords } from '@hale/react';
-import { useOpenSession } from '../boot/app-state';
+import { useRecords, useHaleSession } from '@hale/react';
 import { shortId } from '../records/format';
 
 export type Profile = VerifiedProvider['profile'];
@@ -72,7 +71,7 @@ const readDirectory = async (session: HaleSession, force: boolean): Promise<void
 
 /** A clinician's directory profile, null while unknown (read in the background). */
 export function useProviderProfile(accountId: string | undefined): Profile | null {
-  const session = useOpenSession();
+  const session = useHaleSession();
   const d = directoryOf(session);
   const version = useSyncExternalStore(
     (l) => {
@@ -92,7 +91,7 @@ export function useProviderProfile(accountId: string | undefined): Profile | nul
 
 /** Names of the given accounts the directory knows (for exports and filters); unknown ids are left out. */
 export function useDirectoryNames(ids: readonly string[]): Map<string, string> {
-  const session = useOpenSession();
+  const session = useHaleSession();
   const d = directoryOf(session);
   const version = useSyncExternalStore(
     (l) => {
@@ -119,7 +118,7 @@ export function useDirectoryNames(ids: readonly string[]): Map<string, string> {
 /** The name to show for an account. */
 export function usePersonName(accountId: string | undefined): string {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const me = session.account.accountId;
   const provider = useProviderProfile(accountId);
   // A clinician names its patients by the profile their chart holds (when shared with it).

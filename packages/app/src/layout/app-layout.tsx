@@ -27,7 +27,7 @@ import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { IconLock, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigation } from 'react-router';
-import { HaleProvider, useSyncState } from '@hale/react';
+import { HaleProvider, useHaleSession, useSyncState } from '@hale/react';
 import { useApp, useOpenSession } from '../boot/app-state';
 import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
@@ -53,7 +53,7 @@ const isActive = (path: string, to: string, also: readonly string[] = []): boole
 function Frame(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure(false);
   // Below the md breakpoint the closed menu is off-screen: inert, so Tab never walks its hidden links.

@@ -7,16 +7,16 @@ import { useState, type ReactNode } from 'react';
 import { Alert, Button, Group, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type StoredRecord } from '@hale/client';
-import { useOpenSession } from '../boot/app-state';
 import type { KindSpec } from './kinds';
 import { formatField } from './format';
 import { valueAt } from './values';
 import { fieldsOf } from './write';
 import { haleErrorText } from '../i18n/error-words';
+import { useHaleSession } from '@hale/react';
 
 export function ConflictPanel(props: { readonly spec: KindSpec; readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [error, setError] = useState<string | null>(null);
   const { spec, stored } = props;
   if (!stored.conflict || stored.conflictData === null) return null;

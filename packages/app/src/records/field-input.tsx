@@ -18,8 +18,8 @@ import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
 import type { DraftValues } from './drafts';
 import type { FieldSpec } from './kinds';
-import { useOpenSession } from '../boot/app-state';
 import { haleErrorText } from '../i18n/error-words';
+import { useHaleSession } from '@hale/react';
 
 export type RecordForm = UseFormReturnType<DraftValues>;
 
@@ -132,7 +132,7 @@ function AccountField(props: {
   readonly label: string;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const { field, form } = props;
   const [open, setOpen] = useState(false);
   const [query, setQuery] = useState('');

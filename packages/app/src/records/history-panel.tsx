@@ -11,8 +11,7 @@ import { Badge, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { ScrollTable } from '../ui/scroll-table';
 import type { StoredRecord } from '@hale/client';
-import { useDevices } from '@hale/react';
-import { useOpenSession } from '../boot/app-state';
+import { useDevices, useHaleSession } from '@hale/react';
 import { whoWrote } from './authorship';
 import { formatDate } from './format';
 import { fieldsOf } from './write';
@@ -59,7 +58,7 @@ const rowOf = (kind: string, v: Readonly<Record<string, unknown>>, current: bool
 
 export function HistoryPanel(props: { readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const devices = useDevices();
   const me = { accountId: session.account.accountId, deviceId: session.account.deviceId };
   const record = fieldsOf(props.stored.record);

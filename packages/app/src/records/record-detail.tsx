@@ -11,8 +11,7 @@ import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { isHaleError, rightsOver, type StoredRecord } from '@hale/client';
-import { useDevices, useRecord, useRecords } from '@hale/react';
-import { useOpenSession } from '../boot/app-state';
+import { useDevices, useRecord, useRecords, useHaleSession } from '@hale/react';
 import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
 import { formatDate, formatField, recordTitle } from './format';
 import { valueAt } from './values';
@@ -59,7 +58,7 @@ function DetailBody(props: {
 }): ReactNode {
   const { spec, stored } = props;
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const scope = useChartScope();
   const devices = useDevices();

@@ -18,8 +18,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { isHaleError, type HaleSession, type WriteOp } from '@hale/client';
 import { newId } from '@hale/model';
-import { useRecord, useRecords, useSyncState } from '@hale/react';
-import { useOpenSession } from '../boot/app-state';
+import { useRecord, useRecords, useSyncState, useHaleSession } from '@hale/react';
 import { FieldInput } from './field-input';
 import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from './drafts';
 import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
@@ -54,7 +53,7 @@ export function RecordFormScreen(): ReactNode {
 
 /** Renders the form once the draft kept on the device for it (if any) is read. */
 function WithDraft(props: { readonly draftKey: string; readonly children: ReactNode }): ReactNode {
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [ready, setReady] = useState(() => readDraft(props.draftKey) !== undefined);
   useEffect(() => {
     if (ready) return;
@@ -165,7 +164,7 @@ function FormBody(props: {
 }): ReactNode {
   const { spec, id, stored, noteVersionId } = props;
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const scope = useChartScope();
   const draftKey = `${scope.patientId === undefined ? '' : `${scope.patientId}:`}${spec.slug}:${id ?? 'new'}`;

@@ -9,8 +9,7 @@ import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { IconPlus, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useParams } from 'react-router';
-import { useRecords } from '@hale/react';
-import { useOpenSession } from '../boot/app-state';
+import { useRecords, useHaleSession } from '@hale/react';
 import { isKindSlug, KINDS, type KindSpec } from './kinds';
 import { recordSummary, recordTitle } from './format';
 import { fieldsOf } from './write';
@@ -29,7 +28,7 @@ const ROW_HEIGHT = 72;
 function RecordList(props: { readonly spec: KindSpec }): ReactNode {
   const { spec } = props;
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const me = session.account.accountId;
   const scope = useChartScope();
   const page = useRecords(spec.kind, { sort: 'clinical', ...patientQuery(scope) });

@@ -13,8 +13,7 @@ import { IconDownload, IconRefresh } from '@tabler/icons-react';
 import { useMediaQuery } from '@mantine/hooks';
 import { useTranslation } from 'react-i18next';
 import type { AccessRecord, Disclosure } from '@hale/client';
-import { useAccessLog, useAuditVerification, useDisclosures } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useAccessLog, useAuditVerification, useDisclosures, useHaleSession } from '@hale/react';
 import { formatDate, shortId } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { ScrollTable } from '../../ui/scroll-table';
@@ -56,7 +55,7 @@ const download = (text: string, name: string, type: string): void => {
 
 export function AccessScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const access = useAccessLog();
   const disclosures = useDisclosures();
   const verification = useAuditVerification();

@@ -9,10 +9,10 @@ import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Textarea } from
 import { IconCalendarPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { AppointmentView } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
 import { whenText } from './when';
+import { useHaleSession } from '@hale/react';
 
 const COLOR: Record<string, string> = {
   requested: 'blue',
@@ -39,7 +39,7 @@ export function AppointmentCard(props: {
   readonly focused?: boolean;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const a = props.view.record;
   const name = usePersonName(a.providerId);
   const by = usePersonName(a.statusBy);

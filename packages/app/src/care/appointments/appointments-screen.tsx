@@ -9,8 +9,7 @@ import { IconCalendarPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import type { AppointmentView } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { NotificationPrompt } from '../notify/prompt';
 import { AppointmentCard } from './appointment-card';
@@ -18,7 +17,7 @@ import { viewerZone } from './when';
 
 export function AppointmentsScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const list = useObserved(session.care.appointments.list);
   const [params] = useSearchParams();
   const focus = params.get('focus');

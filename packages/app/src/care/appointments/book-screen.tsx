@@ -30,8 +30,7 @@ import { IconPlus, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { isHaleError, withinHours, type Availability, type Slot } from '@hale/client';
-import { useGrants } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useGrants, useHaleSession } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from '../../records/drafts';
 import { careErrorText } from '../errors';
@@ -120,7 +119,7 @@ const DAYS_AHEAD = 28;
 
 function SlotPicker(props: { readonly providerId: string; readonly onAsk: () => void }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const [slots, setSlots] = useState<readonly Slot[] | null>(null);
   const [loadError, setLoadError] = useState<{ text: string; none: boolean } | null>(null);
@@ -313,7 +312,7 @@ const requestOfDraft = (values: DraftValues | undefined): { reason: string; time
 
 function RequestForm(props: { readonly providerId: string }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const draftKey = `appointment-request:${props.providerId}`;
   const [reason, setReasonState] = useState(() => requestOfDraft(readDraft(draftKey)).reason);

@@ -13,8 +13,7 @@ import { ActionIcon, Alert, Button, FileButton, Group, Paper, Stack, Text, Texta
 import { IconPaperclip, IconSend, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { MAX_FILE_BYTES, type HaleSession } from '@hale/client';
-import { useSyncState } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useSyncState, useHaleSession } from '@hale/react';
 import { formatBytes } from '../../screens/documents/file-ref';
 import { dropDraft, loadDraft, readDraft, saveDraft } from '../../records/drafts';
 import { careErrorText } from '../errors';
@@ -43,7 +42,7 @@ export function Composer(props: {
   readonly onSent?: (message: { patientId: string; threadId: string }) => void;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const sync = useSyncState();
   const key = `${props.to}/${props.threadId ?? 'new'}`;
   const draftKey = `message:${key}`;

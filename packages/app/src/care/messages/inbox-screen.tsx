@@ -9,8 +9,7 @@ import { IconPaperclip, IconPencil } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { Thread } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { NotificationPrompt } from '../notify/prompt';
@@ -19,7 +18,7 @@ import { newMessagePath, threadPath } from './paths';
 
 export function MessagesScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const threads = useObserved(session.care.messages.inbox);
   const unread = useMemo(() => threads.reduce((n, th) => n + th.unread, 0), [threads]);
   return (
@@ -66,7 +65,7 @@ export function MessagesScreen(): ReactNode {
 
 export function ThreadRow(props: { readonly thread: Thread }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const th = props.thread;
   const name = usePersonName(th.counterpartId);
   const mine = th.latest.senderId === session.account.accountId;

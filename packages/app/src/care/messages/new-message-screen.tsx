@@ -8,8 +8,7 @@ import { useState, type ReactNode } from 'react';
 import { Alert, Button, NativeSelect, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { useGrants, useGrantsReceived } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useGrants, useGrantsReceived, useHaleSession } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { usePersonName } from '../people';
 import { Composer } from './composer';
@@ -18,7 +17,7 @@ import { clinicianRecipients, patientRecipients, type Recipient } from './recipi
 
 export function NewMessageScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const provider = session.account.role === 'provider';

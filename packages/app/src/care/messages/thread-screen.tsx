@@ -11,8 +11,7 @@ import { IconCheck, IconChecks, IconClock, IconDownload } from '@tabler/icons-re
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router';
 import type { FileRef, StoredMessage } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { formatBytes } from '../../screens/documents/file-ref';
 import { PageHeader } from '../../ui/page-header';
@@ -28,7 +27,7 @@ export function ThreadScreen(): ReactNode {
 
 export function ThreadView(props: { readonly patientId: string; readonly threadId: string }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const me = session.account.accountId;
   const observed = useMemo(
     () => session.care.messages.thread(props.patientId, props.threadId),
@@ -155,7 +154,7 @@ function Receipt(props: {
 
 function AttachmentLink(props: { readonly message: StoredMessage; readonly file: FileRef }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const f = props.file;

@@ -19,8 +19,7 @@ import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import type { CareNotification, HaleSession } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { threadPath } from '../messages/paths';
 import { desktopNotify, desktopReminders } from './desktop';
 import { reminderStarts, remindersDue } from './reminders';
@@ -50,7 +49,7 @@ const inView = (): boolean => document.visibilityState === 'visible' && document
 
 export function CareNotifier(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const appointments = useObserved(session.care.appointments.list);
   const reminded = useRef(new Set<string>());

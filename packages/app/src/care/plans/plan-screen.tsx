@@ -11,8 +11,7 @@ import { Alert, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Text, T
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router';
 import type { PlanView } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { ScrollTable } from '../../ui/scroll-table';
@@ -22,7 +21,7 @@ import { usePersonName } from '../people';
 export function PlanScreen(): ReactNode {
   const { t } = useTranslation();
   const { id = '' } = useParams();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const list = useObserved(session.care.plans.list);
   const plan = list.find((p) => p.record.id === id);
   if (plan === undefined) {
@@ -38,7 +37,7 @@ export function PlanScreen(): ReactNode {
 
 function Plan(props: { readonly plan: PlanView }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const p = props.plan.record;
   const author = usePersonName(p.provenance.by);
   const patient = p.patientId === session.account.accountId;
@@ -123,7 +122,7 @@ function Plan(props: { readonly plan: PlanView }): ReactNode {
 
 function Changes(props: { readonly plan: PlanView }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const p = props.plan.record;
   const versions = [...p.versions.map((v) => v.version), p.version];
   const [from, setFrom] = useState(p.version - 1);

@@ -7,8 +7,7 @@ import { Badge, Group, Paper, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { PlanView } from '@hale/client';
-import { useObserved } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useObserved, useHaleSession } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { usePersonName } from '../people';
@@ -18,7 +17,7 @@ const rank = (p: PlanView): number =>
 
 export function PlansScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const list = useObserved(session.care.plans.list);
   const plans = useMemo(
     () =>

@@ -19,8 +19,7 @@ import {
 } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import { useProviderSearch } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useProviderSearch, useHaleSession } from '@hale/react';
 import { careErrorText } from '../errors';
 import { rememberProfiles, type Profile } from '../people';
 import { QrReader } from './qr';
@@ -56,7 +55,7 @@ export function ChooseStep(props: {
 
 function DirectorySearch(props: { readonly onChosen: (chosen: Chosen) => void }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [typed, setTyped] = useState('');
   const [query, setQuery] = useState('');
   const [results, more] = useProviderSearch(query, { limit: 20 });
@@ -138,7 +137,7 @@ function InviteEntry(props: {
   readonly onChosen: (chosen: Chosen) => void;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [text, setText] = useState(props.initial ?? '');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);

@@ -8,12 +8,12 @@ import { Alert, Badge, Button, Group, Loader, Modal, Paper, Stack, Text, ThemeIc
 import { IconCheck, IconClockHour4 } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { GrantState, GrantView } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
 import { streamLabel } from '../streams';
+import { useHaleSession } from '@hale/react';
 
 export const STATE_COLOR: Record<GrantState, string> = {
   active: 'green',
@@ -32,7 +32,7 @@ const isPending = (e: unknown): boolean => typeof e === 'object' && e !== null &
 
 export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const g = props.grant;
   const name = usePersonName(g.grant.granteeId);
   const [asking, setAsking] = useState(false);

@@ -14,7 +14,6 @@ import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router';
 import { isHaleError, type HaleSession } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { careErrorText } from '../errors';
@@ -24,6 +23,7 @@ import { ChooseStep, type Chosen } from './choose-step';
 import { CompareStep } from './compare-step';
 import { ScopeStep } from './scope-step';
 import { EMPTY_FORM, endsAt, grantRequestOf, scopeOf, type ShareForm } from './scope';
+import { useHaleSession } from '@hale/react';
 
 /** The choices of the form in progress, kept for the session that made them (a lock opens a new one). */
 let kept: { session: HaleSession | null; chosen: Chosen | null; form: ShareForm; step: number } = {
@@ -39,7 +39,7 @@ const forgetShareDraft = (session: HaleSession | null): void => {
 export function NewShareScreen(): ReactNode {
   const { t } = useTranslation();
   const [params] = useSearchParams();
-  const session = useOpenSession();
+  const session = useHaleSession();
   if (kept.session !== session) forgetShareDraft(session);
   const invite = params.get('invite');
   const to = params.get('to');
@@ -108,7 +108,7 @@ function ReviewStep(props: {
   readonly onKeyChanged: () => void;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const navigate = useNavigate();
   const name = usePersonName(props.chosen.accountId);
   const [busy, setBusy] = useState(false);

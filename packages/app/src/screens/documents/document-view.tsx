@@ -8,15 +8,14 @@ import { Alert, Button, Group, Image, Paper, Stack, Text } from '@mantine/core';
 import { IconDownload, IconEye, IconFileUpload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type StoredRecord } from '@hale/client';
-import { useUploads } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useUploads, useHaleSession } from '@hale/react';
 import { fileRefOf, formatBytes, previewable } from './file-ref';
 import { fieldsOf, updateRecord } from '../../records/write';
 import { haleErrorText } from '../../i18n/error-words';
 
 export function DocumentView(props: { readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const uploads = useUploads();
   const file = fileRefOf(fieldsOf(props.stored.record)['file']);
   const [url, setUrl] = useState<string | null>(null);

@@ -3,8 +3,8 @@ import type { ReactNode } from 'react';
 import { Button, Group, Paper, Progress, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { QueuedUpload } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatBytes } from './file-ref';
+import { useHaleSession } from '@hale/react';
 
 export type RowState = 'reading' | 'queued' | 'uploading' | 'failed' | 'uploaded' | 'refused';
 
@@ -25,7 +25,7 @@ export function UploadRow(props: {
   readonly error?: string | null;
 }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const state: RowState = props.state ?? props.upload?.state ?? 'queued';
   const name = props.name ?? props.upload?.fileName ?? '';
   const size = props.size ?? props.upload?.size ?? 0;

@@ -10,8 +10,7 @@ import { IconCamera, IconFileUpload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { isHaleError, MAX_FILE_BYTES } from '@hale/client';
-import { useUploads } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useUploads, useHaleSession } from '@hale/react';
 import { DOCUMENT_TYPES } from '../../records/kinds';
 import { addRecord } from '../../records/write';
 import { PageHeader } from '../../ui/page-header';
@@ -33,7 +32,7 @@ const titleOf = (fileName: string): string => fileName.replace(/\.[A-Za-z0-9]{1,
 
 export function UploadScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const queue = useUploads();
   const [documentType, setDocumentType] = useState<string>('other');
   const [picked, setPicked] = useState<readonly Picked[]>([]);

@@ -18,7 +18,6 @@ import { Alert, Button, Group, List, Modal, Paper, Stack, Text, Title } from '@m
 import { IconBellRinging, IconQrcode, IconRefresh } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { CreatedLink, HaleSession } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { deviceNotifications } from '../../ui/desktop-bridge';
 import { QrCode } from '../../ui/qr-code';
@@ -28,6 +27,7 @@ import { ioFailure, type IoFailure } from '../io/io-errors';
 import { LinkList } from '../io/link-list';
 import { LinkQr } from '../io/link-qr';
 import { linkStatus, type LinkInfo } from '../io/link-status';
+import { useHaleSession } from '@hale/react';
 
 const held = new WeakMap<HaleSession, CreatedLink>();
 
@@ -41,7 +41,7 @@ export function useEmergencyLink(): {
   readonly make: () => Promise<void>;
 } {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const feed = useAccessFeed(session);
   const [created, setCreated] = useState<CreatedLink | undefined>(() => held.get(session));
   const [active, setActive] = useState<LinkInfo | undefined>(undefined);

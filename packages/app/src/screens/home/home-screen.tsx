@@ -19,8 +19,7 @@ import {
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
-import { useQuarantine, useRecords, useSyncIssues, useUnsent } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useQuarantine, useRecords, useSyncIssues, useUnsent, useHaleSession } from '@hale/react';
 import { openingScreenDrawn } from '../../boot/opening-screen';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
@@ -75,7 +74,7 @@ function Card(props: {
 
 export function HomeScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const me = session.account.accountId;
   const profile = useRecords('Profile', {}).items[0]?.record;
   const allergyPage = useRecords('Allergy', { sort: 'clinical' });

@@ -16,12 +16,12 @@ import { Alert, Button, Paper, Radio, Stack, Text, Title } from '@mantine/core';
 import { IconDownload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { ExportResult } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { PageHeader } from '../../ui/page-header';
 import { saveBytes } from '../../ui/desktop-bridge';
 import { formatBytes } from '../documents/file-ref';
 import { FailureAlert } from './failure-alert';
 import { ioFailure, type IoFailure } from './io-errors';
+import { useHaleSession } from '@hale/react';
 
 type Format = 'bundle' | 'ndjson';
 type Attachments = 'embed' | 'zip' | 'link';
@@ -62,7 +62,7 @@ const fileOf = (
 
 export function ExportScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [format, setFormat] = useState<Format>('bundle');
   const [attachments, setAttachments] = useState<Attachments>('embed');
   const [busy, setBusy] = useState(false);

@@ -14,10 +14,10 @@ import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { TFunction } from 'i18next';
 import type { HaleSession } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { notifyDevice } from '../../ui/desktop-bridge';
 import { accessFeedOf, useAccessFeed, type FeedAccess } from './access-feed';
+import { useHaleSession } from '@hale/react';
 
 /** The sentence telling one access (banner and device notification). */
 export const accessText = (t: TFunction, a: FeedAccess): { title: string; body: string } => {
@@ -83,7 +83,7 @@ const watch = (session: HaleSession, tr: { readonly current: TFunction }): (() =
 
 export function LinkAlerts(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const feed = useAccessFeed(session);
   // The language may change while the watch runs: it reads the current one.
   const tr = useRef(t);

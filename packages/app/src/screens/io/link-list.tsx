@@ -7,13 +7,13 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { Badge, Button, Group, Modal, Paper, Skeleton, Stack, Table, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { ScrollTable } from '../../ui/scroll-table';
 import { useAccessFeed } from './access-feed';
 import { FailureAlert } from './failure-alert';
 import { ioFailure, type IoFailure } from './io-errors';
 import { contentsOf, linkStatus, type LinkAccessInfo, type LinkInfo, type LinkStatus } from './link-status';
+import { useHaleSession } from '@hale/react';
 
 const STATUS_COLOR: Record<LinkStatus, string> = {
   active: 'teal',
@@ -44,7 +44,7 @@ function StatusBadge(props: { readonly status: LinkStatus }): ReactNode {
 
 function Accesses(props: { readonly linkId: string; readonly version: number }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [accesses, setAccesses] = useState<readonly LinkAccessInfo[] | null>(null);
   const [failure, setFailure] = useState<IoFailure | null>(null);
   useEffect(() => {
@@ -166,7 +166,7 @@ function LinkRow(props: {
 /** The links of one sort (`emergency`: the emergency card's; else shared summaries), newest first. */
 export function LinkList(props: { readonly emergency: boolean; readonly reload?: number }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const feed = useAccessFeed(session);
   const [links, setLinks] = useState<readonly LinkInfo[] | null>(null);
   const [failure, setFailure] = useState<IoFailure | null>(null);

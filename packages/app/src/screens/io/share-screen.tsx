@@ -28,7 +28,6 @@ import { IconLink } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { CreatedLink } from '@hale/client';
 import type { RecordKind } from '@hale/model';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { slugOfKind } from '../../records/kinds';
 import { PageHeader } from '../../ui/page-header';
@@ -37,6 +36,7 @@ import { ioFailure, type IoFailure } from './io-errors';
 import { LinkList } from './link-list';
 import { LinkQr } from './link-qr';
 import { EXPIRY_DAYS, expiresAtOf, passcodeProblem, type ExpiryChoice } from './link-status';
+import { useHaleSession } from '@hale/react';
 
 /** The summary's kinds a person chooses among (the patient's identity always goes). */
 export const SHAREABLE_KINDS = [
@@ -52,7 +52,7 @@ const MAX_LABEL = 80;
 
 export function ShareScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [label, setLabel] = useState('');
   const [kinds, setKinds] = useState<readonly string[]>(SHAREABLE_KINDS);
   const [expiry, setExpiry] = useState<string>('30');

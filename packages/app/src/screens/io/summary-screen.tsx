@@ -10,13 +10,13 @@ import { useTranslation } from 'react-i18next';
 import type { TFunction } from 'i18next';
 import { Link } from 'react-router';
 import type { Summary } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { saveBytes } from '../../ui/desktop-bridge';
 import { FailureAlert } from './failure-alert';
 import { ioFailure, type IoFailure } from './io-errors';
 import { readSummary, type SummarySection } from './ips-read';
+import { useHaleSession } from '@hale/react';
 
 export const sectionTitle = (t: TFunction, section: { code: string | undefined; title: string }): string => {
   switch (section.code) {
@@ -82,7 +82,7 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
 
 export function SummaryScreen(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [summary, setSummary] = useState<Summary | null>(null);
   const [failure, setFailure] = useState<IoFailure | null>(null);
   const [saved, setSaved] = useState<string | null>(null);

@@ -18,10 +18,10 @@ import { Alert, Button, Group, Loader, Modal, Stack, Tabs, Text, TextInput } fro
 import { IconCamera, IconKeyboard } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { PairingRequest } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { Digits } from './pair-new-device';
 import { pairingErrorText } from './pairing-errors';
 import { ScanError, startQrScan } from './qr-scan';
+import { useHaleSession } from '@hale/react';
 
 type Step =
   | { readonly step: 'enter' }
@@ -51,7 +51,7 @@ export function AddDeviceModal(props: {
 
 function AddDevice(props: { readonly initialCode: string | null; readonly onClose: () => void }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [step, setStep] = useState<Step>({ step: 'enter' });
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);

@@ -7,8 +7,7 @@ import { useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { QuarantinedItem, RecordKind, SyncIssue, UnsentChange } from '@hale/client';
-import { useQuarantine, useSyncIssues, useUnsent } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useQuarantine, useSyncIssues, useUnsent, useHaleSession } from '@hale/react';
 import { issueWords, quarantineWords, streamTypeOf, streamTypeOfKind } from './describe';
 
 export function ProblemsFor(props: { readonly kind: RecordKind; readonly id?: string }): ReactNode {
@@ -52,7 +51,7 @@ export function IssueAlert(props: { readonly issue: SyncIssue }): ReactNode {
 
 export function QuarantineAlert(props: { readonly item: QuarantinedItem }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [busy, setBusy] = useState(false);
   const words = quarantineWords(t, props.item.reason);
   const { stream, id, rev } = props.item;
@@ -83,7 +82,7 @@ export function QuarantineAlert(props: { readonly item: QuarantinedItem }): Reac
 
 export function UnsentAlert(props: { readonly change: UnsentChange }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const words = issueWords(t, props.change.code);
   return (
     <Alert color="red" title={t('unsent.title')} data-code={props.change.code}>

@@ -9,9 +9,8 @@ import { Anchor, Badge, Button, Group, Paper, Stack, Text, TextInput } from '@ma
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
-import { useSearch } from '@hale/react';
+import { useSearch, useHaleSession } from '@hale/react';
 import type { RecordKind, StoredRecord } from '@hale/client';
-import { useOpenSession } from '../../boot/app-state';
 import { KINDS, slugOfKind } from '../../records/kinds';
 import { recordSummary, recordTitle } from '../../records/format';
 import { fieldsOf } from '../../records/write';
@@ -56,7 +55,7 @@ export const FIRST_HITS = 20;
 
 function Results(props: { readonly q: string }): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   // "Show more" holds for the query it was asked for; the next keystroke starts at FIRST_HITS again.
   const [more, setMore] = useState<{ readonly q: string; readonly limit: number } | null>(null);
   const limit = more?.q === props.q ? more.limit : FIRST_HITS;

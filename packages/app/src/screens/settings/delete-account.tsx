@@ -12,8 +12,9 @@ import { notifications } from '@mantine/notifications';
 import { IconTrash } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
-import { useApp, useOpenSession } from '../../boot/app-state';
+import { useApp } from '../../boot/app-state';
 import { haleErrorText } from '../../i18n/error-words';
+import { useHaleSession } from '@hale/react';
 
 /**
  * The store's IndexedDB databases themselves (the library empties them; their names still hold the
@@ -36,7 +37,7 @@ const dropDatabases = async (ids: readonly string[]): Promise<void> => {
 export function DeleteAccount(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [open, setOpen] = useState(false);
   const [typed, setTyped] = useState('');
   const [busy, setBusy] = useState(false);

@@ -8,14 +8,13 @@ import { useSearchParams } from 'react-router';
 import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type ListedDevice } from '@hale/client';
-import { useDevices } from '@hale/react';
-import { useOpenSession } from '../../boot/app-state';
+import { useDevices, useHaleSession } from '@hale/react';
 import { formatDate, shortId } from '../../records/format';
 import { AddDeviceModal } from '../pairing/add-device';
 
 export function DevicesPanel(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const devices = useDevices();
   const [revoking, setRevoking] = useState<ListedDevice | null>(null);
   const [error, setError] = useState<string | null>(null);

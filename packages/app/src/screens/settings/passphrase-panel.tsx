@@ -2,14 +2,14 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Paper, PasswordInput, Stack, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { useOpenSession } from '../../boot/app-state';
 import { accountErrorText } from '../start/account-errors';
 import { passphraseStrength } from '../start/passphrase-strength';
 import { NewPassphraseField } from '../start/strength-meter';
+import { useHaleSession } from '@hale/react';
 
 export function PassphrasePanel(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [old, setOld] = useState('');
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');

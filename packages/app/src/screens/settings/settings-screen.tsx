@@ -19,7 +19,7 @@ import {
 import { IconDownload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
-import { useApp, useOpenSession } from '../../boot/app-state';
+import { useApp } from '../../boot/app-state';
 import { COLOR_SCHEMES, isServerUrl, LANGUAGES, LOCK_MINUTES } from '../../boot/settings';
 import { PageHeader } from '../../ui/page-header';
 import { DevicesPanel } from './devices-panel';
@@ -27,10 +27,11 @@ import { PassphrasePanel } from './passphrase-panel';
 import { AppPanel } from './app-panel';
 import { DeleteAccount } from './delete-account';
 import { haleErrorText } from '../../i18n/error-words';
+import { useHaleSession } from '@hale/react';
 
 function ExportPanel(): ReactNode {
   const { t } = useTranslation();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const download = async (): Promise<void> => {
@@ -122,7 +123,7 @@ function PreferencesPanel(): ReactNode {
 function ServerPanel(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
-  const session = useOpenSession();
+  const session = useHaleSession();
   const [address, setAddress] = useState(app.settings.server);
   const [confirm, setConfirm] = useState(false);
   const valid = isServerUrl(address.endsWith('/') ? address : `${address}/`);
