@@ -53,7 +53,8 @@ export default defineConfig({
       'node --import tsx src/main.ts',
       `--port ${PORT}`,
       `--data-dir ${dataDir}`,
-      `--app-dir ${path.join(root, 'packages/app/dist')}`,
+      // HALE_APP_DIR: a copy of the build, for a run that others' rebuilds must not change under it.
+      `--app-dir ${process.env['HALE_APP_DIR'] ?? path.join(root, 'packages/app/dist')}`,
       // Every browser context of the run comes from 127.0.0.1: one address's budget would throttle them.
       '--rate-per-address 2000',
       '--log-level warn',
