@@ -2,9 +2,12 @@
 // server): a record is found again by its source identity (business identifiers, else the patient's
 // identifier + type + id), never by the file's name. The same data under another name adds nothing, a
 // blood type read into the profile is not a new result the second time, a changed resource becomes the
-// next version of its record, and one edited in Hale since stays as edited, listed as a conflict.
+// next version of its record, and one edited in Hale since stays as edited, listed as a conflict. What an
+// import lists or asks instead of refusing the file: a record naming someone else (its path), a file naming
+// no one (whose chart?), an embedded file unlike its declared size or hash; and a cancel.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HaleSession } from '@hale/client';
@@ -219,5 +222,30 @@ describe('importing the same data again (#63, item 3)', () => {
     expect(report.skipped.filter((s) => s.reason.includes('cancelled'))).toHaveLength(
       121 - report.imported.length,
     );
+  });
+
+  it('an embedded file that is not what its record declares (size, hash) is listed, not imported', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const bytes = new TextEncoder().encode('%PDF-1.4 discharge letter');
+    const data = Buffer.from(bytes).toString('base64');
+    const sha1 = createHash('sha1').update(bytes).digest('base64');
+    const doc = (id: string, declared: object) => ({
+      resourceType: 'DocumentReference',
+      id,
+      status: 'current',
+      subject: { reference: PATIENT },
+      content: [{ attachment: { contentType: 'application/pdf', title: `${id}.pdf`, data, ...declared } }],
+    });
+    const file = ndjson([
+      resources()[0]!,
+      doc('right', { size: bytes.length, hash: sha1 }),
+      doc('short', { size: bytes.length + 10 }),
+      doc('altered', { hash: createHash('sha1').update('something else').digest('base64') }),
+    ]);
+    const report = await session.io.importFhir(file, { source: 'letters.ndjson' });
+    expect(report.imported.map((r) => r.kind)).toEqual(['Profile', 'HealthDocument']);
+    expect(report.skipped.map((s) => s.path)).toEqual(['line 3', 'line 4']);
+    expect(report.skipped[0]?.reason).toContain('its record says');
+    expect(report.skipped[1]?.reason).toContain('hash');
   });
 });

@@ -11,7 +11,18 @@ export interface PendingFile {
   readonly data: string;
   readonly mediaType: string;
   readonly fileName: string;
+  /** What the Attachment declares of its data (`size`, `hash`: base64 SHA-1), checked before import. */
+  readonly declared?: { readonly size?: number; readonly sha1?: string };
 }
+
+/** The `size` and `hash` an Attachment declares, when it declares any. */
+export const declaredOf = (attachment: Json): Pick<PendingFile, 'declared'> => {
+  const size = typeof attachment['size'] === 'number' ? attachment['size'] : undefined;
+  const sha1 = str(attachment['hash']);
+  return size === undefined && sha1 === undefined
+    ? {}
+    : { declared: { ...(size === undefined ? {} : { size }), ...(sha1 === undefined ? {} : { sha1 }) } };
+};
 
 export type MapOutcome =
   | {

@@ -22,6 +22,7 @@ import {
   type Json,
 } from './fhir-import-read';
 import {
+  declaredOf,
   defined,
   oneOf,
   record,
@@ -126,6 +127,7 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
         data,
         mediaType: str(a['contentType']) ?? 'application/octet-stream',
         fileName: str(a['title']) ?? 'attachment',
+        ...declaredOf(a),
       });
   }
   const components = list(r['component']).filter(isJson).map(componentOf);
@@ -199,6 +201,7 @@ const embedded = (attachment: unknown, title: string): PendingFile | string => {
     data,
     mediaType: str(attachment['contentType']) ?? 'application/octet-stream',
     fileName,
+    ...declaredOf(attachment),
   };
 };
 

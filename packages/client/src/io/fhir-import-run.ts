@@ -5,6 +5,8 @@
  *
  * Invariants:
  * - A refused file writes nothing (RecordsIoError IMPORT_REFUSED, the model's reason and issues).
+ * - An embedded file is checked against the size and hash (SHA-1) its Attachment declares: a record whose
+ *   file differs is listed as not imported, with why (planImport already says so).
  * - Records held are found again by source identity (the model's plan): the same data, under any file
  *   name, writes nothing; a resource changed in the source updates its record (a new version); one edited
  *   in Hale since is left as edited and listed in `conflicts`.
@@ -138,8 +140,58 @@ export async function planImport(
       issues: plan.error.issues,
     });
   }
-  return plan.value;
+  return withFilesChecked(plan.value);
 }
+
+/** Standard base64 of bytes. */
+const toBase64 = (bytes: Uint8Array): string => {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+};
+
+/** Why an embedded file is not what its Attachment declares (`size`, `hash`), or undefined. */
+const fileMismatch = async (file: PendingFile): Promise<string | undefined> => {
+  const bytes = fromBase64(file.data);
+  if (bytes === undefined) return `${file.fileName}: the embedded file is not base64`;
+  const { size, sha1 } = file.declared ?? {};
+  if (size !== undefined && size !== bytes.length)
+    return `${file.fileName}: the file holds ${bytes.length} bytes, its record says ${size}: it may be damaged or cut short`;
+  if (sha1 !== undefined) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-1', bytes));
+    if (toBase64(digest) !== sha1.replace(/\s+/g, ''))
+      return `${file.fileName}: the file's hash is not the one its record declares: it may be damaged or altered`;
+  }
+  return undefined;
+};
+
+/** The plan with each record whose embedded file is not what it declares moved to not imported. */
+const withFilesChecked = async (plan: FhirImportPlan): Promise<FhirImportPlan> => {
+  const bad = new Map<string, string>();
+  for (const planned of [...plan.records, ...plan.updates]) {
+    for (const file of planned.files) {
+      const why = await fileMismatch(file);
+      if (why !== undefined && !bad.has(planned.id)) bad.set(planned.id, why);
+    }
+  }
+  if (bad.size === 0) return plan;
+  const listing = (p: PlannedRecord): ImportListing => ({
+    path: p.path,
+    resourceType: p.origin.resourceType,
+    originalId: p.origin.originalId,
+    reason: `not imported: ${bad.get(p.id)}`,
+  });
+  return {
+    ...plan,
+    records: plan.records.filter((p) => !bad.has(p.id)),
+    updates: plan.updates.filter((p) => !bad.has(p.id)),
+    skipped: [
+      ...plan.skipped,
+      ...[...plan.records, ...plan.updates].filter((p) => bad.has(p.id)).map(listing),
+    ],
+  };
+};
 
 /** Imports `input` into the chart (see the header); answers what was imported and what was not. */
 export async function importFhir(
