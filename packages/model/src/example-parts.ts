@@ -17,6 +17,9 @@ const ORIGIN: RecordOrigin = {
   resourceType: 'Resource',
   originalId: 'urn:uuid:4f2c1d7a-9a9e-4f5b-8c53-2d7b0f3e6a11',
   importedAt: UPDATED,
+  identity: ['https://riverside.example.org/mrn|MRN-22817'],
+  digest: '0123456789abcdef0123456789ab',
+  recordDigest: 'fedcba9876543210fedcba987654',
 };
 
 export interface ExampleParts {
