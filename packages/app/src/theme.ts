@@ -66,6 +66,9 @@ export const cssVariablesResolver: CSSVariablesResolver = () => ({
     '--mantine-color-red-filled-hover': '#7f1616',
     '--mantine-color-anchor': DARK_TEXT['hale'] ?? '#003a7a',
     '--mantine-primary-color-light-color': DARK_TEXT['hale'] ?? '#003a7a',
+    // The light variant's hover (the active menu item under the pointer) keeps that text at 7:1.
+    '--mantine-primary-color-light-hover': '#c4dcfb',
+    '--mantine-color-hale-light-hover': '#c4dcfb',
     ...Object.fromEntries(
       Object.entries(DARK_TEXT).flatMap(([name, color]) => [
         [`--mantine-color-${name}-text`, color],
