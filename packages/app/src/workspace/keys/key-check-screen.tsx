@@ -44,9 +44,9 @@ export function KeyCheckScreen(): ReactNode {
   return (
     <Stack maw={880}>
       <PageHeader title={t('workspace.keys.checkTitle')} back="/workspace/patients" />
-      <Text>{t('workspace.keys.checkExplain')}</Text>
       {patientId === null ? (
         <Stack gap="xs">
+          <Text mb="xs">{t('workspace.keys.checkExplain')}</Text>
           <Title order={2} size="h4">
             {t('workspace.keys.scanPatient')}
           </Title>
