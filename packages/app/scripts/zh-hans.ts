@@ -10,6 +10,8 @@ import type { Translation } from '../src/i18n/en';
 
 /** Reviewed: key path → the Simplified text to use instead of the converter's. */
 export const REVIEWED: Readonly<Record<string, string>> = {
+  // Each language by its own name, in every language.
+  'languages.zh-Hant': '繁體中文',
   'fields.primaryCareProvider': '家庭医生',
   'fields.providerId': '医生',
   'fields.clinicianId': '医生',

@@ -110,3 +110,11 @@ describe('translations', () => {
     expect(zhHans).toEqual(makeZhHans());
   });
 });
+
+describe('the language list', () => {
+  it('names each language by its own name, whatever the language shown', () => {
+    for (const table of [en, zhHant, zhHans]) {
+      expect(table.languages).toEqual({ en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' });
+    }
+  });
+});

@@ -18,8 +18,8 @@ export const zhHans: Translation = {
     you: '您',
   },
   languages: {
-    en: '英文',
-    'zh-Hant': '繁体中文',
+    en: 'English',
+    'zh-Hant': '繁體中文',
     'zh-Hans': '简体中文',
   },
   failed: {

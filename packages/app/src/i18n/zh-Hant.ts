@@ -19,7 +19,8 @@ export const zhHant: Translation = {
     yes: '是',
     you: '您',
   },
-  languages: { en: '英文', 'zh-Hant': '繁體中文', 'zh-Hans': '簡體中文' },
+  // Each language by its own name: a person who switched by mistake finds theirs.
+  languages: { en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' },
   failed: {
     title: 'Hale 無法開啟',
     what: '發生了什麼',
