@@ -3,14 +3,17 @@
 // fake capture playing a picture of it) after a forged one from a photo was said in words; the patient reads
 // the clinician's code from a photo after a forged one; both turn green, the same 60 digits on both screens,
 // and the chart says the key was compared. Then an invite: the clinician's QR code (and poster), scanned by
-// a patient's camera, shares without any comparison.
+// a patient's camera, shares without any comparison. Last, a directory entry in the clinician's name with
+// another account's key (what a server placing itself in between would list) is caught on both screens.
 import { webcrypto } from 'node:crypto';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import QRCode from 'qrcode';
 import { safetyNumber } from '@hale/crypto';
 import { cameraBrowser, showToCamera } from './camera';
 import { readQr } from './io-qr';
-import { checkScreen, go, signUp, uniqueName } from './support';
+import { openHale } from '@hale/client';
+import { nodePlatform } from '@hale/platform-node';
+import { checkScreen, go, PASSPHRASE, signUp, uniqueName } from './support';
 import { signUpClinician } from './workspace-support';
 
 // Two people signing up, each screen checked at two sizes: longer than the default.
@@ -212,5 +215,56 @@ test("a patient scans the clinician's invite with the camera and shares without 
     await expect(dr.getByTestId('patients-list')).toContainText('Lee Ji-woo', { timeout: 60_000 });
   } finally {
     await camera.browser.close();
+  }
+});
+
+test("an entry in the clinician's name with another key is caught by the comparison on both screens", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const dr = await openPage(browser, baseURL ?? '');
+  await signUpClinician(dr, { displayName: 'Dr Mara Quist' });
+  // Someone in between lists an account of its own under her name: its key, its signature, a clinic nearby.
+  const hale = await openHale({ server: baseURL ?? '', platform: nodePlatform() });
+  const { session: impostor } = await hale.createAccount({
+    role: 'provider',
+    passphrase: PASSPHRASE,
+    loginName: uniqueName('dr'),
+    deviceName: 'desk',
+  });
+  try {
+    await impostor.directory.publishProfile({
+      displayName: 'Dr Mara Quist',
+      specialty: 'Family medicine',
+      clinic: 'Harbour Clinic, east wing',
+      identifier: '',
+    });
+    await signUp(page, { loginName: uniqueName('pat'), fullName: 'Ruth Abebe' });
+    await go(page, '/care/sharing/new');
+    await page.getByLabel('Name, specialty or clinic').fill('Quist');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page
+      .getByRole('list', { name: 'Clinicians found' })
+      .getByRole('button')
+      .filter({ hasText: 'east wing' })
+      .click();
+    const patientCode = await readQr(page.getByTestId('safety-qr').getByRole('img'));
+
+    // The real clinician reads the patient's code: her number with this patient is another.
+    await go(dr, '/workspace/check');
+    await photoOf(dr, 'patient-code-reader', await QRCode.toBuffer(patientCode));
+    await expect(dr.getByTestId('key-check-mismatch')).toContainText('Someone may be between you and');
+    await expect(dr.getByTestId('key-check-match')).toHaveCount(0);
+
+    // The patient reads the real clinician's code: another account's, another number.
+    await photoOf(page, 'safety-reader', await screenPicture(dr, 'safety-qr'));
+    const differ = page.getByTestId('scan-mismatch');
+    await expect(differ).toContainText('This code comes from another account’s screen');
+    await expect(differ).toContainText('Someone may be between you and Dr Mara Quist');
+    await expect(page.getByRole('button', { name: 'The numbers match' })).toBeDisabled();
+    await checkScreen(page, 'care-share-compare-mismatch');
+  } finally {
+    await impostor.close();
   }
 });
