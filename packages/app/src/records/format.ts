@@ -7,7 +7,15 @@ import { valueAt } from './values';
 
 export const formatDate = (value: string): string => {
   if (/^\d{4}$/.test(value)) return value;
-  if (/^\d{4}-\d{2}$/.test(value)) return dayjs(`${value}-01`).format('MMM YYYY');
+  // A month of a year in the language's own order ("Jun 2021", "2021年6月").
+  if (/^\d{4}-\d{2}$/.test(value)) {
+    const [year, month] = value.split('-').map(Number) as [number, number];
+    return new Intl.DateTimeFormat(dayjs.locale(), {
+      year: 'numeric',
+      month: 'short',
+      timeZone: 'UTC',
+    }).format(Date.UTC(year, month - 1, 1));
+  }
   const d = dayjs(value);
   if (!d.isValid()) return value;
   return value.length > 10 ? d.format('ll LT') : d.format('ll');
