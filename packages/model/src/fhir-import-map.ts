@@ -130,7 +130,20 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
   }
   const clinical = codeOf(r['clinicalStatus']);
   const reaction = first(r['reaction']);
-  return record(
+  // Read but not all kept: said, so that no one takes the record for the whole of the source.
+  const partly = [
+    ...(verification !== undefined && verification !== 'confirmed'
+      ? [`verificationStatus (${verification}: the allergy is shown without it)`]
+      : []),
+    ...(list(r['reaction']).length > 1 ? ['reaction (all but the first)'] : []),
+    ...(reaction !== undefined && list(reaction['manifestation']).length > 1
+      ? ['reaction.manifestation (all but the first)']
+      : []),
+    ...(str(r['recordedDate']) !== undefined && instant(r['recordedDate']) === undefined
+      ? ['recordedDate (a date without a time: the import time is shown)']
+      : []),
+  ];
+  const outcome = record(
     'Allergy',
     r,
     [
@@ -159,6 +172,7 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       notes: notesOf(r['note']),
     },
   );
+  return 'kind' in outcome ? { ...outcome, notKept: [...outcome.notKept, ...partly] } : outcome;
 };
 
 const DOSE_OF = (applied: Json | undefined): string | undefined => {

@@ -232,6 +232,34 @@ describe('malformed and hostile files, refused whole', () => {
     expect(error.issues[0]?.path).toBe('entry[1].resource.code.coding[0].code');
   });
 
+  it('an allergy says what it read but did not keep: an unconfirmed status, more reactions, a date-only recording', () => {
+    const allergy = {
+      resourceType: 'AllergyIntolerance',
+      verificationStatus: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification',
+            code: 'unconfirmed',
+          },
+        ],
+      },
+      code: { text: 'Penicillin' },
+      recordedDate: '2019-03-02',
+      reaction: [
+        { manifestation: [{ text: 'Hives' }, { text: 'Wheeze' }] },
+        { manifestation: [{ text: 'Rash' }] },
+      ],
+      patient: { reference: 'Patient/p1' },
+    };
+    const [only] = planned(JSON.stringify(allergy)).records;
+    expect(only?.notKept).toEqual([
+      'verificationStatus (unconfirmed: the allergy is shown without it)',
+      'reaction (all but the first)',
+      'reaction.manifestation (all but the first)',
+      'recordedDate (a date without a time: the import time is shown)',
+    ]);
+  });
+
   it('lists a record naming a person not in the file with its path; refuses two patients', () => {
     const nowhere = {
       fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000006',
