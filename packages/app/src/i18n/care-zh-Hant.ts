@@ -127,7 +127,7 @@ export const careZhHant: Strings<typeof careEn> = {
     theyMatch: '數字相符',
     theyDiffer: '數字不相符',
     differAdvice:
-      '沒有分享任何內容。現在請不要分享:請親自或打電話(不要透過 Hale)向 {{name}} 的診所確認是否有任何變動,再比對一次。',
+      '沒有分享任何內容。現在請不要分享:請親自或打電話(不要經由 Hale)向 {{name}} 的診所確認是否有任何變動,再比對一次。',
     whatWith: '{{name}} 可以查看的內容',
     levelsExplain:
       '讀取:對方可以看到這些記錄及之後新增的內容。讀取及寫入:對方還可以新增(檢驗結果、計劃、回覆訊息);對方寫入的內容都有其簽章。',

@@ -1364,7 +1364,7 @@ export const zhHans: Translation = {
       theyMatch: '数字相符',
       theyDiffer: '数字不相符',
       differAdvice:
-        '没有分享任何内容。现在请不要分享:请亲自或打电话(不要透过 Hale)向 {{name}} 的诊所确认是否有任何变动,再比对一次。',
+        '没有分享任何内容。现在请不要分享:请亲自或打电话(不要经由 Hale)向 {{name}} 的诊所确认是否有任何变动,再比对一次。',
       whatWith: '{{name}} 可以查看的内容',
       levelsExplain:
         '读取:对方可以看到这些记录及之后添加的内容。读取及写入:对方还可以添加(检验结果、计划、回复消息);对方写入的内容都有其签名。',
@@ -1704,7 +1704,7 @@ export const zhHans: Translation = {
       count_other: '{{count}} 份病历',
       none: '尚无病人将病历分享给您',
       noneEnded: '没有已结束的病历',
-      noneHint: '病人在名录中找到您、比对您的密钥,再选择要分享的内容。',
+      noneHint: '病人扫描您的邀请,或在名录中找到您并与您比对密钥,再选择要分享的内容。',
       accessEnded: '访问已结束',
     },
     patient: {
@@ -2070,7 +2070,7 @@ export const zhHans: Translation = {
       qrLabel: '您与这位病人之间安全码的 QR 码',
       qrHint: '病人在其 Hale 的“比对密钥”步骤扫描这个码。',
       differAdvice:
-        '再次比对之前,请不要依赖或写入这份病历。请告诉病人现在不要分享,并亲自或打电话(不要透过 Hale)询问您的诊所。',
+        '再次比对之前,请不要依赖或写入这份病历。请告诉病人现在不要分享,并亲自或打电话(不要经由 Hale)询问您的诊所。',
     },
   },
   pairing: {

@@ -62,7 +62,8 @@ export const workspaceEn = {
     count_other: '{{count}} charts',
     none: 'No patient has shared a chart with you yet',
     noneEnded: 'No chart has ended',
-    noneHint: 'A patient finds you in the directory, compares your key and chooses what to share.',
+    noneHint:
+      'A patient scans your invite, or finds you in the directory and compares your key with you; then they choose what to share.',
     accessEnded: 'Access ended',
   },
   patient: { unnamed: 'Patient {{id}}', endedUnnamed: 'A patient whose access ended ({{id}})' },

@@ -62,7 +62,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     count_other: '{{count}} 份病歷',
     none: '尚無病人將病歷分享給您',
     noneEnded: '沒有已結束的病歷',
-    noneHint: '病人在名錄中找到您、比對您的金鑰,再選擇要分享的內容。',
+    noneHint: '病人掃描您的邀請,或在名錄中找到您並與您比對金鑰,再選擇要分享的內容。',
     accessEnded: '存取已結束',
   },
   patient: { unnamed: '病人 {{id}}', endedUnnamed: '已結束存取的病人({{id}})' },
@@ -416,6 +416,6 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     qrLabel: '您與這位病人之間安全碼的 QR 碼',
     qrHint: '病人在其 Hale 的「比對金鑰」步驟掃描這個碼。',
     differAdvice:
-      '再次比對之前,請不要依賴或寫入這份病歷。請告訴病人現在不要分享,並親自或打電話(不要透過 Hale)詢問您的診所。',
+      '再次比對之前,請不要依賴或寫入這份病歷。請告訴病人現在不要分享,並親自或打電話(不要經由 Hale)詢問您的診所。',
   },
 };

@@ -84,6 +84,18 @@ export function PatientsScreen(): ReactNode {
             <Text c="dimmed" size="sm">
               {t('workspace.patients.noneHint')}
             </Text>
+            {show !== 'ended' && (
+              <Button
+                component={Link}
+                to="/workspace/invite"
+                variant="default"
+                mt="xs"
+                w="fit-content"
+                leftSection={<IconUserPlus size={18} />}
+              >
+                {t('workspace.invite.title')}
+              </Button>
+            )}
           </Stack>
         </Paper>
       ) : (
