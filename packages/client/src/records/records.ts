@@ -665,6 +665,8 @@ export const createRecords = (deps: RecordsDeps) => {
             return previous ? { previous, document: fresh } : { document: fresh };
           });
         let failed = moved;
+        // Why the last round wrote nothing or not all: moved before the write, or the store's answer.
+        let how = `${[...moved].join(', ')}: changed before the write`;
         if (moved.size === 0) {
           unlocked();
           // Registered before the write (RxDB may hand it to the push at once), with what a round before
@@ -673,6 +675,7 @@ export const createRecords = (deps: RecordsDeps) => {
           const cancel = deps.onGroup?.(members) ?? (() => {});
           const { error } = await collection.storageInstance.bulkWrite(rows, 'hale-write-all');
           failed = new Set(error.map((e) => e.documentId));
+          how = error.map((e) => `${e.documentId}: ${e.status}`).join(', ');
           written.push(...plan.filter((p) => !failed.has(p.document.id)));
           if (failed.size === 0) break;
           if (written.length === 0) cancel();
@@ -680,7 +683,7 @@ export const createRecords = (deps: RecordsDeps) => {
         if (tries >= WRITE_ALL_TRIES)
           throw new RecordError(
             'RECORD_CHANGED',
-            `records changed while they were written: ${[...failed].join(', ')}`,
+            `records changed while they were written (${how}); write again`,
           );
         // Overtaken by another write of the same record: checked again on what it holds now. When nothing
         // was written (a state moved before the write), the others go again as checked.
