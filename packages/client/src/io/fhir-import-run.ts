@@ -159,7 +159,7 @@ const fileMismatch = async (file: PendingFile): Promise<string | undefined> => {
   if (size !== undefined && size !== bytes.length)
     return `${file.fileName}: the file holds ${bytes.length} bytes, its record says ${size}: it may be damaged or cut short`;
   if (sha1 !== undefined) {
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-1', bytes));
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-1', new Uint8Array(bytes)));
     if (toBase64(digest) !== sha1.replace(/\s+/g, ''))
       return `${file.fileName}: the file's hash is not the one its record declares: it may be damaged or altered`;
   }
