@@ -2,24 +2,10 @@
  * The app reaches the session only through @hale/react's hooks: the linter refuses `useOpenSession`
  * anywhere but the layout that hands the session to `<HaleProvider>` (eslint.config.js, as `npm run lint`).
  */
-import { ESLint } from 'eslint';
-import tseslint from 'typescript-eslint';
+import { restrictedImports } from '../../../scripts/lint-probe';
 import { describe, expect, it } from 'vitest';
 
-const lint = async (filePath: string, code: string): Promise<string[]> => {
-  // The probe is no file of the TypeScript project: the same config, type information off.
-  const eslint = new ESLint({
-    cwd: new URL('../../..', import.meta.url).pathname,
-    overrideConfig: [
-      tseslint.configs.disableTypeChecked,
-      { languageOptions: { parserOptions: { projectService: false, project: null } } },
-    ],
-  });
-  const [result] = await eslint.lintText(code, { filePath });
-  const messages = result?.messages ?? [];
-  expect(messages.filter((m) => m.fatal === true)).toEqual([]);
-  return messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
-};
+const lint = restrictedImports;
 
 describe('how the app reaches the session', () => {
   it('a screen that takes the session from the app state is refused', async () => {

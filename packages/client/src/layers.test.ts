@@ -3,25 +3,11 @@
  * - The whole tree: no upward import, no folder cycle, no file circle (scripts/check-client-layers.ts).
  * - eslint.config.js, as `npm run lint` runs it: an import of a higher or same-layer folder is an error.
  */
-import { ESLint } from 'eslint';
-import tseslint from 'typescript-eslint';
+import { restrictedImports } from '../../../scripts/lint-probe';
 import { describe, expect, it } from 'vitest';
 import { checkClientLayers } from '../../../scripts/check-client-layers';
 
-const lint = async (filePath: string, code: string): Promise<string[]> => {
-  // The probe is no file of the TypeScript project: lint it with the same config, type information off.
-  const eslint = new ESLint({
-    cwd: new URL('../../..', import.meta.url).pathname,
-    overrideConfig: [
-      tseslint.configs.disableTypeChecked,
-      { languageOptions: { parserOptions: { projectService: false, project: null } } },
-    ],
-  });
-  const [result] = await eslint.lintText(code, { filePath });
-  const messages = result?.messages ?? [];
-  expect(messages.filter((m) => m.fatal === true)).toEqual([]);
-  return messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
-};
+const lint = restrictedImports;
 
 describe('client layers', () => {
   it('the tree has no upward import, no folder cycle and no file circle', () => {
