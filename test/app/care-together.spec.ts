@@ -17,6 +17,8 @@ test('messages both ways with receipts, appointments booked and confirmed, a pla
   page,
   baseURL,
 }) => {
+  // Two people, each screen checked at two sizes: a long journey.
+  test.slow();
   const clinician = await openClinician(baseURL ?? '', 'Dr Amara Okafor', {
     availability: { timeZone: 'America/New_York', from: '09:00', to: '12:00' },
   });

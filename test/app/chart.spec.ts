@@ -18,6 +18,8 @@ const PNG = Buffer.from(
 );
 
 test('sign up, add every kind, reload, unlock: all there', async ({ page, baseURL }) => {
+  // Every kind added and its screens checked at two sizes: a long journey.
+  test.slow();
   // The journeys share one server: each names its clinicians apart from every other journey's.
   const clinic = await createProvider(baseURL ?? '', 'Dr Chang Yu-Hsuan');
   await signUp(page, { loginName: uniqueName('pat'), fullName: 'Chen Mei-Ling', shots: true });

@@ -1,18 +1,6 @@
 // The records-in-and-out screens in Chinese: no English string shows (Traditional, then Simplified).
 import { expect, test } from '@playwright/test';
-import { addRecord, checkScreen, go, signUp, uniqueName } from './support';
-
-/** Text a person sees that is English: runs of Latin letters, less what reads the same in every language. */
-const englishIn = (text: string): string[] =>
-  (text.match(/[A-Za-z][A-Za-z' ]{2,}/g) ?? [])
-    .map((s) => s.trim())
-    .filter(
-      (s) =>
-        !/^(Hale|FHIR|FHIR R|FHIR Bundle|Bundle|NDJSON|JSON|HL|IPS|SMART Health Links?|QR|Chrome on Linux|zip|files|mg)$/.test(
-          s,
-        ),
-    )
-    .filter((s) => s.length > 2);
+import { addRecord, checkScreen, go, signUp, uniqueName, noNotices, englishIn } from './support';
 
 const SCREENS = [
   '/records/import',
@@ -31,7 +19,7 @@ test('the import, export, summary, sharing and condition screens show no English
   await signUp(page, { loginName: uniqueName('zhio'), fullName: '陳美玲' });
   await addRecord(page, 'conditions', { name: '第二型糖尿病', onsetDate: '2019-03' });
   await addRecord(page, 'procedures', { name: '闌尾切除術', performedAt: '2011-07-02' });
-  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  await noNotices(page);
   await go(page, '/settings');
   await page.getByLabel('Language').selectOption('zh-Hant');
   await expect(page.getByRole('heading', { name: '設定', exact: true })).toBeVisible();

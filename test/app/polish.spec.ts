@@ -3,7 +3,7 @@
 // through the desktop shell's save dialog when its preload is there, and a record added and edited with
 // the keyboard alone.
 import { expect, test, type Page } from '@playwright/test';
-import { checkScreen, go, signUp, uniqueName } from './support';
+import { checkScreen, go, signUp, uniqueName, noNotices } from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 /** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
@@ -185,7 +185,7 @@ test('a record added and edited with the keyboard alone: skip link, focus shown,
 }) => {
   await signUp(page, { loginName: uniqueName('keys') });
   await page.mouse.move(0, 0);
-  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  await noNotices(page);
   // The first Tab reaches the skip link; it moves focus to the screen.
   // From the top of the page, as after a load: the first Tab reaches the skip link.
   await page.evaluate(

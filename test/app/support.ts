@@ -89,6 +89,25 @@ export async function fillFields(page: Page, fields: Readonly<Record<string, Fie
   }
 }
 
+/** Words that read the same in every language the app speaks (names, formats, the language's own name). */
+const SAME_IN_EVERY_LANGUAGE =
+  /^(Hale|FHIR|FHIR R|FHIR Bundle|Bundle|R4|LOINC|SOAP|PDF|YYYY|MM|DD|NDJSON|JSON|HL|IPS|SMART Health Links?|QR|Chrome on Linux|zip|files|mg|English)$/;
+
+/** Runs of Latin letters a screen shows, less the person's own words and what reads alike in every language. */
+export const englishIn = (text: string, written: readonly string[] = []): string[] =>
+  (written.reduce((rest, words) => rest.replaceAll(words, ' '), text).match(/[A-Za-z][A-Za-z' ]{2,}/g) ?? [])
+    .map((s) => s.trim())
+    .filter((s) => s.length > 2 && !SAME_IN_EVERY_LANGUAGE.test(s));
+
+/**
+ * Waits until no notice shows. The pointer leaves first: a notice under it (where Save was) would not
+ * close on its own while hovered.
+ */
+export async function noNotices(page: Page): Promise<void> {
+  await page.mouse.move(0, 0);
+  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+}
+
 /** Adds a record through its form; answers its id (from the detail page it opens). */
 export async function addRecord(
   page: Page,

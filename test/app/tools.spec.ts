@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { verifyFhirExport, type SignedFhirBundle } from '@hale/client';
-import { addRecord, checkScreen, go, signUp, uniqueName } from './support';
+import { addRecord, checkScreen, go, signUp, uniqueName, noNotices, englishIn } from './support';
 
 test('lab trend shows the entered values, converted, with out-of-range points marked', async ({ page }) => {
   await signUp(page, { loginName: uniqueName('lab') });
@@ -78,7 +78,7 @@ test('the emergency card prints on one page; the export is a Bundle verifyFhirEx
   await go(page, '/emergency');
   await expect(page.getByTestId('emergency-card')).toContainText('Sulfa drugs');
   await expect(page.getByTestId('emergency-card')).toContainText('+852 9123 4567');
-  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  await noNotices(page);
 
   await page.emulateMedia({ media: 'print' });
   const pdf = await page.pdf({ format: 'A4', printBackground: true });
@@ -111,20 +111,10 @@ test('the emergency card prints on one page; the export is a Bundle verifyFhirEx
   expect(await verifyFhirExport(tampered)).toMatchObject({ ok: false });
 });
 
-/** Text a person sees that is English: runs of Latin letters, less what reads the same in every language. */
-const englishIn = (text: string): string[] =>
-  (text.match(/[A-Za-z][A-Za-z' ]{2,}/g) ?? [])
-    .map((s) => s.trim())
-    .filter(
-      (s) =>
-        !/^(Hale|FHIR|Bundle|FHIR R|FHIR Bundle|R4|LOINC|SOAP|PDF|YYYY|MM|DD|Chrome on Linux|mg)$/.test(s),
-    )
-    .filter((s) => s.length > 2);
-
 test('in Chinese, no English string shows', async ({ page }) => {
   await signUp(page, { loginName: uniqueName('zh'), fullName: '陳美玲' });
   await addRecord(page, 'medications', { name: '二甲雙胍', dose: '500 mg' });
-  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  await noNotices(page);
   await go(page, '/settings');
   await page.getByLabel('Language').selectOption('zh-Hant');
   await expect(page.getByRole('heading', { name: '設定', exact: true })).toBeVisible();

@@ -57,6 +57,8 @@ export function DeleteAccount(): ReactNode {
       return;
     }
     await dropDatabases(ids).catch(() => undefined);
+    // Signing out clears the chart's notices; this one is about the account gone, so it comes after.
+    await app.signOut();
     notifications.show({
       color: 'teal',
       role: 'status',
@@ -64,7 +66,6 @@ export function DeleteAccount(): ReactNode {
       autoClose: 8000,
       closeButtonProps: { 'aria-label': t('common.close') },
     });
-    await app.signOut();
   };
 
   return (
