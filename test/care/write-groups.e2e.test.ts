@@ -2,24 +2,33 @@
 // reaches the server as one group it stores all or none, through the declared HaleSession on a real server.
 // The text's id is a record another clinician created while this device was offline (it could not know):
 // the server refuses that text NOT_AUTHOR, so the header is refused with it (GROUP_REFUSED), both are kept
-// unsent on the writer's device, and neither reaches the server or another device. The server's judgement
+// unsent on the writer's device, and neither reaches the server or another device. A group written offline
+// still goes out as one after the device restarts. The server's judgement
 // of raw group pushes: sync-server/src/core/push-group.test.ts.
+import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
+import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
+import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { newId } from '@hale/model';
-import type { startServer } from '@hale/sync-server/testing';
+import { createHttpApi } from '@hale/client/advanced';
+import { haleSessionOf } from '@hale/client/testing';
+import { registerAccount, type startServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { eventually } from '../support/devices';
+import { allPushed, ed, eventually, openDevice } from '../support/devices';
 import { input } from '../support/records';
 import { careDevice, share } from './care-devices';
 
 /** The `group` of every row the server's store was asked to write, per batch. */
 const batches: Array<Array<string | undefined>> = [];
+/** Every row the server's store was asked to write, by record id, with its group. */
+const written: Array<{ id: string; group: string | undefined }> = [];
 const watched: NonNullable<Parameters<typeof startServer>[0]>['wrapStore'] = (store) => ({
   ...store,
   docs: {
     ...store.docs,
     writeDocs: (rows, ...rest) => {
       batches.push(rows.map((r) => r.group));
+      written.push(...rows.map((r) => ({ id: r.doc.id, group: r.group })));
       return store.docs.writeDocs(rows, ...rest);
     },
   },
@@ -114,5 +123,33 @@ describe("a note's header and its text: one action, stored all or none", () => {
       expect([shownNote?.rv, shownNote?.record.title]).toEqual([1, 'Knee review']);
       expect(shownText?.record.assessment).toBe("Other's.");
     }
+  });
+
+  it('written offline, the group still goes out as one after the device restarts', async () => {
+    const t = server.t;
+    // Dexie over an IndexedDB that outlives the session, as the browser's does across app restarts.
+    const storage = getRxStorageDexie({
+      indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
+      IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
+    });
+    const dbName = `write-group-restart-${Date.now()}`;
+    const patient = await registerAccount(t);
+    const api = createHttpApi({ baseUrl: t.url, fetch });
+    const before = await openDevice(t, patient, { offline: true, storage, dbName, api });
+    const [allergy, condition] = await haleSessionOf(before, { api, ed }).records.writeAll([
+      { op: 'add', kind: 'Allergy', input: input('Allergy', { substance: 'Penicillin' }) },
+      { op: 'add', kind: 'Condition', input: input('Condition', { name: 'Asthma' }) },
+    ] as never);
+    await before.close(); // the app quits before it ever went online
+
+    written.length = 0;
+    const after = await openDevice(t, patient, { storage, dbName, api });
+    server.sessions.push(after);
+    await allPushed(after, 'the queued group pushed after the restart');
+    const groups = written.filter((r) => r.id === allergy!.id || r.id === condition!.id).map((r) => r.group);
+    expect(groups, 'both under one group').toEqual([groups[0], groups[0]]);
+    expect(groups[0]).toBeDefined();
+    const ids = [allergy!.id, condition!.id];
+    for (const id of ids) expect(await after.records.get(id)).not.toBeNull();
   });
 });

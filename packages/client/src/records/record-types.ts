@@ -109,7 +109,7 @@ export interface RecordsDeps {
    * Before `writeAll` writes several versions as one action: the sync engine sends them as one group the
    * server stores all or none (sync/write-groups.ts). Answers a cancel, called if the write fails.
    */
-  onGroup?: (members: readonly { id: string; rv: number }[]) => () => void;
+  onGroup?: (members: readonly { id: string; rv: number }[]) => Promise<() => void>;
   /**
    * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
    * The write resolves once what this returns settles: the session's audit note of the change is kept on

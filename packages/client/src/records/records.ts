@@ -672,7 +672,7 @@ export const createRecords = (deps: RecordsDeps) => {
           // Registered before the write (RxDB may hand it to the push at once), with what a round before
           // wrote of the action.
           const members = [...written, ...plan].map(({ document: d }) => ({ id: d.id, rv: d.rv }));
-          const cancel = deps.onGroup?.(members) ?? (() => {});
+          const cancel = (await deps.onGroup?.(members)) ?? (() => {});
           const { error } = await collection.storageInstance.bulkWrite(rows, 'hale-write-all');
           failed = new Set(error.map((e) => e.documentId));
           how = error.map((e) => `${e.documentId}: ${e.status}`).join(', ');

@@ -134,7 +134,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   core.dismissals = createDismissals(core);
   core.retry = createQuarantineRetry(core);
   core.sent = createSentLog(core);
-  core.groups = createWriteGroups();
+  core.groups = createWriteGroups(deps.meta);
   core.checkpoints = createCheckpoints(core);
   core.receive = createReceive(core);
   core.pull = createPull(core);
@@ -236,6 +236,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await headSeen.load();
       await headVerified.load();
       await pending.load();
+      await core.groups.load();
       // Versions waiting for their write key: RxDB took them as sent and hands them no more, so they count
       // as pending from the list, whatever became of the pending list's note.
       await keyWaits.load();
@@ -326,7 +327,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
      * Called before local writes of one user action (`records.writeAll`): they are pushed as one group the
      * server stores all or none. Answers the cancel of a write that failed.
      */
-    groupWrites: (members: readonly GroupMember[]): (() => void) => core.groups.add(members),
+    groupWrites: (members: readonly GroupMember[]): Promise<() => void> => core.groups.add(members),
     /** Called after each local write of record `id`, with the revision number it wrote. */
     notePending(id: string, rv: number): void {
       // A reply that came before the note (it answered this revision) leaves nothing pending.

@@ -86,6 +86,26 @@ export const SYNC_STATE = storedState('sync', {
     ]),
   ),
   /**
+   * Groups of local versions one user action wrote (sync/write-groups.ts), not yet stored by the server
+   * whole: the group id and its versions by record id and revision number. Key `write-groups`.
+   */
+  writeGroups: Type.Array(
+    Type.Object(
+      {
+        group: Type.String({ minLength: 1, maxLength: 64 }),
+        members: Type.Array(
+          Type.Object(
+            { id: Type.String({ maxLength: 64 }), rv: Type.Integer({ minimum: 0 }) },
+            { additionalProperties: false },
+          ),
+          { minItems: 2, maxItems: 20_000 },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 10_000 },
+  ),
+  /**
    * Keys of granted streams this device opened from envelopes, base64url, kept so the next session opens
    * only new envelopes (sync/key-cache.ts). Key `stream-keys`.
    */

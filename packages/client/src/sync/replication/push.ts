@@ -279,6 +279,8 @@ export const createPush = (core: EngineCore): Push => {
             core.sent.answeredRev(result.id, out[k]!.doc.rev, true);
             core.sent.noteStored(result.stream, result.id, result.seq);
             core.pending.settle(result.id, row.newDocumentState.rv);
+            const version = replaced?.get(byIndex[k]!)?.version ?? row.newDocumentState;
+            core.groups.stored(version.id, version.rv);
             stored = true;
             // Its wait for a write key (reported by an earlier attempt) has ended.
             core.issues.clearIssues({ code: 'NO_KEY', stream: result.stream, id: result.id });
