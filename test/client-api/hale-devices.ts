@@ -2,7 +2,7 @@
 // `nodePlatform`, against a real server; every session opened is closed after the test.
 import { afterEach } from 'vitest';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import type { HaleSession, Observed } from '@hale/client';
+import type { Hale, HaleSession, Observed } from '@hale/client';
 import { openHaleForTests, type HaleTestKnobs } from '@hale/client/testing';
 import { nodePlatform } from '@hale/platform-node';
 
@@ -26,7 +26,7 @@ export const createdSession = async (
   server: string,
   sessions: HaleSession[],
   options: { role?: 'patient' | 'provider'; knobs?: HaleTestKnobs } = {},
-): Promise<{ session: HaleSession; loginName: string }> => {
+): Promise<{ session: HaleSession; loginName: string; hale: Hale }> => {
   const hale = await openHaleForTests({ server, platform: nodePlatform() }, options.knobs);
   const loginName = uniqueLogin(options.role ?? 'patient');
   const { session } = await hale.createAccount({
@@ -36,7 +36,7 @@ export const createdSession = async (
     deviceName: 'first device',
   });
   sessions.push(session);
-  return { session, loginName };
+  return { session, loginName, hale };
 };
 
 /** A second device joining the account `loginName` with the passphrase. */

@@ -98,6 +98,7 @@ export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 
 // The care area (`session.care`): messages, appointments, availability, notifications, plans, notes.
 export type { AppointmentView, HaleCare, PlanView } from './hale/hale-care';
+export type { PatientNames } from './care/patient-names';
 export { CARE_ERROR_CODES, type CareErrorCode } from './care/errors';
 export {
   CARE_NOTIFICATION_TYPES,

@@ -80,6 +80,8 @@ export const careEn = {
     revokeTitle: 'Revoke the access of {{name}}?',
     revocationNotice:
       'Revoking stops all future access as soon as the server has it (at once when online; when this device is offline, once it reconnects) and re-keys the affected records. What this provider already synced to their devices cannot be recalled.',
+    revocationKeepsName:
+      'Their list keeps your name as they last saw it, on their device only, so they know whose chart it was. Of your records, only what they wrote themselves stays with them.',
     revokeConfirm: 'Revoke access',
     stepCut: 'Access cut on the server',
     stepCutPending: 'Waiting to reach the server: they keep access until this device is online',

@@ -77,6 +77,8 @@ export const careZhHant: Strings<typeof careEn> = {
     revokeTitle: '要撤銷 {{name}} 的存取權嗎?',
     revocationNotice:
       '撤銷後,伺服器一收到即停止所有往後的存取(連線時立即生效;本裝置離線時,於重新連線後生效),並為受影響的記錄更換金鑰。這位醫師已同步到其裝置上的內容無法收回。',
+    revocationKeepsName:
+      '對方的清單會保留您的姓名(以對方最後看到的為準),只存在對方的裝置上,讓對方知道那是誰的病歷。您的記錄中,只有對方自己寫的內容會留在對方那裡。',
     revokeConfirm: '撤銷存取權',
     stepCut: '伺服器已切斷存取',
     stepCutPending: '正等待送達伺服器:在本裝置恢復連線之前,對方仍保有存取權',

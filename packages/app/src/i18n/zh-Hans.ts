@@ -1335,6 +1335,8 @@ export const zhHans: Translation = {
       dropped_one: '有 {{count}} 条数据被略过:签名验证不符。',
       dropped_other: '有 {{count}} 条数据被略过:签名验证不符。',
       results: '找到的医生',
+      revocationKeepsName:
+        '对方的清单会保留您的姓名(以对方最后看到的为准),只存在对方的设备上,让对方知道那是谁的病历。您的记录中,只有对方自己写的内容会留在对方那里。',
       more: '显示更多',
       inviteExplain:
         '医生的邀请含有其密钥指纹:扫描对方的 QR 码、从照片读取,或粘贴对方传来的邀请或链接。Hale 会用它比对服务器出示的密钥。',

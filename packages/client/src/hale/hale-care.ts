@@ -11,6 +11,7 @@
  * | `plans` | `list` (with acknowledgement state) | diff, acknowledge |
  * | `notes` | `cosignQueue` (requests to this account) | requestCosign, cosign, declineCosign, status |
  * | `ownEntries` | — | patients, export (signed FHIR of this clinician's own entries) |
+ * | `patientNames` | `names` (kept after access ends) | remember (patient-names.ts) |
  *
  * Background duties while the session is open (they end with it): this device marks messages to its
  * account delivered as they arrive; a provider device keeps copies of its own entries (own-entries.ts) and,
@@ -25,6 +26,7 @@ import type { RecordOf, TimeWindow } from '@hale/model';
 import { Availability as AvailabilitySchema, type Availability, type BusyInterval } from '@hale/protocol';
 import { Type } from '@sinclair/typebox';
 import type { DeviceSession } from '../session/session';
+import { createPatientNames, type PatientNames } from '../care/patient-names';
 import type { StoredRecord } from '../records/records';
 import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionManager } from '../api/session-manager';
@@ -142,6 +144,8 @@ export interface HaleCare {
     patients(): Promise<string[]>;
     export(patientId: string): Promise<SignedFhirBundle>;
   };
+  /** The names this account saw its patients under, kept on this device after access ends (sealed). */
+  readonly patientNames: PatientNames;
 }
 
 export interface HaleCareDeps {
@@ -172,6 +176,7 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
   const plans = createPlans({ session, now });
   const cosign = createCosign({ session, now });
   const own = createOwnEntries({ session, ed: edOf, now });
+  const patientNames = createPatientNames({ session, now });
   const meta = createDeviceMeta(deviceMetaStore(session.db));
 
   const across = <
@@ -250,6 +255,7 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
         });
       }),
     );
+    void patientNames.load().catch(() => undefined);
     if (!provider) return;
     own.start();
     duties.push({ unsubscribe: () => own.stop() } as Subscription);
@@ -493,6 +499,7 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
       patients: () => own.patients(),
       export: (patientId) => own.export(patientId),
     },
+    patientNames: { names: patientNames.names, remember: (id, name) => patientNames.remember(id, name) },
   };
 }
 

@@ -117,6 +117,7 @@ export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
       >
         <Stack>
           <Text data-testid="revocation-notice">{t('care.sharing.revocationNotice')}</Text>
+          <Text size="sm">{t('care.sharing.revocationKeepsName')}</Text>
           {error !== null && (
             <Alert color="red" role="alert">
               {error}

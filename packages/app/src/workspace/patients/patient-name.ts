@@ -4,29 +4,18 @@
  *
  * | when | shown |
  * |---|---|
- * | the profile is shared and held | its full name (and remembered for the session) |
- * | access ended in this session, the profile purged | the name as it was while the grant stood |
- * | access ended before this session (nothing kept) | "A patient whose access ended" and the short id |
+ * | the profile is shared and held | its full name (kept: `care.patientNames.remember`) |
+ * | access ended, the profile purged | the name kept while the grant stood, across locks and restarts |
+ * | no name was ever shown | "A patient whose access ended" (ended) or "Patient" and the short id |
  *
- * Invariants: a remembered name lives in memory only, per open session (gone with the lock): nothing of the
- * patient's records is written to this device once access ends.
+ * Invariants: a kept name lives on this device only, sealed in its metadata (client care/patient-names.ts);
+ * nothing else of the patient's records is kept once access ends.
  */
+import { useEffect } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
-import type { HaleSession } from '@hale/client';
-import { useHaleSession, useRecords } from '@hale/react';
+import { useHaleSession, useObserved, useRecords } from '@hale/react';
 import { shortId } from '../../records/format';
-
-const seen = new WeakMap<HaleSession, Map<string, string>>();
-
-const namesOf = (session: HaleSession): Map<string, string> => {
-  let names = seen.get(session);
-  if (names === undefined) {
-    names = new Map();
-    seen.set(session, names);
-  }
-  return names;
-};
 
 export const unnamed = (t: TFunction, patientId: string): string =>
   t('workspace.patient.unnamed', { id: shortId(patientId) });
@@ -37,14 +26,15 @@ export function usePatientName(patientId: string, options: { readonly ended?: bo
   const profiles = useRecords('Profile', { patientId, limit: 5 });
   const profile =
     profiles.items.find((p) => p.record.status === 'active')?.record ?? profiles.items[0]?.record;
-  const names = namesOf(session);
+  const kept = useObserved(session.care.patientNames.names);
   const full = profile?.fullName;
-  if (full !== undefined && full !== '') {
-    names.set(patientId, full);
-    return full;
-  }
+  const shown = full !== undefined && full !== '' ? full : undefined;
+  useEffect(() => {
+    if (shown !== undefined) void session.care.patientNames.remember(patientId, shown).catch(() => undefined);
+  }, [session, patientId, shown]);
+  if (shown !== undefined) return shown;
   return (
-    names.get(patientId) ??
+    kept[patientId] ??
     (options.ended === true
       ? t('workspace.patient.endedUnnamed', { id: shortId(patientId) })
       : unnamed(t, patientId))
