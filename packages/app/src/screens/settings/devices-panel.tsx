@@ -74,7 +74,9 @@ export function DevicesPanel(): ReactNode {
                 style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
               >
                 <div>
-                  <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
+                  <Title order={3} fz="md" fw={600}>
+                    {d.name ?? shortId(d.deviceId)}
+                  </Title>
                   <Text size="xs" c="dimmed">
                     {t('devices.added', { when: formatDate(d.createdAt) })}
                   </Text>
