@@ -83,6 +83,10 @@ const FIXTURES: Partial<
     make: (c) => input('Appointment', { providerId: c.authorId, statusBy: c.authorId }),
     patch: { location: 'Elsewhere' },
   },
+  Comment: {
+    make: (c) => input('Comment', { about: c.note.noteId, aboutKind: 'MedicalNote' }),
+    patch: { text: 'Changed words.' },
+  },
 };
 
 const streamTypeOf = (kind: RecordKind): string | null => RECORD_KINDS[kind].streamType;
@@ -257,7 +261,7 @@ describe('the authorship matrix: every party tries every kind another wrote', ()
         const [answer] = (await raw.request<PushedFrame>({ t: 'push', rid: raw.rid(), rows: [forged] }))
           .results;
         const rule = streamAuthorship(streamTypeOf(kind) as never);
-        const judged = rule === 'author' || (rule === 'plan' && party.accountId !== P);
+        const judged = rule === 'author' || rule === 'writer' || (rule === 'plan' && party.accountId !== P);
         expect(
           answer?.status === 'error' ? answer.code : answer?.status,
           `${cell(kind, party)}: the server`,

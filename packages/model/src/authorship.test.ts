@@ -110,12 +110,26 @@ describe('authorship', () => {
     expect(authorshipIssues('Allergy', allergy, null, OTHER, EXAMPLE_PATIENT_ID)).toEqual([]);
   });
 
+  it("a comment is its writer's alone, the patient's too", () => {
+    const mine = held('Comment', EXAMPLE_PATIENT_ID);
+    expect(
+      authorshipIssues('Comment', mine, mine.data, EXAMPLE_PROVIDER_ID, EXAMPLE_PATIENT_ID),
+    ).toHaveLength(1);
+    expect(authorshipIssues('Comment', mine, null, EXAMPLE_PROVIDER_ID, EXAMPLE_PATIENT_ID)).toHaveLength(1);
+    expect(authorshipIssues('Comment', mine, null, EXAMPLE_PATIENT_ID, EXAMPLE_PATIENT_ID)).toEqual([]);
+    const theirs = held('Comment', EXAMPLE_PROVIDER_ID);
+    expect(
+      authorshipIssues('Comment', theirs, theirs.data, EXAMPLE_PATIENT_ID, EXAMPLE_PATIENT_ID),
+    ).toHaveLength(1);
+  });
+
   it('says which stream types the server judges', () => {
     const judged = Object.fromEntries(STREAM_TYPES.map((t) => [t, streamAuthorship(t)]));
     expect(judged).toMatchObject({
       note: 'author',
       encounter: 'author',
       'lab-result': 'author',
+      comment: 'writer',
       'treatment-plan': 'plan',
       allergy: 'open',
       'note-signature': 'open',

@@ -8,17 +8,19 @@
  * |---|---|---|
  * | `shared` | the patient's own entries (profile, allergies, medications, …) | the patient and any account with write access |
  * | `author` | MedicalNote, NoteVersion, Encounter, LabResult | its author's account only (`ownerOf`); one the patient wrote, as `shared` |
+ * | `writer` | Comment | the account that wrote it only, the patient's own too |
  * | `plan` | TreatmentPlan | its author; the patient changes only `acknowledgement`; one the patient wrote, as `shared` |
  * | `signature` | NoteSignature | who asked for it (`requestedBy`) and who signs (`signerId`); never the patient unless named |
  * | `message` | Message | its sender (content) and its recipient (delivery, see transitions.ts) |
  * | `appointment` | Appointment | the patient and the appointment's clinician (`providerId`) |
  *
  * Invariants:
- * - The author of an `author` or `plan` record is fixed by its first version: the field naming its writer
- *   (`authorId`, `editorId`, the first provenance) or, for a kind without one, the account of the version
- *   held (which, by this rule, only the author ever wrote).
+ * - The author of an `author`, `writer` or `plan` record is fixed by its first version: the field naming
+ *   its writer (`authorId`, `editorId`, the first provenance) or, for a kind without one, the account of
+ *   the version held (which, by this rule, only the author ever wrote).
  * - A record the patient imported or typed is the patient's: never shown as a clinician's, and open, like the
- *   patient's own entries, to the accounts it gave write access (the consent check decides those).
+ *   patient's own entries, to the accounts it gave write access (the consent check decides those); a
+ *   `writer` record (a comment) excepted, its writer's alone.
  * - Creations are not judged here (the transition rules check the fields naming the writer).
  * Failure modes: none thrown; issues carry rule `author` and name the field and the account that may.
  */
@@ -39,12 +41,14 @@ export const AUTHORSHIP: { readonly [K in RecordKind]: AuthorshipRule } = Object
 /**
  * What the server can judge of a stream type from what it holds in clear (the account that created each
  * record): `author`, a record is changed only by its creator, or by any account that may write the stream
- * when the patient created it; `plan`, also by the patient; `open`, not judged by the server.
+ * when the patient created it; `writer`, only by its creator; `plan`, also by the patient; `open`, not
+ * judged by the server.
  */
-export const streamAuthorship = (type: StreamType): 'author' | 'plan' | 'open' => {
+export const streamAuthorship = (type: StreamType): 'author' | 'writer' | 'plan' | 'open' => {
   const rules = kindsForStream(type).map((kind) => AUTHORSHIP[kind]);
   if (type === 'audit' || rules.length === 0) return 'open';
   if (rules.every((r) => r === 'author')) return 'author';
+  if (rules.every((r) => r === 'writer')) return 'writer';
   return rules.every((r) => r === 'plan') ? 'plan' : 'open';
 };
 
@@ -102,6 +106,8 @@ export const mayChange = (
       const owner = ownerOf(kind, held);
       return owner === patientId ? 'anyone' : [owner];
     }
+    case 'writer':
+      return [ownerOf(kind, held)];
     case 'signature':
       return [text(d['requestedBy']), text(d['signerId'])].filter((x): x is string => x !== undefined);
     case 'message':

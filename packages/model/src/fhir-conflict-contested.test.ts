@@ -194,6 +194,7 @@ const DISPUTED_BY_DELETION: Record<Exclude<RecordKind, 'ProviderProfile'>, reado
   Condition: ['Condition/{id}'],
   Procedure: ['Procedure/{id}'],
   FamilyHistory: ['FamilyMemberHistory/{id}'],
+  Comment: ['Communication/{id}'],
 };
 
 describe('every kind in conflict with a deletion', () => {

@@ -44,6 +44,8 @@ export interface MapContext {
   accountOf(reference: unknown): string | undefined;
   /** The id the record read from the resource a reference names will have, when it is imported. */
   newIdOf(reference: unknown): string | undefined;
+  /** The kind of that record: the kind that imports the resource a reference names in the file. */
+  importedKindOf(reference: unknown): RecordKind | undefined;
   /** The blood type read from an Observation of the file, for the Profile. */
   readonly bloodType: string | undefined;
   /** Whether a Profile is created from this file (then a blood-type Observation is absorbed into it). */

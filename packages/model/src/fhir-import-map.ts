@@ -529,7 +529,6 @@ const NOT_IMPORTED: Readonly<Record<string, string>> = {
   Goal: 'a care goal: Hale has no record kind for goals',
   CareTeam: 'a care team: Hale has no record kind for care teams',
   Composition: 'a clinical note or document index: notes are written and signed in Hale by their authors',
-  Communication: 'a message belongs to the conversation it was sent in',
   Appointment: 'appointments are booked in Hale with a Hale provider',
   Consent: 'sharing is granted in Hale, not imported',
   AuditEvent: 'an access log belongs to the account it was recorded for',

@@ -434,6 +434,10 @@ export const planFhirImport = (
       const target = find(reference, item);
       return target === undefined ? undefined : ids.get(target);
     },
+    importedKindOf: (reference) => {
+      const target = find(reference, item);
+      return target === undefined ? undefined : importerOf(target.resource.resourceType)?.kind;
+    },
     bloodType,
     profileImported,
     nextDoseOf: () => {

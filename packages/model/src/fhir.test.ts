@@ -66,6 +66,7 @@ describe('toFhirBundle with one record of every kind', () => {
       Condition: { type: 'Condition', id: (r) => r.record.id },
       Procedure: { type: 'Procedure', id: (r) => r.record.id },
       FamilyHistory: { type: 'FamilyMemberHistory', id: (r) => r.record.id },
+      Comment: { type: 'Communication', id: (r) => r.record.id },
     };
     for (const record of records) {
       const { type, id } = expected[record.kind];

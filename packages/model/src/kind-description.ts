@@ -27,7 +27,8 @@ import type { Profile } from './record-schemas';
 import type { StreamType } from './stream-types';
 
 /** Who may change a record once written (authorship.ts). */
-export type AuthorshipRule = 'shared' | 'author' | 'plan' | 'signature' | 'message' | 'appointment';
+export type AuthorshipRule =
+  'shared' | 'author' | 'writer' | 'plan' | 'signature' | 'message' | 'appointment';
 
 // ------------------------------------------------------------------------------------------------ FHIR
 

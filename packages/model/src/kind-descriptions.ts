@@ -15,6 +15,7 @@ import { STREAM_TYPES } from './stream-types';
 import { ALLERGY } from './kinds/allergy';
 import { APPOINTMENT } from './kinds/appointment';
 import { AUDIT_ENTRY } from './kinds/audit-entry';
+import { COMMENT } from './kinds/comment';
 import { CONDITION } from './kinds/condition';
 import { CONSENT } from './kinds/consent';
 import { EMERGENCY_CONTACT } from './kinds/emergency-contact';
@@ -41,6 +42,7 @@ export {
   mapFamilyMemberHistory,
   type FamilyHistory,
 } from './kinds/family-history';
+export { CommentSchema, exportComment, mapCommentCommunication, type Comment } from './kinds/comment';
 export { NOTE_VERSION_FIELDS } from './kinds/medical-note';
 
 /** Every kind, by the name records carry (`kind`). Kind names never change once records exist. */
@@ -65,6 +67,7 @@ export const KIND_DESCRIPTIONS = {
   Condition: CONDITION,
   Procedure: PROCEDURE,
   FamilyHistory: FAMILY_HISTORY,
+  Comment: COMMENT,
 } as const satisfies Readonly<Record<string, AnyKindDescription>>;
 
 type Descriptions = typeof KIND_DESCRIPTIONS;

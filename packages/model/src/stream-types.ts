@@ -17,6 +17,7 @@ export const STREAM_TYPES = [
   'condition',
   'procedure',
   'family-history',
+  'comment',
 ] as const;
 
 export type StreamType = (typeof STREAM_TYPES)[number];

@@ -51,6 +51,7 @@ describe("push: only a record's author changes it, where the server can judge", 
         { type: 'encounter', access: 'write' },
         { type: 'treatment-plan', access: 'write' },
         { type: 'allergy', access: 'write' },
+        { type: 'comment', access: 'write' },
       ]);
       expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
     }
@@ -166,6 +167,22 @@ describe("push: only a record's author changes it, where the server can judge", 
       'NOT_AUTHOR',
     );
     expect(await push(c, await over(patient, clinician.device, 'encounter', first), first.rev)).toBe('ok');
+  });
+
+  it("comment: the patient's own is refused to a clinician with write access; a clinician's to the patient", async () => {
+    const { patient, clinician, p, c } = await setup();
+    const mine = await makeDoc(patient, patient.device, 'comment', { text: 'mine' });
+    expect(await push(p, mine, null)).toBe('ok');
+    for (const deleted of [false, true])
+      expect(await push(c, await over(patient, clinician.device, 'comment', mine, deleted), mine.rev)).toBe(
+        'NOT_AUTHOR',
+      );
+    expect(await push(p, await over(patient, patient.device, 'comment', mine), mine.rev)).toBe('ok');
+    const theirs = await makeDoc(patient, clinician.device, 'comment', { text: 'theirs' });
+    expect(await push(c, theirs, null)).toBe('ok');
+    expect(await push(p, await over(patient, patient.device, 'comment', theirs), theirs.rev)).toBe(
+      'NOT_AUTHOR',
+    );
   });
 
   it('a shared kind (allergy) stays open to every account with write access', async () => {

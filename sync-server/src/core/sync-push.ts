@@ -169,7 +169,8 @@ export const createPush = (
    * - a creation (no stored row), and any row of an `open` stream (the model's `streamAuthorship`);
    * - in `author` streams, the creator's account, or anyone when the creator is the patient (the patient's
    *   own entries are shared with the accounts it gave write access, which the consent check enforces);
-   * - in `plan` streams, the same and the patient (its acknowledgement; readers judge the fields).
+   * - in `writer` streams (comments), the creator's account only, the patient's comments too;
+   * - in `plan` streams, the same as `author` and the patient (its acknowledgement; readers judge the fields).
    * The creator is the account whose push first stored the record (`Doc.creator`, never changed by later
    * versions); for a row stored without one (before the store kept it), the stored version's device's.
    */
@@ -186,7 +187,8 @@ export const createPush = (
     const stored = await store.docs.getDoc(doc.stream, doc.id);
     if (stored === null) return null;
     const creator = stored.creator ?? (await accountOf(stored.author));
-    if (creator === undefined || creator === p.accountId || creator === patientId) return null;
+    if (creator === undefined || creator === p.accountId) return null;
+    if (creator === patientId && rule !== 'writer') return null;
     return `only the account that created this record (${creator}) may change or remove it`;
   };
 

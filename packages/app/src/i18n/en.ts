@@ -353,6 +353,7 @@ export const en = {
       emptyHint:
         'Conditions of your parents, brothers and sisters and other relatives: they tell your clinicians what to look out for.',
     },
+    comments: { title: 'Comments', one: 'Comment' },
     messages: { title: 'Messages', one: 'Message' },
     'note-versions': { title: 'Note versions', one: 'Note version' },
     'note-signatures': { title: 'Note signatures', one: 'Note signature' },
@@ -623,6 +624,24 @@ export const en = {
     deleted: 'Deleted.',
     askCorrection: 'Ask for a correction',
     correctionBody: 'Please correct “{{title}}” ({{kind}}, {{date}}): ',
+  },
+  comments: {
+    yours: 'Your comments',
+    title: 'Comments',
+    explainOwn: 'Your own words about this record, kept beside it. The record stays as its author wrote it.',
+    explainOther: 'Comments about this record. The record stays as its author wrote it.',
+    add: 'Add a comment',
+    new: 'Your comment',
+    editLabel: 'Edit your comment',
+    none: 'No comments on this record yet.',
+    one: 'Comment of {{when}}',
+    written: '{{when}} · {{who}}',
+    writtenEdited: '{{when}} · {{who}} · edited',
+    needText: 'Write your comment first.',
+    tooLong: 'A comment can be at most {{max}} characters.',
+    deleteTitle: 'Delete this comment?',
+    deleteExplain:
+      'It is deleted on all your devices, and for those you share comments with, when they sync. The record it is about does not change.',
   },
   recordError: {
     NOT_WRITABLE: 'You may only read this record.',

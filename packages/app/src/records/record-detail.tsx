@@ -2,7 +2,8 @@
  * One record (`/chart/:slug/:id`): its fields, who wrote it, its problems (conflict, versions set aside,
  * changes not sent), its history (versioned kinds, notes), edit and delete (confirmed; a refusal said in
  * words). A plan can be acknowledged; a document previewed and downloaded. Codes, a result's parts and an
- * imported record's origin show below its fields (record-extras.tsx).
+ * imported record's origin show below its fields (record-extras.tsx); comments about it, and where another
+ * wrote it, "Add a comment", below them (comments-panel.tsx).
  */
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
@@ -20,6 +21,7 @@ import { whoWrote } from './authorship';
 import { HistoryPanel } from './history-panel';
 import { ConflictPanel } from './conflict-panel';
 import { RecordExtras } from './record-extras';
+import { CommentsPanel } from './comments-panel';
 import { PageHeader } from '../ui/page-header';
 import { ProblemsFor } from '../screens/problems/problems-inline';
 import { DocumentView } from '../screens/documents/document-view';
@@ -260,6 +262,7 @@ function DetailBody(props: {
           </Stack>
         </Paper>
       )}
+      <CommentsPanel about={stored} mayAdd={askCorrection !== null && scope.canWrite('Comment')} />
       {spec.versioned && <HistoryPanel stored={stored} />}
       <Modal
         closeButtonProps={{ 'aria-label': t('common.close') }}
