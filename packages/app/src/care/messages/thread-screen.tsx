@@ -99,7 +99,7 @@ function Bubble(props: { readonly message: StoredMessage; readonly mine: boolean
         p="sm"
         maw="85%"
         withBorder={!props.mine}
-        bg={props.mine ? 'var(--mantine-primary-color-light)' : 'var(--mantine-color-body)'}
+        bg={props.mine ? 'var(--mantine-color-hale-0)' : 'var(--mantine-color-body)'}
       >
         <Stack gap={6}>
           <Text size="xs" c="dimmed">
@@ -158,6 +158,7 @@ function AttachmentLink(props: { readonly message: StoredMessage; readonly file:
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const f = props.file;
+  const label = `${f.fileName} · ${formatBytes(f.size)}`;
   const get = async (): Promise<void> => {
     setBusy(true);
     setError(null);
@@ -185,11 +186,11 @@ function AttachmentLink(props: { readonly message: StoredMessage; readonly file:
         leftSection={<IconDownload size={14} />}
         loading={busy}
         onClick={() => void get()}
-        aria-label={t('care.messages.download', { name: f.fileName })}
+        aria-label={t('care.messages.download', { name: label })}
         w="fit-content"
         data-testid="attachment"
       >
-        {f.fileName} · {formatBytes(f.size)}
+        {label}
       </Button>
       {error !== null && (
         <Alert color="red" role="alert" p="xs">
