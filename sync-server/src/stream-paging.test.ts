@@ -58,7 +58,7 @@ const walk = async (
     const frame = await listStreams(c, { ...query, ...(cursor === undefined ? {} : { cursor }) });
     if (frame.t !== 'streams') throw new Error(`expected streams, got ${JSON.stringify(frame)}`);
     pages.push(frame);
-    if (pages.length > 1000) throw new Error('the walk does not end');
+    if (pages.length > 10_000) throw new Error('the walk does not end');
     if (frame.next === undefined) return pages;
     await between?.(pages.length, frame);
     cursor = frame.next;
