@@ -65,8 +65,12 @@ export const startPouchServer = async (options: { inMemory?: boolean } = {}): Pr
     ];
     if (options.inMemory === true) args.push('--in-memory');
     child = spawn(process.execPath, args, { cwd: dir, stdio: 'ignore' });
-    const deadline = Date.now() + 20_000;
+    // Its start loads many modules: on a loaded machine it took over 20 s (within the 60 s hook limit).
+    const deadline = Date.now() + 45_000;
+    const started = child;
     while (!(await answers(url))) {
+      if (started.exitCode !== null)
+        throw new Error(`pouchdb-server exited (${started.exitCode}) before answering on ${url}`);
       if (Date.now() > deadline) throw new Error(`pouchdb-server did not answer on ${url}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -26,8 +26,11 @@ const world = (
     lookup?: (deviceId: string) => DeviceKeyLookup;
     /** Runs once the device's copy was read (the store may change right after). */
     afterHeld?: () => void;
+    /** The engine tells the seq pulled to now (`current`): the last one settled at. */
+    pulled?: true;
   } = {},
 ) => {
+  let pulledTo = 0;
   const signer = generateDeviceKeys();
   const me = generateDeviceKeys();
   let kept: { signed: SignedStreamHead; leaves: HeadLeaf[] } | null = null;
@@ -105,6 +108,9 @@ const world = (
       };
     },
     signEveryMs: 60_000,
+    ...(options.pulled
+      ? { current: () => ({ streams: [{ stream: STREAM, seq: pulledTo }], hints: () => undefined }) }
+      : {}),
   };
   const sync = createHeadSync(deps);
   return {
@@ -143,6 +149,7 @@ const world = (
       await flush();
     },
     async settle(seq: number) {
+      pulledTo = seq;
       sync.settled([{ stream: STREAM, seq }]);
       await flush();
     },
@@ -207,6 +214,33 @@ describe('head sync', () => {
     await w.settle(6);
     expect(w.gets()).toBeGreaterThan(asked);
     expect(w.issues).toEqual([]);
+  });
+
+  it('judges a statement past the seq pulled only once caught up to it, or when a later link still falls short', async () => {
+    // Another device confirmed seq 7 after this one caught up at 5; its live changes are on the way.
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB', pulled: true });
+    await w.keep([leaf(1, 3), leaf(2)], 7);
+    w.hold([leaf(1, 1)]);
+    await w.settle(5);
+    expect(w.issues).toEqual([]);
+    // The changes came: judged, and whole.
+    w.hold([leaf(1, 3), leaf(2)]);
+    await w.settle(7);
+    expect(w.issues).toEqual([]);
+    expect(w.seen.get(STREAM)).toBe(7);
+
+    // A server that withholds: still short of the statement after the next connection's catch-up.
+    const v = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB', pulled: true });
+    await v.keep([leaf(1, 3), leaf(2)], 7);
+    v.hold([leaf(1, 1)]);
+    await v.settle(5);
+    expect(v.issues).toEqual([]);
+    v.sync.connected();
+    await v.settle(5);
+    expect(v.issues.map((i) => [i.code, i.id])).toEqual([
+      ['HEAD_ROLLED_BACK', id(1)],
+      ['HEAD_WITHHELD', id(2)],
+    ]);
   });
 
   it('checks again at the same seq once a record of the stream was stored (the seq moves before it is)', async () => {

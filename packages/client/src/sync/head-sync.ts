@@ -10,6 +10,7 @@
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
  * | a copy with a local write unacknowledged | neither signed nor judged: what the server holds of it is unknown |
+ * | a statement past the seq pulled to now | judged once caught up to it, or if a later link's catch-up falls short |
  * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
  * | a check's turn                         | waits for `yieldTo` first: live changes and pulls go before it  |
  *
@@ -167,6 +168,11 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     verified === undefined ? null : verified.oldest(),
   );
   let link = 0;
+  /**
+   * Streams whose newest statement is past the seq this device pulled to, with the link that was first
+   * seen on: judged only once caught up to it, or after a later link's catch-up still falls short.
+   */
+  const ahead = new Map<string, number>();
   let stopped = false;
 
   const hintOf = (stream: string, id: string, rv: number): string | undefined => {
@@ -320,6 +326,18 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       const again = await signerOf(stream, signed);
       if (again !== 'ok') return again === 'refused';
     }
+    // A statement past what this device pulled (signed after this device's catch-up, its live changes
+    // still on the way) says nothing yet of this copy: checked again once the seq moves. A later link's
+    // catch-up that still falls short is judged: the server serves less than a device confirmed.
+    const pulled = deps.current?.().streams.find((s) => s.stream === stream)?.seq;
+    if (pulled !== undefined && head.seq > pulled) {
+      const since = ahead.get(stream);
+      if (since === undefined || since === link) {
+        ahead.set(stream, link);
+        verified?.set(stream, null);
+        return true;
+      }
+    } else ahead.delete(stream);
     const readAt = verified?.now() ?? 0;
     const held = await deps.held(stream);
     const mine = new Map<string, { rv: number; tag: string }>();
