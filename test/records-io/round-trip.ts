@@ -3,7 +3,7 @@
 // of cql-exec-fhir. Per resource type Hale imports: the share of codes, values, units, dates and statuses
 // of the source found again in the exported resource.
 //
-// Run: npx tsx test/records-io/round-trip.ts   (prints a table, then one JSON line)
+// Run: npm run test:round-trip   (prints a table, then one JSON line)
 //
 // How a leaf counts as kept: the exported resource holds the same primitive under the same last key (a
 // date: under any key). Lenient (a code found elsewhere in the resource counts), so a figure below 100%
