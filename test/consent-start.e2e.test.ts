@@ -4,7 +4,7 @@
 // shows it `not-started`, then `active` from the start on, with no call in between.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';

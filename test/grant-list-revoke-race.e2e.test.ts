@@ -4,7 +4,7 @@
 // the revocation's re-keying read the server's list again, the device listed the grant as active offline
 // and its write guard let writes to the stream go out under the key the revoked provider holds.
 import { describe, expect, it } from 'vitest';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { grantRead, interceptedWebSocket, openDevice, waitOnline } from './support/devices';

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { GRANTABLE_STREAM_TYPES, MAX_FRAME_BYTES } from '@hale/protocol';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { base64urlEncode, generateRootSecret, keyId, wrapKey } from '@hale/crypto';
 import {
   insertRawGrants,

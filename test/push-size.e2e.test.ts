@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { exampleRecord, validateRecord } from '@hale/model';
 import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, docBytes, type PushFrame } from '@hale/protocol';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { useServer } from './support/fixture';
 import { createWebSocket, eventually, openDevice } from './support/devices';
 import { input } from './support/records';

@@ -8,7 +8,7 @@
 // | 3    | the server comes back for good                          | online, `errors` empty       |
 import { describe, expect, it } from 'vitest';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';

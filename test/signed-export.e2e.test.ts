@@ -1,7 +1,7 @@
 // A FHIR export leaves the device signed by the exporting account: a clinician handed the file (USB stick,
 // e-mail) checks who made it and that nothing in it changed, offline, with verifyFhirExport alone.
 import { describe, expect, it } from 'vitest';
-import { verifyFhirExport } from '@hale/client/advanced';
+import { verifyFhirExport } from '@hale/client';
 import { validateFhirBundleShape } from '@hale/model';
 import { useServer } from './support/fixture';
 import { patientWithAuditedGrant } from './support/devices';

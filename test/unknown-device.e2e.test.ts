@@ -5,7 +5,7 @@
 // device that merely missed the handshake deadline (UNAUTHENTICATED) still reconnects.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { WebSocketLike } from '@hale/client/advanced';
+import type { WebSocketLike } from '@hale/client';
 import { createWebSocket, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { useServer } from './support/fixture';
 import { useRestorableServer } from './support/restorable-server';

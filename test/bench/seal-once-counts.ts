@@ -7,7 +7,7 @@
 //   [--hashes=node|noble] (SHA-256 / HMAC-SHA256 on both threads: node:crypto's, as nodePlatform, by default)
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { createNodeCryptoOffload } from '@hale/client/node';
-import type { CryptoOffload } from '@hale/client/advanced';
+import type { CryptoOffload } from '@hale/client';
 import { loadSodiumSecretbox, useHashes, useSecretbox, type FastSecretbox } from '@hale/crypto';
 import { createNodeHashes } from '@hale/crypto/node';
 import { allPushed, openDevice } from '../support/devices';

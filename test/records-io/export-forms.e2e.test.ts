@@ -6,8 +6,7 @@
 // of scope: no value set is expanded, so a code is not checked against the value set it is bound to.
 import { describe, expect, it } from 'vitest';
 import { strFromU8, unzipSync } from 'fflate';
-import type { HaleSession } from '@hale/client';
-import { verifyFhirExport } from '@hale/client/advanced';
+import { verifyFhirExport, type HaleSession } from '@hale/client';
 import { HALE_CONFLICT_TAG } from '@hale/model';
 import { useServer } from '../support/fixture';
 import { useHaleSessions } from '../client-api/hale-devices';

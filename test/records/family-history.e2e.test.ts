@@ -3,8 +3,7 @@
 // against the R4 definitions (Medplum's validator) and signed; imported into another account field by
 // field, once only; another system's FamilyMemberHistory imported with what Hale cannot keep listed.
 import { describe, expect, it } from 'vitest';
-import type { HaleSession } from '@hale/client';
-import { verifyFhirExport } from '@hale/client/advanced';
+import { verifyFhirExport, type HaleSession } from '@hale/client';
 import type { FamilyHistory } from '@hale/model';
 import { useServer } from '../support/fixture';
 import { createdSession, online, useHaleSessions, when } from '../client-api/hale-devices';
