@@ -197,7 +197,7 @@ function Changes(props: { readonly plan: PlanView }): ReactNode {
                     <Table.Tr key={c.field} data-field={c.field}>
                       <Table.Td fw={600}>{fieldLabel(c.field)}</Table.Td>
                       <Table.Td>
-                        <Text size="sm" td="line-through" c="red.9" style={{ whiteSpace: 'pre-wrap' }}>
+                        <Text size="sm" td="line-through" c="red" style={{ whiteSpace: 'pre-wrap' }}>
                           {value(c.field, c.before)}
                         </Text>
                       </Table.Td>
@@ -264,10 +264,10 @@ function VersionLine(props: {
       style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
     >
       <div>
-        <Text size="sm" fw={600}>
+        <Title order={3} fz="sm" fw={600}>
           {t('care.plans.versionN', { n: props.version })}
           {props.current && ` · ${t('care.plans.current')}`}
-        </Text>
+        </Title>
         <Text size="xs" c="dimmed">
           {props.reason === undefined
             ? t('care.plans.changedBy', { name, when: formatDate(props.at) })

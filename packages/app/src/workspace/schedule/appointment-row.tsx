@@ -108,7 +108,7 @@ export function AppointmentRow(props: {
               .join(' · ')}
           </Text>
           {a.slotTaken && (
-            <Text size="sm" c="orange.8">
+            <Text size="sm" c="orange">
               {t('workspace.schedule.slotTakenExplain')}
             </Text>
           )}

@@ -128,7 +128,7 @@ export function ScheduleScreen(): ReactNode {
               key={d.valueOf()}
               withBorder
               p="xs"
-              style={today ? { background: 'var(--mantine-primary-color-light)' } : undefined}
+              style={today ? { background: 'var(--mantine-color-hale-0)' } : undefined}
             >
               <Text size="sm" fw={700}>
                 {d.format(span === 'day' ? 'dddd' : 'ddd D')}
