@@ -1,10 +1,12 @@
 // The patient's own comment beside a clinician's signed note: the patient in the browser opens the note
 // (no Edit, "Ask for a correction"), adds a comment (what was typed survives leaving the screen), sees it
 // beside the note with its date, edits it; the clinician, a Node device granted comments, reads it; the
-// note stays as signed on both sides.
+// note stays as signed on both sides. In the workspace, a clinician granted comments sees the patient's
+// comment below the note it signed.
 import { expect, test } from '@playwright/test';
 import { checkScreen, go, signUp, uniqueName } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
+import { findClinician, nodePatient, signUpClinician } from './workspace-support';
 
 test("the patient comments on a clinician's signed note; the note stays as signed", async ({
   page,
@@ -80,5 +82,63 @@ test("the patient comments on a clinician's signed note; the note stays as signe
     await expect(page.getByText('Stop amlodipine in April.')).toBeVisible();
   } finally {
     await clinician.close();
+  }
+});
+
+test("the workspace: the patient's comment shows below the clinician's signed note", async ({
+  page,
+  baseURL,
+}) => {
+  const patient = await nodePatient(baseURL ?? '');
+  try {
+    await signUpClinician(page, { displayName: 'Dr Noor Haddad' });
+    const clinicianId = await findClinician(patient, 'Dr Noor Haddad');
+    await patient.consent.grant({
+      granteeId: clinicianId,
+      scope: [
+        { type: 'note', access: 'write' },
+        { type: 'comment', access: 'read' },
+      ],
+      durationMs: 30 * 24 * 3_600_000,
+      purpose: 'blood pressure follow-up',
+    });
+    const patientId = patient.account.accountId;
+    await go(page, '/workspace/patients');
+    await page.getByTestId(`patient-${patientId}`).click({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'Write a note' }).click();
+    await page.getByLabel('Title').fill('Blood pressure review');
+    await page.getByRole('button', { name: 'Begin note' }).click();
+    await page.locator('#soap-plan').fill('Stop amlodipine in April.');
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    await expect(page.getByTestId('note-signed')).toContainText('Stop amlodipine in April.');
+
+    let noteId = '';
+    await expect
+      .poll(
+        async () => {
+          const notes = await patient.records.query('MedicalNote', {});
+          noteId = notes.items.find((n) => n.record.status === 'signed')?.record.id ?? '';
+          return noteId !== '';
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    await patient.records.add('Comment', {
+      about: noteId,
+      aboutKind: 'MedicalNote',
+      text: 'I stopped the tablets in March, not April.',
+      writtenAt: new Date().toISOString(),
+    });
+    await patient.sync.awaitInSync();
+
+    const comments = page.getByRole('region', { name: 'Comments' });
+    await expect(comments.getByRole('article')).toContainText('I stopped the tablets in March, not April.', {
+      timeout: 30_000,
+    });
+    await expect(comments.getByRole('button', { name: 'Edit' })).toHaveCount(0);
+    await expect(comments.getByRole('button', { name: 'Add a comment' })).toHaveCount(0);
+    await checkScreen(page, 'workspace-note-comment');
+  } finally {
+    await patient.close();
   }
 });

@@ -2,7 +2,8 @@
  * A note (`…/chart/notes/:id`): while a draft, its SOAP sections are written and saved (each keystroke kept
  * in this page's drafts until saved), then signed; once signed, it is read as signed, and amended (a new
  * version with a reason) or added to (an addendum); every version is kept and shown, with who signed
- * which; co-signature is asked of another clinician for the exact version signed (cosign-panel.tsx).
+ * which; co-signature is asked of another clinician for the exact version signed (cosign-panel.tsx);
+ * the patient's comments about a signed note show below it when the grant covers comments.
  */
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Textarea, Title } from '@mantine/core';
@@ -10,7 +11,7 @@ import { notifications } from '@mantine/notifications';
 import { IconDeviceFloppy, IconFilePlus, IconPencil, IconSignature } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router';
-import type { RecordOf } from '@hale/client';
+import type { RecordOf, StoredRecord } from '@hale/client';
 import { useHaleSession, useRecord, useRecords } from '@hale/react';
 import { dropDraft, readDraft, saveDraft as keepDraft } from '../../records/drafts';
 import { PageHeader } from '../../ui/page-header';
@@ -21,6 +22,7 @@ import { noteBody, openRevision, saveDraft, signNote, SOAP, soapOf, type Soap } 
 import { CosignPanel } from './cosign-panel';
 import { VersionsPanel } from './versions-panel';
 import { NotSaved } from '../../ui/not-saved';
+import { CommentsPanel } from '../../records/comments-panel';
 
 type Note = RecordOf<'MedicalNote'>;
 type Version = RecordOf<'NoteVersion'>;
@@ -34,10 +36,10 @@ function NoteLoader(props: { readonly id: string }): ReactNode {
   const { t } = useTranslation();
   const stored = useRecord<'MedicalNote'>(props.id);
   if (stored === null) return <Text>{t('records.notFound')}</Text>;
-  return <NoteBody note={stored.record} />;
+  return <NoteBody note={stored.record} stored={stored} />;
 }
 
-function NoteBody(props: { readonly note: Note }): ReactNode {
+function NoteBody(props: { readonly note: Note; readonly stored: StoredRecord<'MedicalNote'> }): ReactNode {
   const { t } = useTranslation();
   const { note } = props;
   const { patientId, chart } = usePatientChart();
@@ -77,6 +79,7 @@ function NoteBody(props: { readonly note: Note }): ReactNode {
       )}
       {signatures && current !== undefined && !draft && <CosignPanel note={note} writable={writable} />}
       <VersionsPanel note={note} versions={versions} />
+      {!draft && canRead(chart?.grant, 'Comment') && <CommentsPanel about={props.stored} mayAdd={false} />}
     </Stack>
   );
 }
