@@ -112,7 +112,7 @@ describe('base64url schemas agree with @hale/crypto base64urlDecode', () => {
     const good = `${'Ab9-'.repeat(Math.ceil(length / 4)).slice(0, length - 1)}A`;
     const bad = `${good.slice(0, -1)}B`;
     expect(decodes(good) && !decodes(bad)).toBe(true);
-    const started = performance.now();
+    // A backtracking pattern would overflow its stack (a RangeError here) or run past the test's limit.
     expect(checkerFor(big).check(good)).toBe(true);
     expect(checkerFor(big).check(bad)).toBe(false);
     expect(Value.Check(big, good)).toBe(true);
@@ -122,7 +122,5 @@ describe('base64url schemas agree with @hale/crypto base64urlDecode', () => {
     expect(isB64u(frame)).toBe(true);
     expect(isB64u(`${frame.slice(0, -1)}B`)).toBe(false);
     expect(isB64u(`${frame}AA`)).toBe(false); // length ≡ 1 (mod 4)
-    // Generous: a backtracking pattern would take far longer (or overflow) on 5.6 million characters.
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
