@@ -1,7 +1,7 @@
 /**
  * What the app's journeys share: accounts made through the screens, records added through the forms,
- * the accessibility check (axe-core: no serious or critical violation), and screenshots of a screen at
- * desktop and phone sizes into docs/screenshots/.
+ * the accessibility check (axe-core, every rule: no serious or critical violation), and screenshots of
+ * a screen at desktop and phone sizes into docs/screenshots/.
  */
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
@@ -141,15 +141,9 @@ const nodeWords = (n: axe.NodeResult): string => {
 /** Every rule axe-core has, the ones it marks experimental included. */
 const EVERY_AXE_RULE = axe.getRules().map((r) => r.ruleId);
 
-/**
- * axe-core's serious and critical violations on the page as it is. HALE_AXE_EVERY_RULE=1: by every rule
- * (experimental and AAA included), the bar the journeys are moving to; by axe's default rules otherwise.
- */
+/** axe-core's serious and critical violations on the page as it is, by every rule (experimental and AAA included). */
 async function seriousViolations(page: Page): Promise<Violation[]> {
-  const builder = new AxeBuilder({ page });
-  const result = await (
-    process.env['HALE_AXE_EVERY_RULE'] === '1' ? builder.withRules(EVERY_AXE_RULE) : builder
-  ).analyze();
+  const result = await new AxeBuilder({ page }).withRules(EVERY_AXE_RULE).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(nodeWords) }));
