@@ -1335,6 +1335,8 @@ export const zhHans: Translation = {
       revokeTitle: '要撤销 {{name}} 的访问权吗?',
       revocationNotice:
         '撤销后,服务器一收到即停止所有往后的访问(连接时立即生效;本设备离线时,于重新连接后生效),并为受影响的记录更换密钥。这位医生已同步到其设备上的内容无法收回。',
+      revocationKeepsName:
+        '对方的清单会保留您的姓名(以对方最后看到的为准),只存在对方的设备上,让对方知道那是谁的病历。您的记录中,只有对方自己写的内容会留在对方那里。',
       revokeConfirm: '撤销访问权',
       stepCut: '服务器已切断访问',
       stepCutPending: '正等待送达服务器:在本设备恢复连接之前,对方仍保有访问权',
@@ -1356,8 +1358,6 @@ export const zhHans: Translation = {
       dropped_one: '有 {{count}} 条数据被略过:签名验证不符。',
       dropped_other: '有 {{count}} 条数据被略过:签名验证不符。',
       results: '找到的医生',
-      revocationKeepsName:
-        '对方的清单会保留您的姓名(以对方最后看到的为准),只存在对方的设备上,让对方知道那是谁的病历。您的记录中,只有对方自己写的内容会留在对方那里。',
       more: '显示更多',
       inviteExplain:
         '医生的邀请含有其密钥指纹:扫描对方的 QR 码、从照片读取,或粘贴对方传来的邀请或链接。Hale 会用它比对服务器出示的密钥。',
