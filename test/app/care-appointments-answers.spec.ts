@@ -71,8 +71,8 @@ test('a day off and other hours take slots away; a request declined, another mov
   browser,
   baseURL,
 }) => {
-  // Two people signing up and a clinic's week of answers: longer than one person's journey.
-  test.setTimeout(420_000);
+  // Two people signing up and a clinic's week of answers, each screen by every axe rule at two sizes.
+  test.setTimeout(600_000);
   expect(baseURL).toBeDefined();
   const clinic = await browser.newContext({ timezoneId: ZONE, locale: 'en-US' });
   const doctor = await clinic.newPage();
