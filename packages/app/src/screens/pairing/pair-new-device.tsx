@@ -170,10 +170,18 @@ function PairingUnderWay(props: { readonly pairing: Pairing; readonly onAgain: (
   );
 }
 
-/** The six digits, large, read as one number by a screen reader. */
+/** The six digits, large, read as one number by a screen reader: a code shown, not a paragraph. */
 export function Digits(props: { readonly sas: string }): ReactNode {
   return (
-    <Text ff="monospace" fz={40} fw={700} lts={4} data-testid="pairing-digits" data-digits={props.sas}>
+    <Text
+      component="div"
+      ff="monospace"
+      fz={40}
+      fw={700}
+      lts={4}
+      data-testid="pairing-digits"
+      data-digits={props.sas}
+    >
       {groupDigits(props.sas)}
     </Text>
   );
