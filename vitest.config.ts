@@ -33,6 +33,8 @@ const ISOLATED = [
   'sync-server/src/store/invite-store.test.ts',
   'sync-server/src/client-address-once.test.ts',
   'sync-server/src/log-destination-full.test.ts',
+  // Mocks the app's boot/platform (the client library it reports loaded).
+  'packages/app/src/i18n/error-words.test.ts',
 ];
 
 /**
