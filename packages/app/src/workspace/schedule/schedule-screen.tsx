@@ -130,9 +130,9 @@ export function ScheduleScreen(): ReactNode {
               p="xs"
               style={today ? { background: 'var(--mantine-color-hale-0)' } : undefined}
             >
-              <Text size="sm" fw={700}>
+              <Title order={3} size="sm">
                 {d.format(span === 'day' ? 'dddd' : 'ddd D')}
-              </Text>
+              </Title>
               {items.length === 0 ? (
                 <Text size="xs" c="dimmed">
                   {t('workspace.schedule.free')}
