@@ -29,7 +29,9 @@ export default defineConfig({
   testDir: '.',
   testMatch: /.*\.spec\.ts$/,
   outputDir: path.join(tmpdir(), 'hale-app-test-results'),
-  timeout: 180_000,
+  // Each screen is checked by every axe rule at two sizes (and with a notice showing): 30–60 s a screen
+  // on a loaded machine.
+  timeout: 300_000,
   expect: { timeout: 20_000 },
   workers: Number(process.env['HALE_APP_WORKERS'] ?? 2),
   fullyParallel: false,
