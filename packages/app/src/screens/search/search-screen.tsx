@@ -99,7 +99,10 @@ export function SearchScreen(): ReactNode {
       setQ(fromUrl);
     }
   }, [fromUrl]);
+  const here = useRef(window.location.pathname);
   const writeUrl = useDebouncedCallback((value: string) => {
+    // Typed just before leaving: the query is not written onto the next screen's address.
+    if (window.location.pathname !== here.current) return;
     written.current = value;
     setParams(value === '' ? {} : { q: value }, { replace: true });
   }, 400);
