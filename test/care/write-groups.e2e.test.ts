@@ -5,15 +5,13 @@
 // unsent on the writer's device, and neither reaches the server or another device. A group written offline
 // still goes out as one after the device restarts. The server's judgement
 // of raw group pushes: sync-server/src/core/push-group.test.ts.
-import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
-import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
-import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { newId } from '@hale/model';
 import { createHttpApi } from '@hale/client/advanced';
 import { haleSessionOf } from '@hale/client/testing';
 import { registerAccount, type startServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
+import { diskStorage } from '../support/disk-storage';
 import { allPushed, ed, eventually, openDevice } from '../support/devices';
 import { input } from '../support/records';
 import { careDevice, share } from './care-devices';
@@ -127,11 +125,8 @@ describe("a note's header and its text: one action, stored all or none", () => {
 
   it('written offline, the group still goes out as one after the device restarts', async () => {
     const t = server.t;
-    // Dexie over an IndexedDB that outlives the session, as the browser's does across app restarts.
-    const storage = getRxStorageDexie({
-      indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
-      IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
-    });
+    // A store kept across sessions of one database name, as the browser's is across app restarts.
+    const { storage } = diskStorage();
     const dbName = `write-group-restart-${Date.now()}`;
     const patient = await registerAccount(t);
     const api = createHttpApi({ baseUrl: t.url, fetch });
