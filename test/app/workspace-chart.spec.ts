@@ -135,13 +135,13 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     await page.getByText('Ended (1)').click();
     await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Access ended');
     await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Amira Haddad');
-    // After a lock nothing of the patient is left to name them by: a plain label, not a bare id.
+    // The name the clinician saw is kept (sealed on their device) across a lock: not a bare id.
     await page.reload();
     await unlock(page);
     await go(page, `/workspace/patients/${patientId}`);
     await expect(page.getByTestId('chart-state')).toHaveText('Access ended', { timeout: 30_000 });
-    await expect(page.getByTestId('patient-name')).toContainText('A patient whose access ended');
-    await checkScreen(page, 'workspace-chart-ended-unnamed');
+    await expect(page.getByTestId('patient-name')).toHaveText('Amira Haddad');
+    await checkScreen(page, 'workspace-chart-ended-named');
   } finally {
     await patient.close();
   }
