@@ -6,6 +6,8 @@ import { couchWorld, playAll, sqliteWorld, startPouchServer } from './worlds';
 
 const RUNS = Number(process.env['HALE_CONVERGENCE_RUNS'] ?? 200);
 const COUCH_RUNS = Number(process.env['HALE_CONVERGENCE_COUCH_RUNS'] ?? 0);
+/** A run's limit grows with its count (≈0.3 s a scenario idle; 2 s leaves room for a loaded machine). */
+const limitFor = (runs: number): number => Math.max(3_600_000, runs * 2_000);
 
 describe('every device ends where the server is (model-based)', () => {
   const stops: Array<() => Promise<void>> = [];
@@ -19,7 +21,7 @@ describe('every device ends where the server is (model-based)', () => {
     async () => {
       await playAll('SQLite', RUNS, sqliteWorld, stops);
     },
-    3_600_000,
+    limitFor(RUNS),
   );
 
   it.runIf(COUCH_RUNS > 0)(
@@ -29,6 +31,6 @@ describe('every device ends where the server is (model-based)', () => {
       stops.push(() => couch.stop());
       await playAll('CouchDB', COUCH_RUNS, couchWorld(couch.url), stops);
     },
-    3_600_000,
+    limitFor(COUCH_RUNS),
   );
 });

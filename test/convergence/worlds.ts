@@ -17,6 +17,9 @@ const SEED = Number(process.env['HALE_CONVERGENCE_SEED'] ?? 62);
 /** Worlds at once: 3 × 4 sessions stay under RxDB's 13 open collections per process. */
 const WORLDS = Number(process.env['HALE_CONVERGENCE_WORLDS'] ?? 3);
 
+/** A long run says how far it got (the long run's wall time is an hour). */
+const PROGRESS_EVERY = 500;
+
 interface Tally {
   scenarios: number;
   restarts: number;
@@ -47,6 +50,7 @@ const play = async (world: World, numbers: readonly number[], tally: Tally) => {
     if (outcome.restarted) tally.restarts++;
     if (outcome.clinicianWrote) tally.clinician++;
     tally.conflicts += outcome.conflicts;
+    if (tally.scenarios % PROGRESS_EVERY === 0) console.log(`${tally.scenarios} scenarios played`);
     if (outcome.failures.length > 0)
       throw new Error(
         `scenario ${n} of seed ${SEED} (HALE_CONVERGENCE_SEED=${SEED} HALE_CONVERGENCE_ONLY=${n}):\n${outcome.failures.join('\n')}\nsteps: ${JSON.stringify(scenario.steps)}`,
