@@ -1,0 +1,104 @@
+/**
+ * What the chart's safety banner says of each part (allergies, active medications, active problems), from
+ * whether the grant shares the kind and the records this device holds of it. Pure: the banner
+ * (safety-banner.tsx) reads the grant and the records through @hale/react and asks these.
+ *
+ * | state | when |
+ * |---|---|
+ * | `not-shared` | the grant does not include the kind (never shown as empty) |
+ * | `loading` | shared, and the store has not answered yet (not "none") |
+ * | `no-known` | allergies only: the patient recorded that there are none known, and no active allergy |
+ * | `none` | shared, and no active record of it |
+ * | `list` | the active records; allergies most severe first |
+ *
+ * "No known allergies" has no field of its own in @hale/model: it is an Allergy whose code says so, as
+ * FHIR and the IPS write it (SNOMED CT 716186003, or the IPS absent-unknown `no-known-allergies`), and
+ * arrives that way from an import. A narrower statement (no known drug allergy) is not taken for it; a
+ * "no information" entry (IPS `no-allergy-info`) is not an allergy and says nothing known.
+ * Invariants: a kind outside the grant is `not-shared` whatever the store holds; an active allergy
+ * outweighs a "no known allergies" statement beside it.
+ */
+import type { RecordOf } from '@hale/model';
+import { isActiveCondition } from '../../records/clinical';
+
+export type Part<T> =
+  | { readonly state: 'not-shared' }
+  | { readonly state: 'loading' }
+  | { readonly state: 'no-known' }
+  | { readonly state: 'none' }
+  | { readonly state: 'list'; readonly items: readonly T[] };
+
+/** What the banner is given of one kind: shared or not, and the store's answer. */
+export interface Held<T> {
+  readonly shared: boolean;
+  readonly items: readonly T[];
+  readonly loading?: boolean;
+}
+
+type Coded = { readonly codes?: readonly { readonly system?: string; readonly code: string }[] };
+
+const SNOMED = 'http://snomed.info/sct';
+const IPS_ABSENT = 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips';
+
+const hasCode = (r: Coded, system: string, codes: readonly string[]): boolean =>
+  (r.codes ?? []).some((c) => c.system === system && codes.includes(c.code));
+
+/** The patient's statement that no allergy is known (of any kind). */
+export const isNoKnownAllergy = (a: Coded): boolean =>
+  hasCode(a, SNOMED, ['716186003']) || hasCode(a, IPS_ABSENT, ['no-known-allergies']);
+
+/** A statement about allergies that is not an allergy: none known (of a kind), or nothing known. */
+const isStatement = (a: Coded): boolean =>
+  isNoKnownAllergy(a) ||
+  hasCode(a, SNOMED, ['409137002', '429625007', '428607008']) ||
+  hasCode(a, IPS_ABSENT, [
+    'no-allergy-info',
+    'no-known-medication-allergies',
+    'no-known-environmental-allergies',
+    'no-known-food-allergies',
+  ]);
+
+const SEVERITY_RANK: Readonly<Record<string, number>> = { severe: 0, moderate: 1, mild: 2 };
+const rank = (a: Pick<RecordOf<'Allergy'>, 'severity'>): number =>
+  a.severity === undefined ? 3 : (SEVERITY_RANK[a.severity] ?? 3);
+
+export const isSevere = (a: Pick<RecordOf<'Allergy'>, 'severity'>): boolean => a.severity === 'severe';
+
+const partOf = <T>(held: Held<T>, active: readonly T[]): Part<T> => {
+  if (!held.shared) return { state: 'not-shared' };
+  if (held.loading === true) return { state: 'loading' };
+  return active.length === 0 ? { state: 'none' } : { state: 'list', items: active };
+};
+
+type AllergyFields = Pick<RecordOf<'Allergy'>, 'active' | 'severity' | 'substance'> & Coded;
+
+export function allergyPart<T extends AllergyFields>(held: Held<T>): Part<T> {
+  const active = held.items.filter((a) => a.active);
+  const allergies = active
+    .filter((a) => !isStatement(a))
+    .sort((a, b) => rank(a) - rank(b) || a.substance.localeCompare(b.substance));
+  const part = partOf(held, allergies);
+  return part.state === 'none' && active.some(isNoKnownAllergy) ? { state: 'no-known' } : part;
+}
+
+export const medicationPart = <T extends Pick<RecordOf<'Medication'>, 'active' | 'name'>>(
+  held: Held<T>,
+): Part<T> =>
+  partOf(
+    held,
+    held.items.filter((m) => m.active).sort((a, b) => a.name.localeCompare(b.name)),
+  );
+
+export const problemPart = <
+  T extends Pick<RecordOf<'Condition'>, 'clinicalStatus' | 'verificationStatus' | 'name'>,
+>(
+  held: Held<T>,
+): Part<T> =>
+  partOf(
+    held,
+    held.items.filter(isActiveCondition).sort((a, b) => a.name.localeCompare(b.name)),
+  );
+
+/** The parts' severe allergies (shown even when the banner is folded on a phone). */
+export const severeOf = <T extends AllergyFields>(part: Part<T>): readonly T[] =>
+  part.state === 'list' ? part.items.filter(isSevere) : [];
