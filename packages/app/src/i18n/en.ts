@@ -1092,6 +1092,22 @@ export const en = {
     failedTitle: 'The summary could not be made',
     standard: 'HL7 FHIR R4, International Patient Summary (IPS) document.',
     criticality: { high: 'High risk', low: 'Low risk', 'unable-to-assess': 'Risk not known' },
+    print: 'Print',
+    fact: {
+      dose: 'Dose',
+      frequency: 'Frequency',
+      route: 'Route',
+      reaction: 'Reaction',
+      severity: 'Severity',
+    },
+    date: {
+      onset: 'Onset',
+      recorded: 'Recorded',
+      started: 'Started',
+      given: 'Given',
+      date: 'Date',
+      performed: 'Performed',
+    },
   },
   share: {
     title: 'Shared links',

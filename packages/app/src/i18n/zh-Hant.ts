@@ -1042,6 +1042,16 @@ export const zhHant: Translation = {
     failedTitle: '無法製作摘要',
     standard: 'HL7 FHIR R4 國際病人摘要(IPS)文件。',
     criticality: { high: '高風險', low: '低風險', 'unable-to-assess': '風險不明' },
+    print: '列印',
+    fact: { dose: '劑量', frequency: '頻率', route: '給藥途徑', reaction: '反應', severity: '嚴重程度' },
+    date: {
+      onset: '發作',
+      recorded: '記錄於',
+      started: '開始',
+      given: '施打',
+      date: '日期',
+      performed: '執行',
+    },
   },
   share: {
     title: '分享連結',

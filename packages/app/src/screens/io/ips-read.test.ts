@@ -39,15 +39,145 @@ describe('the summary screen reads an IPS', () => {
     expect(byCode.get('48765-2')?.rows.map((r) => r.name)).toEqual(['Peanuts']);
     expect(byCode.get('11450-4')?.rows[0]?.name).toBe('Type 2 diabetes');
     // The coded status goes to the screen as an i18n key, not as FHIR's English code.
-    expect(byCode.get('11450-4')?.rows[0]?.status).toEqual({
-      key: 'enum.conditionClinicalStatus.active',
-      code: 'active',
-    });
+    expect(byCode.get('11450-4')?.rows[0]?.facts).toEqual([
+      { value: 'active', key: 'enum.conditionClinicalStatus.active' },
+    ]);
     const hba1c = byCode.get('30954-2')?.rows.find((r) => r.name === 'HbA1c');
-    expect(hba1c?.detail).toBe('7.1 %');
-    expect(hba1c?.date).toBe('2025-02-01');
+    expect(hba1c?.facts).toEqual([{ value: '7.1 %' }]);
+    expect(hba1c?.date).toEqual({ label: 'date', value: '2025-02-01' });
     // No medication: the required section says there is no information, rather than listing nothing.
     expect(byCode.get('10160-0')).toMatchObject({ absent: true, rows: [] });
+  });
+
+  it('gives a medication its dose and frequency, an allergy its reaction and severity', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      generatedAt: '2025-03-01T10:00:00Z',
+      uuidOf,
+      records: [
+        item('Medication', {
+          name: 'Lisinopril',
+          dose: '10 mg',
+          frequency: 'Once a day',
+          startDate: undefined,
+        }),
+        item('Medication', {
+          name: 'Salbutamol',
+          dose: '2 puffs',
+          frequency: undefined,
+          startDate: '2015-03-02',
+        }),
+        item('Allergy', {
+          substance: 'Peanuts',
+          reaction: 'Swelling',
+          severity: 'severe',
+          onsetDate: undefined,
+        }),
+      ],
+    });
+    const byCode = new Map(readSummary(ips).sections.map((s) => [s.code, s]));
+    const [lisinopril, salbutamol] = byCode.get('10160-0')?.rows ?? [];
+    // "10 mg" goes out as a quantity, "2 puffs" as the dosage's text: both read back as the dose.
+    expect(lisinopril?.facts).toEqual([
+      { label: 'dose', value: '10 mg' },
+      { label: 'frequency', value: 'Once a day' },
+    ]);
+    expect(salbutamol?.facts).toEqual([{ label: 'dose', value: '2 puffs' }]);
+    expect(salbutamol?.date).toEqual({ label: 'started', value: '2015-03-02' });
+    // No start date: the day it was written down, said to be that.
+    expect(lisinopril?.date?.label).toBe('recorded');
+    expect(byCode.get('48765-2')?.rows[0]?.facts).toEqual([
+      { label: 'reaction', value: 'Swelling' },
+      { label: 'severity', value: 'severe', key: 'enum.severity.severe' },
+    ]);
+  });
+
+  it('labels an onset only when one is recorded, else the recorded day, each as precise as recorded', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      generatedAt: '2025-03-01T10:00:00Z',
+      uuidOf,
+      records: [
+        item('Allergy', {
+          substance: 'Penicillin',
+          onsetDate: '2009',
+          recordedAt: '2024-05-02T08:00:00.000Z',
+        }),
+        item('Allergy', {
+          substance: 'Peanuts',
+          onsetDate: undefined,
+          recordedAt: '2026-11-27T04:56:00.000Z',
+        }),
+        item('Condition', { name: 'Asthma', onsetDate: '2015-03', abatementDate: undefined }),
+      ],
+    });
+    const byCode = new Map(readSummary(ips).sections.map((s) => [s.code, s]));
+    const dates = new Map(byCode.get('48765-2')?.rows.map((r) => [r.name, r.date]));
+    expect(dates.get('Penicillin')).toEqual({ label: 'onset', value: '2009' });
+    expect(dates.get('Peanuts')).toEqual({ label: 'recorded', value: '2026-11-27T04:56:00.000Z' });
+    expect(byCode.get('11450-4')?.rows[0]?.date).toEqual({ label: 'onset', value: '2015-03' });
+  });
+
+  it('reads what another system sent: route, criticality, the gravest of several reactions, an onset period', () => {
+    const entry = (fullUrl: string, resource: object) => ({ fullUrl, resource });
+    const bundle = {
+      resourceType: 'Bundle',
+      entry: [
+        entry('urn:c', {
+          resourceType: 'Composition',
+          section: [
+            { code: { coding: [{ code: '48765-2' }] }, entry: [{ reference: 'urn:a' }] },
+            { code: { coding: [{ code: '10160-0' }] }, entry: [{ reference: 'urn:m' }] },
+          ],
+        }),
+        entry('urn:a', {
+          resourceType: 'AllergyIntolerance',
+          code: { coding: [{ display: 'Shellfish' }] },
+          criticality: 'high',
+          onsetPeriod: { start: '2001-07' },
+          recordedDate: '2020-01-01',
+          reaction: [
+            { manifestation: [{ text: 'Hives' }], severity: 'mild' },
+            { manifestation: [{ text: 'Anaphylaxis' }, { text: 'Wheeze' }], severity: 'severe' },
+            { manifestation: [{ extension: [] }], severity: 'moderate' },
+          ],
+        }),
+        entry('urn:m', {
+          resourceType: 'MedicationStatement',
+          medicationReference: { reference: 'urn:med' },
+          effectiveDateTime: '2019',
+          dosage: [
+            {
+              doseAndRate: [{ doseQuantity: { value: 1, unit: 'tablet' } }],
+              timing: { code: { coding: [{ code: 'BID', display: 'Twice a day' }] } },
+              route: { coding: [{ display: 'Oral' }] },
+            },
+          ],
+        }),
+        entry('urn:med', { resourceType: 'Medication', code: { text: 'Metformin 500 mg' } }),
+      ],
+    };
+    const [allergies, medications] = readSummary(bundle).sections;
+    expect(allergies?.rows[0]).toEqual({
+      name: 'Shellfish',
+      facts: [
+        { label: 'reaction', value: 'Hives' },
+        { label: 'reaction', value: 'Anaphylaxis' },
+        { label: 'reaction', value: 'Wheeze' },
+        { label: 'severity', value: 'severe', key: 'enum.severity.severe' },
+        { value: 'high', key: 'summary.criticality.high' },
+      ],
+      date: { label: 'onset', value: '2001-07' },
+    });
+    expect(medications?.rows[0]).toEqual({
+      name: 'Metformin 500 mg',
+      facts: [
+        { label: 'dose', value: '1 tablet' },
+        { label: 'frequency', value: 'Twice a day' },
+        { label: 'route', value: 'Oral' },
+      ],
+      date: { label: 'started', value: '2019' },
+    });
   });
 
   it('reads nonsense as empty, never throwing', () => {

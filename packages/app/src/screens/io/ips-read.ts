@@ -1,18 +1,21 @@
 /**
  * An International Patient Summary (a FHIR document Bundle, @hale/model `toIpsBundle`) read for the
  * summary screen: the patient, then each section of the Composition with its entries as rows (name,
- * detail, date). Read defensively: the Bundle is plain JSON; anything unexpected reads as absent.
+ * facts, a labelled date). Read defensively: the Bundle is plain JSON; anything unexpected reads as absent.
  *
- * | resource | name | detail |
- * |---|---|---|
- * | AllergyIntolerance | code | reactions, criticality |
- * | MedicationStatement | medication (concept or the referenced Medication) | dosage text |
- * | Condition | code | clinical status |
- * | Immunization | vaccine code | — |
- * | Observation | code | value (quantity, text, concept) or components |
- * | Procedure | code | status |
+ * | resource | name | facts | date |
+ * |---|---|---|---|
+ * | AllergyIntolerance | code | reactions, the gravest severity, criticality | onset, else recorded |
+ * | MedicationStatement | medication (concept or the referenced Medication) | dose, frequency, route | started, else recorded |
+ * | Condition | code | clinical status | onset, else recorded |
+ * | Immunization | vaccine code | — | given |
+ * | Observation | code | value (quantity, text, concept) or components | date |
+ * | Procedure | code | status | performed |
  *
- * An entry coded from the IPS "absent or unknown" system marks the section as having no information.
+ * Invariants: a date keeps the precision it was recorded with (`2009` stays a year: the screen formats
+ * it); a date is labelled with what it is, so a recorded date never reads as an onset; a coded fact goes
+ * to the screen as an i18n key with its code, never as FHIR's English word. An entry coded from the IPS
+ * "absent or unknown" system marks the section as having no information.
  */
 
 type Json = Readonly<Record<string, unknown>>;
@@ -51,12 +54,30 @@ const quantityText = (q: unknown): string | undefined => {
 const valueText = (r: Json): string | undefined =>
   quantityText(r['valueQuantity']) ?? str(r['valueString']) ?? conceptText(r['valueCodeableConcept']);
 
+/** What a fact is, said by the screen in the person's language; none: the value speaks for itself. */
+export type FactLabel = 'dose' | 'frequency' | 'route' | 'reaction' | 'severity';
+
+export interface SummaryFact {
+  readonly label?: FactLabel;
+  /** As recorded (the person's or the source's words), or the code of a coded fact. */
+  readonly value: string;
+  /** A coded fact: its i18n key (the screen says it in the person's language; `value` is the FHIR code). */
+  readonly key?: string;
+}
+
+/** What a row's date is: when it began, when it was written down, given, taken or done. */
+export type DateLabel = 'onset' | 'recorded' | 'started' | 'given' | 'date' | 'performed';
+
+export interface SummaryDate {
+  readonly label: DateLabel;
+  /** A FHIR date or dateTime, as precise as recorded (`2009`, `2015-03`, a day, an instant). */
+  readonly value: string;
+}
+
 export interface SummaryRow {
   readonly name: string;
-  readonly detail: string | undefined;
-  readonly date: string | undefined;
-  /** A coded status the screen says in the person's language: `key` is its i18n key, `code` the FHIR code. */
-  readonly status?: { readonly key: string; readonly code: string };
+  readonly facts: readonly SummaryFact[];
+  readonly date: SummaryDate | undefined;
 }
 
 export interface SummarySection {
@@ -75,50 +96,100 @@ export interface ReadSummary {
   readonly resources: number;
 }
 
-const dateOf = (r: Json): string | undefined =>
-  str(r['effectiveDateTime']) ??
-  str(r['occurrenceDateTime']) ??
-  str(r['onsetDateTime']) ??
-  str(r['performedDateTime']) ??
-  str(obj(r['performedPeriod'])?.['start']) ??
-  str(obj(r['effectivePeriod'])?.['start']) ??
-  str(r['recordedDate']);
+const SEVERITIES = ['mild', 'moderate', 'severe'] as const;
+
+/** The first of `candidates` (label and value) that holds a value. */
+const firstDate = (...candidates: readonly [DateLabel, unknown][]): SummaryDate | undefined => {
+  for (const [label, value] of candidates) {
+    const held = str(value);
+    if (held !== undefined) return { label, value: held };
+  }
+  return undefined;
+};
+
+const start = (period: unknown): unknown => obj(period)?.['start'];
+
+/** A fact when it holds a value, else nothing. */
+const fact = (label: FactLabel | undefined, value: string | undefined, key?: string): SummaryFact[] =>
+  value === undefined
+    ? []
+    : [{ ...(label === undefined ? {} : { label }), value, ...(key === undefined ? {} : { key }) }];
+
+const coded = (label: FactLabel | undefined, keys: string, code: string | undefined): SummaryFact[] =>
+  fact(label, code, `${keys}.${code}`);
+
+const allergyFacts = (r: Json): SummaryFact[] => {
+  const reactions = arr(r['reaction']).map((x) => obj(x) ?? {});
+  // The gravest severity of any reaction: a severe reaction once is what a clinician must know.
+  const severity = SEVERITIES.findLast((s) => reactions.some((x) => x['severity'] === s));
+  return [
+    ...reactions.flatMap((x) => arr(x['manifestation']).flatMap((m) => fact('reaction', conceptText(m)))),
+    ...coded('severity', 'enum.severity', severity),
+    ...coded(undefined, 'summary.criticality', str(r['criticality'])),
+  ];
+};
+
+/**
+ * Each dosage's dose (a quantity, else its text: Hale writes there a dose that is no quantity, "1 tablet"),
+ * frequency (the timing's code) and route.
+ */
+const dosageFacts = (r: Json): SummaryFact[] =>
+  arr(r['dosage']).flatMap((d) => {
+    const dosage = obj(d) ?? {};
+    const doses = arr(dosage['doseAndRate']).flatMap((x) =>
+      fact('dose', quantityText(obj(x)?.['doseQuantity'])),
+    );
+    return [
+      ...(doses.length > 0 ? doses : fact('dose', str(dosage['text']))),
+      ...fact('frequency', conceptText(obj(dosage['timing'])?.['code'])),
+      ...fact('route', conceptText(dosage['route'])),
+    ];
+  });
 
 const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
   const type = str(r['resourceType']) ?? '';
   let name: string | undefined;
-  let detail: string | undefined;
-  let status: SummaryRow['status'];
-  const coded = (key: string, code: string | undefined): void => {
-    if (code !== undefined) status = { key: `${key}.${code}`, code };
-  };
+  let facts: SummaryFact[] = [];
+  let date: SummaryDate | undefined;
   switch (type) {
-    case 'AllergyIntolerance': {
+    case 'AllergyIntolerance':
       name = conceptText(r['code']);
-      const reactions = arr(r['reaction'])
-        .flatMap((x) => arr(obj(x)?.['manifestation']).map(conceptText))
-        .filter((x): x is string => x !== undefined);
-      detail = reactions.join(' · ') || undefined;
-      coded('summary.criticality', str(r['criticality']));
+      facts = allergyFacts(r);
+      date = firstDate(
+        ['onset', r['onsetDateTime']],
+        ['onset', start(r['onsetPeriod'])],
+        ['recorded', r['recordedDate']],
+      );
       break;
-    }
     case 'MedicationStatement': {
       const ref = str(obj(r['medicationReference'])?.['reference']);
       name =
         conceptText(r['medicationCodeableConcept']) ??
         (ref === undefined ? undefined : conceptText(byUrl.get(ref)?.['code']));
-      detail = arr(r['dosage'])
-        .map((d) => str(obj(d)?.['text']))
-        .filter(Boolean)
-        .join(' · ');
+      facts = dosageFacts(r);
+      date = firstDate(
+        ['started', r['effectiveDateTime']],
+        ['started', start(r['effectivePeriod'])],
+        ['recorded', r['dateAsserted']],
+      );
       break;
     }
     case 'Condition':
       name = conceptText(r['code']);
-      coded('enum.conditionClinicalStatus', str(obj(arr(obj(r['clinicalStatus'])?.['coding'])[0])?.['code']));
+      facts = coded(
+        undefined,
+        'enum.conditionClinicalStatus',
+        str(obj(arr(obj(r['clinicalStatus'])?.['coding'])[0])?.['code']),
+      );
+      date = firstDate(
+        ['onset', r['onsetDateTime']],
+        ['onset', start(r['onsetPeriod'])],
+        ['recorded', r['recordedDate']],
+      );
       break;
     case 'Immunization':
       name = conceptText(r['vaccineCode']);
+      date = firstDate(['given', r['occurrenceDateTime']], ['recorded', r['recorded']]);
       break;
     case 'Observation': {
       name = conceptText(r['code']);
@@ -129,22 +200,24 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
           return v === undefined ? undefined : `${conceptText(part['code']) ?? ''}: ${v}`;
         })
         .filter((x): x is string => x !== undefined);
-      detail = valueText(r) ?? (parts.length > 0 ? parts.join(' · ') : undefined);
+      const value = valueText(r) ?? (parts.length > 0 ? parts.join(' · ') : undefined);
+      facts = fact(undefined, value);
+      date = firstDate(
+        ['date', r['effectiveDateTime']],
+        ['date', start(r['effectivePeriod'])],
+        ['date', r['effectiveInstant']],
+      );
       break;
     }
     case 'Procedure':
       name = conceptText(r['code']);
-      coded('enum.procedureStatus', str(r['status']));
+      facts = coded(undefined, 'enum.procedureStatus', str(r['status']));
+      date = firstDate(['performed', r['performedDateTime']], ['performed', start(r['performedPeriod'])]);
       break;
     default:
       name = conceptText(r['code']);
   }
-  return {
-    name: name ?? type,
-    detail: detail === '' ? undefined : detail,
-    date: dateOf(r),
-    ...(status === undefined ? {} : { status }),
-  };
+  return { name: name ?? type, facts, date };
 };
 
 export const readSummary = (bundle: unknown): ReadSummary => {

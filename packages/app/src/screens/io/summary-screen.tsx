@@ -1,22 +1,41 @@
 /**
  * The patient summary (`/records/summary`): the International Patient Summary this device builds from the
  * records it holds (no server involved), shown section by section, saved as a file (a FHIR document
- * Bundle), and shared with anyone through a link (the share screen).
+ * Bundle), printed (summary-print.css), and shared with anyone through a link (the share screen).
+ *
+ * Each row: the entry's name; its facts (dose, frequency, route; reactions, severity, criticality; a value
+ * or a status), labelled in the person's language; its date, labelled with what it is ("Onset" only when
+ * an onset is recorded, else "Recorded" with the day it was written down) and as precise as recorded.
  */
-import { useEffect, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Paper, SimpleGrid, Skeleton, Stack, Table, Text, Title } from '@mantine/core';
-import { IconDownload, IconShare } from '@tabler/icons-react';
+import { Fragment, useEffect, useState, type ReactNode } from 'react';
+import {
+  Alert,
+  Badge,
+  Button,
+  Group,
+  Paper,
+  SimpleGrid,
+  Skeleton,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
+import { IconDownload, IconPrinter, IconShare } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { TFunction } from 'i18next';
 import { Link } from 'react-router';
 import type { Summary } from '@hale/client';
-import { formatDate } from '../../records/format';
+import { useApp } from '../../boot/app-state';
+import { HTML_LANG } from '../../i18n/index';
 import { PageHeader } from '../../ui/page-header';
 import { saveBytes } from '../../ui/desktop-bridge';
 import { FailureAlert } from './failure-alert';
 import { ioFailure, type IoFailure } from './io-errors';
-import { readSummary, type SummarySection } from './ips-read';
+import { readSummary, type SummaryDate, type SummaryFact, type SummarySection } from './ips-read';
+import { formatDateIn } from './date-in';
 import { useHaleSession } from '@hale/react';
+import './summary-print.css';
 
 export const sectionTitle = (t: TFunction, section: { code: string | undefined; title: string }): string => {
   switch (section.code) {
@@ -37,12 +56,60 @@ export const sectionTitle = (t: TFunction, section: { code: string | undefined; 
   }
 };
 
+/** The person's language as a BCP 47 tag, for dates through Intl. */
+const useLocale = (): string => HTML_LANG[useApp().settings.language];
+
+function Fact(props: { readonly fact: SummaryFact }): ReactNode {
+  const { t } = useTranslation();
+  const { label, value, key } = props.fact;
+  const shown = key === undefined ? value : t(key, { defaultValue: value });
+  return (
+    <>
+      {label !== undefined && (
+        <Text span size="sm" c="dimmed">
+          {t(`summary.fact.${label}`)}{' '}
+        </Text>
+      )}
+      {label === 'severity' ? (
+        <Badge
+          color={value === 'severe' ? 'red' : value === 'moderate' ? 'orange' : 'yellow'}
+          variant={value === 'severe' ? 'filled' : 'light'}
+        >
+          {shown}
+        </Badge>
+      ) : (
+        shown
+      )}
+    </>
+  );
+}
+
+function When(props: { readonly date: SummaryDate | undefined }): ReactNode {
+  const { t } = useTranslation();
+  const locale = useLocale();
+  const { date } = props;
+  if (date === undefined) return null;
+  return (
+    <>
+      <Text size="xs" c="dimmed">
+        {t(`summary.date.${date.label}`)}
+      </Text>
+      <Text size="sm">{formatDateIn(date.value, locale, { day: date.label === 'recorded' })}</Text>
+    </>
+  );
+}
+
 function Section(props: { readonly section: SummarySection }): ReactNode {
   const { t } = useTranslation();
   const { section } = props;
   const title = sectionTitle(t, section);
   return (
-    <Paper withBorder p="md" data-testid={`summary-section-${section.code ?? 'other'}`}>
+    <Paper
+      withBorder
+      p="md"
+      className="hale-summary-section"
+      data-testid={`summary-section-${section.code ?? 'other'}`}
+    >
       <Title order={2} size="h4" mb="xs">
         {title}
       </Title>
@@ -54,17 +121,20 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
         <Table verticalSpacing={4} aria-label={title}>
           <Table.Tbody>
             {section.rows.slice(0, 200).map((row, i) => (
-              <Table.Tr key={i}>
+              <Table.Tr key={i} data-testid="summary-row">
                 <Table.Td fw={600} style={{ overflowWrap: 'anywhere' }}>
                   {row.name}
                 </Table.Td>
-                <Table.Td style={{ overflowWrap: 'anywhere' }}>
-                  {[row.detail, row.status && t(row.status.key, { defaultValue: row.status.code })]
-                    .filter(Boolean)
-                    .join(' · ')}
+                <Table.Td style={{ overflowWrap: 'anywhere' }} data-testid="summary-facts">
+                  {row.facts.map((fact, j) => (
+                    <Fragment key={j}>
+                      {j > 0 && ' · '}
+                      <Fact fact={fact} />
+                    </Fragment>
+                  ))}
                 </Table.Td>
-                <Table.Td c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                  {row.date === undefined ? '' : formatDate(row.date)}
+                <Table.Td style={{ whiteSpace: 'nowrap' }} data-testid="summary-date">
+                  <When date={row.date} />
                 </Table.Td>
               </Table.Tr>
             ))}
@@ -83,6 +153,7 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
 export function SummaryScreen(): ReactNode {
   const { t } = useTranslation();
   const session = useHaleSession();
+  const locale = useLocale();
   const [summary, setSummary] = useState<Summary | null>(null);
   const [failure, setFailure] = useState<IoFailure | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
@@ -115,11 +186,19 @@ export function SummaryScreen(): ReactNode {
 
   const read = summary === null ? null : readSummary(summary.bundle);
   return (
-    <Stack maw={980}>
+    <Stack maw={980} className="hale-summary">
       <PageHeader
         title={t('summary.title')}
         actions={
           <>
+            <Button
+              variant="default"
+              leftSection={<IconPrinter size={18} />}
+              onClick={() => window.print()}
+              disabled={read === null}
+            >
+              {t('summary.print')}
+            </Button>
             <Button
               variant="default"
               leftSection={<IconDownload size={18} />}
@@ -134,19 +213,19 @@ export function SummaryScreen(): ReactNode {
           </>
         }
       />
-      <Text c="dimmed" size="sm">
+      <Text c="dimmed" size="sm" className="hale-no-print">
         {t('summary.explain')}
       </Text>
       {failure !== null && <FailureAlert failure={failure} title={t('summary.failedTitle')} />}
       {saved !== null && (
-        <Alert color="teal" data-testid="summary-saved">
+        <Alert color="teal" data-testid="summary-saved" className="hale-no-print">
           {t('summary.saved', { name: saved })}
         </Alert>
       )}
       {read === null && failure === null && <Skeleton height={240} />}
       {read !== null && (
         <>
-          <Paper withBorder p="md" data-testid="summary-patient">
+          <Paper withBorder p="md" className="hale-summary-section" data-testid="summary-patient">
             <SimpleGrid cols={{ base: 1, sm: 3 }}>
               <div>
                 <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
@@ -160,13 +239,15 @@ export function SummaryScreen(): ReactNode {
                 <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
                   {t('fields.birthDate')}
                 </Text>
-                <Text>{read.patient.birthDate === undefined ? '—' : formatDate(read.patient.birthDate)}</Text>
+                <Text>
+                  {read.patient.birthDate === undefined ? '—' : formatDateIn(read.patient.birthDate, locale)}
+                </Text>
               </div>
               <div>
                 <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
                   {t('summary.made')}
                 </Text>
-                <Text>{read.date === undefined ? '—' : formatDate(read.date)}</Text>
+                <Text>{read.date === undefined ? '—' : formatDateIn(read.date, locale)}</Text>
               </div>
             </SimpleGrid>
           </Paper>
