@@ -76,6 +76,34 @@ export const workspaceEn = {
     kindNotSharedTitle: 'Not shared with you',
     kindNotShared:
       'The patient has not shared {{kind}} with you, so this device holds none of them. Only the kinds in this chart’s sections are shared.',
+    sectionNow: 'Section: {{section}}',
+  },
+  banner: {
+    label: 'Safety summary',
+    title: 'Safety',
+    allergies: 'Allergies',
+    medications: 'Active medications',
+    problems: 'Active conditions',
+    short: {
+      allergies: 'Allergies',
+      medications: 'Medications',
+      problems: 'Conditions',
+    },
+    state: {
+      'not-shared': 'Not shared with you',
+      loading: 'Loading…',
+      none: 'None recorded',
+      'no-known': 'No known allergies',
+    },
+    brief: {
+      'not-shared': 'not shared',
+      loading: '…',
+      none: 'none recorded',
+      'no-known': 'none known',
+    },
+    severityUnknown: 'severity not recorded',
+    more_one: 'and {{count}} more',
+    more_other: 'and {{count}} more',
   },
   access: {
     read: 'Read',
@@ -146,6 +174,10 @@ export const workspaceEn = {
     saveCorrection: 'Save correction',
     saved: 'Lab result saved in the patient’s chart.',
     corrected: 'Correction saved as a new version.',
+    trends: 'Trends',
+    shown: '{{shown}} of {{total}} results shown',
+    more: 'Show more',
+    partFlag: '{{part}}: {{flag}}',
   },
   plan: {
     newTitle: 'New treatment plan for {{name}}',

@@ -75,6 +75,34 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     kindNotSharedTitle: '未分享給您',
     kindNotShared:
       '病人未將「{{kind}}」分享給您,因此本裝置上沒有這類記錄。只有此病歷各區段中的類別有分享給您。',
+    sectionNow: '目前區段:{{section}}',
+  },
+  banner: {
+    label: '安全摘要',
+    title: '安全摘要',
+    allergies: '過敏',
+    medications: '使用中的藥物',
+    problems: '現有病況',
+    short: {
+      allergies: '過敏',
+      medications: '藥物',
+      problems: '病況',
+    },
+    state: {
+      'not-shared': '未分享給您',
+      loading: '載入中…',
+      none: '沒有記錄',
+      'no-known': '無已知過敏',
+    },
+    brief: {
+      'not-shared': '未分享',
+      loading: '…',
+      none: '沒有記錄',
+      'no-known': '無已知過敏',
+    },
+    severityUnknown: '未記錄嚴重程度',
+    more_one: '另有 {{count}} 項',
+    more_other: '另有 {{count}} 項',
   },
   access: {
     read: '讀取',
@@ -142,6 +170,10 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     saveCorrection: '儲存更正',
     saved: '檢驗結果已存入病人的病歷。',
     corrected: '更正已存為新版本。',
+    trends: '趨勢',
+    shown: '已顯示 {{total}} 筆結果中的 {{shown}} 筆',
+    more: '顯示更多',
+    partFlag: '{{part}}:{{flag}}',
   },
   plan: {
     newTitle: '為 {{name}} 新增治療計劃',

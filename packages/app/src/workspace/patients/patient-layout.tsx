@@ -1,17 +1,21 @@
 /**
  * One patient's chart in the workspace (`/workspace/patients/:patientId/*`): the patient's name and the
- * chart's state above, the kinds the grant shares as the chart's sections, and below them the screen,
+ * chart's state above, the safety banner (allergies, active medications, active problems: safety-banner.tsx)
+ * on every page of a chart still shared, the kinds the grant shares as the chart's sections (chart-nav.tsx),
+ * and below them the screen,
  * inside a chart scope (records/chart-scope.tsx) so the app's own record screens read and write this
  * patient's chart, limited to what the grant allows. A chart whose access ended keeps only its overview.
  */
 import type { ReactNode } from 'react';
-import { Alert, Badge, Button, Group, ScrollArea, Stack, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Stack, Text, Title } from '@mantine/core';
 import { IconArrowLeft, IconShieldCheck } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, Outlet, useLocation, useParams } from 'react-router';
 import { ChartScopeContext } from '../../records/chart-scope';
 import { isKindSlug, KINDS } from '../../records/kinds';
 import { useChart } from './charts';
+import { ChartNav } from './chart-nav';
+import { SafetyBanner } from './safety-banner';
 import { chartBase, grantedSlugs, scopeOf } from './grant';
 import { stateColor, untilLabel } from './grant-words';
 import { usePatientBirthDate, usePatientName } from './patient-name';
@@ -97,27 +101,10 @@ function Layout(props: { readonly patientId: string }): ReactNode {
               </Badge>
             </Group>
           </Group>
-          {slugs.length > 0 && (
-            <ScrollArea type="auto" offsetScrollbars>
-              <nav aria-label={t('workspace.chart.sections')}>
-                <Group gap={4} wrap="nowrap">
-                  {sections.map((s) => (
-                    <Button
-                      key={s.to}
-                      component={Link}
-                      to={s.to}
-                      size="sm"
-                      variant={s.active ? 'light' : 'subtle'}
-                      aria-current={s.active ? 'page' : undefined}
-                      style={{ flexShrink: 0 }}
-                    >
-                      {s.label}
-                    </Button>
-                  ))}
-                </Group>
-              </nav>
-            </ScrollArea>
+          {grant !== undefined && chart?.state !== 'ended' && grant.streams.length > 0 && (
+            <SafetyBanner patientId={patientId} grant={grant} />
           )}
+          {slugs.length > 0 && <ChartNav sections={sections} />}
         </Stack>
         {refused === undefined ? (
           <Outlet context={{ patientId, name, chart, kinds: slugs.map((s) => KINDS[s].kind) }} />
