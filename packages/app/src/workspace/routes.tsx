@@ -2,7 +2,8 @@
  * The workspace's routes, under the open gate and the app's layout (router.tsx adds them): each screen its
  * own chunk. A patient's chart lives under `/workspace/patients/:patientId`, whose layout (the chart's
  * header, its tabs by granted kind, and the chart scope) wraps the app's own record screens and the
- * workspace's clinical ones; specific paths (a lab's entry, a note, a plan) rank above the generic ones.
+ * workspace's clinical ones; specific paths (the lab list and trends, a lab's entry, a note, a plan) rank above
+ * the generic ones.
  */
 import type { RouteObject } from 'react-router';
 import { Navigate } from 'react-router';
@@ -30,6 +31,14 @@ export const WORKSPACE_ROUTES: RouteObject[] = [
       {
         index: true,
         lazy: () => import('./patients/patient-overview').then((m) => ({ Component: m.PatientOverview })),
+      },
+      {
+        path: 'chart/labs',
+        lazy: () => import('./labs/lab-list').then((m) => ({ Component: m.LabListScreen })),
+      },
+      {
+        path: 'chart/labs/trends',
+        lazy: () => import('./labs/lab-trends').then((m) => ({ Component: m.WorkspaceLabTrendsScreen })),
       },
       {
         path: 'chart/labs/new',
@@ -118,6 +127,8 @@ export const preloadWorkspace = (): Promise<unknown> =>
     import('./patients/patients-screen'),
     import('./patients/patient-layout'),
     import('./patients/patient-overview'),
+    import('./labs/lab-list'),
+    import('./labs/lab-trends'),
     import('./labs/lab-entry'),
     import('./plans/plan-screen'),
     import('./encounters/encounter-new'),

@@ -1,254 +1,26 @@
 /**
- * Lab trends (`/labs/trends?test=`): the tests on file, and for the chosen one a chart over time with the
- * reference range as a band and out-of-range points marked, values converted to one unit where UCUM can
- * (others charted apart, and said so), a table of every result beside it, and a way to enter a result from
- * a paper report.
+ * Lab trends (`/labs/trends?test=`): the tests on file, and for the chosen one its trend
+ * (records/lab-trends-view.tsx: the chart with the reference range, the table of every result), and a way
+ * to enter a result from a paper report.
  */
-import { memo, useMemo, useState, type ReactElement, type ReactNode } from 'react';
-import {
-  Alert,
-  Anchor,
-  Badge,
-  Button,
-  Grid,
-  Group,
-  NativeSelect,
-  Paper,
-  Stack,
-  Table,
-  Text,
-  Title,
-} from '@mantine/core';
-import { LineChart } from '@mantine/charts';
-import { ReferenceArea } from 'recharts';
+import type { ReactNode } from 'react';
+import { Button, Paper, Stack, Text } from '@mantine/core';
 import { IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import { ScrollTable } from '../../ui/scroll-table';
-import { Link, useNavigate, useSearchParams } from 'react-router';
-import { useHaleSession, useRecords } from '@hale/react';
+import { useNavigate } from 'react-router';
+import { useHaleSession } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
-import { formatDate } from '../../records/format';
 import { saveDraft } from '../../records/drafts';
 import { emptyValues } from '../../records/values';
 import { KINDS } from '../../records/kinds';
-import { buildTrends, type LabInput, type TestTrend, type UnitSeries } from './series';
-
-import { chartData, round } from './chart-data';
-const DOTS_UP_TO = 100;
-/** Rows of the table shown at first (newest first); the rest on request. */
-const TABLE_ROWS = 100;
-
-/** The out-of-range series' dot: a circle where a result is out of range, nothing elsewhere. */
-function FlaggedDot(props: {
-  readonly cx?: number;
-  readonly cy?: number;
-  readonly index?: number;
-}): ReactElement {
-  const { cx, cy, index } = props;
-  if (cx === undefined || cy === undefined) return <g key={index} />;
-  return <circle key={index} cx={cx} cy={cy} r={6} fill="var(--mantine-color-red-7)" />;
-}
-
-const lineProps = (s: { name: string }) =>
-  s.name === 'flagged' ? { strokeWidth: 0, dot: FlaggedDot, activeDot: { r: 7 } } : {};
-
-const SeriesChart = memo(function SeriesChart(props: {
-  readonly series: UnitSeries;
-  readonly name: string;
-}): ReactNode {
-  const { t } = useTranslation();
-  const { series, name } = props;
-  const { data, lo, hi, pad } = useMemo(() => chartData(series), [series]);
-  const chartSeries = useMemo(
-    () => [
-      { name: 'value', label: series.units === '' ? name : `${name} (${series.units})`, color: 'hale.6' },
-      { name: 'flagged', label: t('trends.outOfRange'), color: 'red.7' },
-    ],
-    [series.units, name, t],
-  );
-  const yAxisProps = useMemo(
-    () => ({
-      domain: [round(lo - pad), round(hi + pad)],
-      tickFormatter: (v: number) => String(Number(v.toPrecision(3))),
-    }),
-    [lo, hi, pad],
-  );
-  return (
-    <figure
-      style={{ margin: 0 }}
-      aria-label={t('trends.chartLabel', { name: props.name, units: series.units || '—' })}
-    >
-      <LineChart
-        h={280}
-        data={data}
-        dataKey="date"
-        yAxisProps={yAxisProps}
-        series={chartSeries}
-        lineProps={lineProps}
-        curveType="linear"
-        // A dot per result is drawn up to DOTS_UP_TO results (out-of-range ones always are); the date axis
-        // labels every nth result past that, so no tick is measured for the others.
-        withDots={data.length <= DOTS_UP_TO}
-        xAxisProps={data.length > DOTS_UP_TO ? { interval: Math.ceil(data.length / 8) - 1 } : {}}
-        withLegend
-        connectNulls={false}
-        valueFormatter={(v) => `${v} ${series.units}`.trim()}
-      >
-        {series.range !== null && (
-          <ReferenceArea
-            y1={series.range.low ?? round(lo - pad)}
-            y2={series.range.high ?? round(hi + pad)}
-            fill="var(--mantine-color-teal-5)"
-            fillOpacity={0.12}
-            ifOverflow="extendDomain"
-          />
-        )}
-      </LineChart>
-      <figcaption>
-        <Text size="xs" c="dimmed">
-          {series.range === null
-            ? t('trends.noRange')
-            : t('trends.rangeBand', {
-                low: series.range.low ?? '—',
-                high: series.range.high ?? '—',
-                units: series.units,
-              })}
-        </Text>
-      </figcaption>
-    </figure>
-  );
-});
-
-function TrendView(props: { readonly trend: TestTrend }): ReactNode {
-  const { t } = useTranslation();
-  const { trend } = props;
-  const [main, ...apart] = trend.series;
-  return (
-    <Grid>
-      <Grid.Col span={{ base: 12, lg: 7 }}>
-        <Stack>
-          {main === undefined ? (
-            <Text c="dimmed">{t('trends.noNumbers')}</Text>
-          ) : (
-            <Paper withBorder p="md">
-              <SeriesChart series={main} name={trend.name} />
-            </Paper>
-          )}
-          {apart.length > 0 && (
-            <Alert color="yellow" title={t('trends.apartTitle')}>
-              {t('trends.apart', {
-                units: apart.map((s) => s.units || t('trends.noUnits')).join(', '),
-                target: main?.units ?? '',
-              })}
-            </Alert>
-          )}
-          {apart.map((s) => (
-            <Paper withBorder p="md" key={s.units} data-testid="apart-series">
-              <SeriesChart series={s} name={trend.name} />
-            </Paper>
-          ))}
-        </Stack>
-      </Grid.Col>
-      <Grid.Col span={{ base: 12, lg: 5 }}>
-        <TrendTable trend={trend} />
-      </Grid.Col>
-    </Grid>
-  );
-}
-
-/** Every result of the test, newest first: the first TABLE_ROWS, the rest on request. */
-function TrendTable(props: { readonly trend: TestTrend }): ReactNode {
-  const { t } = useTranslation();
-  const { trend } = props;
-  // "Show all" holds for the test it was asked for; another test starts at TABLE_ROWS again.
-  const [allFor, setAllFor] = useState<string | null>(null);
-  const showAll = allFor === trend.key;
-  const allRows = useMemo(
-    () =>
-      trend.series
-        .flatMap((s) => s.points.map((p) => ({ ...p, unit: s.units })))
-        .sort((a, b) => (a.at < b.at ? 1 : -1)),
-    [trend],
-  );
-  const rows = showAll ? allRows : allRows.slice(0, TABLE_ROWS);
-  return (
-    <Paper withBorder>
-      <ScrollTable label={t('trends.tableLabel', { name: trend.name })} minWidth={320}>
-        <Table striped aria-label={t('trends.tableLabel', { name: trend.name })} data-testid="trend-table">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t('fields.effectiveAt')}</Table.Th>
-              <Table.Th>{t('fields.value')}</Table.Th>
-              <Table.Th>{t('trends.asCharted')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.map((r) => (
-              <Table.Tr key={r.id}>
-                <Table.Td>
-                  <Anchor component={Link} to={`/chart/labs/${r.id}`}>
-                    {formatDate(r.at)}
-                  </Anchor>
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={6} wrap="nowrap">
-                    <span>
-                      {r.original} {r.originalUnits}
-                    </span>
-                    {(r.flag === 'high' || r.flag === 'low') && (
-                      <Badge color="red" size="sm" variant="filled">
-                        {t(`trends.flag.${r.flag}`)}
-                      </Badge>
-                    )}
-                  </Group>
-                </Table.Td>
-                <Table.Td>
-                  {round(r.value)} {r.unit}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-            {trend.textResults.map((l) => (
-              <Table.Tr key={l.id}>
-                <Table.Td>{formatDate(l.effectiveAt)}</Table.Td>
-                <Table.Td>{String(l.value)}</Table.Td>
-                <Table.Td>{t('trends.text')}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </ScrollTable>
-      {rows.length < allRows.length && (
-        <Button variant="subtle" m="xs" onClick={() => setAllFor(trend.key)}>
-          {t('trends.showAll', { count: allRows.length })}
-        </Button>
-      )}
-    </Paper>
-  );
-}
+import { TrendPicker, useChosenTrend, useTrends } from '../../records/lab-trends-view';
 
 export function LabTrendsScreen(): ReactNode {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const session = useHaleSession();
-  const [params, setParams] = useSearchParams();
-  const labs = useRecords('LabResult', {});
-  const trends = useMemo(
-    () =>
-      buildTrends(
-        labs.items.map((s): LabInput => ({
-          id: s.record.id,
-          testName: s.record.testName,
-          ...(s.record.testCode === undefined ? {} : { testCode: s.record.testCode }),
-          ...(s.record.value === undefined ? {} : { value: s.record.value }),
-          ...(s.record.units === undefined ? {} : { units: s.record.units }),
-          ...(s.record.referenceRange === undefined ? {} : { referenceRange: s.record.referenceRange }),
-          effectiveAt: s.record.effectiveAt,
-          status: s.record.status,
-        })),
-      ),
-    [labs],
-  );
-  const chosen = trends.find((tr) => tr.key === params.get('test')) ?? trends[0];
+  const trends = useTrends({});
+  const chosen = useChosenTrend(trends);
   const enter = (): void => {
     const latest = chosen?.latest;
     void saveDraft(session, 'labs:new', {
@@ -282,23 +54,7 @@ export function LabTrendsScreen(): ReactNode {
           </Text>
         </Paper>
       ) : (
-        <>
-          <NativeSelect
-            label={t('trends.test')}
-            value={chosen?.key}
-            data={trends.map((tr) => ({ value: tr.key, label: tr.name }))}
-            onChange={(e) => setParams({ test: e.currentTarget.value }, { replace: true })}
-            maw={420}
-          />
-          {chosen !== undefined && (
-            <>
-              <Title order={2} size="h3">
-                {chosen.name}
-              </Title>
-              <TrendView trend={chosen} />
-            </>
-          )}
-        </>
+        <TrendPicker trends={trends} />
       )}
     </Stack>
   );
