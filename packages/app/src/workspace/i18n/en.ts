@@ -97,7 +97,7 @@ export const workspaceEn = {
     },
     brief: {
       'not-shared': 'not shared',
-      loading: '…',
+      loading: 'loading',
       none: 'none recorded',
       'no-known': 'none known',
     },

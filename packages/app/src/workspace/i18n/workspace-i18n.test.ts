@@ -1,6 +1,6 @@
-// The workspace's words built from tables at run time (end reasons, states, care codes,
-// notification types, note statuses, roles, form parts) exist in every language; i18n.test.ts checks the
-// literal keys and the languages' shapes.
+// The workspace's words built from tables at run time (end reasons, states, the safety banner's states,
+// care codes, notification types, note statuses, roles, form parts) exist in every language; i18n.test.ts
+// checks the literal keys and the languages' shapes.
 import { describe, expect, it } from 'vitest';
 import { CARE_ERROR_CODES, CARE_NOTIFICATION_TYPES } from '@hale/client';
 import { NOTE_STATUSES } from '@hale/model';
@@ -8,6 +8,7 @@ import { en } from '../../i18n/en';
 import { zhHant } from '../../i18n/zh-Hant';
 import { zhHans } from '../../i18n/zh-Hans';
 import { CHART_STATES, END_REASONS } from '../patients/grant-words';
+import { WORDED_STATES } from '../patients/banner-state';
 
 type Tree = { readonly [key: string]: string | Tree };
 const has = (tree: Tree, path: string): boolean => {
@@ -29,6 +30,8 @@ const families = (): string[] => [
   ...NOTE_STATUSES.map((s) => `workspace.noteStatus.${s}`),
   ...['attending', 'supervisor', 'consultant', 'author'].map((r) => `workspace.cosign.roles.${r}`),
   ...['weekly', 'exceptions', 'dates', 'other'].map((p) => `workspace.availability.refused.${p}`),
+  ...WORDED_STATES.flatMap((s) => [`workspace.banner.state.${s}`, `workspace.banner.brief.${s}`]),
+  ...['allergies', 'medications', 'problems'].map((p) => `workspace.banner.short.${p}`),
   ...['subjective', 'objective', 'assessment', 'plan'].map((f) => `workspace.note.hint.${f}`),
   ...['displayName', 'specialty', 'clinic', 'identifier', 'contact'].flatMap((f) => [
     `workspace.profile.${f}`,

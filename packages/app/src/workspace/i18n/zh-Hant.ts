@@ -96,7 +96,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     },
     brief: {
       'not-shared': '未分享',
-      loading: '…',
+      loading: '載入中',
       none: '沒有記錄',
       'no-known': '無已知過敏',
     },
@@ -173,7 +173,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     trends: '趨勢',
     shown: '已顯示 {{total}} 筆結果中的 {{shown}} 筆',
     more: '顯示更多',
-    partFlag: '{{part}}:{{flag}}',
+    partFlag: '{{part}}數值{{flag}}',
   },
   plan: {
     newTitle: '為 {{name}} 新增治療計劃',

@@ -43,7 +43,7 @@ export function LabListScreen(): ReactNode {
                 variant="default"
                 leftSection={<IconChartLine size={18} />}
               >
-                {t('workspace.labs.trends')}
+                {t('workspace.lab.trends')}
               </Button>
             )}
             {scope.canWrite('LabResult') && (
@@ -81,10 +81,10 @@ export function LabListScreen(): ReactNode {
           {page.items.length < page.total && (
             <Group justify="space-between" p="xs">
               <Text size="sm" c="dimmed">
-                {t('workspace.labs.shown', { shown: page.items.length, total: page.total })}
+                {t('workspace.lab.shown', { shown: page.items.length, total: page.total })}
               </Text>
               <Button variant="subtle" onClick={() => setLimit((n) => n + PAGE)}>
-                {t('workspace.labs.more')}
+                {t('workspace.lab.more')}
               </Button>
             </Group>
           )}
@@ -115,7 +115,7 @@ function LabRow(props: { readonly lab: RecordOf<'LabResult'>; readonly to: strin
             <Badge key={`${f.part ?? ''}${f.flag}`} color="red" variant="filled" size="sm">
               {f.part === undefined
                 ? t(`trends.flag.${f.flag}`)
-                : t('workspace.labs.partFlag', { part: f.part, flag: t(`trends.flag.${f.flag}`) })}
+                : t('workspace.lab.partFlag', { part: f.part, flag: t(`trends.flag.${f.flag}`) })}
             </Badge>
           ))}
         </Group>

@@ -21,6 +21,9 @@
 import type { RecordOf } from '@hale/model';
 import { isActiveCondition } from '../../records/clinical';
 
+/** The states a part is in other than its list (each said in words: `workspace.banner.state.<state>`). */
+export const WORDED_STATES = ['not-shared', 'loading', 'none', 'no-known'] as const;
+
 export type Part<T> =
   | { readonly state: 'not-shared' }
   | { readonly state: 'loading' }

@@ -1,7 +1,8 @@
 /**
  * A chart's overview (`/workspace/patients/:patientId`): what the grant allows, kind by kind, and until
  * when; what this clinician can start here (an encounter, a note, a lab result, a plan) where it may
- * write; the latest encounters, results and plans, live as the patient's devices sync. A chart whose
+ * write; the latest encounters, results (with their values and High/Low marks) and plans, live as the
+ * patient's devices sync. A chart whose
  * access ended says so instead (ended-panel.tsx).
  */
 import type { ReactNode } from 'react';
@@ -12,12 +13,14 @@ import { Link } from 'react-router';
 import { useRecords } from '@hale/react';
 import type { ReceivedGrant } from '@hale/client';
 import { formatDate } from '../../records/format';
+import { labValueText } from '../../records/clinical';
 import { ScrollTable } from '../../ui/scroll-table';
 import { Card } from '../ui';
 import { usePatientChart } from './chart-context';
 import { canRead, canWrite, chartBase } from './grant';
 import { accessLabel, purgedCount, streamLabel, untilLabel } from './grant-words';
 import { EndedPanel } from './ended-panel';
+import { outOfRange } from '../labs/lab-flags';
 
 export function PatientOverview(): ReactNode {
   const { t } = useTranslation();
@@ -212,12 +215,23 @@ function Labs(props: { readonly patientId: string }): ReactNode {
           to={`${base}/labs/${l.id}`}
           title={l.testName}
           detail={[
-            l.value === undefined ? '' : `${String(l.value)} ${l.units ?? ''}`.trim(),
+            l.value === undefined && l.components === undefined ? '' : labValueText(l),
             formatDate(l.effectiveAt),
           ]
             .filter(Boolean)
             .join(' · ')}
-          badge={<Badge variant="light">{t(`enum.labStatus.${l.status}`)}</Badge>}
+          badge={
+            <Group gap={4} wrap="nowrap">
+              {outOfRange(l).map((f) => (
+                <Badge key={`${f.part ?? ''}${f.flag}`} color="red" variant="filled">
+                  {f.part === undefined
+                    ? t(`trends.flag.${f.flag}`)
+                    : t('workspace.lab.partFlag', { part: f.part, flag: t(`trends.flag.${f.flag}`) })}
+                </Badge>
+              ))}
+              <Badge variant="light">{t(`enum.labStatus.${l.status}`)}</Badge>
+            </Group>
+          }
         />
       ))}
     </Card>
