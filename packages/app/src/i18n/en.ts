@@ -771,6 +771,9 @@ export const en = {
     conditions: 'Conditions',
     noConditions: 'No active conditions recorded.',
     since: 'since {{when}}',
+    twoLanguages: 'Print in two languages',
+    twoLanguagesHint: 'Side by side on the one page, for care where your language is not spoken.',
+    secondLanguage: 'Second language',
   },
   problems: {
     title: 'Problems',

@@ -738,6 +738,9 @@ export const zhHant: Translation = {
     conditions: '病況',
     noConditions: '沒有記錄目前的病況。',
     since: '自 {{when}} 起',
+    twoLanguages: '以兩種語言列印',
+    twoLanguagesHint: '兩種語言並列在同一頁,方便在不通行您語言的地方就醫。',
+    secondLanguage: '第二種語言',
   },
   problems: {
     title: '問題',

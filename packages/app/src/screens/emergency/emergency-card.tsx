@@ -1,42 +1,44 @@
 /**
  * The emergency card (`/emergency`): who the patient is, blood type, allergies, active medications, active
- * conditions and who to call, on one screen, from this device's store (offline too), printable on one page
+ * conditions and who to call (card-face.tsx), from this device's store (offline too), printable on one page
  * (the print stylesheet hides the app's frame; the card is laid out to fit A4 or Letter). With a card QR
  * made in this session (emergency-link.tsx), the QR prints on the card; below the card (not printed), the
  * QR's controls and every opening of it.
+ *
+ * In two languages (for care where the person's language is not spoken): the card in the app's language
+ * and, beside it, in one the person picks of the app's other languages (English unless English is the
+ * app's), each face wholly in its language (i18next's `getFixedT`), side by side on the one printed page
+ * (emergency-card.css), one above the other on a phone's screen. Off until asked for.
  */
-import type { ReactNode } from 'react';
-import { Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { useMemo, useState, type ReactNode } from 'react';
+import { Button, Group, NativeSelect, Paper, Stack, Switch, Text } from '@mantine/core';
 import { IconPrinter } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
-import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
+import { useApp } from '../../boot/app-state';
+import type { Language } from '../../boot/settings';
+import { HTML_LANG } from '../../i18n/index';
 import { isActiveCondition } from '../../records/clinical';
+import { CardFace, type CardContent } from './card-face';
+import { secondLanguages } from './second-language';
 import { EmergencyLinkPanel, EmergencyQr, useEmergencyLink } from './emergency-link';
-
-function Line(props: { readonly label: string; readonly value: string | undefined }): ReactNode {
-  return (
-    <div>
-      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
-        {props.label}
-      </Text>
-      <Text fw={600}>{props.value === undefined || props.value === '' ? '—' : props.value}</Text>
-    </div>
-  );
-}
+import './emergency-card.css';
 
 export function EmergencyCardScreen(): ReactNode {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
+  const language = useApp().settings.language;
+  const { choices, first } = secondLanguages(language);
+  const [twoLanguages, setTwoLanguages] = useState(false);
+  const [picked, setPicked] = useState<Language | null>(null);
+  const second = picked !== null && choices.includes(picked) ? picked : first;
+  const secondT = useMemo(() => i18n.getFixedT(second), [i18n, second]);
   const profiles = useRecords('Profile', {});
   const allAllergies = useRecords('Allergy', {}).items;
   const allMedications = useRecords('Medication', {}).items;
-  const allergies = allAllergies.filter((a) => a.record.active);
-  const medications = allMedications.filter((m) => m.record.active);
   const contacts = useRecords('EmergencyContact', {}).items;
   const allConditions = useRecords('Condition', {}).items;
-  const conditions = allConditions.filter((c) => isActiveCondition(c.record));
   const card = useEmergencyLink();
   const latestChange = [
     ...profiles.items,
@@ -50,9 +52,19 @@ export function EmergencyCardScreen(): ReactNode {
   );
   const profile =
     profiles.items.find((p) => p.record.status === 'active')?.record ?? profiles.items[0]?.record;
-  const age = profile?.birthDate === undefined ? undefined : dayjs().diff(dayjs(profile.birthDate), 'year');
+  const content: CardContent = {
+    profile,
+    age: profile?.birthDate === undefined ? undefined : dayjs().diff(dayjs(profile.birthDate), 'year'),
+    allergies: allAllergies.filter((a) => a.record.active).map((a) => a.record),
+    medications: allMedications.filter((m) => m.record.active).map((m) => m.record),
+    conditions: allConditions.filter((c) => isActiveCondition(c.record)).map((c) => c.record),
+    contacts: contacts.map((c) => c.record),
+    at: new Date().toISOString(),
+  };
+  const qr =
+    card.created !== undefined && card.active?.linkId === card.created.linkId ? card.created : undefined;
   return (
-    <Stack maw={900} gap="md">
+    <Stack maw={twoLanguages ? 1240 : 900} gap="md">
       <PageHeader
         title={t('emergency.title')}
         actions={
@@ -64,149 +76,55 @@ export function EmergencyCardScreen(): ReactNode {
       <Text size="sm" c="dimmed" className="hale-no-print">
         {t('emergency.explain')}
       </Text>
-      <Paper withBorder p="lg" className="hale-print-card" data-testid="emergency-card">
+      <Group className="hale-no-print" align="flex-end" gap="lg">
+        <Switch
+          checked={twoLanguages}
+          onChange={(e) => setTwoLanguages(e.currentTarget.checked)}
+          label={t('emergency.twoLanguages')}
+          description={t('emergency.twoLanguagesHint')}
+        />
+        {twoLanguages && (
+          <NativeSelect
+            label={t('emergency.secondLanguage')}
+            value={second}
+            onChange={(e) => setPicked(e.currentTarget.value as Language)}
+            data={choices.map((l) => ({ value: l, label: t(`languages.${l}`) }))}
+          />
+        )}
+      </Group>
+      <Paper
+        withBorder
+        p="lg"
+        className="hale-print-card hale-emergency-card"
+        data-two-languages={twoLanguages ? '' : undefined}
+        data-testid="emergency-card"
+      >
         <Stack gap="md">
-          <Group justify="space-between" align="flex-start">
-            <div>
-              <Text size="xs" c="red" fw={800} tt="uppercase">
-                {t('emergency.heading')}
-              </Text>
-              <Title order={2} size="h2">
-                {profile?.fullName ?? t('emergency.noProfile')}
-              </Title>
-            </div>
-            <Stack gap={0} align="flex-end">
-              <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
-                {t('fields.bloodType')}
-              </Text>
-              <Text fz={32} fw={800} c="red" lh={1}>
-                {profile?.bloodType === undefined ? '—' : t(`enum.bloodType.${profile.bloodType}`)}
-              </Text>
-            </Stack>
-          </Group>
-          <SimpleGrid cols={{ base: 2, sm: 4 }} spacing="sm">
-            <Line
-              label={t('fields.birthDate')}
-              value={
-                profile?.birthDate === undefined
-                  ? undefined
-                  : `${formatDate(profile.birthDate)} (${t('emergency.age', { age })})`
-              }
+          <div className="hale-card-faces">
+            <CardFace
+              t={t}
+              locale={HTML_LANG[language]}
+              narrow={twoLanguages}
+              content={content}
+              testId="emergency-card-face"
             />
-            <Line
-              label={t('fields.sexAtBirth')}
-              value={
-                profile?.sexAtBirth === undefined ? undefined : t(`enum.sexAtBirth.${profile.sexAtBirth}`)
-              }
+            {twoLanguages && (
+              <CardFace
+                t={secondT}
+                locale={HTML_LANG[second]}
+                lang={HTML_LANG[second]}
+                narrow
+                content={content}
+                testId="emergency-card-second"
+              />
+            )}
+          </div>
+          {qr !== undefined && (
+            <EmergencyQr
+              link={qr}
+              {...(twoLanguages ? { also: { t: secondT, lang: HTML_LANG[second] } } : {})}
             />
-            <Line label={t('fields.medicalRecordNumber')} value={profile?.medicalRecordNumber} />
-            <Line label={t('fields.primaryCareProvider')} value={profile?.primaryCareProvider} />
-          </SimpleGrid>
-          <div>
-            <Title order={3} size="h4" mb={6}>
-              {t('emergency.allergies')}
-            </Title>
-            {allergies.length === 0 ? (
-              <Text>{t('emergency.noAllergies')}</Text>
-            ) : (
-              <Table withRowBorders verticalSpacing={4}>
-                <Table.Tbody>
-                  {allergies.map((a) => (
-                    <Table.Tr key={a.record.id}>
-                      <Table.Td fw={700}>{a.record.substance}</Table.Td>
-                      <Table.Td>{a.record.reaction ?? ''}</Table.Td>
-                      <Table.Td>
-                        {a.record.severity !== undefined && (
-                          <Badge
-                            color={
-                              a.record.severity === 'severe'
-                                ? 'red'
-                                : a.record.severity === 'moderate'
-                                  ? 'orange'
-                                  : 'yellow'
-                            }
-                            variant={a.record.severity === 'severe' ? 'filled' : 'light'}
-                          >
-                            {t(`enum.severity.${a.record.severity}`)}
-                          </Badge>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            )}
-          </div>
-          <div>
-            <Title order={3} size="h4" mb={6}>
-              {t('emergency.medications')}
-            </Title>
-            {medications.length === 0 ? (
-              <Text>{t('emergency.noMedications')}</Text>
-            ) : (
-              <Table withRowBorders verticalSpacing={4}>
-                <Table.Tbody>
-                  {medications.map((m) => (
-                    <Table.Tr key={m.record.id}>
-                      <Table.Td fw={700}>{m.record.name}</Table.Td>
-                      <Table.Td>{[m.record.dose, m.record.frequency].filter(Boolean).join(' · ')}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            )}
-          </div>
-          <div>
-            <Title order={3} size="h4" mb={6}>
-              {t('emergency.conditions')}
-            </Title>
-            {conditions.length === 0 ? (
-              <Text>{t('emergency.noConditions')}</Text>
-            ) : (
-              <Table withRowBorders verticalSpacing={4}>
-                <Table.Tbody>
-                  {conditions.map((c) => (
-                    <Table.Tr key={c.record.id}>
-                      <Table.Td fw={700}>{c.record.name}</Table.Td>
-                      <Table.Td>
-                        {c.record.onsetDate === undefined
-                          ? ''
-                          : t('emergency.since', { when: formatDate(c.record.onsetDate) })}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            )}
-          </div>
-          <div>
-            <Title order={3} size="h4" mb={6}>
-              {t('emergency.contacts')}
-            </Title>
-            {contacts.length === 0 ? (
-              <Text>{t('emergency.noContacts')}</Text>
-            ) : (
-              <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
-                {contacts.map((c) => (
-                  <div key={c.record.id}>
-                    <Text fw={700}>
-                      {c.record.name}{' '}
-                      <Text span c="dimmed" fw={400}>
-                        ({c.record.relationship})
-                      </Text>
-                    </Text>
-                    <Text fz="lg">{c.record.phone}</Text>
-                  </div>
-                ))}
-              </SimpleGrid>
-            )}
-          </div>
-          {card.created !== undefined && card.active?.linkId === card.created.linkId && (
-            <EmergencyQr link={card.created} />
           )}
-          <Text size="xs" c="dimmed">
-            {t('emergency.printed', { when: formatDate(new Date().toISOString()) })}
-          </Text>
         </Stack>
       </Paper>
       <EmergencyLinkPanel state={card} latestChange={latestChange} />

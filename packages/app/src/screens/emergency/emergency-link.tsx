@@ -17,6 +17,7 @@ import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, List, Modal, Paper, Stack, Text, Title } from '@mantine/core';
 import { IconBellRinging, IconQrcode, IconRefresh } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import type { CreatedLink, HaleSession } from '@hale/client';
 import { formatDate } from '../../records/format';
 import { deviceNotifications } from '../../ui/desktop-bridge';
@@ -88,9 +89,13 @@ export function useEmergencyLink(): {
   return { created, active, loaded, failure, busy, make };
 }
 
-/** The QR printed on the card, with what it is for. */
-export function EmergencyQr(props: { readonly link: CreatedLink }): ReactNode {
+/** The QR printed on the card, with what it is for (also in the card's second language, `also`). */
+export function EmergencyQr(props: {
+  readonly link: CreatedLink;
+  readonly also?: { readonly t: TFunction; readonly lang: string };
+}): ReactNode {
   const { t } = useTranslation();
+  const { also } = props;
   return (
     <Group gap="sm" wrap="nowrap" align="center" data-testid="emergency-qr-on-card">
       <QrCode
@@ -99,14 +104,16 @@ export function EmergencyQr(props: { readonly link: CreatedLink }): ReactNode {
         size={132}
         testId="emergency-qr"
       />
-      <Stack gap={2}>
-        <Text fw={700} size="sm">
-          {t('emergencyLink.scan')}
-        </Text>
-        <Text size="xs" c="dimmed">
-          {t('emergencyLink.scanHint')}
-        </Text>
-      </Stack>
+      {[t, ...(also === undefined ? [] : [also.t])].map((say, i) => (
+        <Stack gap={2} key={i} lang={i === 0 ? undefined : also?.lang}>
+          <Text fw={700} size="sm">
+            {say('emergencyLink.scan')}
+          </Text>
+          <Text size="xs" c="dimmed">
+            {say('emergencyLink.scanHint')}
+          </Text>
+        </Stack>
+      ))}
     </Group>
   );
 }
