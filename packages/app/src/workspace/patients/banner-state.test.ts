@@ -32,11 +32,14 @@ describe('the safety banner, part by part', () => {
     });
   });
 
-  it('shared and not yet read is loading, not none', () => {
+  it('shared and not yet known in full is loading, not none', () => {
     expect(allergyPart(held<A>([], { loading: true }))).toEqual({ state: 'loading' });
     expect(medicationPart(held<{ name: string; active: boolean }>([], { loading: true }))).toEqual({
       state: 'loading',
     });
+    // What has arrived shows while the rest is on its way; a "no known allergies" too.
+    expect(allergyPart(held([allergy('Penicillin')], { loading: true }))).toMatchObject({ state: 'list' });
+    expect(allergyPart(held([nka], { loading: true }))).toEqual({ state: 'no-known' });
   });
 
   it('shared with nothing active: none recorded', () => {

@@ -6,7 +6,7 @@
  * | state | when |
  * |---|---|
  * | `not-shared` | the grant does not include the kind (never shown as empty) |
- * | `loading` | shared, and the store has not answered yet (not "none") |
+ * | `loading` | shared, nothing active held yet, and the store has not answered or the sync is catching up |
  * | `no-known` | allergies only: the patient recorded that there are none known, and no active allergy |
  * | `none` | shared, and no active record of it |
  * | `list` | the active records; allergies most severe first |
@@ -35,6 +35,7 @@ export type Part<T> =
 export interface Held<T> {
   readonly shared: boolean;
   readonly items: readonly T[];
+  /** Not known in full yet: the store has not answered, or the sync is catching up. */
   readonly loading?: boolean;
 }
 
@@ -69,8 +70,8 @@ export const isSevere = (a: Pick<RecordOf<'Allergy'>, 'severity'>): boolean => a
 
 const partOf = <T>(held: Held<T>, active: readonly T[]): Part<T> => {
   if (!held.shared) return { state: 'not-shared' };
-  if (held.loading === true) return { state: 'loading' };
-  return active.length === 0 ? { state: 'none' } : { state: 'list', items: active };
+  if (active.length > 0) return { state: 'list', items: active };
+  return held.loading === true ? { state: 'loading' } : { state: 'none' };
 };
 
 type AllergyFields = Pick<RecordOf<'Allergy'>, 'active' | 'severity' | 'substance'> & Coded;
@@ -81,7 +82,8 @@ export function allergyPart<T extends AllergyFields>(held: Held<T>): Part<T> {
     .filter((a) => !isStatement(a))
     .sort((a, b) => rank(a) - rank(b) || a.substance.localeCompare(b.substance));
   const part = partOf(held, allergies);
-  return part.state === 'none' && active.some(isNoKnownAllergy) ? { state: 'no-known' } : part;
+  const noneYet = part.state === 'none' || part.state === 'loading';
+  return noneYet && active.some(isNoKnownAllergy) ? { state: 'no-known' } : part;
 }
 
 export const medicationPart = <T extends Pick<RecordOf<'Medication'>, 'active' | 'name'>>(

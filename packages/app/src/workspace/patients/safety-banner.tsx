@@ -6,7 +6,8 @@
  * shown when it is folded.
  *
  * Invariants: a kind outside the grant is never read here (its part renders no hook); a part shows no
- * "none" before the store has answered; at most SHOWN records a part, the rest behind a link to its tab.
+ * "none" before the store has answered or while the sync catches up; at most SHOWN records a part, the
+ * rest behind a link to its tab.
  */
 import { useId, type ReactNode } from 'react';
 import {
@@ -28,7 +29,7 @@ import { Link } from 'react-router';
 import type { TFunction } from 'i18next';
 import type { ReceivedGrant } from '@hale/client';
 import type { RecordOf } from '@hale/model';
-import { useRecords } from '@hale/react';
+import { useInitialSync, useRecords } from '@hale/react';
 import { canRead, chartBase } from './grant';
 import { allergyPart, isSevere, medicationPart, problemPart, severeOf, type Part } from './banner-state';
 
@@ -49,6 +50,8 @@ export function SafetyBanner(props: {
   readonly grant: ReceivedGrant;
 }): ReactNode {
   const { patientId, grant } = props;
+  // While the sync catches up, a part with nothing yet says it is loading, not that there is none.
+  const catchingUp = !useInitialSync().complete;
   const shared = {
     allergies: canRead(grant, 'Allergy'),
     medications: canRead(grant, 'Medication'),
@@ -65,9 +68,12 @@ export function SafetyBanner(props: {
                 <Banner
                   patientId={patientId}
                   parts={{
-                    allergies: allergyPart({ shared: shared.allergies, ...allergies }),
-                    medications: medicationPart({ shared: shared.medications, ...medications }),
-                    problems: problemPart({ shared: shared.problems, ...problems }),
+                    allergies: allergyPart({ shared: shared.allergies, ...held(allergies, catchingUp) }),
+                    medications: medicationPart({
+                      shared: shared.medications,
+                      ...held(medications, catchingUp),
+                    }),
+                    problems: problemPart({ shared: shared.problems, ...held(problems, catchingUp) }),
                   }}
                 />
               )}
@@ -83,6 +89,11 @@ interface Answer<T> {
   readonly items: readonly T[];
   readonly loading: boolean;
 }
+
+const held = <T,>(answer: Answer<T>, catchingUp: boolean): Answer<T> => ({
+  items: answer.items,
+  loading: answer.loading || catchingUp,
+});
 
 type BannerKind = 'Allergy' | 'Medication' | 'Condition';
 
@@ -174,7 +185,7 @@ function Banner(props: { readonly patientId: string; readonly parts: Parts }): R
             style={{ minHeight: 44 }}
           >
             <Group justify="space-between" wrap="nowrap" gap="xs">
-              <Text size="sm">
+              <Text component="span" size="sm">
                 <Text span fw={700} size="sm">
                   {t('workspace.banner.title')}
                 </Text>
