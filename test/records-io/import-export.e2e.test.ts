@@ -263,6 +263,14 @@ describe('files from other systems', () => {
       if (exported.form !== 'bundle') throw new Error('expected a bundle');
       expect(validateR4(exported.bundle).errors).toEqual([]);
       expect(validateFhirBundleShape(exported.bundle).ok).toBe(true);
+      // What Hale does not map leaves as it came: each imported record keeps its source (fhir-source.ts).
+      const source = (JSON.parse(text) as { entry: { resource: Record<string, unknown> }[] }).entry.find(
+        (e) => e.resource['resourceType'] === 'Patient',
+      )?.resource;
+      const patient = exported.bundle.entry.find((e) => e.resource.resourceType === 'Patient')?.resource;
+      expect(source?.['maritalStatus']).toBeDefined();
+      expect(patient?.['maritalStatus']).toEqual(source?.['maritalStatus']);
+      expect(patient?.['communication']).toEqual(source?.['communication']);
     },
     120_000,
   );

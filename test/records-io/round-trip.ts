@@ -1,7 +1,8 @@
 // Import → export → compare leaf by leaf (#63 item 2), over public data no one here wrote: the R4 examples
 // (`npm pack hl7.fhir.r4.examples@4.0.1`, fetched once into node_modules/.cache) and the Synthea patients
 // of cql-exec-fhir. Per resource type Hale imports: the share of codes, values, units, dates and statuses
-// of the source found again in the exported resource.
+// of the source found again in the exported resource — as exported (Hale's fields written over the source
+// each imported record keeps, fhir-source.ts) and from Hale's own fields alone (the source left out).
 //
 // Run: npm run test:round-trip   (prints a table, then one JSON line)
 //
@@ -69,7 +70,7 @@ const keptIn = (target: readonly [string[], string][], at: readonly string[], va
   target.some(([p, v]) => v === value && (c === 'dates' || p.at(-1) === at.at(-1)));
 
 type Tally = Record<Category, [kept: number, all: number]>;
-const byType = new Map<string, Tally>();
+let byType = new Map<string, Tally>();
 const tally = (type: string): Tally => {
   const t = byType.get(type) ?? (Object.fromEntries(CATEGORIES.map((c) => [c, [0, 0]])) as Tally);
   byType.set(type, t);
@@ -95,74 +96,96 @@ const placeholderFile = {
   sha256: '0'.repeat(64),
 };
 
-for (const file of [...examples(), ...synthea()]) {
-  const text = readFileSync(file, 'utf8');
-  const sources = sourcesOf(text);
-  const plan = planFhirImport(text, { patientId: PATIENT, importedAt: AT, source: path.basename(file) });
-  if (!plan.ok) {
-    for (const r of sources.values()) {
-      if (importerOf(String(r['resourceType'])) === undefined) continue;
-      const t = tally(String(r['resourceType']));
-      for (const [at, v] of leaves(r)) {
+/** Import → export of every file; `ownFields`: without the source each record keeps (Hale's fields only). */
+const measure = (ownFields: boolean): Map<string, Tally> => {
+  byType = new Map();
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const sources = sourcesOf(text);
+    const plan = planFhirImport(text, { patientId: PATIENT, importedAt: AT, source: path.basename(file) });
+    if (!plan.ok) {
+      for (const r of sources.values()) {
+        if (importerOf(String(r['resourceType'])) === undefined) continue;
+        const t = tally(String(r['resourceType']));
+        for (const [at, v] of leaves(r)) {
+          const c = categoryOf(at, v);
+          if (c !== undefined) t[c][1]++;
+        }
+      }
+      continue;
+    }
+    const items: FhirExportItem[] = [];
+    const pathOf = new Map<string, string>();
+    for (const p of plan.value.records) {
+      const { origin, ...input } = p.input as { origin?: Json };
+      const kept =
+        ownFields && origin !== undefined
+          ? { ...origin, resource: undefined, sourceOnly: undefined }
+          : origin;
+      const record = {
+        ...input,
+        ...(kept === undefined ? {} : { origin: JSON.parse(JSON.stringify(kept)) as Json }),
+        id: p.id,
+        patientId: PATIENT,
+        createdAt: AT,
+        updatedAt: AT,
+        ...(p.files.some((f) => f.field === 'file') ? { file: placeholderFile } : {}),
+        ...(p.kind === 'LabResult'
+          ? {
+              version: 1,
+              versions: [],
+              provenance: { by: PATIENT, deviceId: 'RoundTripDevice0000001', at: AT },
+            }
+          : {}),
+        ...(p.kind === 'HealthDocument' ? { version: 1, versions: [] } : {}),
+      };
+      const valid = validateRecord(p.kind, record);
+      if (!valid.ok) continue;
+      items.push({ kind: p.kind, record: valid.value } as FhirExportItem);
+      if (!pathOf.has(p.path)) pathOf.set(p.path, p.id);
+    }
+    const bundle = toFhirBundle({ patientId: PATIENT, records: items, generatedAt: AT });
+    const exported = new Map<string, Json>();
+    for (const e of (bundle as unknown as { entry: { resource: Json }[] }).entry)
+      exported.set(String(e.resource['id']), e.resource);
+    for (const [where, source] of sources) {
+      const type = String(source['resourceType']);
+      if (importerOf(type) === undefined) continue;
+      const id = pathOf.get(where);
+      // A Profile exports as the chart's Patient (its id is the account's).
+      const resource =
+        id === undefined
+          ? undefined
+          : (exported.get(id) ?? (type === 'Patient' ? exported.get(PATIENT) : undefined));
+      const target = leaves(resource ?? {});
+      const t = tally(type);
+      for (const [at, v] of leaves(source)) {
         const c = categoryOf(at, v);
-        if (c !== undefined) t[c][1]++;
+        if (c === undefined) continue;
+        t[c][1]++;
+        if (keptIn(target, at, v, c)) t[c][0]++;
       }
     }
-    continue;
   }
-  const items: FhirExportItem[] = [];
-  const pathOf = new Map<string, string>();
-  for (const p of plan.value.records) {
-    const record = {
-      ...p.input,
-      id: p.id,
-      patientId: PATIENT,
-      createdAt: AT,
-      updatedAt: AT,
-      ...(p.files.some((f) => f.field === 'file') ? { file: placeholderFile } : {}),
-      ...(p.kind === 'LabResult'
-        ? {
-            version: 1,
-            versions: [],
-            provenance: { by: PATIENT, deviceId: 'RoundTripDevice0000001', at: AT },
-          }
-        : {}),
-      ...(p.kind === 'HealthDocument' ? { version: 1, versions: [] } : {}),
-    };
-    const valid = validateRecord(p.kind, record);
-    if (!valid.ok) continue;
-    items.push({ kind: p.kind, record: valid.value } as FhirExportItem);
-    if (!pathOf.has(p.path)) pathOf.set(p.path, p.id);
-  }
-  const bundle = toFhirBundle({ patientId: PATIENT, records: items, generatedAt: AT });
-  const exported = new Map<string, Json>();
-  for (const e of (bundle as unknown as { entry: { resource: Json }[] }).entry)
-    exported.set(String(e.resource['id']), e.resource);
-  for (const [where, source] of sources) {
-    const type = String(source['resourceType']);
-    if (importerOf(type) === undefined) continue;
-    const id = pathOf.get(where);
-    // A Profile exports as the chart's Patient (its id is the account's).
-    const resource =
-      id === undefined
-        ? undefined
-        : (exported.get(id) ?? (type === 'Patient' ? exported.get(PATIENT) : undefined));
-    const target = leaves(resource ?? {});
-    const t = tally(type);
-    for (const [at, v] of leaves(source)) {
-      const c = categoryOf(at, v);
-      if (c === undefined) continue;
-      t[c][1]++;
-      if (keptIn(target, at, v, c)) t[c][0]++;
-    }
-  }
-}
+  return byType;
+};
+
+const files = [...examples(), ...synthea()];
+const exportedTally = measure(false);
+const ownTally = measure(true);
 
 const pct = ([kept, all]: [number, number]) => (all === 0 ? '—' : `${((kept / all) * 100).toFixed(0)}%`);
-console.log(`${'type'.padEnd(24)}${CATEGORIES.map((c) => c.padStart(10)).join('')}`);
-const out: Record<string, Record<string, string>> = {};
-for (const [type, t] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
-  console.log(`${type.padEnd(24)}${CATEGORIES.map((c) => pct(t[c]).padStart(10)).join('')}`);
-  out[type] = Object.fromEntries(CATEGORIES.map((c) => [c, `${t[c][0]}/${t[c][1]}`]));
+const out: Record<string, Record<string, Record<string, string>>> = {};
+for (const [title, tallies] of [
+  ['exported (Hale’s fields over the source each record keeps)', exportedTally],
+  ['in Hale’s own fields (shown, searchable, edited)', ownTally],
+] as const) {
+  console.log(`\n${title}\n${'type'.padEnd(24)}${CATEGORIES.map((c) => c.padStart(10)).join('')}`);
+  const part: Record<string, Record<string, string>> = {};
+  for (const [type, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
+    console.log(`${type.padEnd(24)}${CATEGORIES.map((c) => pct(t[c]).padStart(10)).join('')}`);
+    part[type] = Object.fromEntries(CATEGORIES.map((c) => [c, `${t[c][0]}/${t[c][1]}`]));
+  }
+  out[tallies === exportedTally ? 'exported' : 'ownFields'] = part;
 }
 console.log(JSON.stringify(out));

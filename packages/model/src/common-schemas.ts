@@ -129,6 +129,15 @@ export const RecordOriginSchema = Type.Object(
     digest: Type.Optional(Type.String({ pattern: '^[0-9a-f]{28}$' })),
     /** A digest of the record's content as the import wrote it: another digest now is an edit in Hale. */
     recordDigest: Type.Optional(Type.String({ pattern: '^[0-9a-f]{28}$' })),
+    /**
+     * The source resource as imported (fhir-source.ts; at most MAX_KEPT_SOURCE_BYTES as JSON, checked by
+     * `validateRecord`): export writes Hale's fields over it. Never rendered as HTML.
+     */
+    resource: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 100 }),
+    ),
+    /** The source's elements Hale keeps only in `resource` (exported as they came, even after an edit). */
+    sourceOnly: Type.Optional(Type.Array(boundedText(64, 1), { maxItems: 100 })),
   },
   { additionalProperties: false, title: 'RecordOrigin' },
 );

@@ -11,6 +11,8 @@ import { RECORD_KINDS, isRecordKind, type RecordKind } from './registry';
 import { sameJson } from './transitions';
 import { validateRecord } from './validate';
 import { originOf } from './fhir-kinds';
+import { recordContentDigest } from './fhir-import-identity';
+import { withSource } from './fhir-source';
 import {
   V3_DATA_OPERATION,
   PROVENANCE_PARTICIPANT,
@@ -441,7 +443,10 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
             add: (resource) =>
               y.add(
                 resource.resourceType === main.type && resource.id === main.id
-                  ? originOf(resource, origin)
+                  ? originOf(
+                      withSource(resource, origin, recordContentDigest(item.record) !== origin.recordDigest),
+                      origin,
+                    )
                   : resource,
               ),
           };

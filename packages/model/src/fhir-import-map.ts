@@ -223,11 +223,22 @@ export const mapImmunization = (r: Json, x: MapContext): MapOutcome => {
   );
 };
 
-/** A medication's name and codes: its concept, or the Medication resource it references. */
+/** A resource contained in `r` that a local reference (`#id`) names. */
+const containedIn = (r: Json, reference: unknown): Json | undefined =>
+  typeof reference === 'string' && reference.startsWith('#')
+    ? list(r['contained'])
+        .filter(isJson)
+        .find((c) => c['id'] === reference.slice(1))
+    : undefined;
+
+/** A medication's name and codes: its concept, or the Medication resource it references (in the file or contained). */
 const medicationConcept = (r: Json, x: MapContext): unknown => {
   if (r['medicationCodeableConcept'] !== undefined) return r['medicationCodeableConcept'];
   const reference = isJson(r['medicationReference']) ? r['medicationReference'] : undefined;
-  const medication = reference === undefined ? undefined : x.resolve(reference['reference']);
+  const medication =
+    reference === undefined
+      ? undefined
+      : (containedIn(r, reference['reference']) ?? x.resolve(reference['reference']));
   return medication?.['code'] ?? (reference === undefined ? undefined : { text: str(reference['display']) });
 };
 

@@ -51,6 +51,7 @@ import {
   sourceDigest,
 } from './fhir-import-identity';
 import { IMPORT_SCHEMAS } from './fhir-import-schemas';
+import { keptSource } from './fhir-source';
 import { importerOf } from './kind-descriptions';
 import { referenceTarget, resolveReference } from './fhir-references';
 import { isAccountId, newId as defaultNewId } from './ids';
@@ -463,6 +464,9 @@ export const planFhirImport = (
     const folded = outcome.kind === 'Profile' && bloodItem !== undefined ? identityOf(bloodItem) : [];
     const identity = [...identityOf(item, part?.suffix), ...folded].slice(0, 20);
     const digest = part === undefined ? sourceDigest(item.resource) : jsonDigest(part.value);
+    // The resource itself is kept with its main record (fhir-source.ts); a part (a contact) keeps none.
+    const kept = part === undefined ? keptSource(item.resource) : undefined;
+    const sourceOnly = outcome.notKept.filter((k) => k in item.resource).slice(0, 100);
     const origin: RecordOrigin = {
       source,
       resourceType: item.resource.resourceType,
@@ -470,7 +474,12 @@ export const planFhirImport = (
       importedAt: options.importedAt,
       identity,
       digest,
+      ...(kept === undefined ? {} : { resource: kept, ...(sourceOnly.length > 0 ? { sourceOnly } : {}) }),
     };
+    const notKept =
+      part === undefined && kept === undefined
+        ? [...outcome.notKept, 'the source resource (too large to keep)']
+        : outcome.notKept;
     const key = originKey(origin);
     const haleId = originalId === item.originalId ? haleIdOf(item.resource) : undefined;
     const held = heldBy(identity);
@@ -502,7 +511,7 @@ export const planFhirImport = (
       input: { ...outcome.input, origin },
       files: outcome.files ?? [],
       origin,
-      notKept: outcome.notKept,
+      notKept,
       warnings,
       path: item.entry.path,
       ...(held === undefined ? {} : { held }),

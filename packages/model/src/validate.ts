@@ -19,6 +19,7 @@ import { PARTIAL_DATE_PATTERN, isTextSchema, textBounds, textProblem, type TextP
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
 import { compareInstantTimes, endsBefore } from './instants';
 import { AUDIT_METADATA_KEY_LENGTH } from './record-schemas';
+import { MAX_KEPT_SOURCE_BYTES } from './fhir-source';
 import {
   AUDIT_ACTION_PATTERN,
   BLOB_ID_PATTERN,
@@ -347,6 +348,15 @@ const RULES: Rules = {
 const conforms = <K extends RecordKind>(kind: K, value: unknown): value is RecordOf<K> =>
   Value.Check(RECORD_KINDS[kind].schema, value);
 
+/** A kept source resource (`origin.resource`) is bounded as JSON, whatever its shape. */
+const keptSourceIssues = (value: unknown): ValidationIssue[] => {
+  const origin = (value as { origin?: { resource?: unknown } }).origin;
+  if (origin?.resource === undefined) return [];
+  return new TextEncoder().encode(JSON.stringify(origin.resource)).length > MAX_KEPT_SOURCE_BYTES
+    ? [{ field: 'origin.resource', reason: `is over ${MAX_KEPT_SOURCE_BYTES} bytes` }]
+    : [];
+};
+
 const failure = (kind: RecordKind, issues: readonly ValidationIssue[]): ValidationFailed => ({
   code: 'VALIDATION_FAILED',
   kind,
@@ -373,7 +383,7 @@ export const validateRecord = <K extends RecordKind>(
     };
   }
   const rule: ((record: RecordOf<K>) => ValidationIssue[]) | undefined = RULES[kind];
-  const issues = rule ? rule(value) : [];
+  const issues = [...keptSourceIssues(value), ...(rule ? rule(value) : [])];
   return issues.length > 0 ? { ok: false, error: failure(kind, issues) } : { ok: true, value };
 };
 

@@ -1028,9 +1028,9 @@ export const en = {
     notImportedExplain: 'What Hale does not keep, and why.',
     absorbed: 'Read into another record',
     absorbedExplain: 'Kept as part of another record, such as a blood type in your profile.',
-    notKept: 'Details not kept',
+    notKept: 'Details Hale does not show',
     notKeptExplain:
-      'Parts of the imported records that Hale does not keep (the record is imported without them).',
+      'Hale does not show or edit these parts of the imported records. Each record keeps them as the file had them and exports them again, unless the list says they could not be kept.',
     importN_one: 'Import {{count}} record',
     importN_other: 'Import {{count}} records',
     nothingToDo: 'Nothing to import',

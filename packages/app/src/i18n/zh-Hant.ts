@@ -986,8 +986,9 @@ export const zhHant: Translation = {
     notImportedExplain: 'Hale 不保存的內容及原因。',
     absorbed: '併入其他記錄',
     absorbedExplain: '作為其他記錄的一部分保存,例如個人資料中的血型。',
-    notKept: '未保存的細節',
-    notKeptExplain: 'Hale 不保存的匯入記錄部分(記錄本身仍會匯入)。',
+    notKept: 'Hale 不顯示的細節',
+    notKeptExplain:
+      'Hale 不顯示也不編輯匯入記錄的這些部分。每筆記錄仍按檔案原樣保存它們,匯出時一併寫回;清單註明無法保存的除外。',
     importN_one: '匯入 {{count}} 筆記錄',
     importN_other: '匯入 {{count}} 筆記錄',
     nothingToDo: '沒有可匯入的內容',
