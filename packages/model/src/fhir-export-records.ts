@@ -55,6 +55,7 @@ import {
 } from './fhir-draft';
 import {
   ALLERGY_CLINICAL,
+  ALLERGY_VERIFICATION,
   APPOINTMENT_STATUS,
   BIRTH_SEX,
   DOCUMENT_TYPE_LOINC,
@@ -229,8 +230,8 @@ export const exportHealthDocument = (
 };
 
 export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): void => {
-  // verificationStatus is left out on purpose: Hale does not know it, and guessing `unconfirmed` could
-  // make a receiving system discount a real allergy.
+  // verificationStatus only when known: guessing `unconfirmed` could make a receiving system discount a
+  // real allergy.
   x.add(
     makeResource('AllergyIntolerance', r.id, {
       meta: meta(r.updatedAt),
@@ -241,7 +242,12 @@ export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undef
           coding(ALLERGY_CLINICAL, r.active ? 'active' : 'inactive', r.active ? 'Active' : 'Inactive'),
         ],
       },
+      verificationStatus:
+        r.verificationStatus === undefined
+          ? undefined
+          : { coding: [coding(ALLERGY_VERIFICATION, r.verificationStatus)] },
       category: [r.category],
+      criticality: r.criticality,
       code: withCodes({ text: r.substance }, r.codes),
       patient: x.patient,
       onsetDateTime: fhirDateTime(r.onsetDate),

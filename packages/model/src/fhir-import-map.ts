@@ -11,6 +11,8 @@
  */
 import {
   ALLERGY_CATEGORIES,
+  ALLERGY_CRITICALITIES,
+  ALLERGY_VERIFICATIONS,
   CONDITION_CATEGORIES,
   CONDITION_CLINICAL_STATUSES,
   CONDITION_SEVERITIES,
@@ -132,9 +134,6 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
   const reaction = first(r['reaction']);
   // Read but not all kept: said, so that no one takes the record for the whole of the source.
   const partly = [
-    ...(verification !== undefined && verification !== 'confirmed'
-      ? [`verificationStatus (${verification}: the allergy is shown without it)`]
-      : []),
     ...(list(r['reaction']).length > 1 ? ['reaction (all but the first)'] : []),
     ...(reaction !== undefined && list(reaction['manifestation']).length > 1
       ? ['reaction.manifestation (all but the first)']
@@ -150,6 +149,7 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       'clinicalStatus',
       'verificationStatus',
       'category',
+      'criticality',
       'code',
       'patient',
       'onsetDateTime',
@@ -161,6 +161,8 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       substance,
       codes: conceptCodes(r['code']),
       category: oneOf(ALLERGY_CATEGORIES, list(r['category'])[0]),
+      verificationStatus: oneOf(ALLERGY_VERIFICATIONS, verification),
+      criticality: oneOf(ALLERGY_CRITICALITIES, r['criticality']),
       reaction: reaction === undefined ? undefined : conceptName(first(reaction['manifestation'])),
       severity:
         reaction === undefined

@@ -7,6 +7,7 @@ import type { Appointment, Consent, Encounter, MedicalNote, NoteSignature, Profi
 // -------------------------------------------------------------------------------------- value mappings
 
 export const ALLERGY_CLINICAL = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical';
+export const ALLERGY_VERIFICATION = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification';
 
 export const BIRTH_SEX: Record<NonNullable<Profile['sexAtBirth']>, string> = {
   female: 'F',

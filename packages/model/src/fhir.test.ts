@@ -229,11 +229,21 @@ describe('enumerations', () => {
     ['mild', 'mild'],
     ['moderate', 'moderate'],
     ['severe', 'severe'],
-  ] as const)('Allergy severity %s → reaction.severity %s', (severity, code) => {
-    const { bundle } = exportOne('Allergy', { severity });
+  ] as const)('Allergy severity %s → reaction.severity %s; criticality is its own', (severity, code) => {
+    const { bundle } = exportOne('Allergy', { severity, criticality: 'low' });
     const allergy = only(bundle, 'AllergyIntolerance');
     expect(at(allergy, 'reaction[0].severity')).toBe(code);
-    expect(allergy.criticality).toBeUndefined();
+    expect(allergy.criticality).toBe('low');
+  });
+
+  it('Allergy verificationStatus: exported when known, left out when not said', () => {
+    const unconfirmed = only(
+      exportOne('Allergy', { verificationStatus: 'unconfirmed' }).bundle,
+      'AllergyIntolerance',
+    );
+    expect(at(unconfirmed, 'verificationStatus.coding[0].code')).toBe('unconfirmed');
+    const none = only(exportOne('Allergy', {}, ['verificationStatus']).bundle, 'AllergyIntolerance');
+    expect(none.verificationStatus).toBeUndefined();
   });
 
   it.each(['food', 'medication', 'environment', 'biologic'] as const)('Allergy category %s', (category) => {

@@ -25,6 +25,10 @@ export const SEXES_AT_BIRTH = ['female', 'male', 'other', 'unknown'] as const;
 export const BLOOD_TYPES = ['A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', 'O+', 'O-', 'unknown'] as const;
 export const ALLERGY_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
 export const ALLERGY_CATEGORIES = ['food', 'medication', 'environment', 'biologic'] as const;
+/** R4 allergyintolerance-verification, less `refuted` and `entered-in-error` (such an allergy is not kept). */
+export const ALLERGY_VERIFICATIONS = ['unconfirmed', 'confirmed'] as const;
+/** R4 allergy-intolerance-criticality: the potential for a serious reaction, not the last reaction's severity. */
+export const ALLERGY_CRITICALITIES = ['low', 'high', 'unable-to-assess'] as const;
 export const LAB_RESULT_STATUSES = [
   'registered',
   'preliminary',
@@ -193,6 +197,9 @@ export const AllergySchema = patientRecord('Allergy', {
   reaction: Type.Optional(boundedText(500)),
   /** Optional: a patient who does not know it should not have to guess. */
   severity: Type.Optional(StringEnum(ALLERGY_SEVERITIES)),
+  /** Absent: not said (a patient's own entry); `unconfirmed` is shown as such, never as confirmed. */
+  verificationStatus: Type.Optional(StringEnum(ALLERGY_VERIFICATIONS)),
+  criticality: Type.Optional(StringEnum(ALLERGY_CRITICALITIES)),
   onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
   recordedAt: DateTimeSchema,
   active: Type.Boolean(),

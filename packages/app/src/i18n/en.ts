@@ -380,6 +380,7 @@ export const en = {
     category: 'Category',
     reaction: 'Reaction',
     severity: 'Severity',
+    criticality: 'Risk of a serious reaction',
     onsetDate: 'Onset date',
     active: 'Active',
     dose: 'Dose',
@@ -466,6 +467,8 @@ export const en = {
       biologic: 'Biologic',
     },
     severity: { mild: 'Mild', moderate: 'Moderate', severe: 'Severe' },
+    allergyVerification: { unconfirmed: 'Unconfirmed', confirmed: 'Confirmed' },
+    allergyCriticality: { high: 'High risk', low: 'Low risk', 'unable-to-assess': 'Risk not known' },
     labStatus: {
       registered: 'Ordered',
       preliminary: 'Preliminary',

@@ -373,6 +373,7 @@ export const zhHant: Translation = {
     category: '類別',
     reaction: '反應',
     severity: '嚴重程度',
+    criticality: '嚴重反應風險',
     onsetDate: '發作日期',
     active: '仍有效',
     dose: '劑量',
@@ -454,6 +455,8 @@ export const zhHant: Translation = {
     profileStatus: { active: '使用中', inactive: '停用', archived: '已封存' },
     allergyCategory: { food: '食物', medication: '藥物', environment: '環境', biologic: '生物製劑' },
     severity: { mild: '輕度', moderate: '中度', severe: '重度' },
+    allergyVerification: { unconfirmed: '未確認', confirmed: '已確認' },
+    allergyCriticality: { high: '高風險', low: '低風險', 'unable-to-assess': '風險不明' },
     labStatus: {
       registered: '已開單',
       preliminary: '初步',

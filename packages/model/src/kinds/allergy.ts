@@ -3,7 +3,13 @@ import type { KindDescription } from '../kind-description';
 import { exportAllergy } from '../fhir-export-records';
 import { mapAllergy } from '../fhir-import-map';
 import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
-import { ALLERGY_CATEGORIES, ALLERGY_SEVERITIES, AllergySchema } from '../record-schemas';
+import {
+  ALLERGY_CATEGORIES,
+  ALLERGY_CRITICALITIES,
+  ALLERGY_SEVERITIES,
+  ALLERGY_VERIFICATIONS,
+  AllergySchema,
+} from '../record-schemas';
 
 export const ALLERGY = {
   slug: 'allergies',
@@ -24,7 +30,7 @@ export const ALLERGY = {
     order: 30,
     icon: 'virus',
     title: 'substance',
-    summary: ['severity', 'reaction', 'category'],
+    summary: ['verificationStatus', 'severity', 'reaction', 'category'],
     stampedOnAdd: ['recordedAt'],
     versioned: false,
     takesReason: false,
@@ -33,6 +39,18 @@ export const ALLERGY = {
       { name: 'category', type: 'select', options: ALLERGY_CATEGORIES, enumName: 'allergyCategory' },
       { name: 'reaction', type: 'text' },
       { name: 'severity', type: 'select', options: ALLERGY_SEVERITIES, enumName: 'severity' },
+      {
+        name: 'verificationStatus',
+        type: 'select',
+        options: ALLERGY_VERIFICATIONS,
+        enumName: 'allergyVerification',
+      },
+      {
+        name: 'criticality',
+        type: 'select',
+        options: ALLERGY_CRITICALITIES,
+        enumName: 'allergyCriticality',
+      },
       { name: 'onsetDate', type: 'partialDate' },
       { name: 'active', type: 'boolean', initial: true },
       { name: 'notes', type: 'textarea' },
@@ -45,6 +63,8 @@ export const ALLERGY = {
     category: 'medication',
     reaction: 'Hives',
     severity: 'moderate',
+    verificationStatus: 'confirmed',
+    criticality: 'high',
     onsetDate: '2009-06-15',
     recordedAt: p.created,
     active: true,
