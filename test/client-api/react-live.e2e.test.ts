@@ -4,7 +4,7 @@
 // and a clinician's list of shared charts re-renders when the patient grants access.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createElement as h, type ReactNode } from 'react';
-import { cleanup, render, screen, waitFor } from '@testing-library/react';
+import { cleanup, configure, render, screen, waitFor } from '@testing-library/react';
 import {
   HaleProvider,
   HaleProviderMissing,
@@ -27,6 +27,9 @@ afterEach(() => cleanup());
     happyDOM: { settings: { fetch: { disableSameOriginPolicy: boolean } } };
   }
 ).happyDOM.settings.fetch.disableSameOriginPolicy = true;
+
+// A ceiling, not a wait: a sync over a real server can take more than the library's 1 s on a loaded machine.
+configure({ asyncUtilTimeout: 20_000 });
 
 /** The text of the element labelled `label` (the root tsconfig has no DOM types: read structurally). */
 const textOf = (label: string): string | null =>

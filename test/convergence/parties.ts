@@ -122,8 +122,8 @@ export const seeded = (seed: number): (() => number) => {
   return () => (s = (s * 16_807) % 2_147_483_647) / 2_147_483_647;
 };
 
-/** Resolves once `check` holds, polling every 20 ms; fails naming `what` after `ms`. */
-export const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 20_000) => {
+/** Resolves once `check` holds, polling every 20 ms; fails naming `what` after `ms` (a ceiling for a loaded machine). */
+export const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 45_000) => {
   const end = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);

@@ -444,7 +444,13 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
               y.add(
                 resource.resourceType === main.type && resource.id === main.id
                   ? originOf(
-                      withSource(resource, origin, recordContentDigest(item.record) !== origin.recordDigest),
+                      origin.resource === undefined
+                        ? resource
+                        : withSource(
+                            resource,
+                            origin,
+                            recordContentDigest(item.record) !== origin.recordDigest,
+                          ),
                       origin,
                     )
                   : resource,
