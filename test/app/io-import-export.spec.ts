@@ -1,8 +1,10 @@
 // Records in and out through the app's screens: a Synthea patient (shipped by cql-exec-fhir) imported
 // from a file — the plan lists what maps and what is not imported, the records appear with their origin and
-// codes, the same file again imports nothing; a damaged file is refused and writes nothing; the chart
-// exported in each form (signed Bundle with files embedded, zip with a files folder, links, NDJSON), each
-// file checked (verifyFhirExport for the signed Bundles).
+// codes, the file itself is kept as a document, the same file again imports nothing; a damaged file is
+// refused and writes nothing; the chart exported in each form (signed Bundle with files embedded, zip with
+// a files folder, links, NDJSON), each file checked (verifyFhirExport for the signed Bundles); a file that
+// names no person asks whose it is, and an import stopped midway keeps what it added (the same file again
+// adds the rest).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -61,11 +63,18 @@ test('a Synthea Bundle imports from a file: plan, progress, records with origin;
   await expect(importButton).toBeEnabled({ timeout: 60_000 });
   const planned = Number((await importButton.textContent())?.match(/\d+/)?.[0]);
   expect(planned).toBeGreaterThan(100);
+  // What Hale does not import (claims, …) stays in the file, which the person may keep whole.
+  await page.getByTestId('import-keep-file').getByRole('checkbox').check();
   await importButton.click();
   await expect(page.getByTestId('import-progress')).toBeVisible();
   await expect(page.getByTestId('import-done')).toBeVisible({ timeout: 300_000 });
   await expect(page.getByTestId('import-done')).toContainText(`${planned} records`);
+  await expect(page.getByTestId('import-kept')).toContainText(
+    'The file itself is kept among your documents.',
+  );
   await checkScreen(page, 'import-done');
+  await page.getByTestId('import-kept').getByRole('link', { name: 'Open it' }).click();
+  await expect(page.getByText('Luna60_McCullough561.json').first()).toBeVisible();
 
   // The records are in the chart, each with where it came from and its codes.
   await go(page, '/chart/conditions');
@@ -153,4 +162,84 @@ test('the chart exports in each form, each file checked', async ({ page }) => {
   expect(lines.map((r) => r.resourceType)).toEqual(
     expect.arrayContaining(['Patient', 'AllergyIntolerance', 'Condition', 'Procedure']),
   );
+});
+
+/** A results file that names no person: `count` glucose results, a day apart. */
+const unnamedResults = (count: number): string =>
+  JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: Array.from({ length: count }, (_, i) => ({
+      fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      resource: {
+        resourceType: 'Observation',
+        status: 'final',
+        category: [
+          {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' },
+            ],
+          },
+        ],
+        code: {
+          coding: [{ system: 'http://loinc.org', code: '2345-7', display: 'Glucose' }],
+          text: 'Glucose',
+        },
+        effectiveDateTime: new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString(),
+        valueQuantity: {
+          value: 90 + (i % 40),
+          unit: 'mg/dL',
+          system: 'http://unitsofmeasure.org',
+          code: 'mg/dL',
+        },
+      },
+    })),
+  });
+
+test('a file that names no person asks whose it is; a stopped import keeps what it added, and the same file again adds the rest', async ({
+  page,
+}) => {
+  test.setTimeout(420_000);
+  const total = 600;
+  const text = unnamedResults(total);
+  await signUp(page, { loginName: uniqueName('import-whose') });
+  await go(page, '/records/import');
+  await chooseFile(page, 'glucose-meter.json', text);
+
+  // The question: the import waits for the answer.
+  await expect(page.getByTestId('import-whose')).toContainText(
+    'This file does not say whose records these are.',
+    {
+      timeout: 60_000,
+    },
+  );
+  const importButton = page.getByRole('button', { name: `Import ${total} records` });
+  await expect(importButton).toBeDisabled();
+  await checkScreen(page, 'import-whose');
+  await page.getByLabel('They are mine: add them to my record').check();
+  await expect(importButton).toBeEnabled();
+
+  // Stopped midway: what was added stays, said with its count.
+  await importButton.click();
+  await expect(page.getByTestId('import-progress')).toContainText(/Imported [1-9]\d* of 600/, {
+    timeout: 120_000,
+  });
+  await page.getByTestId('import-cancel').click();
+  const cancelled = page.getByTestId('import-cancelled');
+  await expect(cancelled).toContainText('The import was stopped', { timeout: 120_000 });
+  const kept = Number((await cancelled.textContent())?.match(/(\d+) records? (was|were) added/)?.[1]);
+  expect(kept).toBeGreaterThan(0);
+  expect(kept).toBeLessThan(total);
+  await expect(page.getByTestId('import-done')).toContainText(`${kept} record`);
+  await checkScreen(page, 'import-cancelled');
+
+  // The same file again: what was added is already there; the rest imports now.
+  await page.getByRole('button', { name: 'Choose another file' }).click();
+  await chooseFile(page, 'glucose-meter.json', text);
+  await expect(page.getByTestId('import-duplicates')).toContainText(String(kept), { timeout: 60_000 });
+  await page.getByLabel('They are mine: add them to my record').check();
+  await page.getByRole('button', { name: `Import ${total - kept} records` }).click();
+  await expect(page.getByTestId('import-done')).toContainText(`${total - kept} records`, {
+    timeout: 300_000,
+  });
 });

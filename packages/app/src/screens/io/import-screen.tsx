@@ -11,11 +11,13 @@
  * | the import stops midway | undone by the library; said, with what to do |
  * | the file names no person | the plan asks whose records these are; the import waits for the answer |
  * | the person stops the import | what was added stays, said with its count; the rest is not imported |
+ * | the file holds what Hale does not import | the person may keep the file itself as a document, whole |
  */
 import { useRef, useState, type DragEvent, type ReactNode } from 'react';
-import { Alert, Button, Checkbox, Group, Loader, Paper, Progress, Stack, Text } from '@mantine/core';
+import { Alert, Anchor, Button, Checkbox, Group, Loader, Paper, Progress, Stack, Text } from '@mantine/core';
 import { IconFileImport } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import type { ImportReport } from '@hale/client';
 import { MAX_IMPORT_BYTES, type FhirImportPlan } from '@hale/model';
 import { PageHeader } from '../../ui/page-header';
@@ -24,6 +26,7 @@ import { FailureAlert } from './failure-alert';
 import { ioFailure, refusalText, type IoFailure } from './io-errors';
 import { PlanView, type PlanLike } from './plan-view';
 import { useHaleSession } from '@hale/react';
+import { addRecord } from '../../records/write';
 
 type Step =
   | { readonly at: 'choose' }
@@ -36,7 +39,13 @@ type Step =
       readonly done: number;
       readonly total: number;
     }
-  | { readonly at: 'report'; readonly name: string; readonly report: ImportReport }
+  | {
+      readonly at: 'report';
+      readonly name: string;
+      readonly report: ImportReport;
+      /** The document the file itself is kept as, when asked: its id, or why not. */
+      readonly kept?: { readonly id: string } | { readonly failure: IoFailure };
+    }
   | {
       readonly at: 'failed';
       readonly name: string;
@@ -70,6 +79,8 @@ export function ImportScreen(): ReactNode {
   const [over, setOver] = useState(false);
   // A file naming no person: imported only once the person said the records are theirs.
   const [mine, setMine] = useState(false);
+  // A file with resources Hale does not import: the person may keep the file itself among the documents.
+  const [keepFile, setKeepFile] = useState(false);
   const stop = useRef<AbortController | null>(null);
 
   const read = async (file: File | undefined): Promise<void> => {
@@ -95,6 +106,7 @@ export function ImportScreen(): ReactNode {
       await new Promise((resolve) => setTimeout(resolve, 0));
       const plan = await session.io.planImport(bytes, { source: name });
       setMine(false);
+      setKeepFile(false);
       setStep({ at: 'plan', name, bytes, plan });
     } catch (e) {
       setStep({ at: 'refused', name, failure: ioFailure(t, e) });
@@ -112,9 +124,38 @@ export function ImportScreen(): ReactNode {
         ...(plan.noPatient ? { patientId: session.account.accountId } : {}),
         onProgress: ({ done, total }) => setStep({ at: 'importing', name, done, total }),
       });
-      setStep({ at: 'report', name, report });
+      setStep({
+        at: 'report',
+        name,
+        report,
+        ...(keepFile ? { kept: await keepAsDocument(name, bytes) } : {}),
+      });
     } catch (e) {
       setStep({ at: 'failed', name, bytes, plan, failure: ioFailure(t, e) });
+    }
+  };
+
+  /** The file itself as a HealthDocument (`other`), queued for upload like any document. */
+  const keepAsDocument = async (
+    name: string,
+    bytes: Uint8Array,
+  ): Promise<{ readonly id: string } | { readonly failure: IoFailure }> => {
+    try {
+      const file = await session.files.enqueue({
+        type: 'document',
+        bytes,
+        fileName: name.slice(0, 255),
+        mediaType: /\.(ndjson|jsonl)$/i.test(name) ? 'application/x-ndjson' : 'application/fhir+json',
+      });
+      const doc = await addRecord(session, 'HealthDocument', {
+        file,
+        title: name.slice(0, 200),
+        documentType: 'other',
+        description: t('importer.keptDescription'),
+      });
+      return { id: doc.id };
+    } catch (e) {
+      return { failure: ioFailure(t, e) };
     }
   };
 
@@ -217,6 +258,15 @@ export function ImportScreen(): ReactNode {
               />
             </Alert>
           )}
+          {step.plan.skipped.length > 0 && step.plan.records.length > 0 && (
+            <Checkbox
+              label={t('importer.keepFile', { count: step.plan.skipped.length })}
+              description={t('importer.keepFileExplain')}
+              checked={keepFile}
+              onChange={(e) => setKeepFile(e.currentTarget.checked)}
+              data-testid="import-keep-file"
+            />
+          )}
           <Group>
             <Button
               onClick={() => void run(step.name, step.bytes, step.plan)}
@@ -265,6 +315,23 @@ export function ImportScreen(): ReactNode {
               {t('importer.cancelled', { count: step.report.imported.length })}
             </Alert>
           )}
+          {step.kept !== undefined &&
+            ('id' in step.kept ? (
+              <Alert color="teal" data-testid="import-kept">
+                <Group gap="xs">
+                  <Text size="sm">{t('importer.kept')}</Text>
+                  <Anchor component={Link} to={`/chart/documents/${step.kept.id}`} size="sm">
+                    {t('importer.keptOpen')}
+                  </Anchor>
+                </Group>
+              </Alert>
+            ) : (
+              <FailureAlert
+                failure={step.kept.failure}
+                title={t('importer.keptFailed')}
+                testId="import-kept-failed"
+              />
+            ))}
           {step.report.updated.length > 0 && (
             <Text size="sm">{t('importer.updated', { count: step.report.updated.length })}</Text>
           )}
