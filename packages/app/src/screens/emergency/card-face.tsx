@@ -102,7 +102,8 @@ export function CardFace(props: {
                 <Table.Tr key={a.id}>
                   <Table.Td fw={700}>{a.substance}</Table.Td>
                   <Table.Td>{a.reaction ?? ''}</Table.Td>
-                  <Table.Td>
+                  {/* As wide as its badge: a narrow card must not cut "Severe" short. */}
+                  <Table.Td style={{ width: '1%', whiteSpace: 'nowrap' }}>
                     {a.severity !== undefined && (
                       <Badge
                         color={severityColor(a.severity)}

@@ -122,18 +122,26 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
           <Table.Tbody>
             {section.rows.slice(0, 200).map((row, i) => (
               <Table.Tr key={i} data-testid="summary-row">
-                <Table.Td fw={600} style={{ overflowWrap: 'anywhere' }}>
-                  {row.name}
+                <Table.Td style={{ overflowWrap: 'anywhere', verticalAlign: 'top' }}>
+                  <Text fw={600} size="sm">
+                    {row.name}
+                  </Text>
+                  {row.facts.length > 0 && (
+                    <Text size="sm" data-testid="summary-facts">
+                      {row.facts.map((fact, j) => (
+                        <Fragment key={j}>
+                          {j > 0 && ' · '}
+                          <Fact fact={fact} />
+                        </Fragment>
+                      ))}
+                    </Text>
+                  )}
                 </Table.Td>
-                <Table.Td style={{ overflowWrap: 'anywhere' }} data-testid="summary-facts">
-                  {row.facts.map((fact, j) => (
-                    <Fragment key={j}>
-                      {j > 0 && ' · '}
-                      <Fact fact={fact} />
-                    </Fragment>
-                  ))}
-                </Table.Td>
-                <Table.Td style={{ whiteSpace: 'nowrap' }} data-testid="summary-date">
+                <Table.Td
+                  w="9.5rem"
+                  style={{ whiteSpace: 'nowrap', verticalAlign: 'top' }}
+                  data-testid="summary-date"
+                >
                   <When date={row.date} />
                 </Table.Td>
               </Table.Tr>
@@ -226,7 +234,7 @@ export function SummaryScreen(): ReactNode {
       {read !== null && (
         <>
           <Paper withBorder p="md" className="hale-summary-section" data-testid="summary-patient">
-            <SimpleGrid cols={{ base: 1, sm: 3 }}>
+            <SimpleGrid cols={{ base: 1, sm: 3 }} className="hale-summary-patient">
               <div>
                 <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
                   {t('summary.patient')}
