@@ -20,6 +20,8 @@ const ORIGIN: RecordOrigin = {
   identity: ['https://riverside.example.org/mrn|MRN-22817'],
   digest: '0123456789abcdef0123456789ab',
   recordDigest: 'fedcba9876543210fedcba987654',
+  resource: { resourceType: 'Resource', id: 'r1', language: 'en' },
+  sourceOnly: ['language'],
 };
 
 export interface ExampleParts {

@@ -361,6 +361,7 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
           text: doseQuantity === undefined ? r.dose : undefined,
           patientInstruction: r.instructions,
           timing: { code: text(r.frequency) },
+          route: text(r.route),
           doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
         },
       ],

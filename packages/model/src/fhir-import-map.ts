@@ -244,6 +244,28 @@ const medicationConcept = (r: Json, x: MapContext): unknown => {
   return medication?.['code'] ?? (reference === undefined ? undefined : { text: str(reference['display']) });
 };
 
+const PERIOD_UNITS: Readonly<Record<string, string>> = {
+  s: 'second',
+  min: 'minute',
+  h: 'hour',
+  d: 'day',
+  wk: 'week',
+  mo: 'month',
+  a: 'year',
+};
+
+const timingText = (timing: unknown): string | undefined => {
+  if (!isJson(timing)) return undefined;
+  const named = conceptName(timing['code']);
+  if (named !== undefined) return named;
+  const repeat = isJson(timing['repeat']) ? timing['repeat'] : undefined;
+  const frequency = repeat?.['frequency'];
+  const period = repeat?.['period'];
+  const unit = PERIOD_UNITS[String(repeat?.['periodUnit'])];
+  if (typeof frequency !== 'number' || typeof period !== 'number' || unit === undefined) return undefined;
+  return `${frequency} time${frequency === 1 ? '' : 's'} every ${period === 1 ? '' : `${period} `}${unit}${period === 1 ? '' : 's'}`;
+};
+
 const ACTIVE_MEDICATION = new Set(['active', 'on-hold', 'intended', 'draft']);
 
 export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
@@ -275,37 +297,16 @@ export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
       name,
       codes: conceptCodes(concept),
       dose: quantityText(doseQuantity) ?? str(dosage?.['text']),
-      frequency: conceptName(isJson(dosage?.['timing']) ? dosage['timing']['code'] : undefined),
+      frequency: timingText(dosage?.['timing']),
+      route: conceptName(dosage?.['route']),
       instructions: str(dosage?.['patientInstruction']),
       active: status === undefined || ACTIVE_MEDICATION.has(status),
-      startDate: dateOrInstant(period?.['start']) ?? dateOrInstant(r['effectiveDateTime']),
-      endDate: dateOrInstant(period?.['end']),
+      startDate: dateOrInstant(period?.['start'], true) ?? dateOrInstant(r['effectiveDateTime'], true),
+      endDate: dateOrInstant(period?.['end'], true),
       prescriberId: source === undefined ? undefined : x.accountOf(source['reference']),
       reason: conceptName(first(r['reasonCode'])),
     },
   );
-};
-
-const PERIOD_UNITS: Readonly<Record<string, string>> = {
-  s: 'second',
-  min: 'minute',
-  h: 'hour',
-  d: 'day',
-  wk: 'week',
-  mo: 'month',
-  a: 'year',
-};
-
-const timingText = (timing: unknown): string | undefined => {
-  if (!isJson(timing)) return undefined;
-  const named = conceptName(timing['code']);
-  if (named !== undefined) return named;
-  const repeat = isJson(timing['repeat']) ? timing['repeat'] : undefined;
-  const frequency = repeat?.['frequency'];
-  const period = repeat?.['period'];
-  const unit = PERIOD_UNITS[String(repeat?.['periodUnit'])];
-  if (typeof frequency !== 'number' || typeof period !== 'number' || unit === undefined) return undefined;
-  return `${frequency} time${frequency === 1 ? '' : 's'} every ${period === 1 ? '' : `${period} `}${unit}${period === 1 ? '' : 's'}`;
 };
 
 export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
@@ -339,10 +340,12 @@ export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
       dose: quantityText(doseQuantity),
       frequency:
         timingText(dosage?.['timing']) ?? (dosage?.['asNeededBoolean'] === true ? 'as needed' : undefined),
+      route: conceptName(dosage?.['route']),
       instructions: str(dosage?.['text']) ?? str(dosage?.['patientInstruction']),
       active: status === undefined || ACTIVE_MEDICATION.has(status),
       startDate:
-        dateOrInstant(r['authoredOn']) ?? dateOrInstant(isJson(validity) ? validity['start'] : undefined),
+        dateOrInstant(r['authoredOn'], true) ??
+        dateOrInstant(isJson(validity) ? validity['start'] : undefined, true),
       endDate: dateOrInstant(isJson(validity) ? validity['end'] : undefined),
       reason,
     },

@@ -260,6 +260,37 @@ describe('malformed and hostile files, refused whole', () => {
     ]);
   });
 
+  it('a medication keeps its route and a start known to the month; a contained Medication names a prescription', () => {
+    const statement = {
+      resourceType: 'MedicationStatement',
+      status: 'active',
+      medicationCodeableConcept: { text: 'Salbutamol' },
+      effectivePeriod: { start: '2015-03' },
+      dosage: [
+        { route: { text: 'Inhaled' }, timing: { repeat: { frequency: 2, period: 1, periodUnit: 'd' } } },
+      ],
+      subject: { reference: 'Patient/p1' },
+    };
+    const prescription = {
+      resourceType: 'MedicationRequest',
+      status: 'active',
+      intent: 'order',
+      contained: [{ resourceType: 'Medication', id: 'med1', code: { text: 'Amoxicillin 500 mg' } }],
+      medicationReference: { reference: '#med1' },
+      authoredOn: '2024-02',
+      subject: { reference: 'Patient/p1' },
+    };
+    const [first] = planned(JSON.stringify(statement)).records;
+    expect(first?.input).toMatchObject({
+      name: 'Salbutamol',
+      route: 'Inhaled',
+      startDate: '2015-03',
+      frequency: '2 times every day',
+    });
+    const [second] = planned(JSON.stringify(prescription)).records;
+    expect(second?.input).toMatchObject({ name: 'Amoxicillin 500 mg', startDate: '2024-02' });
+  });
+
   it('lists a record naming a person not in the file with its path; refuses two patients', () => {
     const nowhere = {
       fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000006',

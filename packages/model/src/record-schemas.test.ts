@@ -200,13 +200,21 @@ describe('partial dates where a card or a memory gives only a year or a month', 
     },
   );
 
-  it('keeps full dates elsewhere (a birth date, the dates cross-field rules compare)', () => {
+  it('keeps full dates elsewhere (a birth date)', () => {
     expect(issues('Profile', exampleRecord('Profile', { birthDate: '1984' })).map((i) => i.field)).toEqual([
       'birthDate',
     ]);
+  });
+
+  it('a medication started in a month: compared with its end as far as both are known', () => {
     expect(
-      issues('Medication', exampleRecord('Medication', { startDate: '2023' })).map((i) => i.field),
-    ).toEqual(['startDate']);
+      issues('Medication', exampleRecord('Medication', { startDate: '2015-03', endDate: '2015-03-20' })),
+    ).toEqual([]);
+    expect(
+      issues('Medication', exampleRecord('Medication', { startDate: '2015-03', endDate: '2015-02' })).map(
+        (i) => i.field,
+      ),
+    ).toEqual(['endDate']);
   });
 
   it('gives the partial forms a pattern any JSON Schema validator reads alike', () => {

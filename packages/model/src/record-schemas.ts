@@ -232,10 +232,13 @@ export const MedicationSchema = patientRecord('Medication', {
   codes: Type.Optional(CodingsSchema),
   dose: Type.Optional(boundedText(100)),
   frequency: Type.Optional(boundedText(100)),
+  /** How it is taken: `by mouth`, `inhaled`, a source's route concept as text. */
+  route: Type.Optional(boundedText(100)),
   instructions: Type.Optional(boundedText(2000)),
   active: Type.Boolean(),
-  startDate: Type.Optional(DateOrDateTimeSchema),
-  endDate: Type.Optional(DateOrDateTimeSchema),
+  /** A day, an instant, or only the year or month a person or a source knows (`2015-03`). */
+  startDate: Type.Optional(PartialDateOrDateTimeSchema),
+  endDate: Type.Optional(PartialDateOrDateTimeSchema),
   prescriberId: Type.Optional(AccountIdSchema),
   reason: Type.Optional(boundedText(500)),
 });

@@ -385,6 +385,7 @@ export const en = {
     active: 'Active',
     dose: 'Dose',
     frequency: 'Frequency',
+    route: 'How it is taken',
     instructions: 'Instructions',
     reason: 'Reason',
     startDate: 'Start date',

@@ -406,6 +406,7 @@ export const zhHans: Translation = {
     active: '仍有效',
     dose: '剂量',
     frequency: '频率',
+    route: '用药途径',
     instructions: '指示',
     reason: '原因',
     startDate: '开始日期',

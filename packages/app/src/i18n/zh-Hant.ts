@@ -378,6 +378,7 @@ export const zhHant: Translation = {
     active: '仍有效',
     dose: '劑量',
     frequency: '頻率',
+    route: '用藥途徑',
     instructions: '指示',
     reason: '原因',
     startDate: '開始日期',
