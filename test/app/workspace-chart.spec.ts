@@ -65,6 +65,8 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     await go(page, `/workspace/patients/${patientId}/chart/allergies`);
     await expect(page.getByTestId('kind-not-shared')).toContainText('has not shared Allergies with you');
     await expect(page.getByText('Penicillin')).toHaveCount(0);
+    // The safety banner says so too, never an empty list (workspace-banner.spec.ts for one that shares).
+    await expect(page.getByTestId('banner-allergies')).toHaveText(/Not shared with you/);
     await checkScreen(page, 'workspace-kind-not-shared');
 
     // A note: begun, written, signed.
