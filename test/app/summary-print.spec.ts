@@ -111,6 +111,21 @@ test('the summary labels its dates and doses and prints clean; the card prints i
   const english = page.getByTestId('emergency-card-face');
   for (const shown of ['Medical emergency information', 'Allergies', 'Severe', 'Current medications'])
     await expect(english).toContainText(shown);
+  // The severity is shown whole on each face at either size (not cut to "Sev…" or a dot).
+  for (const width of [1440, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const badge of await page.getByTestId('card-severity').all()) {
+      const label = badge.locator('.mantine-Badge-label');
+      // Its whole word within the label: nothing clipped (a label narrower than its text).
+      const clipped = await label.evaluate((e) => {
+        const box = e as unknown as { scrollWidth: number; clientWidth: number };
+        return box.scrollWidth - box.clientWidth;
+      });
+      expect(clipped).toBe(0);
+      expect((await label.boundingBox())?.width).toBeGreaterThan(15);
+    }
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
   await checkScreen(page, 'emergency-card-two-languages');
 
   const card = await printed(page, 'emergency-card-two-languages-print');

@@ -102,12 +102,14 @@ export function CardFace(props: {
                 <Table.Tr key={a.id}>
                   <Table.Td fw={700}>{a.substance}</Table.Td>
                   <Table.Td>{a.reaction ?? ''}</Table.Td>
-                  {/* As wide as its badge: a narrow card must not cut "Severe" short. */}
+                  {/* As wide as its word (the badge's label clips by default, which let the column shrink to a dot). */}
                   <Table.Td style={{ width: '1%', whiteSpace: 'nowrap' }}>
                     {a.severity !== undefined && (
                       <Badge
                         color={severityColor(a.severity)}
                         variant={a.severity === 'severe' ? 'filled' : 'light'}
+                        styles={{ label: { overflow: 'visible' } }}
+                        data-testid="card-severity"
                       >
                         {t(`enum.severity.${a.severity}`)}
                       </Badge>
