@@ -221,7 +221,7 @@ function Labs(props: { readonly patientId: string }): ReactNode {
             .filter(Boolean)
             .join(' · ')}
           badge={
-            <Group gap={4} wrap="nowrap">
+            <Group gap={4} wrap="nowrap" style={{ flexShrink: 0 }}>
               {outOfRange(l).map((f) => (
                 <Badge key={`${f.part ?? ''}${f.flag}`} color="red" variant="filled">
                   {f.part === undefined
