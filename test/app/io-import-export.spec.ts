@@ -64,7 +64,7 @@ test('a Synthea Bundle imports from a file: plan, progress, records with origin;
   const planned = Number((await importButton.textContent())?.match(/\d+/)?.[0]);
   expect(planned).toBeGreaterThan(100);
   // What Hale does not import (claims, …) stays in the file, which the person may keep whole.
-  await page.getByTestId('import-keep-file').getByRole('checkbox').check();
+  await page.getByRole('checkbox', { name: /Also keep the file itself among my documents/ }).check();
   await importButton.click();
   await expect(page.getByTestId('import-progress')).toBeVisible();
   await expect(page.getByTestId('import-done')).toBeVisible({ timeout: 300_000 });

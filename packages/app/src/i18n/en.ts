@@ -1061,6 +1061,7 @@ export const en = {
     keptOpen: 'Open it',
     keptFailed: 'The records were imported, but the file itself could not be kept',
     doneTitle: 'Import finished',
+    stoppedTitle: 'Import stopped',
     done_one: '{{count}} record from {{source}} is in your record now. Each shows where it came from.',
     done_other: '{{count}} records from {{source}} are in your record now. Each shows where it came from.',
   },

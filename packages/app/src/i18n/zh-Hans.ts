@@ -1099,6 +1099,7 @@ export const zhHans: Translation = {
     keptOpen: '打开',
     keptFailed: '记录已导入,但文件本身无法保存',
     doneTitle: '导入完成',
+    stoppedTitle: '导入已停止',
     done_one: '来自 {{source}} 的 {{count}} 条记录已加入您的病历。每条都标示其来源。',
     done_other: '来自 {{source}} 的 {{count}} 条记录已加入您的病历。每条都标示其来源。',
   },

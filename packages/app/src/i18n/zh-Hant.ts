@@ -1015,6 +1015,7 @@ export const zhHant: Translation = {
     keptOpen: '打開',
     keptFailed: '記錄已匯入,但檔案本身無法保存',
     doneTitle: '匯入完成',
+    stoppedTitle: '匯入已停止',
     done_one: '來自 {{source}} 的 {{count}} 筆記錄已加入您的病歷。每筆都標示其來源。',
     done_other: '來自 {{source}} 的 {{count}} 筆記錄已加入您的病歷。每筆都標示其來源。',
   },

@@ -307,7 +307,11 @@ export function ImportScreen(): ReactNode {
       )}
       {step.at === 'report' && (
         <>
-          <Alert color="teal" title={t('importer.doneTitle')} data-testid="import-done">
+          <Alert
+            color={step.report.cancelled ? 'yellow' : 'teal'}
+            title={t(step.report.cancelled ? 'importer.stoppedTitle' : 'importer.doneTitle')}
+            data-testid="import-done"
+          >
             {t('importer.done', { count: step.report.imported.length, source: step.report.source })}
           </Alert>
           {step.report.cancelled && (
