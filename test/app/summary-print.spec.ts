@@ -1,5 +1,5 @@
 // The patient summary says what a clinician needs of each entry (a medication's dose and frequency, an
-// allergy's reaction and severity) and what each date is (an onset only when one was recorded, else the
+// allergy's reaction, severity and risk) and what each date is (an onset only when one was recorded, else the
 // day it was recorded; a year stays a year), and prints without the app around it; the emergency card
 // prints in two languages side by side on one page, the second face wholly in its language (#66, item 5).
 import { execFileSync } from 'node:child_process';
@@ -52,6 +52,7 @@ test('the summary labels its dates and doses and prints clean; the card prints i
     substance: 'Peanuts',
     reaction: 'Swelling of the throat',
     severity: { select: 'severe' },
+    criticality: { select: 'high' },
   });
   await addRecord(page, 'allergies', { substance: 'Penicillin', reaction: 'Hives', onsetDate: '2009' });
   await addRecord(page, 'medications', { name: 'Lisinopril', dose: '10 mg', frequency: 'Once a day' });
@@ -67,7 +68,7 @@ test('the summary labels its dates and doses and prints clean; the card prints i
   // No onset recorded: the day it was recorded, said to be that, without the time it was typed.
   await expect(peanuts.getByTestId('summary-date')).toHaveText(`Recorded${today}`);
   await expect(peanuts.getByTestId('summary-facts')).toHaveText(
-    'Reaction Swelling of the throat · Severity Severe',
+    'Reaction Swelling of the throat · Severity Severe · High risk',
   );
   // An onset of a year: "Onset", and the year, not the first of January.
   await expect(penicillin.getByTestId('summary-date')).toHaveText('Onset2009');

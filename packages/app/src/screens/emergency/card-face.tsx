@@ -133,7 +133,7 @@ export function CardFace(props: {
               {medications.map((m) => (
                 <Table.Tr key={m.id}>
                   <Table.Td fw={700}>{m.name}</Table.Td>
-                  <Table.Td>{[m.dose, m.frequency].filter(Boolean).join(' · ')}</Table.Td>
+                  <Table.Td>{[m.dose, m.frequency, m.route].filter(Boolean).join(' · ')}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

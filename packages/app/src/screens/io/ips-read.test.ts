@@ -59,19 +59,30 @@ describe('the summary screen reads an IPS', () => {
           name: 'Lisinopril',
           dose: '10 mg',
           frequency: 'Once a day',
+          route: 'by mouth',
           startDate: undefined,
         }),
         item('Medication', {
           name: 'Salbutamol',
           dose: '2 puffs',
           frequency: undefined,
-          startDate: '2015-03-02',
+          route: undefined,
+          startDate: '2015-03',
         }),
         item('Allergy', {
           substance: 'Peanuts',
           reaction: 'Swelling',
           severity: 'severe',
+          criticality: 'high',
+          verificationStatus: 'unconfirmed',
           onsetDate: undefined,
+        }),
+        item('Allergy', {
+          substance: 'Latex',
+          reaction: undefined,
+          severity: undefined,
+          criticality: undefined,
+          verificationStatus: undefined,
         }),
       ],
     });
@@ -81,15 +92,22 @@ describe('the summary screen reads an IPS', () => {
     expect(lisinopril?.facts).toEqual([
       { label: 'dose', value: '10 mg' },
       { label: 'frequency', value: 'Once a day' },
+      { label: 'route', value: 'by mouth' },
     ]);
     expect(salbutamol?.facts).toEqual([{ label: 'dose', value: '2 puffs' }]);
-    expect(salbutamol?.date).toEqual({ label: 'started', value: '2015-03-02' });
+    // A start known only to the month stays a month.
+    expect(salbutamol?.date).toEqual({ label: 'started', value: '2015-03' });
     // No start date: the day it was written down, said to be that.
     expect(lisinopril?.date?.label).toBe('recorded');
-    expect(byCode.get('48765-2')?.rows[0]?.facts).toEqual([
+    const [peanuts, latex] = byCode.get('48765-2')?.rows ?? [];
+    expect(peanuts?.facts).toEqual([
       { label: 'reaction', value: 'Swelling' },
       { label: 'severity', value: 'severe', key: 'enum.severity.severe' },
+      { value: 'high', key: 'summary.criticality.high' },
+      { value: 'unconfirmed', key: 'enum.allergyVerification.unconfirmed' },
     ]);
+    // Nothing known of it but its name: nothing said (no reaction of unknown manifestation).
+    expect(latex?.facts).toEqual([]);
   });
 
   it('labels an onset only when one is recorded, else the recorded day, each as precise as recorded', () => {

@@ -5,7 +5,7 @@
  *
  * | resource | name | facts | date |
  * |---|---|---|---|
- * | AllergyIntolerance | code | reactions, the gravest severity, criticality | onset, else recorded |
+ * | AllergyIntolerance | code | reactions, the gravest severity, criticality, verification | onset, else recorded |
  * | MedicationStatement | medication (concept or the referenced Medication) | dose, frequency, route | started, else recorded |
  * | Condition | code | clinical status | onset, else recorded |
  * | Immunization | vaccine code | — | given |
@@ -126,6 +126,12 @@ const allergyFacts = (r: Json): SummaryFact[] => {
     ...reactions.flatMap((x) => arr(x['manifestation']).flatMap((m) => fact('reaction', conceptText(m)))),
     ...coded('severity', 'enum.severity', severity),
     ...coded(undefined, 'summary.criticality', str(r['criticality'])),
+    // Said only when known: an allergy's confirmation is never guessed (the export leaves it out).
+    ...coded(
+      undefined,
+      'enum.allergyVerification',
+      str(obj(arr(obj(r['verificationStatus'])?.['coding'])[0])?.['code']),
+    ),
   ];
 };
 
