@@ -23,12 +23,13 @@ const lab = (testName: string, testCode: string, value: number, units: string, r
     attachments: [],
   });
 
-/** The banner shows the severe allergy, marked severe, on the page shown (once: a folded copy is hidden). */
+/** The banner shows the severe, high-risk allergy, marked so, on the page shown (once: a folded copy is hidden). */
 async function severeShown(page: Page): Promise<void> {
-  const severe = page.getByTestId('safety-banner').locator('[data-severity="severe"]:visible');
+  const severe = page.getByTestId('safety-banner').locator('[data-danger="true"]:visible');
   await expect(severe).toBeVisible({ timeout: 30_000 });
   await expect(severe).toContainText('Penicillin');
   await expect(severe).toContainText('Severe');
+  await expect(severe).toContainText('High risk');
 }
 
 test('the safety banner on every chart page, unshared kinds said so, lab values with flags and trends', async ({
@@ -40,11 +41,22 @@ test('the safety banner on every chart page, unshared kinds said so, lab values 
     await patient.records.add('Profile', record('Profile', { fullName: 'Leila Nasser' }));
     await patient.records.add(
       'Allergy',
-      record('Allergy', { substance: 'Penicillin', severity: 'severe', reaction: 'Anaphylaxis' }),
+      record('Allergy', {
+        substance: 'Penicillin',
+        severity: 'severe',
+        criticality: 'high',
+        reaction: 'Anaphylaxis',
+      }),
     );
     await patient.records.add(
       'Allergy',
-      record('Allergy', { substance: 'Peanuts', severity: 'mild', reaction: 'Itching' }),
+      record('Allergy', {
+        substance: 'Peanuts',
+        severity: 'mild',
+        criticality: 'low',
+        verificationStatus: 'unconfirmed',
+        reaction: 'Itching',
+      }),
     );
     await patient.records.add(
       'Medication',
@@ -87,8 +99,12 @@ test('the safety banner on every chart page, unshared kinds said so, lab values 
     await severeShown(page);
     const allergies = banner.getByTestId('banner-allergies');
     await expect(allergies).toHaveAttribute('data-state', 'list');
-    // Most severe first; the mild one after it, with its own severity.
-    await expect(allergies.locator('[data-severity]')).toHaveText([/^Penicillin/, /^Peanuts.*Mild/]);
+    // The most dangerous first; the mild one after it, not marked, with its severity, risk and doubt.
+    await expect(allergies.locator('[data-severity]')).toHaveText([
+      /^Penicillin/,
+      /^Peanuts · Itching\s*Mild\s*Low risk\s*Unconfirmed$/,
+    ]);
+    await expect(allergies.locator('[data-danger="true"]')).toHaveCount(1);
     await expect(banner.getByTestId('banner-medications')).toContainText('Metformin · 500 mg twice daily');
     const problems = banner.getByTestId('banner-problems');
     await expect(problems).toHaveAttribute('data-state', 'not-shared');

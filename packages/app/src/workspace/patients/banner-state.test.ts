@@ -12,6 +12,7 @@ type A = {
   substance: string;
   active: boolean;
   severity?: 'mild' | 'moderate' | 'severe';
+  criticality?: 'low' | 'high' | 'unable-to-assess';
   codes?: { system: string; code: string }[];
 };
 const allergy = (substance: string, more: Partial<A> = {}): A => ({ substance, active: true, ...more });
@@ -96,6 +97,14 @@ describe('the safety banner, part by part', () => {
     ]);
     expect(severeOf(part).map((a) => a.substance)).toEqual(['Penicillin']);
     expect(severeOf(allergyPart(held([nka])))).toEqual([]);
+    // A high criticality (the risk of a serious reaction) is marked like a severe one, and comes first.
+    const risky = allergyPart(
+      held([allergy('Penicillin', { severity: 'severe' }), allergy('Wasp venom', { criticality: 'high' })]),
+    );
+    expect(severeOf(risky).map((a) => a.substance)).toEqual(['Wasp venom', 'Penicillin']);
+    expect(severeOf(allergyPart(held([allergy('Latex', { criticality: 'low', severity: 'mild' })])))).toEqual(
+      [],
+    );
   });
 
   it('active medications and the active problem list', () => {

@@ -9,7 +9,7 @@
  * | `loading` | shared, nothing active held yet, and the store has not answered or the sync is catching up |
  * | `no-known` | allergies only: the patient recorded that there are none known, and no active allergy |
  * | `none` | shared, and no active record of it |
- * | `list` | the active records; allergies most severe first |
+ * | `list` | the active records; allergies the most dangerous first (high criticality, severe, moderate, mild) |
  *
  * "No known allergies" has no field of its own in @hale/model: it is an Allergy whose code says so, as
  * FHIR and the IPS write it (SNOMED CT 716186003, or the IPS absent-unknown `no-known-allergies`), and
@@ -62,11 +62,16 @@ const isStatement = (a: Coded): boolean =>
     'no-known-food-allergies',
   ]);
 
-const SEVERITY_RANK: Readonly<Record<string, number>> = { severe: 0, moderate: 1, mild: 2 };
-const rank = (a: Pick<RecordOf<'Allergy'>, 'severity'>): number =>
-  a.severity === undefined ? 3 : (SEVERITY_RANK[a.severity] ?? 3);
+/** Order in the list: high criticality, then by severity, then those whose severity is not recorded. */
+const SEVERITY_RANK: Readonly<Record<string, number>> = { severe: 1, moderate: 2, mild: 3 };
 
-export const isSevere = (a: Pick<RecordOf<'Allergy'>, 'severity'>): boolean => a.severity === 'severe';
+type Risk = Pick<RecordOf<'Allergy'>, 'severity' | 'criticality'>;
+
+/** Marked in red: a severe reaction recorded, or a high criticality (the risk of one, FHIR `criticality`). */
+export const isSevere = (a: Risk): boolean => a.severity === 'severe' || a.criticality === 'high';
+
+const rank = (a: Risk): number =>
+  a.criticality === 'high' ? 0 : a.severity === undefined ? 4 : (SEVERITY_RANK[a.severity] ?? 4);
 
 const partOf = <T>(held: Held<T>, active: readonly T[]): Part<T> => {
   if (!held.shared) return { state: 'not-shared' };
@@ -74,7 +79,7 @@ const partOf = <T>(held: Held<T>, active: readonly T[]): Part<T> => {
   return held.loading === true ? { state: 'loading' } : { state: 'none' };
 };
 
-type AllergyFields = Pick<RecordOf<'Allergy'>, 'active' | 'severity' | 'substance'> & Coded;
+type AllergyFields = Pick<RecordOf<'Allergy'>, 'active' | 'substance'> & Risk & Coded;
 
 export function allergyPart<T extends AllergyFields>(held: Held<T>): Part<T> {
   const active = held.items.filter((a) => a.active);

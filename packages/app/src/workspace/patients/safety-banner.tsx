@@ -1,9 +1,9 @@
 /**
  * The chart's safety banner, above every page of a patient's chart (patient-layout.tsx): the allergies
- * (with severity, a severe one marked in red), the active medications and the active problems, each
- * saying in words when the grant does not share it, when none is recorded, or that the patient recorded
- * no known allergies (banner-state.ts). On a phone it folds to one summary line; severe allergies stay
- * shown when it is folded.
+ * (severity, criticality, unconfirmed ones said so; a severe or high-risk one marked in red), the active
+ * medications and the active problems, each saying in words when the grant does not share it, when none
+ * is recorded, or that the patient recorded no known allergies (banner-state.ts). On a phone it folds to
+ * one summary line; the severe and high-risk allergies stay shown when it is folded.
  *
  * Invariants: a kind outside the grant is never read here (its part renders no hook); a part shows no
  * "none" before the store has answered or while the sync catches up; at most SHOWN records a part, the
@@ -272,12 +272,42 @@ function PartView<T extends { readonly id: string }>(props: {
   );
 }
 
+/** One badge in the line of an allergy, sized and aligned with the text around it. */
+function Mark(props: {
+  readonly color: string;
+  readonly filled: boolean;
+  readonly children: string;
+}): ReactNode {
+  // A space before it: the words do not run together when read aloud.
+  return (
+    <>
+      {' '}
+      <Badge
+        component="span"
+        size="sm"
+        color={props.color}
+        variant={props.filled ? 'filled' : 'light'}
+        style={{ verticalAlign: 'middle' }}
+        styles={{ label: { overflow: 'visible' } }}
+      >
+        {props.children}
+      </Badge>
+    </>
+  );
+}
+
 function AllergyItem(props: { readonly allergy: Allergy }): ReactNode {
   const { t } = useTranslation();
   const a = props.allergy;
   const severe = isSevere(a);
   return (
-    <Group gap={6} wrap="nowrap" align="flex-start" data-severity={a.severity ?? 'unknown'}>
+    <Group
+      gap={6}
+      wrap="nowrap"
+      align="flex-start"
+      data-severity={a.severity ?? 'unknown'}
+      data-danger={severe ? 'true' : 'false'}
+    >
       {severe && (
         <IconAlertTriangle
           size={18}
@@ -294,22 +324,28 @@ function AllergyItem(props: { readonly allergy: Allergy }): ReactNode {
           <Text span size="sm" c={severe ? 'red' : 'dimmed'}>
             {` · ${a.reaction}`}
           </Text>
-        )}{' '}
-        {a.severity !== undefined && (
-          <Badge
-            component="span"
-            size="sm"
-            color={severe ? 'red' : a.severity === 'moderate' ? 'orange' : 'gray'}
-            variant={severe ? 'filled' : 'light'}
-            style={{ verticalAlign: 'middle' }}
+        )}
+        {a.severity === undefined ? (
+          <Text span size="sm" c="dimmed">
+            {` (${t('workspace.banner.severityUnknown')})`}
+          </Text>
+        ) : (
+          <Mark
+            color={a.severity === 'severe' ? 'red' : a.severity === 'moderate' ? 'orange' : 'gray'}
+            filled={a.severity === 'severe'}
           >
             {t(`enum.severity.${a.severity}`)}
-          </Badge>
+          </Mark>
         )}
-        {a.severity === undefined && (
-          <Text span size="sm" c="dimmed">
-            {`(${t('workspace.banner.severityUnknown')})`}
-          </Text>
+        {a.criticality !== undefined && (
+          <Mark color={a.criticality === 'high' ? 'red' : 'gray'} filled={a.criticality === 'high'}>
+            {t(`enum.allergyCriticality.${a.criticality}`)}
+          </Mark>
+        )}
+        {a.verificationStatus === 'unconfirmed' && (
+          <Mark color="yellow" filled={false}>
+            {t('enum.allergyVerification.unconfirmed')}
+          </Mark>
         )}
       </Text>
     </Group>
