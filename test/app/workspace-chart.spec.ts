@@ -12,6 +12,8 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
   page,
   baseURL,
 }) => {
+  // Twenty-odd screens, each checked with every axe rule: 3 min idle, over 300 s at a load of 19.
+  test.slow();
   const patient = await nodePatient(baseURL ?? '');
   try {
     await patient.records.add('Profile', record('Profile', { fullName: 'Amira Haddad' }));
