@@ -125,7 +125,7 @@ function CommentItem(props: { readonly comment: StoredRecord<'Comment'>; readonl
     setError(null);
     try {
       await session.records.remove(comment.record.id);
-      dropDraft(session, key);
+      void dropDraft(session, key);
     } catch (e) {
       setError(isHaleError(e) ? haleErrorText(t, e, 'recordError') : String(e));
     }
@@ -251,7 +251,7 @@ function CommentForm(props: {
     setBusy(true);
     try {
       await props.onSave(text.trim());
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
     } catch (e) {
       setProblem(isHaleError(e) ? haleErrorText(t, e, 'recordError') : String(e));
     } finally {
@@ -259,7 +259,7 @@ function CommentForm(props: {
     }
   };
   const cancel = (): void => {
-    dropDraft(session, draftKey);
+    void dropDraft(session, draftKey);
     props.onCancel();
   };
 

@@ -5,7 +5,7 @@
  * | where | what | when |
  * |---|---|---|
  * | page memory | the drafts of this session, read synchronously by a form as it opens | at every change |
- * | the library's `session.drafts` | the same, sealed at rest on this device by the account's key | 250 ms after the last change; at once on lock, page hide and `flushDrafts()` |
+ * | the library's `session.drafts` | the same, sealed at rest on this device by the account's key | 250 ms after the last change; at once on drop, lock, page hide and `flushDrafts()` |
  *
  * Invariants: a form opening reads memory first, else the device store (`loadDraft`); memory is emptied on
  * lock and sign-out (after the writes under way were flushed), so a locked app holds no typing in memory.
@@ -105,9 +105,14 @@ export const saveDraft = (session: HaleSession, key: string, values: DraftValues
   return schedule(session, key, values);
 };
 
-export const dropDraft = (session: HaleSession, key: string): void => {
+/**
+ * Forgets the draft of `key` (its record was saved): written through at once, not after the delay, so a
+ * reload right after saving cannot bring the saved values back as a draft of a new record.
+ */
+export const dropDraft = (session: HaleSession, key: string): Promise<void> => {
   memory.delete(key);
   void schedule(session, key, null);
+  return flushDrafts();
 };
 
 /** Forgets this page's copies (lock, sign-out); what the device store keeps stays. */

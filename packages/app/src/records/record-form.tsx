@@ -216,7 +216,7 @@ function FormBody(props: {
         );
         savedId = id;
       }
-      dropDraft(session, draftKey);
+      await dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         // Online, the change goes out now; only a device that cannot reach the server says it waits.
@@ -261,7 +261,7 @@ function FormBody(props: {
               size="xs"
               variant="subtle"
               onClick={() => {
-                dropDraft(session, draftKey);
+                void dropDraft(session, draftKey);
                 form.setValues(
                   stored === undefined ? emptyValues(spec, extra) : valuesFromRecord(spec, stored, extra),
                 );

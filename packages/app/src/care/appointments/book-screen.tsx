@@ -393,7 +393,7 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
         timeZone: viewerZone(),
         ...(reason.trim() === '' ? {} : { reason: reason.trim() }),
       });
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       notifications.show({ color: 'green', message: t('care.book.requested') });
       void navigate(`/care/appointments?focus=${made.id}`);
     } catch (e) {

@@ -58,7 +58,7 @@ export function Composer(props: {
     kept.set(key, next);
     setDraftState(next);
     if (next.body !== draft.body) {
-      if (next.body === '') dropDraft(session, draftKey);
+      if (next.body === '') void dropDraft(session, draftKey);
       else void saveDraft(session, draftKey, { body: next.body });
     }
   };
@@ -107,7 +107,7 @@ export function Composer(props: {
         upload: sync.status === 'online' || sync.status === 'syncing' ? 'now' : 'enqueue',
       });
       kept.delete(key);
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       setDraftState({ body: '', files: [] });
       props.onSent?.({ patientId: sent.patientId, threadId: sent.threadId });
     } catch (e) {

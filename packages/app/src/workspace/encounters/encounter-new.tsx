@@ -64,7 +64,7 @@ export function EncounterNewScreen(): ReactNode {
         },
         { patientId },
       );
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       void navigate(`${base}/encounters/${encounter.id}`, { replace: true });
     } catch (e) {
       setFailure(refusalText(t, e, new Set(FIELDS.map((f) => f.name)), form));

@@ -92,7 +92,7 @@ function LabForm(props: { readonly stored?: StoredRecord<'LabResult'> }): ReactN
         await updateRecord(session, 'LabResult', stored.id, recordInput(spec.fields, values, true), reason);
         id = stored.id;
       }
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         message: t(correcting ? 'workspace.lab.corrected' : 'workspace.lab.saved'),

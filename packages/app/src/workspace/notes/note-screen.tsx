@@ -117,7 +117,7 @@ function Editor(props: {
     setError(null);
     try {
       await saveDraft(session, current, values);
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       setSavedAt(new Date().toLocaleTimeString());
     } catch (e) {
       setError(errorText(t, e));
@@ -130,7 +130,7 @@ function Editor(props: {
     setError(null);
     try {
       await saveDraft(session, current, values);
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       await signNote(session, note, current, canWrite(chart?.grant, 'NoteSignature'));
       notifications.show({
         color: 'teal',

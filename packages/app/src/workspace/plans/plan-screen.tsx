@@ -286,7 +286,7 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
         );
         id = plan.id;
       }
-      dropDraft(session, draftKey);
+      void dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         message: t('workspace.plan.saved'),
