@@ -101,6 +101,7 @@ test('the summary labels its dates and doses and prints clean; the card prints i
     '醫療緊急資訊',
     '過敏',
     '重度',
+    '高風險',
     '目前使用的藥物',
     '緊急聯絡人',
     'Peanuts',
@@ -112,10 +113,16 @@ test('the summary labels its dates and doses and prints clean; the card prints i
   const english = page.getByTestId('emergency-card-face');
   for (const shown of ['Medical emergency information', 'Allergies', 'Severe', 'Current medications'])
     await expect(english).toContainText(shown);
+  // A high-risk allergy says so on the card, in each language.
+  await expect(english.getByTestId('card-criticality')).toHaveText('High risk');
+  await expect(chinese.getByTestId('card-criticality')).toHaveText('高風險');
   // The severity is shown whole on each face at either size (not cut to "Sev…" or a dot).
   for (const width of [1440, 390]) {
     await page.setViewportSize({ width, height: 900 });
-    for (const badge of await page.getByTestId('card-severity').all()) {
+    for (const badge of [
+      ...(await page.getByTestId('card-severity').all()),
+      ...(await page.getByTestId('card-criticality').all()),
+    ]) {
       const label = badge.locator('.mantine-Badge-label');
       // Its whole word within the label: nothing clipped (a label narrower than its text).
       const clipped = await label.evaluate((e) => {

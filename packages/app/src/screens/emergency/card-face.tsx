@@ -114,6 +114,28 @@ export function CardFace(props: {
                         {t(`enum.severity.${a.severity}`)}
                       </Badge>
                     )}
+                    {a.criticality === 'high' && (
+                      <Badge
+                        color="red"
+                        variant="outline"
+                        ml={4}
+                        styles={{ label: { overflow: 'visible' } }}
+                        data-testid="card-criticality"
+                      >
+                        {t('enum.allergyCriticality.high')}
+                      </Badge>
+                    )}
+                    {a.verificationStatus === 'unconfirmed' && (
+                      <Badge
+                        color="gray"
+                        variant="light"
+                        ml={4}
+                        styles={{ label: { overflow: 'visible' } }}
+                        data-testid="card-unconfirmed"
+                      >
+                        {t('enum.allergyVerification.unconfirmed')}
+                      </Badge>
+                    )}
                   </Table.Td>
                 </Table.Tr>
               ))}
