@@ -41,7 +41,11 @@ const ISOLATED = [
  * End-to-end files that leave what they crashed open on purpose (a killed device's RxDB databases, which
  * would count toward RxDB's open-collection limit in the files after them): each in its own graph.
  */
-const E2E_ISOLATED = ['test/device-crash.e2e.test.ts'];
+const E2E_ISOLATED = [
+  'test/device-crash.e2e.test.ts',
+  'test/audit-crash-once.e2e.test.ts',
+  'test/restart-lost-push-answer.e2e.test.ts',
+];
 
 /**
  * The end-to-end scenarios whose behaviour differs with the devices' cryptography on a worker thread

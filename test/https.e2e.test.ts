@@ -16,7 +16,7 @@ import { openHaleForTests } from '@hale/client/testing';
 import type { FetchLike, HaleSession, Platform, WebSocketLike } from '@hale/client';
 import { input } from './support/records';
 import { eventually } from './support/devices';
-import { freePort } from './support/process';
+import { START_WAIT_MS, freePort } from './support/process';
 
 const root = path.resolve(import.meta.dirname, '..');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -119,7 +119,7 @@ const startTlsServer = async (files: { cert: string; key: string }) => {
   });
   const url = `https://127.0.0.1:${port}`;
   const ca = await readFile(files.cert, 'utf8');
-  const until = Date.now() + 20_000;
+  const until = Date.now() + START_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
     const up = await httpsFetch(ca)(`${url}/healthz`, { method: 'GET', headers: {} }).then(
@@ -206,7 +206,7 @@ describe('HTTPS and WSS with a certificate and key', () => {
       10_000,
     );
     expect(server.child.exitCode).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it('refuses to start with a key that is not the certificate’s (status 2, one line)', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'hale-cert-'));
@@ -237,5 +237,5 @@ describe('HTTPS and WSS with a certificate and key', () => {
     expect(result.code).toBe(2);
     expect(result.err.trim().split('\n')).toHaveLength(1);
     expect(result.err).toContain('are not a PEM certificate chain and its private key');
-  }, 60_000);
+  }, 120_000);
 });

@@ -153,6 +153,8 @@ const waitForEvent = async (match: (e: Shown) => boolean, what: string): Promise
 };
 
 const askForUpdate = async (): Promise<void> => {
+  // The page sets `__worker` once the worker's registration answers, some time after a reload.
+  await page.waitForFunction(() => (globalThis as unknown as { __worker?: unknown }).__worker !== undefined);
   await page.evaluate(() => {
     (globalThis as unknown as { __events: unknown[] }).__events = [];
     (globalThis as unknown as { __worker: { checkNow(): void } }).__worker.checkNow();

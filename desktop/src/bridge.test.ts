@@ -49,7 +49,17 @@ describe('the preload bridge', () => {
     await bridge.notify('Hale', 'hi');
     await bridge.saveFile({ suggestedName: 'a.json', data: new Uint8Array([1]) });
     await bridge.printEmergencyCard();
-    await bridge.setReminders({ title: 'Reminder', day: 'Tomorrow', hour: 'Within the hour' }, []);
+    await bridge.setReminders(
+      {
+        title: 'Reminder',
+        day: 'Tomorrow',
+        hour: 'Within the hour',
+        doseTitle: 'Medicine',
+        dose: 'Medicine time',
+      },
+      [],
+      [],
+    );
     expect(invoked).toEqual([
       'hale:app-version',
       'hale:notify',
@@ -69,6 +79,36 @@ describe('the preload bridge', () => {
         'vault',
       ].sort(),
     );
+  });
+
+  it('hands setReminders its words, start times and dose times as copies, over hale:reminders only', async () => {
+    const sent: [string, unknown][] = [];
+    const bridge = createBridge({
+      invoke: async (channel, request) => {
+        sent.push([channel, request]);
+        return { ok: true, value: null };
+      },
+      on: () => undefined,
+      removeListener: () => undefined,
+    });
+    const words = {
+      title: 'Reminder',
+      day: 'Tomorrow',
+      hour: 'Within the hour',
+      doseTitle: 'Medicine',
+      dose: 'Medicine time',
+    };
+    const starts = [Date.UTC(2026, 3, 1, 9)];
+    const doses = [Date.UTC(2026, 3, 1, 8), Date.UTC(2026, 3, 1, 20)];
+    await bridge.setReminders(words, starts, doses);
+    expect(sent).toEqual([['hale:reminders', { words, starts, doses }]]);
+    const [, request] = sent[0] ?? [];
+    expect(Reflect.get(Object(request), 'doses')).not.toBe(doses);
+
+    // Main refuses a dose time that is not one; the bridge passes the refusal on.
+    const { bridge: real } = await wired();
+    await expect(real.setReminders(words, [], [1.5])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(real.setReminders(words, [], doses)).resolves.toBeUndefined();
   });
 
   it("turns a refusal into a DesktopBridgeError with the main process's code", async () => {

@@ -41,10 +41,15 @@ export interface HaleDesktopBridge {
   readonly vault: Vault;
   appVersion(): Promise<string>;
   /**
-   * Hands main the start times of the confirmed appointments (ms since 1970) and the fixed words to remind
-   * with; main shows them a day and an hour before, also while the page is locked. Replaces the last list.
+   * Hands main the start times of the confirmed appointments and the times doses are due (ms since 1970),
+   * and the fixed words to remind with; main shows them a day and an hour before an appointment and at a
+   * dose's time, also while the page is locked. Replaces the last lists.
    */
-  setReminders(words: IpcRequest<'hale:reminders'>['words'], starts: readonly number[]): Promise<void>;
+  setReminders(
+    words: IpcRequest<'hale:reminders'>['words'],
+    starts: readonly number[],
+    doses: readonly number[],
+  ): Promise<void>;
   /** The current window as a PDF (print stylesheet, A4), saved where the person chooses. */
   printEmergencyCard(suggestedName?: string): Promise<IpcResult<'hale:print-emergency-card'>>;
   /** Called when the OS suspends or locks the screen; returns the function that stops it. */
@@ -78,8 +83,8 @@ export function createBridge(ipc: IpcRendererLike): HaleDesktopBridge {
       await call('hale:notify', { title, body });
     },
     saveFile: (input) => call('hale:save-file', input),
-    setReminders: async (words, starts) => {
-      await call('hale:reminders', { words: { ...words }, starts: [...starts] });
+    setReminders: async (words, starts, doses) => {
+      await call('hale:reminders', { words: { ...words }, starts: [...starts], doses: [...doses] });
     },
     vault,
     appVersion: () => call('hale:app-version', {}),

@@ -9,7 +9,7 @@
  * | the window | `mainWindowOptions` (context isolation, sandbox, no Node), navigation guard, permissions allow-list |
  * | the bridge | IPC through one dispatcher (`ipc-main.ts`): channels, sender and input checked |
  * | lock | OS suspend or screen lock → `hale:lock` to every window (the app locks its session) |
- * | reminders | `hale:reminders` hands the confirmed appointments' start times; main shows the fixed words at a day and an hour before (reminders.ts), also while the page is locked |
+ * | reminders | `hale:reminders` hands the confirmed appointments' start times and the scheduled doses' times; main shows the fixed words a day and an hour before, and at a dose's time (reminders.ts), also while the page is locked |
  *
  * Failure modes: a path outside `appDir` (`..`, an absolute one) → 404; a missing file → the app's
  * `index.html` for a page, 404 for anything else; permissions not listed → refused.

@@ -10,7 +10,7 @@
  * | `hale:vault-get` / `-set` / `-delete` | `{ key }` / `{ key, value }` / `{ key }` | string \| null / null / null |
  * | `hale:app-version` | `{}` | the version |
  * | `hale:print-emergency-card` | `{ suggestedName }` | `{ saved, path? }` (the window as a one-page PDF) |
- * | `hale:reminders` | `{ words: { title, day, hour }, starts: epoch ms[] ≤ 50 }` | null (main reminds; reminders.ts) |
+ * | `hale:reminders` | `{ words: { title, day, hour, dose }, starts, doses: epoch ms[] ≤ 50 each }` | null (main reminds; reminders.ts) |
  *
  * Main → renderer: `hale:lock` (no payload) when the OS suspends or locks the screen.
  * Every answer is `IpcAnswer`: `{ ok: true, value }` or `{ ok: false, code, message }` with a code of
@@ -27,9 +27,11 @@ const Saved = Type.Object(
   closed,
 );
 
-/** Start times of confirmed appointments the renderer hands main at once (the nearest ones). */
+/** Start times of confirmed appointments (and, apart, due times of doses) handed at once: the nearest. */
 export const MAX_REMINDER_STARTS = 50;
 const Words = Type.String({ minLength: 1, maxLength: 200 });
+/** A moment as ms since 1970, within the range of a JavaScript Date. */
+const EpochMs = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
 
 export const MAX_SAVE_BYTES = 200 * 1024 * 1024;
 /** A vault value: the account record (a passphrase wrap and a sealed key), a few KiB; room to grow. */
@@ -74,12 +76,12 @@ export const IPC_CHANNELS = {
   'hale:reminders': {
     request: Type.Object(
       {
-        /** The fixed words of the renderer's language: no name, reason or time of any appointment. */
-        words: Type.Object({ title: Words, day: Words, hour: Words }, closed),
+        /** The fixed words of the renderer's language: nothing of any appointment or medicine. */
+        words: Type.Object({ title: Words, day: Words, hour: Words, doseTitle: Words, dose: Words }, closed),
         /** Start times (ms since 1970) of confirmed appointments: nothing else of them. */
-        starts: Type.Array(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 }), {
-          maxItems: MAX_REMINDER_STARTS,
-        }),
+        starts: Type.Array(EpochMs, { maxItems: MAX_REMINDER_STARTS }),
+        /** Times (ms since 1970) a scheduled dose of a medicine is due: nothing else of the medicine. */
+        doses: Type.Array(EpochMs, { maxItems: MAX_REMINDER_STARTS }),
       },
       closed,
     ),

@@ -5,8 +5,11 @@
 // is gone.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { addRecord, checkScreen, go, signUp, uniqueName } from './support';
+import { addRecord, checkScreen, go, middayZone, signUp, uniqueName } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
+
+// The week's summary counts night-time access as unusual: the browser lives where it is midday.
+test.use({ timezoneId: middayZone() });
 
 test('share with a clinician, see their read in the access history, revoke: their copy is gone', async ({
   page,
@@ -73,25 +76,32 @@ test('share with a clinician, see their read in the access history, revoke: thei
     await expect(page.getByTestId('audit-verification')).toHaveAttribute('data-result', /intact/, {
       timeout: 60_000,
     });
+    const line = page.locator(`[data-testid="story-line"][data-actor="${clinician.accountId}"]`).first();
     await expect
       .poll(
         async () => {
           await page.getByRole('button', { name: 'Check again' }).click();
-          return page.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).count();
+          return page.locator(`[data-testid="story-line"][data-actor="${clinician.accountId}"]`).count();
         },
-        { timeout: 60_000, message: "the clinician's access is listed" },
+        { timeout: 60_000, message: "the clinician's access is told" },
       )
       .toBeGreaterThan(0);
-    const row = page.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first();
+    // One line for the person and the day: who, what they did to which kinds; the signed entries one click deeper.
+    await expect(line).toContainText('Dr Lin Wei-Ting');
+    await expect(line.getByTestId('story-what')).toContainText('Looked at Lab results');
+    await expect(line.getByTestId('story-hint-after-end')).toHaveCount(0);
+    const entries = line.getByRole('button', { name: /^Show the .*signed entr/ });
+    await entries.click();
+    const row = line.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first();
     await expect(row).toContainText('Dr Lin Wei-Ting');
-    await expect(page.getByTestId('access-table')).toContainText('Lab results');
+    await expect(line.getByTestId('access-table')).toContainText('Lab results');
     await checkScreen(page, 'care-access');
-    // On a phone the history is a list of cards, each field named; nothing scrolls sideways.
+    // On a phone the entries are a list of cards, each field named; nothing scrolls sideways.
     await page.setViewportSize({ width: 390, height: 844 });
-    await expect(page.getByTestId('access-cards')).toBeVisible();
+    await expect(line.getByTestId('access-cards')).toBeVisible();
     await expect(page.getByTestId('access-table')).toHaveCount(0);
     await expect(
-      page.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first(),
+      line.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first(),
     ).toContainText('Dr Lin Wei-Ting');
     const overflow = 'document.documentElement.scrollWidth - document.documentElement.clientWidth';
     expect(await page.evaluate(overflow)).toBeLessThanOrEqual(0);
@@ -100,7 +110,7 @@ test('share with a clinician, see their read in the access history, revoke: thei
     expect(await page.evaluate(overflow)).toBeLessThanOrEqual(0);
     await page.getByRole('tab', { name: 'Access history' }).click();
     await page.setViewportSize({ width: 1440, height: 900 });
-    await expect(page.getByTestId('access-table')).toBeVisible();
+    await expect(line).toBeVisible();
 
     const csv = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
@@ -124,12 +134,27 @@ test('share with a clinician, see their read in the access history, revoke: thei
     await expect(page.getByTestId('disclosure-row').first()).toContainText('Dr Lin Wei-Ting');
     await checkScreen(page, 'care-disclosures');
 
-    // Revoke: the plain statement first, then the steps; the clinician's copy leaves its device.
-    await go(page, '/care/sharing');
-    await page.getByRole('button', { name: 'Revoke access of Dr Lin Wei-Ting' }).click();
+    // Home's next steps sum up the week's access, and lead to the story.
+    await go(page, '/');
+    await expect(page.getByTestId('weekly-access')).toHaveText(
+      'This week Dr Lin Wei-Ting accessed your records',
+      {
+        timeout: 30_000,
+      },
+    );
+    await page.getByTestId('weekly-access').click();
+    await page.waitForURL(/\/care\/access$/);
+
+    // Revoke from the story's line: the plain statement first, then the steps; the clinician's copy leaves
+    // its device.
+    await page.getByRole('tab', { name: 'Access history' }).click();
+    await line.getByRole('button', { name: 'Revoke access of Dr Lin Wei-Ting' }).click();
     await expect(page.getByTestId('revocation-notice')).toContainText('cannot be recalled');
     await checkScreen(page, 'care-revoke-confirm');
     await page.getByRole('button', { name: 'Revoke access', exact: true }).click();
+    await expect(line.getByTestId('story-hint-after-end')).toBeVisible({ timeout: 60_000 });
+    await expect(line.getByRole('button', { name: 'Revoke access of Dr Lin Wei-Ting' })).toHaveCount(0);
+    await go(page, '/care/sharing');
     await expect(page.getByTestId('step-rekeyed')).toHaveAttribute('data-done', 'true', { timeout: 60_000 });
     const ended = page.getByTestId('grant-card').filter({ hasText: 'Dr Lin Wei-Ting' }).first();
     await expect(ended).toHaveAttribute('data-state', 'revoked', { timeout: 60_000 });
@@ -198,5 +223,102 @@ test("an invite: a mistyped one and one whose key the server does not hold are r
     await expect(page.getByTestId('grant-card').first()).toHaveAttribute('data-state', 'active');
   } finally {
     await clinician.close();
+  }
+});
+
+test('a co-signature asked of a second clinician: the patient lets them co-sign in one screen, and they sign', async ({
+  page,
+  baseURL,
+}) => {
+  const omar = await openClinician(baseURL ?? '', 'Dr Omar Haddad');
+  const sara = await openClinician(baseURL ?? '', 'Dr Sara Lindqvist');
+  const stops: (() => void)[] = [];
+  try {
+    await signUp(page, { loginName: uniqueName('pat'), fullName: 'Noor Saleh' });
+    await shareThroughScreens(page, 'Dr Omar Haddad', { profile: 'read', note: 'write' });
+    stops.push(omar.session.consent.grantsReceived.subscribe(() => undefined));
+    const [granted] = await clinicianSees(
+      () => omar.session.consent.grantsReceived.get(),
+      (g) => g.length === 1 && g[0]?.state === 'active',
+      'Dr Omar Haddad holds the grant',
+    );
+    const P = granted!.patientId;
+    // Notes shared to write: their signatures too, so the author signs what he wrote.
+    expect(granted!.streams.map((s) => `${s.type}:${s.access}`)).toContain('note-signature:write');
+
+    // The author writes and signs a note, and asks a second clinician to co-sign it.
+    const at = { patientId: P };
+    const note = await omar.session.records.add(
+      'MedicalNote',
+      { title: 'Follow-up', noteType: 'progress', currentVersionNumber: 1, status: 'draft' },
+      at,
+    );
+    const version = await omar.session.records.add(
+      'NoteVersion',
+      { noteId: note.id, versionNumber: 1, kind: 'original', assessment: 'Stable on treatment.' },
+      at,
+    );
+    await omar.session.records.add(
+      'NoteSignature',
+      {
+        noteId: note.id,
+        noteVersionId: version.id,
+        signerId: omar.accountId,
+        signerRole: 'author',
+        status: 'signed',
+        requestedAt: new Date().toISOString(),
+      },
+      at,
+    );
+    await omar.session.records.update('MedicalNote', note.id, { status: 'signed' });
+    await omar.session.care.notes.requestCosign(note.id, sara.accountId, 'supervisor');
+    // Without the patient's own grant, the one asked sees nothing of the chart.
+    expect((await sara.session.records.query('MedicalNote', at)).total).toBe(0);
+
+    // The patient is asked, on Sharing, and lets her co-sign in one screen: her key, then what she gets.
+    await go(page, '/care/sharing');
+    const ask = page.getByTestId('cosign-ask');
+    await expect(ask).toContainText(
+      'Dr Omar Haddad asked Dr Sara Lindqvist to co-sign a note in your chart',
+      {
+        timeout: 60_000,
+      },
+    );
+    await checkScreen(page, 'care-cosign-ask');
+    // By keyboard alone: the way in, the comparison, the grant.
+    await ask.getByRole('link', { name: 'Let Dr Sara Lindqvist co-sign' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('safety-number')).toBeVisible();
+    await page.getByRole('button', { name: 'The numbers match' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('share-preview-sees')).toHaveText('Will see: Profile and Notes');
+    await expect(page.getByTestId('share-preview-can')).toHaveText('Can: co-sign clinical notes');
+    await checkScreen(page, 'care-cosign-share');
+    await page.getByRole('button', { name: 'Share', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/care\/sharing$/);
+    await expect(page.getByTestId('cosign-ask')).toHaveCount(0);
+    await expect(page.getByTestId('grant-card').filter({ hasText: 'Dr Sara Lindqvist' })).toContainText(
+      'Co-signing notes for Dr Omar Haddad',
+    );
+
+    // The second clinician receives the request and signs it; the author sees the co-signature.
+    const queue = sara.session.care.notes.cosignQueue;
+    stops.push(queue.subscribe(() => undefined));
+    const [asked] = await clinicianSees(
+      () => queue.get(),
+      (q) => q.length === 1,
+      'Dr Sara Lindqvist holds the co-signature request',
+    );
+    await sara.session.care.notes.cosign(asked!.record.id);
+    await clinicianSees(
+      () => omar.session.care.notes.status(note.id),
+      (s) => s.signed.some((x) => x.signerId === sara.accountId),
+      "Dr Omar Haddad sees Dr Sara Lindqvist's co-signature",
+    );
+  } finally {
+    for (const stop of stops) stop();
+    await omar.close();
+    await sara.close();
   }
 });

@@ -3,9 +3,11 @@
 // live arrival; a published free time booked (shown in the patient's zone, confirmed by the clinic's
 // device), a requested time confirmed by the clinician, one cancelled, an .ics without the reason; a
 // treatment plan and its new version, what changed, acknowledged, the clinician sees the acknowledgement.
+// Home's next steps, ranked: an empty chart's first steps; then an overdue dose, a plan to read and this
+// week's appointment with the clinician's name.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { checkScreen, go, signUp, uniqueName, unlock } from './support';
+import { addRecord, checkScreen, go, signUp, uniqueName, unlock } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
 
 const hhmm = (iso: string, timeZone: string): string =>
@@ -254,6 +256,133 @@ test('messages both ways with receipts, appointments booked and confirmed, a pla
       (a) => a?.current === true && a.version === 2,
       'the clinician sees the acknowledgement of version 2',
     );
+  } finally {
+    for (const stop of stops) stop();
+    await clinician.close();
+  }
+});
+
+test("home's next steps: an empty chart's first steps, then an overdue dose, a plan to read, this week's visit", async ({
+  page,
+  baseURL,
+}) => {
+  const clinician = await openClinician(baseURL ?? '', 'Dr Priya Raman');
+  const stops: (() => void)[] = [];
+  try {
+    await signUp(page, { loginName: uniqueName('pat'), fullName: 'Lee Ming' });
+    await go(page, '/');
+    const next = page.getByTestId('home-next-steps');
+    const steps = next.getByTestId('next-step');
+    await expect(steps).toHaveText([
+      'To startBring in your records from a file',
+      'To startFill in your emergency card',
+      'To startRecord your allergies',
+    ]);
+    // On a phone the list comes first, above the chart's cards.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const [list, allergies] = [
+      await next.boundingBox(),
+      await page.getByTestId('home-allergies').boundingBox(),
+    ];
+    expect(list!.y).toBeLessThan(allergies!.y);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await checkScreen(page, 'home-first-steps');
+    await steps.getByRole('link', { name: 'Fill in your emergency card' }).click();
+    await page.waitForURL(/\/emergency$/);
+
+    await addRecord(page, 'immunizations', {
+      vaccineName: 'Tetanus',
+      administeredAt: '2016-03-01',
+      nextDoseDate: '2026-03-01',
+    });
+    await shareThroughScreens(page, 'Dr Priya Raman', { appointment: 'write', 'treatment-plan': 'write' });
+    const received = clinician.session.consent.grantsReceived;
+    stops.push(received.subscribe(() => undefined));
+    const [grant] = await clinicianSees(
+      () => received.get(),
+      (g) => g.length === 1 && g[0]?.state === 'active',
+      'the clinician holds the grant',
+    );
+    const at = { patientId: grant!.patientId };
+    // The plan sets a goal for a test and asks for a re-check that is already late.
+    await clinician.session.records.add(
+      'TreatmentPlan',
+      {
+        summary: 'Blood pressure control',
+        status: 'active',
+        goal: { testName: 'Systolic blood pressure', target: '<140' },
+        recheck: { testName: 'Potassium', due: '2026-10-01' },
+      },
+      at,
+    );
+    const inTwoDays = Date.now() + 2 * 86_400_000;
+    await clinician.session.records.add(
+      'Appointment',
+      {
+        providerId: clinician.accountId,
+        startAt: new Date(inTwoDays).toISOString(),
+        endAt: new Date(inTwoDays + 1_800_000).toISOString(),
+        status: 'scheduled',
+        location: 'Harbour Clinic',
+      },
+      at,
+    );
+
+    // Ranked: the overdue dose and re-check (earliest first), the plan to read, the visit this week, each
+    // with the clinician's name.
+    await go(page, '/');
+    // The ranked list only: the week's access is a line of its own below it, drawn once the log is read.
+    const ranked = next.locator('ol [data-testid="next-step"]');
+    await expect(ranked).toHaveCount(4, { timeout: 60_000 });
+    await expect(ranked.nth(0)).toHaveAttribute('data-rank', 'overdue');
+    await expect(ranked.nth(0)).toContainText('Tetanus: the next dose was due Mar 1, 2026');
+    await expect(ranked.nth(1)).toHaveAttribute('data-rank', 'overdue');
+    await expect(ranked.nth(1)).toContainText(
+      'Potassium: the re-check your plan asks for was due Oct 1, 2026',
+    );
+    await expect(ranked.nth(2)).toHaveAttribute('data-rank', 'acknowledge');
+    await expect(ranked.nth(2)).toContainText(
+      'Read and acknowledge “Blood pressure control” from Dr Priya Raman',
+    );
+    await expect(ranked.nth(3)).toHaveAttribute('data-rank', 'week');
+    await expect(ranked.nth(3)).toContainText('Appointment with Dr Priya Raman');
+    await expect(ranked.nth(3)).toContainText('Harbour Clinic');
+    await checkScreen(page, 'home-next-steps');
+    await ranked.nth(2).getByRole('link').click();
+    await page.waitForURL(/\/care\/plans\/[0-9A-Z]{26}$/);
+    await expect(page.getByTestId('plan-goal')).toHaveText('Goal: Systolic blood pressure <140');
+    await expect(page.getByTestId('plan-recheck')).toHaveText('Re-check: Potassium by Oct 1, 2026');
+    await checkScreen(page, 'care-plan-goal');
+
+    // A result of the re-check's test takes the step away; the goal shows on the test's trend.
+    await addRecord(page, 'labs', {
+      testName: 'Potassium',
+      value: '4.2',
+      units: 'mmol/L',
+      // Five minutes ago, as the browser's clock (Amsterdam) reads it.
+      effectiveAt: new Intl.DateTimeFormat('sv-SE', {
+        timeZone: 'Europe/Amsterdam',
+        dateStyle: 'short',
+        timeStyle: 'short',
+      })
+        .format(Date.now() - 5 * 60_000)
+        .replace(' ', 'T'),
+    });
+    await addRecord(page, 'labs', {
+      testName: 'Systolic blood pressure',
+      value: '152',
+      units: 'mm[Hg]',
+      effectiveAt: '2026-11-02T08:00',
+    });
+    await go(page, '/');
+    await expect(ranked).toHaveCount(3);
+    await expect(steps.filter({ hasText: 'Potassium' })).toHaveCount(0);
+    await go(page, '/labs/trends');
+    await page.getByLabel('Test', { exact: true }).selectOption({ label: 'Systolic blood pressure' });
+    await expect(page.getByTestId('trend-goal')).toHaveText(
+      'Dashed: the target the plan “Blood pressure control” sets, <140.',
+    );
+    await checkScreen(page, 'lab-trend-goal');
   } finally {
     for (const stop of stops) stop();
     await clinician.close();

@@ -35,9 +35,11 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
     sexAtBirth: { select: 'female' },
     medicalRecordNumber: 'MRN-22817',
     primaryCareProvider: 'Harbour Clinic',
+    'contact.phone': '+886 2 2700 1234',
   });
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByText('MRN-22817')).toBeVisible();
+  await expect(page.getByText('+886 2 2700 1234')).toBeVisible();
 
   await addRecord(page, 'contacts', { name: 'Chen Wei', relationship: 'Brother', phone: '+886 2 2345 6789' });
 

@@ -52,3 +52,21 @@ test('type into a form, reload, unlock: the typing is there; after a lock too', 
   await go(page, '/chart/allergies/new');
   await expect(page.locator('#field-substance')).toHaveValue('');
 });
+
+test('Add again right after Save: a new, empty form each time; each record saved once', async ({ page }) => {
+  await signUp(page, { loginName: uniqueName('again') });
+  for (const substance of ['Peanuts', 'Penicillin', 'Latex']) {
+    await go(page, '/chart/allergies/new');
+    await page.locator('#field-substance').fill(substance);
+    await page.locator('#field-severity').selectOption('severe');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/chart\/allergies\/[0-9A-Z]{26}$/);
+    // At once, before the record's screen may be drawn: the form saved is not the one shown.
+    await go(page, '/chart/allergies/new');
+    await expect(page.locator('#field-substance')).toHaveValue('');
+    await expect(page.locator('#field-severity')).toHaveValue('');
+  }
+  await go(page, '/chart/allergies');
+  for (const substance of ['Peanuts', 'Penicillin', 'Latex'])
+    await expect(page.getByRole('link', { name: new RegExp(substance) })).toHaveCount(1);
+});

@@ -1,4 +1,4 @@
-// The app's frame and helpers, polished: the navigation's last item clear of the device footer, Problems
+// The app's frame and helpers, polished: the navigation's last item clear of the device footer, Sync issues
 // without empty sections, the journeys' go() waiting for a lazy route to draw, one Sharing area, export
 // through the desktop shell's save dialog when its preload is there, and a record added and edited with
 // the keyboard alone.
@@ -26,7 +26,7 @@ const navItemClear = async (page: Page, name: string, scroll = true): Promise<bo
   return hits.every((h) => h === true);
 };
 
-test('the frame: every navigation item clear of the device footer; Problems shows no empty section', async ({
+test('the frame: every navigation item clear of the device footer; Sync issues shows no empty section', async ({
   page,
 }) => {
   await signUp(page, { loginName: uniqueName('frame') });
@@ -40,7 +40,7 @@ test('the frame: every navigation item clear of the device footer; Problems show
   // The current screen's item is shown without scrolling: it is never left behind the footer.
   await page.setViewportSize({ width: 1440, height: 900 });
   await go(page, '/problems');
-  await expect.poll(() => navItemClear(page, 'Problems', false)).toBe(true);
+  await expect.poll(() => navItemClear(page, 'Sync issues', false)).toBe(true);
   await page
     .getByRole('navigation', { name: 'Main navigation' })
     .getByRole('link', { name: 'Settings' })
@@ -198,7 +198,7 @@ test('a record added and edited with the keyboard alone: skip link, focus shown,
   await page.keyboard.press('Enter');
   await expect(page.locator('#main')).toBeFocused();
   // Back from the screen, the navigation's last items; then from the top through the header to Allergies.
-  await tabTo(page, /^Problems$/, { back: true });
+  await tabTo(page, /^Sync issues$/, { back: true });
   await page.evaluate(
     `document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`,
   );

@@ -2,7 +2,7 @@
 import { expect, test } from '@playwright/test';
 import { openHale } from '@hale/client';
 import { nodePlatform } from '@hale/platform-node';
-import { PASSPHRASE, uniqueName } from './support';
+import { addThisDevice, PASSPHRASE, uniqueName } from './support';
 import { record } from './workspace-support';
 
 test('search shows 20 hits, then more on request, and starts at 20 again for the next text', async ({
@@ -25,12 +25,7 @@ test('search shows 20 hits, then more on request, and starts at 20 again for the
   } finally {
     await session.close();
   }
-  await page.goto('/');
-  await page.getByRole('link', { name: 'Add this device' }).click();
-  await page.getByLabel('Sign-in name').fill(loginName);
-  await page.getByRole('textbox', { name: 'Passphrase' }).fill(PASSPHRASE);
-  await page.getByLabel('Name of this device').fill('Test browser');
-  await page.getByRole('button', { name: 'Add this device' }).click();
+  await addThisDevice(page, loginName, 'Test browser');
   await expect(page.getByTestId('sync-badge')).toHaveAttribute('data-tone', 'teal', { timeout: 60_000 });
 
   await page.getByRole('link', { name: 'Search' }).click();

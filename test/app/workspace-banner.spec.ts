@@ -129,6 +129,10 @@ test('the safety banner on every chart page, unshared kinds said so, lab values 
     await expect(row('3.1 mmol/L')).toContainText('Low');
     await expect(row('6.4 %')).toContainText('High');
     await expect(row('140 mmol/L')).not.toContainText(/High|Low/);
+    // Which way a result moved from the test's one before: HbA1c down from 8.1; the first of a test, none.
+    await expect(row('6.4 %').getByTestId('lab-trend')).toHaveAttribute('data-direction', 'down');
+    await expect(row('6.4 %').getByTestId('lab-trend')).toContainText('Down from 8.1');
+    await expect(row('8.1 %').getByTestId('lab-trend')).toHaveCount(0);
     await checkScreen(page, 'workspace-banner-labs');
 
     // The trend the patient has, here over the patient's shared results, with the reference range.

@@ -85,10 +85,21 @@ test('schedule, lab and plan: the patient sees what the clinician did, the clini
     await fillFields(page, {
       summary: 'Lower blood pressure',
       details: 'Amlodipine 5 mg daily; home readings twice a week.',
+      'goal.testName': 'Systolic blood pressure',
+      'goal.target': '<140',
+      'recheck.testName': 'Potassium',
+      'recheck.due': '2027-01-15',
     });
+    // The re-check's date picker closed (its open calendar is not what this screen is checked for).
+    await page.locator('#main h1').first().click();
+    await expect(page.locator('.mantine-DateInput-calendarHeaderControl')).toHaveCount(0);
+    await expect(page.locator('#field-recheck-due')).toHaveValue('2027-01-15');
+    await checkScreen(page, 'workspace-plan-form');
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.waitForURL(/\/chart\/plans\/[0-9A-Z]{26}$/);
     const planId = page.url().split('/').at(-1) ?? '';
+    await expect(page.getByTestId('plan-goal')).toHaveText('Goal: Systolic blood pressure <140');
+    await expect(page.getByTestId('plan-recheck')).toHaveText('Re-check: Potassium by Jan 15, 2027');
     await expect(page.getByTestId('plan-ack')).toHaveText('Draft: not shown for acknowledgement');
     await page.getByRole('button', { name: 'Make active' }).click();
     await expect(page.getByTestId('plan-status')).toHaveText('Active');

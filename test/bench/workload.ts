@@ -51,7 +51,8 @@ export const fillerText = (seed: number, length: number): string => {
  * `seed` varies the content so no two records are equal.
  */
 export const allergyRecord = (seed: number, patientId: string, at: string): RecordOf<'Allergy'> => {
-  const base = exampleRecord('Allergy', {
+  // A patient's own allergy: without the list of reactions an import keeps.
+  const { reactions: _reactions, ...base } = exampleRecord('Allergy', {
     id: newId(),
     patientId,
     createdAt: at,

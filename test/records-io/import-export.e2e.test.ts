@@ -81,6 +81,21 @@ const chartOf = async (s: DeviceSession) => {
   return chart;
 };
 
+/**
+ * The example result as one system would send it: the example carries every field at once (a coded value
+ * beside a number it does not name, a part's reason for no value beside its value), which FHIR cannot say
+ * and export rightly leaves out.
+ */
+const consistentResult = () => {
+  const example = input('LabResult', {}) as { components?: Record<string, unknown>[] };
+  return {
+    valueConcept: undefined,
+    components: (example.components ?? []).map(({ valueConcept: _concept, dataAbsentReason, ...part }) =>
+      part['value'] === undefined ? { ...part, dataAbsentReason } : part,
+    ),
+  };
+};
+
 const fillChart = async (s: DeviceSession) => {
   const bytes = new TextEncoder().encode('%PDF-1.4 discharge summary');
   const file = await s.files.put({
@@ -96,7 +111,7 @@ const fillChart = async (s: DeviceSession) => {
       kind === 'Immunization'
         ? { proofDocumentId: doc.id }
         : kind === 'LabResult'
-          ? { attachments: undefined }
+          ? { attachments: undefined, ...consistentResult() }
           : {};
     await s.records.add(kind, input(kind, overrides as never));
   }

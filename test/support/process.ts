@@ -29,6 +29,9 @@ export const answers = (url: string): Promise<boolean> =>
     () => false,
   );
 
+/** How long a spawned server may take to answer its health check. */
+export const START_WAIT_MS = 60_000;
+
 export const spawnServer = async (dataDir: string, port: number): Promise<ServerProcess> => {
   const url = `http://127.0.0.1:${port}`;
   // Otherwise the health check below could be answered by that server instead of the new one.
@@ -52,7 +55,9 @@ export const spawnServer = async (dataDir: string, port: number): Promise<Server
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const until = Date.now() + 20_000;
+  // Node compiles the server's modules on start (tsx): on a loaded 2-core machine that alone has taken
+  // over 20 s.
+  const until = Date.now() + START_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early: ${stderr}`);
     try {
@@ -61,7 +66,10 @@ export const spawnServer = async (dataDir: string, port: number): Promise<Server
     } catch {
       /* not up yet */
     }
-    if (Date.now() > until) throw new Error(`server did not start: ${stderr}`);
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start in ${String(START_WAIT_MS / 1000)} s: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

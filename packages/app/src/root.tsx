@@ -48,7 +48,8 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
       {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
     >
       <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
-        <Notifications position={phone ? 'bottom-center' : 'bottom-right'} limit={2} autoClose={3000} />
+        {/* One at a time; on a wide screen in the header's empty middle, clear of the forms' buttons. */}
+        <Notifications position={phone ? 'bottom-center' : 'top-center'} limit={1} autoClose={3000} />
         {props.children}
       </DatesProvider>
     </MantineProvider>

@@ -135,6 +135,15 @@ export const router = createBrowserRouter([
             lazy: () => import('./screens/io/summary-screen').then((m) => ({ Component: m.SummaryScreen })),
           },
           {
+            path: 'medicines/today',
+            lazy: () =>
+              import('./screens/medicines/today-screen').then((m) => ({ Component: m.TodayMedicinesScreen })),
+          },
+          {
+            path: 'visits/:id',
+            lazy: () => import('./screens/visit/visit-screen').then((m) => ({ Component: m.VisitScreen })),
+          },
+          {
             path: 'records/share',
             lazy: () => import('./screens/io/share-screen').then((m) => ({ Component: m.ShareScreen })),
           },
@@ -146,6 +155,11 @@ export const router = createBrowserRouter([
             path: 'care/sharing/new',
             lazy: () =>
               import('./care/share/new-share-screen').then((m) => ({ Component: m.NewShareScreen })),
+          },
+          {
+            path: 'care/sharing/cosign/:signerId',
+            lazy: () =>
+              import('./care/share/cosign-share-screen').then((m) => ({ Component: m.CosignShareScreen })),
           },
           {
             path: 'care/access',
@@ -218,6 +232,7 @@ export const preloadScreens = (): Promise<unknown> =>
     import('./screens/io/share-screen'),
     import('./care/share/sharing-screen'),
     import('./care/share/new-share-screen'),
+    import('./care/share/cosign-share-screen'),
     import('./care/access/access-screen'),
     import('./care/messages/inbox-screen'),
     import('./care/messages/new-message-screen'),

@@ -195,6 +195,7 @@ const DISPUTED_BY_DELETION: Record<Exclude<RecordKind, 'ProviderProfile'>, reado
   Procedure: ['Procedure/{id}'],
   FamilyHistory: ['FamilyMemberHistory/{id}'],
   Comment: ['Communication/{id}'],
+  MedicationDose: ['MedicationAdministration/{id}'],
 };
 
 describe('every kind in conflict with a deletion', () => {

@@ -3,7 +3,7 @@
  * Hale's systems and URLs, drafts that `compact` turns into FHIR JSON without empty values, and the small
  * builders every mapping shares. Pure functions; nothing here throws.
  */
-import type { Contact, FileRef } from './common-schemas';
+import type { Coding, Contact, FileRef } from './common-schemas';
 import type { FhirJson, FhirJsonObject, FhirResource } from './fhir-types';
 import type { RecordKind } from './registry';
 
@@ -313,11 +313,29 @@ export const renderedValue = (text: string): DraftObject => ({
 /**
  * A lab value as Observation.value[x]. A number, or text that is one (optionally after a comparator),
  * is a valueQuantity with the units; other text is a valueString as written, its units in a note:
- * appended to the text they would read as part of the result ("positive ng/mL").
+ * appended to the text they would read as part of the result ("positive ng/mL"). `coded`: the units as a
+ * source coded them, written as given while `units` is still their `unit`; `concept`: a coded value,
+ * a valueCodeableConcept while `value` is still its text.
  */
-export const labValue = (value: number | string | undefined, units: string | undefined): DraftObject => {
-  if (typeof value === 'number')
-    return Number.isFinite(value) ? { valueQuantity: quantity(value, units) } : {};
+export const labValue = (
+  value: number | string | undefined,
+  units: string | undefined,
+  coded?: { readonly unit: string; readonly system?: string; readonly code?: string },
+  concept?: { readonly text: string; readonly codes?: readonly Coding[] },
+): DraftObject => {
+  if (concept !== undefined && concept.text === value)
+    return {
+      valueCodeableConcept: {
+        text: concept.text,
+        coding: concept.codes?.map((c) => coding(c.system, c.code, c.display)),
+      },
+      note: [units === undefined || units.trim() === '' ? undefined : { text: `Units: ${units}` }],
+    };
+  const made =
+    coded !== undefined && coded.unit === units
+      ? (n: number): DraftObject => ({ value: n, unit: coded.unit, system: coded.system, code: coded.code })
+      : (n: number): DraftObject => quantity(n, units);
+  if (typeof value === 'number') return Number.isFinite(value) ? { valueQuantity: made(value) } : {};
   if (value === undefined) return {};
   const match = COMPARED_NUMBER_RE.exec(value);
   const number = match?.[2] === undefined ? undefined : Number(match[2]);
@@ -326,7 +344,7 @@ export const labValue = (value: number | string | undefined, units: string | und
     // JSON numbers keep no trailing zeros, but a reported "0.010" is more precise than 0.01 (R4 decimal:
     // "the original precision should be preserved"): the digits as reported go beside the value.
     const rendered = String(number) === match[2] ? undefined : renderedValue(match[2]);
-    return { valueQuantity: { ...quantity(number, units), comparator, ...rendered } };
+    return { valueQuantity: { ...made(number), comparator, ...rendered } };
   }
   return {
     valueString: value,

@@ -16,7 +16,8 @@ import type {
   Profile,
   TreatmentPlan,
 } from './record-schemas';
-import { withCodes } from './fhir-kinds';
+import { conceptsOut, withCodes } from './fhir-kinds';
+import { allergyClinicalStatus, reactionsInForce } from './allergy-reactions';
 import {
   LOINC,
   CVX,
@@ -63,6 +64,7 @@ import {
   participantStatuses,
 } from './fhir-mappings';
 import type { FhirResource } from './fhir-types';
+import { ACTIVE_MEDICATION_STATUSES } from './record-schemas';
 
 // ------------------------------------------------------------------------------------------- mapping
 
@@ -232,16 +234,14 @@ export const exportHealthDocument = (
 export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): void => {
   // verificationStatus only when known: guessing `unconfirmed` could make a receiving system discount a
   // real allergy.
+  const clinical = allergyClinicalStatus(r);
+  const reactions = reactionsInForce(r);
   x.add(
     makeResource('AllergyIntolerance', r.id, {
       meta: meta(r.updatedAt),
       extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
       identifier: [haleIdentifier(r.id)],
-      clinicalStatus: {
-        coding: [
-          coding(ALLERGY_CLINICAL, r.active ? 'active' : 'inactive', r.active ? 'Active' : 'Inactive'),
-        ],
-      },
+      clinicalStatus: { coding: [coding(ALLERGY_CLINICAL, clinical, ALLERGY_CLINICAL_DISPLAY[clinical])] },
       verificationStatus:
         r.verificationStatus === undefined
           ? undefined
@@ -253,10 +253,21 @@ export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undef
       onsetDateTime: fhirDateTime(r.onsetDate),
       recordedDate: fhirDateTime(r.recordedAt),
       note: [text(r.notes)],
-      reaction: [allergyReaction(r.reaction, r.severity)],
+      reaction:
+        reactions === undefined
+          ? [allergyReaction(r.reaction, r.severity)]
+          : reactions.map((e) => ({
+              manifestation: e.manifestations.map((m) => withCodes({ text: m.text }, m.codes)),
+              severity: e.severity,
+              onset: fhirDateTime(e.onset),
+              description: e.description,
+              note: [text(e.notes)],
+            })),
     }),
   );
 };
+
+const ALLERGY_CLINICAL_DISPLAY = { active: 'Active', inactive: 'Inactive', resolved: 'Resolved' } as const;
 
 /** Nothing when neither is known: a reaction of unknown manifestation and severity says nothing. */
 const allergyReaction = (
@@ -342,6 +353,26 @@ export const exportImmunization = (x: Exporter, r: Immunization, signature: stri
   }
 };
 
+/** Dosage.text: the dosage as written, and a dose that is no quantity (the one place for its words). */
+const dosageText = (dose: string | undefined, written: boolean, asWritten: string | undefined) =>
+  written && dose !== undefined
+    ? asWritten === undefined || asWritten === dose
+      ? dose
+      : `${dose}; ${asWritten}`
+    : asWritten;
+
+/** The source's status while it agrees with `active` (an edit of the switch wins), else from `active`. */
+const medicationStatus = (r: Medication): string =>
+  r.status !== undefined && ACTIVE_MEDICATION_STATUSES.includes(r.status) === r.active
+    ? r.status
+    : r.active
+      ? 'active'
+      : 'completed';
+
+/** SNOMED CT: the schedule's food instruction (FHIR's additional-instruction codes). */
+const SNOMED_CT = 'http://snomed.info/sct';
+export const FOOD_CODES = { with: '311504000', without: '717154004' } as const;
+
 export const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
   const doseQuantity = parseQuantity(r.dose);
   x.add(
@@ -349,19 +380,34 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
       meta: meta(r.updatedAt),
       extension: [stringExt('author-signature', signature)],
       identifier: [haleIdentifier(r.id)],
-      status: r.active ? 'active' : 'completed',
+      status: medicationStatus(r),
       medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
       subject: x.patient,
       effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
       dateAsserted: fhirDateTime(r.createdAt),
       informationSource: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
-      reasonCode: [text(r.reason)],
+      reasonCode: conceptsOut(r.reason, r.reasons, 500),
       dosage: [
         {
-          text: doseQuantity === undefined ? r.dose : undefined,
+          text: dosageText(r.dose, doseQuantity === undefined, r.dosageText),
           patientInstruction: r.instructions,
-          timing: { code: text(r.frequency) },
-          route: text(r.route),
+          timing: {
+            code: text(r.frequency),
+            repeat:
+              r.schedule?.times === undefined
+                ? undefined
+                : { timeOfDay: r.schedule.times.map((t) => `${t}:00`) },
+          },
+          asNeededBoolean: r.schedule?.asNeeded,
+          additionalInstruction:
+            r.schedule?.food === undefined
+              ? undefined
+              : [
+                  r.schedule.food === 'with'
+                    ? { coding: [coding(SNOMED_CT, FOOD_CODES.with, 'With or after food')] }
+                    : { coding: [coding(SNOMED_CT, FOOD_CODES.without, 'Take on an empty stomach')] },
+                ],
+          route: conceptsOut(r.route, r.routes, 100)[0],
           doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
         },
       ],
@@ -428,8 +474,15 @@ export const exportLabResult = (x: Exporter, r: LabResult, signature: string | u
     version: number,
     lastUpdated: string,
     current: boolean,
-  ) =>
-    makeResource('Observation', r.id, {
+  ) => {
+    const value = labValue(
+      v.value,
+      v.units,
+      current ? r.unitsCoded : undefined,
+      current ? r.valueConcept : undefined,
+    );
+    const unitsNote = Array.isArray(value['note']) ? (value['note'] as (DraftObject | undefined)[]) : [];
+    return makeResource('Observation', r.id, {
       meta: meta(lastUpdated, version),
       extension: current ? [dateTimeExt('created-at', r.createdAt)] : undefined,
       identifier: [haleIdentifier(r.id)],
@@ -441,16 +494,30 @@ export const exportLabResult = (x: Exporter, r: LabResult, signature: string | u
       effectiveDateTime: fhirDateTime(v.effectiveAt),
       issued: fhirDateTime(v.publishedAt),
       performer: [r.performer === undefined ? undefined : { display: r.performer }],
-      ...labValue(v.value, v.units),
-      referenceRange: [text(v.referenceRange)],
+      ...value,
+      // Interpretation, body site and notes are the current version's (like the components).
+      note: [...unitsNote, current ? text(r.notes) : undefined],
+      interpretation: current ? conceptsOut(r.interpretation, r.interpretations, 200) : undefined,
+      bodySite: current ? conceptsOut(r.bodySite, r.bodySites, 200)[0] : undefined,
+      referenceRange: [
+        current && r.referenceRangeCoded?.text === v.referenceRange
+          ? r.referenceRangeCoded
+          : text(v.referenceRange),
+      ],
       component: current
         ? (r.components ?? []).map((c) => ({
             code: codedConcept(c.testName, c.testCode, LOINC, isLoincCode),
-            ...labValue(c.value, c.units),
+            ...labValue(c.value, c.units, c.unitsCoded, c.valueConcept),
+            // R4 obs-6: a reason for no value only while there is none (a value typed since wins).
+            dataAbsentReason:
+              c.value === undefined && c.dataAbsentReason !== undefined
+                ? withCodes({ text: c.dataAbsentReason.text }, c.dataAbsentReason.codes)
+                : undefined,
             referenceRange: [text(c.referenceRange)],
           }))
         : undefined,
     });
+  };
   for (const v of r.versions) {
     x.add(observation(v, v.version, v.provenance.at, false));
     x.add(

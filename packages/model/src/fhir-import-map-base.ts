@@ -3,7 +3,9 @@
  * context types, and building a record input with the list of elements it does not keep.
  */
 import type { RecordKind } from './registry';
-import { haleExtension, str, type Json } from './fhir-import-read';
+import { conceptsOf, haleExtension, str, type Json } from './fhir-import-read';
+import { conceptsText } from './concepts';
+import type { Concept } from './record-schemas';
 
 export interface PendingFile {
   readonly field: 'file' | 'attachments';
@@ -80,5 +82,11 @@ export const record = (
   notKept: notKept(resource, read),
   ...(files === undefined || files.length === 0 ? {} : { files }),
 });
+
+/** A resource's body sites: the words a person reads (`bodySite`) and the concepts the source sent. */
+export const bodySitesOf = (r: Json): { bodySite?: string | undefined; bodySites?: Concept[] } => {
+  const bodySites = conceptsOf(Array.isArray(r['bodySite']) ? r['bodySite'] : [r['bodySite']]);
+  return bodySites === undefined ? {} : { bodySite: conceptsText(bodySites, 200), bodySites };
+};
 
 export const haleNote = (resource: Json): string | undefined => str(haleExtension(resource, 'note'));

@@ -4,10 +4,21 @@
  * embedded file → HealthDocument, a report of one result → that result's files.
  */
 import type { Coding } from './common-schemas';
-import { BLOOD_TYPES, LAB_RESULT_STATUSES, OBSERVATION_CATEGORIES } from './record-schemas';
+import {
+  BLOOD_TYPES,
+  LAB_RESULT_STATUSES,
+  OBSERVATION_CATEGORIES,
+  type CodedRange,
+  type CodedUnits,
+  type Concept,
+} from './record-schemas';
+import { conceptsText } from './concepts';
 import {
   LOINC_SYSTEM,
+  clip,
   codingsOf,
+  conceptsOf,
+  notesOf,
   conceptCodes,
   conceptName,
   dateOrInstant,
@@ -22,6 +33,7 @@ import {
   type Json,
 } from './fhir-import-read';
 import {
+  bodySitesOf,
   declaredOf,
   defined,
   oneOf,
@@ -51,11 +63,48 @@ export const bloodTypeOf = (r: Json): string | undefined => {
 
 const RENDERED = 'http://hl7.org/fhir/StructureDefinition/rendered-value';
 
+/** A Quantity's units as the source coded them, when it coded them (and they fit Hale's bounds). */
+const codedUnitsOf = (q: Json, units: string | undefined): CodedUnits | undefined => {
+  const system = str(q['system']);
+  const code = str(q['code']);
+  if (units === undefined || (system === undefined && code === undefined)) return undefined;
+  if ([...units].length > 64 || (system?.length ?? 0) > 200 || (code?.length ?? 0) > 64) return undefined;
+  return defined({ unit: units, system, code }) as CodedUnits;
+};
+
+const limitOf = (q: unknown): CodedRange['low'] => {
+  if (!isJson(q) || typeof q['value'] !== 'number' || q['comparator'] !== undefined) return undefined;
+  const unit = str(q['unit']);
+  const system = str(q['system']);
+  const code = str(q['code']);
+  if ([...(unit ?? '')].length > 64 || (system?.length ?? 0) > 200 || (code?.length ?? 0) > 64)
+    return undefined;
+  return defined({ value: q['value'], unit, system, code }) as CodedRange['low'];
+};
+
+/** A reference range's limits as numbers, with the text Hale reads it as; undefined without limits. */
+const codedRangeOf = (range: unknown): CodedRange | undefined => {
+  const text = rangeText(range);
+  if (!isJson(range) || text === undefined || [...text].length > 200) return undefined;
+  const low = limitOf(range['low']);
+  const high = limitOf(range['high']);
+  return low === undefined && high === undefined ? undefined : (defined({ text, low, high }) as CodedRange);
+};
+
 /** An Observation's (or component's) value and units as Hale keeps them. */
-const valueOf = (r: Json): { value?: number | string; units?: string; notKept?: string } => {
+const valueOf = (
+  r: Json,
+): {
+  value?: number | string;
+  valueConcept?: Concept;
+  units?: string;
+  unitsCoded?: CodedUnits;
+  unitsNote?: string;
+} => {
   const q = isJson(r['valueQuantity']) ? r['valueQuantity'] : undefined;
   if (q !== undefined && typeof q['value'] === 'number') {
     const units = str(q['unit']) ?? str(q['code']);
+    const unitsCoded = codedUnitsOf(q, units);
     const rendered = isJson(q['_value'])
       ? list(q['_value']['extension']).find((e) => isJson(e) && e['url'] === RENDERED)
       : undefined;
@@ -65,18 +114,26 @@ const valueOf = (r: Json): { value?: number | string; units?: string; notKept?: 
       comparator === undefined && digits === undefined
         ? q['value']
         : `${comparator ?? ''}${digits ?? q['value']}`;
-    return { value, ...(units === undefined ? {} : { units }) };
+    return defined({ value, units, unitsCoded });
   }
+  // A value in words has its units in a note (Hale's own export writes one).
+  const unitsNote = list(r['note'])
+    .filter(isJson)
+    .map((n) => /^Units: (.+)$/s.exec(String(n['text']))?.[1])
+    .find((u) => u !== undefined);
   if (typeof r['valueString'] === 'string') {
-    const unitsNote = list(r['note'])
-      .filter(isJson)
-      .map((n) => /^Units: (.+)$/s.exec(String(n['text']))?.[1])
-      .find((u) => u !== undefined);
-    return { value: r['valueString'], ...(unitsNote === undefined ? {} : { units: unitsNote }) };
+    return defined({ value: r['valueString'], units: unitsNote, unitsNote });
   }
   if (r['valueCodeableConcept'] !== undefined) {
     const name = conceptName(r['valueCodeableConcept']);
-    return name === undefined ? {} : { value: name, notKept: 'valueCodeableConcept.coding' };
+    return name === undefined
+      ? {}
+      : defined({
+          value: name,
+          valueConcept: conceptsOf([r['valueCodeableConcept']])?.[0],
+          units: unitsNote,
+          unitsNote,
+        });
   }
   if (typeof r['valueInteger'] === 'number') return { value: r['valueInteger'] };
   if (typeof r['valueBoolean'] === 'boolean') return { value: r['valueBoolean'] ? 'yes' : 'no' };
@@ -86,13 +143,16 @@ const valueOf = (r: Json): { value?: number | string; units?: string; notKept?: 
 
 const componentOf = (c: Json) => {
   const { name, code } = namedCode(c['code'], LOINC_SYSTEM);
-  const { value, units } = valueOf(c);
+  const { value, valueConcept, units, unitsCoded } = valueOf(c);
   return defined({
     testCode: code,
     testName: name ?? 'Component',
     value,
+    valueConcept,
     units,
+    unitsCoded,
     referenceRange: rangeText(first(c['referenceRange'])),
+    dataAbsentReason: value === undefined ? conceptsOf([c['dataAbsentReason']])?.[0] : undefined,
   });
 };
 
@@ -112,7 +172,14 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
   if (effectiveAt === undefined) return { skip: `${name}: no date it was taken` };
   const categories = list(r['category']).flatMap((c) => codingsOf(c).map((coding) => coding.code));
   const category = categories.map((c) => oneOf(OBSERVATION_CATEGORIES, c)).find((c) => c !== undefined);
-  const { value, units, notKept: valueNotKept } = valueOf(r);
+  const { value, valueConcept, units, unitsCoded, unitsNote } = valueOf(r);
+  const interpretations = conceptsOf(r['interpretation']);
+  // A note that only gives a text value's units (Hale's own export writes one) is read as the units.
+  const notes = notesOf(
+    list(r['note']).filter(
+      (n) => !(isJson(n) && unitsNote !== undefined && n['text'] === `Units: ${unitsNote}`),
+    ),
+  );
   const order = x.resolve(first(r['basedOn'])?.['reference']);
   const requester = isJson(order?.['requester']) ? order['requester'] : undefined;
   const attachments = x.attachmentsOf(r);
@@ -155,6 +222,8 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
       'component',
       'note',
       'encounter',
+      'interpretation',
+      'bodySite',
     ],
     {
       testCode: code,
@@ -163,8 +232,15 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
       category: category === 'laboratory' ? undefined : category,
       status,
       value,
+      valueConcept,
       units,
+      unitsCoded,
+      interpretation: interpretations === undefined ? undefined : conceptsText(interpretations, 200),
+      interpretations,
+      ...bodySitesOf(r),
+      notes: notes === undefined ? undefined : clip(notes, 4000),
       referenceRange: rangeText(first(r['referenceRange'])),
+      referenceRangeCoded: codedRangeOf(first(r['referenceRange'])),
       effectiveAt,
       publishedAt: instant(r['issued']),
       orderedBy: requester === undefined ? undefined : x.accountOf(requester['reference']),
@@ -174,10 +250,7 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
     files,
   );
   if (!('kind' in outcome)) return outcome;
-  const extra = [
-    ...(valueNotKept === undefined ? [] : [valueNotKept]),
-    ...missing.map((m) => `${m} (not embedded in the file)`),
-  ];
+  const extra = missing.map((m) => `${m} (not embedded in the file)`);
   return extra.length === 0 ? outcome : { ...outcome, notKept: [...outcome.notKept, ...extra] };
 };
 

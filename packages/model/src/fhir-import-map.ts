@@ -11,20 +11,32 @@
  */
 import {
   ALLERGY_CATEGORIES,
+  ALLERGY_CLINICAL_STATUSES,
   ALLERGY_CRITICALITIES,
+  ALLERGY_SEVERITIES,
   ALLERGY_VERIFICATIONS,
   CONDITION_CATEGORIES,
   CONDITION_CLINICAL_STATUSES,
   CONDITION_SEVERITIES,
   CONDITION_VERIFICATION_STATUSES,
+  MAX_DOSE_TIMES,
+  MEDICATION_STATUSES,
   PROCEDURE_STATUSES,
+  type MedicationSchedule,
+  type AllergyReaction,
+  type Concept,
 } from './record-schemas';
+import { reactionSummary } from './allergy-reactions';
+import { FOOD_CODES } from './fhir-export-records';
+import { conceptsText } from './concepts';
 import {
   CVX_SYSTEM,
   addressText,
   codeOf,
   codingsOf,
+  clip,
   conceptCodes,
+  conceptsOf,
   conceptName,
   dateOrInstant,
   first,
@@ -42,7 +54,15 @@ import {
 } from './fhir-import-read';
 
 /** An embedded file to upload before the record is written (`field`: where its FileRef goes). */
-import { defined, oneOf, record, haleNote, type MapContext, type MapOutcome } from './fhir-import-map-base';
+import {
+  bodySitesOf,
+  defined,
+  oneOf,
+  record,
+  haleNote,
+  type MapContext,
+  type MapOutcome,
+} from './fhir-import-map-base';
 import { bloodTypeOf } from './fhir-import-map-results';
 
 export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
@@ -131,13 +151,11 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
     return { skip: `${substance}: marked ${verification} by the source` };
   }
   const clinical = codeOf(r['clinicalStatus']);
-  const reaction = first(r['reaction']);
+  const reactions = list(r['reaction']).filter(isJson).map(reactionOf);
+  const kept = reactions.filter((e) => e !== undefined).slice(0, 20);
   // Read but not all kept: said, so that no one takes the record for the whole of the source.
   const partly = [
-    ...(list(r['reaction']).length > 1 ? ['reaction (all but the first)'] : []),
-    ...(reaction !== undefined && list(reaction['manifestation']).length > 1
-      ? ['reaction.manifestation (all but the first)']
-      : []),
+    ...(kept.length < reactions.length ? ['reaction (one that names no manifestation)'] : []),
     ...(str(r['recordedDate']) !== undefined && instant(r['recordedDate']) === undefined
       ? ['recordedDate (a date without a time: the import time is shown)']
       : []),
@@ -163,18 +181,38 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       category: oneOf(ALLERGY_CATEGORIES, list(r['category'])[0]),
       verificationStatus: oneOf(ALLERGY_VERIFICATIONS, verification),
       criticality: oneOf(ALLERGY_CRITICALITIES, r['criticality']),
-      reaction: reaction === undefined ? undefined : conceptName(first(reaction['manifestation'])),
-      severity:
-        reaction === undefined
-          ? undefined
-          : oneOf(['mild', 'moderate', 'severe'] as const, reaction['severity']),
+      ...reactionSummary(kept),
+      reactions: kept.length > 0 ? kept : undefined,
       onsetDate: dateOrInstant(r['onsetDateTime'], true),
       recordedAt: instant(r['recordedDate']) ?? x.importedAt,
       active: clinical === undefined || clinical === 'active',
+      clinicalStatus: oneOf(ALLERGY_CLINICAL_STATUSES, clinical),
       notes: notesOf(r['note']),
     },
   );
   return 'kind' in outcome ? { ...outcome, notKept: [...outcome.notKept, ...partly] } : outcome;
+};
+
+/** One reaction of an AllergyIntolerance; undefined when it names no manifestation. */
+const reactionOf = (reaction: Json): AllergyReaction | undefined => {
+  const manifestations = list(reaction['manifestation'])
+    .slice(0, 20)
+    .flatMap((m): Concept[] => {
+      const name = conceptName(m);
+      return name === undefined
+        ? []
+        : [defined({ text: clip(name, 200), codes: conceptCodes(m) }) as Concept];
+    });
+  if (manifestations.length === 0) return undefined;
+  const description = str(reaction['description']);
+  const notes = notesOf(reaction['note']);
+  return defined({
+    manifestations,
+    severity: oneOf(ALLERGY_SEVERITIES, reaction['severity']),
+    onset: dateOrInstant(reaction['onset'], true),
+    description: description === undefined ? undefined : clip(description, 1000),
+    notes: notes === undefined ? undefined : clip(notes, 4000),
+  }) as AllergyReaction;
 };
 
 const DOSE_OF = (applied: Json | undefined): string | undefined => {
@@ -268,6 +306,71 @@ const timingText = (timing: unknown): string | undefined => {
 
 const ACTIVE_MEDICATION = new Set(['active', 'on-hold', 'intended', 'draft']);
 
+/** A prescription's status as a medication's (its export is a MedicationStatement). */
+const REQUEST_STATUS: Readonly<Record<string, (typeof MEDICATION_STATUSES)[number]>> = {
+  active: 'active',
+  'on-hold': 'on-hold',
+  completed: 'completed',
+  stopped: 'stopped',
+  unknown: 'unknown',
+  draft: 'intended',
+  cancelled: 'stopped',
+};
+
+/** What a Dosage gives a medication: the dose, the dosage as written, the route, the instructions. */
+const dosageOf = (dosage: Json | undefined) => {
+  const dose = quantityText(first(dosage?.['doseAndRate'])?.['doseQuantity']);
+  const text = str(dosage?.['text']);
+  // Written only (no quantity) and short: it is the dose; else the dose and the words beside it.
+  const textIsDose = dose === undefined && text !== undefined && [...text].length <= 100;
+  const routes = conceptsOf([dosage?.['route']], 1);
+  const instructions = str(dosage?.['patientInstruction']);
+  return {
+    dose: textIsDose ? text : dose,
+    dosageText: textIsDose || text === undefined ? undefined : clip(text, 1000),
+    route: routes === undefined ? undefined : conceptsText(routes, 100),
+    routes,
+    instructions: instructions === undefined ? undefined : clip(instructions, 2000),
+  };
+};
+
+/** A Dosage's times of day, food instruction and as-needed as a schedule; undefined when it names none. */
+const scheduleOf = (dosage: Json | undefined): MedicationSchedule | undefined => {
+  const timing = isJson(dosage?.['timing']) ? dosage['timing'] : undefined;
+  const repeat = isJson(timing?.['repeat']) ? timing['repeat'] : undefined;
+  const times = [
+    ...new Set(
+      list(repeat?.['timeOfDay'])
+        .map((t) => (typeof t === 'string' ? /^([01]\d|2[0-3]):([0-5]\d)/.exec(t)?.[0] : undefined))
+        .filter((t): t is string => t !== undefined),
+    ),
+  ]
+    .sort()
+    .slice(0, MAX_DOSE_TIMES);
+  const codes = list(dosage?.['additionalInstruction'])
+    .filter(isJson)
+    .flatMap((c) => list(c['coding']).filter(isJson))
+    .map((c) => str(c['code']));
+  const food = codes.includes(FOOD_CODES.with)
+    ? 'with'
+    : codes.includes(FOOD_CODES.without)
+      ? 'without'
+      : undefined;
+  const asNeeded = typeof dosage?.['asNeededBoolean'] === 'boolean' ? dosage['asNeededBoolean'] : undefined;
+  if (times.length === 0 && asNeeded !== true) return undefined;
+  return {
+    ...(times.length === 0 ? {} : { times }),
+    ...(food === undefined ? {} : { food }),
+    ...(asNeeded === undefined ? {} : { asNeeded }),
+  };
+};
+
+/** A medication's reasons: the words a person reads (`reason`) and the concepts the source sent. */
+const reasonsOf = (r: Json): { reason?: string | undefined; reasons?: Concept[] } => {
+  const reasons = conceptsOf(r['reasonCode']);
+  return reasons === undefined ? {} : { reason: conceptsText(reasons, 500), reasons };
+};
+
 export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
   const concept = medicationConcept(r, x);
   const name = conceptName(concept);
@@ -276,7 +379,6 @@ export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
   if (status === 'entered-in-error' || status === 'not-taken') return { skip: `${name}: ${status}` };
   const dosage = first(r['dosage']);
   const period = isJson(r['effectivePeriod']) ? r['effectivePeriod'] : undefined;
-  const doseQuantity = first(dosage?.['doseAndRate'])?.['doseQuantity'];
   const source = isJson(r['informationSource']) ? r['informationSource'] : undefined;
   return record(
     'Medication',
@@ -296,15 +398,15 @@ export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
     {
       name,
       codes: conceptCodes(concept),
-      dose: quantityText(doseQuantity) ?? str(dosage?.['text']),
+      ...dosageOf(dosage),
       frequency: timingText(dosage?.['timing']),
-      route: conceptName(dosage?.['route']),
-      instructions: str(dosage?.['patientInstruction']),
+      schedule: scheduleOf(dosage),
       active: status === undefined || ACTIVE_MEDICATION.has(status),
+      status: oneOf(MEDICATION_STATUSES, status),
       startDate: dateOrInstant(period?.['start'], true) ?? dateOrInstant(r['effectiveDateTime'], true),
       endDate: dateOrInstant(period?.['end'], true),
       prescriberId: source === undefined ? undefined : x.accountOf(source['reference']),
-      reason: conceptName(first(r['reasonCode'])),
+      ...reasonsOf(r),
     },
   );
 };
@@ -316,9 +418,8 @@ export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
   const status = str(r['status']);
   if (status === 'entered-in-error') return { skip: `${name}: entered in error` };
   const dosage = first(r['dosageInstruction']);
-  const doseQuantity = first(dosage?.['doseAndRate'])?.['doseQuantity'];
   const validity = isJson(r['dispenseRequest']) ? r['dispenseRequest']['validityPeriod'] : undefined;
-  const reason = conceptName(first(r['reasonCode'])) ?? str(first(r['reasonReference'])?.['display']);
+  const reasons = reasonsOf(r);
   return record(
     'Medication',
     r,
@@ -337,17 +438,18 @@ export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
     {
       name,
       codes: conceptCodes(concept),
-      dose: quantityText(doseQuantity),
+      ...dosageOf(dosage),
       frequency:
         timingText(dosage?.['timing']) ?? (dosage?.['asNeededBoolean'] === true ? 'as needed' : undefined),
-      route: conceptName(dosage?.['route']),
-      instructions: str(dosage?.['text']) ?? str(dosage?.['patientInstruction']),
+      schedule: scheduleOf(dosage),
       active: status === undefined || ACTIVE_MEDICATION.has(status),
+      status: status === undefined ? undefined : REQUEST_STATUS[status],
       startDate:
         dateOrInstant(r['authoredOn'], true) ??
         dateOrInstant(isJson(validity) ? validity['start'] : undefined, true),
       endDate: dateOrInstant(isJson(validity) ? validity['end'] : undefined),
-      reason,
+      ...reasons,
+      reason: reasons.reason ?? str(first(r['reasonReference'])?.['display']),
     },
   );
 };
@@ -477,7 +579,7 @@ export const mapCondition = (r: Json): MapOutcome => {
       severity:
         (severityCode === undefined ? undefined : SEVERITY_BY_SNOMED[severityCode]) ??
         oneOf(CONDITION_SEVERITIES, isJson(r['severity']) ? r['severity']['text'] : undefined),
-      bodySite: conceptName(first(r['bodySite'])),
+      ...bodySitesOf(r),
       onsetDate: dateOrInstant(onset, true),
       abatementDate,
       recordedAt: instant(r['recordedDate']),
@@ -520,7 +622,7 @@ export const mapProcedure = (r: Json): MapOutcome => {
       performer: isJson(actor) ? str(actor['display']) : undefined,
       location: location === undefined ? undefined : str(location['display']),
       reason: conceptName(first(r['reasonCode'])),
-      bodySite: conceptName(first(r['bodySite'])),
+      ...bodySitesOf(r),
       outcome: conceptName(r['outcome']),
       notes: notesOf(r['note']),
     },

@@ -6,6 +6,7 @@
  * mapping then leaves the field out or lists the record as not imported); nothing throws.
  */
 import type { Coding } from './common-schemas';
+import type { Concept } from './record-schemas';
 import { MAX_CODINGS } from './common-schemas';
 import { isIsoDate, isIsoDateTime } from './formats';
 
@@ -16,6 +17,24 @@ export const isJson = (value: unknown): value is Json =>
 
 export const str = (value: unknown): string | undefined =>
   typeof value === 'string' && value.trim() !== '' ? value : undefined;
+
+/** `text` cut to `max` code points (a schema's bound). */
+export const clip = (text: string, max: number): string => {
+  const points = [...text];
+  return points.length <= max ? text : points.slice(0, max).join('');
+};
+
+/** Concepts (CodeableConcepts) as Hale keeps them: named ones, at most `max`; undefined when none. */
+export const conceptsOf = (values: unknown, max = 10): Concept[] | undefined => {
+  const out = list(values)
+    .flatMap((v): Concept[] => {
+      const name = conceptName(v);
+      const codes = conceptCodes(v);
+      return name === undefined ? [] : [{ text: clip(name, 200), ...(codes === undefined ? {} : { codes }) }];
+    })
+    .slice(0, max);
+  return out.length === 0 ? undefined : out;
+};
 
 export const list = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : []);
 

@@ -115,7 +115,16 @@ export const IMPORT_SCHEMAS = {
     onsetDateTime: Opt(dateTime),
     recordedDate: Opt(dateTime),
     reaction: Opt(
-      List(Type.Object({ manifestation: Opt(List(ConceptInput, 20)), severity: Opt(Str(32)) }), 20),
+      List(
+        Type.Object({
+          manifestation: Opt(List(ConceptInput, 20)),
+          severity: Opt(Str(32)),
+          onset: Opt(dateTime),
+          description: Opt(Str(100_000)),
+          note: Opt(List(AnnotationInput, 50)),
+        }),
+        20,
+      ),
     ),
   }),
   Immunization: Type.Object({
@@ -165,6 +174,7 @@ export const IMPORT_SCHEMAS = {
         Type.Object({
           text: Opt(Str(5000)),
           patientInstruction: Opt(Str(5000)),
+          route: Opt(ConceptInput),
           timing: Opt(Type.Object({ code: Opt(ConceptInput) })),
           doseAndRate: Opt(List(Type.Object({ doseQuantity: Opt(QuantityInput) }), 10)),
         }),
@@ -199,6 +209,7 @@ export const IMPORT_SCHEMAS = {
             }),
           ),
           asNeededBoolean: Opt(Type.Boolean()),
+          route: Opt(ConceptInput),
           doseAndRate: Opt(List(Type.Object({ doseQuantity: Opt(QuantityInput) }), 10)),
         }),
         20,
@@ -226,6 +237,8 @@ export const IMPORT_SCHEMAS = {
     valueInteger: Opt(Type.Integer()),
     valueDateTime: Opt(dateTime),
     referenceRange: Opt(List(RangeInput, 10)),
+    interpretation: Opt(List(ConceptInput, 10)),
+    bodySite: Opt(ConceptInput),
     component: Opt(
       List(
         Type.Object({
@@ -235,6 +248,7 @@ export const IMPORT_SCHEMAS = {
           valueCodeableConcept: Opt(ConceptInput),
           valueInteger: Opt(Type.Integer()),
           valueBoolean: Opt(Type.Boolean()),
+          dataAbsentReason: Opt(ConceptInput),
           referenceRange: Opt(List(RangeInput, 10)),
         }),
         50,

@@ -39,12 +39,29 @@ const content = (kind: RecordKind, record: Readonly<Record<string, unknown>>): R
   for (const [key, value] of Object.entries(record)) {
     if (NOT_CONTENT.includes(key)) continue;
     if (kind === 'LabResult' && key === 'attachments') continue;
+    // A coded value no longer the value's text is not exported, so it does not come back.
+    if (kind === 'LabResult' && key === 'valueConcept' && outOfForce(record, value)) continue;
+    if (kind === 'LabResult' && key === 'components' && Array.isArray(value)) {
+      // Nor a reason for no value beside a value (R4 obs-6).
+      out[key] = value.map((c: Record<string, unknown>) => {
+        const { dataAbsentReason: _reason, valueConcept, ...rest } = c;
+        return {
+          ...(c['value'] === undefined ? { dataAbsentReason: c['dataAbsentReason'] } : {}),
+          ...(outOfForce(c, valueConcept) ? {} : { valueConcept }),
+          ...rest,
+        };
+      });
+      continue;
+    }
     if (kind === 'LabResult' && key === 'category' && value === 'laboratory') continue;
     if (kind === 'Immunization' && key === 'proofDocumentId') continue;
     out[key] = value;
   }
   return out;
 };
+
+const outOfForce = (owner: Readonly<Record<string, unknown>>, concept: unknown): boolean =>
+  typeof concept !== 'object' || concept === null || (concept as { text?: unknown }).text !== owner['value'];
 
 const exported = () => {
   const records = KINDS.map((kind) => ({ kind, record: exampleRecord(kind) }) as FhirExportItem);
@@ -232,7 +249,7 @@ describe('malformed and hostile files, refused whole', () => {
     expect(error.issues[0]?.path).toBe('entry[1].resource.code.coding[0].code');
   });
 
-  it('an allergy keeps its unconfirmed status and says what it read but did not keep: more reactions, a date-only recording', () => {
+  it('an allergy keeps its unconfirmed status and every reaction, and says what it read but did not keep: a date-only recording', () => {
     const allergy = {
       resourceType: 'AllergyIntolerance',
       verificationStatus: {
@@ -253,11 +270,12 @@ describe('malformed and hostile files, refused whole', () => {
     };
     const [only] = planned(JSON.stringify(allergy)).records;
     expect(only?.input['verificationStatus']).toBe('unconfirmed');
-    expect(only?.notKept).toEqual([
-      'reaction (all but the first)',
-      'reaction.manifestation (all but the first)',
-      'recordedDate (a date without a time: the import time is shown)',
+    expect(only?.input['reaction']).toBe('Hives, Wheeze; Rash');
+    expect(only?.input['reactions']).toEqual([
+      { manifestations: [{ text: 'Hives' }, { text: 'Wheeze' }] },
+      { manifestations: [{ text: 'Rash' }] },
     ]);
+    expect(only?.notKept).toEqual(['recordedDate (a date without a time: the import time is shown)']);
   });
 
   it('a medication keeps its route and a start known to the month; a contained Medication names a prescription', () => {

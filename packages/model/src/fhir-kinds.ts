@@ -26,7 +26,8 @@ import {
   type DraftObject,
   type Exporter,
 } from './fhir-draft';
-import type { Condition, Procedure } from './record-schemas';
+import type { Concept, Condition, Procedure } from './record-schemas';
+import { conceptsInForce } from './concepts';
 
 const SNOMED = 'http://snomed.info/sct';
 const CONDITION_CLINICAL = 'http://terminology.hl7.org/CodeSystem/condition-clinical';
@@ -56,6 +57,16 @@ export const withCodes = (concept: DraftObject, codes: readonly Coding[] | undef
     .filter((c) => !seen.has(`${c.system}|${c.code}`))
     .map((c) => coding(c.system, c.code, c.display));
   return { ...concept, coding: [...existing, ...added] };
+};
+
+/** A text field and the concepts a source sent beside it: the concepts while in force (concepts.ts), else the text. */
+export const conceptsOut = (
+  words: string | undefined,
+  concepts: readonly Concept[] | undefined,
+  max: number,
+): (DraftObject | undefined)[] => {
+  const inForce = conceptsInForce(words, concepts, max);
+  return inForce === undefined ? [text(words)] : inForce.map((c) => withCodes({ text: c.text }, c.codes));
 };
 
 /** The Hale extension `origin` carrying where an imported record came from. */
@@ -99,7 +110,7 @@ export const exportCondition = (x: Exporter, r: Condition, signature: string | u
           ? undefined
           : { coding: [coding(SNOMED, CONDITION_SEVERITY_SNOMED[r.severity], r.severity)], text: r.severity },
       code: withCodes({ text: r.name }, r.codes),
-      bodySite: [text(r.bodySite)],
+      bodySite: conceptsOut(r.bodySite, r.bodySites, 200),
       subject: x.patient,
       onsetDateTime: fhirDateTime(r.onsetDate),
       abatementDateTime: fhirDateTime(r.abatementDate),
@@ -126,7 +137,7 @@ export const exportProcedure = (x: Exporter, r: Procedure, signature: string | u
       performer: [r.performer === undefined ? undefined : { actor: { display: r.performer } }],
       location: r.location === undefined ? undefined : { display: r.location },
       reasonCode: [text(r.reason)],
-      bodySite: [text(r.bodySite)],
+      bodySite: conceptsOut(r.bodySite, r.bodySites, 200),
       outcome: text(r.outcome),
       note: [text(r.notes)],
     }),

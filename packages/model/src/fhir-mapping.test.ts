@@ -136,7 +136,7 @@ describe('per-kind mapping', () => {
     ['10 mg', { doseAndRate: [{ doseQuantity: { value: 10, unit: 'mg', system: UCUM, code: 'mg' } }] }],
     ['one tablet', { text: 'one tablet' }],
   ] as const)('Medication dose %j', (dose, expected) => {
-    const { bundle } = exportOne('Medication', { dose });
+    const { bundle } = exportOne('Medication', { dose }, ['dosageText']);
     const statement = only(bundle, 'MedicationStatement');
     expect(at(statement, 'dosage[0]')).toMatchObject(expected);
     expect(at(statement, 'dosage[0].timing.code.text')).toBe('once daily');

@@ -52,6 +52,7 @@ const REQUIRED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
     'recommendation.dateCriterion.value',
   ],
   MedicationStatement: ['status', 'medication[x]', 'subject'],
+  MedicationAdministration: ['status', 'medication[x]', 'subject', 'effective[x]'],
   Observation: ['status', 'code'],
   DiagnosticReport: ['status', 'code'],
   ServiceRequest: ['status', 'intent', 'subject'],
@@ -123,6 +124,9 @@ const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly st
       'unknown',
       'not-taken',
     ],
+  },
+  MedicationAdministration: {
+    status: ['in-progress', 'not-done', 'on-hold', 'completed', 'entered-in-error', 'stopped', 'unknown'],
   },
   Observation: {
     'valueQuantity.comparator': ['<', '<=', '>=', '>'],

@@ -67,6 +67,7 @@ describe('toFhirBundle with one record of every kind', () => {
       Procedure: { type: 'Procedure', id: (r) => r.record.id },
       FamilyHistory: { type: 'FamilyMemberHistory', id: (r) => r.record.id },
       Comment: { type: 'Communication', id: (r) => r.record.id },
+      MedicationDose: { type: 'MedicationAdministration', id: (r) => r.record.id },
     };
     for (const record of records) {
       const { type, id } = expected[record.kind];
@@ -360,8 +361,10 @@ describe('enumerations', () => {
     expect((at(provision, 'action') as unknown[]).map((action) => at(action, 'coding[0].code'))).toEqual(
       codes,
     );
+    // The medication stream holds the medicines and the doses marked taken or skipped.
     expect(at(provision, 'class')).toEqual([
       { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationStatement' },
+      { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationAdministration' },
     ]);
   });
 

@@ -33,3 +33,5 @@ export {
 export type { PendingFile } from './fhir-import-map';
 export * from './fhir-ips';
 export * from './authorship';
+export * from './allergy-reactions';
+export * from './concepts';

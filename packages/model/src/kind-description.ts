@@ -94,6 +94,7 @@ export interface KindFhir<R> {
  * | `labValue` | text | a number when the text is one, else the text |
  * | `age` | whole years | integer |
  * | `account` | an account id, found in the directory | account id |
+ * | `times` | text: times of day, comma-separated (`08:00, 20:00`) | `HH:MM` strings, earliest first |
  */
 export type FieldType =
   | 'text'
@@ -105,7 +106,8 @@ export type FieldType =
   | 'boolean'
   | 'labValue'
   | 'age'
-  | 'account';
+  | 'account'
+  | 'times';
 
 export interface FormField {
   /** The record's field; a dotted path for nested ones (`contact.phone`); labelled `fields.<name>`. */

@@ -26,6 +26,7 @@ import { IMMUNIZATION } from './kinds/immunization';
 import { LAB_RESULT } from './kinds/lab-result';
 import { MEDICAL_NOTE } from './kinds/medical-note';
 import { MEDICATION } from './kinds/medication';
+import { MEDICATION_DOSE } from './kinds/medication-dose';
 import { MESSAGE } from './kinds/message';
 import { NOTE_SIGNATURE } from './kinds/note-signature';
 import { NOTE_VERSION } from './kinds/note-version';
@@ -44,6 +45,13 @@ export {
 } from './kinds/family-history';
 export { CommentSchema, exportComment, mapCommentCommunication, type Comment } from './kinds/comment';
 export { NOTE_VERSION_FIELDS } from './kinds/medical-note';
+export {
+  DOSE_STATUSES,
+  MedicationDoseSchema,
+  exportMedicationDose,
+  mapMedicationAdministration,
+  type MedicationDose,
+} from './kinds/medication-dose';
 
 /** Every kind, by the name records carry (`kind`). Kind names never change once records exist. */
 export const KIND_DESCRIPTIONS = {
@@ -68,6 +76,7 @@ export const KIND_DESCRIPTIONS = {
   Procedure: PROCEDURE,
   FamilyHistory: FAMILY_HISTORY,
   Comment: COMMENT,
+  MedicationDose: MEDICATION_DOSE,
 } as const satisfies Readonly<Record<string, AnyKindDescription>>;
 
 type Descriptions = typeof KIND_DESCRIPTIONS;

@@ -27,6 +27,8 @@ export const ALLERGY_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
 export const ALLERGY_CATEGORIES = ['food', 'medication', 'environment', 'biologic'] as const;
 /** R4 allergyintolerance-verification, less `refuted` and `entered-in-error` (such an allergy is not kept). */
 export const ALLERGY_VERIFICATIONS = ['unconfirmed', 'confirmed'] as const;
+/** R4 allergyintolerance-clinical: `active` is `active: true`; the other two say how it stopped. */
+export const ALLERGY_CLINICAL_STATUSES = ['active', 'inactive', 'resolved'] as const;
 /** R4 allergy-intolerance-criticality: the potential for a serious reaction, not the last reaction's severity. */
 export const ALLERGY_CRITICALITIES = ['low', 'high', 'unable-to-assess'] as const;
 export const LAB_RESULT_STATUSES = [
@@ -107,6 +109,20 @@ export const CONDITION_VERIFICATION_STATUSES = [
 /** FHIR condition-category codes: a problem on the problem list, or a diagnosis made at a visit. */
 export const CONDITION_CATEGORIES = ['problem-list-item', 'encounter-diagnosis'] as const;
 export const CONDITION_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
+/**
+ * R4 MedicationStatement status codes Hale keeps (a prescription's `draft` is `intended`, `cancelled` is
+ * `stopped`); `entered-in-error` and `not-taken` are not imported.
+ */
+export const MEDICATION_STATUSES = [
+  'active',
+  'intended',
+  'on-hold',
+  'completed',
+  'stopped',
+  'unknown',
+] as const;
+/** The statuses of a medication still taken (or about to be): `active: true`. */
+export const ACTIVE_MEDICATION_STATUSES: readonly string[] = ['active', 'intended', 'on-hold'];
 /** FHIR EventStatus codes of a Procedure. */
 export const PROCEDURE_STATUSES = [
   'preparation',
@@ -189,20 +205,42 @@ export const HealthDocumentSchema = patientRecord('HealthDocument', {
 });
 export type HealthDocument = Static<typeof HealthDocumentSchema>;
 
+/** A coded concept as a source sent it (a FHIR CodeableConcept): its words, and its codes when sent. */
+export const ConceptSchema = strictObject('Concept', {
+  text: boundedText(200, 1),
+  codes: Type.Optional(CodingsSchema),
+});
+export type Concept = Static<typeof ConceptSchema>;
+
+/** One reaction as a source recorded it (allergy-reactions.ts: how it stands to `reaction` and `severity`). */
+export const AllergyReactionSchema = strictObject('AllergyReaction', {
+  manifestations: Type.Array(ConceptSchema, { minItems: 1, maxItems: 20 }),
+  severity: Type.Optional(StringEnum(ALLERGY_SEVERITIES)),
+  onset: Type.Optional(PartialDateOrDateTimeSchema),
+  description: Type.Optional(boundedText(1000)),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type AllergyReaction = Static<typeof AllergyReactionSchema>;
+
 export const AllergySchema = patientRecord('Allergy', {
   substance: boundedText(200, 1),
   /** Codes of the substance (SNOMED CT, RxNorm, …), when a source system sent them. */
   codes: Type.Optional(CodingsSchema),
   category: Type.Optional(StringEnum(ALLERGY_CATEGORIES)),
+  /** What happened, in words: every reaction's manifestations (allergy-reactions.ts). */
   reaction: Type.Optional(boundedText(500)),
-  /** Optional: a patient who does not know it should not have to guess. */
+  /** The most severe reaction's. Optional: a patient who does not know it should not have to guess. */
   severity: Type.Optional(StringEnum(ALLERGY_SEVERITIES)),
+  /** Each reaction as a source recorded it; in force while it agrees with `reaction` and `severity`. */
+  reactions: Type.Optional(Type.Array(AllergyReactionSchema, { maxItems: 20 })),
   /** Absent: not said (a patient's own entry); `unconfirmed` is shown as such, never as confirmed. */
   verificationStatus: Type.Optional(StringEnum(ALLERGY_VERIFICATIONS)),
   criticality: Type.Optional(StringEnum(ALLERGY_CRITICALITIES)),
   onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
   recordedAt: DateTimeSchema,
   active: Type.Boolean(),
+  /** How an allergy that is not active stopped (`inactive`, `resolved`), as the source said; else from `active`. */
+  clinicalStatus: Type.Optional(StringEnum(ALLERGY_CLINICAL_STATUSES)),
   notes: Type.Optional(boundedText(4000)),
 });
 export type Allergy = Static<typeof AllergySchema>;
@@ -226,6 +264,23 @@ export const ImmunizationSchema = patientRecord('Immunization', {
 });
 export type Immunization = Static<typeof ImmunizationSchema>;
 
+/** A time of day on the person's wall clock (`08:00`), wherever they are: a dose follows them across zones. */
+export const TimeOfDaySchema = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', maxLength: 5 });
+export const MEDICATION_FOOD = ['with', 'without'] as const;
+/** Most doses a day a schedule names. */
+export const MAX_DOSE_TIMES = 8;
+
+/** When a medicine is taken: times of day, with or without food, or as needed; days from start to end. */
+export const MedicationScheduleSchema = strictObject('MedicationSchedule', {
+  times: Type.Optional(
+    Type.Array(TimeOfDaySchema, { minItems: 1, maxItems: MAX_DOSE_TIMES, uniqueItems: true }),
+  ),
+  food: Type.Optional(StringEnum(MEDICATION_FOOD)),
+  /** Taken when needed (no reminder); times, if any, are the usual ones. */
+  asNeeded: Type.Optional(Type.Boolean()),
+});
+export type MedicationSchedule = Static<typeof MedicationScheduleSchema>;
+
 export const MedicationSchema = patientRecord('Medication', {
   name: boundedText(200, 1),
   /** Codes of the medicine (RxNorm, SNOMED CT, …), when a source system sent them. */
@@ -234,17 +289,57 @@ export const MedicationSchema = patientRecord('Medication', {
   frequency: Type.Optional(boundedText(100)),
   /** How it is taken: `by mouth`, `inhaled`, a source's route concept as text. */
   route: Type.Optional(boundedText(100)),
+  /** The source's coded route; in force while `route` is what it says (concepts.ts). */
+  routes: Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: 1 })),
+  /** The dosage as the source wrote it (FHIR Dosage.text), beside a dose it gave as a quantity. */
+  dosageText: Type.Optional(boundedText(1000)),
+  /** For the patient (FHIR Dosage.patientInstruction). */
   instructions: Type.Optional(boundedText(2000)),
   active: Type.Boolean(),
+  /** The source's status (`stopped`, `on-hold`, …); in force while it agrees with `active`. */
+  status: Type.Optional(StringEnum(MEDICATION_STATUSES)),
   /** A day, an instant, or only the year or month a person or a source knows (`2015-03`). */
   startDate: Type.Optional(PartialDateOrDateTimeSchema),
   endDate: Type.Optional(PartialDateOrDateTimeSchema),
   prescriberId: Type.Optional(AccountIdSchema),
   reason: Type.Optional(boundedText(500)),
+  /** The source's coded reasons; in force while `reason` is what they say (concepts.ts). */
+  reasons: Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: 10 })),
+  /** The days run from `startDate` to `endDate` (either open). */
+  schedule: Type.Optional(MedicationScheduleSchema),
 });
 export type Medication = Static<typeof MedicationSchema>;
 
 // --------------------------------------------------------------------------------------------- clinical
+
+/** Most coded concepts one field keeps (a result's interpretations, a condition's body sites). */
+const MAX_CONCEPTS = 10;
+/** Concepts a source sent beside a text field; in force while the text is what they say (concepts.ts). */
+const Concepts = Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: MAX_CONCEPTS }));
+
+/** Units as a source coded them (FHIR Quantity `unit`, `system`, `code`: UCUM `mm[Hg]` for `mmHg`). */
+export const CodedUnitsSchema = strictObject('CodedUnits', {
+  unit: boundedText(64, 1),
+  system: Type.Optional(boundedText(200, 1)),
+  code: Type.Optional(boundedText(64, 1)),
+});
+export type CodedUnits = Static<typeof CodedUnitsSchema>;
+
+/** A limit of a reference range as a source sent it (FHIR SimpleQuantity). */
+export const RangeLimitSchema = strictObject('RangeLimit', {
+  value: Type.Number(),
+  unit: Type.Optional(boundedText(64, 1)),
+  system: Type.Optional(boundedText(200, 1)),
+  code: Type.Optional(boundedText(64, 1)),
+});
+
+/** A reference range's limits as numbers, with the text they read as (in force while `referenceRange` is it). */
+export const CodedRangeSchema = strictObject('CodedRange', {
+  text: boundedText(200, 1),
+  low: Type.Optional(RangeLimitSchema),
+  high: Type.Optional(RangeLimitSchema),
+});
+export type CodedRange = Static<typeof CodedRangeSchema>;
 
 const labResultValueFields = {
   status: StringEnum(LAB_RESULT_STATUSES),
@@ -269,8 +364,14 @@ export const LabResultComponentSchema = strictObject('LabResultComponent', {
   testCode: Type.Optional(boundedText(64, 1)),
   testName: boundedText(200, 1),
   value: Type.Optional(Type.Union([Type.Number(), boundedText(2000)])),
+  /** A coded value as the source sent it (`Positive`, SNOMED 10828004); in force while `value` is its text. */
+  valueConcept: Type.Optional(ConceptSchema),
   units: Type.Optional(boundedText(64)),
+  /** `units` as the source coded them; in force while `units` is their `unit`. */
+  unitsCoded: Type.Optional(CodedUnitsSchema),
   referenceRange: Type.Optional(boundedText(200)),
+  /** Why there is no value (FHIR data-absent-reason: `not-performed`, `error`, …). */
+  dataAbsentReason: Type.Optional(ConceptSchema),
 });
 export type LabResultComponent = Static<typeof LabResultComponentSchema>;
 
@@ -283,6 +384,19 @@ export const LabResultSchema = patientRecord('LabResult', {
   /** What kind of observation this is; absent: laboratory. */
   category: Type.Optional(StringEnum(OBSERVATION_CATEGORIES)),
   ...labResultValueFields,
+  /** The reference range's limits as numbers; in force while `referenceRange` is their text. Not kept in `versions`. */
+  referenceRangeCoded: Type.Optional(CodedRangeSchema),
+  /** A coded value as the source sent it; in force while `value` is its text. Not kept in `versions`. */
+  valueConcept: Type.Optional(ConceptSchema),
+  /** `units` as the source coded them; in force while `units` is their `unit`. Not kept in `versions`. */
+  unitsCoded: Type.Optional(CodedUnitsSchema),
+  /** What the value means (`High`, `Abnormal`), in words; the source's coded interpretations beside it. */
+  interpretation: Type.Optional(boundedText(200)),
+  interpretations: Concepts,
+  /** Where on the body it was taken, in words; the source's codes beside it. */
+  bodySite: Type.Optional(boundedText(200)),
+  bodySites: Concepts,
+  notes: Type.Optional(boundedText(4000)),
   /** Parts measured together (a blood pressure); not kept in `versions`. */
   components: Type.Optional(Type.Array(LabResultComponentSchema, { maxItems: MAX_ATTACHMENTS })),
   orderedBy: Type.Optional(AccountIdSchema),
@@ -297,12 +411,32 @@ export const LabResultSchema = patientRecord('LabResult', {
 });
 export type LabResult = Static<typeof LabResultSchema>;
 
+/** What a plan aims a test's results at: the test (by name, and code when known) and the target as a range. */
+export const PlanGoalSchema = strictObject('PlanGoal', {
+  testName: boundedText(200, 1),
+  /** The test's code (LOINC), matched before the name. */
+  testCode: Type.Optional(boundedText(64, 1)),
+  /** As a reference range is written: `<7.0`, `4.0-5.6`, `>=60` (in the test's usual unit). */
+  target: boundedText(200, 1),
+});
+export type PlanGoal = Static<typeof PlanGoalSchema>;
+
+/** A test the plan asks to be done again, by a day. */
+export const PlanRecheckSchema = strictObject('PlanRecheck', {
+  testName: boundedText(200, 1),
+  testCode: Type.Optional(boundedText(64, 1)),
+  due: DateSchema,
+});
+export type PlanRecheck = Static<typeof PlanRecheckSchema>;
+
 const treatmentPlanContentFields = {
   summary: boundedText(1000, 1),
   details: Type.Optional(boundedText(20000)),
   status: StringEnum(TREATMENT_PLAN_STATUSES),
   effectiveFrom: Type.Optional(DateOrDateTimeSchema),
   effectiveTo: Type.Optional(DateOrDateTimeSchema),
+  goal: Type.Optional(PlanGoalSchema),
+  recheck: Type.Optional(PlanRecheckSchema),
 };
 
 export const TreatmentPlanVersionSchema = strictObject('TreatmentPlanVersion', {
@@ -440,6 +574,8 @@ export const ConditionSchema = patientRecord('Condition', {
   category: Type.Optional(StringEnum(CONDITION_CATEGORIES)),
   severity: Type.Optional(StringEnum(CONDITION_SEVERITIES)),
   bodySite: Type.Optional(boundedText(200)),
+  /** The source's coded body sites; in force while `bodySite` is what they say (concepts.ts). */
+  bodySites: Concepts,
   onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
   /** When it ended (resolved, in remission); then `clinicalStatus` is inactive, remission or resolved. */
   abatementDate: Type.Optional(PartialDateOrDateTimeSchema),
@@ -464,6 +600,8 @@ export const ProcedureSchema = patientRecord('Procedure', {
   location: Type.Optional(boundedText(500)),
   reason: Type.Optional(boundedText(500)),
   bodySite: Type.Optional(boundedText(200)),
+  /** The source's coded body sites; in force while `bodySite` is what they say (concepts.ts). */
+  bodySites: Concepts,
   outcome: Type.Optional(boundedText(500)),
   notes: Type.Optional(boundedText(4000)),
 });

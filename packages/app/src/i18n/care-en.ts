@@ -6,6 +6,7 @@ export const careEn = {
   level: { none: 'Not shared', read: 'Read', write: 'Read and write' },
   expiry: {
     '1d': 'For 1 day',
+    '3d': 'For 3 days',
     '7d': 'For 7 days',
     '30d': 'For 30 days',
     '90d': 'For 90 days',
@@ -133,6 +134,43 @@ export const careEn = {
     theyDiffer: 'They do not match',
     differAdvice:
       'Nothing was shared. Do not share now: ask the clinic of {{name}} whether anything changed — in person or by phone, not through Hale — then compare again.',
+    useTitle: 'What is this sharing for?',
+    use: {
+      ongoing: 'Ongoing care with my doctor',
+      visit: 'One visit',
+      'second-opinion': 'A second opinion',
+      look: 'Read-only for a few days',
+      other: 'Something else',
+    },
+    useHint: {
+      ongoing:
+        'Your history to read; they can reply, book visits, and write plans, notes and results. For a year.',
+      visit: 'Your history to read; they can reply, book and write the visit’s notes. For 7 days.',
+      'second-opinion': 'Your history, plans and notes to read; they can reply. For 30 days.',
+      look: 'Your history to read, nothing to write. For 3 days.',
+      other: 'Choose each kind yourself.',
+    },
+    usePurpose: {
+      ongoing: 'Ongoing care',
+      visit: 'A visit',
+      'second-opinion': 'A second opinion',
+      look: 'A look at my records',
+    },
+    adjust: 'Each kind can be changed below.',
+    previewTitle: 'What {{name}} will see and can do',
+    sees: 'Will see: {{kinds}}',
+    seesNothing: 'Will see nothing yet: choose at least one kind.',
+    can: 'Can: {{what}}',
+    canOnlyRead: 'Can only read: nothing they do changes your records.',
+    ability: {
+      message: 'reply to your messages',
+      book: 'book visits',
+      plans: 'write treatment plans',
+      notes: 'write and sign clinical notes',
+      sign: 'co-sign clinical notes',
+      visits: 'record visits',
+      add: 'add to {{kinds}}',
+    },
     whatWith: 'What {{name}} may see',
     levelsExplain:
       'Read: they see these records and what is added later. Read and write: they may also add to them (a lab result, a plan, an answer to a message); what they write is signed by them.',
@@ -159,6 +197,44 @@ export const careEn = {
     change: 'Change',
     refused: 'Nothing was shared',
     done: 'Shared with {{name}}.',
+  },
+  cosignShare: {
+    asksTitle: 'A co-signature waits for your permission',
+    ask_one:
+      '{{by}} asked {{name}} to co-sign a note in your chart. {{name}} cannot see your notes until you share them.',
+    ask_other:
+      '{{by}} asked {{name}} to co-sign {{count}} notes in your chart. {{name}} cannot see your notes until you share them.',
+    review: 'Let {{name}} co-sign',
+    title: 'Let {{name}} co-sign',
+    explain_one:
+      '{{by}} asked {{name}} to co-sign a note. To read it and sign, {{name}} needs your name and your notes, for 30 days; nothing else of your chart.',
+    explain_other:
+      '{{by}} asked {{name}} to co-sign {{count}} notes. To read them and sign, {{name}} needs your name and your notes, for 30 days; nothing else of your chart.',
+    purpose: 'Co-signing notes for {{by}}',
+    notNow: 'Not now',
+    none: 'Nothing waits: {{name}} can co-sign already, or the request was answered.',
+    back: 'Back to Sharing',
+    done: 'Shared with {{name}} for co-signing.',
+  },
+  story: {
+    did: {
+      looked: 'looked at',
+      added: 'added to',
+      removed: 'removed from',
+      link: 'opened a shared link to',
+    },
+    what: '{{did}} {{kinds}}',
+    devices_one: 'from 1 device',
+    devices_other: 'from {{count}} devices',
+    hint: {
+      night: 'At night',
+      'new-device': 'A new device',
+      'after-end': 'Access ended',
+    },
+    showEntries_one: 'Show the signed entry',
+    showEntries_other: 'Show the {{count}} signed entries',
+    hideEntries_one: 'Hide the signed entry',
+    hideEntries_other: 'Hide the {{count}} signed entries',
   },
   audit: {
     title: 'Who saw my records',
@@ -302,6 +378,8 @@ export const careEn = {
       title: 'Appointment soon',
       day: 'You have an appointment within a day. Open Hale to see it.',
       hour: 'You have an appointment within the hour. Open Hale to see it.',
+      doseTitle: 'Medicine time',
+      dose: 'Time for your medicine. Open Hale to see it.',
     },
   },
   appointments: {
@@ -395,6 +473,8 @@ export const careEn = {
     what: 'What',
     before: 'Before',
     after: 'After',
+    goalLine: 'Goal: {{test}} {{target}}',
+    recheckLine: 'Re-check: {{test}} by {{when}}',
     notSet: '(not set)',
     field: {
       summary: 'Summary',
@@ -402,6 +482,8 @@ export const careEn = {
       status: 'Status',
       effectiveFrom: 'Starts',
       effectiveTo: 'Ends',
+      goal: 'Goal',
+      recheck: 'Re-check',
     },
     versions: 'Versions',
     current: 'current',

@@ -23,6 +23,7 @@ import {
   IconReportMedical,
   IconCalendarEvent,
   IconChartLine,
+  IconClockHour8,
   IconClipboardHeart,
   IconEye,
   IconFileText,
@@ -110,6 +111,7 @@ export const NAV_SECTIONS: readonly NavSection[] = [
     label: 'nav.chart',
     roles: ['patient'],
     items: kindItems('chart', {
+      '/chart/medications': [{ to: '/medicines/today', label: 'nav.medicinesToday', icon: IconClockHour8 }],
       '/chart/labs': [{ to: '/labs/trends', label: 'nav.trends', icon: IconChartLine }],
     }),
   },

@@ -38,7 +38,7 @@ describe('the sync badge', () => {
     expect(badgeWords(t, state(REVOKE.map((e) => ({ ...e, code: 'CONSENT_EXPIRED' })))).tone).toBe('teal');
   });
 
-  it('counts the real problems beside it, and only those', () => {
+  it('counts the real sync issues beside it, and only those', () => {
     const refused: SyncIssue = {
       code: 'NOT_WRITABLE',
       message: 'refused',
@@ -47,7 +47,7 @@ describe('the sync badge', () => {
     };
     const words = badgeWords(t, state([...REVOKE, refused], { quarantined: 1, unsent: 1 }));
     expect(words.tone).toBe('orange');
-    expect(words.text).toBe('3 problems');
+    expect(words.text).toBe('3 sync issues');
   });
 });
 

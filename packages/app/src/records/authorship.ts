@@ -1,5 +1,5 @@
 // Who wrote a version, in words: this device, another device of this account (by its name), or another
-// account; and what the app knows of its signature.
+// account (by its directory name when known, `names`); and what the app knows of its signature.
 import type { TFunction } from 'i18next';
 import type { DeviceList } from '@hale/client';
 import { shortId } from './format';
@@ -19,9 +19,10 @@ export const whoWrote = (
   devices: DeviceList | null,
   by: string | undefined,
   deviceId: string | undefined,
+  names?: ReadonlyMap<string, string>,
 ): string => {
   if (by === undefined) return t('history.unknownAuthor');
-  if (by !== me.accountId) return t('history.otherAccount', { account: shortId(by) });
+  if (by !== me.accountId) return names?.get(by) ?? t('history.otherAccount', { account: shortId(by) });
   if (deviceId === me.deviceId) return t('history.thisDevice');
   const name = deviceId === undefined ? undefined : deviceName(devices, deviceId);
   return name === undefined ? t('history.yourOtherDevice') : t('history.yourDevice', { name });

@@ -18,6 +18,7 @@ import { isHaleError, rightsOver, type StoredRecord } from '@hale/client';
 import { useDevices, useHaleSession, useRecords } from '@hale/react';
 import { formatDate } from './format';
 import { whoWrote, type Me } from './authorship';
+import { useDirectoryNames } from '../care/people';
 import { patientQuery, useChartScope } from './chart-scope';
 import { dropDraft, loadDraft, readDraft, saveDraft } from './drafts';
 import { addRecord, updateRecord } from './write';
@@ -106,6 +107,7 @@ function CommentItem(props: { readonly comment: StoredRecord<'Comment'>; readonl
   const { t } = useTranslation();
   const session = useHaleSession();
   const devices = useDevices();
+  const names = useDirectoryNames(comment.by === undefined ? [] : [comment.by]);
   const rights = rightsOver(comment, me.accountId);
   const key = `comment:${comment.record.id}`;
   const [editing, setEditing] = useState(() => readDraft(key) !== undefined);
@@ -157,7 +159,7 @@ function CommentItem(props: { readonly comment: StoredRecord<'Comment'>; readonl
         <Text size="sm" c="dimmed">
           {t(edited ? 'comments.writtenEdited' : 'comments.written', {
             when: formatDate(comment.record.writtenAt),
-            who: whoWrote(t, me, devices, comment.by, comment.author),
+            who: whoWrote(t, me, devices, comment.by, comment.author, names),
           })}
         </Text>
         {!editing && (rights.change || rights.remove) && (

@@ -15,7 +15,9 @@
  */
 import type { HaleSession } from '@hale/client';
 
-export type DraftValues = Readonly<Record<string, string | boolean>>;
+/** A field's value as typed; a dotted field (`contact.phone`) under its group (@mantine/form reads dots as paths). */
+export type DraftValue = string | boolean | Readonly<Record<string, string | boolean>>;
+export type DraftValues = Readonly<Record<string, DraftValue>>;
 
 const WRITE_DELAY_MS = 250;
 const memory = new Map<string, DraftValues>();
@@ -26,12 +28,39 @@ let writing: Promise<void> = Promise.resolve();
 /** Settles once the writes waiting now are done (the next flush). */
 let nextFlush: { promise: Promise<void>; resolve: () => void } | null = null;
 
-const ofForm = (stored: Readonly<Record<string, unknown>>): DraftValues => {
-  const out: Record<string, string | boolean> = {};
-  for (const [k, v] of Object.entries(stored))
-    if (typeof v === 'string' || typeof v === 'boolean') out[k] = v;
+/**
+ * Form values from fields' values: a dotted field under its group (`contact.phone` → `contact: {phone}`),
+ * where @mantine/form reads and writes it (it takes a key's dots as a path).
+ */
+export const nestValues = (entries: Iterable<readonly [string, string | boolean]>): DraftValues => {
+  const out: Record<string, DraftValue> = {};
+  for (const [name, value] of entries) {
+    const [head, tail] = name.split('.', 2) as [string, string | undefined];
+    if (tail === undefined) out[head] = value;
+    else {
+      const group = out[head];
+      out[head] = { ...(typeof group === 'object' ? group : {}), [tail]: value };
+    }
+  }
   return out;
 };
+
+/** Form values as the device's draft store keeps them: one level, a grouped field by its dotted name. */
+const flatValues = (values: DraftValues): Record<string, string | boolean> => {
+  const out: Record<string, string | boolean> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v !== 'object') out[k] = v;
+    else for (const [part, w] of Object.entries(v)) out[`${k}.${part}`] = w;
+  }
+  return out;
+};
+
+const ofForm = (stored: Readonly<Record<string, unknown>>): DraftValues =>
+  nestValues(
+    Object.entries(stored).filter(
+      (e): e is [string, string | boolean] => typeof e[1] === 'string' || typeof e[1] === 'boolean',
+    ),
+  );
 
 /** Writes everything waiting now; resolves once the store has it (or refused it). */
 export const flushDrafts = (): Promise<void> => {
@@ -45,7 +74,7 @@ export const flushDrafts = (): Promise<void> => {
     for (const [key, { session, values }] of batch) {
       try {
         if (values === null) await session.drafts.delete(key);
-        else await session.drafts.set(key, values);
+        else await session.drafts.set(key, flatValues(values));
       } catch (e) {
         console.warn(`hale: the draft "${key}" could not be kept on this device`, e);
       }

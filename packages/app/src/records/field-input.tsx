@@ -73,8 +73,10 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
       );
     }
     case 'date': {
+      // An uncontrolled form hands out the starting value (`defaultValue`); the picker keeps what is chosen.
       const props = form.getInputProps(field.name);
-      const value = typeof props.value === 'string' && props.value !== '' ? props.value : null;
+      const start: unknown = props.defaultValue ?? props.value;
+      const onChange = props.onChange as (value: string) => void;
       return (
         <DateInput
           {...common}
@@ -82,8 +84,9 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
           placeholder="YYYY-MM-DD"
           clearable
           size="md"
-          value={value}
-          onChange={(next) => form.setFieldValue(field.name, next ?? '')}
+          defaultValue={typeof start === 'string' && start !== '' ? start : null}
+          onChange={(next) => onChange(next ?? '')}
+          clearButtonProps={{ 'aria-label': t('common.clearField', { field: label }) }}
           error={props.error as ReactNode}
           description={description}
         />
@@ -120,6 +123,15 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
       return <TextInput {...common} description={t('hints.labValue')} {...form.getInputProps(field.name)} />;
     case 'account':
       return <AccountField field={field} form={form} label={label} />;
+    case 'times':
+      return (
+        <TextInput
+          {...common}
+          placeholder="08:00, 20:00"
+          {...form.getInputProps(field.name)}
+          description={description}
+        />
+      );
     case 'text':
       return <TextInput {...common} {...form.getInputProps(field.name)} description={description} />;
   }

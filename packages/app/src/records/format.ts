@@ -21,6 +21,12 @@ export const formatDate = (value: string): string => {
   return value.length > 10 ? d.format('ll LT') : d.format('ll');
 };
 
+/** The time of day of an instant, in the person's language (`8:10 AM`, `上午8:10`). */
+export const formatTime = (value: string): string => {
+  const d = dayjs(value);
+  return d.isValid() ? d.format('LT') : value;
+};
+
 export const shortId = (id: string): string => (id.length > 10 ? `${id.slice(0, 6)}…${id.slice(-4)}` : id);
 
 export const formatField = (
@@ -35,6 +41,7 @@ export const formatField = (
   if (typeof value === 'number' && field?.type === 'age')
     return value === 0 ? t('records.atBirth') : t('records.age', { n: value });
   if (typeof value === 'number') return String(value);
+  if (field?.type === 'times' && Array.isArray(value)) return value.join(', ');
   if (typeof value !== 'string') return JSON.stringify(value);
   switch (field?.type) {
     case 'select':

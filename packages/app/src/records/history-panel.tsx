@@ -13,6 +13,7 @@ import { ScrollTable } from '../ui/scroll-table';
 import type { StoredRecord } from '@hale/client';
 import { useDevices, useHaleSession } from '@hale/react';
 import { whoWrote } from './authorship';
+import { useDirectoryNames } from '../care/people';
 import { formatDate } from './format';
 import { fieldsOf } from './write';
 
@@ -70,6 +71,9 @@ export function HistoryPanel(props: { readonly stored: StoredRecord }): ReactNod
       .map((v) => rowOf(props.stored.kind, fieldsOf(v), false))
       .reverse(),
   ];
+  const names = useDirectoryNames(
+    [props.stored.by, ...rows.map((r) => r.by)].filter((x): x is string => x !== undefined),
+  );
   const signature = (row: VersionRow): ReactNode => {
     if (!row.current)
       return (
@@ -120,8 +124,8 @@ export function HistoryPanel(props: { readonly stored: StoredRecord }): ReactNod
                   <Table.Td>{row.at === '' ? '—' : formatDate(row.at)}</Table.Td>
                   <Table.Td>
                     {row.current && row.by === undefined
-                      ? whoWrote(t, me, devices, props.stored.by, props.stored.author)
-                      : whoWrote(t, me, devices, row.by, row.deviceId)}
+                      ? whoWrote(t, me, devices, props.stored.by, props.stored.author, names)
+                      : whoWrote(t, me, devices, row.by, row.deviceId, names)}
                   </Table.Td>
                   <Table.Td>{row.what}</Table.Td>
                   <Table.Td>{row.reason === '' ? '—' : row.reason}</Table.Td>

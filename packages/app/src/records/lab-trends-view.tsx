@@ -2,7 +2,7 @@
  * A lab test's trend, as the patient's trends screen (screens/labs/lab-trends.tsx) and the clinician's
  * chart (workspace/labs/lab-trends.tsx) show it: a chart over time with the reference range as a band and
  * out-of-range points marked, values converted to one unit where UCUM can (others charted apart, and said
- * so), and a table of every result beside it, each linking to the result in the chart it is shown in
+ * so), an active plan's goal for the test as a dashed band (`usePlanGoal`), and a table of every result beside it, each linking to the result in the chart it is shown in
  * (records/chart-scope.tsx). `useTrends` groups a chart's results per test; `TrendPicker` chooses one
  * (`?test=`, the first test by name when none is asked).
  */
@@ -25,11 +25,12 @@ import { LineChart } from '@mantine/charts';
 import { ReferenceArea } from 'recharts';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
-import type { RecordQuery } from '@hale/client';
+import { labTestKey, type RecordQuery } from '@hale/client';
 import { useRecords } from '@hale/react';
 import { ScrollTable } from '../ui/scroll-table';
 import { formatDate } from './format';
-import { useChartScope } from './chart-scope';
+import { patientQuery, useChartScope } from './chart-scope';
+import { parseRange, type Range } from '../screens/labs/range';
 import { buildTrends, type LabInput, type TestTrend, type UnitSeries } from '../screens/labs/series';
 import { chartData, round } from '../screens/labs/chart-data';
 
@@ -51,12 +52,35 @@ function FlaggedDot(props: {
 const lineProps = (s: { name: string }) =>
   s.name === 'flagged' ? { strokeWidth: 0, dot: FlaggedDot, activeDot: { r: 7 } } : {};
 
+/** An active plan's goal for a test: its target as written and as a range, and the plan's summary. */
+export interface PlanGoalBand {
+  readonly target: string;
+  readonly range: Range;
+  readonly plan: string;
+}
+
+/** The goal an active plan of this chart sets for the test `key` (labTestKey), if its target reads as a range. */
+export function usePlanGoal(key: string): PlanGoalBand | null {
+  const scope = useChartScope();
+  const plans = useRecords('TreatmentPlan', patientQuery(scope));
+  return useMemo(() => {
+    for (const p of plans.items) {
+      const goal = p.record.goal;
+      if (p.record.status !== 'active' || goal === undefined || labTestKey(goal) !== key) continue;
+      const range = parseRange(goal.target);
+      if (range !== null) return { target: goal.target, range, plan: p.record.summary };
+    }
+    return null;
+  }, [plans, key]);
+}
+
 const SeriesChart = memo(function SeriesChart(props: {
   readonly series: UnitSeries;
   readonly name: string;
+  readonly goal?: PlanGoalBand | null;
 }): ReactNode {
   const { t } = useTranslation();
-  const { series, name } = props;
+  const { series, name, goal } = props;
   const { data, lo, hi, pad } = useMemo(() => chartData(series), [series]);
   const chartSeries = useMemo(
     () => [
@@ -102,6 +126,16 @@ const SeriesChart = memo(function SeriesChart(props: {
             ifOverflow="extendDomain"
           />
         )}
+        {goal != null && (
+          <ReferenceArea
+            y1={goal.range.low ?? round(lo - pad)}
+            y2={goal.range.high ?? round(hi + pad)}
+            fill="none"
+            stroke="var(--mantine-color-violet-7)"
+            strokeDasharray="6 4"
+            ifOverflow="extendDomain"
+          />
+        )}
       </LineChart>
       <figcaption>
         <Text size="xs" c="dimmed">
@@ -113,6 +147,11 @@ const SeriesChart = memo(function SeriesChart(props: {
                 units: series.units,
               })}
         </Text>
+        {goal != null && (
+          <Text size="xs" c="dimmed" data-testid="trend-goal">
+            {t('trends.goalBand', { target: goal.target, plan: goal.plan })}
+          </Text>
+        )}
       </figcaption>
     </figure>
   );
@@ -122,6 +161,7 @@ export function TrendView(props: { readonly trend: TestTrend }): ReactNode {
   const { t } = useTranslation();
   const { trend } = props;
   const [main, ...apart] = trend.series;
+  const goal = usePlanGoal(trend.key);
   return (
     <Grid>
       <Grid.Col span={{ base: 12, lg: 7 }}>
@@ -130,7 +170,7 @@ export function TrendView(props: { readonly trend: TestTrend }): ReactNode {
             <Text c="dimmed">{t('trends.noNumbers')}</Text>
           ) : (
             <Paper withBorder p="md">
-              <SeriesChart series={main} name={trend.name} />
+              <SeriesChart series={main} name={trend.name} goal={goal} />
             </Paper>
           )}
           {apart.length > 0 && (

@@ -8,7 +8,7 @@
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { IconEdit, IconMessage, IconTrash } from '@tabler/icons-react';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../ui/notice';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { isHaleError, rightsOver, type StoredRecord } from '@hale/client';
@@ -21,6 +21,7 @@ import { whoWrote } from './authorship';
 import { HistoryPanel } from './history-panel';
 import { ConflictPanel } from './conflict-panel';
 import { RecordExtras } from './record-extras';
+import { DoseAdherence } from './dose-adherence';
 import { CommentsPanel } from './comments-panel';
 import { PageHeader } from '../ui/page-header';
 import { ProblemsFor } from '../screens/problems/problems-inline';
@@ -28,6 +29,7 @@ import { DocumentView } from '../screens/documents/document-view';
 import { fileRefOf } from '../screens/documents/file-ref';
 import { patientQuery, useChartScope } from './chart-scope';
 import { newMessagePath } from '../care/messages/paths';
+import { useDirectoryNames } from '../care/people';
 import { haleErrorText } from '../i18n/error-words';
 
 export function RecordDetailScreen(): ReactNode {
@@ -75,6 +77,9 @@ function DetailBody(props: {
           .filter((v) => v.record.noteId === stored.record.id)
           .sort((a, b) => b.record.versionNumber - a.record.versionNumber)
       : [];
+  const names = useDirectoryNames(
+    [stored.by, ...versionsOfNote.map((v) => v.by)].filter((x): x is string => x !== undefined),
+  );
 
   const remove = async (): Promise<void> => {
     setError(null);
@@ -88,7 +93,7 @@ function DetailBody(props: {
       await session.records.remove(stored.record.id);
       props.onRemoved();
       setConfirm(false);
-      notifications.show({
+      tell({
         color: 'teal',
         message: t('records.deleted'),
         closeButtonProps: { 'aria-label': t('common.close') },
@@ -204,6 +209,16 @@ function DetailBody(props: {
         </Alert>
       )}
       {spec.kind === 'HealthDocument' && <DocumentView stored={stored} />}
+      {spec.kind === 'Encounter' && scope.patientId === undefined && (
+        <Alert color="blue" title={t('visit.open')} data-testid="visit-link">
+          <Stack gap="xs" align="flex-start">
+            <Text size="sm">{t('visit.openExplain')}</Text>
+            <Button component={Link} to={`/visits/${stored.record.id}`} size="sm">
+              {t('visit.open')}
+            </Button>
+          </Stack>
+        </Alert>
+      )}
       <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
         <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="md" verticalSpacing="sm">
           {shown.map((field) => {
@@ -224,7 +239,7 @@ function DetailBody(props: {
           <Text size="sm" c="dimmed">
             {t('records.lastChanged', {
               when: formatDate(stored.record.updatedAt),
-              who: whoWrote(t, me, devices, stored.by, stored.author),
+              who: whoWrote(t, me, devices, stored.by, stored.author, names),
             })}
           </Text>
           {spec.kind === 'TreatmentPlan' && ackVersion !== undefined && (
@@ -235,6 +250,7 @@ function DetailBody(props: {
         </Group>
       </Paper>
       <RecordExtras record={record} />
+      {spec.kind === 'Medication' && <DoseAdherence medicationId={stored.record.id} />}
       {versionsOfNote.length > 0 && (
         <Paper withBorder p="md">
           <Title order={2} size="h4" mb="xs">
@@ -247,7 +263,7 @@ function DetailBody(props: {
                   <Badge variant="light">{t('notes.versionN', { n: v.record.versionNumber })}</Badge>
                   <Text size="sm" c="dimmed">
                     {t(`enum.noteVersionKind.${v.record.kind}`)} · {formatDate(v.record.updatedAt)} ·{' '}
-                    {whoWrote(t, me, devices, v.by, v.author)}
+                    {whoWrote(t, me, devices, v.by, v.author, names)}
                   </Text>
                 </Group>
                 {NOTE_VERSION_FIELDS.map((f) =>

@@ -1,12 +1,14 @@
 /**
  * What a record's detail screen shows beside its form fields, when the record has it: the codes a source
- * system sent (SNOMED CT, LOINC, RxNorm, CVX, ICD-10…), a result's parts (a blood pressure's values), and
+ * system sent (SNOMED CT, LOINC, RxNorm, CVX, ICD-10…), a result's parts (a blood pressure's values), an
+ * allergy's reactions as a source recorded them (while in force: @hale/model allergy-reactions.ts), and
  * where an imported record came from (its origin: the source, the resource there, when it was imported).
  */
 import type { ReactNode } from 'react';
 import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { IconFileImport } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import { conceptsInForce, reactionsInForce, type Concept } from '@hale/model';
 import { formatDate } from './format';
 
 const SYSTEMS: Readonly<Record<string, string>> = {
@@ -34,19 +36,84 @@ function Label(props: { readonly children: ReactNode }): ReactNode {
   );
 }
 
+/** Fields whose words a source sent codes for, with their text field and its bound (concepts.ts). */
+const CODED_FIELDS = [
+  ['interpretations', 'interpretation', 200],
+  ['bodySites', 'bodySite', 200],
+  ['routes', 'route', 100],
+  ['reasons', 'reason', 500],
+] as const;
+
+/** The codes of a record's coded words while in force, each with the field they code. */
+export const codedWords = (
+  record: Readonly<Record<string, unknown>>,
+): [string, Record<string, unknown>][] => {
+  const concepts: [string, readonly Concept[] | undefined][] = CODED_FIELDS.map(([list, field, max]) => [
+    field,
+    conceptsInForce(
+      text(record[field]),
+      Array.isArray(record[list]) ? (record[list] as Concept[]) : undefined,
+      max,
+    ),
+  ]);
+  const value = obj(record['valueConcept']) as Concept | undefined;
+  if (value !== undefined && value.text === record['value']) concepts.push(['value', [value]]);
+  if (Array.isArray(record['reactions']))
+    concepts.push(['reaction', reactionsInForce(record)?.flatMap((r) => r.manifestations)]);
+  return concepts.flatMap(([field, list]) =>
+    (list ?? []).flatMap((c) =>
+      (c.codes ?? []).map((code): [string, Record<string, unknown>] => [field, code]),
+    ),
+  );
+};
+
 export function RecordExtras(props: { readonly record: Readonly<Record<string, unknown>> }): ReactNode {
   const { t } = useTranslation();
   const { record } = props;
-  const codes = (Array.isArray(record['codes']) ? record['codes'] : [])
-    .map(obj)
-    .filter((c) => c !== undefined);
+  const codes: [string | undefined, Readonly<Record<string, unknown>>][] = [
+    ...(Array.isArray(record['codes']) ? record['codes'] : [])
+      .map(obj)
+      .filter((c) => c !== undefined)
+      .map((c): [undefined, Readonly<Record<string, unknown>>] => [undefined, c]),
+    ...codedWords(record),
+  ];
   const parts = (Array.isArray(record['components']) ? record['components'] : [])
     .map(obj)
     .filter((c) => c !== undefined);
   const origin = obj(record['origin']);
-  if (codes.length === 0 && parts.length === 0 && origin === undefined) return null;
+  const reactions = Array.isArray(record['reactions']) ? (reactionsInForce(record) ?? []) : [];
+  if (codes.length === 0 && parts.length === 0 && reactions.length === 0 && origin === undefined) return null;
   return (
     <>
+      {reactions.length > 0 && (
+        <Paper withBorder p="md">
+          <Title order={2} size="h4" mb="xs">
+            {t('extras.reactions')}
+          </Title>
+          <Table verticalSpacing={4} data-testid="record-reactions">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>{t('extras.manifestations')}</Table.Th>
+                <Table.Th>{t('fields.severity')}</Table.Th>
+                <Table.Th>{t('extras.reactionOnset')}</Table.Th>
+                <Table.Th>{t('fields.description')}</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {reactions.map((r, i) => (
+                <Table.Tr key={i}>
+                  <Table.Td fw={600}>{r.manifestations.map((m) => m.text).join(', ')}</Table.Td>
+                  <Table.Td>{r.severity === undefined ? '' : t(`enum.severity.${r.severity}`)}</Table.Td>
+                  <Table.Td>{r.onset === undefined ? '' : formatDate(r.onset)}</Table.Td>
+                  <Table.Td style={{ overflowWrap: 'anywhere' }}>
+                    {[r.description, r.notes].filter(Boolean).join(' — ')}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Paper>
+      )}
       {parts.length > 0 && (
         <Paper withBorder p="md">
           <Title order={2} size="h4" mb="xs">
@@ -65,7 +132,9 @@ export function RecordExtras(props: { readonly record: Readonly<Record<string, u
                 <Table.Tr key={i}>
                   <Table.Td fw={600}>{text(c['testName']) ?? '—'}</Table.Td>
                   <Table.Td>
-                    {[shown(c['value']), text(c['units'])].filter(Boolean).join(' ') || '—'}
+                    {[shown(c['value']), text(c['units'])].filter(Boolean).join(' ') ||
+                      text(obj(c['dataAbsentReason'])?.['text']) ||
+                      '—'}
                   </Table.Td>
                   <Table.Td>{text(c['referenceRange']) ?? ''}</Table.Td>
                 </Table.Tr>
@@ -80,10 +149,15 @@ export function RecordExtras(props: { readonly record: Readonly<Record<string, u
             {t('extras.codes')}
           </Title>
           <Stack gap={4} data-testid="record-codes">
-            {codes.map((c, i) => {
+            {codes.map(([field, c], i) => {
               const system = text(c['system']) ?? '';
               return (
                 <Group key={i} gap="xs" wrap="nowrap" align="baseline">
+                  {field !== undefined && (
+                    <Text size="sm" c="dimmed" style={{ flexShrink: 0 }}>
+                      {t(`fields.${field}`)}
+                    </Text>
+                  )}
                   <Badge variant="light" color="gray" tt="none" style={{ flexShrink: 0 }}>
                     {SYSTEMS[system] ?? system}
                   </Badge>

@@ -7,15 +7,16 @@
  * | opening | a draft kept on the device (after a reload, a crash or a lock) is read first and restored, said so |
  * | the model refuses | each issue shown at its field (HaleError `issues`); nothing stored; the draft stays |
  * | another refusal | said above the form in words; the draft stays |
- * | saved | stored on this device at once (sync follows); the draft is dropped; the record opens |
+ * | saved | stored on this device at once (sync follows); the draft is dropped; the record opens; until it is drawn, Save stays busy and typing keeps no draft |
+ * | opened again | every arrival (the router's location key) is a new form, even at the same address |
  * | a note | MedicalNote plus its current NoteVersion (the SOAP text), written together |
  */
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Loader, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
 import { useForm } from '@mantine/form';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../ui/notice';
 import { useTranslation } from 'react-i18next';
-import { Link, Navigate, useNavigate, useParams } from 'react-router';
+import { Link, Navigate, useLocation, useNavigate, useParams } from 'react-router';
 import { isHaleError, type HaleSession, type WriteOp } from '@hale/client';
 import { newId } from '@hale/model';
 import { useRecord, useRecords, useSyncState, useHaleSession } from '@hale/react';
@@ -35,17 +36,20 @@ const CHANGE_REASON = 'changeReason';
 export function RecordFormScreen(): ReactNode {
   const { slug, id } = useParams();
   const scope = useChartScope();
+  // Each arrival at the form is a new form, even at the same address: a save's move to the record may not
+  // have been shown yet when the person (or a test) opens "Add" again, and the saved values must not stay.
+  const visit = useLocation().key;
   if (!isKindSlug(slug)) return <Navigate to="/" replace />;
   const spec = KINDS[slug];
   const chart = scope.patientId === undefined ? '' : `${scope.patientId}:`;
   if (id === undefined && spec.uploaded) return <Navigate to="/documents/upload" replace />;
   // Keyed: another kind's or record's form is a new form, never the state of the one before.
   return id === undefined ? (
-    <WithDraft key={`${chart}${slug}:new`} draftKey={`${chart}${slug}:new`}>
+    <WithDraft key={`${chart}${slug}:new:${visit}`} draftKey={`${chart}${slug}:new`}>
       <FormBody spec={spec} />
     </WithDraft>
   ) : (
-    <WithDraft key={`${chart}${slug}:${id}`} draftKey={`${chart}${slug}:${id}`}>
+    <WithDraft key={`${chart}${slug}:${id}:${visit}`} draftKey={`${chart}${slug}:${id}`}>
       <EditLoader spec={spec} id={id} />
     </WithDraft>
   );
@@ -184,10 +188,13 @@ function FormBody(props: {
   const [busy, setBusy] = useState(false);
   const syncStatus = useSyncState().status;
   const [kept, setKept] = useState<'no' | 'saving' | 'kept'>('no');
+  // Saved: the form stays on screen until the record's screen is drawn; it neither saves again nor keeps a draft.
+  const saved = useRef(false);
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
     initialValues: initial,
     onValuesChange: (values) => {
+      if (saved.current) return;
       setKept('saving');
       void saveDraft(session, draftKey, values).then(() => setKept('kept'));
     },
@@ -195,6 +202,7 @@ function FormBody(props: {
   useEffect(() => setFailure(null), [draftKey]);
 
   const submit = async (values: DraftValues): Promise<void> => {
+    if (saved.current) return;
     setFailure(null);
     setBusy(true);
     try {
@@ -216,8 +224,9 @@ function FormBody(props: {
         );
         savedId = id;
       }
+      saved.current = true;
       await dropDraft(session, draftKey);
-      notifications.show({
+      tell({
         color: 'teal',
         // Online, the change goes out now; only a device that cannot reach the server says it waits.
         message: t(
@@ -244,7 +253,8 @@ function FormBody(props: {
         setFailure(e instanceof Error ? e.message : String(e));
       }
     } finally {
-      setBusy(false);
+      // Once saved, Save stays busy until the record's screen replaces the form.
+      if (!saved.current) setBusy(false);
     }
   };
 

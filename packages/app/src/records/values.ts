@@ -4,7 +4,7 @@
  * lab values that are numbers, instants with this device's offset.
  */
 import { dayjs } from '../boot/dayjs';
-import type { DraftValues } from './drafts';
+import { nestValues, type DraftValues } from './drafts';
 import type { FieldSpec, KindSpec } from './kinds';
 
 /** The value at a dotted path of a record. */
@@ -33,19 +33,26 @@ export const fromLocalInput = (local: string): string => {
 const initialOf = (field: FieldSpec): string | boolean =>
   field.initial ?? (field.type === 'boolean' ? false : '');
 
+/** A field's value in form values (under its group for a dotted field); a draft kept flat is read too. */
+export const formValue = (values: DraftValues, name: string): string | boolean | undefined => {
+  const at = valueAt(values, name) ?? values[name];
+  return typeof at === 'string' || typeof at === 'boolean' ? at : undefined;
+};
+
 export const emptyValues = (spec: KindSpec, extra: readonly FieldSpec[] = []): DraftValues =>
-  Object.fromEntries([...spec.fields, ...extra].map((f) => [f.name, initialOf(f)]));
+  nestValues([...spec.fields, ...extra].map((f) => [f.name, initialOf(f)] as const));
 
 export const valuesFromRecord = (
   spec: KindSpec,
   record: Readonly<Record<string, unknown>>,
   extra: readonly FieldSpec[] = [],
 ): DraftValues =>
-  Object.fromEntries(
+  nestValues(
     [...spec.fields, ...extra].map((field): [string, string | boolean] => {
       const value = valueAt(record, field.name);
       if (field.type === 'boolean') return [field.name, value === true];
       if (value === undefined || value === null) return [field.name, ''];
+      if (field.type === 'times' && Array.isArray(value)) return [field.name, value.join(', ')];
       if (field.type === 'instant' && typeof value === 'string') {
         // A lab taken on a day only (no time) stays a day.
         return [field.name, value.length > 10 ? toLocalInput(value) : value];
@@ -57,6 +64,20 @@ export const valuesFromRecord = (
     }),
   );
 
+/** Times of day as typed (`8:00, 20:00`, `08.00 20.00`): `HH:MM`, earliest first; a part not a time kept as typed. */
+export const timesOf = (text: string): string[] =>
+  [
+    ...new Set(
+      text
+        .split(/[,;\s]+/)
+        .filter((part) => part !== '')
+        .map((part) => {
+          const m = /^(\d{1,2})[:.h](\d{2})$/.exec(part);
+          return m === null ? part : `${(m[1] ?? '').padStart(2, '0')}:${m[2] ?? ''}`;
+        }),
+    ),
+  ].sort();
+
 const fieldValue = (field: FieldSpec, raw: string | boolean | undefined): unknown => {
   if (field.type === 'boolean') return raw === true;
   const text = typeof raw === 'string' ? raw.trim() : '';
@@ -67,6 +88,8 @@ const fieldValue = (field: FieldSpec, raw: string | boolean | undefined): unknow
     case 'age':
       // Whole years; anything else is left as typed, for the model to refuse at the field.
       return /^\d{1,3}$/.test(text) ? Number(text) : text;
+    case 'times':
+      return timesOf(text);
     case 'labValue': {
       const n = Number(text.replace(',', '.'));
       return /^[-+]?\d*[.,]?\d+(e[-+]?\d+)?$/i.test(text) && Number.isFinite(n) ? n : text;
@@ -88,11 +111,12 @@ export const recordInput = (
   const out: Record<string, unknown> = {};
   const nested = new Map<string, Record<string, unknown>>();
   for (const field of fields) {
-    const value = fieldValue(field, values[field.name]);
+    const value = fieldValue(field, formValue(values, field.name));
     const [head, tail] = field.name.split('.', 2) as [string, string | undefined];
     if (tail !== undefined) {
+      // A switch left off does not make a group of its own (no `schedule: { asNeeded: false }` alone).
       const group = nested.get(head) ?? {};
-      if (value !== undefined) group[tail] = value;
+      if (value !== undefined && value !== false) group[tail] = value;
       nested.set(head, group);
     } else if (value !== undefined || forUpdate) {
       out[head] = value;

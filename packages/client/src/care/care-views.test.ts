@@ -179,10 +179,19 @@ describe('treatment plans', () => {
     const diff = planDiff(plan, plan.version - 1, plan.version);
     const previous = plan.versions.at(-1)!;
     expect(diff.changes.length).toBeGreaterThan(0);
+    const text = (v: (typeof plan)[(typeof diff.changes)[number]['field']]): unknown =>
+      typeof v === 'object' && 'target' in v ? `${v.testName} ${v.target}` : v;
     for (const change of diff.changes) {
-      expect(change.before).toBe(previous[change.field]);
-      expect(change.after).toBe(plan[change.field]);
+      expect(change.before).toBe(text(previous[change.field]));
+      expect(change.after).toBe(text(plan[change.field]));
     }
+    // The example's goal moved from <150 to <140; its re-check did not change.
+    expect(diff.changes.find((c) => c.field === 'goal')).toEqual({
+      field: 'goal',
+      before: 'Systolic blood pressure <150',
+      after: 'Systolic blood pressure <140',
+    });
+    expect(diff.changes.some((c) => c.field === 'recheck')).toBe(false);
     expect(diff.by).toBe(plan.provenance.by);
     expect(() => planDiff(plan, 99, plan.version)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     expect(acknowledgementOf(plan)).toMatchObject({ version: 2, current: plan.version === 2 });

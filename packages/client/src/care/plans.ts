@@ -4,7 +4,8 @@
  *
  * Invariants: a plan's versions are its history (`versions`, oldest first) and the record itself (the
  * current one); a diff compares the content fields of two of them (summary, details, status, effective
- * window). Acknowledging names the plan's current version (`acknowledgement.version`); the model refuses
+ * window, goal, re-check): a goal as its test and target (`HbA1c <7.0`), a re-check as its test and day
+ * (`Potassium 2026-03-01`). Acknowledging names the plan's current version (`acknowledgement.version`); the model refuses
  * one by anyone but the writer, and any going back. An acknowledgement of an earlier version is shown as
  * not current: the patient has a newer version to acknowledge.
  * Failure modes (CareError): a plan not held, or a version it never had (NOT_FOUND); acknowledging a
@@ -17,7 +18,15 @@ import { iso } from './time-zones';
 
 type Plan = RecordOf<'TreatmentPlan'>;
 
-export const PLAN_CONTENT_FIELDS = ['summary', 'details', 'status', 'effectiveFrom', 'effectiveTo'] as const;
+export const PLAN_CONTENT_FIELDS = [
+  'summary',
+  'details',
+  'status',
+  'effectiveFrom',
+  'effectiveTo',
+  'goal',
+  'recheck',
+] as const;
 export type PlanField = (typeof PLAN_CONTENT_FIELDS)[number];
 
 export interface PlanChange {
@@ -47,6 +56,12 @@ export interface PlanAcknowledgement {
 
 type VersionContent = Pick<Plan, PlanField | 'version' | 'provenance'>;
 
+/** A content field as the diff says it: text as it is; a goal or a re-check as its test and target or day. */
+const contentText = (value: VersionContent[PlanField]): string | undefined => {
+  if (value === undefined || typeof value === 'string') return value;
+  return 'target' in value ? `${value.testName} ${value.target}` : `${value.testName} ${value.due}`;
+};
+
 const versionOf = (plan: Plan, version: number): VersionContent | undefined =>
   version === plan.version ? plan : plan.versions.find((v) => v.version === version);
 
@@ -60,7 +75,7 @@ export const planDiff = (plan: Plan, from = plan.version - 1, to = plan.version)
   }
   const changes: PlanChange[] = [];
   for (const field of PLAN_CONTENT_FIELDS) {
-    const [before, after] = [a[field], b[field]];
+    const [before, after] = [contentText(a[field]), contentText(b[field])];
     if (before === after) continue;
     changes.push({
       field,

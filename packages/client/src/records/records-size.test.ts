@@ -48,11 +48,11 @@ const example = (() => {
     versions: plan.versions.map((v) => ({ ...v, provenance: { ...v.provenance, ...mine } })),
   };
 })();
-const version = (n: number, details: string): PlanVersion => ({
-  ...example.versions[0]!,
-  version: n,
-  details,
-});
+/** A kept version as the reviewer's record had them: the example's first, without a goal or a re-check. */
+const version = (n: number, details: string): PlanVersion => {
+  const { goal: _g, recheck: _r, ...first } = example.versions[0]!;
+  return { ...first, version: n, details };
+};
 
 /** A valid TreatmentPlan as `add` takes it, with these superseded versions. */
 const plan = (id: string, versions: readonly PlanVersion[]) => {

@@ -5,6 +5,7 @@ import { mapAllergy } from '../fhir-import-map';
 import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
 import {
   ALLERGY_CATEGORIES,
+  ALLERGY_CLINICAL_STATUSES,
   ALLERGY_CRITICALITIES,
   ALLERGY_SEVERITIES,
   ALLERGY_VERIFICATIONS,
@@ -24,7 +25,14 @@ export const ALLERGY = {
     ],
   },
   clinicalDate: ['onsetDate', 'recordedAt'],
-  search: { substance: 3, category: 1, reaction: 2, notes: 1 },
+  search: {
+    substance: 3,
+    category: 1,
+    reaction: 2,
+    'reactions.description': 1,
+    'reactions.notes': 1,
+    notes: 1,
+  },
   screen: {
     section: 'chart',
     order: 30,
@@ -53,6 +61,12 @@ export const ALLERGY = {
       },
       { name: 'onsetDate', type: 'partialDate' },
       { name: 'active', type: 'boolean', initial: true },
+      {
+        name: 'clinicalStatus',
+        type: 'select',
+        options: ALLERGY_CLINICAL_STATUSES,
+        enumName: 'allergyClinicalStatus',
+      },
       { name: 'notes', type: 'textarea' },
     ],
   },
@@ -63,11 +77,26 @@ export const ALLERGY = {
     category: 'medication',
     reaction: 'Hives',
     severity: 'moderate',
+    reactions: [
+      {
+        manifestations: [
+          {
+            text: 'Hives',
+            codes: [{ system: 'http://snomed.info/sct', code: '247472004', display: 'Hives' }],
+          },
+        ],
+        severity: 'moderate',
+        onset: '2009-06-15',
+        description: 'Rash over the trunk an hour after the first dose.',
+        notes: 'Settled with an antihistamine.',
+      },
+    ],
     verificationStatus: 'confirmed',
     criticality: 'high',
     onsetDate: '2009-06-15',
     recordedAt: p.created,
     active: true,
+    clinicalStatus: 'active',
     notes: 'Tolerates cephalosporins.',
   }),
 } as const satisfies KindDescription<typeof AllergySchema>;

@@ -74,6 +74,18 @@ export const CONDITION = {
     category: 'problem-list-item',
     severity: 'moderate',
     bodySite: 'Cardiovascular system',
+    bodySites: [
+      {
+        text: 'Cardiovascular system',
+        codes: [
+          {
+            system: 'http://snomed.info/sct',
+            code: '113257007',
+            display: 'Structure of cardiovascular system',
+          },
+        ],
+      },
+    ],
     onsetDate: '2019-03',
     abatementDate: '2024-04-20',
     recordedAt: p.created,

@@ -5,6 +5,11 @@ import { mapDiagnosticReport, mapObservation } from '../fhir-import-map-results'
 import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
 import { LAB_RESULT_STATUSES, LabResultSchema, OBSERVATION_CATEGORIES } from '../record-schemas';
 
+const UCUM = 'http://unitsofmeasure.org';
+const SNOMED = 'http://snomed.info/sct';
+const INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
+const DATA_ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
+
 export const LAB_RESULT = {
   slug: 'labs',
   schema: LabResultSchema,
@@ -20,7 +25,16 @@ export const LAB_RESULT = {
     ],
   },
   clinicalDate: ['effectiveAt'],
-  search: { testName: 3, testCode: 0.8, performer: 1, units: 0.5, status: 0.5 },
+  search: {
+    testName: 3,
+    testCode: 0.8,
+    performer: 1,
+    interpretation: 1,
+    bodySite: 1,
+    notes: 1,
+    units: 0.5,
+    status: 0.5,
+  },
   screen: {
     section: 'chart',
     order: 70,
@@ -46,6 +60,9 @@ export const LAB_RESULT = {
       },
       { name: 'category', type: 'select', options: OBSERVATION_CATEGORIES, enumName: 'observationCategory' },
       { name: 'performer', type: 'text' },
+      { name: 'interpretation', type: 'text' },
+      { name: 'bodySite', type: 'text' },
+      { name: 'notes', type: 'textarea' },
     ],
   },
   example: (p) => ({
@@ -56,8 +73,26 @@ export const LAB_RESULT = {
     category: 'laboratory',
     status: 'corrected',
     value: 98,
+    // Read as a coded value, then corrected to a number in Hale: the number wins (not exported beside it).
+    valueConcept: { text: 'Normal', codes: [{ system: SNOMED, code: '17621005', display: 'Normal' }] },
     units: 'mg/dL',
+    unitsCoded: { unit: 'mg/dL', system: UCUM, code: 'mg/dL' },
+    interpretation: 'Normal',
+    interpretations: [{ text: 'Normal', codes: [{ system: INTERPRETATION, code: 'N', display: 'Normal' }] }],
+    bodySite: 'Left arm',
+    bodySites: [
+      {
+        text: 'Left arm',
+        codes: [{ system: SNOMED, code: '368208006', display: 'Left upper arm structure' }],
+      },
+    ],
+    notes: 'Fasting sample.',
     referenceRange: '70-99 mg/dL',
+    referenceRangeCoded: {
+      text: '70-99 mg/dL',
+      low: { value: 70, unit: 'mg/dL', system: UCUM, code: 'mg/dL' },
+      high: { value: 99, unit: 'mg/dL', system: UCUM, code: 'mg/dL' },
+    },
     effectiveAt: '2024-05-01T08:10:00Z',
     publishedAt: p.updated,
     orderedBy: p.providerId,
@@ -68,8 +103,23 @@ export const LAB_RESULT = {
         testCode: '2339-0',
         testName: 'Glucose [Mass/volume] in Blood',
         value: 97,
+        valueConcept: { text: 'Normal', codes: [{ system: SNOMED, code: '17621005', display: 'Normal' }] },
         units: 'mg/dL',
+        unitsCoded: { unit: 'mg/dL', system: UCUM, code: 'mg/dL' },
         referenceRange: '70-99 mg/dL',
+        // Said by the source, then a value typed in Hale: the value wins (not exported beside it).
+        dataAbsentReason: {
+          text: 'Not performed',
+          codes: [{ system: DATA_ABSENT, code: 'not-performed', display: 'Not Performed' }],
+        },
+      },
+      {
+        testCode: '32016-8',
+        testName: 'Glucose [Mass/volume] in Capillary blood',
+        dataAbsentReason: {
+          text: 'Not performed',
+          codes: [{ system: DATA_ABSENT, code: 'not-performed', display: 'Not Performed' }],
+        },
       },
     ],
     version: 2,

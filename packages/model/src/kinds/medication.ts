@@ -3,7 +3,9 @@ import type { KindDescription } from '../kind-description';
 import { exportMedication } from '../fhir-export-records';
 import { mapMedicationRequest, mapMedicationStatement } from '../fhir-import-map';
 import { IMPORT_SCHEMAS } from '../fhir-import-schemas';
-import { MedicationSchema } from '../record-schemas';
+import { MEDICATION_FOOD, MEDICATION_STATUSES, MedicationSchema } from '../record-schemas';
+
+const SNOMED = 'http://snomed.info/sct';
 
 export const MEDICATION = {
   slug: 'medications',
@@ -27,7 +29,7 @@ export const MEDICATION = {
     ],
   },
   clinicalDate: ['startDate'],
-  search: { name: 3, dose: 1, frequency: 1, route: 1, instructions: 1, reason: 1.5 },
+  search: { name: 3, dose: 1, frequency: 1, route: 1, dosageText: 1, instructions: 1, reason: 1.5 },
   screen: {
     section: 'chart',
     order: 50,
@@ -41,11 +43,16 @@ export const MEDICATION = {
       { name: 'dose', type: 'text' },
       { name: 'frequency', type: 'text' },
       { name: 'route', type: 'text' },
+      { name: 'dosageText', type: 'textarea' },
       { name: 'instructions', type: 'textarea' },
       { name: 'reason', type: 'text' },
       { name: 'startDate', type: 'partialDate' },
       { name: 'endDate', type: 'partialDate' },
+      { name: 'schedule.times', type: 'times' },
+      { name: 'schedule.food', type: 'select', options: MEDICATION_FOOD, enumName: 'medicationFood' },
+      { name: 'schedule.asNeeded', type: 'boolean' },
       { name: 'active', type: 'boolean', initial: true },
+      { name: 'status', type: 'select', options: MEDICATION_STATUSES, enumName: 'medicationStatus' },
     ],
   },
   example: (p) => ({
@@ -61,11 +68,21 @@ export const MEDICATION = {
     dose: '10 mg',
     frequency: 'once daily',
     route: 'by mouth',
+    routes: [{ text: 'by mouth', codes: [{ system: SNOMED, code: '26643006', display: 'Oral route' }] }],
+    dosageText: 'One 10 mg tablet once a day.',
     instructions: 'Take in the morning with water.',
     active: true,
+    status: 'active',
     startDate: '2023-11-01',
     endDate: '2025-11-01',
+    schedule: { times: ['08:00'], food: 'with', asNeeded: false },
     prescriberId: p.providerId,
     reason: 'Hypertension',
+    reasons: [
+      {
+        text: 'Hypertension',
+        codes: [{ system: SNOMED, code: '38341003', display: 'Hypertensive disorder' }],
+      },
+    ],
   }),
 } as const satisfies KindDescription<typeof MedicationSchema>;

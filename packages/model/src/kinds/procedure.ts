@@ -65,6 +65,12 @@ export const PROCEDURE = {
     location: 'Riverside Hospital, theatre 2',
     reason: 'Acute appendicitis',
     bodySite: 'Appendix',
+    bodySites: [
+      {
+        text: 'Appendix',
+        codes: [{ system: 'http://snomed.info/sct', code: '66754008', display: 'Appendix structure' }],
+      },
+    ],
     outcome: 'Uneventful recovery',
     notes: 'Laparoscopic.',
   }),

@@ -1,18 +1,19 @@
 /**
- * Who saw my records (`/care/access`): the audit log's check in words; the access history (who, which
- * record kinds, when, from which device: what the server logged and signed, and what grantees' devices
- * claim), filtered by person, kind and period; the accounting of disclosures (each grant: to whom, what,
+ * Who saw my records (`/care/access`): the audit log's check in words; the access story (story-view.tsx:
+ * one line per person per day — which kinds, what they did, from which devices, what is unusual — with the
+ * raw entries, what the server logged and signed and what grantees' devices claim, one click deeper),
+ * filtered by person, kind and period; the accounting of disclosures (each grant: to whom, what,
  * why, until when, how often used). Both export as CSV and as FHIR AuditEvent resources.
  *
  * Offline, the views are what this device verified before, said with their date. On a phone's width both
  * lists are stacked cards (each field named), not tables that scroll sideways.
  */
 import { useMemo, useState, type ReactNode } from 'react';
-import { Alert, Badge, Button, Group, NativeSelect, Paper, Stack, Table, Tabs, Text } from '@mantine/core';
+import { Alert, Button, Group, NativeSelect, Paper, Stack, Table, Tabs, Text } from '@mantine/core';
 import { IconDownload, IconRefresh } from '@tabler/icons-react';
 import { useMediaQuery } from '@mantine/hooks';
 import { useTranslation } from 'react-i18next';
-import type { AccessRecord, Disclosure } from '@hale/client';
+import type { Disclosure } from '@hale/client';
 import { useAccessLog, useAuditVerification, useDisclosures, useHaleSession } from '@hale/react';
 import { formatDate, shortId } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
@@ -21,26 +22,11 @@ import { usePersonName, useDirectoryNames } from '../people';
 import { streamLabel, streamTypeOf } from '../streams';
 import { accessCsv, auditEventBundle } from './export';
 import { VerificationPanel } from './verification-panel';
+import { cardList, Field, PHONE_QUERY } from './access-entries';
+import { AccessStory } from './story-view';
 
 const PERIODS = ['all', '1', '7', '30', '365'] as const;
 type Period = (typeof PERIODS)[number];
-
-/** Narrower than Mantine's `sm` breakpoint: cards instead of tables. */
-const PHONE_QUERY = '(max-width: 47.99em)';
-
-/** One field of a card: its name above, its value below. */
-function Field(props: { readonly label: string; readonly children: ReactNode }): ReactNode {
-  return (
-    <div>
-      <Text size="xs" c="dimmed" fw={600}>
-        {props.label}
-      </Text>
-      <div>{props.children}</div>
-    </div>
-  );
-}
-
-const cardList = { listStyle: 'none', margin: 0, padding: 0 } as const;
 
 const download = (text: string, name: string, type: string): void => {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -63,8 +49,6 @@ export function AccessScreen(): ReactNode {
   const [who, setWho] = useState('all');
   const [kind, setKind] = useState('all');
   const [period, setPeriod] = useState<Period>('all');
-  const phone = useMediaQuery(PHONE_QUERY) === true;
-
   const records = useMemo(() => access?.records ?? [], [access]);
   const actors = useMemo(() => [...new Set(records.map((r) => r.actorId))], [records]);
   const names = useDirectoryNames(actors);
@@ -169,42 +153,12 @@ export function AccessScreen(): ReactNode {
                 </Text>
               </Paper>
             ) : (
-              <Paper withBorder>
-                <Text size="sm" c="dimmed" px="md" pt="sm" aria-live="polite">
+              <Stack gap="xs">
+                <Text size="sm" c="dimmed" aria-live="polite">
                   {t('care.audit.count', { count: rows.length })}
                 </Text>
-                {phone ? (
-                  <ul aria-label={t('care.audit.accessTab')} data-testid="access-cards" style={cardList}>
-                    {rows.slice(0, 500).map((r, i) => (
-                      <AccessCard key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
-                    ))}
-                  </ul>
-                ) : (
-                  <ScrollTable label={t('care.audit.accessTab')} minWidth={760}>
-                    <Table striped data-testid="access-table">
-                      <Table.Thead>
-                        <Table.Tr>
-                          <Table.Th>{t('care.audit.when')}</Table.Th>
-                          <Table.Th>{t('care.audit.who')}</Table.Th>
-                          <Table.Th>{t('care.audit.what')}</Table.Th>
-                          <Table.Th>{t('care.audit.kind')}</Table.Th>
-                          <Table.Th>{t('care.audit.device')}</Table.Th>
-                        </Table.Tr>
-                      </Table.Thead>
-                      <Table.Tbody>
-                        {rows.slice(0, 500).map((r, i) => (
-                          <AccessRow key={`${r.at}-${r.actorDeviceId}-${r.action}-${i}`} record={r} />
-                        ))}
-                      </Table.Tbody>
-                    </Table>
-                  </ScrollTable>
-                )}
-                {rows.length > 500 && (
-                  <Text size="sm" c="dimmed" p="md">
-                    {t('care.audit.more', { count: rows.length - 500 })}
-                  </Text>
-                )}
-              </Paper>
+                <AccessStory records={rows} />
+              </Stack>
             )}
           </Stack>
         </Tabs.Panel>
@@ -213,91 +167,6 @@ export function AccessScreen(): ReactNode {
         </Tabs.Panel>
       </Tabs>
     </Stack>
-  );
-}
-
-/** The parts of one access, shared by the table row and the phone's card. */
-function useAccessParts(r: AccessRecord): Record<'who' | 'what' | 'kind' | 'device', ReactNode> {
-  const { t } = useTranslation();
-  const name = usePersonName(r.actorId);
-  const type = streamTypeOf(r.stream);
-  return {
-    who: (
-      <>
-        <Text size="sm" fw={600}>
-          {r.action === 'link-open' ? t('care.audit.sharedLink') : name}
-        </Text>
-        {r.source === 'grantee' && (
-          <Badge size="xs" variant="outline" color={r.unreadable === true ? 'yellow' : 'gray'} tt="none">
-            {r.unreadable === true ? t('care.audit.unreadableBadge') : t('care.audit.claim')}
-          </Badge>
-        )}
-      </>
-    ),
-    what: (
-      <>
-        {t(`care.audit.action.${r.action}`, { defaultValue: r.action })}
-        {r.count !== undefined && r.source === 'server' && (
-          <Text size="xs" c="dimmed">
-            {t('care.audit.documents', { count: r.count })}
-          </Text>
-        )}
-      </>
-    ),
-    kind: type === null ? '—' : streamLabel(t, type),
-    device: (
-      <Text size="sm" ff="monospace">
-        {shortId(r.actorDeviceId)}
-      </Text>
-    ),
-  };
-}
-
-function AccessRow(props: { readonly record: AccessRecord }): ReactNode {
-  const r = props.record;
-  const parts = useAccessParts(r);
-  return (
-    <Table.Tr data-testid="access-row" data-action={r.action} data-actor={r.actorId}>
-      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDate(r.at)}</Table.Td>
-      <Table.Td>{parts.who}</Table.Td>
-      <Table.Td>{parts.what}</Table.Td>
-      <Table.Td>{parts.kind}</Table.Td>
-      <Table.Td>{parts.device}</Table.Td>
-    </Table.Tr>
-  );
-}
-
-function AccessCard(props: { readonly record: AccessRecord }): ReactNode {
-  const { t } = useTranslation();
-  const r = props.record;
-  const parts = useAccessParts(r);
-  return (
-    <li
-      data-testid="access-row"
-      data-action={r.action}
-      data-actor={r.actorId}
-      style={{ borderTop: '1px solid var(--mantine-color-default-border)' }}
-    >
-      <Stack gap={6} px="md" py="sm">
-        <Group justify="space-between" align="flex-start" gap="xs" wrap="nowrap">
-          <div style={{ minWidth: 0 }}>{parts.who}</div>
-          <Text size="sm" c="dimmed" ta="right">
-            {formatDate(r.at)}
-          </Text>
-        </Group>
-        <Group gap="lg" align="flex-start" wrap="wrap">
-          <Field label={t('care.audit.what')}>
-            <Text size="sm" component="div">
-              {parts.what}
-            </Text>
-          </Field>
-          <Field label={t('care.audit.kind')}>
-            <Text size="sm">{parts.kind}</Text>
-          </Field>
-          <Field label={t('care.audit.device')}>{parts.device}</Field>
-        </Group>
-      </Stack>
-    </li>
   );
 }
 

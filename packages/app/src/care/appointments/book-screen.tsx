@@ -25,7 +25,7 @@ import {
   Textarea,
   Title,
 } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { IconPlus, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
@@ -167,7 +167,7 @@ function SlotPicker(props: { readonly providerId: string; readonly onAsk: () => 
         picked,
         reason.trim() === '' ? {} : { reason: reason.trim() },
       );
-      notifications.show({ color: 'green', message: t('care.book.booked') });
+      tell({ color: 'green', message: t('care.book.booked') });
       void navigate(`/care/appointments?focus=${made.id}`);
     } catch (e) {
       setError(careErrorText(t, e));
@@ -394,7 +394,7 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
         ...(reason.trim() === '' ? {} : { reason: reason.trim() }),
       });
       void dropDraft(session, draftKey);
-      notifications.show({ color: 'green', message: t('care.book.requested') });
+      tell({ color: 'green', message: t('care.book.requested') });
       void navigate(`/care/appointments?focus=${made.id}`);
     } catch (e) {
       setError(careErrorText(t, e));

@@ -25,20 +25,29 @@ describe("the desktop shell's notice", () => {
 });
 
 describe("the desktop shell's reminders", () => {
-  it("hands the words and start times to the preload's setReminders, on the bridge", async () => {
+  it("hands the words, start times and dose times to the preload's setReminders, on the bridge", async () => {
     const calls: unknown[][] = [];
     const bridge = {
       tag: 'bridge',
-      setReminders(this: { tag: string }, words: unknown, starts: unknown) {
-        calls.push([this.tag, words, starts]);
+      setReminders(this: { tag: string }, words: unknown, starts: unknown, doses: unknown) {
+        calls.push([this.tag, words, starts, doses]);
         return Promise.resolve();
       },
     };
     const remind = desktopReminders({ hale: bridge });
     expect(remind).not.toBeNull();
-    const words = { title: 'Appointment soon', day: 'Within a day', hour: 'Within the hour' };
-    await remind!(words, [1, 2]);
-    expect(calls).toEqual([['bridge', words, [1, 2]]]);
+    const words = {
+      title: 'Appointment soon',
+      day: 'Within a day',
+      hour: 'Within the hour',
+      doseTitle: 'Medicine time',
+      dose: 'Medicine',
+    };
+    const doses = [3, 4];
+    await remind!(words, [1, 2], doses);
+    expect(calls).toEqual([['bridge', words, [1, 2], [3, 4]]]);
+    // Copies: the bridge cannot change the app's list.
+    expect(calls[0]?.[3]).not.toBe(doses);
   });
 
   it('is null in a browser, or on a desktop shell without reminders', () => {

@@ -2,10 +2,14 @@
 // bridge.ts, IPC `hale:notify`). Read without trusting its shape: anything else is "not the desktop".
 export type DesktopNotify = (title: string, body: string) => Promise<void>;
 
-/** The desktop shell's reminders: start times and fixed words handed to its main process (`setReminders`). */
+/**
+ * The desktop shell's reminders: appointments' start times, doses' due times and fixed words handed to its
+ * main process (`setReminders`).
+ */
 export type DesktopReminders = (
-  words: { title: string; day: string; hour: string },
+  words: { title: string; day: string; hour: string; doseTitle: string; dose: string },
   starts: readonly number[],
+  doses: readonly number[],
 ) => Promise<void>;
 
 export const desktopReminders = (host: object): DesktopReminders | null => {
@@ -13,8 +17,8 @@ export const desktopReminders = (host: object): DesktopReminders | null => {
   if (typeof bridge !== 'object' || bridge === null) return null;
   const set: unknown = Reflect.get(bridge, 'setReminders');
   if (typeof set !== 'function') return null;
-  return (words, starts) =>
-    Promise.resolve(Reflect.apply(set, bridge, [words, [...starts]])).then(() => undefined);
+  return (words, starts, doses) =>
+    Promise.resolve(Reflect.apply(set, bridge, [words, [...starts], [...doses]])).then(() => undefined);
 };
 
 export const desktopNotify = (host: object): DesktopNotify | null => {

@@ -17,6 +17,8 @@ import { PageHeader } from '../../ui/page-header';
 import { ScrollTable } from '../../ui/scroll-table';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
+import { planFieldLabel, planValue } from './plan-words';
+import { PlanAims } from './plan-aims';
 
 export function PlanScreen(): ReactNode {
   const { t } = useTranslation();
@@ -109,6 +111,7 @@ function Plan(props: { readonly plan: PlanView }): ReactNode {
               })}
             </Text>
           )}
+          <PlanAims plan={p} />
           {p.provenance.reason !== undefined && (
             <Text size="sm">{t('care.plans.why', { reason: p.provenance.reason })}</Text>
           )}
@@ -135,15 +138,8 @@ function Changes(props: { readonly plan: PlanView }): ReactNode {
     }
   }, [session, p, from, to]);
   const by = usePersonName(diff?.by);
-  const fieldLabel = (f: string): string => t(`care.plans.field.${f}`);
-  const value = (f: string, v: string | undefined): string =>
-    v === undefined
-      ? t('care.plans.notSet')
-      : f === 'status'
-        ? t(`enum.planStatus.${v}`)
-        : f.startsWith('effective')
-          ? formatDate(v)
-          : v;
+  const fieldLabel = (f: string): string => planFieldLabel(t, f);
+  const value = (f: string, v: string | undefined): string => planValue(t, f, v);
   return (
     <Stack gap="xs" component="section" aria-labelledby="plan-changes">
       <Title order={2} size="h4" id="plan-changes">

@@ -4,16 +4,16 @@
  * after a revocation, how far it got: access cut on the server, then the records re-keyed.
  */
 import { useState, type ReactNode } from 'react';
-import { Alert, Badge, Button, Group, Loader, Modal, Paper, Stack, Text, ThemeIcon } from '@mantine/core';
+import { Badge, Button, Group, Loader, Paper, Stack, Text, ThemeIcon } from '@mantine/core';
 import { IconCheck, IconClockHour4 } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import type { GrantState, GrantView } from '@hale/client';
 import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
-import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
 import { streamLabel } from '../streams';
-import { useHaleSession } from '@hale/react';
+import { inForce } from './grant-state';
+import { RevokeModal } from './revoke-modal';
 
 export const STATE_COLOR: Record<GrantState, string> = {
   active: 'green',
@@ -25,37 +25,13 @@ export const STATE_COLOR: Record<GrantState, string> = {
   expired: 'gray',
 };
 
-export const inForce = (g: GrantView): boolean =>
-  g.state === 'active' || g.state === 'expiring' || g.state === 'not-started';
-
-const isPending = (e: unknown): boolean => typeof e === 'object' && e !== null && 'revocationPending' in e;
-
 export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
   const { t } = useTranslation();
-  const session = useHaleSession();
   const g = props.grant;
   const name = usePersonName(g.grant.granteeId);
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const ended = g.state === 'revoked' || g.state === 'expired' || g.state === 'rotation-in-progress';
   const revoked = g.revokedAt !== undefined || g.state === 'revocation-pending';
-
-  const revoke = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
-      await session.consent.revoke(g.grant.grantId);
-      setAsking(false);
-    } catch (e) {
-      // Kept on this device and sent when it is back online: listed as pending, not a failure.
-      if (isPending(e)) setAsking(false);
-      else setError(careErrorText(t, e));
-    } finally {
-      setBusy(false);
-      session.consent.refresh();
-    }
-  };
 
   return (
     <Paper withBorder p="md" data-testid="grant-card" data-state={g.state} data-grant-id={g.grant.grantId}>
@@ -109,30 +85,12 @@ export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
           </Group>
         )}
       </Stack>
-      <Modal
+      <RevokeModal
         opened={asking}
+        name={name}
+        grantIds={[g.grant.grantId]}
         onClose={() => setAsking(false)}
-        title={t('care.sharing.revokeTitle', { name })}
-        closeButtonProps={{ 'aria-label': t('common.close') }}
-      >
-        <Stack>
-          <Text data-testid="revocation-notice">{t('care.sharing.revocationNotice')}</Text>
-          <Text size="sm">{t('care.sharing.revocationKeepsName')}</Text>
-          {error !== null && (
-            <Alert color="red" role="alert">
-              {error}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setAsking(false)}>
-              {t('common.cancel')}
-            </Button>
-            <Button color="red" loading={busy} onClick={() => void revoke()}>
-              {t('care.sharing.revokeConfirm')}
-            </Button>
-          </Group>
-        </Stack>
-      </Modal>
+      />
     </Paper>
   );
 }

@@ -1,7 +1,8 @@
 /**
  * Share with a clinician (`/care/sharing/new`, `?invite=…` from a link, `?to=<account>` from another screen):
- * four steps — the clinician; their key compared (skipped when an invite checked it); what to share (per
- * record kind: read, or read and write), until when and why; a review, then the grant.
+ * four steps — the clinician; their key compared (skipped when an invite checked it); what the sharing is
+ * for (a preset the person may adjust per record kind: read, or read and write), until when and why; a
+ * review in plain words (what they will see and can do, until when), then the grant.
  *
  * Invariants: nothing is granted before the review's button; what the person chose is kept in memory for
  * the session (leaving the screen or a refused grant loses nothing; a lock forgets it with the keys).
@@ -10,11 +11,10 @@
  */
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Paper, Stack, Stepper, Table, Text } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router';
 import { isHaleError, type HaleSession } from '@hale/client';
-import { formatDate } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
@@ -22,6 +22,7 @@ import { streamLabel } from '../streams';
 import { ChooseStep, type Chosen } from './choose-step';
 import { CompareStep } from './compare-step';
 import { ScopeStep } from './scope-step';
+import { SharePreview } from './share-preview';
 import { EMPTY_FORM, endsAt, grantRequestOf, scopeOf, type ShareForm } from './scope';
 import { useHaleSession } from '@hale/react';
 
@@ -122,7 +123,7 @@ function ReviewStep(props: {
     try {
       await session.consent.grant(grantRequestOf(props.chosen.accountId, props.form));
       forgetShareDraft(session);
-      notifications.show({ color: 'green', message: t('care.share.done', { name }) });
+      tell({ color: 'green', message: t('care.share.done', { name }) });
       void navigate('/care/sharing');
     } catch (e) {
       if (isHaleError(e, 'KEY_CHANGED')) props.onKeyChanged();
@@ -142,6 +143,7 @@ function ReviewStep(props: {
               {props.chosen.fromInvite ? t('care.share.checkedByInvite') : t('care.share.checkedByYou')}
             </Badge>
           </Group>
+          <SharePreview name={name} scope={scope} end={end} />
           <Table>
             <Table.Thead>
               <Table.Tr>
@@ -158,11 +160,6 @@ function ReviewStep(props: {
               ))}
             </Table.Tbody>
           </Table>
-          <Text size="sm">
-            {end === null
-              ? ''
-              : t('care.share.reviewUntil', { when: formatDate(new Date(end).toISOString()) })}
-          </Text>
           <Text size="sm">{t('care.sharing.purposeIs', { purpose: props.form.purpose.trim() })}</Text>
           <Text size="sm" c="dimmed">
             {t('care.share.reviewNote')}

@@ -1,6 +1,7 @@
-// Sharing, step 3: per record kind none, read, or read and write; until when; why. Problems said at the
-// field (scope.ts), before anything is sent. Without the profile shared, the person is told the clinician
-// sees a short code, not a name.
+// Sharing, step 3: first what the sharing is for (a preset of kinds, access and duration, scope.ts
+// `USE_PRESETS`), then per record kind none, read, or read and write; until when; why; a plain preview of
+// what the clinician will see and can do. Problems said at the field (scope.ts), before anything is sent.
+// Without the profile shared, the person is told the clinician sees a short code, not a name.
 import { useState, type ReactNode } from 'react';
 import {
   Alert,
@@ -8,6 +9,7 @@ import {
   Group,
   NativeSelect,
   Paper,
+  Radio,
   SimpleGrid,
   Stack,
   Text,
@@ -15,9 +17,22 @@ import {
   Title,
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { SHARED_KINDS, streamLabel } from '../streams';
+import { streamLabel } from '../streams';
 import { usePersonName } from '../people';
-import { EXPIRIES, formProblems, type Expiry, type Level, type ShareForm } from './scope';
+import {
+  CHOSEN_KINDS,
+  endsAt,
+  EXPIRIES,
+  formProblems,
+  scopeOf,
+  USES,
+  withUse,
+  type Expiry,
+  type Level,
+  type ShareForm,
+  type Use,
+} from './scope';
+import { SharePreview } from './share-preview';
 
 export function ScopeStep(props: {
   readonly accountId: string;
@@ -31,18 +46,49 @@ export function ScopeStep(props: {
   const [tried, setTried] = useState(false);
   const problems = tried ? formProblems(form, Date.now()) : {};
   const levels: Level[] = ['none', 'read', 'write'];
+  const purposeWords = (use: Use): string => (use === 'other' ? '' : t(`care.share.usePurpose.${use}`));
   return (
     <Stack>
+      <Radio.Group
+        id="share-use"
+        label={
+          <Title order={2} size="h4" component="span">
+            {t('care.share.useTitle')}
+          </Title>
+        }
+        value={form.use ?? ''}
+        onChange={(value) => onChange(withUse(form, value as Use, purposeWords))}
+      >
+        <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs" mt="xs">
+          {USES.map((use) => (
+            <Radio.Card key={use} value={use} p="sm" radius="md" data-testid={`share-use-${use}`}>
+              <Group wrap="nowrap" align="flex-start" gap="sm">
+                <Radio.Indicator mt={2} />
+                {/* Spans: a button holds phrasing content only. */}
+                <Text component="span" display="block">
+                  <Text component="span" display="block" fw={600} size="sm">
+                    {t(`care.share.use.${use}`)}
+                  </Text>
+                  <Text component="span" display="block" size="xs" c="dimmed">
+                    {t(`care.share.useHint.${use}`)}
+                  </Text>
+                </Text>
+              </Group>
+            </Radio.Card>
+          ))}
+        </SimpleGrid>
+      </Radio.Group>
       <Title order={2} size="h4">
         {t('care.share.whatWith', { name })}
       </Title>
       <Paper withBorder p="md">
         <Stack gap="sm">
           <Text size="sm" c="dimmed">
+            {form.use !== null && form.use !== 'other' ? `${t('care.share.adjust')} ` : ''}
             {t('care.share.levelsExplain')}
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }} spacing="sm" verticalSpacing="xs">
-            {SHARED_KINDS.map((kind) => (
+            {CHOSEN_KINDS.map((kind) => (
               <NativeSelect
                 key={kind}
                 id={`share-${kind}`}
@@ -97,6 +143,7 @@ export function ScopeStep(props: {
         error={problems.purpose === undefined ? undefined : t(problems.purpose)}
         onChange={(e) => onChange({ ...form, purpose: e.currentTarget.value })}
       />
+      <SharePreview name={name} scope={scopeOf(form)} end={endsAt(form, Date.now())} />
       <Group>
         <Button
           onClick={() => {

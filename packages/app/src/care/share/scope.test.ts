@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_FORM, formProblems, grantRequestOf } from './scope';
+import { EMPTY_FORM, formProblems, grantRequestOf, preview, scopeOf, USE_PRESETS, withUse } from './scope';
 
 const NOW = Date.parse('2026-03-01T10:00:00Z');
 
@@ -50,5 +50,60 @@ describe('the share form', () => {
     const dated = grantRequestOf('P', { ...form, expiry: 'date', until: '2099-01-01' });
     expect(dated.durationMs).toBeUndefined();
     expect(new Date(dated.expiresAt ?? '').getDate()).toBe(1);
+  });
+
+  const words = (use: string): string => `words of ${use}`;
+
+  it('a use fills its preset of kinds and duration and its words, which the person may change', () => {
+    const ongoing = withUse(EMPTY_FORM, 'ongoing', words);
+    expect(ongoing.use).toBe('ongoing');
+    expect(ongoing.levels).toEqual(USE_PRESETS.ongoing.levels);
+    expect(ongoing.expiry).toBe('365d');
+    expect(ongoing.purpose).toBe('words of ongoing');
+    expect(formProblems(ongoing, NOW)).toEqual({});
+    // Another use replaces the preset and the words it wrote, but not words of the person's own.
+    const look = withUse(ongoing, 'look', words);
+    expect(look.levels).toEqual(USE_PRESETS.look.levels);
+    expect(look.purpose).toBe('words of look');
+    expect(withUse({ ...ongoing, purpose: 'my diabetes' }, 'visit', words).purpose).toBe('my diabetes');
+    // "Something else" keeps the choices as they were, and no preset words.
+    const other = withUse(ongoing, 'other', words);
+    expect(other.levels).toEqual(ongoing.levels);
+    expect(other.purpose).toBe('');
+    // Adjusted after the preset: the change is what is granted.
+    const adjusted = { ...ongoing, levels: { ...ongoing.levels, message: 'none' as const } };
+    expect(scopeOf(adjusted).some((s) => s.type === 'message')).toBe(false);
+  });
+
+  it('note signatures go with notes, at their access', () => {
+    const notes = { ...EMPTY_FORM, levels: { note: 'write' as const }, purpose: 'x' };
+    expect(scopeOf(notes)).toEqual([
+      { type: 'note', access: 'write' },
+      { type: 'note-signature', access: 'write' },
+    ]);
+    expect(scopeOf({ ...notes, levels: { note: 'read' } })).toContainEqual({
+      type: 'note-signature',
+      access: 'read',
+    });
+    // Chosen apart, signatures alone are not granted.
+    expect(scopeOf({ ...notes, levels: { 'note-signature': 'write' } })).toEqual([]);
+  });
+
+  it('previews what the clinician sees and can do, in chart order', () => {
+    const form = withUse(EMPTY_FORM, 'ongoing', words);
+    const p = preview(scopeOf(form));
+    expect(p.sees).toContain('allergy');
+    expect(p.sees).not.toContain('note-signature');
+    expect(p.can).toEqual(expect.arrayContaining(['message', 'book', 'plans', 'notes', 'visits']));
+    expect(p.addsTo).toEqual(['lab-result']);
+    expect(preview(scopeOf(withUse(EMPTY_FORM, 'look', words)))).toMatchObject({ can: [], addsTo: [] });
+    expect(preview([])).toEqual({ sees: [], can: [], addsTo: [] });
+    // Notes to read and signatures to write: they co-sign.
+    expect(
+      preview([
+        { type: 'note', access: 'read' },
+        { type: 'note-signature', access: 'write' },
+      ]),
+    ).toEqual({ sees: ['note'], can: ['sign'], addsTo: [] });
   });
 });

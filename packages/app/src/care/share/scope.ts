@@ -1,14 +1,26 @@
-// What a patient chooses to share, as the form keeps it, and the grant request it makes. Pure: the form's
-// checks (at least one kind, a purpose, an end in the future) are said at the field before the library's.
+/**
+ * What a patient chooses to share, as the form keeps it, and the grant request it makes. Pure.
+ *
+ * - A use (`USES`) is a preset of kinds, access and duration the person may then adjust; "other" is none.
+ * - Note signatures follow Notes: they are not chosen apart (a clinician who writes notes signs them).
+ * - The form's checks (at least one kind, a purpose, an end in the future) are said at the field before
+ *   the library's; `preview` says in words what the clinician will see and be able to do.
+ */
 import type { GrantRequest } from '@hale/client';
 import type { StreamType } from '@hale/model';
 import { SHARED_KINDS } from '../streams';
 
 export type Level = 'none' | 'read' | 'write';
-export const EXPIRIES = ['1d', '7d', '30d', '90d', '365d', 'date'] as const;
+export const EXPIRIES = ['1d', '3d', '7d', '30d', '90d', '365d', 'date'] as const;
 export type Expiry = (typeof EXPIRIES)[number];
 
+/** What the sharing is for: each a preset (`USE_PRESETS`); "other" leaves the choice to the person. */
+export const USES = ['ongoing', 'visit', 'second-opinion', 'look', 'other'] as const;
+export type Use = (typeof USES)[number];
+
 export interface ShareForm {
+  /** The use chosen; null before the first choice. */
+  readonly use: Use | null;
   readonly levels: Readonly<Partial<Record<StreamType, Level>>>;
   readonly expiry: Expiry;
   /** YYYY-MM-DD, for `expiry: 'date'`: access ends at the end of that day, this device's time. */
@@ -16,10 +28,72 @@ export interface ShareForm {
   readonly purpose: string;
 }
 
-export const EMPTY_FORM: ShareForm = { levels: {}, expiry: '30d', until: '', purpose: '' };
+export const EMPTY_FORM: ShareForm = { use: null, levels: {}, expiry: '30d', until: '', purpose: '' };
 
 const DAY = 24 * 3_600_000;
-const DAYS: Record<Exclude<Expiry, 'date'>, number> = { '1d': 1, '7d': 7, '30d': 30, '90d': 90, '365d': 365 };
+const DAYS: Record<Exclude<Expiry, 'date'>, number> = {
+  '1d': 1,
+  '3d': 3,
+  '7d': 7,
+  '30d': 30,
+  '90d': 90,
+  '365d': 365,
+};
+
+/** The kinds a person chooses one by one (note signatures go with notes). */
+export const CHOSEN_KINDS: readonly StreamType[] = SHARED_KINDS.filter((k) => k !== 'note-signature');
+
+/** What a clinician reads to care for the person: who they are and their history. */
+const HISTORY: readonly StreamType[] = [
+  'profile',
+  'emergency-contact',
+  'allergy',
+  'condition',
+  'medication',
+  'immunization',
+  'lab-result',
+  'procedure',
+  'family-history',
+  'document',
+];
+const read = (kinds: readonly StreamType[]): Partial<Record<StreamType, Level>> =>
+  Object.fromEntries(kinds.map((k) => [k, 'read']));
+const write = (kinds: readonly StreamType[]): Partial<Record<StreamType, Level>> =>
+  Object.fromEntries(kinds.map((k) => [k, 'write']));
+
+/** Each use's kinds and access, and how long. */
+export const USE_PRESETS: Readonly<
+  Record<Exclude<Use, 'other'>, { levels: Partial<Record<StreamType, Level>>; expiry: Expiry }>
+> = {
+  ongoing: {
+    levels: {
+      ...read(HISTORY),
+      ...write(['lab-result', 'treatment-plan', 'appointment', 'message', 'encounter', 'note']),
+    },
+    expiry: '365d',
+  },
+  visit: {
+    levels: { ...read(HISTORY), ...write(['appointment', 'message', 'encounter', 'note']) },
+    expiry: '7d',
+  },
+  'second-opinion': {
+    levels: { ...read(HISTORY), ...read(['treatment-plan', 'note']), ...write(['message']) },
+    expiry: '30d',
+  },
+  look: { levels: read(HISTORY), expiry: '3d' },
+};
+
+/**
+ * The form with `use` chosen: its preset's kinds and duration (other: as they were); the purpose becomes
+ * the use's words (`words`) unless the person wrote their own.
+ */
+export const withUse = (form: ShareForm, use: Use, words: (use: Use) => string): ShareForm => {
+  const ownPurpose = form.purpose.trim() !== '' && !USES.some((u) => words(u) === form.purpose.trim());
+  const purpose = ownPurpose ? form.purpose : use === 'other' ? '' : words(use);
+  if (use === 'other') return { ...form, use, purpose };
+  const preset = USE_PRESETS[use];
+  return { ...form, use, levels: { ...preset.levels }, expiry: preset.expiry, purpose };
+};
 
 export type FormErrors = Partial<Record<'scope' | 'until' | 'purpose', string>>;
 
@@ -44,11 +118,41 @@ const endOfDay = (date: string): number | null => {
   return Number.isNaN(end) ? null : end;
 };
 
+/** The grant's scope, in chart order; note signatures at the level of notes. */
 export const scopeOf = (form: ShareForm): GrantRequest['scope'] =>
   SHARED_KINDS.flatMap((type) => {
-    const level = form.levels[type] ?? 'none';
+    const level = form.levels[type === 'note-signature' ? 'note' : type] ?? 'none';
     return level === 'none' ? [] : [{ type: type as GrantRequest['scope'][number]['type'], access: level }];
   });
+
+/** What a clinician may do beyond reading, each said in words (`care.share.can.<what>`). */
+export const ABILITIES = ['message', 'book', 'plans', 'notes', 'sign', 'visits'] as const;
+export type Ability = (typeof ABILITIES)[number];
+const ABILITY_OF: Partial<Record<StreamType, Ability>> = {
+  message: 'message',
+  appointment: 'book',
+  'treatment-plan': 'plans',
+  note: 'notes',
+  encounter: 'visits',
+};
+
+/**
+ * The plain preview of a scope: the kinds the clinician will see (note signatures said with notes), what
+ * they can do, and the kinds they may add to beyond those abilities.
+ */
+export const preview = (
+  scope: GrantRequest['scope'],
+): { sees: StreamType[]; can: Ability[]; addsTo: StreamType[] } => {
+  const sees = scope.map((s) => s.type as StreamType).filter((t) => t !== 'note-signature');
+  const writes = scope.filter((s) => s.access === 'write' && s.type !== 'note-signature');
+  const granted = new Set(writes.flatMap((s) => ABILITY_OF[s.type as StreamType] ?? []));
+  // Signatures without notes to write: they co-sign what others wrote.
+  if (!granted.has('notes') && scope.some((s) => s.type === 'note-signature' && s.access === 'write'))
+    granted.add('sign');
+  const can = ABILITIES.filter((a) => granted.has(a));
+  const addsTo = writes.map((s) => s.type as StreamType).filter((t) => ABILITY_OF[t] === undefined);
+  return { sees, can, addsTo };
+};
 
 export const grantRequestOf = (granteeId: string, form: ShareForm): GrantRequest => ({
   granteeId,

@@ -1,6 +1,7 @@
 /**
  * Sharing (`/care/sharing`): the grants this account gave, in force first (active, ending soon, not yet
- * started), then those ended (revoked, expired) with how far their re-keying got; a way to share anew.
+ * started), then those ended (revoked, expired) with how far their re-keying got; a way to share anew;
+ * above them, each co-signature that waits for the patient's permission (cosign-share-screen.tsx).
  * The list is the library's `consent.grants` (read again after every grant and revoke, and every minute).
  */
 import type { ReactNode } from 'react';
@@ -10,7 +11,9 @@ import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { useGrants } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
-import { GrantCard, inForce } from './grant-card';
+import { GrantCard } from './grant-card';
+import { inForce } from './grant-state';
+import { CosignAsks } from './cosign-share-screen';
 
 export function SharingScreen(): ReactNode {
   const { t } = useTranslation();
@@ -31,6 +34,7 @@ export function SharingScreen(): ReactNode {
       <Text c="dimmed" size="sm" maw={720}>
         {t('care.sharing.intro')}
       </Text>
+      <CosignAsks />
       <Stack gap="sm" component="section" aria-labelledby="grants-current">
         <Title order={2} size="h4" id="grants-current">
           {t('care.sharing.current')}

@@ -100,7 +100,9 @@ export function CardFace(props: {
             <Table.Tbody>
               {allergies.map((a) => (
                 <Table.Tr key={a.id}>
-                  <Table.Td fw={700}>{a.substance}</Table.Td>
+                  <Table.Th scope="row" fw={700}>
+                    {a.substance}
+                  </Table.Th>
                   <Table.Td>{a.reaction ?? ''}</Table.Td>
                   {/* As wide as its word (the badge's label clips by default, which let the column shrink to a dot). */}
                   <Table.Td style={{ width: '1%', whiteSpace: 'nowrap' }}>
@@ -154,7 +156,9 @@ export function CardFace(props: {
             <Table.Tbody>
               {medications.map((m) => (
                 <Table.Tr key={m.id}>
-                  <Table.Td fw={700}>{m.name}</Table.Td>
+                  <Table.Th scope="row" fw={700}>
+                    {m.name}
+                  </Table.Th>
                   <Table.Td>{[m.dose, m.frequency, m.route].filter(Boolean).join(' · ')}</Table.Td>
                 </Table.Tr>
               ))}
@@ -173,7 +177,9 @@ export function CardFace(props: {
             <Table.Tbody>
               {conditions.map((c) => (
                 <Table.Tr key={c.id}>
-                  <Table.Td fw={700}>{c.name}</Table.Td>
+                  <Table.Th scope="row" fw={700}>
+                    {c.name}
+                  </Table.Th>
                   <Table.Td>
                     {c.onsetDate === undefined ? '' : t('emergency.since', { when: date(c.onsetDate) })}
                   </Table.Td>

@@ -1,5 +1,6 @@
 /**
- * The emergency card (`/emergency`): who the patient is, blood type, allergies, active medications, active
+ * The emergency card (`/emergency`): who the patient is, blood type, allergies (most dangerous first:
+ * allergy-order.ts), active medications, active
  * conditions and who to call (card-face.tsx), from this device's store (offline too), printable on one page
  * (the print stylesheet hides the app's frame; the card is laid out to fit A4 or Letter). With a card QR
  * made in this session (emergency-link.tsx), the QR prints on the card; below the card (not printed), the
@@ -16,6 +17,7 @@ import { IconPrinter } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
+import { byDanger } from './allergy-order';
 import { dayjs } from '../../boot/dayjs';
 import { useApp } from '../../boot/app-state';
 import type { Language } from '../../boot/settings';
@@ -55,7 +57,7 @@ export function EmergencyCardScreen(): ReactNode {
   const content: CardContent = {
     profile,
     age: profile?.birthDate === undefined ? undefined : dayjs().diff(dayjs(profile.birthDate), 'year'),
-    allergies: allAllergies.filter((a) => a.record.active).map((a) => a.record),
+    allergies: byDanger(allAllergies.filter((a) => a.record.active).map((a) => a.record)),
     medications: allMedications.filter((m) => m.record.active).map((m) => m.record),
     conditions: allConditions.filter((c) => isActiveCondition(c.record)).map((c) => c.record),
     contacts: contacts.map((c) => c.record),

@@ -1,9 +1,10 @@
 /**
- * Home (`/`): what matters now, from this device's store. Allergies, active problems, active medications, upcoming
- * appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
- * awaiting acknowledgement; problems, when there are any, first.
+ * Home (`/`): what matters now, from this device's store. Problems, when there are any, first; then the next
+ * steps, ranked (next-steps.ts), first at every width; then allergies, active problems, active medications,
+ * upcoming appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
+ * awaiting acknowledgement.
  */
-import { useEffect, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import {
   Alert,
   Anchor,
@@ -19,7 +20,15 @@ import {
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
-import { useQuarantine, useRecords, useSyncIssues, useUnsent, useHaleSession } from '@hale/react';
+import {
+  useAccessLog,
+  useGrants,
+  useQuarantine,
+  useRecords,
+  useSyncIssues,
+  useUnsent,
+  useHaleSession,
+} from '@hale/react';
 import { openingScreenDrawn } from '../../boot/opening-screen';
 import { formatDate } from '../../records/format';
 import { flagIn, parseRange } from '../labs/range';
@@ -27,6 +36,10 @@ import { useLatestLabs } from './latest-labs';
 import { problemIssues } from '../problems/describe';
 import { isActiveCondition, labValueText } from '../../records/clinical';
 import { threadPath } from '../../care/messages/paths';
+import { nextSteps } from './next-steps';
+import { NextStepsCard, WeeklyAccess } from './next-steps-card';
+import { accessStory, weekOf } from '../../care/access/story';
+import { holdersOf } from '../../care/share/grant-state';
 
 function Card(props: {
   readonly title: string;
@@ -89,6 +102,10 @@ export function HomeScreen(): ReactNode {
   const latestLabs = labs.items;
   const messages = useRecords('Message', {});
   const plans = useRecords('TreatmentPlan', {});
+  const immunizations = useRecords('Immunization', {});
+  const encounters = useRecords('Encounter', {});
+  // Enough to tell whether a plan's re-check was done: the newest results by the day they were taken.
+  const recentLabs = useRecords('LabResult', { sort: 'clinical', limit: 200 });
   const issues = useSyncIssues();
   const quarantine = useQuarantine();
   const unsent = useUnsent();
@@ -104,11 +121,35 @@ export function HomeScreen(): ReactNode {
   const problems = problemIssues(issues).length + quarantine.length + unsent.length;
   const loading =
     labs.loading ||
-    [allergyPage, medicationPage, conditionPage, appointments, messages, plans].some(
-      (p) => p.loading === true,
-    );
+    [
+      allergyPage,
+      medicationPage,
+      conditionPage,
+      appointments,
+      messages,
+      plans,
+      immunizations,
+      encounters,
+    ].some((p) => p.loading === true);
+  const steps = nextSteps(
+    {
+      immunizations: immunizations.items,
+      plans: plans.items,
+      appointments: appointments.items,
+      encounters: encounters.items,
+      labs: recentLabs.items.map((l) => l.record),
+      empty:
+        latestLabs.length === 0 &&
+        [allergyPage, medicationPage, conditionPage, immunizations].every((p) => p.total === 0),
+    },
+    Date.now(),
+  );
+  // The week's access is read once the home is drawn (it asks the audit log), for a patient's own chart.
+  const [drawn, setDrawn] = useState(false);
   useEffect(() => {
-    if (!loading) openingScreenDrawn();
+    if (loading) return;
+    openingScreenDrawn();
+    setDrawn(true);
   }, [loading]);
 
   return (
@@ -128,6 +169,11 @@ export function HomeScreen(): ReactNode {
           </Button>
         </Alert>
       )}
+      <NextStepsCard
+        steps={steps}
+        loading={loading}
+        extra={drawn && session.account.role === 'patient' ? <WeekAccess /> : null}
+      />
       <SimpleGrid cols={{ base: 1, md: 2, xl: 3 }}>
         <Card
           title={t('kinds.allergies.title')}
@@ -294,4 +340,12 @@ export function HomeScreen(): ReactNode {
       </SimpleGrid>
     </Stack>
   );
+}
+
+function WeekAccess(): ReactNode {
+  const access = useAccessLog();
+  const holders = holdersOf(useGrants());
+  if (access === null) return null;
+  const lines = accessStory(access.records, (actor) => holders.has(actor));
+  return <WeeklyAccess week={weekOf(lines, Date.now())} />;
 }

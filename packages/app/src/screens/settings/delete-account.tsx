@@ -8,7 +8,7 @@
  */
 import { useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { IconTrash } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
@@ -59,7 +59,7 @@ export function DeleteAccount(): ReactNode {
     await dropDatabases(ids).catch(() => undefined);
     // Signing out clears the chart's notices; this one is about the account gone, so it comes after.
     await app.signOut();
-    notifications.show({
+    tell({
       color: 'teal',
       role: 'status',
       message: t('deleteAccount.done'),

@@ -175,6 +175,8 @@ export const workspaceEn = {
     saved: 'Lab result saved in the patient’s chart.',
     corrected: 'Correction saved as a new version.',
     trends: 'Trends',
+    trend: { up: '↑ from {{from}}', down: '↓ from {{from}}', same: '= as before' },
+    trendSaid: { up: 'Up from {{from}}', down: 'Down from {{from}}', same: 'The same as before' },
     shown: '{{shown}} of {{total}} results shown',
     more: 'Show more',
     partFlag: '{{part}}: {{flag}}',

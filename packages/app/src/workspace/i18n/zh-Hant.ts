@@ -171,6 +171,8 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     saved: '檢驗結果已存入病人的病歷。',
     corrected: '更正已存為新版本。',
     trends: '趨勢',
+    trend: { up: '↑ 前次 {{from}}', down: '↓ 前次 {{from}}', same: '= 與前次相同' },
+    trendSaid: { up: '比前次 {{from}} 上升', down: '比前次 {{from}} 下降', same: '與前次相同' },
     shown: '已顯示 {{total}} 筆結果中的 {{shown}} 筆',
     more: '顯示更多',
     partFlag: '{{part}}數值{{flag}}',

@@ -7,7 +7,7 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
 import { useForm } from '@mantine/form';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { StoredRecord } from '@hale/client';
@@ -93,7 +93,7 @@ function LabForm(props: { readonly stored?: StoredRecord<'LabResult'> }): ReactN
         id = stored.id;
       }
       void dropDraft(session, draftKey);
-      notifications.show({
+      tell({
         color: 'teal',
         message: t(correcting ? 'workspace.lab.corrected' : 'workspace.lab.saved'),
         closeButtonProps: { 'aria-label': t('common.close') },

@@ -1,11 +1,12 @@
 /**
  * A chart's lab results in the workspace (`…/chart/labs`): newest first, each with its value and unit, its
- * reference range and a High or Low mark where it lies outside it (lab-flags.ts), when it was taken and its
+ * reference range and a High or Low mark where it lies outside it (lab-flags.ts), which way it moved from the
+ * test's result before it in the list (lab-trend.ts), when it was taken and its
  * status; the way to the trends (`…/chart/labs/trends`) and, where the grant lets this clinician write, to
  * enter a result. Read a page at a time (PAGE results more on request), so a long chart opens at once.
  */
 import { useState, type ReactNode } from 'react';
-import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
 import { IconChartLine, IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
@@ -19,8 +20,11 @@ import { ScrollTable } from '../../ui/scroll-table';
 import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { outOfRange } from './lab-flags';
+import { trendsOf, type Trend } from './lab-trend';
 
 const PAGE = 50;
+/** An earlier value as a person reads it: at most three decimals. */
+const number = (n: number): string => String(Math.round(n * 1000) / 1000);
 
 export function LabListScreen(): ReactNode {
   const { t } = useTranslation();
@@ -30,6 +34,7 @@ export function LabListScreen(): ReactNode {
   const [limit, setLimit] = useState(PAGE);
   const page = useRecords('LabResult', { patientId, sort: 'clinical', limit });
   const title = t('kinds.labs.title');
+  const trends = trendsOf(page.items.map((i) => i.record));
   return (
     <Stack>
       <PageHeader
@@ -73,7 +78,12 @@ export function LabListScreen(): ReactNode {
               </Table.Thead>
               <Table.Tbody>
                 {page.items.map(({ record }) => (
-                  <LabRow key={record.id} lab={record} to={`${base}/labs/${record.id}`} />
+                  <LabRow
+                    key={record.id}
+                    lab={record}
+                    to={`${base}/labs/${record.id}`}
+                    trend={trends.get(record.id)}
+                  />
                 ))}
               </Table.Tbody>
             </Table>
@@ -94,7 +104,11 @@ export function LabListScreen(): ReactNode {
   );
 }
 
-function LabRow(props: { readonly lab: RecordOf<'LabResult'>; readonly to: string }): ReactNode {
+function LabRow(props: {
+  readonly lab: RecordOf<'LabResult'>;
+  readonly to: string;
+  readonly trend: Trend | undefined;
+}): ReactNode {
   const { t } = useTranslation();
   const { lab } = props;
   const flags = outOfRange(lab);
@@ -111,6 +125,22 @@ function LabRow(props: { readonly lab: RecordOf<'LabResult'>; readonly to: strin
           <Text size="sm" fw={flags.length > 0 ? 700 : undefined} td={withdrawn ? 'line-through' : undefined}>
             {labValueText(lab)}
           </Text>
+          {props.trend !== undefined && (
+            <Text
+              component="span"
+              size="xs"
+              c="dimmed"
+              data-testid="lab-trend"
+              data-direction={props.trend.direction}
+            >
+              <span aria-hidden>
+                {t(`workspace.lab.trend.${props.trend.direction}`, { from: number(props.trend.from) })}
+              </span>
+              <VisuallyHidden>
+                {t(`workspace.lab.trendSaid.${props.trend.direction}`, { from: number(props.trend.from) })}
+              </VisuallyHidden>
+            </Text>
+          )}
           {flags.map((f) => (
             <Badge key={`${f.part ?? ''}${f.flag}`} color="red" variant="filled" size="sm">
               {f.part === undefined

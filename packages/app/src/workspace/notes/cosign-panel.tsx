@@ -4,17 +4,18 @@
  * now, and a new signature is needed). Asking: a clinician found in the directory, for the exact version
  * signed now; that clinician needs the patient's grant on notes to see it.
  */
-import { useEffect, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, NativeSelect, Stack, Text } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { IconSend } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import type { CosignStatus, RecordOf } from '@hale/client';
+import type { RecordOf } from '@hale/client';
 import { useHaleSession, useRecords } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { usePatientChart } from '../patients/chart-context';
 import { clinicianName, ClinicianFinder, useClinicianNames, type FoundClinician } from '../people';
 import { Card, errorText } from '../ui';
+import { useCosignStatus } from './cosign-status';
 
 const ROLES = ['attending', 'supervisor', 'consultant'] as const;
 
@@ -28,24 +29,13 @@ export function CosignPanel(props: {
   const { patientId } = usePatientChart();
   const { note } = props;
   const signatures = useRecords('NoteSignature', { patientId });
-  const versions = useRecords('NoteVersion', { patientId });
-  const [status, setStatus] = useState<CosignStatus | null>(null);
+  const status = useCosignStatus(note, patientId);
   const [asking, setAsking] = useState(false);
   const [chosen, setChosen] = useState<FoundClinician | null>(null);
   const [role, setRole] = useState<(typeof ROLES)[number]>('attending');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useClinicianNames(signatures.items.map((s) => s.record.signerId));
-  useEffect(() => {
-    let live = true;
-    session.care.notes.status(note.id).then(
-      (s) => live && setStatus(s),
-      () => live && setStatus(null),
-    );
-    return () => {
-      live = false;
-    };
-  }, [session, note, signatures, versions]);
 
   const ask = async (): Promise<void> => {
     if (chosen === null) return;
@@ -55,7 +45,7 @@ export function CosignPanel(props: {
       await session.care.notes.requestCosign(note.id, chosen.accountId, role);
       setAsking(false);
       setChosen(null);
-      notifications.show({
+      tell({
         color: 'teal',
         message: t('workspace.cosign.asked', { who: chosen.name }),
         closeButtonProps: { 'aria-label': t('common.close') },

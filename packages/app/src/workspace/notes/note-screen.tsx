@@ -7,7 +7,7 @@
  */
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Textarea, Title } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { IconDeviceFloppy, IconFilePlus, IconPencil, IconSignature } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router';
@@ -132,7 +132,7 @@ function Editor(props: {
       await saveDraft(session, current, values);
       void dropDraft(session, draftKey);
       await signNote(session, note, current, canWrite(chart?.grant, 'NoteSignature'));
-      notifications.show({
+      tell({
         color: 'teal',
         message: t('workspace.note.signed', { n: current.versionNumber }),
         closeButtonProps: { 'aria-label': t('common.close') },

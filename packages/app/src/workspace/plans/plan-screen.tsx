@@ -13,7 +13,7 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { IconCheck, IconEdit, IconPlayerPlay } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
@@ -22,6 +22,7 @@ import { useHaleSession, useObserved, useRecord } from '@hale/react';
 import { FieldInput } from '../../records/field-input';
 import { dropDraft, readDraft, saveDraft, type DraftValues } from '../../records/drafts';
 import type { FieldSpec } from '../../records/kinds';
+import { kindDescription } from '@hale/model';
 import { formatDate } from '../../records/format';
 import { recordInput, valuesFromRecord, emptyValues } from '../../records/values';
 import { addRecord, fieldsOf, updateRecord } from '../../records/write';
@@ -32,13 +33,13 @@ import { canWrite, chartBase } from '../patients/grant';
 import { refusalText } from '../form-errors';
 import { Card, errorText, Field } from '../ui';
 import { NotSaved } from '../../ui/not-saved';
+import { planFieldLabel, planValue } from '../../care/plans/plan-words';
+import { PlanAims } from '../../care/plans/plan-aims';
 
-const FIELDS: readonly FieldSpec[] = [
-  { name: 'summary', type: 'text', required: true },
-  { name: 'details', type: 'textarea' },
-  { name: 'effectiveFrom', type: 'date' },
-  { name: 'effectiveTo', type: 'date' },
-];
+/** The plan's form: its kind's fields but the status, which the screen's own buttons set. */
+const FIELDS: readonly FieldSpec[] = (kindDescription('TreatmentPlan').screen?.form ?? []).filter(
+  (f) => f.name !== 'status',
+);
 const SPEC = { fields: FIELDS } as unknown as Parameters<typeof emptyValues>[0];
 const REASON = 'changeReason';
 
@@ -114,7 +115,7 @@ function PlanDetail(props: { readonly stored: StoredRecord<'TreatmentPlan'> }): 
         { status },
         t(status === 'active' ? 'workspace.plan.reasonActivated' : 'workspace.plan.reasonCompleted'),
       );
-      notifications.show({
+      tell({
         color: 'teal',
         message: t(status === 'active' ? 'workspace.plan.activated' : 'workspace.plan.completed'),
         closeButtonProps: { 'aria-label': t('common.close') },
@@ -203,6 +204,7 @@ function PlanDetail(props: { readonly stored: StoredRecord<'TreatmentPlan'> }): 
             </Field>
           </SimpleGrid>
           <Field label={t('fields.details')}>{plan.details ?? ''}</Field>
+          <PlanAims plan={plan} />
         </Stack>
       </Paper>
       {diffs.length > 0 && (
@@ -216,7 +218,8 @@ function PlanDetail(props: { readonly stored: StoredRecord<'TreatmentPlan'> }): 
                 </Text>
                 {d.changes.map((c) => (
                   <Text key={c.field} size="sm" style={{ whiteSpace: 'pre-wrap' }}>
-                    <b>{t(`fields.${c.field}`)}:</b> {c.before ?? '—'} → {c.after ?? '—'}
+                    <b>{planFieldLabel(t, c.field)}:</b> {planValue(t, c.field, c.before)} →{' '}
+                    {planValue(t, c.field, c.after)}
                   </Text>
                 ))}
               </div>
@@ -287,7 +290,7 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
         id = plan.id;
       }
       void dropDraft(session, draftKey);
-      notifications.show({
+      tell({
         color: 'teal',
         message: t('workspace.plan.saved'),
         closeButtonProps: { 'aria-label': t('common.close') },
@@ -300,6 +303,11 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
     }
   };
   const back = plan === undefined ? base : `${base}/plans/${plan.id}`;
+  /** The form's input for a field of FIELDS, by name. */
+  const input = (name: string): ReactNode => {
+    const field = FIELDS.find((f) => f.name === name);
+    return field === undefined ? null : <FieldInput field={field} form={form} />;
+  };
   return (
     <Stack maw={860}>
       <PageHeader
@@ -315,12 +323,22 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
         <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
           <Stack>
             <NotSaved failure={failure} />
-            <FieldInput field={FIELDS[0]!} form={form} />
+            {input('summary')}
             <SimpleGrid cols={{ base: 1, sm: 2 }}>
-              <FieldInput field={FIELDS[2]!} form={form} />
-              <FieldInput field={FIELDS[3]!} form={form} />
+              {input('effectiveFrom')}
+              {input('effectiveTo')}
             </SimpleGrid>
-            <FieldInput field={FIELDS[1]!} form={form} />
+            {input('details')}
+            <SimpleGrid cols={{ base: 1, sm: 3 }}>
+              {input('goal.testName')}
+              {input('goal.testCode')}
+              {input('goal.target')}
+            </SimpleGrid>
+            <SimpleGrid cols={{ base: 1, sm: 3 }}>
+              {input('recheck.testName')}
+              {input('recheck.testCode')}
+              {input('recheck.due')}
+            </SimpleGrid>
             {plan !== undefined && (
               <Textarea
                 id={`field-${REASON}`}

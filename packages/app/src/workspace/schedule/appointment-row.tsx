@@ -5,7 +5,7 @@
  */
 import { useState, type ReactNode } from 'react';
 import { Badge, Button, Group, Modal, NativeSelect, Stack, Text, TextInput, Textarea } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { tell } from '../../ui/notice';
 import { useTranslation } from 'react-i18next';
 import type { AppointmentView } from '@hale/client';
 import { useHaleSession } from '@hale/react';
@@ -75,7 +75,7 @@ export function AppointmentRow(props: {
     try {
       if (what === 'confirm') await session.care.appointments.confirm(r.id);
       else await session.care.appointments.decline(r.id, { reason: 'unavailable' });
-      notifications.show({
+      tell({
         color: 'teal',
         message: t(what === 'confirm' ? 'workspace.schedule.confirmed' : 'workspace.schedule.declined'),
         closeButtonProps: { 'aria-label': t('common.close') },

@@ -12,8 +12,13 @@ import { noteBody } from '../notes/note-actions';
 
 type Lab = RecordOf<'LabResult'>;
 
-const within = (at: string, from: number, to: number): boolean => {
-  const t = Date.parse(at.length === 10 ? `${at}T12:00:00Z` : at);
+const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+/** Whether `at` falls within [from, to]: a day alone by its day (UTC), a month or a year never. */
+export const within = (at: string | undefined, from: number, to: number): boolean => {
+  if (at === undefined || at.length < 10) return false;
+  if (at.length === 10) return at >= dayOf(from) && at <= dayOf(to);
+  const t = Date.parse(at);
   return Number.isFinite(t) && t >= from && t <= to;
 };
 

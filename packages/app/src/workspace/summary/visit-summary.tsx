@@ -17,8 +17,9 @@ import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { usePatientBirthDate } from '../patients/patient-name';
 import { readMyProfile } from '../profile/my-profile';
-import { SOAP } from '../notes/note-actions';
+import { NoteSoap } from '../notes/note-soap';
 import { activePlans, resultsDuring, signedNotesOf } from './visit-content';
+import { SummaryPart as Part } from './summary-part';
 import './visit-summary.css';
 
 export function VisitSummaryScreen(): ReactNode {
@@ -31,21 +32,6 @@ function Loader(props: { readonly id: string }): ReactNode {
   const stored = useRecord<'Encounter'>(props.id);
   if (stored === null) return <Text>{t('records.notFound')}</Text>;
   return <Summary encounter={stored.record} />;
-}
-
-function Part(props: {
-  readonly title: string;
-  readonly children: ReactNode;
-  readonly testId?: string;
-}): ReactNode {
-  return (
-    <Stack gap={4} className="hale-summary-part" data-testid={props.testId}>
-      <Title order={2} size="h4">
-        {props.title}
-      </Title>
-      {props.children}
-    </Stack>
-  );
 }
 
 function Summary(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNode {
@@ -117,17 +103,7 @@ function Summary(props: { readonly encounter: RecordOf<'Encounter'> }): ReactNod
                     when: formatDate(note.updatedAt),
                   })}
                 </Text>
-                {SOAP.map((f) => {
-                  const text = body
-                    .map((v) => v[f] ?? '')
-                    .filter((x) => x.trim() !== '')
-                    .join('\n');
-                  return text === '' ? null : (
-                    <Text key={f} size="sm" style={{ whiteSpace: 'pre-wrap' }}>
-                      <b>{t(`fields.${f}`)}:</b> {text}
-                    </Text>
-                  );
-                })}
+                <NoteSoap body={body} />
               </Stack>
             ))}
           </Part>
