@@ -200,6 +200,8 @@ test('a day off and other hours take slots away; a request declined, another mov
       title: 'Appointment soon',
       day: 'You have an appointment within a day. Open Hale to see it.',
       hour: 'You have an appointment within the hour. Open Hale to see it.',
+      doseTitle: 'Medicine time',
+      dose: 'Time for your medicine. Open Hale to see it.',
     });
     expect(JSON.stringify(await handed(page))).not.toMatch(/prescription|Costa|Knee|morning/);
     await go(doctor, '/workspace/schedule');
