@@ -1,6 +1,6 @@
 // `session.deleteAccount()` through `openHale`, against a real server: the server erases the account, the
 // session closes, this device's store and vault entry are wiped (the app is back at its start), and the
-// account can no longer be joined or unlocked. Offline, it refuses and changes nothing.
+// account can no longer be joined or unlocked; `erased` runs between the erasure and the lock.
 import { describe, expect, it } from 'vitest';
 import { isHaleError } from '@hale/client';
 import { openHaleForTests } from '@hale/client/testing';
@@ -31,8 +31,14 @@ describe('session.deleteAccount', () => {
     });
     const accountId = session.account.accountId;
 
-    const erased = await session.deleteAccount();
+    // `erased` runs after the server erased and before the session locks: the session still reads there.
+    const seen: number[] = [];
+    const erased = await session.deleteAccount({
+      erased: () => seen.push(session.records.list('Allergy').get().total),
+    });
     expect(erased).toMatchObject({ accountId, devices: 1 });
+    expect(seen).toHaveLength(1);
+    expect(() => session.records.list('Allergy')).toThrow();
     expect(await hale.hasAccount()).toBe(false);
     const stored = server.t.store.db
       .prepare('SELECT count(*) AS n FROM accounts WHERE account_id = ?')

@@ -7,7 +7,7 @@
  * | `loading` | a spinner | the vault answered `hasAccount` |
  * | `start` | sign up / add this device | `enter(session)` |
  * | `locked` | the unlock screen, nothing of the chart | `enter(session)` after unlock |
- * | `open` | the chart, below `<HaleProvider>` | `lock()` (on demand or idle), `signOut()` |
+ * | `open` | the chart, below `<HaleProvider>` | `lock()` (on demand or idle), `signOut()`, `release()` |
  * | `failed` | what went wrong opening the app, in words | reload |
  *
  * Invariants: a session exists only in `open`; `lock()` forgets the keys (`session.lock()`) before the
@@ -28,6 +28,7 @@ import {
   useState,
   type ReactNode,
 } from 'react';
+import { flushSync } from 'react-dom';
 import type { Hale, HaleSession } from '@hale/client';
 import { openBrowserHale } from './platform';
 import { readSettings, writeSettings, defaultSettings, type AppSettings } from './settings';
@@ -50,6 +51,8 @@ export interface AppState {
   lock(): Promise<void>;
   /** Closes the session and forgets the account on this device (its vault entry). */
   signOut(): Promise<void>;
+  /** The chart lets go of the session at once (its account was just erased; it locks next). */
+  release(): void;
   /** The `Hale` once the library has loaded (`hale` is null until then). */
   whenHale(): Promise<Hale>;
 }
@@ -164,6 +167,15 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     setPhase('start');
   }, [whenHale]);
 
+  const release = useCallback(() => {
+    // Committed now, not at React's next render: the session locks right after this returns.
+    flushSync(() => {
+      setSession(null);
+      setPhase('loading');
+    });
+    notifications.clean();
+  }, []);
+
   const value = useMemo<AppState>(
     () => ({
       phase,
@@ -177,9 +189,23 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
       enter,
       lock,
       signOut,
+      release,
       whenHale,
     }),
-    [phase, hale, session, settings, failure, syncPaused, updateSettings, enter, lock, signOut, whenHale],
+    [
+      phase,
+      hale,
+      session,
+      settings,
+      failure,
+      syncPaused,
+      updateSettings,
+      enter,
+      lock,
+      signOut,
+      release,
+      whenHale,
+    ],
   );
   return <AppContext.Provider value={value}>{props.children}</AppContext.Provider>;
 }

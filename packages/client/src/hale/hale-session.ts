@@ -260,8 +260,10 @@ export interface HaleSession {
    * device's store and vault entry are wiped. Online only: a refusal (offline, FORBIDDEN, UNAVAILABLE from
    * a store that cannot erase) leaves everything as it was. The account's other devices are locked out
    * and keep what they hold until they are signed out. Ask the person to confirm first.
+   * `erased` runs once the server has erased the account, before this session locks: a screen showing
+   * the session lets go of it there, so nothing reads a locked session.
    */
-  deleteAccount(): Promise<HttpAccountDeleteResponse>;
+  deleteAccount(options?: { readonly erased?: () => void }): Promise<HttpAccountDeleteResponse>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
   lock(): Promise<void>;
   close(): Promise<void>;
@@ -615,11 +617,12 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     exportFhir: (patientId) => session.exportFhir(patientId),
     drafts,
     changePassphrase: (input) => deps.changePassphrase(input),
-    deleteAccount: async () => {
+    deleteAccount: async (options = {}) => {
       if (deps.deleteAccount === undefined)
         throw new Error('deleteAccount: this session cannot delete accounts');
       if (closing !== null) throw lockedDrafts();
       const erased = await deps.deleteAccount();
+      options.erased?.();
       deps.lock();
       for (const index of indexes.values()) index.close();
       await close();

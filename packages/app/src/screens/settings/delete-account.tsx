@@ -50,7 +50,7 @@ export function DeleteAccount(): ReactNode {
     setError(null);
     const ids = [session.account.accountId, session.account.deviceId];
     try {
-      await session.deleteAccount();
+      await session.deleteAccount({ erased: () => app.release() });
     } catch (e) {
       setError(t('deleteAccount.failed', { why: isHaleError(e) ? haleErrorText(t, e) : String(e) }));
       setBusy(false);
