@@ -572,14 +572,40 @@ const labOrderStatus = (status: LabResult['status']): string => {
   }
 };
 
+/** A plan's test by name, with its LOINC code when it has one. */
+const planTest = (t: { readonly testName: string; readonly testCode?: string | undefined }): DraftObject => ({
+  coding: t.testCode !== undefined && isLoincCode(t.testCode) ? [coding(LOINC, t.testCode)] : undefined,
+  text: t.testName,
+});
+/** Goal.lifecycleStatus and CarePlan.activity.detail.status of a plan's status. */
+const PLAN_AIM_STATUS = {
+  draft: { goal: 'proposed', activity: 'not-started' },
+  active: { goal: 'active', activity: 'scheduled' },
+  completed: { goal: 'completed', activity: 'unknown' },
+} as const;
+
 export const exportTreatmentPlan = (x: Exporter, r: TreatmentPlan, signature: string | undefined): void => {
-  const carePlan = (
-    v: Pick<TreatmentPlan, 'summary' | 'details' | 'status' | 'effectiveFrom' | 'effectiveTo'>,
-    version: number,
-    lastUpdated: string,
-  ) =>
+  type Content = Pick<
+    TreatmentPlan,
+    'summary' | 'details' | 'status' | 'effectiveFrom' | 'effectiveTo' | 'goal' | 'recheck'
+  >;
+  const carePlan = (v: Content, version: number, lastUpdated: string) =>
     makeResource('CarePlan', r.id, {
       meta: meta(lastUpdated, version),
+      // The goal has no life of its own: contained in the version that sets it (R4 references.html#contained).
+      contained:
+        v.goal === undefined
+          ? undefined
+          : [
+              {
+                resourceType: 'Goal',
+                id: 'goal',
+                lifecycleStatus: PLAN_AIM_STATUS[v.status].goal,
+                description: { text: `${v.goal.testName} ${v.goal.target}` },
+                subject: x.patient,
+                target: [{ measure: planTest(v.goal), detailString: v.goal.target }],
+              },
+            ],
       identifier: [haleIdentifier(r.id)],
       status: v.status,
       intent: 'plan',
@@ -589,6 +615,20 @@ export const exportTreatmentPlan = (x: Exporter, r: TreatmentPlan, signature: st
       period: { start: fhirDateTime(v.effectiveFrom), end: fhirDateTime(v.effectiveTo) },
       created: fhirDateTime(r.createdAt),
       author: x.person(r.authorId),
+      goal: v.goal === undefined ? undefined : [{ reference: '#goal' }],
+      activity:
+        v.recheck === undefined
+          ? undefined
+          : [
+              {
+                detail: {
+                  kind: 'ServiceRequest',
+                  code: planTest(v.recheck),
+                  status: PLAN_AIM_STATUS[v.status].activity,
+                  scheduledPeriod: { end: fhirDateTime(v.recheck.due) },
+                },
+              },
+            ],
     });
   for (const v of r.versions) {
     x.add(carePlan(v, v.version, v.provenance.at));

@@ -91,6 +91,49 @@ describe('per-kind mapping', () => {
     expect(at(ack, 'activity.text')).toBe('acknowledged');
   });
 
+  it('TreatmentPlan: each version carries its goal (contained) and its recheck (an activity)', () => {
+    const { record, bundle } = exportOne('TreatmentPlan');
+    const plan = resourceAt(bundle, 'CarePlan', record.id, 2);
+    expect(plan.goal).toEqual([{ reference: '#goal' }]);
+    expect(at(plan, 'contained[0]')).toEqual({
+      resourceType: 'Goal',
+      id: 'goal',
+      lifecycleStatus: 'active',
+      description: { text: 'Systolic blood pressure <140' },
+      subject: { reference: `urn:hale:Patient/${EXAMPLE_PATIENT_ID}` },
+      target: [
+        {
+          measure: { coding: [{ system: LOINC, code: '8480-6' }], text: 'Systolic blood pressure' },
+          detailString: '<140',
+        },
+      ],
+    });
+    expect(at(plan, 'activity[0].detail')).toEqual({
+      kind: 'ServiceRequest',
+      code: { coding: [{ system: LOINC, code: '2823-3' }], text: 'Potassium' },
+      status: 'scheduled',
+      scheduledPeriod: { end: '2024-06-01' },
+    });
+    // The first version's own goal and status, not the current one's.
+    const first = resourceAt(bundle, 'CarePlan', record.id, 1);
+    expect(at(first, 'contained[0].target[0].detailString')).toBe('<150');
+    expect(at(first, 'contained[0].lifecycleStatus')).toBe('proposed');
+    expect(at(first, 'activity[0].detail.status')).toBe('not-started');
+    // A `#` reference must name a contained resource.
+    const dangling = JSON.parse(JSON.stringify(bundle).replace('"#goal"', '"#aim"')) as typeof bundle;
+    const shape = validateFhirBundleShape(dangling);
+    expect(shape.ok ? [] : shape.error.issues.map((i) => i.reason)).toEqual([
+      '#aim names no contained resource',
+    ]);
+    // No goal, no recheck: neither element.
+    const { record: bareRecord, bundle: bare } = exportOne('TreatmentPlan', { versions: [] }, [
+      'goal',
+      'recheck',
+    ]);
+    const plain = resourceAt(bare, 'CarePlan', bareRecord.id);
+    expect([plain.goal, plain.contained, plain.activity]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('Immunization: completed, occurrence, lot, CVX code, dose, next dose', () => {
     const { record, bundle } = exportOne('Immunization');
     const immunization = only(bundle, 'Immunization');

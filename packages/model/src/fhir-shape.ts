@@ -340,12 +340,15 @@ const checkCodes = (
 };
 
 /** Empty values, extension shape, and every `reference` string found (with its path). */
-const walk = (
-  value: unknown,
-  path: string,
-  issues: FhirShapeIssue[],
-  references: { path: string; reference: string; resolved?: string }[],
-): void => {
+/** A reference met in the bundle: where, as written, as resolved, and whether it names a contained resource. */
+interface FoundReference {
+  readonly path: string;
+  readonly reference: string;
+  resolved?: string;
+  local?: boolean;
+}
+
+const walk = (value: unknown, path: string, issues: FhirShapeIssue[], references: FoundReference[]): void => {
   if (value === null || value === undefined) {
     issues.push({ path, reason: 'must not be null' });
   } else if (typeof value === 'string') {
@@ -395,11 +398,7 @@ const walk = (
 // codes and data base64Binary when present.
 const MIME_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(?:;.*)?$/i;
 
-const checkSignature = (
-  signature: unknown,
-  issues: FhirShapeIssue[],
-  references: { path: string; reference: string; resolved?: string }[],
-) => {
+const checkSignature = (signature: unknown, issues: FhirShapeIssue[], references: FoundReference[]) => {
   const path = 'signature';
   if (!isRecordObject(signature)) {
     issues.push({ path, reason: 'must be an object' });
@@ -467,7 +466,7 @@ export const validateFhirBundleShape = (
   bundle: unknown,
 ): Result<{ readonly entries: number }, FhirShapeInvalid> => {
   const issues: FhirShapeIssue[] = [];
-  const references: { path: string; reference: string; resolved?: string }[] = [];
+  const references: FoundReference[] = [];
   if (!isRecordObject(bundle) || bundle.resourceType !== 'Bundle') {
     issues.push({ path: 'resourceType', reason: 'must be Bundle' });
   } else {
@@ -533,6 +532,19 @@ export const validateFhirBundleShape = (
       }
       const before = references.length;
       walk(resource, resourcePath, issues, references);
+      // `#id` names a resource of this one's `contained` (R4 references.html#contained).
+      const contained = new Set(
+        asList(resource.contained).flatMap((c) =>
+          isRecordObject(c) && typeof c.id === 'string' ? [c.id] : [],
+        ),
+      );
+      for (let i = before; i < references.length; i++) {
+        const found = references[i];
+        if (found?.reference.startsWith('#') !== true) continue;
+        found.local = true;
+        if (!contained.has(found.reference.slice(1)))
+          issues.push({ path: found.path, reason: `${found.reference} names no contained resource` });
+      }
       // Relative references resolve against this entry's fullUrl when it is RESTful (fhir-references.ts).
       if (typeof fullUrl === 'string') {
         for (let i = before; i < references.length; i++) {
@@ -552,7 +564,8 @@ export const validateFhirBundleShape = (
         });
       }
     }
-    for (const { path, reference, resolved } of references) {
+    for (const { path, reference, resolved, local } of references) {
+      if (local === true) continue;
       const named = splitVersion(resolved ?? reference);
       const versions = named === undefined ? undefined : fullUrls.get(named.url);
       if (named === undefined) {

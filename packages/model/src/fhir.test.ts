@@ -134,7 +134,8 @@ describe('toFhirBundle with one record of every kind', () => {
     const fullUrls = new Set(bundle.entry.map((entry) => entry.fullUrl));
     const references = referencesIn(bundle.entry);
     expect(references.length).toBeGreaterThan(30);
-    for (const reference of references) {
+    // `#id` names a contained resource of its own resource (a plan's goal): fhir-shape.ts checks those.
+    for (const reference of references.filter((r) => !r.startsWith('#'))) {
       expect(fullUrls.has(reference.replace(/\/_history\/[^/]+$/, '')), reference).toBe(true);
     }
     // Subjects all point at the one Patient.
