@@ -1,56 +1,22 @@
 /**
- * The server's log of a grantee's repeated access in windows, so a device that downloads the same things
- * in a loop adds a bounded number of entries to the patient's audit stream — at most two per window for
- * each (device, action, stream, grant, channel) — instead of one per request. One implementation for
- * every repeatable access: pulls, key fetches and blob transfers (sync-service.ts, `record`) and live
- * delivery (hub.ts: one window per connection and stream, its channel being the connection). Pushes are
- * logged with their rows.
+ * The server's log of a grantee's repeated access in windows: at most two audit entries per window for
+ * each (device, action, stream, grant, channel) instead of one per request. For pulls, key fetches and
+ * blob transfers (sync-service.ts, `record`) and live delivery (hub.ts, the connection as channel);
+ * pushes are logged with their rows.
  *
  * Invariants:
- * - A window is keyed by (device, action, stream, grant that allowed it, channel). The access that opens a
- *   window is written before `record` resolves, so before it is served: if that write fails, `record`
- *   rejects, no window stays open, and the caller serves nothing. So the first access of a device to a
- *   stream, an access by another device, to another stream, by another action, under another grant or on
- *   another channel, and the first access after a window ended are each in the log before they take effect.
- * - `record` may carry a guard (`WriteGuard`): the caller's access decision on the streams of a write,
- *   taken again inside the transaction of that write (the one opening their windows). A refusal there is
- *   a failed write (nothing of the batch logged, no window opened, the tallies it held carried), so an
- *   access refused when it is logged is neither logged nor, by a caller that stops on the rejection,
- *   served. Each write's guard decides only the streams that write logs: a repeat written on its own
- *   after the call's first write committed (its window ended meanwhile) is not refused for a stream of
- *   that first write, which is logged and served on the decision its own write took. A repeat counted
- *   into an open window writes nothing, so no guard runs for it: its caller decides it just before
- *   `record`.
- * - A repeat is counted into its open window in one of two ways, by the caller's choice:
- *   - `record` counts it before it is served: it resolves once the window's opening entry is committed (it
- *     waits for it when it is still being written, and is written as an opening entry of its own if that
- *     write failed or the window ended meanwhile), and only once the write of the same call (the entries
- *     opening its other events' windows) committed: a `record` whose first write fails counts none of its
- *     events, so a caller that withdraws the refused ones and records the rest again counts each served
- *     repeat once (for a later write's failure, see Failure modes);
- *   - `isOpen` then `count` count it after it is served (live delivery: a page whose send fails is not
- *     counted). The caller serves one access per key at a time and does not await between the two, so the
- *     window `isOpen` saw is the one counted into; should it have ended anyway, the count is written as a
- *     tally of its own, never dropped. A window that is still being opened is not open to `isOpen` (the
- *     access then goes through `record`).
- * - A window ends when its time is up (an unref'd timer: armed when the window opens, or with
- *   `timer: 'at-first-count'` only once something is counted into it, so a window with no repeats holds no
- *   timer and ends with its key or channel), at the next access on its key after that (the tally is then
- *   written in the same batch as, and before, the entry that opens the next window), when a grant of the
- *   device's account changes (`endAccount`, awaited by grant and revoke before they answer), when its key
- *   or channel ends (`end`, `endChannel`: an unsubscribe, a closed connection), and at shutdown (`stop`;
- *   `drain` waits for the writes). Its tally is taken in one synchronous step as it ends, so each counted
- *   access is in exactly one entry: the counts of a key's entries add up to what was recorded for it, and
- *   the entries say who accessed what, how much, and when (to the window).
- * - A window's length is measured on the clock's forward movement only (forward-clock.ts): a wall clock
- *   stepped back neither keeps a window open for the step nor arms its end timer that much later.
- * Failure modes: a tally whose write fails is reported through `onError` and carried into the next write
- * on its key; it is lost only if none comes, or at once if its channel is gone (`isGone`, reported so)
- * — then, and on a crash mid-window, the log under-counts the repeats of that window, never its first
- * access. A `record` rejects when a write of a repeat on its own (its window ended while the call's first
- * write was in flight) fails or is refused, although that first write committed and repeats before it
- * were counted: a caller that records those events again counts them twice (the log over-counts them by
- * that request; it claims no access that was not served).
+ * - The access opening a window is written before `record` resolves; if that write fails nothing is served.
+ * - A guard (`WriteGuard`) re-decides a write's streams inside its transaction: refused, nothing is logged.
+ * - A repeat counted into an open window writes nothing and runs no guard: its caller decides it first.
+ * - A repeat is counted by `record` before it is served, or by `isOpen` then `count` after (no await).
+ * - A window ends at its time, at the next access after it, `endAccount`, `end`, `endChannel` or `stop`.
+ * - A tally is taken in one synchronous step as its window ends: each access is in exactly one entry.
+ * - Window length follows the forward clock only (forward-clock.ts): a clock stepped back cannot stretch it.
+ *
+ * Failure modes: a failed tally write is reported (`onError`) and carried into the next write on its key;
+ * it is lost if none comes (or its channel is gone): the log then under-counts repeats, never a first
+ * access. A `record` whose later repeat write fails rejects though its first write committed: recording
+ * those events again over-counts them (it never claims an access that was not served).
  */
 import type { AccessGuard } from '../store/index';
 import type { Principal } from './access';

@@ -3,59 +3,18 @@
  * queue per connection), grant-boundary timers, and key notices.
  *
  * Invariants:
- * - Access is re-decided at every delivery with the server clock, before the page is read and again once
- *   it is read, so delivery stops at the expiry instant even if no timer fired; a page that opens a
- *   live-audit window is decided once more inside the transaction that logs it (the service's access
- *   guard, reading the grants the store holds then: one read per window opened, none per page), and that
- *   is its last decision: refused there, it is neither logged nor sent (the patient's grants are read again
- *   and the connection re-decided, so a revocation through another process is found at once), and once
- *   logged it is sent, so the log claims no page that was not sent for want of access; grant changes
- *   in this process re-evaluate affected connections at once and tell the device (`accessChanged`:
- *   streams that became available or are now followed on other terms — access, grant, expiry, end of
- *   reading, as `grantedStreams` describes each — and those that ended); timers fire at the next grant
- *   boundary of each grantee connection.
- * - Key envelopes stored in this process for an account other than the stream's patient (`keysStored`)
- *   are announced to that account's connections as `accessChanged` (the streams among them each follows on
- *   the terms it was told, with the current epoch, nothing removed), in its re-evaluation queue, so a
- *   device that pulled a stream's records before their key landed fetches it at once. Such a notice
- *   costs each connection a lookup of the publishing patient's grants (indexed by patient), never a pass
- *   over all it holds: any patient may address envelopes to any account. It changes no access and no
- *   `visible`; if it fails it is reported through `onError` and the connection stays open. Envelopes
- *   stored through another process sharing the store are not announced (the device's quarantine retry
- *   fetches them later) — unless the store tells of them (`onRemoteChange`, the CouchDB store's `_changes`
- *   follower): then grant changes, device revocations and key envelopes committed through other nodes are
- *   acted on as this node's own (`grantsChanged`, `closeDevice`, `keysStored`).
- * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
- *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
- *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
- *   the store — each sweep asks the store once which grantees changed since the last (`changesSince`).
- *   A change in this process reloads only the grants of the patient whose grant changed, merged over the
- *   rest the connection holds (as a subscribe reloads the patients it names), or all of them when the
- *   patient is not given; the sweep reloads all of them, also after a change in this process (the store
- *   says whose grants changed, not from which patient).
- *   A connection is registered before its grants are first loaded, the load being the first step of its
- *   re-evaluation queue: a change committed while they are read finds the connection and is re-decided
- *   after the load, instead of being missed until the next change.
- *   Grant boundaries need no reload (the held grants say when they start and end): the sweep re-decides a
- *   connection whose next boundary the clock passed, in case its timer has not fired. So a sweep costs one
- *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
- *   the pair's ended grants (`service.explain`), read only when something is taken away.
- * - A revocation in this process takes its grant from every connection of the grantee synchronously just
- *   before it commits (`grantEnding`), and until its `grantsChanged` settled no reload keeps it (one may
- *   have read the store before the commit): with the re-decision of each page once read, no row committed
- *   after the revocation reaches the grantee live, whatever the reload after it still waits for (the audit
- *   writes, a queued re-evaluation). A refusal this causes before the commit names no ended grant yet, so
- *   it is announced `revoked`, as after it.
- * - A re-evaluation after a grant change fails closed: a connection whose reload (or the re-decision
- *   after it) fails is closed at once (4000, `error` UNAVAILABLE), delivery to it stopping before
- *   `grantsChanged` settles, since the grants it holds may include the one just revoked and nothing else
- *   would stop delivery from them (the sweep that found the change has moved past it). The device
- *   reconnects and its grants are loaded from the store again. `grantsChanged` settles only once every
- *   connection of the grantee is re-decided or closed, and then rejects with the first failure.
- * - A re-decision at a grant boundary (its timer, or the sweep) that fails closes the connection the
- *   same way: delivery already stops at an expiry by the clock, but the device would not be told what
- *   started or ended. Nothing awaits the timer, so its failure is reported through `onError`; the
- *   sweep's rejects the sweep.
+ * - Access is re-decided by the server clock at every delivery, before and after the page is read.
+ * - A page opening a live-audit window is decided last in the transaction logging it; refused: not sent.
+ * - Grant changes in this process re-decide affected connections at once and send `accessChanged`.
+ * - Timers fire at each connection's next grant boundary; `sweep` re-decides those whose boundary passed.
+ * - Key envelopes stored for a non-patient account (`keysStored`) are announced as `accessChanged`.
+ * - A key notice costs one lookup by patient per connection and changes no access.
+ * - Other nodes' changes are acted on as the store reports them (`onRemoteChange`) or at `sweep`.
+ * - A connection holds only unended grants and reloads them only when they changed (`changesSince`).
+ * - A connection is registered before its grants first load, so a change during the load is not missed.
+ * - A revocation takes its grant from the grantee's connections before it commits (`grantEnding`).
+ * - Re-evaluation fails closed: a failed reload or re-decision closes the connection (4000, UNAVAILABLE).
+ * - `grantsChanged` settles once every connection of the grantee is re-decided or closed.
  *
  * Failure modes: a re-decision that fails closes the connection (4000) and rethrows
  * (`reevaluateOrClose`); a boundary timer's failure is reported through `onError`; a key notice's failure

@@ -3,45 +3,21 @@
  * with backpressure, retries, and the live-audit windows that log them.
  *
  * Invariants:
- * - Delivery is pull-shaped: a commit only marks a subscription dirty; the hub then reads the store from
- *   the subscription's cursor. No change is queued in memory per connection, so a slow device costs a
- *   cursor, not a buffer; when a socket's send buffer is above the high-water mark the hub waits for it to
- *   drain (backpressure), looking at it again every 10 ms with one timer per connection whatever number of
- *   commits arrive meanwhile, and catches up later from the cursor, in order, without loss or duplicates. A
- *   connection whose socket takes none of its buffer for `sendStallTimeoutMs` (real time) while delivery
- *   waits is dropped at once (`terminate`: no close frame, which would queue behind what the client does
- *   not read and leave ws holding the socket and its buffer for its close timeout) instead of being looked
- *   at every 10 ms until its session ends.
- * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
- * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
- *   (connection, stream) — the windows of access-windows.ts, the connection as their channel — so a busy
- *   stream costs at most two entries (each a seal, a signature and a commit) per window instead of one per
- *   page:
- *   - the page that opens a window is logged before it is sent: an access that cannot be logged is not
- *     given (nothing is sent, the cursor stays, the stream is retried as below);
- *   - documents sent later in the window are tallied after they are sent, and the tally is logged as one
- *     more 'live' entry when the window ends: at its timer (unref'd), when a page arrives after the window
- *     by the hub clock (then in the same batch as, and before, the entry opening the next window), or when
- *     the stream's live delivery stops for the connection (unsubscribe, access revoked or expired,
- *     connection closed, hub stopped);
- *   - a window's tally is taken, and the window ended, in one synchronous step before its write starts,
- *     so a document is counted in exactly one entry and a new window opens only once the previous tally
- *     is written or being written: the `count`s of a connection's 'live' entries for a stream add up to
- *     the documents sent to it.
+ * - Pull-shaped: a commit only marks a subscription dirty; the hub reads the store from its cursor.
+ * - Nothing is queued in memory per connection: a slow device costs a cursor, not a buffer.
+ * - Above the high-water mark delivery waits for the socket to drain (one 10 ms timer per connection).
+ * - A socket that takes nothing for `sendStallTimeoutMs` while delivery waits is dropped (`terminate`).
+ * - Per stream, documents go out in seq order; the cursor only advances past what was sent.
+ * - Live access is logged in windows of `liveAuditIntervalMs` per (connection, stream) (access-windows.ts).
+ * - A window's first page is logged before it is sent: an access that cannot be logged is not given.
+ * - Later pages are tallied after sending; the tally is logged when the window or the delivery ends.
+ * - The `count`s of a connection's 'live' entries for a stream add up to the documents sent to it.
+ * - A connection the hub closes or drops is stopped at that moment, not when its close reaches `remove`.
  *
- * Failure modes: a store error (or an access that cannot be logged) while delivering a stream is reported
- * through `onError` and leaves that stream's cursor where it was; the connection's other dirty streams are
- * still delivered in the same flush, and the failed stream stays dirty and is retried by an unref'd timer
- * with backoff (1 s doubling up to 60 s, back to 1 s once a flush delivers everything), or sooner by the
- * connection's next flush (a later commit on any stream it follows). A socket that fails to send is
- * closed by its owner, which removes the connection at once (nothing found closed is counted as sent).
- * A connection the hub closes (`closeDevice`, a failed re-decision) or drops (a stalled socket) is stopped
- * at that moment, not when its socket's close reaches `remove`.
- * The live counts are off only (a) upwards by one page when the connection closes or its subscription
- * ends or moves between logging a window's first page and sending it (logged first, never under), and
- * (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
- * through `onError`; kept and retried with the stream's next audit write on that connection, so lost only
- * when that was the last).
+ * Failure modes: a store or logging error on a stream is reported through `onError`, leaves its cursor,
+ * and is retried with backoff (RETRY_MIN_MS doubling to RETRY_MAX_MS) or at the connection's next flush;
+ * other streams are still delivered. Live counts are off only upwards by one page (a window's first page
+ * logged, then not sent) or downwards by a tally lost to a crash or a failed last write.
  */
 import { encodeFrame, MAX_BATCH_BYTES, MAX_BATCH_DOCS, type StreamAccess } from '@hale/protocol';
 import type { DocPage } from '../store/index';

@@ -4,36 +4,17 @@
  * (`decideAndLog`).
  *
  * Invariants:
- * - Logged before it takes effect: a pull or key fetch answers only after its access events committed; a
- *   push commits its rows and their events in one batch (sync-push.ts says how it counts them); a chunk
- *   upload or blob deletion commits in the transaction of its event (`loggedWrite`, `loggedRepeatableWrite`:
- *   a repeat inside an open window is counted only once its chunk committed). If the events cannot be
- *   written (store failure, a damaged patient key) nothing is served or stored.
- * - A read (pull, key fetch, chunk download) decides again once what it hands out is read (`decideAndLog`):
- *   the grants of the patients whose streams it hands something of are read again (one indexed read per
- *   request, none for the caller's own streams) and decided at the clock's time then, and each write that
- *   logs the access carries an access guard (`accessGuard`) deciding its streams once more inside its
- *   transaction. A stream refused at either is neither logged nor handed out (a pull lists it in `denied`
- *   with its consent code, a key fetch leaves its envelopes out, a chunk download is refused with the code);
- *   a refusal in the log's transaction logs nothing of that write, which is written again without the
- *   refused streams (their windows end, so repeats served earlier are still tallied). So no answer holds a
- *   row committed after a revocation of the grant it is served under, and the log claims no read that was
- *   not answered. A pulled stream whose page is empty hands out nothing and is not decided again (its
- *   checkpoint lets the next pull, which decides anew, skip nothing). The live hub's pages do the same with
- *   the guard it gets from here (hub-delivery.ts).
- * - Repeated access (pulls, key fetches, blob transfers of one device on one stream, action and grant) is
- *   logged in windows (access-windows.ts): the access that opens a window before it is served, the repeats
- *   as one tally when it ends, so a loop adds at most two entries per window. A repeat inside an open
- *   window writes nothing: the decision after the reads is its last.
- * - The chain's head is stored nowhere: each append continues from the server's entry at its highest
- *   position in the stream (`store.docs.auditChainEnd`, one step of the store's position index), which the
- *   store holds once per author (`position-taken`), whatever order the entries were stored in. The entries
- *   devices verify are so the only record of the chain. Only the server writes entries under its own id;
- *   `audit-chain/…` heads older versions kept in `meta` are neither read nor written.
- * - Appends to one patient's chain are serialised in this process (`lockChains`). Another process sharing
- *   the store may take the position read: the store then writes nothing of the batch (never a fork), and
- *   the entries are chained again after the winner's, up to CHAIN_ATTEMPTS times with a short random pause
- *   (test/cluster/audit-chain-race.e2e.test.ts); then the access fails INTERNAL, nothing stored.
+ * - Logged before it takes effect: if the events cannot be written, nothing is served or stored.
+ * - Pulls and key fetches answer after their events commit; pushes commit rows and events in one batch.
+ * - Uploads and blob deletions commit with their event (`loggedWrite`, `loggedRepeatableWrite`).
+ * - A read decides again once read (`decideAndLog`) and in the logging transaction (`accessGuard`).
+ * - A stream refused at either is neither logged nor handed out: no answer holds a row after a revocation.
+ * - A pulled stream whose page is empty is not decided again; the hub's pages use the same guard.
+ * - Repeated access is logged in windows (access-windows.ts): at most two entries per window.
+ * - The chain's head is stored nowhere: each append continues from `store.docs.auditChainEnd`.
+ * - Only the server writes entries under its own id; the store holds each position once per author.
+ * - Appends to one patient's chain are serialised in this process (`lockChains`).
+ * - A position taken by another process is chained again, up to CHAIN_ATTEMPTS times; never a fork.
  *
  * Failure modes: an access that cannot be logged throws: UNAVAILABLE (or the store's code) when the store
  * fails, INTERNAL naming the cause when stored state is damaged or the chain kept moving; nothing is served

@@ -3,76 +3,23 @@
  * in one batch with the access events that log them.
  *
  * Invariants:
- * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
- *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
- *   the current key epoch, revision tags that move forward, and audit append-only. The epoch is checked
- *   by the store inside the write's transaction (`DocWrite.expectedEpoch` = the row's epoch), so a
- *   rotation stored meanwhile, on any node, refuses the row STALE_EPOCH: a grantee the rotation shut out
- *   still holds the old key. Before the costly checks a row is refused early, without a read, when its
- *   epoch is below one the store reported current for its stream (`knownEpochs`: epochs only grow while
- *   the server runs; a restore is offline); any other row is left to the store's check.
- * - A pushed batch commits atomically in the store; a rejected row stores nothing.
- * - Every non-audit row carries the pushing account as the record's creator, which the store keeps only
- *   from the row that creates the record. In streams whose records only their author changes
- *   (`notTheAuthor`), a version over a stored record is refused NOT_AUTHOR unless its account is the
- *   creator, the creator is the stream's patient, or (plans) it is the patient. A stored record's creator
- *   never changes, so reading it before the batch races with nothing.
- * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
- *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
- *   would fail the push for good and RxDB would resend the same batch for ever. The store checks the bound
- *   inside the write's transaction before loading each master; a batch over it throws TOO_LARGE and stores
- *   nothing (not even its rows that would be `ok`, so no row commits unreported), and the device splits it.
- * - Re-pushing a revision that is already stored answers `ok` (idempotent retries). For an audit entry
- *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
- *   ciphertext); anything else written to an existing audit id is APPEND_ONLY.
- * - What one account may append to one patient's audit stream is capped per rolling day
- *   (`auditEntriesPerAccountPerDay`, counted by the server's receive time over the entries of all the
- *   account's devices, revoked ones too, `store.docs.auditEntriesOfAccountSince`): any grant lets a grantee
- *   append there, and every view of the patient reads and verifies the whole log, so without it a grantee
- *   could make those views unusable and fill the disk — and counted per device, an account could multiply
- *   the cap by registering devices. It counts every account, the patient's own too, and never the server's
- *   access events (not pushed, and the server is no account's device). A row past the cap is refused
- *   RATE_LIMITED and stores nothing, as do the later rows of that stream in the batch; its message names
- *   when a slot frees (a push row carries no `details`). A re-push of an entry already stored is not
- *   refused (it is acknowledged as before). Counting and writing are serialised per (stream, account) in
- *   this process, so concurrent pushes of the account's devices cannot pass the cap together.
- * - Each device holds a position of its chain in an audit stream once (the store refuses a second entry
- *   there, `position-taken`, and stores nothing of that batch): two entries at one position would make
- *   every other device of the patient report that chain broken for good. Such a row is refused
- *   APPEND_ONLY (not retryable: a device continues its chain after the `chainEnd` named below, or,
- *   below protocol 11, gives the entry up), with the later rows of its stream in the push,
- *   which link to it; the push's other rows are written again without them (their access events too), so
- *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
- *   Positions a restore no longer holds are free again (a device continues its chain after the served end).
- *   The refused row carries `chainEnd`: the pushing device's stored entry at its highest position in that
- *   stream (`auditChainEnd`; not its latest by seq: a device sends entries acknowledged before a restore
- *   again after newer ones, and a store from before schema v15 may hold two at one position) and that
- *   entry's link hash, looked up after the push's writes under the account's audit lock, so the device can continue its
- *   chain after it (an honest device whose state went back: restored from a backup). It names only the
- *   pushing device's own entries, which it signed: nothing another account wrote is disclosed.
- *   sync-ws-requests.ts drops it below AUDIT_CHAIN_END_VERSION.
- * - A push's access event counts the rows of its stream the push stored: rows the store refuses (a
- *   conflict, a revision stored already) are told apart by reading each counted row's stored revision before the
- *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
- *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
- *   the same record committed between that read and the batch moves it: one made the row conflict, and
- *   the event counts it all the same (over by that row, never under); one made it fit, and the store
- *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
- *   nothing stored), and the push counts and writes it again: after MAX_PUSH_RECOUNTS counts in all it
- *   fails UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
- *   committed with it that counts it. The event has no field for refused rows: the push metrics
- *   (`onPush`) count every row by outcome.
+ * - The server never interprets `ct`; it checks routing facts (author = the pushing device, signatures).
+ * - The epoch is checked in the write's transaction (`expectedEpoch`): a rotation meanwhile → STALE_EPOCH.
+ * - A row below an epoch the store reported current (`knownEpochs`) is refused early, without a read.
+ * - A batch commits atomically; a rejected row stores nothing; a stored revision pushed again is `ok`.
+ * - A record's creator is the account whose push first stored it, never changed (`notTheAuthor` uses it).
+ * - An answer holds at most PUSHED_MASTER_BYTES of conflict masters (first always); over → TOO_LARGE.
+ * - An audit entry re-pushed byte for byte is `ok`; anything else written to its id is APPEND_ONLY.
+ * - Audit appends per (account, stream) are capped per rolling day over all its devices: RATE_LIMITED.
+ * - The cap is counted and written under a per-(stream, account) lock; later rows of that stream fail too.
+ * - A device holds each audit-chain position once: a second is APPEND_ONLY with its `chainEnd`.
+ * - `chainEnd` names only the pushing device's own entries (dropped below AUDIT_CHAIN_END_VERSION).
+ * - No row is stored without a committed access event counting it (`expectRefused`, MAX_PUSH_RECOUNTS).
+ * - Rows sharing a `group` are stored all or none; the others of a refused row's group: GROUP_REFUSED.
  *
- * - Rows sharing a `group` (one user action, GROUP_VERSION) are stored all or none: a row refused by the
- *   checks above (or over the audit cap) refuses the others of its group GROUP_REFUSED before the write;
- *   one the store would not write (a conflict, a stale epoch) makes the store write nothing of the batch
- *   (`groupRefusal`, inside its atomic step, both stores), and the batch is written again without that
- *   group, whose row answers as it would and the others GROUP_REFUSED. Each round removes a group, so
- *   this ends.
- *
- * Failure modes: row-level problems come back as `{ status: 'error', code }` rows beside accepted ones;
- * the push as a whole throws TOO_LARGE (its conflicts' stored versions would not fit an answer),
- * UNAVAILABLE (recounted MAX_PUSH_RECOUNTS times), or as an access log write does; nothing is stored then.
+ * Failure modes: row problems come back as `{ status: 'error', code }` rows beside accepted ones; the push
+ * as a whole throws TOO_LARGE, UNAVAILABLE (after MAX_PUSH_RECOUNTS counts) or as an access log write
+ * does, storing nothing.
  */
 import { CLINICAL_STREAM_TYPES, streamAuthorship, type StreamType } from '@hale/model';
 import {

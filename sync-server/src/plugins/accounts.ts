@@ -1,63 +1,25 @@
 /**
  * Accounts, devices and sessions over HTTP.
  *
- * Invariants: an account id is self-certifying (derived from its identity key) and every registration,
- * device certificate and device revocation is signed by that identity key, so the server cannot be talked
- * into binding a device to someone else's account. Challenges are single-use and expire after
- * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
- * with their device. Revoking a device closes its live connections at once, and keeps the signed
- * revocation beside the server's time of it. The signed `revokedAt` must lie within
- * REVOKED_AT_MAX_SKEW_MS of the server's clock (BAD_MESSAGE naming the field, nothing stored, checked
- * after the signature): devices cut the revoked device off at the earliest of the two times, so one
- * dated far back would disown what it honestly signed since, and one far ahead says nothing. One device
- * of an account, active or revoked, is answered with
- * its certificate, that time and the signed revocation when kept (`GET …/devices/:deviceId`, no session,
- * like the account answer; a device of another account is NOT_FOUND, as an unknown one): devices check what
- * a revoked device signed before its revocation against it. A passphrase change is
- * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap. It is
- * taken at any generation above the stored one, not only the next (CONFLICT, naming the stored generation,
- * for the same or an older one: a replay, or another device's change that came first): a device ahead of
- * a store restored from an older backup must publish past its own generation for the account's other
- * devices to follow — at most MAX_WRAPPED_ROOT_STEP past the stored one (BAD_MESSAGE beyond: a device
- * holding the identity key that jumped to the top of the range would end every later change). So the
- * stored generation only grows, and only by a wrap the account signed at it;
- * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
- * Generation 0 is signed the same way: at registration (`wrappedRootSig`, verified before anything is
- * stored) or, for an account registered without it, published later (`PUT …/wrapped-root` with `gen: 0`),
- * taken only when it verifies against the account's identity key over exactly the wrap stored at
- * generation 0; nothing else changes then and nothing is announced. The served wrap carries its signature
- * at every generation (null only for such an account until it publishes).
- * The account answer relays the account's signature over its role (`roleSig`, given at registration from
- * ROLE_SIG_VERSION, verified before anything is stored), so a joining device takes the role as the account
- * signed it; an account registered without it is answered without it until it publishes it (`roleSig`
- * beside `sig` on `PUT /v1/accounts/me/wrapping-key`, verified over the stored role before either is
- * stored); the first one stored is never replaced.
- * The account answer relays the account's own signature over its wrapping key (`wrappingKeySig`, given at
- * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
- * so other accounts can check that key themselves instead of trusting the server; an account that never
- * published one is answered without it, and clients then refuse to wrap to its key.
- * Registration control (`config.registration`, announced in `GET /v1/server`): `closed` refuses every
- * registration (REGISTRATION_CLOSED) before anything is checked or stored, before the body is even read
- * (so a malformed or non-JSON body gets that refusal too); `invite` needs an invite code whose use the
- * store takes in the same transaction that stores the account (so a refused registration uses nothing up,
- * and racing ones on a last use cannot both win), refusing a missing, unknown, expired, used-up or revoked
- * code alike (INVITE_INVALID, the reason only in the log), a missing one before the body's shape is
- * checked (a body that is not JSON holds no code: BAD_MESSAGE); `open` ignores any invite.
- * Every mode leaves existing accounts alone: devices, sessions and joins work the same.
- * A registration is safe to repeat (a client whose answer was lost sends it again): one whose every kept
- * field equals the stored account and its still-active first device is answered 201 as the first time,
- * storing nothing and asking for no invite (that registration used it); any other registration of a held
- * account id, device id or login name is ALREADY_EXISTS.
- * A signed-in device may ask for up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`POST /v1/accounts/lookup`):
- * each answered as the single-account route answers it, unknown ones listed as such, and the answer kept
- * within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES by deferring, in order, the accounts that no longer fit.
- * Device caps: `POST /v1/devices` refuses a new device (TOO_MANY_DEVICES, nothing stored) once the account
- * has MAX_DEVICES_PER_ACCOUNT devices not revoked, or has registered MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT
- * devices in all; a revocation is never refused, so revoked ids stay within the second cap. The check and
- * the insert run one at a time per account in this process (one process per store, as the sync service
- * requires), so racing adds cannot pass a cap together. An account answer never lists more than the
- * schema allows either: one stored over a cap (by an older server) is answered with its newest devices and
- * revocations up to the caps, so it stays valid and fits a lookup answer on its own.
+ * Invariants:
+ * - An account id derives from its identity key, which signs registrations, device certs and revocations.
+ * - Challenges are single-use and expire after CHALLENGE_TTL_MS.
+ * - Session tokens are random, kept only as hashes, expire after SESSION_TTL_MS and die with their device.
+ * - Revoking a device closes its live connections at once; the signed revocation is kept with server time.
+ * - A signed `revokedAt` must lie within REVOKED_AT_MAX_SKEW_MS of the server clock (else BAD_MESSAGE).
+ * - `GET …/devices/:deviceId` (no session) answers active and revoked devices; another account's: NOT_FOUND.
+ * - The wrap generation only grows, by a wrap signed at it, ≤ MAX_WRAPPED_ROOT_STEP at once.
+ * - A stored wrap generation above 0 is announced to the account's other devices (`wrappedRootChanged`).
+ * - Generation 0 is signed at registration (`wrappedRootSig`) or later (`PUT …/wrapped-root`, `gen: 0`).
+ * - `roleSig` and `wrappingKeySig` are verified before storing; a stored `roleSig` is never replaced.
+ * - Registration `closed` refuses before reading the body (REGISTRATION_CLOSED); `open` ignores invites.
+ * - `invite`: the code is used in the account's transaction; any bad code is INVITE_INVALID alike.
+ * - Registration modes never affect existing accounts, devices, sessions or joins.
+ * - A registration repeated exactly answers 201 and stores nothing; other reuse is ALREADY_EXISTS.
+ * - Lookup: ≤ MAX_ACCOUNTS_PER_LOOKUP, answer within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES (the rest deferred).
+ * - Device caps (MAX_DEVICES_PER_ACCOUNT, MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT): TOO_MANY_DEVICES.
+ * - Cap check and insert run one at a time per account; revocations are never refused.
+ * - An account answer stays within the schema's caps (newest devices and revocations first).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {

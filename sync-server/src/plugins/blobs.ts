@@ -1,55 +1,23 @@
 /**
  * Encrypted file blobs (HealthDocument files, message attachments), chunked and resumable.
  *
- * Invariants: a blob belongs to one stream and every transfer passes the same consent decision as that
- * stream (upload = push rights, download = read rights), per request, at the moment it takes effect: a
- * request is decided when it arrives (to refuse early, before its access is logged) and again where it
- * acts — an announcement, a chunk upload and a deletion in the store's own transaction (`guarded`, store
- * AccessGuard), a chunk download once its chunk is read and again inside the transaction that logs it
- * (`decideAndLog`, as a pull) — so a grant revoked or ended while the access was logged stores, deletes
- * and serves nothing (the consent code) and is not in the patient's log (blob-access-recheck.test.ts,
- * blob-download-recheck.test.ts). A grantee's chunk upload and deletion are written in the transaction
- * that logs them (sync-service.ts `loggedRepeatableWrite`, `loggedWrite`; store AccessEntries), whose
- * guard decides once for both: the entry and the write commit together or not at all, so an access that
- * cannot be logged does not happen, and no entry claims a write the store refused — for a grant ending
- * just before that transaction, a chunk the store refuses, or a deletion racing the upload
- * (blob-log-atomic.test.ts). A repeated upload inside its access window is written alone and counted
- * into the window once stored. A chunk relies on no earlier request's decision (not the announcement's).
- * Each chunk's sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the
- * one the uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed
- * from the store one at a time: a 100 MB file never sits in memory whole.
- * - Quota: a manifest reserves its blob's bytes (`blobQuotaBytes`) against the uploading account's
- *   `blobQuotaBytes` when it is stored, so an upload over quota is refused (QUOTA_EXCEEDED, 413) before
- *   any chunk is written, and chunks, which only fill a stored manifest, need no check. Nothing stored is
- *   ever taken back by the quota: a lowered quota only refuses new uploads. Deleting a blob releases
- *   what its manifest reserved.
- * - Deletion (`DELETE /v1/blobs/:blobId`) passes the upload's decision (`blob-up`) at the moment of the
- *   request: a device of the patient whose stream it is, or of the account that uploaded it while that
- *   account may still upload to the stream (another grantee with write access: FORBIDDEN). Refusals are
- *   those of the download route: NOT_FOUND for an unknown id, the consent code for a known one. A
- *   grantee's deletion is logged in the patient's audit stream in the transaction that deletes (one entry
- *   each, not windowed: it happens once per blob), which decides again (above). The manifest
- *   and every chunk go, complete or not, and the id is kept as a tombstone: announcing it again is
- *   BLOB_DELETED, so a reader holding the old manifest is never served other bytes under it. Deleting
- *   again, reading its manifest or a chunk, and uploading a chunk of it are BLOB_DELETED too, to whoever
- *   passes that route's decision on the tombstone's stream (`deleted`), so NOT_FOUND means only that no
- *   such blob was ever stored here (not uploaded yet, say).
- *   Anyone else gets the refusal a live blob of that stream gives them (the consent code): a revoked
- *   grantee or a stranger who knows the id learns nothing of the deletion (blob-read-deleted.test.ts,
- *   blob-tombstone-privacy.test.ts).
- * - Key epochs: an announcement names the stream key epoch its chunks are sealed under (`epoch`); a new
- *   manifest is stored only while that is the stream's current epoch, compared in the store transaction
- *   that stores it (the AccessGuard's), else STALE_EPOCH (`details.epoch`) and nothing is stored nor
- *   reserved: no new blob is sealed under a key a re-keying replaced. Announcing a stored manifest again
- *   (resuming) is not refused for a re-keying since: its sealed bytes were committed, under the epoch that
- *   was current then, when it was stored, as a record pushed before a re-keying stays (records may name
- *   its id already; the server takes no other bytes under it). An announcement without `epoch` (a device
- *   built before BLOB_EPOCH_VERSION, which this server still serves: requests are closed objects, so such a
- *   device cannot send it) is stored unchecked. That weakens the check only for that device's own files: a
- *   writer holds the stream's keys and could seal under any of them anyway; the check keeps honest devices
- *   from sealing under their own stale view of the stream, not a writer from misusing its keys.
- * - A chunk is read whole in one statement before it is sent, so a deletion racing a download ends that
- *   download with BLOB_DELETED on the next chunk, never with a chunk of something else or a broken answer.
+ * Invariants:
+ * - A blob belongs to one stream: upload needs its push rights, download its read rights, per request.
+ * - Each request is decided on arrival and again where it acts (store `guarded`, `decideAndLog`).
+ * - A grant ended meanwhile stores, deletes and serves nothing, and nothing is logged.
+ * - A grantee's chunk upload or deletion commits in the transaction that logs it, or neither happens.
+ * - A chunk relies on no earlier request's decision (not the announcement's).
+ * - A chunk is stored only if its sha256 is the manifest's digest; a stored chunk is never replaced.
+ * - Chunks are read whole one at a time and streamed: a file never sits in memory whole.
+ * - A manifest reserves its bytes against the uploader's `blobQuotaBytes` (else QUOTA_EXCEEDED, 413).
+ * - Deletion releases the reservation; a lowered quota takes nothing stored back.
+ * - Deletion passes the upload decision (`blob-up`): the patient, or the uploader while it may upload.
+ * - A grantee's deletion is logged once, not windowed, in the transaction that deletes.
+ * - A deleted id stays as a tombstone: BLOB_DELETED to whoever passes the route's decision (`deleted`).
+ * - Others get the consent code a live blob gives them; NOT_FOUND means never stored here.
+ * - A new manifest's `epoch` must be the stream's current one (else STALE_EPOCH, nothing reserved).
+ * - A stored manifest announced again, or one without `epoch` (older devices), is not epoch-checked.
+ * - A deletion racing a download ends it with BLOB_DELETED on the next chunk.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import {

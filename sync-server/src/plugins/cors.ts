@@ -4,51 +4,22 @@
  * check on upgrades to /sync.
  *
  * Invariants:
- * - With no allowed origins (the default) the HTTP API is as it was before the setting: no CORS header, no
- *   `Vary: Origin`, and OPTIONS answered as any unknown route (404 NOT_FOUND).
- * - `Access-Control-Allow-Origin` is only ever the request's own `Origin`, echoed when it is one of the
- *   allowed origins (exact text match), never `*`; every answer carries `Vary: Origin` once origins are
- *   allowed, so a cache does not hand one origin's answer to another. No `Access-Control-Allow-Credentials`:
- *   devices authenticate with a bearer token, never a cookie, so a page needs the device's session to act.
- * - A request from any other origin gets no CORS header at all, and the browser keeps the answer from the
- *   page. Its preflight is not answered as one: it goes on as an OPTIONS request to an unknown route, meets
- *   the address bucket and gets 404 NOT_FOUND; no route handler of the API runs for it.
- * - A preflight from an allowed origin is answered in an onRequest hook that runs before the address
- *   bucket's (204, the same headers for every route, no store access): it costs no more than the 429 the
- *   bucket would answer, and browsers send one per distinct URL (each chunk of an upload), which would
- *   otherwise halve a browser device's request budget against a Node device's. The allowed methods and headers are what the
- *   device's HTTP client sends (packages/client/src/api/http-api.ts).
- * - A real request from an allowed origin meets the address and device buckets and the error envelope as
- *   any other; its CORS headers are set before those run, so the page can read a refusal (429 RATE_LIMITED
- *   with `retryAfterMs` included).
- * - An upgrade to /sync whose `Origin` is present and is neither the server's own (the request's host,
- *   scheme aside) nor allowed is refused FORBIDDEN (HTTP 403, the typed body, counted in refusals), before
- *   the upgrade bucket and the per-address socket count. Without `Origin` (Node devices, tools) nothing
- *   changes. Browsers do not apply CORS to WebSockets, so only this check keeps a page on another site from
- *   opening sockets: it could not authenticate without the device's key, but each attempt would spend the
- *   visitor's address's upgrade budget and hold one of its `maxConnectionsPerAddress` sockets, and of
- *   `maxConnections`, until the handshake deadline.
- * - A request refused before routing (a malformed path: frameworkErrors in app.ts, where neither hooks nor
- *   the plugin run) gets the same headers from `corsForUnrouted`, the same allowed set deciding: an allowed
- *   origin's preflight is answered 204 before the address bucket, its real request meets the bucket and
- *   gets the envelope with the origin echoed, so the page reads the refusal instead of a network error.
- * - The public SMART Health Link routes (PUBLIC_LINK_ROUTES: a manifest, a manifest's file) are the
- *   exception, with or without allowed origins: a link is opened by whichever viewer its holder uses (the
- *   specification's receiving applications include "a lightweight web page with Javascript" on any site),
- *   so they answer every origin, `Access-Control-Allow-Origin: *`. Nothing there rests on the browser's
- *   credentials: no cookie, no bearer token, the link's token in the path is the capability and anyone who
- *   holds it can ask from anywhere, a page or not; the passcode attempts a page could make are the ones
- *   any client can (SHL_PASSCODE_ATTEMPTS per link's lifetime). Their preflight (the manifest request's
- *   `content-type: application/json` is not safelisted) is answered 204 before the address bucket, like
- *   the API's, naming the route's one method and any request header (`*`, with `content-type` named for
- *   engines older than the wildcard): the specification lets a viewer send headers the server ignores.
- *   Every answer of theirs, refusals included (401 `remainingAttempts`, 404, 429), carries the origin
- *   `*`, so a viewer can read why a link did not open; no `Vary: Origin`, as nothing varies by origin. The
- *   API's CORS (below) leaves these routes alone (route config `cors: false`).
- * Failure modes: behind a reverse proxy that rewrites `Host` to the upstream's address (nginx without
- * `proxy_set_header Host $host`) and sends no `X-Forwarded-Host` from a trusted address (`--trust-proxy`),
- * the page's own origin no longer matches the request's host: a same-origin web app's socket is refused
- * until the proxy passes the host on or the origin is listed.
+ * - No allowed origins (the default): no CORS header, no `Vary: Origin`, OPTIONS is an unknown route (404).
+ * - `Access-Control-Allow-Origin` only echoes an allowed `Origin` (exact match), never `*` (links aside).
+ * - With origins allowed, every answer has `Vary: Origin`; never `Access-Control-Allow-Credentials`.
+ * - Another origin gets no CORS header; its preflight is an unknown-route OPTIONS (address bucket, 404).
+ * - An allowed preflight is answered 204 in onRequest, before the address bucket, with no store access.
+ * - Allowed methods and headers are what the device's HTTP client sends (packages/client, http-api.ts).
+ * - An allowed real request meets every bucket; its CORS headers are set first, so refusals are readable.
+ * - A /sync upgrade whose `Origin` is neither the server's own nor allowed is refused 403 FORBIDDEN.
+ * - That check runs before the upgrade bucket and socket count; without `Origin` nothing changes.
+ * - Requests refused before routing (frameworkErrors, app.ts) get the same headers (`corsForUnrouted`).
+ * - Public SMART Health Link routes (PUBLIC_LINK_ROUTES) answer every origin `*`, refusals too.
+ * - Their preflight is 204 before the address bucket; no `Vary: Origin`; route config `cors: false`.
+ *
+ * Failure modes: behind a reverse proxy that rewrites `Host` and sends no `X-Forwarded-Host` from a
+ * trusted address (`--trust-proxy`), a same-origin web app's socket is refused until the proxy passes
+ * the host on or the origin is listed.
  */
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';

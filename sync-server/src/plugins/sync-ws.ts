@@ -1,68 +1,27 @@
 /**
- * The device WebSocket at /sync: one per device, multiplexing all its streams.
+ * The device WebSocket at /sync: one per device, multiplexing all its streams. Requests after `ready`,
+ * and what each protocol version gets of them: sync-ws-requests.ts.
  *
  * Invariants:
- * - State machine hello → challenge → auth → ready; nothing but hello/auth is served before ready. The
- *   challenge nonce is fresh per connection and single-use, so a recorded auth frame is useless elsewhere.
- * - Nothing but the handshake (`challenge`, `ready`, `error`) goes out before `ready`, which devices
- *   require: what the live hub sends the connection it holds before then (an `accessChanged` for a grant
- *   change committed while `ready` is prepared) is held and sent right after `ready`, in order, so no
- *   such notice is lost; a connection that ends before `ready` drops it (the device is told afresh once
- *   it signs in again). Held only for the handshake's few store reads, bounded by its deadline.
- * - A hello naming a device the store holds no row of (nor of its account: a restore from a backup older
- *   than the device, a removal, another server's device) is refused NOT_FOUND and closed (4001), a revoked
- *   one DEVICE_REVOKED (4001); neither gets a challenge. NOT_FOUND, not UNAUTHENTICATED, which devices
- *   retry (a missed deadline): it tells no more than the hello answer and POST /v1/auth/challenge (200,
- *   401 unknown, 403 revoked) always told about which device ids exist.
- * - A device revoked while it signs in gets no working connection, wherever its revocation commits: the
- *   device is read again once the live hub holds the connection (a revocation committed before that read
- *   is refused DEVICE_REVOKED, 4001), and one committed after it finds the connection in the hub, which
- *   the revocation closes (accounts.ts). Requests after `ready` use the principal of sign-in. A sign-in
- *   that completes once the live hub stopped (shutdown) is refused UNAVAILABLE and closed 1001 by the hub,
- *   never told `ready`, as the connections it held then are.
- * - A connection the server closes (revocation, session expiry, any refusal that closes it, a dropped
- *   socket) leaves the live hub at once, as does one found closing when the hub sends to it: nothing more
- *   is delivered or counted as delivered while ws waits for the close handshake.
- * - Every frame is size-checked and schema-validated (`decodeClientFrame`) before anything else; a bad
- *   frame gets a typed `error` (with its rid when one could be read), changes nothing, and the connection
- *   stays usable. Frames of one connection are handled strictly in arrival order.
- * - Per-device and per-address rate limits and a cap on connections, all answered with typed errors. A
- *   socket not `ready` within `handshakeTimeoutMs` of opening gets UNAUTHENTICATED and is closed (4001), so
- *   sockets that never authenticate do not keep slots under the cap.
- * - Upgrades are limited per address (a bucket of their own, `upgradeRateLimit`) and so are open sockets
- *   (`maxConnectionsPerAddress`); both are refused before the WebSocket exists (HTTP 429, typed body).
- * - A client that breaks the WebSocket protocol (ws's WS_ERR_*: a frame over the limit, invalid UTF-8)
- *   costs one short log line (its connection, device if signed in, and ws's code; no stack), at info
- *   before sign-in and warn after.
- * - Memory per socket is bounded whatever the client does:
- *   - before `ready`, a frame over MAX_HANDSHAKE_FRAME_BYTES is refused from its header, before it is
- *     buffered, and the socket closed (1009); afterwards ws refuses frames over WS_MAX_PAYLOAD_BYTES (1009);
- *   - replies: once more than SEND_BUFFER_CAP_BYTES wait unread on a socket, its next frames wait and the
- *     socket is not read until the client has taken them (the client's own TCP window then stalls it); a
- *     socket that takes nothing for `sendStallTimeoutMs` while over the cap is dropped; the hub holds back
- *     live changes above its own lower mark and drops (`terminate`) a socket that takes none of them for
- *     as long;
- *   - frames received and not yet handled: above MAX_QUEUED_FRAMES / MAX_QUEUED_BYTES the socket is not
- *     read either;
- *   - refusals go through the same path, every frame (binary and oversize ones included) costs a token;
- *     a rate-limited request (it has a top-level `rid`, found by a bounded scan, not a parse: anywhere in a
- *     frame of up to RID_SCAN_BYTES, first or last in a longer one, see frame-rid.ts; named twice, it names
- *     no request, as when served) is always answered RATE_LIMITED, but frames without one get
- *     at most one RATE_LIMITED reply per RATE_LIMITED_REPLY_INTERVAL_MS, so garbage is not answered frame
- *     for frame.
- * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an
- *   older client would refuse them), `ready` carries the account's passphrase-wrap generation and every
- *   change made by another device while connected is announced (`wrappedRootChanged`), never before
- *   `ready`; a change committed while `ready` is being prepared is reflected in it.
- * - On a connection of version INCARNATION_VERSION or later, `ready` carries the store's incarnation
- *   (changed by every restore from a backup), unless it cannot be read or is malformed (then left out).
- * - Requests after `ready`, and what each protocol version gets of them: sync-ws-requests.ts.
- * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
- * connection is closed only for auth failures (a missed handshake deadline included), revocation,
- * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
- * grant change (4000, UNAVAILABLE: the device reconnects and is re-checked); a socket whose client takes
- * none of its live changes for `sendStallTimeoutMs` is dropped by the hub (`terminate`) as one over the
- * send cap is (the client sees 1006 and reconnects).
+ * - hello → challenge → auth → ready; before `ready` only hello/auth are served, the nonce is single-use.
+ * - Before `ready` only `challenge`, `ready`, `error` go out; hub notices meanwhile are sent after `ready`.
+ * - An unknown device is NOT_FOUND, a revoked one DEVICE_REVOKED: closed 4001, no challenge.
+ * - A device revoked while signing in gets no working connection (read again once the hub holds it).
+ * - A sign-in completing after the hub stopped is refused UNAVAILABLE (1001), never told `ready`.
+ * - A connection the server closes leaves the hub at once: nothing more is delivered or counted.
+ * - Frames are handled in arrival order, each size-checked and validated first; a bad one changes nothing.
+ * - Rate limits per device and address and a connection cap answer typed errors; `handshakeTimeoutMs` 4001.
+ * - Upgrades are limited per address (`upgradeRateLimit`, `maxConnectionsPerAddress`): 429 before ws.
+ * - A ws protocol error (WS_ERR_*) costs one short log line: info before sign-in, warn after.
+ * - Memory per socket is bounded: MAX_HANDSHAKE_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES (1009);
+ *   SEND_BUFFER_CAP_BYTES, MAX_QUEUED_FRAMES, MAX_QUEUED_BYTES (reading paused); `sendStallTimeoutMs`.
+ * - Every frame costs a token; rid-less ones get ≤ 1 RATE_LIMITED per RATE_LIMITED_REPLY_INTERVAL_MS.
+ * - `ready` has the wrap generation from WRAPPED_ROOT_GEN_VERSION, the incarnation from INCARNATION_VERSION.
+ * - `wrappedRootChanged` goes only to such connections, only after `ready`.
+ *
+ * Failure modes: a handler's exception answers INTERNAL for that request only; the connection closes only
+ * for auth failures, revocation, session expiry, shutdown, abuse, a failed hub re-decision (4000,
+ * UNAVAILABLE) or a stalled socket (dropped by the hub).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';

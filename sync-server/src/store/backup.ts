@@ -1,61 +1,26 @@
 /*
- * Online backup and restore of the SQLite store.
+ * Online backup and restore of the SQLite store. Backups hold every secret the store holds (the server's
+ * signing seed among them): protect them like the data directory.
  *
  * Invariants:
- * - backupSqlite copies one consistent snapshot: the store as it was when the call was made. It opens its
- *   own read-only connection and holds one read transaction on it for the whole copy; in WAL mode that
- *   pins the snapshot without blocking writers, and SQLite's online backup API (better-sqlite3
- *   `db.backup()`) then copies pages in steps between event-loop turns and never restarts (a restart comes
- *   only from the source changing under the copying connection, which a pinned snapshot rules out). So a
- *   backup finishes in a time bounded by the store's size whatever the server writes meanwhile; those
- *   writes are in the next backup. The WAL grows meanwhile (a checkpoint cannot pass the reader). The
- *   copy goes to a temporary file beside the destination, is checked and fsynced, and only then renamed
- *   onto the destination, so a crash never leaves a half-written file under the backup's name. The copy
- *   is in rollback-journal mode (the store runs in WAL mode): whole in one file, and told by restore from
- *   a store's own file, whose -wal is part of it, while a -wal beside a backup is not (`copyBackupFile`).
- * - Backing up (from a file path or an open store) opens the file read-only and takes no data directory
- *   lock, so it works while a server runs on that directory (the `backup` command does this from a second
- *   process). The store always runs in WAL mode; a source file in rollback-journal mode would keep
- *   writers out for the length of the copy instead. A backup of a store nobody has open (a stopped
- *   server's) leaves no -wal or -shm beside it (`closeSideFiles`).
- * - restoreSqlite never touches the live file until the backup copy has passed PRAGMA integrity_check
- *   and carries a schema version this code understands. It claims the data directory like a server
- *   (data-dir-lock.ts) for its whole run, so it refuses a directory a server holds, even with force (that
- *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
- *   start mid-restore. It claims it as a restore, so that `invite`, which writes beside a running server,
- *   is refused instead of writing into the store about to be moved aside (invite-store.ts). It also
- *   refuses (UNAVAILABLE) while any other connection holds the target open, unless forced; the replaced
- *   store (with its -wal) is kept aside under `<file>.replaced-<time>`, not deleted.
- * - Crash safety of the swap (`replacementSteps`): wherever a crash stops it, the store's name holds the
- *   replaced store, whole, or the copy, never neither (a start would create an empty store) and never the
- *   copy beside the replaced store's -wal (SQLite would replay it onto the copy: nothing ties a -wal to
- *   its database). The replaced store is checkpointed into its main file first, kept aside by hard links
- *   (a copy where there are none), its side files removed, and only then the copy renamed over the main
- *   file. A replaced store that cannot be checkpointed (damaged) may lose, under the store's name and
- *   only between the last two steps, what its -wal held; the aside keeps it.
- * - A restore that fails leaves the data directory as it found it: besides its own staging copy (and the
- *   aside files of a move-aside that failed part-way, `keepAllAside`) it removes the lock file if it
- *   created it (unlinked while still held: a server claiming the directory meanwhile is refused, or makes
- *   a new lock file after the unlink) and the directories it created, once empty (a mistyped --data-dir
- *   leaves nothing behind).
- * - A restore never moves state back that devices or the server's security rely on (restore-carry.ts):
- *   before the copy goes in place, the store it replaces (read only; the swap checkpoints it, which
- *   changes none of its content) gives it every stream head that is higher, the audit entries and key
- *   envelopes made since the backup, and every revocation (devices, grants, sessions) and newer
- *   passphrase wrap. The copy keeps its schema version (the server migrates at start; an upgrade's
- *   rollback restores an older one, with the newer code, before the older code is started). Every restore
- *   gives the store a new incarnation (sent to devices in `ready`). Without a store to replace (or an
- *   unreadable one) nothing can be carried: the restore still happens, and warns.
+ * - A backup is one snapshot, as of the call (one read transaction, WAL): it never blocks writers.
+ * - Its time is bounded by the store's size: over a pinned snapshot the online copy never restarts.
+ * - The copy goes to a temp file, is checked and fsynced, then renamed: never a half-written backup.
+ * - A backup is in rollback-journal mode, whole in one file: a -wal beside it is not part of it.
+ * - Backing up is read-only and takes no data directory lock, so it runs beside a live server.
+ * - A restore touches nothing live until the copy passes integrity_check with a known schema version.
+ * - A restore claims the data directory as a restore throughout: refused where a server runs, even forced.
+ * - A restore refuses (UNAVAILABLE) while another connection has the store open, unless forced.
+ * - The replaced store is kept aside as `<file>.replaced-<time>`, never deleted.
+ * - Swap (`replacementSteps`): a crash leaves the old store or the copy, never the copy beside the old -wal.
+ * - A failed restore leaves the data directory as it found it (staging, lock file, created dirs removed).
+ * - A restore carries what must not go back (restore-carry.ts); with nothing to carry from, it warns.
+ * - Every restore gives the store a new incarnation; the copy keeps its schema version.
  *
- * Failure modes (StoreError): INVALID for a backup that does not open, fails the integrity check or has an
- * unknown schema, or is the store it would replace (by any path: a symbolic or hard link), or a destination
- * equal to the live file; NOT_FOUND for a missing backup file;
- * DATA_DIR_IN_USE when a server (or an open store of this process) holds the target directory;
- * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. What could
- * not be carried is no error: it comes back as `warnings` and goes to `onWarning` (stderr by default), only
- * once the copy is in place, and a throwing `onWarning` cannot turn that restore into a failure.
- * Backups hold every secret the store holds (e.g. the server's signing seed in meta): protect them like
- * the data directory.
+ * Failure modes (StoreError): INVALID (a backup that does not open, fails the check, has an unknown schema
+ * or is the live store by any path); NOT_FOUND (no backup file); DATA_DIR_IN_USE; UNAVAILABLE (store
+ * open elsewhere); INTERNAL. What could not be carried is no error: `warnings` and `onWarning`, once the
+ * copy is in place.
  */
 import {
   chownSync,

@@ -1,60 +1,27 @@
 /*
  * What a restore (backup.ts) carries from the store it replaces into the backup copy that replaces it.
+ * Content stored after the backup (documents, accounts, devices, grants, blobs, directory entries) is not
+ * carried: devices see the new incarnation and send it again. Carried is what, going back, would reuse
+ * positions devices have passed or give back access someone took away:
+ * - stream heads: the higher of the two, so no seq is served again and no checkpoint is above a head;
+ * - audit documents the backup lacks, whole, at their own seq: the log and hash chains continue, unforked;
+ * - device revocations (their sessions and challenges deleted), with the signed revocation (schema v13+);
+ * - grant revocations with the signed revocation if it checks (else the grant still ends, reported);
+ * - higher passphrase-wrap generations and wrap, wrapping-key and role signatures, where they verify;
+ * - key envelopes the backup lacks (recipient known); a revoked device's re-signed by an active one;
+ * - invite revocations (uses after the backup are not: their accounts are gone too);
+ * - sessions: only those the replaced store still has; pending challenges are all dropped;
+ * - SMART Health Link revocations, passcode attempts, accesses and used tickets (restore-carry-links.ts);
+ * - blob deletions: deleted in the copy too, tombstone kept (a copy before schema v8 has none: reported).
  *
- * A backup is the store as it was; the store being replaced knows what happened since. Content stored
- * after the backup (documents, accounts, devices, grants, blobs, directory entries) is NOT carried: a
- * restore returns the store to the backup's content, devices learn of the restore from the new
- * incarnation and send again what they hold. Carried is what, were it to go back, would reuse positions
- * devices have passed or give back access someone took away:
- * - stream heads: each becomes the higher of the two, so no seq served before the restore is served again
- *   for another document, and no device's checkpoint is above its stream's head (the seqs in between are
- *   a gap no reader can tell from superseded revisions);
- * - audit documents the backup lacks, at their own seq (above the backup's head), whole (their creator
- *   too where the copy's schema keeps one, v21): the audit log is append-only, and the server's hash
- *   chains must continue from their real last entry, not fork;
- * - device revocations, deleting the device's sessions and challenges as a revocation does, with the
- *   signed revocation when both stores keep them (schema v13);
- * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
- *   fails the check still ends the grant, without the signed object, and is reported;
- * - passphrase wraps of a higher generation, the signature over an unsigned generation-0 wrap published
- *   after the backup, and wrapping-key and role signatures the backup lacks (an account registered before
- *   either was signed publishes them later, and its devices then require them), when the account's
- *   identity signature verifies (over the copy's own wrap, key or role; else reported or left as the
- *   backup had them);
- * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
- *   goes back to one a revoked grantee still holds; and one the backup holds from a device revoked since
- *   (after the device revocations are carried) is replaced by the same key signed anew by an active device
- *   of its account, by the store's own conflict clause (ENVELOPE_ON_CONFLICT_SQL), so a restore does not
- *   bring back the signature the store had replaced;
- * - invite revocations: a code the operator revoked (say, one that leaked) stays revoked. Uses taken after
- *   the backup are not carried: the accounts they created are not in the restored store either, so the
- *   person can sign up again with the same code;
- * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
- *   backup stays done); pending challenges are all dropped;
- * - SMART Health Links the backup holds: revocations (a rotated emergency card stays revoked), passcode
- *   attempts taken (a locked link stays locked), accesses logged and used one-time tickets
- *   (restore-carry-links.ts);
- * - blob deletions: a blob deleted after the backup is deleted in the copy too (manifest and chunks,
- *   zeroed by secure_delete) and its tombstone kept, so the patient's deletion stays done and the id is
- *   never announced again. A copy from before schema v8 has no tombstone table: the blob still goes, and
- *   the missing tombstones are reported.
- * Every carry only moves state forward (revoked stays revoked; heads and generations only grow) and is
- * keyed by ids, so carrying from a store of another lineage is harmless: its ids match nothing.
- *
- * Every restore, with or without a store to carry from, records what it leaves (`recordRestore`): each
- * stream's head after the carry (`restored_heads`, created in a copy whose schema predates it) and the
- * backup's incarnation beside the new one (RESTORE_ORIGIN_META_KEY). The store then tells, per conflicting
- * version, whether it was kept from the backup (sqlite-store.ts), which devices cannot infer from seqs when
- * nothing was carried.
- *
- * The copy keeps its own schema version, which may be older than the replaced store's (an upgrade rolled
- * back): the replaced store is read with `SELECT *` where columns may be missing, and a kind the copy's
- * schema cannot hold (e.g. passphrase generations in a copy from before schema v3) fails alone, below.
+ * Invariants:
+ * - Every carry only moves state forward and is keyed by ids: a store of another lineage matches nothing.
+ * - Every restore records heads after the carry (`restored_heads`) and RESTORE_ORIGIN_META_KEY (`keptFrom`).
+ * - The copy keeps its schema version: missing columns are tolerated, a kind it cannot hold fails alone.
  *
  * Failure modes: a replaced store that does not open or read is reported (warnings) and carried from as
- * far as it reads: each kind of state is carried in its own savepoint, so a failure leaves that kind as
- * the backup had it and the others carried. Failures writing the copy itself throw (the caller aborts the
- * restore and leaves the live store in place).
+ * far as it reads, each kind in its own savepoint. Failures writing the copy itself throw (the caller
+ * aborts the restore and leaves the live store in place).
  */
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';

@@ -1,46 +1,25 @@
 /*
  * Shard logs: how the CouchDB store commits a change atomically without multi-document transactions.
+ * A change atomic with a check (compare-and-set, seq, epoch, guard, quota, invite use, revocation) is a
+ * commit in the log of each shard it touches (`shardOf`: a patient's or account's, or `#reg`, `#grants`).
+ * Commit n of X is `l|X|n`, created without a `_rev`: of two creating `l|X|n+1` one wins (409 → retry).
  *
- * Every change that must be atomic with a check (a record batch with its compare-and-set, a seq
- * allocation, an epoch check, an access guard, a quota, an invite use, a grant or device revocation) is a
- * *commit* in the log of each *shard* it reads or writes. A shard is a patient's (or account's) streams and
- * records (`shardOf`), or one of a few global ones (`#reg` for ids and login names, `#grants` for the
- * grant-change position). Commit n of shard X is the log document `l|X|n`, created without a `_rev`:
- * CouchDB stores one document per id, so of two writers creating `l|X|n+1` exactly one succeeds (409 for
- * the other, which re-reads and tries again). That create is the compare-and-swap everything rests on.
- *
- * | step                | what                                                                          |
- * | ------------------- | ----------------------------------------------------------------------------- |
- * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
- * | build               | read the materialized state (now complete through the last commit), decide     |
- * |                     | (when this instance saw X's last commit applied, or applied its own and is       |
- * |                     | marking it, build runs on that while the tail is read again, after the mark:     |
- * |                     | kept only if the tail is that very revision, marked)                             |
- * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
- * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
- * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
- * | apply               | write the ops into plain documents (`ops.ts`; the writer's own commit on the     |
- * |                     | revisions its build read, unread), mark the commit(s) applied (the writer's own: |
- * |                     | answered once applied, the mark under way; its next commit there builds          |
- * |                     | meanwhile and reads the tail once the mark is done)                              |
+ * | step              | what                                                                            |
+ * | ----------------- | ------------------------------------------------------------------------------- |
+ * | settle(X)         | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
+ * | build             | read the materialized state (complete through the last commit), decide          |
+ * | commit, one shard | create `l|X|n+1` with the ops and X's new state: committed, or 409 → retry      |
+ * | commit, k shards  | create `t|id` pending, then each `l|Xi|ni+1`; CAS `t` → committed (409: abort)  |
+ * | apply             | write the ops into plain documents (`ops.ts`), then mark the commit(s) applied  |
  *
  * Invariants:
- * - Commit n+1 of a shard is created only by a writer that saw commit n applied (settle), so at most the
- *   last commit of a shard is unapplied, and the materialized state a writer reads is complete.
- * - A commit's `state` holds the shard's stream heads after it, `base` before it. An aborted commit (its
- *   transaction lost) counts as `base`: its seqs are not allocated, so heads stay gap-free.
- * - A multi-shard transaction is decided by its `t|id` document alone (one compare-and-swap): pending until
- *   every part is created, then committed or aborted. A writer that finds a shard's last commit pending
- *   waits up to ABORT_AFTER_MS for its writer, then aborts it (the writer then fails its own CAS and
- *   retries): a node killed mid-commit blocks its shards for at most that long.
- * - Readers never abort: they treat a pending commit as not there (`base`), and help apply a committed one.
- * - A committed transaction's parts are marked applied only once every part's ops are: a node hearing of
- *   one part (a grant change in `#grants`) reads the documents the others wrote (the grant itself).
- * - The write is acknowledged (the promise resolves) only once its commit is applied: a write whose node
- *   dies before that is either committed (a retry finds it stored, as a conflict whose master is itself)
- *   or not (stored nothing). Its mark may still be under way: a node dying then leaves an applied commit
- *   unmarked, which the next settle applies again (no-op: stamps) and marks; this instance's own settles
- *   wait for the mark instead. Other nodes hear of it (changes.ts) once marked.
+ * - Commit n+1 is created only by a writer that saw commit n applied: at most the last one is unapplied.
+ * - A commit's `state` holds the shard's heads after it, `base` before; an aborted commit counts as `base`.
+ * - A multi-shard transaction is decided by its `t|id` alone; a pending one is aborted after ABORT_AFTER_MS.
+ * - Readers never abort: they treat a pending commit as absent (`base`) and help apply a committed one.
+ * - A transaction's parts are marked applied once all its ops are; other nodes hear of it (changes.ts) then.
+ * - A write is acknowledged once its commit is applied; an applied one left unmarked is re-applied (no-op).
+ *
  * Failure modes: UNAVAILABLE when CouchDB cannot be reached (nothing acknowledged); UNAVAILABLE after
  * MAX_ATTEMPTS lost races in a row; whatever `build` throws (a refusal) rejects the call, nothing written.
  */
