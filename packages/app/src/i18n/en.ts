@@ -19,6 +19,16 @@ export const en = {
     yes: 'Yes',
     you: 'You',
   },
+  calendar: {
+    previousMonth: 'Previous month',
+    nextMonth: 'Next month',
+    previousYear: 'Previous year',
+    nextYear: 'Next year',
+    previousDecade: 'Previous ten years',
+    nextDecade: 'Next ten years',
+    monthLevelControl: 'Choose a month',
+    yearLevelControl: 'Choose a year',
+  },
   languages: { en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' },
   failed: {
     title: 'Hale could not open',

@@ -18,6 +18,16 @@ export const zhHans: Translation = {
     yes: '是',
     you: '您',
   },
+  calendar: {
+    previousMonth: '上个月',
+    nextMonth: '下个月',
+    previousYear: '上一年',
+    nextYear: '下一年',
+    previousDecade: '前十年',
+    nextDecade: '后十年',
+    monthLevelControl: '选择月份',
+    yearLevelControl: '选择年份',
+  },
   languages: {
     en: 'English',
     'zh-Hant': '繁體中文',

@@ -21,6 +21,16 @@ export const zhHant: Translation = {
     you: '您',
   },
   // Each language by its own name: a person who switched by mistake finds theirs.
+  calendar: {
+    previousMonth: '上個月',
+    nextMonth: '下個月',
+    previousYear: '上一年',
+    nextYear: '下一年',
+    previousDecade: '前十年',
+    nextDecade: '後十年',
+    monthLevelControl: '選擇月份',
+    yearLevelControl: '選擇年份',
+  },
   languages: { en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' },
   failed: {
     title: 'Hale 無法開啟',

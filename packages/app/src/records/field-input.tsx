@@ -15,6 +15,7 @@ import {
 import { DateInput } from '@mantine/dates';
 import type { UseFormReturnType } from '@mantine/form';
 import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { isHaleError } from '@hale/client';
 import type { DraftValues } from './drafts';
 import type { FieldSpec } from './kinds';
@@ -24,6 +25,23 @@ import { useHaleSession } from '@hale/react';
 export type RecordForm = UseFormReturnType<DraftValues>;
 
 const inputId = (name: string): string => `field-${name.replace('.', '-')}`;
+
+/** The date picker's buttons, named (Mantine leaves them unnamed). */
+const CALENDAR_CONTROLS = [
+  'previousMonth',
+  'nextMonth',
+  'previousYear',
+  'nextYear',
+  'previousDecade',
+  'nextDecade',
+  'monthLevelControl',
+  'yearLevelControl',
+] as const;
+const calendarLabels = (t: TFunction): Record<(typeof CALENDAR_CONTROLS)[number], string> =>
+  Object.fromEntries(CALENDAR_CONTROLS.map((c) => [c, t(`calendar.${c}`)])) as Record<
+    (typeof CALENDAR_CONTROLS)[number],
+    string
+  >;
 
 export function FieldInput(props: { readonly field: FieldSpec; readonly form: RecordForm }): ReactNode {
   const { t } = useTranslation();
@@ -87,6 +105,8 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
           defaultValue={typeof start === 'string' && start !== '' ? start : null}
           onChange={(next) => onChange(next ?? '')}
           clearButtonProps={{ 'aria-label': t('common.clearField', { field: label }) }}
+          ariaLabels={calendarLabels(t)}
+          hideOutsideDates
           error={props.error as ReactNode}
           description={description}
         />
