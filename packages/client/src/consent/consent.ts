@@ -4,42 +4,24 @@
  *
  * | module | responsibility |
  * | ------ | -------------- |
- * | consent-types.ts | what callers pass and get; device meta keys; limits |
- * | consent-core.ts | what the parts share, each part's handle |
+ * | consent-types.ts, consent-core.ts | what callers pass and get, limits; what the parts share |
  * | pins.ts | identity and wrapping keys pinned per provider |
  * | grant-copy.ts, grant-lists.ts | the device's copy of the grants, the server's list merged into it |
  * | draft-grant.ts, granting.ts | a grant checked, signed, sent, its keys published |
  * | revoke.ts, kept-revocations.ts | a revocation signed, kept until the server takes it, sent again |
- * | rekey.ts | re-keying the streams of ended grants, wraps owed and missing |
- * | write-guard.ts | writes wait for re-keying |
+ * | rekey.ts, write-guard.ts | re-keying ended grants' streams, wraps owed and missing; writes wait for it |
  * | checks.ts | timers between connects: expiry, grant-list refresh, resend backoff |
  * | recording.ts, audit-marks.ts | the audit entries of grants and revocations that stand |
  * | acceptance.ts | a provider accepting patients |
  *
  * Invariants that span the parts:
- * - The copy of the grants also says who may write the patient's streams when (`writeSpans`): the engine
- *   takes a version another account wrote to one of them only within a write grant of that account
- *   covering the stream (record-codec.ts `writeGrants`). A grant made here enters the copy at the
- *   server's answer, before its keys go out, so the grantee's first write finds it; one made on another
- *   of the patient's devices counts once a reading of the server's list added it to the copy — the codec
- *   asks for one (`writeSpans(…, fresh)`, connected only, at most every WRITE_SPANS_REFRESH_MS) before it
- *   refuses a version the copy does not cover, so such a grant normally counts at once; a reading that
- *   adds a grant later tells the keyring's watchers (`invalidateWriteChecks`), and the engine fetches
- *   again what it set aside NO_WRITE_GRANT.
- * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
- *   (`assertUnlocked`, checked at the start and again just before signing; a kept revocation, signed
- *   before, is sent by the next session opened unlocked); re-keying then fails with the
- *   same code (each round checks first, so a revocation answered after the lock resolves with its streams
- *   `pending` rather than waiting on a connection the locked session gave up; the keyring checks too).
- *
- * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
- * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
- * before they land sets the records aside (NO_KEY); the server tells it (`accessChanged`) once they are
- * stored, and it fetches them again then (against an older server, or one whose other process stored
- * them, at its quarantine retry, 30 s or more later). Re-keying needs the
- * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
- * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
- * So does the revocation itself: one the server has not taken rejects RevocationPending, kept (kept-revocations.ts).
+ * - The grants copy says who may write the patient's streams when (`writeSpans`, read by record-codec.ts).
+ * - A grant made here enters the copy at the server's answer, before its keys go out; one made elsewhere once
+ *   a `fresh` read of the list adds it (the keyring is told: `invalidateWriteChecks`).
+ * - Locked: nothing is signed, nor re-keyed (AccountError LOCKED, checked first and just before signing).
+ * Failure modes: ConsentError; nothing is sent when local checks fail. Offline, `settle` fails NETWORK (the
+ * next connect retries) and `revoke` resolves, streams left in `pending`; a revocation the server has not
+ * taken rejects RevocationPending and is kept. A grantee sets records aside (NO_KEY) until keys land.
  */
 import { base64urlEncode, keyFingerprint, safetyNumber } from '@hale/crypto';
 import { openGrantPurpose } from './grant-purpose';

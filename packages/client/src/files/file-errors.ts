@@ -22,7 +22,7 @@ import { isHaleClientError, type HaleClientError } from '../api/errors';
 import { SyncError, CONNECTION_CODES } from '../sync/connection';
 import { isQueuedBytesError } from './upload-queue';
 
-/** What a held blob that fails get's checks is (files.ts `adoptHeld`): another file than the one queued. */
+/** What a held blob that fails get's checks is (queued-upload.ts `adoptHeld`): another file than the one queued. */
 export const NOT_THIS_FILE: ReadonlySet<string> = new Set([
   'TAMPERED',
   'NO_KEY',

@@ -1,155 +1,27 @@
 /**
- * Encrypted files on the device (`session.files`): document scans, lab-result and message attachments.
- * This file composes the API; file-session.ts (requests, keys, kept uploads), chunk-transfer.ts (chunks on the
- * wire), queued-upload.ts (the upload queue's sends), file-types.ts and file-errors.ts hold the parts.
- *
- * A file is a blob on the sync server (docs/protocol.md, "Blob manifests") in one of a patient's streams
- * that carry files (FILE_STREAM_TYPES). It is cut into chunks of `chunkSize` plaintext bytes, each sealed
- * with `sealBytes` under the stream's current write key (`keyring.writeKey`, the key the engine seals
- * records with) and bound to {blobId, chunkIndex, epoch}; the manifest lists the sha256 of each sealed
- * chunk. What a record keeps is the FileRef: blobId, fileName, mediaType, size and the plaintext's sha256.
+ * Encrypted files (`session.files`): document scans, lab-result and message attachments. A file is a blob
+ * (docs/protocol.md, "Blob manifests"), its chunks sealed under the stream's write key, bound to {blobId,
+ * chunkIndex, epoch}. Parts: file-session.ts (requests, keys, kept uploads), chunk-transfer.ts (chunks on the
+ * wire), queued-upload.ts (a queued file's upload), upload-queue.ts, file-types.ts, file-errors.ts.
  *
  * Invariants:
- * - Nothing is sent before the input passed: `type` one of FILE_STREAM_TYPES, `patientId` an account id,
- *   `bytes` at most MAX_FILE_BYTES, `chunkSize` within the protocol's bounds, fileName and mediaType as the
- *   model's FileRefSchema takes them, `resumeBlobId` (if given) of the protocol's id form. A FileRef handed
- *   to get or delete is checked against FileRefSchema (and its blobId against the protocol's id form),
- *   never taken on trust.
- * - put copies the caller's bytes and hashes the copy in one synchronous step, before its first await:
- *   the FileRef describes exactly what was sealed, even if the caller changes the array later. The copy is
- *   zeroed when put settles.
- * - A FileRef put answers names a blob sealed under the key the stream writes with once the upload is
- *   done: after the server confirmed every chunk, put asks `writeKey` again, and if the stream was re-keyed
- *   meanwhile (a grant ended: the old key is the ended grantee's too) or this device no longer holds its
- *   write key, the blob is deleted on the server (best effort) and the file sealed anew under the current
- *   key and uploaded again, at most MAX_PUT_ATTEMPTS uploads in all; then FileError KEY_CHANGED (`retry`),
- *   or NO_KEY, with no FileRef handed out. A re-keying before the upload that this device did not know of
- *   yet (put right after connecting) the server catches: an announce names the epoch its chunks are sealed
- *   under and a new manifest under a replaced epoch is refused (STALE_EPOCH, nothing stored), as a record
- *   push is; put then fetches the stream's keys again (`refreshKeys`) and seals anew under a new blob id,
- *   within the same MAX_PUT_ATTEMPTS. A resume announces a manifest the server may hold already, which it
- *   does not compare with the current epoch (its bytes were committed when stored), so put fetches the
- *   keys first and a kept upload under a replaced key is sealed anew. A re-keying after the last check is
- *   like one after a record was written. What reached the server under the old key stays readable to a
- *   holder of that key who has a copy the server kept (or a blob the best-effort delete missed); no
- *   FileRef names it.
- * - The announce names its epoch only to a server whose `GET /v1/server` `versions` include
- *   BLOB_EPOCH_VERSION (asked once per api object, server-versions.ts; a failed read fails the call as
- *   any refusal of the server's does, e.g. OFFLINE with `retry` for no answer): an older server refuses
- *   the field. Against one the announce goes without it and nothing catches a re-keying this device did
- *   not know of: such a file of put or the queue is sealed under the replaced key and stays so, as before
- *   the server checked (put's own check after the upload catches only a re-keying this device learned of
- *   meanwhile).
- * - Each put uploads a blob of its own under a fresh random id, also of bytes put before: no two
- *   successful puts answer the same blob, so deleting one attachment never removes another's file.
- * - A put resumes a cut-off upload only when asked: `resumeBlobId`, the `blobId` of the FileError with
- *   `retry` an earlier put failed with. An upload that failed for a reason that can pass (no answer, the
- *   server busy: `retry`) is kept in memory (blob id, manifest, and the sealed chunks the server has not
- *   confirmed); a put naming it, of the same bytes into the same stream with the same chunk size, takes it
- *   (no other put can take it while it runs) and announces the same manifest again: the server answers
- *   which chunks it holds, only the others are sent. Otherwise (not kept, another file's, being resumed by
- *   another put) the put starts a new blob. A kept upload taken when the stream writes under another key (a
- *   re-keying since) is deleted on the server, best effort, and the file is sealed anew. An upload that
- *   runs is never deleted by another put; an upload refused for good is not kept.
- * - Kept uploads are bounded: at most `keep.uploads` (MAX_KEPT_UPLOADS) of them and `keep.bytes`
- *   (MAX_KEPT_BYTES) of sealed chunks; the oldest are dropped from memory first (not deleted on the
- *   server), but the one just cut off is always kept. A resume of a dropped one starts a new blob. After
- *   close() or a lock every kept upload is dropped (below). A dropped upload stays on the server, counting against
- *   the quota, until deleted (`delete` with the error's blobId).
- * - delete deletes only a blob the server files in the caller's stream: it reads the manifest first and
- *   refuses (CONTEXT_MISMATCH, nothing deleted) a blob of another stream. A FileRef comes from a record any
- *   writer of that record's stream may have made; without this check a grantee with write consent to
- *   messages could make the patient's app delete a document's file through a message attachment.
- * - Blob ids are 128 random bits in Crockford base32 (26 characters): the protocol's id form and within the
- *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce a put's id first. An enqueued file's
- *   id is not secret: its FileRef is in records that sync before the queue uploads it, so another writer of
- *   the patient's streams may announce it first. The queue never takes such a blob for the file (see
- *   `adoptHeld` and the deletion rule below) and keeps the file, refused, until the person acts.
- * - get hands out bytes only once the whole file passed every check: per chunk, its sealed bytes hash to
- *   the manifest's digest, its key id names a key of the stream this device holds, it opens under that key
- *   (authentic) with the expected context {blobId, chunkIndex, epoch}, every chunk under the same epoch, and
- *   its plaintext has the length the manifest's chunk size gives it; the manifest's blob id, stream, size
- *   and chunk count agree with the FileRef and the caller's stream; the whole plaintext's sha256 equals
- *   fileRef.sha256. The manifest is the server's word and proves nothing alone: the FileRef comes from an
- *   authenticated record, so a server that alters, swaps, drops or reorders chunks, or misstates the size,
- *   is caught. On any failure the bytes assembled so far are zeroed and nothing is returned. A blob the
- *   server holds only part of is INCOMPLETE with `retry`: `enqueue` hands out its FileRef before the
- *   upload, which the queue of the device that added it resumes (a lost chunk tells on that device:
- *   UPLOAD_SERVER_LOST), so the rest may still come.
- * - Once the account is locked or the session closed, nothing more is started or sent (AccountError
- *   LOCKED; every request checks first) and kept uploads are dropped at the next call. The bearer token is obtained with the
- *   session's own copy of the device key (createSessionManager), and renewed once when the server says it
- *   expired.
- * - enqueue (offline first) answers a FileRef made on the device (a fresh blob id; size and sha256 of the
- *   copy) without sending anything, and keeps the copy in the device's upload queue (upload-queue.ts, its
- *   header: storage, bounds, when it uploads, crash safety). `uploadQueued` seals a queued file under the
- *   stream's write key at upload time (as this device knows it: the session lets the queue upload only
- *   once caught up after connecting, when this connection's epochs are known) and sends it as put does
- *   (`send`), under the blob id already handed out: unlike put, a re-keying once the server holds its
- *   manifest does not start a new blob (the id is in records already, and the server takes no other bytes
- *   under it), so such a file stays sealed under the older key, also when the next session of the device
- *   finishes it. A re-keying before the server held it is caught at the announce (STALE_EPOCH: nothing
- *   stored): the sealing is dropped, the keys fetched again and the file sealed anew under the same blob
- *   id, at most MAX_PUT_ATTEMPTS announces in one upload, then KEY_CHANGED (`retry`: the queue's backoff).
- *   A success answer this device cannot take (HTTP 2xx, BAD_RESPONSE: not JSON, off its schema; a captive
- *   portal's page, say) is no refusal: `retry` (`isGarbledSuccess`), so the queue keeps the file and tries
- *   it again with its backoff, as after no answer, and a put is kept to resume.
- *   A sealed chunk lost on this device (not stored, or not opening at rest) is decided by what the server
- *   holds, asked first (announcing would store the manifest): none, the file is sealed anew from its
- *   plaintext; the manifest and that chunk, the rest is sent; the manifest without it, the file can never
- *   be completed (INCOMPLETE, not `retry`: sealing is randomized and the digest committed). A plaintext
- *   chunk lost when it is needed (nothing on the server) fails it too (STORAGE_FAILED, or HASH_MISMATCH
- *   for one of the wrong length; not `retry`); both messages say the records naming it point to a file
- *   that will never be complete, and the file stays listed until cancelled. Such a file is 'stuck' to the
- *   queue, reported UPLOAD_STUCK (the errors `stuck` and `plainLost` make, marked `cannotComplete`), apart
- *   from a refusal (UPLOAD_REFUSED): the app tells them apart by code, not by the message. Chunks the
- *   server confirmed during an upload and lacks at its end (lost by the server) fail it for good as
- *   UPLOAD_SERVER_LOST (`queuedFailure`, marked `lostOnServer`): the sealed chunks are still stored here, so
- *   retryUpload sends them again (one also lost here is stuck instead). A file deleted on the server
- *   (DELETED) after the server took its announce from this session (`announcedHere`: only the patient's
- *   devices may then delete it) is never taken under its id again: the queue removes it with its
- *   bytes (get then asks the server: DELETED) and reports it once, UPLOAD_DELETED; only when the device
- *   store cannot remove it is it refused, its message saying to cancel it, not to retry. Deleted before
- *   that (what an earlier session announced, or a blob another writer announced first under the public id
- *   and deleted: this device cannot tell them apart), it is refused and kept (DELETED, UPLOAD_REFUSED), its
- *   message saying to cancel it or add it again. When access to
- *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
- *   remove is reported UPLOAD_PURGE_FAILED, the others still go, and it is tried again with the
- *   queue's backoff until removed, by the next session if this one ends first; a purge that comes while
- *   the session is locked, or the stored queue could not be read, is recorded for the next session, and
- *   a file being enqueued when its stream's purge ran is purged with it (enqueue refused FORBIDDEN)
- *   (upload-queue.ts `purgeStream`). Messages quote a file's
- *   name shortened (`quotedName`). An announce
- *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
- *   anew; or another writer announced the id first) takes what the server holds only if every chunk it
- *   lacks is held here under its digest and the whole, its chunks read back, opens as get opens it to the
- *   FileRef's sha256; INCOMPLETE (UPLOAD_STUCK) as above when chunks are missing on both sides;
- *   CONTEXT_MISMATCH (UPLOAD_REFUSED, the file kept) when it is another file. The server refuses a late
- *   announce of this device under a replaced epoch (STALE_EPOCH), so it can arrive only under the current
- *   one.
- *   get of a FileRef queued here answers the queued bytes (checked against its sha256; a copy the device
- *   store cannot read is STORAGE_FAILED, bytes that read but differ HASH_MISMATCH);
- *   delete of one cancels it. `uploadsRead` settles once the stored queue was read; a queue stored that
- *   cannot be read (damaged: device-meta reports it) is never written over, and enqueue then refuses
- *   (STORAGE_FAILED, not `retry`), storing nothing.
- * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
- * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
- * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
- * plaintext. Sealing and opening run on the calling thread, chunks one at a time. Finding the key a chunk
- * names (`keyNamed`): a look among the keys the keyring holds (one key id hash per epoch held), and, for
- * a key not held, one fetch of the stream's envelopes per get, however many epochs the stream has.
- *
- * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds;
- * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read, and
- * for an enqueue onto a stored queue that cannot be read; get: DELETED
- * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
- * the device that added it, or removed there before it was: the server cannot tell); REFUSED with
- * `serverCode` BAD_RESPONSE for an answer breaking the protocol (`retry` for a garbled 2xx, which may pass;
- * otherwise as the HTTP API says); `field` for INVALID_INPUT, `serverCode` for what
- * the server or the transport answered, `blobId` when one is known, `retry` when the same call may
- * succeed later;
- * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
- * LOCKED for a locked account or a closed session.
+ * - Input and FileRefs (FileRefSchema, the protocol's id form) are checked before anything is sent.
+ * - put hashes a copy of the caller's bytes before its first await; the copy is zeroed when put settles.
+ * - put's FileRef names a blob sealed under the key the stream writes with once the upload is confirmed.
+ * - Re-keyed meanwhile: the blob is deleted (best effort), sealed anew; MAX_PUT_ATTEMPTS, then KEY_CHANGED.
+ * - A re-keying unknown here is caught only by a BLOB_EPOCH_VERSION server (STALE_EPOCH at the announce).
+ * - A put is a new blob under a fresh random 128-bit id: deleting one file never removes another's.
+ * - Cut off with `retry`: kept in memory (`keep`), resumed only via `resumeBlobId`, keys fetched first.
+ * - An upload dropped from memory stays on the server (quota) until `delete` with the error's blobId.
+ * - delete reads the manifest first: a blob of another stream is refused (CONTEXT_MISMATCH).
+ * - get answers bytes only once every chunk (chunk-transfer.ts) and the whole file checked out; else zeroed.
+ * - A blob held in part is INCOMPLETE with `retry`: an enqueued file's FileRef is out before its upload ends.
+ * - enqueue answers a FileRef made here, sending nothing; its upload keeps that id (queued-upload.ts).
+ * - get of a queued FileRef answers the queued copy (checked against its sha256); delete cancels it.
+ * - A garbled 2xx (BAD_RESPONSE) is `retry`: the queue tries again, a put is kept to resume.
+ * - Locked or closed: nothing is started or sent (AccountError LOCKED); kept uploads are dropped.
+ * Costs: put holds the plaintext and the sealed chunks not yet confirmed; get, one sealed chunk and the file.
+ * Failure modes: FileError (FILE_ERROR_CODES; mapping in file-errors.ts); AccountError LOCKED.
  */
 import { createFileSession } from './file-session';
 import { createChunkTransfer } from './chunk-transfer';

@@ -1,92 +1,27 @@
 /**
- * Files added without a connection (`session.files.enqueue`): kept on the device, uploaded when it is
- * online. This module keeps the queue and decides when to upload; files.ts seals and sends (its upload
- * path, `uploadQueued`) and classifies failures.
- *
- * Storage: device metadata (RxDB local documents, their values sealed at rest by at-rest-encryption.ts;
- * their ids in clear). `upload-queue` is the index: per file its FileRef, stream, chunk size, when it was
- * queued, a failure for good (`failed`, and `failedAs`: the code it was reported as), and once sealed for
- * upload the sealing (epoch, key id, digests of the sealed chunks). Each chunk of the plaintext is a
- * document of its own, `upload-chunk-<blobId>-p<i>`, and once sealed each sealed chunk
- * `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at most 1 MiB) per document, never the
- * whole file. `upload-purges` names the files whose purge is still to be done (blob id, stream), or a
- * stream all of whose files are (no blob id; see `purgeStream` below). Ids name only the random blob id,
- * never a patient.
- *
- * | module | responsibility |
- * | ------ | -------------- |
- * | upload-queue-store.ts, upload-queue-report.ts | stored form and schemas; what callers get, reports |
- * | upload-queue-core.ts | the index, per-file state, removal: what the parts share |
- * | queued-chunks.ts | chunks read back, sealed chunks written, orphans removed |
- * | upload-purges.ts | purges when access to a stream ends |
- * | upload-queue.ts (this) | enqueue, the upload loop and its backoff, cancel, retry |
+ * Files added without a connection (`session.files.enqueue`), kept on the device until uploaded. This file:
+ * enqueue, the upload loop and its backoff, cancel, retry; queued-upload.ts seals and sends; files.ts
+ * judges failures (`verdict`). Parts: upload-queue-store.ts, upload-queue-report.ts (stored form, reports),
+ * upload-queue-core.ts (index, removal), queued-chunks.ts (chunks, orphans), upload-purges.ts (purges).
+ * Storage: device meta, sealed at rest (ids clear, naming only the random blob id): the index `upload-queue`,
+ * one chunk per document (`upload-chunk-<blobId>-p<i>` plain, `-s<i>` sealed), `upload-purges`.
  *
  * Invariants:
- * - Bounded: at most `bounds.uploads` files and `bounds.bytes` plaintext bytes queued (failed ones
- *   included: they hold their bytes until cancelled). An enqueue past either bound is refused (`full`,
- *   FileError QUEUE_FULL) before anything is written. Enqueues run one at a time, so two cannot both pass
- *   the check. While a file uploads its sealed copy is stored too (about twice its size).
- * - An enqueue writes the chunks first, the index entry last: a crash in between leaves chunks no entry
- *   names, removed at the next start (`orphans`). A failed write removes what it wrote; nothing is queued.
- * - The sealed chunks and the sealing are stored before the manifest is first announced (files.ts): a
- *   crash or lost answer after the announce finds the very bytes the server committed to, and announcing
- *   the same manifest again answers which chunks the server holds (sync-server blobs.ts); sealing anew
- *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS). Only when
- *   the server holds nothing under the id (an announce refused STALE_EPOCH, the stream re-keyed before it;
- *   or no manifest there when a re-keying since or a sealed chunk lost here is found) does files.ts drop
- *   the sealing (`dropSealing`) and seal anew under the same id. A re-sealing overwrites the sealed chunks
- *   in place: if an announce of an earlier session arrives after it (files.ts `adoptHeld`), the file is
- *   finished as the server holds it only if the chunks it lacks are held here under its digests.
- * - A file leaves the queue only once the server confirmed every chunk (or by cancel): the index entry
- *   first, then its chunks. A crash between the last chunk and the removal uploads it again at the next
- *   start, which only re-announces the same manifest: one blob, never two.
- * - Uploads run only while `online()` (the session: connected and caught up, so that the keyring took this
- *   connection's stream epochs first) and `usable()` (not locked, not closed), one file at a time, at
- *   start, when the connection comes back (`onlineChanged(true)` after the link was down: a reconnect,
- *   which retries every waiting file at once), and after a failure that can pass with backoff (`retry`:
- *   base doubling up to max, kept in memory: a new session tries at once). Catching up again on a link
- *   that stayed up (an access change: `onlineChanged(false, true)`, then `true`) is no reconnect: each
- *   waiting file keeps its backoff. A failure for good is stored with the entry, reported (`report`) once,
- *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
- *   stream when access ends, `purgeStream`).
- * - files.ts's `verdict` says whether a failure can pass ('retry': no answer, a garbled success answer,
- *   a refusal the server says may pass) or which failure for good: 'failed',
- *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
- *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
- *   the server lost chunks it had confirmed during the attempt, reported UPLOAD_SERVER_LOST (the sealed
- *   chunks are still stored here: `retry` sends them again); 'deleted', deleted on the server after
- *   the server took this file's announce (another device of the patient deleted it): removed with its
- *   bytes at once and reported UPLOAD_DELETED, not listed (marked refused only if the index cannot be
- *   written). A deletion files.ts cannot tell is of this file is 'failed': the file is kept. The code is
- *   stored with the failure (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry
- *   stored before it was kept (or naming a code this build does not know) lists as UPLOAD_REFUSED, the code
- *   it was reported as then.
- * - A report's message fits the sync state's issue messages (MAX_REPORT_MESSAGE): the file's name is
- *   quoted shortened (`quotedName`), then the error's middle is cut, so what to do (at the end) is kept.
- *   A stored failure's message is cut the same way to what the index's schema takes.
- * - Once not `usable()` (close, lock; seen at the next `onlineChanged`) the queue stops: the timer is
- *   cleared, nothing more starts; the upload under way fails at its next request (files.ts asserts the
- *   session is usable before each) and the file stays queued for the next session.
- * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
- *   blob is deleted on the server, best effort (an upload under way sends nothing more of it: it calls
- *   `assertQueued` before each request, and deletes it as it stops; so a deletion that fails leaves a part
- *   of the file there, never more than was sent before the cancel). Failing
- *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
- *   be affected (the id is this file's alone). A cancel whose index write fails rejects and leaves the
- *   file queued as before, sent as any (an upload it cut off meanwhile deleted the part on the server:
- *   the next attempt finds the file deleted, UPLOAD_DELETED, and removes it); one whose chunks' removal
- *   fails has unlisted it (the bytes go when the session is next opened; its blob on the server is deleted
- *   as for any cancel).
- * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
- * - `uploads$` lists every entry, failed ones included (the session counts them as SyncState
- *   `pendingUploads`); it lists nothing before `ready` settled, which the session awaits before it opens.
- * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
- * match its schema (reported by device-meta as META_INVALID), or that the store fails to read, leaves the
- * queue empty in memory and refuses enqueues (`unreadable`, FileError STORAGE_FAILED; it is never written
- * over); a refusal for good whose mark cannot be written waits with backoff
- * (reported when marked). What a lost or unreadable chunk does to an upload files.ts decides by what the
- * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
- * INCOMPLETE; reported UPLOAD_STUCK) with a message saying so, listed until cancelled.
+ * - At most `bounds.uploads` files, `bounds.bytes` bytes (failed ones included); enqueues run one at a time.
+ * - Enqueue writes the chunks, then the index entry; removal the index, then the chunks (orphans at start).
+ * - The sealing is stored before the first announce (a retry re-announces the same manifest: one blob); it is
+ *   sealed anew only when the server holds nothing under the id.
+ * - A file leaves only once the server confirmed every chunk, or by cancel or purge.
+ * - One upload at a time, only while `online()` (connected, caught up) and `usable()`; backoff in memory.
+ * - Verdicts: 'retry' (backoff), or for good 'failed' UPLOAD_REFUSED, 'stuck' UPLOAD_STUCK, 'lost'
+ *   UPLOAD_SERVER_LOST (sealed chunks kept: `retry` resends), 'deleted' UPLOAD_DELETED (removed).
+ * - A failure for good is stored (`failedAs`), reported once (MAX_REPORT_MESSAGE), never retried by itself.
+ * - Once not `usable()` the queue stops; an upload under way fails at its next request, the file stays.
+ * - `cancel` removes entry and bytes, stops an upload under way, deletes the server's part (best effort).
+ * - A purge (upload-purges.ts) marks and records the files first: what a session leaves, the next finishes.
+ * - `read` answers a file only if its chunks hash to its sha256; `uploads$` lists nothing before `ready`.
+ * Failure modes: past the bounds enqueue refuses (`full`, QUEUE_FULL) before writing; store errors reject
+ * enqueue, cancel and retry; an unreadable index is never written over and enqueue refuses (`unreadable`).
  */
 import { blobChunkCount, base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
 import { cutMiddle } from '../core/cut-middle';

@@ -1,67 +1,25 @@
 /**
- * A `CryptoOffload` over one worker at a time, whatever kind of worker the host has: a Node worker
- * thread (`@hale/client/node`) or a browser Web Worker, each adapted to a `WorkerPort` by the host. The
- * worker posts CRYPTO_WORKER_READY once loaded, runs `runCryptoJob` for each `{ id, job }` message and
- * answers `{ id, result }` or `{ id, error: CryptoJobFailure }` (job-failure.ts: a code and a message
- * without any value of the job); `answerCryptoMessage` (answer-crypto-message.ts) is that worker side.
+ * A `CryptoOffload` over one worker at a time: a Node worker thread (`@hale/client/node`) or a Web Worker,
+ * adapted by the host to a `WorkerPort`. The worker side (answer-crypto-message.ts) posts CRYPTO_WORKER_READY
+ * once loaded and answers each `{ id, job }` with `{ id, result }` or `{ id, error }` (job-failure.ts).
  *
- * Invariants
- * - Each job is answered once, by id, in any order, and only with a reply that `checkCryptoJobResult`
- *   accepts for that job (or, run here, below, with this thread's own answer); keys travel with each
- *   job (copied into the worker's memory and dropped after the batch).
- * - At most one worker runs at a time. A worker has started once it posts CRYPTO_WORKER_READY
- *   (crypto-offload.ts: its entry loaded) or answers a job. A started worker that dies (the host reports
- *   it: it exited, threw outside a job, or sent a message that cannot be read, which would leave its job
- *   unanswered) takes only the jobs it owes (posted or queued for it) with it; the next `run` starts a
- *   fresh one. More than `WORKER_DEATH_LIMIT` (3) such deaths
- *   within `WORKER_DEATH_WINDOW_MS` (60 s) is a crash loop: `run` rejects saying so, without starting a
- *   worker, until the oldest of those deaths leaves the window — so a device app that stays open for
- *   days recovers from a burst of crashes, and a worker that cannot live costs at most four starts a
- *   minute.
- * - A worker that ends before it started (`spawn` throws: no workers, a CSP that forbids them; or it
- *   dies, sends what cannot be read, or lets a job's budget pass first: a bad URL, an entry that throws
- *   as it loads or never says a word) ran none of its jobs: they run on the calling thread
- *   (`runCryptoJob`), and fail only as they fail there (see `jobFailed`), not with its death. It is no
- *   death of the crash loop. After WORKER_START_FAILURE_LIMIT (3) of them in a row (none started in
- *   between) the offload stops starting workers for good: every later job runs on the calling thread,
- *   and `fallback()` answers, and `onFallback` is called once with, a CryptoOffloadError
- *   WORKER_UNAVAILABLE naming the last failure in this thread's words (a host's own, or an error's class).
- *   One failure alone (a passing shortage of threads) is no reason: a started worker resets the count.
- * - At most WORKER_JOBS_IN_FLIGHT (4) jobs are posted to a worker and unanswered; later ones wait here,
- *   unposted, and are posted in the order `run` was called as answers come back. A job that waits here
- *   is owed by that worker: its death or `close()` fails it with the posted ones.
- * - No job waits for its answer for ever: a job not answered within its budget (`jobTimeoutMs`:
- *   JOB_TIMEOUT_BASE_MS plus JOB_TIMEOUT_PER_ITEM_MS per item of the job and of the jobs posted ahead of
- *   it and unanswered in the same worker, which runs one job at a time), counted from when it is posted,
- *   means the worker lost it or is stuck: the worker is terminated and counted as a death (its posted and
- *   queued jobs fail; a worker that had not started is a failed start instead, above), and the next
- *   `run` starts a fresh one. A job queued here waits at most for the
- *   budgets of the jobs ahead of it. The budget is generous by design (see the constants): it only ends
- *   a stall, it is no latency target. A browser's Web Worker reports no exit, so there this budget is
- *   what ends a worker that died silently.
- * - A message from the worker that cannot be read — the host's 'messageerror' (`unreadable`), or a
- *   message that is no reply to any job (no numeric `id`, and not CRYPTO_WORKER_READY) — names no job it
- *   answers: every job that worker owes (posted or queued) fails at once with CryptoOffloadError
- *   WORKER_MESSAGE_UNREADABLE (never waits for its budget), and the worker is ended and counted as a
- *   death, like one that died (before it started: a failed start, above). A reply whose id is no
- *   longer pending (a job that already failed) is ignored.
- * - After `close()` nothing restarts and nothing runs here: pending, queued and later jobs reject with
- *   "crypto offload is closed".
- * - Each item of a seal job is answered as this thread answers it (json-prefilter.ts): a value that is
- *   not plain JSON, which structured clone would alter (a class instance, a symbol key) or could not copy
- *   (a function), is answered null here and never posted; a job with no other item needs no worker.
- * - `minBatch` (OFFLOAD_MIN_BATCH unless given; a positive integer, else `createWorkerOffload` throws a
- *   RangeError) is only what callers read: this offload runs whatever batch it is given.
- * Failure modes: a job that throws in the worker, a job that cannot be copied to it (its error names
- * the error's name only: a DataCloneError's message quotes the value it could not copy), a malformed
- * reply, a message the worker cannot read, a job not answered in time, or a started worker that dies rejects
- * (the at-rest wrapper reports AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries
- * it); nothing is half-applied, because callers write only after every value of their batch is back.
- * A job the worker answers as failed rejects with the AtRestError it throws on this thread (same code and
- * message) when the worker names one, else with CryptoOffloadError WORKER_JOB_FAILED; what the worker
- * sent is taken only in the form `readJobFailure` checks, never as text of its own (it may quote the job):
- * a code, and a message only when it is one this build writes. An unreadable message is named by its
- * class alone; a host reports a death with an error of its own words (node/crypto-worker.ts).
+ * Invariants:
+ * - Each job is answered once, by id, with a reply `checkCryptoJobResult` accepts; keys travel with each job.
+ * - One worker at a time; it has started once it posts CRYPTO_WORKER_READY or answers a job.
+ * - A started worker that dies takes only the jobs it owes (posted or queued); the next `run` starts anew.
+ * - Over WORKER_DEATH_LIMIT deaths in WORKER_DEATH_WINDOW_MS: a crash loop; `run` rejects until one ages out.
+ * - A worker that ends before it started ran none of its jobs: they run on the calling thread (no death).
+ * - WORKER_START_FAILURE_LIMIT failed starts in a row: no more workers; `fallback()`, `onFallback` say why.
+ * - At most WORKER_JOBS_IN_FLIGHT jobs posted and unanswered; later ones queue here in `run` order.
+ * - A job unanswered in `jobTimeoutMs` (from posting, per item incl. those ahead) ends its worker: a death.
+ * - A message that is no reply (or 'messageerror') fails every job the worker owes at once and ends it.
+ * - After `close()` nothing restarts: pending, queued and later jobs reject.
+ * - A seal item that is not plain JSON (json-prefilter.ts) is answered null here, never posted.
+ * - `minBatch` (a positive integer, else RangeError) is only what callers read; any batch is run.
+ * Failure modes: a job that throws in the worker or cannot be copied to it, a malformed reply, an unreadable
+ * message, a timeout or a death rejects (callers write nothing of the batch). A failed job rejects with the
+ * worker's AtRestError (same code and message) or WORKER_JOB_FAILED; worker text is taken only as
+ * `readJobFailure` checks it, never quoting the job.
  */
 import { HaleError } from '../core/hale-error';
 import {

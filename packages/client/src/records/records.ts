@@ -1,54 +1,28 @@
-// The typed record API the app uses: every write is validated against the model first and lands in
-// the local store at once (offline first); replication carries it to the server later. A write resolves
-// once `onWrite` settled: the session's audit note of its change is then on disk (audit-log.ts), so a crash
-// after a write resolved never drops it from the audit log. Once the session's
-// account is locked, nothing is read or written here (AccountError LOCKED, from `assertUnlocked`).
-// A record is also refused at write (VALIDATION_FAILED) when it is larger than MAX_RECORD_BYTES: such a
-// record, or the document a concurrent edit of it makes, could never reach the server.
-// `update` builds on whatever the record holds at the moment of writing (an edit pulled meanwhile is
-// kept); a record sent back whole (with its `updatedAt`) read before a later write is refused
-// (RECORD_CHANGED), since its unchanged fields would undo that write (`requireReadAsStored`).
-// `resolveConflict` does not build on it: a person's decision is about the version they were shown, named by
-// its `rv`, so it is applied only while the record still holds that version; any other state (a side
-// pulled and merged since, another resolve or update first) is refused with RECORD_CHANGED and nothing
-// is written. This relies on every write to a record on this device, local or merged, raising its `rv`.
+// The typed record API the app uses: every write is validated against the model and lands in the local store
+// at once (offline first); replication carries it to the server later.
 //
-// History and authorship of this device's writes (the model's `transitionIssues` states the rules):
-// - A versioned record (HealthDocument, LabResult, TreatmentPlan) is versioned here, not by the caller: a
-//   write that changes its content (a document: its file) becomes the next version, the previous state
-//   appended to `versions` and a provenance (a document: upload time and uploader) naming this account
-//   and device at the time of writing, with the caller's `reason`. Earlier versions never change: a
-//   `version` or `versions` other than the stored ones is refused (RECORD_FINAL), and so is another
-//   provenance (or upload) for content that did not change. A write without a change of content writes
-//   no version and takes no reason (VALIDATION_FAILED).
-// - Fields naming who wrote, edited, signed, sent or acknowledged are filled with this account (and
-//   device) when left out, and refused (AUTHOR_MISMATCH, naming the field) when they name anyone else.
-//   Times of the write (`provenance.at`, `signedAt`, `acknowledgement.at`, `uploadedAt` of a replaced
-//   file) are the write's: a value given is replaced.
-// - A signed NoteSignature, and a NoteVersion once a signed NoteSignature this device holds names it or
-//   once it is not the current version of a draft MedicalNote this device holds, are final: update and
-//   remove refuse them (RECORD_FINAL); so is removing a signed or amended MedicalNote (removal-rules.ts).
-//   The note and its signatures are read just before the write: one pulled in that moment is not seen.
-// - A NoteVersion is added only under a version number no other NoteVersion of its note held here has
-//   (VALIDATION_FAILED, naming `versionNumber`), read the same way; a new version takes a new number.
-// - Merged content given to `resolveConflict` is a write like `update`; taking a side ('keep', 'other')
-//   writes no content of this device's and is not checked.
-// - The model's write rules (`checkWriteRules`: a next dose before the dose, a signing time on an
-//   unsigned signature, a past-only date in the future, …) hold for `add`, `update` and merged content
-//   (VALIDATION_FAILED, each issue naming its field and `rule`); over a stored state, only rules reading a
-//   field the write changes, so a record another device or an older build stored breaking one stays
-//   readable and editable. A side taken as it was ('keep', 'other') is not judged. An Immunization whose
-//   `administeredAt` is written is compared with the earliest birth date of the patient's Profiles this
-//   device holds (their shown versions and unsettled sides), read from the local store just before the
-//   write like the note's versions: none held, none compared (a grant without the profile stream).
-// Received versions are checked by the sync engine (signature, model), not by these rules.
-// `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
-// Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
-// or as 'keep'.
-// `writeAll` writes one action's records in one write of the local store, as one group for the push (all
-// or none on the server too); only when another write overtakes one of them between its check and that
-// write, three times over, do the others stay written (RECORD_CHANGED).
-// Every refusal writes nothing.
+// Invariants:
+// - A write resolves once `onWrite` settled: its audit note is on disk (audit-log.ts), never lost to a crash.
+// - Locked: nothing is read or written here (AccountError LOCKED, `assertUnlocked`).
+// - A record over MAX_RECORD_BYTES is refused (VALIDATION_FAILED): it could never reach the server.
+// - `update` builds on the record as stored; one sent back whole, read before a later write: RECORD_CHANGED.
+// - `resolveConflict` applies only while the record holds the `rv` the person was shown, else RECORD_CHANGED.
+// - Every write to a record on this device, local or merged, raises its `rv`.
+// - Versioned kinds (HealthDocument, LabResult, TreatmentPlan) are versioned here; old versions are final.
+// - Changed content makes a version (provenance naming this device, the caller's `reason`); else no `reason`.
+// - Author fields are filled with this account and device; naming anyone else is AUTHOR_MISMATCH.
+// - Times of the write (`provenance.at`, `signedAt`, `acknowledgement.at`, `uploadedAt`) are the write's own.
+// - Final (RECORD_FINAL): a signed NoteSignature; a NoteVersion a signed one names, or its draft moved past.
+// - A signed or amended MedicalNote is not removed (removal-rules.ts).
+// - A new NoteVersion takes a number no other NoteVersion of its note held here has (VALIDATION_FAILED).
+// - The model's write rules (`checkWriteRules`) hold for add, update and merged content; over a stored state
+//   only rules reading changed fields. A side taken as it was is not judged.
+// - What these checks read (notes, signatures, Profiles' birth dates) is read just before the write.
+// - Ids, `patientId` and conflict choices from untyped code are checked, never read as a selector.
+// - `query`, `observe`: one patient's records, the session's account unless `patientId` is given.
+// - `writeAll`: one action's records in one store write and push group (all or none); overtaken
+//   WRITE_ALL_TRIES times, the others stay written (RECORD_CHANGED).
+// - Received versions are checked by the sync engine (signature, model), not here. A refusal writes nothing.
 import {
   type RecordKind,
   type RecordOf,

@@ -1,70 +1,26 @@
 /**
- * At-rest encryption of the device store: an RxDB storage wrapper built on tweetnacl secretbox.
- * This file wraps the storage and its instances; at-rest-schema.ts (which fields, schema and query checks),
- * clear-digest.ts, value-codec.ts (seal/open), value-memory.ts and composites.ts do the rest.
+ * At-rest encryption of the device store: an RxDB storage wrapper (tweetnacl secretbox). Parts:
+ * at-rest-schema.ts (field, schema, query checks), clear-digest.ts, value-codec.ts (seal/open),
+ * value-memory.ts, composites.ts.
  *
- * Invariants
- * - Every top-level field named in a schema's `encrypted` array (and `data` of RxDB local documents,
- *   unless disabled) reaches the inner storage only as `v1.<base64url(nonce(24) ‖ secretbox(pt))>`,
- *   pt = JSON({v:2, db, c, i, f, r, h, d}): database, collection, document id, field name,
- *   document revision (`_rev`), digest of the document's clear fields (`h`, see `CLEAR_DIGEST_LABEL`)
- *   and the value. Ids, indexed/routing fields and RxDB metadata stay clear.
- * - Opening checks db/c/i/f/r/h against the stored document, so a value moved to another document,
- *   field, collection or database, paired with another revision, or left under clear fields (kind,
- *   author, `_deleted`…) rewritten on disk, is refused. `_rev`, `_meta` and `_attachments` are not in
- *   `h`: `_rev` is bound on its own, `_meta.lwt` is RxDB bookkeeping, attachments are refused.
- * - Values sealed before `h` existed (pt `v:1`) still open, bound as before to db/c/i/f/r only; every
- *   write seals anew (`_rev` changes), so a document leaves that format at its next write.
- * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
- *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below), except
- *   `queryClear` / `queryIds`, which answer clear fields / ids only and open nothing. A change event of a write this
- *   instance is making is answered with the plaintext that write was given (`inFlight`: the same row
- *   objects, held only while the inner write runs); any other event is opened and checked.
- * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
- * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
- *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
- *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
- * - Seal once (`streamSealing`, stream-versions.ts): in the named collection, once a sealer is attached,
- *   a version the sealer accepts is stored as its wire document instead (`data` = `s1.…`, `conflictData` =
- *   `s1`), bound by `lb` and opened through the stream key; a replication-meta copy of exactly such a
- *   version refers to its bytes (`docData` = `m1.…`, stream-meta.ts) instead of a composite; everything
- *   else as above.
- * - RxDB's replication checkpoints (`checkpointData` of its meta instance: where the next pull, per
- *   stream, and push start) are sealed too, though RxDB asks only for `docData`. One stored in clear
- *   (written before they were sealed, or on disk) is read as no checkpoint: RxDB pulls and pushes from
- *   the start again (what it already has is not applied twice), never from a position that is not its own.
- *
- * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
- * in messages)
- * - wrong key, tampered or truncated value, context mismatch, non-string or missing required
- *   encrypted field (`docData` of a replication-meta document that is not a checkpoint counts as
- *   required) → `AT_REST_DECRYPT_FAILED` (with `reason`).
- * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping; `runAtRestJob` throws it for the whole job.
- * - schema with attachments (would store file bytes in clear) or a nested, primary (or part of a composite
- *   primary key) or indexed encrypted path → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
- * - a replication-meta value stored plain whose plaintext is a composite's own (`{ s, refs }`: a composite
- *   stripped on disk of its prefix and referred envelopes) → `AT_REST_DECRYPT_FAILED` (MALFORMED).
- * - a query selecting or sorting on an encrypted field (it would silently compare ciphertext)
- *   → `AT_REST_QUERY_ON_ENCRYPTED_FIELD`.
- * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
- * - a value that is not JSON (NaN, Infinity, function, bigint…) → `AT_REST_ENCRYPT_FAILED`.
- * - a key-less wrapper (used only to remove a database) → `AT_REST_NO_KEY` on any seal/open.
- * - once every storage instance the wrapper created is closed or removed, the wrapper zeroes its key
- *   copy and forgets every remembered value (see `wrapStorage`); any later read or write of an
- *   encrypted field, even of a value it once remembered → `AT_REST_CLOSED`. Instances can still be
- *   created and removed (RxDB's `remove()` closes a database, then removes it through its storage).
- * - an offload that fails, answers another job or answers a malformed reply (`checkCryptoJobResult`: an
- *   envelope not of the envelope form, an opened value that is undefined), or answers any item with the
- *   binding (db/c/i/f/r/h, `boundText`) of another slot than the one asked for — each outcome carries the
- *   binding the offload sealed it with or found inside it, compared here — → `AT_REST_ENCRYPT_FAILED` for
- *   the whole batch, nothing of it remembered (two writes of one slot at once, e.g. racing inserts at one
- *   revision, share a binding: their replies crossed are not told apart); a write whose batch failed stores nothing (the inner
- *   bulkWrite runs only once every value is sealed). So outcomes crossed between jobs or permuted within
- *   one never hand a document another's value, nor store an envelope that a later open (once this
- *   memory is gone) refuses. Not checked, as it would cost the open the offload saves: that an offload's
- *   envelope really seals the value under the binding it names (the offload holds the key).
- * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
- * together) by someone who can write the disk; clear fields are readable on disk.
+ * Invariants:
+ * - `encrypted` fields (and local documents' `data`) are stored only as `v1.<base64url(nonce ‖ secretbox)>`.
+ * - A value is bound to {db, c, i, f, r, h}: database, collection, id, field, `_rev`, clear-field digest.
+ * - Opening checks that binding: a value moved, or left under clear fields rewritten on disk, is refused.
+ * - Values sealed before `h` (pt `v:1`) open bound without it; their next write seals them anew.
+ * - Every read path opens, except `queryClear` / `queryIds`; a write's own change event reuses its plaintext.
+ * - Each seal uses a fresh random 24-byte nonce; ids, indexed fields and RxDB metadata stay clear.
+ * - Replication meta's `docData` refers to the records' sealed values (`r1:` composites, `m1.`), not a copy.
+ * - Seal once (`streamSealing`): a version the stream sealer accepts is stored as its wire document (`s1.`).
+ * - Replication checkpoints are sealed too; one stored in clear reads as none (RxDB starts over).
+ * - An offload's batch is taken only if every outcome carries the binding asked for, else nothing is stored
+ *   (that its envelope truly seals the value is not checked: the offload holds the key).
+ * Failure modes (`AtRestError`, never plaintext in messages): AT_REST_DECRYPT_FAILED (wrong key, tampered,
+ * context mismatch, a required field missing); AT_REST_INVALID_KEY (not 32 bytes); AT_REST_UNSUPPORTED_SCHEMA
+ * (attachments; nested, primary or indexed encrypted paths); AT_REST_QUERY_ON_ENCRYPTED_FIELD;
+ * AT_REST_ENCRYPT_FAILED (not JSON, a failed offload); AT_REST_NO_KEY (key-less wrapper); AT_REST_CLOSED
+ * (every instance closed: key zeroed). A change event that fails to open errors the change stream. Not
+ * covered: a document rolled back whole on disk; clear fields are readable there.
  */
 import {
   type RxStorage,

@@ -2,71 +2,24 @@
  * The device's one WebSocket to the sync server: authentication, request/reply by rid, reconnects.
  *
  * Invariants:
- * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
- * - The handshake is taken only as the protocol orders it: one `challenge` (answering `hello`) for a
- *   version offered in `hello`, then, once the device has sent `auth`, one `ready` keeping that version and
- *   naming this device. A `challenge` or `ready` out of turn (before its time, a `ready` while `auth` is
- *   still being signed included; a second one; one after `ready`) is reported as a BAD_MESSAGE error frame
- *   and otherwise ignored: never signed, never taken as a new session.
- * - Before `ready` only `challenge`, `ready` and `error` frames are acted on. Any other (a reply, `changes`,
- *   `accessChanged`, …) is reported as a BAD_MESSAGE error frame naming its type and nothing it carries, and
- *   dropped: never handed to `onFrame`, never taken as a reply; the handshake goes on. Like an invalid
- *   frame it is not closed on: once dropped it does no harm, and a reconnect would meet the same server.
- * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
- *   error and ignored, never acted on. Properties this build does not know (added by a newer server) are
- *   dropped before anything sees the frame, not refused (`decodeServerFrameTolerant`); a frame type it does
- *   not know is still invalid. A reply must also be of a type MESSAGE_TABLE allows for its
- *   request (or `error`); any other rejects the request with BAD_MESSAGE, so callers may rely on its type.
- * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
- *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
- * - A socket not `ready` within `requestTimeoutMs` of its creation (never opened, or a handshake the server
- *   never finishes) is given up and the device reconnects with backoff: the server's own handshake
- *   deadline is not relied on.
- * - A request left unanswered for `requestTimeoutMs` fails with TIMEOUT and gives the socket up at once:
- *   status leaves `ready`, the other requests in flight on it fail NETWORK, and requests made afterwards
- *   wait for the reconnect. Nothing more goes out on a socket that is closing (its close handshake may
- *   take long against a server that stopped answering). A request made with `wait: false` never waits for
- *   a connection: offline or connecting, or its socket closing, it rejects NETWORK at once (stopped or
- *   fatal, as any request: STOPPED, or the failure that ended it).
- * - Whether a request may go out is decided as it is sent: one cleared to send and then stopped, locked,
- *   dropped or started again before it went (in the same turn) is taken as one made then (STOPPED, LOCKED,
- *   or a wait for the next `ready`): never failed NETWORK for a stop, sent on the socket a lock keeps, or
- *   sent on a new socket before its `ready`.
- * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
- *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
- * - A request's `rid` is its frame's first member, so a server that refuses the frame for load finds it
- *   without parsing it. A RATE_LIMITED answer naming `retryAfterMs` does not fail the request: it is sent
- *   again on the same socket after that wait (requests refused together one wait apart), its reply
- *   deadline counted afresh from then; only once its waits would pass `requestTimeoutMs` in all does it
- *   fail with RATE_LIMITED (retryable).
- * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
- * - A failure of `onFrame`, `onReady` or a status listener (`onStatus`, `onStatusChange`: a throw, or the
- *   rejection of a promise it answers) never escapes the socket's handlers (under `ws` an uncaught
- *   exception, after which the socket reads no more) and skips none of the connection's own work (the
- *   reconnect at a drop, the other listeners): it is reported as a LIVE_APPLY_FAILED error frame to
- *   `onFrame` (dropped if that fails too), and the connection goes on as if the handler had returned.
- * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
- * surface as a fatal state with the server's reason; so does NOT_FOUND before `ready` (the server holds no
- * registration of this device: restored from an older backup, the device or account removed there, or
- * another server), as DEVICE_UNKNOWN with what the person can do. `failure()` is the error that ended it,
- * which `whenReady()` rejects with from then on. Everything else is retried, UNAUTHENTICATED included (a
- * missed handshake deadline). A `challenge` for a version not offered, or a `ready` with another version or
- * another device's id, is fatal too (BAD_HANDSHAKE, the socket closed by the device): a server answering
- * for another device, or in a version this build never agreed to, is broken or hostile, reconnecting gets
- * the same answer, and nothing it serves on that session can be taken as this device's. A device whose key
- * is zeroed (its account was locked) when `auth` is to be signed, or once it is signed, or whose signer
- * refuses with AccountError LOCKED, or whose `createWebSocket` throws AccountError LOCKED (the session's,
- * once its account was locked), is fatal too (LOCKED): nothing is signed or sent under zeroes, no later
- * attempt could sign in, and requests waiting for `ready` are rejected with it instead of held until
- * `stop()`; so does `lockedOut()` (the session, at the lock), whose socket stays only for the replies
- * to requests already sent. Any other error `createWebSocket` throws is retried with backoff, as a dropped
- * socket. Signing that fails otherwise gives the socket up and reconnects with backoff, as a dropped socket
- * does, instead of waiting for the server's handshake deadline.
- * Whatever makes the connection fatal, before `ready` or after it (an `error` DEVICE_REVOKED,
- * BAD_SIGNATURE or UNSUPPORTED_VERSION without a rid), gives the socket up too (the device closes it,
- * requests in flight on it fail NETWORK): nothing the server sends on it afterwards (a `challenge` to sign,
- * a `ready`, a reply, `changes`) is acted on or handed on.
- * A fatal connection starts again only by `start()`.
+ * - Nothing but hello/auth is sent before the server's `ready`; requests made earlier wait for it.
+ * - Handshake in protocol order: one `challenge` for an offered version, then one `ready` naming this device.
+ * - Before `ready` only `challenge`, `ready`, `error` count; others, or out of turn: BAD_MESSAGE, dropped.
+ * - Frames are decoded against the protocol schemas (unknown properties dropped); invalid ones are ignored.
+ * - A reply's type must fit MESSAGE_TABLE; a misshapen reply naming a pending rid fails it (BAD_MESSAGE).
+ * - A request whose connection drops rejects NETWORK (retryable); callers retry idempotently.
+ * - Not `ready` within `requestTimeoutMs`: the socket is given up and the device reconnects with backoff.
+ * - A request unanswered for `requestTimeoutMs` fails TIMEOUT and gives its socket up (the others: NETWORK).
+ * - Nothing goes out on a closing socket; `wait: false` never waits for a connection (NETWORK at once).
+ * - Whether a request may go out is decided as it is sent (a stop, lock or drop in the same turn counts).
+ * - `rid` is a frame's first member; RATE_LIMITED `retryAfterMs` resends, within `requestTimeoutMs` in all.
+ * - Reconnects back off exponentially with jitter (capped) and reset at `ready`.
+ * - A failing `onFrame`, `onReady` or status listener skips none of the connection's work: LIVE_APPLY_FAILED.
+ * Failure modes: fatal (no reconnect; `failure()`, `whenReady()` rejects): DEVICE_REVOKED, BAD_SIGNATURE,
+ * UNSUPPORTED_VERSION; NOT_FOUND before `ready` as DEVICE_UNKNOWN; BAD_HANDSHAKE (version not offered,
+ * another device's `ready`); LOCKED (zeroed key, a signer or `createWebSocket` refusing LOCKED,
+ * `lockedOut()`). A fatal socket is given up, nothing it sends acted on; only `start()` starts again.
+ * Everything else is retried with backoff.
  */
 import { HaleError } from '../core/hale-error';
 import type { HaleErrorCode } from '../core/error-codes';

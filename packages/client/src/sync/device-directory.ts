@@ -1,85 +1,25 @@
 /**
- * Which device keys belong to which account, from certificates the server relays but cannot forge.
+ * Which device and wrapping keys belong to which account, from signatures the server relays but cannot forge.
  *
- * Invariants: a device key is trusted only if its certificate verifies against the account's identity
- * key and that key hashes to the account id (self-certifying ids), so a server cannot add a device to
- * someone else's account. A revoked device is trusted only for what it signed before its revocation:
- *   `lookupDeviceKey`/`authorKey` answer its key with `revokedAt`, the time from which it is not, and the
- *   caller refuses what is signed and dated at or after it (`deviceKey`, used for key envelopes, answers
- *   active devices only). Its certificate is fetched alone (`getDevice`) only for an id the account answer
- *   lists as revoked, checked exactly as an active one's, and kept for the directory's lifetime (a
- *   certificate never changes, a revocation is final; a NOT_FOUND only until `expire()`). The cutoff is the
- *   earliest of the server's `revokedAt`, the time in the account's signed revocation when that verifies
- *   (identity key, this account and device; one that does not is ignored, as the server could withhold it
- *   anyway) and this device's clock when the answer is checked (the account answer already listed the
- *   device as revoked, so a later time is the server's invention); with neither served time the device is
- *   `unknown`. Clocks: the cutoff is a time, compared with the time the device signed, so a device whose
- *   clock ran ahead has its last honest items before the revocation refused, and a revoking device whose
- *   clock runs behind moves the cutoff earlier. Without `getDevice`, or against a server
- *   without the route (NOT_FOUND / HTTP 404), a revoked device is `unknown`, as before the route. What this
- *   leaves open: a thief holding the device key can date a signature before the revocation, and a server
- *   colluding with it can store it then (the device itself is refused once revoked).
- * - What counts as a record's author is named by `authorRules()` (`authorRulesId`: AUTHOR_RULES_VERSION, and
- *   whether revoked devices are looked up), so records refused as BAD_AUTHOR under other rules are judged
- *   again once (engine.ts). Revoked devices count as looked up with `getDevice`, except once its route
- *   answered NOT_FOUND (a server without it: they are then unknown) and until it answers a device again.
- * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
- *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
- *   long session too. Lookups are per account, never per record: one load per account at a time, shared
- *   by every caller; but a load (or preload) asked for before an `expire()` answers no lookup made after
- *   it, and landing late never replaces a list loaded since. An unknown device id reloads a list once, and
- *   at most once per `refreshIntervalMs / 30` for all unknown ids of an account (a list loaded a moment
- *   ago for other reasons may predate a device added just now, so it is asked again). Only a list asked
- *   for after the lookup began answers `unknown` (a load in flight, begun before, may predate the device:
- *   the lookup then asks again); an id the moment's bound keeps from asking is `unavailable`, not
- *   `unknown`, since the list it was checked against may predate it too, and `unknown` sets a record aside
- *   for good (BAD_AUTHOR) where `unavailable` has it fetched again later (AUTHOR_LOOKUP_FAILED).
- * - Preloading (`preload`, called by the keyring before it checks envelopes of many accounts): the lists
- *   of up to MAX_ACCOUNTS_PER_LOOKUP accounts per request (`getAccounts`, `POST /v1/accounts/lookup`),
- *   one batch at a time, every account of every batch counted as loading from the start, so a lookup
- *   meanwhile waits for its batch instead of asking alone, and an account already cached (usable) or
- *   loading is not asked again. A preloaded list is an ordinary cached list (same age, `expire()` and
- *   unknown-device rules; it was not loaded for the lookup that uses it). A preload never changes an
- *   answer: an account it did not load (the server left it `deferred`, left it out, or the request
- *   failed) is loaded alone at its next lookup, exactly as without a preload; an account the server
- *   answers `unknown` is `unknown`, as the single route's NOT_FOUND. Without `getAccounts`, or against a
- *   server without the route (NOT_FOUND / HTTP 404), lists are loaded one account at a time as before,
- *   until `expire()` (a reconnect: the server may have been upgraded) tries the route again.
- * Failure modes: `lookupDeviceKey` tells "not a device of that account" (`unknown`) from "could not ask"
- * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
- * latter for a retry instead of for good; `authorKey` keeps them apart the same way. When a reload fails, a device the last list named is still
- * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
- * answers null for both failures. A revoked device's fetch that fails (other than NOT_FOUND), answers
- * what is not a device answer or cannot be checked (the check throws) is `unavailable` too, kept for
- * nothing, and asked again at the next lookup.
- * - Wrapping keys: the X25519 key another account's stream keys and audit bodies are wrapped to is
- *   trusted only if the account's identity key signed it (`wrappingKeySignaturePayload`, relayed by the
- *   server as `wrappingKeySig`), so a server cannot put its own key in the account answer and read what
- *   is wrapped to it. The first verified key of an account is pinned for the directory's lifetime (until
- *   `unpinWrappingKey`): a later answer with another key, even a signed one, is refused. `wrappingKey` throws WrappingKeyError —
- *   `WRAPPING_KEY_UNVERIFIED` (no signature, or one that does not verify) or `WRAPPING_KEY_CHANGED` — and
- *   never answers an unverified key; it answers null, as before, when the account is unknown or its
- *   identity key does not belong to it. A lookup that fails with nothing cached is no unknown account:
- *   `wrappingKey` and `identityKey` reject with its error (consent would otherwise tell a patient the
- *   grantee does not exist, or leave a holder out of a re-keying). Device lookups do not depend on the
- *   wrapping key.
- * - A device the account answer lists as revoked is revoked, also if the same answer lists its
- *   certificate among the active devices: looked up as a revoked device (with its cutoff), never as active.
- *   So is one an earlier answer for the account listed as revoked, for the directory's lifetime (a
- *   revocation is final): a server answering an older list later (replayed, from before the revocation)
- *   does not make it active again. One whose signed revocation verified is kept (`remembered`, device
- *   meta) with its cutoff, and is revoked from it in later sessions whatever the server serves, and in
- *   every later answer of this session however many ids answers listed before. At most
- *   MAX_REMEMBERED_REVOCATIONS are kept; past it one of the account keeping the most goes, so an account
- *   signing revocations by the thousand cannot push another's out. One only
- *   the server asserted is not kept (a server could otherwise disable a device for good). What this
- *   device never saw revoked, a server can still withhold. A revocation this device made itself
- *   (`noteRevocation`: the session has `revokeDevice` hand it over once the server took it) is taken at
- *   once, checked and kept as a verified one is, not once the cached list is reloaded: revoked from its
- *   cutoff in the cached list too (its key as that list verified it answered without asking the server),
- *   and in a list loading meanwhile, which may predate it.
- * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
- *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
+ * Invariants:
+ * - A device key is trusted only if its certificate verifies under an identity key hashing to the account id.
+ * - A revoked device counts only for what it signed before its cutoff (`revokedAt`); `deviceKey` skips it.
+ * - Cutoff: earliest of the server's `revokedAt`, a verified signed revocation, the local clock at the check.
+ * - No served time, or no `getDevice` route: the revoked device is `unknown`.
+ * - Revoked is final for the directory's lifetime, even when a later or the same answer lists it active.
+ * - Verified revocations persist (`remembered`, at most MAX_REMEMBERED_REVOCATIONS); server-only ones do not.
+ * - An own revocation (`noteRevocation`) counts at once, in cached and loading lists too.
+ * - `authorRulesId` names the author rules: records refused BAD_AUTHOR under other rules are judged again.
+ * - Lists are cached for `maxAgeMs` and until `expire()` (each reconnect), which also voids loads under way.
+ * - One load per account at a time; an unknown id reloads at most once per `refreshIntervalMs / 30`.
+ * - `unknown` only from a list asked for after the lookup began; otherwise `unavailable` (asked again later).
+ * - `preload` (MAX_ACCOUNTS_PER_LOOKUP a batch) never changes an answer; every account in it settles.
+ * - Without the batch route (`getAccounts`, or its NOT_FOUND), lists load one by one until `expire()`.
+ * - A wrapping key counts only if the identity key signed it; the first is pinned (until `unpinWrappingKey`).
+ * Failure modes: `unknown` (not the account's) vs `unavailable` (could not ask); a failed reload still
+ * answers what the last list named; `deviceKey` answers null for both; `wrappingKey` throws WrappingKeyError
+ * for an unverified or changed key; `wrappingKey`, `identityKey` reject a failed lookup with nothing cached.
+ * Limit: a thief of a revoked device's key with a colluding server can date signatures back.
  */
 import {
   accountIdFromIdentityKey,

@@ -1,93 +1,27 @@
 /**
- * Stream keys held by one device.
+ * Stream keys one device holds, derived from the root or opened from key envelopes, and the one writes use.
  *
  * Invariants:
- * - Epoch 0 of the account's own streams is derived from the root (no race between offline devices);
- *   every other key comes from an envelope addressed to this account, opened with the account's X25519
- *   wrapping key, bound to (stream, epoch), whose key id matches and whose signature verifies against a
- *   certified, non-revoked device of the stream's patient. An envelope failing any of these is ignored and
- *   reported, so a server cannot plant a key of its own choosing. A revoked device's signature is never
- *   taken, whenever it was made; what such a device signed stays usable in two ways, neither trusting it:
- *   an own stream's epoch key is derived here (`rotationKey` for the write guard's candidate sets, or for
- *   any subset of the ids they name, at most MAX_SUBSET_IDS ids) and taken when its key id is the
- *   envelope's (only the root's holders can derive it, so the envelope's signer does not matter); and an
- *   active device of the patient signs the envelope anew (`rewrapEpoch`, consent's `wrapMissing`), which
- *   the server stores in place of one whose creator it knows revoked, for the same key id only. An
- *   envelope no key derives for is not derived for again until the grants change (a new write guard,
- *   `invalidateWriteChecks`) or the candidates' answer expires; the candidates are read once per stream
- *   for the envelopes of one answer.
- * - Keys of older epochs are kept (history stays readable); new writes use the highest known epoch.
- * - Each epoch of a stream has its own revision-tag key, derived from that epoch's key
- *   (`revisionTagKeyOf`): a version is tagged with the tag key of the epoch it is sealed under, so a
- *   grantee shut out by a rotation, who keeps the older epochs' keys, cannot test guesses of what is
- *   written after it against the tags the server keeps in clear. Epoch 0's tag key is the one every
- *   version was tagged with before (unchanged).
- * - A later epoch's key is derived from the root, the epoch and the set of ended grants it shuts out
- *   (`rotationKey`), so the key itself says why it was minted: any device of the patient can check
- *   whether the current epoch already excludes the grants it knows to have ended (`matchRotation`), and two
- *   devices rotating for the same reason mint the same key. Only the root's holders (the patient's devices)
- *   can derive it; a grantee cannot.
- * - A device only ever holds, for any epoch, the key the server holds for this account at that epoch:
- *   `claimEpoch` publishes the envelope for this account alone (the claim; the server keeps the first per
- *   (stream, epoch, recipient) and answers ok either way), reads it back and adopts what the server kept.
- *   Envelopes for other holders are published only afterwards (`wrapEpoch`), with the adopted key, so no
- *   holder can be given a key the server's own envelope for the patient disagrees with.
- * - Writes to this account's own streams are sealed only under a key that shuts out every grant this
- *   device knows to have ended for the stream (`useWriteGuard`, installed by consent from the grants kept
- *   in device meta): `writeKey` answers null until the re-keying is done and confirmed, so a server that
- *   withholds the new epoch (reports the old one, drops the claim) cannot make this device write under a
- *   key an ended grantee holds. The decision is cached per stream (by the key it was taken for) until the
- *   grants change or the soonest expiry among the stream's active grants passes. Grantees' writes are
- *   not checked against ended grants (they cannot derive rotation keys; their epoch comes from envelopes),
- *   only against the floor below.
- * - The highest epoch whose key this device held for each stream, own or granted, is persisted (the
- *   guard's `floor`, device meta) and the current epoch never goes below it, also after a restart: a lower
- *   epoch reported by the server is not taken (the key of the floor epoch is fetched again, null while the
- *   server withholds it), so a server cannot roll a write-grantee back to an epoch a revoked grantee holds.
- *   A granted stream's floor is only raised by a key taken from a patient-signed envelope. Saves are
- *   best effort (a failure is reported); the session's close waits for those under way (`floorsSaved`).
- * - Nothing is derived, opened, handed out or signed once `usable` answers false (the session's account
- *   was locked, or the session closed), nor ever under an all-zero root, wrapping or device secret (what
- *   `lock` leaves in key bytes: keys derived from it are anyone's). Lookups then answer null as for a
- *   missing key (`onUnusable` is told; the engine keeps writes pending), the cached keys are dropped, and
- *   what cannot answer null (grants, rotations: `envelopesFor`, `matchRotation`, `claimEpoch`,
- *   `wrapEpoch`, `rewrapEpoch`) throws AccountError LOCKED. Envelopes are not fetched then (none is
- *   refused for it). The session drops the keys at once when it notices the lock (`drop`), and zeroes
- *   every key this keyring ever held, with its revision-tag key, at close (`wipe`, once the engine has
- *   stopped): not at the lock, where work under way (a push's batch, sealed in chunks) still holds them
- *   and must never seal under zeroes; the session's copy of the root stays until close as well.
- * - A refresh of every envelope never asks for an answer that cannot fit one frame (MAX_FRAME_BYTES): an
- *   account following many streams (a clinic's provider) asks per slice of the streams it knows (the
- *   server's list, as the engine noted it or as the keyring asked for it when it had none yet, and the
- *   streams it holds keys of): at most ENVELOPE_STREAMS_PER_REQUEST streams and an expected
- *   ENVELOPES_PER_REQUEST envelopes each (a stream at epoch e holds at most e + 1 envelopes for this
- *   account), so a stream of very many epochs is asked for alone. Streams noted while it runs are asked
- *   for too, except those whose current epoch's key is held (an unlock with kept keys asks only for the
- *   streams with a new epoch). An account whose streams fit one slice (a patient: its own streams) asks
- *   for all envelopes in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
- *   or one envelope breaking the schema) is asked for again in halves, down to single streams: at most
- *   2n - 1 requests for n streams, the order of the per-stream fetches on demand it spares.
- * - An envelope's signer is checked against its patient's certified devices, one device list per patient
- *   account: before checking the envelopes of an answer the keyring has the lists of their patients
- *   loaded together (`preloadDeviceLists`, the directory's batched lookup), and a full refresh has those of
- *   every patient whose stream lacks its current epoch's key here loaded while the first slices are asked
- *   for, instead of one request per patient as each envelope comes up. Only a preload: what it does not
- *   load is looked up as before, so it changes no check.
- * - Keys of granted streams (other patients') are kept for the next session (`keyCache`, key-cache.ts,
- *   sealed at rest) and taken back before the first lookup or fetch: an unlock opens only envelopes new
- *   since. Own streams' epochs ≥ 1 are kept too but only for reading what seal once stored (`readKey`):
- *   never taken back for writes or the current epoch (those stay checked against the server's). A kept key is
- *   `unconfirmed` until an envelope of its (stream, epoch) is served with its key id; one with another
- *   key id is checked as any envelope and, taken, replaces it. A later epoch is never answered from what
- *   was kept for an earlier one.
- * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
- * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
- * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
- * need the server and fail with its typed error otherwise (nothing is adopted before the read-back
- * succeeds); KeyringError CLAIM_UNCONFIRMED when the server took a claim but serves no valid envelope for it,
- * or `wrapEpoch` has no key for the epoch (`rewrapEpoch` then answers null, signing nothing).
- * A full refresh that cannot get a single stream's answer fails with that error once every other slice
- * was asked for; any other error fails it at once. Keys from the answers taken before are kept either way.
+ * - Epoch 0 of own streams is derived from the root; any other key only from an envelope to this account,
+ *   bound to (stream, epoch), key id matching, signed by a certified active device of the stream's patient.
+ * - A revoked device's signature is never taken; what it signed counts only when derived here (`rotationKey`,
+ *   candidate subsets up to MAX_SUBSET_IDS ids) or signed anew by an active device (`rewrapEpoch`).
+ * - An envelope no key derives for is not derived for again until the grants change or candidates expire.
+ * - Older epochs' keys are kept (history stays readable); new writes use the highest known epoch.
+ * - Each epoch has its own revision-tag key (`revisionTagKeyOf`): a grantee shut out cannot test later tags.
+ * - Own streams' epochs ≥ 1: `rotationKey` (root, epoch, ended grants), derived only by the root's holders.
+ * - A device holds only the key the server holds for this account (`claimEpoch`); `wrapEpoch` only after.
+ * - Own streams: `writeKey` is null until the key shuts out every ended grant known here (`useWriteGuard`).
+ * - The current epoch never goes below the persisted `floor`; a granted stream's rises only by a key from a
+ *   patient-signed envelope. Saves are best effort; close waits for them (`floorsSaved`).
+ * - Not `usable` or an all-zero secret: nothing derived, opened or signed; lookups null, the rest LOCKED.
+ * - Keys are dropped at the lock (`drop`) and zeroed only at close (`wipe`): work under way still holds them.
+ * - An envelope request fits one frame (ENVELOPE_STREAMS_PER_REQUEST); one refused whole is split in halves.
+ * - Patients' device lists are preloaded together (`preloadDeviceLists`); that changes no check.
+ * - Granted streams' keys are kept across sessions (key-cache.ts), `unconfirmed` until served; own epochs ≥ 1
+ *   only for `readKey`, never for writes nor the current epoch.
+ * Failure modes: a missing key answers null (the caller quarantines); an envelope refused for good is not
+ * tried again, one of an unknown signer is; claims and wraps fail as the server does, or CLAIM_UNCONFIRMED.
  */
 import {
   base64urlDecode,

@@ -1,46 +1,25 @@
 /**
- * Whether a version received from the server may follow the state of the record this device holds as
- * the server's: the model's transition rules (`transitionIssues`), which the records API applies to
- * this device's own writes, applied to what others wrote. The codec only proves who wrote a version, that
- * it is a valid record and, on the patient's devices, that its writer held write consent then; a grantee
- * with write consent (or, for unsigned kinds, any holder of the stream key) can still sign a version that
- * rewrites a lab result's earlier versions, edits a signed signature or names another person as author.
+ * Whether a version received from the server may follow the state this device holds as the server's: the
+ * model's transition rules (`transitionIssues`), as for own writes, applied to what others wrote. The codec
+ * proves who wrote a version, not that it may follow (a grantee can sign one rewriting history).
  *
  * Invariants:
- * - `held` is the last state this device received from (or had acknowledged by) the server: never an
- *   unsent local edit, against which a server version is a conflict, not a transition. A record this
- *   device never held (initial sync) has nothing to be compared with and is not judged here.
- * - One write after `held` (`rv` one higher): every rule, the author rules against the writer the codec
- *   verified (`by`, `author`) for signed versions only (an unsigned one's author is the stream key
- *   holder's word). Further on (`rv` higher still: versions in between were not received, or the writer
- *   skipped numbers, which the server allows) only the `final` rules as they compose
- *   (`laterStateIssues`); author rules do not compose and are not checked there.
- * - A conflict is not a transition: a merge (`conflict`) is taken when its record or a side is, or may
- *   follow (`laterStateIssues`), a held state — the held record or, when the held version is itself a
- *   conflict, any of its sides; a version after a held conflict is taken when it is, or may follow, one of
- *   those (a settlement took a side, perhaps edited since: a device offline meanwhile receives only the
- *   newest). Content is compared without `updatedAt` (every write stamps it) and without a side's
- *   `_conflictFrom`.
- * - A deletion of a held record is refused by the records API's removal rules (removal-rules.ts) where
- *   they held for its writer too: a signed NoteSignature; a signed or amended MedicalNote in the next write
- *   only (further on it may have become a draft at a new version, then been removed); a NoteVersion, by
- *   the note and signatures the caller holds (`NoteVersionContext`), where it is final for good (a signed
- *   signature names it, its note is past it or signed at it). After a held conflict, a deletion is taken
- *   when a side is one or may be removed. A LabResult, whatever its status, may be removed (as locally).
- * - A version of another kind than the held record replaces it, and is judged as its deletion. A version
- *   after a held deletion re-creates the record, and is judged against the deleted one's last state by
- *   the `final` rules as they compose (`laterStateIssues`), as the records API judges its own `add` under
- *   a deleted id. States this build's model does not accept are not judged here (the codec judges
- *   content).
- * - Who may change the record at all (the model's `authorshipIssues`) is judged first, against the writer's
- *   account (`by`), for every version after a held state.
- * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL characters),
- * or null. Known limits: a forged merge keeping the held content as a side is taken (the held content
- * stays visible as a conflict until a person settles it, and a settlement taking a side is taken); a
- * device that missed a merge and its settlement may refuse a settlement that took a side not descending
- * from its held state, or a deletion settling such a merge. A NoteVersion's context is read before the
- * batch it arrives in is stored: a signature signed in that batch is not seen (the records API, too,
- * reads it just before its write).
+ * - `held`: the last state received from (or acknowledged by) the server, never an unsent local edit.
+ * - A record never held (initial sync) is not judged.
+ * - Who may change the record (`authorshipIssues`) is judged first, against `by`, after any held state.
+ * - The next write (`rv` one higher): every rule; author rules against the verified writer, signed only.
+ * - Further on (versions skipped): only the `final` rules as they compose (`laterStateIssues`).
+ * - A merge is taken when its record or a side is, or may follow, the held record or one of its sides.
+ * - After a held conflict, a version is taken when it is, or may follow, one of its sides.
+ * - Content is compared without `updatedAt` and without a side's `_conflictFrom`.
+ * - A deletion is refused where the removal rules (removal-rules.ts) held for its writer; a LabResult may go.
+ * - Removing a signed or amended MedicalNote: refused in the next write only; a NoteVersion: by its context.
+ * - Another kind is judged as a deletion; a version after a held deletion, by the composed `final` rules.
+ * - States this build's model does not accept are not judged here (the codec judges content).
+ * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL), or null.
+ * Known limits: a forged merge keeping the held content as a side is taken (it stays visible as a conflict);
+ * a device that missed a merge and its settlement may refuse that settlement; a NoteVersion's context is read
+ * before its batch is stored (a signature in the same batch is not seen).
  */
 import {
   authorshipIssues,

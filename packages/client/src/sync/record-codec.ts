@@ -2,65 +2,25 @@
  * Plaintext device records ↔ sealed wire documents.
  *
  * Invariants:
- * - What is sealed is the record's whole content {kind, updatedAt, by, data, conflict, conflictData}
- *   under the stream key of the doc's epoch, bound to {stream, id, epoch, rv}; opening checks the binding,
- *   so ciphertext moved to another stream, id, epoch or revision is refused.
- * - The revision tag is a keyed hash of that content under the tag key of the doc's epoch (the epoch
- *   it is sealed under: a grantee shut out by a rotation cannot test guesses of later versions against
- *   their tags), recomputable by every holder of that epoch's key, so the tag of the assumed master
- *   state needs no server-assigned field. The writer binds the tag and the deletion flag inside the
- *   ciphertext; readers compare them with the clear ones.
- * - Authorship: the author device must be a certified device of the account named in `by`; records of
- *   clinical types and records written by someone other than the patient carry an Ed25519 signature of
- *   that device, which every reader verifies. The signature covers the clear tag, not the ciphertext, and
- *   any holder of the stream key (a read-only or revoked grantee, the patient) can seal other content
- *   beside that tag: so for a signed doc the reader recomputes the tag from the opened content and
- *   requires the signed one (BAD_TAG otherwise). Unsigned versions (the patient's own, authenticated by
- *   the stream key alone) keep the cheaper comparison with the sealed tag.
- * - A device its account revoked (device-directory.ts: its key with `revokedAt`) is taken as author only
- *   of versions whose `updatedAt` is before the revocation (for a signed version in the content the signed
- *   tag covers; an unsigned one, the patient's own non-clinical record, rests on the stream key as an
- *   active author's does); any other version of it fails BAD_AUTHOR, as an unknown device's. It is
- *   refused by the server from its revocation on, so only a thief of its key with the server's help could
- *   add one, dated back.
- * - Write access (the patient's devices): authorship proves who wrote a version, not that the patient let
- *   that account write; the server refuses pushes from read-only or ended grantees, but a hostile one can
- *   take them. So where the session injects `writeGrants` (the grants the patient signed, kept by consent
- *   on the patient's own devices), a verified version whose `by` is not the stream's patient is taken
- *   only when that account held a write grant covering the stream's type at the version's `updatedAt`
- *   (signed with it; for a merge, which is dated by the side it shows, maybe another writer's, also at the
- *   time of a side that account wrote, as the merge's conflict data says: `sideTimesBy`): at or after the
- *   grant's start and before its end — its expiry, or the time in the patient's signed revocation when
- *   earlier (not when the server took it, which is the server's word; a write made between a revocation
- *   signed offline and the server taking it is refused by a patient device that knows the revocation when
- *   it receives that write) — each bound widened by WRITE_GRANT_SLACK_MS for clocks (the writer's against
- *   the patient's). Otherwise NO_WRITE_GRANT, which can pass: a grant made on another device of the
- *   patient that this one has not learnt yet. Before refusing, the lookup is asked once more with `fresh`
- *   (the session's reads the server's grant list first when it can), so such a grant normally counts at
- *   once; one learnt later has the engine fetch the version again when the grants change. The patient's
- *   own versions (`by` the patient: the benchmark's writes, nearly every record) are not looked up at all.
- *   Limits: `updatedAt` is the writer's word, so an account whose write grant ended can still, with the
- *   server's help, add versions dated back into it (as a revoked device can, above); and devices that
- *   keep no grants of the patient (a provider reading another provider's records) take such versions
- *   on authorship and signature alone, as before: the grants are signed by the patient, but a grantee
- *   is not told of the others.
- * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
- *   grantee with write access holds the stream key and can seal anything). A version is taken only when
- *   its kind travels in the stream's type, its data is a valid record of that kind (the `ContentModel`'s
- *   `validateRecord`: this build's `@hale/model` unless injected), and the data names the doc's id and
- *   the stream's patient, as every genuine write does. A deletion may carry emptied data (`{}`);
- *   otherwise the same holds for it. Checked after opening, in this thread, whether the ciphertexts were
- *   opened here or on the offload. The model's schemas are closed, so content a newer client wrote (an
- *   added optional field, kind or stream type) fails BAD_CONTENT here: the one failure that a build with
- *   other record rules may turn into a pass, so callers keep the model's `version` with it.
- * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
- * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, AUTHOR_LOOKUP_FAILED when
- * the author's device list could not be fetched, so authorship was not decided, or NO_WRITE_GRANT, also
- * when the grants could not be read) and the caller quarantines.
- * A batch whose offload rejects, or answers anything but a well-formed reply to its job
- * (`checkCryptoJobResult`), fails as a whole: nothing of it is used. So does a seal batch whose offload
- * answered, for a record this device signs, a tag that is not the tag of the content it was asked to
- * seal (recomputed here, before anything is signed): the device signs only tags of content it chose.
+ * - The whole content {kind, updatedAt, by, data, conflict, conflictData} is sealed under the epoch's stream
+ *   key, bound to {stream, id, epoch, rv}: ciphertext moved elsewhere is refused.
+ * - The revision tag: a keyed hash of the content under the epoch's tag key, recomputable by its holders.
+ * - Tag and deletion flag are bound inside the ciphertext; readers compare them with the clear ones.
+ * - The author must be a certified device of `by`; clinical kinds and others' writes are signed by it.
+ * - A signature covers the clear tag: for a signed doc the reader recomputes it from the content (BAD_TAG).
+ * - A revoked device authors only versions whose `updatedAt` is before its revocation (else BAD_AUTHOR).
+ * - With `writeGrants` (the patient's devices), another account's version needs a write grant of the stream's
+ *   type at its `updatedAt` (a merge: at its sides' times too, `sideTimesBy`), from start to expiry or signed
+ *   revocation, ± WRITE_GRANT_SLACK_MS; else NO_WRITE_GRANT, after one `fresh` lookup.
+ * - Content: the kind travels in the stream's type, the data is a valid record (`validateRecord`) naming the
+ *   doc's id and the stream's patient (a deletion may carry `{}`); checked on this thread.
+ * - A batch the offload fails, or answers off `checkCryptoJobResult`, fails whole; this device signs only a
+ *   tag it recomputed.
+ * Limits: `updatedAt` is the writer's word (a revoked device or ended grantee can date back with the server's
+ * help); devices keeping no grants of the patient take others' writes on authorship alone.
+ * Failure modes: `decode` never throws; it answers a reason (NO_KEY, WRONG_KEY, TAMPERED, CONTEXT_MISMATCH,
+ * BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, AUTHOR_LOOKUP_FAILED, NO_WRITE_GRANT) and the caller
+ * quarantines. BAD_CONTENT may pass under another model: callers keep the model's `version` with it.
  */
 import {
   CLINICAL_STREAM_TYPES,
