@@ -6,6 +6,12 @@ import { expect, test } from '@playwright/test';
 import { addRecord, addThisDevice, checkScreen, go, signUp, uniqueName } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
 
+/** `HH:MM` as English writes a time of day: `8:05 PM`. */
+const inEnglish = (hhmm: string): string => {
+  const [h = 0, m = 0] = hhmm.split(':').map(Number);
+  return `${String(((h + 11) % 12) + 1)}:${String(m).padStart(2, '0')} ${h < 12 ? 'AM' : 'PM'}`;
+};
+
 /** The browser's wall clock (the config's zone) now, `HH:MM`. */
 const wallClock = (): string =>
   new Intl.DateTimeFormat('en-GB', {
@@ -27,15 +33,17 @@ test('a schedule reminds in the open app; a dose marked offline on the phone sho
     // One dose due now (its reminder comes at once), one at the end of the day.
     const now = wallClock();
     const late = now === '23:59' ? '23:58' : '23:59';
+    // Typed as HH:MM; shown as English writes times (8:05 PM).
+    const [nowShown, lateShown] = [now, late].map(inEnglish);
     const medicationId = await addRecord(page, 'medications', {
       name: 'Metformin',
       dose: '500 mg',
       'schedule.times': `${late}, ${now}`,
       'schedule.food': { select: 'with' },
     });
-    await expect(page.getByText(`${now}, ${late}`, { exact: true })).toBeVisible();
+    await expect(page.getByText(`${nowShown}, ${lateShown}`, { exact: true })).toBeVisible();
     await expect(page.getByTestId('dose-adherence')).toContainText(
-      `Every day at ${now}, ${late} · With food`,
+      `Every day at ${nowShown}, ${lateShown} · With food`,
     );
 
     // The open app reminds of the dose come due, with nothing of the medicine in the words.
@@ -46,7 +54,7 @@ test('a schedule reminds in the open app; a dose marked offline on the phone sho
     await go(page, '/medicines/today');
     const slots = page.getByTestId('dose-slot');
     await expect(slots).toHaveCount(2);
-    await expect(slots.nth(0)).toContainText(now);
+    await expect(slots.nth(0)).toContainText(nowShown ?? '');
     await expect(slots.nth(0)).toContainText('500 mg · With food');
     await checkScreen(page, 'medicines-today');
 
@@ -61,7 +69,7 @@ test('a schedule reminds in the open app; a dose marked offline on the phone sho
 
     // Offline, the phone marks the dose due now taken; the laptop shows it once the phone is back.
     await phoneContext.setOffline(true);
-    await phone.getByRole('button', { name: `Taken: Metformin at ${now}` }).click();
+    await phone.getByRole('button', { name: `Taken: Metformin at ${nowShown}` }).click();
     await expect(phoneSlots.nth(0)).toHaveAttribute('data-status', 'taken');
     await expect(phoneSlots.nth(0).getByTestId('dose-mark')).toContainText('Taken at');
     await expect(slots.nth(0)).toHaveAttribute('data-status', 'open');
@@ -69,7 +77,7 @@ test('a schedule reminds in the open app; a dose marked offline on the phone sho
     await expect(slots.nth(0)).toHaveAttribute('data-status', 'taken', { timeout: 60_000 });
 
     // The laptop skips the evening dose by keyboard; the phone shows it.
-    const skip = page.getByRole('button', { name: `Skipped: Metformin at ${late}` });
+    const skip = page.getByRole('button', { name: `Skipped: Metformin at ${lateShown}` });
     await skip.focus();
     await page.keyboard.press('Enter');
     await expect(slots.nth(1)).toHaveAttribute('data-status', 'skipped');

@@ -9,7 +9,7 @@ import { Link } from 'react-router';
 import { useRecords } from '@hale/react';
 import { patientQuery, useChartScope } from './chart-scope';
 import { adherenceOf } from './doses';
-import { formatDate } from './format';
+import { formatDate, formatTimeOfDay } from './format';
 
 const LATEST = 10;
 
@@ -31,7 +31,7 @@ export function DoseAdherence(props: { readonly medicationId: string }): ReactNo
         <Text size="sm">
           {m.schedule.asNeeded === true
             ? t('medicines.scheduleAsNeeded')
-            : t('medicines.schedule', { times: times.join(', ') })}
+            : t('medicines.schedule', { times: times.map(formatTimeOfDay).join(', ') })}
           {m.schedule.food === undefined ? '' : ` · ${t(`enum.medicationFood.${m.schedule.food}`)}`}
         </Text>
         {m.schedule.asNeeded !== true && (

@@ -27,6 +27,12 @@ export const formatTime = (value: string): string => {
   return d.isValid() ? d.format('LT') : value;
 };
 
+/** A wall-clock time of day (`HH:MM`, a schedule's) as the language writes times: `8:00 PM`, `20:00`. */
+export const formatTimeOfDay = (hhmm: string): string => {
+  const d = dayjs(`2000-01-01T${hhmm}`);
+  return /^([01]\d|2[0-3]):[0-5]\d$/.test(hhmm) && d.isValid() ? d.format('LT') : hhmm;
+};
+
 export const shortId = (id: string): string => (id.length > 10 ? `${id.slice(0, 6)}…${id.slice(-4)}` : id);
 
 export const formatField = (
@@ -41,7 +47,8 @@ export const formatField = (
   if (typeof value === 'number' && field?.type === 'age')
     return value === 0 ? t('records.atBirth') : t('records.age', { n: value });
   if (typeof value === 'number') return String(value);
-  if (field?.type === 'times' && Array.isArray(value)) return value.join(', ');
+  if (field?.type === 'times' && Array.isArray(value))
+    return value.map((v) => (typeof v === 'string' ? formatTimeOfDay(v) : String(v))).join(', ');
   if (typeof value !== 'string') return JSON.stringify(value);
   switch (field?.type) {
     case 'select':

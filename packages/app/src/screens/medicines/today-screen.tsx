@@ -15,7 +15,7 @@ import type { RecordOf } from '@hale/client';
 import { DOSE_STATUSES } from '@hale/model';
 import { useHaleSession, useRecords } from '@hale/react';
 import { addRecord, updateRecord } from '../../records/write';
-import { formatDate, formatTime } from '../../records/format';
+import { formatDate, formatTime, formatTimeOfDay } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
 import { ErrorAlert, errorText } from '../../workspace/ui';
 import { asNeeded, localDay, slotsOn, type Slot } from '../../records/doses';
@@ -166,7 +166,7 @@ function SlotRow(props: {
       <Group justify="space-between" wrap="wrap" gap="xs">
         <Group gap="sm" wrap="nowrap" align="flex-start">
           <Text fw={700} miw={52}>
-            {s.time}
+            {formatTimeOfDay(s.time)}
           </Text>
           <div>
             <Text fw={600}>{m.name}</Text>
@@ -189,7 +189,10 @@ function SlotRow(props: {
               size="sm"
               variant={status === choice ? 'filled' : 'light'}
               aria-pressed={status === choice}
-              aria-label={t(`medicines.today.mark.${choice}`, { name: m.name, time: s.time })}
+              aria-label={t(`medicines.today.mark.${choice}`, {
+                name: m.name,
+                time: formatTimeOfDay(s.time),
+              })}
               onClick={() => props.onMark(choice)}
             >
               {t(`medicines.today.${choice}`)}
