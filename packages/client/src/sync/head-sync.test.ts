@@ -270,6 +270,24 @@ describe('head sync', () => {
     expect(r.issues.map((i) => i.code)).toEqual(['HEAD_WITHHELD']);
     await r.settle(4);
     expect(r.issues).toEqual([]);
+
+    // Stored, and the engine settled, while the check ran; no settle after: the check's end weighs that
+    // settle, so the finding does not stay for good.
+    let duringCheck = (): void => undefined;
+    const q = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB', afterHeld: () => duringCheck() });
+    await q.keep([leaf(1), leaf(2, 3)], 4);
+    q.hold([leaf(1), leaf(2, 2)]);
+    duringCheck = () => {
+      duringCheck = () => undefined;
+      q.hold([leaf(1), leaf(2, 3)]);
+      q.sync.stored(STREAM);
+      q.sync.settled([{ stream: STREAM, seq: 4 }]);
+    };
+    const before = q.gets();
+    await q.settle(4);
+    await flush();
+    expect(q.gets() - before).toBeGreaterThan(2);
+    expect(q.issues).toEqual([]);
   });
 
   it('refuses a statement by a device the patient does not know, a revoked one, or a forged one', async () => {

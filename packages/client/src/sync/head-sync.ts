@@ -9,6 +9,7 @@
 | putHead refused or failed              | signed anew from `current()` after `retryMs`                    |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
+ * | settled while its check waits or runs  | weighed again as that check ends (a store it did not see counts) |
  * | a copy with a local write unacknowledged | neither signed nor judged: what the server holds of it is unknown |
  * | a statement past the seq pulled to now | judged once caught up to it, or if a later link's catch-up falls short |
  * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
@@ -371,12 +372,15 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
 
   /** Checks due, oldest first; at most `checksAtOnce` run (each reads the store and asks the server). */
   let waiting: { stream: string; link: number; seq: number; stores: number }[] = [];
+  /** The last settle of a stream whose check waited or ran then. */
+  const missed = new Map<string, { seq: number; hints: (id: string) => string | undefined }>();
   let next = 0;
   let running = 0;
   const pump = (): void => {
     // The connection went: what waits is due again at the next settle on the next one.
     if (!deps.wireReady()) {
       for (const w of waiting.slice(next)) busy.delete(w.stream);
+      missed.clear();
       waiting = [];
       next = 0;
       return;
@@ -400,9 +404,34 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
         .finally(() => {
           busy.delete(stream);
           running--;
+          const again = missed.get(stream);
+          missed.delete(stream);
+          if (again !== undefined && !stopped && deps.wireReady()) consider(stream, again.seq, again.hints);
           pump();
         });
     }
+  };
+
+  /** One stream of a settle: signed if whole, queued for a check if due, or remembered while one runs. */
+  const consider = (stream: string, seq: number, hints: (id: string) => string | undefined): void => {
+    const last = checked.get(stream);
+    // Signed only once checked on this link and found whole: a device must not confirm what the
+    // server rolled back or withholds (a fresh device would else sign the server's state as it is).
+    const whole = last !== undefined && last.link === link && !last.open;
+    if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
+    // A check of it waits or runs: this settle is weighed once it ends (what it read may be older).
+    if (busy.has(stream)) {
+      missed.set(stream, { seq, hints });
+      return;
+    }
+    const storedNow = stores.get(stream) ?? 0;
+    const due =
+      last === undefined ||
+      last.link !== link ||
+      (last.open && (last.seq !== seq || last.stores !== storedNow));
+    if (!due) return;
+    busy.add(stream);
+    waiting.push({ stream, link, seq, stores: storedNow });
   };
 
   /**
@@ -416,21 +445,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     if (stopped || !deps.wireReady()) return;
     // A stream no longer readable is forgotten (checked in full if it is again).
     if (streams.length > 0) verified?.retain(new Set(streams.map((s) => s.stream)));
-    for (const { stream, seq } of streams) {
-      const last = checked.get(stream);
-      // Signed only once checked on this link and found whole: a device must not confirm what the
-      // server rolled back or withholds (a fresh device would else sign the server's state as it is).
-      const whole = last !== undefined && last.link === link && !last.open;
-      if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
-      const storedNow = stores.get(stream) ?? 0;
-      const due =
-        last === undefined ||
-        last.link !== link ||
-        (last.open && (last.seq !== seq || last.stores !== storedNow));
-      if (!due || busy.has(stream)) continue;
-      busy.add(stream);
-      waiting.push({ stream, link, seq, stores: storedNow });
-    }
+    for (const { stream, seq } of streams) consider(stream, seq, hints);
     pump();
   }
 
@@ -448,6 +463,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     owns: (code: string): boolean => HEAD_CODES.has(code),
     stop(): void {
       stopped = true;
+      missed.clear();
       for (const w of waiting.slice(next)) busy.delete(w.stream);
       waiting = [];
       next = 0;
