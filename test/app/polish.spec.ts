@@ -1,9 +1,9 @@
 // The app's frame and helpers, polished: the navigation's last item clear of the device footer, Sync issues
 // without empty sections, the journeys' go() waiting for a lazy route to draw, one Sharing area, export
-// through the desktop shell's save dialog when its preload is there, and a record added and edited with
-// the keyboard alone.
+// through the desktop shell's save dialog when its preload is there, a record added and edited with
+// the keyboard alone, and a date field's calendar with every button named.
 import { expect, test, type Page } from '@playwright/test';
-import { checkScreen, go, signUp, uniqueName, noNotices } from './support';
+import { checkScreen, expectAccessible, go, signUp, uniqueName, noNotices } from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 /** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
@@ -307,4 +307,33 @@ test('the app runs within its Content-Security-Policy: signing up and adding a r
   // checker.ts); no other violation, and WebAssembly (libsodium) compiles.
   expect(violations.filter((v) => !/violation: script-src eval /.test(v))).toEqual([]);
   expect(violations.length).toBeLessThanOrEqual(1);
+});
+
+test("a date field's calendar: every button named in the person's language, no faint days of other months", async ({
+  page,
+}) => {
+  await signUp(page, { loginName: uniqueName('calendar') });
+  await go(page, '/chart/immunizations/new');
+  const field = page.getByRole('textbox', { name: 'Next dose due' });
+  await field.click();
+  const calendar = page.locator('[data-dates-dropdown]');
+  await expect(calendar).toBeVisible();
+  for (const name of ['Previous month', 'Next month'])
+    await expect(calendar.getByRole('button', { name, exact: true })).toBeVisible();
+  await expect(calendar.locator('[data-outside]:visible')).toHaveCount(0);
+  await expectAccessible(page, 'date picker open');
+  // A level up: the year's months, then the decade's years, each pair of arrows named; the level buttons
+  // read as what they show (November 2026, 2026).
+  await calendar.getByRole('button', { name: /^\D+ \d{4}$/ }).click();
+  await expect(calendar.getByRole('button', { name: 'Previous year', exact: true })).toBeVisible();
+  await expectAccessible(page, 'date picker, months');
+  await calendar.getByRole('button', { name: /^\d{4}$/ }).click();
+  await expect(calendar.getByRole('button', { name: 'Next ten years', exact: true })).toBeVisible();
+  await expectAccessible(page, 'date picker, years');
+  await page.keyboard.press('Escape');
+  await go(page, '/settings');
+  await page.getByLabel('Language').selectOption('zh-Hant');
+  await go(page, '/chart/immunizations/new');
+  await page.getByRole('textbox', { name: '下一劑日期' }).click();
+  await expect(calendar.getByRole('button', { name: '上個月', exact: true })).toBeVisible();
 });

@@ -47,7 +47,10 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
       defaultColorScheme="auto"
       {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
     >
-      <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
+      {/* No weekend colouring: Mantine's red weekend days read at 3.3:1 on white (AA asks 4.5:1). */}
+      <DatesProvider
+        settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1, weekendDays: [] }}
+      >
         {/* One at a time; on a wide screen in the header's empty middle, clear of the forms' buttons. */}
         <Notifications position={phone ? 'bottom-center' : 'top-center'} limit={1} autoClose={3000} />
         {props.children}

@@ -26,8 +26,6 @@ export const en = {
     nextYear: 'Next year',
     previousDecade: 'Previous ten years',
     nextDecade: 'Next ten years',
-    monthLevelControl: 'Choose a month',
-    yearLevelControl: 'Choose a year',
   },
   languages: { en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' },
   failed: {

@@ -25,8 +25,6 @@ export const zhHans: Translation = {
     nextYear: '下一年',
     previousDecade: '前十年',
     nextDecade: '后十年',
-    monthLevelControl: '选择月份',
-    yearLevelControl: '选择年份',
   },
   languages: {
     en: 'English',

@@ -28,8 +28,6 @@ export const zhHant: Translation = {
     nextYear: '下一年',
     previousDecade: '前十年',
     nextDecade: '後十年',
-    monthLevelControl: '選擇月份',
-    yearLevelControl: '選擇年份',
   },
   languages: { en: 'English', 'zh-Hant': '繁體中文', 'zh-Hans': '简体中文' },
   failed: {

@@ -26,7 +26,7 @@ export type RecordForm = UseFormReturnType<DraftValues>;
 
 const inputId = (name: string): string => `field-${name.replace('.', '-')}`;
 
-/** The date picker's buttons, named (Mantine leaves them unnamed). */
+/** The date picker's arrows, named (Mantine leaves them unnamed; the level buttons read as their text). */
 const CALENDAR_CONTROLS = [
   'previousMonth',
   'nextMonth',
@@ -34,8 +34,6 @@ const CALENDAR_CONTROLS = [
   'nextYear',
   'previousDecade',
   'nextDecade',
-  'monthLevelControl',
-  'yearLevelControl',
 ] as const;
 const calendarLabels = (t: TFunction): Record<(typeof CALENDAR_CONTROLS)[number], string> =>
   Object.fromEntries(CALENDAR_CONTROLS.map((c) => [c, t(`calendar.${c}`)])) as Record<
@@ -107,6 +105,8 @@ export function FieldInput(props: { readonly field: FieldSpec; readonly form: Re
           clearButtonProps={{ 'aria-label': t('common.clearField', { field: label }) }}
           ariaLabels={calendarLabels(t)}
           hideOutsideDates
+          // The months' and years' grids lay buttons out: tables without headers read as data otherwise.
+          attributes={{ monthsList: { role: 'presentation' }, yearsList: { role: 'presentation' } }}
           error={props.error as ReactNode}
           description={description}
         />
