@@ -144,7 +144,7 @@ export const createChunkTransfer = (
     const count = blobChunkCount(m.size, m.chunkSize);
     if (m.chunkCount !== count || m.digests.length !== count) throw misstated();
     if (!m.complete) {
-      // `retry`: an enqueued file's FileRef is out before its upload ends (see the header).
+      // `retry`: an enqueued file's FileRef is out before its upload ends; the rest may still come.
       throw new FileError(
         'INCOMPLETE',
         `get: the server holds ${m.have.length} of the file's ${count} chunks: the device that added it ` +

@@ -2,7 +2,7 @@
  * What the files API takes and answers, its limits, and the checks of what it is handed.
  *
  * - Limits: MAX_FILE_BYTES per file, FILE_CHUNK_BYTES per chunk by default; kept uploads bounded by
- *   MAX_KEPT_UPLOADS and MAX_KEPT_BYTES; MAX_PUT_ATTEMPTS per chunk.
+ *   MAX_KEPT_UPLOADS and MAX_KEPT_BYTES; MAX_PUT_ATTEMPTS uploads per put.
  * - `checkFileRef`: a FileRef is checked against FileRefSchema and its blobId against the protocol's id
  *   form, never taken on trust; `checked` names the first field at fault (INVALID_INPUT), nothing sent.
  * - `manifestOf`: the announce; `epoch` only for a server that takes it (BLOB_EPOCH_VERSION).
