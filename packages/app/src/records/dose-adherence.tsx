@@ -51,7 +51,7 @@ export function DoseAdherence(props: { readonly medicationId: string }): ReactNo
                 <Text size="sm">{formatDate(d.at)}</Text>
                 {d.slot !== undefined && (
                   <Text size="sm" c="dimmed">
-                    {t('medicines.dueAt', { time: d.slot.slice(11) })}
+                    {t('medicines.dueAt', { time: formatTimeOfDay(d.slot.slice(11)) })}
                   </Text>
                 )}
               </Group>
