@@ -153,28 +153,26 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     if (open !== null) await open.lock().catch(() => undefined);
   }, []);
 
-  const signOut = useCallback(async () => {
-    const open = sessionRef.current;
-    // The chart unmounts in the same render as the session goes (no screen reads a missing session).
-    setSession(null);
-    setPhase('loading');
-    notifications.clean();
-    await flushDrafts();
-    if (open !== null) await open.close().catch(() => undefined);
-    clearDrafts();
-    writeAccountHint(localStorage, false);
-    await (await whenHale()).removeLocalAccount();
-    setPhase('start');
-  }, [whenHale]);
-
   const release = useCallback(() => {
-    // Committed now, not at React's next render: the session locks right after this returns.
+    // Committed now, not at React's next render: the session locks or closes right after this returns.
     flushSync(() => {
       setSession(null);
       setPhase('loading');
     });
     notifications.clean();
   }, []);
+
+  const signOut = useCallback(async () => {
+    const open = sessionRef.current;
+    // The chart unmounts before the session closes (no screen reads a closed session).
+    release();
+    await flushDrafts();
+    if (open !== null) await open.close().catch(() => undefined);
+    clearDrafts();
+    writeAccountHint(localStorage, false);
+    await (await whenHale()).removeLocalAccount();
+    setPhase('start');
+  }, [whenHale, release]);
 
   const value = useMemo<AppState>(
     () => ({
