@@ -78,7 +78,8 @@ export const openWs = async (t: Endpoint): Promise<WsClient> => {
     request<T extends ServerFrame>(frame: ClientFrame): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const r = 'rid' in frame ? frame.rid : undefined;
-        const timer = setTimeout(() => reject(new Error(`no reply to ${frame.t}`)), 10_000);
+        // A bound for a server that never answers, not a wait: a loaded 2-core CI has taken over 10 s.
+        const timer = setTimeout(() => reject(new Error(`no reply to ${frame.t}`)), 30_000);
         const done = (f: ServerFrame) => {
           clearTimeout(timer);
           resolve(f as T);
