@@ -128,7 +128,13 @@ export const englishIn = (text: string, written: readonly string[] = []): string
  */
 export async function noNotices(page: Page): Promise<void> {
   await page.mouse.move(0, 0);
-  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  const notices = page.locator('.mantine-Notification-root');
+  try {
+    await expect(notices).toHaveCount(0, { timeout: 15_000 });
+  } catch (error) {
+    const words = await notices.allInnerTexts().catch(() => []);
+    throw new Error(`a notice still shows after 15 s: ${words.join(' | ')}`, { cause: error });
+  }
 }
 
 /** Adds a record through its form; answers its id (from the detail page it opens). */

@@ -49,8 +49,8 @@ test("a clinician holding Medications sees the week's doses kept on the patient'
     }
     await patient.sync.awaitInSync();
 
-    await signUpClinician(page, { displayName: 'Dr Amara Okafor' });
-    const clinicianId = await findClinician(patient, 'Dr Amara Okafor');
+    await signUpClinician(page, { displayName: 'Dr Kofi Mensah' });
+    const clinicianId = await findClinician(patient, 'Dr Kofi Mensah');
     await patient.consent.grant({
       granteeId: clinicianId,
       scope: [

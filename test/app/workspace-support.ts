@@ -62,11 +62,17 @@ export async function nodePatient(server: string): Promise<HaleSession> {
   return session;
 }
 
-/** The clinician of that name in the directory, its key compared (as the patient's share screen does). */
+/**
+ * The clinician of that name in the directory, its key compared (as the patient's share screen does).
+ * Specs share one server's directory: a name two specs use is refused, not resolved to either.
+ */
 export async function findClinician(patient: HaleSession, displayName: string): Promise<string> {
   const page = await patient.directory.search(displayName);
-  const found = page.providers.find((p) => p.profile.displayName === displayName);
+  const named = page.providers.filter((p) => p.profile.displayName === displayName);
+  const found = named[0];
   if (found === undefined) throw new Error(`${displayName} is not in the directory`);
+  if (named.length > 1)
+    throw new Error(`${named.length} clinicians are named ${displayName}: give each spec its own`);
   await patient.consent.verifyProvider(found.profile.accountId);
   return found.profile.accountId;
 }
