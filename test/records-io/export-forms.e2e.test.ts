@@ -97,6 +97,8 @@ describe('export in every form, the summary and the emergency card, through open
       'AllergyIntolerance',
       'Immunization',
       'MedicationStatement',
+      // Synthea's prescriptions, exported as the resource they came as.
+      'MedicationRequest',
       'Observation',
       'Condition',
       'Procedure',
@@ -124,6 +126,9 @@ describe('export in every form, the summary and the emergency card, through open
     expect(named(exported)).toContain(JSON.stringify([{ text: 'Dr. Lin Lee' }]));
     expect(named(out.clinicianForms[0]!.resources[0])).toContain(JSON.stringify([{ text: 'Dr. Lin Lee' }]));
     expect(named(out.summary)).toContain(JSON.stringify([{ text: 'Dr. Lin Lee' }]));
+    // The summary's medications: those typed in and the prescriptions imported, each checked by its profile.
+    expect(ofType(out.summary, 'MedicationStatement').length).toBeGreaterThan(0);
+    expect(ofType(out.summary, 'MedicationRequest').length).toBeGreaterThan(0);
   }, 180_000);
 
   it('a new user’s thin chart: what is unknown is said to be unknown, never made up; 0 errors', async () => {

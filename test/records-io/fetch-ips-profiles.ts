@@ -30,6 +30,7 @@ export const IPS_PROFILES = [
   'Patient-uv-ips',
   'AllergyIntolerance-uv-ips',
   'MedicationStatement-uv-ips',
+  'MedicationRequest-uv-ips',
   'Condition-uv-ips',
   'Immunization-uv-ips',
   'Observation-results-laboratory-pathology-uv-ips',

@@ -65,6 +65,11 @@ import {
 } from './fhir-mappings';
 import type { FhirResource } from './fhir-types';
 import { ACTIVE_MEDICATION_STATUSES } from './record-schemas';
+import { withoutReferences } from './fhir-source';
+
+/** A kept source's object (JSON as read, so a draft). */
+const isObject = (value: unknown): value is DraftObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 // ------------------------------------------------------------------------------------------- mapping
 
@@ -373,44 +378,87 @@ const medicationStatus = (r: Medication): string =>
 const SNOMED_CT = 'http://snomed.info/sct';
 export const FOOD_CODES = { with: '311504000', without: '717154004' } as const;
 
-export const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
+/** The Dosage a medication writes (a MedicationStatement's `dosage`, a MedicationRequest's `dosageInstruction`). */
+const dosageOut = (r: Medication) => {
   const doseQuantity = parseQuantity(r.dose);
+  return {
+    text: dosageText(r.dose, doseQuantity === undefined, r.dosageText),
+    patientInstruction: r.instructions,
+    timing: {
+      code: text(r.frequency),
+      repeat:
+        r.schedule?.times === undefined ? undefined : { timeOfDay: r.schedule.times.map((t) => `${t}:00`) },
+    },
+    asNeededBoolean: r.schedule?.asNeeded,
+    additionalInstruction:
+      r.schedule?.food === undefined
+        ? undefined
+        : [
+            r.schedule.food === 'with'
+              ? { coding: [coding(SNOMED_CT, FOOD_CODES.with, 'With or after food')] }
+              : { coding: [coding(SNOMED_CT, FOOD_CODES.without, 'Take on an empty stomach')] },
+          ],
+    route: conceptsOut(r.route, r.routes, 100)[0],
+    doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
+  };
+};
+
+/** A medication's status as a prescription's (MedicationRequest's `status`). */
+const REQUEST_STATUS_OUT: Readonly<Record<string, string>> = { intended: 'draft' };
+
+/** The resource a medication exports as: a MedicationRequest when it came from one, else a MedicationStatement. */
+export const medicationResourceOf = (
+  r: Pick<Medication, 'origin'>,
+): 'MedicationRequest' | 'MedicationStatement' =>
+  r.origin?.resource?.['resourceType'] === 'MedicationRequest' ? 'MedicationRequest' : 'MedicationStatement';
+
+export const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
+  const common = {
+    meta: meta(r.updatedAt),
+    extension: [stringExt('author-signature', signature)],
+    identifier: [haleIdentifier(r.id)],
+    medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
+    subject: x.patient,
+    reasonCode: conceptsOut(r.reason, r.reasons, 500),
+  };
+  const status = medicationStatus(r);
+  if (medicationResourceOf(r) === 'MedicationRequest') {
+    // A prescription: the elements Hale models only in part (intent, the dispense request) keep the source's rest.
+    const source = r.origin?.resource ?? {};
+    const dispense = isObject(source['dispenseRequest']) ? source['dispenseRequest'] : {};
+    const validity = isObject(dispense['validityPeriod']) ? dispense['validityPeriod'] : {};
+    const authored = typeof source['authoredOn'] === 'string';
+    x.add(
+      makeResource('MedicationRequest', r.id, {
+        ...common,
+        status: REQUEST_STATUS_OUT[status] ?? status,
+        intent: typeof source['intent'] === 'string' ? source['intent'] : 'order',
+        authoredOn: authored ? fhirDateTime(r.startDate) : undefined,
+        requester: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
+        dosageInstruction: [dosageOut(r)],
+        dispenseRequest:
+          r.endDate === undefined && (authored || r.startDate === undefined)
+            ? undefined
+            : {
+                ...withoutReferences(dispense),
+                validityPeriod: {
+                  ...validity,
+                  start: authored ? validity['start'] : fhirDateTime(r.startDate),
+                  end: fhirDateTime(r.endDate),
+                },
+              },
+      }),
+    );
+    return;
+  }
   x.add(
     makeResource('MedicationStatement', r.id, {
-      meta: meta(r.updatedAt),
-      extension: [stringExt('author-signature', signature)],
-      identifier: [haleIdentifier(r.id)],
-      status: medicationStatus(r),
-      medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
-      subject: x.patient,
+      ...common,
+      status,
       effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
       dateAsserted: fhirDateTime(r.createdAt),
       informationSource: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
-      reasonCode: conceptsOut(r.reason, r.reasons, 500),
-      dosage: [
-        {
-          text: dosageText(r.dose, doseQuantity === undefined, r.dosageText),
-          patientInstruction: r.instructions,
-          timing: {
-            code: text(r.frequency),
-            repeat:
-              r.schedule?.times === undefined
-                ? undefined
-                : { timeOfDay: r.schedule.times.map((t) => `${t}:00`) },
-          },
-          asNeededBoolean: r.schedule?.asNeeded,
-          additionalInstruction:
-            r.schedule?.food === undefined
-              ? undefined
-              : [
-                  r.schedule.food === 'with'
-                    ? { coding: [coding(SNOMED_CT, FOOD_CODES.with, 'With or after food')] }
-                    : { coding: [coding(SNOMED_CT, FOOD_CODES.without, 'Take on an empty stomach')] },
-                ],
-          route: conceptsOut(r.route, r.routes, 100)[0],
-          doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
-        },
-      ],
+      dosage: [dosageOut(r)],
     }),
   );
 };

@@ -306,7 +306,7 @@ const timingText = (timing: unknown): string | undefined => {
 
 const ACTIVE_MEDICATION = new Set(['active', 'on-hold', 'intended', 'draft']);
 
-/** A prescription's status as a medication's (its export is a MedicationStatement). */
+/** A prescription's status as a medication's (fhir-export-records.ts writes it back: `intended` → `draft`). */
 const REQUEST_STATUS: Readonly<Record<string, (typeof MEDICATION_STATUSES)[number]>> = {
   active: 'active',
   'on-hold': 'on-hold',

@@ -6,7 +6,7 @@
  * | section | LOINC | entries | required |
  * |---|---|---|---|
  * | Allergies and intolerances | 48765-2 | AllergyIntolerance | ✓ (none known: an AllergyIntolerance `no-allergy-info`) |
- * | Medication summary | 10160-0 | MedicationStatement | ✓ (`no-medication-info`) |
+ * | Medication summary | 10160-0 | MedicationStatement, MedicationRequest (a prescription imported) | ✓ (`no-medication-info`) |
  * | Problem list | 11450-4 | Condition | ✓ (`no-problem-info`) |
  * | Immunizations | 11369-6 | Immunization | when any |
  * | Results | 30954-2 | Observation | when any |
@@ -38,10 +38,15 @@ interface SectionSpec {
   readonly code: string;
   readonly title: string;
   readonly resourceType: string;
+  /** Other types the section's entries may be. */
+  readonly alsoTypes?: readonly string[];
   readonly required: boolean;
   /** The "no information" entry a required section carries when it has none. */
   readonly absent?: { readonly code: string; readonly display: string };
 }
+
+/** The resource types a section's entries may be. */
+const typesOf = (spec: SectionSpec): readonly string[] => [spec.resourceType, ...(spec.alsoTypes ?? [])];
 
 export const IPS_SECTIONS: readonly SectionSpec[] = [
   {
@@ -55,6 +60,7 @@ export const IPS_SECTIONS: readonly SectionSpec[] = [
     code: '10160-0',
     title: 'Medication summary',
     resourceType: 'MedicationStatement',
+    alsoTypes: ['MedicationRequest'],
     required: true,
     absent: { code: 'no-medication-info', display: 'No information about medications' },
   },
@@ -271,7 +277,7 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
     if (held === undefined || version(entry) > version(held)) current.set(entry.fullUrl, entry);
   }
   const patientUrl = fhirFullUrl('Patient', fhirId(input.patientId));
-  const sectionTypes = new Set(IPS_SECTIONS.map((s) => s.resourceType));
+  const sectionTypes = new Set(IPS_SECTIONS.flatMap(typesOf));
   // The blood type (an Observation of the Profile) goes in with the results.
   const chosen = [...current.values()].filter((e) => sectionTypes.has(e.resource.resourceType));
   const included = new Map<string, FhirBundleEntry>();
@@ -299,7 +305,7 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
 
   const absentEntries: FhirBundleEntry[] = [];
   const sections = IPS_SECTIONS.flatMap((spec) => {
-    const members = chosen.filter((e) => e.resource.resourceType === spec.resourceType);
+    const members = chosen.filter((e) => typesOf(spec).includes(e.resource.resourceType));
     if (members.length === 0 && !spec.required) return [];
     let refs = members.map((e) => urls.get(e.fullUrl) ?? '');
     let lines = members.map((e) => displayOf(e.resource));
@@ -439,10 +445,10 @@ export const checkIpsRules = (bundle: unknown): IpsIssue[] => {
     if (refs.length === 0) issues.push({ path: `${path}.entry`, reason: 'has no entries' });
     refs.forEach((r, i) => {
       const target = typeof r['reference'] === 'string' ? byUrl.get(r['reference']) : undefined;
-      if (target?.resourceType !== spec.resourceType)
+      if (target === undefined || !typesOf(spec).includes(target.resourceType))
         issues.push({
           path: `${path}.entry[${i}]`,
-          reason: `must name a ${spec.resourceType} of the Bundle`,
+          reason: `must name a ${typesOf(spec).join(' or ')} of the Bundle`,
         });
     });
   });

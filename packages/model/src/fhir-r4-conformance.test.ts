@@ -9,6 +9,8 @@ import { checkIpsRules, toIpsBundle } from './fhir-ips';
 import { standardFhirBundle } from './fhir-references';
 import { RECORD_KIND_NAMES } from './registry';
 import { validateR4 } from './fhir-r4-validator.test-util';
+import { planFhirImport } from './fhir-import';
+import { validateRecord } from './validate';
 
 const uuidOf = (name: string): string => {
   const h = createHash('sha256').update(name).digest('hex');
@@ -96,4 +98,121 @@ describe('the International Patient Summary', () => {
     expect(reasons).toContain('Allergies and intolerances (48765-2) is missing');
     expect(reasons).toMatch(/resolves to no entry/);
   });
+});
+
+describe('an imported prescription', () => {
+  const SOURCE = {
+    resourceType: 'MedicationRequest',
+    id: 'rx1',
+    identifier: [{ system: 'urn:example:rx', value: 'RX-1' }],
+    status: 'cancelled',
+    intent: 'plan',
+    medicationCodeableConcept: {
+      coding: [
+        { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197361', display: 'Amlodipine 5 MG' },
+      ],
+    },
+    subject: { reference: 'Patient/p1' },
+    authoredOn: '2024-03-02',
+    dosageInstruction: [
+      {
+        text: 'one tablet daily',
+        timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
+        doseAndRate: [
+          { doseQuantity: { value: 5, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } },
+        ],
+      },
+    ],
+    dispenseRequest: {
+      validityPeriod: { start: '2024-03-02', end: '2025-03-02' },
+      numberOfRepeatsAllowed: 3,
+      quantity: { value: 30, unit: 'tablet' },
+      performer: { reference: 'Organization/pharmacy' },
+    },
+  };
+  const imported = () => {
+    const plan = planFhirImport(JSON.stringify(SOURCE), {
+      patientId: EXAMPLE_PATIENT_ID,
+      importedAt: GENERATED,
+      source: 'rx.json',
+    });
+    if (!plan.ok) throw new Error(JSON.stringify(plan.error));
+    const p = plan.value.records[0]!;
+    const record = validateRecord(p.kind, {
+      ...(p.input as object),
+      id: p.id,
+      patientId: EXAMPLE_PATIENT_ID,
+      createdAt: GENERATED,
+      updatedAt: GENERATED,
+    });
+    if (!record.ok || p.kind !== 'Medication') throw new Error('not a medication');
+    return record.value as FhirExportItem['record'] & { kind?: never; dose?: string; active: boolean };
+  };
+  const exported = (record: ReturnType<typeof imported>) => {
+    const bundle = standardFhirBundle(
+      toFhirBundle({
+        patientId: EXAMPLE_PATIENT_ID,
+        records: [{ kind: 'Medication', record } as FhirExportItem],
+        generatedAt: GENERATED,
+      }),
+    );
+    const rx = bundle.entry.map((e) => e.resource).find((r) => r.resourceType === 'MedicationRequest');
+    return { bundle, rx: rx as Record<string, unknown> | undefined };
+  };
+
+  it('leaves as the MedicationRequest it came from, unchanged or edited in Hale: valid R4 either way', () => {
+    const { bundle, rx } = exported(imported());
+    expect(validateR4(bundle).errors).toEqual([]);
+    expect(entryErrors(bundle)).toEqual([]);
+    expect(bundle.entry.some((e) => e.resource.resourceType === 'MedicationStatement')).toBe(false);
+    expect(rx?.['status']).toBe('cancelled');
+    expect(rx?.['intent']).toBe('plan');
+    expect(rx?.['dispenseRequest']).toEqual({
+      validityPeriod: { start: '2024-03-02', end: '2025-03-02' },
+      numberOfRepeatsAllowed: 3,
+      quantity: { value: 30, unit: 'tablet' },
+    });
+    expect(rx?.['dosageInstruction']).toEqual(SOURCE.dosageInstruction);
+
+    // Edited: Hale's dose, end and status win; the intent and what Hale does not model of the dispense stay.
+    const edited = exported({
+      ...imported(),
+      dose: '10 mg',
+      active: true,
+      status: 'active',
+      endDate: '2026-01-01',
+    } as never);
+    expect(validateR4(edited.bundle).errors).toEqual([]);
+    expect(entryErrors(edited.bundle)).toEqual([]);
+    expect(edited.rx?.['status']).toBe('active');
+    expect(edited.rx?.['intent']).toBe('plan');
+    expect(edited.rx?.['dispenseRequest']).toEqual({
+      validityPeriod: { start: '2024-03-02', end: '2026-01-01' },
+      numberOfRepeatsAllowed: 3,
+      quantity: { value: 30, unit: 'tablet' },
+    });
+    expect(JSON.stringify(edited.rx?.['dosageInstruction'])).toContain('"doseQuantity":{"value":10');
+  }, 180_000);
+
+  it('is in the summary’s medication section: valid R4, the IPS rules hold', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: [
+        { kind: 'Profile', record: exampleRecord('Profile') },
+        { kind: 'Medication', record: imported() } as FhirExportItem,
+      ],
+      generatedAt: GENERATED,
+      uuidOf,
+    });
+    expect(validateR4(ips).errors).toEqual([]);
+    expect(entryErrors(ips)).toEqual([]);
+    expect(checkIpsRules(ips)).toEqual([]);
+    const rx = ips.entry.find((e) => e.resource.resourceType === 'MedicationRequest');
+    const composition = ips.entry[0]?.resource as unknown as {
+      section: { code: { coding: { code: string }[] }; entry: { reference: string }[] }[];
+    };
+    const medications = composition.section.find((s) => s.code.coding[0]?.code === '10160-0');
+    expect(medications?.entry).toEqual([{ reference: rx?.fullUrl }]);
+    expect(JSON.stringify(ips)).not.toContain('no-medication-info');
+  }, 180_000);
 });

@@ -75,6 +75,10 @@ const refers = (value: unknown): boolean =>
         ([k, v]) => (k === 'reference' && typeof v === 'string') || refers(v),
       );
 
+/** An element's parts that name no other resource (Hale writes the export's own references). */
+export const withoutReferences = <V>(value: Readonly<Record<string, V>>): Record<string, V> =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => !refers(v)));
+
 const byteLength = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).length;
 
 /** `value` without JSON nulls and primitive extensions (`_given`: never written back, and R4 has no null). */

@@ -362,9 +362,10 @@ describe('enumerations', () => {
     expect((at(provision, 'action') as unknown[]).map((action) => at(action, 'coding[0].code'))).toEqual(
       codes,
     );
-    // The medication stream holds the medicines and the doses marked taken or skipped.
+    // The medication stream holds the medicines (prescriptions imported among them) and the doses marked.
     expect(at(provision, 'class')).toEqual([
       { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationStatement' },
+      { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationRequest' },
       { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationAdministration' },
     ]);
   });

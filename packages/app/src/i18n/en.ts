@@ -1234,6 +1234,7 @@ export const en = {
       onset: 'Onset',
       recorded: 'Recorded',
       started: 'Started',
+      prescribed: 'Prescribed',
       given: 'Given',
       date: 'Date',
       performed: 'Performed',

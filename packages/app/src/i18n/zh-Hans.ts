@@ -1302,6 +1302,7 @@ export const zhHans: Translation = {
       onset: '发作',
       recorded: '记录于',
       started: '开始',
+      prescribed: '开立',
       given: '施打',
       date: '日期',
       performed: '运行',

@@ -1176,6 +1176,7 @@ export const zhHant: Translation = {
       onset: '發作',
       recorded: '記錄於',
       started: '開始',
+      prescribed: '開立',
       given: '施打',
       date: '日期',
       performed: '執行',

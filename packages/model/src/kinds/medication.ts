@@ -1,4 +1,5 @@
-// What the patient takes (FHIR MedicationStatement; prescriptions import as medications too).
+// What the patient takes (FHIR MedicationStatement; prescriptions import as medications too, and export
+// as the MedicationRequest they came from).
 import type { KindDescription } from '../kind-description';
 import { exportMedication } from '../fhir-export-records';
 import { mapMedicationRequest, mapMedicationStatement } from '../fhir-import-map';
@@ -14,6 +15,8 @@ export const MEDICATION = {
   authorship: 'shared',
   fhir: {
     resource: 'MedicationStatement',
+    // A prescription imported keeps its kind of resource (fhir-export-records.ts `medicationResourceOf`).
+    alsoExports: ['MedicationRequest'],
     export: exportMedication,
     import: [
       {

@@ -145,7 +145,10 @@ describe('the summary screen reads an IPS', () => {
           resourceType: 'Composition',
           section: [
             { code: { coding: [{ code: '48765-2' }] }, entry: [{ reference: 'urn:a' }] },
-            { code: { coding: [{ code: '10160-0' }] }, entry: [{ reference: 'urn:m' }] },
+            {
+              code: { coding: [{ code: '10160-0' }] },
+              entry: [{ reference: 'urn:m' }, { reference: 'urn:rx' }, { reference: 'urn:rx2' }],
+            },
           ],
         }),
         entry('urn:a', {
@@ -173,6 +176,19 @@ describe('the summary screen reads an IPS', () => {
           ],
         }),
         entry('urn:med', { resourceType: 'Medication', code: { text: 'Metformin 500 mg' } }),
+        // A prescription: its dosage instruction, when it was written, else from when it may be filled.
+        entry('urn:rx', {
+          resourceType: 'MedicationRequest',
+          medicationCodeableConcept: { text: 'Amlodipine 5 mg' },
+          authoredOn: '2024-03-02',
+          dispenseRequest: { validityPeriod: { start: '2024-03-05' } },
+          dosageInstruction: [{ text: 'one a day', timing: { code: { text: 'Daily' } } }],
+        }),
+        entry('urn:rx2', {
+          resourceType: 'MedicationRequest',
+          medicationCodeableConcept: { text: 'Salbutamol' },
+          dispenseRequest: { validityPeriod: { start: '2024-03-05' } },
+        }),
       ],
     };
     const [allergies, medications] = readSummary(bundle).sections;
@@ -196,6 +212,17 @@ describe('the summary screen reads an IPS', () => {
       ],
       date: { label: 'started', value: '2019' },
     });
+    expect(medications?.rows.slice(1)).toEqual([
+      {
+        name: 'Amlodipine 5 mg',
+        facts: [
+          { label: 'dose', value: 'one a day' },
+          { label: 'frequency', value: 'Daily' },
+        ],
+        date: { label: 'prescribed', value: '2024-03-02' },
+      },
+      { name: 'Salbutamol', facts: [], date: { label: 'started', value: '2024-03-05' } },
+    ]);
   });
 
   it('reads nonsense as empty, never throwing', () => {

@@ -7,6 +7,7 @@
  * |---|---|---|---|
  * | AllergyIntolerance | code | reactions, the gravest severity, criticality, verification | onset, else recorded |
  * | MedicationStatement | medication (concept or the referenced Medication) | dose, frequency, route | started, else recorded |
+ * | MedicationRequest (a prescription imported) | the same | the same, of its dosage instruction | prescribed, else valid from |
  * | Condition | code | clinical status | onset, else recorded |
  * | Immunization | vaccine code | — | given |
  * | Observation | code | value (quantity, text, concept) or components | date |
@@ -66,7 +67,7 @@ export interface SummaryFact {
 }
 
 /** What a row's date is: when it began, when it was written down, given, taken or done. */
-export type DateLabel = 'onset' | 'recorded' | 'started' | 'given' | 'date' | 'performed';
+export type DateLabel = 'onset' | 'recorded' | 'started' | 'prescribed' | 'given' | 'date' | 'performed';
 
 export interface SummaryDate {
   readonly label: DateLabel;
@@ -139,8 +140,8 @@ const allergyFacts = (r: Json): SummaryFact[] => {
  * Each dosage's dose (a quantity, else its text: Hale writes there a dose that is no quantity, "1 tablet"),
  * frequency (the timing's code) and route.
  */
-const dosageFacts = (r: Json): SummaryFact[] =>
-  arr(r['dosage']).flatMap((d) => {
+const dosageFacts = (dosages: unknown): SummaryFact[] =>
+  arr(dosages).flatMap((d) => {
     const dosage = obj(d) ?? {};
     const doses = arr(dosage['doseAndRate']).flatMap((x) =>
       fact('dose', quantityText(obj(x)?.['doseQuantity'])),
@@ -167,17 +168,24 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
         ['recorded', r['recordedDate']],
       );
       break;
-    case 'MedicationStatement': {
+    case 'MedicationStatement':
+    case 'MedicationRequest': {
       const ref = str(obj(r['medicationReference'])?.['reference']);
       name =
         conceptText(r['medicationCodeableConcept']) ??
         (ref === undefined ? undefined : conceptText(byUrl.get(ref)?.['code']));
-      facts = dosageFacts(r);
-      date = firstDate(
-        ['started', r['effectiveDateTime']],
-        ['started', start(r['effectivePeriod'])],
-        ['recorded', r['dateAsserted']],
-      );
+      facts = dosageFacts(type === 'MedicationRequest' ? r['dosageInstruction'] : r['dosage']);
+      date =
+        type === 'MedicationRequest'
+          ? firstDate(
+              ['prescribed', r['authoredOn']],
+              ['started', start(obj(r['dispenseRequest'])?.['validityPeriod'])],
+            )
+          : firstDate(
+              ['started', r['effectiveDateTime']],
+              ['started', start(r['effectivePeriod'])],
+              ['recorded', r['dateAsserted']],
+            );
       break;
     }
     case 'Condition':
