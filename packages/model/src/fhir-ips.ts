@@ -206,7 +206,9 @@ const rewrite = (
   if (!isObject(value)) return value;
   const out: Record<string, FhirJson> = {};
   for (const [key, child] of Object.entries(value)) {
-    if (key === 'reference' && typeof child === 'string') {
+    // A contained resource's (`#id`) rides with its resource.
+    if (key === 'reference' && typeof child === 'string' && child.startsWith('#')) out[key] = child;
+    else if (key === 'reference' && typeof child === 'string') {
       const bare = child.replace(/\/_history\/[^/]+$/, '');
       const mapped = urls.get(bare);
       const type = types.get(bare);
@@ -229,10 +231,20 @@ const referencesOf = (value: FhirJson, out: string[] = []): string[] => {
   return out;
 };
 
+/** The code of the contained Medication a resource's `medicationReference` names (`#id`). */
+const containedMedicationCode = (resource: FhirResource): FhirJson | undefined => {
+  const ref = resource['medicationReference'];
+  const named = isObject(ref) ? ref['reference'] : undefined;
+  const contained = Array.isArray(resource['contained']) ? resource['contained'] : [];
+  const found = contained.find((c) => isObject(c) && `#${String(c['id'])}` === named);
+  return isObject(found) ? found['code'] : undefined;
+};
+
 const displayOf = (resource: FhirResource): string => {
-  const concept = (['code', 'vaccineCode', 'medicationCodeableConcept'] as const)
-    .map((k) => resource[k])
-    .find(isObject);
+  const concept = [
+    ...(['code', 'vaccineCode', 'medicationCodeableConcept'] as const).map((k) => resource[k]),
+    containedMedicationCode(resource),
+  ].find(isObject);
   const text = concept?.['text'];
   const coding = Array.isArray(concept?.['coding']) ? (concept['coding'] as FhirJson[])[0] : undefined;
   const name =
@@ -453,8 +465,13 @@ export const checkIpsRules = (bundle: unknown): IpsIssue[] => {
     });
   });
   entries.forEach((entry, index) => {
+    const contained = new Set(
+      (Array.isArray(entry.resource['contained']) ? entry.resource['contained'] : []).map(
+        (c) => `#${String(isObject(c) ? c['id'] : '')}`,
+      ),
+    );
     for (const ref of referencesOf(entry.resource)) {
-      if (!byUrl.has(ref))
+      if (ref.startsWith('#') ? !contained.has(ref) : !byUrl.has(ref))
         issues.push({ path: `Bundle.entry[${index}]`, reason: `${ref} resolves to no entry` });
     }
     for (const field of ['subject', 'patient']) {

@@ -194,6 +194,68 @@ describe('an imported prescription', () => {
     expect(JSON.stringify(edited.rx?.['dosageInstruction'])).toContain('"doseQuantity":{"value":10');
   }, 180_000);
 
+  it('naming a contained Medication: leaves with it (ingredients, form) while unedited; valid R4', () => {
+    const { medicationCodeableConcept: _concept, ...rest } = SOURCE;
+    const source = {
+      ...rest,
+      contained: [
+        {
+          resourceType: 'Medication',
+          id: 'med',
+          code: { text: 'Amoxicillin 250 mg / Clavulanate 62.5 mg' },
+          form: { coding: [{ system: 'http://snomed.info/sct', code: '385055001', display: 'Tablet' }] },
+          ingredient: [
+            {
+              itemCodeableConcept: { text: 'Amoxicillin' },
+              strength: { numerator: { value: 250, unit: 'mg' }, denominator: { value: 1, unit: 'tablet' } },
+            },
+          ],
+        },
+      ],
+      medicationReference: { reference: '#med' },
+    };
+    const plan = planFhirImport(JSON.stringify(source), {
+      patientId: EXAMPLE_PATIENT_ID,
+      importedAt: GENERATED,
+      source: 'rx.json',
+    });
+    if (!plan.ok) throw new Error(JSON.stringify(plan.error));
+    const p = plan.value.records[0]!;
+    const record = validateRecord('Medication', {
+      ...(p.input as object),
+      id: p.id,
+      patientId: EXAMPLE_PATIENT_ID,
+      createdAt: GENERATED,
+      updatedAt: GENERATED,
+    });
+    if (!record.ok) throw new Error(record.error.message);
+    expect(record.value.name).toBe('Amoxicillin 250 mg / Clavulanate 62.5 mg');
+    const { bundle, rx } = exported(record.value as never);
+    expect(validateR4(bundle).errors).toEqual([]);
+    expect(entryErrors(bundle)).toEqual([]);
+    const shape = validateFhirBundleShape(bundle);
+    expect(shape.ok ? [] : shape.error.issues).toEqual([]);
+    expect(rx?.['contained']).toEqual(source.contained);
+    expect(rx?.['medicationReference']).toEqual({ reference: '#med' });
+
+    // In the summary too: the contained Medication rides with its entry, named in the section's words.
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: [
+        { kind: 'Profile', record: exampleRecord('Profile') },
+        { kind: 'Medication', record: record.value } as FhirExportItem,
+      ],
+      generatedAt: GENERATED,
+      uuidOf,
+    });
+    expect(validateR4(ips).errors).toEqual([]);
+    expect(entryErrors(ips)).toEqual([]);
+    expect(checkIpsRules(ips)).toEqual([]);
+    const inSummary = ips.entry.find((e) => e.resource.resourceType === 'MedicationRequest')?.resource;
+    expect(inSummary?.['medicationReference']).toEqual({ reference: '#med' });
+    expect(JSON.stringify(ips.entry[0]?.resource)).toContain('Amoxicillin 250 mg / Clavulanate 62.5 mg');
+  }, 180_000);
+
   it('is in the summary’s medication section: valid R4, the IPS rules hold', () => {
     const ips = toIpsBundle({
       patientId: EXAMPLE_PATIENT_ID,

@@ -103,6 +103,50 @@ describe('keptSource', () => {
     expect(keptSource(big)).toBeUndefined();
   });
 
+  it('keeps the contained Medication a medicine names, and writes it back with it while unedited', () => {
+    const medication = {
+      resourceType: 'Medication',
+      id: 'med1',
+      code: { text: 'Amoxicillin 250 mg' },
+      form: { coding: [{ system: 'http://snomed.info/sct', code: '385055001' }] },
+      ingredient: [{ itemCodeableConcept: { text: 'Amoxicillin' }, strength: { numerator: { value: 250 } } }],
+    };
+    const statement = {
+      resourceType: 'MedicationStatement',
+      id: 's1',
+      status: 'active',
+      contained: [medication, { resourceType: 'Organization', id: 'org' }],
+      medicationReference: { reference: '#med1' },
+      subject: { reference: 'Patient/p1' },
+    };
+    const kept = keptSource(statement)!;
+    expect(kept['contained']).toEqual([medication]);
+    // Named elsewhere (a Medication of the file, not contained), or holding a reference itself: none kept.
+    expect(
+      keptSource({ ...statement, medicationReference: { reference: 'Medication/m' } }),
+    ).not.toHaveProperty('contained');
+    const withMaker = { ...medication, manufacturer: { reference: 'Organization/x' } };
+    expect(keptSource({ ...statement, contained: [withMaker] })).not.toHaveProperty('contained');
+
+    const hale: FhirResource = {
+      resourceType: 'MedicationStatement',
+      id: 'h2',
+      status: 'active',
+      medicationCodeableConcept: { text: 'Amoxicillin 250 mg' },
+      subject: { reference: 'urn:uuid:patient' },
+    };
+    const from = origin({ resourceType: 'MedicationStatement', resource: kept, sourceOnly: [] });
+    const unchanged = withSource(hale, from, false);
+    expect(unchanged['contained']).toEqual([medication]);
+    expect(unchanged['medicationReference']).toEqual({ reference: '#med1' });
+    expect(unchanged['medicationCodeableConcept']).toBeUndefined();
+    // Edited: Hale's concept, and no contained resource nothing names.
+    const edited = withSource(hale, from, true);
+    expect(edited['medicationCodeableConcept']).toEqual(hale['medicationCodeableConcept']);
+    expect(edited['medicationReference']).toBeUndefined();
+    expect(edited['contained']).toBeUndefined();
+  });
+
   it('validateRecord refuses a kept source over the limit', () => {
     const record = exampleRecord('Allergy', { origin: origin() });
     expect(validateRecord('Allergy', record).ok).toBe(true);

@@ -7,6 +7,7 @@
  * | element of the kept source | record unchanged since import | record edited in Hale |
  * |---|---|---|
  * | holds a `reference` anywhere | Hale's (Hale writes the export's own references) | Hale's |
+ * | names its kept contained Medication (`medicationReference` `#id`) | the source's, with that Medication | Hale's |
  * | a choice of a primitive type not in its R4 format | Hale's | Hale's |
  * | `resourceType`, `id`, `meta`, `contained` | Hale's | Hale's |
  * | `identifier`, `extension` | Hale's, then the source's without references | the same |
@@ -18,7 +19,9 @@
  * Invariants:
  * - An edit in Hale always wins over the source.
  * - A source over MAX_KEPT_SOURCE_BYTES (as JSON) is not kept: the record's `notKept` says so.
- * - A kept source has no `contained`, no JSON null and no primitive extension (`_given`).
+ * - A kept source has no `contained` but the Medication its `medicationReference` names (`#id`: a
+ *   prescription's ingredients and form), no JSON null and no primitive extension (`_given`).
+ * - An export names a contained resource only when it holds it.
  * - Pure: the output depends on the input only.
  */
 import type { RecordOrigin } from './common-schemas';
@@ -65,15 +68,29 @@ const wellFormed = (key: string, value: unknown): boolean => {
   return check === undefined || check(value);
 };
 
-/** Whether `value` names another resource anywhere inside. */
-const refers = (value: unknown): boolean =>
+/** Whether `value` names another resource anywhere inside, other than one of `local` (`#id`s it holds). */
+const refers = (value: unknown, local: ReadonlySet<string> = new Set()): boolean =>
   Array.isArray(value)
-    ? value.some(refers)
+    ? value.some((v) => refers(v, local))
     : value !== null &&
       typeof value === 'object' &&
       Object.entries(value as Json).some(
-        ([k, v]) => (k === 'reference' && typeof v === 'string') || refers(v),
+        ([k, v]) => (k === 'reference' && typeof v === 'string' && !local.has(v)) || refers(v, local),
       );
+
+/** The contained Medication a source's `medicationReference` names (`#id`), if it holds it. */
+const containedMedication = (resource: Json): Json | undefined => {
+  const named = (resource['medicationReference'] as Json | undefined)?.['reference'];
+  if (typeof named !== 'string' || !named.startsWith('#')) return undefined;
+  const contained = Array.isArray(resource['contained']) ? (resource['contained'] as unknown[]) : [];
+  return contained.find(
+    (c): c is Json =>
+      c !== null &&
+      typeof c === 'object' &&
+      (c as Json)['resourceType'] === 'Medication' &&
+      `#${String((c as Json)['id'])}` === named,
+  );
+};
 
 /** An element's parts that name no other resource (Hale writes the export's own references). */
 export const withoutReferences = <V>(value: Readonly<Record<string, V>>): Record<string, V> =>
@@ -95,11 +112,15 @@ const clean = (value: unknown): unknown =>
 
 /**
  * The source a record keeps, or undefined when it is too large: the resource as read, without its
- * `contained` (export never writes it back), nulls and primitive extensions.
+ * `contained` but the Medication it names (when it names none in the file, export never writes them back),
+ * nulls and primitive extensions.
  */
 export const keptSource = (resource: Json): Json | undefined => {
   const { contained: _contained, ...rest } = resource;
-  const kept = clean(rest) as Json;
+  const medication = containedMedication(resource);
+  const kept = clean(
+    medication === undefined || refers(medication) ? rest : { ...rest, contained: [medication] },
+  ) as Json;
   return byteLength(kept) <= MAX_KEPT_SOURCE_BYTES ? kept : undefined;
 };
 
@@ -126,10 +147,12 @@ export const withSource = (hale: FhirResource, origin: RecordOrigin, edited: boo
   const sourceOnly = new Set((origin.sourceOnly ?? []).map(elementOf));
   const ours = elements(hale);
   const theirs = elements(source);
+  const held = Array.isArray(source['contained']) ? (source['contained'] as Json[]) : [];
+  const local = new Set(held.map((c) => `#${String(c['id'])}`));
   const out: Record<string, unknown> = {};
   for (const [element, keys] of ours) if (!OWN.has(element)) for (const [k, v] of keys) out[k] = v;
   for (const [element, keys] of theirs) {
-    if (OWN.has(element) || keys.some(([k, v]) => refers(v) || !wellFormed(k, v))) continue;
+    if (OWN.has(element) || keys.some(([k, v]) => refers(v, local) || !wellFormed(k, v))) continue;
     const take = edited ? !ours.has(element) && sourceOnly.has(element) : true;
     if (!take) continue;
     for (const [k] of ours.get(element) ?? []) delete out[k];
@@ -144,12 +167,15 @@ export const withSource = (hale: FhirResource, origin: RecordOrigin, edited: boo
   };
   const identifier = added('identifier');
   const extension = added('extension');
+  const named = JSON.stringify(out);
+  const contained = held.filter((c) => named.includes(`"reference":"#${String(c['id'])}"`));
   const text = edited ? hale['text'] : (source['text'] ?? hale['text']);
   return {
     resourceType: hale.resourceType,
     ...(hale.id === undefined ? {} : { id: hale.id }),
     ...(hale['meta'] === undefined ? {} : { meta: hale['meta'] }),
     ...(text === undefined ? {} : { text: text as FhirJson }),
+    ...(contained.length === 0 ? {} : { contained: contained as FhirJson[] }),
     ...(identifier === undefined ? {} : { identifier: identifier as FhirJson[] }),
     ...(extension === undefined ? {} : { extension: extension as FhirJson[] }),
     ...(out as Record<string, FhirJson>),

@@ -186,7 +186,8 @@ describe('the summary screen reads an IPS', () => {
         }),
         entry('urn:rx2', {
           resourceType: 'MedicationRequest',
-          medicationCodeableConcept: { text: 'Salbutamol' },
+          contained: [{ resourceType: 'Medication', id: 'm', code: { text: 'Salbutamol' } }],
+          medicationReference: { reference: '#m' },
           dispenseRequest: { validityPeriod: { start: '2024-03-05' } },
         }),
       ],

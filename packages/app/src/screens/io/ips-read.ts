@@ -6,7 +6,7 @@
  * | resource | name | facts | date |
  * |---|---|---|---|
  * | AllergyIntolerance | code | reactions, the gravest severity, criticality, verification | onset, else recorded |
- * | MedicationStatement | medication (concept or the referenced Medication) | dose, frequency, route | started, else recorded |
+ * | MedicationStatement | medication (concept, or the Medication named: in the Bundle or contained) | dose, frequency, route | started, else recorded |
  * | MedicationRequest (a prescription imported) | the same | the same, of its dosage instruction | prescribed, else valid from |
  * | Condition | code | clinical status | onset, else recorded |
  * | Immunization | vaccine code | — | given |
@@ -171,9 +171,16 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
     case 'MedicationStatement':
     case 'MedicationRequest': {
       const ref = str(obj(r['medicationReference'])?.['reference']);
-      name =
-        conceptText(r['medicationCodeableConcept']) ??
-        (ref === undefined ? undefined : conceptText(byUrl.get(ref)?.['code']));
+      // The Medication named: one of the Bundle, or contained in the entry (`#id`).
+      const named =
+        ref === undefined
+          ? undefined
+          : ref.startsWith('#')
+            ? arr(r['contained'])
+                .map(obj)
+                .find((c) => c !== undefined && `#${str(c['id']) ?? ''}` === ref)
+            : byUrl.get(ref);
+      name = conceptText(r['medicationCodeableConcept']) ?? conceptText(named?.['code']);
       facts = dosageFacts(type === 'MedicationRequest' ? r['dosageInstruction'] : r['dosage']);
       date =
         type === 'MedicationRequest'
