@@ -231,13 +231,21 @@ const referencesOf = (value: FhirJson, out: string[] = []): string[] => {
   return out;
 };
 
+/** The resources `resource` contains, by the `#id` that names each. */
+const containedOf = (resource: FhirResource): Map<string, FhirJsonObject> => {
+  const out = new Map<string, FhirJsonObject>();
+  const list: FhirJson | undefined = resource['contained'];
+  if (Array.isArray(list))
+    for (const c of list as readonly FhirJson[])
+      if (isObject(c) && typeof c['id'] === 'string') out.set(`#${c['id']}`, c);
+  return out;
+};
+
 /** The code of the contained Medication a resource's `medicationReference` names (`#id`). */
 const containedMedicationCode = (resource: FhirResource): FhirJson | undefined => {
-  const ref = resource['medicationReference'];
+  const ref: FhirJson | undefined = resource['medicationReference'];
   const named = isObject(ref) ? ref['reference'] : undefined;
-  const contained = Array.isArray(resource['contained']) ? resource['contained'] : [];
-  const found = contained.find((c) => isObject(c) && `#${String(c['id'])}` === named);
-  return isObject(found) ? found['code'] : undefined;
+  return typeof named === 'string' ? containedOf(resource).get(named)?.['code'] : undefined;
 };
 
 const displayOf = (resource: FhirResource): string => {
@@ -465,11 +473,7 @@ export const checkIpsRules = (bundle: unknown): IpsIssue[] => {
     });
   });
   entries.forEach((entry, index) => {
-    const contained = new Set(
-      (Array.isArray(entry.resource['contained']) ? entry.resource['contained'] : []).map(
-        (c) => `#${String(isObject(c) ? c['id'] : '')}`,
-      ),
-    );
+    const contained = containedOf(entry.resource);
     for (const ref of referencesOf(entry.resource)) {
       if (ref.startsWith('#') ? !contained.has(ref) : !byUrl.has(ref))
         issues.push({ path: `Bundle.entry[${index}]`, reason: `${ref} resolves to no entry` });
