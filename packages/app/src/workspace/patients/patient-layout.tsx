@@ -91,14 +91,12 @@ function Layout(props: { readonly patientId: string }): ReactNode {
               >
                 {t('workspace.keys.checkShort')}
               </Button>
-              <Badge
-                color={stateColor(chart?.state ?? 'ended')}
-                variant="light"
-                size="lg"
-                data-testid="chart-state"
-              >
-                {t(`workspace.chartState.${chart?.state ?? 'ended'}`)}
-              </Badge>
+              {/* A chart this device never held is not said to have ended: the page says it is not shared. */}
+              {chart !== undefined && (
+                <Badge color={stateColor(chart.state)} variant="light" size="lg" data-testid="chart-state">
+                  {t(`workspace.chartState.${chart.state}`)}
+                </Badge>
+              )}
             </Group>
           </Group>
           {grant !== undefined && chart?.state !== 'ended' && grant.streams.length > 0 && (
