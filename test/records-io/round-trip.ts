@@ -5,6 +5,7 @@
 // each imported record keeps, fhir-source.ts) and from Hale's own fields alone (the source left out).
 //
 // Run: npm run test:round-trip   (prints a table, then one JSON line)
+//      HALE_ROUND_TRIP_LOST=MedicationRequest npm run test:round-trip   (also each leaf of that type lost on export)
 //
 // How a leaf counts as kept: the exported resource holds the same primitive under the same last key (a
 // date: under any key). Lenient (a code found elsewhere in the resource counts), so a figure below 100%
@@ -21,6 +22,8 @@ const CATEGORIES = ['codes', 'values', 'units', 'dates', 'statuses'] as const;
 type Category = (typeof CATEGORIES)[number];
 const PATIENT = 'RoundTripPatient000001';
 const AT = '2026-11-27T00:00:00.000Z';
+/** A resource type whose lost leaves are listed, one line each. */
+const LOST = process.env['HALE_ROUND_TRIP_LOST'];
 const DATE_RE = /^\d{4}(-\d{2}(-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 const cache = path.join(process.cwd(), 'node_modules/.cache/hale-round-trip');
@@ -164,6 +167,8 @@ const measure = (ownFields: boolean): Map<string, Tally> => {
         if (c === undefined) continue;
         t[c][1]++;
         if (keptIn(target, at, v, c)) t[c][0]++;
+        else if (!ownFields && type === LOST)
+          console.error(`lost: ${path.basename(file)} ${where} ${c} ${at.join('.')} = ${v.slice(0, 60)}`);
       }
     }
   }
