@@ -230,7 +230,7 @@ describe('an imported prescription', () => {
     });
     if (!record.ok) throw new Error(record.error.message);
     expect(record.value.name).toBe('Amoxicillin 250 mg / Clavulanate 62.5 mg');
-    const { bundle, rx } = exported(record.value as never);
+    const { bundle, rx } = exported(record.value);
     expect(validateR4(bundle).errors).toEqual([]);
     expect(entryErrors(bundle)).toEqual([]);
     const shape = validateFhirBundleShape(bundle);
@@ -243,7 +243,7 @@ describe('an imported prescription', () => {
       patientId: EXAMPLE_PATIENT_ID,
       records: [
         { kind: 'Profile', record: exampleRecord('Profile') },
-        { kind: 'Medication', record: record.value } as FhirExportItem,
+        { kind: 'Medication', record: record.value },
       ],
       generatedAt: GENERATED,
       uuidOf,
