@@ -22,6 +22,18 @@ export interface FhirShapeInvalid {
   readonly issues: readonly FhirShapeIssue[];
 }
 
+/** FHIR's request intents (MedicationRequest; a Task also `unknown`). */
+const REQUEST_INTENTS = [
+  'proposal',
+  'plan',
+  'order',
+  'original-order',
+  'reflex-order',
+  'filler-order',
+  'instance-order',
+  'option',
+];
+
 /**
  * Elements FHIR R4 requires (min 1) in the resource types Hale exports (a kind's description may add its
  * own resource's: `fhir.shapes`). `a.b` means: every `a` present
@@ -137,16 +149,7 @@ const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly st
       'draft',
       'unknown',
     ],
-    intent: [
-      'proposal',
-      'plan',
-      'order',
-      'original-order',
-      'reflex-order',
-      'filler-order',
-      'instance-order',
-      'option',
-    ],
+    intent: REQUEST_INTENTS,
   },
   MedicationAdministration: {
     status: ['in-progress', 'not-done', 'on-hold', 'completed', 'entered-in-error', 'stopped', 'unknown'],
@@ -256,17 +259,7 @@ const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly st
       'completed',
       'entered-in-error',
     ],
-    intent: [
-      'unknown',
-      'proposal',
-      'plan',
-      'order',
-      'original-order',
-      'reflex-order',
-      'filler-order',
-      'instance-order',
-      'option',
-    ],
+    intent: ['unknown', ...REQUEST_INTENTS],
   },
   Consent: {
     status: ['draft', 'proposed', 'active', 'rejected', 'inactive', 'entered-in-error'],
