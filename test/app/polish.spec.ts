@@ -1,9 +1,9 @@
 // The app's frame and helpers, polished: the navigation's last item clear of the device footer, Sync issues
 // without empty sections, the journeys' go() waiting for a lazy route to draw, one Sharing area, export
 // through the desktop shell's save dialog when its preload is there, a record added and edited with
-// the keyboard alone, and a date field's calendar with every button named.
+// the keyboard alone, a date field's calendar with every button named, and notices clear of every control.
 import { expect, test, type Page } from '@playwright/test';
-import { checkScreen, expectAccessible, go, signUp, uniqueName, noNotices } from './support';
+import { addRecord, checkScreen, expectAccessible, go, signUp, uniqueName, noNotices } from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 /** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
@@ -336,4 +336,48 @@ test("a date field's calendar: every button named in the person's language, no f
   await go(page, '/chart/immunizations/new');
   await page.getByRole('textbox', { name: '下一劑日期' }).click();
   await expect(calendar.getByRole('button', { name: '上個月', exact: true })).toBeVisible();
+});
+
+/** The controls a showing notice lies over (their names; "fixed" if it floats), or null when none shows. */
+const underNotice = (page: Page): Promise<string[] | null> =>
+  page.evaluate<string[] | null>(`(() => {
+    const notice = document.querySelector('.mantine-Notification-root');
+    if (notice === null) return null;
+    for (let e = notice; e !== null; e = e.parentElement)
+      if (getComputedStyle(e).position === 'fixed') return ['fixed'];
+    const n = notice.getBoundingClientRect();
+    const controls = document.querySelectorAll(
+      'button, a[href], input, select, textarea, [role="button"], [role="tab"], [role="link"]',
+    );
+    return [...controls]
+      .filter((c) => c.closest('.mantine-Notification-root') === null)
+      .filter((c) => {
+        const r = c.getBoundingClientRect();
+        const overlaps = r.left < n.right && r.right > n.left && r.top < n.bottom && r.bottom > n.top;
+        return r.width > 0 && r.height > 0 && overlaps;
+      })
+      .map((c) => c.getAttribute('aria-label') || c.textContent.trim() || c.tagName);
+  })()`);
+
+test('a notice never lies over a control: in the flow above the screen, on a phone and on a desktop', async ({
+  page,
+}) => {
+  const notice = page.locator('.mantine-Notification-root');
+  // The release's first "works offline" notice comes on the start screen (8 s): above it, not over it.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/');
+  await expect(notice).toBeVisible({ timeout: 20_000 });
+  expect(await underNotice(page)).toEqual([]);
+  await expect(page.getByTestId('notice-band')).toContainText('Hale works offline');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  expect(await underNotice(page)).toEqual([]);
+  await signUp(page, { loginName: uniqueName('notice') });
+  // A save's notice in the chart: in the band under the header, its menu, search and lock uncovered.
+  await addRecord(page, 'allergies', { substance: 'Peanuts' });
+  await expect(page.locator('#main').getByTestId('notice-band')).toContainText('Saved');
+  expect(await underNotice(page)).toEqual([]);
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await addRecord(page, 'allergies', { substance: 'Latex' });
+  await expect(page.locator('#main').getByTestId('notice-band')).toContainText('Saved');
+  expect(await underNotice(page)).toEqual([]);
 });

@@ -5,9 +5,7 @@
 import { StrictMode, useEffect, useMemo, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider, mergeThemeOverrides } from '@mantine/core';
-import { useMediaQuery } from '@mantine/hooks';
 import { DatesProvider } from '@mantine/dates';
-import { Notifications } from '@mantine/notifications';
 import { I18nextProvider } from 'react-i18next';
 import type { i18n as I18n } from 'i18next';
 import { dayjs } from './boot/dayjs';
@@ -18,6 +16,7 @@ import { createI18n, HTML_LANG } from './i18n/index';
 import { cssVariablesResolver, theme } from './theme';
 import { router } from './router';
 import { startReleaseWorker } from './sw/release-notices';
+import { RootNotices } from './ui/notice-band';
 
 const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', 'zh-Hans': 'zh-cn' };
 
@@ -33,8 +32,6 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
       }),
     [closeLabel],
   );
-  // Notices come at the bottom, at most two at once, never over the header's menu, search and lock.
-  const phone = useMediaQuery('(max-width: 36em)', false, { getInitialValueInEffect: false });
   useEffect(() => {
     void i18n.changeLanguage(settings.language);
     dayjs.locale(DAYJS_LOCALE[settings.language]);
@@ -51,9 +48,8 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
       <DatesProvider
         settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1, weekendDays: [] }}
       >
-        {/* One at a time; on a wide screen in the header's empty middle, clear of the forms' buttons. */}
-        <Notifications position={phone ? 'bottom-center' : 'top-center'} limit={1} autoClose={3000} />
-        {props.children}
+        {/* One notice at a time, never over a control (ui/notice-band.tsx). */}
+        <RootNotices>{props.children}</RootNotices>
       </DatesProvider>
     </MantineProvider>
   );

@@ -37,6 +37,7 @@ import { SharingTabs } from './sharing-tabs';
 import { LinkAlerts } from '../screens/io/link-alerts';
 import { CareNotifier } from '../care/notify/care-notifier';
 import { afterOpeningScreen } from '../boot/opening-screen';
+import { HostedNotices } from '../ui/notice-band';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -174,6 +175,7 @@ function Frame(): ReactNode {
         data-route-ready={navigation.state === 'idle' ? here : ''}
         style={{ outline: 'none' }}
       >
+        <HostedNotices />
         {session.account.role === 'patient' && !removed && <LinkAlerts />}
         {!removed && <SharingTabs />}
         {removed ? <Removed /> : <Outlet />}
