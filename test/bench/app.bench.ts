@@ -1,9 +1,9 @@
 // App benchmark (issues #48 and #49): the built app in Debian's headless Chromium against a real sync
 // server process on loopback, real IndexedDB. There is no peer app to compare against: each figure is set
 // beside the issue's bar.
-// Run: npm run bench:app [-- --phase=patient|clinician|both] [--records=20000] [--series=100] [--points=100]
-//      [--long=1000] [--rounds=3] [--patients=200] [--per-patient=1000] [--messages=40] [--profile=DIR]
-//      [--frames]
+// Run: npm run bench:app [-- --phase=patient|clinician|import|all] [--records=20000] [--series=100]
+//      [--points=100] [--long=1000] [--rounds=3] [--patients=200] [--per-patient=1000] [--messages=40]
+//      [--observations=5000] [--resources=20000] [--profile=DIR] [--frames]
 // `--profile=DIR` saves a CPU profile of each measured step (app-profile.ts) and prints where its time went.
 // `--frames` prints the clinician page's socket frames up to the first message's arrival (app-frames.ts).
 // `npm run bench:app` builds the app first; `npm run bench:app:run` runs on the build there is.
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { launchChromium, startAppServer } from './app-browser';
 import { runPatient } from './app-patient';
 import { runClinician } from './app-clinician';
+import { runImport } from './app-import';
 import { passes, table, type Figure } from './app-report';
 
 const args = new Map(
@@ -27,8 +28,10 @@ const num = (key: string, fallback: number): number => {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${key} must be a positive integer`);
   return n;
 };
-const phase = args.get('phase') ?? 'both';
-if (!['patient', 'clinician', 'both'].includes(phase)) throw new Error('--phase: patient, clinician or both');
+const PHASES = ['patient', 'clinician', 'import'] as const;
+const phase = args.get('phase') ?? 'all';
+if (![...PHASES, 'all'].includes(phase)) throw new Error(`--phase: ${PHASES.join(', ')} or all`);
+const runs = (p: (typeof PHASES)[number]): boolean => phase === 'all' || phase === p;
 
 /** `npm run size:unlock -w packages/app`'s figure (KB gzipped) and budget. */
 const unlockSize = (): { kb: number; budgetKb: number } => {
@@ -52,7 +55,7 @@ const version = browser.version();
 const figures: Figure[] = [];
 const extra: Record<string, unknown> = {};
 try {
-  if (phase !== 'clinician') {
+  if (runs('patient')) {
     const shape = {
       total: num('records', 20_000),
       series: num('series', 100),
@@ -70,7 +73,7 @@ try {
     figures.push(...r.figures);
     extra['patient'] = { shape, ...r.extra };
   }
-  if (phase !== 'patient') {
+  if (runs('clinician')) {
     const shape = {
       patients: num('patients', 200),
       perPatient: num('per-patient', 1000),
@@ -84,6 +87,13 @@ try {
     });
     figures.push(...r.figures);
     extra['clinician'] = { shape, ...r.extra };
+  }
+  if (runs('import')) {
+    const shape = { observations: num('observations', 5_000), resources: num('resources', 20_000) };
+    console.log(`import: ${shape.observations} Observations; a ${shape.resources}-resource patient`);
+    const r = await runImport(browser, server.url, shape);
+    figures.push(...r.figures);
+    extra['import'] = { shape, ...r.extra };
   }
 } finally {
   await browser.close();

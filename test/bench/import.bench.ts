@@ -6,51 +6,9 @@
 import { startServer } from '@hale/sync-server/testing';
 import { openHaleForTests } from '@hale/client/testing';
 import { nodePlatform } from '@hale/platform-node';
+import { observationsFile } from './import-files';
 
 const N = Number(process.env['HALE_IMPORT_N'] ?? 5_000);
-
-/** One Patient and `n` heart-rate Observations, one a minute, as NDJSON. */
-export const observationsFile = (n: number): string => {
-  const lines = [
-    JSON.stringify({
-      resourceType: 'Patient',
-      id: 'bench-patient',
-      identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5', value: 'MRN-4711' }],
-      name: [{ family: 'Bench', given: ['Ada'] }],
-      birthDate: '1970-01-01',
-    }),
-  ];
-  const start = Date.parse('2020-01-01T00:00:00Z');
-  for (let i = 0; i < n; i++) {
-    lines.push(
-      JSON.stringify({
-        resourceType: 'Observation',
-        id: `hr-${i}`,
-        status: 'final',
-        category: [
-          {
-            coding: [
-              {
-                system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-                code: 'vital-signs',
-              },
-            ],
-          },
-        ],
-        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
-        subject: { reference: 'Patient/bench-patient' },
-        effectiveDateTime: new Date(start + i * 60_000).toISOString(),
-        valueQuantity: {
-          value: 60 + (i % 40),
-          unit: '/min',
-          system: 'http://unitsofmeasure.org',
-          code: '/min',
-        },
-      }),
-    );
-  }
-  return lines.join('\n');
-};
 
 /** Runs `work` while probing the event loop every 10 ms: answers its time and the longest block. */
 const timed = async <T>(work: () => Promise<T>) => {
