@@ -93,6 +93,14 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
   await expect(page.getByTestId('version-2')).toContainText('Corrected from the printed report');
   await expect(page.getByTestId('version-1')).toContainText('130');
   await checkScreen(page, 'lab-detail-history');
+  // An earlier result of the same test: home says which way the latest one moved.
+  await addRecord(page, 'labs', {
+    testName: 'Glucose, fasting',
+    value: '112',
+    units: 'mg/dL',
+    referenceRange: '70-99 mg/dL',
+    effectiveAt: '2023-09-01T08:00',
+  });
 
   await addRecord(page, 'plans', {
     summary: 'Bring HbA1c under 7%',
@@ -154,7 +162,10 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
 
   await go(page, '/');
   await expect(page.getByTestId('home-labs').getByTestId('out-of-range')).toHaveText('High');
-  await expect(page.getByTestId('home-appointments')).toContainText('Diabetes review');
+  await expect(page.getByTestId('home-appointments')).toContainText(
+    'With Dr Chang Yu-Hsuan · Diabetes review · Harbour Clinic, room 3',
+  );
+  await expect(page.getByTestId('home-lab-trend')).toHaveText(' · ↑ from 112Up from 112');
   await expect(page.getByTestId('sync-badge')).toHaveAttribute('data-tone', 'teal', { timeout: 60_000 });
   await checkScreen(page, 'home');
   await go(page, '/chart/allergies');

@@ -56,6 +56,10 @@ test('a schedule reminds in the open app; a dose marked offline on the phone sho
     await expect(slots).toHaveCount(2);
     await expect(slots.nth(0)).toContainText(nowShown ?? '');
     await expect(slots.nth(0)).toContainText('500 mg · With food');
+    // The screen says when reminders can come: no push service reaches a closed app.
+    await expect(page.getByTestId('medicines-reminders')).toHaveText(
+      'Reminders come while Hale is open here or the desktop app runs. Hale uses no push service: a closed app cannot remind you.',
+    );
     await checkScreen(page, 'medicines-today');
 
     // The phone: the same account on a second device.

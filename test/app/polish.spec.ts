@@ -26,7 +26,7 @@ const navItemClear = async (page: Page, name: string, scroll = true): Promise<bo
   return hits.every((h) => h === true);
 };
 
-test('the frame: every navigation item clear of the device footer; Sync issues shows no empty section', async ({
+test('the frame: every navigation item clear of the device footer, the closed phone menu inert; Sync issues shows no empty section', async ({
   page,
 }) => {
   await signUp(page, { loginName: uniqueName('frame') });
@@ -52,6 +52,25 @@ test('the frame: every navigation item clear of the device footer; Sync issues s
   await expect(page.getByTestId('no-problems')).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Records changed on two devices' })).toHaveCount(0);
   await checkScreen(page, 'problems-none');
+
+  // On a phone the closed menu is inert: Tab walks the header and the screen, never its hidden links.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await go(page, '/');
+  await page.locator('body').focus();
+  const walked: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press('Tab');
+    walked.push(
+      await page.evaluate<string>(
+        `(() => { const a = document.activeElement; return (a && a.closest('nav') ? 'NAV ' : '') + (a?.getAttribute('aria-label') || a?.textContent || '').trim(); })()`,
+      ),
+    );
+  }
+  expect(walked.filter((w) => w.startsWith('NAV '))).toEqual([]);
+  await page.getByRole('button', { name: 'Open or close the menu' }).click();
+  await expect(
+    page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Home' }),
+  ).toBeVisible();
 });
 
 test('go() returns once a lazy route has drawn, not when the address changed', async ({ page }) => {

@@ -23,14 +23,18 @@ const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', '
 function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): ReactNode {
   const { settings } = useApp();
   const { i18n } = props;
-  // Every notice's close button is named in the person's language, whoever shows the notice.
+  // Every notice's close button and passphrase field's show/hide button is named in the person's language.
   const closeLabel = i18n.t('common.close', { lng: settings.language });
+  const toggleLabel = i18n.t('common.showHidden', { lng: settings.language });
   const themed = useMemo(
     () =>
       mergeThemeOverrides(theme, {
-        components: { Notification: { defaultProps: { closeButtonProps: { 'aria-label': closeLabel } } } },
+        components: {
+          Notification: { defaultProps: { closeButtonProps: { 'aria-label': closeLabel } } },
+          PasswordInput: { defaultProps: { visibilityToggleButtonProps: { 'aria-label': toggleLabel } } },
+        },
       }),
-    [closeLabel],
+    [closeLabel, toggleLabel],
   );
   useEffect(() => {
     void i18n.changeLanguage(settings.language);

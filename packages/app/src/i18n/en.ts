@@ -7,6 +7,7 @@ export const en = {
   common: {
     back: 'Back',
     close: 'Close',
+    showHidden: 'Show or hide what you typed',
     cancel: 'Cancel',
     continue: 'Continue',
     delete: 'Delete',
@@ -241,6 +242,7 @@ export const en = {
     plansAwaiting: 'Plans to acknowledge',
     noAllergies: 'No active allergies recorded.',
     noMedications: 'No active medications.',
+    withWhom: 'With {{who}}',
     noAppointments: 'No upcoming appointments.',
     noLabs: 'No lab results yet.',
     noUnread: 'No unread messages.',
@@ -830,7 +832,9 @@ export const en = {
       intro:
         'The doses of {{date}} at the times your medications set, on this device’s clock. Mark each one as you take or skip it.',
       notSaved: 'The mark was not saved',
-      none: 'No medication has times of day yet. Add the times you take a medicine to its record: its doses show here, with reminders.',
+      reminders:
+        'Reminders come while Hale is open here or the desktop app runs. Hale uses no push service: a closed app cannot remind you.',
+      none: 'No medication has times of day yet. Add the times you take a medicine to its record: its doses show here, with reminders while Hale runs.',
       toMedications: 'Go to medications',
       scheduled: 'Doses at set times',
       asNeeded: 'Taken as needed',

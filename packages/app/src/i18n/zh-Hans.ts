@@ -6,6 +6,7 @@ export const zhHans: Translation = {
   common: {
     back: '返回',
     close: '关闭',
+    showHidden: '显示或隐藏输入的内容',
     cancel: '取消',
     continue: '继续',
     delete: '删除',
@@ -239,6 +240,7 @@ export const zhHans: Translation = {
     plansAwaiting: '待确认的治疗计划',
     noAllergies: '没有记录中的过敏。',
     noMedications: '没有目前使用的药物。',
+    withWhom: '与{{who}}',
     noAppointments: '没有即将到来的预约。',
     noLabs: '尚无检验结果。',
     noUnread: '没有未读消息。',
@@ -897,7 +899,9 @@ export const zhHans: Translation = {
       title: '今日用药',
       intro: '{{date}} 依用药设置时间应服的剂量，以本设备的时钟为准。每服用或略过一次，请在此标记。',
       notSaved: '标记未保存',
-      none: '尚无设置服用时间的药物。在药物纪录中加入每日服用时间后，其剂量与提醒会显示在这里。',
+      reminders:
+        '只有在此处开着 Hale 或桌面版 Hale 运行时才会提醒。Hale 不使用推播服务：关闭的应用程序无法提醒你。',
+      none: '尚无设置服用时间的药物。在药物纪录中加入每日服用时间后，其剂量会显示在这里，Hale 运行时也会提醒你。',
       toMedications: '前往用药',
       scheduled: '定时剂量',
       asNeeded: '需要时服用',

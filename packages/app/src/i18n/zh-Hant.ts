@@ -8,6 +8,7 @@ export const zhHant: Translation = {
   common: {
     back: '返回',
     close: '關閉',
+    showHidden: '顯示或隱藏輸入的內容',
     cancel: '取消',
     continue: '繼續',
     delete: '刪除',
@@ -236,6 +237,7 @@ export const zhHant: Translation = {
     plansAwaiting: '待確認的治療計劃',
     noAllergies: '沒有記錄中的過敏。',
     noMedications: '沒有目前使用的藥物。',
+    withWhom: '與{{who}}',
     noAppointments: '沒有即將到來的預約。',
     noLabs: '尚無檢驗結果。',
     noUnread: '沒有未讀訊息。',
@@ -794,7 +796,9 @@ export const zhHant: Translation = {
       title: '今日用藥',
       intro: '{{date}} 依用藥設定時間應服的劑量，以本裝置的時鐘為準。每服用或略過一次，請在此標記。',
       notSaved: '標記未儲存',
-      none: '尚無設定服用時間的藥物。在藥物紀錄中加入每日服用時間後，其劑量與提醒會顯示在這裡。',
+      reminders:
+        '只有在此處開著 Hale 或桌面版 Hale 執行時才會提醒。Hale 不使用推播服務：關閉的應用程式無法提醒你。',
+      none: '尚無設定服用時間的藥物。在藥物紀錄中加入每日服用時間後，其劑量會顯示在這裡，Hale 執行時也會提醒你。',
       toMedications: '前往用藥',
       scheduled: '定時劑量',
       asNeeded: '需要時服用',

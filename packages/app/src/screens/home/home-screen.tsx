@@ -19,6 +19,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
+import type { RecordOf } from '@hale/client';
 import { Link } from 'react-router';
 import {
   useAccessLog,
@@ -40,6 +41,9 @@ import { nextSteps } from './next-steps';
 import { NextStepsCard, WeeklyAccess } from './next-steps-card';
 import { accessStory, weekOf } from '../../care/access/story';
 import { holdersOf } from '../../care/share/grant-state';
+import { usePersonName } from '../../care/people';
+import { trendsOf } from '../../workspace/labs/lab-trend';
+import { TrendWords } from '../../workspace/labs/trend-words';
 
 function Card(props: {
   readonly title: string;
@@ -110,6 +114,8 @@ export function HomeScreen(): ReactNode {
   const quarantine = useQuarantine();
   const unsent = useUnsent();
 
+  // Which way each latest result moved from the one before it (the recent results hold that one).
+  const trends = trendsOf(recentLabs.items.map((i) => i.record));
   const now = new Date().toISOString();
   const upcoming = appointments.items
     .filter((a) => a.record.status === 'scheduled' && a.record.endAt >= now)
@@ -254,14 +260,7 @@ export function HomeScreen(): ReactNode {
           loading={appointments.loading === true}
         >
           {upcoming.map((a) => (
-            <div key={a.record.id}>
-              <Anchor component={Link} to={`/care/appointments?focus=${a.record.id}`} fw={600}>
-                {formatDate(a.record.startAt)}
-              </Anchor>
-              <Text size="sm" c="dimmed">
-                {[a.record.reason, a.record.location].filter(Boolean).join(' · ')}
-              </Text>
-            </div>
+            <UpcomingLine key={a.record.id} appointment={a.record} />
           ))}
         </Card>
         <Card
@@ -274,6 +273,7 @@ export function HomeScreen(): ReactNode {
         >
           {latestLabs.map((l) => {
             const f = flagIn(l.record.value, l.record.units, parseRange(l.record.referenceRange));
+            const trend = trends.get(l.record.id);
             return (
               <Group key={l.record.id} justify="space-between" wrap="nowrap">
                 <div style={{ minWidth: 0 }}>
@@ -282,6 +282,12 @@ export function HomeScreen(): ReactNode {
                   </Anchor>
                   <Text size="sm" c="dimmed">
                     {formatDate(l.record.effectiveAt)}
+                    {trend !== undefined && (
+                      <span data-testid="home-lab-trend">
+                        {' · '}
+                        <TrendWords trend={trend} />
+                      </span>
+                    )}
                   </Text>
                 </div>
                 <Group gap={6} wrap="nowrap">
@@ -348,4 +354,21 @@ function WeekAccess(): ReactNode {
   if (access === null) return null;
   const lines = accessStory(access.records, (actor) => holders.has(actor));
   return <WeeklyAccess week={weekOf(lines, Date.now())} />;
+}
+
+/** An upcoming appointment: its day, with whom, why and where. */
+function UpcomingLine(props: { readonly appointment: RecordOf<'Appointment'> }): ReactNode {
+  const { t } = useTranslation();
+  const a = props.appointment;
+  const who = usePersonName(a.providerId);
+  return (
+    <div>
+      <Anchor component={Link} to={`/care/appointments?focus=${a.id}`} fw={600}>
+        {formatDate(a.startAt)}
+      </Anchor>
+      <Text size="sm" c="dimmed">
+        {[t('home.withWhom', { who }), a.reason, a.location].filter(Boolean).join(' · ')}
+      </Text>
+    </div>
+  );
 }

@@ -226,6 +226,20 @@ describe('the summary screen reads an IPS', () => {
     ]);
   });
 
+  it("names the blood type in Hale's words (an i18n key), its value as recorded", () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      generatedAt: '2025-03-01T10:00:00Z',
+      uuidOf,
+      records: [item('Profile', { fullName: 'Lee Ka-Wai', bloodType: 'A-' })],
+    });
+    const rows = readSummary(ips).sections.flatMap((s) => s.rows);
+    const blood = rows.find((r) => r.nameKey !== undefined);
+    expect(blood?.nameKey).toBe('fields.bloodType');
+    expect(blood?.facts.map((f) => f.value).join(' ')).toMatch(/A/);
+    expect(rows.filter((r) => r.nameKey !== undefined)).toHaveLength(1);
+  });
+
   it('reads nonsense as empty, never throwing', () => {
     expect(readSummary(null).sections).toEqual([]);
     expect(readSummary({ entry: [{ resource: 7 }, 'x'] }).resources).toBe(0);

@@ -10,7 +10,7 @@
  * | MedicationRequest (a prescription imported) | the same | the same, of its dosage instruction | prescribed, else valid from |
  * | Condition | code | clinical status | onset, else recorded |
  * | Immunization | vaccine code | — | given |
- * | Observation | code | value (quantity, text, concept) or components | date |
+ * | Observation | code (the blood type: Hale's words) | value (quantity, text, concept) or components | date |
  * | Procedure | code | status | performed |
  *
  * Invariants: a date keeps the precision it was recorded with (`2009` stays a year: the screen formats
@@ -25,6 +25,8 @@ const obj = (v: unknown): Json | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+const LOINC = 'http://loinc.org';
 
 export const ABSENT_SYSTEM = 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips';
 
@@ -77,6 +79,8 @@ export interface SummaryDate {
 
 export interface SummaryRow {
   readonly name: string;
+  /** A name Hale words itself (the blood type): its i18n key, said in the person's language over `name`. */
+  readonly nameKey?: string;
   readonly facts: readonly SummaryFact[];
   readonly date: SummaryDate | undefined;
 }
@@ -238,7 +242,10 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
     default:
       name = conceptText(r['code']);
   }
-  return { name: name ?? type, facts, date };
+  const bloodType =
+    type === 'Observation' &&
+    arr(obj(r['code'])?.['coding']).some((c) => obj(c)?.['system'] === LOINC && obj(c)?.['code'] === '882-1');
+  return { name: name ?? type, ...(bloodType ? { nameKey: 'fields.bloodType' } : {}), facts, date };
 };
 
 export const readSummary = (bundle: unknown): ReadSummary => {

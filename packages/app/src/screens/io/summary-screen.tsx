@@ -124,7 +124,7 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
               <Table.Tr key={i} data-testid="summary-row">
                 <Table.Td style={{ overflowWrap: 'anywhere', verticalAlign: 'top' }}>
                   <Text fw={600} size="sm">
-                    {row.name}
+                    {row.nameKey === undefined ? row.name : t(row.nameKey)}
                   </Text>
                   {row.facts.length > 0 && (
                     <Text size="sm" data-testid="summary-facts">

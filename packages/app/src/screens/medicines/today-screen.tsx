@@ -83,6 +83,9 @@ export function TodayMedicinesScreen(): ReactNode {
       <Text size="sm" c="dimmed">
         {t('medicines.today.intro', { date: formatDate(day) })}
       </Text>
+      <Text size="sm" c="dimmed" data-testid="medicines-reminders">
+        {t('medicines.today.reminders')}
+      </Text>
       <ErrorAlert title={t('medicines.today.notSaved')} error={error} />
       {dosePage.loading === true ? null : slots.length === 0 && whenNeeded.length === 0 ? (
         <Paper withBorder p="md" data-testid="medicines-none">

@@ -6,18 +6,7 @@
  * it. Printable: the app's frame is hidden in print (app.css), the card kept whole (visit-summary.css).
  */
 import type { ReactNode } from 'react';
-import {
-  Alert,
-  Badge,
-  Button,
-  Divider,
-  Group,
-  Paper,
-  Stack,
-  Text,
-  Title,
-  VisuallyHidden,
-} from '@mantine/core';
+import { Alert, Badge, Button, Divider, Group, Paper, Stack, Text, Title } from '@mantine/core';
 import { IconMessage, IconPrinter } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
@@ -35,9 +24,8 @@ import { planFieldLabel, planValue } from '../../care/plans/plan-words';
 import type { SignedNote } from '../../workspace/summary/visit-content';
 import { visitOf, type PlanChange, type Visit } from './visit';
 import { SummaryPart as Part } from '../../workspace/summary/summary-part';
+import { TrendWords } from '../../workspace/labs/trend-words';
 import '../../workspace/summary/visit-summary.css';
-
-const number = (n: number): string => String(Math.round(n * 1000) / 1000);
 
 export function VisitScreen(): ReactNode {
   const { id } = useParams();
@@ -179,12 +167,7 @@ function Results(props: { readonly results: Visit['results'] }): ReactNode {
           {trend !== undefined && (
             <>
               {' · '}
-              <span aria-hidden data-direction={trend.direction}>
-                {t(`workspace.lab.trend.${trend.direction}`, { from: number(trend.from) })}
-              </span>
-              <VisuallyHidden>
-                {t(`workspace.lab.trendSaid.${trend.direction}`, { from: number(trend.from) })}
-              </VisuallyHidden>
+              <TrendWords trend={trend} />
             </>
           )}
         </Text>

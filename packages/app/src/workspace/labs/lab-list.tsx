@@ -6,7 +6,7 @@
  * enter a result. Read a page at a time (PAGE results more on request), so a long chart opens at once.
  */
 import { useState, type ReactNode } from 'react';
-import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
+import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text } from '@mantine/core';
 import { IconChartLine, IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
@@ -21,10 +21,9 @@ import { usePatientChart } from '../patients/chart-context';
 import { chartBase } from '../patients/grant';
 import { outOfRange } from './lab-flags';
 import { trendsOf, type Trend } from './lab-trend';
+import { TrendWords } from './trend-words';
 
 const PAGE = 50;
-/** An earlier value as a person reads it: at most three decimals. */
-const number = (n: number): string => String(Math.round(n * 1000) / 1000);
 
 export function LabListScreen(): ReactNode {
   const { t } = useTranslation();
@@ -133,12 +132,7 @@ function LabRow(props: {
               data-testid="lab-trend"
               data-direction={props.trend.direction}
             >
-              <span aria-hidden>
-                {t(`workspace.lab.trend.${props.trend.direction}`, { from: number(props.trend.from) })}
-              </span>
-              <VisuallyHidden>
-                {t(`workspace.lab.trendSaid.${props.trend.direction}`, { from: number(props.trend.from) })}
-              </VisuallyHidden>
+              <TrendWords trend={props.trend} />
             </Text>
           )}
           {flags.map((f) => (
