@@ -194,8 +194,14 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
   };
   for (const [slug, title] of Object.entries(expected)) {
     await go(page, `/chart/${slug}`);
-    await expect(page.getByRole('list').getByText(title, { exact: true })).toBeVisible();
+    await expect(page.getByRole('list').getByText(title, { exact: true }).first()).toBeVisible();
   }
+  // The two glucose results, the newest first.
+  await go(page, '/chart/labs');
+  await expect(page.getByRole('list').getByRole('link', { name: /^Glucose, fasting/ })).toHaveText([
+    /Mar 2, 2024/,
+    /Sep 1, 2023/,
+  ]);
   await go(page, '/chart/notes');
   await page.getByText('Questions for my doctor').click();
   await expect(page.getByText('Tired in the afternoons.')).toBeVisible();
