@@ -66,7 +66,9 @@ async function importFile(page: Page, name: string, text: string): Promise<Impor
   await page.evaluate(`window.__bench.mark('change')`);
   await page.getByTestId('import-file').setInputFiles({ name, mimeType, buffer: Buffer.from(text) });
   const button = page.getByRole('button', { name: /^Import [\d,]+ records?$/ });
-  await button.waitFor({ timeout: 600_000 });
+  const refused = page.getByTestId('import-refused');
+  await button.or(refused).waitFor({ timeout: 600_000 });
+  if (await refused.isVisible()) throw new Error(`${name} refused: ${await refused.innerText()}`);
   const planned = await page.evaluate<number>('performance.now()');
   await button.click();
   await until(page, `document.querySelector('[data-testid=import-done]')`, 900_000);

@@ -6,7 +6,8 @@
  * - One Patient, Organization and Practitioner (and whatever names no encounter), as in the source.
  * - Copy k of an encounter's group: every id replaced by a UUID derived from (k, old id), every reference
  *   among the group rewritten, every date and dateTime moved k × 3 days later (its time zone kept).
- * - A Bundle (the source's references are `urn:uuid:` full URLs); whole groups only: the file holds `target` resources or up to one group more.
+ * - A Bundle (the source's references are `urn:uuid:` full URLs) of whole groups: at most `target`
+ *   resources (the import takes at most MAX_IMPORT_RESOURCES), as many as fit.
  * - Deterministic: the same target gives the same file.
  * The grown patient alone: `node --import tsx test/bench/import-files.ts 20000 > grown.json`.
  */
@@ -129,9 +130,11 @@ export function grownPatient(target: number): {
   const entries: Entry[] = [...once, ...[...groups.values()].flat()];
   const byType: Record<string, number> = {};
   for (const e of bundle.entry) byType[e.resource.resourceType] = (byType[e.resource.resourceType] ?? 0) + 1;
-  for (let k = 1; entries.length < target; k++) {
+  for (let k = 1, added = true; added; k++) {
+    added = false;
     for (const group of groups.values()) {
-      if (entries.length >= target) break;
+      if (entries.length + group.length > target) continue;
+      added = true;
       const ids = new Map(group.map((e) => [e.resource.id, uuidOf(`${k}:${e.resource.id}`)]));
       for (const e of group) {
         const id = ids.get(e.resource.id)!;
