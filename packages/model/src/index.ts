@@ -31,6 +31,7 @@ export {
   type FhirInputEntry,
 } from './fhir-import-input';
 export type { PendingFile } from './fhir-import-map';
+export { bloodTypeOf } from './fhir-import-map';
 export * from './fhir-ips';
 export * from './authorship';
 export * from './allergy-reactions';

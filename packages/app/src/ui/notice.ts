@@ -1,5 +1,5 @@
 /**
- * The app's toasts (one at a time: root.tsx mounts Mantine's Notifications with `limit={1}`).
+ * The app's toasts (one at a time: ui/notice-band.tsx mounts Mantine's Notifications with `limit={1}`).
  *
  * | kind | id | how |
  * |---|---|---|

@@ -19,14 +19,14 @@
  * "absent or unknown" system marks the section as having no information.
  */
 
+import { bloodTypeOf } from '@hale/model';
+
 type Json = Readonly<Record<string, unknown>>;
 
 const obj = (v: unknown): Json | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-const LOINC = 'http://loinc.org';
 
 export const ABSENT_SYSTEM = 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips';
 
@@ -242,9 +242,7 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
     default:
       name = conceptText(r['code']);
   }
-  const bloodType =
-    type === 'Observation' &&
-    arr(obj(r['code'])?.['coding']).some((c) => obj(c)?.['system'] === LOINC && obj(c)?.['code'] === '882-1');
+  const bloodType = type === 'Observation' && bloodTypeOf(r) !== undefined;
   return { name: name ?? type, ...(bloodType ? { nameKey: 'fields.bloodType' } : {}), facts, date };
 };
 
