@@ -40,6 +40,7 @@ import {
   digestOf,
   http,
   makeDeviceCert,
+  makeDeviceName,
   makeDoc,
   makeEnvelope,
   makeGrant,
@@ -593,6 +594,11 @@ describe('fuzz', () => {
             sig: await sign(patient.keys.identity.secretKey, deviceRevocationPayload(revocation)),
           },
         },
+        {
+          method: 'POST',
+          url: '/v1/devices/name',
+          base: await makeDeviceName(patient, second.deviceId, 'Kitchen tablet', 1),
+        },
         { method: 'POST', url: '/v1/auth/challenge', base: { deviceId: patient.device.deviceId } },
         {
           method: 'POST',
@@ -825,6 +831,9 @@ describe('fuzz', () => {
       expect((await http(t.url, 'GET', '/healthz')).status).toBe(200);
       await stillAnswers();
       expect(rowCounts(t.store)).toEqual(counts);
+      // A rename changes a row, not the count: no device took a name.
+      const named = (await t.store.devices.listForAccount(patient.accountId)).filter((d) => d.nameSeq);
+      expect(named).toEqual([]);
     });
   });
 });

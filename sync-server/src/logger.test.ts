@@ -36,6 +36,7 @@ const registerBody = async () => {
     body.wrappingKeySig,
     body.wrappedRootSig,
     body.device.sig,
+    body.device.cert.sealedName,
     INVITE_CODE,
   ];
   return { request, secrets, kept: [body.account.accountId, body.account.loginName] };

@@ -13,14 +13,15 @@ import { pino, type Logger } from 'pino';
 
 /**
  * Field names whose values never reach the log: ciphertext and wrapped keys (`ct`, `wrapped`,
- * `wrappedRoot`), signatures (`sig`, and the register request's `wrappingKeySig`, `wrappedRootSig`, `roleSig`),
- * `nonce`, session `token` and the `authorization` header, `passphrase`, and the register request's
- * `invite` code (the invite's id is logged as `inviteId`).
+ * `wrappedRoot`), sealed device names (`sealedName`), signatures (`sig`, and the register request's
+ * `wrappingKeySig`, `wrappedRootSig`, `roleSig`), `nonce`, session `token` and the `authorization` header,
+ * `passphrase`, and the register request's `invite` code (the invite's id is logged as `inviteId`).
  */
 export const REDACTED_KEYS: readonly string[] = [
   'ct',
   'wrapped',
   'wrappedRoot',
+  'sealedName',
   'sig',
   'wrappingKeySig',
   'wrappedRootSig',

@@ -1,7 +1,7 @@
-// No plaintext at rest: after records, tombstones, grants, envelopes, blobs and a passphrase change went
-// through the server, no byte sequence of any record or blob plaintext marker, passphrase, recovery key,
-// root secret or key appears in any file of the data directory (main file, -wal and -shm), while the
-// server runs and after it stopped.
+// No plaintext at rest: after records, tombstones, grants, envelopes, blobs, a passphrase change and a device
+// rename went through the server, no byte sequence of any record or blob plaintext marker, device name,
+// passphrase, recovery key, root secret or key appears in any file of the data directory (main file, -wal
+// and -shm), while the server runs and after it stopped.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import {
   createBlob,
   digestOf,
   http,
+  makeDeviceName,
   makeDoc,
   makeEnvelope,
   makeGrant,
@@ -167,10 +168,16 @@ describe('no plaintext at rest', () => {
       token,
     );
     expect(changed.status).toBe(200);
+
+    // A device rename: the server receives the new name only sealed to the account.
+    const deviceName = marker('device-name');
+    const rename = await makeDeviceName(patient, patient.device.deviceId, deviceName, 1);
+    expect((await http(t.url, 'POST', '/v1/devices/name', rename)).status).toBe(200);
     await ws.close();
 
     for (const [i, m] of recordMarkers.entries()) secrets.set(`record marker ${i}`, text(m));
     secrets.set('blob marker', text(blobMarker));
+    secrets.set('device name', text(deviceName));
     for (const [name, p] of [
       ['first passphrase', firstPassphrase],
       ['second passphrase', secondPassphrase],
@@ -202,6 +209,7 @@ describe('no plaintext at rest', () => {
     controls.set('sealed chunk', chunks[1]!.subarray(0, 32));
     controls.set('sealed record', Buffer.from(docs[1]!.ct, 'base64url'));
     controls.set('wrapped epoch-1 key', text(envelopes[1]!.wrapped));
+    controls.set('sealed device name', text(rename.name.sealedName));
   });
 
   afterAll(async () => {
@@ -221,6 +229,7 @@ describe('no plaintext at rest', () => {
         'sealed chunk',
         'sealed record',
         'wrapped epoch-1 key',
+        'sealed device name',
       ]),
     );
   });

@@ -108,10 +108,13 @@ describe('a device revoked under schema v12', () => {
     const second = await addDevice(first, patient);
     expect((await revokeDevice(first, patient, second)).status).toBe(200);
     await first.stop({ keepData: true });
-    // Back to the file as the v12 code left it: the column v13 added, and what it holds, gone (and the one
-    // v21 added, which the upgrade adds again).
+    // Back to the file as the v12 code left it: the column v13 added, and what it holds, gone (and the ones
+    // v21 and v22 added, which the upgrade adds again).
     const db = new Database(join(first.dataDir, SQLITE_FILE_NAME));
-    db.exec('ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator');
+    db.exec(
+      'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator; ' +
+        'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq',
+    );
     db.pragma('user_version = 12');
     db.close();
 

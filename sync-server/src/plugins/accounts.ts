@@ -20,6 +20,10 @@
  * - Device caps (MAX_DEVICES_PER_ACCOUNT, MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT): TOO_MANY_DEVICES.
  * - Cap check and insert run one at a time per account; revocations are never refused.
  * - An account answer stays within the schema's caps (newest devices and revocations first).
+ * - A device keeps its highest-seq name record, signed by the identity key; a lower or equal seq: CONFLICT.
+ * - A rename sent again exactly answers 200 and stores nothing; the sealed name is never logged.
+ * - A rename of an unknown or another account's device: NOT_FOUND alike; of a revoked one: DEVICE_REVOKED.
+ * - The account answer carries the name record of each active device it lists (`deviceNames`).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
@@ -30,15 +34,18 @@ import {
   MAX_DEVICES_PER_ACCOUNT,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
+  SignedDeviceName,
   SignedDeviceRevocation,
   accountSignaturePayload,
   authSignaturePayload,
+  deviceNamePayload,
   deviceRevocationPayload,
   roleSignaturePayload,
   wrappedRootSignaturePayload,
   validate,
   wrappingKeySignaturePayload,
   type HttpChallengeRequest,
+  type HttpDeviceNameRequest,
   type HttpDeviceRequest,
   type HttpDeviceRevokeRequest,
   type HttpJoinRequest,
@@ -381,6 +388,48 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     },
   );
 
+  app.post<{ Body: HttpDeviceNameRequest }>(
+    HTTP_ROUTES.renameDevice.url,
+    { schema: HTTP_ROUTES.renameDevice.schema },
+    async (request) => {
+      const { name, sig } = request.body;
+      const account = await store.accounts.get(name.accountId);
+      const device = await store.devices.get(name.deviceId);
+      // Another account's device is answered exactly as an unknown one.
+      if (!account || !device || device.accountId !== account.accountId) {
+        throw new ServiceError('NOT_FOUND', 'device not found');
+      }
+      const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
+      if (!(await verifyPayload(ed, identity, deviceNamePayload(name), sig))) {
+        throw new ServiceError('BAD_SIGNATURE', 'device name is not signed by the identity key');
+      }
+      if (device.revokedAt !== undefined) throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+      // Kept as signed (its ids checked against the row above): readers verify it and open the name.
+      const renamed = await store.devices
+        .rename(device.deviceId, { name: { ...name }, sig }, name.seq)
+        .catch((error: unknown) => {
+          // Erased with its account since it was read.
+          if (isStoreError(error, 'NOT_FOUND')) throw new ServiceError('NOT_FOUND', 'device not found');
+          throw error;
+        });
+      // Revoked since it was read: the store's step refuses it as the check above would have.
+      if (renamed.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+      if (renamed.status === 'conflict') {
+        throw new ServiceError(
+          'CONFLICT',
+          `the device's name is already at seq ${renamed.seq}: name it at a higher seq`,
+          { seq: renamed.seq },
+        );
+      }
+      // The seq alone: the sealed name stays out of the log.
+      request.log.info(
+        { deviceId: device.deviceId, seq: renamed.seq, replayed: renamed.status === 'same' },
+        'device renamed',
+      );
+      return { deviceId: device.deviceId, seq: renamed.seq };
+    },
+  );
+
   /**
    * What `GET /v1/accounts/:accountId` answers for an account, and each account of a lookup. Within the
    * schema's caps even for an account stored over them (the caps came later): Fastify's serializer does
@@ -389,8 +438,14 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
    */
   const accountAnswer = async (account: Account) => {
     const devices = await store.devices.listForAccount(account.accountId);
-    const active = devices.filter((d) => d.revokedAt === undefined);
+    const active = devices.filter((d) => d.revokedAt === undefined).slice(-MAX_DEVICES_PER_ACCOUNT);
     const revoked = devices.filter((d) => d.revokedAt !== undefined);
+    const deviceNames = active.flatMap((d) => {
+      // A stored record that does not match the schema (only a store written by other means holds one) is
+      // left out, so the answer stays valid.
+      const checked = d.nameRecord === undefined ? undefined : validate(SignedDeviceName, d.nameRecord);
+      return checked?.ok === true ? [checked.value] : [];
+    });
     return {
       accountId: account.accountId,
       role: account.role,
@@ -398,8 +453,9 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       wrappingPublicKey: account.wrappingPublicKey,
       ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
       ...(account.roleSig === undefined ? {} : { roleSig: account.roleSig }),
-      devices: active.slice(-MAX_DEVICES_PER_ACCOUNT).map((d) => d.cert),
+      devices: active.map((d) => d.cert),
       revokedDevices: revoked.slice(-MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT).map((d) => d.deviceId),
+      ...(deviceNames.length === 0 ? {} : { deviceNames }),
     };
   };
 

@@ -308,6 +308,89 @@ export const describeAccountsConformance = (current: () => SyncStore): void => {
       await store.devices.revoke('dev-1', isoAt(40), { ...signed, sig: 'other' });
       expect((await store.devices.get('dev-1'))?.revocation).toEqual(signed);
     });
+
+    /** A name record as the rename route stores it (the store keeps it opaque). */
+    const nameRecord = (deviceId: string, seq: number, sig = `sig-${seq}`) => ({
+      name: { v: 1, accountId: 'acc-1', deviceId, sealedName: `sealed-${seq}`, seq },
+      sig,
+    });
+
+    it('rename stores a name record only at a higher seq; the same record again is answered as stored', async () => {
+      await seedAccounts('acc-1');
+      const device = makeDevice('dev-1', 'acc-1');
+      await store.devices.put(device);
+      await store.devices.put(makeDevice('dev-2', 'acc-1'));
+      // A device never renamed is read without one (its certificate's name is seq 0).
+      expect(await store.devices.get('dev-1')).toStrictEqual(device);
+
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 1), 1)).toEqual({
+        status: 'stored',
+        seq: 1,
+      });
+      // Any higher seq, not only the next.
+      const third = nameRecord('dev-1', 3);
+      expect(await store.devices.rename('dev-1', third, 3)).toEqual({ status: 'stored', seq: 3 });
+      const renamed = { ...device, nameRecord: third, nameSeq: 3 };
+      expect(await store.devices.get('dev-1')).toStrictEqual(renamed);
+      expect(await store.devices.listForAccount('acc-1')).toStrictEqual([
+        renamed,
+        makeDevice('dev-2', 'acc-1'),
+      ]);
+
+      // The very record again (its keys in another order too): a retry, nothing written.
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 3), 3)).toEqual({
+        status: 'same',
+        seq: 3,
+      });
+      expect(await store.devices.rename('dev-1', { sig: third.sig, name: third.name }, 3)).toEqual({
+        status: 'same',
+        seq: 3,
+      });
+      // Another record at the stored seq, and any lower seq (an older record replayed too): refused.
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 3, 'other'), 3)).toEqual({
+        status: 'conflict',
+        seq: 3,
+      });
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 1), 1)).toEqual({
+        status: 'conflict',
+        seq: 3,
+      });
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 2), 2)).toEqual({
+        status: 'conflict',
+        seq: 3,
+      });
+      expect(await store.devices.get('dev-1')).toStrictEqual(renamed);
+      // Another device of the account is not touched.
+      expect(await store.devices.get('dev-2')).toStrictEqual(makeDevice('dev-2', 'acc-1'));
+    });
+
+    it('rename refuses an unknown device, a revoked one and a seq that is not a positive integer', async () => {
+      await seedAccounts('acc-1');
+      await store.devices.put(makeDevice('dev-1', 'acc-1'));
+      await store.devices.put(makeDevice('dev-2', 'acc-1'));
+      await expectStoreError(store.devices.rename('dev-9', nameRecord('dev-9', 1), 1), 'NOT_FOUND');
+      for (const seq of [0, -1, 1.5, Number.NaN]) {
+        await expectStoreError(store.devices.rename('dev-1', nameRecord('dev-1', 1), seq), 'INVALID');
+      }
+      expect((await store.devices.get('dev-1'))?.nameRecord).toBeUndefined();
+
+      const named = nameRecord('dev-2', 1);
+      expect((await store.devices.rename('dev-2', named, 1)).status).toBe('stored');
+      await store.devices.revoke('dev-2', isoAt(10));
+      // Whatever the seq, the very record stored included; the record stored before the revocation stays.
+      for (const [record, seq] of [
+        [nameRecord('dev-2', 2), 2],
+        [named, 1],
+      ] as const) {
+        expect(await store.devices.rename('dev-2', record, seq)).toEqual({ status: 'revoked' });
+      }
+      const revoked = await store.devices.get('dev-2');
+      expect([revoked?.revokedAt, revoked?.nameRecord, revoked?.nameSeq]).toEqual([isoAt(10), named, 1]);
+      // A device revoked before any rename never takes one.
+      await store.devices.revoke('dev-1', isoAt(11));
+      expect(await store.devices.rename('dev-1', nameRecord('dev-1', 1), 1)).toEqual({ status: 'revoked' });
+      expect((await store.devices.get('dev-1'))?.nameRecord).toBeUndefined();
+    });
   });
 
   describe('challenges', () => {

@@ -1,7 +1,7 @@
 // `migrate --from sqlite --to couchdb` (couch/migrate.ts): a SQLite store with something of everything —
 // records updated (their old seqs gone), deleted, audit entries, envelopes, blobs and a deleted one, grants
-// (one revoked), a revoked device, invites, the directory, sessions, a signed head, SMART Health Links (one
-// revoked, one with attempts taken) with their access logs — is copied with every
+// (one revoked), a revoked device, a renamed one, invites, the directory, sessions, a signed head, SMART
+// Health Links (one revoked, one with attempts taken) with their access logs — is copied with every
 // count equal; seqs and heads are the same (a device's checkpoint finds the same next page: no
 // re-download), a device's next write on the revision it holds is accepted (no conflict), the store keeps
 // its incarnation and server key; the CLI prints the counts; a target that is not empty is refused.
@@ -41,6 +41,7 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
     );
     await s.devices.put(makeDevice('dev-2', 'pat'));
     await s.devices.revoke('dev-2', isoAt(5), { revocation: { deviceId: 'dev-2' }, sig: 's' });
+    await s.devices.rename('dev-1', { name: { deviceId: 'dev-1', seq: 2 }, sig: 'n' }, 2);
     await s.accounts.register(makeAccount('doc', { role: 'provider' }), makeDevice('dev-d', 'doc'));
     const grant = (grantId: string) => ({
       grantId,
@@ -207,6 +208,7 @@ describe('migrate from SQLite to CouchDB', () => {
         );
         expect(await target.grants.changesSince(0)).toMatchObject({ granteeIds: ['doc'] });
         expect(await target.sessions.get('tok')).toEqual(await source.sessions.get('tok'));
+        expect(await target.devices.get('dev-1')).toEqual(await source.devices.get('dev-1'));
         expect(await target.blobs.usage('pat')).toBe(await source.blobs.usage('pat'));
         expect(await target.shl.list('pat', 10)).toEqual(await source.shl.list('pat', 10));
         expect(await target.shl.accessesSince('pat', isoAt(0), 10)).toEqual(
@@ -225,6 +227,10 @@ describe('migrate from SQLite to CouchDB', () => {
       expect((await target.docs.getDoc(S, 'r3'))?.creator).toBe('pat');
       expect((await target.docs.getDoc(S, 'r7'))?.creator).toBe('pat');
       expect((await target.docs.getDoc(S, 'r5'))?.creator).toBeUndefined();
+      // A device's name keeps its seq: a rename at it again is refused, one above it taken.
+      const renamed = { name: { deviceId: 'dev-1', seq: 3 }, sig: 'n3' };
+      expect(await target.devices.rename('dev-1', renamed, 2)).toEqual({ status: 'conflict', seq: 2 });
+      expect(await target.devices.rename('dev-1', renamed, 3)).toEqual({ status: 'stored', seq: 3 });
       // Audit positions held before the migration stay held.
       const [again] = await target.docs.writeDocs([auditWrite('pat/audit', 'e9', 'dev-1', 2)], isoAt(20));
       expect(again).toEqual({ status: 'position-taken' });

@@ -58,7 +58,8 @@ const writeV7Store = async (dataDir: string, first: Uint8Array[]): Promise<void>
   for (let b = 0; b < 20; b++) await put(store, `blob-${b}`, [chunk(), chunk(), chunk()]);
   store.db.exec(
     'DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones; ' +
-      'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator',
+      'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator; ' +
+      'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq',
   );
   store.db.pragma('user_version = 7');
   await store.close();

@@ -12,6 +12,8 @@
  * - `devices.revocation` (v13) holds a device's signed revocation as the revoke route received it (checked
  *   there, not here); the first revocation's time and signature are kept. Revoking a device deletes its
  *   sessions and challenges in the same transaction.
+ * - `devices.name_record` (v22) holds a device's newest signed name record as the rename route received it
+ *   (checked there, not here); it is replaced only by a higher `name_seq`, and never on a revoked device.
  * - A wrapped root moves only to a higher generation; its signature is set only over the wrap it signs.
  *
  * Failure modes: taken account id, login name or device id → ALREADY_EXISTS (details.taken); an invite that
@@ -24,13 +26,21 @@ import {
   type Account,
   type AccountRole,
   type Device,
+  type DeviceRenameResult,
   type InviteRefusal,
   type JsonObject,
   type SyncStore,
 } from './types';
 import { createEraseAccount } from './sqlite-erase';
 import { parseJsonObject, rowToAccount, rowToDevice, rowToInvite, type InviteRow } from './sqlite-rows';
-import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from './store-checks';
+import {
+  invalid,
+  isNonNegativeInt,
+  requireGeneration,
+  requireNameSeq,
+  requireText,
+  timeMs,
+} from './store-checks';
 import type { Statements } from './sqlite-statements';
 import type { SqliteContext } from './sqlite-context';
 
@@ -98,6 +108,26 @@ export const sqliteAccounts = ({
       const row = s.deviceGet.get(deviceId);
       if (row === undefined) throw new StoreError('INTERNAL', 'revoked device vanished');
       return rowToDevice(row);
+    },
+  );
+
+  // Compare-and-set: the write takes only a higher seq of an active device; when it does not, the row read
+  // in the same transaction says why.
+  const renameTx = db.transaction(
+    (s: Statements, deviceId: string, record: JsonObject, seq: number): DeviceRenameResult => {
+      if (s.deviceRename.run(JSON.stringify(record), seq, deviceId, seq).changes > 0) {
+        return { status: 'stored', seq };
+      }
+      const row = s.deviceGet.get(deviceId);
+      if (row === undefined) throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
+      if (row.revoked_at !== null) return { status: 'revoked' };
+      const stored = row.name_seq ?? 0;
+      return stored === seq &&
+        row.name_record !== null &&
+        // Key order does not matter (the record is compared as a value, not as text).
+        isDeepStrictEqual(parseJsonObject(row.name_record), record)
+        ? { status: 'same', seq }
+        : { status: 'conflict', seq: stored };
     },
   );
 
@@ -231,6 +261,11 @@ export const sqliteAccounts = ({
       listForAccount: (accountId) => call((s) => s.devicesForAccount.all(accountId).map(rowToDevice)),
       revoke: (deviceId, revokedAt, revocation) =>
         call((s) => revokeTx.immediate(s, deviceId, revokedAt, revocation)),
+      rename: (deviceId, record, seq) =>
+        call((s) => {
+          requireNameSeq(seq);
+          return renameTx.immediate(s, deviceId, record, seq);
+        }),
     },
 
     invites: {

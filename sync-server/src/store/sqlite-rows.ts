@@ -64,6 +64,8 @@ export interface DeviceRow {
   created_at: string;
   revoked_at: string | null;
   revocation: string | null;
+  name_record: string | null;
+  name_seq: number | null;
 }
 
 export interface ChallengeRow {
@@ -91,6 +93,8 @@ export interface GrantRow {
   signed: string;
   revoked_at: string | null;
   revocation: string | null;
+  name_record: string | null;
+  name_seq: number | null;
 }
 
 export interface EnvelopeRow {
@@ -201,6 +205,10 @@ export const rowToDevice = (r: DeviceRow): Device => {
   };
   if (r.revoked_at !== null) device.revokedAt = r.revoked_at;
   if (r.revocation !== null) device.revocation = parseJsonObject(r.revocation);
+  if (r.name_record !== null && r.name_seq !== null) {
+    device.nameRecord = parseJsonObject(r.name_record);
+    device.nameSeq = r.name_seq;
+  }
   return device;
 };
 

@@ -341,6 +341,13 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE docs ADD COLUMN creator TEXT;
   `,
+  // v21 → v22: a device's newest name record (SignedDeviceName, JSON, sealed: the server cannot read the
+  // name) and its seq, replaced only by a higher seq (`devices.rename`). Devices never renamed have none
+  // (NULL): their name is the certificate's (seq 0). Columns: a test that sets the version back drops them.
+  `
+  ALTER TABLE devices ADD COLUMN name_record TEXT;
+  ALTER TABLE devices ADD COLUMN name_seq INTEGER CHECK (name_seq >= 1);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -129,6 +129,11 @@ export const prepareStatements = (db: Database.Database) => ({
     `UPDATE devices SET revoked_at = coalesce(revoked_at, ?), revocation = coalesce(revocation, ?)
        WHERE device_id = ?`,
   ),
+  // Compare-and-set (`devices.rename`): only an active device, only to a higher seq (none stored = 0).
+  deviceRename: db.prepare<[string, number, string, number]>(
+    `UPDATE devices SET name_record = ?, name_seq = ?
+       WHERE device_id = ? AND revoked_at IS NULL AND coalesce(name_seq, 0) < ?`,
+  ),
 
   challengeInsert: db.prepare<[string, string, string, string, number]>(
     'INSERT INTO challenges (challenge_id, device_id, nonce, expires_at, expires_ms) VALUES (?, ?, ?, ?, ?)',

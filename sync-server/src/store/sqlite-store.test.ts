@@ -420,6 +420,48 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a v21 file: devices stored before have no name record and take one', async () => {
+    const dataDir = newDir();
+    // As the release before device renames left it: migrations up to v21, one account with one device.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 21)) old.exec(sql);
+    old.pragma('user_version = 21');
+    old
+      .prepare(
+        `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, created_at)
+         VALUES ('acc-1', 'patient', 'idk', 'wrk', '{}', ?)`,
+      )
+      .run(isoAt(0));
+    const device = makeDevice('dev-1', 'acc-1');
+    old
+      .prepare(
+        `INSERT INTO devices (device_id, account_id, cert, device_public_key, created_at)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(
+        device.deviceId,
+        device.accountId,
+        JSON.stringify(device.cert),
+        device.devicePublicKey,
+        device.createdAt,
+      );
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      expect(await store.devices.get('dev-1')).toStrictEqual(device);
+      const record = {
+        name: { v: 1, accountId: 'acc-1', deviceId: 'dev-1', sealedName: 's', seq: 1 },
+        sig: 'x',
+      };
+      expect(await store.devices.rename('dev-1', record, 1)).toEqual({ status: 'stored', seq: 1 });
+      expect(await store.devices.get('dev-1')).toStrictEqual({ ...device, nameRecord: record, nameSeq: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than this code', async () => {
     const dataDir = newDir();
     const store = await open(dataDir);

@@ -32,6 +32,12 @@ export const requireGeneration = (value: unknown): number => {
   return value;
 };
 
+/** A device name record's seq (`devices.rename`): a positive integer. */
+export const requireNameSeq = (value: unknown): number => {
+  if (!isNonNegativeInt(value) || value < 1) throw invalid('seq must be a positive integer');
+  return value;
+};
+
 /**
  * The arguments of a read of `granteeId`'s grants from `patientIds` unended at `at`: those of
  * `grants.listUnendedFrom`, or of an access guard (`of`, naming the fields in the error).

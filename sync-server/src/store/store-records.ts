@@ -196,7 +196,27 @@ export interface Device {
    * for one revoked before the store kept them (schema v13). Stored as given: readers verify it.
    */
   revocation?: JsonObject;
+  /**
+   * The device's newest name record (SignedDeviceName) as the rename route received it (`devices.rename`);
+   * absent for a device never renamed, whose name is its certificate's (seq 0). Stored as given: readers
+   * verify it. Present exactly when `nameSeq` is.
+   */
+  nameRecord?: JsonObject;
+  /** The `seq` of `nameRecord` (1 or more); absent with it. */
+  nameSeq?: number;
 }
+
+/**
+ * What `devices.rename` did: `stored` the record (its seq was above the stored one); found the very same
+ * record already stored at that seq (`same`: a retry, nothing written); or refused it (`conflict`: the
+ * stored seq, 0 for none, is not below the one given, and the record is another). `revoked`: the device
+ * is revoked, nothing written.
+ */
+export type DeviceRenameResult =
+  | { status: 'stored'; seq: number }
+  | { status: 'same'; seq: number }
+  | { status: 'conflict'; seq: number }
+  | { status: 'revoked' };
 
 export interface Challenge {
   challengeId: string;

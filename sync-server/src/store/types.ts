@@ -50,6 +50,7 @@ import type {
   Challenge,
   CommitListener,
   Device,
+  DeviceRenameResult,
   Doc,
   DocPage,
   DocWrite,
@@ -160,6 +161,16 @@ export interface SyncStore {
      * device does not exist.
      */
     revoke(deviceId: string, revokedAt: IsoTime, revocation?: JsonObject): Promise<Device>;
+    /**
+     * Keeps `record` (a SignedDeviceName the caller has verified, stored as given) as the device's name
+     * record at `seq` (its `name.seq`, a positive integer), compare-and-set in one atomic step: stored only
+     * when `seq` is above the stored one (0 for a device never renamed), replacing it (`stored`). Else
+     * nothing is written: `same` when the stored record at `seq` is this very record (same JSON value; a
+     * retry), `conflict` with the stored seq otherwise (an older or another record). `revoked` for a
+     * revoked device, whatever the seq. NOT_FOUND when the device does not exist; INVALID for a `seq` that
+     * is not a positive integer.
+     */
+    rename(deviceId: string, record: JsonObject, seq: number): Promise<DeviceRenameResult>;
   };
 
   challenges: {

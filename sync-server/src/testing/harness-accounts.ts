@@ -1,14 +1,16 @@
 // Test harness (harness-accounts): Registered test accounts and devices: keys, certificates, registration
-// over HTTP, sessions, revocation.
+// over HTTP, sessions, revocation, renames.
 // Re-exported by harness.ts, which tests import.
 import {
   accountSignaturePayload,
   authSignaturePayload,
+  deviceNamePayload,
   deviceRevocationPayload,
   wrappingKeySignaturePayload,
   wrappedRootSignaturePayload,
   HttpAccountResponse,
   validate,
+  type HttpDeviceNameRequest,
 } from '@hale/protocol';
 import {
   TEST_KDF,
@@ -152,6 +154,36 @@ export const revokeDevice = async (t: Endpoint | TestServer, account: TestAccoun
   const sig = await sign(account.keys.identity.secretKey, deviceRevocationPayload(revocation));
   return http(t.url, 'POST', '/v1/devices/revoke', { revocation, sig });
 };
+
+/**
+ * A `POST /v1/devices/name` body: `name` sealed to `account`'s wrapping key for `deviceId`, at `seq`, signed
+ * by `signer`'s identity key (the account's own unless another is given).
+ */
+export const makeDeviceName = async (
+  account: TestAccount,
+  deviceId: string,
+  name: string,
+  seq: number,
+  signer: { keys: AccountKeys } = account,
+): Promise<HttpDeviceNameRequest> => {
+  const record = {
+    v: 1 as const,
+    accountId: account.accountId,
+    deviceId,
+    sealedName: sealDeviceName(name, account.keys.wrapping.publicKey, deviceId, x25519),
+    seq,
+  };
+  return { name: record, sig: await sign(signer.keys.identity.secretKey, deviceNamePayload(record)) };
+};
+
+/** Renames `device` of `account` to `name` at `seq` (`POST /v1/devices/name`), signed by the account. */
+export const renameDevice = async (
+  t: Endpoint,
+  account: TestAccount,
+  device: TestDevice,
+  name: string,
+  seq: number,
+) => http(t.url, 'POST', '/v1/devices/name', await makeDeviceName(account, device.deviceId, name, seq));
 
 export const sessionToken = async (t: Endpoint, device: TestDevice): Promise<string> => {
   const c = await http(t.url, 'POST', '/v1/auth/challenge', { deviceId: device.deviceId });

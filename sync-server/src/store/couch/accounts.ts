@@ -17,6 +17,8 @@
  *   racing registrations on an invite with n uses left at most n commit, and no id is taken twice.
  * - Account updates (wrapped root, signatures) and device revocations commit in the account's shard:
  *   compare-and-set on the state the commit read. A revocation is an event other nodes act on (changes.ts).
+ * - A device's name record (`nameRecord`, `nameSeq` in its documents) is replaced in the account's shard
+ *   only by a higher seq, never on a revoked device; a refused or repeated rename commits nothing.
  * - Challenges and sessions are single documents written directly: a take deletes the challenge by its
  *   revision (of racing takes one wins). A revoked device's sessions and challenges are answered as absent
  *   from the moment the revocation commits (its device document is read with them), and deleted then.
@@ -29,6 +31,7 @@ import {
   type AccountRole,
   type Challenge,
   type Device,
+  type DeviceRenameResult,
   type Invite,
   type InviteRefusal,
   type Session,
@@ -38,7 +41,14 @@ import { key, prefix, type CouchDoc } from './db';
 import { Parts, type Ctx } from './context';
 import { REG_SHARD } from './log';
 import { gone, isGone, put } from './ops';
-import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } from '../store-checks';
+import {
+  invalid,
+  isNonNegativeInt,
+  requireGeneration,
+  requireNameSeq,
+  requireText,
+  timeMs,
+} from '../store-checks';
 
 const accountDoc = (a: Account) => put({ _id: key('A', a.accountId), account: a });
 const deviceDocs = (d: Device) => [
@@ -241,6 +251,29 @@ export const couchAccounts = (
         const sessions = await data.range(prefix('Sd', deviceId), { includeDocs: false });
         for (const s of sessions)
           await deleteSession(decodeURIComponent(s._id.split('|')[2] ?? ''), deviceId);
+        return result;
+      },
+      rename: async (deviceId, record, seq) => {
+        requireNameSeq(seq);
+        const stored = live(await data.get(key('D', deviceId)));
+        if (stored === null) throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
+        const accountId = stored.accountId as string;
+        const { result } = await log.commit<DeviceRenameResult>([accountId], async () => {
+          const device = await getDevice(deviceId);
+          if (device === null) throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
+          const parts = new Parts();
+          if (device.revokedAt !== undefined) return { parts: parts.map, result: { status: 'revoked' } };
+          const current = device.nameSeq ?? 0;
+          if (current >= seq) {
+            const same = current === seq && isDeepStrictEqual(device.nameRecord, record);
+            return {
+              parts: parts.map,
+              result: same ? { status: 'same', seq } : { status: 'conflict', seq: current },
+            };
+          }
+          parts.ops(accountId, ...deviceDocs({ ...device, nameRecord: record, nameSeq: seq }));
+          return { parts: parts.map, result: { status: 'stored', seq } };
+        });
         return result;
       },
     },

@@ -6,7 +6,7 @@
  * | ------------------------------------------------ | ---------------------------------------------- |
  * | every record at its seq, every stream's head      | migration-writes.ts (seqs are devices' checkpoints)       |
  * | the store's incarnation and the server's key      | meta copied whole (no "restored" notice, same server id) |
- * | accounts, devices (revoked too), grants with their receive time, acceptances, envelopes, blobs and tombstones, invites, directory, availabilities, sessions, server state, signed heads | the store's own calls |
+ * | accounts, devices (revoked too) with their names, grants with their receive time, acceptances, envelopes, blobs and tombstones, invites, directory, availabilities, sessions, server state, signed heads | the store's own calls |
  * | SMART Health Links with their state (count, attempts, revocation) and access logs | `shl.importLink`: one commit per link |
  *
  * Invariants: the source is opened as the server opens it (its data directory claimed: a running server
