@@ -14,6 +14,7 @@ import {
   AccountRole,
   LoginName,
   SignedDeviceCertificate,
+  SignedDeviceName,
   SignedDeviceRevocation,
   SignedProviderProfile,
   WrappedRoot,
@@ -153,6 +154,15 @@ export type HttpDeviceRevokeRequest = Static<typeof HttpDeviceRevokeRequest>;
 export const HttpDeviceRevokeResponse = Type.Object({ deviceId: DeviceId, revokedAt: IsoDateTime }, closed);
 export type HttpDeviceRevokeResponse = Static<typeof HttpDeviceRevokeResponse>;
 
+export const HttpDeviceNameRequest = SignedDeviceName;
+export type HttpDeviceNameRequest = Static<typeof HttpDeviceNameRequest>;
+
+export const HttpDeviceNameResponse = Type.Object(
+  { deviceId: DeviceId, seq: Type.Integer({ minimum: 1 }) },
+  closed,
+);
+export type HttpDeviceNameResponse = Static<typeof HttpDeviceNameResponse>;
+
 export const HttpAccountParams = Type.Object({ accountId: AccountId }, closed);
 export type HttpAccountParams = Static<typeof HttpAccountParams>;
 
@@ -178,6 +188,11 @@ export const HttpAccountResponse = Type.Object(
     /** Active (not revoked) devices. */
     devices: Type.Array(SignedDeviceCertificate, { maxItems: MAX_DEVICES_PER_ACCOUNT }),
     revokedDevices: Type.Array(DeviceId, { maxItems: MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT }),
+    /**
+     * The newest name record of each active device renamed since it joined (`POST /v1/devices/name`);
+     * absent when none was. A reader verifies each against the identity key and shows the highest `seq`.
+     */
+    deviceNames: Type.Optional(Type.Array(SignedDeviceName, { maxItems: MAX_DEVICES_PER_ACCOUNT })),
   },
   closed,
 );
@@ -550,6 +565,12 @@ export const HTTP_ROUTES = {
     url: '/v1/devices/revoke',
     auth: false,
     schema: { body: HttpDeviceRevokeRequest, response: { 200: HttpDeviceRevokeResponse, ...errors } },
+  },
+  renameDevice: {
+    method: 'POST',
+    url: '/v1/devices/name',
+    auth: false,
+    schema: { body: HttpDeviceNameRequest, response: { 200: HttpDeviceNameResponse, ...errors } },
   },
   getWrappedRoot: {
     method: 'GET',

@@ -179,6 +179,30 @@ export const SignedDeviceRevocation = Type.Object(
 );
 export type SignedDeviceRevocation = Static<typeof SignedDeviceRevocation>;
 
+/**
+ * A device's new name: sealed to the account's wrapping key, as in its certificate (`sealedName`, bound to
+ * the device id), and numbered: the certificate's name is 0, each rename one more. A reader shows the
+ * verified record of the highest `seq`; the server keeps only the highest and refuses any other (CONFLICT).
+ */
+export const DeviceName = Type.Object(
+  {
+    v: Type.Literal(1),
+    accountId: AccountId,
+    deviceId: DeviceId,
+    sealedName: B64u(MAX_SEALED_DEVICE_NAME_BYTES),
+    seq: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  },
+  { additionalProperties: false },
+);
+export type DeviceName = Static<typeof DeviceName>;
+
+/** Signed by the account identity key over `deviceNamePayload(name)`. */
+export const SignedDeviceName = Type.Object(
+  { name: DeviceName, sig: Signature },
+  { additionalProperties: false },
+);
+export type SignedDeviceName = Static<typeof SignedDeviceName>;
+
 export const ProviderProfile = Type.Object(
   {
     accountId: AccountId,

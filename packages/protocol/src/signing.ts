@@ -10,7 +10,14 @@
  */
 import type { Grant, KeyEnvelope, Revocation } from './consent';
 import type { AuditHeader, WireDoc } from './documents';
-import type { AccountRecord, DeviceRevocation, KdfParams, ProviderProfile, WrappedRoot } from './identity';
+import type {
+  AccountRecord,
+  DeviceName,
+  DeviceRevocation,
+  KdfParams,
+  ProviderProfile,
+  WrappedRoot,
+} from './identity';
 import type { StreamId } from './primitives';
 
 export const SIGNATURE_LABELS = {
@@ -22,6 +29,7 @@ export const SIGNATURE_LABELS = {
   /** Signed by `@hale/crypto`'s `certifyDevice`, which owns the certificate's signed form. */
   deviceCertificate: 'hale/device-cert/v1',
   deviceRevocation: 'hale/device-revocation/v1',
+  deviceName: 'hale/device-name-record/v1',
   account: 'hale/account-record/v1',
   directory: 'hale/directory/v1',
   envelope: 'hale/envelope/v1',
@@ -104,6 +112,16 @@ export const deviceRevocationPayload = (revocation: DeviceRevocation) => ({
   accountId: revocation.accountId,
   deviceId: revocation.deviceId,
   revokedAt: revocation.revokedAt,
+});
+
+/** Account identity key: a device's new name (the sealing is bound to the device id besides). */
+export const deviceNamePayload = (name: DeviceName) => ({
+  label: SIGNATURE_LABELS.deviceName,
+  v: name.v,
+  accountId: name.accountId,
+  deviceId: name.deviceId,
+  sealedName: name.sealedName,
+  seq: name.seq,
 });
 
 const copyKdf = (kdf: KdfParams): KdfParams =>
