@@ -1,5 +1,6 @@
 // Add this device to an account by passphrase and by recovery key (second and third browser contexts, each
-// its own IndexedDB): each sees the records; then the first device removes one, which is locked out.
+// its own IndexedDB): each sees the records; the first device renames the third, which shows the new name;
+// then the first device removes one, which is locked out.
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { addRecord, checkScreen, go, PASSPHRASE, signUp, uniqueName } from './support';
 
@@ -44,6 +45,22 @@ test('join by passphrase and by recovery key; revoke a device and it is locked o
   const rows = page.getByTestId('device-row');
   await expect(rows).toHaveCount(3, { timeout: 30_000 });
   await checkScreen(page, 'settings');
+
+  // The first device names the tablet anew, with the keyboard: the tablet shows it, in its list and its
+  // frame's footer.
+  await page.getByRole('button', { name: 'Rename Tablet' }).focus();
+  await page.keyboard.press('Enter');
+  const nameField = page.getByRole('textbox', { name: 'Device name' });
+  await expect(nameField).toBeFocused();
+  await expect(nameField).toHaveValue('Tablet');
+  await nameField.fill('Kitchen tablet');
+  await checkScreen(page, 'settings-rename');
+  await page.keyboard.press('Enter');
+  await expect(rows.filter({ hasText: 'Kitchen tablet' })).toHaveCount(1);
+  await go(third, '/settings');
+  await expect(third.getByTestId('device-row').filter({ hasText: 'Kitchen tablet' })).toHaveCount(1);
+  await expect(third.getByText('This device: Kitchen tablet')).toBeAttached();
+
   await page.getByRole('button', { name: 'Remove Phone' }).click();
   await checkScreen(page, 'settings-revoke-confirm');
   await page.getByRole('button', { name: 'Remove device' }).click();

@@ -47,6 +47,8 @@ export function haleSessionOf(
       ),
     revokeDevice: () =>
       Promise.reject(new Error('haleSessionOf: revoking devices needs an unlocked account')),
+    renameDevice: () =>
+      Promise.reject(new Error('haleSessionOf: renaming devices needs an unlocked account')),
     searchProviders: () => Promise.reject(new Error('haleSessionOf: searching needs a session manager')),
     publishProfile: () => Promise.reject(new Error('haleSessionOf: publishing needs a session manager')),
     changePassphrase: () =>

@@ -1043,6 +1043,13 @@ export const en = {
       'The server cuts {{name}} off at once: it can no longer sync or read new records. What it already holds stays on it. Changes it has not sent are lost.',
     revokeConfirm: 'Remove device',
     offline: 'Removing a device needs a connection to the server.',
+    rename: 'Rename',
+    renameNamed: 'Rename {{name}}',
+    renameTitle: 'Rename a device',
+    renameLabel: 'Device name',
+    renameHint: 'Shown on your devices only: the name is sealed, the server cannot read it.',
+    renameSave: 'Save name',
+    renameOffline: 'Renaming a device needs a connection to the server.',
   },
   settings: {
     title: 'Settings',

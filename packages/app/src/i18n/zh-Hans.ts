@@ -1118,6 +1118,13 @@ export const zhHans: Translation = {
       '服务器会立即切断 {{name}}:它将无法再同步或读取新的记录。它已持有的内容仍会留在该设备上。它尚未送出的变更将会遗失。',
     revokeConfirm: '移除设备',
     offline: '移除设备需要连接至服务器。',
+    rename: '重命名',
+    renameNamed: '重命名 {{name}}',
+    renameTitle: '重命名设备',
+    renameLabel: '设备名称',
+    renameHint: '只会显示在您的设备上:名称经过加密,服务器无法读取。',
+    renameSave: '保存名称',
+    renameOffline: '重命名设备需要连接至服务器。',
   },
   settings: {
     title: '设置',

@@ -1006,6 +1006,13 @@ export const zhHant: Translation = {
       '伺服器會立即切斷 {{name}}:它將無法再同步或讀取新的記錄。它已持有的內容仍會留在該裝置上。它尚未送出的變更將會遺失。',
     revokeConfirm: '移除裝置',
     offline: '移除裝置需要連線至伺服器。',
+    rename: '重新命名',
+    renameNamed: '重新命名 {{name}}',
+    renameTitle: '重新命名裝置',
+    renameLabel: '裝置名稱',
+    renameHint: '只會顯示在您的裝置上:名稱經過加密,伺服器無法讀取。',
+    renameSave: '儲存名稱',
+    renameOffline: '重新命名裝置需要連線至伺服器。',
   },
   settings: {
     title: '設定',

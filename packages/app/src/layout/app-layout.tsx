@@ -27,7 +27,7 @@ import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { IconLock, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigation } from 'react-router';
-import { HaleProvider, useHaleSession, useSyncState } from '@hale/react';
+import { HaleProvider, useDevices, useHaleSession, useSyncState } from '@hale/react';
 import { useApp, useOpenSession } from '../boot/app-state';
 import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
@@ -55,6 +55,8 @@ function Frame(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
   const session = useHaleSession();
+  // This device's name as the account's list has it (renamed from another device too), else as unlocked.
+  const thisName = useDevices()?.active.find((d) => d.current)?.name ?? session.account.deviceName;
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure(false);
   // Below the md breakpoint the closed menu is off-screen: inert, so Tab never walks its hidden links.
@@ -165,7 +167,7 @@ function Frame(): ReactNode {
         </AppShell.Section>
         <AppShell.Section p="sm" style={{ borderTop: '1px solid var(--app-shell-border-color)' }}>
           <Text size="xs" c="dimmed" truncate>
-            {t('nav.device', { name: session.account.deviceName || t('nav.thisDevice') })}
+            {t('nav.device', { name: thisName || t('nav.thisDevice') })}
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>

@@ -11,7 +11,8 @@
  * | create-account.ts, join.ts, unlock.ts | the ways into an account |
  * | publications.ts | signatures published once (wrapping key, generation 0, role) |
  * | passphrase-change.ts | passphrase generations |
- * | device-revocation.ts, provider-directory.ts | revoking devices; the provider directory |
+ * | device-revocation.ts, device-rename.ts | revoking and renaming devices |
+ * | provider-directory.ts | the provider directory |
  *
  * Invariants across them: the root secret never leaves the device in clear and is never persisted in clear;
  * everything read back is checked against what it must belong to; signed objects are built by the
@@ -41,6 +42,7 @@ export {
   lock,
 } from './lock-state';
 export { type DeviceRevoked, onDeviceRevoked, revokeDevice } from './device-revocation';
+export { newestNames, renameDevice } from './device-rename';
 export {
   type CreateAccountInput,
   registrationMode,
@@ -67,6 +69,7 @@ export {
   type RoleSigApi,
   type PublishRoleSigResult,
   publishRoleSig,
+  rememberDeviceName,
 } from './publications';
 export { hasAccount, removeLocalAccount } from './vault-record';
 export {

@@ -13,7 +13,8 @@
  * own answer cannot be had (an older server, the request failed, or past MAX_REVOKED_DETAILS) is still
  * listed, by id alone. Names are sealed to the account in the certificates (`sealedName`): a device's name is
  * shown when the caller passes the account's wrapping key pair (`input.wrapping`) and it opens, bound to
- * that device; otherwise (a locked account, a name that does not open) the device is listed without it.
+ * that device; otherwise (a locked account, a name that does not open) the device is listed without it. A
+ * device renamed since (device-rename.ts) shows the newest name record its account signed.
  */
 import { base64urlEncode, openDeviceName, verifyDeviceCertificate } from '@hale/crypto';
 import type { BoxKeyPair, Ed25519, VerifiedDevice, X25519 } from '@hale/crypto';
@@ -22,6 +23,7 @@ import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { signedRevocationTime } from '../sync/device-directory';
 import { AccountError } from '../core/account-error';
+import { newestNames } from './device-rename';
 
 export interface ListedDevice {
   readonly deviceId: string;
@@ -76,11 +78,6 @@ export async function listDevices(
     readonly wrapping?: BoxKeyPair;
   },
 ): Promise<DeviceList> {
-  const nameOf = (v: VerifiedDevice): { name?: string } => {
-    if (input.wrapping === undefined) return {};
-    const opened = openDeviceName(v.sealedName, input.wrapping, v.deviceId, deps.x25519);
-    return opened.ok ? { name: opened.value } : {};
-  };
   const { accountId } = input;
   const identity = base64urlEncode(input.identityPublicKey);
   let server: HttpAccountResponse;
@@ -95,6 +92,13 @@ export async function listDevices(
   if (server.accountId !== accountId || server.identityPublicKey !== identity) {
     throw new AccountError('ACCOUNT_MISMATCH', 'the server account record does not match our keys');
   }
+  const renamed = await newestNames(deps.ed, input.identityPublicKey, accountId, server.deviceNames);
+  const nameOf = (v: VerifiedDevice): { name?: string } => {
+    if (input.wrapping === undefined) return {};
+    const sealed = renamed.get(v.deviceId)?.sealedName ?? v.sealedName;
+    const opened = openDeviceName(sealed, input.wrapping, v.deviceId, deps.x25519);
+    return opened.ok ? { name: opened.value } : {};
+  };
   const certified = async (cert: unknown, deviceId?: string) => {
     const v = await verifyDeviceCertificate(cert, deps.ed, {
       accountId,

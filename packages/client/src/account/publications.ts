@@ -183,6 +183,13 @@ async function updateOwnRecord(
   });
 }
 
+/** Records this device's new name in its vault record (device-rename.ts), if the vault still holds it. */
+export async function rememberDeviceName(vault: Vault, account: WrapHolder, name: string): Promise<void> {
+  await updateOwnRecord(vault, account, (record) =>
+    record.deviceName === name ? null : { ...record, deviceName: name },
+  );
+}
+
 /** Records in the vault that the server relays the signature, if the vault still holds this device. */
 async function rememberWrappingKeyPublished(vault: Vault, account: WrapHolder): Promise<void> {
   await updateOwnRecord(vault, account, (record) =>

@@ -58,6 +58,8 @@ import {
   type HttpDeviceRequest,
   type HttpDeviceResponse,
   type HttpDeviceRevokeRequest,
+  type HttpDeviceNameRequest,
+  type HttpDeviceNameResponse,
   type HttpDeviceRevokeResponse,
   type HttpAvailabilityPutRequest,
   type HttpAvailabilityPutResponse,
@@ -148,6 +150,8 @@ export interface HttpApi {
   register(body: HttpRegisterRequest): Promise<HttpRegisterResponse>;
   addDevice(body: HttpDeviceRequest): Promise<HttpDeviceResponse>;
   revokeDevice(body: HttpDeviceRevokeRequest): Promise<HttpDeviceRevokeResponse>;
+  /** A device's new name (signed, sealed): CONFLICT with `details.seq` when the server holds a later one. */
+  renameDevice(body: HttpDeviceNameRequest): Promise<HttpDeviceNameResponse>;
   getAccount(accountId: string): Promise<HttpAccountResponse>;
   /**
    * One device of the account, active or revoked, with its revocation time and the signed revocation when
@@ -597,6 +601,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     register: (body) => callJson('register', R.register.schema.response[201], { json: body }),
     addDevice: (body) => callJson('addDevice', R.addDevice.schema.response[201], { json: body }),
     revokeDevice: (body) => callJson('revokeDevice', R.revokeDevice.schema.response[200], { json: body }),
+    renameDevice: (body) => callJson('renameDevice', R.renameDevice.schema.response[200], { json: body }),
     getAccount: (accountId) =>
       callJson('getAccount', R.getAccount.schema.response[200], { params: { accountId } }),
     getAccountDevice: (accountId, deviceId) =>

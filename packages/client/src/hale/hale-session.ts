@@ -9,7 +9,7 @@
  * | `consent` | `grants` (given, with their state), `grantsReceived` (charts shared with this account) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
  * | `files` | `uploads` and `downloads`, with progress | put, enqueue, get, delete, cancel, retry |
- * | `devices` | `list` (active and revoked) | revoke, refresh, approvePairing |
+ * | `devices` | `list` (active and revoked) | revoke, rename, refresh, approvePairing |
  * | `directory` | `results(q)` (pages of a search) | search (one page a call), publish this provider's profile |
  * | `search(q)` | records of a chart matching words, ranked, with the field matched | — |
  * | `drafts` | — | get, set, delete, list, clear: forms' unsaved typing, sealed at rest on this device (drafts.ts) |
@@ -193,6 +193,12 @@ export interface HaleFiles {
 export interface HaleDevices {
   readonly list: Observed<DeviceList | null>;
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
+  /**
+   * Names one of the account's active devices (this one or another) anew: the name sealed to the account
+   * and signed by it, shown on every device of the account; the server never reads it. AccountError LOCKED,
+   * INVALID_DEVICE_NAME (1 to 100 characters); the server's NOT_FOUND, DEVICE_REVOKED.
+   */
+  rename(deviceId: string, name: string): Promise<void>;
   refresh(): void;
   /**
    * Answers a new device's pairing code (typed, or its QR link): resolves once both screens show the digits;
@@ -276,6 +282,7 @@ export interface HaleSessionDeps {
     Partial<Pick<UnlockedAccount, 'loginName' | 'deviceName'>>;
   readonly listDevices: () => Promise<DeviceList>;
   readonly revokeDevice: (deviceId: string) => Promise<HttpDeviceRevokeResponse>;
+  readonly renameDevice: (deviceId: string, name: string) => Promise<unknown>;
   readonly searchProviders: HaleDirectory['search'];
   readonly publishProfile: HaleDirectory['publishProfile'];
   readonly changePassphrase: HaleSession['changePassphrase'];
@@ -525,6 +532,10 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       const answer = await deps.revokeDevice(deviceId);
       touch();
       return answer;
+    },
+    rename: async (deviceId, name) => {
+      await deps.renameDevice(deviceId, name);
+      touch();
     },
     refresh: touch,
     approvePairing: async (code) => {

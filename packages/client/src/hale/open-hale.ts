@@ -27,6 +27,8 @@ import {
   registrationMode,
   removeLocalAccount,
   revokeDevice,
+  renameDevice,
+  rememberDeviceName,
   searchProviders,
   unlock,
   unlockWithRecoveryKey,
@@ -172,8 +174,8 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
       return toHaleSession({
         session,
         account,
-        listDevices: () =>
-          listDevices(
+        listDevices: async () => {
+          const list = await listDevices(
             { api, ed, ...x25519 },
             {
               accountId: account.accountId,
@@ -181,8 +183,15 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
               deviceId: account.device.deviceId,
               wrapping: account.keys.wrapping,
             },
-          ),
+          );
+          // This device renamed from another: its vault keeps the name for the next unlock.
+          const named = list.active.find((d) => d.current)?.name;
+          if (named !== undefined)
+            await rememberDeviceName(deps.vault, account, named).catch(() => undefined);
+          return list;
+        },
         revokeDevice: (deviceId) => revokeDevice(deps, { account, deviceId }),
+        renameDevice: (deviceId, name) => renameDevice(deps, { account, deviceId, name }),
         searchProviders: (q, page = {}) =>
           tokens.withToken((token) => searchProviders({ api, ed }, { q, ...page, token })),
         publishProfile: async (profile) => {

@@ -1,15 +1,17 @@
 /**
- * This account's devices: each active one (this one marked) with a way to revoke it, after a warning
- * of what that does; the revoked ones below. The server cuts a revoked device off at once. "Add a device"
- * pairs a new one (screens/pairing/add-device.tsx); `?pair=CODE` (a pairing link opened here) opens it.
+ * This account's devices: each active one (this one marked) with a way to rename it and, for the others,
+ * to revoke it after a warning of what that does; the revoked ones below. The server cuts a revoked device
+ * off at once; a new name is sealed to the account (the server cannot read it) and shows on every device.
+ * "Add a device" pairs a new one (screens/pairing/add-device.tsx); `?pair=CODE` (a pairing link) opens it.
  */
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
-import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type ListedDevice } from '@hale/client';
 import { useDevices, useHaleSession } from '@hale/react';
 import { formatDate, shortId } from '../../records/format';
+import { haleErrorText } from '../../i18n/error-words';
 import { AddDeviceModal } from '../pairing/add-device';
 
 export function DevicesPanel(): ReactNode {
@@ -17,11 +19,16 @@ export function DevicesPanel(): ReactNode {
   const session = useHaleSession();
   const devices = useDevices();
   const [revoking, setRevoking] = useState<ListedDevice | null>(null);
+  const [renaming, setRenaming] = useState<ListedDevice | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [params, setParams] = useSearchParams();
   const linkCode = params.get('pair');
   const [adding, setAdding] = useState(linkCode !== null);
+  // Read anew when opened: the frame keeps the list (its footer names this device) between reads.
+  useEffect(() => {
+    session.devices.refresh();
+  }, [session]);
   const closeAdding = (): void => {
     setAdding(false);
     if (linkCode !== null) setParams({}, { replace: true });
@@ -81,19 +88,28 @@ export function DevicesPanel(): ReactNode {
                     {t('devices.added', { when: formatDate(d.createdAt) })}
                   </Text>
                 </div>
-                {d.current ? (
-                  <Badge variant="light">{t('devices.thisOne')}</Badge>
-                ) : (
+                <Group gap="xs">
+                  {d.current && <Badge variant="light">{t('devices.thisOne')}</Badge>}
                   <Button
                     size="xs"
-                    color="red"
-                    variant="light"
-                    onClick={() => setRevoking(d)}
-                    aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
+                    variant="default"
+                    onClick={() => setRenaming(d)}
+                    aria-label={t('devices.renameNamed', { name: d.name ?? shortId(d.deviceId) })}
                   >
-                    {t('devices.revoke')}
+                    {t('devices.rename')}
                   </Button>
-                )}
+                  {!d.current && (
+                    <Button
+                      size="xs"
+                      color="red"
+                      variant="light"
+                      onClick={() => setRevoking(d)}
+                      aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
+                    >
+                      {t('devices.revoke')}
+                    </Button>
+                  )}
+                </Group>
               </Group>
             ))}
             {devices.revoked.map((d) => (
@@ -120,6 +136,7 @@ export function DevicesPanel(): ReactNode {
         )}
       </Stack>
       <AddDeviceModal opened={adding} initialCode={linkCode} onClose={closeAdding} />
+      {renaming !== null && <RenameModal device={renaming} onClose={() => setRenaming(null)} />}
       <Modal
         closeButtonProps={{ 'aria-label': t('common.close') }}
         opened={revoking !== null}
@@ -139,5 +156,69 @@ export function DevicesPanel(): ReactNode {
         </Stack>
       </Modal>
     </Paper>
+  );
+}
+
+/** The rename dialog: the name as it is, to change; kept as typed when the server refuses. */
+function RenameModal(props: { readonly device: ListedDevice; readonly onClose: () => void }): ReactNode {
+  const { t } = useTranslation();
+  const session = useHaleSession();
+  const [name, setName] = useState(props.device.name ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const save = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await session.devices.rename(props.device.deviceId, name);
+      props.onClose();
+    } catch (e) {
+      setError(
+        isHaleError(e) && (e.code === 'NETWORK' || e.code === 'TIMEOUT')
+          ? t('devices.renameOffline')
+          : isHaleError(e)
+            ? haleErrorText(t, e)
+            : String(e),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      closeButtonProps={{ 'aria-label': t('common.close') }}
+      opened
+      onClose={props.onClose}
+      title={t('devices.renameTitle')}
+    >
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        <Stack>
+          <TextInput
+            label={t('devices.renameLabel')}
+            description={t('devices.renameHint')}
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            maxLength={100}
+            required
+            data-autofocus
+            error={error ?? undefined}
+          />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={props.onClose}>
+              {t('common.cancel')}
+            </Button>
+            <Button type="submit" loading={busy} disabled={name.trim() === ''}>
+              {t('devices.renameSave')}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
   );
 }
