@@ -11,7 +11,9 @@
  * | settled, stream with open HEAD_ issues | checked again once its seq moved or a record of it was stored  |
  * | settled while its check waits or runs  | weighed again as that check ends (a store it did not see counts) |
  * | a copy with a local write unacknowledged | neither signed nor judged: what the server holds of it is unknown |
- * | a statement past the seq pulled to now | judged once caught up to it, or if a later link's catch-up falls short |
+ * | a statement past the seq pulled to now | judged once caught up to it, or if a later link's catch-up falls short of it |
+ * | a finding                              | said only if the copy, read again once live work is done, still shows it |
+ * | a check that could not judge           | due again at the next settle (signer not looked up, statement changing) |
  * | checks due                             | queued, oldest first; at most `checksAtOnce` (4) run at a time  |
  * | a check's turn                         | waits for `yieldTo` first: live changes and pulls go before it  |
  *
@@ -144,6 +146,8 @@ const MAX_PAGE_RESTARTS = 3;
 /** Stream checks running at once: the rest wait their turn, so a live frame's write never queues behind thousands. */
 const CHECKS_AT_ONCE = 4;
 const HEAD_CODES = new Set(['HEAD_WITHHELD', 'HEAD_ROLLED_BACK', 'HEAD_REFUSED']);
+/** A check that could not judge (signer not looked up, statement changing under it): due at the next settle. */
+const UNDECIDED = 'undecided';
 
 const patientOf = (stream: string): string => stream.slice(0, stream.indexOf('/'));
 
@@ -160,7 +164,10 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
    * Per stream: the link and seq it was checked at, the count of records stored into it by then, and
    * whether issues remain.
    */
-  const checked = new Map<string, { link: number; seq: number; stores: number; open: boolean }>();
+  const checked = new Map<
+    string,
+    { link: number; seq: number; stores: number; open: boolean; undecided: boolean }
+  >();
   /** Records stored per stream (`stored`): the seq moves before a served record is stored. */
   const stores = new Map<string, number>();
   const busy = new Set<string>();
@@ -170,10 +177,11 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   );
   let link = 0;
   /**
-   * Streams whose newest statement is past the seq this device pulled to, with the link that was first
-   * seen on: judged only once caught up to it, or after a later link's catch-up still falls short.
+   * Streams whose newest statement is past the seq this device pulled to, with the link it was first seen
+   * on and its seq: judged once caught up to it, or when a later link's catch-up still falls short of that
+   * seq (a newer statement than that one is ahead anew: its changes may still be on the way).
    */
-  const ahead = new Map<string, number>();
+  const ahead = new Map<string, { link: number; seq: number }>();
   let stopped = false;
 
   const hintOf = (stream: string, id: string, rv: number): string | undefined => {
@@ -289,7 +297,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       signedAt.set(stream, { seq: head.seq, at: Date.parse(head.at) });
   };
 
-  const check = async (stream: string): Promise<boolean> => {
+  /** What a check found: issues open, the copy whole, or nothing known (checked again at the next settle). */
+  const check = async (stream: string): Promise<boolean | typeof UNDECIDED> => {
     // One leaf first: a stream remembered whole needs the statement only.
     const first = await deps.getHead(stream, undefined, verified?.get(stream) === undefined ? undefined : 1);
     if (first.signed === undefined) return false;
@@ -304,7 +313,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     };
     if (older(first.signed.head.seq)) return true;
     const signerFirst = await signerOf(stream, first.signed);
-    if (signerFirst !== 'ok') return signerFirst === 'refused';
+    if (signerFirst !== 'ok') return signerFirst === 'refused' || UNDECIDED;
     // The statement verified whole last time, and a copy not written since: the same result.
     const kept = verified?.get(stream);
     if (kept !== undefined && kept.sig === first.signed.sig && verified !== undefined) {
@@ -319,13 +328,13 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       }
     }
     const got = await fetchHead(stream, first);
-    if (got === null) return false;
+    if (got === null) return UNDECIDED;
     const { signed, leaves } = got;
     const { head } = signed;
     if (signed.sig !== first.signed.sig) {
       if (older(head.seq)) return true;
       const again = await signerOf(stream, signed);
-      if (again !== 'ok') return again === 'refused';
+      if (again !== 'ok') return again === 'refused' || UNDECIDED;
     }
     // A statement past what this device pulled (signed after this device's catch-up, its live changes
     // still on the way) says nothing yet of this copy: checked again once the seq moves. A later link's
@@ -333,28 +342,38 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     const pulled = deps.current?.().streams.find((s) => s.stream === stream)?.seq;
     if (pulled !== undefined && head.seq > pulled) {
       const since = ahead.get(stream);
-      if (since === undefined || since === link) {
-        ahead.set(stream, link);
+      const shortOfEarlier = since !== undefined && since.link !== link && pulled < since.seq;
+      if (!shortOfEarlier) {
+        if (since === undefined || since.link !== link) ahead.set(stream, { link, seq: head.seq });
         verified?.set(stream, null);
         return true;
       }
     } else ahead.delete(stream);
     const readAt = verified?.now() ?? 0;
-    const held = await deps.held(stream);
-    const mine = new Map<string, { rv: number; tag: string }>();
-    /** Records written here and not yet the server's: what the server holds of them is not known. */
-    const unsure = new Set<string>();
-    for (const leaf of leaves) {
-      const copy = held.get(leaf.id);
-      if (copy === undefined) continue;
-      if (copy.unsettled === true) {
-        unsure.add(leaf.id);
-        continue;
+    /** The copy against the statement: records written here and not yet the server's are `unsure`. */
+    const judge = async () => {
+      const held = await deps.held(stream);
+      const mine = new Map<string, { rv: number; tag: string }>();
+      const unsure = new Set<string>();
+      for (const leaf of leaves) {
+        const copy = held.get(leaf.id);
+        if (copy === undefined) continue;
+        if (copy.unsettled === true) {
+          unsure.add(leaf.id);
+          continue;
+        }
+        const tag = copy.rv === leaf.rv ? await copy.tag(leaf.tag) : null;
+        mine.set(leaf.id, { rv: copy.rv, tag: tag ?? '' });
       }
-      const tag = copy.rv === leaf.rv ? await copy.tag(leaf.tag) : null;
-      mine.set(leaf.id, { rv: copy.rv, tag: tag ?? '' });
+      return { result: checkAgainstHead(head, leaves, (id) => mine.get(id)), unsure };
+    };
+    let { result, unsure } = await judge();
+    // A finding may be a served record on its way into the store (the seq moves before it is stored):
+    // the copy is read again once live work is done, and only what still holds is said.
+    if (result.ok && result.findings.some((f) => !unsure.has(f.id))) {
+      await (deps.yieldTo?.() ?? Promise.resolve()).catch(() => undefined);
+      ({ result, unsure } = await judge());
     }
-    const result = checkAgainstHead(head, leaves, (id) => mine.get(id));
     if (!result.ok) {
       verified?.set(stream, null);
       refuse(stream, `the records the server lists for the statement of ${stream} are not the ones signed`);
@@ -399,7 +418,15 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
           if (stopped || !deps.wireReady()) throw new Error('no longer connected');
           return check(stream);
         })
-        .then((open) => checked.set(stream, { link: at, seq, stores: storedAt, open }))
+        .then((found) =>
+          checked.set(stream, {
+            link: at,
+            seq,
+            stores: storedAt,
+            open: found !== false,
+            undecided: found === UNDECIDED,
+          }),
+        )
         .catch(() => undefined)
         .finally(() => {
           busy.delete(stream);
@@ -428,6 +455,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     const due =
       last === undefined ||
       last.link !== link ||
+      last.undecided ||
       (last.open && (last.seq !== seq || last.stores !== storedNow));
     if (!due) return;
     busy.add(stream);
