@@ -2,8 +2,8 @@
 // and 390×844: axe with every rule (experimental included) finds no serious or critical node. A notice
 // (the "Saved." toast) is checked showing, in each language and at each size. The route lists below are
 // the app's routes (router.tsx, workspace/routes.tsx) with a record of each kind where a route needs one
-// (a visit's card: the patient's own encounter);
-// `/workspace` itself leads to `/workspace/today`.
+// (a visit's card: the patient's own encounter); the start pages in a browser with no account, in the
+// browser's language, and the unlock screen once locked. `/workspace` itself leads to `/workspace/today`.
 import { expect, test, type Page } from '@playwright/test';
 import { addRecord, go, NOTICE, seriousViolations, signUp, uniqueName } from './support';
 import { signUpClinician } from './workspace-support';
@@ -55,6 +55,10 @@ const PATIENT_ROUTES = (ids: Readonly<Record<string, string>>): string[] => [
   '/care/plans',
   `/visits/${ids['encounters'] ?? ''}`,
 ];
+/** The pages before the chart: a browser with no account on it, in its own language. */
+const START_ROUTES = ['/start', '/start/create', '/start/join'];
+const BROWSER_LOCALE = { en: 'en-US', 'zh-Hant': 'zh-TW', 'zh-Hans': 'zh-CN' } as const;
+const UNLOCK_HEADING = { en: 'Unlock Hale', 'zh-Hant': '解鎖 Hale', 'zh-Hans': '解锁 Hale' } as const;
 const CLINICIAN_ROUTES = [
   '/workspace/today',
   '/workspace/patients',
@@ -93,6 +97,20 @@ async function sweep(page: Page, routes: readonly string[], language: string): P
           `${language} ${size.width} ${route}: ${v.id} (${v.impact}) ${v.nodes.slice(0, 3).join(' | ')}`,
         );
     }
+  }
+  await page.setViewportSize(SIZES[0]);
+  return found;
+}
+
+/** The page as it is, at each size: the serious and critical nodes found. */
+async function atBothSizes(page: Page, what: string, language: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    for (const v of await seriousViolations(page))
+      found.push(
+        `${language} ${size.width} ${what}: ${v.id} (${v.impact}) ${v.nodes.slice(0, 3).join(' | ')}`,
+      );
   }
   await page.setViewportSize(SIZES[0]);
   return found;
@@ -142,6 +160,36 @@ for (const language of LANGUAGES) {
       ...(await withNotice(page, language)),
       ...(await sweep(page, PATIENT_ROUTES(ids), language)),
     ];
+    expect(found).toEqual([]);
+  });
+
+  test(`the start pages (no account yet) and the unlock screen in ${language}, at both sizes: no serious or critical node`, async ({
+    page,
+    browser,
+  }) => {
+    test.setTimeout(10 * 60_000);
+    const fresh = await browser.newContext({ locale: BROWSER_LOCALE[language] });
+    const found: string[] = [];
+    try {
+      const start = await fresh.newPage();
+      for (const route of START_ROUTES) {
+        await start.goto(route);
+        await expect(start.locator('html')).toHaveAttribute(
+          'lang',
+          language === 'en' ? 'en' : new RegExp(`^${language}`),
+        );
+        await expect(start.locator('h1').first()).toBeVisible();
+        await start.mouse.move(0, 0);
+        found.push(...(await atBothSizes(start, route, language)));
+      }
+    } finally {
+      await fresh.close();
+    }
+    await signUp(page, { loginName: uniqueName('a11y-lock') });
+    await setLanguage(page, language);
+    await page.getByTestId('lock-now').click();
+    await expect(page.getByRole('heading', { name: UNLOCK_HEADING[language] })).toBeVisible();
+    found.push(...(await atBothSizes(page, '/unlock', language)));
     expect(found).toEqual([]);
   });
 
