@@ -2,7 +2,8 @@
  * Where the app's notices (ui/notice.ts) are drawn, so that one never covers a control: a band in the
  * page's flow that pushes the screen down while a notice shows, at every width. The open app's frame
  * (layout/app-layout.tsx) draws it under its header, above the screen (`HostedNotices`); on every other
- * page (start, unlock, a link's viewer) the root draws it at the top of the page (`RootNotices`).
+ * page (start, unlock, a link's viewer) the root draws it below the page (`RootNotices`), so a notice that
+ * comes while a person fills a form there (the first load's "works offline") moves no control.
  *
  * Invariants:
  * - One `Notifications` is mounted at a time: the root's gives way once the frame hosts the band.
@@ -43,14 +44,14 @@ function Band(props: { readonly place: 'page' | 'frame' }): ReactNode {
   );
 }
 
-/** The root's band, at the top of any page the frame does not host. */
+/** The root's band, below any page the frame does not host. */
 export function RootNotices(props: { readonly children: ReactNode }): ReactNode {
   const [hosted, setHosted] = useState(false);
   const host = useMemo(() => ({ hosted, setHosted }), [hosted]);
   return (
     <HostContext.Provider value={host}>
-      {!hosted && <Band place="page" />}
       {props.children}
+      {!hosted && <Band place="page" />}
     </HostContext.Provider>
   );
 }
