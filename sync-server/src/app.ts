@@ -335,8 +335,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
             'live re-evaluation failed; the connections it failed for were closed',
           ),
         ),
-    // Synchronous, before the revocation commits (sync-service.ts, hub.ts `grantEnding`).
-    onGrantEnding: (granteeId, grantId) => hubRef?.grantEnding(granteeId, grantId) ?? (() => undefined),
+    // Synchronous, before the revocation (or a replacement's) commits (sync-grants.ts, hub.ts `grantEnding`).
+    onGrantEnding: (granteeId, grantId, successor) =>
+      hubRef?.grantEnding(granteeId, grantId, successor) ?? (() => undefined),
     // The hub reports a notice that failed through its onError and never rejects.
     onEnvelopesStored: (recipientId, patientId, streams) =>
       hubRef?.keysStored(recipientId, patientId, streams),

@@ -103,6 +103,7 @@ const OPTIONAL = new Set([
   'limit',
   'wrappingKeySig',
   'wrappedRootSig',
+  'supersedes',
 ]);
 
 const valueOfKind: Record<string, fc.Arbitrary<Json>> = {
@@ -215,6 +216,11 @@ describe('fuzz', () => {
       now: t.clock.now,
     });
     const revocation = await makeRevocation(patient, grant.grant.grantId);
+    // A change of that grant (`supersedes`): its own fields are mutated too.
+    const change = await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }], {
+      now: t.clock.now,
+      supersedes: grant.grant.grantId,
+    });
     const envelope = await makeEnvelope(patient, patient.device, provider, 'allergy');
     BASES.push(
       { t: 'pull', rid: 11, streams: [{ stream, since: 0 }], limit: 10, maxBytes: 1000 },
@@ -227,6 +233,7 @@ describe('fuzz', () => {
       { t: 'putEnvelopes', rid: 18, envelopes: [envelope] },
       { t: 'getEnvelopes', rid: 19, streams: [stream] },
       { t: 'ping', rid: 20 },
+      { t: 'grant', rid: 21, grant: change },
     );
     for (const b of BASES) expect(decodeClientFrame(JSON.stringify(b)).ok).toBe(true);
     counts = rowCounts(t.store);

@@ -86,7 +86,8 @@ const OPTIONAL = [
   /^(streams|accessChanged)\/streams\/0\/(grantId|expiresAt)$/,
   /^(putEnvelopes|envelopes)\/envelopes\/0\/sig$/,
   /^getEnvelopes\/streams$/,
-  /^grants\/grants\/0\/revokedAt$/,
+  /^grant\/grant\/grant\/supersedes$/,
+  /^grants\/grants\/0\/(revokedAt|revocation|supersededBy|supersededBy\/grant\/supersedes)$/,
   /^error\/(rid|details|details\/retryAfterMs)$/,
   /^getHead\/(after|limit)$/,
   /^head\/(signed|next)$/,
@@ -507,6 +508,12 @@ describe('semantic rules', () => {
     expectIssueAt(decodeClientFrame, withGrant({ start: '2025-02-30T00:00:00.000Z' }), '/grant/grant/start');
     expectIssueAt(decodeClientFrame, withGrant({ scope: [] }), '/grant/grant/scope');
     expectIssueAt(decodeClientFrame, withGrant({ purpose: 'p'.repeat(501) }), '/grant/grant/purpose');
+    expectIssueAt(
+      decodeClientFrame,
+      withGrant({ supersedes: frame.grant.grant.grantId }),
+      '/grant/grant/supersedes',
+    );
+    expectIssueAt(decodeClientFrame, withGrant({ supersedes: 'not-a-ulid' }), '/grant/grant/supersedes');
   });
 
   it('requires served documents in strictly increasing seq per stream, under a listed checkpoint', () => {

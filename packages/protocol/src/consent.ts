@@ -5,8 +5,10 @@
  * `grantSignaturePayload` / `revocationSignaturePayload`; the server verifies it before acting and
  * keeps it so any party can re-verify. A grant never names the `audit` stream type (schema) and names
  * each type at most once, for someone other than its patient, with real dates and `start < expiresAt`
- * (`grantIssues`: the codec checks it on every `grant` frame, devices before signing). Envelopes carry
- * stream keys only wrapped to a recipient account's X25519 key; the server never sees a key in clear.
+ * (`grantIssues`: the codec checks it on every `grant` frame, devices before signing). A grant may name an
+ * earlier one of the same patient and grantee in `supersedes` (a changed grant): storing it ends that one
+ * (`supersedesGrant` states the link a device checks). Envelopes carry stream keys only wrapped to a
+ * recipient account's X25519 key; the server never sees a key in clear.
  * Acceptance (`AcceptedPatient`, ACCEPTANCE_VERSION) is a provider's word to the server that grants from a
  * patient are wanted, so they do not count toward its cap on grants from strangers. It is server policy
  * about floods only: it gives no access, carries no key and needs no signature (the server is trusted for
@@ -74,6 +76,12 @@ export const Grant = Type.Object(
     expiresAt: IsoDateTime,
     purpose: SealedPurpose,
     issuedAt: IsoDateTime,
+    /**
+     * The patient's earlier grant to the same grantee that this one replaces (GRANT_SUPERSEDE_VERSION): the
+     * server ends that grant when it stores this one, in the same step, and lists it with this one as its
+     * `supersededBy`. Absent on a grant that replaces none (and on every grant signed before the field).
+     */
+    supersedes: Type.Optional(RecordId),
   },
   { additionalProperties: false },
 );
@@ -81,8 +89,9 @@ export type Grant = Static<typeof Grant>;
 
 /**
  * The rules of a grant its schema cannot state, for a value that matched `Grant`: each scope type named
- * once, a grantee other than the patient, real dates, the expiry after the start. Empty when it keeps
- * them. Issue paths start with `path` (e.g. `/grant/grant` within a frame, '' for a grant alone).
+ * once, a grantee other than the patient, real dates, the expiry after the start, a `supersedes` other than
+ * the grant's own id. Empty when it keeps them. Issue paths start with `path` (e.g. `/grant/grant` within a
+ * frame, '' for a grant alone).
  */
 export function grantIssues(grant: Grant, path = ''): Issue[] {
   const issues: Issue[] = [];
@@ -102,8 +111,22 @@ export function grantIssues(grant: Grant, path = ''): Issue[] {
   if (start !== null && expiresAt !== null && expiresAt <= start) {
     issues.push({ path: `${path}/expiresAt`, reason: 'must be after start' });
   }
+  if (grant.supersedes !== undefined && grant.supersedes === grant.grantId) {
+    issues.push({ path: `${path}/supersedes`, reason: 'a grant cannot supersede itself' });
+  }
   return issues;
 }
+
+/**
+ * Whether `successor` is a grant that replaces `grant`: it names `grant` in `supersedes`, from the same
+ * patient to the same grantee. What a device checks of a `GrantRecord.supersededBy` besides its signature
+ * (the patient's identity key over `grantSignaturePayload`), before it takes `grant` as ended by it.
+ */
+export const supersedesGrant = (successor: Grant, grant: Grant): boolean =>
+  successor.supersedes === grant.grantId &&
+  successor.grantId !== grant.grantId &&
+  successor.patientId === grant.patientId &&
+  successor.granteeId === grant.granteeId;
 
 export const SignedGrant = Type.Object({ grant: Grant, sig: Signature }, { additionalProperties: false });
 export type SignedGrant = Static<typeof SignedGrant>;

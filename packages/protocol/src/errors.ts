@@ -333,6 +333,26 @@ export const ERROR_CODES = {
       'so none of the action was stored; this row is not wrong in itself. Its message names the other ' +
       "row's refusal.",
   },
+  GRANT_NOT_SUPERSEDABLE: {
+    // 409 like CONFLICT: the request is well formed, but the grant it names is not in a state it can replace.
+    http: 409,
+    retry: false,
+    action: 'resolve-conflict',
+    description:
+      "A grant's `supersedes` names a grant this one cannot replace: none with that id, one of another " +
+      'patient or grantee, or one already ended (revoked, expired, or replaced by another grant: a change ' +
+      'made meanwhile on another device); nothing was stored. List the grants again and change the one in ' +
+      'force, if any.',
+  },
+  GRANT_SUPERSEDED: {
+    // 409 like CONFLICT: the revocation names a grant whose successor is what is in force now.
+    http: 409,
+    retry: false,
+    action: 'resolve-conflict',
+    description:
+      'A revocation names a grant that a newer grant replaced (`details.supersededBy` is its id): it ended ' +
+      'then, and nothing was stored. To end the sharing, revoke the grant that replaced it.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,6 +24,7 @@ export const SERVER = 'ServerIdentity_0123456';
 export const RECORD = '01HZY3K8Q5N9V7W2X4Y6Z8A0BC';
 export const RECORD_2 = '01HZY3K8Q5N9V7W2X4Y6Z8A0BD';
 export const GRANT_ID = '01HZY3K8Q5N9V7W2X4Y6Z8A0GR';
+export const GRANT_ID_2 = '01HZY3K8Q5N9V7W2X4Y6Z8A0GS';
 export const ALLERGY = streamId(PATIENT, 'allergy');
 export const AUDIT = streamId(PATIENT, 'audit');
 export const NOTE = streamId(PATIENT, 'note');
@@ -117,6 +118,7 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
         expiresAt: T1,
         purpose: { ct: 'dHJlYXRtZW50', patient: 'dHJlYXRtZW50', grantee: 'dHJlYXRtZW50' },
         issuedAt: T0,
+        supersedes: GRANT_ID_2,
       },
       sig: SIG,
     },
@@ -182,6 +184,22 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
           sig: SIG,
         },
         revokedAt: T1,
+        revocation: { revocation: { v: 1, grantId: GRANT_ID, patientId: PATIENT, revokedAt: T1 }, sig: SIG },
+        supersededBy: {
+          grant: {
+            v: 1,
+            grantId: GRANT_ID_2,
+            patientId: PATIENT,
+            granteeId: PROVIDER,
+            scope: [{ type: 'allergy', access: 'write' }],
+            start: T0,
+            expiresAt: T1,
+            purpose: { ct: 'dHJlYXRtZW50', patient: 'dHJlYXRtZW50', grantee: 'dHJlYXRtZW50' },
+            issuedAt: T1,
+            supersedes: GRANT_ID,
+          },
+          sig: SIG,
+        },
       },
     ],
   },

@@ -4,7 +4,7 @@
 // its largest page fits a frame with room, whatever the caps.
 import { describe, expect, it } from 'vitest';
 import { GrantRecord, GrantsFrame, StreamsFrame } from './messages';
-import { MAX_PURPOSE_SLOT_BYTES, MAX_SEALED_PURPOSE_BYTES, StreamAccess } from './consent';
+import { MAX_PURPOSE_SLOT_BYTES, MAX_SEALED_PURPOSE_BYTES, StreamAccess, type SignedGrant } from './consent';
 import {
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
@@ -15,32 +15,41 @@ import {
   MAX_STREAMS_PER_REQUEST,
 } from './limits';
 import { GRANTABLE_STREAM_TYPES, utf8ByteLength, validate } from './index';
-import { MAX_CURSOR_CHARS, MAX_STREAMS_PAGE } from './paging';
-import { GRANT_ID, PATIENT, PROVIDER, SIG, T0, T1 } from './examples.test-util';
+import { MAX_CURSOR_CHARS, MAX_GRANTS_PAGE, MAX_STREAMS_PAGE } from './paging';
+import { GRANT_ID, GRANT_ID_2, PATIENT, PROVIDER, SIG, T0, T1 } from './examples.test-util';
+
+const GRANT_ID_3 = '01HZY3K8Q5N9V7W2X4Y6Z8A0GT';
 
 const bytes = (value: unknown): number => utf8ByteLength(JSON.stringify(value));
 
-/** The largest `grants` record the schemas accept: every scope entry, the longest sealed purpose, revoked. */
-const largestGrantRecord = (): GrantRecord => ({
+/** The largest signed grant the schemas accept: every scope entry, the longest purpose, a `supersedes`. */
+const largestSignedGrant = (grantId: string, supersedes: string): SignedGrant => ({
   grant: {
-    grant: {
-      v: 1,
-      grantId: GRANT_ID,
-      patientId: PATIENT,
-      granteeId: PROVIDER,
-      scope: GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'write' as const })),
-      start: T0,
-      expiresAt: T1,
-      // Sealed (`SealedPurpose`): each part as long as its schema lets it be.
-      purpose: {
-        ct: 'A'.repeat(Math.ceil((MAX_SEALED_PURPOSE_BYTES * 4) / 3)),
-        patient: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
-        grantee: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
-      },
-      issuedAt: T0,
+    v: 1,
+    grantId,
+    patientId: PATIENT,
+    granteeId: PROVIDER,
+    scope: GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'write' as const })),
+    start: T0,
+    expiresAt: T1,
+    // Sealed (`SealedPurpose`): each part as long as its schema lets it be.
+    purpose: {
+      ct: 'A'.repeat(Math.ceil((MAX_SEALED_PURPOSE_BYTES * 4) / 3)),
+      patient: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
+      grantee: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
     },
-    sig: SIG,
+    issuedAt: T0,
+    supersedes,
   },
+  sig: SIG,
+});
+
+/**
+ * The largest `grants` record of an unended grant: the largest grant (one that replaced another), with a
+ * revocation besides (none is listed on an unended grant, but it bounds what the server could add).
+ */
+const largestGrantRecord = (): GrantRecord => ({
+  grant: largestSignedGrant(GRANT_ID, GRANT_ID_2),
   revokedAt: T1,
   revocation: { revocation: { v: 1, grantId: GRANT_ID, patientId: PATIENT, revokedAt: T1 }, sig: SIG },
 });
@@ -63,6 +72,22 @@ describe('grant limits', () => {
     expect(bytes(record)).toBeGreaterThan(3500);
     // Plus the frame's own fields, with room to spare.
     expect(MAX_ACTIVE_GRANTS_PER_PATIENT * (bytes(record) + 1) + 1024).toBeLessThan(MAX_FRAME_BYTES / 2);
+  });
+
+  it('fit a full grants page of replaced grants, each with its successor at its largest, within a frame', () => {
+    // A replaced grant is ended, so it is never among the unended grants above: it only fills pages (which
+    // the server also stops before MAX_FRAME_BYTES).
+    const record: GrantRecord = {
+      ...largestGrantRecord(),
+      supersededBy: largestSignedGrant(GRANT_ID_3, GRANT_ID),
+    };
+    expect(validate(GrantRecord, record).ok).toBe(true);
+    expect(bytes(record)).toBeGreaterThan(7500);
+    // MAX_GRANTS_PAGE of them, with the frame's own fields and cursor, still fit a frame.
+    expect(MAX_GRANTS_PAGE * (bytes(record) + 1) + MAX_CURSOR_CHARS + 1024).toBeLessThan(MAX_FRAME_BYTES);
+    expect(validate(GrantRecord, { ...record, supersededBy: { ...record.supersededBy, extra: 1 } }).ok).toBe(
+      false,
+    );
   });
 
   it('fit the largest listStreams page in one frame with room, not the list of a provider at the caps', () => {

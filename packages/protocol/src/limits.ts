@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 15;
+export const PROTOCOL_VERSION = 16;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -129,6 +129,16 @@ export const HEAD_VERSION = 14;
  */
 export const GROUP_VERSION = 15;
 /**
+ * First version with changed grants: a grant may name in `supersedes` an unended grant of the same patient
+ * to the same grantee, which the server ends as it stores the new one (GRANT_NOT_SUPERSEDABLE otherwise,
+ * nothing stored), and a `grants` record may carry `supersededBy`, the signed grant that replaced it. A
+ * device sends `supersedes` only on a connection of this version or later (the server refuses it below, as
+ * an older server refuses the field: BAD_MESSAGE). Below it the server lists no grant that carries
+ * `supersedes` (such a device could not verify it) and no `supersededBy`: a replaced grant is listed ended
+ * (`revokedAt`) as the server's word only.
+ */
+export const GRANT_SUPERSEDE_VERSION = 16;
+/**
  * Most leaves one `head` answer carries (one per record of the stream, tombstones too; ≈90 bytes and ≈10
  * structural characters each: ≈0.9 MB and ≈100,000 tokens a page, within MAX_FRAME_BYTES and
  * MAX_SERVER_FRAME_TOKENS). A longer list is paged by record id (`getHead.after`, `head.next`).
@@ -163,12 +173,13 @@ export const MAX_FRAME_BYTES = 8 * MiB;
 export const MAX_CLIENT_FRAME_TOKENS = 256 * 1024;
 export const MAX_CLIENT_FRAME_DEPTH = 32;
 /**
- * The same bounds for what a device reads from a server: a `grants` page may hold ≈625,000 (5,000 grants
- * with their scopes; frame-bounds.test.ts derives it), and nothing nests deeper than 7. Past them a
- * frame is refused unparsed, so a broken or hostile server cannot hold a device's thread for seconds
- * with one frame nested millions deep.
+ * The same bounds for what a device reads from a server: a `grants` answer may hold ≈1,480,000 (5,000
+ * replaced grants with their scopes, each with its successor's; frame-bounds.test.ts derives it from the
+ * schemas; a server sends `supersededBy` only in pages of at most MAX_GRANTS_PAGE, ≈300,000), and nothing
+ * nests deeper than 7. Past them a frame is refused unparsed, so a broken or hostile server cannot hold a
+ * device's thread for seconds with one frame nested millions deep.
  */
-export const MAX_SERVER_FRAME_TOKENS = 1024 * 1024;
+export const MAX_SERVER_FRAME_TOKENS = 1536 * 1024;
 /**
  * Largest frame a device may send before it has received `ready` (hello and auth are at most ~200 bytes
  * even with all MAX_OFFERED_VERSIONS versions; the rest is room for whitespace). The server refuses a

@@ -14,8 +14,9 @@
  * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
  * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION; a push error's `chainEnd`,
  * AUDIT_CHAIN_END_VERSION; `putHead`, `getHead` and `head`, HEAD_VERSION; a push row's `group`,
- * GROUP_VERSION) is sent only on a connection that negotiated a version that has it; an older
- * peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
+ * GROUP_VERSION; a grant's `supersedes` and a grant record's `supersededBy`, GRANT_SUPERSEDE_VERSION) is
+ * sent only on a connection that negotiated a version that has it; an older peer would refuse it as
+ * BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -480,10 +481,19 @@ export type RemovedStream = Static<typeof RemovedStream>;
 
 /**
  * A grant as the server holds it. `revocation` is the patient's signed revocation: a device believes a
- * grant revoked only if that verifies (`revokedAt` alone is the server's word).
+ * grant revoked only if that verifies (`revokedAt` alone is the server's word). `supersededBy`
+ * (GRANT_SUPERSEDE_VERSION) is the patient's signed grant that replaced this one, whole, so the record
+ * proves its end on its own: a device believes the grant ended by it only if its signature verifies and
+ * it names this grant (`supersedesGrant`: `supersedes`, same patient and grantee). `revokedAt` is then the
+ * server's time of that end.
  */
 export const GrantRecord = Type.Object(
-  { grant: SignedGrant, revokedAt: Type.Optional(IsoDateTime), revocation: Type.Optional(SignedRevocation) },
+  {
+    grant: SignedGrant,
+    revokedAt: Type.Optional(IsoDateTime),
+    revocation: Type.Optional(SignedRevocation),
+    supersededBy: Type.Optional(SignedGrant),
+  },
   closed,
 );
 export type GrantRecord = Static<typeof GrantRecord>;

@@ -48,8 +48,10 @@ export type PageCursor = Static<typeof PageCursor>;
 /** Grants per `grants` page when `listGrants` names no `limit` (version ≥ PAGING_VERSION). */
 export const DEFAULT_GRANTS_PAGE = 200;
 /**
- * Most grants one `listGrants` may ask for. A grant record is at most ~5 KiB, so a full page stays well
- * under MAX_FRAME_BYTES; the server still stops a page before that bound (and answers `next`).
+ * Most grants one `listGrants` may ask for. A grant record is at most ~4 KiB, ~8 KB for a replaced grant
+ * (it carries its successor whole, `supersededBy`), so even a full page of those stays under
+ * MAX_FRAME_BYTES (grant-limits.test.ts); the server still stops a page before that bound (and answers
+ * `next`).
  */
 export const MAX_GRANTS_PAGE = 1000;
 /**

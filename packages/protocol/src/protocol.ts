@@ -101,12 +101,20 @@ export const MESSAGE_TABLE = {
   grant: {
     reply: ['ok'],
     beforeReady: false,
-    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND', 'ALREADY_EXISTS', 'TOO_MANY_GRANTS'],
+    errors: [
+      ...session,
+      'BAD_SIGNATURE',
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'ALREADY_EXISTS',
+      'TOO_MANY_GRANTS',
+      'GRANT_NOT_SUPERSEDABLE',
+    ],
   },
   revoke: {
     reply: ['ok'],
     beforeReady: false,
-    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND'],
+    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND', 'GRANT_SUPERSEDED'],
   },
   putEnvelopes: {
     reply: ['ok'],

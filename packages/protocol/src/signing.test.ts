@@ -3,7 +3,10 @@ import {
   CLIENT_EXAMPLES,
   DEVICE,
   GRANT_ID,
+  GRANT_ID_2,
   PATIENT,
+  PROVIDER,
+  RECORD,
   SIG,
   T0,
   T1,
@@ -96,6 +99,38 @@ describe('signature payloads', () => {
       patientId: PATIENT,
       revokedAt: T1,
     });
+  });
+
+  it('grant payload: a grant without `supersedes` signs exactly what it always did; one with it signs it too', () => {
+    const frame = CLIENT_EXAMPLES.find((f) => f.t === 'grant');
+    if (frame?.t !== 'grant') throw new Error('example missing');
+    const { supersedes, ...plain } = frame.grant.grant;
+    expect(supersedes).toBe(GRANT_ID_2);
+    const before = {
+      label: 'hale/grant/v1',
+      v: 1,
+      grantId: GRANT_ID,
+      patientId: PATIENT,
+      granteeId: PROVIDER,
+      scope: [
+        { type: 'allergy', access: 'read' },
+        { type: 'lab-result', access: 'write' },
+      ],
+      start: T0,
+      expiresAt: T1,
+      purpose: { ct: 'dHJlYXRtZW50', patient: 'dHJlYXRtZW50', grantee: 'dHJlYXRtZW50' },
+      issuedAt: T0,
+    };
+    // The payload (and so the canonical bytes signed) of a grant signed before the field, key for key.
+    expect(grantSignaturePayload(plain)).toStrictEqual(before);
+    expect(Object.keys(grantSignaturePayload(plain))).toStrictEqual(Object.keys(before));
+    // An absent field, also one set to undefined, adds no key (canonical JSON would differ).
+    const undefinedField = { ...plain, supersedes: undefined } as unknown as typeof plain;
+    expect(grantSignaturePayload(undefinedField)).toStrictEqual(before);
+    expect(grantSignaturePayload(frame.grant.grant)).toStrictEqual({ ...before, supersedes: GRANT_ID_2 });
+    expect(grantSignaturePayload({ ...plain, supersedes: RECORD })).not.toStrictEqual(
+      grantSignaturePayload(frame.grant.grant),
+    );
   });
 
   it('auth payload names the server so a signed challenge cannot be relayed elsewhere', () => {

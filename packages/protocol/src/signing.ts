@@ -6,7 +6,8 @@
  * never be replayed as another (an auth signature is not a grant, a grant is not a document). Each
  * builder copies exactly the listed fields — never spreads its input — so extra properties on the
  * caller's object (`seq`, `at`, UI state) can't change what is signed. Changing a payload's fields
- * means a new label version (`/v2`).
+ * means a new label version (`/v2`); adding an optional field signed only when present (a grant's
+ * `supersedes`) does not, since every object signed without it signs the same payload as before.
  */
 import type { Grant, KeyEnvelope, Revocation } from './consent';
 import type { AuditHeader, WireDoc } from './documents';
@@ -82,7 +83,11 @@ export const authSignaturePayload = (input: {
   serverId: input.serverId,
 });
 
-/** Patient identity key. */
+/**
+ * Patient identity key. `supersedes` is signed only when the grant names one: a grant without it signs the
+ * very payload it always did, so grants signed before the field verify unchanged (the label stays v1, as no
+ * existing field changed).
+ */
 export const grantSignaturePayload = (grant: Grant) => ({
   label: SIGNATURE_LABELS.grant,
   v: grant.v,
@@ -94,6 +99,7 @@ export const grantSignaturePayload = (grant: Grant) => ({
   expiresAt: grant.expiresAt,
   purpose: { ct: grant.purpose.ct, patient: grant.purpose.patient, grantee: grant.purpose.grantee },
   issuedAt: grant.issuedAt,
+  ...(grant.supersedes === undefined ? {} : { supersedes: grant.supersedes }),
 });
 
 /** Patient identity key. */

@@ -9,6 +9,9 @@
  * | hub-delivery.ts | pages read and sent from each cursor, backpressure, retries, live-audit logging |
  *
  * Invariants: each module's header lists its own. Here:
+ * - A grant being revoked or replaced is held by no connection from just before its end commits until the
+ *   grantee's connections were re-decided (`grantEnding`); a grant being replaced is held meanwhile as its
+ *   stand-in (`standIn`: what it and its replacement both allow), so no stream both cover stops.
  * - A connection is registered before its grants are first loaded, the load being the first step of its
  *   re-evaluation queue (hub-access.ts).
  * - A commit marks the followers of its streams dirty and drops the stream's cached pages; nothing else
@@ -43,18 +46,53 @@ export type { HubOptions, LiveConnection } from './hub-state';
 /** Why a connection added once the hub stopped is closed (1001, as the server's close() closes the rest). */
 const SHUTTING_DOWN = 'server shutting down';
 
+/**
+ * What a grant being replaced lets its grantee do until the replacement's reload: the replacement (its id),
+ * narrowed to what the replaced grant allowed (only types both name, `write` only where both say it, the
+ * later start and the earlier end); null when that is nothing. Access is never wider than either grant's,
+ * whether the replacement's commit succeeds or fails.
+ */
+export const standIn = (replaced: Grant, successor: Grant): Grant | null => {
+  const before = new Map(replaced.scope.map((s) => [s.type, s.access]));
+  const scope = successor.scope
+    .filter((s) => before.has(s.type))
+    .map((s) => ({
+      type: s.type,
+      access: s.access === 'write' && before.get(s.type) === 'write' ? ('write' as const) : ('read' as const),
+    }));
+  const start = Math.max(Date.parse(replaced.start), Date.parse(successor.start));
+  const end = Math.min(Date.parse(replaced.expiresAt), Date.parse(successor.expiresAt));
+  if (scope.length === 0 || !(start < end)) return null;
+  const { revokedAt: _r, revocation: _v, supersededBy: _s, ...rest } = successor;
+  return {
+    ...rest,
+    scope,
+    start: new Date(start).toISOString(),
+    expiresAt: new Date(end).toISOString(),
+  };
+};
+
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
   const liveAuditInterval = options.liveAuditIntervalMs ?? 60_000;
   const states = new Map<number, ConnState>();
   /**
-   * Grants being revoked in this process (id → revocations of it under way), from just before the
-   * revocation commits until its re-evaluation settled (`grantEnding`): no connection holds them, whatever
-   * a reload that read the store before the commit returns after it.
+   * Grants being ended in this process (id → the ends of it under way: each a revocation, undefined, or the
+   * grant replacing it), from just before the end commits until its re-evaluation settled (`grantEnding`):
+   * no connection holds them, whatever a reload that read the store before the commit returns after it. A
+   * grant being replaced (and by nothing else) is held as its stand-in meanwhile (`standIn`).
    */
-  const ending = new Map<string, number>();
-  const held = (grants: Grant[]): Grant[] =>
-    ending.size === 0 ? grants : grants.filter((g) => !ending.has(g.grantId));
+  const ending = new Map<string, Array<Grant | undefined>>();
+  /** `g` as a connection may hold it now: itself, its stand-in, or nothing (ending). */
+  const heldAs = (g: Grant): Grant[] => {
+    const ends = ending.get(g.grantId);
+    if (ends === undefined) return [g];
+    const successor = ends[0];
+    if (successor === undefined || ends.some((e) => e?.grantId !== successor.grantId)) return [];
+    const stand = standIn(g, successor);
+    return stand === null ? [] : [stand];
+  };
+  const held = (grants: Grant[]): Grant[] => (ending.size === 0 ? grants : grants.flatMap(heldAs));
   /** Grant-change position of the store at the last sweep; null until the first sweep. */
   let sweptPosition: number | null = null;
   /** Set by `stop()`: nothing is delivered any more, so a connection added later is closed, not held. */
@@ -313,20 +351,22 @@ export const createHub = (options: HubOptions) => {
      * would otherwise go out on the grants they hold until `grantsChanged` reloads them). Returns the
      * function to call once the revocation settled: after its `grantsChanged`, by which every connection
      * holds grants read after the commit; or, if the commit failed, before the `grantsChanged` that gives
-     * the grant back.
+     * the grant back. With `successor`, the grant is being replaced by that one (stored in the same
+     * commit): the connections hold, in its place until then, its stand-in (`standIn`: what both grants
+     * allow), so a stream both cover is delivered on without a gap and nothing goes out beyond either grant.
      */
-    grantEnding(granteeId: string, grantId: string): () => void {
-      ending.set(grantId, (ending.get(grantId) ?? 0) + 1);
-      for (const state of byAccount.get(granteeId) ?? []) {
-        state.grants = state.grants.filter((g) => g.grantId !== grantId);
-      }
+    grantEnding(granteeId: string, grantId: string, successor?: Grant): () => void {
+      const ends = ending.get(grantId) ?? [];
+      ends.push(successor);
+      ending.set(grantId, ends);
+      for (const state of byAccount.get(granteeId) ?? []) state.grants = held(state.grants);
       let settled = false;
       return () => {
         if (settled) return;
         settled = true;
-        const left = (ending.get(grantId) ?? 1) - 1;
-        if (left > 0) ending.set(grantId, left);
-        else ending.delete(grantId);
+        const at = ends.indexOf(successor);
+        if (at !== -1) ends.splice(at, 1);
+        if (ends.length === 0 && ending.get(grantId) === ends) ending.delete(grantId);
       };
     },
     /**

@@ -10,7 +10,7 @@
  */
 import type { AccessEventBody } from '@hale/protocol';
 import type { Ed25519, SealTo } from '@hale/crypto';
-import type { SyncStore } from '../store/index';
+import type { Grant, SyncStore } from '../store/index';
 import type { PushOutcome } from '../metrics';
 import type { Principal } from './access';
 
@@ -49,8 +49,10 @@ export interface SyncServiceDeps {
    * delivery stops deciding from it before a row committed after it could go out; the function it returns
    * is called once the revocation settled: after its `onGrantsChanged` settled, or, should the commit
    * fail, before the `onGrantsChanged` that then gives the grantee's connections what the store holds.
+   * Also for a grant a new grant replaces (`successor`, stored in the same commit): live delivery then goes
+   * on deciding, until the reload, from what both grants allow, so a stream both cover sees no gap.
    */
-  onGrantEnding?: (granteeId: string, grantId: string) => () => void;
+  onGrantEnding?: (granteeId: string, grantId: string, successor?: Grant) => () => void;
   /**
    * Called after `putEnvelopes` stored envelopes of `patientId`'s `streams` addressed to `recipientId`,
    * another account, so its live connections are told at once (a device may hold those streams' records

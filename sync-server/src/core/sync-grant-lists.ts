@@ -6,6 +6,10 @@
  * - An answer fits the `grants` schema and MAX_FRAME_BYTES whatever is stored: ended grants are read at
  *   most one answer's (or page's) worth, by key, never by offset.
  * - A damaged row is left out, never sent, and still moves a page's cursor past it.
+ * - A replaced grant is listed ended (`revokedAt`, the server's time of its end) with its replacement's
+ *   signed grant whole (`supersededBy`), so the record proves the end by itself; each replacement is read
+ *   once per answer. A connection below GRANT_SUPERSEDE_VERSION gets neither field nor replacement
+ *   (sync-ws-requests.ts `grantRecordsFor`).
  *
  * Failure modes: BAD_CURSOR for a cursor of another walk (other side or active filters, or not this
  * server's).
@@ -18,6 +22,7 @@ import {
   MAX_LISTED_GRANTS,
   SignedGrant,
   SignedRevocation,
+  supersedesGrant,
   validate,
   type GrantListSide,
   type GrantRecord,
@@ -31,12 +36,16 @@ import type { SyncContext } from './sync-context';
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
 
+/** The signed grant of the grant `grantId` as stored, or null (none, or damaged). */
+type SuccessorLookup = (grantId: string) => Promise<SignedGrant | null>;
+
 /**
  * A stored grant as `grants` lists it, or null for a damaged row. Grants are stored only after the codec
  * and the signature check accepted them; they are checked again on the way out so a damaged row is left
- * out rather than sent.
+ * out rather than sent. A replaced grant carries its replacement's signed grant (`supersededBy`) when that
+ * is stored, reads as one and names it (`supersedesGrant`); else it is listed ended without it.
  */
-const grantRecordOf = (g: Grant): GrantRecord | null => {
+const grantRecordOf = async (g: Grant, successorOf: SuccessorLookup): Promise<GrantRecord | null> => {
   const signed = validate(SignedGrant, g.signed);
   if (!signed.ok) return null;
   const record: GrantRecord = { grant: signed.value };
@@ -45,7 +54,30 @@ const grantRecordOf = (g: Grant): GrantRecord | null => {
     const revocation = validate(SignedRevocation, g.revocation);
     if (revocation.ok) record.revocation = revocation.value;
   }
+  if (g.supersededBy !== undefined) {
+    const successor = await successorOf(g.supersededBy);
+    if (successor !== null && supersedesGrant(successor.grant, signed.value.grant)) {
+      record.supersededBy = successor;
+    }
+  }
   return record;
+};
+
+/** Successor lookups of one answer: each read once (a page may list a grant and the one it replaced). */
+const successorLookups = (store: SyncContext['store']): SuccessorLookup => {
+  const seen = new Map<string, Promise<SignedGrant | null>>();
+  return (grantId) => {
+    let hit = seen.get(grantId);
+    if (hit === undefined) {
+      hit = store.grants.get(grantId).then((stored) => {
+        if (stored === null) return null;
+        const signed = validate(SignedGrant, stored.signed);
+        return signed.ok ? signed.value : null;
+      });
+      seen.set(grantId, hit);
+    }
+    return hit;
+  };
 };
 /** The record's UTF-8 length in the frame, plus its separating comma. */
 const recordBytes = (record: GrantRecord): number => Buffer.byteLength(JSON.stringify(record)) + 1;
@@ -70,10 +102,11 @@ export const createGrantLists = ({ store, iso }: SyncContext) => {
       (room: number) => store.grants.listEnded(received, at, room),
     ];
     const out: GrantRecord[] = [];
+    const successorOf = successorLookups(store);
     let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
     for (const part of parts) {
       for (const g of await part(MAX_LISTED_GRANTS - out.length)) {
-        const record = grantRecordOf(g);
+        const record = await grantRecordOf(g, successorOf);
         if (record === null) continue;
         bytes += recordBytes(record);
         if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) return out;
@@ -119,6 +152,7 @@ export const createGrantLists = ({ store, iso }: SyncContext) => {
       return { grants: out, next: encodeCursor(payload) };
     };
     const at = iso();
+    const successorOf = successorLookups(store);
     let bytes = GRANTS_FRAME_OVERHEAD_BYTES + MAX_CURSOR_CHARS;
     for (const side of sides.slice(last === undefined ? 0 : sides.indexOf(last.side))) {
       const of = side === 'issued' ? { patientId: p.accountId } : { granteeId: p.accountId };
@@ -133,7 +167,7 @@ export const createGrantLists = ({ store, iso }: SyncContext) => {
         });
         for (const g of rows) {
           if (out.length >= limit) return page();
-          const record = grantRecordOf(g);
+          const record = await grantRecordOf(g, successorOf);
           if (record !== null) {
             const size = recordBytes(record);
             if (bytes + size > MAX_FRAME_BYTES && out.length > 0) return page();

@@ -22,6 +22,9 @@
  *   KEY_HOLDER_CREATORS_VERSION or later.
  * - A `StreamAccess` row (`streams`, the hub's `accessChanged`) carries `readExpiresAt` only on a connection
  *   of version READ_EXPIRES_VERSION or later; below it, the row as it always was.
+ * - A `grant` naming `supersedes` is taken only on a connection of version GRANT_SUPERSEDE_VERSION or later
+ *   (BAD_MESSAGE below it, changing nothing); below it `grants` lists no grant carrying `supersedes` and no
+ *   record's `supersededBy` (`grantRecordsFor`).
  *
  * Failure modes: a request refused for its version answers BAD_MESSAGE and changes nothing; what the sync
  * service or the hub throws reaches the caller (sync-ws.ts answers it for that request only).
@@ -29,6 +32,7 @@
 import {
   ACCEPTANCE_VERSION,
   AUDIT_CHAIN_END_VERSION,
+  GRANT_SUPERSEDE_VERSION,
   HEAD_VERSION,
   KEPT_FROM_VERSION,
   KEY_HOLDER_CREATORS_VERSION,
@@ -38,6 +42,7 @@ import {
   STREAMS_PAGING_VERSION,
   type ClientFrame,
   type ErrorCode,
+  type GrantRecord,
   type ServerFrame,
   type StreamAccess,
 } from '@hale/protocol';
@@ -49,6 +54,18 @@ import type { PullOutcome } from '../metrics';
 /** `StreamAccess` rows as a connection of `version` can read them: `readExpiresAt` only from its version. */
 export const accessRowsFor = (rows: StreamAccess[], version: number): StreamAccess[] =>
   version >= READ_EXPIRES_VERSION ? rows : rows.map(({ readExpiresAt: _, ...row }) => row);
+
+/**
+ * Grant records as a connection of `version` can read them: from GRANT_SUPERSEDE_VERSION as they are; below
+ * it without `supersededBy`, and without the records whose grant carries `supersedes` (such a device cannot
+ * verify it: its payload omits the field; one built before the tolerant decoder would refuse the frame).
+ */
+export const grantRecordsFor = (records: GrantRecord[], version: number): GrantRecord[] =>
+  version >= GRANT_SUPERSEDE_VERSION
+    ? records
+    : records
+        .filter((r) => r.grant.grant.supersedes === undefined)
+        .map(({ supersededBy: _, ...record }) => record);
 
 /** A ready connection, as the request handler needs it. */
 export interface ReadyConnection {
@@ -163,7 +180,7 @@ export const serveReadyFrame = async (
           fail('BAD_MESSAGE', `listGrants paging needs protocol version ${PAGING_VERSION}`, rid);
           return;
         }
-        send({ t: 'grants', rid, grants: await ctx.service.listGrants(p) });
+        send({ t: 'grants', rid, grants: grantRecordsFor(await ctx.service.listGrants(p), version) });
         return;
       }
       const query = {
@@ -172,10 +189,15 @@ export const serveReadyFrame = async (
         ...(side === undefined ? {} : { side }),
         ...(active === undefined ? {} : { active }),
       };
-      send({ t: 'grants', rid, ...(await ctx.service.listGrantsPage(p, query)) });
+      const page = await ctx.service.listGrantsPage(p, query);
+      send({ t: 'grants', rid, ...page, grants: grantRecordsFor(page.grants, version) });
       return;
     }
     case 'grant':
+      if (frame.grant.grant.supersedes !== undefined && version < GRANT_SUPERSEDE_VERSION) {
+        fail('BAD_MESSAGE', `supersedes needs protocol version ${GRANT_SUPERSEDE_VERSION}`, frame.rid);
+        return;
+      }
       await ctx.service.grant(p, frame.grant);
       send({ t: 'ok', rid: frame.rid });
       return;

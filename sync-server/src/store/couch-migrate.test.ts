@@ -1,10 +1,11 @@
 // `migrate --from sqlite --to couchdb` (couch/migrate.ts): a SQLite store with something of everything —
 // records updated (their old seqs gone), deleted, audit entries, envelopes, blobs and a deleted one, grants
-// (one revoked), a revoked device, a renamed one, invites, the directory, sessions, a signed head, SMART
-// Health Links (one revoked, one with attempts taken) with their access logs — is copied with every
-// count equal; seqs and heads are the same (a device's checkpoint finds the same next page: no
-// re-download), a device's next write on the revision it holds is accepted (no conflict), the store keeps
-// its incarnation and server key; the CLI prints the counts; a target that is not empty is refused.
+// (one revoked, one replaced by another), a revoked device, a renamed one, invites, the directory, sessions,
+// a signed head, SMART Health Links (one revoked, one with attempts taken) with their access logs — is
+// copied with every count equal; seqs and heads are the same (a device's checkpoint finds the same next
+// page: no re-download), a device's next write on the revision it holds is accepted (no conflict), the
+// store keeps its incarnation and server key; the CLI prints the counts; a target that is not empty is
+// refused.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,7 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
     await s.grants.put(grant('g1'), isoAt(2));
     await s.grants.put(grant('g2'), isoAt(3));
     await s.grants.revoke('g2', isoAt(4), { revoked: true });
+    expect(await s.grants.supersede(grant('g3'), 'g1', isoAt(5))).toBe('stored');
     await s.acceptances.put({ granteeId: 'doc', patientId: 'pat', acceptedAt: isoAt(3) }, 10);
     await s.docs.writeDocs(
       Array.from({ length: 30 }, (_, i) => ({
@@ -179,7 +181,7 @@ describe('migrate from SQLite to CouchDB', () => {
       expect(Object.fromEntries(counts.map((c) => [c.what, c.source]))).toMatchObject({
         accounts: 2,
         devices: 3,
-        grants: 2,
+        grants: 3,
         documents: 32,
         'stream heads': 2,
         envelopes: 2,
@@ -207,6 +209,9 @@ describe('migrate from SQLite to CouchDB', () => {
           await source.docs.auditChainEnd('pat/audit', 'dev-1'),
         );
         expect(await target.grants.changesSince(0)).toMatchObject({ granteeIds: ['doc'] });
+        // A grant another replaced keeps its end and the link.
+        expect(await target.grants.get('g1')).toMatchObject({ revokedAt: isoAt(5), supersededBy: 'g3' });
+        expect(await target.grants.get('g1')).toEqual(await source.grants.get('g1'));
         expect(await target.sessions.get('tok')).toEqual(await source.sessions.get('tok'));
         expect(await target.devices.get('dev-1')).toEqual(await source.devices.get('dev-1'));
         expect(await target.blobs.usage('pat')).toBe(await source.blobs.usage('pat'));

@@ -60,6 +60,121 @@ export const describeGrantsConformance = (current: () => SyncStore): void => {
       await expectStoreError(store.grants.revoke('g9', isoAt(1), {}), 'NOT_FOUND');
     });
 
+    describe('supersede', () => {
+      /** `grant(grantId, granteeId)` with another scope, issued at 20: what a change of g1 would be. */
+      const changed = (grantId: string, granteeId = 'doc-1', patientId = 'pat'): Grant => ({
+        ...grant(grantId, granteeId, isoAt(20)),
+        patientId,
+        scope: [{ type: 'allergy', access: 'write' }],
+        expiresAt: isoAt(172800),
+      });
+
+      it('stores the new grant and ends the old one at `now`, in one change, as a revocation ends it', async () => {
+        const g1 = grant('g1', 'doc-1', isoAt(1));
+        await store.grants.put(g1, isoAt(1));
+        const before = await store.grants.changesSince(0);
+        const g2 = changed('g2');
+        expect(await store.grants.supersede(g2, 'g1', isoAt(50))).toBe('stored');
+        const ended = { ...g1, revokedAt: isoAt(50), supersededBy: 'g2' };
+        expect(await store.grants.get('g1')).toStrictEqual(ended);
+        expect(await store.grants.get('g2')).toStrictEqual(g2);
+        // Every reading of unended grants leaves the old one out from `now`, as a revoked one.
+        expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(60))).toStrictEqual([g2]);
+        expect(await store.grants.listUnended({ granteeId: 'doc-1' }, isoAt(60))).toStrictEqual([g2]);
+        expect(await store.grants.listUnendedFrom('doc-1', ['pat'], isoAt(60))).toStrictEqual([g2]);
+        expect(await store.grants.listUnendedByPatient('doc-1', isoAt(60), { limit: 10 })).toStrictEqual([
+          g2,
+        ]);
+        expect(
+          await store.grants.listPage({ granteeId: 'doc-1' }, { limit: 10, unendedAt: isoAt(60) }),
+        ).toStrictEqual([g2]);
+        expect(await store.grants.listEnded({ patientId: 'pat' }, isoAt(60), 10)).toStrictEqual([ended]);
+        expect(await store.grants.countUnended({ patientId: 'pat', granteeId: 'doc-1' }, isoAt(60))).toBe(1);
+        expect(await store.grants.countUnendedNotAccepted('doc-1', isoAt(60))).toBe(1);
+        expect(
+          [...(await store.grants.endedScopes({ patientId: 'pat', granteeId: 'doc-1' }, isoAt(60), 10))]
+            .map((e) => `${e.type} ${e.revoked}`)
+            .sort(),
+        ).toStrictEqual(['allergy true', 'lab-result true']);
+        // The new grant counts as stored at `now` (the pair's daily rate).
+        expect(await store.grants.countStoredSince({ patientId: 'pat', granteeId: 'doc-1' }, isoAt(10))).toBe(
+          1,
+        );
+        const after = await store.grants.changesSince(before.position);
+        expect(after.granteeIds).toStrictEqual(['doc-1']);
+        // A later revocation of the old grant changes nothing: its first end is kept.
+        expect(await store.grants.revoke('g1', isoAt(70), { sig: 'r1' })).toStrictEqual(ended);
+        expect(await store.grants.get('g1')).toStrictEqual(ended);
+        expect((await store.grants.changesSince(after.position)).granteeIds).toStrictEqual([]);
+        // The new grant is unended and can be replaced in its turn, also before it starts.
+        const g3 = { ...changed('g3'), start: isoAt(100) };
+        expect(await store.grants.supersede(g3, 'g2', isoAt(80))).toBe('stored');
+        expect((await store.grants.get('g2'))?.supersededBy).toBe('g3');
+        expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(90))).toStrictEqual([g3]);
+        const g4 = changed('g4');
+        expect(await store.grants.supersede(g4, 'g3', isoAt(90))).toBe('stored');
+        // A grant put with its end (a copy, e.g. a migration) keeps it.
+        await store.grants.put({ ...changed('g5'), revokedAt: isoAt(5), supersededBy: 'g4' });
+        expect(await store.grants.get('g5')).toStrictEqual({
+          ...changed('g5'),
+          revokedAt: isoAt(5),
+          supersededBy: 'g4',
+        });
+      });
+
+      it("refuses a missing, another pair's, ended or replaced grant, writing nothing", async () => {
+        await seedAccounts('pat-2');
+        const g1 = grant('g1', 'doc-1', isoAt(1));
+        const g2 = grant('g2', 'doc-2', isoAt(2));
+        const revoked = grant('gr', 'doc-1', isoAt(3));
+        const expired = { ...grant('ge', 'doc-1', isoAt(4)), expiresAt: isoAt(50) };
+        const other = { ...grant('go', 'doc-1', isoAt(5)), patientId: 'pat-2' };
+        for (const g of [g1, g2, revoked, expired, other]) await store.grants.put(g, isoAt(6));
+        await store.grants.revoke('gr', isoAt(7), { sig: 'r' });
+        expect(await store.grants.supersede(changed('n0'), 'g1', isoAt(8))).toBe('stored');
+        const stored = await store.grants.listForPatient('pat');
+        const { position } = await store.grants.changesSince(0);
+        const refused: Array<[string, Grant, string]> = [
+          ['no such grant', changed('n1'), 'g9'],
+          ['another grantee', changed('n2'), 'g2'],
+          ["another patient's grant", changed('n3'), 'go'],
+          ['another patient', changed('n4', 'doc-1', 'pat-2'), 'n0'],
+          ['revoked', changed('n5'), 'gr'],
+          // Ended at its expiresAt, as countUnended counts.
+          ['expired', changed('n6'), 'ge'],
+          ['replaced already', changed('n7'), 'g1'],
+        ];
+        for (const [why, g, supersedes] of refused) {
+          expect(await store.grants.supersede(g, supersedes, isoAt(50)), why).toBe('not-supersedable');
+          expect(await store.grants.get(g.grantId), why).toBeNull();
+        }
+        expect(await store.grants.listForPatient('pat')).toStrictEqual(stored);
+        expect(await store.grants.changesSince(position)).toStrictEqual({ position, granteeIds: [] });
+        // A stored id is refused before anything else, and the grant it names is not ended.
+        await expectStoreError(store.grants.supersede(changed('g2'), 'n0', isoAt(50)), 'ALREADY_EXISTS');
+        expect((await store.grants.get('n0'))?.revokedAt).toBeUndefined();
+        await expectStoreError(store.grants.supersede(changed('n8'), 'n8', isoAt(50)), 'INVALID');
+        await expectStoreError(store.grants.supersede(changed('n8'), '', isoAt(50)), 'INVALID');
+        expect(await store.grants.listForPatient('pat')).toStrictEqual(stored);
+      });
+
+      it('of two replacements of one grant at once, exactly one is stored', async () => {
+        await store.grants.put(grant('g1', 'doc-1', isoAt(1)), isoAt(1));
+        const outcomes = await Promise.all([
+          store.grants.supersede(changed('a'), 'g1', isoAt(50)),
+          store.grants.supersede(changed('b'), 'g1', isoAt(50)),
+        ]);
+        expect([...outcomes].sort()).toStrictEqual(['not-supersedable', 'stored']);
+        const winner = outcomes[0] === 'stored' ? 'a' : 'b';
+        const loser = winner === 'a' ? 'b' : 'a';
+        expect((await store.grants.get('g1'))?.supersededBy).toBe(winner);
+        expect(await store.grants.get(loser)).toBeNull();
+        expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(60))).toStrictEqual([
+          changed(winner),
+        ]);
+      });
+    });
+
     it('counts unended grants by patient, by grantee and by pair', async () => {
       await seedAccounts('pat-2');
       const at = (g: Grant, start: number, expires: number): Grant => ({

@@ -289,6 +289,33 @@ describe('restore carries what must not go back', () => {
     }
   });
 
+  it('ends a grant replaced after the backup; its replacement, stored after it, is gone (reported)', async () => {
+    const { dataDir, backupFile } = await scenario(
+      async (store) => {
+        await store.accounts.register(makeAccount('pat'), makeDevice('d1', 'pat'));
+        await store.accounts.put(makeAccount('doc', { role: 'provider' }));
+        for (const id of ['g1', 'g2']) await store.grants.put(grant(id));
+      },
+      async (store) => {
+        expect(await store.grants.supersede(grant('g3'), 'g1', isoAt(8))).toBe('stored');
+      },
+    );
+    const result = await restore(backupFile, dataDir);
+    expect(result.carried?.grantRevocations).toBe(1);
+    // No revocation that fails a check is reported: a replaced grant has none.
+    expect(result.warnings).toEqual([
+      expect.stringMatching(/^grant g1: replaced after the backup by grant g3/),
+    ]);
+    const store = await openSqliteStore({ dataDir });
+    try {
+      expect(await store.grants.get('g1')).toStrictEqual({ ...grant('g1'), revokedAt: isoAt(8) });
+      expect(await store.grants.get('g3')).toBeNull();
+      expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(10))).toStrictEqual([grant('g2')]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a kind that cannot be read is left as the backup had it, with a warning; the others are carried', async () => {
     const { dataDir, backupFile } = await scenario(
       async (store) => {

@@ -6,7 +6,8 @@
  * - stream heads: the higher of the two, so no seq is served again and no checkpoint is above a head;
  * - audit documents the backup lacks, whole, at their own seq: the log and hash chains continue, unforked;
  * - device revocations (their sessions and challenges deleted), with the signed revocation (schema v13+);
- * - grant revocations with the signed revocation if it checks (else the grant still ends, reported);
+ * - grant revocations with the signed revocation if it checks (else the grant still ends, reported), and
+ *   the ends of grants a newer grant replaced (the newer grant, stored after the backup, is not: reported);
  * - higher passphrase-wrap generations and wrap, wrapping-key and role signatures, where they verify;
  * - key envelopes the backup lacks (recipient known); a revoked device's re-signed by an active one;
  * - invite revocations (uses after the backup are not: their accounts are gone too);
@@ -170,7 +171,10 @@ const parseJson = (text: unknown): unknown => {
 interface GrantRevocationCarry {
   grantId: string;
   revokedAt: string;
-  /** The signed revocation as stored, or null when it failed the check (the grant still ends). */
+  /**
+   * The signed revocation as stored, or null when it failed the check or the grant was replaced by another
+   * (schema v23; it has none): the grant still ends.
+   */
   revocation: string | null;
 }
 
@@ -520,7 +524,10 @@ export const carryIntoRestored = async (
   }
 };
 
-/** Revocations the replaced store has for grants the copy holds unrevoked, checked against the patient's key. */
+/**
+ * Revocations the replaced store has for grants the copy holds unrevoked, checked against the patient's key;
+ * and the ends of grants another grant replaced (schema v23), which carry no revocation.
+ */
 const checkedGrantRevocations = async (
   from: Database.Database,
   copy: Database.Database,
@@ -532,8 +539,19 @@ const checkedGrantRevocations = async (
      FROM grants g JOIN accounts a ON a.account_id = g.patient_id WHERE g.grant_id = ?`,
   );
   const rows = from
-    .prepare<[], { grant_id: string; patient_id: string; revoked_at: string; revocation: string | null }>(
-      'SELECT grant_id, patient_id, revoked_at, revocation FROM grants WHERE revoked_at IS NOT NULL',
+    .prepare<
+      [],
+      {
+        grant_id: string;
+        patient_id: string;
+        revoked_at: string;
+        revocation: string | null;
+        superseded_by: string | null;
+      }
+    >(
+      `SELECT grant_id, patient_id, revoked_at, revocation,
+         ${columnsOf(from, 'grants').has('superseded_by') ? 'superseded_by' : 'NULL AS superseded_by'}
+       FROM grants WHERE revoked_at IS NOT NULL`,
     )
     .all();
   const out: GrantRevocationCarry[] = [];
@@ -541,6 +559,16 @@ const checkedGrantRevocations = async (
     const current = inCopy.get(row.grant_id);
     if (current === undefined || current.revoked_at !== null || current.patient_id !== row.patient_id)
       continue;
+    if (row.superseded_by !== null) {
+      // Replaced after the backup (the replacement is stored with the old grant's end, in one transaction,
+      // so a backup holding it holds the end too): the replacement is gone with the backup, the end stays.
+      warnings.push(
+        `grant ${row.grant_id}: replaced after the backup by grant ${row.superseded_by}, which the backup ` +
+          'does not hold: the grant stays ended and its replacement is gone (the patient shares again)',
+      );
+      out.push({ grantId: row.grant_id, revokedAt: row.revoked_at, revocation: null });
+      continue;
+    }
     const signed = validate(SignedRevocation, parseJson(row.revocation));
     const ok =
       signed.ok &&

@@ -4,6 +4,9 @@
  * Invariants:
  * - Every grant stored or revoked bumps its grantee's `grant_changes` position in the same transaction, so
  *   `changesSince` never misses a change.
+ * - `supersede` ends the replaced grant (`revoked_at`, `superseded_by`, v23) and inserts its successor in one
+ *   BEGIN IMMEDIATE transaction, the end conditioned on the replaced grant being unended then: of two
+ *   replacements of one grant exactly one is stored, and no reader sees both grants unended or neither.
  * - `grants_unrevoked_by_grantee_patient` (v12) serves a grantee's unended grants by patient in stream id
  *   order (`${patient_id}/`): `listUnendedByPatient` pages read only as far as their limit and
  *   `listUnendedFrom` only the named patients', skipping expired grants on the entry, never touching
@@ -11,7 +14,8 @@
  * - `acceptances.put` reads the grantee's count and inserts in one BEGIN IMMEDIATE transaction, so no
  *   grantee passes the cap it is given. A restore goes back to the backup's acceptances.
  *
- * Failure modes: malformed arguments → INVALID; revoking an unknown grant → NOT_FOUND.
+ * Failure modes: malformed arguments → INVALID; revoking an unknown grant → NOT_FOUND; a put or supersede
+ * of a stored id → ALREADY_EXISTS; of unknown accounts → NOT_FOUND (the foreign keys).
  */
 import { StoreError, type Acceptance, type Grant, type SyncStore } from './types';
 import { rowToAcceptance, rowToGrant } from './sqlite-rows';
@@ -38,7 +42,7 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
     },
   );
 
-  const grantPutTx = db.transaction((s: Statements, g: Grant, now: string | null) => {
+  const insertGrant = (s: Statements, g: Grant, now: string | null): void => {
     s.grantInsert.run(
       g.grantId,
       g.patientId,
@@ -51,9 +55,31 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
       g.revokedAt ?? null,
       g.revocation === undefined ? null : JSON.stringify(g.revocation),
       now,
+      g.supersededBy ?? null,
     );
+  };
+
+  const grantPutTx = db.transaction((s: Statements, g: Grant, now: string | null) => {
+    insertGrant(s, g, now);
     s.grantChangeBump.run(g.granteeId);
   });
+
+  /**
+   * The replaced grant is ended first, only if it is of the pair and unended at `now`: the update's own
+   * condition is the check, so of two replacements the one that commits second finds it ended and writes
+   * nothing (BEGIN IMMEDIATE: one writer at a time).
+   */
+  const grantSupersedeTx = db.transaction(
+    (s: Statements, g: Grant, supersedes: string, now: string): 'stored' | 'not-supersedable' => {
+      if (s.grantGet.get(g.grantId) !== undefined)
+        throw new StoreError('ALREADY_EXISTS', `grant ${g.grantId} exists`);
+      const ended = s.grantSupersedeEnd.run(now, g.grantId, supersedes, g.patientId, g.granteeId, now);
+      if (ended.changes === 0) return 'not-supersedable';
+      insertGrant(s, g, now);
+      s.grantChangeBump.run(g.granteeId);
+      return 'stored';
+    },
+  );
 
   /** Check and insert in one BEGIN IMMEDIATE transaction: concurrent puts cannot both take the last place. */
   const acceptancePutTx = db.transaction(
@@ -104,6 +130,14 @@ export const sqliteGrants = ({ db, call }: SqliteContext): Pick<SyncStore, 'gran
         }),
       revoke: (grantId, revokedAt, revocation) =>
         call((s) => grantRevokeTx.immediate(s, grantId, revokedAt, JSON.stringify(revocation))),
+      supersede: (g, supersedes, now) =>
+        call((s) => {
+          requireText(g.grantId, 'grantId');
+          requireText(supersedes, 'supersedes');
+          requireText(now, 'now');
+          if (supersedes === g.grantId) throw invalid('a grant cannot supersede itself');
+          return grantSupersedeTx.immediate(s, g, supersedes, now);
+        }),
       listUnended: (of, now) =>
         call((s) => {
           const [side, id] = grantSide(of);

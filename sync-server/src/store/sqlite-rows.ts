@@ -93,6 +93,8 @@ export interface GrantRow {
   signed: string;
   revoked_at: string | null;
   revocation: string | null;
+  /** The grant that replaced this one (v23). */
+  superseded_by: string | null;
   name_record: string | null;
   name_seq: number | null;
 }
@@ -239,6 +241,7 @@ export const rowToGrant = (r: GrantRow): Grant => {
   };
   if (r.revoked_at !== null) grant.revokedAt = r.revoked_at;
   if (r.revocation !== null) grant.revocation = parseJsonObject(r.revocation);
+  if (r.superseded_by !== null) grant.supersededBy = r.superseded_by;
   return grant;
 };
 

@@ -348,6 +348,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN name_record TEXT;
   ALTER TABLE devices ADD COLUMN name_seq INTEGER CHECK (name_seq >= 1);
   `,
+  // v22 → v23: the grant that replaced a grant (`grants.supersede`), by id. Set with `revoked_at` (the
+  // server's time of the end) in the transaction that stores the new grant, so every reading of unended
+  // grants (`revoked_at IS NULL`, and the indexes on it) treats a replaced grant as ended, as a revoked one.
+  // Grants never replaced have none (NULL). A column: a test that sets the version back drops it.
+  `
+  ALTER TABLE grants ADD COLUMN superseded_by TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

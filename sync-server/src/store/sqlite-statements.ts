@@ -168,10 +168,11 @@ export const prepareStatements = (db: Database.Database) => ({
       string | null,
       string | null,
       string | null,
+      string | null,
     ]
   >(
     `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at, signed,
-       revoked_at, revocation, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       revoked_at, revocation, stored_at, superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   grantGet: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE grant_id = ?'),
   grantsForPatient: db.prepare<[string], GrantRow>(
@@ -219,6 +220,11 @@ export const prepareStatements = (db: Database.Database) => ({
   ),
   grantRevoke: db.prepare<[string, string, string]>(
     'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  ),
+  // `grants.supersede`: ends the replaced grant only while it is of the pair and unended at `now`.
+  grantSupersedeEnd: db.prepare<[string, string, string, string, string, string]>(
+    `UPDATE grants SET revoked_at = ?, superseded_by = ?
+     WHERE grant_id = ? AND patient_id = ? AND grantee_id = ? AND revoked_at IS NULL AND expires_at > ?`,
   ),
   grantsUnendedOfGrantee: db.prepare<[string, string], GrantRow>(
     `SELECT * FROM grants WHERE grantee_id = ? AND revoked_at IS NULL AND expires_at > ?

@@ -462,6 +462,72 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a v22 file: grants stored before were replaced by none, and can be replaced', async () => {
+    const dataDir = newDir();
+    // As the release before changed grants left it: migrations up to v22, a patient, a provider, a grant
+    // and a revoked grant between them.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 22)) old.exec(sql);
+    old.pragma('user_version = 22');
+    const account = old.prepare(
+      `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, created_at)
+       VALUES (?, ?, 'idk', 'wrk', '{}', ?)`,
+    );
+    account.run('pat', 'patient', isoAt(0));
+    account.run('doc', 'provider', isoAt(0));
+    const grant = (grantId: string) => ({
+      grantId,
+      patientId: 'pat',
+      granteeId: 'doc',
+      scope: [{ type: 'allergy', access: 'read' as const }],
+      start: isoAt(0),
+      expiresAt: isoAt(86400),
+      issuedAt: isoAt(1),
+      signed: { grant: { grantId }, sig: 's' },
+    });
+    const insert = old.prepare(
+      `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at, signed,
+         revoked_at, revocation, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const [g, revokedAt] of [
+      [grant('g1'), null],
+      [grant('g2'), isoAt(5)],
+    ] as const) {
+      insert.run(
+        g.grantId,
+        g.patientId,
+        g.granteeId,
+        JSON.stringify(g.scope),
+        g.start,
+        g.expiresAt,
+        g.issuedAt,
+        JSON.stringify(g.signed),
+        revokedAt,
+        revokedAt === null ? null : '{"sig":"r"}',
+        isoAt(1),
+      );
+    }
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      expect(await store.grants.get('g1')).toStrictEqual(grant('g1'));
+      const revoked = { ...grant('g2'), revokedAt: isoAt(5), revocation: { sig: 'r' } };
+      expect(await store.grants.get('g2')).toStrictEqual(revoked);
+      expect(await store.grants.supersede(grant('g3'), 'g2', isoAt(10))).toBe('not-supersedable');
+      expect(await store.grants.supersede(grant('g3'), 'g1', isoAt(10))).toBe('stored');
+      expect(await store.grants.get('g1')).toStrictEqual({
+        ...grant('g1'),
+        revokedAt: isoAt(10),
+        supersededBy: 'g3',
+      });
+      expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(20))).toStrictEqual([grant('g3')]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than this code', async () => {
     const dataDir = newDir();
     const store = await open(dataDir);

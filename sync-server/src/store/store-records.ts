@@ -249,8 +249,14 @@ export interface Grant {
   expiresAt: IsoTime;
   issuedAt: IsoTime;
   signed: JsonObject;
+  /** When it ended by a revocation or by a grant that replaced it (server time); absent while neither. */
   revokedAt?: IsoTime;
   revocation?: JsonObject;
+  /**
+   * The grant that replaced this one (`grants.supersede`), which ended it at `revokedAt`: no access from it
+   * since, as a revoked grant. Absent on a grant not replaced.
+   */
+  supersededBy?: string;
 }
 
 /**

@@ -285,8 +285,21 @@ export interface SyncStore {
      * counts. Equals `countUnended({ granteeId }, now)` for a grantee that accepted nobody.
      */
     countUnendedNotAccepted(granteeId: string, now: IsoTime): Promise<number>;
-    /** Records the revocation (the first one is kept); NOT_FOUND when the grant does not exist. */
+    /**
+     * Records the revocation (the first one is kept); NOT_FOUND when the grant does not exist. A grant
+     * already ended by a revocation or a replacement (`supersede`) is answered as stored, unchanged.
+     */
     revoke(grantId: string, revokedAt: IsoTime, revocation: JsonObject): Promise<Grant>;
+    /**
+     * Stores `grant` (as `put`, `now` its receive time) and ends the grant `supersedes` names, in one
+     * transaction: that one gets `revokedAt` = `now` and `supersededBy` = `grant.grantId`, and gives no
+     * access from then on, as a revoked grant. Only when that grant exists, has `grant`'s patient and
+     * grantee, and is unended at `now` (not revoked, not replaced, `expiresAt` after `now`); else
+     * 'not-supersedable' and nothing is written, so of two replacing the same grant at once exactly one is
+     * stored. ALREADY_EXISTS on a duplicate id (checked first); INVALID when `supersedes` is `grant`'s own id
+     * or a text is empty. One change for `changesSince`.
+     */
+    supersede(grant: Grant, supersedes: string, now: IsoTime): Promise<'stored' | 'not-supersedable'>;
   };
 
   acceptances: {

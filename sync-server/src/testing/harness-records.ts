@@ -108,6 +108,8 @@ export const makeGrant = async (
     signer?: Uint8Array;
     /** The server's (injected) clock; defaults to real time. */
     now?: number;
+    /** The grant this one replaces (`Grant.supersedes`); none unless given. */
+    supersedes?: string;
   } = {},
 ) => {
   const now = options.now ?? Date.now();
@@ -122,6 +124,7 @@ export const makeGrant = async (
     expiresAt: iso(options.expiresAt ?? now + 48 * 3600_000),
     purpose: purposeFor(options.purpose ?? 'treatment', grantId, patient, grantee),
     issuedAt: iso(now),
+    ...(options.supersedes === undefined ? {} : { supersedes: options.supersedes }),
   };
   return {
     grant,

@@ -8,10 +8,12 @@
  * | `#grants` shard's log   | —                 | one commit per grant change: the change position |
  *
  * Invariants:
- * - A grant put or revocation commits in the patient's shard and in `#grants` at once (log.ts): an access
- *   guard reading the patient's grants is refused by a commit between its read and its write, and the
- *   change's `#grants` commit number is its position for `changesSince`, taken in the same commit, so no
- *   change is ever missed by a sweep, on any node. Only a change commits (a repeated revocation does not).
+ * - A grant put, revocation or replacement (`supersede`: the new grant and the old one's end, `revokedAt`
+ *   and `supersededBy` in its documents) commits in the patient's shard and in `#grants` at once (log.ts):
+ *   an access guard reading the patient's grants is refused by a commit between its read and its write, and
+ *   the change's `#grants` commit number is its position for `changesSince`, taken in the same commit, so
+ *   no change is ever missed by a sweep, on any node. Only a change commits (a repeated revocation does
+ *   not).
  * - An acceptance commits in the grantee's shard: its count and its write are one commit, so concurrent
  *   puts never take a grantee past `max`.
  * - Lists read a patient's or a grantee's grants whole and filter in memory (no index per end state):
@@ -216,6 +218,40 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
       return (await grantsOfGrantee(data, granteeId)).filter(
         (g) => isUnended(g, now) && !accepted.has(g.patientId),
       ).length;
+    },
+    supersede: async (g, supersedes, now) => {
+      requireText(g.grantId, 'grantId');
+      requireText(supersedes, 'supersedes');
+      requireText(now, 'now');
+      if (supersedes === g.grantId) throw invalid('a grant cannot supersede itself');
+      // Both grants are the patient's (a replaced grant of another patient is refused), so one commit in its
+      // shard and `#grants` stores the one and ends the other; the check is read in that commit's build, so a
+      // replacement committed since its read refuses this one (retried: then it finds the grant ended).
+      const shard = patientShard(g.patientId);
+      const { result } = await log.commit<'stored' | 'not-supersedable'>([shard, GRANTS_SHARD], async () => {
+        if ((await getGrant(g.grantId)) !== null)
+          throw new StoreError('ALREADY_EXISTS', `grant ${g.grantId} exists`);
+        const parts = new Parts();
+        const doc = await data.get(key('g', supersedes));
+        const old = doc === null || isGone(doc) ? null : docToGrant(doc);
+        if (
+          old === null ||
+          old.patientId !== g.patientId ||
+          old.granteeId !== g.granteeId ||
+          !isUnended(old, now)
+        ) {
+          return { parts: parts.map, result: 'not-supersedable' };
+        }
+        const ended: Grant = { ...old, revokedAt: now, supersededBy: g.grantId };
+        parts.ops(
+          shard,
+          ...grantOps(ended, typeof doc?.storedAt === 'string' ? doc.storedAt : null),
+          ...grantOps(g, now),
+        );
+        parts.part(GRANTS_SHARD).events = [changeEvent(g)];
+        return { parts: parts.map, result: 'stored' };
+      });
+      return result;
     },
     revoke: async (grantId, revokedAt, revocation) => {
       requireText(revokedAt, 'revokedAt');
