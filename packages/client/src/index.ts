@@ -78,7 +78,14 @@ export type {
   SyncState,
   UnsentChange,
 } from './sync/engine';
-export type { GrantRequest, GrantStatus, RevokeResult, StoredGrant } from './consent/consent';
+export type {
+  ChangeResult,
+  GrantChange,
+  GrantRequest,
+  GrantStatus,
+  RevokeResult,
+  StoredGrant,
+} from './consent/consent';
 export type { AccessRecord, AuditViewAnswer, Disclosure } from './audit/audit-log';
 export type { AuditVerification } from './audit/audit-chain';
 export type { FileEnqueueInput, FileLocation, FilePutInput } from './files/files';

@@ -29,6 +29,7 @@ export const AUDIT_STATE = storedState('audit', {
       grant: Grant,
       sig: SignedGrant.properties.sig,
       revokedAt: Type.Optional(IsoText),
+      supersededBy: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       rotatedAt: Type.Optional(IsoText),
     }),
   ),
@@ -38,7 +39,10 @@ export const AUDIT_STATE = storedState('audit', {
 export interface StoredGrant {
   grant: Grant;
   sig: string;
+  /** When it ended early: its signed revocation's time, or its successor's signed `issuedAt`. */
   revokedAt?: string;
+  /** The grant that replaced it (a change: the successor names it in `supersedes`, signed). */
+  supersededBy?: string;
   /**
    * When this device first found every stream of the ended grant (revoked or expired) re-keyed without
    * it, by itself or another device of the patient. Informational: re-keying is decided from the keys.

@@ -39,6 +39,7 @@ export const CONSENT_ERROR_CODES = [
   'NOT_A_PROVIDER',
   'SERVER_TOO_OLD',
   'BAD_GRANT',
+  'GRANT_ENDED',
 ] as const satisfies readonly HaleErrorCode[];
 export type ConsentErrorCode = (typeof CONSENT_ERROR_CODES)[number];
 
@@ -73,15 +74,37 @@ export interface GrantRequest {
   start?: string;
 }
 
+/**
+ * What a change of a grant asks for (`change`): the grantee stays; the scope and the end are the new
+ * grant's whole, as `GrantRequest` gives them. The purpose stays the replaced grant's unless given.
+ */
+export interface GrantChange {
+  scope: GrantScopeEntry[];
+  /** Either an absolute expiry or a duration (`durationMs`), not both. */
+  expiresAt?: string;
+  /** How long the new grant lasts, counted from now (from the old start when that is still ahead). */
+  durationMs?: number;
+  purpose?: string;
+}
+
+/** A change's answer: the new grant; re-keying of the kinds it left out as `revoke` answers it. */
+export interface ChangeResult {
+  readonly grant: StoredGrant;
+  readonly rotated: Rotation[];
+  /** Streams of kinds the change left out still to re-key (the next connect finishes them). */
+  readonly pending: string[];
+}
+
 export type { StoredGrant };
 
 /**
  * A grant's state in `list()` at the time of the call: revoked, past its expiry, revoked on this device
  * but not yet taken by the server (`revocation-pending`: the grantee keeps access until this device sends
  * it, at its next connection), before its start (`not-started`: the server serves the grantee nothing
- * yet), or in force (`active`).
+ * yet), in force (`active`), or replaced by a change (`replaced`: `supersededBy` names its successor).
  */
-export type GrantStatus = 'active' | 'not-started' | 'expired' | 'revoked' | 'revocation-pending';
+export type GrantStatus =
+  'active' | 'not-started' | 'expired' | 'revoked' | 'revocation-pending' | 'replaced';
 
 export interface Rotation {
   stream: string;

@@ -7,7 +7,7 @@
  * | consent-types.ts, consent-core.ts | what callers pass and get, limits; what the parts share |
  * | pins.ts | identity and wrapping keys pinned per provider |
  * | grant-copy.ts, grant-lists.ts | the device's copy of the grants, the server's list merged into it |
- * | draft-grant.ts, granting.ts | a grant checked, signed, sent, its keys published |
+ * | draft-grant.ts, granting.ts | a grant (or a change replacing one) checked, signed, sent, keys published |
  * | revoke.ts, kept-revocations.ts | a revocation signed, kept until the server takes it, sent again |
  * | rekey.ts, write-guard.ts | re-keying ended grants' streams, wraps owed and missing; writes wait for it |
  * | checks.ts | timers between connects: expiry, grant-list refresh, resend backoff |
@@ -25,7 +25,7 @@
  */
 import { base64urlEncode, keyFingerprint, safetyNumber } from '@hale/crypto';
 import { openGrantPurpose } from './grant-purpose';
-import { type AcceptedPatient, isAccountId } from '@hale/protocol';
+import { type AcceptedPatient, GRANT_SUPERSEDE_VERSION, isAccountId } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
 import {
   type ConsentDeps,
@@ -36,6 +36,8 @@ import {
   type RevokeResult,
   REVOCATION_NOTICE,
   type GrantStatus,
+  type GrantChange,
+  type ChangeResult,
 } from './consent-types';
 import { grantEnded, writeSpansOf } from './grant-lists';
 import type { WriteSpan } from '../sync/record-codec';
@@ -60,6 +62,8 @@ export {
   type GrantStatus,
   type Rotation,
   type RevokeResult,
+  type GrantChange,
+  type ChangeResult,
   GRANT_REFRESH_MS,
   REVOCATION_RETRY_MS,
   WRITE_SPANS_REFRESH_MS,
@@ -195,6 +199,52 @@ export const createConsent = (deps: ConsentDeps) => {
     },
 
     /**
+     * Changes a grant in force: a new grant, signed naming the one it replaces (`supersedes`), with the same
+     * grantee and the scope and end asked for; the server ends the old one as it stores the new one, in
+     * one step (the old one is refused from then on, by the server and by every device that knows the
+     * new one). A kind left out is re-keyed at once, as a revocation does (`pending` when that cannot
+     * finish now); a kind kept, or moved between read and write, is not; a new end is kept as any
+     * grant's expiry. ConsentError NOT_FOUND (no such grant), GRANT_ENDED (it ended, was revoked or
+     * changed already, or a revocation of it waits to be sent), and the refusals `grant` has. A change the
+     * server refuses (another device changed or revoked it first) rejects with the server's code.
+     */
+    async change(grantId: string, change: GrantChange): Promise<ChangeResult> {
+      deps.assertUnlocked?.();
+      const target = (await c.copy.grants()).find((g) => g.grant.grantId === grantId);
+      if (target === undefined) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
+      const now = deps.now();
+      if (grantEnded(target, now) || (await c.kept.revokedHere()).has(grantId)) {
+        throw new ConsentError('GRANT_ENDED', 'this grant ended or was changed: share again instead');
+      }
+      if (
+        deps.connection.status() === 'ready' &&
+        (deps.connection.version() ?? 0) < GRANT_SUPERSEDE_VERSION
+      ) {
+        throw new ConsentError(
+          'SERVER_TOO_OLD',
+          'the server cannot change a grant: revoke it and share again',
+        );
+      }
+      const start = Date.parse(target.grant.start) > now ? { start: target.grant.start } : {};
+      const stored = await granting.replace(target, {
+        granteeId: target.grant.granteeId,
+        scope: change.scope,
+        purpose: change.purpose ?? openGrantPurpose(target.grant, c.reader()) ?? '',
+        ...(change.expiresAt === undefined ? {} : { expiresAt: change.expiresAt }),
+        ...(change.durationMs === undefined ? {} : { durationMs: change.durationMs }),
+        ...start,
+      });
+      const rotated: Rotation[] = [];
+      const complete = await c.rekey.settle(rotated).then(
+        (r) => r.complete,
+        () => false,
+      );
+      const kept = new Set(stored.grant.scope.map((s) => s.type));
+      const dropped = target.grant.scope.filter((s) => !kept.has(s.type)).map((s) => c.streamOf(s.type));
+      return { grant: stored, rotated, pending: complete ? [] : dropped };
+    },
+
+    /**
      * Re-keys every stream whose ended grants (expired, or revoked — also on another device, or where a
      * rotation was cut short) its current epoch does not yet shut out, and finishes wraps owed. Run on every
      * connect; answers the epochs this device minted (none when all is settled), with those minted since
@@ -271,17 +321,19 @@ export const createConsent = (deps: ConsentDeps) => {
       const listed = await c.copy.grants();
       const waiting = await c.kept.revokedHere();
       const status = (g: StoredGrant): GrantStatus =>
-        g.revokedAt !== undefined
-          ? 'revoked'
-          : grantEnded(g, now)
-            ? 'expired'
-            : // Revoked here, not by the server yet: the grantee keeps access until it is sent.
-              waiting.has(g.grant.grantId)
-              ? 'revocation-pending'
-              : // As the server decides access: nothing is served before the start.
-                Date.parse(g.grant.start) > now
-                ? 'not-started'
-                : 'active';
+        g.supersededBy !== undefined
+          ? 'replaced'
+          : g.revokedAt !== undefined
+            ? 'revoked'
+            : grantEnded(g, now)
+              ? 'expired'
+              : // Revoked here, not by the server yet: the grantee keeps access until it is sent.
+                waiting.has(g.grant.grantId)
+                ? 'revocation-pending'
+                : // As the server decides access: nothing is served before the start.
+                  Date.parse(g.grant.start) > now
+                  ? 'not-started'
+                  : 'active';
       return listed.map((g) => ({ ...g, status: status(g), purpose: openGrantPurpose(g.grant, c.reader()) }));
     },
   };

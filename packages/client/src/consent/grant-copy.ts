@@ -11,7 +11,7 @@
  * - The device's copy of the grants (device meta `grants`) is written only here (`saveGrants`, through
  *   device meta's `update`, which runs a key's writes one at a time), each write merging into what is
  *   stored at that moment (`mergeGrants`: by grant id, adding grants and the revocation / rotation marks
- *   they lack, never taking one away), never a copy read before a network round trip: a listing that
+ *   they lack, never taking one away); a grant a change replaced ends at its successor's signed `issuedAt`, never a copy read before a network round trip: a listing that
  *   began before a revocation cannot undo it, so offline the revoked grant stays listed as revoked and the
  *   write guard keeps shutting it out.
  * - Every write that changes the copy tells its watchers (`onChange`) after it is stored, with the copy
@@ -26,6 +26,7 @@ import {
   type GrantRecord,
   grantSignaturePayload,
   revocationSignaturePayload,
+  supersedesGrant,
   type GrantsFrame,
   MAX_GRANTS_PAGE,
 } from '@hale/protocol';
@@ -112,15 +113,27 @@ export const createGrantCopy = (c: ConsentCore): GrantCopy => {
         (await verifies(revocationSignaturePayload(r), record.revocation.sig))
           ? r.revokedAt
           : undefined;
+      // Replaced by a change: only by a successor the patient signed naming this grant, ended at its
+      // signed `issuedAt` (the server's `revokedAt` alone is never taken).
+      const next = record.supersededBy?.grant;
+      const replaced =
+        revokedAt === undefined &&
+        record.supersededBy !== undefined &&
+        next !== undefined &&
+        supersedesGrant(next, g) &&
+        (await verifies(grantSignaturePayload(next), record.supersededBy.sig))
+          ? { revokedAt: next.issuedAt, supersededBy: next.grantId }
+          : undefined;
+      const end = revokedAt !== undefined ? { revokedAt } : (replaced ?? {});
       if (!mine) {
-        const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) };
+        const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...end };
         found.push(taken);
         learnt.push(g);
         if (revokedAt !== undefined) learntRevoked.push(g);
         byId.set(g.grantId, taken);
-      } else if (revokedAt !== undefined) {
-        found.push({ grant: mine.grant, sig: mine.sig, revokedAt });
-        learntRevoked.push(mine.grant);
+      } else if (end.revokedAt !== undefined) {
+        found.push({ grant: mine.grant, sig: mine.sig, ...end });
+        if (revokedAt !== undefined) learntRevoked.push(mine.grant);
       }
     }
     const stored = await addGrants(found);

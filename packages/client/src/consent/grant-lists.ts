@@ -5,15 +5,40 @@
  *   so a copy read before it never undoes it. Null: nothing new.
  * - `writeSpansOf`: when a grantee held write access, per grant: from its start to its expiry or its
  *   revocation's signed time; a grant whose times do not read as dates gives no span.
- * - `grantEnded`: revoked, or past its expiry. `grantRequestKey`: one key per equal request (double taps).
+ * - `grantEnded`: revoked (or replaced), or past its expiry. `endedFor`: ended for one record type — a
+ *   grant replaced by a successor that still names the type hands that type on, so it ends nothing there.
+ * - `grantRequestKey`: one key per equal request (double taps).
  */
 import type { StreamType } from '@hale/model';
+import { supersedesGrant } from '@hale/protocol';
 import type { WriteSpan } from '../sync/record-codec';
 import type { StoredGrant, GrantRequest } from './consent-types';
 
 /** Whether the grant ended by `now` (ms): revoked, or past its expiry. */
 export const grantEnded = (g: StoredGrant, now: number): boolean =>
   g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+
+/**
+ * Whether `g` ended for streams of `type` by `now`: ended (`grantEnded`), unless a change replaced it by a
+ * grant of `all` that names `type` (read or write): that successor holds the type on, and its own end is
+ * judged for it. So a kind kept, or moved between read and write, by a change rotates no key; a kind a
+ * change left out ends with the grant replaced.
+ */
+export const endedFor = (
+  g: StoredGrant,
+  type: StreamType,
+  all: readonly StoredGrant[],
+  now: number,
+): boolean => {
+  if (!grantEnded(g, now)) return false;
+  if (g.supersededBy === undefined) return true;
+  const next = all.find((x) => x.grant.grantId === g.supersededBy);
+  return !(
+    next !== undefined &&
+    supersedesGrant(next.grant, g.grant) &&
+    next.grant.scope.some((e) => e.type === type)
+  );
+};
 
 /**
  * When `granteeId` held write access to `patientId`'s streams of `type`, by `grants` (this device's copy:
@@ -40,7 +65,7 @@ export const writeSpansOf = (
 
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
- * yet is added; one held takes a `revokedAt` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
+ * yet is added; one held takes a `revokedAt`, `supersededBy` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
  * ever taken away, so a revocation stored is never undone by a copy read before it. Null: nothing new.
  */
 export const mergeGrants = (
@@ -62,6 +87,10 @@ export const mergeGrants = (
     }
     if (mine.revokedAt === undefined && g.revokedAt !== undefined) {
       mine.revokedAt = g.revokedAt;
+      changed = true;
+    }
+    if (mine.supersededBy === undefined && g.supersededBy !== undefined) {
+      mine.supersededBy = g.supersededBy;
       changed = true;
     }
     if (mine.rotatedAt === undefined && g.rotatedAt !== undefined) {

@@ -21,6 +21,8 @@
  *   and the next check wraps its keys. This device's copy of the grants does not hold it meanwhile (its
  *   id is only marked for its audit entry, below). `grant` calls at once asking the same (a double tap:
  *   grantee, scope, expiry or duration, purpose, start) share one grant and its answer.
+ * - A change (`replace`) is a grant naming the one it replaces (`supersedes`); once the server took it, the
+ *   copy holds the old one ended at the new one's signed `issuedAt` (`supersededBy`), in the same write.
  */
 import type { ConsentCore } from './consent-core';
 import { base64urlEncode, signCanonical } from '@hale/crypto';
@@ -66,9 +68,12 @@ export const createGranting = (c: ConsentCore) => {
   };
   /** `grant` calls under way, by what they ask (`grantRequestKey`): a double tap shares the first. */
   const granting = new Map<string, Promise<StoredGrant>>();
-  const grantOnce = async (request: GrantRequest): Promise<StoredGrant> => {
+  const grantOnce = async (request: GrantRequest, replacing?: StoredGrant): Promise<StoredGrant> => {
     deps.assertUnlocked?.();
-    const drafted = draftGrant(c, request);
+    const drafted = {
+      ...draftGrant(c, request),
+      ...(replacing === undefined ? {} : { supersedes: replacing.grant.grantId }),
+    };
     const identity = await c.pins.identityOf(drafted.granteeId);
     await c.pins.pinIdentity(drafted.granteeId, identity, true);
     // Verified and pinned before anything is published: never wrapped to a key the server chose.
@@ -129,7 +134,12 @@ export const createGranting = (c: ConsentCore) => {
       // device takes its versions only by a write grant in the copy (`writeSpans`). A copy the device
       // store refuses does not hold the keys back (the grant stands on the server, and no check of this
       // device can wrap them while its copy is unreadable): they go out, then `grant` rejects with it.
-      const unkept = await c.copy.addGrants([stored]).then(
+      // A change: the grant it replaced ends in the copy with it, at the successor's signed time.
+      const ended: StoredGrant[] =
+        replacing === undefined
+          ? []
+          : [{ ...replacing, revokedAt: grant.issuedAt, supersededBy: grant.grantId }];
+      const unkept = await c.copy.addGrants([stored, ...ended]).then(
         () => null,
         (error: unknown) => ({ error }),
       );
@@ -166,7 +176,23 @@ export const createGranting = (c: ConsentCore) => {
     if (key !== null) granting.set(key, run);
     return run;
   };
-  return { grant };
+  /** `change` calls under way, by the grant they replace: a double tap shares the first. */
+  const changing = new Map<string, Promise<StoredGrant>>();
+  /**
+   * A grant that replaces `replacing` (a change, see `Consent.change`): signed naming it in `supersedes`;
+   * the server ends `replacing` as it stores this one, in one step.
+   */
+  const replace = (replacing: StoredGrant, request: GrantRequest): Promise<StoredGrant> => {
+    const id = replacing.grant.grantId;
+    const under = changing.get(id);
+    if (under !== undefined) return under;
+    const run = grantOnce(request, replacing).finally(() => {
+      if (changing.get(id) === run) changing.delete(id);
+    });
+    changing.set(id, run);
+    return run;
+  };
+  return { grant, replace };
 };
 
 export type Granting = ReturnType<typeof createGranting>;

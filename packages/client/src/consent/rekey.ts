@@ -17,7 +17,8 @@
  *   any of the patient's devices, and a settled stream is never rotated again (one rotation per set of
  *   newly ended grants; an epoch from before this scheme, random, is rotated once more). An epoch shutting
  *   out more grants than this device knows ended (a device whose clock is ahead, or told of a revocation
- *   first) also settles the stream.
+ *   first) also settles the stream. A grant a change replaced ends only for the types its successor
+ *   leaves out (`endedFor`): a kind kept, or moved between read and write, is not rotated.
  * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
  *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
  *   of the grants than the epoch it replaces. `revoke` reads both so after the server's answer
@@ -51,7 +52,7 @@ import {
   type Rotation,
   MAX_SETTLE_ROUNDS,
 } from './consent-types';
-import { grantEnded } from './grant-lists';
+import { endedFor, grantEnded } from './grant-lists';
 import type { Rekey } from './consent-parts';
 
 export const createRekey = (c: ConsentCore): Rekey => {
@@ -155,7 +156,8 @@ export const createRekey = (c: ConsentCore): Rekey => {
     for (const type of types) {
       const stream = c.streamOf(type);
       const covering = all.filter((g) => g.grant.scope.some((x) => x.type === type));
-      const endedIds = covering.filter(ended).map((g) => g.grant.grantId);
+      // A grant a change replaced hands a type its successor names on (`endedFor`): in neither set.
+      const endedIds = covering.filter((g) => endedFor(g, type, all, now)).map((g) => g.grant.grantId);
       const active = covering.filter((g) => !ended(g));
       const { epoch, matched } = await deps.keyring.matchRotation(stream, candidateSets(endedIds, active));
       const wrap = owed[stream];

@@ -19,7 +19,7 @@ import type { ConsentCore } from './consent-core';
 import { CONSENT_STATE } from './stored-state';
 import { parseStreamId } from '@hale/protocol';
 import { type StoredGrant, REKEY_KICK_MS, STREAM_EPOCHS_KEY } from './consent-types';
-import { grantEnded } from './grant-lists';
+import { endedFor, grantEnded } from './grant-lists';
 
 export const installWriteGuard = (c: ConsentCore): void => {
   const { deps } = c;
@@ -44,12 +44,16 @@ export const installWriteGuard = (c: ConsentCore): void => {
         return { sets: [[]], validUntil: Infinity };
       const type = parsed.value.type;
       const now = deps.now();
-      const covering = (await c.copy.localGrants()).filter((g) => g.grant.scope.some((x) => x.type === type));
+      const all = await c.copy.localGrants();
+      const covering = all.filter((g) => g.grant.scope.some((x) => x.type === type));
       // A revocation kept unsent counts as ended here: the patient revoked, so nothing written since is
-      // sealed under a key the grantee holds, though the server has not cut it off yet.
+      // sealed under a key the grantee holds, though the server has not cut it off yet. A grant a change
+      // replaced ends only for the kinds its successor leaves out (`endedFor`), as re-keying judges it.
       const waiting = await c.kept.revokedHere();
       const isEnded = (g: StoredGrant): boolean => grantEnded(g, now) || waiting.has(g.grant.grantId);
-      const endedIds = covering.filter(isEnded).map((g) => g.grant.grantId);
+      const endedIds = covering
+        .filter((g) => endedFor(g, type, all, now) || waiting.has(g.grant.grantId))
+        .map((g) => g.grant.grantId);
       const active = covering.filter((g) => !isEnded(g));
       let validUntil = Infinity;
       for (const g of active) validUntil = Math.min(validUntil, Date.parse(g.grant.expiresAt));

@@ -143,6 +143,7 @@ const PINNED = [
   'VAULT_WRITE_FAILED',
   'VAULT_UNREADABLE',
   'SERVER_CODE_UNKNOWN',
+  'GRANT_ENDED',
 ];
 
 describe('HALE_ERRORS, the one error table', () => {

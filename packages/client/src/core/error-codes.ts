@@ -36,6 +36,9 @@ export interface HaleErrorInfo {
 
 /** Words for the protocol's codes (their retry and action are the protocol's): a new code fails to compile. */
 const PROTOCOL_WORDS: Readonly<Record<ErrorCode, string>> = {
+  GRANT_NOT_SUPERSEDABLE:
+    'This sharing has ended or was changed meanwhile, perhaps on another of your devices. Look at it again.',
+  GRANT_SUPERSEDED: 'This sharing was replaced by a change. Revoke the current one instead.',
   BAD_MESSAGE:
     'The server could not take what this device sent. Update the app; if it keeps happening, report it.',
   TOO_LARGE: 'This is too large to send. Make it smaller or split it.',
@@ -851,6 +854,14 @@ const CLIENT_ERRORS = {
     retry: false,
     action: 'upgrade',
     words: 'The server answered with something this version of Hale does not know. Update the app.',
+  },
+
+  // ── Consent, continued ──
+  /** A change of a grant that ended, was revoked or was changed already (here or on another device). */
+  GRANT_ENDED: {
+    retry: false,
+    action: 'reread',
+    words: 'This sharing has ended or was changed meanwhile. Look at it again, or share again.',
   },
 } as const satisfies Readonly<Record<string, HaleErrorInfo>>;
 

@@ -7,6 +7,7 @@
  * | `revocation-pending` | revoked on this device, the server has not taken it: the grantee keeps access until it does |
  * | `rotation-in-progress` | revoked or expired; its streams are not yet re-keyed without it (the next connect of a patient device finishes it) |
  * | `revoked` / `expired` | ended, and re-keyed |
+ * | `replaced` | a change replaced it (`supersededBy`): the successor is listed on its own |
  * | `not-started` | before its start: nothing is served yet |
  * | `expiring` | in force, ending within `expiringWindowMs` of its length: a fifth of it, at most EXPIRING_SOON_MS |
  * | `active` | in force |
@@ -48,7 +49,8 @@ export type GrantState =
   | 'revocation-pending'
   | 'rotation-in-progress'
   | 'revoked'
-  | 'expired';
+  | 'expired'
+  | 'replaced';
 
 /** A grant this account gave, with its state now and its purpose opened. */
 export type GrantView = StoredGrant & {

@@ -41,7 +41,7 @@ import type {
   SyncState,
   UnsentChange,
 } from '../sync/engine';
-import type { GrantRequest, RevokeResult, StoredGrant } from '../consent/consent';
+import type { ChangeResult, GrantChange, GrantRequest, RevokeResult, StoredGrant } from '../consent/consent';
 import type { AccessRecord, AuditViewAnswer, Disclosure } from '../audit/audit-log';
 import type { AuditVerification } from '../audit/audit-chain';
 import type { FileEnqueueInput, FileLocation, FilePutInput } from '../files/files';
@@ -154,6 +154,11 @@ export interface HaleConsent {
   readonly revocationNotice: string;
   grant(request: GrantRequest): Promise<StoredGrant>;
   revoke(grantId: string): Promise<RevokeResult>;
+  /**
+   * Changes a grant in force (kinds, read or write, its end): a new signed grant replaces it, the old one
+   * listed `replaced`; a kind left out is re-keyed at once, a kind kept is not.
+   */
+  change(grantId: string, change: GrantChange): Promise<ChangeResult>;
   describeProvider(accountId: string): ReturnType<DeviceSession['consent']['describeProvider']>;
   verifyProvider(accountId: string): ReturnType<DeviceSession['consent']['verifyProvider']>;
   acceptInvite(invite: string): ReturnType<DeviceSession['consent']['acceptInvite']>;
@@ -458,6 +463,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       const granted = await session.consent.grant(request);
       touch();
       return granted;
+    },
+    change: async (grantId, change) => {
+      try {
+        return await session.consent.change(grantId, change);
+      } finally {
+        touch();
+      }
     },
     revoke: async (grantId) => {
       try {
