@@ -157,6 +157,11 @@ export const router = createBrowserRouter([
               import('./care/share/new-share-screen').then((m) => ({ Component: m.NewShareScreen })),
           },
           {
+            path: 'care/sharing/:grantId/change',
+            lazy: () =>
+              import('./care/share/change-share-screen').then((m) => ({ Component: m.ChangeShareScreen })),
+          },
+          {
             path: 'care/sharing/cosign/:signerId',
             lazy: () =>
               import('./care/share/cosign-share-screen').then((m) => ({ Component: m.CosignShareScreen })),

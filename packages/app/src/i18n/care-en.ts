@@ -12,6 +12,7 @@ export const careEn = {
     '90d': 'For 90 days',
     '365d': 'For 1 year',
     date: 'Until a date',
+    keep: 'Keep the end ({{when}})',
   },
   grantState: {
     active: 'Active',
@@ -21,6 +22,7 @@ export const careEn = {
     'rotation-in-progress': 'Re-keying',
     revoked: 'Revoked',
     expired: 'Expired',
+    replaced: 'Changed',
   },
   error: {
     NETWORK: 'The server cannot be reached. Check the connection and try again.',
@@ -76,6 +78,9 @@ export const careEn = {
     revokedOn: 'Revoked {{when}}',
     revokedHere: 'Revoked on this device; sent when it is back online',
     expiredOn: 'Ended {{when}}',
+    replacedOn: 'Replaced by a change {{when}}',
+    changeGrant: 'Change',
+    changeNamed: 'Change what {{name}} can see and do',
     revoke: 'Revoke',
     revokeNamed: 'Revoke access of {{name}}',
     revokeTitle: 'Revoke the access of {{name}}?',
@@ -88,6 +93,30 @@ export const careEn = {
     stepCutPending: 'Waiting to reach the server: they keep access until this device is online',
     stepRekeying: 'Re-keying your records without them…',
     stepRekeyed: 'Records re-keyed: nothing written from now on reaches them',
+  },
+  change: {
+    title: 'Change what you share',
+    loading: 'Reading your sharing',
+    goneTitle: 'This sharing cannot be changed',
+    gone: 'It has ended, was revoked, or was changed already (perhaps on another of your devices). Nothing was changed.',
+    backToSharing: 'Back to Sharing',
+    review: 'Review the change',
+    reviewWith: 'What changes for {{name}}',
+    nothing: 'Nothing changes yet: choose other kinds, access or an end.',
+    added: 'Will also see: {{kinds}}',
+    removed: 'Will no longer see: {{kinds}}',
+    toWrite: 'Can now also add and change: {{kinds}}',
+    toRead: 'Can now only read: {{kinds}}',
+    longer: 'Until {{to}} instead of {{from}}',
+    shorter: 'Ends sooner: {{to}} instead of {{from}}',
+    removedNote:
+      'The kinds no longer shared are re-keyed at once: nothing written from now on reaches {{name}}. What they already synced cannot be recalled.',
+    reviewNote:
+      'The change replaces your current sharing with {{name}} by a new one you sign. Their devices are told at once, and the old sharing stops working.',
+    refused: 'The sharing was not changed',
+    confirm: 'Change the sharing',
+    edit: 'Edit the choices',
+    done: 'The sharing with {{name}} was changed.',
   },
   share: {
     title: 'Share with a clinician',
@@ -374,6 +403,10 @@ export const careEn = {
     },
     'plan-acknowledged': { title: 'Treatment plan', body: 'A patient acknowledged a treatment plan.' },
     'cosign-request': { title: 'Co-signature requested', body: 'A note is waiting for your co-signature.' },
+    sharing: {
+      title: 'Sharing changed',
+      body: 'A patient changed what they share with you. Open Hale to see it.',
+    },
     reminder: {
       title: 'Appointment soon',
       day: 'You have an appointment within a day. Open Hale to see it.',

@@ -42,6 +42,8 @@ export const errorWordsZhHans: ErrorWords = {
   PAIRING_TAKEN: '另一部设备先回应了此代码。如果不是您,请在新设备上取消并重新开始。',
   NOT_AUTHOR: '只有作者能修改这条记录。请向作者要求更正。',
   GROUP_REFUSED: '同一项变更的另一部分遭到拒绝,因此整项变更都未存到服务器。',
+  GRANT_NOT_SUPERSEDABLE: '这项分享已结束，或在此期间已被变更（可能是在您的另一台设备上）。请重新查看。',
+  GRANT_SUPERSEDED: '这项分享已由变更取代。请改为撤销目前的分享。',
   NETWORK: '无法连接至服务器。请检查网络连接后再试。',
   BAD_RESPONSE: '服务器的回应 Hale 无法读取。请检查服务器地址,或稍后再试。',
   TIMEOUT: '服务器未及时回应。请再试一次。',
@@ -159,4 +161,5 @@ export const errorWordsZhHans: ErrorWords = {
   VAULT_WRITE_FAILED: '本设备无法保存您的账户。请发布一些空间后再试。',
   VAULT_UNREADABLE: '无法读取本设备上保存的账户。',
   SERVER_CODE_UNKNOWN: '服务器的回应是此版本的 Hale 不认得的。请更新应用程序。',
+  GRANT_ENDED: '这项分享已结束，或在此期间已被变更。请重新查看，或重新分享。',
 };

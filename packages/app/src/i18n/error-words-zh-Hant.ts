@@ -42,6 +42,8 @@ export const errorWordsZhHant: ErrorWords = {
   PAIRING_TAKEN: '另一部裝置先回應了此代碼。如果不是您,請在新裝置上取消並重新開始。',
   NOT_AUTHOR: '只有作者能修改這筆記錄。請向作者要求更正。',
   GROUP_REFUSED: '同一項變更的另一部分遭到拒絕,因此整項變更都未存到伺服器。',
+  GRANT_NOT_SUPERSEDABLE: '這項分享已結束，或在此期間已被變更（可能是在您的另一台裝置上）。請重新查看。',
+  GRANT_SUPERSEDED: '這項分享已由變更取代。請改為撤銷目前的分享。',
   NETWORK: '無法連線至伺服器。請檢查網路連線後再試。',
   BAD_RESPONSE: '伺服器的回應 Hale 無法讀取。請檢查伺服器位址,或稍後再試。',
   TIMEOUT: '伺服器未及時回應。請再試一次。',
@@ -159,4 +161,5 @@ export const errorWordsZhHant: ErrorWords = {
   VAULT_WRITE_FAILED: '本裝置無法儲存您的帳戶。請釋出一些空間後再試。',
   VAULT_UNREADABLE: '無法讀取本裝置上儲存的帳戶。',
   SERVER_CODE_UNKNOWN: '伺服器的回應是此版本的 Hale 不認得的。請更新應用程式。',
+  GRANT_ENDED: '這項分享已結束，或在此期間已被變更。請重新查看，或重新分享。',
 };

@@ -1468,6 +1468,7 @@ export const zhHans: Translation = {
       '90d': '90 天',
       '365d': '1 年',
       date: '直到指定日期',
+      keep: '维持原结束日（{{when}}）',
     },
     grantState: {
       active: '生效中',
@@ -1477,6 +1478,7 @@ export const zhHans: Translation = {
       'rotation-in-progress': '正在更换密钥',
       revoked: '已撤销',
       expired: '已到期',
+      replaced: '已变更',
     },
     error: {
       NETWORK: '无法连接到服务器。请检查网络连接后再试一次。',
@@ -1526,6 +1528,9 @@ export const zhHans: Translation = {
       revokedOn: '{{when}} 已撤销',
       revokedHere: '已在本设备撤销;恢复连接后送出',
       expiredOn: '{{when}} 已结束',
+      replacedOn: '{{when}} 已由变更取代',
+      changeGrant: '变更',
+      changeNamed: '变更 {{name}} 可查看与操作的内容',
       revoke: '撤销',
       revokeNamed: '撤销 {{name}} 的访问权',
       revokeTitle: '要撤销 {{name}} 的访问权吗?',
@@ -1538,6 +1543,30 @@ export const zhHans: Translation = {
       stepCutPending: '正等待送达服务器:在本设备恢复连接之前,对方仍保有访问权',
       stepRekeying: '正在为您的记录更换密钥,排除对方…',
       stepRekeyed: '记录已更换密钥:从现在起写入的内容不会再送到对方',
+    },
+    change: {
+      title: '变更分享内容',
+      loading: '正在读取您的分享',
+      goneTitle: '无法变更这项分享',
+      gone: '这项分享已结束、已撤销，或已被变更（可能是在您的另一台设备上）。没有任何变更。',
+      backToSharing: '返回分享',
+      review: '查看变更',
+      reviewWith: '{{name}} 将有哪些不同',
+      nothing: '目前没有任何变更：请选择其他种类、权限或结束日。',
+      added: '也将可查看：{{kinds}}',
+      removed: '将不再能查看：{{kinds}}',
+      toWrite: '现在也可添加和修改：{{kinds}}',
+      toRead: '现在只能查看：{{kinds}}',
+      longer: '到 {{to}} 为止（原为 {{from}}）',
+      shorter: '提早结束：{{to}}（原为 {{from}}）',
+      removedNote:
+        '不再分享的种类会立即更换密钥：从现在起写入的内容不会送到 {{name}}。对方已同步的内容无法收回。',
+      reviewNote:
+        '这项变更会以您签署的新分享取代您目前与 {{name}} 的分享。对方的设备会立即收到通知，旧的分享随即失效。',
+      refused: '分享未变更',
+      confirm: '变更分享',
+      edit: '修改选择',
+      done: '与 {{name}} 的分享已变更。',
     },
     share: {
       title: '分享给医生',
@@ -1831,6 +1860,10 @@ export const zhHans: Translation = {
       'cosign-request': {
         title: '请求共同签署',
         body: '有一份笔记正在等待您共同签署。',
+      },
+      sharing: {
+        title: '分享已变更',
+        body: '有一位病人变更了与您分享的内容。请打开 Hale 查看。',
       },
       reminder: {
         title: '预约即将到来',

@@ -1,6 +1,7 @@
 /**
  * Notifications while the app runs (mounted once in the open app's frame): what others did — a message,
- * an appointment moved, a plan to acknowledge or acknowledged, a co-signature asked — and reminders of
+ * an appointment moved, a plan to acknowledge or acknowledged, a co-signature asked, a patient's sharing
+ * changed (sharing-changes.ts) — and reminders of
  * confirmed appointments (a day, then an hour before) and of scheduled doses not yet marked (at their time).
  *
  * | where | when |
@@ -19,11 +20,12 @@ import { tellEvent } from '../../ui/notice';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import type { CareNotification, HaleSession } from '@hale/client';
-import { useObserved, useHaleSession, useRecords } from '@hale/react';
+import { useGrantsReceived, useObserved, useHaleSession, useRecords } from '@hale/react';
 import { dueNow, reminderTimes } from '../../records/doses';
 import { threadPath } from '../messages/paths';
 import { desktopNotify, desktopReminders } from './desktop';
 import { MAX_DESKTOP_STARTS, reminderStarts, remindersDue } from './reminders';
+import { sharingChanged } from './sharing-changes';
 
 /** How far ahead the desktop shell gets dose times; how late an open app still reminds of a dose. */
 const DOSE_HORIZON_MS = 48 * 3_600_000;
@@ -92,6 +94,20 @@ export function CareNotifier(): ReactNode {
   };
   const showRef = useRef(show);
   showRef.current = show;
+
+  // A clinician: a patient changed what they share (kinds, access, end). Fixed words, no name.
+  const received = useGrantsReceived();
+  const sharing = useRef(new Map<string, string>());
+  useEffect(() => {
+    for (const c of sharingChanged(sharing.current, received)) {
+      showRef.current(
+        `sharing:${c.patientId}:${c.key}`,
+        t('care.notify.sharing.title'),
+        t('care.notify.sharing.body'),
+        () => void navigate(`/workspace/patients/${encodeURIComponent(c.patientId)}`),
+      );
+    }
+  }, [received, navigate, t]);
 
   useEffect(() => {
     const sub = session.care.notifications.$.subscribe((n) => {

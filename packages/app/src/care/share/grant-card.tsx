@@ -1,12 +1,14 @@
 /**
  * One grant given, as the sharing screen lists it: the clinician, what each record kind allows, until when,
  * why; its state in words; revoking it (after the statement of what revocation can and cannot do), and,
- * after a revocation, how far it got: access cut on the server, then the records re-keyed.
+ * after a revocation, how far it got: access cut on the server, then the records re-keyed. A grant in force
+ * can be changed (change-share-screen.tsx); one a change replaced says when.
  */
 import { useState, type ReactNode } from 'react';
 import { Badge, Button, Group, Loader, Paper, Stack, Text, ThemeIcon } from '@mantine/core';
 import { IconCheck, IconClockHour4 } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import type { GrantState, GrantView } from '@hale/client';
 import { formatDate } from '../../records/format';
 import { dayjs } from '../../boot/dayjs';
@@ -23,6 +25,7 @@ export const STATE_COLOR: Record<GrantState, string> = {
   'rotation-in-progress': 'orange',
   revoked: 'gray',
   expired: 'gray',
+  replaced: 'gray',
 };
 
 export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
@@ -30,8 +33,13 @@ export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
   const g = props.grant;
   const name = usePersonName(g.grant.granteeId);
   const [asking, setAsking] = useState(false);
+  const replaced = g.state === 'replaced';
   const ended = g.state === 'revoked' || g.state === 'expired' || g.state === 'rotation-in-progress';
-  const revoked = g.revokedAt !== undefined || g.state === 'revocation-pending';
+  const revoked = !replaced && (g.revokedAt !== undefined || g.state === 'revocation-pending');
+  // The form holds note signatures with notes: a grant of signatures alone (a co-signer's) is not changed here.
+  const changeable =
+    inForce(g) &&
+    !g.grant.scope.some((s) => s.type === 'note-signature' && !g.grant.scope.some((x) => x.type === 'note'));
 
   return (
     <Paper withBorder p="md" data-testid="grant-card" data-state={g.state} data-grant-id={g.grant.grantId}>
@@ -57,22 +65,35 @@ export function GrantCard(props: { readonly grant: GrantView }): ReactNode {
           ))}
         </Group>
         <Text size="sm">
-          {g.state === 'not-started' && g.grant.start !== undefined
-            ? t('care.sharing.startsOn', { when: formatDate(g.grant.start) })
-            : ended || revoked
-              ? g.revokedAt !== undefined
-                ? t('care.sharing.revokedOn', { when: formatDate(g.revokedAt) })
-                : g.state === 'revocation-pending'
-                  ? t('care.sharing.revokedHere')
-                  : t('care.sharing.expiredOn', { when: formatDate(g.grant.expiresAt) })
-              : t('care.sharing.until', {
-                  when: formatDate(g.grant.expiresAt),
-                  relative: dayjs(g.grant.expiresAt).fromNow(),
-                })}
+          {replaced
+            ? t('care.sharing.replacedOn', { when: formatDate(g.revokedAt ?? g.grant.expiresAt) })
+            : g.state === 'not-started' && g.grant.start !== undefined
+              ? t('care.sharing.startsOn', { when: formatDate(g.grant.start) })
+              : ended || revoked
+                ? g.revokedAt !== undefined
+                  ? t('care.sharing.revokedOn', { when: formatDate(g.revokedAt) })
+                  : g.state === 'revocation-pending'
+                    ? t('care.sharing.revokedHere')
+                    : t('care.sharing.expiredOn', { when: formatDate(g.grant.expiresAt) })
+                : t('care.sharing.until', {
+                    when: formatDate(g.grant.expiresAt),
+                    relative: dayjs(g.grant.expiresAt).fromNow(),
+                  })}
         </Text>
         {(revoked || ended) && <RevocationProgress grant={g} />}
         {inForce(g) && (
           <Group>
+            {changeable && (
+              <Button
+                component={Link}
+                to={`/care/sharing/${encodeURIComponent(g.grant.grantId)}/change`}
+                variant="light"
+                size="sm"
+                aria-label={t('care.sharing.changeNamed', { name })}
+              >
+                {t('care.sharing.changeGrant')}
+              </Button>
+            )}
             <Button
               color="red"
               variant="light"

@@ -1,7 +1,8 @@
 // Sharing, step 3: first what the sharing is for (a preset of kinds, access and duration, scope.ts
 // `USE_PRESETS`), then per record kind none, read, or read and write; until when; why; a plain preview of
 // what the clinician will see and can do. Problems said at the field (scope.ts), before anything is sent.
-// Without the profile shared, the person is told the clinician sees a short code, not a name.
+// Without the profile shared, the person is told the clinician sees a short code, not a name. A change of a
+// grant (`change`) asks no use, and offers to keep the grant's end.
 import { useState, type ReactNode } from 'react';
 import {
   Alert,
@@ -17,6 +18,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
+import { formatDate } from '../../records/format';
 import { streamLabel } from '../streams';
 import { usePersonName } from '../people';
 import {
@@ -39,6 +41,8 @@ export function ScopeStep(props: {
   readonly form: ShareForm;
   readonly onChange: (form: ShareForm) => void;
   readonly onNext: () => void;
+  /** A change of a grant: no question of what the sharing is for (its kinds are the grant's). */
+  readonly change?: boolean;
 }): ReactNode {
   const { t } = useTranslation();
   const name = usePersonName(props.accountId);
@@ -47,37 +51,48 @@ export function ScopeStep(props: {
   const problems = tried ? formProblems(form, Date.now()) : {};
   const levels: Level[] = ['none', 'read', 'write'];
   const purposeWords = (use: Use): string => (use === 'other' ? '' : t(`care.share.usePurpose.${use}`));
+  const keep =
+    form.keptEnd === undefined
+      ? []
+      : [
+          {
+            value: 'keep',
+            label: t('care.expiry.keep', { when: formatDate(new Date(form.keptEnd).toISOString()) }),
+          },
+        ];
   return (
     <Stack>
-      <Radio.Group
-        id="share-use"
-        label={
-          <Title order={2} size="h4" component="span">
-            {t('care.share.useTitle')}
-          </Title>
-        }
-        value={form.use ?? ''}
-        onChange={(value) => onChange(withUse(form, value as Use, purposeWords))}
-      >
-        <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs" mt="xs">
-          {USES.map((use) => (
-            <Radio.Card key={use} value={use} p="sm" radius="md" data-testid={`share-use-${use}`}>
-              <Group wrap="nowrap" align="flex-start" gap="sm">
-                <Radio.Indicator mt={2} />
-                {/* Spans: a button holds phrasing content only. */}
-                <Text component="span" display="block">
-                  <Text component="span" display="block" fw={600} size="sm">
-                    {t(`care.share.use.${use}`)}
+      {props.change !== true && (
+        <Radio.Group
+          id="share-use"
+          label={
+            <Title order={2} size="h4" component="span">
+              {t('care.share.useTitle')}
+            </Title>
+          }
+          value={form.use ?? ''}
+          onChange={(value) => onChange(withUse(form, value as Use, purposeWords))}
+        >
+          <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs" mt="xs">
+            {USES.map((use) => (
+              <Radio.Card key={use} value={use} p="sm" radius="md" data-testid={`share-use-${use}`}>
+                <Group wrap="nowrap" align="flex-start" gap="sm">
+                  <Radio.Indicator mt={2} />
+                  {/* Spans: a button holds phrasing content only. */}
+                  <Text component="span" display="block">
+                    <Text component="span" display="block" fw={600} size="sm">
+                      {t(`care.share.use.${use}`)}
+                    </Text>
+                    <Text component="span" display="block" size="xs" c="dimmed">
+                      {t(`care.share.useHint.${use}`)}
+                    </Text>
                   </Text>
-                  <Text component="span" display="block" size="xs" c="dimmed">
-                    {t(`care.share.useHint.${use}`)}
-                  </Text>
-                </Text>
-              </Group>
-            </Radio.Card>
-          ))}
-        </SimpleGrid>
-      </Radio.Group>
+                </Group>
+              </Radio.Card>
+            ))}
+          </SimpleGrid>
+        </Radio.Group>
+      )}
       <Title order={2} size="h4">
         {t('care.share.whatWith', { name })}
       </Title>
@@ -119,8 +134,8 @@ export function ScopeStep(props: {
           id="share-expiry"
           label={t('care.share.expiry')}
           value={form.expiry}
-          data={EXPIRIES.map((e) => ({ value: e, label: t(`care.expiry.${e}`) }))}
-          onChange={(e) => onChange({ ...form, expiry: e.currentTarget.value as Expiry })}
+          data={[...keep, ...EXPIRIES.map((e) => ({ value: e, label: t(`care.expiry.${e}`) }))]}
+          onChange={(e) => onChange({ ...form, expiry: e.currentTarget.value as Expiry | 'keep' })}
         />
         {form.expiry === 'date' && (
           <TextInput
@@ -151,7 +166,7 @@ export function ScopeStep(props: {
             if (Object.keys(formProblems(form, Date.now())).length === 0) props.onNext();
           }}
         >
-          {t('care.share.review')}
+          {t(props.change === true ? 'care.change.review' : 'care.share.review')}
         </Button>
       </Group>
     </Stack>

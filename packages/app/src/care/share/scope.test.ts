@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_FORM, formProblems, grantRequestOf, preview, scopeOf, USE_PRESETS, withUse } from './scope';
+import type { GrantView } from '@hale/client';
+import {
+  diffOf,
+  EMPTY_FORM,
+  endsAt,
+  formOfGrant,
+  formProblems,
+  grantChangeOf,
+  grantRequestOf,
+  preview,
+  sameGrant,
+  scopeOf,
+  USE_PRESETS,
+  withUse,
+} from './scope';
 
 const NOW = Date.parse('2026-03-01T10:00:00Z');
 
@@ -105,5 +119,55 @@ describe('the share form', () => {
         { type: 'note-signature', access: 'write' },
       ]),
     ).toEqual({ sees: ['note'], can: ['sign'], addsTo: [] });
+  });
+});
+
+describe('a change of a grant', () => {
+  const END = Date.parse('2026-04-01T10:00:00Z');
+  const view = {
+    grant: {
+      grantId: 'g1',
+      scope: [
+        { type: 'allergy', access: 'read' },
+        { type: 'note', access: 'write' },
+        { type: 'note-signature', access: 'write' },
+      ],
+      expiresAt: new Date(END).toISOString(),
+    },
+    purpose: 'ongoing care',
+  } as unknown as GrantView;
+
+  it('starts from the grant: its kinds (signatures with notes), its end kept, its purpose', () => {
+    const form = formOfGrant(view);
+    expect(form).toMatchObject({ levels: { allergy: 'read', note: 'write' }, expiry: 'keep', keptEnd: END });
+    expect(scopeOf(form)).toEqual(view.grant.scope);
+    expect(grantChangeOf(form)).toEqual({
+      scope: view.grant.scope,
+      purpose: 'ongoing care',
+      expiresAt: new Date(END).toISOString(),
+    });
+    expect(endsAt(form, NOW)).toBe(END);
+    expect(formProblems(form, NOW)).toEqual({});
+    expect(formProblems(form, END + 1)).toEqual({ until: 'care.share.datePast' });
+    expect(sameGrant(diffOf(view.grant.scope, END, scopeOf(form), END))).toBe(true);
+  });
+
+  it('says what changes: kinds added and left out, access moved, the end', () => {
+    const form = formOfGrant(view);
+    const next = {
+      ...form,
+      levels: { note: 'read' as const, condition: 'read' as const },
+      expiry: '90d' as const,
+    };
+    const diff = diffOf(view.grant.scope, END, scopeOf(next), endsAt(next, NOW));
+    expect(diff).toEqual({
+      added: ['condition'],
+      removed: ['allergy'],
+      toWrite: [],
+      toRead: ['note'],
+      end: { from: END, to: NOW + 90 * 24 * 3_600_000 },
+    });
+    expect(sameGrant(diff)).toBe(false);
+    expect(grantChangeOf(next)).toMatchObject({ durationMs: 90 * 24 * 3_600_000 });
   });
 });

@@ -5,8 +5,10 @@
  * - Note signatures follow Notes: they are not chosen apart (a clinician who writes notes signs them).
  * - The form's checks (at least one kind, a purpose, an end in the future) are said at the field before
  *   the library's; `preview` says in words what the clinician will see and be able to do.
+ * - A change (`formOfGrant`, `grantChangeOf`) starts from the grant's kinds and keeps its end unless
+ *   another is chosen; `diffOf` says what it changes (a kind left out is re-keyed at once).
  */
-import type { GrantRequest } from '@hale/client';
+import type { GrantChange, GrantRequest, GrantView } from '@hale/client';
 import type { StreamType } from '@hale/model';
 import { SHARED_KINDS } from '../streams';
 
@@ -22,7 +24,10 @@ export interface ShareForm {
   /** The use chosen; null before the first choice. */
   readonly use: Use | null;
   readonly levels: Readonly<Partial<Record<StreamType, Level>>>;
-  readonly expiry: Expiry;
+  /** `keep`: a change keeps the grant's end (`keptEnd`). */
+  readonly expiry: Expiry | 'keep';
+  /** A change's form: the end of the grant it changes (ms). */
+  readonly keptEnd?: number;
   /** YYYY-MM-DD, for `expiry: 'date'`: access ends at the end of that day, this device's time. */
   readonly until: string;
   readonly purpose: string;
@@ -108,6 +113,7 @@ export const formProblems = (form: ShareForm, now: number): FormErrors => {
     if (end === null) errors.until = 'care.share.needDate';
     else if (end <= now) errors.until = 'care.share.datePast';
   }
+  if (form.expiry === 'keep' && (form.keptEnd ?? 0) <= now) errors.until = 'care.share.datePast';
   return errors;
 };
 
@@ -154,15 +160,80 @@ export const preview = (
   return { sees, can, addsTo };
 };
 
+/** The end the form asks for: an instant (`expiresAt`) or a duration from now (`durationMs`). */
+const endOf = (form: ShareForm): { expiresAt: string } | { durationMs: number } =>
+  form.expiry === 'date'
+    ? { expiresAt: new Date(endOfDay(form.until) ?? 0).toISOString() }
+    : form.expiry === 'keep'
+      ? { expiresAt: new Date(form.keptEnd ?? 0).toISOString() }
+      : { durationMs: DAYS[form.expiry] * DAY };
+
 export const grantRequestOf = (granteeId: string, form: ShareForm): GrantRequest => ({
   granteeId,
   scope: scopeOf(form),
   purpose: form.purpose.trim(),
-  ...(form.expiry === 'date'
-    ? { expiresAt: new Date(endOfDay(form.until) ?? 0).toISOString() }
-    : { durationMs: DAYS[form.expiry] * DAY }),
+  ...endOf(form),
+});
+
+/** What a change of a grant asks for (`consent.change`): its whole new scope, end and purpose. */
+export const grantChangeOf = (form: ShareForm): GrantChange => ({
+  scope: scopeOf(form),
+  purpose: form.purpose.trim(),
+  ...endOf(form),
 });
 
 /** When access would end if granted at `now`. */
 export const endsAt = (form: ShareForm, now: number): number | null =>
-  form.expiry === 'date' ? endOfDay(form.until) : now + DAYS[form.expiry] * DAY;
+  form.expiry === 'date'
+    ? endOfDay(form.until)
+    : form.expiry === 'keep'
+      ? (form.keptEnd ?? null)
+      : now + DAYS[form.expiry] * DAY;
+
+/** The form that changes `grant`: its kinds and access, its end kept, its purpose. */
+export const formOfGrant = (grant: GrantView): ShareForm => ({
+  use: null,
+  levels: Object.fromEntries(
+    grant.grant.scope.filter((s) => s.type !== 'note-signature').map((s) => [s.type, s.access]),
+  ),
+  expiry: 'keep',
+  keptEnd: Date.parse(grant.grant.expiresAt),
+  until: '',
+  purpose: grant.purpose ?? '',
+});
+
+/** What a change does, in the order it is said: kinds added, kinds no longer shared, access changed. */
+export interface GrantDiff {
+  readonly added: StreamType[];
+  readonly removed: StreamType[];
+  readonly toWrite: StreamType[];
+  readonly toRead: StreamType[];
+  /** The new end, when it moves (ms). */
+  readonly end: { readonly from: number; readonly to: number } | null;
+}
+
+/** The difference between a grant's scope and end and a change's (note signatures said with notes). */
+export const diffOf = (
+  from: GrantRequest['scope'],
+  fromEnd: number,
+  to: GrantRequest['scope'],
+  toEnd: number | null,
+): GrantDiff => {
+  const kinds = (scope: GrantRequest['scope']) =>
+    new Map(scope.filter((s) => s.type !== 'note-signature').map((s) => [s.type as StreamType, s.access]));
+  const before = kinds(from);
+  const after = kinds(to);
+  const changed = (a: 'read' | 'write') =>
+    [...after].filter(([k, v]) => before.has(k) && before.get(k) !== v && v === a).map(([k]) => k);
+  return {
+    added: [...after.keys()].filter((k) => !before.has(k)),
+    removed: [...before.keys()].filter((k) => !after.has(k)),
+    toWrite: changed('write'),
+    toRead: changed('read'),
+    end: toEnd === null || toEnd === fromEnd ? null : { from: fromEnd, to: toEnd },
+  };
+};
+
+/** Whether a change changes nothing. */
+export const sameGrant = (d: GrantDiff): boolean =>
+  d.added.length + d.removed.length + d.toWrite.length + d.toRead.length === 0 && d.end === null;
