@@ -159,6 +159,37 @@ describe('session.consent.change', () => {
     expect((await clinic.records.query('Condition', { patientId })).total).toBe(0);
   });
 
+  // Real timers in this one test: the end is 3 s away, and both the server and the devices keep it.
+  it('an end brought forward ends access then, re-keyed as an expiry is', async () => {
+    const { laptop, clinic, chartOf } = await parties(server.t.url, sessions);
+    const first = await laptop.consent.grant({
+      granteeId: clinic.account.accountId,
+      scope: [{ type: 'allergy', access: 'read' }],
+      durationMs: 30 * DAY,
+      purpose: 'care',
+    });
+    await when(clinic.consent.grantsReceived, (list) => chartOf(list)?.state === 'active', 'shared');
+    const changed = await laptop.consent.change(first.grant.grantId, {
+      scope: [{ type: 'allergy', access: 'read' }],
+      durationMs: 3_000,
+    });
+    // Nothing is rotated by the change itself: the kind is kept.
+    expect(changed.rotated).toEqual([]);
+    await when(
+      clinic.consent.grantsReceived,
+      (list) => chartOf(list)?.state === 'ended',
+      'ended at the new end',
+    );
+    // The list is read again every minute while shown: asked now, until the re-keying is done.
+    const ticking = setInterval(() => laptop.consent.refresh(), 250);
+    const listed = await when(
+      laptop.consent.grants,
+      (g) => stateIn(g, changed.grant.grant.grantId) === 'expired',
+      'the new grant expired and re-keyed',
+    ).finally(() => clearInterval(ticking));
+    expect(stateIn(listed, first.grant.grantId)).toBe('replaced');
+  });
+
   it('the grant replaced gives nothing beyond the new one: no revoke, no second change, one of two at once', async () => {
     const { laptop, phone, clinic, chartOf, patientId } = await parties(server.t.url, sessions);
     const first = await laptop.consent.grant({
