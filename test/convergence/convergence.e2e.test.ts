@@ -1,6 +1,7 @@
-// Model-based convergence (model.ts, worlds.ts) on the SQLite store: HALE_CONVERGENCE_RUNS scenarios (200;
-// `npm run test:convergence:long`: 10,000), and on the CouchDB store when HALE_CONVERGENCE_COUCH_RUNS is set
-// (the long run: 1,000; couch.e2e.test.ts plays a few in the normal suite).
+// Model-based convergence (model.ts, worlds.ts) on the SQLite store: HALE_CONVERGENCE_RUNS scenarios (200),
+// and on the CouchDB store when HALE_CONVERGENCE_COUCH_RUNS is set (couch.e2e.test.ts plays a few in the
+// normal suite). `npm run test:convergence:long` (scripts/convergence-long.ts) runs this file in chunks of
+// 1,000 scenarios, a seed each: 10,000 on SQLite and 1,000 on CouchDB.
 import { afterEach, describe, it } from 'vitest';
 import { couchWorld, playAll, sqliteWorld, startPouchServer } from './worlds';
 
