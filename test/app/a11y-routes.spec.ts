@@ -4,9 +4,12 @@
 // the app's routes (router.tsx, workspace/routes.tsx) with a record of each kind where a route needs one
 // (a visit's card: the patient's own encounter); the start pages in a browser with no account, in the
 // browser's language, and the unlock screen once locked. `/workspace` itself leads to `/workspace/today`.
+// Routes of what another party made: for the patient, a clinician (a Node device) the patient shares with
+// writes a plan and a message; for the clinician, a patient (a Node device) shares a chart.
 import { expect, test, type Page } from '@playwright/test';
 import { addRecord, go, NOTICE, seriousViolations, signUp, uniqueName } from './support';
-import { signUpClinician } from './workspace-support';
+import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
+import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 const LANGUAGES = ['en', 'zh-Hant', 'zh-Hans'] as const;
 const SIZES = [
@@ -59,6 +62,34 @@ const PATIENT_ROUTES = (ids: Readonly<Record<string, string>>): string[] => [
 const START_ROUTES = ['/start', '/start/create', '/start/join'];
 const BROWSER_LOCALE = { en: 'en-US', 'zh-Hant': 'zh-TW', 'zh-Hans': 'zh-CN' } as const;
 const UNLOCK_HEADING = { en: 'Unlock Hale', 'zh-Hant': '解鎖 Hale', 'zh-Hans': '解锁 Hale' } as const;
+/** Each language's clinicians: specs share one server's directory, where a name must be one account's. */
+const PATIENTS_CLINICIAN = {
+  en: 'Dr Yip Wing-Sze',
+  'zh-Hant': 'Dr Yip Wing-Kei',
+  'zh-Hans': 'Dr Yip Wing-Man',
+};
+const WORKSPACE_CLINICIAN = {
+  en: 'Dr Ines Duarte',
+  'zh-Hant': 'Dr Ines Duarte-Hant',
+  'zh-Hans': 'Dr Ines Duarte-Hans',
+};
+/** A shared chart's routes in the workspace (workspace/routes.tsx), with a record of each kind a route needs. */
+const CHART_ROUTES = (patientId: string, ids: Readonly<Record<'allergy' | 'lab' | 'encounter', string>>) => {
+  const chart = `/workspace/patients/${patientId}`;
+  return [
+    chart,
+    ...['allergies', 'conditions', 'medications', 'labs', 'labs/trends', 'notes', 'encounters', 'plans'].map(
+      (slug) => `${chart}/chart/${slug}`,
+    ),
+    `${chart}/chart/allergies/${ids.allergy}`,
+    `${chart}/chart/labs/${ids.lab}`,
+    `${chart}/chart/encounters/${ids.encounter}`,
+    `${chart}/chart/encounters/${ids.encounter}/summary`,
+    `${chart}/chart/notes/new`,
+    `${chart}/chart/plans/new`,
+    `${chart}/chart/encounters/new`,
+  ];
+};
 const CLINICIAN_ROUTES = [
   '/workspace/today',
   '/workspace/patients',
@@ -138,6 +169,7 @@ async function withNotice(page: Page, language: string): Promise<string[]> {
 for (const language of LANGUAGES) {
   test(`every patient route in ${language}, at both sizes, with a notice showing: no serious or critical node`, async ({
     page,
+    baseURL,
   }) => {
     test.setTimeout(20 * 60_000);
     await signUp(page, { loginName: uniqueName('a11y'), fullName: 'Chan Tai-Man' });
@@ -155,10 +187,51 @@ for (const language of LANGUAGES) {
         startedAt: '2026-03-02T08:00',
       }),
     };
+    // A clinician the patient shares with writes a plan and a message (routes of their records).
+    const clinician = await openClinician(baseURL ?? '', PATIENTS_CLINICIAN[language]);
+    let theirs: string[];
+    try {
+      await shareThroughScreens(page, PATIENTS_CLINICIAN[language], {
+        allergy: 'read',
+        message: 'write',
+        'treatment-plan': 'write',
+      });
+      const grantId = (await page.getByTestId('grant-card').first().getAttribute('data-grant-id')) ?? '';
+      const received = clinician.session.consent.grantsReceived;
+      const stop = received.subscribe(() => undefined);
+      const [chart] = await clinicianSees(
+        () => received.get(),
+        (g) => g.length === 1 && g[0]!.streams.length === 3,
+        'the clinician holds the grant',
+      ).finally(stop);
+      const patientId = chart!.patientId;
+      const plan = await clinician.session.records.add(
+        'TreatmentPlan',
+        record('TreatmentPlan', { summary: 'Asthma action plan' }),
+        { patientId },
+      );
+      const message = await clinician.session.care.messages.send({
+        to: patientId,
+        body: 'Your results are in.',
+      });
+      await clinician.session.sync.awaitInSync();
+      theirs = [
+        `/care/plans/${plan.id}`,
+        `/care/messages/${patientId}/${message.threadId}`,
+        `/care/sharing/${grantId}/change`,
+        `/care/sharing/cosign/${clinician.accountId}`,
+      ];
+      await go(page, theirs[1]!);
+      await expect(page.getByText('Your results are in.')).toBeVisible({ timeout: 60_000 });
+      await go(page, theirs[0]!);
+      await expect(page.getByText('Asthma action plan').first()).toBeVisible({ timeout: 60_000 });
+    } finally {
+      await clinician.close();
+    }
     await setLanguage(page, language);
     const found = [
       ...(await withNotice(page, language)),
-      ...(await sweep(page, PATIENT_ROUTES(ids), language)),
+      ...(await sweep(page, [...PATIENT_ROUTES(ids), ...theirs], language)),
     ];
     expect(found).toEqual([]);
   });
@@ -195,10 +268,48 @@ for (const language of LANGUAGES) {
 
   test(`every clinician route in ${language}, at both sizes: no serious or critical node`, async ({
     page,
+    baseURL,
   }) => {
-    test.setTimeout(10 * 60_000);
-    await signUpClinician(page, { displayName: 'Dr Ines Duarte' });
+    test.setTimeout(20 * 60_000);
+    await signUpClinician(page, { displayName: WORKSPACE_CLINICIAN[language] });
+    // A patient shares a chart: the workspace's chart routes, with a record where a route needs one.
+    const patient = await nodePatient(baseURL ?? '');
+    let chartRoutes: string[];
+    try {
+      await patient.records.add('Profile', record('Profile', { fullName: 'Wong Ka-Yan' }));
+      const allergy = await patient.records.add('Allergy', record('Allergy', { substance: 'Penicillin' }));
+      await patient.records.add('Condition', record('Condition', { name: 'Asthma' }));
+      await patient.records.add('Medication', record('Medication', { name: 'Salbutamol' }));
+      const lab = await patient.records.add('LabResult', record('LabResult', { testName: 'HbA1c' }));
+      const encounter = await patient.records.add('Encounter', record('Encounter', { reason: 'Check-up' }));
+      await patient.consent.grant({
+        granteeId: await findClinician(patient, WORKSPACE_CLINICIAN[language]),
+        scope: [
+          ...(['profile', 'allergy', 'condition', 'medication', 'lab-result'] as const).map((type) => ({
+            type,
+            access: 'read' as const,
+          })),
+          ...(['encounter', 'note', 'note-signature', 'treatment-plan'] as const).map((type) => ({
+            type,
+            access: 'write' as const,
+          })),
+        ],
+        durationMs: 30 * 24 * 3_600_000,
+        purpose: 'asthma review',
+      });
+      await patient.sync.awaitInSync();
+      const patientId = patient.account.accountId;
+      chartRoutes = CHART_ROUTES(patientId, { allergy: allergy.id, lab: lab.id, encounter: encounter.id });
+      await go(page, '/workspace/patients');
+      await expect(page.getByTestId(`patient-${patientId}`)).toContainText('Wong Ka-Yan', {
+        timeout: 60_000,
+      });
+      await go(page, `/workspace/patients/${patientId}/chart/encounters/${encounter.id}`);
+      await expect(page.getByText('Check-up').first()).toBeVisible({ timeout: 60_000 });
+    } finally {
+      await patient.close();
+    }
     await setLanguage(page, language);
-    expect(await sweep(page, CLINICIAN_ROUTES, language)).toEqual([]);
+    expect(await sweep(page, [...CLINICIAN_ROUTES, ...chartRoutes], language)).toEqual([]);
   });
 }

@@ -3,7 +3,16 @@
 // through the desktop shell's save dialog when its preload is there, a record added and edited with
 // the keyboard alone, a date field's calendar with every button named, and notices clear of every control.
 import { expect, test, type Page } from '@playwright/test';
-import { addRecord, checkScreen, expectAccessible, go, signUp, uniqueName, noNotices } from './support';
+import {
+  addRecord,
+  checkScreen,
+  expectAccessible,
+  go,
+  signUp,
+  uniqueName,
+  noNotices,
+  tabTo,
+} from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
 /** Whether the centre of `name`'s link in the navigation is the link itself (nothing drawn over it). */
@@ -173,31 +182,6 @@ test("export on desktop goes through the preload's save dialog when there is one
   });
   expect(downloads).toBe(0);
 });
-
-/** Presses Tab (Shift+Tab with `back`) until the focused element's accessible text matches; each stop must show its focus. */
-const tabTo = async (page: Page, match: RegExp, options: { back?: boolean; max?: number } = {}) => {
-  for (let i = 0; i < (options.max ?? 60); i++) {
-    await page.keyboard.press(options.back === true ? 'Shift+Tab' : 'Tab');
-    const focus = await page.evaluate<{
-      text: string;
-      shown: boolean;
-      tag: string;
-      id: string;
-    } | null>(`(() => {
-      const el = document.activeElement;
-      if (el === null || el === document.body) return null;
-      const style = getComputedStyle(el);
-      const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none';
-      const field = el.matches('input, textarea, select');
-      const text = (el.getAttribute('aria-label') || el.textContent || (el.labels && el.labels[0] && el.labels[0].textContent) || el.id || '').trim();
-      return { text, shown: ring || field, tag: el.tagName, id: el.id };
-    })()`);
-    expect(focus, 'focus stays on the page').not.toBeNull();
-    expect(focus?.shown, `focus visible on ${focus?.tag} "${focus?.text}"`).toBe(true);
-    if (match.test(focus?.text ?? '') || match.test(focus?.id ?? '')) return;
-  }
-  throw new Error(`Tab never reached ${match}`);
-};
 
 test('a record added and edited with the keyboard alone: skip link, focus shown, the dialog keeps and returns focus', async ({
   page,

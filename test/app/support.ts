@@ -285,3 +285,34 @@ export async function createProvider(server: string, displayName: string): Promi
     await session.close();
   }
 }
+
+/** Presses Tab (Shift+Tab with `back`) until the focused element's accessible text matches; each stop must show its focus. */
+export const tabTo = async (page: Page, match: RegExp, options: { back?: boolean; max?: number } = {}) => {
+  for (let i = 0; i < (options.max ?? 60); i++) {
+    await page.keyboard.press(options.back === true ? 'Shift+Tab' : 'Tab');
+    const focus = await page.evaluate<{
+      text: string;
+      shown: boolean;
+      tag: string;
+      id: string;
+    } | null>(`(() => {
+      const el = document.activeElement;
+      if (el === null || el === document.body) return null;
+      const style = getComputedStyle(el);
+      const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none';
+      const field = el.matches('input, textarea, select');
+      const text = (el.getAttribute('aria-label') || el.textContent || (el.labels && el.labels[0] && el.labels[0].textContent) || el.id || '').trim();
+      return { text, shown: ring || field, tag: el.tagName, id: el.id };
+    })()`);
+    expect(focus, 'focus stays on the page').not.toBeNull();
+    expect(focus?.shown, `focus visible on ${focus?.tag} "${focus?.text}"`).toBe(true);
+    if (match.test(focus?.text ?? '') || match.test(focus?.id ?? '')) return;
+  }
+  throw new Error(`Tab never reached ${match}`);
+};
+
+/** Focus back to the top of the page, as after a load: the next Tab reaches the skip link. */
+export const focusTop = (page: Page): Promise<void> =>
+  page.evaluate(
+    `document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`,
+  );
