@@ -1,7 +1,7 @@
 // Changing a grant from the patient's screens, with the clinician's device open (Node, the same server):
 // add a kind, turn read into read-and-write and extend the end (the review says each in words, nothing is
 // re-keyed, the clinician's device sees the new kinds and end); then take a kind away (the review says it
-// is re-keyed at once; the clinician's device loses it). The replaced grant is listed as changed; the
+// is re-keyed at once; the clinician's device loses it), that one on a phone. The replaced grant is listed as changed; the
 // screens checked with axe and shot at both sizes.
 import { expect, test } from '@playwright/test';
 import { addRecord, checkScreen, signUp, uniqueName } from './support';
@@ -63,7 +63,8 @@ test('change a grant: add a kind, write, a later end; then take a kind away', as
     const end = received.get()[0]?.endsAt ?? '';
     expect(Date.parse(end)).toBeGreaterThan(Date.now() + 80 * 86_400_000);
 
-    // Take lab results away: said to be re-keyed at once; the clinician's device loses them.
+    // On a phone, take lab results away: said to be re-keyed at once; the clinician's device loses them.
+    await page.setViewportSize({ width: 390, height: 844 });
     await current.getByRole('link', { name: 'Change what Dr Ho Ka-Wai can see and do' }).click();
     await page.locator('#share-lab-result').selectOption('none');
     await page.getByRole('button', { name: 'Review the change' }).click();
