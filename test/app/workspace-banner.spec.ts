@@ -187,3 +187,33 @@ test('the safety banner on every chart page, unshared kinds said so, lab values 
     await patient.close();
   }
 });
+
+test('a shared kind with nothing in it says "None recorded" in the banner, never an empty space', async ({
+  page,
+  baseURL,
+}) => {
+  const patient = await nodePatient(baseURL ?? '');
+  try {
+    await patient.records.add('Profile', record('Profile', { fullName: 'Rania Aziz' }));
+    await signUpClinician(page, { displayName: 'Dr Omar Saleh' });
+    await patient.consent.grant({
+      granteeId: await findClinician(patient, 'Dr Omar Saleh'),
+      scope: (['profile', 'allergy', 'medication', 'condition'] as const).map((type) => ({
+        type,
+        access: 'read' as const,
+      })),
+      durationMs: 30 * 24 * 3_600_000,
+      purpose: 'first visit',
+    });
+    await patient.sync.awaitInSync();
+    await go(page, `/workspace/patients/${patient.account.accountId}`);
+    await expect(page.getByTestId('patient-name')).toHaveText('Rania Aziz', { timeout: 30_000 });
+    const banner = page.getByTestId('safety-banner');
+    for (const part of ['banner-allergies', 'banner-medications', 'banner-problems']) {
+      await expect(banner.getByTestId(part)).toHaveAttribute('data-state', 'none');
+      await expect(banner.getByTestId(part)).toContainText('None recorded');
+    }
+  } finally {
+    await patient.close();
+  }
+});
