@@ -2,7 +2,8 @@
 // (the encounter, a diagnosis, a result, a medicine started and one stopped, a plan's new version, a signed
 // note a second clinician co-signs, the next appointment); the patient's home offers the visit, and its card
 // says what was found and what changed with each signer by name, prints without the app's frame, and asks the
-// clinician about it in a message that names the visit.
+// clinician about it in a message that names the visit; once messages are no longer shared (the grant
+// changed), it says so and leads to Sharing.
 import { expect, test } from '@playwright/test';
 import { addRecord, checkScreen, go, NOTICE, signUp, uniqueName } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
@@ -214,6 +215,27 @@ test("a visit's card: found, changed, next, signed and co-signed by name; printe
     await go(page, `/chart/encounters/${encounter.id}`);
     await page.getByTestId('visit-link').getByRole('link', { name: 'See this visit' }).click();
     await page.waitForURL(new RegExp(`/visits/${encounter.id}$`));
+
+    // Messages no longer shared (the grant changed from Sharing): the card says so and leads to Sharing.
+    await go(page, '/care/sharing');
+    await page
+      .locator('[data-testid="grant-card"][data-state="active"]')
+      .getByRole('link', { name: 'Change what Dr Lena Vogt can see and do' })
+      .click();
+    await page.locator('#share-message').selectOption('none');
+    await page.getByRole('button', { name: 'Review the change' }).click();
+    await expect(page.getByTestId('change-removed')).toHaveText('Will no longer see: Messages');
+    await page.getByRole('button', { name: 'Change the sharing' }).click();
+    await page.waitForURL(/\/care\/sharing$/);
+    await go(page, `/visits/${encounter.id}`);
+    const askPart = page.getByTestId('visit-ask');
+    await expect(askPart).toContainText('Messages are not shared');
+    await expect(askPart).toContainText(
+      'To write to Dr Lena Vogt about this visit, share your messages with them first.',
+    );
+    await expect(page.getByRole('link', { name: 'Ask Dr Lena Vogt about this visit' })).toHaveCount(0);
+    await askPart.getByRole('link', { name: 'Go to Sharing' }).click();
+    await page.waitForURL(/\/care\/sharing$/);
   } finally {
     for (const stop of stops) stop();
     await lena.close();
