@@ -1,14 +1,16 @@
 // The server as a hostile operator sees it: after a whole patient and clinician story (named devices, a
-// grant with a purpose, a record read by the clinician), every file in the server's data directory (the
-// database, its -wal and -shm) and a backup taken while it ran, and everything it logged is scanned for the
-// purpose, the device names and the record's content. None may be there; the devices themselves still
-// show all three.
+// grant with a purpose, a record read by the clinician, a shared link opened by a named viewer), every file
+// in the server's data directory (the database, its -wal and -shm) and a backup taken while it ran, and
+// everything it logged is scanned for the purpose, the device names, the record's content, the link's
+// label and record count and the viewer's name. None may be there; the devices themselves still show them.
 //
 // | looked for                      | where a device shows it                      |
 // | ------------------------------- | -------------------------------------------- |
 // | the grant's purpose             | `consent.list()`, `openGrantPurpose` (grantee) |
 // | each device's name              | `listDevices` with the account's wrapping key |
 // | an allergy's substance          | the clinician's `records.get`                |
+// | a link's label and counts       | `io.links()` on the patient's other device   |
+// | the name a link's viewer typed  | `io.linkAccesses()` on the same              |
 //
 // The login name is kept in clear on purpose (sign-in on a new device looks the account up by it; see
 // docs/architecture.md, "What the server stores"): the scan finds it, which shows the scan reads the
@@ -23,16 +25,22 @@ import {
   joinWithPassphrase,
   listDevices,
   openGrantPurpose,
+  openLink,
   type DeviceSession,
 } from '@hale/client/advanced';
 import { backupSqlite, createLogger } from '@hale/sync-server';
 import { useServer } from './support/fixture';
 import { accountDeps, asTestAccount, ed, eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { ioOf } from './support/fhir-r4';
 
 const PURPOSE = 'HIV follow-up at Ravenholm clinic';
 const NAMES = ['Zebulon iPhone Quartz', 'Quillfeather Laptop', 'Vantablack Clinic Tablet'];
 const SUBSTANCE = 'Zygomycetin-4471';
+const LINK_LABEL = 'Xanthoria handout for the walk-in clinic';
+const VIEWER = 'Dr Obadiah Wrenfeather';
+/** Two allergies shared: each count as the link's contents would hold it in JSON. */
+const COUNT = '"count":2';
 
 /** Every regular file under `dir`, recursively. */
 const filesUnder = async (dir: string): Promise<string[]> =>
@@ -61,7 +69,7 @@ describe('a hostile operator reading the server files and logs', () => {
     logger: createLogger('trace', { write: (line: string) => void logs.push(line) }),
   });
 
-  it('finds no purpose, no device name and no record content; the devices show all three', async () => {
+  it('finds no purpose, device name, record content, link label, count or viewer; the devices show them', async () => {
     const t = server.t;
     const open = async (...args: Parameters<typeof openDevice>): Promise<DeviceSession> => {
       const s = await openDevice(...args);
@@ -118,11 +126,24 @@ describe('a hostile operator reading the server files and logs', () => {
     expect(devices.active.map((a) => a.name).sort()).toEqual([NAMES[0], NAMES[1]].sort());
     expect(((await d.records.get(allergy.id))?.record as { substance?: string }).substance).toBe(SUBSTANCE);
 
+    // A shared link of the two allergies, opened by a viewer who gives a name; the laptop shows them.
+    await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    const shared = await ioOf(t.url, p).shareSummary({ label: LINK_LABEL, kinds: ['Allergy'] });
+    expect(JSON.stringify(await openLink(fetch, shared.link, { recipient: VIEWER }))).toContain(SUBSTANCE);
+    const laptopIo = ioOf(t.url, l);
+    expect(await laptopIo.links()).toMatchObject([
+      { label: LINK_LABEL, contents: [{ type: 'allergy', count: 2 }] },
+    ]);
+    expect((await laptopIo.linkAccesses(shared.linkId)).map((a) => a.recipient)).toEqual([VIEWER]);
+
     // A backup taken while it runs, where the operator keeps them (outside the data directory).
     const backups = await mkdtemp(path.join(tmpdir(), 'hale-scan-backups-'));
     await backupSqlite(t.store, path.join(backups, 'hale-backup.sqlite'));
 
-    const needles = [PURPOSE, 'Ravenholm', ...NAMES, 'Zebulon', 'Quillfeather', 'Vantablack', SUBSTANCE];
+    const needles = [
+      ...[PURPOSE, 'Ravenholm', ...NAMES, 'Zebulon', 'Quillfeather', 'Vantablack', SUBSTANCE],
+      ...[LINK_LABEL, 'Xanthoria', VIEWER, 'Wrenfeather', COUNT],
+    ];
     const running = [...(await filesUnder(t.dataDir)), ...(await filesUnder(backups))];
     expect(running.map((f) => path.basename(f))).toEqual(
       expect.arrayContaining(['hale.sqlite', 'hale.sqlite-wal', 'hale.sqlite-shm', 'hale-backup.sqlite']),

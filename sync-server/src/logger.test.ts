@@ -129,4 +129,22 @@ describe('redaction at any depth', () => {
     logger.info({ accountId: 'acc-1', role: 'patient', inviteId: '0123456789ab' }, 'account registered');
     expect(parsed()[0]).toMatchObject({ inviteId: '0123456789ab' });
   });
+
+  it('a link manifest request and a link created by an app from before sealing write no name, label or count', () => {
+    const { logger, lines } = capture();
+    const manifest = { recipient: 'Dr Quillfeather', passcode: 'PASSCODE-1', embeddedLengthMax: 10 };
+    const created = {
+      linkId: 'AAAAAAAAAAAAAAAAAAAAAA',
+      label: 'For Dr Quillfeather',
+      contents: [{ type: 'allergy', count: 7193 }],
+      sealed: 'SEALED-DETAILS',
+    };
+    logger.info({ body: manifest }, 'manifest');
+    logger.info({ body: created, access: { sealedRecipient: 'SEALED-NAME' } }, 'create');
+    const log = lines.join('\n');
+    for (const secret of ['Quillfeather', 'PASSCODE-1', '"count"', 'SEALED-DETAILS', 'SEALED-NAME'])
+      expect(log).not.toContain(secret);
+    expect(log).toContain('AAAAAAAAAAAAAAAAAAAAAA');
+    expect(log).toContain('embeddedLengthMax');
+  });
 });

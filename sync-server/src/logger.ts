@@ -15,7 +15,9 @@ import { pino, type Logger } from 'pino';
  * Field names whose values never reach the log: ciphertext and wrapped keys (`ct`, `wrapped`,
  * `wrappedRoot`), sealed device names (`sealedName`), signatures (`sig`, and the register request's
  * `wrappingKeySig`, `wrappedRootSig`, `roleSig`), `nonce`, session `token` and the `authorization` header,
- * `passphrase`, and the register request's `invite` code (the invite's id is logged as `inviteId`).
+ * `passphrase`, the register request's `invite` code (the invite's id is logged as `inviteId`), and of
+ * SMART Health Links the viewer's `recipient` and `passcode`, a link's `label` and `contents` (an app from
+ * before sealing sends them) and their sealed forms (`sealed`, `sealedRecipient`).
  */
 export const REDACTED_KEYS: readonly string[] = [
   'ct',
@@ -31,6 +33,12 @@ export const REDACTED_KEYS: readonly string[] = [
   'authorization',
   'passphrase',
   'invite',
+  'recipient',
+  'sealedRecipient',
+  'passcode',
+  'label',
+  'contents',
+  'sealed',
 ];
 
 /** Levels of nesting the walk looks into; log lines are a few levels deep. */

@@ -1,8 +1,11 @@
-// No plaintext at rest: after records, tombstones, grants, envelopes, blobs, a passphrase change and a device
-// rename went through the server, no byte sequence of any record or blob plaintext marker, device name,
-// passphrase, recovery key, root secret or key appears in any file of the data directory (main file, -wal
-// and -shm), while the server runs and after it stopped.
-import { randomBytes } from 'node:crypto';
+// No plaintext at rest: after records, tombstones, grants, envelopes, blobs, a passphrase change, a device
+// rename and shared links (one sealed by the device, one sent in clear as an app from before sealing did,
+// each opened by named viewers) went through the server, no byte sequence of any record or blob plaintext
+// marker, device name, passphrase, recovery key, root secret or key, link label, viewer name or link
+// record count appears in any file of the data directory (main file, -wal and -shm), while the server runs
+// and after it stopped, nor in what it logged (at trace); nor, of the links, in the CouchDB store's
+// documents and its log.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,10 +17,15 @@ import {
   encodeRecoveryKey,
   generateStreamKey,
   hexEncode,
+  openLinkDetails,
   sealBytes,
   wrapRootWithPassphrase,
 } from '@hale/crypto';
 import { newId } from '@hale/model';
+import type { ShlAccessesResponse, ShlListResponse } from '@hale/protocol';
+import { createLogger } from './logger';
+import { createLink } from './shl-links.test-util';
+import { startCouchNode, startPouchServer } from './testing/couch';
 import {
   TEST_PASSPHRASE,
   connect,
@@ -34,6 +42,7 @@ import {
   sign,
   startServer,
   streamOf,
+  type Endpoint,
   type TestAccount,
   type TestServer,
 } from './testing/harness';
@@ -50,6 +59,62 @@ const filesUnder = async (dir: string): Promise<string[]> => {
   return out;
 };
 
+/**
+ * Two shared links on `t`, one sealed by the device and one sent as an app from before sealing sent it
+ * (label and counts in clear, sealed by the server on receipt), each opened by named viewers (a wrong
+ * passcode too), then listed with their accesses and events: what must be stored and logged only sealed
+ * (`secrets`: labels, viewer names, each count as it would sit in JSON), and the sealed forms the server
+ * answered (`controls`, which the store must hold).
+ */
+const linkStory = async (t: Endpoint) => {
+  const labels = [marker('link-label'), marker('old-app-link-label')];
+  const viewers = [marker('viewer'), marker('guessing-viewer'), marker('old-app-viewer')];
+  const sealed = await createLink(t, {
+    label: labels[0]!,
+    passcode: '4711',
+    contents: [
+      { type: 'allergy', count: 7193 },
+      { type: 'medication', count: 6287 },
+    ],
+  });
+  const legacy = await createLink(t, {
+    label: labels[1]!,
+    legacy: true,
+    contents: [{ type: 'condition', count: 5821 }],
+  });
+  const ask = (token: string, body: object) => http(t.url, 'POST', `/shl/${token}`, body);
+  expect((await ask(sealed.token, { recipient: viewers[0], passcode: '4711' })).status).toBe(200);
+  expect((await ask(sealed.token, { recipient: viewers[1], passcode: '0000' })).status).toBe(401);
+  expect((await ask(legacy.token, { recipient: viewers[2] })).status).toBe(200);
+  const controls: string[] = [];
+  for (const [link, label] of [
+    [sealed, labels[0]],
+    [legacy, labels[1]],
+  ] as const) {
+    const listed = await http(t.url, 'GET', '/v1/shl', undefined, link.patientToken);
+    const [info] = (listed.body as ShlListResponse).links;
+    expect(info?.types?.length).toBeGreaterThan(0);
+    expect(info?.contents).toEqual([]);
+    expect(info).not.toHaveProperty('label');
+    controls.push(info?.sealed ?? 'no sealed details');
+    // Sealed by the device, or by the server on receipt: the patient's key opens the label either way.
+    const details = openLinkDetails(info?.sealed ?? '', link.patient.keys.wrapping, link.linkId);
+    expect(details.ok && (JSON.parse(details.value) as { label?: string }).label).toBe(label);
+    const log = await http(t.url, 'GET', `/v1/shl/${link.linkId}/accesses`, undefined, link.patientToken);
+    for (const a of (log.body as ShlAccessesResponse).accesses) {
+      expect(a.recipient).toBe('');
+      controls.push(a.sealedRecipient ?? 'no sealed recipient');
+    }
+    const since = encodeURIComponent('1970-01-01T00:00:00.000Z');
+    const events = await http(t.url, 'GET', `/v1/shl/events?since=${since}`, undefined, link.patientToken);
+    expect(events.status).toBe(200);
+  }
+  return {
+    secrets: [...labels, ...viewers, '"count":7193', '"count":6287', '"count":5821'],
+    controls,
+  };
+};
+
 /** Every (file, needle name) where the needle's bytes occur. */
 const scan = async (dir: string, needles: Map<string, Uint8Array>) => {
   const hits: string[] = [];
@@ -62,16 +127,20 @@ const scan = async (dir: string, needles: Map<string, Uint8Array>) => {
   return { files: files.map((f) => path.basename(f)).sort(), hits };
 };
 
+const text = (s: string) => new TextEncoder().encode(s);
+
 describe('no plaintext at rest', () => {
   let t: TestServer;
   let patient: TestAccount;
   const secrets = new Map<string, Uint8Array>();
-  const text = (s: string) => new TextEncoder().encode(s);
   /** Routing metadata the server must store: proves the scan reads what was written. */
   const controls = new Map<string, Uint8Array>();
+  const logs: string[] = [];
 
   beforeAll(async () => {
-    t = await startServer();
+    t = await startServer({
+      logger: createLogger('trace', { write: (line: string) => void logs.push(line) }),
+    });
     const firstPassphrase = marker('first-passphrase');
     patient = await registerAccount(t, 'patient', { passphrase: firstPassphrase });
     const provider = await registerAccount(t, 'provider');
@@ -175,6 +244,10 @@ describe('no plaintext at rest', () => {
     expect((await http(t.url, 'POST', '/v1/devices/name', rename)).status).toBe(200);
     await ws.close();
 
+    const links = await linkStory(t);
+    for (const [i, m] of links.secrets.entries()) secrets.set(`link secret ${i} (${m})`, text(m));
+    for (const [i, c] of links.controls.entries()) controls.set(`sealed link field ${i}`, text(c));
+
     for (const [i, m] of recordMarkers.entries()) secrets.set(`record marker ${i}`, text(m));
     secrets.set('blob marker', text(blobMarker));
     secrets.set('device name', text(deviceName));
@@ -230,8 +303,15 @@ describe('no plaintext at rest', () => {
         'sealed record',
         'wrapped epoch-1 key',
         'sealed device name',
+        ...[...controls.keys()].filter((k) => k.startsWith('sealed link field')),
       ]),
     );
+  });
+
+  it('finds none in what the server logged', () => {
+    const log = logs.join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    expect([...secrets].filter(([, needle]) => log.includes(new TextDecoder().decode(needle)))).toEqual([]);
   });
 
   it('finds none after the server stopped and the store checkpointed', async () => {
@@ -242,4 +322,32 @@ describe('no plaintext at rest', () => {
     const control = await scan(t.dataDir, controls);
     expect(new Set(control.hits.map((h) => h.split(' in ')[0]))).toEqual(new Set(controls.keys()));
   });
+});
+
+describe('no plaintext of shared links in the CouchDB store', () => {
+  it('finds no label, viewer name or count in any document, nor in what the server logged', async () => {
+    const couch = await startPouchServer({ inMemory: true });
+    const logs: string[] = [];
+    const node = await startCouchNode(couch.url, `scan-${randomUUID()}`, {
+      logger: createLogger('trace', { write: (line: string) => void logs.push(line) }),
+    });
+    try {
+      const { secrets, controls } = await linkStory(node);
+      const databases = (await (await fetch(`${couch.url}/_all_dbs`)).json()) as string[];
+      let docs = '';
+      for (const db of databases) {
+        const all = await fetch(`${couch.url}/${encodeURIComponent(db)}/_all_docs?include_docs=true`);
+        docs += await all.text();
+      }
+      expect(databases.length).toBeGreaterThan(0);
+      expect(secrets.filter((needle) => docs.includes(needle))).toEqual([]);
+      expect(controls.filter((needle) => !docs.includes(needle))).toEqual([]);
+      const log = logs.join('\n');
+      expect(logs.length).toBeGreaterThan(0);
+      expect(secrets.filter((needle) => log.includes(needle))).toEqual([]);
+    } finally {
+      await node.stop();
+      await couch.stop();
+    }
+  }, 60_000);
 });

@@ -1,9 +1,11 @@
 // 41 passcode guesses sent at once to one SMART Health Link (plugins/shl.ts), against a real server over
 // each store: three take the link's attempts (401, remainingAttempts 2, 1, 0), the rest find it locked
 // (404), and every one of the 41 is in the link's access log and in what the patient's devices are told
-// (`GET /v1/shl/events`), the guesses that lost the race to the last attempt included.
+// (`GET /v1/shl/events`), the guesses that lost the race to the last attempt included, each with the name
+// its viewer gave sealed to the patient (none in clear).
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openLinkRecipient } from '@hale/crypto';
 import {
   SHL_PASSCODE_ATTEMPTS,
   type ShlAccessesResponse,
@@ -42,9 +44,13 @@ const guessAll = async (t: Endpoint) => {
   expect(accesses).toHaveLength(GUESSES);
   expect(accesses.filter((a) => a.outcome === 'wrong-passcode')).toHaveLength(SHL_PASSCODE_ATTEMPTS);
   expect(accesses.filter((a) => a.outcome === 'refused')).toHaveLength(GUESSES - SHL_PASSCODE_ATTEMPTS);
-  expect(new Set(accesses.map((a) => a.recipient))).toEqual(
-    new Set(Array.from({ length: GUESSES }, (_, i) => `guesser ${i}`)),
-  );
+  const guessers = new Set(Array.from({ length: GUESSES }, (_, i) => `guesser ${i}`));
+  const named = (a: { recipient: string; sealedRecipient?: string }): string => {
+    expect(a.recipient).toBe('');
+    const name = openLinkRecipient(a.sealedRecipient ?? '', link.patient.keys.wrapping, link.linkId);
+    return name.ok ? name.value : `unopened: ${name.error.code}`;
+  };
+  expect(new Set(accesses.map(named))).toEqual(guessers);
 
   // What the patient's devices are told: the same 41, for this one link.
   const events = await http(
@@ -57,6 +63,7 @@ const guessAll = async (t: Endpoint) => {
   const told = (events.body as ShlEventsResponse).accesses;
   expect(told).toHaveLength(GUESSES);
   expect(told.every((a) => a.linkId === link.linkId)).toBe(true);
+  expect(new Set(told.map(named))).toEqual(guessers);
 
   const listed = await http(t.url, 'GET', '/v1/shl', undefined, link.patientToken);
   expect((listed.body as ShlListResponse).links[0]).toMatchObject({ attemptsLeft: 0, accessCount: 0 });

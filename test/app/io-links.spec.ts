@@ -79,9 +79,11 @@ test('summary and shared link: made, scanned, opened without an account, seen in
   await expect(viewer.getByText('Type 2 diabetes mellitus')).toBeVisible();
   await expect(viewer.locator('h1')).toHaveText('For Dr. Rossi');
 
-  // The patient sees the access: live as an alert, and in the link's list.
+  // The patient sees the access: live as an alert, and in the link's list, under the link's label (which,
+  // like the viewer's name, the server holds only sealed).
   await expect(page.getByTestId('link-access-alert').first()).toContainText('Ospedale San Marco');
   const row = page.getByTestId('shared-links').getByTestId('link-row').first();
+  await expect(row).toContainText('For Dr. Rossi');
   await row.getByRole('button', { name: /Accesses \(1 opening\)/ }).click();
   await expect(row.getByTestId('link-accesses')).toContainText('Ospedale San Marco');
   await expect(row.getByTestId('link-accesses')).toContainText('Opened');

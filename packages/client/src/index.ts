@@ -126,7 +126,14 @@ export { UNREADABLE_ENTRY_ACTION } from './audit/audit-log';
 export type { UnreadableAuditEntry } from './audit/audit-chain';
 // Records in and out (session.io).
 export { RecordsIoError, RECORDS_IO_ERROR_CODES, type RecordsIoErrorCode } from './io/io-error';
-export { decodeLink, openLink, type CreatedLink } from './io/shl-client';
+export {
+  decodeLink,
+  openLink,
+  type CreatedLink,
+  type LinkAccess,
+  type LinkAccessEntry,
+  type LinkInfo,
+} from './io/shl-client';
 export type { HaleIo, ShareOptions } from './hale/hale-io';
 export type { ImportOptions, ImportReport, ImportedRecord } from './io/fhir-import-run';
 export type { ExportOptions, ExportResult } from './io/fhir-export-forms';

@@ -19,3 +19,4 @@ export { curveLibrary } from './curve-library';
 export * from './head-root';
 export * from './sodium-secretbox';
 export * from './sodium-x25519';
+export * from './shl-seal';

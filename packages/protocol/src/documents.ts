@@ -161,7 +161,8 @@ export type AccessEventAction = Static<typeof AccessEventAction>;
 /**
  * Sealed body of an access event the server appends (`kind: 'AccessEvent'`): the grantee (actor) and how
  * many documents of `stream` it was served or wrote. Any integer `count` has the shape: the server writes
- * positive ones, and views believe a count only from the server and only when positive, so another
+ * positive ones (0 for a shared link's opening, `link-open`: the counts are sealed to the patient in the
+ * link's details), and views believe a count only from the server and only when positive, so another
  * author's claim (signed, hence no tampering) is still listed as that author's claim.
  */
 export const AccessEventBody = Type.Object(

@@ -6,6 +6,9 @@
  * Invariants:
  * - The server keeps ciphertext only, finds a link by the SHA-256 of its token (the token itself is not
  *   stored), and keeps a passcode as scrypt (N 2^14, r 8, p 1, 16-byte salt), compared in constant time.
+ * - In clear only a link's record types; sealed to the patient's wrapping key for the link (shl-seal.ts):
+ *   its label and counts (`sealed`, by the device; an old app's clear ones sealed here on receipt) and each
+ *   viewer's `recipient` (sealed on receipt, before anything is written or logged).
  * - A manifest is served only for a link neither revoked, expired nor locked, with the right passcode
  *   when it has one: a wrong one takes one of SHL_PASSCODE_ATTEMPTS tries (401 `remainingAttempts`);
  *   then the link is locked (404, as the spec answers a link that no longer works). Every attempt is logged
@@ -13,8 +16,8 @@
  *   locked or revoked by an attempt that committed first is logged `refused` (shl-types.ts), so 41
  *   guesses at once leave 41 entries (3 `wrong-passcode`, 38 `refused`) for the patient's devices to
  *   tell; an opening is also an access event in the patient's audit trail (one per stream type the link
- *   carries, actor the link's id), sealed to the patient and pushed live to their devices like any access
- *   event.
+ *   carries, actor the link's id, count 0: counts are sealed), sealed to the patient and pushed live to
+ *   their devices like any access event.
  * - A one-time link (`oneTime`) opens once: the store revokes it in the write that counts that opening.
  * - Only the patient (a patient device of the account) creates, lists and revokes its links.
  * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
@@ -27,11 +30,14 @@
  * - The manifest and file routes answer pages of any origin (CORS `*`, their preflights included: cors.ts),
  *   as viewers on other sites must open Hale links; the viewer page here may not be framed by any page
  *   (SHL_VIEWER_CSP `frame-ancestors 'none'`, `X-Frame-Options: DENY`).
- * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS);
+ * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS;
+ * INTERNAL, nothing written, when the patient's stored wrapping key is damaged);
  * the public routes answer 404 for any link that does not work, so they tell nothing of why.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { base64urlDecode, sealLinkDetails, sealLinkRecipient } from '@hale/crypto';
+import { createNodeSealX25519 } from '@hale/crypto/node';
 import {
   SHL_PASSCODE_ATTEMPTS,
   ShlCreateRequest,
@@ -40,15 +46,23 @@ import {
   ShlTicketParams,
   ShlTokenParams,
   ShlEventsQuery,
+  type ShlAccessInfo,
   type ShlAccessesResponse,
   type ShlEventsResponse,
+  type ShlLinkDetails,
   type ShlLinkInfo,
   type ShlListResponse,
   type ShlManifest,
 } from '@hale/protocol';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';
-import { isStoreError, type ShlAccess, type ShlLink, type ShlLinkListing } from '../store/index';
+import {
+  isStoreError,
+  type ShlAccess,
+  type ShlAccessWrite,
+  type ShlLink,
+  type ShlLinkListing,
+} from '../store/index';
 import { SHL_VIEWER_HTML, SHL_VIEWER_SCRIPT } from './shl-viewer';
 
 /** Longest wait of an events request. */
@@ -98,6 +112,8 @@ const passcodeMatches = async (passcode: string, stored: string): Promise<boolea
 
 const info = (l: ShlLinkListing): ShlLinkInfo => ({
   linkId: l.linkId,
+  ...(l.sealed === undefined ? {} : { sealed: l.sealed }),
+  types: l.types as NonNullable<ShlLinkInfo['types']>,
   ...(l.label === undefined ? {} : { label: l.label }),
   passcode: l.passcode,
   emergency: l.emergency,
@@ -108,11 +124,18 @@ const info = (l: ShlLinkListing): ShlLinkInfo => ({
   attemptsLeft: l.attemptsLeft,
   accessCount: l.accessCount,
   ...(l.lastAccessAt === undefined ? {} : { lastAccessAt: l.lastAccessAt }),
-  contents: l.contents.map((c) => ({
+  // Apps from before sealing require `contents`: a sealed link lists none in clear.
+  contents: (l.contents ?? []).map((c) => ({
     type: c.type as ShlLinkInfo['contents'][number]['type'],
     count: c.count,
   })),
 });
+
+/** An access as answered: a sealed one with `recipient: ''`, which apps from before sealing require. */
+const accessInfo = (a: ShlAccess): ShlAccessInfo =>
+  'sealedRecipient' in a
+    ? { at: a.at, outcome: a.outcome, recipient: '', sealedRecipient: a.sealedRecipient }
+    : { at: a.at, outcome: a.outcome, recipient: a.recipient };
 
 const gone = (reply: FastifyReply) =>
   reply
@@ -121,6 +144,15 @@ const gone = (reply: FastifyReply) =>
 
 export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const iso = () => new Date(ctx.now()).toISOString();
+  const x25519 = createNodeSealX25519();
+  /** The patient's published wrapping key, which every sealing here is to; INTERNAL when unreadable. */
+  const wrappingKeyOf = async (patientId: string): Promise<Uint8Array> => {
+    const account = await ctx.store.accounts.get(patientId);
+    const key = account === null ? null : base64urlDecode(account.wrappingPublicKey);
+    if (key === null || !key.ok || key.value.length !== 32)
+      throw new ServiceError('INTERNAL', `the wrapping key of ${patientId} is missing or damaged`);
+    return key.value;
+  };
   // Devices waiting for their patient's link accesses (in-process; see the header).
   const waiting = new Map<string, Set<() => void>>();
   const wake = (patientId: string): void => {
@@ -130,7 +162,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
    * Logs an access at the time it is decided (after the passcode check, not when the request came in), so
    * the log's times follow the order its entries commit in, which `GET /v1/shl/events` reads by.
    */
-  const recordAccess = async (link: ShlLink, access: Omit<ShlAccess, 'at'>) => {
+  const recordAccess = async (link: ShlLink, access: Omit<ShlAccessWrite, 'at'>) => {
     const after = await ctx.store.shl.recordAccess(link.linkId, { ...access, at: iso() });
     wake(link.patientId);
     return after;
@@ -167,16 +199,31 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
           'an emergency link has no passcode: it must open for whoever helps',
         );
       }
+      // An app from before sealing sends the label and counts in clear: sealed here, as its device would.
+      const sealed =
+        'sealed' in body
+          ? { types: body.types, sealed: body.sealed }
+          : {
+              types: [...new Set(body.contents.map((c) => c.type))],
+              sealed: sealLinkDetails(
+                JSON.stringify({
+                  ...(body.label === undefined ? {} : { label: body.label }),
+                  contents: body.contents,
+                } satisfies ShlLinkDetails),
+                await wrappingKeyOf(principal.accountId),
+                body.linkId,
+                x25519,
+              ),
+            };
       const link = {
         linkId: body.linkId,
         tokenHash: sha256Hex(body.token),
         patientId: principal.accountId,
-        ...(body.label === undefined ? {} : { label: body.label }),
+        ...sealed,
         ...(body.passcode === undefined ? {} : { passcodeHash: await hashPasscode(body.passcode) }),
         attemptsLeft: SHL_PASSCODE_ATTEMPTS,
         emergency: body.emergency,
         ...(body.oneTime === true ? { oneTime: true } : {}),
-        contents: body.contents,
         contentType: body.contentType,
         jwe: body.jwe,
         createdAt: iso(),
@@ -223,7 +270,8 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     async (request): Promise<ShlAccessesResponse> => {
       const principal = await owner(request);
       try {
-        return { accesses: await ctx.store.shl.accesses(principal.accountId, request.params.linkId, 1000) };
+        const accesses = await ctx.store.shl.accesses(principal.accountId, request.params.linkId, 1000);
+        return { accesses: accesses.map(accessInfo) };
       } catch (error) {
         if (isStoreError(error, 'NOT_FOUND'))
           throw new ServiceError('NOT_FOUND', 'no such link of this account');
@@ -257,7 +305,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
         });
         accesses = await read();
       }
-      return { accesses, now: iso() };
+      return { accesses: accesses.map((a) => ({ linkId: a.linkId, ...accessInfo(a) })), now: iso() };
     },
   );
 
@@ -265,10 +313,10 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     const actor = { accountId: link.linkId, deviceId: link.linkId, role: 'provider' as const };
     await ctx.service.recordGranteeAccess(
       actor,
-      link.contents.map((c) => ({
+      link.types.map((type) => ({
         action: 'link-open' as const,
-        stream: `${link.patientId}/${c.type}`,
-        count: c.count,
+        stream: `${link.patientId}/${type}`,
+        count: 0,
       })),
     );
   };
@@ -286,17 +334,23 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     async (request, reply) => {
       const link = await ctx.store.shl.byToken(sha256Hex(request.params.token));
       if (link === null) return gone(reply);
-      const recipient = request.body.recipient;
+      // Sealed before anything is written: the store, the log and the events see only this.
+      const sealedRecipient = sealLinkRecipient(
+        request.body.recipient,
+        await wrappingKeyOf(link.patientId),
+        link.linkId,
+        x25519,
+      );
       const expired = link.expiresAt !== undefined && Date.parse(link.expiresAt) <= ctx.now();
       if (link.revokedAt !== undefined || expired || link.attemptsLeft === 0) {
-        await recordAccess(link, { outcome: 'refused', recipient });
+        await recordAccess(link, { outcome: 'refused', sealedRecipient });
         return gone(reply);
       }
       if (link.passcodeHash !== undefined) {
         const given = request.body.passcode;
         if (given === undefined || !(await passcodeMatches(given, link.passcodeHash))) {
           // Null: locked or revoked by an attempt that committed first (logged as refused by the store).
-          const after = await recordAccess(link, { outcome: 'wrong-passcode', recipient });
+          const after = await recordAccess(link, { outcome: 'wrong-passcode', sealedRecipient });
           if (after === null) return gone(reply);
           return reply.code(401).send({
             code: 'UNAUTHENTICATED',
@@ -305,7 +359,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
           });
         }
       }
-      const opened = await recordAccess(link, { outcome: 'opened', recipient });
+      const opened = await recordAccess(link, { outcome: 'opened', sealedRecipient });
       if (opened === null) return gone(reply);
       await logOpened(link);
       const max = request.body.embeddedLengthMax;

@@ -141,25 +141,39 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
       linkId: `LinkId_${String(n).padStart(15, '0')}`,
       tokenHash: String(n).repeat(64),
       patientId: 'pat',
-      ...(n === 1 ? { label: 'ER', passcodeHash: 'scrypt$x' } : {}),
+      ...(n === 1 ? { passcodeHash: 'scrypt$x' } : {}),
+      types: ['allergy'],
+      sealed: `sealed-details-${n}`,
       attemptsLeft: 3,
       emergency: n === 2,
-      contents: [{ type: 'allergy', count: 2 }],
       contentType: 'application/fhir+json',
       jwe: `eyJ.${n}`,
       createdAt: isoAt(n),
       ...(n === 1 ? { expiresAt: isoAt(900) } : {}),
     });
-    await s.shl.create(link(1));
-    await s.shl.create(link(2));
     const access = (outcome: 'opened' | 'wrong-passcode' | 'refused', at: number) => ({
       at: isoAt(at),
       outcome,
-      recipient: `viewer ${at}`,
+      sealedRecipient: `sealed viewer ${at}`,
     });
+    await s.shl.create(link(1));
+    // Link 2 and its first access stored before sealing (v23): label, counts and name in clear.
+    s.db
+      .prepare(
+        `INSERT INTO shl_links (link_id, token_hash, patient_id, label, attempts_left, emergency, contents,
+           content_type, jwe, created_at) VALUES (?, ?, 'pat', 'ER', 3, 1, ?, 'application/fhir+json', ?, ?)`,
+      )
+      .run(link(2).linkId, link(2).tokenHash, '[{"type":"allergy","count":2}]', 'eyJ.2', isoAt(2));
+    s.db
+      .prepare(`UPDATE shl_links SET access_count = 1, last_access_at = ? WHERE link_id = ?`)
+      .run(isoAt(22), link(2).linkId);
+    s.db
+      .prepare(
+        `INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, 1, ?, 'opened', ?)`,
+      )
+      .run(link(2).linkId, isoAt(22), 'viewer 22');
     await s.shl.recordAccess(link(1).linkId, access('wrong-passcode', 20));
     await s.shl.recordAccess(link(1).linkId, access('opened', 21));
-    await s.shl.recordAccess(link(2).linkId, access('opened', 22));
     await s.shl.revoke('pat', link(2).linkId, isoAt(23));
     await s.shl.recordAccess(link(2).linkId, access('refused', 24));
     await s.serverState.put('registration', 'invite', isoAt(1));
@@ -216,6 +230,16 @@ describe('migrate from SQLite to CouchDB', () => {
         expect(await target.devices.get('dev-1')).toEqual(await source.devices.get('dev-1'));
         expect(await target.blobs.usage('pat')).toBe(await source.blobs.usage('pat'));
         expect(await target.shl.list('pat', 10)).toEqual(await source.shl.list('pat', 10));
+        // The link stored before sealing keeps its clear fields, its types read from its counts.
+        expect((await target.shl.list('pat', 10)).find((l) => l.emergency)).toMatchObject({
+          types: ['allergy'],
+          label: 'ER',
+          contents: [{ type: 'allergy', count: 2 }],
+        });
+        expect((await target.shl.list('pat', 10)).find((l) => !l.emergency)).toMatchObject({
+          types: ['allergy'],
+          sealed: 'sealed-details-1',
+        });
         expect(await target.shl.accessesSince('pat', isoAt(0), 10)).toEqual(
           await source.shl.accessesSince('pat', isoAt(0), 10),
         );
@@ -240,7 +264,7 @@ describe('migrate from SQLite to CouchDB', () => {
       const [again] = await target.docs.writeDocs([auditWrite('pat/audit', 'e9', 'dev-1', 2)], isoAt(20));
       expect(again).toEqual({ status: 'position-taken' });
       // Links carry on where they were: the revoked one stays shut, the other counts on from its state.
-      const opened = { at: isoAt(30), outcome: 'opened' as const, recipient: 'r' };
+      const opened = { at: isoAt(30), outcome: 'opened' as const, sealedRecipient: 'r' };
       expect(await target.shl.recordAccess('LinkId_000000000000002', opened)).toBeNull();
       expect(await target.shl.recordAccess('LinkId_000000000000001', opened)).toEqual({
         attemptsLeft: 2,

@@ -1,25 +1,27 @@
 // Restore carries SMART Health Link state made after the backup (restore-carry-links.ts): a link revoked
 // since stays revoked (the emergency card rotated away does not open again), a link locked by wrong
 // passcodes stays locked, accesses logged since stay in its log and count, a one-time ticket used since
-// stays used; a link created after the backup is not brought in; nothing moves backwards.
+// stays used, a carried access with its viewer's name as sealed; a link created after the backup is not
+// brought in; nothing moves backwards.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
 import { makeAccount, makeDevice } from './conformance';
 import { openSqliteStore, type SqliteStore } from './sqlite-store';
-import type { ShlLink } from './shl-types';
+import type { ShlNewLink } from './shl-types';
 import { useTempDirs } from './temp-dirs.test-util';
 
 const newDir = useTempDirs('hale-carry-links-');
 
-const link = (n: number): Omit<ShlLink, 'accessCount' | 'revokedAt' | 'lastAccessAt'> => ({
+const link = (n: number): ShlNewLink => ({
   linkId: `LinkId_${String(n).padStart(15, '0')}`,
   tokenHash: String(n).repeat(64),
   patientId: 'pat',
+  types: ['allergy'],
+  sealed: `sealed-details-${n}`,
   passcodeHash: 'scrypt$x',
   attemptsLeft: 3,
   emergency: false,
-  contents: [{ type: 'allergy', count: 1 }],
   contentType: 'application/fhir+json',
   jwe: 'eyJ.x.y.z.w',
   createdAt: `2030-01-01T00:00:0${n}.000Z`,
@@ -28,7 +30,7 @@ const at = (s: number) => `2030-01-02T00:00:${String(s).padStart(2, '0')}.000Z`;
 const access = (outcome: 'opened' | 'wrong-passcode' | 'refused', s: number) => ({
   at: at(s),
   outcome,
-  recipient: `viewer ${s}`,
+  sealedRecipient: `sealed viewer ${s}`,
 });
 
 const scenario = async (
@@ -85,10 +87,10 @@ describe('restore carries shared links', () => {
         attemptsLeft: 2,
         lastAccessAt: at(16),
       });
-      expect((await store.shl.accesses('pat', link(3).linkId, 10)).map((a) => [a.at, a.outcome])).toEqual([
-        [at(16), 'wrong-passcode'],
-        [at(15), 'opened'],
-        [at(1), 'opened'],
+      expect(await store.shl.accesses('pat', link(3).linkId, 10)).toEqual([
+        access('wrong-passcode', 16),
+        access('opened', 15),
+        access('opened', 1),
       ]);
       // The opening refused just above (the link locked) is logged too, after the carried entries.
       expect((await store.shl.accesses('pat', link(2).linkId, 10)).map((a) => [a.at, a.outcome])).toEqual([

@@ -60,7 +60,8 @@ const writeV7Store = async (dataDir: string, first: Uint8Array[]): Promise<void>
     'DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones; ' +
       'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator; ' +
       'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq; ' +
-      'ALTER TABLE grants DROP COLUMN superseded_by',
+      'ALTER TABLE grants DROP COLUMN superseded_by; ALTER TABLE shl_links DROP COLUMN types; ' +
+      'ALTER TABLE shl_links DROP COLUMN sealed; ALTER TABLE shl_accesses DROP COLUMN sealed_recipient',
   );
   store.db.pragma('user_version = 7');
   await store.close();

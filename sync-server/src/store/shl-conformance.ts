@@ -4,33 +4,34 @@
  * and never below, an access counted only on a live link, every access logged (those that lost a race
  * as refused), one-time file tickets; racing decisions (also through two instances over one backend) each
  * taken once; accesses through one instance told to the other
- * (`onRemoteAccess`, where the store has it).
+ * (`onRemoteAccess`, where the store has it); a link's label and counts and a viewer's name kept only as
+ * the sealed text given, with the record types in clear.
  */
 import { describe, expect, it } from 'vitest';
 import type { SyncStore } from './types';
-import type { ShlLink } from './shl-types';
+import type { ShlAccess, ShlNewLink } from './shl-types';
 import { makeAccount, makeDevice } from './conformance.test-util';
 import { isStoreError } from './types';
 
 const PATIENT = 'PatientAccount_0123456';
 const OTHER = 'OtherAccount_012345678';
-const link = (
-  n: number,
-  extra: Partial<ShlLink> = {},
-): Omit<ShlLink, 'accessCount' | 'revokedAt' | 'lastAccessAt'> => ({
+const link = (n: number, extra: Partial<ShlNewLink> = {}): ShlNewLink => ({
   linkId: `LinkId_${String(n).padStart(15, '0')}`,
   tokenHash: String(n).repeat(64).slice(0, 64),
   patientId: PATIENT,
-  label: `link ${n}`,
+  types: ['allergy', 'medication'],
+  sealed: `sealed-details-${n}`,
   passcodeHash: 'scrypt$x',
   attemptsLeft: 3,
   emergency: false,
-  contents: [{ type: 'allergy', count: 2 }],
   contentType: 'application/fhir+json',
   jwe: 'eyJ.x.y.z.w',
   createdAt: `2026-11-25T10:00:0${n}.000Z`,
   ...extra,
 });
+
+/** The viewer's name of an access as logged here (sealed; in clear only on rows from before sealing). */
+const nameOf = (a: ShlAccess): string => ('sealedRecipient' in a ? a.sealedRecipient : a.recipient);
 
 export const describeShlConformance = (store: () => SyncStore): void => {
   describe('shl', () => {
@@ -42,7 +43,8 @@ export const describeShlConformance = (store: () => SyncStore): void => {
     it('finds a link by its token hash, lists it to its patient alone, refuses a taken id', async () => {
       await ready();
       await store().shl.create(link(1));
-      await store().shl.create(link(2, { passcodeHash: undefined as never }));
+      const { passcodeHash: _p, ...open } = link(2);
+      await store().shl.create(open);
       expect((await store().shl.byToken(link(1).tokenHash))?.linkId).toBe(link(1).linkId);
       expect(await store().shl.byToken('f'.repeat(64))).toBeNull();
       const listed = await store().shl.list(PATIENT, 10);
@@ -55,11 +57,37 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       await expect(store().shl.create(link(1))).rejects.toSatisfy((e) => isStoreError(e, 'ALREADY_EXISTS'));
     });
 
+    it('keeps the types in clear and the details and viewer names only as the sealed text given', async () => {
+      await ready();
+      await store().shl.create(link(10));
+      const id = link(10).linkId;
+      const at = '2026-11-25T17:00:00.000Z';
+      await store().shl.recordAccess(id, { at, outcome: 'opened', sealedRecipient: 'sealed-name-1' });
+      const [listed] = (await store().shl.list(PATIENT, 10)).filter((l) => l.linkId === id);
+      expect(listed).toMatchObject({ types: ['allergy', 'medication'], sealed: 'sealed-details-10' });
+      expect(listed).not.toHaveProperty('label');
+      expect(listed).not.toHaveProperty('contents');
+      const found = await store().shl.byToken(link(10).tokenHash);
+      expect(found).toMatchObject({ types: ['allergy', 'medication'], sealed: 'sealed-details-10' });
+      expect(found).not.toHaveProperty('label');
+      expect(found).not.toHaveProperty('contents');
+      expect(await store().shl.accesses(PATIENT, id, 10)).toEqual([
+        { at, outcome: 'opened', sealedRecipient: 'sealed-name-1' },
+      ]);
+      expect(await store().shl.accessesSince(PATIENT, '2026-11-25T16:59:59.000Z', 10)).toEqual([
+        { linkId: id, at, outcome: 'opened', sealedRecipient: 'sealed-name-1' },
+      ]);
+    });
+
     it('counts passcode attempts down to zero, then opens nothing', async () => {
       await ready();
       await store().shl.create(link(3));
       const id = link(3).linkId;
-      const wrong = { at: '2026-11-25T11:00:00.000Z', outcome: 'wrong-passcode' as const, recipient: 'ER' };
+      const wrong = {
+        at: '2026-11-25T11:00:00.000Z',
+        outcome: 'wrong-passcode' as const,
+        sealedRecipient: 'ER',
+      };
       expect(await store().shl.recordAccess(id, wrong)).toEqual({ attemptsLeft: 2, accessCount: 0 });
       expect(await store().shl.recordAccess(id, { ...wrong, outcome: 'opened' })).toEqual({
         attemptsLeft: 2,
@@ -105,11 +133,11 @@ export const describeShlConformance = (store: () => SyncStore): void => {
         await store().shl.recordAccess(id, {
           at: '2026-11-25T14:00:00.000Z',
           outcome: 'opened',
-          recipient: 'x',
+          sealedRecipient: 'x',
         }),
       ).toBeNull();
       expect(await store().shl.accesses(PATIENT, id, 10)).toEqual([
-        { at: '2026-11-25T14:00:00.000Z', outcome: 'refused', recipient: 'x' },
+        { at: '2026-11-25T14:00:00.000Z', outcome: 'refused', sealedRecipient: 'x' },
       ]);
       expect((await store().shl.byToken(link(4).tokenHash))?.accessCount).toBe(0);
     });
@@ -118,10 +146,10 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       await ready();
       await store().shl.create(link(7, { oneTime: true }));
       await store().shl.create(link(8));
-      const opened = (recipient: string) => ({
+      const opened = (sealedRecipient: string) => ({
         at: '2026-11-25T15:00:00.000Z',
         outcome: 'opened' as const,
-        recipient,
+        sealedRecipient,
       });
       const results = await Promise.all(
         ['a', 'b', 'c', 'd'].map((r) => store().shl.recordAccess(link(7).linkId, opened(r))),
@@ -162,7 +190,11 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       await ready();
       await store().shl.create(link(6));
       const id = link(6).linkId;
-      const wrong = { at: '2026-11-25T11:00:00.000Z', outcome: 'wrong-passcode' as const, recipient: 'r' };
+      const wrong = {
+        at: '2026-11-25T11:00:00.000Z',
+        outcome: 'wrong-passcode' as const,
+        sealedRecipient: 'r',
+      };
       const results = await Promise.all(Array.from({ length: 6 }, () => store().shl.recordAccess(id, wrong)));
       expect(
         results
@@ -200,7 +232,7 @@ export const describeShlConformance = (store: () => SyncStore): void => {
           store().shl.recordAccess(id, {
             at: `2026-11-25T16:00:${String(i).padStart(2, '0')}.000Z`,
             outcome: 'wrong-passcode',
-            recipient: `guess ${i}`,
+            sealedRecipient: `guess ${i}`,
           }),
         ),
       );
@@ -209,7 +241,7 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       expect(log).toHaveLength(41);
       expect(log.filter((a) => a.outcome === 'wrong-passcode')).toHaveLength(3);
       expect(log.filter((a) => a.outcome === 'refused')).toHaveLength(38);
-      expect(new Set(log.map((a) => a.recipient)).size).toBe(41);
+      expect(new Set(log.map(nameOf)).size).toBe(41);
       const told = await store().shl.accessesSince(PATIENT, '2026-11-25T15:59:59.000Z', 500);
       expect(told.filter((a) => a.linkId === id)).toHaveLength(41);
     });
@@ -218,7 +250,7 @@ export const describeShlConformance = (store: () => SyncStore): void => {
       await ready();
       await store().shl.create(link(8));
       const id = link(8).linkId;
-      const open = { at: '2026-11-25T11:00:00.000Z', outcome: 'opened' as const, recipient: 'r' };
+      const open = { at: '2026-11-25T11:00:00.000Z', outcome: 'opened' as const, sealedRecipient: 'r' };
       const [opened, revoked] = await Promise.all([
         store().shl.recordAccess(id, open),
         store().shl.revoke(PATIENT, id, '2026-11-25T11:00:00.000Z'),
@@ -253,7 +285,11 @@ export const describeShlSharedConformance = (makeSharedPair: SharedPair): void =
         b.shl.onRemoteAccess?.((x) => heardByB.push(`${x.patientId} ${x.linkId}`)),
         a.shl.onRemoteAccess?.((x) => heardByA.push(x.linkId)),
       ];
-      const wrong = { at: '2026-11-25T11:00:00.000Z', outcome: 'wrong-passcode' as const, recipient: 'r' };
+      const wrong = {
+        at: '2026-11-25T11:00:00.000Z',
+        outcome: 'wrong-passcode' as const,
+        sealedRecipient: 'r',
+      };
       const results = await Promise.all(
         Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).shl.recordAccess(id, wrong)),
       );

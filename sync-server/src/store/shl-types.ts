@@ -1,6 +1,9 @@
 /*
- * What the store keeps of SMART Health Links (plugins/shl.ts): per link its routing and limits and the
- * content as ciphertext (a JWE whose key is only in the link), and an access log per link.
+ * What the store keeps of SMART Health Links (plugins/shl.ts): per link its routing and limits, the
+ * content as ciphertext (a JWE whose key is only in the link), its record types and its label and counts
+ * sealed to the patient (`sealed`), and an access log per link whose viewer names are sealed to the patient
+ * (`sealedRecipient`). Links and accesses stored before sealing (SQLite before v24) keep theirs in clear
+ * (`label`, `contents`, `recipient`) and are read as they are; nothing writes those fields any more.
  *
  * Invariants (every store): a link is found by the hash of its manifest token, never by the token; an
  * access that opens a link and the count it adds commit together, and only while the link is neither
@@ -20,6 +23,11 @@ export interface ShlLink {
   /** Hex SHA-256 of the manifest token in the link's URL. */
   readonly tokenHash: string;
   readonly patientId: string;
+  /** The stream types the content holds (each opening is an audit entry per type). */
+  readonly types: readonly string[];
+  /** The label and counts (ShlLinkDetails) sealed to the patient; absent on a link stored before sealing. */
+  readonly sealed?: string;
+  /** In clear on a link stored before sealing only. */
   readonly label?: string;
   /** `scrypt$N$r$p$salt$hash` (base64url) of the passcode; absent: no passcode. */
   readonly passcodeHash?: string;
@@ -27,7 +35,8 @@ export interface ShlLink {
   readonly emergency: boolean;
   /** Opens once: the opening that counts the first access also revokes it (one transaction). */
   readonly oneTime?: boolean;
-  readonly contents: readonly ShlContentCount[];
+  /** In clear on a link stored before sealing only. */
+  readonly contents?: readonly ShlContentCount[];
   readonly contentType: string;
   readonly jwe: string;
   readonly createdAt: string;
@@ -37,6 +46,12 @@ export interface ShlLink {
   readonly lastAccessAt?: string;
 }
 
+/** A new link as the store takes it: sealed, nothing in clear of its label, counts or accesses. */
+export type ShlNewLink = Omit<
+  ShlLink,
+  'accessCount' | 'revokedAt' | 'lastAccessAt' | 'label' | 'contents' | 'sealed'
+> & { readonly sealed: string };
+
 /** A link as listed to its patient: no token hash, passcode hash or content. */
 export type ShlLinkListing = Omit<ShlLink, 'tokenHash' | 'passcodeHash' | 'jwe'> & {
   readonly passcode: boolean;
@@ -45,16 +60,26 @@ export type ShlLinkListing = Omit<ShlLink, 'tokenHash' | 'passcodeHash' | 'jwe'>
 export const SHL_ACCESS_OUTCOMES = ['opened', 'wrong-passcode', 'refused'] as const;
 export type ShlAccessOutcome = (typeof SHL_ACCESS_OUTCOMES)[number];
 
-export interface ShlAccess {
+/** An access as the store logs it: the viewer's name only sealed. */
+export interface ShlAccessWrite {
   readonly at: string;
   readonly outcome: ShlAccessOutcome;
-  /** What the viewer said it is (the spec's `recipient`), as given. */
-  readonly recipient: string;
+  /** What the viewer said it is (the spec's `recipient`), sealed to the patient for the link. */
+  readonly sealedRecipient: string;
 }
+
+/** An access as read: sealed, or (logged before sealing) with the name in clear. */
+export type ShlAccess =
+  | ShlAccessWrite
+  | {
+      readonly at: string;
+      readonly outcome: ShlAccessOutcome;
+      readonly recipient: string;
+    };
 
 export interface ShlStore {
   /** ALREADY_EXISTS when the link id or token hash is taken. */
-  create(link: Omit<ShlLink, 'accessCount' | 'revokedAt' | 'lastAccessAt'>): Promise<void>;
+  create(link: ShlNewLink): Promise<void>;
   /** The patient's links, newest first (at most `limit`). */
   list(patientId: string, limit: number): Promise<ShlLinkListing[]>;
   byToken(tokenHash: string): Promise<ShlLink | null>;
@@ -70,7 +95,7 @@ export interface ShlStore {
    */
   recordAccess(
     linkId: string,
-    access: ShlAccess,
+    access: ShlAccessWrite,
   ): Promise<{ attemptsLeft: number; accessCount: number } | null>;
   /** A link's accesses, newest first (at most `limit`); NOT_FOUND for a link of no such id of this patient. */
   accesses(patientId: string, linkId: string, limit: number): Promise<ShlAccess[]>;

@@ -16,7 +16,7 @@
  * a failing step rolls every step of the open back.
  */
 import type Database from 'better-sqlite3';
-import { SHL_ONE_TIME_SQL, SHL_TABLES_SQL } from './sqlite-shl';
+import { SHL_ONE_TIME_SQL, SHL_SEALED_SQL, SHL_TABLES_SQL } from './sqlite-shl';
 import { StoreError } from './types';
 
 /**
@@ -355,6 +355,9 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE grants ADD COLUMN superseded_by TEXT;
   `,
+  // v23 → v24: shared links' record types and label and counts sealed by the patient's device, and each
+  // access's viewer name sealed by the server (sqlite-shl.ts). Rows from before keep theirs in clear.
+  SHL_SEALED_SQL,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

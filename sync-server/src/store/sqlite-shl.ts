@@ -1,13 +1,14 @@
 /*
  * The SQLite store's SMART Health Links (shl-types.ts `ShlStore`): `shl_links` and `shl_accesses`
- * (migration v19). Writes that decide (an access, a revocation, a ticket) run in one IMMEDIATE transaction,
+ * (migration v19; sealed details and recipients v24: new rows leave `label` NULL, `contents` '[]' and
+ * `recipient` '', the columns rows from before keep in clear). Writes that decide (an access, a revocation, a ticket) run in one IMMEDIATE transaction,
  * so two viewers racing on the last passcode attempt take one attempt each and at most the attempts left.
  * Failure modes: every error goes through the caller's `call` (closed store → UNAVAILABLE, a taken id →
  * ALREADY_EXISTS); NOT_FOUND here for a link of another patient or none.
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from './types';
-import type { ShlAccess, ShlLink, ShlLinkListing, ShlStore } from './shl-types';
+import type { ShlAccess, ShlAccessWrite, ShlLink, ShlLinkListing, ShlStore } from './shl-types';
 
 type Run = <T>(work: () => T) => Promise<T>;
 
@@ -55,6 +56,17 @@ export const SHL_ONE_TIME_SQL = `
   ) WITHOUT ROWID;
 `;
 
+/**
+ * Migration v23 → v24: a link's record types and sealed details, an access's sealed recipient
+ * (sqlite-schema.ts MIGRATIONS; never edited once released). Columns: rows from before have none (NULL) and
+ * keep their clear `label`, `contents`, `recipient`; a test that sets the version back drops them.
+ */
+export const SHL_SEALED_SQL = `
+  ALTER TABLE shl_links ADD COLUMN types TEXT;
+  ALTER TABLE shl_links ADD COLUMN sealed TEXT;
+  ALTER TABLE shl_accesses ADD COLUMN sealed_recipient TEXT;
+`;
+
 /** A link's columns with `one_time` (0 or 1) from `shl_one_time`. */
 const LINKS = `SELECT l.*, EXISTS (SELECT 1 FROM shl_one_time o WHERE o.link_id = l.link_id) AS one_time
   FROM shl_links l`;
@@ -63,6 +75,8 @@ interface LinkRow {
   link_id: string;
   token_hash: string;
   patient_id: string;
+  types: string | null;
+  sealed: string | null;
   label: string | null;
   passcode_hash: string | null;
   attempts_left: number;
@@ -78,24 +92,41 @@ interface LinkRow {
   last_access_at: string | null;
 }
 
-const toLink = (r: LinkRow): ShlLink => ({
-  linkId: r.link_id,
-  tokenHash: r.token_hash,
-  patientId: r.patient_id,
-  ...(r.label === null ? {} : { label: r.label }),
-  ...(r.passcode_hash === null ? {} : { passcodeHash: r.passcode_hash }),
-  attemptsLeft: r.attempts_left,
-  emergency: r.emergency === 1,
-  ...(r.one_time === 1 ? { oneTime: true } : {}),
-  contents: JSON.parse(r.contents) as ShlLink['contents'],
-  contentType: r.content_type,
-  jwe: r.jwe,
-  createdAt: r.created_at,
-  ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
-  ...(r.revoked_at === null ? {} : { revokedAt: r.revoked_at }),
-  accessCount: r.access_count,
-  ...(r.last_access_at === null ? {} : { lastAccessAt: r.last_access_at }),
-});
+const toLink = (r: LinkRow): ShlLink => {
+  const contents = JSON.parse(r.contents) as NonNullable<ShlLink['contents']>;
+  return {
+    linkId: r.link_id,
+    tokenHash: r.token_hash,
+    patientId: r.patient_id,
+    // A row from before v24 has its types in `contents` only.
+    types: r.types === null ? [...new Set(contents.map((c) => c.type))] : (JSON.parse(r.types) as string[]),
+    ...(r.sealed === null ? { contents } : { sealed: r.sealed }),
+    ...(r.label === null ? {} : { label: r.label }),
+    ...(r.passcode_hash === null ? {} : { passcodeHash: r.passcode_hash }),
+    attemptsLeft: r.attempts_left,
+    emergency: r.emergency === 1,
+    ...(r.one_time === 1 ? { oneTime: true } : {}),
+    contentType: r.content_type,
+    jwe: r.jwe,
+    createdAt: r.created_at,
+    ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
+    ...(r.revoked_at === null ? {} : { revokedAt: r.revoked_at }),
+    accessCount: r.access_count,
+    ...(r.last_access_at === null ? {} : { lastAccessAt: r.last_access_at }),
+  };
+};
+
+interface AccessRow {
+  at: string;
+  outcome: ShlAccess['outcome'];
+  recipient: string;
+  sealed_recipient: string | null;
+}
+
+const toAccess = (r: AccessRow): ShlAccess =>
+  r.sealed_recipient === null
+    ? { at: r.at, outcome: r.outcome, recipient: r.recipient }
+    : { at: r.at, outcome: r.outcome, sealedRecipient: r.sealed_recipient };
 
 const toListing = (r: LinkRow): ShlLinkListing => {
   const { tokenHash: _t, passcodeHash, jwe: _j, ...rest } = toLink(r);
@@ -106,8 +137,9 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
   let prepared: ReturnType<typeof prepare> | null = null;
   const prepare = () => ({
     insert: db.prepare(
-      `INSERT INTO shl_links (link_id, token_hash, patient_id, label, passcode_hash, attempts_left, emergency,
-         contents, content_type, jwe, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO shl_links (link_id, token_hash, patient_id, types, sealed, passcode_hash, attempts_left,
+         emergency, contents, content_type, jwe, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
     ),
     list: db.prepare<[string, number], LinkRow>(
       `${LINKS} WHERE l.patient_id = ? ORDER BY l.created_at DESC, l.link_id LIMIT ?`,
@@ -134,12 +166,16 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
       'SELECT coalesce(max(seq), 0) + 1 AS seq FROM shl_accesses WHERE link_id = ?',
     ),
     oneTime: db.prepare<[string]>('INSERT INTO shl_one_time (link_id) VALUES (?)'),
-    log: db.prepare('INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, ?, ?, ?, ?)'),
-    accesses: db.prepare<[string, number], ShlAccess>(
-      'SELECT at, outcome, recipient FROM shl_accesses WHERE link_id = ? ORDER BY seq DESC LIMIT ?',
+    log: db.prepare(
+      `INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient, sealed_recipient)
+       VALUES (?, ?, ?, ?, '', ?)`,
     ),
-    since: db.prepare<[string, string, number], ShlAccess & { linkId: string }>(
-      `SELECT a.link_id AS linkId, a.at, a.outcome, a.recipient FROM shl_accesses a
+    accesses: db.prepare<[string, number], AccessRow>(
+      `SELECT at, outcome, recipient, sealed_recipient FROM shl_accesses WHERE link_id = ?
+       ORDER BY seq DESC LIMIT ?`,
+    ),
+    since: db.prepare<[string, string, number], AccessRow & { linkId: string }>(
+      `SELECT a.link_id AS linkId, a.at, a.outcome, a.recipient, a.sealed_recipient FROM shl_accesses a
        JOIN shl_links l ON l.link_id = a.link_id
        WHERE l.patient_id = ? AND a.at > ? ORDER BY a.at, a.link_id, a.seq LIMIT ?`,
     ),
@@ -160,7 +196,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     return row;
   };
 
-  const logTx = db.transaction((linkId: string, access: ShlAccess) => {
+  const logTx = db.transaction((linkId: string, access: ShlAccessWrite) => {
     let outcome = access.outcome;
     if (outcome !== 'refused') {
       const changed =
@@ -172,7 +208,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     }
     const counts = s().counts.get(linkId);
     if (counts === undefined) return null;
-    s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, outcome, access.recipient);
+    s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, outcome, access.sealedRecipient);
     return outcome === access.outcome
       ? { attemptsLeft: counts.attempts_left, accessCount: counts.access_count }
       : null;
@@ -182,11 +218,11 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
       link.linkId,
       link.tokenHash,
       link.patientId,
-      link.label ?? null,
+      JSON.stringify(link.types),
+      link.sealed,
       link.passcodeHash ?? null,
       link.attemptsLeft,
       link.emergency ? 1 : 0,
-      JSON.stringify(link.contents),
       link.contentType,
       link.jwe,
       link.createdAt,
@@ -219,9 +255,14 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     accesses: (patientId, linkId, limit) =>
       run(() => {
         ownLink(patientId, linkId);
-        return s().accesses.all(linkId, limit);
+        return s().accesses.all(linkId, limit).map(toAccess);
       }),
-    accessesSince: (patientId, since, limit) => run(() => s().since.all(patientId, since, limit)),
+    accessesSince: (patientId, since, limit) =>
+      run(() =>
+        s()
+          .since.all(patientId, since, limit)
+          .map((r) => ({ linkId: r.linkId, ...toAccess(r) })),
+      ),
     putTicket: (linkId, ticketHash, expiresMs) =>
       run(() => {
         s().putTicket.run(ticketHash, expiresMs, linkId);

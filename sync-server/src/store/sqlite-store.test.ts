@@ -528,6 +528,86 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a v23 file: links and accesses stored in clear read as they were; new ones only sealed', async () => {
+    const dataDir = newDir();
+    // As the release before sealing left it: migrations up to v23, a patient, a link with its label and
+    // counts in clear and an access with the viewer's name in clear.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 23)) old.exec(sql);
+    old.pragma('user_version = 23');
+    old
+      .prepare(
+        `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, created_at)
+         VALUES ('pat', 'patient', 'idk', 'wrk', '{}', ?)`,
+      )
+      .run(isoAt(0));
+    const oldLink = 'LinkId_000000000000001';
+    old
+      .prepare(
+        `INSERT INTO shl_links (link_id, token_hash, patient_id, label, attempts_left, emergency, contents,
+           content_type, jwe, created_at) VALUES (?, ?, 'pat', 'For Dr Lee', 3, 0, ?, 'application/fhir+json', 'eyJ.x.y.z.w', ?)`,
+      )
+      .run(
+        oldLink,
+        '1'.repeat(64),
+        '[{"type":"allergy","count":2},{"type":"medication","count":5}]',
+        isoAt(1),
+      );
+    old
+      .prepare(
+        `INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, 1, ?, 'opened', 'Dr Lee')`,
+      )
+      .run(oldLink, isoAt(2));
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      const [listed] = await store.shl.list('pat', 10);
+      expect(listed).toMatchObject({
+        linkId: oldLink,
+        types: ['allergy', 'medication'],
+        label: 'For Dr Lee',
+        contents: [
+          { type: 'allergy', count: 2 },
+          { type: 'medication', count: 5 },
+        ],
+      });
+      expect(listed).not.toHaveProperty('sealed');
+      // Its log goes on, the new entries sealed beside the old one in clear.
+      const at = isoAt(3);
+      await store.shl.recordAccess(oldLink, { at, outcome: 'opened', sealedRecipient: 'sealed-name' });
+      expect(await store.shl.accesses('pat', oldLink, 10)).toEqual([
+        { at, outcome: 'opened', sealedRecipient: 'sealed-name' },
+        { at: isoAt(2), outcome: 'opened', recipient: 'Dr Lee' },
+      ]);
+      // A new link: its types and sealed details, nothing in clear.
+      await store.shl.create({
+        linkId: 'LinkId_000000000000002',
+        tokenHash: '2'.repeat(64),
+        patientId: 'pat',
+        types: ['allergy'],
+        sealed: 'sealed-details',
+        attemptsLeft: 3,
+        emergency: false,
+        contentType: 'application/fhir+json',
+        jwe: 'eyJ.x.y.z.w',
+        createdAt: isoAt(4),
+      });
+      const row = store.db
+        .prepare(
+          "SELECT label, contents, types, sealed FROM shl_links WHERE link_id = 'LinkId_000000000000002'",
+        )
+        .get();
+      expect(row).toEqual({ label: null, contents: '[]', types: '["allergy"]', sealed: 'sealed-details' });
+      expect(store.db.prepare('SELECT recipient FROM shl_accesses WHERE seq = 2').get()).toEqual({
+        recipient: '',
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than this code', async () => {
     const dataDir = newDir();
     const store = await open(dataDir);

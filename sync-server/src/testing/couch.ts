@@ -25,13 +25,14 @@ export interface CouchNode {
 export const startCouchNode = async (
   couchUrl: string,
   database: string,
-  options: { config?: BuildAppOptions['config']; port?: number } = {},
+  options: { config?: BuildAppOptions['config']; port?: number; logger?: BuildAppOptions['logger'] } = {},
 ): Promise<CouchNode> => {
   const store = await openCouchStore({ url: couchUrl, database, onListenerError: () => undefined });
   await store.init();
   await store.createMeta(SERVER_KEY_META, randomBytes(32).toString('base64url'));
   const server = await buildApp({
     store,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
     config: {
       rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
       rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },

@@ -15,7 +15,8 @@
  * Every call refuses with a HaleError (RecordsIoError, or the records/files/audit errors it passes on).
  */
 import type { RecordKind } from '@hale/model';
-import type { ProviderProfile, ShlLinkInfo } from '@hale/protocol';
+import type { ProviderProfile } from '@hale/protocol';
+import type { AccessRecord } from '../audit/types';
 import { importFhir, planImport, type ImportOptions, type ImportReport } from '../io/fhir-import-run';
 import { exportRecords, type ExportOptions, type ExportResult } from '../io/fhir-export-forms';
 import { emergencySummary, patientSummary, type Summary } from '../io/summaries';
@@ -27,6 +28,8 @@ import {
   watchLinkAccess,
   type CreatedLink,
   type LinkAccess,
+  type LinkAccessEntry,
+  type LinkInfo,
 } from '../io/shl-client';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 
@@ -47,9 +50,9 @@ export interface HaleIo {
   patientSummary(options?: { kinds?: readonly RecordKind[] }): Promise<Summary>;
   emergencySummary(): Promise<Summary>;
   shareSummary(options?: ShareOptions): Promise<CreatedLink>;
-  links(): Promise<readonly ShlLinkInfo[]>;
-  revokeLink(linkId: string): Promise<ShlLinkInfo>;
-  linkAccesses(linkId: string): ReturnType<typeof linkAccesses>;
+  links(): Promise<readonly LinkInfo[]>;
+  revokeLink(linkId: string): Promise<LinkInfo>;
+  linkAccesses(linkId: string): Promise<LinkAccessEntry[]>;
   /** The live emergency card link, made when there is none. The link text is only known when made here. */
   emergencyCard(label?: string): Promise<CreatedLink>;
   /** Revokes every emergency card link (old QR codes stop working) and makes a new one. */
@@ -57,6 +60,48 @@ export interface HaleIo {
   /** Each access to a shared link or the emergency card as it happens (a notification); answers the stop. */
   watchLinkAccess(listener: (access: LinkAccess) => void, options?: { onReady?: () => void }): () => void;
 }
+
+/** How long a link a list read lacked (or a failed read) waits before the list is read again for it. */
+const LINK_COUNTS_RETRY_MS = 60_000;
+
+/**
+ * `records` with each server-logged link opening given its count: the server logs an opening per kind
+ * without one (it holds the counts only sealed), so they come from this account's opened copy of the link
+ * (`listLinks`, read when an opening names a link not known yet). An opening of a link the list lacks, or
+ * while the list cannot be read (offline, not a patient), stays without (asked again after
+ * LINK_COUNTS_RETRY_MS).
+ */
+export const linkCounts = (
+  deps: RecordsIoDeps,
+): ((records: readonly AccessRecord[]) => Promise<AccessRecord[]>) => {
+  // Per link id its count per stream type (a link never changes what it carries), and when a read lacked it.
+  const counts = new Map<string, ReadonlyMap<string, number>>();
+  const lacked = new Map<string, number>();
+  const uncounted = (r: AccessRecord): boolean =>
+    r.action === 'link-open' && r.source === 'server' && r.count === undefined && r.stream !== undefined;
+  return async (records) => {
+    const now = deps.now?.() ?? Date.now();
+    const wanted = new Set(
+      records
+        .filter((r) => uncounted(r) && !counts.has(r.actorId))
+        .map((r) => r.actorId)
+        .filter((id) => now - (lacked.get(id) ?? -Infinity) > LINK_COUNTS_RETRY_MS),
+    );
+    if (wanted.size > 0) {
+      try {
+        for (const link of await listLinks(deps))
+          counts.set(link.linkId, new Map(link.contents.map((c) => [c.type, c.count])));
+      } catch {
+        // Told without counts until asked again.
+      }
+      for (const id of wanted) if (!counts.has(id)) lacked.set(id, now);
+    }
+    return records.map((r) => {
+      const count = uncounted(r) ? counts.get(r.actorId)?.get(r.stream?.split('/')[1] ?? '') : undefined;
+      return count === undefined ? r : { ...r, count };
+    });
+  };
+};
 
 /** How many directory pages `directoryLookup` reads for one account at most. */
 const LOOKUP_PAGES = 10;

@@ -68,7 +68,7 @@ import {
 import { downloadTracker, uploadsWithProgress, type DownloadView, type UploadView } from './transfers';
 import { providerSearch, type ProviderSearch } from './provider-search';
 import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
-import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
+import { directoryLookup, linkCounts, toHaleIo, type HaleIo } from './hale-io';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
 
@@ -499,9 +499,23 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       distinctUntilChanged(),
     ),
   );
+  const ioDeps: RecordsIoDeps = {
+    ...(deps.io ?? {
+      baseUrl: '',
+      fetch: () => Promise.reject(new Error('no server')),
+      withToken: () => Promise.reject(new Error('no server')),
+    }),
+    providerProfile: directoryLookup(deps.searchProviders),
+    session,
+  };
+  // A link opening is logged without its count: this account's sealed copy of the link has it.
+  const countLinks = linkCounts(ioDeps);
   const audit: HaleAudit = {
     access: polled<AuditViewAnswer<AccessRecord[]> | null>(
-      () => session.audit.whoAccessed({ offline: 'cached' }),
+      async () => {
+        const answer = await session.audit.whoAccessed({ offline: 'cached' });
+        return { ...answer, records: await countLinks(answer.records) };
+      },
       null,
       auditChanged$,
       everyMs,
@@ -628,15 +642,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options);
     },
     care: createHaleCare({ session, ...deps.care }),
-    io: toHaleIo({
-      ...(deps.io ?? {
-        baseUrl: '',
-        fetch: () => Promise.reject(new Error('no server')),
-        withToken: () => Promise.reject(new Error('no server')),
-      }),
-      providerProfile: directoryLookup(deps.searchProviders),
-      session,
-    }),
+    io: toHaleIo(ioDeps),
     exportFhir: (patientId) => session.exportFhir(patientId),
     drafts,
     changePassphrase: (input) => deps.changePassphrase(input),

@@ -1,4 +1,5 @@
 /** What the records-in-and-out calls need of a device session and its account (injected: no platform API). */
+import type { BoxKeyPair } from '@hale/crypto';
 import type { FhirBundle } from '@hale/model';
 import type { ProviderProfile } from '@hale/protocol';
 import type { FetchLike } from '../api/http-api';
@@ -9,7 +10,8 @@ import type { SignedFhirBundle } from './signed-fhir-export';
 
 /** The parts of a device session (session/session.ts `DeviceSession`) these calls use. */
 export interface RecordsIoSession {
-  readonly account: { readonly accountId: string };
+  /** The account; its wrapping key pair seals and opens what the server keeps of its links. */
+  readonly account: { readonly accountId: string; readonly keys: { readonly wrapping: BoxKeyPair } };
   readonly records: Records;
   readonly files: Files;
   readonly audit: AuditLog;

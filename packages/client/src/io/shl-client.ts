@@ -9,21 +9,38 @@
  *
  * Invariants: the key is made here (32 random bytes) and leaves the device only inside the link's payload
  * (which a viewer page reads from the URL's fragment); the server gets the ciphertext, a token it keeps
- * only hashed, the passcode (to enforce it, kept as scrypt) and the per-type record counts it logs
- * openings under. Every answer is checked against its schema. Failure modes: RecordsIoError LINK_REFUSED
- * (the server's refusal), LINK_NOT_FOUND, LINK_PASSCODE_WRONG (`remainingAttempts`), LINK_INVALID.
+ * only hashed, the passcode (to enforce it, kept as scrypt), the record types it logs openings under, and
+ * the label and per-type counts only sealed to the account's wrapping key for the link id (`sealed`).
+ * Listings and accesses are handed on opened (label, counts, the viewer's name, which the server seals on
+ * receipt); one that does not open is handed on without them (`detailsUnreadable`,
+ * `recipientUnreadable`), never failing the list. Every answer is checked against its schema.
+ * Failure modes: RecordsIoError LINK_REFUSED (the server's refusal), LINK_NOT_FOUND, LINK_PASSCODE_WRONG
+ * (`remainingAttempts`), LINK_INVALID.
  */
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { base64urlDecode, base64urlEncode, randomBytes, utf8Decode, utf8Encode } from '@hale/crypto';
 import {
+  base64urlDecode,
+  base64urlEncode,
+  openLinkDetails,
+  openLinkRecipient,
+  randomBytes,
+  sealLinkDetails,
+  utf8Decode,
+  utf8Encode,
+} from '@hale/crypto';
+import {
+  MAX_SHL_DETAILS_CHARS,
   ShlAccessesResponse,
   ShlEventsResponse,
+  ShlLinkDetails,
   ShlLinkInfo,
   ShlListResponse,
   ShlManifest,
   ShlPayload,
   validate,
-  type ShlCreateRequest,
+  type GrantableStreamType,
+  type ShlAccessInfo,
+  type ShlCreateSealed,
 } from '@hale/protocol';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { RecordsIoError } from './io-error';
@@ -33,10 +50,7 @@ import type { RecordsIoDeps } from './records-io-deps';
 export interface CreateLinkInput {
   /** The content: a FHIR resource (an IPS Bundle). */
   readonly content: unknown;
-  readonly contents: readonly {
-    readonly type: ShlCreateRequest['contents'][number]['type'];
-    readonly count: number;
-  }[];
+  readonly contents: readonly { readonly type: GrantableStreamType; readonly count: number }[];
   readonly label?: string;
   readonly passcode?: string;
   readonly expiresAt?: string;
@@ -45,14 +59,79 @@ export interface CreateLinkInput {
   readonly oneTime?: boolean;
 }
 
+/** A link as the patient's devices list it: the server's record, its sealed details opened. */
+export interface LinkInfo {
+  readonly linkId: string;
+  readonly label?: string;
+  readonly passcode: boolean;
+  readonly emergency: boolean;
+  /** Present and true for a link that opens once (then revoked at its first opening). */
+  readonly oneTime?: boolean;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly revokedAt?: string;
+  readonly attemptsLeft: number;
+  readonly accessCount: number;
+  readonly lastAccessAt?: string;
+  /** Records per stream type the content holds. */
+  readonly contents: readonly { readonly type: GrantableStreamType; readonly count: number }[];
+  /** Its sealed label and counts did not open with this account's key: none are shown. */
+  readonly detailsUnreadable?: true;
+}
+
+/** One access to a link, the name the viewer gave opened. */
+export interface LinkAccessEntry {
+  readonly at: string;
+  readonly outcome: ShlAccessInfo['outcome'];
+  /** What the viewer said it is; '' when it did not open (`recipientUnreadable`). */
+  readonly recipient: string;
+  readonly recipientUnreadable?: true;
+}
+
+/** An access to any of the patient's links, as `watchLinkAccess` tells it. */
+export interface LinkAccess extends LinkAccessEntry {
+  readonly linkId: string;
+}
+
 export interface CreatedLink {
   readonly linkId: string;
   /** `shlink:/…`, what a QR code carries. */
   readonly link: string;
   /** The server's viewer page opening it: `{server}/shl/view#shlink:/…`. */
   readonly viewerUrl: string;
-  readonly info: ShlLinkInfo;
+  readonly info: LinkInfo;
 }
+
+/** The server's record of a link with its sealed details opened by this account's wrapping key. */
+const opened = (deps: RecordsIoDeps, l: ShlLinkInfo): LinkInfo => {
+  const { sealed, types: _types, label, contents, ...rest } = l;
+  if (sealed === undefined)
+    // Stored before sealing: the label and counts as the server kept them.
+    return { ...rest, ...(label === undefined ? {} : { label }), contents };
+  const text = openLinkDetails(sealed, deps.session.account.keys.wrapping, l.linkId);
+  let details: unknown;
+  try {
+    details = text.ok ? JSON.parse(text.value) : undefined;
+  } catch {
+    details = undefined;
+  }
+  const checked = validate(ShlLinkDetails, details);
+  if (!checked.ok) return { ...rest, contents: [], detailsUnreadable: true };
+  return {
+    ...rest,
+    ...(checked.value.label === undefined ? {} : { label: checked.value.label }),
+    contents: checked.value.contents,
+  };
+};
+
+/** An access with the name the viewer gave opened (sealed by the server for link `linkId`). */
+const openedAccess = (deps: RecordsIoDeps, linkId: string, a: ShlAccessInfo): LinkAccessEntry => {
+  if (a.sealedRecipient === undefined) return { at: a.at, outcome: a.outcome, recipient: a.recipient };
+  const name = openLinkRecipient(a.sealedRecipient, deps.session.account.keys.wrapping, linkId);
+  return name.ok
+    ? { at: a.at, outcome: a.outcome, recipient: name.value }
+    : { at: a.at, outcome: a.outcome, recipient: '', recipientUnreadable: true };
+};
 
 const parse = async <S extends TSchema>(
   schema: S,
@@ -121,19 +200,27 @@ export async function createLink(deps: RecordsIoDeps, input: CreateLinkInput): P
   const jwe = await new CompactEncrypt(utf8Encode(JSON.stringify(input.content)))
     .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: 'application/fhir+json' })
     .encrypt(key);
-  const request: ShlCreateRequest = {
+  // The label and counts only sealed to this account, bound to the link id (see the header).
+  const details = validate(ShlLinkDetails, {
+    ...(input.label === undefined ? {} : { label: input.label }),
+    contents: input.contents.map((c) => ({ type: c.type, count: c.count })),
+  });
+  const detailsText = details.ok ? JSON.stringify(details.value) : '';
+  if (!details.ok || detailsText.length > MAX_SHL_DETAILS_CHARS)
+    throw new RecordsIoError('LINK_INVALID', `the link's label or contents are malformed`);
+  const request: ShlCreateSealed = {
     linkId,
     token,
     emergency: input.emergency ?? false,
     ...(input.oneTime === true ? { oneTime: true } : {}),
-    contents: input.contents.map((c) => ({ type: c.type, count: c.count })),
+    types: [...new Set(input.contents.map((c) => c.type))],
+    sealed: sealLinkDetails(detailsText, deps.session.account.keys.wrapping.publicKey, linkId),
     contentType: 'application/fhir+json',
     jwe,
-    ...(input.label === undefined ? {} : { label: input.label }),
     ...(input.passcode === undefined ? {} : { passcode: input.passcode }),
     ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt }),
   };
-  const info = await call(deps, 'POST', '/v1/shl', ShlLinkInfo, request);
+  const info = opened(deps, await call(deps, 'POST', '/v1/shl', ShlLinkInfo, request));
   const base = deps.baseUrl.replace(/\/$/, '');
   const flag = `${input.emergency === true ? 'L' : ''}${input.passcode === undefined ? '' : 'P'}`;
   const payload: ShlPayload = {
@@ -149,16 +236,16 @@ export async function createLink(deps: RecordsIoDeps, input: CreateLinkInput): P
   return { linkId, link, viewerUrl: `${base}/shl/view#${link}`, info };
 }
 
-export const listLinks = async (deps: RecordsIoDeps): Promise<readonly ShlLinkInfo[]> =>
-  (await call(deps, 'GET', '/v1/shl', ShlListResponse)).links;
+export const listLinks = async (deps: RecordsIoDeps): Promise<readonly LinkInfo[]> =>
+  (await call(deps, 'GET', '/v1/shl', ShlListResponse)).links.map((l) => opened(deps, l));
 
-export const revokeLink = (deps: RecordsIoDeps, linkId: string): Promise<ShlLinkInfo> =>
-  call(deps, 'DELETE', `/v1/shl/${encodeURIComponent(linkId)}`, ShlLinkInfo);
+export const revokeLink = async (deps: RecordsIoDeps, linkId: string): Promise<LinkInfo> =>
+  opened(deps, await call(deps, 'DELETE', `/v1/shl/${encodeURIComponent(linkId)}`, ShlLinkInfo));
 
-export const linkAccesses = async (deps: RecordsIoDeps, linkId: string) =>
-  (await call(deps, 'GET', `/v1/shl/${encodeURIComponent(linkId)}/accesses`, ShlAccessesResponse)).accesses;
-
-export type LinkAccess = ShlEventsResponse['accesses'][number];
+export const linkAccesses = async (deps: RecordsIoDeps, linkId: string): Promise<LinkAccessEntry[]> =>
+  (
+    await call(deps, 'GET', `/v1/shl/${encodeURIComponent(linkId)}/accesses`, ShlAccessesResponse)
+  ).accesses.map((a) => openedAccess(deps, linkId, a));
 
 /**
  * Calls `listener` with each access to any of the patient's links from now on, as the server logs it (the
@@ -201,10 +288,10 @@ export function watchLinkAccess(
           abort?.signal,
         );
         for (const access of answer.accesses) {
-          const key = `${access.linkId}|${access.at}|${access.outcome}|${access.recipient}`;
+          const key = `${access.linkId}|${access.at}|${access.outcome}|${access.sealedRecipient ?? access.recipient}`;
           if (told.has(key) || stopped) continue;
           told.add(key);
-          listener(access);
+          listener({ linkId: access.linkId, ...openedAccess(deps, access.linkId, access) });
         }
         const last = answer.accesses.at(-1);
         since = last === undefined ? new Date(Date.parse(answer.now) - 1).toISOString() : last.at;

@@ -3,11 +3,11 @@
  *
  * | document                     | owner shard (log.ts) | holds                                                       |
  * | ---------------------------- | -------------------- | ----------------------------------------------------------- |
- * | `Sl|link`                    | `#shl:<link>`        | the link as created, its content (JWE) included; never changed |
+ * | `Sl|link`                    | `#shl:<link>`        | the link as created (types, sealed details), its JWE included; never changed |
  * | `Ss|link`                    | `#shl:<link>`        | its state: attempts left, count, last access, revocation, log length, ticket |
  * | `Sp|patient|createdAt|link`  | `#shl:<link>`        | the link as listed (no token hash, passcode hash or content) |
  * | `Sh|tokenHash`               | `#shlt:<tokenHash>`  | `{ linkId }`: the token hash is taken                        |
- * | `Sa|link|seq`                | `#shl:<link>`        | an access (immutable)                                        |
+ * | `Sa|link|seq`                | `#shl:<link>`        | an access, the viewer's name sealed (immutable)              |
  * | `Sx|patient|at|link|seq`     | `#shl:<link>`        | the same access under its patient, by time (immutable)       |
  * | `St|ticketHash`              | `#shl:<link>`        | `{ linkId }` of a live ticket; `gone` once taken or replaced |
  *
@@ -22,6 +22,9 @@
  * - Each access commit carries an event (`shl`, changes.ts) that other nodes hand to `onRemoteAccess`.
  * - A link's shard holds that link alone: a busy link (an emergency card) delays neither its patient's
  *   records nor other links.
+ * - New documents hold a link's label and counts and a viewer's name only sealed (`sealed`,
+ *   `sealedRecipient`); documents written before sealing (or migrated from such a SQLite store) keep
+ *   `label`, `contents`, `recipient` in clear and are read as they are, their types from `contents`.
  * Failure modes: as log.ts (UNAVAILABLE when CouchDB cannot be reached, nothing acknowledged); NOT_FOUND for
  * a link of another patient or none, and for a new link of an account the store does not hold;
  * ALREADY_EXISTS for a taken id or token hash; INVALID for arguments the SQLite store would refuse.
@@ -60,6 +63,14 @@ export const tokenShard = (tokenHash: string): string => `#shlt:${tokenHash}`;
 const live = (doc: CouchDoc | undefined | null): CouchDoc | null =>
   doc === undefined || isGone(doc) ? null : doc;
 
+/** A link's fields as a document holds them; one written before sealing has its types in `contents`. */
+const asCreated = <T extends Omit<Created, 'jwe'>>(stored: unknown): T => {
+  const link = stored as T & { types?: readonly string[] };
+  return link.types !== undefined
+    ? link
+    : { ...link, types: [...new Set((link.contents ?? []).map((c) => c.type))] };
+};
+
 const toLink = (created: Created, state: LinkState): ShlLink => ({
   ...created,
   attemptsLeft: state.attemptsLeft,
@@ -90,13 +101,21 @@ const validateCreated = (link: Created): void => {
   if (typeof link.emergency !== 'boolean') throw invalid('emergency must be a boolean');
   if (link.oneTime !== undefined && typeof link.oneTime !== 'boolean')
     throw invalid('oneTime must be a boolean');
-  if (!Array.isArray(link.contents)) throw invalid('contents must be an array');
+  if (!Array.isArray(link.types) || !link.types.every((t) => typeof t === 'string'))
+    throw invalid('types must be an array of strings');
+  // Sealed, or (a link imported from a store that held it before sealing) its label and counts in clear.
+  if (link.sealed !== undefined) {
+    requireText(link.sealed, 'sealed');
+    if (link.label !== undefined || link.contents !== undefined)
+      throw invalid('a sealed link has no label or contents in clear');
+  } else if (!Array.isArray(link.contents)) throw invalid('contents must be an array');
 };
 
 const validateAccess = (access: ShlAccess): void => {
   requireText(access.at, 'access.at');
   if (!SHL_ACCESS_OUTCOMES.includes(access.outcome)) throw invalid('access.outcome is not an outcome');
-  if (typeof access.recipient !== 'string') throw invalid('access.recipient must be a string');
+  if ('sealedRecipient' in access) requireText(access.sealedRecipient, 'access.sealedRecipient');
+  else if (typeof access.recipient !== 'string') throw invalid('access.recipient must be a string');
 };
 
 /** The documents a link's creation writes, per shard (also what a migration writes, with its state). */
@@ -115,7 +134,10 @@ export const accessOps = (
   seq: number,
   access: ShlAccess,
 ): Op[] => {
-  const entry = { at: access.at, outcome: access.outcome, recipient: access.recipient };
+  const entry =
+    'sealedRecipient' in access
+      ? { at: access.at, outcome: access.outcome, sealedRecipient: access.sealedRecipient }
+      : { at: access.at, outcome: access.outcome, recipient: access.recipient };
   return [
     create({ _id: key('Sa', link.linkId, seq), access: entry }),
     create({
@@ -142,7 +164,7 @@ export const couchShl = (ctx: Ctx): CouchShl => {
     const body = live(docs.get(key('Sl', linkId)));
     const state = live(docs.get(key('Ss', linkId)));
     if (body === null || state === null) return null;
-    return { created: body.link as Created, state: state.state as LinkState };
+    return { created: asCreated<Created>(body.link), state: state.state as LinkState };
   };
   const own = async (patientId: string, linkId: string) => {
     const found = await read(linkId);
@@ -246,7 +268,7 @@ export const couchShl = (ctx: Ctx): CouchShl => {
       const entries = (await data.range(prefix('Sp', patientId)))
         .map((d) => live(d))
         .filter((d): d is CouchDoc => d !== null)
-        .map((d) => d.link as Omit<Created, 'jwe'>);
+        .map((d) => asCreated<Omit<Created, 'jwe'>>(d.link));
       // Newest first, ties by link id (the SQLite store's order).
       entries.sort((a, b) =>
         a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.linkId < b.linkId ? -1 : 1,
@@ -285,6 +307,7 @@ export const couchShl = (ctx: Ctx): CouchShl => {
     recordAccess: async (linkId, access) => {
       requireText(linkId, 'linkId');
       validateAccess(access);
+      if (!('sealedRecipient' in access)) throw invalid('an access is logged with its recipient sealed');
       return decide(linkId, async (found) => {
         if (found === null) {
           if (access.outcome === 'refused') throw new StoreError('NOT_FOUND', `no link ${linkId}`);
