@@ -6,8 +6,7 @@
 // not open there. (Heard live, `watchLinkAccess`: records-io/shared-links.e2e.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { openLinkDetails, openLinkRecipient } from '@hale/crypto';
-import type { HaleSession } from '@hale/client';
-import { openLink } from '@hale/client/advanced';
+import { openLink, type HaleSession } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
 import { input } from '../support/records';
