@@ -109,11 +109,13 @@ describe('a device revoked under schema v12', () => {
     expect((await revokeDevice(first, patient, second)).status).toBe(200);
     await first.stop({ keepData: true });
     // Back to the file as the v12 code left it: the column v13 added, and what it holds, gone (and the ones
-    // v21 and v22 added, which the upgrade adds again).
+    // later versions added, which the upgrade adds again).
     const db = new Database(join(first.dataDir, SQLITE_FILE_NAME));
     db.exec(
       'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator; ' +
-        'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq',
+        'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq; ' +
+        'ALTER TABLE grants DROP COLUMN superseded_by; ALTER TABLE shl_links DROP COLUMN types; ' +
+        'ALTER TABLE shl_links DROP COLUMN sealed; ALTER TABLE shl_accesses DROP COLUMN sealed_recipient',
     );
     db.pragma('user_version = 12');
     db.close();
