@@ -3,11 +3,10 @@
 // of its own with its own seed and its own worlds, as many at once as the machine has cores.
 //
 // - A world keeps its history for a whole process, so a scenario costs more the later it plays: bounded
-//   chunks keep the run's time linear in its count (one process of 5,000 took 22 min for its first 1,000
-//   and over 26 min for the next 500 on a 2-core machine).
+//   chunks keep the run's time linear in its count.
 // - Seeds are 62 (the seed of the divergence #62 reported), then 1062, 2062, …: a failure names its seed
 //   and scenario, and the line printed replays it alone.
-// - CouchDB chunks are of 500 (`--couch-chunk`): one of 1,000 ran past its hour on a loaded 2-core machine.
+// - CouchDB chunks are of 500 (`--couch-chunk`): a CouchDB scenario costs several SQLite ones.
 // - Options: `--sqlite=N`, `--couch=N`, `--chunk=N`, `--couch-chunk=N`, `--jobs=N`. Exit 1 when a chunk failed.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';

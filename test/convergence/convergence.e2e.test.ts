@@ -7,10 +7,7 @@ import { couchWorld, playAll, sqliteWorld, startPouchServer } from './worlds';
 
 const RUNS = Number(process.env['HALE_CONVERGENCE_RUNS'] ?? 200);
 const COUCH_RUNS = Number(process.env['HALE_CONVERGENCE_COUCH_RUNS'] ?? 0);
-/**
- * A run's limit grows with its count: SQLite ≈0.3 s a scenario idle, 2 s leaves room for a loaded machine;
- * CouchDB (a pouchdb-server beside it) took 72 min for 500–999 on a 2-core machine under load: 8 s.
- */
+/** A run's limit grows with its count: 2 s a SQLite scenario, 8 s a CouchDB one (pouchdb-server beside it). */
 const limitFor = (runs: number, perScenarioMs = 2_000): number => Math.max(3_600_000, runs * perScenarioMs);
 
 describe('every device ends where the server is (model-based)', () => {

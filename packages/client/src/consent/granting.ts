@@ -92,7 +92,10 @@ export const createGranting = (c: ConsentCore) => {
     // Wrapped now, sent only once the server took the grant: a locked account or a key this device
     // cannot obtain fails the grant before anything is sent.
     const recipient = { accountId: grant.granteeId, wrappingPublicKey: wrapping };
-    const streams = grant.scope.map((s) => c.streamOf(s.type));
+    // A change wraps only the kinds the grant it replaces did not hold: the grantee holds the others'
+    // keys already (one it lacks is wrapped by the next check, `wrapMissing`).
+    const held = new Set(replacing?.grant.scope.map((s) => s.type) ?? []);
+    const streams = grant.scope.filter((s) => !held.has(s.type)).map((s) => c.streamOf(s.type));
     const envelopes: KeyEnvelope[] = [];
     for (const stream of streams) envelopes.push(...(await deps.keyring.envelopesFor(stream, recipient)));
     const payload = grantSignaturePayload(grant);
