@@ -1,6 +1,6 @@
 // How a field's value reads on screen: dates in the person's language, choices by their label, people by
 // name where the app knows them.
-import { dayjs } from '../boot/dayjs';
+import { formatClock, formatDay, formatMonth } from '../boot/dates';
 import type { TFunction } from 'i18next';
 import type { FieldSpec, KindSpec } from './kinds';
 import { valueAt } from './values';
@@ -10,27 +10,18 @@ export const formatDate = (value: string): string => {
   // A month of a year in the language's own order ("Jun 2021", "2021年6月").
   if (/^\d{4}-\d{2}$/.test(value)) {
     const [year, month] = value.split('-').map(Number) as [number, number];
-    return new Intl.DateTimeFormat(dayjs.locale(), {
-      year: 'numeric',
-      month: 'short',
-      timeZone: 'UTC',
-    }).format(Date.UTC(year, month - 1, 1));
+    return formatMonth(year, month);
   }
-  const d = dayjs(value);
-  if (!d.isValid()) return value;
-  return value.length > 10 ? d.format('ll LT') : d.format('ll');
+  return formatDay(value, { time: value.length > 10 });
 };
 
 /** The time of day of an instant, in the person's language (`8:10 AM`, `上午8:10`). */
-export const formatTime = (value: string): string => {
-  const d = dayjs(value);
-  return d.isValid() ? d.format('LT') : value;
-};
+export const formatTime = (value: string): string => formatClock(value);
 
 /** A wall-clock time of day (`HH:MM`, a schedule's) as the language writes times: `8:00 PM`, `20:00`. */
 export const formatTimeOfDay = (hhmm: string): string => {
-  const d = dayjs(`2000-01-01T${hhmm}`);
-  return /^([01]\d|2[0-3]):[0-5]\d$/.test(hhmm) && d.isValid() ? d.format('LT') : hhmm;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(hhmm);
+  return m === null ? hhmm : formatClock(Date.UTC(2000, 0, 1, Number(m[1]), Number(m[2])), 'UTC');
 };
 
 export const shortId = (id: string): string => (id.length > 10 ? `${id.slice(0, 6)}…${id.slice(-4)}` : id);

@@ -36,6 +36,7 @@ import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from '..
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
 import { dayjs } from '../../boot/dayjs';
+import { formatDay } from '../../boot/dates';
 import { viewerZone } from './when';
 
 const IN_FORCE = new Set(['active', 'expiring']);
@@ -151,7 +152,7 @@ function SlotPicker(props: { readonly providerId: string; readonly onAsk: () => 
     for (const slot of slots ?? []) {
       const start = dayjs(slot.startAt);
       const key = start.format('YYYY-MM-DD');
-      const day = by.get(key) ?? { label: start.format('dddd, ll'), slots: [] };
+      const day = by.get(key) ?? { label: formatDay(slot.startAt, { weekday: true }), slots: [] };
       day.slots.push({ slot, time: start.format('HH:mm') });
       by.set(key, day);
     }

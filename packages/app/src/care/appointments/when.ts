@@ -2,7 +2,7 @@
 // zone's short name), and the clinic's own wall time when its zone differs. Pure over the library's
 // ZonedTimes (which follow each zone's daylight-saving rules).
 import type { ZonedTime } from '@hale/client';
-import { dayjs } from '../../boot/dayjs';
+import { formatDay } from '../../boot/dates';
 
 export interface Times {
   readonly viewer: { readonly start: ZonedTime; readonly end: ZonedTime };
@@ -10,7 +10,7 @@ export interface Times {
 }
 
 /** `Monday, Mar 2, 2026` in the app's language (the date as the zone has it). */
-export const dayOf = (z: ZonedTime): string => dayjs(z.date).format('dddd, ll');
+export const dayOf = (z: ZonedTime): string => formatDay(z.date, { weekday: true });
 
 export const hoursOf = (start: ZonedTime, end: ZonedTime): string =>
   `${start.time}–${end.time}${end.date !== start.date ? ` (+1)` : ''}`;

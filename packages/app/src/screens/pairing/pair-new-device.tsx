@@ -22,7 +22,7 @@ import { useApp } from '../../boot/app-state';
 import { QrCode } from '../../ui/qr-code';
 import { AccountForm, DeviceNameField, useDeviceName, useFormAction } from '../start/account-form';
 import { groupDigits, pairingErrorText } from './pairing-errors';
-import { dayjs } from '../../boot/dayjs';
+import { formatClock } from '../../boot/dates';
 
 type Pairing = NewDevicePairing<HaleSession>;
 
@@ -120,7 +120,7 @@ function PairingUnderWay(props: { readonly pairing: Pairing; readonly onAgain: (
             <Group gap="xs">
               <Loader size="xs" />
               <Text size="sm" c="dimmed">
-                {t('pairing.waiting', { when: dayjs(pairing.expiresAt).format('LT') })}
+                {t('pairing.waiting', { when: formatClock(pairing.expiresAt) })}
               </Text>
             </Group>
           </>

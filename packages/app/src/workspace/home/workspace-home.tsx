@@ -11,6 +11,7 @@ import { Link } from 'react-router';
 import type { CareNotification } from '@hale/client';
 import { useHaleSession, useObserved } from '@hale/react';
 import { dayjs } from '../../boot/dayjs';
+import { formatDay } from '../../boot/dates';
 import { formatDate } from '../../records/format';
 import { useCharts } from '../patients/charts';
 import { chartBase } from '../patients/grant';
@@ -53,7 +54,7 @@ export function WorkspaceHome(): ReactNode {
             ? t('workspace.home.title')
             : t('workspace.home.hello', { name: profile.displayName })}
         </Title>
-        <Text c="dimmed">{dayjs().format('dddd, LL')}</Text>
+        <Text c="dimmed">{formatDay(Date.now(), { weekday: true, long: true })}</Text>
       </div>
       {profile === null && (
         <Alert color="blue" title={t('workspace.home.noProfileTitle')}>

@@ -23,6 +23,7 @@ import { CosignPanel } from './cosign-panel';
 import { VersionsPanel } from './versions-panel';
 import { NotSaved } from '../../ui/not-saved';
 import { CommentsPanel } from '../../records/comments-panel';
+import { formatClock } from '../../boot/dates';
 
 type Note = RecordOf<'MedicalNote'>;
 type Version = RecordOf<'NoteVersion'>;
@@ -118,7 +119,7 @@ function Editor(props: {
     try {
       await saveDraft(session, current, values);
       void dropDraft(session, draftKey);
-      setSavedAt(new Date().toLocaleTimeString());
+      setSavedAt(formatClock(Date.now()));
     } catch (e) {
       setError(errorText(t, e));
     } finally {

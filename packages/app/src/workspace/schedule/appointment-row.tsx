@@ -10,6 +10,7 @@ import { useTranslation } from 'react-i18next';
 import type { AppointmentView } from '@hale/client';
 import { useHaleSession } from '@hale/react';
 import { dayjs } from '../../boot/dayjs';
+import { formatClock, formatDay } from '../../boot/dates';
 import { usePatientName } from '../patients/patient-name';
 import { errorText } from '../ui';
 
@@ -35,7 +36,7 @@ export function StatusBadge(props: { readonly a: AppointmentView }): ReactNode {
 }
 
 export const timeRange = (a: AppointmentView): string =>
-  `${dayjs(a.record.startAt).format('ll LT')} – ${dayjs(a.record.endAt).format('LT')}`;
+  `${formatDay(a.record.startAt, { time: true })} – ${formatClock(a.record.endAt)}`;
 
 /** An appointment in a week's day column: its time, the patient, its state. */
 export function AppointmentCell(props: { readonly a: AppointmentView }): ReactNode {
@@ -44,7 +45,7 @@ export function AppointmentCell(props: { readonly a: AppointmentView }): ReactNo
   return (
     <Stack gap={2} py={4} data-testid={`appointment-${a.record.id}`}>
       <Text size="xs" fw={700}>
-        {dayjs(a.record.startAt).format('LT')}–{dayjs(a.record.endAt).format('LT')}
+        {formatClock(a.record.startAt)}–{formatClock(a.record.endAt)}
       </Text>
       <Text size="sm" lineClamp={2}>
         {patient}

@@ -24,6 +24,7 @@ import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
 import { useHaleSession } from '@hale/react';
 import { dayjs } from '../../boot/dayjs';
+import { formatWeekday } from '../../boot/dates';
 import { PageHeader } from '../../ui/page-header';
 import { errorText } from '../ui';
 import {
@@ -107,9 +108,7 @@ export function AvailabilityScreen(): ReactNode {
 
   const dayOptions = [1, 2, 3, 4, 5, 6, 7].map((d) => ({
     value: String(d),
-    label: dayjs('2024-01-01')
-      .add(d - 1, 'day')
-      .format('dddd'),
+    label: formatWeekday(d),
   }));
   return (
     <Stack maw={900}>

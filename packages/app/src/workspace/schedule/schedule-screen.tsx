@@ -12,6 +12,7 @@ import { Link } from 'react-router';
 import type { AppointmentView } from '@hale/client';
 import { useHaleSession, useObserved } from '@hale/react';
 import { dayjs } from '../../boot/dayjs';
+import { formatDay } from '../../boot/dates';
 import { PageHeader } from '../../ui/page-header';
 import { AppointmentCell, AppointmentRow } from './appointment-row';
 
@@ -37,8 +38,11 @@ export function ScheduleScreen(): ReactNode {
   const step = (n: number): void => setAnchor((d) => d.add(n, span === 'day' ? 'day' : 'week'));
   const title =
     span === 'day'
-      ? from.format('dddd, ll')
-      : t('workspace.schedule.weekOf', { from: from.format('ll'), to: from.add(6, 'day').format('ll') });
+      ? formatDay(from.toDate(), { weekday: true })
+      : t('workspace.schedule.weekOf', {
+          from: formatDay(from.toDate()),
+          to: formatDay(from.add(6, 'day').toDate()),
+        });
   return (
     <Stack maw={1200}>
       <PageHeader
