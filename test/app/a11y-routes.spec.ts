@@ -50,6 +50,8 @@ const PATIENT_ROUTES = (ids: Readonly<Record<string, string>>): string[] => [
   '/records/share',
   '/care/sharing',
   '/care/sharing/new',
+  // A grant that is not (or no longer) there: the "cannot be changed" alert.
+  '/care/sharing/no-such-grant/change',
   '/care/access',
   '/care/messages',
   '/care/messages/new',
