@@ -74,6 +74,7 @@ export type {
   UndeliveredChain,
 } from './types';
 export { UNREADABLE_ENTRY_ACTION, UNREADABLE_ENTRY_MEANING } from './types';
+export { DEVICE_NAMED_ACTION } from './view-lists';
 export { patientKeyName } from './meta-keys';
 export { VIEW_WAIT_MS } from './served-log';
 
@@ -195,7 +196,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     entries: entriesView,
     /**
      * "Who saw my records": accesses the server logged, and entries grantees' devices wrote (their own
-     * claims, marked `grantee`). The patient's own devices are not listed. With `{ offline: 'cached' }`,
+     * claims, marked `grantee`). The patient's own devices are not listed. Each names its actor's device
+     * by the newest name that device gave itself in the log (`actorDeviceName`). With `{ offline: 'cached' }`,
      * answered offline too (`AuditViewAnswer`, view-offline.ts).
      */
     whoAccessed,

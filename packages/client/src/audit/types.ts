@@ -123,6 +123,11 @@ export interface AccessRecord {
   source: 'server' | 'grantee';
   actorId: string;
   actorDeviceId: string;
+  /**
+   * The newest name the actor's device gave itself in this log: from a DEVICE_NAMED_ACTION entry signed by
+   * that very device (a device names only itself; the name is sealed to the patient). Absent: none.
+   */
+  actorDeviceName?: string;
   action: string;
   stream?: string;
   /** Documents served or written (server entries only; a positive integer). */

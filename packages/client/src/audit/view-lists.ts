@@ -7,6 +7,7 @@
  * | access events and their counts (positive integers only) | the server, signed with its key |
  * | patient actions (consent grants, revocations) | the patient's own devices (a revoked one: only entries signed before its revocation) |
  * | anything a grantee's device wrote | listed as its own claim (`source: 'grantee'`), never as either of the above |
+ * | a device's name (`device-named`) | that very device, verified as the entry's author; any other claim is ignored |
  *
  * - `disclosures` lists a grant once, by its first served entry (two devices may each have appended one).
  *   Its dates are the signed grant's `issuedAt` and `start` and the signed revocation's time, from the
@@ -28,9 +29,42 @@ export const grantOf = (e: OpenedEntry, action: GrantAction): string | undefined
     ? e.body.grantId
     : undefined;
 
+/**
+ * The action of the entry a grantee's device appends to a patient's log to name itself (`summary`: the
+ * name; `deviceId`: the device itself), sealed to the patient like every entry.
+ */
+export const DEVICE_NAMED_ACTION = 'device-named';
+
+/** The key of a device in `deviceNamesOf`'s map: its account and its id. */
+export const deviceKey = (accountId: string, deviceId: string): string => `${accountId} ${deviceId}`;
+
+/**
+ * The newest name each grantee device gave itself in `list` (by `deviceKey`): only from a readable
+ * DEVICE_NAMED_ACTION entry whose verified author is the device it names; newest by the author's chain.
+ */
+export const deviceNamesOf = (list: readonly OpenedEntry[]): Map<string, string> => {
+  const newest = new Map<string, { seq: number; name: string }>();
+  for (const e of list) {
+    const body = e.body;
+    if (e.source !== 'grantee' || e.unreadable === true || body.kind !== 'AuditEntry') continue;
+    if (body.action !== DEVICE_NAMED_ACTION || body.deviceId !== e.author) continue;
+    const name = body.summary?.trim() ?? '';
+    const key = deviceKey(e.authorAccountId, e.author);
+    if (name === '' || (newest.get(key)?.seq ?? -1) > e.authorSeq) continue;
+    newest.set(key, { seq: e.authorSeq, name });
+  }
+  return new Map([...newest].map(([key, { name }]) => [key, name]));
+};
+
 /** "Who saw my records" from `list` (the log's entries that verify, opened): see `whoAccessed`. */
 export const accessesOf = (list: readonly OpenedEntry[]): AccessRecord[] => {
   const out: AccessRecord[] = [];
+  const names = deviceNamesOf(list);
+  const named = (record: AccessRecord): AccessRecord => {
+    const name = names.get(deviceKey(record.actorId, record.actorDeviceId));
+    if (name !== undefined) record.actorDeviceName = name;
+    return record;
+  };
   for (const e of list) {
     if (isServerAccess(e)) {
       const record: AccessRecord = {
@@ -43,7 +77,7 @@ export const accessesOf = (list: readonly OpenedEntry[]): AccessRecord[] => {
       if (e.body.stream !== undefined) record.stream = e.body.stream;
       if (isCount(e.body.count)) record.count = e.body.count;
       if (e.body.kind === 'AccessEvent' && e.body.blobId !== undefined) record.blobId = e.body.blobId;
-      out.push(record);
+      out.push(named(record));
     } else if (e.source === 'grantee') {
       // Who wrote it is what the signature proves; what it says about itself is its claim.
       const record: AccessRecord = {
@@ -57,7 +91,7 @@ export const accessesOf = (list: readonly OpenedEntry[]): AccessRecord[] => {
       // Shown as entries() shows it: the same claim, no more trusted than its action.
       if (e.body.kind === 'AuditEntry' && e.body.summary !== undefined) record.summary = e.body.summary;
       if (e.unreadable === true) record.unreadable = true;
-      out.push(record);
+      out.push(named(record));
     }
   }
   return out;

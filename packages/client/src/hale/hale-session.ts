@@ -71,6 +71,9 @@ import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
 import { directoryLookup, linkCounts, toHaleIo, type HaleIo } from './hale-io';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 import { createDrafts, lockedDrafts, type HaleDrafts } from './drafts';
+import { createDeviceNaming } from './device-naming';
+import { createDeviceMeta } from '../store/device-meta';
+import { deviceMetaStore } from '../store/meta-store';
 
 export type { RecordPage, RecordQuery } from '../records/record-query';
 export type { NewestOptions, NewestPage } from '../records/newest';
@@ -173,7 +176,8 @@ export interface HaleConsent {
 export interface HaleAudit {
   /**
    * Who accessed this chart (read from the server's log and verified); offline, what was verified before,
-   * `complete: false` with its `asOf`. Null until first read.
+   * `complete: false` with its `asOf`. Null until first read. A grantee's device is named as it named
+   * itself in the log (`actorDeviceName`).
    */
   readonly access: Observed<AuditViewAnswer<AccessRecord[]> | null>;
   readonly disclosures: Observed<AuditViewAnswer<Disclosure[]> | null>;
@@ -200,7 +204,8 @@ export interface HaleDevices {
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
   /**
    * Names one of the account's active devices (this one or another) anew: the name sealed to the account
-   * and signed by it, shown on every device of the account; the server never reads it. AccountError LOCKED,
+   * and signed by it, shown on every device of the account; the server never reads it. This device's new
+   * name also goes, sealed, to the patients whose charts it holds (device-naming.ts). AccountError LOCKED,
    * INVALID_DEVICE_NAME (1 to 100 characters); the server's NOT_FOUND, DEVICE_REVOKED.
    */
   rename(deviceId: string, name: string): Promise<void>;
@@ -439,6 +444,24 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   });
   const receivedNow = (): ReceivedGrant[] =>
     receivedGrantsOf(account.accountId, session.engine.access(), ends, now());
+  // This device names itself, sealed, in the log of each patient it holds a grant in force from.
+  const inForce = (): string[] =>
+    receivedGrantsOf(account.accountId, session.engine.access(), new Map(), now())
+      .filter((g) => g.state !== 'ended')
+      .map((g) => g.patientId);
+  const selfNaming = createDeviceNaming({
+    deviceId: account.device.deviceId,
+    name: account.deviceName ?? '',
+    meta: createDeviceMeta(deviceMetaStore(session.db)),
+    patients: inForce,
+    changes$: state$.pipe(
+      map((s) => `${s.status} ${inForce().join(' ')}`),
+      distinctUntilChanged(),
+    ),
+    append: (patientId, detail) => session.audit.append(patientId, detail),
+    flush: () => session.audit.flush(),
+    ownActions: () => session.audit.ownActions(),
+  });
   const consent: HaleConsent = {
     grants: polled<readonly GrantView[]>(
       async () => {
@@ -552,8 +575,15 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     retryUpload: (blobId) => session.files.retryUpload(blobId),
   };
 
+  const listDevices = async (): Promise<DeviceList> => {
+    const list = await deps.listDevices();
+    // Renamed from another device of the account: named so to its patients too.
+    const own = list.active.find((d) => d.deviceId === account.device.deviceId)?.name;
+    if (own !== undefined) selfNaming.named(own);
+    return list;
+  };
   const devices: HaleDevices = {
-    list: polled<DeviceList | null>(deps.listDevices, null, changed$, everyMs),
+    list: polled<DeviceList | null>(listDevices, null, changed$, everyMs),
     revoke: async (deviceId) => {
       const answer = await deps.revokeDevice(deviceId);
       touch();
@@ -561,6 +591,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     },
     rename: async (deviceId, name) => {
       await deps.renameDevice(deviceId, name);
+      if (deviceId === account.device.deviceId) selfNaming.named(name);
       touch();
     },
     refresh: touch,
@@ -604,6 +635,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       endsWatch.unsubscribe();
+      selfNaming.stop();
       for (const index of indexes.values()) index.close();
       indexes.clear();
       try {
