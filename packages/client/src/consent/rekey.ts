@@ -3,41 +3,25 @@
  * confirms claims, and wraps each epoch for the holders that lack it (`settle`).
  *
  * Invariants:
- * - Re-keying is decided from state every device of the patient can check, never from a local "done"
- *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
- *   includes every grant this device knows to have ended (revoked with the patient's signature as the
- *   server took it, or expired) and covering the stream (keyring `matchRotation`). `settle` rotates every unsettled stream;
- *   it runs after each revocation, on every connect (`rotateExpired`) and, while connected, at the soonest
- *   expiry among the unended grants of this device's copy and after each reading of the server's grant
- *   list (every `grantRefreshMs`, 5 min by default) that finds an ended grant not yet seen re-keyed. So
- *   a grant this device knows of is shut out at its expiry, and one made or revoked on another of the
- *   patient's devices that did not re-key (closed, offline) within `grantRefreshMs` of its end — no
- *   reconnect, write or refusal needed (the server tells the patient's own devices of no grant change).
- *   A rotation cut short (dropped connection, closed app, lost device) is finished by the next check on
- *   any of the patient's devices, and a settled stream is never rotated again (one rotation per set of
- *   newly ended grants; an epoch from before this scheme, random, is rotated once more). An epoch shutting
- *   out more grants than this device knows ended (a device whose clock is ahead, or told of a revocation
- *   first) also settles the stream. A grant a change replaced ends only for the types its successor
- *   leaves out (`endedFor`): a kind kept, or moved between read and write, is not rotated.
- * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
- *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
- *   of the grants than the epoch it replaces. `revoke` reads both so after the server's answer
- *   (`readAfterKeys`), and the first round of its re-keying takes that reading instead of its own, unless
- *   another round began on this device meanwhile: one listing tells whether another revocation stood and
- *   starts the re-keying (a round that claims an epoch is confirmed by one more, as in any check).
- * - Two devices rotating at once: one claim per epoch wins on the server; the loser adopts the winner's key
- *   (keyring `claimEpoch`) and checks again with fresh grants, rotating once more if the winner's epoch
- *   does not shut out everything it knows ended. Remaining holders are wrapped only after the claim is
- *   confirmed, with the key the server kept; the wrap owed is recorded before the claim, so a device that
- *   stops in between wraps at its next check. A device lost for good in between never does: so each check
- *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
- *   protocol version 3, no key material) and wraps every epoch a current holder lacks — on every stream an
- *   unended grant covers, so a grant's own envelopes lost after the server took it are wrapped too (a
- *   connected device runs that check when its grant-list refresh learns of a standing grant). Against
- *   an older server nothing is asked and nothing is wrapped that way. From KEY_HOLDER_CREATORS_VERSION the
- *   answer names each envelope's creator, and every envelope of a current holder (this account included)
- *   whose creator is no active device of this account is signed anew by this device (the same key), which
- *   the server stores in its place: no device takes a revoked device's signature (keyring.ts).
+ * - Decided from state every device of the patient can check, never from a local "done" flag.
+ * - Settled: the current epoch's key was derived for ended grants that include every grant this device
+ *   knows ended (revoked as the server took it, or expired) covering the stream (keyring `matchRotation`).
+ * - An epoch shutting out more grants than this device knows ended (clock ahead, told first) settles too.
+ * - A grant a change replaced ends only for the types its successor leaves out (`endedFor`).
+ * - `settle` runs after each revocation, on every connect (`rotateExpired`), at the soonest expiry of the
+ *   unended grants, and after each grant-list read (every `grantRefreshMs`) that finds an unrotated end.
+ * - A settled stream is never rotated again; a rotation cut short is finished by the next check on any of
+ *   the patient's devices; a random epoch from before this scheme is rotated once more.
+ * - Keys are read before grants: a device never rotates with an older view of the grants than the epoch
+ *   it replaces. `revoke` reads both after the server's answer (`readAfterKeys`) for its first round.
+ * - Two devices rotating at once: one claim per epoch wins; the loser adopts the winner's key
+ *   (`claimEpoch`) and checks again with fresh grants.
+ * - Holders are wrapped only after the claim is confirmed, with the key the server kept; the wrap owed is
+ *   recorded before the claim, so a device that stops in between wraps at its next check.
+ * - A settled check also asks `listKeyHolders` (no key material) and wraps every epoch a current holder
+ *   of an unended grant lacks; an older server is not asked.
+ * - From KEY_HOLDER_CREATORS_VERSION, each envelope whose creator is no active device of this account is
+ *   signed anew by this device (same key): no device takes a revoked device's signature (keyring.ts).
  */
 import type { ConsentCore } from './consent-core';
 import { CONSENT_STATE } from './stored-state';
