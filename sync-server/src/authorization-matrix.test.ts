@@ -45,6 +45,7 @@ import {
   registerAccount,
   revokeDevice,
   rowCounts,
+  serverAccessEntries,
   sessionToken,
   sign,
   startServer,
@@ -340,6 +341,16 @@ describe('authorization matrix', () => {
     expect(r.results[0]?.status).toBe('ok');
   };
 
+  /** The server's `denied` entries in the patient's log (denied-access.ts). */
+  const deniedEntries = async () =>
+    (await serverAccessEntries(t, patient)).filter((e) => e.action === 'denied');
+
+  /** Rows per table, the `denied` entries left out: the one thing a consent refusal may add. */
+  const countsOf = async (): Promise<ReturnType<typeof rowCounts>> => {
+    const counts = rowCounts(t.store);
+    return { ...counts, docs: (counts.docs ?? 0) - (await deniedEntries()).length };
+  };
+
   // ---- the operations; each returns the observed outcome and checks data / non-effects itself ----
 
   const auditMutation = async (a: Actor, deleted: boolean): Promise<Outcome> => {
@@ -358,14 +369,14 @@ describe('authorization matrix', () => {
       audit: { authorSeq: 2, prevHash: null, at: new Date(t.clock.now).toISOString() },
     };
     const signed: PushDoc = { ...doc, sig: await sign(author.keys.secretKey, auditSignaturePayload(doc)) };
-    const counts = rowCounts(t.store);
+    const counts = await countsOf();
     const res = await wsRequest<PushedFrame>(a, {
       t: 'push',
       rid: 900_000 + Math.floor(Math.random() * 1000),
       rows: [{ doc: signed, assumedRev: seedAudit.rev }],
     });
     expect(docRow(t.store, auditStream, seedAudit.id)).toEqual(rowBefore);
-    expect(rowCounts(t.store)).toEqual(counts);
+    expect(await countsOf()).toEqual(counts);
     if (!res.ok) return asOutcome(res.code);
     if (res.reply.t === 'error') return asOutcome(res.reply.code);
     const row = res.reply.results[0];
@@ -375,7 +386,7 @@ describe('authorization matrix', () => {
 
   const OPS: Record<OperationName, (a: Actor) => Promise<Outcome>> = {
     async pull(a) {
-      const counts = rowCounts(t.store);
+      const counts = await countsOf();
       const res = await wsRequest<PulledFrame>(a, {
         t: 'pull',
         rid: 1,
@@ -384,7 +395,7 @@ describe('authorization matrix', () => {
         maxBytes: 1 << 20,
       });
       if (!res.ok) {
-        expect(rowCounts(t.store)).toEqual(counts);
+        expect(await countsOf()).toEqual(counts);
         return asOutcome(res.code);
       }
       const pulled = res.reply as PulledFrame;
@@ -392,7 +403,7 @@ describe('authorization matrix', () => {
       if (pulled.denied.length > 0) {
         expect(pulled.docs).toEqual([]);
         expect(pulled.denied).toHaveLength(1);
-        expect(rowCounts(t.store)).toEqual(counts);
+        expect(await countsOf()).toEqual(counts);
         return asOutcome(pulled.denied[0]!.code);
       }
       // The whole history of the stream, the seeded record byte for byte.
@@ -410,10 +421,10 @@ describe('authorization matrix', () => {
     async push(a) {
       const author = a.device ?? patient.device;
       const doc = await makeDoc(patient, author, TYPE, { title: `written by ${a.name}` });
-      const counts = rowCounts(t.store);
+      const counts = await countsOf();
       const res = await wsRequest<PushedFrame>(a, { t: 'push', rid: 2, rows: [{ doc, assumedRev: null }] });
-      const refused = (code: string): Outcome => {
-        expect(rowCounts(t.store)).toEqual(counts);
+      const refused = async (code: string): Promise<Outcome> => {
+        expect(await countsOf()).toEqual(counts);
         expect(docRow(t.store, stream, doc.id)).toBeUndefined();
         return asOutcome(code);
       };
@@ -466,7 +477,7 @@ describe('authorization matrix', () => {
     },
 
     async 'envelope fetch'(a) {
-      const counts = rowCounts(t.store);
+      const counts = await countsOf();
       const res = await wsRequest<EnvelopesFrame>(a, { t: 'getEnvelopes', rid: 5, streams: [stream] });
       if (!res.ok) return asOutcome(res.code);
       const got = (res.reply as EnvelopesFrame).envelopes;
@@ -475,7 +486,7 @@ describe('authorization matrix', () => {
         expect(got).toEqual([envelopes.get(a.account!.accountId)]);
         return 'ok';
       }
-      expect(rowCounts(t.store)).toEqual(counts);
+      expect(await countsOf()).toEqual(counts);
       // Withheld: the consent decision gives the reason.
       const principal = await t.server.ctx.loadDevice(a.device!.deviceId);
       const decision = await t.server.service.check(principal, stream, 'envelope-fetch');
@@ -488,7 +499,7 @@ describe('authorization matrix', () => {
       const key = deriveInitialStreamKey(patient.root, stream);
       const plain = new TextEncoder().encode(`attachment from ${a.name}`);
       const sealed = sealBytes(key, { blobId, chunkIndex: 0, epoch: 0 }, plain);
-      const counts = rowCounts(t.store);
+      const counts = await countsOf();
       const created = await httpAs(a, (token) =>
         createBlob(t, token, {
           blobId,
@@ -505,7 +516,7 @@ describe('authorization matrix', () => {
         const pendingSealed = sealBytes(key, { blobId: blob.pendingId, chunkIndex: 0, epoch: 0 }, blob.plain);
         const chunk = await httpAs(a, (token) => putChunk(t, token, blob.pendingId, 0, pendingSealed));
         expect(codeOf(chunk)).toBe(outcome);
-        expect(rowCounts(t.store)).toEqual(counts);
+        expect(await countsOf()).toEqual(counts);
         expect(await t.store.blobs.getManifest(blobId)).toBeNull();
         expect(await t.store.blobs.chunkIndexes(blob.pendingId)).toEqual([]);
         return outcome;
@@ -522,7 +533,7 @@ describe('authorization matrix', () => {
     },
 
     async 'blob download'(a) {
-      const counts = rowCounts(t.store);
+      const counts = await countsOf();
       const manifest = await httpAs(a, (token) =>
         http(t.url, 'GET', `/v1/blobs/${blob.id}`, undefined, token),
       );
@@ -538,7 +549,7 @@ describe('authorization matrix', () => {
         expect(chunk.status).toBe(manifest.status);
         expect(chunk).not.toHaveProperty('bytes');
         expect((chunk as { body?: unknown }).body).toMatchObject({ code: outcome });
-        expect(rowCounts(t.store)).toEqual(counts);
+        expect(await countsOf()).toEqual(counts);
         return outcome;
       }
       expect(manifest.body).toMatchObject({ blobId: blob.id, stream, complete: true, have: [0] });
@@ -591,5 +602,17 @@ describe('authorization matrix', () => {
   it.each(cells)('$actor × $operation → $expected', async ({ actor: name, operation, expected }) => {
     const outcome = await OPS[operation](actor(name));
     expect(outcome).toBe(expected);
+  });
+
+  it('the patient is told once of each device refused for want of a grant in force, never of FORBIDDEN', async () => {
+    const refused = ACTORS.filter((name) =>
+      Object.values(EXPECTED[name]).some((o) =>
+        ['NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED'].includes(o),
+      ),
+    );
+    const told = (await deniedEntries()).map((e) => [e.actorId, e.actorDeviceId, e.stream, e.count]);
+    expect(told.sort()).toEqual(
+      refused.map((name) => [actor(name).account!.accountId, actor(name).device!.deviceId, stream, 0]).sort(),
+    );
   });
 });

@@ -178,8 +178,11 @@ describe('blob deletion', () => {
       body: { code: 'BLOB_DELETED' },
     });
     expect(rowCounts(t.store)).toEqual(counts);
-    // The patient's own deletions are the patient's devices' to log, as their uploads are.
-    expect(await serverAccessEntries(t, patient)).toEqual([]);
+    // The patient's own deletions are the patient's devices' to log, as their uploads are; the server
+    // logs only the stranger's refusal.
+    expect((await serverAccessEntries(t, patient)).map((e) => [e.action, e.actorId])).toEqual([
+      ['denied', stranger.accountId],
+    ]);
   });
 
   it('deletes an upload that never finished and frees what its manifest reserved', async () => {

@@ -155,7 +155,9 @@ describe('getHead', () => {
 
     const d = await connect(t, provider.device, { versions: V });
     expect(await get(d, stream)).toMatchObject({ t: 'error', code: 'NO_CONSENT' });
-    const other = await makeGrant(patient, provider, [{ type: 'medication', access: 'read' }]);
+    const other = await makeGrant(patient, provider, [{ type: 'medication', access: 'read' }], {
+      now: t.clock.now,
+    });
     expect((await c.request({ t: 'grant', rid: c.rid(), grant: other })).t).toBe('ok');
     expect(await get(d, stream)).toMatchObject({ t: 'error', code: 'NO_CONSENT' });
     expect(await get(d, streamOf(patient.accountId, 'audit'))).toMatchObject({
@@ -163,7 +165,9 @@ describe('getHead', () => {
       code: 'FORBIDDEN',
     });
 
-    const read = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    const read = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+    });
     expect((await c.request({ t: 'grant', rid: c.rid(), grant: read })).t).toBe('ok');
     expect(await get(d, stream)).toMatchObject({ t: 'head', signed, leaves: leavesOf(docs) });
     await c.close();

@@ -154,6 +154,8 @@ export type AuditEntryBody = Static<typeof AuditEntryBody>;
  * What the server logs of a grantee's access to a patient's stream: `pull`, `push`, `live`, `key-fetch`,
  * `blob-down`, `blob-up`, `blob-delete` so far. Any short name is read, so that an entry of an action a newer server logs
  * is still listed by older devices, under its name.
+ * `denied`: a device asked for the stream and no grant in force covered it (count 0; at most one per
+ * device and stream per hour).
  */
 export const AccessEventAction = Type.String({ minLength: 1, maxLength: 64 });
 export type AccessEventAction = Static<typeof AccessEventAction>;
@@ -162,8 +164,9 @@ export type AccessEventAction = Static<typeof AccessEventAction>;
  * Sealed body of an access event the server appends (`kind: 'AccessEvent'`): the grantee (actor) and how
  * many documents of `stream` it was served or wrote. Any integer `count` has the shape: the server writes
  * positive ones (0 for a shared link's opening, `link-open`: the counts are sealed to the patient in the
- * link's details), and views believe a count only from the server and only when positive, so another
- * author's claim (signed, hence no tampering) is still listed as that author's claim.
+ * link's details; 0 for a refusal, `denied`), and views believe a count only from the server and only
+ * when positive, so another author's claim (signed, hence no tampering) is still listed as that author's
+ * claim.
  */
 export const AccessEventBody = Type.Object(
   {

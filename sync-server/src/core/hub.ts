@@ -276,7 +276,10 @@ export const createHub = (options: HubOptions) => {
     async subscribe(conn: LiveConnection, cursors: Array<{ stream: string; since: number }>) {
       const state = states.get(conn.id);
       if (!state) return { ok: false as const, code: 'UNAUTHENTICATED' as const, denied: [] };
-      return enqueue(state, () => subscribeNow(state, cursors));
+      const result = await enqueue(state, () => subscribeNow(state, cursors));
+      // Outside the connection's queue: the refused streams are logged to their patients.
+      if (!result.ok) await service.noteDenied(conn.principal, result.denied);
+      return result;
     },
     unsubscribe(conn: LiveConnection, streams: string[]): void {
       const state = states.get(conn.id);

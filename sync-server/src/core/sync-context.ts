@@ -25,7 +25,8 @@ export interface AuthenticatedDevice extends Principal {
 }
 
 export interface AccessEvent {
-  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete' | 'link-open';
+  action:
+    'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete' | 'link-open' | 'denied';
   stream: string;
   count: number;
   /** The blob it concerns, for an access that concerns one (a deletion). */

@@ -35,6 +35,7 @@ import { verifyPayload } from './sync-signing';
 import { ownStreams } from './sync-streams';
 import type { Consent } from './sync-consent';
 import type { AccessLog } from './sync-access-log';
+import type { DeniedAccess } from './denied-access';
 import type { AuthenticatedDevice, SyncContext } from './sync-context';
 
 /** Room kept in an `envelopes` answer for everything but its envelopes (`{"t":"envelopes","rid":…}`). */
@@ -53,6 +54,8 @@ export const createEnvelopes = (
   { deps, store, now, ed, iso }: SyncContext,
   { grantsFor, check, refuseRevokedWriter }: Consent,
   { decideAndLog, repeatable }: AccessLog,
+  /** Where the consent refusals of a key fetch go (denied-access.ts `note`). */
+  noteDenied: DeniedAccess['note'] = () => Promise.resolve(),
 ) => {
   /**
    * Stores a patient device's envelopes of the account's own streams, all or none; none of an epoch at
@@ -171,10 +174,14 @@ export const createEnvelopes = (
     const candidates =
       streams ?? [...ownStreams(p), ...grantedStreams(grants, p.accountId, t)].map((s) => s.stream);
     const readable = new Map<string, Extract<AccessDecision, { ok: true }>>();
+    const refusals: Array<{ stream: string; code: string }> = [];
     for (const stream of candidates) {
       const decision = decideAccess(p, stream, 'envelope-fetch', grants, t);
       if (decision.ok) readable.set(stream, decision);
+      else refusals.push({ stream, code: decision.code });
     }
+    // Left out of the answer, not refused; still a named stream the device holds no grant for.
+    await noteDenied(p, refusals);
     if (readable.size === 0) return [];
     const tooLarge = () =>
       new ServiceError(
@@ -213,6 +220,10 @@ export const createEnvelopes = (
       'envelope-fetch',
       [...counts.keys()],
       [...counts].map(([stream, { count, decision }]) => repeatable('key-fetch', stream, count, decision)),
+    );
+    await noteDenied(
+      p,
+      [...refused].map(([stream, error]) => ({ stream, code: error.code })),
     );
     return refused.size === 0 ? out : out.filter((env) => !refused.has(env.stream));
   };
