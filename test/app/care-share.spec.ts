@@ -70,6 +70,8 @@ test('share with a clinician, see their read in the access history, revoke: thei
       "the clinician reads the patient's HbA1c",
     );
     expect((await clinician.session.records.query('Allergy', { patientId: P })).total).toBe(0);
+    // The clinician names its device: the name goes to the patient sealed, for the access story.
+    await clinician.session.devices.rename(clinician.session.account.deviceId, 'Consulting room 3');
 
     // Who saw my records: the clinician's fetch, named, with the kind; the log verified.
     await go(page, '/care/access');
@@ -90,10 +92,21 @@ test('share with a clinician, see their read in the access history, revoke: thei
     await expect(line).toContainText('Dr Lin Wei-Ting');
     await expect(line.getByTestId('story-what')).toContainText('Looked at Lab results');
     await expect(line.getByTestId('story-hint-after-end')).toHaveCount(0);
+    // From which of their devices: by the name the clinician gave it.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Check again' }).click();
+          return line.getByTestId('story-what').textContent();
+        },
+        { timeout: 60_000, message: "the clinician's device named in the story" },
+      )
+      .toContain('from Dr Lin Wei-Ting’s ‘Consulting room 3’');
     const entries = line.getByRole('button', { name: /^Show the .*signed entr/ });
     await entries.click();
     const row = line.locator(`[data-testid="access-row"][data-actor="${clinician.accountId}"]`).first();
     await expect(row).toContainText('Dr Lin Wei-Ting');
+    await expect(row.getByTestId('access-device-name')).toHaveText('‘Consulting room 3’');
     await expect(line.getByTestId('access-table')).toContainText('Lab results');
     await checkScreen(page, 'care-access');
     // On a phone the entries are a list of cards, each field named; nothing scrolls sideways.

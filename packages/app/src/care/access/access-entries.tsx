@@ -1,6 +1,7 @@
 /**
  * The raw entries of the access log, as the access story shows them one click deeper: a table on a wide
  * screen, cards (each field named) on a phone's width. Shared by the story lines and the disclosures list.
+ * A device is shown by the name its owner gave it (when known) above its short id.
  */
 import type { ReactNode } from 'react';
 import { Badge, Group, Stack, Table, Text } from '@mantine/core';
@@ -59,9 +60,19 @@ function useAccessParts(r: AccessRecord): Record<'who' | 'what' | 'kind' | 'devi
     ),
     kind: type === null ? '—' : streamLabel(t, type),
     device: (
-      <Text size="sm" ff="monospace">
-        {shortId(r.actorDeviceId)}
-      </Text>
+      <>
+        {r.actorDeviceName !== undefined && (
+          <Text size="sm" data-testid="access-device-name">
+            {t('care.story.deviceName', { name: r.actorDeviceName })}
+          </Text>
+        )}
+        <Text
+          ff="monospace"
+          {...(r.actorDeviceName === undefined ? { size: 'sm' } : { size: 'xs', c: 'dimmed' })}
+        >
+          {shortId(r.actorDeviceId)}
+        </Text>
+      </>
     ),
   };
 }

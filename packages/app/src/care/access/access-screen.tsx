@@ -13,7 +13,7 @@ import { Alert, Button, Group, NativeSelect, Paper, Stack, Table, Tabs, Text } f
 import { IconDownload, IconRefresh } from '@tabler/icons-react';
 import { useMediaQuery } from '@mantine/hooks';
 import { useTranslation } from 'react-i18next';
-import type { Disclosure } from '@hale/client';
+import type { AccessRecord, Disclosure } from '@hale/client';
 import { useAccessLog, useAuditVerification, useDisclosures, useHaleSession } from '@hale/react';
 import { formatDate, shortId } from '../../records/format';
 import { PageHeader } from '../../ui/page-header';
@@ -75,6 +75,9 @@ export function AccessScreen(): ReactNode {
       'application/fhir+json',
     );
   const asOf = access !== null && !access.complete ? access.asOf : null;
+  // A device naming itself is no access: counted by none of the words below (the story keeps it aside).
+  const accesses = (list: readonly AccessRecord[]): number =>
+    list.filter((r) => r.action !== 'device-named').length;
 
   return (
     <Stack>
@@ -146,16 +149,16 @@ export function AccessScreen(): ReactNode {
             </Group>
             {access === null ? (
               <Text c="dimmed">{t('care.audit.reading')}</Text>
-            ) : rows.length === 0 ? (
+            ) : accesses(rows) === 0 ? (
               <Paper withBorder p="lg">
                 <Text c="dimmed">
-                  {records.length === 0 ? t('care.audit.noAccess') : t('care.audit.noMatch')}
+                  {accesses(records) === 0 ? t('care.audit.noAccess') : t('care.audit.noMatch')}
                 </Text>
               </Paper>
             ) : (
               <Stack gap="xs">
                 <Text size="sm" c="dimmed" aria-live="polite">
-                  {t('care.audit.count', { count: rows.length })}
+                  {t('care.audit.count', { count: accesses(rows) })}
                 </Text>
                 <AccessStory records={rows} />
               </Stack>

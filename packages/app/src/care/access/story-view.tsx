@@ -1,14 +1,15 @@
 /**
  * The access story on screen (story.ts): one line per person per day — who, when, what they did to which
- * kinds, from how many devices, what is unusual — with the raw signed entries one click deeper and, for a
- * person whose grant is in force, the way to end their access from the line itself.
+ * kinds, what they tried and were refused, from which of their devices (by the names they gave them, else
+ * a short id), what is unusual — with the raw signed entries one click deeper and, for a person whose
+ * grant is in force, the way to end their access from the line itself.
  */
 import { useState, type ReactNode } from 'react';
 import { Badge, Button, Group, Paper, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { AccessRecord } from '@hale/client';
 import { useGrants } from '@hale/react';
-import { formatDate } from '../../records/format';
+import { formatDate, shortId } from '../../records/format';
 import { usePersonName } from '../people';
 import { streamLabel } from '../streams';
 import { holdersOf, inForce } from '../share/grant-state';
@@ -28,6 +29,8 @@ export function AccessStory(props: { readonly records: readonly AccessRecord[] }
   );
 }
 
+const capitalized = (text: string): string => text.charAt(0).toLocaleUpperCase() + text.slice(1);
+
 const time = (at: string): string =>
   new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
@@ -43,7 +46,31 @@ function StoryLineView(props: { readonly line: StoryLine; readonly holder: boole
   const did = list.format(line.did.map((d) => t(`care.story.did.${d}`)));
   const [from, to] = [time(line.first), time(line.last)];
   const span = from === to ? from : `${from}–${to}`;
-  const what = line.kinds.length === 0 ? did : t('care.story.what', { did, kinds });
+  const tried =
+    line.tried.length === 0
+      ? t('care.story.yourRecords')
+      : list.format(line.tried.map((k) => streamLabel(t, k)));
+  const done =
+    line.did.length === 0 ? '' : line.kinds.length === 0 ? did : t('care.story.what', { did, kinds });
+  const ended = line.hints.includes('after-end');
+  const refused = !line.hints.includes('refused')
+    ? ''
+    : t(ended ? 'care.story.tried.afterEnd' : 'care.story.tried.notShared', { kinds: tried });
+  const what =
+    done !== '' && refused !== '' ? t('care.story.also', { what: done, tried: refused }) : done + refused;
+  const devices =
+    line.actorId === ''
+      ? t('care.story.devices', { count: line.devices.length })
+      : t('care.story.from', {
+          name,
+          devices: list.format(
+            line.devices.map((d) =>
+              d.name === undefined
+                ? t('care.story.deviceId', { id: shortId(d.id) })
+                : t('care.story.deviceName', { name: d.name }),
+            ),
+          ),
+        });
   const entriesId = `story-entries-${line.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return (
     <li data-testid="story-line" data-actor={line.actorId} data-day={line.day}>
@@ -67,9 +94,7 @@ function StoryLineView(props: { readonly line: StoryLine; readonly holder: boole
             </Group>
           </Group>
           <Text size="sm" data-testid="story-what">
-            {what.charAt(0).toLocaleUpperCase() + what.slice(1)}
-            {' · '}
-            {t('care.story.devices', { count: line.devices.length })}
+            {capitalized([what, devices].filter((part) => part !== '').join(' · '))}
           </Text>
           <Group gap="xs">
             <Button

@@ -10,6 +10,7 @@ const entry = (
   when: string,
   action: string,
   type?: string,
+  more: Partial<AccessRecord> = {},
 ): AccessRecord => ({
   at: when,
   source: 'server',
@@ -17,6 +18,7 @@ const entry = (
   actorDeviceId: device,
   action,
   ...(type === undefined ? {} : { stream: `patient/${type}` }),
+  ...more,
 });
 
 describe('the access story', () => {
@@ -41,7 +43,8 @@ describe('the access story', () => {
     const monday = story[3]!;
     expect(monday.kinds).toEqual(['lab-result', 'message']);
     expect(monday.did).toEqual(['looked', 'added']);
-    expect(monday.devices).toEqual(['d1']);
+    expect(monday.devices).toEqual([{ id: 'd1' }]);
+    expect(monday.tried).toEqual([]);
     expect(monday.records.map((r) => r.at)).toEqual([at(20, 11), at(20, 10), at(20, 9)]);
     expect(story[0]!.did).toEqual(['link']);
     expect(story.every((l) => l.hints.length === 0)).toBe(true);
@@ -73,5 +76,59 @@ describe('the access story', () => {
       () => true,
     );
     expect(weekOf(lines, Date.parse(at(27, 12)))).toEqual({ people: ['nurse', 'dr'], links: 1, unusual: 1 });
+  });
+
+  it('names each device as its owner named it, else by id; a device naming itself makes no line', () => {
+    const desk = { actorDeviceName: 'Clinic desk' };
+    const naming = (device: string, when: string, name: string): AccessRecord =>
+      entry('dr', device, when, 'device-named', undefined, {
+        source: 'grantee',
+        summary: name,
+        actorDeviceName: name,
+      });
+    const story = accessStory(
+      [
+        naming('d1', at(19, 8), 'Clinic desk'),
+        naming('d1', at(20, 8), 'Clinic desk'),
+        entry('dr', 'd1', at(20, 9), 'pull', 'lab-result', desk),
+        entry('dr', 'd2', at(20, 10), 'pull', 'allergy'),
+        // A naming entry on a day of no access: no line, no device.
+        naming('d3', at(21, 8), 'Ward phone'),
+      ],
+      () => true,
+    );
+    expect(story.map((l) => `${l.actorId}|${l.day}`)).toEqual(['dr|2026-11-20']);
+    const line = story[0]!;
+    expect(line.devices).toEqual([{ id: 'd2' }, { id: 'd1', name: 'Clinic desk' }]);
+    expect(line.did).toEqual(['looked']);
+    // Kept among the day's raw entries, newest first.
+    expect(line.records.map((r) => r.action)).toEqual(['pull', 'pull', 'device-named']);
+    expect(line.first).toBe(at(20, 9));
+  });
+
+  it('a refused reach is told (`refused`, its kinds tried), never counted as looked at', () => {
+    const story = accessStory(
+      [
+        entry('gone', 'g1', at(22, 9), 'denied', 'lab-result'),
+        entry('gone', 'g1', at(22, 9), 'denied', 'allergy'),
+        entry('dr', 'd1', at(22, 10), 'pull', 'allergy'),
+        entry('dr', 'd1', at(22, 11), 'denied', 'note'),
+      ],
+      (actor) => actor !== 'gone',
+    );
+    const byActor = new Map(story.map((l) => [l.actorId, l]));
+    const gone = byActor.get('gone')!;
+    expect(gone.hints).toEqual(['after-end', 'refused']);
+    expect(gone.did).toEqual([]);
+    expect(gone.kinds).toEqual([]);
+    expect(gone.tried).toEqual(['lab-result', 'allergy']);
+    expect(gone.devices).toEqual([{ id: 'g1' }]);
+    // Beside what was done: only the kind read counts as looked at.
+    const dr = byActor.get('dr')!;
+    expect(dr.hints).toEqual(['refused']);
+    expect(dr.did).toEqual(['looked']);
+    expect(dr.kinds).toEqual(['allergy']);
+    expect(dr.tried).toEqual(['note']);
+    expect(weekOf(story, Date.parse(at(23, 12))).unusual).toBe(2);
   });
 });
