@@ -39,7 +39,7 @@ export interface DeviceNamingDeps {
   /** This device's name at start (the vault's); later names come through `named`. */
   readonly name: string;
   readonly meta: DeviceMeta;
-  /** The patients this account holds a grant in force from, now. */
+  /** The patients this account holds a grant in force from, at the call. */
   readonly patients: () => readonly string[];
   /** Emits when a pass may have something to do (status or patients changed). */
   readonly changes$: Observable<unknown>;
