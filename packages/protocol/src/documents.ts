@@ -120,7 +120,7 @@ const auditActorProperties = { actorId: AccountId, actorDeviceId: DeviceId, at: 
 /**
  * Sealed body of an entry a device appends (`kind: 'AuditEntry'`). The device library writes the actions
  * `records-changed`, `purge`, `consent-grant`, `consent-revoke`, `key-rotation`, `device-sign-in`,
- * `export` and `quarantine-dismiss`; an app appends its own (e.g. `record-viewed`), so `action` is any
+ * `export`, `quarantine-dismiss` and `device-named` (a grantee's device's name in `summary`); an app appends its own (e.g. `record-viewed`), so `action` is any
  * short name and every detail field is optional. Ids a caller names (`grantId`, `granteeId`) are bounded
  * text, not checked ids: apps and older bodies carry other values, and views trust them only as far as
  * the entry's verified author.

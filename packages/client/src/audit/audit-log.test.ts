@@ -589,6 +589,24 @@ describe('audit: an author whose device list cannot be read now', () => {
 });
 
 describe('audit: disclosures', () => {
+  it("count the recipient's server-logged accesses, not the attempts the server refused", async () => {
+    const s = patientSetup();
+    await s.add(
+      s.other,
+      s.entry('consent-grant', {
+        grantId: 'g1',
+        granteeId: s.provider.accountId,
+        scope: [{ type: 'allergy', access: 'read' }],
+        expiresAt: '2026-02-01T00:00:00.000Z',
+      }),
+    );
+    await s.add(s.server, s.access());
+    await s.add(s.server, s.access({ action: 'denied', count: 0, stream: `${s.patient.accountId}/lab` }));
+    await s.add(s.server, s.access({ action: 'denied', count: 0 }));
+    const [disclosure] = await s.open().disclosures();
+    expect(disclosure).toMatchObject({ accesses: 1, documentsDisclosed: 2 });
+  });
+
   it('date a grant by its signed issue, and show its revocation: when, and by which device', async () => {
     const s = patientSetup();
     const issuedAt = '2025-12-31T22:00:00.000Z';

@@ -22,6 +22,10 @@ const isCount = (value: unknown): value is number =>
 
 /** Server-logged access events: the only entries whose access counts are believed. */
 const isServerAccess = (e: OpenedEntry): boolean => e.source === 'server' && e.body.kind === 'AccessEvent';
+/** A server-logged access that served or took something: not a refused attempt (`denied`). */
+const isServedAccess = (e: OpenedEntry): boolean => isServerAccess(e) && e.body.action !== DENIED_ACTION;
+/** What the server logs when it refused a grantee's request for a stream. */
+const DENIED_ACTION = 'denied';
 
 /** The grant a patient device's `consent-grant` / `consent-revoke` entry concerns; undefined otherwise. */
 export const grantOf = (e: OpenedEntry, action: GrantAction): string | undefined =>
@@ -135,7 +139,7 @@ export const disclosuresOf = async (
     }
     const recipient = body.granteeId;
     if (recipient === undefined) return [];
-    const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
+    const accesses = list.filter((e) => isServedAccess(e) && e.body.actorId === recipient);
     const grant = grantId === undefined ? undefined : held.get(grantId);
     // The signed grant's times only for the grant this entry describes.
     const signed = grant?.granteeId === recipient ? grant : undefined;
