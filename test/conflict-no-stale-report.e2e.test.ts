@@ -1,9 +1,8 @@
 // The same record edited offline on two of the patient's devices. The second
 // device to reconnect meets the first one's version as a push conflict, merges it, and pushes the merge.
 // The pull of that reconnect then brings the first device's version, which the merge already contains:
-// an old copy overtaken by this device's own newer push, to be dropped quietly (client-advanced.md,
-// "## Quarantine": "an old copy arriving late ... is dropped quietly"). STALE_VERSION is for a server
-// replaying an old version as new, "persisting reports point to a broken or dishonest server"; an honest
+// an old copy overtaken by this device's own newer push, to be dropped quietly. STALE_VERSION is for a
+// server replaying an old version as new (a broken or dishonest server); an honest
 // server and an everyday offline conflict must not raise it.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';

@@ -27,7 +27,7 @@ const HOUR = 3_600_000;
 // Device revocation from the patient's side (the client's own `revokeDevice`, a real server): what the
 // revoked device sees, what the remaining devices and a consented provider keep doing, and a device
 // revoking itself or the account's last device. Not covered, by design: someone who unlocks the revoked
-// device holds the account root (docs/client-advanced.md, "Revoking a device").
+// device holds the account root (docs/architecture.md, "Devices and revocation").
 describe('device revocation from the patient side', () => {
   const server = useServer({ realClock: true });
   const api = () => createHttpApi({ baseUrl: server.t.url, fetch });

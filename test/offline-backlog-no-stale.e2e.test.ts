@@ -2,7 +2,7 @@
 // reconnect (and live frames) read before some of its newer pushes landed bring its own older versions
 // after those pushes were answered: late copies, overtaken by its own writes, which an honest server
 // serves as it should. They must not be reported STALE_VERSION ("a broken or dishonest server"), an
-// issue nothing clears once the writes went through (client-advanced.md, "## Quarantine").
+// issue nothing clears once the writes went through.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

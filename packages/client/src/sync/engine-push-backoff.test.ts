@@ -9,8 +9,7 @@ import {
   until,
 } from './scripted-server.test-util';
 
-// docs/client-advanced.md, sync issue codes: "`RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` — the server is busy or
-// failing — retried with backoff". RxDB sends a failed push again after a constant `retryTime` (1 s), so the
+// `RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` (the server busy or failing) are retried with backoff. RxDB sends a failed push again after a constant `retryTime` (1 s), so the
 // push handler waits the rest of a growing backoff before it hands the failure back: a failing server does
 // not get the same push from every device once a second for as long as it fails. The waits here are the
 // engine's (1 s retry, backoff doubling from 1 s) scaled down (QUICK).
