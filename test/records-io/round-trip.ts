@@ -174,13 +174,14 @@ const sourcesOf = (text: string): Map<string, Json> => {
   return out;
 };
 
-const placeholderFile = {
+/** A stored file's reference in place of a pending upload (its name and type as planned). */
+const placeholderFile = (f: { fileName: string; mediaType: string }) => ({
   blobId: 'RoundTripBlob000000001',
-  fileName: 'file',
-  mediaType: 'application/pdf',
+  fileName: f.fileName,
+  mediaType: f.mediaType,
   size: 1,
   sha256: '0'.repeat(64),
-};
+});
 
 /** A planned record as the records API would write it. */
 const recordOf = (
@@ -188,13 +189,15 @@ const recordOf = (
     id: string;
     kind: RecordKind;
     input: Readonly<Record<string, unknown>>;
-    files: readonly { field: string }[];
+    files: readonly { field: string; fileName: string; mediaType: string }[];
   },
   ownFields: boolean,
 ) => {
   const { origin, ...input } = p.input as { origin?: Json };
   const kept =
     ownFields && origin !== undefined ? { ...origin, resource: undefined, sourceOnly: undefined } : origin;
+  const file = p.files.find((f) => f.field === 'file');
+  const attachments = p.files.filter((f) => f.field === 'attachments');
   return {
     ...input,
     ...(kept === undefined ? {} : { origin: JSON.parse(JSON.stringify(kept)) as Json }),
@@ -202,7 +205,8 @@ const recordOf = (
     patientId: PATIENT,
     createdAt: AT,
     updatedAt: AT,
-    ...(p.files.some((f) => f.field === 'file') ? { file: placeholderFile } : {}),
+    ...(file === undefined ? {} : { file: placeholderFile(file) }),
+    ...(attachments.length === 0 ? {} : { attachments: attachments.map(placeholderFile) }),
     ...(p.kind === 'LabResult'
       ? {
           version: 1,
@@ -250,7 +254,8 @@ const measure = (ownFields: boolean): Measured => {
         continue;
       }
       items.push({ kind: p.kind, record: valid.value } as FhirExportItem);
-      if (!pathOf.has(p.path)) pathOf.set(p.path, p.id);
+      // The record read from the resource itself (a Patient's contact is read into a record of its own).
+      if (!pathOf.has(p.path) && !p.origin.originalId.includes('#contact')) pathOf.set(p.path, p.id);
       const digest = recordContentDigest(valid.value);
       for (const key of p.origin.identity ?? [])
         held.set(key, {
@@ -273,7 +278,7 @@ const measure = (ownFields: boolean): Measured => {
       )
         notImported(
           s.resourceType,
-          s.reason.replace(/^[^:]{0,120}: (?=(status|no |marked|entered|a |an ))/, ''),
+          s.reason.replace(/^[^:]{0,300}: (?=(status|no |marked|entered|a |an ))/, ''),
         );
     if (!ownFields) {
       // The same file again, under another name, against what the first import planned.

@@ -450,6 +450,14 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
                             resource,
                             origin,
                             recordContentDigest(item.record) !== origin.recordDigest,
+                            (target) =>
+                              'patient' in target
+                                ? y.patient
+                                : 'account' in target
+                                  ? y.person(target.account)
+                                  : 'kind' in target && y.isRecordKind(target.kind)
+                                    ? y.recordRef(target.kind, target.id)
+                                    : undefined,
                           ),
                       origin,
                     )

@@ -53,3 +53,18 @@ describe('signed NoteSignature exported without an author signature', () => {
     expect(provenances[0]?.signature).toBeUndefined();
   });
 });
+
+describe('a record read from a prescription whose source was too large to keep', () => {
+  // fhir-export-records.ts: a medication exports as the MedicationRequest it came from; the origin says so.
+  it('still leaves as a MedicationRequest', () => {
+    const origin = {
+      source: 'portal.json',
+      resourceType: 'MedicationRequest',
+      originalId: 'MedicationRequest/rx1',
+      importedAt: '2024-05-01T00:00:00Z',
+    };
+    const bundle = exportOne('Medication', { origin });
+    expect(ofType(bundle, 'MedicationRequest')).toHaveLength(1);
+    expect(ofType(bundle, 'MedicationStatement')).toHaveLength(0);
+  });
+});

@@ -175,12 +175,45 @@ export const exportEmergencyContact = (
   );
 };
 
+/** The resource a document exports as: a DiagnosticReport when it came from one, else a DocumentReference. */
+export const documentResourceOf = (
+  r: Pick<HealthDocument, 'origin'>,
+): 'DiagnosticReport' | 'DocumentReference' =>
+  r.origin?.resourceType === 'DiagnosticReport' ? 'DiagnosticReport' : 'DocumentReference';
+
+const REPORT_STATUSES = ['registered', 'partial', 'preliminary', 'final', 'amended', 'corrected', 'appended'];
+
+/** A report read from a DiagnosticReport: each file a version of that report, the current one last. */
+const exportReportDocument = (x: Exporter, r: HealthDocument, signature: string | undefined): void => {
+  const sourceStatus = r.origin?.resource?.['status'];
+  const report = (file: HealthDocument['file'], version: number, at: string, current: boolean) =>
+    makeResource('DiagnosticReport', r.id, {
+      meta: meta(current ? r.updatedAt : at, version),
+      extension: current
+        ? [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)]
+        : undefined,
+      identifier: [haleIdentifier(r.id)],
+      status:
+        typeof sourceStatus === 'string' && REPORT_STATUSES.includes(sourceStatus) ? sourceStatus : 'final',
+      category: (r.tags ?? []).map(text),
+      code: text(r.title),
+      subject: x.patient,
+      issued: fhirDateTime(at),
+      conclusion: current ? r.description : undefined,
+      presentedForm: [attachment(file, r.title, true)],
+    });
+  for (const v of [...r.versions].sort((a, b) => a.version - b.version))
+    x.add(report(v.file, v.version, v.uploadedAt, false));
+  x.add(report(r.file, r.version, r.uploadedAt, true));
+};
+
 export const exportHealthDocument = (
   x: Exporter,
   r: HealthDocument,
   signature: string | undefined,
   related: readonly DraftObject[],
 ): void => {
+  if (documentResourceOf(r) === 'DiagnosticReport') return exportReportDocument(x, r, signature);
   const known = DOCUMENT_TYPE_LOINC[r.documentType];
   const type = {
     coding: [known === undefined ? undefined : coding(LOINC, known.code, known.display)],
@@ -410,7 +443,7 @@ const REQUEST_STATUS_OUT: Readonly<Record<string, string>> = { intended: 'draft'
 export const medicationResourceOf = (
   r: Pick<Medication, 'origin'>,
 ): 'MedicationRequest' | 'MedicationStatement' =>
-  r.origin?.resource?.['resourceType'] === 'MedicationRequest' ? 'MedicationRequest' : 'MedicationStatement';
+  r.origin?.resourceType === 'MedicationRequest' ? 'MedicationRequest' : 'MedicationStatement';
 
 export const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
   const common = {

@@ -5,7 +5,7 @@
 import { fhirId } from './fhir-draft';
 import type { FhirExportItem } from './fhir-types';
 import { KIND_DESCRIPTIONS } from './kind-descriptions';
-import { medicationResourceOf } from './fhir-export-records';
+import { documentResourceOf, medicationResourceOf } from './fhir-export-records';
 
 // Accounts in fields only providers fill; anything else that is not the patient defaults to Practitioner
 // too, except accounts seen only as caregivers (Consent.grantedBy, a plan acknowledged by someone else).
@@ -72,6 +72,8 @@ export const primaryTarget = (item: FhirExportItem): { type: string; id: string;
       return { type: item.record.status === 'signed' ? 'Provenance' : 'Task', id: item.record.id };
     case 'Medication':
       return { type: medicationResourceOf(item.record), id: item.record.id };
+    case 'HealthDocument':
+      return { type: documentResourceOf(item.record), id: item.record.id };
     default:
       return { type: KIND_DESCRIPTIONS[item.kind].fhir.resource, id: item.record.id };
   }

@@ -45,6 +45,13 @@ import {
 
 // ------------------------------------------------------------------------------------------ results
 
+/** `text` cut to `max` characters; when cut, `partly` says so under `element`'s name. */
+const clipped = (text: string | undefined, max: number, element: string, partly: string[]) => {
+  if (text === undefined || [...text].length <= max) return text;
+  partly.push(`${element} (cut to ${max} characters: the source keeps it whole)`);
+  return clip(text, max);
+};
+
 const BLOOD_TYPE_LOINC = '882-1';
 const RH_RE = /^\s*(AB|A|B|O)\s*(\+|-|pos(?:itive)?|neg(?:ative)?|Rh\(D\) positive|Rh\(D\) negative)/i;
 
@@ -198,6 +205,8 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
       });
   }
   const components = list(r['component']).filter(isJson).map(componentOf);
+  /** What was read but not kept whole (said, so no one takes the record for the whole of the source). */
+  const partly: string[] = [];
   const outcome = record(
     'LabResult',
     r,
@@ -239,7 +248,7 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
       interpretations,
       ...bodySitesOf(r),
       notes: notes === undefined ? undefined : clip(notes, 4000),
-      referenceRange: rangeText(first(r['referenceRange'])),
+      referenceRange: clipped(rangeText(first(r['referenceRange'])), 200, 'referenceRange', partly),
       referenceRangeCoded: codedRangeOf(first(r['referenceRange'])),
       effectiveAt,
       publishedAt: instant(r['issued']),
@@ -250,7 +259,7 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
     files,
   );
   if (!('kind' in outcome)) return outcome;
-  const extra = missing.map((m) => `${m} (not embedded in the file)`);
+  const extra = [...partly, ...missing.map((m) => `${m} (not embedded in the file)`)];
   return extra.length === 0 ? outcome : { ...outcome, notKept: [...outcome.notKept, ...extra] };
 };
 
@@ -293,31 +302,41 @@ export const mapDocumentReference = (r: Json, x: MapContext): MapOutcome => {
   if (typeof file === 'string') return { skip: `${title}: ${file}` };
   const typeCode = codingsOf(r['type']).find((c) => c.system === LOINC_SYSTEM)?.code;
   const typeText = isJson(r['type']) ? str(r['type']['text']) : undefined;
-  return record(
-    'HealthDocument',
-    r,
-    [
-      'status',
-      'type',
-      'category',
-      'subject',
-      'date',
-      'author',
-      'description',
-      'relatesTo',
-      'content',
-      'context',
-    ],
-    {
-      title,
-      documentType: typeText ?? (typeCode === undefined ? undefined : DOCUMENT_TYPES[typeCode]) ?? 'document',
-      description: str(r['description']),
-      tags: list(r['category']).flatMap((c) => (conceptName(c) === undefined ? [] : [conceptName(c)])),
-      uploadedAt: instant(r['date']) ?? x.importedAt,
-    },
-    [file],
+  return alsoNotKept(
+    list(r['content']).length > 1 ? ['content (only the first file is imported)'] : [],
+    record(
+      'HealthDocument',
+      r,
+      [
+        'status',
+        'type',
+        'category',
+        'subject',
+        'date',
+        'author',
+        'description',
+        'relatesTo',
+        'content',
+        'context',
+      ],
+      {
+        title,
+        documentType:
+          typeText ?? (typeCode === undefined ? undefined : DOCUMENT_TYPES[typeCode]) ?? 'document',
+        description: str(r['description']),
+        tags: list(r['category']).flatMap((c) => (conceptName(c) === undefined ? [] : [conceptName(c)])),
+        uploadedAt: instant(r['date']) ?? x.importedAt,
+      },
+      [file],
+    ),
   );
 };
+
+/** `outcome` with more it does not keep. */
+const alsoNotKept = (more: readonly string[], outcome: MapOutcome): MapOutcome =>
+  more.length === 0 || !('kind' in outcome)
+    ? outcome
+    : { ...outcome, notKept: [...outcome.notKept, ...more] };
 
 export const mapDiagnosticReport = (r: Json, x: MapContext): MapOutcome => {
   const name = conceptName(r['code']) ?? 'Report';
@@ -333,28 +352,19 @@ export const mapDiagnosticReport = (r: Json, x: MapContext): MapOutcome => {
   const file = embedded(forms[0], name);
   if (typeof file === 'string') return { skip: `${name}: ${file}` };
   const lab = list(r['category']).some((c) => codingsOf(c).some((coding) => coding.code === 'LAB'));
-  return record(
-    'HealthDocument',
-    r,
-    [
-      'status',
-      'category',
-      'code',
-      'subject',
-      'effectiveDateTime',
-      'issued',
-      'result',
-      'conclusion',
-      'presentedForm',
-      'performer',
-      'basedOn',
-    ],
-    {
-      title: name,
-      documentType: lab ? 'lab-report' : 'report',
-      description: str(r['conclusion']),
-      uploadedAt: instant(r['issued']) ?? x.importedAt,
-    },
-    [file],
+  return alsoNotKept(
+    forms.length > 1 ? ['presentedForm (only the first file is imported)'] : [],
+    record(
+      'HealthDocument',
+      r,
+      ['status', 'category', 'code', 'subject', 'issued', 'result', 'conclusion', 'presentedForm'],
+      {
+        title: name,
+        documentType: lab ? 'lab-report' : 'report',
+        description: str(r['conclusion']),
+        uploadedAt: instant(r['issued']) ?? x.importedAt,
+      },
+      [file],
+    ),
   );
 };

@@ -279,7 +279,24 @@ const medicationConcept = (r: Json, x: MapContext): unknown => {
     reference === undefined
       ? undefined
       : (containedIn(r, reference['reference']) ?? x.resolve(reference['reference']));
-  return medication?.['code'] ?? (reference === undefined ? undefined : { text: str(reference['display']) });
+  return (
+    medication?.['code'] ??
+    ingredientsName(medication) ??
+    (reference === undefined ? undefined : { text: str(reference['display']) })
+  );
+};
+
+/** A Medication without a code named by its ingredients (a compounded or mixed product), as a concept. */
+const ingredientsName = (medication: Json | undefined): Json | undefined => {
+  const names = list(medication?.['ingredient'])
+    .filter(isJson)
+    .map(
+      (i) =>
+        conceptName(i['itemCodeableConcept']) ??
+        (isJson(i['itemReference']) ? str(i['itemReference']['display']) : undefined),
+    )
+    .filter((n): n is string => n !== undefined);
+  return names.length === 0 ? undefined : { text: clip(names.join(' + '), 200) };
 };
 
 const PERIOD_UNITS: Readonly<Record<string, string>> = {

@@ -309,6 +309,137 @@ describe('malformed and hostile files, refused whole', () => {
     expect(second?.input).toMatchObject({ name: 'Amoxicillin 500 mg', startDate: '2024-02' });
   });
 
+  it('keeps each source with portable references: the patient, a record of the file, others by their words', () => {
+    const visit = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000020',
+      resource: {
+        resourceType: 'Encounter',
+        id: 'v1',
+        status: 'finished',
+        class: { code: 'AMB' },
+        subject,
+        period: { start: '2024-05-02T09:00:00Z' },
+      },
+    };
+    const doctor = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000021',
+      resource: { resourceType: 'Practitioner', name: [{ given: ['Grace'], family: 'Hopper' }] },
+    };
+    const gout = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000022',
+      resource: {
+        resourceType: 'Condition',
+        code: { text: 'Gout' },
+        subject,
+        encounter: { reference: visit.fullUrl },
+        asserter: { reference: doctor.fullUrl },
+        evidence: [{ code: [{ text: 'Tophi' }], detail: [{ reference: 'Observation/elsewhere' }] }],
+      },
+    };
+    const plan = planned(bundle([patient, visit, doctor, gout]));
+    const encounter = plan.records.find((r) => r.kind === 'Encounter');
+    const condition = plan.records.find((r) => r.kind === 'Condition');
+    expect(condition?.origin.resource).toMatchObject({
+      subject: { reference: 'hale:patient' },
+      encounter: { reference: `hale:record:Encounter:${encounter?.id}` },
+      asserter: { reference: 'hale:elsewhere', type: 'Practitioner', display: 'Grace Hopper' },
+      evidence: [
+        { code: [{ text: 'Tophi' }], detail: [{ reference: 'hale:elsewhere', type: 'Observation' }] },
+      ],
+    });
+    // Exported: the encounter named as the export names the visit's record.
+    const records = plan.records.map(
+      (r) =>
+        ({
+          kind: r.kind,
+          record: { ...r.input, id: r.id, patientId: FRESH, createdAt: IMPORTED_AT, updatedAt: IMPORTED_AT },
+        }) as FhirExportItem,
+    );
+    const out = toFhirBundle({ patientId: FRESH, records, generatedAt: IMPORTED_AT });
+    const urlOf = (type: string) => out.entry.find((e) => e.resource.resourceType === type);
+    const exportedCondition = urlOf('Condition')?.resource as Record<string, unknown>;
+    expect(exportedCondition['encounter']).toEqual({ reference: urlOf('Encounter')?.fullUrl });
+    expect(exportedCondition['evidence']).toEqual([
+      { code: [{ text: 'Tophi' }], detail: [{ type: 'Observation' }] },
+    ]);
+    expect(JSON.stringify(out)).not.toContain('hale:record');
+  });
+
+  it('keeps the contained resources a resource names, and says which it does not', () => {
+    const apgar = {
+      resourceType: 'Observation',
+      status: 'final',
+      contained: [
+        { resourceType: 'Patient', id: 'newborn', birthDate: '2016-05-18' },
+        { resourceType: 'Location', id: 'ward', name: 'Ward 3' },
+        { resourceType: 'Device', id: 'loose' },
+      ],
+      code: { text: 'Apgar score' },
+      subject: { reference: '#newborn' },
+      performer: [{ reference: '#ward' }],
+      effectiveDateTime: '2016-05-18T22:33:22Z',
+      valueQuantity: { value: 10 },
+    };
+    const [only] = planned(JSON.stringify(apgar)).records;
+    expect(only?.origin.resource?.['contained']).toEqual([apgar.contained[1]]);
+    expect(only?.notKept).toEqual([
+      'contained Patient (a person in the resource: the record is in this chart)',
+      'contained Device (named by nothing in the resource)',
+    ]);
+  });
+
+  it('names a compounded medicine by its ingredients; cuts a long reference range and says so', () => {
+    const mixed = {
+      resourceType: 'MedicationRequest',
+      status: 'active',
+      intent: 'order',
+      contained: [
+        {
+          resourceType: 'Medication',
+          id: 'tpn',
+          ingredient: [
+            {
+              itemCodeableConcept: {
+                coding: [{ system: 'http://hl7.org/fhir/sid/ndc', display: 'Clinimix' }],
+              },
+            },
+            { itemCodeableConcept: { text: 'Intralipid 20%' } },
+          ],
+        },
+      ],
+      medicationReference: { reference: '#tpn' },
+      subject: { reference: 'Patient/p1' },
+    };
+    expect(planned(JSON.stringify(mixed)).records[0]?.input['name']).toBe('Clinimix + Intralipid 20%');
+    const result = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Erythrocytes' },
+      subject: { reference: 'Patient/p1' },
+      effectiveDateTime: '2013-04-02T10:30:10+01:00',
+      valueQuantity: { value: 4.12 },
+      referenceRange: [{ text: 'x'.repeat(250) }],
+    };
+    const [cut] = planned(JSON.stringify(result)).records;
+    expect(cut?.input['referenceRange']).toBe('x'.repeat(200));
+    expect(cut?.notKept).toContain('referenceRange (cut to 200 characters: the source keeps it whole)');
+  });
+
+  it('a document of several files imports the first and says so', () => {
+    const doc = {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      subject: { reference: 'Patient/p1' },
+      content: [
+        { attachment: { contentType: 'text/plain', data: 'aGVsbG8=', title: 'a.txt' } },
+        { attachment: { contentType: 'text/plain', data: 'd29ybGQ=', title: 'b.txt' } },
+      ],
+    };
+    const [only] = planned(JSON.stringify(doc)).records;
+    expect(only?.files.map((f) => f.fileName)).toEqual(['a.txt']);
+    expect(only?.notKept).toContain('content (only the first file is imported)');
+  });
+
   it('lists a record naming a person not in the file with its path; refuses two patients', () => {
     const nowhere = {
       fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000006',

@@ -42,7 +42,7 @@ import {
   type MapOutcome,
   type PendingFile,
 } from './fhir-import-map';
-import { haleAccountOf, haleIdOf, isJson, list, str, type Json } from './fhir-import-read';
+import { first, haleAccountOf, haleIdOf, isJson, list, personName, str, type Json } from './fhir-import-read';
 import {
   businessIdentifiers,
   identityKeys,
@@ -51,7 +51,7 @@ import {
   sourceDigest,
 } from './fhir-import-identity';
 import { IMPORT_SCHEMAS } from './fhir-import-schemas';
-import { keptSource } from './fhir-source';
+import { keptSource, portableReferences, withinKeptBytes, type KeptTarget } from './fhir-source';
 import { importerOf } from './kind-descriptions';
 import { referenceTarget, resolveReference } from './fhir-references';
 import { isAccountId, newId as defaultNewId } from './ids';
@@ -449,7 +449,9 @@ export const planFhirImport = (
   });
 
   const seen = new Set<string>();
-  const planned: (PlannedRecord & { readonly held?: HeldImport })[] = [];
+  const planned: (PlannedRecord & { readonly held?: HeldImport; readonly item?: Indexed })[] = [];
+  /** The record each resource is read into (planned, or held from an earlier import). */
+  const recordOf = new Map<Indexed, { readonly id: string; readonly kind: RecordKind }>();
   /** `part`: a part of the resource read into its own record (a Patient's contact), and its content. */
   const plan = (
     item: Indexed,
@@ -479,10 +481,12 @@ export const planFhirImport = (
     const notKept =
       part === undefined && kept === undefined
         ? [...outcome.notKept, 'the source resource (too large to keep)']
-        : outcome.notKept;
+        : [...outcome.notKept, ...(part === undefined ? containedNotKept(item.resource, kept) : [])];
     const key = originKey(origin);
     const haleId = originalId === item.originalId ? haleIdOf(item.resource) : undefined;
     const held = heldBy(identity);
+    if (held !== undefined && part === undefined && held.kind === outcome.kind)
+      recordOf.set(item, { id: held.id, kind: held.kind });
     if (held !== undefined && (held.kind !== outcome.kind || held.digest === digest)) {
       const why =
         held.kind === outcome.kind ? 'imported before' : 'imported before, read into another record';
@@ -515,6 +519,7 @@ export const planFhirImport = (
       warnings,
       path: item.entry.path,
       ...(held === undefined ? {} : { held }),
+      ...(part === undefined ? { item } : {}),
     });
   };
 
@@ -560,10 +565,14 @@ export const planFhirImport = (
 
   // Each record as the records API will write it must pass the model's rules; the others are listed.
   const plannedIds = new Set(planned.map((p) => p.id));
-  const records: PlannedRecord[] = [];
-  const updates: PlannedUpdate[] = [];
   const now = Date.parse(options.importedAt);
-  for (const { held, ...p } of planned) {
+  const passed: {
+    p: (typeof planned)[number];
+    input: Readonly<Record<string, unknown>>;
+    notKept: readonly string[];
+    digest: string;
+  }[] = [];
+  for (const p of planned) {
     let input = p.input;
     let notKept = p.notKept;
     const proof = input['proofDocumentId'];
@@ -590,11 +599,50 @@ export const planFhirImport = (
         originalId: p.origin.originalId,
         reason: rules.error.message,
       });
+      if (p.item !== undefined && p.held === undefined) recordOf.delete(p.item);
       continue;
     }
+    if (p.item !== undefined) recordOf.set(p.item, { id: p.id, kind: p.kind });
     // The content as written, so that a later import can tell an edit in Hale from its own write.
-    const origin = { ...p.origin, recordDigest: recordContentDigest(valid.ok ? valid.value : candidate) };
-    const done = { ...p, input: { ...input, origin }, origin, notKept };
+    passed.push({ p, input, notKept, digest: recordContentDigest(valid.ok ? valid.value : candidate) });
+  }
+
+  // The references of each kept source, made portable: to the patient, a record or an account by marker.
+  const targetIn =
+    (from: Indexed) =>
+    (reference: string): KeptTarget | undefined => {
+      const found = find(reference, from);
+      if (found === undefined) return named.has(reference) ? { patient: true } : undefined;
+      if (found.resource.resourceType === 'Patient' && group.has(found) && roots.has(root(found)))
+        return { patient: true };
+      const account = haleAccountOf(found.resource);
+      if (account !== undefined && isAccountId(account)) return { account };
+      return recordOf.get(found);
+    };
+  const aboutIn = (from: Indexed) => (reference: string) => {
+    const found = find(reference, from)?.resource;
+    if (found === undefined) return undefined;
+    const display = str(found['name']) ?? personName(first(found['name']));
+    return { type: found.resourceType, ...(display === undefined ? {} : { display }) };
+  };
+  const records: PlannedRecord[] = [];
+  const updates: PlannedUpdate[] = [];
+  for (const { p, input, notKept, digest } of passed) {
+    const { held, item, ...rest } = p;
+    const portable =
+      item === undefined || p.origin.resource === undefined
+        ? p.origin.resource
+        : withinKeptBytes(portableReferences(p.origin.resource, targetIn(item), aboutIn(item)));
+    const { resource: _source, sourceOnly: _only, ...bare } = p.origin;
+    const origin: RecordOrigin =
+      portable === undefined
+        ? { ...bare, recordDigest: digest }
+        : { ...p.origin, resource: portable, recordDigest: digest };
+    const lost =
+      portable === undefined && p.origin.resource !== undefined
+        ? [...notKept, 'the source resource (too large to keep)']
+        : notKept;
+    const done = { ...rest, input: { ...input, origin }, origin, notKept: lost };
     if (held === undefined) records.push(done);
     else
       updates.push({
@@ -616,6 +664,19 @@ export const planFhirImport = (
     ok: true,
     value: { source, format, records, updates, duplicates, skipped, absorbed, noPatient },
   };
+};
+
+/** The contained resources a kept source leaves out, each with why (fhir-source.ts `keptSource`). */
+const containedNotKept = (resource: Json, kept: Json | undefined): string[] => {
+  const held = new Set(list(kept?.['contained']).map((c) => (isJson(c) ? c['id'] : undefined)));
+  return list(resource['contained'])
+    .filter(isJson)
+    .filter((c) => !held.has(c['id']))
+    .map((c) =>
+      c['resourceType'] === 'Patient'
+        ? 'contained Patient (a person in the resource: the record is in this chart)'
+        : `contained ${String(c['resourceType'])} (named by nothing in the resource)`,
+    );
 };
 
 /** `resource` with each top-level element the schema lists as an array, given as one object, made a list. */

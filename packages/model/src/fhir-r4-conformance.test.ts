@@ -168,10 +168,12 @@ describe('an imported prescription', () => {
     expect(bundle.entry.some((e) => e.resource.resourceType === 'MedicationStatement')).toBe(false);
     expect(rx?.['status']).toBe('cancelled');
     expect(rx?.['intent']).toBe('plan');
+    // The pharmacy is not in the file: its reference keeps what it says (an Organization).
     expect(rx?.['dispenseRequest']).toEqual({
       validityPeriod: { start: '2024-03-02', end: '2025-03-02' },
       numberOfRepeatsAllowed: 3,
       quantity: { value: 30, unit: 'tablet' },
+      performer: { type: 'Organization' },
     });
     expect(rx?.['dosageInstruction']).toEqual(SOURCE.dosageInstruction);
 
@@ -191,6 +193,7 @@ describe('an imported prescription', () => {
       validityPeriod: { start: '2024-03-02', end: '2026-01-01' },
       numberOfRepeatsAllowed: 3,
       quantity: { value: 30, unit: 'tablet' },
+      performer: { type: 'Organization' },
     });
     expect(JSON.stringify(edited.rx?.['dosageInstruction'])).toContain('"doseQuantity":{"value":10');
   }, 180_000);
@@ -263,5 +266,81 @@ describe('an imported prescription', () => {
     const medications = composition.section.find((s) => s.code.coding[0]?.code === '10160-0');
     expect(medications?.entry).toEqual([{ reference: rx?.fullUrl }]);
     expect(JSON.stringify(ips)).not.toContain('no-medication-info');
+  }, 180_000);
+});
+
+describe('a document read from a DiagnosticReport', () => {
+  const SOURCE = {
+    resourceType: 'DiagnosticReport',
+    id: 'gingival-mass',
+    identifier: [{ system: 'https://lab.example', value: 'P73456090' }],
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'PAT' }] }],
+    code: { coding: [{ system: 'https://lab.example', code: '4503' }], text: 'Biopsy' },
+    subject: { display: 'Max Jones' },
+    effectiveDateTime: '2017-03-02',
+    issued: '2017-03-15T08:13:08Z',
+    conclusion: 'Benign',
+    presentedForm: [{ contentType: 'application/pdf', language: 'en', data: 'JVBERi0x'.repeat(6000) }],
+  };
+  const imported = () => {
+    const plan = planFhirImport(JSON.stringify(SOURCE), {
+      patientId: EXAMPLE_PATIENT_ID,
+      importedAt: GENERATED,
+      source: 'lab.json',
+    });
+    if (!plan.ok) throw new Error(JSON.stringify(plan.error));
+    const p = plan.value.records[0]!;
+    const file = { blobId: 'Blob00000000000000001', fileName: 'Biopsy', mediaType: 'application/pdf' };
+    const record = validateRecord('HealthDocument', {
+      ...(p.input as object),
+      id: p.id,
+      patientId: EXAMPLE_PATIENT_ID,
+      createdAt: GENERATED,
+      updatedAt: GENERATED,
+      file: { ...file, size: 36000, sha256: '0'.repeat(64) },
+      version: 1,
+      versions: [],
+    });
+    if (!record.ok) throw new Error(record.error.message);
+    return record.value;
+  };
+  const exported = (record: ReturnType<typeof imported>) => {
+    const bundle = standardFhirBundle(
+      toFhirBundle({
+        patientId: EXAMPLE_PATIENT_ID,
+        records: [{ kind: 'HealthDocument', record }],
+        generatedAt: GENERATED,
+      }),
+    );
+    const types = bundle.entry.map((e) => e.resource.resourceType);
+    const report = bundle.entry.find((e) => e.resource.resourceType === 'DiagnosticReport')?.resource;
+    return { bundle, types, report: report as Record<string, unknown> | undefined };
+  };
+
+  it('keeps its source without the file’s data, and leaves as the DiagnosticReport it came from: valid R4', () => {
+    const record = imported();
+    expect(JSON.stringify(record.origin?.resource)).not.toContain('JVBERi0x');
+    const { bundle, types, report } = exported(record);
+    expect(validateR4(bundle).errors).toEqual([]);
+    expect(entryErrors(bundle)).toEqual([]);
+    expect(types).not.toContain('DocumentReference');
+    expect(report?.['code']).toEqual(SOURCE.code);
+    expect([report?.['category'], report?.['effectiveDateTime'], report?.['conclusion']]).toEqual([
+      SOURCE.category,
+      '2017-03-02',
+      'Benign',
+    ]);
+    expect(report?.['identifier']).toContainEqual(SOURCE.identifier[0]);
+    expect(report?.['presentedForm']).toMatchObject([
+      { contentType: 'application/pdf', language: 'en', url: 'hale-blob:Blob00000000000000001' },
+    ]);
+
+    // Edited in Hale: its title and description win; the source's code and conclusion do not come back.
+    const edited = exported({ ...record, title: 'Gingival biopsy', description: 'Benign, re-read' });
+    expect(validateR4(edited.bundle).errors).toEqual([]);
+    expect(edited.report?.['code']).toEqual({ text: 'Gingival biopsy' });
+    expect(edited.report?.['conclusion']).toBe('Benign, re-read');
+    expect(edited.report?.['effectiveDateTime']).toBe('2017-03-02');
   }, 180_000);
 });

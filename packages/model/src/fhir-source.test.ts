@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordOrigin } from './common-schemas';
 import type { FhirResource } from './fhir-types';
-import { MAX_KEPT_SOURCE_BYTES, keptSource, withSource } from './fhir-source';
+import {
+  MAX_KEPT_SOURCE_BYTES,
+  keptSource,
+  keptTargetOf,
+  portableReferences,
+  withSource,
+  type KeptTarget,
+} from './fhir-source';
 import { exampleRecord } from './examples';
 import { validateRecord } from './validate';
 
@@ -125,8 +132,10 @@ describe('keptSource', () => {
     expect(
       keptSource({ ...statement, medicationReference: { reference: 'Medication/m' } }),
     ).not.toHaveProperty('contained');
+    // Holding a file's reference, it is kept but not written back (nor what names it) until made portable.
     const withMaker = { ...medication, manufacturer: { reference: 'Organization/x' } };
-    expect(keptSource({ ...statement, contained: [withMaker] })).not.toHaveProperty('contained');
+    const raw = keptSource({ ...statement, contained: [withMaker] })!;
+    expect(raw['contained']).toEqual([withMaker]);
 
     const hale: FhirResource = {
       resourceType: 'MedicationStatement',
@@ -140,6 +149,23 @@ describe('keptSource', () => {
     expect(unchanged['contained']).toEqual([medication]);
     expect(unchanged['medicationReference']).toEqual({ reference: '#med1' });
     expect(unchanged['medicationCodeableConcept']).toBeUndefined();
+    const rawOut = withSource(hale, { ...from, resource: raw }, false);
+    expect([rawOut['contained'], rawOut['medicationReference']]).toEqual([undefined, undefined]);
+    const portable = portableReferences(
+      raw,
+      () => undefined,
+      () => ({ display: 'Acme Pharma' }),
+    );
+    const portableOut = withSource(hale, { ...from, resource: portable }, false);
+    expect(portableOut['contained']).toEqual([
+      { ...medication, manufacturer: { type: 'Organization', display: 'Acme Pharma' } },
+    ]);
+    expect(portable['contained']).toEqual([
+      {
+        ...medication,
+        manufacturer: { reference: 'hale:elsewhere', type: 'Organization', display: 'Acme Pharma' },
+      },
+    ]);
     // Edited: Hale's concept, and no contained resource nothing names.
     const edited = withSource(hale, from, true);
     expect(edited['medicationCodeableConcept']).toEqual(hale['medicationCodeableConcept']);
@@ -155,5 +181,180 @@ describe('keptSource', () => {
     });
     const refused = validateRecord('Allergy', big);
     expect(!refused.ok && refused.error.issues.map((i) => i.field)).toEqual(['origin.resource']);
+  });
+});
+
+describe('portable references', () => {
+  const encounter = { kind: 'Encounter', id: 'EncounterRecord00000001' } as const;
+  const targets: Readonly<Record<string, KeptTarget>> = {
+    'Patient/p1': { patient: true },
+    'Encounter/e1': encounter,
+    'Practitioner/hale': { account: 'DrAccount000000000001' },
+  };
+  const immunization = {
+    resourceType: 'Immunization',
+    id: 'i1',
+    contained: [{ resourceType: 'Location', id: 'clinic', name: 'Riverside clinic' }],
+    status: 'completed',
+    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] },
+    patient: { reference: 'Patient/p1' },
+    encounter: { reference: 'Encounter/e1', display: 'the visit' },
+    location: { reference: '#clinic' },
+    occurrenceDateTime: '2021-10-01',
+    performer: [
+      { function: { coding: [{ code: 'OP' }] }, actor: { reference: 'Practitioner/x' } },
+      { function: { coding: [{ code: 'AP' }] }, actor: { reference: 'Practitioner/hale' } },
+    ],
+    reportOrigin: { coding: [{ code: 'record' }] },
+  };
+  const kept = portableReferences(
+    keptSource(immunization)!,
+    (reference) => targets[reference],
+    (reference) => (reference === 'Practitioner/x' ? { display: 'Dr Ann Lee' } : undefined),
+  );
+  const hale: FhirResource = {
+    resourceType: 'Immunization',
+    id: 'h9',
+    status: 'completed',
+    vaccineCode: { text: 'Influenza' },
+    patient: { reference: 'urn:uuid:patient' },
+    occurrenceDateTime: '2021-10-01',
+  };
+  const from: RecordOrigin = {
+    source: 'file.json',
+    resourceType: 'Immunization',
+    originalId: 'Immunization/i1',
+    importedAt: '2026-11-27T00:00:00.000Z',
+    resource: kept,
+  };
+  const resolve = (target: KeptTarget) =>
+    'patient' in target
+      ? { reference: 'urn:uuid:patient' }
+      : 'account' in target
+        ? { reference: `urn:uuid:${target.account}`, display: undefined }
+        : 'kind' in target
+          ? { reference: `urn:uuid:${target.id}` }
+          : undefined;
+
+  it('at import: the patient, a record and an account by marker; another by its words; a local one as it is', () => {
+    expect(kept['patient']).toEqual({ reference: 'hale:patient' });
+    expect(kept['encounter']).toEqual({
+      reference: 'hale:record:Encounter:EncounterRecord00000001',
+      display: 'the visit',
+    });
+    expect(kept['location']).toEqual({ reference: '#clinic' });
+    expect(kept['contained']).toEqual(immunization.contained);
+    expect(kept['performer']).toEqual([
+      {
+        function: { coding: [{ code: 'OP' }] },
+        actor: { reference: 'hale:elsewhere', type: 'Practitioner', display: 'Dr Ann Lee' },
+      },
+      { function: { coding: [{ code: 'AP' }] }, actor: { reference: 'hale:account:DrAccount000000000001' } },
+    ]);
+    expect(keptTargetOf('hale:record:Encounter:EncounterRecord00000001')).toEqual(encounter);
+    expect(keptTargetOf('Encounter/e1')).toBeUndefined();
+  });
+
+  it('a reference left with nothing is dropped, with what held only it', () => {
+    const out = portableReferences(
+      {
+        resourceType: 'Condition',
+        evidence: [{ detail: [{ reference: 'urn:uuid:x' }] }],
+        note: [{ text: 'a' }],
+      },
+      () => undefined,
+      () => undefined,
+    );
+    expect(out).toEqual({ resourceType: 'Condition', note: [{ text: 'a' }] });
+  });
+
+  it('on export, unchanged: the elements holding references leave whole, the markers as the export’s references', () => {
+    const out = withSource(hale, from, false, resolve);
+    expect(out['performer']).toEqual([
+      { function: { coding: [{ code: 'OP' }] }, actor: { type: 'Practitioner', display: 'Dr Ann Lee' } },
+      { function: { coding: [{ code: 'AP' }] }, actor: { reference: 'urn:uuid:DrAccount000000000001' } },
+    ]);
+    expect(out['encounter']).toEqual({ reference: 'urn:uuid:EncounterRecord00000001', display: 'the visit' });
+    expect(out['patient']).toEqual({ reference: 'urn:uuid:patient' });
+    expect(out['location']).toEqual({ reference: '#clinic' });
+    expect(out['contained']).toEqual(immunization.contained);
+    expect(out['vaccineCode']).toEqual(immunization.vaccineCode);
+    expect(JSON.stringify(out)).not.toContain('hale:');
+    expect(JSON.stringify(out['performer'])).toBe(
+      JSON.stringify(out['performer'], (_k, v: unknown) => v ?? null),
+    );
+    expect(Object.keys((out['performer'] as { actor: object }[])[1]!.actor)).toEqual(['reference']);
+  });
+
+  it('on export, edited in Hale: Hale’s elements win over the source’s stale ones', () => {
+    const edited = { ...hale, performer: [{ actor: { display: 'Nurse Kim' } }] };
+    const out = withSource(edited, { ...from, sourceOnly: ['reportOrigin'] }, true, resolve);
+    expect(out['performer']).toEqual([{ actor: { display: 'Nurse Kim' } }]);
+    expect(out['vaccineCode']).toEqual(hale['vaccineCode']);
+    expect(out['reportOrigin']).toEqual(immunization.reportOrigin);
+    expect(out['encounter']).toBeUndefined();
+    expect(out['contained']).toBeUndefined();
+  });
+
+  it('where Hale names a resource and the source names one not imported, Hale’s reference wins', () => {
+    const named = { ...hale, performer: [{ actor: { reference: 'urn:uuid:DrAccount000000000002' } }] };
+    const out = withSource(named, from, false, resolve);
+    expect(out['performer']).toEqual(named['performer']);
+  });
+
+  it('a marker the export cannot write keeps the reference’s other parts', () => {
+    const out = withSource(hale, from, false, () => undefined);
+    expect(out['encounter']).toEqual({ display: 'the visit' });
+  });
+});
+
+describe('kept attachments', () => {
+  const report = {
+    resourceType: 'DiagnosticReport',
+    id: 'r1',
+    status: 'final',
+    code: { coding: [{ system: 'https://lab.example', code: '4503' }], text: 'Biopsy' },
+    presentedForm: [
+      { contentType: 'application/pdf', language: 'en', data: 'JVBERi0x'.repeat(8000), title: 'Biopsy' },
+    ],
+  };
+  const hale: FhirResource = {
+    resourceType: 'DiagnosticReport',
+    id: 'h1',
+    status: 'final',
+    code: { text: 'Biopsy' },
+    presentedForm: [{ contentType: 'application/pdf', url: 'hale-blob:Blob1', size: 48000, title: 'Biopsy' }],
+  };
+  const kept = keptSource(report)!;
+  const from: RecordOrigin = {
+    source: 'file.json',
+    resourceType: 'DiagnosticReport',
+    originalId: 'DiagnosticReport/r1',
+    importedAt: '2026-11-27T00:00:00.000Z',
+    resource: kept,
+  };
+
+  it('a file’s data is not kept (Hale stores it): the rest of a large source is', () => {
+    expect(kept['presentedForm']).toEqual([
+      { contentType: 'application/pdf', language: 'en', title: 'Biopsy', url: 'hale:file' },
+    ]);
+    expect(kept['code']).toEqual(report.code);
+  });
+
+  it('leaves with the source’s attachment and Hale’s stored file; edited, Hale’s', () => {
+    const out = withSource(hale, from, false);
+    expect(out['presentedForm']).toEqual([
+      {
+        contentType: 'application/pdf',
+        language: 'en',
+        title: 'Biopsy',
+        url: 'hale-blob:Blob1',
+        size: 48000,
+      },
+    ]);
+    expect(out['code']).toEqual(report.code);
+    const edited = withSource({ ...hale, code: { text: 'Gingival biopsy' } }, from, true);
+    expect(edited['presentedForm']).toEqual(hale['presentedForm']);
+    expect(edited['code']).toEqual({ text: 'Gingival biopsy' });
   });
 });

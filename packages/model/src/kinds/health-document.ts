@@ -24,6 +24,8 @@ export const HEALTH_DOCUMENT = {
   authorship: 'shared',
   fhir: {
     resource: 'DocumentReference',
+    // A document read from a DiagnosticReport exports as one.
+    alsoExports: ['DiagnosticReport'],
     export: (x, r, signature, context) => exportHealthDocument(x, r, signature, context.provenBy(r.id)),
     import: [
       {
