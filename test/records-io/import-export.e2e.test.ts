@@ -112,7 +112,10 @@ const fillChart = async (s: DeviceSession) => {
         ? { proofDocumentId: doc.id }
         : kind === 'LabResult'
           ? { attachments: undefined, ...consistentResult() }
-          : {};
+          : kind === 'Medication'
+            ? // A prescription's own: a medicine typed in Hale leaves as a MedicationStatement, which has none.
+              { validFrom: undefined }
+            : {};
     await s.records.add(kind, input(kind, overrides as never));
   }
 };

@@ -90,7 +90,8 @@ const keptIn = (target: readonly [string[], string][], at: readonly string[], va
 const NAMED: readonly [string, (type: string, at: readonly string[], value: string) => boolean][] = [
   // A record's own statuses (not a marital status or a status history).
   ['statuses', (_t, at) => ['status', 'clinicalStatus', 'verificationStatus'].includes(at[0] ?? '')],
-  ['partial dates', (_t, at, v) => categoryOf(at, v) === 'dates' && /^\d{4}(-\d{2}){0,2}$/.test(v)],
+  // The dates a record is about (onset, recorded, taken, prescribed, born…) given without a time.
+  ['partial dates', (_t, at, v) => isRecordDate(at) && /^\d{4}(-\d{2}){0,2}$/.test(v)],
   ['reactions', (t, at) => t === 'AllergyIntolerance' && at[0] === 'reaction'],
   [
     'dosage',
@@ -121,6 +122,18 @@ const NAMED: readonly [string, (type: string, at: readonly string[], value: stri
   ['identifiers', (t, at) => PEOPLE.has(t) && at[0] === 'identifier'],
 ];
 const PEOPLE = new Set(['Patient', 'RelatedPerson']);
+/** A choice element's name without its type (`onsetDateTime` → `onset`). */
+const elementOf = (key: string) =>
+  key.replace(/(DateTime|Date|Period|Instant|String|Age|Range|Boolean)$/, '');
+const RECORD_DATES = new Set([
+  ...['onset', 'abatement', 'recorded', 'lastOccurrence', 'occurrence', 'effective', 'dateAsserted'],
+  ...['authoredOn', 'issued', 'performed', 'birth', 'deceased', 'born', 'date', 'period'],
+]);
+const isRecordDate = (at: readonly string[]) =>
+  RECORD_DATES.has(elementOf(at[0] ?? '')) || (at[0] === 'dispenseRequest' && at[1] === 'validityPeriod');
+/** Where a named element's leaf is found again: its path; a record date's, its element (`effective[x]`). */
+const namedKey = (element: string, at: readonly string[], v: string) =>
+  element === 'partial dates' ? `${elementOf(at[0] ?? '')}=${v}` : `${at.join('.')}=${v}`;
 
 /** Each primitive leaf of a resource for the named elements: words too (`text`), but not the narrative. */
 const namedLeaves = (resource: Json): [string[], string][] => {
@@ -319,13 +332,17 @@ const measure = (ownFields: boolean): Measured => {
           console.error(`lost: ${path.basename(file)} ${where} ${c} ${path_.join('.')} = ${v.slice(0, 60)}`);
       }
       const named = at(m.named, type, () => new Map<string, Pair>());
-      const targetNamed = new Set(namedLeaves(resource).map(([p, v]) => `${p.join('.')}=${v}`));
+      const targetLeaves = namedLeaves(resource);
+      const targetNamed = new Set([
+        ...targetLeaves.map(([p, v]) => namedKey('', p, v)),
+        ...targetLeaves.map(([p, v]) => namedKey('partial dates', p, v)),
+      ]);
       for (const [path_, v] of namedLeaves(source)) {
         const element = NAMED.find(([, test]) => test(type, path_, v))?.[0];
         if (element === undefined) continue;
         const pair = at(named, element, () => [0, 0] as Pair);
         pair[1]++;
-        if (targetNamed.has(`${path_.join('.')}=${v}`)) pair[0]++;
+        if (targetNamed.has(namedKey(element, path_, v))) pair[0]++;
         else if (ownFields && type === LOST)
           console.error(
             `not in Hale's fields: ${path.basename(file)} ${where} ${element} ${path_.join('.')} = ${v.slice(0, 60)}`,

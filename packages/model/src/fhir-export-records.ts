@@ -6,12 +6,14 @@ import type { Provenance } from './common-schemas';
 import type {
   Allergy,
   Appointment,
+  Concept,
   EmergencyContact,
   Encounter,
   HealthDocument,
   Immunization,
   LabResult,
   Medication,
+  MedicationDosage,
   Message,
   Profile,
   TreatmentPlan,
@@ -66,6 +68,13 @@ import {
 import type { FhirResource } from './fhir-types';
 import { ACTIVE_MEDICATION_STATUSES } from './record-schemas';
 import { withoutReferences } from './fhir-source';
+import {
+  addressesInForce,
+  carriesRecordNumber,
+  identifiersInForce,
+  namesInForce,
+  telecomsInForce,
+} from './person-parts';
 
 /** A kept source's object (JSON as read, so a draft). */
 const isObject = (value: unknown): value is DraftObject =>
@@ -116,19 +125,20 @@ export const exportProfile = (
         haleIdentifier(r.id),
         // Only the chosen Patient carries the account: a receiver matching on it must land there.
         role.primary ? { system: HALE_ACCOUNT_SYSTEM, value: r.patientId } : undefined,
-        r.medicalRecordNumber === undefined
+        r.medicalRecordNumber === undefined || carriesRecordNumber(r.identifiers, r.medicalRecordNumber)
           ? undefined
           : {
               type: { coding: [coding(V2_0203, 'MR', 'Medical record number')] },
               value: r.medicalRecordNumber,
             },
+        ...identifiersInForce(r.identifiers, r.medicalRecordNumber),
       ],
       active: r.status === 'active',
-      name: [text(r.fullName)],
-      telecom: telecom(r.contact),
+      name: namesInForce(r.fullName, r.names) ?? [text(r.fullName)],
+      telecom: telecomsInForce(r.contact, r.telecoms) ?? telecom(r.contact),
       gender: r.sexAtBirth,
       birthDate: r.birthDate,
-      address: address(r.contact),
+      address: addressesInForce(r.contact?.address, r.addresses) ?? address(r.contact),
       generalPractitioner: [
         r.primaryCareProviderId !== undefined
           ? x.person(r.primaryCareProviderId, gpDisplay)
@@ -166,11 +176,12 @@ export const exportEmergencyContact = (
         dateTimeExt('created-at', r.createdAt),
         stringExt('author-signature', signature),
       ],
-      identifier: [haleIdentifier(r.id)],
+      identifier: [haleIdentifier(r.id), ...(r.identifiers ?? [])],
       patient: x.patient,
       relationship: [text(r.relationship)],
-      name: [text(r.name)],
-      telecom: telecom(r),
+      name: namesInForce(r.name, r.names) ?? [text(r.name)],
+      telecom: telecomsInForce(r, r.telecoms) ?? telecom(r),
+      address: r.addresses,
     }),
   );
 };
@@ -290,11 +301,20 @@ export const exportAllergy = (x: Exporter, r: Allergy, signature: string | undef
       patient: x.patient,
       onsetDateTime: fhirDateTime(r.onsetDate),
       recordedDate: fhirDateTime(r.recordedAt),
+      lastOccurrence: fhirDateTime(r.lastOccurrence),
       note: [text(r.notes)],
       reaction:
         reactions === undefined
           ? [allergyReaction(r.reaction, r.severity)]
           : reactions.map((e) => ({
+              substance:
+                e.substance === undefined
+                  ? undefined
+                  : withCodes({ text: e.substance.text }, e.substance.codes),
+              exposureRoute:
+                e.exposureRoute === undefined
+                  ? undefined
+                  : withCodes({ text: e.exposureRoute.text }, e.exposureRoute.codes),
               manifestation: e.manifestations.map((m) => withCodes({ text: m.text }, m.codes)),
               severity: e.severity,
               onset: fhirDateTime(e.onset),
@@ -411,8 +431,50 @@ const medicationStatus = (r: Medication): string =>
 const SNOMED_CT = 'http://snomed.info/sct';
 export const FOOD_CODES = { with: '311504000', without: '717154004' } as const;
 
-/** The Dosage a medication writes (a MedicationStatement's `dosage`, a MedicationRequest's `dosageInstruction`). */
-const dosageOut = (r: Medication) => {
+/** The words of the food instructions' codes. */
+export const FOOD_DISPLAY = { with: 'With or after food', without: 'Take on an empty stomach' } as const;
+const FOOD_CONCEPTS = {
+  with: { coding: [coding(SNOMED_CT, FOOD_CODES.with, FOOD_DISPLAY.with)] },
+  without: { coding: [coding(SNOMED_CT, FOOD_CODES.without, FOOD_DISPLAY.without)] },
+} as const;
+/** The food instruction a concept codes, if any. */
+const foodOf = (c: Concept): 'with' | 'without' | undefined =>
+  c.codes?.some((k) => k.system === SNOMED_CT && k.code === FOOD_CODES.with)
+    ? 'with'
+    : c.codes?.some((k) => k.system === SNOMED_CT && k.code === FOOD_CODES.without)
+      ? 'without'
+      : undefined;
+
+/** Dosage.additionalInstruction: the source's (a food one unless the schedule says another), then the schedule's. */
+const additionalInstructionsOut = (r: Medication): DraftObject[] => {
+  const food = r.schedule?.food;
+  const kept = (r.additionalInstructions ?? []).filter((c) => {
+    const f = foodOf(c);
+    return f === undefined || food === undefined || f === food;
+  });
+  const written = kept.map((c) => withCodes({ text: c.text }, c.codes));
+  return food === undefined || kept.some((c) => foodOf(c) === food)
+    ? written
+    : [...written, FOOD_CONCEPTS[food]];
+};
+
+/** A Dosage after the first, as the source wrote it. */
+const moreDosageOut = (d: MedicationDosage, sequence: number): DraftObject => ({
+  sequence,
+  text: d.text,
+  additionalInstruction: d.additionalInstructions?.map((c) => withCodes({ text: c.text }, c.codes)),
+  patientInstruction: d.instructions,
+  route: d.route === undefined ? undefined : withCodes({ text: d.route.text }, d.route.codes),
+});
+
+/** The Dosages a medication writes (a MedicationStatement's `dosage`, a MedicationRequest's `dosageInstruction`). */
+const dosagesOut = (r: Medication): DraftObject[] => [
+  r.moreDosages === undefined ? dosageOut(r) : { sequence: 1, ...dosageOut(r) },
+  ...(r.moreDosages ?? []).map((d, i) => moreDosageOut(d, i + 2)),
+];
+
+/** The first Dosage a medication writes: its own fields. */
+const dosageOut = (r: Medication): DraftObject => {
   const doseQuantity = parseQuantity(r.dose);
   return {
     text: dosageText(r.dose, doseQuantity === undefined, r.dosageText),
@@ -423,14 +485,7 @@ const dosageOut = (r: Medication) => {
         r.schedule?.times === undefined ? undefined : { timeOfDay: r.schedule.times.map((t) => `${t}:00`) },
     },
     asNeededBoolean: r.schedule?.asNeeded,
-    additionalInstruction:
-      r.schedule?.food === undefined
-        ? undefined
-        : [
-            r.schedule.food === 'with'
-              ? { coding: [coding(SNOMED_CT, FOOD_CODES.with, 'With or after food')] }
-              : { coding: [coding(SNOMED_CT, FOOD_CODES.without, 'Take on an empty stomach')] },
-          ],
+    additionalInstruction: additionalInstructionsOut(r),
     route: conceptsOut(r.route, r.routes, 100)[0],
     doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
   };
@@ -453,6 +508,7 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
     medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
     subject: x.patient,
     reasonCode: conceptsOut(r.reason, r.reasons, 500),
+    note: [text(r.notes)],
   };
   const status = medicationStatus(r);
   if (medicationResourceOf(r) === 'MedicationRequest') {
@@ -460,7 +516,8 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
     const source = r.origin?.resource ?? {};
     const dispense = isObject(source['dispenseRequest']) ? source['dispenseRequest'] : {};
     const validity = isObject(dispense['validityPeriod']) ? dispense['validityPeriod'] : {};
-    const authored = typeof source['authoredOn'] === 'string';
+    // The start is when it was written, unless a kept source dated only its validity.
+    const authored = r.origin?.resource === undefined || typeof source['authoredOn'] === 'string';
     x.add(
       makeResource('MedicationRequest', r.id, {
         ...common,
@@ -468,15 +525,17 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
         intent: typeof source['intent'] === 'string' ? source['intent'] : 'order',
         authoredOn: authored ? fhirDateTime(r.startDate) : undefined,
         requester: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
-        dosageInstruction: [dosageOut(r)],
+        dosageInstruction: dosagesOut(r),
         dispenseRequest:
-          r.endDate === undefined && (authored || r.startDate === undefined)
+          r.endDate === undefined && r.validFrom === undefined && (authored || r.startDate === undefined)
             ? undefined
             : {
                 ...withoutReferences(dispense),
                 validityPeriod: {
                   ...validity,
-                  start: authored ? validity['start'] : fhirDateTime(r.startDate),
+                  start: authored
+                    ? (fhirDateTime(r.validFrom) ?? validity['start'])
+                    : fhirDateTime(r.startDate),
                   end: fhirDateTime(r.endDate),
                 },
               },
@@ -489,9 +548,9 @@ export const exportMedication = (x: Exporter, r: Medication, signature: string |
       ...common,
       status,
       effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
-      dateAsserted: fhirDateTime(r.createdAt),
+      dateAsserted: fhirDateTime(r.assertedDate ?? r.createdAt),
       informationSource: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
-      dosage: [dosageOut(r)],
+      dosage: dosagesOut(r),
     }),
   );
 };
@@ -587,7 +646,7 @@ export const exportLabResult = (x: Exporter, r: LabResult, signature: string | u
       ],
       component: current
         ? (r.components ?? []).map((c) => ({
-            code: codedConcept(c.testName, c.testCode, LOINC, isLoincCode),
+            code: withCodes(codedConcept(c.testName, c.testCode, LOINC, isLoincCode), c.codes),
             ...labValue(c.value, c.units, c.unitsCoded, c.valueConcept),
             // R4 obs-6: a reason for no value only while there is none (a value typed since wins).
             dataAbsentReason:
@@ -807,6 +866,7 @@ export const exportEncounter = (x: Exporter, r: Encounter, signature: string | u
       ],
       status: r.status,
       class: coding(V3_ACT_CODE, encounterClass.code, encounterClass.display),
+      type: r.visitTypes?.map((c) => withCodes({ text: c.text }, c.codes)),
       serviceType: text(r.department),
       subject: x.patient,
       participant: [

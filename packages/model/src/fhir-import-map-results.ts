@@ -154,6 +154,7 @@ const componentOf = (c: Json) => {
   return defined({
     testCode: code,
     testName: name ?? 'Component',
+    codes: conceptCodes(c['code'], (k: Coding) => k.system === LOINC_SYSTEM && k.code === code),
     value,
     valueConcept,
     units,

@@ -25,9 +25,21 @@ import {
   type MedicationSchedule,
   type AllergyReaction,
   type Concept,
+  type MedicationDosage,
 } from './record-schemas';
 import { reactionSummary } from './allergy-reactions';
-import { FOOD_CODES } from './fhir-export-records';
+import { FOOD_CODES, FOOD_DISPLAY } from './fhir-export-records';
+
+/** The food instructions as Hale's own export writes them, read back as concepts. */
+const FOOD_CONCEPTS = Object.fromEntries(
+  (['with', 'without'] as const).map((food) => [
+    food,
+    {
+      text: FOOD_DISPLAY[food],
+      codes: [{ system: 'http://snomed.info/sct', code: FOOD_CODES[food], display: FOOD_DISPLAY[food] }],
+    },
+  ]),
+) as Readonly<Record<'with' | 'without', Concept>>;
 import { conceptsText } from './concepts';
 import {
   CVX_SYSTEM,
@@ -64,6 +76,7 @@ import {
   type MapOutcome,
 } from './fhir-import-map-base';
 import { bloodTypeOf } from './fhir-import-map-results';
+import { personPartsOf } from './person-parts';
 
 export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
 export { bloodTypeOf };
@@ -90,6 +103,7 @@ export const mapPatient = (r: Json, x: MapContext): MapOutcome => {
   const email = telecomOf(r['telecom'], 'email');
   const address = addressText(first(r['address']));
   const birthDate = str(r['birthDate']);
+  const medicalRecordNumber = mrn === undefined ? undefined : str(mrn['value']);
   return record(
     'Profile',
     r,
@@ -99,7 +113,7 @@ export const mapPatient = (r: Json, x: MapContext): MapOutcome => {
       birthDate: birthDate !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(birthDate) ? birthDate : undefined,
       sexAtBirth: oneOf(['female', 'male', 'other', 'unknown'] as const, r['gender']) ?? birthSex,
       gender: isJson(identity) ? conceptName(identity['valueCodeableConcept']) : undefined,
-      medicalRecordNumber: mrn === undefined ? undefined : str(mrn['value']),
+      medicalRecordNumber,
       bloodType: x.bloodType,
       primaryCareProvider: gp === undefined ? undefined : str(gp['display']),
       primaryCareProviderId: gp === undefined ? undefined : x.accountOf(gp['reference']),
@@ -109,6 +123,7 @@ export const mapPatient = (r: Json, x: MapContext): MapOutcome => {
           : defined({ phone, email, address }),
       status: r['active'] === false ? 'inactive' : 'active',
       notes: haleNote(r),
+      ...personPartsOf(r, { name: fullName, phone, email, address, mrn: medicalRecordNumber }),
     },
   );
 };
@@ -124,6 +139,7 @@ export const mapPatientContact = (contact: Json, r: Json): MapOutcome => {
     relationship: conceptName(first(contact['relationship'])) ?? 'contact',
     phone,
     email: telecomOf(contact['telecom'], 'email'),
+    ...personPartsOf(contact, { name, phone, email: telecomOf(contact['telecom'], 'email') }),
   });
 };
 
@@ -138,6 +154,7 @@ export const mapRelatedPerson = (r: Json): MapOutcome => {
     phone,
     email: telecomOf(r['telecom'], 'email'),
     notes: haleNote(r),
+    ...personPartsOf(r, { name, phone, email: telecomOf(r['telecom'], 'email') }),
   });
 };
 
@@ -154,12 +171,7 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
   const reactions = list(r['reaction']).filter(isJson).map(reactionOf);
   const kept = reactions.filter((e) => e !== undefined).slice(0, 20);
   // Read but not all kept: said, so that no one takes the record for the whole of the source.
-  const partly = [
-    ...(kept.length < reactions.length ? ['reaction (one that names no manifestation)'] : []),
-    ...(str(r['recordedDate']) !== undefined && instant(r['recordedDate']) === undefined
-      ? ['recordedDate (a date without a time: the import time is shown)']
-      : []),
-  ];
+  const partly = kept.length < reactions.length ? ['reaction (one that names no manifestation)'] : [];
   const outcome = record(
     'Allergy',
     r,
@@ -174,6 +186,7 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       'recordedDate',
       'note',
       'reaction',
+      'lastOccurrence',
     ],
     {
       substance,
@@ -184,10 +197,11 @@ export const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
       ...reactionSummary(kept),
       reactions: kept.length > 0 ? kept : undefined,
       onsetDate: dateOrInstant(r['onsetDateTime'], true),
-      recordedAt: instant(r['recordedDate']) ?? x.importedAt,
+      recordedAt: dateOrInstant(r['recordedDate']) ?? x.importedAt,
       active: clinical === undefined || clinical === 'active',
       clinicalStatus: oneOf(ALLERGY_CLINICAL_STATUSES, clinical),
       notes: notesOf(r['note']),
+      lastOccurrence: dateOrInstant(r['lastOccurrence'], true),
     },
   );
   return 'kind' in outcome ? { ...outcome, notKept: [...outcome.notKept, ...partly] } : outcome;
@@ -207,6 +221,8 @@ const reactionOf = (reaction: Json): AllergyReaction | undefined => {
   const description = str(reaction['description']);
   const notes = notesOf(reaction['note']);
   return defined({
+    substance: conceptsOf([reaction['substance']], 1)?.[0],
+    exposureRoute: conceptsOf([reaction['exposureRoute']], 1)?.[0],
     manifestations,
     severity: oneOf(ALLERGY_SEVERITIES, reaction['severity']),
     onset: dateOrInstant(reaction['onset'], true),
@@ -334,6 +350,38 @@ const REQUEST_STATUS: Readonly<Record<string, (typeof MEDICATION_STATUSES)[numbe
   cancelled: 'stopped',
 };
 
+/** A Dosage after the first: its words, route and instructions; undefined when it says none. */
+const moreDosageOf = (dosage: Json): MedicationDosage | undefined => {
+  const text = str(dosage['text']);
+  const instructions = str(dosage['patientInstruction']);
+  const more = defined({
+    text: text === undefined ? undefined : clip(text, 1000),
+    route: conceptsOf([dosage['route']], 1)?.[0],
+    instructions: instructions === undefined ? undefined : clip(instructions, 2000),
+    additionalInstructions: conceptsOf(dosage['additionalInstruction']),
+  });
+  return Object.keys(more).length === 0 ? undefined : more;
+};
+
+/** What a medication keeps of its Dosages: the first in its own fields, the others as written. */
+const dosagesOf = (dosages: unknown) => {
+  const [firstDosage, ...rest] = list(dosages).filter(isJson);
+  const more = rest
+    .map(moreDosageOf)
+    .filter((d) => d !== undefined)
+    .slice(0, 10);
+  // The food instruction the schedule holds, as Hale's own export writes it, says nothing more.
+  const food = scheduleOf(firstDosage)?.food;
+  const instructions = conceptsOf(firstDosage?.['additionalInstruction'])?.filter(
+    (c) => food === undefined || JSON.stringify(c) !== JSON.stringify(FOOD_CONCEPTS[food]),
+  );
+  return {
+    ...dosageOf(firstDosage),
+    additionalInstructions: instructions?.length === 0 ? undefined : instructions,
+    moreDosages: more.length === 0 ? undefined : more,
+  };
+};
+
 /** What a Dosage gives a medication: the dose, the dosage as written, the route, the instructions. */
 const dosageOf = (dosage: Json | undefined) => {
   const dose = quantityText(first(dosage?.['doseAndRate'])?.['doseQuantity']);
@@ -411,19 +459,22 @@ export const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
       'informationSource',
       'reasonCode',
       'dosage',
+      'note',
     ],
     {
       name,
       codes: conceptCodes(concept),
-      ...dosageOf(dosage),
+      ...dosagesOf(r['dosage']),
       frequency: timingText(dosage?.['timing']),
       schedule: scheduleOf(dosage),
       active: status === undefined || ACTIVE_MEDICATION.has(status),
       status: oneOf(MEDICATION_STATUSES, status),
       startDate: dateOrInstant(period?.['start'], true) ?? dateOrInstant(r['effectiveDateTime'], true),
       endDate: dateOrInstant(period?.['end'], true),
+      assertedDate: dateOrInstant(r['dateAsserted'], true),
       prescriberId: source === undefined ? undefined : x.accountOf(source['reference']),
       ...reasonsOf(r),
+      notes: notesOf(r['note']),
     },
   );
 };
@@ -451,11 +502,12 @@ export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
       'dosageInstruction',
       'dispenseRequest',
       'intent',
+      'note',
     ],
     {
       name,
       codes: conceptCodes(concept),
-      ...dosageOf(dosage),
+      ...dosagesOf(r['dosageInstruction']),
       frequency:
         timingText(dosage?.['timing']) ?? (dosage?.['asNeededBoolean'] === true ? 'as needed' : undefined),
       schedule: scheduleOf(dosage),
@@ -465,8 +517,13 @@ export const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
         dateOrInstant(r['authoredOn'], true) ??
         dateOrInstant(isJson(validity) ? validity['start'] : undefined, true),
       endDate: dateOrInstant(isJson(validity) ? validity['end'] : undefined),
+      validFrom:
+        r['authoredOn'] === undefined
+          ? undefined
+          : dateOrInstant(isJson(validity) ? validity['start'] : undefined, true),
       ...reasons,
       reason: reasons.reason ?? str(first(r['reasonReference'])?.['display']),
+      notes: notesOf(r['note']),
     },
   );
 };
@@ -546,6 +603,7 @@ export const mapEncounter = (r: Json, x: MapContext): MapOutcome => {
       endedAt: instant(period?.['end']),
       status,
       reason: conceptName(first(r['reasonCode'])),
+      visitTypes: conceptsOf(r['type']),
     },
   );
 };
@@ -599,7 +657,7 @@ export const mapCondition = (r: Json): MapOutcome => {
       ...bodySitesOf(r),
       onsetDate: dateOrInstant(onset, true),
       abatementDate,
-      recordedAt: instant(r['recordedDate']),
+      recordedAt: dateOrInstant(r['recordedDate']),
       notes: notesOf(r['note']),
     },
   );

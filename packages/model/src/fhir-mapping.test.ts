@@ -33,7 +33,10 @@ describe('per-kind mapping', () => {
       text: 'Glucose [Mass/volume] in Serum or Plasma',
     });
     expect(at(current, 'component[0].code')).toEqual({
-      coding: [{ system: LOINC, code: '2339-0' }],
+      coding: [
+        { system: LOINC, code: '2339-0' },
+        { system: 'http://snomed.info/sct', code: '444780001', display: 'Glucose measurement, blood' },
+      ],
       text: 'Glucose [Mass/volume] in Blood',
     });
     expect(at(current, 'component[0].valueQuantity.value')).toBe(97);

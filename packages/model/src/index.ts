@@ -36,3 +36,4 @@ export * from './fhir-ips';
 export * from './authorship';
 export * from './allergy-reactions';
 export * from './concepts';
+export * from './person-parts';

@@ -17,6 +17,7 @@ import {
   patientRecordFields,
 } from './common-schemas';
 import { STREAM_TYPES, type StreamType } from './stream-types';
+import { personPartFields } from './person-parts';
 
 // Enumerations are exported so UIs and FHIR mappers list the same values the validator accepts.
 
@@ -167,6 +168,8 @@ export const ProfileSchema = patientRecord('Profile', {
   contact: Type.Optional(ContactSchema),
   status: StringEnum(PROFILE_STATUSES),
   notes: Type.Optional(boundedText(4000)),
+  /** As an imported Patient structured them (person-parts.ts: each in force while the fields above agree). */
+  ...personPartFields,
 });
 export type Profile = Static<typeof ProfileSchema>;
 
@@ -176,6 +179,8 @@ export const EmergencyContactSchema = patientRecord('EmergencyContact', {
   phone: boundedText(40, 1),
   email: Type.Optional(boundedText(254)),
   notes: Type.Optional(boundedText(1000)),
+  /** As an imported RelatedPerson structured them (person-parts.ts). */
+  ...personPartFields,
 });
 export type EmergencyContact = Static<typeof EmergencyContactSchema>;
 
@@ -219,6 +224,10 @@ export const AllergyReactionSchema = strictObject('AllergyReaction', {
   onset: Type.Optional(PartialDateOrDateTimeSchema),
   description: Type.Optional(boundedText(1000)),
   notes: Type.Optional(boundedText(4000)),
+  /** The substance of this reaction, when the source named one more precisely than the allergy's. */
+  substance: Type.Optional(ConceptSchema),
+  /** How the patient met the substance (FHIR exposureRoute). */
+  exposureRoute: Type.Optional(ConceptSchema),
 });
 export type AllergyReaction = Static<typeof AllergyReactionSchema>;
 
@@ -237,11 +246,14 @@ export const AllergySchema = patientRecord('Allergy', {
   verificationStatus: Type.Optional(StringEnum(ALLERGY_VERIFICATIONS)),
   criticality: Type.Optional(StringEnum(ALLERGY_CRITICALITIES)),
   onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
-  recordedAt: DateTimeSchema,
+  /** When it was recorded: an instant, or the day a source gives without a time. */
+  recordedAt: DateOrDateTimeSchema,
   active: Type.Boolean(),
   /** How an allergy that is not active stopped (`inactive`, `resolved`), as the source said; else from `active`. */
   clinicalStatus: Type.Optional(StringEnum(ALLERGY_CLINICAL_STATUSES)),
   notes: Type.Optional(boundedText(4000)),
+  /** The last reaction known (a day, month or year as the source gives it). */
+  lastOccurrence: Type.Optional(PartialDateOrDateTimeSchema),
 });
 export type Allergy = Static<typeof AllergySchema>;
 
@@ -281,6 +293,15 @@ export const MedicationScheduleSchema = strictObject('MedicationSchedule', {
 });
 export type MedicationSchedule = Static<typeof MedicationScheduleSchema>;
 
+/** A further dosage instruction of a prescription (a second step of a taper, a dose at another meal). */
+export const MedicationDosageSchema = strictObject('MedicationDosage', {
+  text: Type.Optional(boundedText(1000, 1)),
+  route: Type.Optional(ConceptSchema),
+  instructions: Type.Optional(boundedText(2000, 1)),
+  additionalInstructions: Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: 10 })),
+});
+export type MedicationDosage = Static<typeof MedicationDosageSchema>;
+
 export const MedicationSchema = patientRecord('Medication', {
   name: boundedText(200, 1),
   /** Codes of the medicine (RxNorm, SNOMED CT, …), when a source system sent them. */
@@ -307,6 +328,18 @@ export const MedicationSchema = patientRecord('Medication', {
   reasons: Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: 10 })),
   /** The days run from `startDate` to `endDate` (either open). */
   schedule: Type.Optional(MedicationScheduleSchema),
+  /**
+   * The source's further instructions (FHIR Dosage.additionalInstruction: `at bedtime`, `with food`); a
+   * food instruction among them is out of force once `schedule.food` says another.
+   */
+  additionalInstructions: Type.Optional(Type.Array(ConceptSchema, { minItems: 1, maxItems: 10 })),
+  /** A prescription's validity start, when its source dates it apart from when it was written (`startDate`). */
+  validFrom: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When the source recorded what the patient takes (FHIR MedicationStatement.dateAsserted). */
+  assertedDate: Type.Optional(PartialDateOrDateTimeSchema),
+  /** Dosage instructions after the first (which the fields above hold), as the source wrote them. */
+  moreDosages: Type.Optional(Type.Array(MedicationDosageSchema, { minItems: 1, maxItems: 10 })),
+  notes: Type.Optional(boundedText(4000)),
 });
 export type Medication = Static<typeof MedicationSchema>;
 
@@ -363,6 +396,8 @@ export const LabResultComponentSchema = strictObject('LabResultComponent', {
   /** LOINC code of the part. */
   testCode: Type.Optional(boundedText(64, 1)),
   testName: boundedText(200, 1),
+  /** The part's other codes as the source sent them (beside `testCode`). */
+  codes: Type.Optional(CodingsSchema),
   value: Type.Optional(Type.Union([Type.Number(), boundedText(2000)])),
   /** A coded value as the source sent it (`Positive`, SNOMED 10828004); in force while `value` is its text. */
   valueConcept: Type.Optional(ConceptSchema),
@@ -517,6 +552,8 @@ export const EncounterSchema = patientRecord('Encounter', {
   endedAt: Type.Optional(DateTimeSchema),
   status: StringEnum(ENCOUNTER_STATUSES),
   reason: Type.Optional(boundedText(1000)),
+  /** What kind of visit the source called it (FHIR Encounter.type: a check-up, a consultation…), with codes. */
+  visitTypes: Type.Optional(Type.Array(ConceptSchema, { maxItems: 10 })),
 });
 export type Encounter = Static<typeof EncounterSchema>;
 
@@ -580,7 +617,7 @@ export const ConditionSchema = patientRecord('Condition', {
   /** When it ended (resolved, in remission); then `clinicalStatus` is inactive, remission or resolved. */
   abatementDate: Type.Optional(PartialDateOrDateTimeSchema),
   /** When it was first recorded (FHIR `recordedDate`). */
-  recordedAt: Type.Optional(DateTimeSchema),
+  recordedAt: Type.Optional(DateOrDateTimeSchema),
   notes: Type.Optional(boundedText(4000)),
 });
 export type Condition = Static<typeof ConditionSchema>;

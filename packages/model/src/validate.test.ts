@@ -299,9 +299,9 @@ describe('dates', () => {
   });
 
   it('explains the expected date format', () => {
-    const error = failure('Allergy', exampleRecord('Allergy', { recordedAt: '2024-05-01' }));
+    const error = failure('Encounter', exampleRecord('Encounter', { startedAt: '2024-05-01' }));
     expect(error.message).toBe(
-      'Allergy is invalid: recordedAt: must be an ISO-8601 date-time with a time zone (e.g. 2024-05-01T09:30:00Z)',
+      'Encounter is invalid: startedAt: must be an ISO-8601 date-time with a time zone (e.g. 2024-05-01T09:30:00Z)',
     );
   });
 

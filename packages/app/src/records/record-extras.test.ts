@@ -1,6 +1,6 @@
 // The codes a record's detail shows beside its words: a source's codes while the words are still theirs.
 import { describe, expect, it } from 'vitest';
-import { codedWords } from './record-extras';
+import { codedWords, sourceParts } from './record-extras';
 
 const SNOMED = 'http://snomed.info/sct';
 const site = { system: SNOMED, code: '368209003', display: 'Right arm' };
@@ -35,5 +35,71 @@ describe('codes of coded words', () => {
         reactions: [{ manifestations: [{ text: 'Hives', codes: [hives] }] }],
       }),
     ).toEqual([]);
+  });
+});
+
+describe('what a source structured beyond the form', () => {
+  const profile = {
+    fullName: 'Peter Chalmers',
+    medicalRecordNumber: '12345',
+    contact: { phone: '555 0100', address: '1 Main St, Springfield' },
+    names: [
+      { use: 'official', family: 'Chalmers', given: ['Peter'] },
+      { use: 'maiden', family: 'Windsor', given: ['Peter'] },
+    ],
+    addresses: [{ use: 'home', line: ['1 Main St'], city: 'Springfield' }],
+    telecoms: [{ system: 'phone', value: '555 0100', use: 'work' }, { use: 'home' }],
+    identifiers: [
+      { type: { coding: [{ system: 'v2', code: 'MR', display: 'Medical record number' }] }, value: '12345' },
+      { type: { text: 'Passport' }, system: 'urn:passport', value: 'X1' },
+    ],
+  };
+
+  it('shows a person’s names, addresses, ways to reach and identifiers while in force', () => {
+    expect(sourceParts(profile)).toEqual([
+      [
+        'extras.names',
+        [
+          { words: 'Peter Chalmers', use: 'extras.use.official' },
+          { words: 'Peter Windsor', use: 'extras.use.maiden' },
+        ],
+      ],
+      ['extras.addresses', [{ words: '1 Main St, Springfield', use: 'extras.use.home' }]],
+      [
+        'extras.telecoms',
+        [
+          { words: '555 0100', system: 'extras.telecom.phone', use: 'extras.use.work' },
+          { words: '—', use: 'extras.use.home' },
+        ],
+      ],
+      [
+        'extras.identifiers',
+        [{ words: 'Medical record number 12345' }, { words: 'Passport X1 (urn:passport)' }],
+      ],
+    ]);
+  });
+
+  it('shows none of a part once its one-line field was edited', () => {
+    const edited = {
+      ...profile,
+      fullName: 'Pete Chalmers',
+      medicalRecordNumber: '999',
+      contact: { phone: '555 0199', address: '2 Elm St' },
+    };
+    expect(sourceParts(edited)).toEqual([['extras.identifiers', [{ words: 'Passport X1 (urn:passport)' }]]]);
+  });
+
+  it('shows a visit’s kinds and a medicine’s further instructions and dosages', () => {
+    expect(
+      sourceParts({
+        visitTypes: [{ text: 'Check-up' }],
+        additionalInstructions: [{ text: 'At bedtime' }],
+        moreDosages: [{ text: 'One tablet for 4 days', route: { text: 'Oral' } }],
+      }),
+    ).toEqual([
+      ['fields.visitTypes', [{ words: 'Check-up' }]],
+      ['fields.additionalInstructions', [{ words: 'At bedtime' }]],
+      ['extras.moreDosages', [{ words: 'One tablet for 4 days — Oral' }]],
+    ]);
   });
 });

@@ -1,14 +1,31 @@
 /**
  * What a record's detail screen shows beside its form fields, when the record has it: the codes a source
  * system sent (SNOMED CT, LOINC, RxNorm, CVX, ICD-10…), a result's parts (a blood pressure's values), an
- * allergy's reactions as a source recorded them (while in force: @hale/model allergy-reactions.ts), and
+ * allergy's reactions as a source recorded them (while in force: @hale/model allergy-reactions.ts), what
+ * else the source structured (a person's names, addresses, phones and identifiers while in force:
+ * @hale/model person-parts.ts; a visit's kinds; a medicine's further instructions and dosages), and
  * where an imported record came from (its origin: the source, the resource there, when it was imported).
  */
 import type { ReactNode } from 'react';
 import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { IconFileImport } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
-import { conceptsInForce, reactionsInForce, type Concept } from '@hale/model';
+import {
+  addressLine,
+  addressesInForce,
+  conceptsInForce,
+  identifiersInForce,
+  nameLine,
+  namesInForce,
+  reactionsInForce,
+  telecomsInForce,
+  type Address,
+  type Concept,
+  type Identifier,
+  type MedicationDosage,
+  type PersonName,
+  type Telecom,
+} from '@hale/model';
 import { formatDate } from './format';
 
 const SYSTEMS: Readonly<Record<string, string>> = {
@@ -60,11 +77,93 @@ export const codedWords = (
   if (value !== undefined && value.text === record['value']) concepts.push(['value', [value]]);
   if (Array.isArray(record['reactions']))
     concepts.push(['reaction', reactionsInForce(record)?.flatMap((r) => r.manifestations)]);
+  for (const field of ['visitTypes', 'additionalInstructions'] as const)
+    if (Array.isArray(record[field])) concepts.push([field, record[field] as Concept[]]);
   return concepts.flatMap(([field, list]) =>
     (list ?? []).flatMap((c) =>
       (c.codes ?? []).map((code): [string, Record<string, unknown>] => [field, code]),
     ),
   );
+};
+
+/** One line of what a source structured: its words, and i18n keys of what it is and how it is used. */
+export interface SourceLine {
+  readonly words: string;
+  /** A telecom's system (`extras.telecom.phone`). */
+  readonly system?: string;
+  /** `extras.use.home`. */
+  readonly use?: string;
+}
+
+const useOf = (use: string | undefined) => (use === undefined ? {} : { use: `extras.use.${use}` });
+const list = <T,>(v: unknown): readonly T[] | undefined => (Array.isArray(v) ? (v as T[]) : undefined);
+
+/**
+ * What a source structured beyond the form's fields, by the i18n key of its label: a person's parts
+ * while in force (a profile's or an emergency contact's), a visit's kinds, a medicine's further
+ * instructions and dosages.
+ */
+export const sourceParts = (record: Readonly<Record<string, unknown>>): [string, SourceLine[]][] => {
+  const contact = obj(record['contact']);
+  const name = text(record['fullName']) ?? text(record['name']) ?? '';
+  const oneLine = contact ?? record;
+  const names = namesInForce(name, list<PersonName>(record['names'])) ?? [];
+  const addresses =
+    contact === undefined
+      ? (list<Address>(record['addresses']) ?? [])
+      : (addressesInForce(text(contact['address']), list<Address>(record['addresses'])) ?? []);
+  const telecoms =
+    telecomsInForce(
+      { phone: text(oneLine['phone']), email: text(oneLine['email']) },
+      list<Telecom>(record['telecoms']),
+    ) ?? [];
+  const identifiers =
+    contact === undefined && record['fullName'] === undefined
+      ? (list<Identifier>(record['identifiers']) ?? [])
+      : identifiersInForce(list<Identifier>(record['identifiers']), text(record['medicalRecordNumber']));
+  const concepts = (v: unknown) => (list<Concept>(v) ?? []).map((c): SourceLine => ({ words: c.text }));
+  const dosage = (d: MedicationDosage): SourceLine => ({
+    words: [d.text, d.route?.text, d.instructions, ...(d.additionalInstructions ?? []).map((c) => c.text)]
+      .filter(Boolean)
+      .join(' — '),
+  });
+  const parts: [string, SourceLine[]][] = [
+    [
+      'extras.names',
+      names.flatMap((n) => {
+        const words = nameLine(n);
+        return words === undefined ? [] : [{ words, ...useOf(n.use) }];
+      }),
+    ],
+    [
+      'extras.addresses',
+      addresses.flatMap((a) => {
+        const words = addressLine(a);
+        return words === undefined ? [] : [{ words, ...useOf(a.use) }];
+      }),
+    ],
+    [
+      'extras.telecoms',
+      telecoms.map((c) => ({
+        words: c.value ?? '—',
+        ...(c.system === undefined ? {} : { system: `extras.telecom.${c.system}` }),
+        ...useOf(c.use),
+      })),
+    ],
+    [
+      'extras.identifiers',
+      identifiers.map((i) => ({
+        words: [i.type?.text ?? i.type?.coding?.[0]?.display, i.value ?? '—', i.system && `(${i.system})`]
+          .filter(Boolean)
+          .join(' '),
+        ...useOf(i.use),
+      })),
+    ],
+    ['fields.visitTypes', concepts(record['visitTypes'])],
+    ['fields.additionalInstructions', concepts(record['additionalInstructions'])],
+    ['extras.moreDosages', (list<MedicationDosage>(record['moreDosages']) ?? []).map(dosage)],
+  ];
+  return parts.filter(([, lines]) => lines.length > 0);
 };
 
 export function RecordExtras(props: { readonly record: Readonly<Record<string, unknown>> }): ReactNode {
@@ -82,9 +181,43 @@ export function RecordExtras(props: { readonly record: Readonly<Record<string, u
     .filter((c) => c !== undefined);
   const origin = obj(record['origin']);
   const reactions = Array.isArray(record['reactions']) ? (reactionsInForce(record) ?? []) : [];
-  if (codes.length === 0 && parts.length === 0 && reactions.length === 0 && origin === undefined) return null;
+  const structured = sourceParts(record);
+  if (
+    codes.length === 0 &&
+    parts.length === 0 &&
+    reactions.length === 0 &&
+    structured.length === 0 &&
+    origin === undefined
+  )
+    return null;
   return (
     <>
+      {structured.length > 0 && (
+        <Paper withBorder p="md">
+          <Title order={2} size="h4" mb="xs">
+            {t('extras.asRecorded')}
+          </Title>
+          <Stack gap="xs" data-testid="record-source-parts">
+            {structured.map(([label, lines]) => (
+              <div key={label}>
+                <Label>{t(label)}</Label>
+                {lines.map((line, i) => (
+                  <Text key={i} size="sm" style={{ overflowWrap: 'anywhere' }}>
+                    {line.system !== undefined && `${t(line.system)}: `}
+                    {line.words}
+                    {line.use !== undefined && (
+                      <Text span size="sm" c="dimmed">
+                        {' '}
+                        ({t(line.use)})
+                      </Text>
+                    )}
+                  </Text>
+                ))}
+              </div>
+            ))}
+          </Stack>
+        </Paper>
+      )}
       {reactions.length > 0 && (
         <Paper withBorder p="md">
           <Title order={2} size="h4" mb="xs">

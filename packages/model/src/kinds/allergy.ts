@@ -60,6 +60,7 @@ export const ALLERGY = {
         enumName: 'allergyCriticality',
       },
       { name: 'onsetDate', type: 'partialDate' },
+      { name: 'lastOccurrence', type: 'partialDate' },
       { name: 'active', type: 'boolean', initial: true },
       {
         name: 'clinicalStatus',
@@ -89,6 +90,14 @@ export const ALLERGY = {
         onset: '2009-06-15',
         description: 'Rash over the trunk an hour after the first dose.',
         notes: 'Settled with an antihistamine.',
+        substance: {
+          text: 'Amoxicillin',
+          codes: [{ system: 'http://snomed.info/sct', code: '372687004', display: 'Amoxicillin' }],
+        },
+        exposureRoute: {
+          text: 'Oral route',
+          codes: [{ system: 'http://snomed.info/sct', code: '26643006', display: 'Oral route' }],
+        },
       },
     ],
     verificationStatus: 'confirmed',
@@ -98,5 +107,6 @@ export const ALLERGY = {
     active: true,
     clinicalStatus: 'active',
     notes: 'Tolerates cephalosporins.',
+    lastOccurrence: '2009-06',
   }),
 } as const satisfies KindDescription<typeof AllergySchema>;

@@ -16,7 +16,17 @@ export const EMERGENCY_CONTACT = {
     import: [{ resourceType: 'RelatedPerson', shape: IMPORT_SCHEMAS.RelatedPerson, map: mapRelatedPerson }],
   },
   clinicalDate: [],
-  search: { name: 3, relationship: 1, phone: 1, email: 1, notes: 1 },
+  search: {
+    name: 3,
+    relationship: 1,
+    phone: 1,
+    email: 1,
+    notes: 1,
+    'names.family': 2,
+    'names.given': 2,
+    'identifiers.value': 1,
+    'telecoms.value': 1,
+  },
   screen: {
     section: 'chart',
     order: 20,
@@ -40,5 +50,52 @@ export const EMERGENCY_CONTACT = {
     phone: '+1 555 0101',
     email: 'grace@example.org',
     notes: 'Call after 6 pm.',
+    names: [
+      {
+        use: 'usual',
+        text: 'Grace Example',
+        family: 'Example',
+        given: ['Grace'],
+        prefix: ['Ms'],
+        suffix: ['Jr'],
+        period: { start: '1990', end: '2030-12-31' },
+      },
+    ],
+    addresses: [
+      {
+        use: 'home',
+        type: 'physical',
+        text: '4 Elm St, Springfield',
+        line: ['4 Elm St'],
+        city: 'Springfield',
+        district: 'Greene',
+        state: 'IL',
+        postalCode: '62702',
+        country: 'US',
+        period: { start: '2020-01', end: '2030-12-31' },
+      },
+    ],
+    telecoms: [
+      {
+        system: 'phone',
+        value: '+1 555 0101',
+        use: 'mobile',
+        rank: 1,
+        period: { start: '2021', end: '2030-12-31' },
+      },
+      { system: 'email', value: 'grace@example.org' },
+    ],
+    identifiers: [
+      {
+        use: 'usual',
+        type: {
+          text: 'Contact number',
+          coding: [{ system: 'https://riverside.example/id-types', code: 'C', display: 'Contact' }],
+        },
+        system: 'https://riverside.example/contacts',
+        value: 'C-77',
+        period: { start: '2021-03-01', end: '2030-12-31' },
+      },
+    ],
   }),
 } as const satisfies KindDescription<typeof EmergencyContactSchema>;

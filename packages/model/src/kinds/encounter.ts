@@ -16,7 +16,7 @@ export const ENCOUNTER = {
     import: [{ resourceType: 'Encounter', shape: IMPORT_SCHEMAS.Encounter, map: mapEncounter }],
   },
   clinicalDate: ['startedAt'],
-  search: { reason: 1.5, type: 1, department: 1, location: 1, encounterNumber: 1 },
+  search: { reason: 1.5, type: 1, department: 1, location: 1, encounterNumber: 1, 'visitTypes.text': 1 },
   screen: {
     section: 'care',
     order: 30,
@@ -63,5 +63,11 @@ export const ENCOUNTER = {
     endedAt: '2024-05-01T09:25:00Z',
     status: 'finished',
     reason: 'Hypertension follow-up',
+    visitTypes: [
+      {
+        text: 'Follow-up visit',
+        codes: [{ system: 'http://snomed.info/sct', code: '390906007', display: 'Follow-up encounter' }],
+      },
+    ],
   }),
 } as const satisfies KindDescription<typeof EncounterSchema>;

@@ -102,6 +102,7 @@ export const LAB_RESULT = {
       {
         testCode: '2339-0',
         testName: 'Glucose [Mass/volume] in Blood',
+        codes: [{ system: SNOMED, code: '444780001', display: 'Glucose measurement, blood' }],
         value: 97,
         valueConcept: { text: 'Normal', codes: [{ system: SNOMED, code: '17621005', display: 'Normal' }] },
         units: 'mg/dL',

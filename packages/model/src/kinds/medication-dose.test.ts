@@ -57,12 +57,11 @@ describe('MedicationDose', () => {
     const statement = resources(bundle).find((r) => r['resourceType'] === 'MedicationStatement')!;
     const ref = (administrations[0]!['supportingInformation'] as { reference: string }[])[0]!.reference;
     expect(ref.endsWith(`MedicationStatement/${statement['id'] as string}`)).toBe(true);
-    expect(statement['dosage']).toMatchObject([
-      {
-        timing: { repeat: { timeOfDay: ['08:00:00', '20:00:00'] } },
-        additionalInstruction: [{ coding: [{ system: 'http://snomed.info/sct', code: '717154004' }] }],
-      },
-    ]);
+    const [dosage] = statement['dosage'] as Record<string, unknown>[];
+    expect(dosage).toMatchObject({ timing: { repeat: { timeOfDay: ['08:00:00', '20:00:00'] } } });
+    expect(dosage?.['additionalInstruction']).toContainEqual({
+      coding: [{ system: 'http://snomed.info/sct', code: '717154004', display: 'Take on an empty stomach' }],
+    });
   });
 
   it('reads back as marks on the medication imported from the same file', () => {

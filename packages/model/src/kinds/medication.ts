@@ -32,7 +32,18 @@ export const MEDICATION = {
     ],
   },
   clinicalDate: ['startDate'],
-  search: { name: 3, dose: 1, frequency: 1, route: 1, dosageText: 1, instructions: 1, reason: 1.5 },
+  search: {
+    name: 3,
+    dose: 1,
+    frequency: 1,
+    route: 1,
+    dosageText: 1,
+    instructions: 1,
+    reason: 1.5,
+    notes: 1,
+    'additionalInstructions.text': 1,
+    'moreDosages.text': 1,
+  },
   screen: {
     section: 'chart',
     order: 50,
@@ -56,6 +67,7 @@ export const MEDICATION = {
       { name: 'schedule.asNeeded', type: 'boolean' },
       { name: 'active', type: 'boolean', initial: true },
       { name: 'status', type: 'select', options: MEDICATION_STATUSES, enumName: 'medicationStatus' },
+      { name: 'notes', type: 'textarea' },
     ],
   },
   example: (p) => ({
@@ -87,5 +99,21 @@ export const MEDICATION = {
         codes: [{ system: SNOMED, code: '38341003', display: 'Hypertensive disorder' }],
       },
     ],
+    additionalInstructions: [
+      { text: 'Swallow whole', codes: [{ system: SNOMED, code: '421521009', display: 'Swallow whole' }] },
+    ],
+    moreDosages: [
+      {
+        text: '20 mg once daily from week 3 if tolerated',
+        route: { text: 'by mouth', codes: [{ system: SNOMED, code: '26643006', display: 'Oral route' }] },
+        instructions: 'Check your blood pressure first.',
+        additionalInstructions: [
+          { text: 'In the morning', codes: [{ system: SNOMED, code: '73775008', display: 'Morning' }] },
+        ],
+      },
+    ],
+    notes: 'Started after the May visit.',
+    validFrom: '2023-11-02',
+    assertedDate: '2023-11-01',
   }),
 } as const satisfies KindDescription<typeof MedicationSchema>;

@@ -16,7 +16,16 @@ export const PROFILE = {
     import: [{ resourceType: 'Patient', shape: IMPORT_SCHEMAS.Patient, map: mapPatient }],
   },
   clinicalDate: [],
-  search: { fullName: 3, medicalRecordNumber: 1, primaryCareProvider: 1, notes: 1 },
+  search: {
+    fullName: 3,
+    medicalRecordNumber: 1,
+    primaryCareProvider: 1,
+    notes: 1,
+    'names.family': 2,
+    'names.given': 2,
+    'identifiers.value': 1,
+    'telecoms.value': 1,
+  },
   screen: {
     section: 'chart',
     order: 10,
@@ -60,5 +69,60 @@ export const PROFILE = {
     contact: { phone: '+1 555 0100', email: 'ada@example.org', address: '1 Main St, Springfield' },
     status: 'active',
     notes: 'Prefers morning appointments.',
+    names: [
+      {
+        use: 'official',
+        text: 'Ada Example',
+        family: 'Example',
+        given: ['Ada'],
+        prefix: ['Dr'],
+        suffix: ['PhD'],
+        period: { start: '2008', end: '2030-12-31' },
+      },
+      { use: 'maiden', family: 'Byron', given: ['Ada'], prefix: ['Ms'], suffix: ['BSc'] },
+    ],
+    addresses: [
+      {
+        use: 'home',
+        type: 'both',
+        text: '1 Main St, Springfield',
+        line: ['1 Main St'],
+        city: 'Springfield',
+        district: 'Greene',
+        state: 'IL',
+        postalCode: '62701',
+        country: 'US',
+        period: { start: '2015-06-01', end: '2030-12-31' },
+      },
+    ],
+    telecoms: [
+      {
+        system: 'phone',
+        value: '+1 555 0100',
+        use: 'mobile',
+        rank: 1,
+        period: { start: '2019', end: '2030-12-31' },
+      },
+      { system: 'email', value: 'ada@example.org', use: 'home' },
+      { system: 'phone', value: '+1 555 0199', use: 'work', period: { end: '2023' } },
+    ],
+    identifiers: [
+      {
+        use: 'official',
+        type: {
+          text: 'National health number',
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/v2-0203',
+              code: 'NH',
+              display: 'National Health Plan Identifier',
+            },
+          ],
+        },
+        system: 'https://nhs.example/nhs-number',
+        value: '943 476 5919',
+        period: { start: '2010-01-01', end: '2030-12-31' },
+      },
+    ],
   }),
 } as const satisfies KindDescription<typeof ProfileSchema>;

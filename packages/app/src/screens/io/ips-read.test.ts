@@ -61,6 +61,7 @@ describe('the summary screen reads an IPS', () => {
           frequency: 'Once a day',
           route: 'by mouth',
           startDate: undefined,
+          moreDosages: undefined,
         }),
         item('Medication', {
           name: 'Salbutamol',
@@ -68,6 +69,7 @@ describe('the summary screen reads an IPS', () => {
           frequency: undefined,
           route: undefined,
           startDate: '2015-03',
+          moreDosages: undefined,
         }),
         item('Allergy', {
           substance: 'Peanuts',
