@@ -21,6 +21,7 @@
  *   `editedInHale` when its content is no longer what the import wrote (`origin.recordDigest`).
  * - Of one record's several versions in the file (Hale's export keeps history), the highest
  *   `meta.versionId` is imported and the others listed.
+ * - A kept source names the patient, the records of this import and Hale accounts by marker (fhir-source.ts).
  */
 import type { RecordOrigin } from './common-schemas';
 import type { Result } from './errors';
