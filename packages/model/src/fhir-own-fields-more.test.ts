@@ -3,8 +3,7 @@
 // (person-parts.ts), a visit's kinds, a medicine's further instructions, dosages, notes and dates, an
 // allergy reaction's substance and route and the last reaction, a result part's codes.
 import { describe, expect, it } from 'vitest';
-import { planFhirImport } from './fhir-import';
-import { at, exportOne, only } from './fhir.test-util';
+import { at, exportOne, importOne, only } from './fhir.test-util';
 import { personPartsOf } from './person-parts';
 import type { RecordKind, RecordOf } from './registry';
 
@@ -12,18 +11,6 @@ const SNOMED = 'http://snomed.info/sct';
 const V2 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const subject = { reference: 'Patient/p1' };
 
-/** What an import of `resource` keeps in the fields of its first record (the source it keeps left out). */
-const importOne = (resource: Record<string, unknown>): Record<string, unknown> => {
-  const plan = planFhirImport(JSON.stringify(resource), {
-    patientId: 'FreshAccount0000000001',
-    importedAt: '2026-11-27T10:00:00.000Z',
-  });
-  if (!plan.ok) throw new Error(plan.error.message);
-  const [first] = plan.value.records;
-  if (first === undefined) throw new Error('nothing imported');
-  const { origin: _origin, ...own } = first.input;
-  return own;
-};
 const exportedOwn = <K extends RecordKind>(kind: K, own: Record<string, unknown>) =>
   exportOne(kind, own as Partial<RecordOf<K>>).bundle;
 

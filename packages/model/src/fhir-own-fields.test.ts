@@ -2,9 +2,8 @@
 // keeps): a result's interpretation, notes, body site, units as coded, a part's reason for no value; a
 // condition's and a procedure's coded body sites. Each is exported from those fields, and an edit wins.
 import { describe, expect, it } from 'vitest';
-import { planFhirImport } from './fhir-import';
 import { searchFieldsOf } from './kind-descriptions';
-import { at, exportOne, only, resourceAt } from './fhir.test-util';
+import { at, exportOne, importOne, only, resourceAt } from './fhir.test-util';
 import type { RecordKind, RecordOf } from './registry';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -12,18 +11,6 @@ const UCUM = 'http://unitsofmeasure.org';
 const V3 = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
 const ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
 const subject = { reference: 'Patient/p1' };
-
-const importOne = (resource: Record<string, unknown>): Record<string, unknown> => {
-  const plan = planFhirImport(JSON.stringify(resource), {
-    patientId: 'FreshAccount0000000001',
-    importedAt: '2026-11-27T10:00:00.000Z',
-  });
-  if (!plan.ok) throw new Error(plan.error.message);
-  const [first] = plan.value.records;
-  if (first === undefined) throw new Error('nothing imported');
-  const { origin: _origin, ...own } = first.input;
-  return own;
-};
 
 /** An example record of `kind` with the fields Hale's import made (the source it keeps left out). */
 const exportedOwn = <K extends RecordKind>(kind: K, own: Record<string, unknown>) =>

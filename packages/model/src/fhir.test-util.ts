@@ -1,5 +1,5 @@
 /*
- * Shared fixtures and lookups of the FHIR export tests.
+ * Shared fixtures and lookups of the FHIR export and import tests.
  */
 import { expect } from 'vitest';
 import { EXAMPLE_PATIENT_ID, exampleRecord } from './examples';
@@ -11,6 +11,7 @@ import {
   type FhirExportItem,
   type FhirResource,
 } from './fhir';
+import { planFhirImport } from './fhir-import';
 import { RECORD_KIND_NAMES, type RecordKind, type RecordOf } from './registry';
 import { assertRecord } from './validate';
 
@@ -150,3 +151,16 @@ export const referencesIn = (value: unknown, found: string[] = []): string[] => 
 };
 
 // --------------------------------------------------------------------------------------------- bundle
+
+/** What an import of `resource` keeps in the fields of its first record (the source it keeps left out). */
+export const importOne = (resource: Record<string, unknown>): Record<string, unknown> => {
+  const plan = planFhirImport(JSON.stringify(resource), {
+    patientId: 'FreshAccount0000000001',
+    importedAt: '2026-11-27T10:00:00.000Z',
+  });
+  if (!plan.ok) throw new Error(plan.error.message);
+  const [first] = plan.value.records;
+  if (first === undefined) throw new Error('nothing imported');
+  const { origin: _origin, ...own } = first.input;
+  return own;
+};
