@@ -25,6 +25,7 @@ import {
   makeRevocation,
   registerAccount,
   revokeDevice,
+  serverAccessEntries,
   sessionToken,
   sign,
   startServer,
@@ -159,8 +160,15 @@ it('a restore keeps revocations, passphrase changes, key epochs, audit entries a
     [doc.id, 1],
     [next.id, 3],
   ]);
-  // The server's access log of that read is still there, as devices saw it.
-  expect((await pull(p2, auditStream)).docs.map((x) => [x.id, x.seq, x.rev])).toEqual(auditBefore);
+  // The server's access log of that read is still there, as devices saw it; after it, one `denied` entry:
+  // the provider's pull above, refused for the revoked grant.
+  const auditAfter = (await pull(p2, auditStream)).docs.map((x) => [x.id, x.seq, x.rev]);
+  expect(auditAfter.slice(0, auditBefore.length)).toEqual(auditBefore);
+  expect(auditAfter).toHaveLength(auditBefore.length + 1);
+  const logged = await serverAccessEntries(t, patient);
+  expect(logged.filter((e) => e.action === 'denied').map((e) => [e.actorDeviceId, e.stream])).toEqual([
+    [provider.device.deviceId, doc.stream],
+  ]);
   await p2.close();
 });
 
