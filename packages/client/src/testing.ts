@@ -11,6 +11,10 @@ import type { DeviceSession } from './session/session';
 export type { HaleTestKnobs } from './hale/open-hale';
 export { pageOf } from './records/record-query';
 
+/**
+ * `openHale` with a cheap KDF (never in a build a person uses: a passphrase under it is cheap to guess), and
+ * the test knobs.
+ */
 export function openHaleForTests(options: OpenHaleOptions, knobs: HaleTestKnobs = {}): Promise<Hale> {
   return openHaleWith(options, { kdf: TEST_KDF, ...knobs });
 }

@@ -35,8 +35,19 @@ export const VAULT_KEY = 'hale.account';
 /** Minimum passphrase length (Unicode code points after NFKC) for new passphrases. */
 export const MIN_PASSPHRASE_LENGTH = 8;
 
+/**
+ * An account's role, fixed at registration: `patient` (owns a chart) or `provider` (is granted access to
+ * patients' charts).
+ */
 export type Role = Static<typeof AccountRole>;
 
+/**
+ * An account opened on this device: its ids, role, root secret, derived keys and device keys, all in memory.
+ * - Every secret is zeroed in place by `lock(account)`; a locked account answers `LOCKED` everywhere.
+ * - Never stored or sent in clear: the vault holds the root wrapped under the passphrase.
+ * - A device session open on it uses none of its keys once it is locked (reads and writes reject `LOCKED`,
+ *   earlier writes stay pending, the connection ends with `SyncError` `LOCKED`).
+ */
 export interface UnlockedAccount {
   readonly accountId: string;
   readonly role: Role;
@@ -47,6 +58,11 @@ export interface UnlockedAccount {
   readonly deviceName: string;
 }
 
+/**
+ * What the account functions (`createAccount`, `unlock`, `changePassphrase`, …) are given: the server's HTTP
+ * API, the vault, Ed25519 and the KDF settings. Injected, so the same code runs in a browser, Electron and
+ * Node.
+ */
 export interface AccountDeps {
   readonly api: HttpApi;
   readonly vault: Vault;

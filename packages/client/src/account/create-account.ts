@@ -60,6 +60,10 @@ import { withRootKeys, newDevice } from './new-device';
 import { signWrap } from './passphrase-change';
 import { heldGenerations } from './lock-state';
 
+/**
+ * What `createAccount` registers: the role, the passphrase (at least `MIN_PASSPHRASE_LENGTH` characters),
+ * an optional login name and this device's name.
+ */
 export interface CreateAccountInput {
   readonly role: Role;
   readonly passphrase: string;

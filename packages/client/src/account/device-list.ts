@@ -25,6 +25,7 @@ import { signedRevocationTime } from '../sync/device-directory';
 import { AccountError } from '../core/account-error';
 import { newestNames } from './device-rename';
 
+/** An active device of the account, with what its account-signed certificate says of it. */
 export interface ListedDevice {
   readonly deviceId: string;
   /** Opened from the certificate the account signed; absent when it could not be opened (see the header). */
@@ -34,6 +35,10 @@ export interface ListedDevice {
   readonly current: boolean;
 }
 
+/**
+ * A revoked device of the account: its id and, when the server's certificate verifies, its name and when it
+ * was revoked. At most `MAX_REVOKED_DETAILS` are opened in detail.
+ */
 export interface ListedRevokedDevice {
   readonly deviceId: string;
   /** From its certificate, when the server answered one that verifies. */
@@ -44,6 +49,7 @@ export interface ListedRevokedDevice {
   readonly signed: boolean;
 }
 
+/** The account's devices as `listDevices` read and verified them: active ones and revoked ones. */
 export interface DeviceList {
   readonly active: readonly ListedDevice[];
   readonly revoked: readonly ListedRevokedDevice[];

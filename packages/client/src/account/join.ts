@@ -34,6 +34,11 @@ import { publishAtJoin } from './publications';
 import { heldGenerations } from './lock-state';
 import { rootOfRecoveryKey } from './recovery-key';
 
+/**
+ * What `joinWithPassphrase` needs to add this device to an existing account: login name, passphrase and the
+ * new device's name.
+ * - The server's passphrase wrap and the role are taken only as the account signed them.
+ */
 export interface JoinWithPassphraseInput {
   /** As typed: `normalizeLoginName` folds capitals and surrounding spaces before it is looked up. */
   readonly loginName: string;
@@ -119,6 +124,11 @@ async function joinWithPassphraseNow(
   });
 }
 
+/**
+ * What `joinWithRecoveryKey` needs: the recovery key as typed (14 groups of 5 characters with a check symbol
+ * each; any case, spaces or dashes, full-width forms and `O` for `0` are read), a new passphrase and the
+ * device's name.
+ */
 export interface JoinWithRecoveryKeyInput {
   readonly recoveryKey: string;
   /** The recovery key path assumes the passphrase is lost: the root is re-wrapped under this one. */

@@ -42,6 +42,11 @@ import { assertUnlocked, heldGenerations } from './lock-state';
 import { requireRecoveryKeyOf, rootOfRecoveryKey } from './recovery-key';
 import { exclusive, unwrapRoot, requireRecord } from './vault-record';
 
+/**
+ * What `changePassphrase` needs: the unlocked account, its current and new passphrase.
+ * - A newer wrap on the server (a change made elsewhere meanwhile) fails `PASSPHRASE_CHANGED_ELSEWHERE`.
+ * - A lost answer is settled by reading the wrap back.
+ */
 export type ChangePassphraseInput = {
   readonly account: UnlockedAccount;
   readonly newPassphrase: string;
@@ -147,6 +152,10 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
   }
 }
 
+/**
+ * `refreshWrappedRoot`'s answer: `current` (the vault already held the server's wrap) or `updated` (a newer
+ * passphrase wrap was taken into the vault), with the wrap's generation.
+ */
 export type RefreshWrappedRootResult =
   { readonly status: 'current'; readonly gen: number } | { readonly status: 'updated'; readonly gen: number };
 

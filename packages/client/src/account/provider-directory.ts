@@ -26,6 +26,10 @@ import { serverSpeaks } from './server-versions';
 import { type AccountDeps, type UnlockedAccount, signPayload } from './account-deps';
 import { assertUnlocked } from './lock-state';
 
+/**
+ * A provider's directory profile as `publishProviderProfile` takes it: everything but the account id, which
+ * is the publishing account's.
+ */
 export type ProviderProfileInput = Omit<ProviderProfile, 'accountId'>;
 
 /** Publishes (or replaces) this provider's directory entry, signed by its identity key. */
@@ -68,6 +72,10 @@ export async function publishProviderProfile(
   return signed;
 }
 
+/**
+ * A directory entry whose signature `searchProviders` checked on this device, with its key fingerprint.
+ * - Compare `fingerprint` (or `safetyNumberWith`) out of band before sharing records with the provider.
+ */
 export interface VerifiedProvider extends DirectoryEntry {
   /** keyFingerprint of the identity key, for out-of-band comparison. */
   readonly fingerprint: string;

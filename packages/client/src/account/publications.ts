@@ -99,6 +99,10 @@ export type UnlockApi = WrappingKeyApi & WrappedRootSigApi;
  */
 export type PublishWrappedRootSigResult = 'present' | 'published' | 'withheld';
 
+/**
+ * `publishWrappingKey`'s answer: `present` (the server already relays the account's signature over its
+ * wrapping key) or `published` (sent now and taken).
+ */
 export type PublishWrappingKeyResult = 'present' | 'published';
 
 /** Whether `server` (already checked to be this account's answer) relays a valid wrapping-key signature. */

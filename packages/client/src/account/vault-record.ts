@@ -179,6 +179,7 @@ export function unlocked(fields: {
   };
 }
 
+/** Whether the vault holds an account record (under `VAULT_KEY`): which of sign-up or unlock to show. */
 export async function hasAccount(deps: Pick<AccountDeps, 'vault'>): Promise<boolean> {
   return (await deps.vault.get(VAULT_KEY)) !== null;
 }

@@ -33,6 +33,12 @@ import { AccountError } from '../core/account-error';
 /** Format version of the account record this build writes and reads. */
 export const VAULT_RECORD_VERSION = 1;
 
+/**
+ * The one JSON entry an account keeps in the vault, under `VAULT_KEY`: what is needed before unlock.
+ * - Sealed: the root (wrapped under the passphrase) and the device's signing key.
+ * - In clear: account id, role, login name, device id and name, the wrap's generation and KDF parameters.
+ * - Whoever reads it learns whose account the device holds and can guess passphrases offline.
+ */
 export const VaultRecord = Type.Object(
   {
     v: Type.Literal(VAULT_RECORD_VERSION),
@@ -76,6 +82,12 @@ export const VaultRecord = Type.Object(
   },
   { additionalProperties: false },
 );
+/**
+ * The one JSON entry an account keeps in the vault, under `VAULT_KEY`: what is needed before unlock.
+ * - Sealed: the root (wrapped under the passphrase) and the device's signing key.
+ * - In clear: account id, role, login name, device id and name, the wrap's generation and KDF parameters.
+ * - Whoever reads it learns whose account the device holds and can guess passphrases offline.
+ */
 export type VaultRecord = Static<typeof VaultRecord>;
 
 /**
@@ -108,9 +120,20 @@ export function parseVaultRecord(text: string): VaultRecord {
   return { ...Object.fromEntries(unknown), ...checked.value };
 }
 
+/**
+ * Where a device keeps its account record before unlock: async `get`/`set`/`delete` of strings, injected by
+ * the platform (`idbVault` in a browser, a vault behind `safeStorage` in Electron's main process, `fileVault`
+ * or `memoryVault` in Node).
+ * - Use storage only this app reads, on disk when a write resolves, never copied off the device in clear (not
+ *   `localStorage`).
+ * - Writes to one vault run one at a time, in call order.
+ */
 export interface Vault {
+  /** The value under `key`, or null. */
   get(key: string): Promise<string | null>;
+  /** Stores `value` under `key`; resolves once it is durable. */
   set(key: string, value: string): Promise<void>;
+  /** Removes `key` (nothing when absent). */
   delete(key: string): Promise<void>;
 }
 
@@ -120,6 +143,7 @@ export interface MemoryVault extends Vault {
   entries(): ReadonlyMap<string, string>;
 }
 
+/** A vault in memory, for Node tools and sessions that keep nothing: lost when the process ends. */
 export function memoryVault(initial?: Iterable<readonly [string, string]>): MemoryVault {
   const data = new Map<string, string>(initial);
   return {

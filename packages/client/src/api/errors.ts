@@ -16,6 +16,9 @@ import { ERROR_CODES, isErrorCode, type ClientAction, type ErrorCode } from '@ha
 /** The protocol's codes and three of the client's own; all of them in HALE_ERRORS (core/error-codes.ts). */
 export type HaleClientErrorCode = ErrorCode | 'NETWORK' | 'BAD_RESPONSE' | 'TIMEOUT';
 
+/**
+ * The fields a `HaleClientError` is made from (`codeForStatus` and `errorFromWire` fill them from an answer).
+ */
 export interface HaleClientErrorInit {
   readonly code: HaleClientErrorCode;
   readonly message: string;
@@ -49,11 +52,13 @@ export class HaleClientError extends HaleError {
     if (init.wireCode !== undefined) this.wireCode = init.wireCode;
   }
 
+  /** The error as JSON: its code, message, status and retry. */
   toJSON(): { code: HaleClientErrorCode; message: string; status: number; retry: boolean } {
     return { code: this.code, message: this.message, status: this.status, retry: this.retry };
   }
 }
 
+/** Whether `e` is a `HaleClientError`: a server or network failure of the HTTP API. */
 export const isHaleClientError = (e: unknown): e is HaleClientError => e instanceof HaleClientError;
 
 function defaultRetry(code: HaleClientErrorCode, status: number): boolean {

@@ -107,9 +107,11 @@ export interface FetchResponseLike {
   json(): Promise<unknown>;
   /** Not read by the client: it repairs bytes that are not UTF-8 and hides the size in bytes. */
   text(): Promise<string>;
+  /** The whole body, when there is no `body` stream. */
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/** The part of `RequestInit` the HTTP API passes to the injected `fetch`. */
 export interface FetchInitLike {
   readonly method: string;
   readonly headers: Record<string, string>;
@@ -132,6 +134,7 @@ export const HTTP_TIMEOUT_MS = 60_000;
  */
 export const CHUNK_TIMEOUT_MS = 300_000;
 
+/** Options of `createHttpApi`: the server's base URL, the platform's `fetch`, and time limits. */
 export interface HttpApiOptions {
   /** e.g. `https://hale.example.org` (a trailing slash is ignored). */
   readonly baseUrl: string;
@@ -142,16 +145,33 @@ export interface HttpApiOptions {
   readonly chunkTimeoutMs?: number;
   /** Timers (default: the platform's setTimeout/clearTimeout); tests inject their own. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Cancels a timer `setTimer` set (default `clearTimeout`). */
   readonly clearTimer?: (handle: unknown) => void;
 }
 
+/**
+ * The sync server's HTTP routes (`HTTP_ROUTES` of `@hale/protocol`), one typed method each.
+ * - Bodies, path parameters and the bearer token are checked against the route's schema before sending.
+ * - Every answer is validated and bounded in size before use; redirects are never followed.
+ * - One time limit covers a request and its whole answer (`TIMEOUT`).
+ * - Every HTTP write is safe to send again unchanged: after a `retry` failure, repeat the same request, never
+ *   a new one.
+ *
+ * @throws `HaleClientError` for every failure: a protocol code, `NETWORK`, `BAD_RESPONSE` or `TIMEOUT`.
+ */
 export interface HttpApi {
   readonly baseUrl: string;
+  /** `POST /v1/accounts`: registers an account with its first device (a replay is answered as done). */
   register(body: HttpRegisterRequest): Promise<HttpRegisterResponse>;
+  /** Adds a device the account certified (a replay is answered as done). */
   addDevice(body: HttpDeviceRequest): Promise<HttpDeviceResponse>;
+  /**
+   * Revokes a device of the account: its certificate and sessions end at once (a replay is answered as done).
+   */
   revokeDevice(body: HttpDeviceRevokeRequest): Promise<HttpDeviceRevokeResponse>;
   /** A device's new name (signed, sealed): CONFLICT with `details.seq` when the server holds a later one. */
   renameDevice(body: HttpDeviceNameRequest): Promise<HttpDeviceNameResponse>;
+  /** An account's identity key and certified devices, revoked ones included. */
   getAccount(accountId: string): Promise<HttpAccountResponse>;
   /**
    * One device of the account, active or revoked, with its revocation time and the signed revocation when
@@ -165,11 +185,17 @@ export interface HttpApi {
    * (HTTP 404) from a server older than the route: use `getAccount` for each instead.
    */
   lookupAccounts(body: HttpAccountsLookupRequest, token: string): Promise<HttpAccountsLookupResponse>;
+  /** The passphrase wrap of an account, by login name, for a device joining it. */
   join(body: HttpJoinRequest): Promise<HttpJoinResponse>;
+  /** The server's version and audit signing key. */
   serverInfo(): Promise<HttpServerInfo>;
+  /** A sign-in challenge for a device (first half of `openSession`). */
   challenge(body: HttpChallengeRequest): Promise<HttpChallengeResponse>;
+  /** Answers a signed challenge with a bearer token (second half of `openSession`). */
   session(body: HttpSessionRequest): Promise<HttpSessionResponse>;
+  /** The account's current passphrase wrap and its generation. */
   getWrappedRoot(token: string): Promise<HttpWrappedRootState>;
+  /** Replaces the passphrase wrap (a passphrase change), guarded by the generation it replaces. */
   putWrappedRoot(body: HttpWrappedRootRequest, token: string): Promise<HttpWrappedRootResponse>;
   /**
    * Publishes the identity key's signature over the session's account's wrapping key
@@ -178,6 +204,7 @@ export interface HttpApi {
   putWrappingKey(body: HttpWrappingKeyRequest, token: string): Promise<HttpWrappingKeyResponse>;
   /** Deletes the session's account for good (`body.accountId` must be it): everything the server holds of it. */
   deleteAccount(body: HttpAccountDeleteRequest, token: string): Promise<HttpAccountDeleteResponse>;
+  /** Publishes (or replaces) a provider's signed directory profile. */
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   /**
    * One page of a directory search. `paged` and `cursor` only against a server whose `serverInfo().versions`
@@ -189,9 +216,13 @@ export interface HttpApi {
   putAvailability(body: HttpAvailabilityPutRequest, token: string): Promise<HttpAvailabilityPutResponse>;
   /** A provider's signed availability and its identity key; NOT_FOUND when none is published. */
   getAvailability(accountId: string, token: string): Promise<HttpAvailabilityResponse>;
+  /** Starts an encrypted file upload (a replay is answered as done). */
   createBlob(body: HttpBlobCreateRequest, token: string): Promise<HttpBlobCreateResponse>;
+  /** Uploads one sealed chunk of a file (a replay is answered as done). */
   putChunk(blobId: string, index: number, bytes: Uint8Array, token: string): Promise<HttpBlobChunkResponse>;
+  /** A file's metadata: its size and chunks. */
   getBlob(blobId: string, token: string): Promise<HttpBlobManifestResponse>;
+  /** One sealed chunk of a file. */
   getChunk(blobId: string, index: number, token: string): Promise<Uint8Array>;
   /**
    * Deletes the blob (manifest and every chunk) for good: by a device of the patient whose stream it is,
@@ -201,6 +232,7 @@ export interface HttpApi {
    * answers BLOB_DELETED).
    */
   deleteBlob(blobId: string, token: string): Promise<HttpBlobDeleteResponse>;
+  /** The server's liveness answer. */
   health(): Promise<HttpHealthResponse>;
 }
 
@@ -433,6 +465,9 @@ async function errorFromResponse(
   return errorFromWire(code, message, res.status, details);
 }
 
+/**
+ * The typed HTTP client of the sync server: one method per route, see `HttpApi` for what every call keeps.
+ */
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const doFetch = options.fetch;

@@ -41,12 +41,14 @@ export const SESSION_REFRESH_MARGIN_MS = 60_000;
  */
 export const SIGN_IN_TIMEOUT_MS = HTTP_TIMEOUT_MS;
 
+/** The device a session manager signs in as: its id and Ed25519 secret key. */
 export interface SessionDevice {
   readonly deviceId: string;
   /** Ed25519 secret key, tweetnacl layout (seed ‖ public key). */
   readonly secretKey: Uint8Array;
 }
 
+/** Options of `createSessionManager`: the challenge and session routes, the device, Ed25519, and a clock. */
 export interface SessionManagerOptions {
   readonly api: Pick<HttpApi, 'challenge' | 'session'>;
   readonly device: SessionDevice;
@@ -57,9 +59,11 @@ export interface SessionManagerOptions {
   readonly signInTimeoutMs?: number;
   /** Timers (default: the platform's setTimeout/clearTimeout); tests inject their own. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Cancels a timer `setTimer` set (default `clearTimeout`). */
   readonly clearTimer?: (handle: unknown) => void;
 }
 
+/** Keeps a bearer token for one device: cached, renewed `SESSION_REFRESH_MARGIN_MS` before expiry. */
 export interface SessionManager {
   /** A bearer token valid for a while yet; authenticates when there is none. */
   token(): Promise<string>;
@@ -72,6 +76,7 @@ export interface SessionManager {
   invalidate(): void;
 }
 
+/** A bearer token and when it expires, as `openSession` answers it. */
 export interface Session {
   readonly token: string;
   /** Server time, as the server sent it. */
@@ -123,6 +128,12 @@ export async function openSession(
 const isSessionError = (e: unknown): boolean =>
   isHaleClientError(e) && (e.code === 'SESSION_EXPIRED' || e.code === 'UNAUTHENTICATED');
 
+/**
+ * A session manager over `openSession`: caches the token, renews it before it expires, signs in again once on
+ * `SESSION_EXPIRED` or `UNAUTHENTICATED` (`withToken`), and bounds a whole sign-in by `SIGN_IN_TIMEOUT_MS`.
+ *
+ * @throws `HaleClientError` when signing in fails (`TIMEOUT` past `SIGN_IN_TIMEOUT_MS`).
+ */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   const { api, device, ed } = options;
   const now = options.now ?? Date.now;

@@ -54,6 +54,15 @@ const VERIFY_WINDOW = 64;
  */
 export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'unverified';
 
+/**
+ * One problem `verify()` found in the audit log: the entry it concerns and its kind (`AuditProblemKind`):
+ * - `modified`: the signature does not match.
+ * - `inserted`: unknown or revoked author, a second entry at a position, not linked to the one before.
+ * - `reordered`: entries out of order.
+ * - `deleted`: positions missing, a chain cut or rolled back.
+ * - `unverified`: the author's device list could not be loaded now; not evidence of tampering, verify again
+ *   later.
+ */
 export interface AuditProblem {
   kind: AuditProblemKind;
   entryId: string;
@@ -79,6 +88,11 @@ export interface UnreadableAuditEntry {
   meaning: string;
 }
 
+/**
+ * What `verify()` answers; a log that fails its checks is an answer, never a throw.
+ * - `ok` is true only when `problems` is empty.
+ * - `entries` and `authors` count what was verified.
+ */
 export interface AuditVerification {
   ok: boolean;
   entries: number;

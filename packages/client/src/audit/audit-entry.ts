@@ -51,6 +51,10 @@ export interface ChainState {
   hash: string | null;
 }
 
+/**
+ * Builds one signed audit entry for a patient's audit stream, its body sealed to the patient's wrapping key
+ * (`openAuditBody` opens it, `verifyAuditLog` checks the chain).
+ */
 export const makeAuditEntry = async (input: {
   patientId: string;
   patientWrappingKey: Uint8Array;

@@ -1,6 +1,6 @@
 /**
  * The device's audit trail: what it appends, and the patient's views over the whole log. Behaviour for
- * callers: docs/client-advanced.md, Audit. This module only composes the parts:
+ * callers: the TSDoc of `createAuditLog` (`npm run docs` → docs/reference). This module only composes the parts:
  *
  * | module | responsibility |
  * | ------ | -------------- |
@@ -78,6 +78,17 @@ export { DEVICE_NAMED_ACTION } from './view-lists';
 export { patientKeyName } from './meta-keys';
 export { VIEW_WAIT_MS } from './served-log';
 
+/**
+ * The patient's audit log over a device session (`session.audit`).
+ * - `verify()` reads and verifies the whole stream (see `AuditVerification`).
+ * - `whoAccessed()`, `disclosures()` and `entries()` read only what is new past the entries verified before,
+ *   wait for the connection at most `VIEW_WAIT_MS`, and answer offline with `{ offline: 'cached' }`.
+ * - An entry of a grantee whose content does not open is named (`UNREADABLE_ENTRY_ACTION`,
+ *   `UNREADABLE_ENTRY_MEANING`) without breaking the chain.
+ * - `acceptLosses()` records that the person accepted a reported loss (a server restored from a backup).
+ *
+ * @throws `AuditError` (`AUDIT_ERROR_CODES`); after a lock every call rejects `LOCKED`.
+ */
 export const createAuditLog = (deps: AuditLogDeps) => {
   const core = createAuditCore(deps);
   const kept = createKeptState();
@@ -241,4 +252,5 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
 };
 
+/** The audit log of a device session: what `createAuditLog` answers. */
 export type AuditLog = ReturnType<typeof createAuditLog>;

@@ -6,6 +6,7 @@
 import { HaleError } from '../core/hale-error';
 import type { HaleErrorCode } from '../core/error-codes';
 
+/** The codes an `AuditError` carries; each one's words and what to do are in `HALE_ERRORS`. */
 export const AUDIT_ERROR_CODES = [
   'AUDIT_LOOKUP_UNVERIFIED',
   'AUDIT_NO_WRAPPING_KEY',
@@ -48,5 +49,6 @@ export class AuditError extends HaleError {
   }
 }
 
+/** Whether `e` is an `AuditError`, of `code` when given. */
 export const isAuditError = (e: unknown, code?: AuditErrorCode): e is AuditError =>
   e instanceof AuditError && (code === undefined || e.code === code);

@@ -46,6 +46,7 @@ export interface AuditLogDeps {
   viewWaitMs?: number;
 }
 
+/** What an audit entry says of one record write: the action, the record's kind and id. */
 export interface RecordChange {
   action: 'create' | 'update' | 'delete';
   kind: string;
@@ -58,6 +59,7 @@ export type AuditEntryDetail = Omit<AuditEntryBody, 'kind' | 'actorId' | 'actorD
 /** Who vouches for an entry's content: the server (its key), the patient's own device, or a grantee's. */
 export type EntrySource = 'server' | 'patient' | 'grantee';
 
+/** An audit entry as `entries()` answers it: verified, its body opened. */
 export interface OpenedEntry {
   id: string;
   seq: number;

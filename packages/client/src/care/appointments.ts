@@ -32,6 +32,7 @@ type Appointment = RecordOf<'Appointment'>;
 type Status = Appointment['status'];
 type Reason = NonNullable<Appointment['statusReason']>;
 
+/** What a patient sends to request an appointment from a provider, without a slot. */
 export interface AppointmentRequest {
   readonly providerId: string;
   readonly reason?: string;
@@ -42,6 +43,7 @@ export interface AppointmentRequest {
   readonly location?: string;
 }
 
+/** What a patient sends to book one of a provider's offered slots (see `isOfferedSlot`). */
 export interface SlotBooking {
   readonly providerId: string;
   readonly startAt: string;

@@ -95,6 +95,10 @@ export const availabilityOf = (
   return doc;
 };
 
+/**
+ * Signs a provider's `Availability` with its identity key, as the provider publishes it (`verifyAvailability`
+ * checks it).
+ */
 export const signAvailability = async (
   availability: Availability,
   identitySecretKey: Uint8Array,

@@ -22,6 +22,7 @@ import type { StoredRecord } from '../records/records';
 
 export type StoredAppointment = StoredRecord<'Appointment'>;
 
+/** What `decideBookings` decided for a provider's pending requests: those to confirm and those to decline. */
 export interface BookingDecisions {
   /** Requests to confirm, in the order decided. */
   readonly confirm: readonly string[];
@@ -54,6 +55,10 @@ const byOrder =
     return a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0;
   };
 
+/**
+ * The booking rule (architecture.md, Booking): which of a provider's requested appointments to confirm and
+ * which to decline, the same on every device of the provider.
+ */
 export const decideBookings = (
   all: readonly StoredAppointment[],
   providerId: string,

@@ -18,6 +18,7 @@ import { iso } from './time-zones';
 
 type Signature = RecordOf<'NoteSignature'>;
 
+/** Where a clinical note's co-signature stands: its current version and who signed which. */
 export interface CosignStatus {
   readonly noteId: string;
   readonly currentVersion: number;

@@ -5,6 +5,7 @@
 import { HaleError } from '../core/hale-error';
 import type { HaleErrorCode } from '../core/error-codes';
 
+/** The codes a `CareError` carries; each one's words and what to do are in `HALE_ERRORS`. */
 export const CARE_ERROR_CODES = [
   'INVALID_INPUT',
   'NOT_FOUND',
@@ -18,6 +19,7 @@ export const CARE_ERROR_CODES = [
   'NOT_A_PROVIDER',
   'NOTHING_KEPT',
 ] as const satisfies readonly HaleErrorCode[];
+/** One of `CARE_ERROR_CODES`. */
 export type CareErrorCode = (typeof CARE_ERROR_CODES)[number];
 
 export class CareError extends HaleError {

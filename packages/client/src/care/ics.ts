@@ -26,6 +26,7 @@ const STATUS: Record<RecordOf<'Appointment'>['status'], EventStatus> = {
   declined: 'CANCELLED',
 };
 
+/** Options of `appointmentIcs`. */
 export interface IcsOptions {
   /** The event's title (default `Appointment`, or `Appointment with <providerName>`). */
   readonly title?: string;
@@ -36,6 +37,7 @@ export interface IcsOptions {
   readonly sequence?: number;
 }
 
+/** An appointment as an iCalendar event (RFC 5545), for a calendar app. */
 export const appointmentIcs = (appointment: RecordOf<'Appointment'>, options: IcsOptions = {}): string => {
   const title =
     options.title ??

@@ -19,12 +19,14 @@ import { CareError } from './errors';
 import { threadMessages, type StoredMessage } from './threads';
 import { iso } from './time-zones';
 
+/** A file attached to a message: its bytes, name and media type. */
 export interface Attachment {
   readonly bytes: Uint8Array;
   readonly fileName: string;
   readonly mediaType: string;
 }
 
+/** What `care.messages.send` sends: the recipient, the text and any attachments. */
 export interface SendInput {
   /** The other party: the clinician (from a patient), or the patient (from a clinician). */
   readonly to: string;

@@ -15,6 +15,7 @@ import type { Observable } from 'rxjs';
 import { filter, mergeMap, from, share } from 'rxjs';
 import type { RecordChange, StoredRecord } from '../records/records';
 
+/** The kinds of care notification `careNotifications` answers. */
 export const CARE_NOTIFICATION_TYPES = [
   'message',
   'appointment',
@@ -22,8 +23,13 @@ export const CARE_NOTIFICATION_TYPES = [
   'plan-acknowledged',
   'cosign-request',
 ] as const;
+/** One of `CARE_NOTIFICATION_TYPES`. */
 export type CareNotificationType = (typeof CARE_NOTIFICATION_TYPES)[number];
 
+/**
+ * One thing that needs the person's attention in the care area (a new message, an appointment change, a plan
+ * to acknowledge, …), from `notificationsFor` and `careNotifications`.
+ */
 export interface CareNotification {
   /** Stable per record version: `${type}:${recordId}:${rv}` (an app de-duplicates by it). */
   readonly id: string;

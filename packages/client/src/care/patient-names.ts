@@ -36,6 +36,7 @@ const Kept = Type.Record(
 );
 type Kept = Static<typeof Kept>;
 
+/** The names a provider's device remembers for its patients, for lists and headings. */
 export interface PatientNames {
   /** Patient account id → the name last remembered; empty until read (`load`). */
   readonly names: Observed<Readonly<Record<string, string>>>;

@@ -29,6 +29,7 @@ export const PLAN_CONTENT_FIELDS = [
 ] as const;
 export type PlanField = (typeof PLAN_CONTENT_FIELDS)[number];
 
+/** One field that differs between two versions of a treatment plan. */
 export interface PlanChange {
   readonly field: PlanField;
   /** Absent: the field was not set in that version. */
@@ -36,6 +37,7 @@ export interface PlanChange {
   readonly after?: string;
 }
 
+/** What changed in a treatment plan between two versions (`planDiff`). */
 export interface PlanDiff {
   readonly from: number;
   readonly to: number;
@@ -46,6 +48,7 @@ export interface PlanDiff {
   readonly reason?: string;
 }
 
+/** A patient's acknowledgement of a treatment plan version. */
 export interface PlanAcknowledgement {
   readonly version: number;
   readonly at: string;
@@ -93,6 +96,7 @@ export const planDiff = (plan: Plan, from = plan.version - 1, to = plan.version)
   };
 };
 
+/** The patient's acknowledgement a treatment plan carries, or null. */
 export const acknowledgementOf = (plan: Plan): PlanAcknowledgement | null =>
   plan.acknowledgement === undefined
     ? null

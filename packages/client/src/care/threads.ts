@@ -10,8 +10,10 @@
 import type { RecordOf } from '@hale/model';
 import type { StoredRecord } from '../records/records';
 
+/** A message record as stored. */
 export type StoredMessage = StoredRecord<'Message'>;
 
+/** A conversation between a patient and one clinician, with its unread count (`inboxOf`). */
 export interface Thread {
   /** Whose chart the thread is in. */
   readonly patientId: string;

@@ -56,6 +56,11 @@ export interface ZonedTime {
   readonly iso: string;
 }
 
+/**
+ * An instant as wall time in an IANA zone.
+ *
+ * @throws `CareError` `INVALID_INPUT` when the instant or the zone is not one.
+ */
 export const inZone = (instant: string, zone: string, locale = 'en'): ZonedTime => {
   const at = DateTime.fromISO(instant, { setZone: true }).setZone(zone).setLocale(locale);
   if (!at.isValid) throw new CareError('INVALID_INPUT', `${instant} in ${zone} is no time`);

@@ -41,6 +41,7 @@ export const CONSENT_ERROR_CODES = [
   'BAD_GRANT',
   'GRANT_ENDED',
 ] as const satisfies readonly HaleErrorCode[];
+/** The codes a `ConsentError` carries; each one's words and what to do are in `HALE_ERRORS`. */
 export type ConsentErrorCode = (typeof CONSENT_ERROR_CODES)[number];
 
 export class ConsentError extends HaleError {
@@ -62,6 +63,10 @@ export const REVOCATION_NOTICE =
   'is offline, once it reconnects) and re-keys the affected records. What this provider already synced to ' +
   'their devices cannot be recalled.';
 
+/**
+ * What `grant` grants: the grantee account, the scope (stream types and rights), the purpose (sealed) and the
+ * time window.
+ */
 export interface GrantRequest {
   granteeId: string;
   scope: GrantScopeEntry[];
@@ -106,6 +111,7 @@ export type { StoredGrant };
 export type GrantStatus =
   'active' | 'not-started' | 'expired' | 'revoked' | 'revocation-pending' | 'replaced';
 
+/** A stream re-keyed by a revocation: the new key epoch this device minted. */
 export interface Rotation {
   stream: string;
   epoch: number;

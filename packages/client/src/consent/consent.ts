@@ -1,6 +1,6 @@
 /**
  * The patient's side of consent: grant, revoke (with key rotation), verify a provider's key. Behaviour for
- * callers: docs/client-advanced.md. This module only composes the parts:
+ * callers: the TSDoc of `createConsent` (`npm run docs` → docs/reference). This module only composes the parts:
  *
  * | module | responsibility |
  * | ------ | -------------- |
@@ -75,6 +75,15 @@ export {
 } from './consent-types';
 export { writeSpansOf, mergeGrants } from './grant-lists';
 
+/**
+ * Grants and their keys over a device session (`session.consent`): grants (the purpose sealed,
+ * `openGrantPurpose` reads it), changes and revokes grants, verifies providers (`describeProvider`:
+ * fingerprint, safety number, whether the key changed) and, on a provider device, accepts patients.
+ * - A revocation made offline is kept and sent again from `REVOCATION_RETRY_MS`.
+ * - The patient's devices read the grant list every `GRANT_REFRESH_MS`.
+ *
+ * @throws `ConsentError` (`ConsentErrorCode`).
+ */
 export const createConsent = (deps: ConsentDeps) => {
   const c = createConsentCore(deps);
   c.pins = createPins(c);
@@ -339,4 +348,5 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 };
 
+/** The consent part of a device session: what `createConsent` answers. */
 export type Consent = ReturnType<typeof createConsent>;

@@ -7,6 +7,7 @@ import { HaleError } from './hale-error';
 import type { HaleErrorCode } from './error-codes';
 import type { AccountRole } from '@hale/protocol';
 
+/** The codes an `AccountError` carries; each one's words and what to do are in `HALE_ERRORS`. */
 export const ACCOUNT_ERROR_CODES = [
   'WRONG_PASSPHRASE',
   'INVALID_RECOVERY_KEY',
@@ -41,6 +42,7 @@ export const ACCOUNT_ERROR_CODES = [
   'INVALID_PROFILE',
 ] as const satisfies readonly HaleErrorCode[];
 
+/** One of `ACCOUNT_ERROR_CODES`. */
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
 
 /** The input field each code concerns (`field` of the error): a form marks it. */
@@ -94,4 +96,5 @@ export class AccountError extends HaleError {
   }
 }
 
+/** Whether `e` is an `AccountError`. */
 export const isAccountError = (e: unknown): e is AccountError => e instanceof AccountError;

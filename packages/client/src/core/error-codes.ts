@@ -26,6 +26,7 @@ export const CLIENT_ERROR_ACTIONS = ['fix-input', 'unlock', 'reread', 'ask', 're
 /** What the caller (the app, or the person through it) does about a failure. */
 export type HaleErrorAction = ClientAction | (typeof CLIENT_ERROR_ACTIONS)[number];
 
+/** One row of `HALE_ERRORS`: an error code's words for a person, whether to retry and what to do. */
 export interface HaleErrorInfo {
   /** Whether the same call may succeed later, unchanged. */
   readonly retry: boolean;

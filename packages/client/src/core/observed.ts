@@ -16,6 +16,7 @@
  */
 import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
 
+/** A value that changes over time: read it now (`get`) or follow it (`subscribe`), as a screen binds it. */
 export interface Observed<T> {
   /** The current value (the initial one until the source emitted). */
   readonly get: () => T;

@@ -52,8 +52,10 @@ export const FILE_ERROR_CODES = [
   'STORAGE_FAILED',
 ] as const satisfies readonly HaleErrorCode[];
 
+/** One of `FILE_ERROR_CODES`, the codes a `FileError` carries; words and what to do are in `HALE_ERRORS`. */
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
+/** What a `FileError` carries beside its code: the input field concerned, the server's code, the file. */
 export interface FileErrorExtra {
   readonly field?: string;
   readonly serverCode?: string;
@@ -82,6 +84,7 @@ export class FileError extends HaleError {
   }
 }
 
+/** Whether `e` is a `FileError` (`e.retry` says whether the same call may succeed later). */
 export const isFileError = (e: unknown): e is FileError => e instanceof FileError;
 
 const CONSENT_CODES: ReadonlySet<string> = new Set([

@@ -41,6 +41,7 @@ export const FILE_STREAM_TYPES = [
   'message',
 ] as const satisfies readonly StreamType[];
 
+/** One of `FILE_STREAM_TYPES`: a stream type that carries files. */
 export type FileStreamType = (typeof FILE_STREAM_TYPES)[number];
 
 /** Largest file: the smaller of what the crypto package seals and what the protocol carries. */
@@ -75,12 +76,16 @@ export const MAX_KEPT_BYTES = 64 * 1024 * 1024;
 /** Most uploads of one put, each overtaken by a re-keying, before it fails KEY_CHANGED. */
 export const MAX_PUT_ATTEMPTS = 3;
 
+/**
+ * What `createFiles` is built from: the account, the HTTP API's blob routes, the keyring, the device's store.
+ */
 export interface FilesDeps {
   readonly accountId: string;
   readonly api: MaybeFilesHttpApi | undefined;
   /** The session's own copy of the device key (zeroed by its close()): what authenticating signs with. */
   readonly device: SessionDevice;
   readonly ed: Ed25519;
+  /** The clock (default `Date.now`). */
   readonly now?: () => number;
   readonly keyring: Pick<Keyring, 'writeKey' | 'heldKeyWithId' | 'refresh'>;
   /** Throws AccountError LOCKED once the account is locked (the session's `assertUsable`). */
@@ -128,6 +133,7 @@ export interface FilesQueueDeps {
 /** What `enqueue` takes: put's input, without resuming (a queued file resumes by itself). */
 export type FileEnqueueInput = Omit<FilePutInput, 'resumeBlobId'>;
 
+/** What `files.put` uploads: the bytes, file name and media type, into a patient's stream. */
 export interface FilePutInput {
   /** The patient whose stream the file goes in; this account by default. */
   readonly patientId?: string;

@@ -74,6 +74,14 @@ export {
   isFileError,
 } from './file-errors';
 
+/**
+ * Files of a device session (`session.files`): end-to-end encrypted on the server in chunks of
+ * `FILE_CHUNK_BYTES`, in a stream that carries files (`FILE_STREAM_TYPES`).
+ * - `enqueue` queues an upload that survives restarts (at most `MAX_QUEUED_UPLOADS` and `MAX_QUEUED_BYTES`).
+ * - Queued files of a stream whose access ended go with its records.
+ *
+ * @throws `FileError` (`FILE_ERROR_CODES`); a locked account or closed session is `AccountError` `LOCKED`.
+ */
 export const createFiles = (deps: FilesDeps) => {
   const uploadProgress$ = new Subject<UploadProgress>();
   const keep = deps.keep ?? { uploads: MAX_KEPT_UPLOADS, bytes: MAX_KEPT_BYTES };
@@ -170,8 +178,8 @@ export const createFiles = (deps: FilesDeps) => {
     };
     stopListening = queueDeps.onOnlineChange(listen);
     if (stopNow) stopListening();
-    // Access to a stream ended: what was queued for it goes with its records (docs/client-advanced.md, Consent:
-    // changes never sent are removed with the stream, their content not kept).
+    // Access to a stream ended: what was queued for it goes with its records (as the
+    // stream's changes never sent are removed with it, their content not kept).
     queueDeps.onStreamPurged?.((stream) => {
       // One file the store fails to remove must not leave the stream's other files on the device; it is
       // tried again with the queue's backoff (upload-queue.ts `purgeStream`).
@@ -481,4 +489,5 @@ export const createFiles = (deps: FilesDeps) => {
   };
 };
 
+/** The files part of a device session: what `createFiles` answers. */
 export type Files = ReturnType<typeof createFiles>;

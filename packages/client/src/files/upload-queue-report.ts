@@ -22,6 +22,7 @@ import type { UploadErrorInfo, QueuedEntry, QueuedBytes } from './upload-queue-s
  */
 export const UPLOAD_FAILURE_CODES = ['UPLOAD_REFUSED', 'UPLOAD_STUCK', 'UPLOAD_SERVER_LOST'] as const;
 
+/** One of `UPLOAD_FAILURE_CODES`: why a queued upload stopped. */
 export type UploadFailureCode = (typeof UPLOAD_FAILURE_CODES)[number];
 
 /** The code a stored failure is listed as (see UPLOAD_FAILURE_CODES and the header). */

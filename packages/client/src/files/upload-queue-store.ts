@@ -43,6 +43,7 @@ const UploadErrorSchema = Type.Object({
   at: IsoText,
 });
 
+/** The failure a queued upload keeps: its code, message and whether it is retried. */
 export type UploadErrorInfo = Static<typeof UploadErrorSchema>;
 
 const SealingSchema = Type.Object({

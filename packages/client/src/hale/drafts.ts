@@ -37,7 +37,9 @@ export const MAX_DRAFTS = 50;
 export const MAX_DRAFT_CHARS = 256 * 1024;
 const META_KEY = 'app-drafts';
 
+/** The codes a `DraftError` carries; words and what to do are in `HALE_ERRORS`. */
 export const DRAFT_ERROR_CODES = ['INVALID_DRAFT'] as const satisfies readonly HaleErrorCode[];
+/** One of `DRAFT_ERROR_CODES`. */
 export type DraftErrorCode = (typeof DRAFT_ERROR_CODES)[number];
 
 export class DraftError extends HaleError {
@@ -64,17 +66,29 @@ const Stored = Type.Object({
 });
 type Stored = Static<typeof Stored>;
 
+/** A form's unsaved typing as kept, and when. */
 export interface DraftEntry {
   readonly values: DraftValues;
   /** When it was kept (ISO). */
   readonly at: string;
 }
 
+/**
+ * Forms' unsaved typing (`session.drafts`), sealed in the device's meta and never synced; at most
+ * `MAX_DRAFTS` of at most `MAX_DRAFT_CHARS` each.
+ *
+ * @throws `DraftError` `INVALID_DRAFT` for a key or values out of bounds.
+ */
 export interface HaleDrafts {
+  /** The draft under `key`, or null. */
   get(key: string): Promise<DraftEntry | null>;
+  /** Keeps `values` under `key`, replacing the draft there. */
   set(key: string, values: DraftValues): Promise<void>;
+  /** Removes the draft under `key` (nothing when absent). */
   delete(key: string): Promise<void>;
+  /** Every draft's key and when it was kept. */
   list(): Promise<readonly { readonly key: string; readonly at: string }[]>;
+  /** Removes every draft. */
   clear(): Promise<void>;
 }
 

@@ -42,6 +42,10 @@ export const expiringWindowMs = (lengthMs: number | null): number =>
     ? EXPIRING_SOON_MS
     : Math.min(EXPIRING_SOON_MS, lengthMs / 5);
 
+/**
+ * A grant as a screen shows it: in force, expiring within `EXPIRING_SOON_MS`, not started, its revocation or
+ * re-keying under way, or ended.
+ */
 export type GrantState =
   | 'active'
   | 'expiring'

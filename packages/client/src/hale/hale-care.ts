@@ -61,6 +61,7 @@ import { inboxOf, threadMessages, type StoredMessage, type Thread } from '../car
 import { inZone, iso, type ZonedTime } from '../care/time-zones';
 import { observedFrom, type Observed } from '../core/observed';
 
+/** An appointment as the care area lists it: the record, its version and what this account may do with it. */
 export interface AppointmentView {
   readonly record: RecordOf<'Appointment'>;
   readonly rv: number;
@@ -72,6 +73,7 @@ export interface AppointmentView {
   readonly confirmed: boolean;
 }
 
+/** A treatment plan as the care area lists it, with the patient's acknowledgement. */
 export interface PlanView {
   readonly record: RecordOf<'TreatmentPlan'>;
   readonly acknowledgement: PlanAcknowledgement | null;
@@ -79,14 +81,26 @@ export interface PlanView {
   readonly toAcknowledge: boolean;
 }
 
+/**
+ * The care area of a session (`session.care`): messages, appointments, availability, notifications, plans and
+ * notes.
+ * - While the session is open it sends delivered receipts, keeps a provider's own entries and, with
+ *   `autoConfirm`, confirms bookings once the device is online with nothing pending.
+ *
+ * @throws `CareError` (`CARE_ERROR_CODES`).
+ */
 export interface HaleCare {
   readonly messages: {
     readonly inbox: Observed<readonly Thread[]>;
     /** Messages to this account not read yet, over every thread. */
     readonly unread: Observed<number>;
+    /** One thread's messages, oldest first. */
     thread(patientId: string, threadId: string): Observed<readonly StoredMessage[]>;
+    /** Sends a message, with any attachments. */
     send(input: SendInput): Promise<RecordOf<'Message'>>;
+    /** Marks a thread's messages to this account as read; answers how many were marked. */
     markRead(patientId: string, threadId: string): Promise<number>;
+    /** An attachment's bytes, decrypted. */
     attachment(
       message: RecordOf<'Message'>,
       file: NonNullable<RecordOf<'Message'>['attachments']>[number],
@@ -94,18 +108,26 @@ export interface HaleCare {
   };
   readonly appointments: {
     readonly list: Observed<readonly AppointmentView[]>;
+    /** A patient requests an appointment from a provider. */
     request(input: AppointmentRequest): Promise<RecordOf<'Appointment'>>;
     /** Books a free slot (checked against the provider's availability, read now). */
     book(slot: Slot, options?: { reason?: string }): Promise<RecordOf<'Appointment'>>;
+    /** The provider confirms a requested appointment, at its time or at `at`. */
     confirm(id: string, options?: { at?: TimeWindow; note?: string }): Promise<RecordOf<'Appointment'>>;
+    /** The provider declines a requested appointment. */
     decline(
       id: string,
       options?: { reason?: RecordOf<'Appointment'>['statusReason']; note?: string },
     ): Promise<RecordOf<'Appointment'>>;
+    /** Proposes another time for an appointment. */
     propose(id: string, at: TimeWindow, options?: { note?: string }): Promise<RecordOf<'Appointment'>>;
+    /** Accepts a proposed time. */
     accept(id: string, options?: { note?: string }): Promise<RecordOf<'Appointment'>>;
+    /** Refuses a proposed time. */
     refuse(id: string, options?: { note?: string }): Promise<RecordOf<'Appointment'>>;
+    /** Cancels an appointment. */
     cancel(id: string, options?: { note?: string }): Promise<RecordOf<'Appointment'>>;
+    /** The provider marks an appointment as held. */
     complete(id: string): Promise<RecordOf<'Appointment'>>;
     /** The appointment as an `.ics` calendar file (UTC times; no health content unless given). */
     ics(id: string, options?: IcsOptions): Promise<string>;
@@ -120,6 +142,7 @@ export interface HaleCare {
   readonly availability: {
     /** A provider publishes when it may be booked (busy: its confirmed bookings and `blocked`). */
     publish(input: AvailabilityInput): Promise<Availability>;
+    /** A provider's signed availability, read and checked now. */
     read(providerId: string): Promise<Availability>;
   };
   readonly notifications: {
@@ -129,30 +152,43 @@ export interface HaleCare {
   };
   readonly plans: {
     readonly list: Observed<readonly PlanView[]>;
+    /** What changed in a plan between two versions (default: the previous and the current one). */
     diff(plan: RecordOf<'TreatmentPlan'>, from?: number, to?: number): PlanDiff;
+    /** The patient acknowledges a plan's current version. */
     acknowledge(planId: string): Promise<RecordOf<'TreatmentPlan'>>;
   };
   readonly notes: {
     /** Co-signatures asked of this account and not answered yet. */
     readonly cosignQueue: Observed<readonly StoredRecord<'NoteSignature'>[]>;
+    /** Asks another clinician to co-sign a note. */
     requestCosign(noteId: string, signerId: string, signerRole?: string): Promise<RecordOf<'NoteSignature'>>;
+    /** Co-signs a note this account was asked to sign. */
     cosign(signatureId: string, comment?: string): Promise<RecordOf<'NoteSignature'>>;
+    /** Declines to co-sign a note. */
     declineCosign(signatureId: string, comment?: string): Promise<RecordOf<'NoteSignature'>>;
+    /** Where a note's co-signatures stand. */
     status(noteId: string): Promise<CosignStatus>;
   };
   readonly ownEntries: {
+    /** The patients whose charts hold entries of this provider. */
     patients(): Promise<string[]>;
+    /** This provider's own entries in a patient's chart, as a signed FHIR Bundle. */
     export(patientId: string): Promise<SignedFhirBundle>;
   };
   /** The names this account saw its patients under, kept on this device after access ends (sealed). */
   readonly patientNames: PatientNames;
 }
 
+/**
+ * What `createHaleCare` is built from: the device session, the HTTP API, Ed25519, a clock and the booking
+ * options.
+ */
 export interface HaleCareDeps {
   readonly session: DeviceSession;
   /** The HTTP API (availability); without it `availability` and `slots` refuse. */
   readonly api?: HttpApi;
   readonly ed?: Ed25519;
+  /** The clock (default `Date.now`). */
   readonly now?: () => number;
   /** A provider device decides bookings of its slots (booking.ts); true by default. */
   readonly autoConfirm?: boolean;
@@ -164,6 +200,7 @@ const AvailabilityKept = Type.Object({ input: Type.Unknown(), version: Type.Inte
 
 const deviceZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+/** The care area over a device session (what `session.care` is); its pure parts are exported on their own. */
 export function createHaleCare(deps: HaleCareDeps): HaleCare {
   const { session } = deps;
   const now = deps.now ?? Date.now;

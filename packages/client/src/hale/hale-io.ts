@@ -33,6 +33,7 @@ import {
 } from '../io/shl-client';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 
+/** Options of sharing a summary as a SMART Health Link: a label and an optional passcode. */
 export interface ShareOptions {
   readonly label?: string;
   readonly passcode?: string;
@@ -43,15 +44,29 @@ export interface ShareOptions {
   readonly kinds?: readonly RecordKind[];
 }
 
+/**
+ * Records in and out (`session.io`): FHIR import and export, summaries and SMART Health Links.
+ *
+ * @throws `RecordsIoError` (`RECORDS_IO_ERROR_CODES`).
+ */
 export interface HaleIo {
+  /** What importing `file` would write, without writing. */
   planImport(file: string | Uint8Array, options?: ImportOptions): ReturnType<typeof planImport>;
+  /** Imports a FHIR Bundle into the chart. */
   importFhir(file: string | Uint8Array, options?: ImportOptions): Promise<ImportReport>;
+  /** Exports the chart as a signed FHIR Bundle (or a zip with attachments). */
   exportRecords(options?: ExportOptions): Promise<ExportResult>;
+  /** The patient summary (IPS) of a chart. */
   patientSummary(options?: { kinds?: readonly RecordKind[] }): Promise<Summary>;
+  /** The emergency summary of a chart. */
   emergencySummary(): Promise<Summary>;
+  /** Shares a summary as a SMART Health Link. */
   shareSummary(options?: ShareOptions): Promise<CreatedLink>;
+  /** The links this account shared. */
   links(): Promise<readonly LinkInfo[]>;
+  /** Ends a shared link. */
   revokeLink(linkId: string): Promise<LinkInfo>;
+  /** Who opened a shared link, and when. */
   linkAccesses(linkId: string): Promise<LinkAccessEntry[]>;
   /** The live emergency card link, made when there is none. The link text is only known when made here. */
   emergencyCard(label?: string): Promise<CreatedLink>;
@@ -139,6 +154,7 @@ export const directoryLookup = (
   };
 };
 
+/** Records in and out over a device session: what `session.io` is. */
 export function toHaleIo(deps: RecordsIoDeps): HaleIo {
   const makeEmergency = async (label?: string): Promise<CreatedLink> => {
     const summary = await emergencySummary(deps);

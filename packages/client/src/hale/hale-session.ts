@@ -79,6 +79,11 @@ export type { RecordPage, RecordQuery } from '../records/record-query';
 export type { NewestOptions, NewestPage } from '../records/newest';
 export { pageOf } from '../records/record-query';
 
+/**
+ * A chart's records (`session.records`): list, read, write, history and conflicts.
+ *
+ * @throws `RecordError` (`RecordErrorCode`).
+ */
 export interface HaleRecords {
   /** A kind's records, filtered, sorted and paged (`RecordQuery`); refuses a malformed query at once (VALIDATION_FAILED). */
   list<K extends RecordKind>(kind: K, query?: RecordQuery): Observed<RecordPage<K>>;
@@ -100,6 +105,7 @@ export interface HaleRecords {
     input: RecordInput<K>,
     options?: { patientId?: string } & WriteOptions,
   ): Promise<RecordOf<K>>;
+  /** Writes a new version of a record. */
   update<K extends RecordKind>(
     kind: K,
     id: string,
@@ -111,8 +117,11 @@ export interface HaleRecords {
    * every rule before any is written; a refusal writes none. The records written, in order.
    */
   writeAll(ops: readonly WriteOp[]): Promise<RecordOf<RecordKind>[]>;
+  /** Deletes a record (a new, deleted version). */
   remove(id: string): Promise<void>;
+  /** One record, or null. */
   get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null>;
+  /** Settles a record's conflict with the version chosen. */
   resolveConflict<K extends RecordKind>(
     id: string,
     choice: 'keep' | 'other' | Partial<RecordOf<K>>,
@@ -128,6 +137,7 @@ export interface InitialSyncProgress {
   readonly complete: boolean;
 }
 
+/** Sync state and control (`session.sync`): state, quarantine and unsent changes. */
 export interface HaleSync {
   readonly state: Observed<SyncState>;
   /** The catch-up's progress bar (n of m), from `state.initialSync`. */
@@ -135,16 +145,27 @@ export interface HaleSync {
   readonly issues: Observed<readonly SyncIssue[]>;
   readonly quarantine: Observed<readonly QuarantinedItem[]>;
   readonly unsent: Observed<readonly UnsentChange[]>;
+  /** Connects again after `goOffline`. */
   goOnline(): void;
+  /** Disconnects; writes stay pending until `goOnline`. */
   goOffline(): void;
+  /** Resolves once every pending write was sent and the catch-up is done. */
   awaitInSync(): Promise<void>;
+  /** Forgets quarantined versions. */
   dismissQuarantined(...entries: QuarantineKey[]): Promise<void>;
+  /** The content of a quarantined version, for a person to inspect. */
   quarantinedVersion(entry: QuarantineKey): Promise<QuarantinedVersion>;
+  /** Removes an unsent change; true when there was one. */
   discardUnsent(stream: string, id: string, rv?: number): Promise<boolean>;
 }
 
 export type { GrantView } from './grant-views';
 
+/**
+ * Grants from and to this account (`session.consent`).
+ *
+ * @throws `ConsentError` (`ConsentErrorCode`).
+ */
 export interface HaleConsent {
   /** Grants given from this account, refreshed after every grant and revoke and every `refreshMs`. */
   readonly grants: Observed<readonly GrantView[]>;
@@ -155,24 +176,35 @@ export interface HaleConsent {
   readonly grantsReceived: Observed<readonly ReceivedGrant[]>;
   /** The wording to show before a revocation. */
   readonly revocationNotice: string;
+  /** Grants a provider access to streams of this chart. */
   grant(request: GrantRequest): Promise<StoredGrant>;
+  /** Revokes a grant; its streams are re-keyed. */
   revoke(grantId: string): Promise<RevokeResult>;
   /**
    * Changes a grant in force (kinds, read or write, its end): a new signed grant replaces it, the old one
    * listed `replaced`; a kind left out is re-keyed at once, a kind kept is not.
    */
   change(grantId: string, change: GrantChange): Promise<ChangeResult>;
+  /** A provider's fingerprint, safety number and whether its key changed. */
   describeProvider(accountId: string): ReturnType<DeviceSession['consent']['describeProvider']>;
+  /** Records that the person compared the provider's fingerprint out of band. */
   verifyProvider(accountId: string): ReturnType<DeviceSession['consent']['verifyProvider']>;
+  /** On a provider device: accepts a patient's invite. */
   acceptInvite(invite: string): ReturnType<DeviceSession['consent']['acceptInvite']>;
   /**
    * This account's invite (`hale-invite:1:<accountId>:<fingerprint>`), for a clinician to show as a QR code
    * or link: a patient's `acceptInvite` checks the key the server presents against it.
    */
   invite(): string;
+  /** Reads the grant lists again now. */
   refresh(): void;
 }
 
+/**
+ * The chart's audit log (`session.audit`): who accessed it, disclosures and verification.
+ *
+ * @throws `AuditError` (`AUDIT_ERROR_CODES`).
+ */
 export interface HaleAudit {
   /**
    * Who accessed this chart (read from the server's log and verified); offline, what was verified before,
@@ -183,24 +215,42 @@ export interface HaleAudit {
   readonly disclosures: Observed<AuditViewAnswer<Disclosure[]> | null>;
   /** The log's check: intact, or which entry is wrong. Null until first checked. */
   readonly verification: Observed<AuditVerification | null>;
+  /** Reads the log again now. */
   refresh(): void;
 }
 
+/**
+ * Files of the chart (`session.files`), end-to-end encrypted on the server.
+ *
+ * @throws `FileError` (`FILE_ERROR_CODES`).
+ */
 export interface HaleFiles {
   /** The upload queue (`enqueue`), each file with its state and `progress`. */
   readonly uploads: Observed<readonly UploadView[]>;
   /** Every `get` under way, with the bytes received. */
   readonly downloads: Observed<readonly DownloadView[]>;
+  /** Uploads a file now. */
   put(input: FilePutInput): Promise<FileRef>;
+  /** Queues a file's upload; it survives restarts. */
   enqueue(input: FileEnqueueInput): Promise<FileRef>;
+  /** A file's bytes, decrypted. */
   get(fileRef: FileRef, location: FileLocation): Promise<Uint8Array>;
+  /** Deletes a file from the server. */
   delete(fileRef: FileRef, location: FileLocation): Promise<void>;
+  /** Cancels a queued upload; true when there was one. */
   cancelUpload(blobId: string): Promise<boolean>;
+  /** Retries a failed queued upload now; true when there was one. */
   retryUpload(blobId: string): Promise<boolean>;
 }
 
+/** The account's devices (`session.devices`). */
 export interface HaleDevices {
   readonly list: Observed<DeviceList | null>;
+  /**
+   * Revokes a device: its certificate and sessions end at once (`DEVICE_REVOKED`).
+   * - It does not take the account's keys from that device: whoever can unlock it can join again with its
+   *   root.
+   */
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
   /**
    * Names one of the account's active devices (this one or another) anew: the name sealed to the account
@@ -209,6 +259,7 @@ export interface HaleDevices {
    * INVALID_DEVICE_NAME (1 to 100 characters); the server's NOT_FOUND, DEVICE_REVOKED.
    */
   rename(deviceId: string, name: string): Promise<void>;
+  /** Reads the device list again now. */
   refresh(): void;
   /**
    * Answers a new device's pairing code (typed, or its QR link): resolves once both screens show the digits;
@@ -217,6 +268,7 @@ export interface HaleDevices {
   approvePairing(code: string): Promise<PairingRequest>;
 }
 
+/** The provider directory (`session.directory`). */
 export interface HaleDirectory {
   /** A provider account publishes (or replaces) its signed profile in the directory. */
   publishProfile(profile: ProviderProfileInput): Promise<void>;
@@ -234,6 +286,7 @@ export type PassphraseChange = { readonly newPassphrase: string } & (
   { readonly oldPassphrase: string } | { readonly recoveryKey: string }
 );
 
+/** The account a session is open on: ids, role, login name and this device. */
 export interface HaleAccountInfo {
   readonly accountId: string;
   readonly role: 'patient' | 'provider';
@@ -242,6 +295,7 @@ export interface HaleAccountInfo {
   readonly deviceName: string;
 }
 
+/** An open session of an account on this device: what `Hale` hands back and an app uses. */
 export interface HaleSession {
   readonly account: HaleAccountInfo;
   readonly records: HaleRecords;
@@ -282,6 +336,7 @@ export interface HaleSession {
   deleteAccount(options?: { readonly erased?: () => void }): Promise<HttpAccountDeleteResponse>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
   lock(): Promise<void>;
+  /** Closes the session: stops sync and closes the store. */
   close(): Promise<void>;
 }
 

@@ -52,31 +52,52 @@ import { approvePairing } from '../pairing/approver';
 import { startNewDevicePairing, type NewDevicePairing } from '../pairing/new-device';
 import { httpPairingRelay } from '../pairing/relay-client';
 
+/** Options of `openHale`: the sync server and the platform. */
 export interface OpenHaleOptions {
   /** The sync server's base URL, e.g. `https://hale.example.org`. */
   readonly server: string;
   readonly platform: Platform;
 }
 
+/**
+ * What `createAccount` answers: the open session and the recovery key.
+ * - `notSaved` (`ACCOUNT_NOT_SAVED`) when the vault could not store the account; `saveAgain()` retries.
+ */
 export interface CreatedHaleAccount {
   readonly session: HaleSession;
   /** Show it now: it is stored nowhere, and this is the only time it is handed out. */
   readonly recoveryKey: string;
   /** The vault could not keep the account (see `createAccount`): offer `saveAgain`. */
   readonly notSaved?: AccountError;
+  /** Tries to store the account in the vault again; present only with `notSaved`. */
   readonly saveAgain?: () => Promise<void>;
 }
 
+/**
+ * The client before a session: create, join or unlock an account on this device.
+ *
+ * @throws `AccountError` (`ACCOUNT_ERROR_CODES`), and `HaleClientError` for server and network failures.
+ */
 export interface Hale {
   readonly server: string;
   /** Which sign-up screen to show. */
   registrationMode(): Promise<'open' | 'invite' | 'closed' | 'unknown'>;
   /** Whether this device holds an account (then `unlock`, else `createAccount` or `join`). */
   hasAccount(): Promise<boolean>;
+  /**
+   * Registers an account with this device as its first.
+   * - A lost answer is sent again unchanged (`REGISTRATION_ATTEMPTS`); if the network fails every time it
+   *   rejects `REGISTRATION_UNCONFIRMED` with `e.recoveryKey` (never in the message): show it, the account may
+   *   exist.
+   */
   createAccount(input: CreateAccountInput): Promise<CreatedHaleAccount>;
+  /** Adds this device to an account with its login name and passphrase. */
   join(input: JoinWithPassphraseInput): Promise<HaleSession>;
+  /** Adds this device with the recovery key, setting a new passphrase. */
   joinWithRecoveryKey(input: JoinWithRecoveryKeyInput): Promise<HaleSession>;
+  /** Opens the account in the vault with its passphrase, offline. */
   unlock(input: { readonly passphrase: string }): Promise<HaleSession>;
+  /** Opens the account in the vault with the recovery key, offline. */
   unlockWithRecoveryKey(input: { readonly recoveryKey: string }): Promise<HaleSession>;
   /** Forgets the account on this device (its vault entry); the records' store stays until removed. */
   removeLocalAccount(): Promise<void>;
@@ -87,6 +108,7 @@ export interface Hale {
   startPairing(input: StartPairingInput): Promise<NewDevicePairing<HaleSession>>;
 }
 
+/** What `startPairing` needs to add this device by pairing with another device of the account. */
 export interface StartPairingInput {
   readonly deviceName: string;
   /** As for `join`: continue over an unsigned generation-0 passphrase wrap (WRAPPED_ROOT_UNSIGNED otherwise). */
@@ -96,7 +118,9 @@ export interface StartPairingInput {
 /** What only tests set (`@hale/client/testing`): never part of the public options. */
 export interface HaleTestKnobs {
   readonly kdf?: KdfSettings;
+  /** The session's clock (default `Date.now`). */
   readonly now?: () => number;
+  /** Waits `ms` (default a timer), for backoffs. */
   readonly wait?: (ms: number) => Promise<void>;
   readonly session?: Partial<
     Pick<
@@ -115,6 +139,7 @@ export interface HaleTestKnobs {
   readonly refreshMs?: number;
 }
 
+/** Opens the client on a platform (`webPlatform`, `nodePlatform`): the entry point of an app. */
 export async function openHale(options: OpenHaleOptions): Promise<Hale> {
   return openHaleWith(options, {});
 }

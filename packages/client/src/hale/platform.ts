@@ -27,6 +27,10 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import type { DeviceLock } from '../store/device-lock';
 import type { WebSocketFactory } from '../sync/connection';
 
+/**
+ * What a platform package injects: storage, WebSocket, fetch, vault, Ed25519, device lock and crypto offload.
+ * - The client imports no Node, DOM or Electron API; everything platform-specific comes from here.
+ */
 export interface Platform {
   /** Shown in diagnostics: `web`, `node`, `electron`, … */
   readonly name: string;

@@ -19,6 +19,7 @@ import type { HaleError } from '../core/hale-error';
 import { isHaleError } from '../core/hale-error';
 import { observedValue, type Observed } from '../core/observed';
 
+/** A provider directory search's state: query, status and verified results. */
 export interface ProviderSearch {
   readonly query: string;
   readonly status: 'idle' | 'searching' | 'done' | 'failed';

@@ -21,6 +21,7 @@ export type UploadView = QueuedUpload & {
   readonly progress: number;
 };
 
+/** A file download in progress, as a screen shows it. */
 export interface DownloadView {
   readonly blobId: string;
   readonly fileName: string;

@@ -26,12 +26,14 @@ import type { SignedFhirBundle } from './signed-fhir-export';
 import type { RecordsIoDeps } from './records-io-deps';
 import { withPractitioners } from './practitioners';
 
+/** Options of `exportRecords`: whose chart and how attachments are carried. */
 export interface ExportOptions {
   readonly patientId?: string;
   readonly attachments?: 'link' | 'embed' | 'zip';
   readonly format?: 'bundle' | 'ndjson';
 }
 
+/** What `exportRecords` answers: a signed Bundle, or a zip of it with its attachments. */
 export type ExportResult =
   | { readonly form: 'bundle'; readonly bundle: SignedFhirBundle }
   | { readonly form: 'zip'; readonly zip: Uint8Array; readonly bundle: SignedFhirBundle }

@@ -41,6 +41,7 @@ import type { RecordsIoDeps } from './records-io-deps';
 /** Kinds an import may write (those with an importer), so the kinds compared for duplicates. */
 export const IMPORTABLE_KINDS: readonly RecordKind[] = IMPORTED_KINDS;
 
+/** Options of `importFhir` and `planImport`. */
 export interface ImportOptions {
   /** What the person calls the file (its name): the source of records whose file names none. */
   readonly source?: string;
@@ -55,6 +56,7 @@ export interface ImportOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One record an import wrote. */
 export interface ImportedRecord {
   readonly id: string;
   readonly kind: RecordKind;
@@ -64,6 +66,7 @@ export interface ImportedRecord {
   readonly warnings: readonly string[];
 }
 
+/** What `importFhir` did: the records written and what was left out, and why. */
 export interface ImportReport {
   readonly source: string;
   readonly imported: readonly ImportedRecord[];

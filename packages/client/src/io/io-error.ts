@@ -11,6 +11,7 @@ import type { FhirImportFailureReason, FhirImportIssue } from '@hale/model';
 import { HaleError } from '../core/hale-error';
 import type { HaleErrorCode } from '../core/error-codes';
 
+/** The codes a `RecordsIoError` carries; words and what to do are in `HALE_ERRORS`. */
 export const RECORDS_IO_ERROR_CODES = [
   'IMPORT_REFUSED',
   'IMPORT_FAILED',
@@ -19,6 +20,7 @@ export const RECORDS_IO_ERROR_CODES = [
   'LINK_NOT_FOUND',
   'LINK_PASSCODE_WRONG',
 ] as const satisfies readonly HaleErrorCode[];
+/** One of `RECORDS_IO_ERROR_CODES`. */
 export type RecordsIoErrorCode = (typeof RECORDS_IO_ERROR_CODES)[number];
 
 export class RecordsIoError extends HaleError {

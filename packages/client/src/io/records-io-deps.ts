@@ -21,6 +21,10 @@ export interface RecordsIoSession {
   ): Promise<SignedFhirBundle>;
 }
 
+/**
+ * What records in and out (`toHaleIo`, the SMART Health Link calls) is built from: the device session, the
+ * server's base URL and the HTTP API.
+ */
 export interface RecordsIoDeps {
   readonly session: RecordsIoSession;
   /** The sync server's public base URL (links name it). */
@@ -30,5 +34,6 @@ export interface RecordsIoDeps {
   readonly withToken: <T>(call: (token: string) => Promise<T>) => Promise<T>;
   /** The signed directory profile of a provider account, verified (`directoryLookup`); null when none. */
   readonly providerProfile?: (accountId: string) => Promise<ProviderProfile | null>;
+  /** The clock (default `Date.now`). */
   readonly now?: () => number;
 }

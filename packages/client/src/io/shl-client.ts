@@ -93,6 +93,7 @@ export interface LinkAccess extends LinkAccessEntry {
   readonly linkId: string;
 }
 
+/** A SMART Health Link just created: its id and the `shlink:/…` a QR code carries. */
 export interface CreatedLink {
   readonly linkId: string;
   /** `shlink:/…`, what a QR code carries. */
@@ -236,12 +237,27 @@ export async function createLink(deps: RecordsIoDeps, input: CreateLinkInput): P
   return { linkId, link, viewerUrl: `${base}/shl/view#${link}`, info };
 }
 
+/**
+ * The SMART Health Links this account created.
+ *
+ * @throws `RecordsIoError` when the server refuses or cannot be reached.
+ */
 export const listLinks = async (deps: RecordsIoDeps): Promise<readonly LinkInfo[]> =>
   (await call(deps, 'GET', '/v1/shl', ShlListResponse)).links.map((l) => opened(deps, l));
 
+/**
+ * Ends a SMART Health Link: nobody can open it afterwards.
+ *
+ * @throws `RecordsIoError` when the server refuses or cannot be reached.
+ */
 export const revokeLink = async (deps: RecordsIoDeps, linkId: string): Promise<LinkInfo> =>
   opened(deps, await call(deps, 'DELETE', `/v1/shl/${encodeURIComponent(linkId)}`, ShlLinkInfo));
 
+/**
+ * Who opened a SMART Health Link, and when.
+ *
+ * @throws `RecordsIoError` when the server refuses or cannot be reached.
+ */
 export const linkAccesses = async (deps: RecordsIoDeps, linkId: string): Promise<LinkAccessEntry[]> =>
   (
     await call(deps, 'GET', `/v1/shl/${encodeURIComponent(linkId)}/accesses`, ShlAccessesResponse)

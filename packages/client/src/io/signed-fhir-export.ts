@@ -1,7 +1,7 @@
 /**
  * A FHIR export a recipient can check: `Bundle.signature` made with the exporting account's identity key,
- * and `verifyFhirExport`, which anyone holding the Bundle's JSON runs, offline (docs/client-advanced.md,
- * "FHIR export").
+ * and `verifyFhirExport`, which anyone holding the Bundle's JSON runs, offline (the TSDoc of both:
+ * `npm run docs` → docs/reference).
  *
  * What is signed (the XML-DSig pattern of a digest inside signed information, with Hale's canonical JSON):
  *   digest = sha256(signingMessage(FHIR_EXPORT_CONTENT_LABEL, the Bundle without `signature`))
@@ -96,8 +96,10 @@ export const FHIR_EXPORT_CHECK_CODES = [
   /** Signed as it is, but no well-formed FHIR export (`validateFhirBundleShape`); the message says why. */
   'SHAPE_INVALID',
 ] as const;
+/** One of `FHIR_EXPORT_CHECK_CODES`: what `verifyFhirExport` found. */
 export type FhirExportCheckCode = (typeof FHIR_EXPORT_CHECK_CODES)[number];
 
+/** What `verifyFhirExport` answers: ok with the signer, or not with the check that failed. */
 export type FhirExportVerification =
   | {
       readonly ok: true;
@@ -115,6 +117,7 @@ export interface SignedFhirBundle extends FhirBundle {
   readonly signature: FhirJsonObject;
 }
 
+/** The account that signs an export (`signFhirExport`): its id and identity key. */
 export interface FhirExportSigner {
   readonly accountId: string;
   /** The account's identity key (AccountKeys.identity). */

@@ -26,6 +26,7 @@ import {
 import type { RecordsIoDeps } from './records-io-deps';
 import { withPractitioners } from './practitioners';
 
+/** A patient or emergency summary: the FHIR Bundle and what it carries. */
 export interface Summary {
   readonly bundle: FhirBundle;
   /** Records per stream type in the summary (what a shared link says it carries). */

@@ -33,8 +33,13 @@ export const AT_REST_ERROR_CODES = [
   'AT_REST_NO_KEY',
   'AT_REST_CLOSED',
 ] as const satisfies readonly HaleErrorCode[];
+/**
+ * One of `AT_REST_ERROR_CODES`. A session meets `AT_REST_DECRYPT_FAILED`, `AT_REST_ENCRYPT_FAILED` and
+ * `AT_REST_CLOSED`; the others are mistakes in assembling one.
+ */
 export type AtRestErrorCode = (typeof AT_REST_ERROR_CODES)[number];
 
+/** What an `AtRestError` carries beside its code (`e.details`): why a value did not open, and where. */
 export interface AtRestErrorDetails {
   readonly reason?: AtRestDecryptReason | 'NOT_JSON';
   readonly database?: string;
@@ -54,10 +59,12 @@ export class AtRestError extends HaleError {
   }
 }
 
+/** Whether `error` is an `AtRestError`, of `code` when given. */
 export function isAtRestError(error: unknown, code?: AtRestErrorCode): error is AtRestError {
   return error instanceof AtRestError && (code === undefined || error.code === code);
 }
 
+/** Bytes of the at-rest key (a secretbox key derived from the account's root). */
 export const AT_REST_KEY_LENGTH = SECRETBOX_KEY_LENGTH;
 const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
 export const VALUE_PREFIX = 'v1.';
@@ -116,6 +123,7 @@ export type AtRestOpenOutcome =
   | { readonly ok: true; readonly value: unknown; readonly bound: string }
   | { readonly ok: false; readonly reason: AtRestDecryptReason; readonly message: string };
 
+/** What an at-rest job answers: the sealed envelopes, or the opened values. */
 export type AtRestJobResult =
   | { readonly op: 'seal'; readonly envelopes: readonly AtRestSealOutcome[] }
   | { readonly op: 'open'; readonly values: readonly AtRestOpenOutcome[] };

@@ -13,11 +13,16 @@ import type { HaleErrorCode } from '../core/error-codes';
 import type { AtRestJob, AtRestJobResult } from './at-rest-jobs';
 import type { WireJob, WireJobResult } from './wire-jobs';
 
+/** A batch of cryptography an offload runs: at-rest or wire seals and opens. */
 export type CryptoJob = AtRestJob | WireJob;
+/** What a `CryptoJob` answers. */
 export type CryptoJobResult = AtRestJobResult | WireJobResult;
 
 /** Where batches of cryptography run (e.g. a worker thread running `runCryptoJob`). */
 export interface CryptoOffload {
+  /**
+   * Runs a job on the offload's thread (a batch under `OFFLOAD_MIN_BATCH` items runs on the calling thread).
+   */
   run(job: CryptoJob): Promise<CryptoJobResult>;
   /**
    * Below this many items a batch runs in the caller's thread (default `OFFLOAD_MIN_BATCH`). Tests set 1

@@ -23,6 +23,7 @@ import {
   type JsonValue,
 } from '@hale/crypto';
 
+/** One record to seal for the wire. */
 export interface WireSealItem {
   /** Index of the stream key in the job's key table. */
   readonly key: number;
@@ -36,6 +37,7 @@ export interface WireSealItem {
   readonly content: unknown;
 }
 
+/** One served record to open. */
 export interface WireOpenItem {
   readonly key: number;
   readonly stream: string;
@@ -46,6 +48,7 @@ export interface WireOpenItem {
   readonly ct: string;
 }
 
+/** A batch of wire seals or opens, with its table of stream keys (zeroed after the job). */
 export type WireJob =
   | { readonly op: 'wireSeal'; readonly keys: readonly Uint8Array[]; readonly items: readonly WireSealItem[] }
   | {
@@ -54,14 +57,18 @@ export type WireJob =
       readonly items: readonly WireOpenItem[];
     };
 
+/** Why a served record did not open. */
 export type WireOpenFailure = 'WRONG_KEY' | 'CONTEXT_MISMATCH' | 'TAMPERED';
 
+/** One opened record, or why it did not open. */
 export type WireOpenOutcome =
   | { readonly ok: true; readonly data: JsonValue; readonly tag: string; readonly deleted: boolean }
   | { readonly ok: false; readonly reason: WireOpenFailure; readonly message: string };
 
+/** One sealed record (ciphertext and revision tag), or null when it could not be sealed. */
 export type WireSealOutcome = { readonly ct: string; readonly tag: string } | null;
 
+/** What a `WireJob` answers, item by item. */
 export type WireJobResult =
   | { readonly op: 'wireSeal'; readonly items: readonly WireSealOutcome[] }
   | { readonly op: 'wireOpen'; readonly items: readonly WireOpenOutcome[] };

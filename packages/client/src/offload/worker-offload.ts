@@ -57,6 +57,7 @@ export class CryptoOffloadError extends HaleError {
   }
 }
 
+/** Whether `e` is a `CryptoOffloadError` (`WORKER_UNAVAILABLE`, `WORKER_MESSAGE_UNREADABLE`, …). */
 export const isCryptoOffloadError = (e: unknown): e is CryptoOffloadError => e instanceof CryptoOffloadError;
 
 /** What the host reports of the worker it started: every message, an unreadable one, and its death. */
@@ -80,6 +81,7 @@ export interface WorkerEvents {
 export interface WorkerPort {
   /** Sends a job; throws when the message cannot be copied to the worker. */
   post(message: { readonly id: number; readonly job: CryptoJob }): void;
+  /** Ends the worker. */
   terminate(): Promise<unknown> | void;
   /**
    * Whether the worker should keep the host alive: true while it owes an answer (Node's ref/unref, so a
@@ -89,6 +91,7 @@ export interface WorkerPort {
   hold?(held: boolean): void;
 }
 
+/** Options of `createWorkerOffload`: job time limits and what to call on a fallback. */
 export interface WorkerOffloadOptions {
   /** How long a job may wait for its answer (default JOB_TIMEOUT_BASE_MS and JOB_TIMEOUT_PER_ITEM_MS). */
   readonly jobTimeout?: JobTimeout;
@@ -107,6 +110,7 @@ export interface WorkerOffloadOptions {
   readonly onFallback?: (error: CryptoOffloadError) => void;
 }
 
+/** How long a job may wait for its answer: `jobTimeoutMs` of these. */
 export interface JobTimeout {
   /** Once per job, whatever its size. */
   readonly baseMs: number;
@@ -116,6 +120,7 @@ export interface JobTimeout {
 
 /** More deaths than this within `WORKER_DEATH_WINDOW_MS` and the offload stops restarting its worker. */
 export const WORKER_DEATH_LIMIT = 3;
+/** The window in which `WORKER_DEATH_LIMIT` deaths make a crash loop. */
 export const WORKER_DEATH_WINDOW_MS = 60_000;
 /**
  * Workers in a row that end before they start, after which the offload starts no more and runs every job

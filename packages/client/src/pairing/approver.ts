@@ -54,6 +54,7 @@ export interface ApprovingAccount {
   readonly root: () => Uint8Array;
 }
 
+/** A new device asking to join, as an approving device shows it. */
 export interface PairingRequest {
   /** The six digits: the person checks the new device shows the same. */
   readonly sas: string;

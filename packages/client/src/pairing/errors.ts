@@ -5,6 +5,7 @@
 import { HaleError } from '../core/hale-error';
 import type { HaleErrorCode } from '../core/error-codes';
 
+/** The codes a `PairingError` carries; words and what to do are in `HALE_ERRORS`. */
 export const PAIRING_ERROR_CODES = [
   'INVALID_PAIRING_CODE',
   'PAIRING_UNKNOWN',
@@ -17,6 +18,7 @@ export const PAIRING_ERROR_CODES = [
   'PAIRING_UNSUPPORTED',
 ] as const satisfies readonly HaleErrorCode[];
 
+/** One of `PAIRING_ERROR_CODES`. */
 export type PairingErrorCode = (typeof PAIRING_ERROR_CODES)[number];
 
 export class PairingError extends HaleError {

@@ -45,6 +45,7 @@ import {
 } from './pairing-crypto';
 import type { PairingRelay } from './relay-client';
 
+/** Where a new device's pairing stands: waiting, the code to compare, done or failed. */
 export type NewDevicePairingState =
   | { readonly step: 'waiting' }
   | { readonly step: 'compare'; readonly sas: string }
@@ -53,6 +54,7 @@ export type NewDevicePairingState =
   | { readonly step: 'joined'; readonly deviceId: string }
   | { readonly step: 'failed'; readonly error: HaleError | Error };
 
+/** A pairing a new device started (`hale.startPairing`): the code to show and its state. */
 export interface NewDevicePairing<S> {
   /** The code as sent (`K7M3Q9XDPA`); show `displayCode`. */
   readonly code: string;

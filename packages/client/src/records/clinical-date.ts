@@ -10,6 +10,10 @@
  */
 import { clinicalDateFieldsOf, isRecordKind } from '@hale/model';
 
+/**
+ * The date a record is about (e.g. when a test was taken), from its kind's clinical date fields; `updatedAt`
+ * when it has none.
+ */
 export function clinicalDateOf(kind: string, record: unknown, updatedAt: string): string {
   if (typeof record === 'object' && record !== null) {
     for (const field of isRecordKind(kind) ? clinicalDateFieldsOf(kind) : []) {

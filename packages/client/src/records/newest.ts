@@ -61,6 +61,7 @@ export const SAVE_EVERY_MS = 1000;
 const MAX_KEPT = 2000;
 const ROUNDS = 8;
 
+/** Options of a newest-first listing. */
 export interface NewestOptions {
   /** Records answered in `items`: 1 to 1,000 (default 20). */
   readonly limit?: number;
@@ -70,6 +71,7 @@ export interface NewestOptions {
   readonly patientId?: string;
 }
 
+/** A page of a newest-first listing. */
 export interface NewestPage<K extends RecordKind> {
   /** Newest first by clinical date (then id, reversed), at most `limit`. */
   readonly items: readonly StoredRecord<K>[];

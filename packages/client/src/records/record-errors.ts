@@ -33,6 +33,7 @@ export const RECORD_ERROR_CODES = [
   'AUTHOR_MISMATCH',
   'NOT_AUTHOR',
 ] as const satisfies readonly HaleErrorCode[];
+/** The codes a `RecordError` carries; words and what to do are in `HALE_ERRORS`. */
 export type RecordErrorCode = (typeof RECORD_ERROR_CODES)[number];
 
 export class RecordError extends HaleError {

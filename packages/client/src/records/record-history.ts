@@ -15,6 +15,7 @@
 import { isVersionedKind, supersededVersion, type RecordKind, type RecordOf } from '@hale/model';
 import type { StoredRecord } from './record-types';
 
+/** One version of a record in its history. */
 export interface RecordVersion {
   /** 1 for the first. */
   readonly version: number;
@@ -26,6 +27,7 @@ export interface RecordVersion {
   readonly content: Readonly<Record<string, unknown>>;
 }
 
+/** A record and its versions, newest first. */
 export interface RecordHistory<K extends RecordKind = RecordKind> {
   readonly record: StoredRecord<K>;
   /** Newest first; at least the current state. */

@@ -32,6 +32,7 @@ import { RecordError } from './record-errors';
 import type { StoredRecord } from './record-types';
 import { byClinical, byWritten, sortKeysOf, type RecordView } from './record-views';
 
+/** What a listing asks for: whose chart, filters, sort and page. */
 export interface RecordQuery {
   /** Whose chart: this account's by default. */
   readonly patientId?: string;
@@ -50,6 +51,7 @@ export interface RecordQuery {
   readonly offset?: number;
 }
 
+/** One page of a listing. */
 export interface RecordPage<K extends RecordKind> {
   readonly items: readonly StoredRecord<K>[];
   /** How many records match, over all pages. */

@@ -34,9 +34,11 @@ export const MANAGED_FIELDS: ReadonlySet<string> = new Set(MANAGED);
 type Filled =
   'provenance' | 'version' | 'versions' | 'editorId' | 'authorId' | 'senderId' | 'signerId' | 'uploadedAt';
 
+/** A record as written: its content, without the fields the client manages. */
 export type RecordInput<K extends RecordKind> = Omit<RecordOf<K>, Managed | Filled> &
   Partial<Pick<RecordOf<K>, Extract<keyof RecordOf<K>, 'id' | Filled>>>;
 
+/** Options of a record write. */
 export interface WriteOptions {
   /**
    * Why this version was made: kept as `provenance.reason` of a LabResult or TreatmentPlan whose content
@@ -65,6 +67,7 @@ export type WriteOp = {
       };
 }[RecordKind];
 
+/** A record as stored on this device: its content, kind, version and bookkeeping. */
 export interface StoredRecord<K extends RecordKind = RecordKind> {
   kind: K;
   record: RecordOf<K>;

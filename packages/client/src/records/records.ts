@@ -117,6 +117,13 @@ interface PlannedWrite {
   action: 'create' | 'update';
 }
 
+/**
+ * The records API over a device's store (`session.records`), as `HaleRecords` describes it; beyond it,
+ * `observeAcross` and `queryAcross` list a kind across every patient the device holds, and
+ * `observeChanges(kinds)` emits each stored write with the version it replaced.
+ *
+ * @throws `RecordError` (`RecordErrorCode`); a locked account is `AccountError` `LOCKED`.
+ */
 export const createRecords = (deps: RecordsDeps) => {
   const { collection } = deps;
   const iso = (): string => new Date(deps.now()).toISOString();
@@ -926,4 +933,5 @@ export const createRecords = (deps: RecordsDeps) => {
   };
 };
 
+/** The records part of a device session: what `createRecords` answers. */
 export type Records = ReturnType<typeof createRecords>;

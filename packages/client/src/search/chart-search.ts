@@ -19,6 +19,7 @@ import { observedFrom, type Observed } from '../core/observed';
 import type { LiveIndex } from './live-index';
 import type { SearchHit } from './record-index';
 
+/** Options of `session.search`: whose chart and which kinds. */
 export interface SearchOptions {
   /** Whose chart: this account's by default. */
   readonly patientId?: string;
@@ -28,6 +29,7 @@ export interface SearchOptions {
   readonly limit?: number;
 }
 
+/** What `session.search` answers: the hits, and whether the index is ready. */
 export interface SearchResults {
   readonly query: string;
   readonly ready: boolean;

@@ -24,14 +24,19 @@ import type { StoredRecord } from '../records/records';
 import { createRecordIndex, type IndexSearchOptions, type SearchHit } from './record-index';
 import { SEARCHABLE_KINDS } from './search-fields';
 
+/** A record index kept up to date from the records API's views (`createLiveIndex`), in memory only. */
 export interface LiveIndex {
   /** True once every searchable kind was listed once and everything listed is indexed. */
   readonly ready: () => boolean;
   /** Emits after every change applied to the index (and at ready, and at close). */
   readonly changes: Observable<void>;
+  /** Whether `close()` was called. */
   readonly closed: () => boolean;
+  /** The records matching `query`, best first. */
   search(query: string, options?: IndexSearchOptions): { hits: SearchHit[]; total: number };
+  /** How many records are indexed. */
   readonly size: () => number;
+  /** Stops following the views and drops the index. */
   close(): void;
 }
 
@@ -47,6 +52,7 @@ export interface IndexPacing {
 /** A chunk of 250 records per turn, turns through setTimeout: a few milliseconds of work each. */
 export const DEFAULT_PACING: IndexPacing = { chunk: 250, later: (task) => void setTimeout(task, 0) };
 
+/** One chart's search index, kept up to date from `observe` of each kind (default: every searchable kind). */
 export function createLiveIndex(
   observe: (kind: RecordKind) => Observable<readonly StoredRecord[]>,
   kinds: readonly RecordKind[] = SEARCHABLE_KINDS,

@@ -21,6 +21,7 @@ import type { RecordKind } from '@hale/model';
 import type { StoredRecord } from '../records/records';
 import { ALL_SEARCH_FIELDS, FIELD_BOOST, SEARCH_FIELDS, fieldText, isSearchableKind } from './search-fields';
 
+/** One search result: the record and the fields it matched in. */
 export interface SearchHit {
   readonly record: StoredRecord;
   readonly kind: RecordKind;
@@ -33,6 +34,7 @@ export interface SearchHit {
   readonly terms: readonly string[];
 }
 
+/** Options of `RecordIndex.search`. */
 export interface IndexSearchOptions {
   /** Only records of these kinds. */
   readonly kinds?: readonly RecordKind[];
@@ -40,10 +42,15 @@ export interface IndexSearchOptions {
   readonly limit?: number;
 }
 
+/** A full-text index of opened records, in memory only (see this module's header). */
 export interface RecordIndex {
+  /** Indexes a record, replacing the version indexed before. */
   set(stored: StoredRecord): void;
+  /** Takes a record out. */
   remove(id: string): void;
+  /** Records ranked, best first, each with the fields it matched in. */
   search(query: string, options?: IndexSearchOptions): { hits: SearchHit[]; total: number };
+  /** Forgets everything. */
   clear(): void;
   readonly size: number;
 }
@@ -81,6 +88,7 @@ export const normalizeTerm = (term: string): string =>
 
 const boostOf = (field: string): number => FIELD_BOOST[field] ?? 1;
 
+/** An empty `RecordIndex`. */
 export function createRecordIndex(): RecordIndex {
   const make = () =>
     new MiniSearch<IndexedDoc>({

@@ -12,6 +12,7 @@
 import type { KIND_DESCRIPTIONS } from '@hale/model';
 import { RECORD_KIND_NAMES, SEARCH_BOOSTS, searchFieldsOf, type RecordKind } from '@hale/model';
 
+/** Which fields of each record kind local search reads (`fieldText` reads them). */
 export const SEARCH_FIELDS: Readonly<Record<RecordKind, readonly string[]>> = Object.fromEntries(
   RECORD_KIND_NAMES.map((kind) => [kind, searchFieldsOf(kind)]),
 ) as Record<RecordKind, readonly string[]>;

@@ -97,6 +97,7 @@ import type { Vault } from '../account/vault';
 import { assertUnlocked, isLocked, onDeviceRevoked, onLock } from '../account/account';
 import { AccountError } from '../core/account-error';
 
+/** The account a device session runs as: ids, role and keys (an `UnlockedAccount` is one). */
 export interface DeviceAccount {
   accountId: string;
   role: 'patient' | 'provider';
@@ -114,6 +115,17 @@ export interface DeviceAccount {
 export const deviceDbName = (accountId: string, deviceId: string): string =>
   `hale-${accountId}-${deviceId}`.toLowerCase();
 
+/**
+ * Options of `openDeviceSession`.
+ * - `serverUrl` is `http(s)://host:port`; the socket goes to `ws(s)://host:port/sync`.
+ * - `storage` is the platform's; the session wraps it with at-rest encryption.
+ * - `getAccount` / `getAccounts` / `getDevice` / `getServerInfo` give other accounts' certified devices
+ *   (revoked ones included) and the server's audit signing key, without which the server's audit entries do not
+ *   verify.
+ * - With `vault` and `api` a newer passphrase is taken by itself, and `files` uses the blob routes of `api`.
+ * - `deviceLock` is required in a browser (see `DeviceLock`); `dbName` defaults to `deviceDbName`.
+ * - `sealOnce` and `keepStreamKeys` are on by default (architecture.md, "Seal once").
+ */
 export interface DeviceSessionOptions {
   account: DeviceAccount;
   /** Base URL of the sync server, e.g. http://127.0.0.1:8787; the WebSocket is `${ws}/sync`. */
@@ -121,6 +133,7 @@ export interface DeviceSessionOptions {
   createWebSocket: WebSocketFactory;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   storage: RxStorage<any, any>;
+  /** Another account's identity key and certified devices, revoked ones included. */
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
   /**
    * The device lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`lookupAccounts` with a bearer
@@ -141,6 +154,7 @@ export interface DeviceSessionOptions {
    * by default. Node hosts pass node:crypto's (`createNodeX25519` of @hale/crypto/node): the same boxes.
    */
   x25519?: X25519;
+  /** The session's clock (default `Date.now`). */
   now?: () => number;
   dbName?: string;
   /**
@@ -165,6 +179,7 @@ export interface DeviceSessionOptions {
    * validateRecord) by default. For tests that play an older or newer build.
    */
   contentModel?: ContentModel;
+  /** Called after a stream's local copy was deleted because access to it ended. */
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
@@ -247,6 +262,15 @@ const linkUpStatus = (status: string): boolean => status === 'syncing' || status
 const lockedWhileOpening = () =>
   new AccountError('LOCKED', 'the account was locked while its device session was opening; unlock it again');
 
+/**
+ * Opens a device session: the local database through the at-rest wrapper, the replication, and (unless
+ * `offline`) the connection.
+ * - One session per device database, in this process and, with `deviceLock`, in other tabs and windows.
+ * - `close()` gives the device lock back.
+ *
+ * @throws `AccountError` `LOCKED` for a locked account, `SESSION_ALREADY_OPEN` for a second session of the
+ *   same database, `AtRestError` `AT_REST_DECRYPT_FAILED` for a wrong key.
+ */
 export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
   assertUnlocked(account);
@@ -819,4 +843,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
 };
 
+/**
+ * An open device session: `records`, `files`, `consent`, `audit`, `sync`, `engine`, `connection`, `keyring`,
+ * `directory`, `db`, `account`, `exportFhir` and `close()`.
+ */
 export type DeviceSession = Awaited<ReturnType<typeof openDeviceSession>>;

@@ -73,6 +73,7 @@ export {
 } from '../offload/at-rest-jobs';
 export type { AtRestDecryptReason } from '../offload/at-rest-open-failures';
 
+/** Options of `wrapWithAtRestEncryption`: the storage to wrap and the key. */
 export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;
   /** 32-byte secretbox key (the account's `hale/local/v1` key). Copied. */
@@ -127,6 +128,13 @@ export async function queryIds<RxDocType>(
   );
 }
 
+/**
+ * Wraps an RxDB storage so record content, conflict data and the device's bookkeeping are sealed on disk;
+ * what stays clear for indexes is `RECORDS_SCHEMA`'s indexed fields.
+ * - Do not add RxDB's own encryption plugin.
+ *
+ * @throws `AtRestError` (`AT_REST_ERROR_CODES`, `e.details`).
+ */
 export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
   options: AtRestEncryptionOptions<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {

@@ -10,6 +10,7 @@ import type { StreamSealing } from './stream-sealing';
 import { createWriteClock, trackWrites, type WriteClock } from './write-clock';
 import { createReplicaGuard, guardReplicaWrites, type ReplicaGuard } from './replica-guard';
 
+/** A JSON object as stored. */
 export type JsonObject = { [key: string]: unknown };
 
 /**
@@ -42,12 +43,16 @@ export interface DeviceRecord {
   conflictData: JsonObject | null;
 }
 
+/** The device database's one collection: every record kind shares it. */
 export type RecordsCollection = RxCollection<DeviceRecord>;
+/** The collections of a device database. */
 export interface DeviceDbCollections {
   records: RecordsCollection;
 }
+/** A device's RxDB database (`openDeviceDb`). */
 export type DeviceDb = RxDatabase<DeviceDbCollections>;
 
+/** The schema of the records collection: which fields stay clear for indexes (the rest is sealed at rest). */
 export const RECORDS_SCHEMA: RxJsonSchema<DeviceRecord> = {
   title: 'hale device records',
   version: 0,
@@ -95,6 +100,10 @@ export type StorageValidationWrapper = <Internals, InstanceCreationOptions>(args
   storage: RxStorage<Internals, InstanceCreationOptions>;
 }) => RxStorage<Internals, InstanceCreationOptions>;
 
+/**
+ * Options of `openDeviceDb`: name, platform storage and the at-rest key.
+ * - Pass `validation` only in development: it needs `new Function`, which a strict CSP blocks.
+ */
 export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
   readonly name: string;
   /** Platform storage (Dexie over IndexedDB in apps, memory in Node tests); wrapped here. */
@@ -120,6 +129,11 @@ export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
 // A local document whose only job is to fail fast on open with a wrong key, before any record read.
 const KEY_CHECK_ID = 'hale-at-rest-key-check';
 
+/**
+ * Opens a device's database through the at-rest wrapper (`closeDeviceDb` closes it).
+ *
+ * @throws `AtRestError` `AT_REST_DECRYPT_FAILED` for a wrong key.
+ */
 export async function openDeviceDb<Internals, InstanceCreationOptions>(
   options: OpenDeviceDbOptions<Internals, InstanceCreationOptions>,
 ): Promise<DeviceDb> {
@@ -195,6 +209,9 @@ export async function closeDeviceDb(db: DeviceDb): Promise<void> {
   await db.close();
 }
 
+/**
+ * Options of `removeDeviceDb`: the database's name (exactly the session's, `session.db.name`) and storage.
+ */
 export interface RemoveDeviceDbOptions<Internals, InstanceCreationOptions> {
   readonly name: string;
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;

@@ -16,7 +16,14 @@
 // lock whose acquire throws: that error, likewise. A claim is released once; later releases do nothing.
 import { AccountError } from '../core/account-error';
 
-/** The exclusive lock a platform injects (docs/client-advanced.md, Platform injection). */
+/**
+ * The exclusive lock a platform injects (`webDeviceLock(navigator.locks)` in a browser), named
+ * `deviceLockName(storage.name, dbName)`.
+ * - A device is one writer (one audit chain, outbox and pending list): a session has its store to itself.
+ * - Taken before the store opens, given back after `close()`.
+ * - Required in a browser: without it a second tab opens the same device and their bookkeeping overwrites
+ *   each other's.
+ */
 export interface DeviceLock {
   /**
    * Takes the lock named `name` without waiting for it: null when it is held elsewhere. Held until the
@@ -25,6 +32,7 @@ export interface DeviceLock {
   acquire(name: string): Promise<DeviceLockHandle | null>;
 }
 
+/** A held device lock. */
 export interface DeviceLockHandle {
   /** Gives the lock back; resolves once another holder could take it. */
   release(): Promise<void>;

@@ -44,19 +44,27 @@ import { isAccountError } from '../core/account-error';
 /** The subset of the WHATWG WebSocket the client needs (browser, Electron and `ws` all provide it). */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** Sends a text frame. */
   send(data: string): void;
+  /** Closes the socket with a close code and reason. */
   close(code?: number, reason?: string): void;
+  /** Called once the socket is open. */
   onopen: ((ev: unknown) => void) | null;
+  /** Called with each frame received. */
   onmessage: ((ev: { data: unknown }) => void) | null;
+  /** Called once the socket closed, with the close code and reason. */
   onclose: ((ev: { code: number; reason: string }) => void) | null;
+  /** Called when the socket fails (a close follows). */
   onerror: ((ev: unknown) => void) | null;
 }
 
+/** Opens a WebSocket to `url`: the platform's (`browserWebSocket`, or the `ws` package in Node). */
 export type WebSocketFactory = (url: string) => WebSocketLike;
 
 /** The most a WebSocket close frame's reason may hold, in bytes of UTF-8 (RFC 6455: 125 less the code). */
 const MAX_CLOSE_REASON_BYTES = 123;
 
+/** Where the sync connection stands; `fatal` ends it (no retry). */
 export type ConnectionStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
 
 /** SyncError's own codes (it carries the protocol's too); meanings and words: HALE_ERRORS. */
@@ -198,6 +206,11 @@ const rateLimitWait = (details: Record<string, unknown> | undefined): number | u
   return Math.max(10, after);
 };
 
+/**
+ * The sync socket: sign-in, framing, request ids and timeouts.
+ *
+ * @throws `SyncError` for its failures.
+ */
 export const createConnection = (options: ConnectionOptions) => {
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
@@ -713,4 +726,5 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 };
 
+/** The sync connection of a device session: what `createConnection` answers. */
 export type Connection = ReturnType<typeof createConnection>;

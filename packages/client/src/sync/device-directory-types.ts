@@ -12,6 +12,7 @@ import { HaleError } from '../core/hale-error';
 import { base64urlDecode, verifyCanonical, type Ed25519 } from '@hale/crypto';
 import { SignedDeviceRevocation, deviceRevocationPayload, validate } from '@hale/protocol';
 
+/** An account's identity key and certified devices, as the server answers them. */
 export interface AccountDevicesInfo {
   accountId: string;
   identityPublicKey: string;
@@ -44,6 +45,7 @@ export interface AccountsDevicesAnswer {
   deferred: string[];
 }
 
+/** Why an account's wrapping key is not trusted. */
 export type WrappingKeyErrorCode = 'WRAPPING_KEY_UNVERIFIED' | 'WRAPPING_KEY_CHANGED';
 
 /** The server's wrapping key for an account cannot be trusted: nothing may be wrapped to it. */
@@ -58,6 +60,7 @@ export class WrappingKeyError extends HaleError {
   }
 }
 
+/** Whether `error` is a `WrappingKeyError`. */
 export const isWrappingKeyError = (error: unknown): error is WrappingKeyError =>
   error instanceof WrappingKeyError;
 

@@ -77,6 +77,11 @@ export {
   MAX_REMEMBERED_REVOCATIONS,
 } from './device-directory-types';
 
+/**
+ * Other accounts' certified devices and wrapping keys, each checked against its account's signature.
+ *
+ * @throws `WrappingKeyError` for a wrapping key not signed by its account.
+ */
 export const createDeviceDirectory = (deps: {
   ed: Ed25519;
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
@@ -677,4 +682,5 @@ export const createDeviceDirectory = (deps: {
   };
 };
 
+/** What `createDeviceDirectory` answers. */
 export type DeviceDirectory = ReturnType<typeof createDeviceDirectory>;

@@ -109,6 +109,10 @@ export {
   type ResyncStart,
 } from './reset';
 
+/**
+ * The replication of a device session: pulls, pushes, quarantine and unsent changes.
+ * - A resync after an error backs off up to `RESYNC_BACKOFF_MAX_MS`.
+ */
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
   const codec = {
@@ -448,4 +452,5 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 };
 
+/** What `createSyncEngine` answers. */
 export type SyncEngine = ReturnType<typeof createSyncEngine>;

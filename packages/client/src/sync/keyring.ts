@@ -64,6 +64,7 @@ export {
   sliceStreams,
 } from './envelope-requests';
 
+/** Holds the stream keys of a device session, by stream and epoch. */
 export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
   const serverEpoch = new Map<string, number>();
@@ -745,4 +746,5 @@ export const createKeyring = (deps: KeyringDeps) => {
   }
 };
 
+/** What `createKeyring` answers. */
 export type Keyring = ReturnType<typeof createKeyring>;

@@ -83,6 +83,7 @@ export const DECODE_FAILURES = [
    */
   'NO_WRITE_GRANT',
 ] as const;
+/** One of `DECODE_FAILURES`: why a served version was quarantined. */
 export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
 /** The record rules served content is judged by, and their identity (`MODEL_VERSION`). */
@@ -363,6 +364,7 @@ export const encodeRecords = async (
   return out;
 };
 
+/** A record's sealed, signed wire form. */
 export const encodeRecord = async (
   deps: CodecDeps,
   r: PlainRecord,
@@ -665,5 +667,9 @@ const verifyOpened = async (
   return { ok: true, record };
 };
 
+/**
+ * A served version opened and checked (key, binding, revision tag, author certificate, signature, write
+ * grant), or why it fails (`DecodeFailure`).
+ */
 export const decodeRecord = async (deps: CodecDeps, doc: ServedDoc): Promise<Decoded> =>
   (await decodeRecords(deps, [doc]))[0]!;

@@ -40,6 +40,7 @@ const REPUSH_PAGE = 500;
 export const RESYNC_WINDOW_MS = 24 * 60 * 60_000;
 /** Wait after a catch-up before another one; doubles with each catch-up in the window. */
 export const RESYNC_BACKOFF_BASE_MS = 15 * 60_000;
+/** The longest wait between catch-ups after restores of the server's store. */
 export const RESYNC_BACKOFF_MAX_MS = 24 * 60 * 60_000;
 /** Restarts of a catch-up cut short (same incarnation as the last one) that run at once. */
 export const RESYNC_FREE_RESTARTS = 2;

@@ -60,6 +60,7 @@ export const MAX_STREAM_PAGES =
 /** A `listStreams` request as the connection takes it (it adds the `rid`). */
 export type ListStreamsRequest = Omit<ListStreamsFrame, 'rid'>;
 
+/** What `createStreamList` is built from: the connection's `request`. */
 export interface StreamListDeps {
   /** The connection's `request`: answers `streams`, or rejects (SyncError) with the server's error. */
   request: (frame: ListStreamsRequest) => Promise<StreamsFrame>;
@@ -67,6 +68,7 @@ export interface StreamListDeps {
   version: () => number | null;
 }
 
+/** The streams this account may sync, kept current by `accessChanged` frames. */
 export interface StreamList {
   /** Every stream this account may sync, as the server lists it now (shared with a listing in flight). */
   list(): Promise<StreamAccess[]>;
@@ -74,6 +76,7 @@ export interface StreamList {
   accessChanged(frame: AccessChangedFrame): void;
 }
 
+/** Pages the streams a device may read (at most `MAX_STREAM_PAGES`). */
 export const createStreamList = (deps: StreamListDeps): StreamList => {
   /** The listing in flight and the `accessChanged` frames that arrived since it started. */
   let current: { listed: Promise<StreamAccess[]>; frames: AccessChangedFrame[] } | null = null;

@@ -34,6 +34,10 @@ export interface StreamCheckpoint {
   r?: Record<string, string>;
 }
 
+/**
+ * One problem sync reports: `{ code, message, stream?, id?, records?, at }`; each code's meaning is where it
+ * is raised.
+ */
 export interface SyncIssue {
   code: string;
   message: string;
@@ -66,6 +70,11 @@ export interface UnsentChange {
   at: string;
 }
 
+/**
+ * A served version set aside by a failed check (`sync.quarantine()`): never stored, nothing pushed over it.
+ * - One set aside for a reason that can pass (a key not yet arrived, an author lookup that failed) is fetched
+ *   again with backoff.
+ */
 export interface QuarantinedItem {
   stream: string;
   id: string;
@@ -174,6 +183,13 @@ export interface QuarantineGap extends Waits {
  */
 export type PassphraseStatus = 'unknown' | 'current' | 'updated' | 'changed-elsewhere' | 'refused';
 
+/**
+ * The sync state (`sync.state()`).
+ * - `online`: caught up and live on every stream it may read, what the catch-up pulled stored.
+ * - `fatal`: the server refused this device or the account was locked; `errors` and `connection.failure()`
+ *   say why, no retry.
+ * - `errors`: the last 50 `SyncIssue`s, newest last.
+ */
 export interface SyncState {
   status: 'offline' | 'connecting' | 'syncing' | 'online' | 'stopped' | 'fatal';
   pendingWrites: number;
@@ -199,6 +215,7 @@ export interface SyncState {
   passphrase: PassphraseStatus;
 }
 
+/** A stream whose local copy was removed because access ended, and why. */
 export interface RemovedStream {
   stream: string;
   reason: 'expired' | 'revoked' | 'device-revoked';
