@@ -29,11 +29,19 @@ export const ed = nodeEd25519;
 export const patientRoot = generateRootSecret();
 export const patient = deriveAccountKeys(patientRoot);
 export const patientDevice = generateDeviceKeys();
+/** The patient's other device (certified like the first): its versions are another device's. */
+export const patientDevice2 = generateDeviceKeys();
 export const providerRoot = generateRootSecret();
 export const provider = deriveAccountKeys(providerRoot);
 export const providerDevice = generateDeviceKeys();
 const certified = new Map<string, Map<string, Uint8Array>>([
-  [patient.accountId, new Map([[patientDevice.deviceId, patientDevice.publicKey]])],
+  [
+    patient.accountId,
+    new Map([
+      [patientDevice.deviceId, patientDevice.publicKey],
+      [patientDevice2.deviceId, patientDevice2.publicKey],
+    ]),
+  ],
   [provider.accountId, new Map([[providerDevice.deviceId, providerDevice.publicKey]])],
 ]);
 export const deviceKey = async (account: string, device: string) =>

@@ -377,15 +377,14 @@ export interface SentLog {
   noteUnanswered: (rows: readonly PushRow[]) => Promise<void>;
   followsUnanswered: (master: ServedDoc, version: PlainRecord, local: PlainRecord) => boolean;
   answeredRev: (id: string, rev: string, older: boolean) => void;
-  metInConflict: (stream: string, id: string, rev: string) => void;
+  /** A push of this device met a verified server version of the record at `seq` as a conflict. */
+  metInConflict: (stream: string, id: string, seq: number) => void;
   /** The server stored a version of the record this device pushed at `seq` (its push answered ok). */
   noteStored(stream: string, id: string, seq: number): void;
   /** Forgets every stored position (a restore of the server's store numbers positions anew). */
   forgetStored(): void;
-  /** The highest position the server stored a push of this device of the record at (0: none known). */
+  /** The highest position a push of this device found a version of the record at: stored, or met (0: none). */
   storedAt: (stream: string, id: string) => number;
-  /** The server version of the record a push of this device last met as a conflict. */
-  conflictMet: (stream: string, id: string) => string | undefined;
   /** Reads the slots at start, oldest frame first, so a record's newest tag ends last. */
   load(): Promise<void>;
 }

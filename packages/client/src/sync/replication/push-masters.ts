@@ -250,7 +250,7 @@ export const createPushMasters = (core: EngineCore) => {
     );
     for (const [k, decoded] of decodedMasters.entries()) {
       const master = masters[k]!;
-      if (decoded.ok) core.sent.metInConflict(master.stream, master.id, master.rev);
+      if (decoded.ok) core.sent.metInConflict(master.stream, master.id, master.seq);
     }
     /** Per row sent over a refused server version, that version's tag (what the server holds). */
     const over = new Map<number, string>();

@@ -9,9 +9,9 @@
  *   not read.
  * - A served version older than the local copy the server last agreed on is never applied (freshness.ts):
  *   one at a position past what this device had seen of its stream is a replay and is reported
- *   (STALE_VERSION); one at an old position (of its stream, or at or below where the server stored this
- *   device's own push of the record) is a late copy, dropped quietly; one whose id this device holds
- *   under another stream is never applied (ID_CLASH). One that is the settled local copy itself is dropped
+ *   (STALE_VERSION); one at an old position (of its stream, or at or below where a push of this device
+ *   found the server's version of the record: stored, or met) is a late copy, dropped quietly; one whose
+ *   id this device holds under another stream is never applied (ID_CLASH). One that is the settled local copy itself is dropped
  *   quietly and answers what RxDB storing it would (quarantine entries of that version or older leave).
  * - A served version of a record this device holds must be a state that may follow the one held as the
  *   server's (received-transition.ts), judged against the settled local copy, never an unsent local edit;
@@ -188,12 +188,9 @@ export const createReceive = (core: EngineCore): Receive => {
       const seq = seqOf.get(key) ?? 0;
       // While a restore is caught up with, what was seen before it (its floor) counts as seen too.
       if (seq <= Math.max(known[record.stream] ?? 0, core.reset.floorOf(record.stream) ?? 0)) continue;
-      // The server's before a push of this device landed (a page or frame read before it): a late copy.
+      // The server's before a push of this device landed or met a newer version as a conflict (a page or
+      // frame read before it, or the met version itself served again): a late copy.
       if (seq <= core.sent.storedAt(record.stream, record.id)) continue;
-      // The version a push of this device met as the server's (and merged): a page fetched while that
-      // push was under way serves it again, overtaken by the merge, as an honest server does.
-      const met = core.sent.conflictMet(record.stream, record.id);
-      if (met !== undefined && served.get(key)?.rev === met) continue;
       report({
         code: 'STALE_VERSION',
         message: `The server sent an older version (${record.rv}) of a record than this device holds (${localRv}); it was not applied`,

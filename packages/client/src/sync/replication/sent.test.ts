@@ -3,8 +3,9 @@ import { createDeviceMeta } from '../../store/device-meta';
 import type { EngineCore } from '../engine-core';
 import { createSentLog } from './sent';
 
-// Where the server stored this device's pushes of a record (`storedAt`): what a served version at or
-// below it is (a late copy, receive.ts), kept per record at its highest, forgotten on a restore.
+// Where this device's pushes of a record found the server's version (`storedAt`: stored there, or met a
+// newer one there as a conflict): what a served version at or below it is (a late copy, receive.ts), kept
+// per record at its highest, forgotten on a restore.
 const sentLog = () => {
   const raw = new Map<string, unknown>();
   const meta = createDeviceMeta({
@@ -26,6 +27,16 @@ describe('the positions the server stored pushes at', () => {
     expect(sent.storedAt('acct/allergy', 'r1')).toBe(7);
     expect(sent.storedAt('acct/allergy', 'r2')).toBe(0);
     expect(sent.storedAt('acct/medication', 'r1')).toBe(0);
+  });
+
+  it('rise to the position of a version a push met as a conflict, never fall', () => {
+    const sent = sentLog();
+    sent.noteStored('acct/allergy', 'r1', 3);
+    sent.metInConflict('acct/allergy', 'r1', 9);
+    expect(sent.storedAt('acct/allergy', 'r1')).toBe(9);
+    sent.metInConflict('acct/allergy', 'r1', 4);
+    sent.noteStored('acct/allergy', 'r1', 8);
+    expect(sent.storedAt('acct/allergy', 'r1')).toBe(9);
   });
 
   it('are all forgotten when the server was restored (its positions are numbered anew)', () => {

@@ -1,7 +1,7 @@
 /**
  * What this device sent: the tag of the last version pushed per record (`sent`), the versions whose
- * answer has not come (`unanswered`, also across restarts), and the server versions pushes met as
- * conflicts (`conflictMet`).
+ * answer has not come (`unanswered`, also across restarts), and the positions at which the server held
+ * versions its pushes were stored as or met as conflicts (`storedAt`).
  *
  * Invariants:
  * - `sent` is registered before a frame goes out (the echo can overtake the reply) and dropped when the
@@ -17,10 +17,11 @@
  *   lost (a conflict, both sides kept).
  * - An answer forgets the tag in memory (with those sent before it; STALE_EPOCH: that tag only); the slots
  *   are not rewritten for it.
- * - `storedAt` is the highest position the server gave a version of the record this device pushed (in
- *   memory, the newest MAX_STORED_AT records): any version of the record served at or below it was the
- *   server's before that push landed, a late copy, never a replay. Forgotten when the server's store was
- *   restored (its positions are numbered anew).
+ * - `storedAt` is the highest position at which a push of this device found the server holding a version
+ *   of the record: where it stored the push, or where the verified version the push met as a conflict
+ *   stands (in memory, the newest MAX_STORED_AT records). Any version of the record served at or below it
+ *   was the server's before, a late copy, never a replay. Forgotten when the server's store was restored
+ *   (its positions are numbered anew).
  */
 import type { PushRow, ServedDoc } from '@hale/protocol';
 import { createRecentMap } from '../../core/recent-map';
@@ -42,9 +43,7 @@ const MAX_UNANSWERED = 10_000;
  * one (a newer local version sent before the older one's answer came); the oldest go first.
  */
 const MAX_UNANSWERED_REVS = 8;
-/** How many records' server versions met in push conflicts are remembered (`conflictMet`). */
-const MAX_CONFLICTS_MET = 10_000;
-/** Records whose stored position is remembered (`storedAt`; a forgotten one makes a late copy reported). */
+/** Records whose position is remembered (`storedAt`; a forgotten one makes a late copy reported). */
 const MAX_STORED_AT = 50_000;
 
 export const createSentLog = (core: EngineCore): SentLog => {
@@ -91,17 +90,10 @@ export const createSentLog = (core: EngineCore): SentLog => {
     if (left.length === 0) unanswered.delete(id);
     else unanswered.set(id, left);
   };
-  /**
-   * Per record (`recordKey`), the server version (its revision tag) a push of this device last met as a
-   * conflict and handed to RxDB to resolve: seen, so not served stale when a page brings it again. Kept
-   * in memory, the newest MAX_CONFLICTS_MET.
-   */
-  const conflictMet = new Map<string, string>();
-  const metInConflict = (stream: string, id: string, rev: string): void => {
+  /** The server held a version of the record at `seq`: positions at or below it are late copies. */
+  const noteHeld = (stream: string, id: string, seq: number): void => {
     const key = recordKey(stream, id);
-    conflictMet.delete(key);
-    conflictMet.set(key, rev);
-    if (conflictMet.size > MAX_CONFLICTS_MET) conflictMet.delete(conflictMet.keys().next().value!);
+    if (seq > (storedAt.get(key) ?? 0)) storedAt.set(key, seq);
   };
   return {
     /** The tag of the last version of `id` this device pushed, while remembered. */
@@ -116,20 +108,16 @@ export const createSentLog = (core: EngineCore): SentLog => {
     noteUnanswered,
     followsUnanswered,
     answeredRev,
-    metInConflict,
+    /** A push of this device met a verified server version of the record at `seq` as a conflict. */
+    metInConflict: noteHeld,
     /** The server stored a version of the record this device pushed at `seq` (its push answered ok). */
-    noteStored(stream: string, id: string, seq: number): void {
-      const key = recordKey(stream, id);
-      if (seq > (storedAt.get(key) ?? 0)) storedAt.set(key, seq);
-    },
+    noteStored: noteHeld,
     /** Forgets every stored position (a restore of the server's store numbers positions anew). */
     forgetStored(): void {
       storedAt = createRecentMap<string, number>(MAX_STORED_AT);
     },
-    /** The highest position the server stored a push of this device of the record at (0: none known). */
+    /** The highest position a push of this device found a version of the record at (0: none known). */
     storedAt: (stream: string, id: string): number => storedAt.get(recordKey(stream, id)) ?? 0,
-    /** The server version of the record a push of this device last met as a conflict. */
-    conflictMet: (stream: string, id: string): string | undefined => conflictMet.get(recordKey(stream, id)),
     /** Reads the slots at start, oldest frame first, so a record's newest tag ends last. */
     async load(): Promise<void> {
       const frames = await Promise.all(
