@@ -42,9 +42,9 @@ const ISOLATED = [
  * would count toward RxDB's open-collection limit in the files after them): each in its own graph.
  */
 const E2E_ISOLATED = [
-  'test/device-crash.e2e.test.ts',
-  'test/audit-crash-once.e2e.test.ts',
-  'test/restart-lost-push-answer.e2e.test.ts',
+  'test/device/device-crash.e2e.test.ts',
+  'test/audit/audit-crash-once.e2e.test.ts',
+  'test/device/restart-lost-push-answer.e2e.test.ts',
 ];
 
 /**
@@ -56,21 +56,21 @@ const E2E_ISOLATED = [
  * and clone-parity.test.ts (values structured clone changes); the other scenarios test nothing new there.
  */
 const ON_CRYPTO_WORKER = [
-  'test/sync.e2e.test.ts',
-  'test/crypto-worker-project.e2e.test.ts',
-  'test/engine-pending-perf.e2e.test.ts',
-  'test/stream-paging.e2e.test.ts',
-  'test/pull-pass.e2e.test.ts',
-  'test/reconnect-full-page.e2e.test.ts',
-  'test/drained-live.e2e.test.ts',
-  'test/initial-sync-progress.e2e.test.ts',
-  'test/conflict-settle.e2e.test.ts',
-  'test/quarantine-retry.e2e.test.ts',
-  'test/quarantine-upgrade.e2e.test.ts',
-  'test/key-wait-not-blocking.e2e.test.ts',
-  'test/grant-listing.e2e.test.ts',
-  'test/keyring-device-lists.e2e.test.ts',
-  'test/wrapping-key.e2e.test.ts',
+  'test/sync/sync.e2e.test.ts',
+  'test/sync/crypto-worker-project.e2e.test.ts',
+  'test/sync/engine-pending-perf.e2e.test.ts',
+  'test/sync/stream-paging.e2e.test.ts',
+  'test/sync/pull-pass.e2e.test.ts',
+  'test/sync/reconnect-full-page.e2e.test.ts',
+  'test/sync/drained-live.e2e.test.ts',
+  'test/sync/initial-sync-progress.e2e.test.ts',
+  'test/conflicts/conflict-settle.e2e.test.ts',
+  'test/quarantine/quarantine-retry.e2e.test.ts',
+  'test/quarantine/quarantine-upgrade.e2e.test.ts',
+  'test/keys/key-wait-not-blocking.e2e.test.ts',
+  'test/consent/grant-listing.e2e.test.ts',
+  'test/keys/keyring-device-lists.e2e.test.ts',
+  'test/keys/wrapping-key.e2e.test.ts',
 ];
 
 /**
@@ -79,12 +79,12 @@ const ON_CRYPTO_WORKER = [
  * end-to-end smoke scenarios. `npm test` runs everything.
  */
 const SMOKE = [
-  'test/sync.e2e.test.ts',
-  'test/records-api.e2e.test.ts',
-  'test/consent.e2e.test.ts',
-  'test/audit-entry-record.e2e.test.ts',
-  'test/files-purge-restart.e2e.test.ts',
-  'test/signed-export.e2e.test.ts',
+  'test/sync/sync.e2e.test.ts',
+  'test/records/records-api.e2e.test.ts',
+  'test/consent/consent.e2e.test.ts',
+  'test/audit/audit-entry-record.e2e.test.ts',
+  'test/files/files-purge-restart.e2e.test.ts',
+  'test/records-io/signed-export.e2e.test.ts',
 ];
 const quick = process.env['HALE_TEST_TIER'] === 'quick';
 const SLOW_UNIT: string[] = quick

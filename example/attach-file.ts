@@ -1,5 +1,5 @@
 // Attaching a file to a record and removing it, quoted verbatim in docs/client-api.md ("Files");
-// test/files.e2e.test.ts fails if the two drift apart, and runs it against a real server.
+// test/files/files.e2e.test.ts fails if the two drift apart, and runs it against a real server.
 
 // #region files
 import type { FileRef, HaleSession } from '@hale/client';

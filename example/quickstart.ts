@@ -1,4 +1,4 @@
-// The smallest complete Hale client, quoted verbatim in docs/client-api.md (test/example.e2e.test.ts
+// The smallest complete Hale client, quoted verbatim in docs/client-api.md (test/client-api/example.e2e.test.ts
 // fails if the two drift apart, and runs it against a real server).
 // Run a server (`npm start`), then: npx tsx example/quickstart.ts [http://127.0.0.1:8787]
 import { pathToFileURL } from 'node:url';

@@ -1,5 +1,5 @@
 // `--tls-cert` / `--tls-key` (HALE_TLS_CERT / HALE_TLS_KEY) as the command line and environment give them;
-// serving HTTPS and WSS with them is test/https.e2e.test.ts.
+// serving HTTPS and WSS with them is test/server/https.e2e.test.ts.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseCommandLine } from './config';

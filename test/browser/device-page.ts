@@ -1,4 +1,4 @@
-// Browser entry of test/browser-device.e2e.test.ts: one patient device as a web app assembles it, from the
+// Browser entry of test/browser/browser-device.e2e.test.ts: one patient device as a web app assembles it, from the
 // packages' entry points only, over the page's own platform (Dexie on the browser's IndexedDB, the
 // browser's WebSocket and fetch, WebCrypto through `chooseEd25519`, the vault on IndexedDB written durably
 // (@hale/platform-web), optionally a Web Worker for the crypto offload). Nothing here comes from Node: esbuild bundles it for the browser.

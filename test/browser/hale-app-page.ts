@@ -1,4 +1,4 @@
-// Browser entry of test/client-api-browser-reload.e2e.test.ts: a web app as the guide tells one to build
+// Browser entry of test/client-api/browser-reload.e2e.test.ts: a web app as the guide tells one to build
 // it, from the public entry points only: `openHale` of @hale/client over `webPlatform(...)` of
 // @hale/platform-web (Dexie on Chromium's IndexedDB, the vault on IndexedDB written durably, Web Locks,
 // the browser's WebSocket and fetch, the crypto on a Web Worker). The test drives it through

@@ -1,4 +1,4 @@
-// The browser device's origin for test/browser-device.e2e.test.ts: a node:http server on 127.0.0.1 that
+// The browser device's origin for test/browser/browser-device.e2e.test.ts: a node:http server on 127.0.0.1 that
 // serves the page and its bundles (esbuild, for the browser), and nothing else. The page talks to the sync
 // server on its own port, another origin, as a web app served apart from its sync server does: the server
 // lets it through CORS and its WebSocket `Origin` check only because the test lists the page's origin in

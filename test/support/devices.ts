@@ -158,7 +158,7 @@ export const sessionAccount = (account: TestAccount, device: TestDevice = accoun
 const workerJobs = new Map<CryptoJob['op'], number>();
 
 // HALE_CRYPTO_WORKER=1 (a project of vitest.config.ts) runs every device's cryptography on one worker,
-// counting the jobs it sends there (crypto-worker-project.e2e checks that the project uses the worker).
+// counting the jobs it sends there (sync/crypto-worker-project.e2e checks that the project uses the worker).
 const workerByDefault = ((): CryptoOffload | undefined => {
   if (!onCryptoWorkerProject) return undefined;
   const worker = createTestCryptoOffload();

@@ -1,7 +1,7 @@
 // A memory storage for end-to-end tests that can hold RxDB's next downstream write of a device's records,
 // its next write of a conflict it resolved, or the engine's next lookup of them, to drive races
-// deterministically (test/carrier-race, test/settled-copy-race, test/reconnect-full-page,
-// test/conflict-settle).
+// deterministically (test/conflicts/carrier-race, test/conflicts/settled-copy-race,
+// test/sync/reconnect-full-page, test/conflicts/conflict-settle).
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import type { DeviceSession } from '@hale/client/advanced';

@@ -8,7 +8,7 @@ export const onCryptoWorkerProject = process.env['HALE_CRYPTO_WORKER'] === '1';
 /**
  * A crypto worker thread (`@hale/client/node`). In the worker project every batch goes to it, however
  * small (`minBatch` 1): with the default (8) most batches of a scenario stay in-thread and the project
- * would test little of the worker's path. Elsewhere (offload.e2e, restart.e2e, benches) the default, as an
+ * would test little of the worker's path. Elsewhere (sync/offload.e2e, device/restart.e2e, benches) the default, as an
  * app has.
  */
 export const createTestCryptoOffload = (): NodeCryptoOffload =>

@@ -63,7 +63,7 @@ export const createEnvelopes = (
    * stream. Not bounded by the stream's stored epoch: a device may hold epochs the store lost (a restore
    * onto an empty disk, a server that withheld them), claims the one after the highest it held, and
    * grants with the envelopes of every epoch it holds, in one frame (a bound of stored + 1 refused such a
-   * grant whole: test/grant-after-lost-epochs.e2e.test.ts). Once stored, those addressed to other accounts
+   * grant whole: test/consent/grant-after-lost-epochs.e2e.test.ts). Once stored, those addressed to other accounts
    * are passed to `onEnvelopesStored` (the live hub tells their devices).
    */
   const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {

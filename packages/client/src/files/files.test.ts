@@ -1,5 +1,5 @@
 // session.files against an in-memory blob server: which streams carry files, input refused before anything
-// is sent, and the checks of get that the end-to-end tests (test/files.e2e.test.ts) cannot reach through a
+// is sent, and the checks of get that the end-to-end tests (test/files/files.e2e.test.ts) cannot reach through a
 // real server's rules (a manifest misstating the chunk size, a blob missing chunks, a blob sealed under two
 // epochs, a key never given); puts racing a re-keying and each other (each put its own blob, a resume only
 // when asked, a running upload never deleted by another put, a FileRef only under the key the stream

@@ -1,6 +1,6 @@
 // Pairing at library level: the new device's and the approver's flows over an in-memory relay, honest and
 // hostile. The hostile server sees and may change every message; it must not get the root nor make the new
-// device join anything the person did not confirm. Through a real server: test/pairing.e2e.test.ts.
+// device join anything the person did not confirm. Through a real server: test/device/pairing.e2e.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { base64urlEncode, deriveAccountKeys, generateRootSecret, randomBytes } from '@hale/crypto';
 import type { PairingMessage } from '@hale/protocol';
