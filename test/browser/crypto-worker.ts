@@ -1,4 +1,4 @@
-// Web Worker side of the browser device's crypto offload, as docs/client-advanced.md (Platform injection)
+// Web Worker side of the browser device's crypto offload, as the TSDoc of @hale/client/advanced (Platform injection)
 // describes it: it says it is ready once loaded (CRYPTO_WORKER_READY), then hands each message to
 // `answerCryptoMessage`, the handler the Node worker entry runs too (a job answered with its result, or
 // with `jobFailureOf`'s code and message, never the error's own text).

@@ -13,7 +13,7 @@ import {
 } from '../support/devices';
 import { input } from '../support/records';
 
-// A stream granted again after a purge is pulled from 0 (docs/client-advanced.md: "new grants → whole
+// A stream granted again after a purge is pulled from 0 (the TSDoc of @hale/client/advanced: "new grants → whole
 // history"). RxDB's stored checkpoint still holds the stream's position from before the purge until it
 // stores one of that pull from 0, and a failed pull call is retried, as a session opened again starts,
 // from what RxDB stored: the engine keeps the stream's restart mark until RxDB hands back a checkpoint

@@ -7,7 +7,7 @@ import { input } from '../support/records';
 const HOUR = 3_600_000;
 
 // Review: a provider's grant revoked and later re-granted, one of the patient's devices offline through
-// the re-keying (and writing meanwhile). client-advanced.md, Consent: a grant publishes "every epoch's key of
+// the re-keying (and writing meanwhile). the TSDoc of @hale/client/advanced, Consent: a grant publishes "every epoch's key of
 // each granted stream (so it can read the history ...)" and "the grantee's devices receive the whole
 // stream from the start": `start` opens access, it does not cut the history, so the re-granted provider
 // reads what was written in the gap too.

@@ -1,7 +1,7 @@
 // Crash points: a device is killed after the k-th completed write of its store (k over a seeded range),
 // in the middle of a mix of adds, updates and deletes made offline and online, or in the middle of the
 // initial sync of a fresh device. After the restart on the same store the device syncs, and another device
-// of the patient syncs too. Offline first (docs/client-advanced.md, Records, Sync state, Conflicts, Audit): every
+// of the patient syncs too. Offline first (the TSDoc of @hale/client/advanced, Records, Sync state, Conflicts, Audit): every
 // write the records API resolved before the kill is on both devices once, in its latest version (a write
 // not resolved may be missing, never half-applied or doubled); `pendingWrites` reaches 0; no conflict
 // without a concurrent edit; the server holds each record once; the audit log lists every resolved change,

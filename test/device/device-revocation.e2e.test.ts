@@ -106,7 +106,7 @@ describe('device revocation from the patient side', () => {
     await revokeDevice({ api: api(), ed }, { account: laptop, deviceId: phone.device.deviceId });
     p.sync.goOnline();
     await fatalWith(p, 'DEVICE_REVOKED');
-    // What the person on the phone is left with (client-advanced.md, DEVICE_REVOKED): the changes can never be
+    // What the person on the phone is left with (the TSDoc of @hale/client/advanced, DEVICE_REVOKED): the changes can never be
     // sent from here, so they are listed with their content in unsent(), not counted as pending for ever,
     // and stay readable in this device's store, for the app to show or copy before its data is removed.
     await eventually(() => p.sync.state().pendingWrites === 0, 'nothing left pending');

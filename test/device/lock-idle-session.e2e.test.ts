@@ -1,4 +1,4 @@
-// docs/client-advanced.md "## Accounts": "`lock(account)` with a device session still open (an idle
+// the TSDoc of @hale/client/advanced "## Accounts": "`lock(account)` with a device session still open (an idle
 // auto-lock) is safe ... From the lock on, the session uses none of the account's keys ... the socket is
 // given up and none is authenticated again (`connection.status()` `fatal`, `failure()` `SyncError`
 // `LOCKED`; requests waiting for the connection and `sync.awaitInSync()` reject with it at once) and

@@ -293,7 +293,7 @@ describe('files added offline are queued on the device and uploaded when the con
     await close(d);
     await p.consent.revoke(grant.grant.grantId);
 
-    // Access ended: the stream's records are purged, and the queued file with them (docs/client-advanced.md,
+    // Access ended: the stream's records are purged, and the queued file with them (the TSDoc of @hale/client/advanced,
     // Consent: changes never sent are removed with the stream, their content not kept), reported.
     const again = await openWithApi(t, provider, { dbName });
     await eventually(

@@ -18,7 +18,7 @@ const refusal = async (call: () => Promise<unknown>): Promise<unknown> => {
 describe('records of a closed session', () => {
   const server = useServer({ realClock: true });
 
-  // docs/client-advanced.md (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
+  // the TSDoc of @hale/client/advanced (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
   it('get, query, conflicts and observe after close() refuse with AccountError LOCKED, not a raw RxError', async () => {
     const patient = await registerAccount(server.t);
     const a = await openDevice(server.t, patient, { offline: true });

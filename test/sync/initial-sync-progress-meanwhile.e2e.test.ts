@@ -11,7 +11,7 @@ import {
 } from '../support/devices';
 import { input } from '../support/records';
 
-// docs/client-advanced.md, `initialSync`: "done equals total only once every document of the catch-up is
+// the TSDoc of @hale/client/advanced, `initialSync`: "done equals total only once every document of the catch-up is
 // stored and can be queried". The total is counted from the stream heads listed at connect, but the pull
 // pass serves every document up to each stream's head as it is then: documents another device writes
 // while a new device catches up are pulled by the same pass. Each one the count left out is added to the

@@ -6,7 +6,7 @@ import { useServer } from '../support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
 
-// docs/client-advanced.md, `initialSync`: "`{ done, total }` documents of the catch-up after connecting, for a
+// the TSDoc of @hale/client/advanced, `initialSync`: "`{ done, total }` documents of the catch-up after connecting, for a
 // progress bar". After a restart the total is what the catch-up pulls, counted from the positions RxDB
 // stored, not the stream's whole history: the connection's listing may come before RxDB's first pull call
 // handed the engine those positions (a store slow to open RxDB's replication metadata, as a phone's

@@ -11,7 +11,7 @@ import {
 } from '../support/devices';
 import { input } from '../support/records';
 
-// docs/client-advanced.md, `status`: "`online` (caught up and live on every stream it may read …)". A subscribe
+// the TSDoc of @hale/client/advanced, `status`: "`online` (caught up and live on every stream it may read …)". A subscribe
 // the server refuses once is asked again on the same connection (SUBSCRIBE_FAILED, "asked again while
 // connected"), so a device shown online receives what other devices change; before, nothing asked again
 // until the next reconnect and sync stalled behind a green status.

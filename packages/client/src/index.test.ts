@@ -1,8 +1,7 @@
 // The two surfaces and their documents: `@hale/client` (index.ts) is what an app calls, every value of it
 // named in the guide (docs/client-api.md); `@hale/client/advanced` is the parts a session is built from,
-// documented by the API reference `npm run docs` generates from the TSDoc (typedoc.json) and by the short
-// guide docs/client-advanced.md: every value it exports has TSDoc where it is declared, or, until that is
-// written, is named in that guide. None of those parts is reachable from the public surface:
+// documented by the API reference `npm run docs` generates from the TSDoc (typedoc.json): every value it
+// exports has TSDoc where it is declared. None of those parts is reachable from the public surface:
 // public-surface.type-test.ts checks that at type level, this file at run time.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +14,6 @@ import * as advanced from './advanced';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (name: string): string => readFileSync(path.join(repo, 'docs', name), 'utf8');
 const guide = read('client-api.md');
-const advancedGuide = read('client-advanced.md');
 // As a word of its own anywhere (prose, code spans, code blocks): `createRecords` inside `createRecordsX` does not count.
 const namedIn =
   (doc: string) =>
@@ -127,7 +125,7 @@ describe('docs/client-api.md, the guide', () => {
   });
 });
 
-describe('@hale/client/advanced, the generated reference and its guide', () => {
+describe('@hale/client/advanced, the generated reference', () => {
   it('is built by `npm run docs` from each entry point of @hale/client', () => {
     const config = JSON.parse(readFileSync(path.join(repo, 'typedoc.json'), 'utf8')) as {
       entryPoints: string[];
@@ -136,19 +134,17 @@ describe('@hale/client/advanced, the generated reference and its guide', () => {
       expect(config.entryPoints).toContain(`packages/client/src/${entry}`);
   });
 
-  it('documents every value @hale/client/advanced exports: TSDoc, or named in docs/client-advanced.md', () => {
+  it('documents every value @hale/client/advanced exports with TSDoc where it is declared', () => {
     const entry = fileURLToPath(new URL('./advanced.ts', import.meta.url));
     // Guards the lookup itself: these have TSDoc where they are declared.
     expect(['createAccount', 'createWorkerOffload'].filter((name) => !documented(entry, name))).toEqual([]);
-    const undocumented = Object.keys(advanced).filter(
-      (name) => !namedIn(advancedGuide)(name) && !documented(entry, name),
-    );
+    const undocumented = Object.keys(advanced).filter((name) => !documented(entry, name));
     expect(undocumented).toEqual([]);
   });
 
-  it('gives every at-rest and audit error code its words in HALE_ERRORS, which docs/client-advanced.md names', () => {
+  it('gives every at-rest and audit error code its words in HALE_ERRORS, which the guide names', () => {
     const codes = [...advanced.AT_REST_ERROR_CODES, ...advanced.AUDIT_ERROR_CODES];
-    expect(namedIn(advancedGuide)('HALE_ERRORS')).toBe(true);
+    expect(namedIn(guide)('HALE_ERRORS')).toBe(true);
     expect(codes.filter((code) => (api.HALE_ERRORS[code]?.words ?? '') === '')).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { labeledSha256, sha256 } from './hash';
 
 export const SAFETY_NUMBER_ITERATIONS = 5200;
 
+/** A public key's fingerprint: 128 bits shown as 8 groups of 4 hex digits, compared by people. */
 export function keyFingerprint(publicKey: Uint8Array): string {
   assertLength(publicKey, 32, 'public key');
   const hex = hexEncode(labeledSha256('hale/fingerprint/v1', publicKey).subarray(0, 16));

@@ -4,7 +4,7 @@
 // passphrase. Real server on a loopback port; the losses are injected by wrapping the HTTP API. A wrap
 // refused CONFLICT is read back the same way: one sent twice (a retrying proxy or fetch wrapper: the first
 // lands, the second is answered CONFLICT) completes; one that lost a race with another device's change
-// is that device's change, told PASSPHRASE_CHANGED_ELSEWHERE (docs/client-advanced.md, Accounts).
+// is that device's change, told PASSPHRASE_CHANGED_ELSEWHERE (the TSDoc of @hale/client/advanced, Accounts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KDF } from '@hale/crypto';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';

@@ -33,6 +33,7 @@ export interface HaleClientErrorInit {
   readonly retry?: boolean;
 }
 
+/** An HTTP call to the sync server answered with a protocol error or failed to reach it (`code`, `status`, `retry`). */
 export class HaleClientError extends HaleError {
   readonly code: HaleClientErrorCode;
   readonly status: number;

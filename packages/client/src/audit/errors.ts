@@ -18,6 +18,7 @@ export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
 /** Grant ids per audit action of a consent lookup (`recorded`). */
 export type GrantIdsByAction = Readonly<Record<'consent-grant' | 'consent-revoke', ReadonlySet<string>>>;
 
+/** A refused or failed audit operation (`AuditErrorCode`): the log is unchanged. */
 export class AuditError extends HaleError {
   readonly code: AuditErrorCode;
   /** AUDIT_LOOKUP_UNVERIFIED: the entries not checkable now that may be ones looked for. */

@@ -22,6 +22,7 @@ export const CARE_ERROR_CODES = [
 /** One of `CARE_ERROR_CODES`. */
 export type CareErrorCode = (typeof CARE_ERROR_CODES)[number];
 
+/** A refused care action (`CareErrorCode`: booking, messages, plans, notes): nothing was written. */
 export class CareError extends HaleError {
   constructor(
     readonly code: CareErrorCode,

@@ -44,6 +44,7 @@ export const CONSENT_ERROR_CODES = [
 /** The codes a `ConsentError` carries; each one's words and what to do are in `HALE_ERRORS`. */
 export type ConsentErrorCode = (typeof CONSENT_ERROR_CODES)[number];
 
+/** A refused consent action (`ConsentErrorCode`): no grant, revocation or change was made. */
 export class ConsentError extends HaleError {
   constructor(
     readonly code: ConsentErrorCode,

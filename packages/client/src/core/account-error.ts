@@ -59,6 +59,7 @@ const FIELD_OF: Partial<Record<AccountErrorCode, string>> = {
   INVITE_WRONG_ROLE: 'invite',
 };
 
+/** A refused or failed account action (`AccountErrorCode`: sign-up, unlock, pairing, devices). */
 export class AccountError extends HaleError {
   readonly code: AccountErrorCode;
   /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */

@@ -64,6 +64,7 @@ export interface FileErrorExtra {
   readonly cause?: unknown;
 }
 
+/** A refused or failed file operation (`FileErrorCode`): nothing partial is kept as the file. */
 export class FileError extends HaleError {
   readonly code: FileErrorCode;
   /** Whether the same call may succeed later unchanged. */

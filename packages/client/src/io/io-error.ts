@@ -23,6 +23,7 @@ export const RECORDS_IO_ERROR_CODES = [
 /** One of `RECORDS_IO_ERROR_CODES`. */
 export type RecordsIoErrorCode = (typeof RECORDS_IO_ERROR_CODES)[number];
 
+/** A refused import or export (`RecordsIoErrorCode`): an import writes all of a batch or none of it. */
 export class RecordsIoError extends HaleError {
   constructor(
     readonly code: RecordsIoErrorCode,

@@ -48,6 +48,7 @@ export interface AtRestErrorDetails {
   readonly field?: string;
 }
 
+/** A stored document could not be sealed or opened at rest (`AtRestErrorCode`, with where it failed). */
 export class AtRestError extends HaleError {
   override readonly name = 'AtRestError';
   readonly code: AtRestErrorCode;

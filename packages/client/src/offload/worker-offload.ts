@@ -47,6 +47,7 @@ export interface WorkerOffload extends CryptoOffload {
   fallback(): CryptoOffloadError | null;
 }
 
+/** The crypto offload (a worker) failed or was closed (`code`); its jobs are rejected, none half done. */
 export class CryptoOffloadError extends HaleError {
   override readonly name = 'CryptoOffloadError';
   constructor(

@@ -1,5 +1,5 @@
 // Two sides with the same clinical content (only their time and writer differ) are one side.
-// client-advanced.md, Conflicts: "sides whose content is equal but for `updatedAt` ... are one: two such
+// the TSDoc of @hale/client/advanced, Conflicts: "sides whose content is equal but for `updatedAt` ... are one: two such
 // versions are no conflict ..., and a side equal to the record or to another side is not kept twice";
 // conflicts.ts's own invariant: content is compared "without `data.updatedAt` ... and without who wrote it".
 import { afterEach, describe, expect, it } from 'vitest';

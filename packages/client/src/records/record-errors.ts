@@ -36,6 +36,7 @@ export const RECORD_ERROR_CODES = [
 /** The codes a `RecordError` carries; words and what to do are in `HALE_ERRORS`. */
 export type RecordErrorCode = (typeof RECORD_ERROR_CODES)[number];
 
+/** A refused records call (`RecordErrorCode`): nothing was written. */
 export class RecordError extends HaleError {
   constructor(
     readonly code: RecordErrorCode,

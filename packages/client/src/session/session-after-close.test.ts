@@ -1,5 +1,5 @@
 // The device session lifecycle (session.ts): what a session does after close(), and at a lock that comes
-// while it is offline by goOffline(). Each test states the documented promise it checks (docs/client-advanced.md).
+// while it is offline by goOffline(). Each test states the documented promise it checks (the TSDoc of @hale/client/advanced).
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createNodeEd25519 } from '@hale/crypto/node';
@@ -73,7 +73,7 @@ const settleWithin = async (p: Promise<unknown>, ms: number): Promise<string> =>
   ]);
 
 describe('a session after close()', () => {
-  // docs/client-advanced.md (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
+  // the TSDoc of @hale/client/advanced (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
   // files.* follows it; records.* and exportFhir throw RxDB's untyped COL21 instead.
   it('records reads and writes, and exportFhir, reject AccountError LOCKED after close() (not a raw RxError)', async () => {
     const account = anAccount();

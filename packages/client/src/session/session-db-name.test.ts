@@ -1,4 +1,4 @@
-// Wiping a device (docs/client-advanced.md, Platform injection): close the session, then removeDeviceDb with the
+// Wiping a device (the TSDoc of @hale/client/advanced, Platform injection): close the session, then removeDeviceDb with the
 // database's name. The name must be the one the session opened, or removeDeviceDb removes nothing and the
 // health data stays on the device.
 import { describe, expect, it } from 'vitest';

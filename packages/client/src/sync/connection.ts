@@ -85,6 +85,7 @@ export const SYNC_ERROR_CODES = [
 ] as const satisfies readonly HaleErrorCode[];
 export type SyncErrorCode = ErrorCode | (typeof SYNC_ERROR_CODES)[number];
 
+/** A sync failure or refusal (`SyncErrorCode`, or a server code this build does not know in `wireCode`). */
 export class SyncError extends HaleError {
   /** The code exactly as the server sent it, when this build does not know it (`code`: SERVER_CODE_UNKNOWN). */
   readonly wireCode?: string;

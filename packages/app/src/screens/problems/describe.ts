@@ -1,5 +1,5 @@
 // What a sync issue, a version set aside or a change not sent means and what the person can do, by code
-// (docs/client-advanced.md, sync issues); codes the app has no words for read as a general problem with
+// (the TSDoc of @hale/client/advanced, sync issues); codes the app has no words for read as a general problem with
 // the library's own sentence beside it.
 import type { TFunction } from 'i18next';
 import { RECORD_KINDS, type RecordKind } from '@hale/model';
