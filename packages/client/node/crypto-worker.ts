@@ -36,8 +36,10 @@ export {
   type JobTimeout,
 } from '../src/offload/worker-offload';
 
+/** The crypto offload `createNodeCryptoOffload` answers: `WorkerOffload` over a Node worker thread. */
 export type NodeCryptoOffload = WorkerOffload;
 
+/** Options of `createNodeCryptoOffload`: the offload's own, and the worker's entry and implementations. */
 export interface NodeCryptoOffloadOptions extends WorkerOffloadOptions {
   /**
    * The worker's entry module (default: `crypto-worker-entry.mjs` next to this file), for hosts that
@@ -61,6 +63,12 @@ export interface NodeCryptoOffloadOptions extends WorkerOffloadOptions {
 
 const DEFAULT_ENTRY = new URL('./crypto-worker-entry.mjs', import.meta.url);
 
+/**
+ * A crypto offload (`Platform.cryptoOffload`) running its jobs on a `worker_threads` worker (see the
+ * header); the first worker starts at once.
+ * - Jobs fail with CryptoOffloadError (WORKER_JOB_FAILED, WORKER_MESSAGE_UNREADABLE, …) or the worker's
+ *   AtRestError; once no worker can start, jobs run on the calling thread.
+ */
 export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}): NodeCryptoOffload {
   const { workerUrl, secretbox = 'libsodium', hashes = 'node', ...rest } = options;
   const entry = workerUrl ?? DEFAULT_ENTRY;

@@ -97,12 +97,18 @@ export interface BodyReaderLike {
 export interface FetchResponseLike {
   readonly status: number;
   readonly ok: boolean;
-  readonly headers: { get(name: string): string | null };
+  readonly headers: {
+    /** The value of header `name` (the client asks in lower case), or null when it is absent. */
+    get(name: string): string | null;
+  };
   /**
    * The body as a stream (a fetch Response has it): read up to the route's limit and cancelled beyond.
    * Without it the body is read whole with `arrayBuffer()`, bounded only by `content-length`.
    */
-  readonly body?: { getReader(): BodyReaderLike } | null;
+  readonly body?: {
+    /** A reader of the body's chunks; the client cancels it past the route's limit. */
+    getReader(): BodyReaderLike;
+  } | null;
   /** Not read by the client (kept so existing fetch wrappers still type-check). */
   json(): Promise<unknown>;
   /** Not read by the client: it repairs bytes that are not UTF-8 and hides the size in bytes. */

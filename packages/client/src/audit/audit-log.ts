@@ -134,6 +134,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     appendAll: (items: readonly { readonly patientId: string; readonly detail: AuditEntryDetail }[]) =>
       appendAll(core, items),
+    /**
+     * Pushes the outbox (after the checks a restored server calls for); answers how many entries the
+     * server acknowledged.
+     * - 0 at once when the connection is not ready; flushes run one at a time.
+     */
     flush: (): Promise<number> => flush(log),
     /**
      * Access to every record stream of `patientId` ended (its grants ended or were revoked, and the streams
@@ -153,6 +158,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     noteRecordChange: (patientId: string, change: RecordChange): Promise<void> =>
       noteRecordChange(log, patientId, change),
+    /**
+     * Appends the noted record changes now (not after their short burst), then flushes the outbox.
+     * - A failed flush is not thrown: the entries stay in the outbox.
+     */
     flushChanges: (): Promise<void> => flushChanges(log),
     /**
      * At every (re)connection, with the store's incarnation its `ready` announced: changes noted and in no
@@ -177,7 +186,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       await flush(log).catch(() => 0);
     },
+    /** How many entries the outbox holds, not yet acknowledged by the server. */
     pendingCount: async (): Promise<number> => (await outboxNow(deps.meta)).length,
+    /** Problems the audit log reported, as messages, newest last; at most MAX_ISSUES (a copy). */
     issues: (): string[] => [...core.issues],
     /** Chains held back after a refusal: their entries are not in the patient's log yet. */
     undelivered: (): Promise<UndeliveredChain[]> => undelivered(log),
@@ -198,6 +209,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     acceptLosses: (patientId = deps.accountId): Promise<AuditVerification> =>
       wholeCheck(log, patientId, true),
+    /**
+     * The patient's whole audit stream as served, unverified (`verify` checks it).
+     * - Waits for the connection as its requests do.
+     * @throws AuditError AUDIT_NOT_READABLE when the server denies the stream; SyncError as a request
+     * fails.
+     */
     fetchAll: (patientId: string) => fetchAll(core, patientId),
     /**
      * Entries of the patient's log that verify, opened (only the patient can open them). Problems met on
@@ -231,6 +248,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     async ownActions() {
       return (await deps.meta.get(OWN, AUDIT_STATE.auditOwn)) ?? [];
     },
+    /** Stops the timer of the pending append of noted changes (they stay noted for `close`). */
     stop(): void {
       stopTimer(noted);
     },

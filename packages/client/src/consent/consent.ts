@@ -180,6 +180,11 @@ export const createConsent = (deps: ConsentDeps) => {
       return { accountId, fingerprint: keyFingerprint(identity) };
     },
 
+    /**
+     * Whether this device pinned an identity key for `accountId`: compared by the person
+     * (`verifyProvider`, `acceptInvite`), or first seen at a grant.
+     * - False for a value that is not an account id.
+     */
     async isVerified(accountId: string): Promise<boolean> {
       // Own keys only: `constructor` or `__proto__` (a deep link) is found on every object's prototype.
       return isAccountId(accountId) && Object.hasOwn(await c.pins.pinnedKeys(), accountId);

@@ -354,6 +354,7 @@ export const createFiles = (deps: FilesDeps) => {
     uploads$: queue ? queue.uploads$ : new BehaviorSubject<readonly QueuedUpload[]>([]).asObservable(),
     /** After the announce and after each chunk of every upload (put and queued): chunks confirmed of all. */
     uploadProgress$: uploadProgress$.asObservable(),
+    /** The files queued on this device now, oldest first (see QueuedUpload); empty before `uploadsRead`. */
     uploads: (): readonly QueuedUpload[] => (queue ? queue.uploads() : []),
     /**
      * Settles once the queue stored on this device was read (uploads() lists nothing before): true, or

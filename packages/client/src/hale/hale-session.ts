@@ -278,7 +278,16 @@ export interface HaleDirectory {
     options?: { limit?: number; cursor?: string },
   ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }>;
   /** The same search for a screen: an Observed of the pages read so far; `more()` reads the next one. */
-  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { readonly more: () => void };
+  results(
+    q: string,
+    options?: { limit?: number },
+  ): Observed<ProviderSearch> & {
+    /**
+     * Reads the next page; a failed page is read again.
+     * - Does nothing while a page is being read, or when the server has no next page (`hasMore` false).
+     */
+    readonly more: () => void;
+  };
 }
 
 /** What `changePassphrase` takes: the new passphrase and a proof that the person holds the account. */

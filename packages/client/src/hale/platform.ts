@@ -42,7 +42,10 @@ export interface Platform {
   /** The device store's lock across tabs and processes; required in browsers. */
   readonly deviceLock?: DeviceLock;
   /** Bulk cryptography off the main thread, made once per session and closed with it. */
-  readonly cryptoOffload?: () => CryptoOffload & { close?: () => Promise<void> | void };
+  readonly cryptoOffload?: () => CryptoOffload & {
+    /** Stops the offload's workers; called once, when the session closes or fails to open. */
+    close?: () => Promise<void> | void;
+  };
   /** The fastest Ed25519 the host has; `chooseEd25519()` by default. */
   readonly ed25519?: () => Promise<Ed25519>;
   /** The host's X25519 for sealed boxes (the same boxes whichever), made once per `openHale`; tweetnacl by default. */

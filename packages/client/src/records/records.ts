@@ -698,6 +698,12 @@ export const createRecords = (deps: RecordsDeps) => {
       options: WriteOptions = {},
     ): Promise<RecordOf<K>> => updateRecord(kind, id, patch, options, false),
 
+    /**
+     * Deletes a record: one write of a tombstone with its own revision number, audited as `delete`.
+     * @throws RecordError NOT_FOUND (no such record, or already removed), NOT_STORABLE (an audit-log kind),
+     * NOT_WRITABLE, NOT_AUTHOR, RECORD_FINAL (a signed or amended note, a final NoteVersion); AccountError
+     * LOCKED.
+     */
     async remove(id: string): Promise<void> {
       unlocked();
       const doc = await findById(id);
@@ -726,12 +732,23 @@ export const createRecords = (deps: RecordsDeps) => {
       await deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId, rv });
     },
 
+    /**
+     * One record as stored; null when there is none (never written, deleted, being purged, or an
+     * audit-log kind).
+     * @throws AccountError LOCKED.
+     */
     async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {
       unlocked();
       const doc = await load(id);
       return doc ? toStored<K>(doc) : null;
     },
 
+    /**
+     * The records of `kind` of one patient (default: this account), newest written first, read once;
+     * with `limit`, at most that many.
+     * @throws RecordError NOT_STORABLE (a kind not stored as records), VALIDATION_FAILED (`options`,
+     * `patientId`, `limit`); AccountError LOCKED.
+     */
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
       unlocked();
       requireStorable(kind);
@@ -754,6 +771,11 @@ export const createRecords = (deps: RecordsDeps) => {
       return lists.newestWrittenFirst<K>(docs).slice(0, limit);
     },
 
+    /**
+     * As `query` without `limit`, live: emits the list again at each change.
+     * - Completes when the session closes; errors LOCKED at the first change after a lock.
+     * @throws RecordError NOT_STORABLE, VALIDATION_FAILED (`options`, `patientId`); AccountError LOCKED.
+     */
     observe<K extends RecordKind>(
       kind: K,
       options: { patientId?: string } = {},

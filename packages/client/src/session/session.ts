@@ -739,25 +739,52 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     engine,
     sync: {
       state$: engine.state$,
+      /** The current sync state (the last value of `state$`). */
       state: engine.state,
+      /** The entries set aside, oldest first (see `QuarantinedItem`). */
       quarantine: engine.quarantine,
+      /** Local versions the server did not take, oldest first (see `UnsentChange`). */
       unsent: engine.unsent,
+      /**
+       * Forgets the kept unsent versions of a record: every one, or with `rv` those of that revision number.
+       * Answers whether one was kept.
+       */
       discardUnsent: (stream: string, id: string, rv?: number) => engine.discardUnsent(stream, id, rv),
+      /**
+       * Takes entries off `quarantine()` once the person has seen them (all named or none), recorded in the
+       * audit log, which is then flushed.
+       * @throws SyncError NOT_QUARANTINED (an entry not listed); AccountError LOCKED (locked or closed).
+       */
       dismissQuarantined: async (...entries: Parameters<typeof engine.dismissQuarantined>): Promise<void> => {
         assertUsable();
         await engine.dismissQuarantined(...entries);
         // Sent at once, as consent decisions are: the dismissal's only trace must not wait for a write.
         if (entries.length > 0) void audit.flush().catch(() => 0);
       },
+      /**
+       * The content of a quarantined version as this device opened and verified it, with its author and
+       * its entry's reason.
+       * @throws SyncError NOT_QUARANTINED, VERSION_NOT_KEPT; AccountError LOCKED (locked or closed).
+       */
       quarantinedVersion: async (entry: Parameters<typeof engine.quarantinedVersion>[0]) => {
         assertUsable();
         return engine.quarantinedVersion(entry);
       },
+      /** Stops the connection; writes stay pending until `goOnline`. Requests under way reject STOPPED. */
       goOffline: (): void => connection.stop(),
-      // A closed session opens no socket again (its device key is zeroed).
+      /**
+       * Connects again after `goOffline` (or a fatal refusal).
+       * - Does nothing once the session is closed (its device key is zeroed).
+       */
       goOnline: (): void => {
         if (!closed) connection.start();
       },
+      /**
+       * Resolves when everything local was pushed and the last pull found nothing new.
+       * - After `goOffline`: in sync as the replication last saw it (nothing is pulled).
+       * @throws SyncError STOPPED once the session closed; the connection's failure once it is fatal
+       * (DEVICE_REVOKED, LOCKED, …).
+       */
       awaitInSync: () => engine.awaitInSync(),
     },
     /**

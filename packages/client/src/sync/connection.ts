@@ -589,6 +589,11 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 
   return {
+    /**
+     * Opens the socket and authenticates, reconnecting with backoff after each drop.
+     * - Also after `stop()` or a fatal refusal: the failure is cleared.
+     * - Does nothing while a socket, a reconnect or an open is under way.
+     */
     start(): void {
       endDrain();
       if (status === 'stopped' || status === 'fatal') status = 'offline';
@@ -596,6 +601,10 @@ export const createConnection = (options: ConnectionOptions) => {
       // `connecting` without a socket: `open()` is under way (a status listener of its own calls this).
       if (ws === null && reconnectTimer === null && status !== 'connecting') open();
     },
+    /**
+     * Closes the socket, with no reconnect: status `stopped`.
+     * - Requests under way and waiters for `ready` reject with SyncError STOPPED.
+     */
     stop(): void {
       setStatus('stopped');
       endHandshakeTimer();
@@ -629,6 +638,7 @@ export const createConnection = (options: ConnectionOptions) => {
       draining = ws;
       if (pending.size === 0) endDrain();
     },
+    /** The connection's status now. */
     status: (): ConnectionStatus => status,
     /** Calls `listener` with each status set from now on; answers the function that stops it. */
     onStatusChange(listener: (status: ConnectionStatus) => void): () => void {
@@ -637,9 +647,15 @@ export const createConnection = (options: ConnectionOptions) => {
     },
     /** Negotiated protocol version while ready (frames added later must not be sent on older ones). */
     version: (): number | null => version,
+    /** Why the status last changed (a close, a refusal), if told; for display. */
     reason: (): string | undefined => lastReason,
     /** The error that made the connection fatal (its `code`: DEVICE_UNKNOWN, DEVICE_REVOKED, …), if it is. */
     failure: (): SyncError | undefined => (status === 'fatal' ? failure : undefined),
+    /**
+     * Resolves once the connection is `ready` (at once when it is).
+     * @throws SyncError STOPPED once stopped; once fatal, its failure (DEVICE_REVOKED, LOCKED, …; else
+     * FATAL).
+     */
     whenReady,
     /**
      * Sends `frame` and answers its reply (see the header). `wait: false`: rejects NETWORK at once when the

@@ -604,6 +604,11 @@ export const createDeviceDirectory = (deps: {
     return true;
   };
   return {
+    /**
+     * A device's key as the account's identity key certified it (see the header): `found`, with
+     * `revokedAt` for a revoked device; `unknown` when not a device of the account; `unavailable` when
+     * the list could not be loaded (asked again at a later lookup).
+     */
     lookupDeviceKey,
     preload,
     /**
@@ -665,6 +670,7 @@ export const createDeviceDirectory = (deps: {
       }
       return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
+    /** Drops the cached list of `accountId` (reloaded at its next use); answers whether one was cached. */
     forget: (accountId: string): boolean => cache.delete(accountId),
     /** The user verified the account again: the next verified wrapping key is pinned instead. */
     unpinWrappingKey(accountId: string): void {

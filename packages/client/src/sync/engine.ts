@@ -234,8 +234,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
   return {
     state$: state$ as Observable<SyncState>,
     removed$: core.purge.removed$ as Observable<RemovedStream>,
+    /** The current sync state (the last value of `state$`). */
     state: (): SyncState => state$.value,
+    /** Takes a server frame: `changes`, `accessChanged` and unasked `error` frames; others are ignored. */
     onFrame: core.live.onFrame,
+    /**
+     * Loads what earlier sessions kept (pending writes, quarantine, unsent, checkpoints, access), ends access
+     * whose end passed on this device's clock, then starts the replication.
+     * - Call once, before `onReady`.
+     */
     async start(): Promise<void> {
       await headSeen.load();
       await headVerified.load();
@@ -300,6 +307,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
         core.busy.wake();
       }
     },
+    /**
+     * Called by the client on each connection status change; `fatal` reports the connection's failure as an
+     * issue and ends the waits of `awaitInSync`.
+     */
     onStatus(status: LinkStatus): void {
       if (status === 'fatal') {
         // Only the connection knows why; a state of plain `fatal` would leave the person guessing.
@@ -318,8 +329,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (status !== 'ready') core.pull.subscribed.clear();
       link.status(status);
     },
+    /**
+     * Adds an issue to `SyncState.errors`.
+     * - Messages are cut to MAX_ISSUE_MESSAGE; an issue equal to a listed one replaces it.
+     * - At most MAX_ERRORS issues are kept, the oldest go first.
+     */
     reportIssue: report,
+    /** Drops the issues about item `id` (of `stream` and `code` when given), whatever their message. */
     clearIssues: issues.clearIssues,
+    /** Sets `SyncState.passphrase`; the state is left as is when it holds that value. */
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
     },
@@ -339,8 +357,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       pending.noteSoon();
       if (link.fatal()?.code === 'DEVICE_REVOKED') core.unsent.keepRevokedUnsent();
     },
+    /** Whether this device may write to `stream` now: owner, or a write grant whose end has not passed. */
     writable: access.writable,
+    /** Whether this device may read `stream` now (an audit stream never: it is not replicated). */
     readable: access.readable,
+    /** Why `stream` is not writable now, or null when it is (see `NotWritableReason`). */
     whyNotWritable: access.whyNotWritable,
     /**
      * What this device may access: the server's list at the last connection with the access changes
@@ -379,6 +400,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await core.unsent.saveUnsent(list.filter((u) => !gone(u)));
       return true;
     },
+    /**
+     * Reads the server's stream list and takes it as this device's access; a stream it no longer lists is
+     * taken as access ended, and purged.
+     * - Rejects as the connection's request does (SyncError).
+     */
     refreshStreams: access.refreshStreams,
     /**
      * Resolves when everything local was pushed and the last pull found nothing new; rejects with the
@@ -417,6 +443,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (ended) link.fatalWaiters.delete(ended);
       }
     },
+    /**
+     * Stops the replication and its timers, and persists what the session changed before the database
+     * closes.
+     * - Work waiting for the connection, and `awaitInSync`, reject with SyncError STOPPED.
+     */
     async stop(): Promise<void> {
       core.s.stopped = true;
       heads.stop();

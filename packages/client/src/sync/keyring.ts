@@ -507,6 +507,11 @@ export const createKeyring = (deps: KeyringDeps) => {
     heldKey(stream, epoch) ?? keptOwn.get(`${stream}|${epoch}`) ?? null;
 
   return {
+    /**
+     * The key of (stream, epoch): held, derived (epoch 0 of an own stream), or fetched from the server's
+     * envelopes for `stream`; null when none is obtained or the keyring is not usable.
+     * - Fetches of one stream asked for at once share one request.
+     */
     keyFor,
     heldKey,
     readKey,
@@ -524,6 +529,12 @@ export const createKeyring = (deps: KeyringDeps) => {
     /** Saves the kept keys now (a pull about to keep versions under new ones); never rejects. */
     keepKeysNow: (): Promise<void> => cache.persist(),
     heldKeyWithId,
+    /**
+     * Fetches key envelopes and takes those addressed here and signed by an active device of the stream's
+     * patient; answers how many keys were taken. Without `streams`, every stream known here, in slices
+     * that fit a frame (calls at once share one fetch).
+     * - Rejects as the envelope fetch does; one stream's failure only after the other slices were taken.
+     */
     refresh,
     /** Records the server's current epoch for a stream (from listStreams / accessChanged / STALE_EPOCH). */
     noteServerEpoch,
@@ -669,6 +680,11 @@ export const createKeyring = (deps: KeyringDeps) => {
         throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
       return n;
     },
+    /**
+     * Signs anew the key held for (stream, epoch) for each recipient, this account included, and publishes;
+     * answers how many, or null (nothing published) when this device cannot get that key.
+     * @throws AccountError LOCKED when the keyring is not usable.
+     */
     rewrapEpoch,
     /** Settles once every floor and kept-key save under way settled (never rejects: failures were reported). */
     async floorsSaved(): Promise<void> {
@@ -690,6 +706,10 @@ export const createKeyring = (deps: KeyringDeps) => {
       }
       retired.length = 0;
     },
+    /**
+     * Forgets the keys of `stream` (a purge): dropped from memory and from the kept keys on disk, with its
+     * write checks and server epoch. The dropped keys are zeroed at `wipe`.
+     */
     forgetStream(stream: string): void {
       for (const k of keys.get(stream)?.values() ?? []) retired.push(k);
       keys.delete(stream);
