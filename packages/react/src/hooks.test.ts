@@ -1,13 +1,13 @@
 // @vitest-environment happy-dom
 // The hooks' own rules: an Observed made from arguments is made again only when they change by value,
-// and a component re-renders at each change of the Observed it reads.
+// a component re-renders at each change of the Observed it reads, and it tells "not read yet" from "none".
 import { afterEach, describe, expect, it } from 'vitest';
 import { createElement as h, type ReactNode } from 'react';
 import { act, cleanup, render, screen } from '@testing-library/react';
 import { BehaviorSubject } from 'rxjs';
 import type { HaleSession, Observed, RecordPage, RecordQuery, SearchResults } from '@hale/client';
 import { HaleProvider } from './hale-provider';
-import { useRecords, useSearch } from './hooks';
+import { useGrants, useGrantsLoaded, useRecords, useSearch } from './hooks';
 
 afterEach(() => cleanup());
 
@@ -20,6 +20,7 @@ const observedOf = <T>(subject: BehaviorSubject<T>): Observed<T> => ({
   },
   $: subject.asObservable(),
   error: () => undefined,
+  loaded: () => true,
 });
 
 /** A session whose `records.list` and `search` count the Observed they make. */
@@ -78,5 +79,24 @@ describe('@hale/react hooks', () => {
     view.rerender(h(HaleProvider, { session }, h(Search, { q: 'penic' })));
     expect(made.searches).toEqual(['pen', 'penic']);
     expect(text('search')).toBe('5');
+  });
+
+  it('useGrantsLoaded tells an empty list not read yet from one read: none', () => {
+    const grants = new BehaviorSubject<readonly unknown[]>([]);
+    let loaded = false;
+    const session = {
+      consent: { grants: { ...observedOf(grants), loaded: () => loaded } },
+    } as unknown as HaleSession;
+    function Grants(): ReactNode {
+      const list = useGrants();
+      return h('span', { 'aria-label': 'grants' }, useGrantsLoaded() ? `${list.length} given` : 'reading');
+    }
+    render(h(HaleProvider, { session }, h(Grants)));
+    expect(text('grants')).toBe('reading');
+    act(() => {
+      loaded = true;
+      grants.next([]);
+    });
+    expect(text('grants')).toBe('0 given');
   });
 });

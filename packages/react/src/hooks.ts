@@ -10,6 +10,7 @@
  * | `useSyncState()` / `useInitialSync()` / `useSyncIssues()` | the sync state; a first sync's n of m; the open issues |
  * | `useQuarantine()` / `useUnsent()` | versions set aside; changes not yet on the server |
  * | `useGrants()` / `useGrantsReceived()` | grants given, with their state; charts shared with this account |
+ * | `useGrantsLoaded()` | whether the grants given were read yet (an empty list before that is no answer) |
  * | `useAccessLog()` / `useDisclosures()` / `useAuditVerification()` | audit views (null until read) |
  * | `useUploads()` / `useDownloads()` | files moving, with progress |
  * | `useDevices()` | this account's devices (null until read) |
@@ -33,7 +34,7 @@ import type {
   StoredRecord,
 } from '@hale/client';
 import { useHaleSession } from './hale-provider';
-import { useObserved } from './use-observed';
+import { useLoaded, useObserved } from './use-observed';
 
 export function useRecords<K extends RecordKind>(kind: K, query: RecordQuery = {}): RecordPage<K> {
   const session = useHaleSession();
@@ -86,6 +87,8 @@ export const useSyncIssues = () => useObserved(useHaleSession().sync.issues);
 export const useQuarantine = () => useObserved(useHaleSession().sync.quarantine);
 export const useUnsent = () => useObserved(useHaleSession().sync.unsent);
 export const useGrants = () => useObserved(useHaleSession().consent.grants);
+/** Whether the grants given were read yet: `useGrants()` empty and loaded means none. */
+export const useGrantsLoaded = () => useLoaded(useHaleSession().consent.grants);
 export const useGrantsReceived = () => useObserved(useHaleSession().consent.grantsReceived);
 export const useAccessLog = () => useObserved(useHaleSession().audit.access);
 export const useDisclosures = () => useObserved(useHaleSession().audit.disclosures);

@@ -1,6 +1,6 @@
 // `@hale/react`: a provider and hooks binding React screens to a `HaleSession` (docs/client-api.md, "React").
 export { HaleProvider, HaleProviderMissing, useHaleSession } from './hale-provider';
-export { useObserved } from './use-observed';
+export { useLoaded, useObserved } from './use-observed';
 export {
   useAccessLog,
   useAuditVerification,
@@ -8,6 +8,7 @@ export {
   useDisclosures,
   useDownloads,
   useGrants,
+  useGrantsLoaded,
   useGrantsReceived,
   useInitialSync,
   useProviderSearch,

@@ -1,5 +1,6 @@
 // The Observed contract a screen relies on: get() stable between changes, subscribe() not replaying,
-// `$` replaying, one source subscription, and get() reading the value now while nothing listens.
+// `$` replaying, one source subscription, get() reading the value now while nothing listens, and loaded()
+// telling a value read from the stand-in.
 import { describe, expect, it } from 'vitest';
 import { BehaviorSubject, Subject, defer, firstValueFrom } from 'rxjs';
 import { observedFrom, observedValue } from './observed';
@@ -62,6 +63,18 @@ describe('observedFrom', () => {
     expect(o.get()).toEqual({ total: 4 });
     // Without peek: the last value known (here the initial one).
     expect(observedFrom(new Subject<number>(), 7).get()).toBe(7);
+  });
+
+  it('loaded() is false until the source emits; a source read at once is loaded from the start', () => {
+    const source = new Subject<number>();
+    const o = observedFrom(source, 0);
+    const stop = o.subscribe(() => undefined);
+    expect(o.loaded()).toBe(false);
+    source.next(0);
+    expect(o.loaded()).toBe(true);
+    stop();
+    expect(observedFrom(new BehaviorSubject(1), 0).loaded()).toBe(true);
+    expect(observedFrom(new Subject<number>(), 0, () => 3).loaded()).toBe(true);
   });
 
   it('a source that fails keeps its last value and its error; listeners are told once more', () => {

@@ -10,6 +10,8 @@
  * | `$` replays | a subscriber gets the current value at once, then each new one |
  * | one source subscription | shared by every listener; made at the first listener, ended at the last |
  *
+ * | `loaded()` tells a value from the stand-in | true once the source emitted; at once for a source read synchronously (a BehaviorSubject, `peek`) |
+ *
  * Failure modes: a source that errors keeps its last value in `get()` and its error in `error()`;
  * listeners are called once more so that a screen re-reads both. A completed source (a closed session)
  * keeps its last value.
@@ -26,6 +28,11 @@ export interface Observed<T> {
   readonly $: Observable<T>;
   /** The error the source ended with, if it did. */
   readonly error: () => unknown;
+  /**
+   * Whether `get()` is a value read from the source, not the initial stand-in: an empty list that is
+   * loaded means "none", one that is not means "not read yet". Listeners are called when it turns true.
+   */
+  readonly loaded: () => boolean;
 }
 
 /**
@@ -37,12 +44,16 @@ export interface Observed<T> {
 export function observedFrom<T>(source: Observable<T>, initial: T, peek?: () => T): Observed<T> {
   const current = new BehaviorSubject<T>(initial);
   let failure: unknown;
+  let emitted = source instanceof BehaviorSubject || peek !== undefined;
   let subscription: Subscription | null = null;
   let listeners = 0;
   const connect = (): void => {
     if (subscription !== null) return;
     subscription = source.subscribe({
-      next: (value) => current.next(value),
+      next: (value) => {
+        emitted = true;
+        current.next(value);
+      },
       error: (e: unknown) => {
         failure = e;
         current.next(current.value);
@@ -89,7 +100,7 @@ export function observedFrom<T>(source: Observable<T>, initial: T, peek?: () => 
       if (listeners === 0) disconnect();
     };
   });
-  return { get, subscribe, $, error: () => failure };
+  return { get, subscribe, $, error: () => failure, loaded: () => emitted };
 }
 
 /** An Observed of a value this module sets itself (`set`). */

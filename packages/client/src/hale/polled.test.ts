@@ -23,10 +23,25 @@ describe('polled', () => {
     const stop = view.subscribe(() => seen.push(view.get()));
     await vi.advanceTimersByTimeAsync(0);
     expect(view.get()).toEqual([]);
+    // The empty list shown is the stand-in, not an answer.
+    expect(view.loaded()).toBe(false);
     refresh.next();
     await vi.advanceTimersByTimeAsync(0);
     expect(view.get()).toEqual(['device A']);
+    expect(view.loaded()).toBe(true);
     expect(seen).toEqual([['device A']]);
+    stop();
+  });
+
+  it('an answer equal to the stand-in counts as loaded, and listeners are told', async () => {
+    const view = polled(async () => [] as string[], [] as string[], new Subject<void>(), 60_000);
+    let told = 0;
+    const stop = view.subscribe(() => (told += 1));
+    expect(view.loaded()).toBe(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view.loaded()).toBe(true);
+    expect(view.get()).toEqual([]);
+    expect(told).toBe(1);
     stop();
   });
 

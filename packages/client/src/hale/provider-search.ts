@@ -85,6 +85,7 @@ export function providerSearch(
   return {
     get: value.get,
     error: value.error,
+    loaded: value.loaded,
     subscribe: (listener) => {
       const stop = value.subscribe(listener);
       start();

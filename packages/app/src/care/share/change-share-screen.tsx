@@ -8,13 +8,13 @@
  * changed on another device) says so and changes nothing; a refused change is said in words at the review,
  * the choices kept.
  */
-import { useEffect, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Alert, Anchor, Button, Group, List, Loader, Paper, Stack, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { GrantView } from '@hale/client';
 import type { StreamType } from '@hale/model';
-import { useGrants, useHaleSession } from '@hale/react';
+import { useGrants, useGrantsLoaded, useHaleSession } from '@hale/react';
 import { formatDate } from '../../records/format';
 import { tell } from '../../ui/notice';
 import { PageHeader } from '../../ui/page-header';
@@ -26,28 +26,20 @@ import { ScopeStep } from './scope-step';
 import { diffOf, endsAt, formOfGrant, grantChangeOf, sameGrant, scopeOf, type ShareForm } from './scope';
 import { SharePreview } from './share-preview';
 
-/** How long an empty grant list may still be loading before the grant counts as not found. */
-const LIST_WAIT_MS = 3000;
-
 export function ChangeShareScreen(): ReactNode {
   const { t } = useTranslation();
   const { grantId } = useParams();
   const grants = useGrants();
+  const loaded = useGrantsLoaded();
   const grant = grants.find((g) => g.grant.grantId === grantId);
   const [form, setForm] = useState<ShareForm | null>(null);
   const [step, setStep] = useState(0);
-  // An account with no grant lists none: after the first reads, an empty list means "not found".
-  const [waited, setWaited] = useState(false);
-  useEffect(() => {
-    const timer = setTimeout(() => setWaited(true), LIST_WAIT_MS);
-    return () => clearTimeout(timer);
-  }, []);
   const header = <PageHeader title={t('care.change.title')} back="/care/sharing" />;
   if (grant === undefined) {
     return (
       <Stack maw={880}>
         {header}
-        {grants.length === 0 && !waited ? <Loader aria-label={t('care.change.loading')} /> : <Gone />}
+        {loaded ? <Gone /> : <Loader aria-label={t('care.change.loading')} />}
       </Stack>
     );
   }
