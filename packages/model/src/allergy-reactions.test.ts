@@ -1,10 +1,9 @@
 // An allergy's reactions: every reaction a source sent is kept in Hale's own fields (manifestation codes,
 // severity, onset, description, notes) and exported from them; an edit of the summary fields wins.
 import { describe, expect, it } from 'vitest';
-import { planFhirImport } from './fhir-import';
 import { searchFieldsOf } from './kind-descriptions';
 import { reactionsInForce, reactionSummary } from './allergy-reactions';
-import { at, exportOne, only } from './fhir.test-util';
+import { at, exportOne, importOne, only } from './fhir.test-util';
 import type { AllergyReaction } from './record-schemas';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -34,20 +33,9 @@ const source = {
   patient: { reference: 'Patient/p1' },
 };
 
-const imported = () => {
-  const plan = planFhirImport(JSON.stringify(source), {
-    patientId: 'FreshAccount0000000001',
-    importedAt: '2026-11-27T10:00:00.000Z',
-  });
-  if (!plan.ok) throw new Error(plan.error.message);
-  const [only] = plan.value.records;
-  if (only === undefined) throw new Error('no record');
-  return only.input as Record<string, unknown>;
-};
-
 describe('an allergy’s reactions', () => {
   it('import keeps every reaction with its manifestations’ codes, severity, onset, description and notes', () => {
-    const input = imported();
+    const input = importOne(source);
     expect(input['reactions']).toEqual([
       {
         manifestations: [
@@ -78,7 +66,7 @@ describe('an allergy’s reactions', () => {
   });
 
   it('export writes them back from Hale’s fields alone, with the resolved status', () => {
-    const input = imported();
+    const input = importOne(source);
     const { bundle } = exportOne('Allergy', {
       reaction: input['reaction'] as string,
       severity: 'severe',
@@ -103,7 +91,7 @@ describe('an allergy’s reactions', () => {
   });
 
   it('an edit of the reaction or the severity wins over the reactions a source sent', () => {
-    const input = imported();
+    const input = importOne(source);
     const reactions = input['reactions'] as AllergyReaction[];
     expect(reactionsInForce({ reaction: input['reaction'] as string, severity: 'severe', reactions })).toBe(
       reactions,
