@@ -15,6 +15,7 @@ import { openHale } from '@hale/client';
 import { nodePlatform } from '@hale/platform-node';
 import type { Browser, Page } from '@playwright/test';
 import { go, installProbe, until } from './app-browser';
+import { profiled } from './app-profile';
 import { PASSPHRASE, joinInBrowser } from './app-patient';
 import type { Figure } from './app-report';
 import { grownPatient, observationsFile } from './import-files';
@@ -86,6 +87,7 @@ export async function runImport(
   browser: Browser,
   server: string,
   shape: ImportShape,
+  options: { readonly profile?: string } = {},
 ): Promise<{ figures: Figure[]; extra: Record<string, unknown> }> {
   const grown = grownPatient(shape.resources);
   const files = [
@@ -110,7 +112,9 @@ export async function runImport(
     try {
       await installProbe(page);
       await emptyAccountIn(page, server);
-      const r = await importFile(page, file.name, file.text);
+      const r = await profiled(page, options.profile, `import-${file.name}`, () =>
+        importFile(page, file.name, file.text),
+      );
       log(
         `import of ${file.label}: ${(r.ms / 1000).toFixed(1)} s (plan ${(r.planMs / 1000).toFixed(1)} s), ` +
           `${r.records} records, longest task ${r.longestTaskMs.toFixed(0)} ms`,

@@ -91,7 +91,7 @@ try {
   if (runs('import')) {
     const shape = { observations: num('observations', 5_000), resources: num('resources', 20_000) };
     console.log(`import: ${shape.observations} Observations; a ${shape.resources}-resource patient`);
-    const r = await runImport(browser, server.url, shape);
+    const r = await runImport(browser, server.url, shape, profile === undefined ? {} : { profile });
     figures.push(...r.figures);
     extra['import'] = { shape, ...r.extra };
   }

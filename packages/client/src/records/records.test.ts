@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXAMPLE_PATIENT_ID, exampleRecord, newId, type RecordKind } from '@hale/model';
 import type { DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from './conflicts';
@@ -405,6 +405,24 @@ describe('records with Unicode text', () => {
 });
 
 describe('records.writeAll: one action, several records, all or none', () => {
+  it('notes its writes together: each is noted before the first note resolves, so they share one save', async () => {
+    const waiting: Array<() => void> = [];
+    const noted: string[] = [];
+    const { records } = await setupRecords({
+      onWrite: (id) => {
+        noted.push(id);
+        return new Promise<void>((resolve) => waiting.push(resolve));
+      },
+    });
+    const adds = [1, 2, 3].map(
+      () => ({ op: 'add', kind: 'Allergy', input: recordInput('Allergy') }) as const,
+    );
+    const written = records.writeAll(adds);
+    await vi.waitFor(() => expect(waiting).toHaveLength(3), { timeout: 2_000 });
+    for (const resolve of waiting) resolve();
+    expect((await written).map((r) => r.id)).toEqual(noted);
+  });
+
   it("writes a note's header and text together; a refused text leaves the header as it was", async () => {
     const { records, writes } = await setupRecords();
     const { authorId: _a, ...noteInput } = recordInput('MedicalNote');

@@ -678,8 +678,12 @@ export const createRecords = (deps: RecordsDeps) => {
         }
         plan = again;
       }
-      for (const { document: d, action } of written)
-        await deps.onWrite(d.id, { action, kind: d.kind, patientId: d.patientId, rv: d.rv });
+      // Noted together, in order: the notes of one action share one save of what is noted (not one each).
+      await Promise.all(
+        written.map(async ({ document: d, action }) => {
+          await deps.onWrite(d.id, { action, kind: d.kind, patientId: d.patientId, rv: d.rv });
+        }),
+      );
       // Copies, as `add` answers: the store keeps the objects written.
       return results.map((r) => structuredClone(r));
     },
