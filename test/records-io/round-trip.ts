@@ -12,9 +12,12 @@
 //      on export, and of the named elements in Hale's own fields)
 //
 // How a leaf counts as kept: the exported resource holds the same primitive under the same last key (a
-// date: under any key); a named element's leaf: under the same path. Lenient, so a figure below 100% is
-// a loss for sure; 100% is not proof. Records are exported as planned (no device): files get a
-// placeholder reference.
+// date: under any key; a time not in R4's format, which R4 cannot write as a time: under any type of its
+// element, as Synthea's `valueTime` with a zone leaves as a `valueString`); a named element's leaf: under
+// the same path. Lenient, so a figure below 100% is a loss for sure; 100% is not proof. A contained
+// resource a record leaves out (the import lists it, with why: a contained Patient is the chart's person)
+// is counted apart, its leaves not in the figures. Records are exported as planned (no device): files get
+// a placeholder reference.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -83,8 +86,22 @@ const categoryOf = (at: readonly string[], value: string): Category | undefined 
   return undefined;
 };
 
-const keptIn = (target: readonly [string[], string][], at: readonly string[], value: string, c: Category) =>
-  target.some(([p, v]) => v === value && (c === 'dates' || p.at(-1) === at.at(-1)));
+/** R4's `time`; a choice element's time not in it is written by Hale under another type of the element. */
+const R4_TIME = /^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?$/;
+const elementOfTime = (key: string, value: string) =>
+  /[a-z]Time$/.test(key) && !key.endsWith('DateTime') && !R4_TIME.test(value) ? key.slice(0, -4) : undefined;
+
+const keptIn = (target: readonly [string[], string][], at: readonly string[], value: string, c: Category) => {
+  const key = at.at(-1) ?? '';
+  const element = elementOfTime(key, value);
+  return target.some(
+    ([p, v]) =>
+      v === value &&
+      (c === 'dates' ||
+        p.at(-1) === key ||
+        (element !== undefined && new RegExp(`^${element}[A-Z]`).test(p.at(-1) ?? ''))),
+  );
+};
 
 /** The elements #63 item 2 names, by resource type: which a leaf of the source belongs to. */
 const NAMED: readonly [string, (type: string, at: readonly string[], value: string) => boolean][] = [
@@ -163,6 +180,8 @@ interface Measured {
   readonly resources: Map<string, Pair>;
   /** Per type, why resources were not imported (reason → count). */
   readonly notImported: Map<string, Map<string, number>>;
+  /** Per type, the contained resources records leave out (the import's reason → count). */
+  readonly leftOut: Map<string, Map<string, number>>;
   /** Per type, the named elements' leaves kept. */
   readonly named: Map<string, Map<string, Pair>>;
   /** Of a second import under another name: records it would add, of those the first planned. */
@@ -231,12 +250,37 @@ const recordOf = (
   };
 };
 
+const contained = (resource: Json | undefined): Json[] =>
+  Array.isArray(resource?.['contained']) ? (resource['contained'] as Json[]) : [];
+
+/** A source's contained resources (by id) its kept source leaves out and its record's notKept lists. */
+const containedLeftOut = (
+  source: Json | undefined,
+  kept: Json | undefined,
+  notKept: readonly string[],
+): Map<string, string> => {
+  const out = new Map<string, string>();
+  if (kept === undefined) return out;
+  const held = new Set(contained(kept).map((c) => c['id']));
+  for (const c of contained(source)) {
+    const reason = notKept.find((n) => n.startsWith(`contained ${String(c['resourceType'])} (`));
+    if (!held.has(c['id']) && reason !== undefined) out.set(String(c['id']), reason);
+  }
+  return out;
+};
+
+const withoutContained = (source: Json, left: Map<string, string>): Json => ({
+  ...source,
+  contained: contained(source).filter((c) => !left.has(String(c['id']))),
+});
+
 /** Import → export of every file; `ownFields`: without the source each record keeps (Hale's fields only). */
 const measure = (ownFields: boolean): Measured => {
   const m: Measured = {
     leaves: new Map(),
     resources: new Map(),
     notImported: new Map(),
+    leftOut: new Map(),
     named: new Map(),
     again: [0, 0],
   };
@@ -259,6 +303,8 @@ const measure = (ownFields: boolean): Measured => {
     }
     const items: FhirExportItem[] = [];
     const pathOf = new Map<string, string>();
+    /** Per source, the contained resources its record leaves out, with the import's reason. */
+    const leftOutOf = new Map<string, Map<string, string>>();
     const held = new Map<string, HeldImport>();
     for (const p of plan.value.records) {
       const valid = validateRecord(p.kind, recordOf(p, ownFields));
@@ -268,7 +314,10 @@ const measure = (ownFields: boolean): Measured => {
       }
       items.push({ kind: p.kind, record: valid.value } as FhirExportItem);
       // The record read from the resource itself (a Patient's contact is read into a record of its own).
-      if (!pathOf.has(p.path) && !p.origin.originalId.includes('#contact')) pathOf.set(p.path, p.id);
+      if (!pathOf.has(p.path) && !p.origin.originalId.includes('#contact')) {
+        pathOf.set(p.path, p.id);
+        leftOutOf.set(p.path, containedLeftOut(sources.get(p.path), p.origin.resource, p.notKept));
+      }
       const digest = recordContentDigest(valid.value);
       for (const key of p.origin.identity ?? [])
         held.set(key, {
@@ -319,11 +368,17 @@ const measure = (ownFields: boolean): Measured => {
       const id = pathOf.get(where);
       if (id === undefined) continue;
       at(m.resources, type, (): Pair => [0, 0])[0]++;
+      const left = leftOutOf.get(where) ?? new Map<string, string>();
+      for (const reason of left.values()) {
+        const reasons = at(m.leftOut, type, () => new Map<string, number>());
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      }
+      const counted = left.size === 0 ? source : withoutContained(source, left);
       // A Profile exports as the chart's Patient (its id is the account's).
       const resource = exported.get(id) ?? (type === 'Patient' ? exported.get(PATIENT) : undefined) ?? {};
       const target = leaves(resource);
       const t = at(m.leaves, type, emptyTally);
-      for (const [path_, v] of leaves(source)) {
+      for (const [path_, v] of leaves(counted)) {
         const c = categoryOf(path_, v);
         if (c === undefined) continue;
         t[c][1]++;
@@ -337,7 +392,7 @@ const measure = (ownFields: boolean): Measured => {
         ...targetLeaves.map(([p, v]) => namedKey('', p, v)),
         ...targetLeaves.map(([p, v]) => namedKey('partial dates', p, v)),
       ]);
-      for (const [path_, v] of namedLeaves(source)) {
+      for (const [path_, v] of namedLeaves(counted)) {
         const element = NAMED.find(([, test]) => test(type, path_, v))?.[0];
         if (element === undefined) continue;
         const pair = at(named, element, () => [0, 0] as Pair);
@@ -412,6 +467,18 @@ for (const type of types) {
   notOut[type] = Object.fromEntries(reasons);
 }
 out['notImported'] = notOut;
+
+console.log(
+  '\ncontained resources the records leave out, listed by the import (their leaves not counted above)',
+);
+const leftOut: Record<string, Record<string, number>> = {};
+for (const type of types) {
+  const reasons = exported.leftOut.get(type);
+  if (reasons === undefined) continue;
+  for (const [reason, n] of reasons) console.log(`${type.padEnd(26)}${String(n).padStart(4)}  ${reason}`);
+  leftOut[type] = Object.fromEntries(reasons);
+}
+out['leftOut'] = leftOut;
 
 console.log(
   `\na second import of every file under another name adds ${exported.again[0]} records (the first: ${exported.again[1]})`,

@@ -707,6 +707,8 @@ const labOrderStatus = (status: LabResult['status']): string => {
       return 'revoked';
     case 'entered-in-error':
       return 'entered-in-error';
+    case 'unknown':
+      return 'unknown';
     default:
       return 'completed';
   }

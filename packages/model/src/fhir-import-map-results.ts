@@ -145,6 +145,8 @@ const valueOf = (
   if (typeof r['valueInteger'] === 'number') return { value: r['valueInteger'] };
   if (typeof r['valueBoolean'] === 'boolean') return { value: r['valueBoolean'] ? 'yes' : 'no' };
   if (typeof r['valueDateTime'] === 'string') return { value: r['valueDateTime'] };
+  // As written, also when not in R4's format (Synthea's carries a zone): export then writes it as text.
+  if (typeof r['valueTime'] === 'string') return { value: r['valueTime'] };
   return {};
 };
 
@@ -228,6 +230,7 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
       'valueInteger',
       'valueBoolean',
       'valueDateTime',
+      'valueTime',
       'referenceRange',
       'component',
       'note',

@@ -236,6 +236,7 @@ export const IMPORT_SCHEMAS = {
     valueBoolean: Opt(Type.Boolean()),
     valueInteger: Opt(Type.Integer()),
     valueDateTime: Opt(dateTime),
+    valueTime: Opt(Str(64)),
     referenceRange: Opt(List(RangeInput, 10)),
     interpretation: Opt(List(ConceptInput, 10)),
     bodySite: Opt(ConceptInput),

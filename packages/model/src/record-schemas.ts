@@ -32,6 +32,7 @@ export const ALLERGY_VERIFICATIONS = ['unconfirmed', 'confirmed'] as const;
 export const ALLERGY_CLINICAL_STATUSES = ['active', 'inactive', 'resolved'] as const;
 /** R4 allergy-intolerance-criticality: the potential for a serious reaction, not the last reaction's severity. */
 export const ALLERGY_CRITICALITIES = ['low', 'high', 'unable-to-assess'] as const;
+/** R4 ObservationStatus, the same codes. */
 export const LAB_RESULT_STATUSES = [
   'registered',
   'preliminary',
@@ -40,6 +41,7 @@ export const LAB_RESULT_STATUSES = [
   'corrected',
   'cancelled',
   'entered-in-error',
+  'unknown',
 ] as const;
 export const TREATMENT_PLAN_STATUSES = ['draft', 'active', 'completed'] as const;
 /**

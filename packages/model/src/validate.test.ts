@@ -205,6 +205,7 @@ describe('enumerations', () => {
       'corrected',
       'cancelled',
       'entered-in-error',
+      'unknown',
     ]);
     expect(values('TreatmentPlan', 'status')).toEqual(['draft', 'active', 'completed']);
     // The template's three, then issue #49's request flow (appended).

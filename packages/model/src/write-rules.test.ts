@@ -102,10 +102,13 @@ describe('checkWriteRules', () => {
     expect(broken('LabResult', { effectiveAt: beyond, publishedAt: undefined })).toEqual([
       'effectiveAt DATE_IN_FUTURE',
     ]);
-    // An ordered test may name when it is to be collected.
+    // An ordered test may name when it is to be collected; one whose status is unknown may be one.
     expect(
       broken('LabResult', { status: 'registered', effectiveAt: beyond, publishedAt: undefined }),
     ).toEqual([]);
+    expect(broken('LabResult', { status: 'unknown', effectiveAt: beyond, publishedAt: undefined })).toEqual(
+      [],
+    );
     expect(broken('Encounter', { startedAt: beyond, endedAt: undefined, status: 'planned' })).toEqual([]);
     expect(broken('Encounter', { startedAt: beyond, endedAt: undefined, status: 'in-progress' })).toEqual([
       'startedAt DATE_IN_FUTURE',

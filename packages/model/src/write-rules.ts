@@ -261,9 +261,13 @@ const RULES: Rules = {
     ...afterBirth(r.administeredAt, context),
   ],
   LabResult: (r, now) => [
-    // A registered (ordered) or cancelled test may name when it is to be collected; one entered in error
-    // is withdrawn, and marking it so must not first need a plausible date written into it.
-    ...(r.status === 'registered' || r.status === 'cancelled' || r.status === 'entered-in-error'
+    // A registered (ordered) or cancelled test may name when it is to be collected, and so may one whose
+    // status is unknown; one entered in error is withdrawn, and marking it so must not first need a
+    // plausible date written into it.
+    ...(r.status === 'registered' ||
+    r.status === 'cancelled' ||
+    r.status === 'entered-in-error' ||
+    r.status === 'unknown'
       ? []
       : past(r.effectiveAt, 'effectiveAt', now, ['status'])),
     ...past(r.publishedAt, 'publishedAt', now),

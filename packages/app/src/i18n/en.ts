@@ -542,6 +542,7 @@ export const en = {
       corrected: 'Corrected',
       cancelled: 'Cancelled',
       'entered-in-error': 'Entered in error',
+      unknown: 'Not known',
     },
     documentType: {
       'lab-report': 'Lab report',

@@ -607,6 +607,7 @@ export const zhHans: Translation = {
       corrected: '已更正',
       cancelled: '已取消',
       'entered-in-error': '录入错误',
+      unknown: '不明',
     },
     documentType: {
       'lab-report': '检验报告',

@@ -528,6 +528,7 @@ export const zhHant: Translation = {
       corrected: '已更正',
       cancelled: '已取消',
       'entered-in-error': '誤植',
+      unknown: '不明',
     },
     documentType: {
       'lab-report': '檢驗報告',
