@@ -7,7 +7,7 @@ import { act, cleanup, render, screen } from '@testing-library/react';
 import { BehaviorSubject } from 'rxjs';
 import type { HaleSession, Observed, RecordPage, RecordQuery, SearchResults } from '@hale/client';
 import { HaleProvider } from './hale-provider';
-import { useGrants, useGrantsLoaded, useRecords, useSearch } from './hooks';
+import { useDeviceRemoved, useGrants, useGrantsLoaded, useRecords, useSearch, useSyncStatus } from './hooks';
 
 afterEach(() => cleanup());
 
@@ -98,5 +98,23 @@ describe('@hale/react hooks', () => {
       grants.next([]);
     });
     expect(text('grants')).toBe('0 given');
+  });
+
+  it('useSyncStatus and useDeviceRemoved draw again when their part changes, not at each count', () => {
+    const state = new BehaviorSubject({ status: 'syncing', pending: 0, errors: [] as { code: string }[] });
+    const session = { sync: { state: observedOf(state) } } as unknown as HaleSession;
+    let draws = 0;
+    function Status(): ReactNode {
+      draws += 1;
+      return h('span', { 'aria-label': 'status' }, `${useSyncStatus()} ${String(useDeviceRemoved())}`);
+    }
+    render(h(HaleProvider, { session }, h(Status)));
+    expect([text('status'), draws]).toEqual(['syncing false', 1]);
+    act(() => {
+      for (let pending = 1; pending <= 50; pending++) state.next({ ...state.value, pending });
+    });
+    expect(draws).toBe(1);
+    act(() => state.next({ status: 'fatal', pending: 0, errors: [{ code: 'DEVICE_REVOKED' }] }));
+    expect([text('status'), draws]).toEqual(['fatal true', 2]);
   });
 });

@@ -7,7 +7,7 @@
  * | `useNewestRecords(kind, options)` | a `NewestPage`: the newest `limit` by clinical date, `complete`, the first `series` tests' newest |
  * | `useRecord(id)` / `useRecordHistory(id)` | one record, or it with its versions; null while there is none |
  * | `useSearch(query, options)` | `SearchResults`: the chart's records matching the words, ranked |
- * | `useSyncState()` / `useInitialSync()` / `useSyncIssues()` | the sync state; a first sync's n of m; the open issues |
+ * | `useSyncState()` / `useSyncStatus()` / `useDeviceRemoved()` / `useInitialSync()` / `useSyncIssues()` | the sync state, its status alone, whether this device was removed; a first sync's n of m; the open issues |
  * | `useQuarantine()` / `useUnsent()` | versions set aside; changes not yet on the server |
  * | `useGrants()` / `useGrantsReceived()` | grants given, with their state; charts shared with this account |
  * | `useGrantsLoaded()` | whether the grants given were read yet (an empty list before that is no answer) |
@@ -34,7 +34,7 @@ import type {
   StoredRecord,
 } from '@hale/client';
 import { useHaleSession } from './hale-provider';
-import { useLoaded, useObserved } from './use-observed';
+import { useLoaded, useObserved, useObservedPart } from './use-observed';
 
 export function useRecords<K extends RecordKind>(kind: K, query: RecordQuery = {}): RecordPage<K> {
   const session = useHaleSession();
@@ -82,6 +82,16 @@ export function useProviderSearch(
 }
 
 export const useSyncState = () => useObserved(useHaleSession().sync.state);
+/** The sync's status alone: drawn again when it changes, not at each count of a sync under way. */
+export const useSyncStatus = () => useObservedPart(useHaleSession().sync.state, (s) => s.status);
+/** Whether the server removed this device from its account (its sync stopped for good for that). */
+export const useDeviceRemoved = () =>
+  useObservedPart(
+    useHaleSession().sync.state,
+    (s) =>
+      s.status === 'fatal' &&
+      s.errors.some((e) => e.code === 'DEVICE_REVOKED' || e.code === 'DEVICE_UNKNOWN'),
+  );
 export const useInitialSync = () => useObserved(useHaleSession().sync.initialSync);
 export const useSyncIssues = () => useObserved(useHaleSession().sync.issues);
 export const useQuarantine = () => useObserved(useHaleSession().sync.quarantine);

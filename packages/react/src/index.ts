@@ -1,6 +1,6 @@
 // `@hale/react`: a provider and hooks binding React screens to a `HaleSession` (docs/client-api.md, "React").
 export { HaleProvider, HaleProviderMissing, useHaleSession } from './hale-provider';
-export { useLoaded, useObserved } from './use-observed';
+export { useLoaded, useObserved, useObservedPart } from './use-observed';
 export {
   useAccessLog,
   useAuditVerification,
@@ -20,6 +20,8 @@ export {
   useSearch,
   useSyncIssues,
   useSyncState,
+  useSyncStatus,
+  useDeviceRemoved,
   useUnsent,
   useUploads,
 } from './hooks';

@@ -27,7 +27,7 @@ import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { IconLock, IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigation } from 'react-router';
-import { HaleProvider, useDevices, useHaleSession, useSyncState } from '@hale/react';
+import { HaleProvider, useDeviceRemoved, useDevices, useHaleSession } from '@hale/react';
 import { useApp, useOpenSession } from '../boot/app-state';
 import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
@@ -62,7 +62,8 @@ function Frame(): ReactNode {
   // Below the md breakpoint the closed menu is off-screen: inert, so Tab never walks its hidden links.
   const wide = useMediaQuery('(min-width: 62em)', true, { getInitialValueInEffect: false });
   const navHidden = !wide && !opened;
-  const state = useSyncState();
+  // The removal alone: the sync's counts change at every write and would draw the whole frame again.
+  const removed = useDeviceRemoved();
   const navigation = useNavigation();
   const navList = useRef<HTMLDivElement>(null);
   const here = location.pathname + location.search;
@@ -89,9 +90,6 @@ function Frame(): ReactNode {
       if (idle !== undefined) window.cancelIdleCallback(idle);
     };
   }, []);
-  const removed =
-    state.status === 'fatal' &&
-    state.errors.some((e) => e.code === 'DEVICE_REVOKED' || e.code === 'DEVICE_UNKNOWN');
   const sections = NAV_SECTIONS.filter((s) => s.roles.includes(session.account.role));
   return (
     <AppShell

@@ -19,7 +19,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, Navigate, useLocation, useNavigate, useParams } from 'react-router';
 import { isHaleError, type HaleSession, type WriteOp } from '@hale/client';
 import { newId } from '@hale/model';
-import { useRecord, useRecords, useSyncState, useHaleSession } from '@hale/react';
+import { useRecord, useRecords, useSyncStatus, useHaleSession } from '@hale/react';
 import { FieldInput } from './field-input';
 import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from './drafts';
 import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
@@ -186,7 +186,7 @@ function FormBody(props: {
   const [hadDraft] = useState(() => readDraft(draftKey) !== undefined);
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const syncStatus = useSyncState().status;
+  const syncStatus = useSyncStatus();
   const [kept, setKept] = useState<'no' | 'saving' | 'kept'>('no');
   // Saved: the form stays on screen until the record's screen is drawn; it neither saves again nor keeps a draft.
   const saved = useRef(false);

@@ -13,7 +13,7 @@ import { ActionIcon, Alert, Button, FileButton, Group, Paper, Stack, Text, Texta
 import { IconPaperclip, IconSend, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { MAX_FILE_BYTES, type HaleSession } from '@hale/client';
-import { useSyncState, useHaleSession } from '@hale/react';
+import { useSyncStatus, useHaleSession } from '@hale/react';
 import { formatBytes } from '../../screens/documents/file-ref';
 import { dropDraft, loadDraft, readDraft, saveDraft } from '../../records/drafts';
 import { careErrorText } from '../errors';
@@ -43,7 +43,7 @@ export function Composer(props: {
 }): ReactNode {
   const { t } = useTranslation();
   const session = useHaleSession();
-  const sync = useSyncState();
+  const syncStatus = useSyncStatus();
   const key = `${props.to}/${props.threadId ?? 'new'}`;
   const draftKey = `message:${key}`;
   const kept = draftsOf(session);
@@ -104,7 +104,7 @@ export function Composer(props: {
         body: draft.body,
         ...(props.threadId === undefined ? {} : { threadId: props.threadId }),
         ...(attachments.length === 0 ? {} : { attachments }),
-        upload: sync.status === 'online' || sync.status === 'syncing' ? 'now' : 'enqueue',
+        upload: syncStatus === 'online' || syncStatus === 'syncing' ? 'now' : 'enqueue',
       });
       kept.delete(key);
       void dropDraft(session, draftKey);
