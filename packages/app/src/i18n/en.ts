@@ -273,6 +273,8 @@ export const en = {
       weeklyAccess: 'This week {{who}} accessed your records',
       weeklyUnusual_one: '— 1 access looks unusual.',
       weeklyUnusual_other: '— {{count}} accesses look unusual.',
+      weeklyUnusualOnly_one: 'This week 1 attempt to reach your records looks unusual.',
+      weeklyUnusualOnly_other: 'This week {{count}} attempts to reach your records look unusual.',
       linkOpenings_one: '1 opening of a shared link',
       linkOpenings_other: '{{count}} openings of shared links',
     },

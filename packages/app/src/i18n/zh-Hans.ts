@@ -271,6 +271,8 @@ export const zhHans: Translation = {
       weeklyAccess: '本周 {{who}} 访问了您的纪录',
       weeklyUnusual_one: '— 有 1 次访问看起来不寻常。',
       weeklyUnusual_other: '— 有 {{count}} 次访问看起来不寻常。',
+      weeklyUnusualOnly_one: '本周有 1 次访问您纪录的尝试看起来不寻常。',
+      weeklyUnusualOnly_other: '本周有 {{count}} 次访问您纪录的尝试看起来不寻常。',
       linkOpenings_one: '分享链接被打开 1 次',
       linkOpenings_other: '分享链接被打开 {{count}} 次',
     },

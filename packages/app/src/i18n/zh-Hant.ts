@@ -268,6 +268,8 @@ export const zhHant: Translation = {
       weeklyAccess: '本週 {{who}} 存取了您的紀錄',
       weeklyUnusual_one: '— 有 1 次存取看起來不尋常。',
       weeklyUnusual_other: '— 有 {{count}} 次存取看起來不尋常。',
+      weeklyUnusualOnly_one: '本週有 1 次存取您紀錄的嘗試看起來不尋常。',
+      weeklyUnusualOnly_other: '本週有 {{count}} 次存取您紀錄的嘗試看起來不尋常。',
       linkOpenings_one: '分享連結被開啟 1 次',
       linkOpenings_other: '分享連結被開啟 {{count}} 次',
     },

@@ -129,6 +129,12 @@ describe('the access story', () => {
     expect(dr.did).toEqual(['looked']);
     expect(dr.kinds).toEqual(['allergy']);
     expect(dr.tried).toEqual(['note']);
-    expect(weekOf(story, Date.parse(at(23, 12))).unusual).toBe(2);
+    // Only refused, `gone` accessed nothing this week: not among the people, their line unusual.
+    expect(weekOf(story, Date.parse(at(23, 12)))).toEqual({ people: ['dr'], links: 0, unusual: 2 });
+    const onlyRefused = weekOf(
+      story.filter((l) => l.actorId === 'gone'),
+      Date.parse(at(23, 12)),
+    );
+    expect(onlyRefused).toEqual({ people: [], links: 0, unusual: 1 });
   });
 });

@@ -143,7 +143,10 @@ export function accessStory(
   return lines.sort((a, b) => (a.last < b.last ? 1 : a.last > b.last ? -1 : 0));
 }
 
-/** The last 7 days of the story: the people (and shared links) who accessed, and how many lines are unusual. */
+/**
+ * The last 7 days of the story: the people (and shared links) who accessed, and how many lines are
+ * unusual. A person only refused (`denied`) accessed nothing: not among `people`, their line unusual.
+ */
 export function weekOf(
   lines: readonly StoryLine[],
   now: number,
@@ -151,7 +154,13 @@ export function weekOf(
   const since = new Date(now - 7 * 24 * 3_600_000).toISOString();
   const week = lines.filter((l) => l.last >= since);
   return {
-    people: [...new Set(week.flatMap((l) => (l.actorId === '' ? [] : [l.actorId])))],
+    people: [
+      ...new Set(
+        week.flatMap((l) =>
+          l.actorId === '' || (l.kinds.length === 0 && l.did.length === 0) ? [] : [l.actorId],
+        ),
+      ),
+    ],
     links: week.filter((l) => l.actorId === '').reduce((n, l) => n + l.records.length, 0),
     unusual: week.filter((l) => l.hints.length > 0).length,
   };

@@ -131,7 +131,7 @@ export function WeeklyAccess(props: { readonly week: ReturnType<typeof weekOf> }
   const { t, i18n } = useTranslation();
   const names = useDirectoryNames(props.week.people);
   const { people, links, unusual } = props.week;
-  if (people.length === 0 && links === 0) return null;
+  if (people.length === 0 && links === 0 && unusual === 0) return null;
   const list = new Intl.ListFormat(i18n.language, { type: 'conjunction' });
   const who = list.format([
     ...people.map((p) => names.get(p) ?? t('care.people.unknown')),
@@ -144,8 +144,12 @@ export function WeeklyAccess(props: { readonly week: ReturnType<typeof weekOf> }
           {t(unusual > 0 ? 'home.next.rank.acknowledge' : 'home.next.rank.week')}
         </Badge>
         <Anchor component={Link} to="/care/access" size="sm" data-testid="weekly-access">
-          {t('home.next.weeklyAccess', { who })}
-          {unusual > 0 ? ` ${t('home.next.weeklyUnusual', { count: unusual })}` : ''}
+          {people.length === 0 && links === 0
+            ? t('home.next.weeklyUnusualOnly', { count: unusual })
+            : t('home.next.weeklyAccess', { who })}
+          {unusual > 0 && (people.length > 0 || links > 0)
+            ? ` ${t('home.next.weeklyUnusual', { count: unusual })}`
+            : ''}
         </Anchor>
       </Group>
     </li>
