@@ -5,7 +5,8 @@ import { EXAMPLE_PATIENT_ID, exampleRecord } from './examples';
 import { toFhirBundle, type FhirExportItem } from './fhir';
 import { standardFhirBundle } from './fhir-references';
 import { MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH, MAX_IMPORT_RESOURCES } from './fhir-import-input';
-import { originKey, planFhirImport } from './fhir-import';
+import { originKey, planFhirImport, planFhirImportInSlices } from './fhir-import';
+import { newId } from './ids';
 import type { RecordKind } from './registry';
 
 const IMPORTED_AT = '2026-11-25T10:00:00.000Z';
@@ -134,6 +135,28 @@ const patient = {
 const subject = { reference: patient.fullUrl };
 
 describe('files from other systems', () => {
+  it('plans in slices as at once: the same plan, the event loop let run between slices', async () => {
+    const { text } = exported();
+    const ids = Array.from({ length: 500 }, () => newId());
+    const counter = () => {
+      let n = 0;
+      return () => ids[n++] ?? newId();
+    };
+    const options = { patientId: FRESH, importedAt: IMPORTED_AT };
+    const whole = planFhirImport(text, { ...options, newId: counter() });
+    let pauses = 0;
+    const sliced = await planFhirImportInSlices(
+      text,
+      { ...options, newId: counter() },
+      async () => void pauses++,
+      0,
+    );
+    expect(sliced).toEqual(whole);
+    expect(whole.ok && whole.value.records.length).toBeGreaterThan(KINDS.length - 1);
+    // A slice of 0 ms ends at every resource of every pass.
+    expect(pauses).toBeGreaterThan(3 * KINDS.length);
+  });
+
   it('reads NDJSON, one resource per line', () => {
     const text = [
       JSON.stringify({

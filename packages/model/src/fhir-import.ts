@@ -1,7 +1,8 @@
 /*
  * FHIR R4 import, planned before anything is written: `planFhirImport` reads a file (fhir-import-input.ts),
  * checks it as a whole, maps each resource (fhir-import-map.ts) and answers the records to write, the
- * resources already imported (duplicates) and what is not imported, each with a reason.
+ * resources already imported (duplicates) and what is not imported, each with a reason;
+ * `planFhirImportInSlices` makes the same plan in slices, the event loop running between them.
  *
  * Refused whole (`FhirImportFailure`, nothing planned): what readFhirInput refuses; a resource of a mapped
  * type whose read elements have the wrong JSON type (MALFORMED, naming paths); Patient resources of more
@@ -195,10 +196,41 @@ const shapeOf = (resourceType: string): TSchema | undefined =>
     ? IMPORT_SCHEMAS[resourceType as keyof typeof IMPORT_SCHEMAS]
     : undefined);
 
-export const planFhirImport = (
+type PlanAnswer = Result<FhirImportPlan, FhirImportFailure>;
+
+/** The plan of `input` (see the header), made at once. */
+export const planFhirImport = (input: string | Uint8Array, options: FhirImportOptions): PlanAnswer => {
+  const steps = planSteps(input, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+};
+
+/**
+ * The same plan made in slices of about `sliceMs` of work, `pause()` awaited between them (a page's event
+ * loop runs there: no long task while a large file is planned). Only the file's parse is one piece.
+ */
+export const planFhirImportInSlices = async (
   input: string | Uint8Array,
   options: FhirImportOptions,
-): Result<FhirImportPlan, FhirImportFailure> => {
+  pause: () => Promise<void>,
+  sliceMs = 40,
+): Promise<PlanAnswer> => {
+  const steps = planSteps(input, options);
+  let began = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    if (performance.now() - began >= sliceMs) {
+      await pause();
+      began = performance.now();
+    }
+  }
+};
+
+/** The plan's work, yielding after each resource of each pass: where a slice may end. */
+function* planSteps(input: string | Uint8Array, options: FhirImportOptions): Generator<void, PlanAnswer> {
   const read = readFhirInput(input);
   if (!read.ok) return read;
   const { entries, format } = read.value;
@@ -209,15 +241,20 @@ export const planFhirImport = (
   // a list (a common slip of exporters) is read as a list of one, and said so.
   const issues: FhirImportIssue[] = [];
   const repairs = new Map<FhirInputEntry, string[]>();
-  const shaped = entries.map((entry): FhirInputEntry => {
+  const shaped: FhirInputEntry[] = [];
+  for (const entry of entries) {
+    yield;
     const schema = entry.resource === undefined ? undefined : shapeOf(entry.resource.resourceType);
-    if (schema === undefined || entry.resource === undefined) return entry;
+    if (schema === undefined || entry.resource === undefined) {
+      shaped.push(entry);
+      continue;
+    }
     const { resource, repaired } = listsRepaired(schema, entry.resource);
     const fixed = repaired.length === 0 ? entry : { ...entry, resource };
     if (repaired.length > 0) repairs.set(fixed, repaired);
     issues.push(...schemaIssues(schema, resource, `${entry.path}.resource`));
-    return fixed;
-  });
+    shaped.push(fixed);
+  }
   if (issues.length > 0) {
     const firstIssue = issues[0];
     return importFailure(
@@ -302,6 +339,7 @@ export const planFhirImport = (
   const strangers = new Map<Indexed, string>();
   const danglingNotes = new Map<Indexed, string[]>();
   for (const item of current) {
+    yield;
     for (const found of referencesIn(item.resource)) {
       if (!LOCAL_RE.test(found.reference) || find(found.reference, item) !== undefined) continue;
       const at = `${item.entry.path}.resource.${found.path}`;
@@ -525,6 +563,7 @@ export const planFhirImport = (
   };
 
   for (const item of current) {
+    yield;
     const type = item.resource.resourceType;
     const stranger = strangers.get(item);
     if (stranger !== undefined) {
@@ -574,6 +613,7 @@ export const planFhirImport = (
     digest: string;
   }[] = [];
   for (const p of planned) {
+    yield;
     let input = p.input;
     let notKept = p.notKept;
     const proof = input['proofDocumentId'];
@@ -629,6 +669,7 @@ export const planFhirImport = (
   const records: PlannedRecord[] = [];
   const updates: PlannedUpdate[] = [];
   for (const { p, input, notKept, digest } of passed) {
+    yield;
     const { held, item, ...rest } = p;
     const portable =
       item === undefined || p.origin.resource === undefined
@@ -665,7 +706,7 @@ export const planFhirImport = (
     ok: true,
     value: { source, format, records, updates, duplicates, skipped, absorbed, noPatient },
   };
-};
+}
 
 /** The contained resources a kept source leaves out, each with why (fhir-source.ts `keptSource`). */
 const containedNotKept = (resource: Json, kept: Json | undefined): string[] => {

@@ -1,7 +1,7 @@
 /**
- * FHIR import on a device: plans with the model's `planFhirImport` against the records this device holds,
- * uploads embedded files, writes the records through the records API (so every write rule, authorship
- * rule and size limit applies), and records the import in the audit trail.
+ * FHIR import on a device: plans with the model's `planFhirImportInSlices` against the records this device
+ * holds, uploads embedded files, writes the records through the records API (so every write rule,
+ * authorship rule and size limit applies), and records the import in the audit trail.
  *
  * Invariants:
  * - A refused file writes nothing (RecordsIoError IMPORT_REFUSED, the model's reason and issues).
@@ -11,8 +11,9 @@
  *   name, writes nothing; a resource changed in the source updates its record (a new version); one edited
  *   in Hale since is left as edited and listed in `conflicts`.
  * - New records are written in chunks through `records.writeAll` (each chunk checked, sealed and audited
- *   as one), the event loop running between chunks; `onProgress` after each, `signal` cancels: what was
- *   written stays, the rest is listed as not imported and `cancelled` says so.
+ *   as one, and within one push frame: `importChunks`), the event loop running between chunks;
+ *   `onProgress` after each, `signal` cancels: what was written stays, the rest is listed as not imported
+ *   and `cancelled` says so.
  * - A write or upload failing midway removes the records this import added and answers IMPORT_FAILED (the
  *   uploaded blobs stay, unreferenced, like any file whose record was removed; updates made stay).
  * - The person gets the whole list: imported (with what each did not keep), duplicates, not imported with
@@ -21,7 +22,7 @@
 import {
   IMPORTED_KINDS,
   originKey,
-  planFhirImport,
+  planFhirImportInSlices,
   recordContentDigest,
   type HeldImport,
   type FhirImportPlan,
@@ -129,14 +130,19 @@ export async function planImport(
     }
   }
   const now = deps.now?.() ?? Date.now();
-  const plan = planFhirImport(input, {
-    patientId,
-    importedAt: new Date(now).toISOString(),
-    existing: { originKeys, ids, held },
-    hasProfile,
-    ...(options.source === undefined ? {} : { source: options.source }),
-    ...(birthDate === undefined ? {} : { birthDate }),
-  });
+  // In slices, the event loop running between them: a large file's plan is no long task on a page.
+  const plan = await planFhirImportInSlices(
+    input,
+    {
+      patientId,
+      importedAt: new Date(now).toISOString(),
+      existing: { originKeys, ids, held },
+      hasProfile,
+      ...(options.source === undefined ? {} : { source: options.source }),
+      ...(birthDate === undefined ? {} : { birthDate }),
+    },
+    nextTask,
+  );
   if (!plan.ok) {
     throw new RecordsIoError('IMPORT_REFUSED', plan.error.message, {
       reason: plan.error.reason,
@@ -258,9 +264,8 @@ export async function importFhir(
       });
     }
     // In chunks, each checked and written as one (`writeAll`); the event loop runs between them.
-    for (let at = 0; at < adds.length; at += IMPORT_CHUNK) {
+    for (const chunk of importChunks(adds)) {
       if (options.signal?.aborted === true) break;
-      const chunk = adds.slice(at, at + IMPORT_CHUNK);
       for (const record of await records.writeAll(chunk)) written.push(record.id);
       progress();
       await nextTask();
@@ -323,8 +328,36 @@ export async function importFhir(
   };
 }
 
-/** Records per `writeAll` of an import: one chunk is checked and sealed well within a frame budget. */
-const IMPORT_CHUNK = 50;
+/** Records per `writeAll` of an import at most (fewer writes, saves and pushes; cancel waits one chunk). */
+export const IMPORT_CHUNK = 200;
+/**
+ * Characters of records' JSON per `writeAll` at most: a chunk is one group the server stores all or none,
+ * and a group goes out in one push frame (MAX_BATCH_BYTES, 4 MiB of sealed, base64 text).
+ */
+export const IMPORT_CHUNK_CHARS = 1_500_000;
+
+/** `adds` in chunks of at most IMPORT_CHUNK records and IMPORT_CHUNK_CHARS of JSON (a larger one alone). */
+export const importChunks = (
+  adds: readonly WriteOp[],
+  most = IMPORT_CHUNK,
+  chars = IMPORT_CHUNK_CHARS,
+): WriteOp[][] => {
+  const chunks: WriteOp[][] = [];
+  let chunk: WriteOp[] = [];
+  let size = 0;
+  for (const op of adds) {
+    const length = op.op === 'add' ? JSON.stringify(op.input).length : 0;
+    if (chunk.length > 0 && (chunk.length >= most || size + length > chars)) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(op);
+    size += length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+};
 /** Fields the records API keeps itself: an update from the source neither sets nor clears them. */
 const MANAGED = new Set(['id', 'patientId', 'createdAt', 'updatedAt', 'version', 'versions', 'provenance']);
 const VERSIONED: ReadonlySet<RecordKind> = new Set(['LabResult', 'HealthDocument', 'TreatmentPlan']);
