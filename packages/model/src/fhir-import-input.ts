@@ -11,12 +11,13 @@
  * | count | MAX_IMPORT_RESOURCES resources | TOO_LARGE |
  *
  * Invariants: pure; nothing is read beyond what the checks allow (the depth scan runs before JSON.parse,
- * so a hostile nesting never reaches the parser's recursion). An entry without a resource (a transaction's
+ * so a hostile nesting never reaches the parser's recursion; json-in-slices.ts). An entry without a resource (a transaction's
  * DELETE) is kept, for the plan to list.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Result } from './errors';
+import { jsonSteps } from './json-in-slices';
 
 /** Largest import, in bytes of UTF-8: a chart with scanned documents embedded (base64) fits. */
 export const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
@@ -140,25 +141,6 @@ const utf8Length = (text: string): number => {
 };
 
 /** Deepest bracket nesting of `text` outside strings; stops counting past `limit`. */
-const nestingDepth = (text: string, limit: number): number => {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return deepest;
-};
-
 const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -173,11 +155,22 @@ const parse = (text: string, where: string): Result<unknown, FhirImportIssue> =>
 const resourceIssues = (value: unknown, at: string): FhirImportIssue[] =>
   isObject(value) ? schemaIssues(ResourceShape, value, at) : [{ path: at, reason: 'must be a JSON object' }];
 
+type ReadAnswer = Result<FhirInput, FhirImportFailure>;
+
 /**
  * Reads `input` (text, or UTF-8 bytes) as a Bundle, a single resource or NDJSON. Refuses (nothing read
  * further) what the header's table says.
  */
-export const readFhirInput = (input: string | Uint8Array): Result<FhirInput, FhirImportFailure> => {
+export const readFhirInput = (input: string | Uint8Array): ReadAnswer => {
+  const steps = readFhirInputSteps(input);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+};
+
+/** `readFhirInput`'s work, yielding where a slice of it may end (json-in-slices.ts; each line, each entry). */
+export function* readFhirInputSteps(input: string | Uint8Array): Generator<void, ReadAnswer> {
   const bytes =
     typeof input === 'string'
       ? input.length > MAX_IMPORT_BYTES
@@ -197,19 +190,21 @@ export const readFhirInput = (input: string | Uint8Array): Result<FhirInput, Fhi
     return importFailure('NOT_JSON', 'the file is not UTF-8 text');
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (nestingDepth(text, MAX_IMPORT_DEPTH) > MAX_IMPORT_DEPTH) {
+  yield;
+  const whole = yield* jsonSteps(text, MAX_IMPORT_DEPTH);
+  if (!whole.ok && whole.tooDeep) {
     return importFailure(
       'TOO_DEEP',
       `the file nests deeper than ${MAX_IMPORT_DEPTH} levels: no FHIR resource does`,
     );
   }
-  const whole = parse(text, 'the file');
-  if (whole.ok) return readDocument(whole.value);
+  if (whole.ok) return yield* readDocument(whole.value);
   // Not one JSON value: NDJSON, one resource per line.
   const lines = text.split(/\r?\n/);
   const entries: FhirInputEntry[] = [];
   const issues: FhirImportIssue[] = [];
   for (const [index, line] of lines.entries()) {
+    yield;
     if (line.trim() === '') continue;
     const path = `line ${index + 1}`;
     const value = parse(line, path);
@@ -231,9 +226,9 @@ export const readFhirInput = (input: string | Uint8Array): Result<FhirInput, Fhi
     );
   if (entries.length === 0) return importFailure('NOTHING_TO_IMPORT', 'the file holds no FHIR resource');
   return { ok: true, value: { format: 'ndjson', entries } };
-};
+}
 
-const readDocument = (value: unknown): Result<FhirInput, FhirImportFailure> => {
+function* readDocument(value: unknown): Generator<void, ReadAnswer> {
   const problems = resourceIssues(value, 'the file');
   if (problems.length > 0) {
     return importFailure('MALFORMED', 'the file is no FHIR resource (no resourceType)', problems);
@@ -265,14 +260,21 @@ const readDocument = (value: unknown): Result<FhirInput, FhirImportFailure> => {
   }
   const entries: FhirInputEntry[] = [];
   const issues: FhirImportIssue[] = [];
-  (bundle.entry ?? []).forEach((raw, index) => {
+  for (const [index, raw] of (bundle.entry ?? []).entries()) {
+    yield;
     const path = `entry[${index}]`;
     const entryIssues = schemaIssues(EntryShape, raw, path);
-    if (entryIssues.length > 0) return void issues.push(...entryIssues);
+    if (entryIssues.length > 0) {
+      issues.push(...entryIssues);
+      continue;
+    }
     const entry = raw as Static<typeof EntryShape>;
     if (entry.resource !== undefined) {
       const problems = resourceIssues(entry.resource, `${path}.resource`);
-      if (problems.length > 0) return void issues.push(...problems);
+      if (problems.length > 0) {
+        issues.push(...problems);
+        continue;
+      }
     }
     entries.push({
       path,
@@ -280,7 +282,7 @@ const readDocument = (value: unknown): Result<FhirInput, FhirImportFailure> => {
       ...(entry.resource === undefined ? {} : { resource: entry.resource as FhirInputResource }),
       ...(entry.request?.method === undefined ? {} : { method: entry.request.method }),
     });
-  });
+  }
   if (issues.length > 0) {
     const first = issues[0];
     return importFailure('MALFORMED', `the Bundle is malformed: ${first?.path}: ${first?.reason}`, issues);
@@ -296,4 +298,4 @@ const readDocument = (value: unknown): Result<FhirInput, FhirImportFailure> => {
       entries,
     },
   };
-};
+}

@@ -28,7 +28,7 @@ import type { RecordOrigin } from './common-schemas';
 import type { Result } from './errors';
 import {
   importFailure,
-  readFhirInput,
+  readFhirInputSteps,
   schemaIssues,
   type FhirImportFailure,
   type FhirImportIssue,
@@ -231,7 +231,7 @@ export const planFhirImportInSlices = async (
 
 /** The plan's work, yielding after each resource of each pass: where a slice may end. */
 function* planSteps(input: string | Uint8Array, options: FhirImportOptions): Generator<void, PlanAnswer> {
-  const read = readFhirInput(input);
+  const read = yield* readFhirInputSteps(input);
   if (!read.ok) return read;
   const { entries, format } = read.value;
   const source = (options.source ?? read.value.source ?? 'FHIR import').slice(0, 500);
