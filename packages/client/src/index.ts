@@ -87,6 +87,8 @@ export type {
   StoredGrant,
 } from './consent/consent';
 export type { AccessRecord, AuditViewAnswer, Disclosure } from './audit/audit-log';
+/** `AccessRecord.action` of a refused reach: no grant in force covered the stream asked for. */
+export { ACCESS_DENIED } from '@hale/protocol';
 export type { AuditVerification } from './audit/audit-chain';
 export type { FileEnqueueInput, FileLocation, FilePutInput } from './files/files';
 export type { QueuedUpload, QueuedUploadState } from './files/upload-queue';

@@ -151,14 +151,29 @@ export const AuditEntryBody = Type.Object(
 export type AuditEntryBody = Static<typeof AuditEntryBody>;
 
 /**
- * What the server logs of a grantee's access to a patient's stream: `pull`, `push`, `live`, `key-fetch`,
- * `blob-down`, `blob-up`, `blob-delete` so far. Any short name is read, so that an entry of an action a newer server logs
- * is still listed by older devices, under its name.
+ * What the server logs of a grantee's access to a patient's stream (SERVER_ACCESS_ACTIONS). Any short name
+ * is read, so that an entry of an action a newer server logs is still listed by older devices, under its name.
  * `denied`: a device asked for the stream and no grant in force covered it (count 0; at most one per
  * device and stream per hour).
  */
 export const AccessEventAction = Type.String({ minLength: 1, maxLength: 64 });
 export type AccessEventAction = Static<typeof AccessEventAction>;
+
+/** The actions this server version logs (AccessEventBody.action); a device reads any (AccessEventAction). */
+export const SERVER_ACCESS_ACTIONS = [
+  'pull',
+  'push',
+  'live',
+  'key-fetch',
+  'blob-down',
+  'blob-up',
+  'blob-delete',
+  'link-open',
+  'denied',
+] as const;
+export type ServerAccessAction = (typeof SERVER_ACCESS_ACTIONS)[number];
+/** The action of a refused reach: no grant in force covered the stream a device asked for. */
+export const ACCESS_DENIED = 'denied' satisfies ServerAccessAction;
 
 /**
  * Sealed body of an access event the server appends (`kind: 'AccessEvent'`): the grantee (actor) and how

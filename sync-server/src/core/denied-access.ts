@@ -14,7 +14,7 @@
  * - Never for the requester's own streams, an id that is no stream id, or an account the store lacks.
  * - Logging never changes the answer: a failed write is reported (`onError`) and frees its slots.
  */
-import { parseStreamId } from '@hale/protocol';
+import { ACCESS_DENIED, parseStreamId } from '@hale/protocol';
 import { base64urlDecode } from '@hale/crypto';
 import type { SyncStore } from '../store/index';
 import type { Principal } from './access';
@@ -117,7 +117,8 @@ export const createDeniedAccess = ({ store, now, write, onError, windowMs, maxKe
       for (const { owner } of slots) if (!owners.has(owner)) owners.set(owner, await canSealTo(owner));
       const events: AccessEvent[] = [];
       for (const slot of slots) {
-        if (owners.get(slot.owner) === true) events.push({ action: 'denied', stream: slot.stream, count: 0 });
+        if (owners.get(slot.owner) === true)
+          events.push({ action: ACCESS_DENIED, stream: slot.stream, count: 0 });
         else throttle.free(slot.key, slot.at);
       }
       if (events.length > 0) await write(p, events);

@@ -8,7 +8,7 @@
  * | store, now, ed | deps' store, clock (ms) and Ed25519, taken out for brevity |
  * | iso | the clock's time now as an ISO string (what the store's `now` arguments take) |
  */
-import type { AccessEventBody } from '@hale/protocol';
+import type { AccessEventBody, ServerAccessAction } from '@hale/protocol';
 import type { Ed25519, SealTo } from '@hale/crypto';
 import type { Grant, SyncStore } from '../store/index';
 import type { PushOutcome } from '../metrics';
@@ -25,8 +25,7 @@ export interface AuthenticatedDevice extends Principal {
 }
 
 export interface AccessEvent {
-  action:
-    'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete' | 'link-open' | 'denied';
+  action: ServerAccessAction;
   stream: string;
   count: number;
   /** The blob it concerns, for an access that concerns one (a deletion). */

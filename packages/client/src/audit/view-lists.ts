@@ -13,6 +13,7 @@
  *   Its dates are the signed grant's `issuedAt` and `start` and the signed revocation's time, from the
  *   device's copy of the grants (device meta `grants`, signed copies only) when held; else the entries'.
  */
+import { ACCESS_DENIED } from '@hale/protocol';
 import { AUDIT_STATE } from './stored-state';
 import type { AuditCore } from './context';
 import type { AccessRecord, Disclosure, GrantAction, OpenedEntry } from './types';
@@ -23,9 +24,7 @@ const isCount = (value: unknown): value is number =>
 /** Server-logged access events: the only entries whose access counts are believed. */
 const isServerAccess = (e: OpenedEntry): boolean => e.source === 'server' && e.body.kind === 'AccessEvent';
 /** A server-logged access that served or took something: not a refused attempt (`denied`). */
-const isServedAccess = (e: OpenedEntry): boolean => isServerAccess(e) && e.body.action !== DENIED_ACTION;
-/** What the server logs when it refused a grantee's request for a stream. */
-const DENIED_ACTION = 'denied';
+const isServedAccess = (e: OpenedEntry): boolean => isServerAccess(e) && e.body.action !== ACCESS_DENIED;
 
 /** The grant a patient device's `consent-grant` / `consent-revoke` entry concerns; undefined otherwise. */
 export const grantOf = (e: OpenedEntry, action: GrantAction): string | undefined =>

@@ -19,7 +19,7 @@
  * - A device naming itself (`device-named`) is no access: it makes no line and no device of one, and is
  *   kept among the raw entries of that person's line of that day, if there is one.
  */
-import type { AccessRecord } from '@hale/client';
+import { ACCESS_DENIED, type AccessRecord } from '@hale/client';
 import type { StreamType } from '@hale/model';
 import { streamTypeOf } from '../streams';
 
@@ -63,8 +63,6 @@ const DID: Record<string, Did> = {
   'link-open': 'link',
 };
 const DIDS: readonly Did[] = ['looked', 'added', 'removed', 'link'];
-/** The server's record of a reach it refused. */
-const DENIED = 'denied';
 /** A grantee's device naming itself (no access). */
 const NAMING = 'device-named';
 
@@ -111,10 +109,10 @@ export function accessStory(
     if (newestFirst.some((x) => atNight(x.at))) hints.push('night');
     if (g.actorId !== '' && before !== undefined && ids.some((d) => !before.has(d))) hints.push('new-device');
     if (g.actorId !== '' && !inForce(g.actorId)) hints.push('after-end');
-    const refused = newestFirst.filter((x) => x.action === DENIED);
+    const refused = newestFirst.filter((x) => x.action === ACCESS_DENIED);
     if (refused.length > 0) hints.push('refused');
     known.set(g.actorId, new Set([...(before ?? []), ...ids]));
-    const done = newestFirst.filter((x) => x.action !== DENIED);
+    const done = newestFirst.filter((x) => x.action !== ACCESS_DENIED);
     const did = new Set(done.flatMap((x) => DID[x.action] ?? []));
     const kindsOf = (list: readonly AccessRecord[]): StreamType[] => [
       ...new Set(list.flatMap((x) => streamTypeOf(x.stream) ?? [])),
