@@ -18,6 +18,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Result } from './errors';
 import { jsonSteps } from './json-in-slices';
+import { runSteps } from './steps';
 
 /** Largest import, in bytes of UTF-8: a chart with scanned documents embedded (base64) fits. */
 export const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
@@ -161,13 +162,7 @@ type ReadAnswer = Result<FhirInput, FhirImportFailure>;
  * Reads `input` (text, or UTF-8 bytes) as a Bundle, a single resource or NDJSON. Refuses (nothing read
  * further) what the header's table says.
  */
-export const readFhirInput = (input: string | Uint8Array): ReadAnswer => {
-  const steps = readFhirInputSteps(input);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
-};
+export const readFhirInput = (input: string | Uint8Array): ReadAnswer => runSteps(readFhirInputSteps(input));
 
 /** `readFhirInput`'s work, yielding where a slice of it may end (json-in-slices.ts; each line, each entry). */
 export function* readFhirInputSteps(input: string | Uint8Array): Generator<void, ReadAnswer> {

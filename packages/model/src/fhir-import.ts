@@ -26,6 +26,7 @@
  */
 import type { RecordOrigin } from './common-schemas';
 import type { Result } from './errors';
+import { runSteps, runStepsInSlices } from './steps';
 import {
   importFailure,
   readFhirInputSteps,
@@ -199,35 +200,19 @@ const shapeOf = (resourceType: string): TSchema | undefined =>
 type PlanAnswer = Result<FhirImportPlan, FhirImportFailure>;
 
 /** The plan of `input` (see the header), made at once. */
-export const planFhirImport = (input: string | Uint8Array, options: FhirImportOptions): PlanAnswer => {
-  const steps = planSteps(input, options);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
-};
+export const planFhirImport = (input: string | Uint8Array, options: FhirImportOptions): PlanAnswer =>
+  runSteps(planSteps(input, options));
 
 /**
  * The same plan made in slices of about `sliceMs` of work, `pause()` awaited between them (a page's event
- * loop runs there: no long task while a large file is planned). Only the file's parse is one piece.
+ * loop runs there: no long task while a large file is planned).
  */
-export const planFhirImportInSlices = async (
+export const planFhirImportInSlices = (
   input: string | Uint8Array,
   options: FhirImportOptions,
   pause: () => Promise<void>,
   sliceMs = 40,
-): Promise<PlanAnswer> => {
-  const steps = planSteps(input, options);
-  let began = performance.now();
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    if (performance.now() - began >= sliceMs) {
-      await pause();
-      began = performance.now();
-    }
-  }
-};
+): Promise<PlanAnswer> => runStepsInSlices(planSteps(input, options), pause, sliceMs);
 
 /** The plan's work, yielding after each resource of each pass: where a slice may end. */
 function* planSteps(input: string | Uint8Array, options: FhirImportOptions): Generator<void, PlanAnswer> {

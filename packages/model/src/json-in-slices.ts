@@ -11,6 +11,7 @@
  *   and on any error, one JSON.parse of the whole text.
  * - Yields at most every SCAN_SLICE characters of the scan, and after each element parsed.
  */
+import { runSteps } from './steps';
 
 /** Characters scanned between two yields. */
 const SCAN_SLICE = 1 << 20;
@@ -146,10 +147,4 @@ export function* jsonSteps(text: string, limit: number): Generator<void, JsonRea
 }
 
 /** `jsonSteps` run to its end at once. */
-export const readJson = (text: string, limit: number): JsonRead => {
-  const steps = jsonSteps(text, limit);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
-};
+export const readJson = (text: string, limit: number): JsonRead => runSteps(jsonSteps(text, limit));
