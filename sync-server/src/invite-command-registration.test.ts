@@ -2,13 +2,11 @@
 // the store, and the command warns (stderr, exit 0, the invite still made) when that mode would not ask for
 // the codes it makes. Real server processes on a real SQLite file; the command runs in this process
 // (cli.ts, as main.ts runs it), beside them or after them.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { normalizeInviteCode } from '@hale/protocol';
 import { childProcesses, serverCommand } from './child-process.test-util';
 import { runCli } from './cli.test-util';
-import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME } from './store/sqlite-store';
+import { openSqliteStore } from './store/sqlite-store';
 
 const children = childProcesses();
 
@@ -92,12 +90,9 @@ describe('hale-sync-server invite: the registration mode the server runs with', 
   });
 
   it('says the mode is unknown for a store no server of this version has started on', async () => {
-    // A store as the schema v8 code left it: the upgrade path of every existing server.
+    // A store no server start has recorded a mode in.
     const dataDir = await children.tempDir('invite-mode-unknown');
-    const db = new Database(join(dataDir, SQLITE_FILE_NAME));
-    for (const sql of SCHEMA_MIGRATIONS.slice(0, 8)) db.exec(sql);
-    db.pragma('user_version = 8');
-    db.close();
+    await (await openSqliteStore({ dataDir })).close();
 
     const created = await run(['invite'], dataDir);
     expectCreated(created);

@@ -1,6 +1,5 @@
 // A push conflict tells whether the stored version was in the store at its last restore (`keptFrom`,
 // KEPT_FROM_VERSION): devices cannot tell from seqs, which a restore onto an empty disk hands out again.
-import { renameSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,12 +14,7 @@ import {
   type PushResult,
 } from '@hale/protocol';
 import { backupSqlite, INCARNATION_META_KEY, restoreSqlite } from './store/index';
-import {
-  newIncarnation,
-  RESTORED_HEADS_TABLE_SQL,
-  SCHEMA_MIGRATIONS,
-  SQLITE_FILE_NAME,
-} from './store/sqlite-store';
+import { newIncarnation, SQLITE_FILE_NAME } from './store/sqlite-store';
 import {
   connect,
   makeDoc,
@@ -55,43 +49,11 @@ const conflictOf = (r: PushResult) => {
 };
 
 /**
- * Rewrites `backup` as a build whose schema predates `restored_heads` would have written it: the
- * migrations before that one, and the backup's rows of every table that schema has.
- */
-const olderSchema = (backup: string): void => {
-  const version = SCHEMA_MIGRATIONS.indexOf(RESTORED_HEADS_TABLE_SQL);
-  expect(version).toBeGreaterThan(0);
-  const file = path.join(dir, 'older.sqlite');
-  const db = new Database(file);
-  try {
-    db.pragma('foreign_keys = OFF');
-    for (const migration of SCHEMA_MIGRATIONS.slice(0, version)) db.exec(migration);
-    db.pragma(`user_version = ${version}`);
-    db.prepare('ATTACH ? AS src').run(backup);
-    const tables = db
-      .prepare<[], { name: string }>("SELECT name FROM main.sqlite_schema WHERE type = 'table'")
-      .all();
-    for (const { name } of tables) {
-      const columns = db
-        .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-        .all(name)
-        .map((c) => `"${c.name}"`)
-        .join(', ');
-      db.exec(`INSERT INTO main."${name}" (${columns}) SELECT ${columns} FROM src."${name}"`);
-    }
-    db.exec('DETACH src');
-  } finally {
-    db.close();
-  }
-  renameSync(file, backup);
-};
-
-/**
  * Before the backup: records `a` and `b` (rv 1). After it: `a` rv 2 and a record `c`, lost with the
  * restore. After the restore (onto an empty directory with `lostDisk`, else over the store): `b` rv 2.
  * Then one conflicting push each for `a` (its stored version is the backup's) and `b` (stored since).
  */
-const scenario = async (options: { lostDisk: boolean; olderBackup?: boolean }) => {
+const scenario = async (options: { lostDisk: boolean }) => {
   dir = await mkdtemp(path.join(tmpdir(), 'hale-kept-from-'));
   const dataDir = path.join(dir, 'data');
   const backup = path.join(dir, 'backup.sqlite');
@@ -113,7 +75,6 @@ const scenario = async (options: { lostDisk: boolean; olderBackup?: boolean }) =
   await t.stop({ keepData: true });
   t = null;
 
-  if (options.olderBackup === true) olderSchema(backup);
   if (options.lostDisk) await rm(dataDir, { recursive: true, force: true });
   const restored = await restoreSqlite(backup, dataDir, { onWarning: () => {} });
   expect(restored.carried === null).toBe(options.lostDisk);
@@ -155,15 +116,7 @@ describe('a push conflict after a restore', () => {
     });
   });
 
-  it('from a backup at an older schema does the same once the store is migrated', async () => {
-    const { incarnationBefore, a1, b2, conflicts } = await scenario({ lostDisk: true, olderBackup: true });
-    expect(conflicts.v8).toEqual({
-      a: { seq: a1.seq, keptFrom: incarnationBefore },
-      b: { seq: b2.seq, keptFrom: 'absent' },
-    });
-  });
-
-  it('says nothing once the incarnation is not the one the restore recorded (restored by a build that records none)', async () => {
+  it('says nothing once the incarnation is not the one the restore recorded', async () => {
     const { a1, a2, a3, dataDir, patient } = await scenario({ lostDisk: true });
     await t?.stop({ keepData: true });
     t = null;

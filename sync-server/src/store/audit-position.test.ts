@@ -1,14 +1,11 @@
 // The store refuses a second audit entry (another id) at a chain position (stream, author,
-// audit.authorSeq) already held, and stores nothing of the batch that carries it; the lookup is indexed,
-// and a store that already holds such duplicates (written before) still migrates and opens. The daily
+// audit.authorSeq) already held, and stores nothing of the batch that carries it; the lookup is indexed.
+// The daily
 // cap's count of an account's entries (`auditEntriesOfAccountSince`) and the chain end a refusal names
 // (`auditChainEnd`: the highest position, however stored) read by index too.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { backupSqlite, restoreSqlite } from './backup';
 import { auditWrite as entry, isoAt, makeDocInput } from './conformance';
-import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
+import { openSqliteStore } from './sqlite-store';
 import { useTempDirs } from './temp-dirs.test-util';
 
 const newDir = useTempDirs('hale-audit-position-');
@@ -24,27 +21,6 @@ const planOf = async (sql: string, ...params: unknown[]): Promise<string> => {
   } finally {
     await store.close();
   }
-};
-
-/**
- * A store file at schema v14 (before the position index) in a new directory holding `rows` of author `dev`
- * in stream A as [id, position, receive time index], as builds before the check could leave them.
- */
-const v14Store = (rows: ReadonlyArray<readonly [id: string, position: number, at: number]>): string => {
-  const dataDir = newDir();
-  const old = new Database(join(dataDir, SQLITE_FILE_NAME));
-  for (const sql of SCHEMA_MIGRATIONS.slice(0, 14)) old.exec(sql);
-  old.pragma('user_version = 14');
-  const insert = old.prepare(
-    `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
-       audit_prev_hash, audit_at, at) VALUES (?, ?, ?, ?, 0, 0, x'00', 1, 'dev', 'sig', ?, NULL, ?, ?)`,
-  );
-  rows.forEach(([id, position, at], i) =>
-    insert.run(A, id, i + 1, `1-${id}`, position, isoAt(at), isoAt(at)),
-  );
-  old.prepare('INSERT INTO stream_heads (stream, head) VALUES (?, ?)').run(A, rows.length);
-  old.close();
-  return dataDir;
 };
 
 describe('audit chain positions in the sqlite store', () => {
@@ -135,73 +111,6 @@ describe('audit chain positions in the sqlite store', () => {
     );
     expect(plan).toMatch(/docs_audit_by_position \(stream=\? AND author=\? AND audit_author_seq=\?\)/);
   });
-
-  it('migrates a v14 store that already holds two entries at one position; the next one there is refused', async () => {
-    // As two tabs of one device left it before the device lock: two entries at position 1.
-    const dataDir = v14Store([
-      ['tab-a', 1, 1],
-      ['tab-b', 1, 1],
-    ]);
-
-    const store = await openSqliteStore({ dataDir, ...quiet });
-    try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
-      const index = store.db
-        .prepare("SELECT sql FROM sqlite_master WHERE name = 'docs_audit_by_position'")
-        .get() as { sql: string } | undefined;
-      // Not UNIQUE: it could not be built over the pair above.
-      expect(index?.sql).toMatch(/^CREATE INDEX .*WHERE audit_author_seq IS NOT NULL$/s);
-      // Both stay: the log is append-only, and devices report the fork they already saw.
-      expect((await store.docs.readDocs(A, 0, 10, 1 << 20)).docs.map((d) => d.id)).toStrictEqual([
-        'tab-a',
-        'tab-b',
-      ]);
-      expect(await store.docs.writeDocs([entry(A, 'tab-c', 'dev', 1)], isoAt(2))).toStrictEqual([
-        { status: 'position-taken' },
-      ]);
-      expect(await store.docs.writeDocs([entry(A, 'd2', 'dev', 2)], isoAt(2))).toStrictEqual([
-        { status: 'ok', seq: 3 },
-      ]);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('carries two entries at one position made after the backup into the restored store, which refuses a third', async () => {
-    const dataDir = newDir();
-    const backupFile = join(newDir(), 'backup.sqlite');
-    const store = await openSqliteStore({ dataDir, ...quiet });
-    try {
-      await store.docs.writeDocs([entry(A, 'd1', 'dev', 1)], isoAt(1));
-      await backupSqlite(store, backupFile);
-      // Stored past the check, as a build before it did (the triggers refuse only updates and deletes).
-      const insert = store.db.prepare(
-        `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
-           audit_prev_hash, audit_at, at) VALUES (?, ?, ?, ?, 0, 0, x'00', 1, 'dev', 'sig', 2, 'h1', ?, ?)`,
-      );
-      insert.run(A, 'tab-a', 2, '1-a', isoAt(2), isoAt(2));
-      insert.run(A, 'tab-b', 3, '1-b', isoAt(2), isoAt(2));
-      store.db.prepare('UPDATE stream_heads SET head = 3 WHERE stream = ?').run(A);
-    } finally {
-      await store.close();
-    }
-
-    const result = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
-    expect(result.carried?.auditDocs).toBe(2);
-    const restored = await openSqliteStore({ dataDir, ...quiet });
-    try {
-      expect((await restored.docs.readDocs(A, 0, 10, 1 << 20)).docs.map((d) => d.id)).toStrictEqual([
-        'd1',
-        'tab-a',
-        'tab-b',
-      ]);
-      expect(await restored.docs.writeDocs([entry(A, 'tab-c', 'dev', 2)], isoAt(3))).toStrictEqual([
-        { status: 'position-taken' },
-      ]);
-    } finally {
-      await restored.close();
-    }
-  });
 });
 
 describe('auditEntriesOfAccountSince', () => {
@@ -231,19 +140,17 @@ describe('auditEntriesOfAccountSince', () => {
     expect(plan).not.toMatch(/TEMP B-TREE|SCAN docs\b/);
   });
 
-  it('answers the highest position as the chain end on a v14 store holding two entries at one position, stored before a later one', async () => {
-    // Two tabs of one device at position 2, and its entry at position 1 stored last (sent again).
-    const dataDir = v14Store([
-      ['tab-a', 2, 1],
-      ['tab-b', 2, 1],
-      ['one', 1, 2],
-    ]);
-    const store = await openSqliteStore({ dataDir, ...quiet });
+  it('answers the highest position as the chain end, not the latest stored', async () => {
+    const store = await openSqliteStore({ dataDir: newDir(), ...quiet });
     try {
-      // The author's latest by seq is `one`, at position 1.
-      expect((await store.docs.getDoc(A, 'one'))?.seq).toBe(3);
-      // Of the two at the highest position, the one stored last.
-      expect((await store.docs.auditChainEnd(A, 'dev'))?.id).toBe('tab-b');
+      // The entry at position 1 stored after the one at position 2 (sent again).
+      expect(await store.docs.writeDocs([entry(A, 'two', 'dev', 2)], isoAt(1))).toStrictEqual([
+        { status: 'ok', seq: 1 },
+      ]);
+      expect(await store.docs.writeDocs([entry(A, 'one', 'dev', 1)], isoAt(2))).toStrictEqual([
+        { status: 'ok', seq: 2 },
+      ]);
+      expect((await store.docs.auditChainEnd(A, 'dev'))?.id).toBe('two');
       await store.docs.writeDocs([entry(A, 'three', 'dev', 3)], isoAt(3));
       expect((await store.docs.auditChainEnd(A, 'dev'))?.audit?.authorSeq).toBe(3);
     } finally {

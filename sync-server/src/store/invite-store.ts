@@ -13,9 +13,8 @@
  *   a new, empty store whose invites no server ever reads).
  * - Server stopped (the directory lock is free): the store is opened the ordinary way, claiming the
  *   directory and migrating it like a server start.
- * - Server running (DATA_DIR_IN_USE): opened beside it (`exclusive: false`) only when the file is at
- *   exactly this code's schema version, so this command never migrates a store under a running server
- *   (an older one would then run on a schema it does not know) nor writes a newer schema it does not know.
+ * - Server running (DATA_DIR_IN_USE): opened beside it (`exclusive: false`) only when the file is not at a
+ *   newer schema version than this code's, so this command never writes a schema it does not know.
  * - Never beside a restore (a DATA_DIR_IN_USE whose holder is a restore, backup.ts): what it wrote would go
  *   into the store the restore moves aside and be lost (a revocation made after the restore read what to
  *   carry, any new code) while the command reported success. Refused instead, with the lock's one line.
@@ -26,9 +25,8 @@
  *   claimed for as long as the command runs, so no restore starts meanwhile.
  *
  * Failure modes (StoreError): NOT_FOUND when there is no store file; DATA_DIR_IN_USE (details.holder
- * 'restore') while a restore replaces the store; UNAVAILABLE when the running server's
- * store is at an older schema (restart the server with this version first) or the file cannot be opened;
- * INTERNAL when it is at a newer one (details: schemaVersion, supportedSchemaVersion, as openSqliteStore's);
+ * 'restore') while a restore replaces the store; UNAVAILABLE when the file cannot be opened;
+ * INTERNAL when it is at a newer schema version (details: schemaVersion, supportedSchemaVersion, as openSqliteStore's);
  * else as openSqliteStore.
  */
 import { existsSync } from 'node:fs';
@@ -75,14 +73,6 @@ export const openInviteStore = async (dataDir: string): Promise<InviteStore> => 
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new StoreError('UNAVAILABLE', `cannot read ${file}: ${why}`, { cause: error });
-  }
-  if (version < SQLITE_SCHEMA_VERSION) {
-    throw new StoreError(
-      'UNAVAILABLE',
-      `the running server's store is at schema version ${version}, older than this version of Hale ` +
-        `(${SQLITE_SCHEMA_VERSION}): restart the server with this version first (it upgrades the store), ` +
-        'then create invites',
-    );
   }
   if (version > SQLITE_SCHEMA_VERSION) {
     throw new StoreError(

@@ -1,4 +1,4 @@
-// Invite codes as the store keeps them: the code format, the schema migration that added them, how the
+// Invite codes as the store keeps them: the code format, how the
 // invite command opens the store (invite-store.ts), and that a restore keeps revoked invites revoked.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,10 +8,9 @@ import { crockfordBase32Encode as crockfordBase32 } from '@hale/crypto';
 import { INVITE_CODE_PATTERN, normalizeInviteCode } from '@hale/protocol';
 import { backupSqlite, restoreSqlite } from './backup';
 import { isoAt, makeAccount, makeDevice } from './conformance';
-import { lockDataDir } from './data-dir-lock';
 import { openInviteStore } from './invite-store';
 import { formatInviteCode, inviteCodeHash, inviteId, newInviteCode } from './invites';
-import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
+import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 import { isStoreError, type Invite, type StoreErrorCode } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
@@ -35,29 +34,6 @@ const invite = (codeHash: string, extra: Partial<Invite> = {}): Invite => ({
   createdAt: isoAt(0),
   ...extra,
 });
-
-/** A data directory holding a store file exactly as the released schema v6 code left it, one account in it. */
-const storeAtV6 = (): string => {
-  const dataDir = newDir();
-  const db = new Database(join(dataDir, SQLITE_FILE_NAME));
-  for (const sql of SCHEMA_MIGRATIONS.slice(0, 6)) db.exec(sql);
-  const a = makeAccount('acc-old', { loginName: 'old' });
-  db.prepare(
-    `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, login_name,
-       created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    a.accountId,
-    a.role,
-    a.identityPublicKey,
-    a.wrappingPublicKey,
-    JSON.stringify(a.wrappedRoot),
-    'old',
-    a.createdAt,
-  );
-  db.pragma('user_version = 6');
-  db.close();
-  return dataDir;
-};
 
 const versionOf = (dataDir: string): number => {
   const db = new Database(join(dataDir, SQLITE_FILE_NAME), { readonly: true });
@@ -105,25 +81,6 @@ describe('invite codes', () => {
   });
 });
 
-describe('schema v6 → v7', () => {
-  it('a store file at schema v6 upgrades: accounts kept, invites usable', async () => {
-    const dataDir = storeAtV6();
-    const store = await openSqliteStore({ dataDir });
-    try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
-      expect((await store.accounts.getByLogin('old'))?.accountId).toBe('acc-old');
-      const codeHash = inviteCodeHash(newInviteCode());
-      await store.invites.put(invite(codeHash));
-      await store.accounts.register(makeAccount('acc-new'), makeDevice('dev-new', 'acc-new'), {
-        invite: { codeHash, now: isoAt(1) },
-      });
-      expect((await store.invites.list())[0]?.usesLeft).toBe(0);
-    } finally {
-      await store.close();
-    }
-  });
-});
-
 describe('openInviteStore (the invite command)', () => {
   it('creates no store: a data directory without one is NOT_FOUND and stays empty', async () => {
     const dataDir = newDir();
@@ -131,8 +88,9 @@ describe('openInviteStore (the invite command)', () => {
     expect(existsSync(join(dataDir, SQLITE_FILE_NAME))).toBe(false);
   });
 
-  it('with no server on the directory: claims it and upgrades the store like a server start', async () => {
-    const dataDir = storeAtV6();
+  it('with no server on the directory: claims it, as a server start does', async () => {
+    const dataDir = newDir();
+    await (await openSqliteStore({ dataDir })).close();
     const { store, besideRunningServer } = await openInviteStore(dataDir);
     try {
       expect(besideRunningServer).toBe(false);
@@ -162,18 +120,6 @@ describe('openInviteStore (the invite command)', () => {
       expect(await server.invites.list()).toMatchObject([{ codeHash, usesLeft: 0 }]);
     } finally {
       await server.close();
-    }
-  });
-
-  it('never migrates a store under a running server of an older schema', async () => {
-    const dataDir = storeAtV6();
-    // An older server holding the directory (its lock, on its schema).
-    const lock = lockDataDir(dataDir);
-    try {
-      expect(await rejectsWith(openInviteStore(dataDir), 'UNAVAILABLE')).toMatch(/restart the server/);
-      expect(versionOf(dataDir)).toBe(6);
-    } finally {
-      lock.release();
     }
   });
 });

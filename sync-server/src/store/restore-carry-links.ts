@@ -12,10 +12,8 @@
  * | a one-time file ticket used    | the copy's ticket dropped unless the replaced store still holds it     |
  *
  * Invariants: only moves state forward (revoked stays revoked, attempts only go down, counts only up), so
- * carrying from a store of another lineage changes nothing (its link ids match none). A copy or replaced
- * store from before links (schema v19) has nothing to carry. A log row's sealed viewer name (v24) is carried
- * where the copy has the column; a copy from before keeps the row without the name. Runs inside the
- * caller's savepoint.
+ * carrying from a store of another lineage changes nothing (its link ids match none). A log row goes with
+ * its sealed viewer name. Runs inside the caller's savepoint.
  */
 import type Database from 'better-sqlite3';
 
@@ -24,19 +22,6 @@ export interface LinkCarryCounts {
   linkLocks: number;
   linkAccesses: number;
 }
-
-const hasColumn = (db: Database.Database, table: string, column: string): boolean =>
-  db
-    .prepare<[], { name: string }>(`PRAGMA table_info(${table})`)
-    .all()
-    .some((c) => c.name === column);
-
-const hasTable = (db: Database.Database, table: string): boolean =>
-  db
-    .prepare<[string], { n: number }>(
-      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-    )
-    .get(table)?.n === 1;
 
 interface LinkRow {
   link_id: string;
@@ -48,7 +33,6 @@ interface LinkRow {
 }
 
 export const carryLinks = (from: Database.Database, copy: Database.Database, n: LinkCarryCounts): void => {
-  if (!hasTable(from, 'shl_links') || !hasTable(copy, 'shl_links')) return;
   const inCopy = copy.prepare<[string], LinkRow>(
     `SELECT link_id, revoked_at, attempts_left, access_count, last_access_at, ticket_hash
      FROM shl_links WHERE link_id = ?`,
@@ -71,23 +55,16 @@ export const carryLinks = (from: Database.Database, copy: Database.Database, n: 
   const lastSeq = copy.prepare<[string], { seq: number }>(
     'SELECT coalesce(max(seq), 0) AS seq FROM shl_accesses WHERE link_id = ?',
   );
-  const sealedFrom = hasColumn(from, 'shl_accesses', 'sealed_recipient');
-  const sealedCopy = hasColumn(copy, 'shl_accesses', 'sealed_recipient');
   const logAfter = from.prepare<
     [string, number],
     { seq: number; at: string; outcome: string; recipient: string; sealed: string | null }
   >(
-    `SELECT seq, at, outcome, recipient, ${sealedFrom ? 'sealed_recipient' : 'NULL'} AS sealed
+    `SELECT seq, at, outcome, recipient, sealed_recipient AS sealed
      FROM shl_accesses WHERE link_id = ? AND seq > ? ORDER BY seq`,
   );
-  const appendSealed = sealedCopy
-    ? copy.prepare<[string, number, string, string, string, string | null]>(
-        `INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient, sealed_recipient)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      )
-    : null;
-  const append = copy.prepare<[string, number, string, string, string]>(
-    'INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  const append = copy.prepare<[string, number, string, string, string, string | null]>(
+    `INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient, sealed_recipient)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
   const links = from
     .prepare<[], LinkRow>(
@@ -100,8 +77,14 @@ export const carryLinks = (from: Database.Database, copy: Database.Database, n: 
     if (link.revoked_at !== null) n.linkRevocations += revoke.run(link.revoked_at, link.link_id).changes;
     n.linkLocks += lock.run({ attempts: link.attempts_left, id: link.link_id }).changes;
     for (const row of logAfter.all(link.link_id, lastSeq.get(link.link_id)?.seq ?? 0)) {
-      const values = [link.link_id, row.seq, row.at, row.outcome, row.recipient] as const;
-      n.linkAccesses += (appendSealed?.run(...values, row.sealed) ?? append.run(...values)).changes;
+      n.linkAccesses += append.run(
+        link.link_id,
+        row.seq,
+        row.at,
+        row.outcome,
+        row.recipient,
+        row.sealed,
+      ).changes;
     }
     counted.run({ count: link.access_count, last: link.last_access_at, id: link.link_id });
     if (current.ticket_hash !== null && current.ticket_hash !== link.ticket_hash)

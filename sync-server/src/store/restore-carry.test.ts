@@ -7,13 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Incarnation, validate } from '@hale/protocol';
 import { backupSqlite, restoreSqlite } from './backup';
 import { isoAt, makeAccount, makeDevice, makeDocInput } from './conformance';
-import {
-  INCARNATION_META_KEY,
-  openSqliteStore,
-  SCHEMA_MIGRATIONS,
-  SQLITE_FILE_NAME,
-  type SqliteStore,
-} from './sqlite-store';
+import { INCARNATION_META_KEY, openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import type { BlobManifest, Grant } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
@@ -341,59 +335,6 @@ describe('restore carries what must not go back', () => {
     }
   });
 
-  it('keeps the backup at its own schema version (an upgrade rolled back) and carries into it', async () => {
-    // The live store at this code's schema; the backup as a release at schema v3 wrote it.
-    const dataDir = newDir();
-    const live = await openSqliteStore({ dataDir });
-    await live.accounts.register(makeAccount('pat'), makeDevice('d1', 'pat'));
-    await live.devices.put(makeDevice('d2', 'pat'));
-    await write(live, S, ['a', 'b', 'c']);
-    await live.devices.revoke('d2', isoAt(5), SIGNED_D2);
-    await live.close();
-    const backupFile = join(newDir(), 'v3.sqlite');
-    const older = new Database(backupFile);
-    for (const sql of SCHEMA_MIGRATIONS.slice(0, 3)) older.exec(sql);
-    older.pragma('user_version = 3');
-    older
-      .prepare(
-        `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root,
-           created_at) VALUES ('pat', 'patient', 'idk-pat', 'wrk-pat', '{}', ?)`,
-      )
-      .run(isoAt(0));
-    for (const d of ['d1', 'd2']) {
-      older
-        .prepare(
-          `INSERT INTO devices (device_id, account_id, cert, device_public_key, created_at)
-           VALUES (?, 'pat', '{}', 'dpk', ?)`,
-        )
-        .run(d, isoAt(1));
-    }
-    older.prepare('INSERT INTO stream_heads (stream, head) VALUES (?, 1)').run(S);
-    older
-      .prepare(
-        `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, at)
-         VALUES (?, 'a', 1, '1-x', 0, 1, x'00', 1, 'd1', ?)`,
-      )
-      .run(S, isoAt(1));
-    older.close();
-
-    const result = await restore(backupFile, dataDir);
-    expect(result.warnings).toEqual([]);
-    expect(result.carried).toMatchObject({ streamHeads: 1, deviceRevocations: 1 });
-    const raw = new Database(join(dataDir, SQLITE_FILE_NAME), { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
-    raw.close();
-    const store = await openSqliteStore({ dataDir });
-    try {
-      expect(await head(store, S)).toBe(3);
-      expect((await store.devices.get('d2'))?.revokedAt).toBe(isoAt(5));
-      // The copy's schema had no place for the signed revocation: its time alone came along.
-      expect((await store.devices.get('d2'))?.revocation).toBeUndefined();
-    } finally {
-      await store.close();
-    }
-  });
-
   it('keeps deleted blobs deleted: after a backup taken after the deletion, and one taken before it', async () => {
     const blob = (blobId: string): BlobManifest => ({
       blobId,
@@ -612,7 +553,7 @@ describe('store incarnation', () => {
     }
   });
 
-  it('a store created before incarnations gets one at its next open', async () => {
+  it('a store whose incarnation is gone gets one at its next open', async () => {
     const dataDir = newDir();
     const store = await openSqliteStore({ dataDir });
     await store.close();
@@ -625,37 +566,5 @@ describe('store incarnation', () => {
     } finally {
       await again.close();
     }
-  });
-});
-
-describe('a backup from before blob deletion (schema v7)', () => {
-  it('warns that ids deleted on the replaced server could be announced again, also ids the backup never had', async () => {
-    const blob: BlobManifest = {
-      blobId: 'later',
-      stream: 'pat/document',
-      size: 70_000,
-      chunkSize: 65_536,
-      chunkCount: 2,
-      digests: ['d0', 'd1'],
-      createdBy: 'd1',
-      createdAt: isoAt(1),
-    };
-    const dataDir = newDir();
-    const live = await openSqliteStore({ dataDir });
-    await live.blobs.putManifest(blob);
-    await live.blobs.putChunk('later', 0, new Uint8Array(65_536).fill(7));
-    await live.blobs.delete('later', { deletedBy: 'd1', deletedAt: isoAt(5) });
-    await live.close();
-    // A backup of a v7 store that never held the blob.
-    const backupFile = join(newDir(), 'v7.sqlite');
-    const older = new Database(backupFile);
-    for (const sql of SCHEMA_MIGRATIONS.slice(0, 7)) older.exec(sql);
-    older.pragma('user_version = 7');
-    older.close();
-    const warnings: string[] = [];
-    await restoreSqlite(backupFile, dataDir, { onWarning: (w) => warnings.push(w) });
-    expect(warnings.filter((w) => /keeps no record of deleted blobs/.test(w))).toEqual([
-      expect.stringMatching(/^1 blob\(s\) were deleted on the replaced server/) as string,
-    ]);
   });
 });

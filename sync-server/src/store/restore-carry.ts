@@ -5,7 +5,7 @@
  * positions devices have passed or give back access someone took away:
  * - stream heads: the higher of the two, so no seq is served again and no checkpoint is above a head;
  * - audit documents the backup lacks, whole, at their own seq: the log and hash chains continue, unforked;
- * - device revocations (their sessions and challenges deleted), with the signed revocation (schema v13+);
+ * - device revocations (their sessions and challenges deleted), with the signed revocation;
  * - grant revocations with the signed revocation if it checks (else the grant still ends, reported), and
  *   the ends of grants a newer grant replaced (the newer grant, stored after the backup, is not: reported);
  * - higher passphrase-wrap generations and wrap, wrapping-key and role signatures, where they verify;
@@ -13,12 +13,11 @@
  * - invite revocations (uses after the backup are not: their accounts are gone too);
  * - sessions: only those the replaced store still has; pending challenges are all dropped;
  * - SMART Health Link revocations, passcode attempts, accesses and used tickets (restore-carry-links.ts);
- * - blob deletions: deleted in the copy too, tombstone kept (a copy before schema v8 has none: reported).
+ * - blob deletions: deleted in the copy too, tombstone kept.
  *
  * Invariants:
  * - Every carry only moves state forward and is keyed by ids: a store of another lineage matches nothing.
  * - Every restore records heads after the carry (`restored_heads`) and RESTORE_ORIGIN_META_KEY (`keptFrom`).
- * - The copy keeps its schema version: missing columns are tolerated, a kind it cannot hold fails alone.
  *
  * Failure modes: a replaced store that does not open or read is reported (warnings) and carried from as
  * far as it reads, each kind in its own savepoint. Failures writing the copy itself throw (the caller
@@ -41,7 +40,6 @@ import {
 import {
   ENVELOPE_ON_CONFLICT_SQL,
   INCARNATION_META_KEY,
-  RESTORED_HEADS_TABLE_SQL,
   RESTORE_ORIGIN_META_KEY,
   newIncarnation,
 } from './sqlite-store';
@@ -120,7 +118,6 @@ const recordRestore = (copy: Database.Database, incarnation: string): void => {
   const from = copy
     .prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?')
     .get(INCARNATION_META_KEY)?.value;
-  copy.exec(RESTORED_HEADS_TABLE_SQL);
   copy.prepare('DELETE FROM restored_heads').run();
   copy.prepare('INSERT INTO restored_heads (stream, head) SELECT stream, head FROM stream_heads').run();
   if (from !== undefined && validate(Incarnation, from).ok) {
@@ -133,14 +130,6 @@ const recordRestore = (copy: Database.Database, incarnation: string): void => {
     copy.prepare('DELETE FROM meta WHERE key = ?').run(RESTORE_ORIGIN_META_KEY);
   }
 };
-
-const columnsOf = (db: Database.Database, table: string): Set<string> =>
-  new Set(
-    db
-      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-      .all(table)
-      .map((c) => c.name),
-  );
 
 const verifies = async (
   ed: Ed25519,
@@ -173,7 +162,7 @@ interface GrantRevocationCarry {
   revokedAt: string;
   /**
    * The signed revocation as stored, or null when it failed the check or the grant was replaced by another
-   * (schema v23; it has none): the grant still ends.
+   * (it has none): the grant still ends.
    */
   revocation: string | null;
 }
@@ -184,7 +173,7 @@ interface AccountCarry {
   /** Signature over the copy's own, still unsigned generation-0 wrap. */
   gen0Sig?: string;
   wrappingKeySig?: string;
-  /** The identity signature over the account's role, published after the backup (schema v16). */
+  /** The identity signature over the account's role, published after the backup. */
   roleSig?: string;
 }
 
@@ -297,14 +286,11 @@ export const carryIntoRestored = async (
           const auditAfter = from.prepare<[string, number], Row>(
             'SELECT * FROM docs WHERE stream = ? AND seq > ? ORDER BY seq',
           );
-          // A row's creator goes along where the copy's schema holds it (v21); a replaced store without
-          // the column gives none.
-          const withCreator = columnsOf(copy, 'docs').has('creator');
           const insertDoc = copy.prepare(
             `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
-               audit_prev_hash, audit_at, ${withCreator ? 'creator, ' : ''}at)
+               audit_prev_hash, audit_at, creator, at)
              VALUES (@stream, @id, @seq, @rev, @deleted, @epoch, @ct, @size, @author, @sig, @audit_author_seq,
-               @audit_prev_hash, @audit_at, ${withCreator ? '@creator, ' : ''}@at)
+               @audit_prev_hash, @audit_at, @creator, @at)
              ON CONFLICT DO NOTHING`,
           );
           const heads = from
@@ -329,7 +315,7 @@ export const carryIntoRestored = async (
                   audit_author_seq: row.audit_author_seq ?? null,
                   audit_prev_hash: row.audit_prev_hash ?? null,
                   audit_at: row.audit_at ?? null,
-                  ...(withCreator ? { creator: row.creator ?? null } : {}),
+                  creator: row.creator ?? null,
                   at: row.at,
                 }).changes;
               }
@@ -341,31 +327,17 @@ export const carryIntoRestored = async (
         });
 
         kind('device revocations made after the backup', (n) => {
-          // The signed revocation goes along where both schemas hold it (v13); else the time alone.
-          const signed =
-            columnsOf(from, 'devices').has('revocation') && columnsOf(copy, 'devices').has('revocation');
-          // Prepared only when used: a copy of an older schema lacks the column.
-          const revokeSigned = signed
-            ? copy.prepare<[string, string | null, string]>(
-                'UPDATE devices SET revoked_at = ?, revocation = ? WHERE device_id = ? AND revoked_at IS NULL',
-              )
-            : null;
-          const revokeTime = copy.prepare<[string, string]>(
-            'UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL',
+          const revoke = copy.prepare<[string, string | null, string]>(
+            'UPDATE devices SET revoked_at = ?, revocation = ? WHERE device_id = ? AND revoked_at IS NULL',
           );
           const dropSessions = copy.prepare<[string]>('DELETE FROM sessions WHERE device_id = ?');
           const revoked = from
             .prepare<[], { device_id: string; revoked_at: string; revocation: string | null }>(
-              signed
-                ? 'SELECT device_id, revoked_at, revocation FROM devices WHERE revoked_at IS NOT NULL'
-                : 'SELECT device_id, revoked_at, NULL AS revocation FROM devices WHERE revoked_at IS NOT NULL',
+              'SELECT device_id, revoked_at, revocation FROM devices WHERE revoked_at IS NOT NULL',
             )
             .all();
           for (const { device_id, revoked_at, revocation } of revoked) {
-            const changed = revokeSigned
-              ? revokeSigned.run(revoked_at, revocation, device_id).changes
-              : revokeTime.run(revoked_at, device_id).changes;
-            if (changed === 0) continue;
+            if (revoke.run(revoked_at, revocation, device_id).changes === 0) continue;
             n.deviceRevocations++;
             n.sessionsDropped += dropSessions.run(device_id).changes;
           }
@@ -381,7 +353,6 @@ export const carryIntoRestored = async (
         });
 
         kind('passphrase changes made after the backup', (n) => {
-          // Prepared only when used: a copy of an older schema may lack the columns (checkedAccountState).
           for (const a of accountCarries) {
             if (a.wrappedRoot !== undefined) {
               const { text, gen, sig } = a.wrappedRoot;
@@ -419,11 +390,6 @@ export const carryIntoRestored = async (
         });
 
         kind('key envelopes (key rotations) made after the backup', (n) => {
-          const columns = columnsOf(from, 'envelopes');
-          if (columns.size === 0) throw new Error('no such table: envelopes');
-          // Before schema v2 the signature was packed into `wrapped`; such a store is older than any backup
-          // this code restores into, so it has nothing newer to carry.
-          if (!columns.has('sig')) return;
           const insert = copy.prepare(
             `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
              SELECT @stream, @epoch, @recipient, @key_id, @wrapped, @created_by, @sig, @created_at
@@ -445,8 +411,6 @@ export const carryIntoRestored = async (
         });
 
         kind('invite revocations made after the backup', (n) => {
-          // Stores before schema v7 have no invites: nothing revoked there, or nothing to revoke here.
-          if (columnsOf(from, 'invites').size === 0 || columnsOf(copy, 'invites').size === 0) return;
           const revoke = copy.prepare<[string, string]>(
             'UPDATE invites SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL',
           );
@@ -461,18 +425,12 @@ export const carryIntoRestored = async (
         });
 
         kind('blob deletions made after the backup', (n) => {
-          // Stores before schema v8 delete no blobs: nothing to carry.
-          if (columnsOf(from, 'blob_tombstones').size === 0) return;
-          const copyHasTombstones = columnsOf(copy, 'blob_tombstones').size > 0;
-          const keep = copyHasTombstones
-            ? copy.prepare<[string, string, string, string]>(
-                `INSERT INTO blob_tombstones (blob_id, stream, deleted_by, deleted_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (blob_id) DO NOTHING`,
-              )
-            : null;
+          const keep = copy.prepare<[string, string, string, string]>(
+            `INSERT INTO blob_tombstones (blob_id, stream, deleted_by, deleted_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (blob_id) DO NOTHING`,
+          );
           const dropChunks = copy.prepare<[string]>('DELETE FROM blob_chunks WHERE blob_id = ?');
           const dropManifest = copy.prepare<[string]>('DELETE FROM blob_manifests WHERE blob_id = ?');
-          let untracked = 0;
           const tombstones = from
             .prepare<[], { blob_id: string; stream: string; deleted_by: string; deleted_at: string }>(
               'SELECT blob_id, stream, deleted_by, deleted_at FROM blob_tombstones',
@@ -481,17 +439,8 @@ export const carryIntoRestored = async (
           for (const t of tombstones) {
             dropChunks.run(t.blob_id);
             const dropped = dropManifest.run(t.blob_id).changes;
-            const kept =
-              keep === null ? 0 : keep.run(t.blob_id, t.stream, t.deleted_by, t.deleted_at).changes;
+            const kept = keep.run(t.blob_id, t.stream, t.deleted_by, t.deleted_at).changes;
             if (dropped > 0 || kept > 0) n.blobDeletions++;
-            // Without a tombstone table every deleted id is reusable, in the backup or not.
-            if (keep === null) untracked++;
-          }
-          if (untracked > 0) {
-            warnings.push(
-              `${untracked} blob(s) were deleted on the replaced server; the backup's schema (before v8) keeps ` +
-                'no record of deleted blobs, so their ids could be announced again (the blobs themselves stay deleted)',
-            );
           }
         });
 
@@ -526,7 +475,7 @@ export const carryIntoRestored = async (
 
 /**
  * Revocations the replaced store has for grants the copy holds unrevoked, checked against the patient's key;
- * and the ends of grants another grant replaced (schema v23), which carry no revocation.
+ * and the ends of grants another grant replaced, which carry no revocation.
  */
 const checkedGrantRevocations = async (
   from: Database.Database,
@@ -549,9 +498,7 @@ const checkedGrantRevocations = async (
         superseded_by: string | null;
       }
     >(
-      `SELECT grant_id, patient_id, revoked_at, revocation,
-         ${columnsOf(from, 'grants').has('superseded_by') ? 'superseded_by' : 'NULL AS superseded_by'}
-       FROM grants WHERE revoked_at IS NOT NULL`,
+      'SELECT grant_id, patient_id, revoked_at, revocation, superseded_by FROM grants WHERE revoked_at IS NOT NULL',
     )
     .all();
   const out: GrantRevocationCarry[] = [];
@@ -597,18 +544,10 @@ const checkedAccountState = async (
   ed: Ed25519,
   warnings: string[],
 ): Promise<AccountCarry[]> => {
-  // A copy from before schema v3 (v4) has no passphrase generations (wrapping-key signatures).
-  const copyColumns = columnsOf(copy, 'accounts');
-  const copyHasGen = copyColumns.has('wrapped_root_gen');
-  const copyHasKeySig = copyColumns.has('wrapping_key_sig');
-  // Before schema v16 there are no role signatures: in the copy (nowhere to carry them) or the replaced
-  // store (nothing to carry).
   const roleSigIn = (db: Database.Database) =>
-    columnsOf(db, 'account_role_sigs').size > 0
-      ? db.prepare<[string], { sig: string }>('SELECT sig FROM account_role_sigs WHERE account_id = ?')
-      : null;
+    db.prepare<[string], { sig: string }>('SELECT sig FROM account_role_sigs WHERE account_id = ?');
   const copyRoleSig = roleSigIn(copy);
-  const oldRoleSig = copyRoleSig === null ? null : roleSigIn(from);
+  const oldRoleSig = roleSigIn(from);
   const inCopy = copy.prepare<
     [string],
     {
@@ -622,13 +561,10 @@ const checkedAccountState = async (
     }
   >(
     `SELECT identity_public_key, wrapping_public_key, wrapped_root, role,
-       ${copyHasGen ? 'wrapped_root_gen' : '0 AS wrapped_root_gen'},
-       ${copyHasGen ? 'wrapped_root_sig' : 'NULL AS wrapped_root_sig'},
-       ${copyHasKeySig ? 'wrapping_key_sig' : 'NULL AS wrapping_key_sig'}
+       wrapped_root_gen, wrapped_root_sig, wrapping_key_sig
      FROM accounts WHERE account_id = ?`,
   );
   const out: AccountCarry[] = [];
-  // SELECT *: a replaced store of an older schema lacks the newer columns (then nothing of them to carry).
   for (const row of from.prepare<[], Row>('SELECT * FROM accounts').all()) {
     const accountId = row.account_id;
     if (typeof accountId !== 'string') continue;
@@ -636,12 +572,7 @@ const checkedAccountState = async (
     if (current === undefined || current.identity_public_key !== row.identity_public_key) continue;
     const carry: AccountCarry = { accountId };
     const gen = row.wrapped_root_gen;
-    if (!copyHasGen && typeof gen === 'number' && gen > 0) {
-      warnings.push(
-        `account ${accountId}: the backup's schema has no passphrase generations, so its passphrase change ` +
-          'made after the backup was not carried: the old passphrase opens the account again until it is changed',
-      );
-    } else if (typeof gen === 'number' && Number.isSafeInteger(gen) && gen > current.wrapped_root_gen) {
+    if (typeof gen === 'number' && Number.isSafeInteger(gen) && gen > current.wrapped_root_gen) {
       const wrappedRoot = validate(WrappedRoot, parseJson(row.wrapped_root));
       if (
         wrappedRoot.ok &&
@@ -663,7 +594,6 @@ const checkedAccountState = async (
         );
       }
     } else if (
-      copyHasGen &&
       gen === 0 &&
       current.wrapped_root_gen === 0 &&
       current.wrapped_root_sig === null &&
@@ -686,7 +616,6 @@ const checkedAccountState = async (
     }
     const keySig = row.wrapping_key_sig;
     if (
-      copyHasKeySig &&
       current.wrapping_key_sig === null &&
       typeof keySig === 'string' &&
       current.wrapping_public_key === row.wrapping_public_key &&
@@ -703,11 +632,11 @@ const checkedAccountState = async (
     ) {
       carry.wrappingKeySig = keySig;
     }
-    const roleSig = oldRoleSig?.get(accountId)?.sig;
+    const roleSig = oldRoleSig.get(accountId)?.sig;
     const role = current.role;
     if (
       roleSig !== undefined &&
-      copyRoleSig?.get(accountId) === undefined &&
+      copyRoleSig.get(accountId) === undefined &&
       (role === 'patient' || role === 'provider') &&
       row.role === role &&
       (await verifies(

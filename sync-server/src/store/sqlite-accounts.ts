@@ -9,10 +9,10 @@
  *   uses left, at most n commit, and a refused one leaves every table as it was.
  * - An account and its role signature, and a registration's account and device, are written together or
  *   not at all.
- * - `devices.revocation` (v13) holds a device's signed revocation as the revoke route received it (checked
+ * - `devices.revocation` holds a device's signed revocation as the revoke route received it (checked
  *   there, not here); the first revocation's time and signature are kept. Revoking a device deletes its
  *   sessions and challenges in the same transaction.
- * - `devices.name_record` (v22) holds a device's newest signed name record as the rename route received it
+ * - `devices.name_record` holds a device's newest signed name record as the rename route received it
  *   (checked there, not here); it is replaced only by a higher `name_seq`, and never on a revoked device.
  * - A wrapped root moves only to a higher generation; its signature is set only over the wrap it signs.
  *

@@ -7,7 +7,7 @@
  * - `supersede` ends the replaced grant (`revoked_at`, `superseded_by`, v23) and inserts its successor in one
  *   BEGIN IMMEDIATE transaction, the end conditioned on the replaced grant being unended then: of two
  *   replacements of one grant exactly one is stored, and no reader sees both grants unended or neither.
- * - `grants_unrevoked_by_grantee_patient` (v12) serves a grantee's unended grants by patient in stream id
+ * - `grants_unrevoked_by_grantee_patient` serves a grantee's unended grants by patient in stream id
  *   order (`${patient_id}/`): `listUnendedByPatient` pages read only as far as their limit and
  *   `listUnendedFrom` only the named patients', skipping expired grants on the entry, never touching
  *   revoked ones.

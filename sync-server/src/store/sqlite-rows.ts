@@ -93,7 +93,7 @@ export interface GrantRow {
   signed: string;
   revoked_at: string | null;
   revocation: string | null;
-  /** The grant that replaced this one (v23). */
+  /** The grant that replaced this one. */
   superseded_by: string | null;
   name_record: string | null;
   name_seq: number | null;

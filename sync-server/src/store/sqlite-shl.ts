@@ -1,7 +1,7 @@
 /*
- * The SQLite store's SMART Health Links (shl-types.ts `ShlStore`): `shl_links` and `shl_accesses`
- * (migration v19; sealed details and recipients v24: new rows leave `label` NULL, `contents` '[]' and
- * `recipient` '', the columns rows from before keep in clear). Writes that decide (an access, a revocation, a ticket) run in one IMMEDIATE transaction,
+ * The SQLite store's SMART Health Links (shl-types.ts `ShlStore`): `shl_links`, `shl_accesses` and
+ * `shl_one_time` (sqlite-schema.ts; rows leave `label` NULL, `contents` '[]' and `recipient` '': the
+ * details and viewer names are sealed, in `sealed` and `sealed_recipient`). Writes that decide (an access, a revocation, a ticket) run in one IMMEDIATE transaction,
  * so two viewers racing on the last passcode attempt take one attempt each and at most the attempts left.
  * Failure modes: every error goes through the caller's `call` (closed store → UNAVAILABLE, a taken id →
  * ALREADY_EXISTS); NOT_FOUND here for a link of another patient or none.
@@ -11,61 +11,6 @@ import { StoreError } from './types';
 import type { ShlAccess, ShlAccessWrite, ShlLink, ShlLinkListing, ShlStore } from './shl-types';
 
 type Run = <T>(work: () => T) => Promise<T>;
-
-/** Migration v17 → v18 (appended to sqlite-store.ts MIGRATIONS; never edited once released). */
-export const SHL_TABLES_SQL = `
-  CREATE TABLE IF NOT EXISTS shl_links (
-    link_id TEXT PRIMARY KEY,
-    token_hash TEXT NOT NULL UNIQUE,
-    patient_id TEXT NOT NULL REFERENCES accounts (account_id),
-    label TEXT,
-    passcode_hash TEXT,
-    attempts_left INTEGER NOT NULL CHECK (attempts_left >= 0),
-    emergency INTEGER NOT NULL CHECK (emergency IN (0, 1)),
-    contents TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    jwe TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT,
-    revoked_at TEXT,
-    access_count INTEGER NOT NULL DEFAULT 0,
-    last_access_at TEXT,
-    ticket_hash TEXT,
-    ticket_expires_ms INTEGER
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS shl_links_by_patient ON shl_links (patient_id, created_at);
-  CREATE INDEX IF NOT EXISTS shl_links_by_ticket ON shl_links (ticket_hash) WHERE ticket_hash IS NOT NULL;
-  CREATE TABLE IF NOT EXISTS shl_accesses (
-    link_id TEXT NOT NULL REFERENCES shl_links (link_id),
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    PRIMARY KEY (link_id, seq)
-  ) WITHOUT ROWID;
-`;
-
-/**
- * Migration v19 → v20: one-time links (sqlite-store.ts MIGRATIONS; never edited once released). A table of
- * its own rather than a column, so the step can run again (IF NOT EXISTS) on a file whose version was set
- * back; a link is one-time when it has a row here.
- */
-export const SHL_ONE_TIME_SQL = `
-  CREATE TABLE IF NOT EXISTS shl_one_time (
-    link_id TEXT PRIMARY KEY REFERENCES shl_links (link_id)
-  ) WITHOUT ROWID;
-`;
-
-/**
- * Migration v23 → v24: a link's record types and sealed details, an access's sealed recipient
- * (sqlite-schema.ts MIGRATIONS; never edited once released). Columns: rows from before have none (NULL) and
- * keep their clear `label`, `contents`, `recipient`; a test that sets the version back drops them.
- */
-export const SHL_SEALED_SQL = `
-  ALTER TABLE shl_links ADD COLUMN types TEXT;
-  ALTER TABLE shl_links ADD COLUMN sealed TEXT;
-  ALTER TABLE shl_accesses ADD COLUMN sealed_recipient TEXT;
-`;
 
 /** A link's columns with `one_time` (0 or 1) from `shl_one_time`. */
 const LINKS = `SELECT l.*, EXISTS (SELECT 1 FROM shl_one_time o WHERE o.link_id = l.link_id) AS one_time

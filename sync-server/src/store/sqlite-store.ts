@@ -4,7 +4,7 @@
  *
  * | module | holds |
  * | --- | --- |
- * | sqlite-schema.ts | migrations (user_version), the secure_delete rebuild |
+ * | sqlite-schema.ts | the schema: its baseline and migrations (user_version) |
  * | sqlite-statements.ts, sqlite-rows.ts, sqlite-errors.ts | prepared statements, row mapping, error mapping (argument checks: store-checks.ts) |
  * | sqlite-accounts.ts, sqlite-sessions.ts | accounts, devices, invites, registration; challenges, sessions |
  * | sqlite-grants.ts, sqlite-guard.ts | grants, acceptances; access guards on writes |
@@ -28,7 +28,7 @@
  *   database there and delete the -wal. Only restore (backup.ts) replaces files.
  * - What the open creates is the server user's only: the directory 0700, the database file 0600 before
  *   SQLite opens it (its -wal and -shm take the file's mode).
- * - `server_state` (v9) holds what the server process records at start (one statement per key); a restore
+ * - `server_state` holds what the server process records at start (one statement per key); a restore
  *   leaves the backup's rows, which the restored store's next start overwrites.
  *
  * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed); a
@@ -43,7 +43,7 @@ import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import { StoreError, type CommitListener, type StreamHead, type SyncStore } from './types';
 import { sqliteHeads } from './sqlite-heads';
 import { sqliteShl } from './sqlite-shl';
-import { migrateSqliteSchema, rebuildIfPending } from './sqlite-schema';
+import { migrateSqliteSchema } from './sqlite-schema';
 import { INCARNATION_META_KEY, newIncarnation } from './sqlite-incarnation';
 import { prepareStatements, type Statements } from './sqlite-statements';
 import { requireText } from './store-checks';
@@ -66,12 +66,7 @@ export {
   newIncarnation,
   restoreOrigin,
 } from './sqlite-incarnation';
-export {
-  RESTORED_HEADS_TABLE_SQL,
-  SCHEMA_MIGRATIONS,
-  SQLITE_SCHEMA_VERSION,
-  migrateSqliteSchema,
-} from './sqlite-schema';
+export { SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 export { ENVELOPE_ON_CONFLICT_SQL } from './sqlite-statements';
 export { HEALTH_META_KEY, HEALTH_MIN_FREE_BYTES } from './sqlite-health';
 
@@ -206,10 +201,6 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       // for every write, not only deletions: b-tree rebalancing leaves copies of cells behind otherwise.
       db.pragma('secure_delete = ON');
       migrateSqliteSchema(db);
-      // Written before secure_delete: its free space and b-tree slack may hold copies of cells (blob
-      // chunks, old ciphertext) that zeroing from now on would never reach. Rebuilt once, so that what is
-      // deleted from now on really leaves the file; at a later open if this one stops before it is done.
-      rebuildIfPending(db);
       stmts = prepareStatements(db);
       // Read first: the common case (it exists) writes nothing at open.
       if (stmts.metaGet.get(INCARNATION_META_KEY) === undefined) {
