@@ -125,6 +125,27 @@ describe('importing the same data again (#63, item 3)', () => {
     expect(await counts(session)).toEqual(before);
   });
 
+  it('the plan shown is the one imported; one made before the chart changed is made again', async () => {
+    const { session } = await createdSession(server.t.url, sessions);
+    const file = ndjson(resources());
+    const shown = await session.io.planImport(file, { source: 'a.ndjson' });
+    const report = await session.io.importFhir(file, { source: 'a.ndjson', plan: shown });
+    expect(report.imported.map((r) => r.id).sort()).toEqual(shown.records.map((r) => r.id).sort());
+
+    // Shown, then the same data imported meanwhile (as another tab or device would): the shown plan's
+    // records are held now, so the import plans again and adds nothing.
+    const stale = await session.io.planImport(file, { source: 'b.ndjson' });
+    expect(stale.records).toEqual([]);
+    const other = await createdSession(server.t.url, sessions);
+    const early = await other.session.io.planImport(file, { source: 'c.ndjson' });
+    expect(early.records.length).toBe(4);
+    await other.session.io.importFhir(file, { source: 'c.ndjson' });
+    const late = await other.session.io.importFhir(file, { source: 'c.ndjson', plan: early });
+    expect(late.imported).toEqual([]);
+    expect(late.duplicates.length + late.absorbed.length).toBe(5);
+    expect(await counts(other.session)).toEqual(await counts(session));
+  });
+
   it('a changed resource becomes the next version of its record; one edited in Hale stays, listed', async () => {
     const { session } = await createdSession(server.t.url, sessions);
     await session.io.importFhir(ndjson(resources()), { source: 'a.ndjson' });

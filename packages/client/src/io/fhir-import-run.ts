@@ -7,6 +7,8 @@
  * - A refused file writes nothing (RecordsIoError IMPORT_REFUSED, the model's reason and issues).
  * - An embedded file is checked against the size and hash (SHA-1) its Attachment declares: a record whose
  *   file differs is listed as not imported, with why (planImport already says so).
+ * - `importFhir` takes the plan `planImport` answered (`options.plan`) only for the same input and
+ *   options, under PLAN_KEPT_MS old, with the chart's records unchanged since; else it plans again.
  * - Records held are found again by source identity (the model's plan): the same data, under any file
  *   name, writes nothing; a resource changed in the source updates its record (a new version); one edited
  *   in Hale since is left as edited and listed in `conflicts`.
@@ -55,7 +57,35 @@ export interface ImportOptions {
   readonly onProgress?: (progress: { readonly done: number; readonly total: number }) => void;
   /** `importFhir` only: cancels the import; the records written before stay and are answered. */
   readonly signal?: AbortSignal;
+  /**
+   * `importFhir` only: the plan `planImport` answered for this same input and options, taken as it is
+   * when it is under PLAN_KEPT_MS old and nothing the chart holds changed since; planned again otherwise.
+   */
+  readonly plan?: FhirImportPlan;
 }
+
+/** How long a plan `planImport` answered may be taken again by `importFhir` (ms). */
+export const PLAN_KEPT_MS = 10 * 60_000;
+
+/** What the chart holds that a plan depends on, and a digest of it to see that it is unchanged. */
+interface Holdings {
+  readonly originKeys: Set<string>;
+  readonly ids: Set<string>;
+  readonly held: Map<string, HeldImport>;
+  readonly hasProfile: boolean;
+  readonly birthDate: string | undefined;
+  readonly digest: string;
+}
+
+/** What a plan `planImport` answered was made from (see `ImportOptions.plan`). */
+interface PlanMade {
+  readonly input: string | Uint8Array;
+  readonly patientId: string;
+  readonly source: string | undefined;
+  readonly holdings: string;
+  readonly at: number;
+}
+const plansMade = new WeakMap<FhirImportPlan, PlanMade>();
 
 /** One record an import wrote. */
 export interface ImportedRecord {
@@ -95,22 +125,20 @@ const fromBase64 = (text: string): Uint8Array | undefined => {
   return decoded.ok ? decoded.value : undefined;
 };
 
-/** The plan for `input` against what this device holds for the chart (nothing written). */
-export async function planImport(
-  deps: RecordsIoDeps,
-  input: string | Uint8Array,
-  options: ImportOptions = {},
-): Promise<FhirImportPlan> {
-  const patientId = options.patientId ?? deps.session.account.accountId;
+/** What the chart of `patientId` holds that an import's plan depends on. */
+async function readHoldings(deps: RecordsIoDeps, patientId: string): Promise<Holdings> {
   const originKeys = new Set<string>();
   const ids = new Set<string>();
   const held = new Map<string, HeldImport>();
+  const seen: string[] = [];
   let hasProfile = false;
   let birthDate: string | undefined;
   for (const kind of IMPORTABLE_KINDS) {
     for (const stored of await deps.session.records.query(kind, { patientId })) {
       const record = stored.record as { readonly id: string; readonly origin?: RecordOrigin };
+      const currentDigest = recordContentDigest(stored.record);
       ids.add(record.id);
+      seen.push(`${record.id} ${currentDigest}`);
       const origin = record.origin;
       if (origin !== undefined) originKeys.add(originKey(origin));
       for (const key of origin?.identity ?? []) {
@@ -119,7 +147,7 @@ export async function planImport(
           kind,
           digest: origin?.digest,
           recordDigest: origin?.recordDigest,
-          currentDigest: recordContentDigest(stored.record),
+          currentDigest,
         });
       }
       if (kind === 'Profile') {
@@ -129,6 +157,17 @@ export async function planImport(
       }
     }
   }
+  return { originKeys, ids, held, hasProfile, birthDate, digest: seen.sort().join('\n') };
+}
+
+/** The plan for `input` against what this device holds for the chart (nothing written). */
+export async function planImport(
+  deps: RecordsIoDeps,
+  input: string | Uint8Array,
+  options: ImportOptions = {},
+): Promise<FhirImportPlan> {
+  const patientId = options.patientId ?? deps.session.account.accountId;
+  const holdings = await readHoldings(deps, patientId);
   const now = deps.now?.() ?? Date.now();
   // In slices, the event loop running between them: a large file's plan is no long task on a page.
   const plan = await planFhirImportInSlices(
@@ -136,10 +175,10 @@ export async function planImport(
     {
       patientId,
       importedAt: new Date(now).toISOString(),
-      existing: { originKeys, ids, held },
-      hasProfile,
+      existing: { originKeys: holdings.originKeys, ids: holdings.ids, held: holdings.held },
+      hasProfile: holdings.hasProfile,
       ...(options.source === undefined ? {} : { source: options.source }),
-      ...(birthDate === undefined ? {} : { birthDate }),
+      ...(holdings.birthDate === undefined ? {} : { birthDate: holdings.birthDate }),
     },
     nextTask,
   );
@@ -149,7 +188,24 @@ export async function planImport(
       issues: plan.error.issues,
     });
   }
-  return withFilesChecked(plan.value);
+  const checked = await withFilesChecked(plan.value);
+  plansMade.set(checked, { input, patientId, source: options.source, holdings: holdings.digest, at: now });
+  return checked;
+}
+
+/** `options.plan` when it was made for this input and options, recently, on what the chart holds now. */
+async function keptPlan(
+  deps: RecordsIoDeps,
+  input: string | Uint8Array,
+  options: ImportOptions,
+): Promise<FhirImportPlan | undefined> {
+  const made = options.plan === undefined ? undefined : plansMade.get(options.plan);
+  if (made === undefined || made.input !== input || made.source !== options.source) return undefined;
+  const patientId = options.patientId ?? deps.session.account.accountId;
+  const age = (deps.now?.() ?? Date.now()) - made.at;
+  if (made.patientId !== patientId || age < 0 || age > PLAN_KEPT_MS) return undefined;
+  const holdings = await readHoldings(deps, patientId);
+  return holdings.digest === made.holdings ? options.plan : undefined;
 }
 
 /** Standard base64 of bytes. */
@@ -209,7 +265,7 @@ export async function importFhir(
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const patientId = options.patientId ?? deps.session.account.accountId;
-  const plan = await planImport(deps, input, options);
+  const plan = (await keptPlan(deps, input, options)) ?? (await planImport(deps, input, options));
   if (plan.noPatient && options.patientId === undefined) {
     throw new RecordsIoError(
       'IMPORT_REFUSED',

@@ -423,6 +423,27 @@ describe('records.writeAll: one action, several records, all or none', () => {
     expect((await written).map((r) => r.id)).toEqual(noted);
   });
 
+  it('refuses an add under a held id and writes none; one under a deleted id continues its revisions', async () => {
+    const { records, writes } = await setupRecords();
+    const held = await records.add('Allergy', recordInput('Allergy'));
+    const gone = await records.add('Allergy', recordInput('Allergy'));
+    await records.remove(gone.id);
+    const before = writes.length;
+    const fresh = { op: 'add', kind: 'Allergy', input: recordInput('Allergy') } as const;
+    await expect(
+      records.writeAll([
+        fresh,
+        { op: 'add', kind: 'Allergy', input: { ...recordInput('Allergy'), id: held.id } },
+      ]),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect(writes.length).toBe(before);
+    const [again] = await records.writeAll([
+      { op: 'add', kind: 'Allergy', input: { ...recordInput('Allergy'), id: gone.id } },
+    ]);
+    expect(again?.id).toBe(gone.id);
+    expect((await records.get(gone.id))?.rv).toBe(3);
+  });
+
   it("writes a note's header and text together; a refused text leaves the header as it was", async () => {
     const { records, writes } = await setupRecords();
     const { authorId: _a, ...noteInput } = recordInput('MedicalNote');

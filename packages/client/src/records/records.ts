@@ -105,6 +105,8 @@ export {
 
 /** Times `writeAll` checks and writes a record another write overtook before it gives up. */
 const WRITE_ALL_TRIES = 3;
+/** Longest stretch (ms) `writeAll` checks writes before it lets the event loop run. */
+const CHECK_SLICE_MS = 30;
 
 /**
  * A write `writeAll` checked: the version, and the stored state it replaces (a tombstone, or none: a new
@@ -115,6 +117,18 @@ interface PlannedWrite {
   baseRv?: number;
   document: DeviceRecord & { _deleted: boolean };
   action: 'create' | 'update';
+}
+
+/** The state a store holds under an id, deleted or not; null when it holds none. */
+type StoredState = RxDocumentData<DeviceRecord> | null;
+
+/**
+ * What one `writeAll` reads once for all its adds: the state under each id an add gives (null: none),
+ * and the write rules' context per kind and patient. Read before the checks; a retry reads again.
+ */
+interface AddBatch {
+  readonly stored: ReadonlyMap<string, StoredState>;
+  readonly contexts: Map<string, Promise<WriteRuleContext | undefined>>;
 }
 
 /**
@@ -283,8 +297,18 @@ export const createRecords = (deps: RecordsDeps) => {
    * date among the patient's Profiles held here, in their shown versions and unsettled sides (a side with
    * the earlier date may be the right one). One local read by patient and kind; no network.
    */
-  const ruleContext = async (kind: string, patientId: string): Promise<WriteRuleContext | undefined> => {
+  const ruleContext = async (
+    kind: string,
+    patientId: string,
+    batch?: AddBatch,
+  ): Promise<WriteRuleContext | undefined> => {
     if (kind !== 'Immunization') return undefined;
+    if (batch !== undefined) {
+      const key = `${kind}\u0000${patientId}`;
+      const known = batch.contexts.get(key) ?? ruleContext(kind, patientId);
+      batch.contexts.set(key, known);
+      return await known;
+    }
     const profiles = await collection.find({ selector: { patientId, kind: 'Profile' } }).exec();
     const [birthDate] = profiles
       .flatMap((doc) => {
@@ -318,11 +342,12 @@ export const createRecords = (deps: RecordsDeps) => {
   /** The revision number a new record takes, and the tombstone it takes the place of (see `create`). */
   const prepareCreate = async (
     doc: Omit<PlainRecord, '_deleted' | 'rv'>,
+    stored?: StoredState,
   ): Promise<{ rv: number; tombstone: RxDocumentData<DeviceRecord> | undefined }> => {
     // The server takes a version only with a higher revision number than the one it holds, so a record
     // re-added under the id of a deleted one continues the tombstone's counter; starting again at 1
     // would leave it unsent forever.
-    const [tombstone] = await collection.storageInstance.findDocumentsById([doc.id], true);
+    const tombstone = stored === undefined ? await storedState(doc.id) : (stored ?? undefined);
     // The server keeps a record per stream and id, this store per id: taking the place of another
     // stream's (or kind's) tombstone would drop a deletion not yet sent and put one record's id on two.
     if (tombstone?._deleted === true && (tombstone.stream !== doc.stream || tombstone.kind !== doc.kind)) {
@@ -338,6 +363,25 @@ export const createRecords = (deps: RecordsDeps) => {
     }
     const deleted = tombstone?._deleted === true;
     return { rv: deleted ? tombstone.rv + 1 : 1, tombstone: deleted ? tombstone : undefined };
+  };
+  /** The state held under `id`, deleted or not; null when none. */
+  const storedState = async (id: string): Promise<RxDocumentData<DeviceRecord> | null> =>
+    (await collection.storageInstance.findDocumentsById([id], true))[0] ?? null;
+
+  /** What `writeAll` reads once for its adds: the states under the ids they give, and rule contexts. */
+  const addBatch = async (ops: readonly WriteOp[]): Promise<AddBatch> => {
+    const ids = [
+      ...new Set(
+        ops.flatMap((op) => {
+          const id = op.op === 'add' && isJsonObject(op.input) ? op.input['id'] : undefined;
+          return typeof id === 'string' ? [id] : [];
+        }),
+      ),
+    ];
+    const found = ids.length === 0 ? [] : await collection.storageInstance.findDocumentsById(ids, true);
+    const stored = new Map<string, StoredState>(ids.map((id) => [id, null]));
+    for (const doc of found) stored.set(doc.id, doc);
+    return { stored, contexts: new Map() };
   };
   const create = async (doc: Omit<PlainRecord, '_deleted' | 'rv'>): Promise<void> => {
     const { rv } = await prepareCreate(doc);
@@ -494,6 +538,7 @@ export const createRecords = (deps: RecordsDeps) => {
     options: { patientId?: string } & WriteOptions,
     check: boolean,
     plan?: PlannedWrite[],
+    batch?: AddBatch,
   ): Promise<RecordOf<K>> => {
     unlocked();
     requireStorable(kind);
@@ -509,7 +554,7 @@ export const createRecords = (deps: RecordsDeps) => {
     const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
     const siblings =
       kind === 'NoteVersion' ? await readNoteVersionNumbers(collection, patientId, given['noteId']) : [];
-    const context = await ruleContext(kind, patientId);
+    const context = await ruleContext(kind, patientId, batch);
     unlocked();
     const now = iso();
     const record = validated(kind, {
@@ -536,14 +581,15 @@ export const createRecords = (deps: RecordsDeps) => {
       conflictData: null,
     };
     if (check) {
-      const [held] = await collection.storageInstance.findDocumentsById([record.id], false);
-      if (held !== undefined)
+      const known = batch?.stored.get(record.id);
+      const stored = known === undefined ? await storedState(record.id) : known;
+      if (stored !== null && !stored._deleted)
         throw new RecordError(
           'ALREADY_EXISTS',
           `a record with id ${record.id} exists already; update it instead`,
         );
       if (plan !== undefined) {
-        const { rv, tombstone } = await prepareCreate(doc);
+        const { rv, tombstone } = await prepareCreate(doc, stored);
         const fresh = { ...doc, rv, _deleted: false };
         plan.push({ ...(tombstone ? { previous: tombstone } : {}), document: fresh, action: 'create' });
       }
@@ -616,13 +662,26 @@ export const createRecords = (deps: RecordsDeps) => {
      * Resolves to the records, in order (an update that changes nothing writes nothing).
      */
     async writeAll(ops: readonly WriteOp[]): Promise<RecordOf<RecordKind>[]> {
-      const planOf = async (op: WriteOp, plan: PlannedWrite[]): Promise<RecordOf<RecordKind>> =>
+      const planOf = async (
+        op: WriteOp,
+        plan: PlannedWrite[],
+        batch?: AddBatch,
+      ): Promise<RecordOf<RecordKind>> =>
         op.op === 'add'
-          ? await addRecord(op.kind, op.input, op.options ?? {}, true, plan)
+          ? await addRecord(op.kind, op.input, op.options ?? {}, true, plan, batch)
           : await updateRecord(op.kind, op.id, op.patch, op.options ?? {}, true, plan);
       const results: RecordOf<RecordKind>[] = [];
       let plan: PlannedWrite[] = [];
-      for (const op of ops) results.push(await planOf(op, plan));
+      // The states held under the ids the adds give, read at once (not one read per add).
+      const batch = await addBatch(ops);
+      // Checked in slices, the event loop running between them: many writes are no long task on a page.
+      let slice = performance.now();
+      for (const op of ops) {
+        results.push(await planOf(op, plan, batch));
+        if (performance.now() - slice < CHECK_SLICE_MS) continue;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        slice = performance.now();
+      }
       const written: PlannedWrite[] = [];
       for (let tries = 1; plan.length > 0; tries++) {
         // The states the updates were checked on, with their storage fields: changed since, checked again.

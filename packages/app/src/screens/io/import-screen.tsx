@@ -120,6 +120,7 @@ export function ImportScreen(): ReactNode {
     try {
       const report = await session.io.importFhir(bytes, {
         source: name,
+        plan,
         signal: controller.signal,
         ...(plan.noPatient ? { patientId: session.account.accountId } : {}),
         onProgress: ({ done, total }) => setStep({ at: 'importing', name, done, total }),
