@@ -46,6 +46,30 @@ describe('conflicting revisions from a partitioned cluster', () => {
       expect(ok).toEqual({ status: 'ok', seq: 1 });
       const commitId = key('l', 'pat', 1);
       const rivalDoc = key('d', S, 'rival');
+      const rivalIndex = {
+        _id: rivalDoc,
+        stream: S,
+        id: 'rival',
+        seq: 1,
+        rev: '1-r',
+        deleted: false,
+        bytes: 0,
+        q: 1,
+      };
+      const rivalEntry = {
+        rev: '1-r',
+        deleted: false,
+        epoch: 1,
+        ct: '',
+        bytes: 0,
+        size: 0,
+        author: 'x',
+        at: isoAt(1),
+      };
+      const rivalOps = [
+        { t: 'put', doc: rivalIndex },
+        { t: 'create', doc: { _id: key('q', S, 1), first: 1, ids: ['rival'], v: [rivalEntry] } },
+      ];
       // The rival: commit 1 of the same shard, written on the other side, with a longer branch (CouchDB's
       // winner), and the record it wrote there.
       await inject(
@@ -58,34 +82,18 @@ describe('conflicting revisions from a partitioned cluster', () => {
           token: 'rival',
           state: { heads: { [S]: 1 } },
           base: { heads: {} },
-          ops: [
-            { t: 'put', doc: { _id: rivalDoc, stream: S, id: 'rival', seq: 1, rev: '1-r' } },
-            { t: 'create', doc: { _id: key('q', S, 1), id: 'rival' } },
-          ],
+          _attachments: {
+            ops: {
+              content_type: 'application/json',
+              data: Buffer.from(JSON.stringify(rivalOps)).toString('base64'),
+            },
+          },
           advanced: [{ stream: S, head: 1 }],
           events: [],
         },
         5,
       );
-      await inject(
-        database,
-        {
-          _id: rivalDoc,
-          stream: S,
-          id: 'rival',
-          seq: 1,
-          rev: '1-r',
-          deleted: false,
-          epoch: 1,
-          ct: '',
-          bytes: 0,
-          size: 0,
-          author: 'x',
-          at: isoAt(1),
-          cn: 1,
-        },
-        1,
-      );
+      await inject(database, { ...rivalIndex, cn: 1 }, 1);
       expect(await conflictsOf(`${database}-log`, commitId)).toHaveLength(1);
 
       expect(await store.docs.streamHeads([S])).toEqual([{ stream: S, head: 1 }]);

@@ -2,8 +2,8 @@
 // ops travel once (the commit's attachment; its applied mark a stub), each version is stored once (in its
 // block; the record's document an index, a superseded version marked), another instance applies a commit
 // left unapplied from its attachment, a conflicted commit's losing leaf is undone from its own attachment,
-// pages cut inside a block, superseded versions and older formats (inline ops, `q` entries of one record)
-// read as before; and what a batch must not do: one record outside the guard's patients refuses the whole
+// pages cut inside a block, superseded versions and blocks of one record (as a migration writes them) read
+// as the rest; and what a batch must not do: one record outside the guard's patients refuses the whole
 // batch (as on SQLite), a stale revision in a batch of 100 is answered a conflict and takes no seq.
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -50,21 +50,29 @@ const docPath = (db: string, id: string, query = ''): string => `${db}/${encodeU
 const opsAttachment = (ops: unknown[]) => ({
   ops: { content_type: 'application/json', data: Buffer.from(JSON.stringify(ops)).toString('base64') },
 });
-const record = (stream: string, id: string, seq: number, rev: string) => ({
+const ct = (id: string): string => Buffer.from(`ct ${id}`).toString('base64');
+/** A record's index as a commit writes it (couch/docs.ts): its version is in block `q`. */
+const record = (stream: string, id: string, seq: number, rev: string, q = seq) => ({
   t: 'put',
+  doc: { _id: key('d', stream, id), stream, id, seq, rev, deleted: false, bytes: 4 + id.length, q },
+});
+/** The block of `versions` ([id, rev]) at seqs `first`… (couch/blocks.ts), as a commit creates it. */
+const block = (stream: string, first: number, versions: Array<[id: string, rev: string]>) => ({
+  t: 'create',
   doc: {
-    _id: key('d', stream, id),
-    stream,
-    id,
-    seq,
-    rev,
-    deleted: false,
-    epoch: 1,
-    ct: Buffer.from(`ct ${id}`).toString('base64'),
-    bytes: 4 + id.length,
-    size: 4 + id.length,
-    author: 'device-a',
-    at: isoAt(seq),
+    _id: key('q', stream, first + versions.length - 1),
+    first,
+    ids: versions.map(([id]) => id),
+    v: versions.map(([id, rev], i) => ({
+      rev,
+      deleted: false,
+      epoch: 1,
+      ct: ct(id),
+      bytes: 4 + id.length,
+      size: 4 + id.length,
+      author: 'device-a',
+      at: isoAt(first + i),
+    })),
   },
 });
 const batch = (n: number, prefix = 'r', stream = S): DocWrite[] =>
@@ -140,9 +148,12 @@ describe('a push batch on the CouchDB store', () => {
         advanced: [{ stream: S, head: 4 }],
         events: [],
         _attachments: opsAttachment([
-          record(S, 'x', 3, '1-x'),
-          record(S, 'y', 4, '1-y'),
-          { t: 'create', doc: { _id: key('q', S, 4), first: 3, ids: ['x', 'y'] } },
+          record(S, 'x', 3, '1-x', 4),
+          record(S, 'y', 4, '1-y', 4),
+          block(S, 3, [
+            ['x', '1-x'],
+            ['y', '1-y'],
+          ]),
         ]),
       },
     });
@@ -188,7 +199,7 @@ describe('a push batch on the CouchDB store', () => {
       method: 'PUT',
       body: { ...record(S, 'rival', 1, '1-r').doc, cn: 1 },
     });
-    expect(await store.docs.getDoc(S, 'rival')).not.toBeNull();
+    expect((await http(docPath(database, key('d', S, 'rival'))))['id']).toBe('rival');
     expect(await idsRead(store)).toEqual(['m000@1']);
     expect(await store.docs.streamHeads([S])).toEqual([{ stream: S, head: 1 }]);
     // Its settle resolved the conflict: the rival's record is gone, the next write goes on.
@@ -198,25 +209,25 @@ describe('a push batch on the CouchDB store', () => {
     expect(await idsRead(store)).toEqual(['m000@1', 'n000@2']);
   });
 
-  it('reads pages cut inside a block, superseded versions dropped, older one-record entries beside blocks', async () => {
+  it('reads pages cut inside a block, superseded versions dropped, one-record blocks beside batch blocks', async () => {
     const database = `b-${randomUUID()}`;
     const store = await couchStore(database);
-    // An older store's commit: inline ops, one `q` entry per record, unapplied.
+    // A commit with a block per record, as a migration writes them (couch/migration-writes.ts), unapplied.
     await http(docPath(`${database}-log`, key('l', 'pat', 1)), {
       method: 'PUT',
       body: {
         shard: 'pat',
         n: 1,
-        node: 'older',
-        token: 'older',
+        node: 'migration',
+        token: 'migration',
         state: { heads: { [S]: 2 } },
         base: { heads: {} },
-        ops: [
+        _attachments: opsAttachment([
           record(S, 'o1', 1, '1-o1'),
-          { t: 'create', doc: { _id: key('q', S, 1), id: 'o1' } },
+          block(S, 1, [['o1', '1-o1']]),
           record(S, 'o2', 2, '1-o2'),
-          { t: 'create', doc: { _id: key('q', S, 2), id: 'o2' } },
-        ],
+          block(S, 2, [['o2', '1-o2']]),
+        ]),
         advanced: [{ stream: S, head: 2 }],
         events: [],
       },

@@ -10,8 +10,6 @@
  * |                      | created by the commit that supersedes it; immutable                         |
  * | `d|stream|id`         | the record's index: `{ seq, rev, deleted, bytes, q, creator? }` (`q`: its   |
  * |                      | block's last; `creator`: the record's, as its first version set it)         |
- * | older formats        | `{ first, ids }` / `{ id }` blocks with the version whole in `d` (migration, |
- * |                      | logs written before this): read as before, through `d`                      |
  *
  * Invariants:
  * - A version in a block is its record's current one unless a `qx` marker names its seq: a commit that
@@ -81,7 +79,7 @@ const toDoc = (stream: string, id: string, seq: number, e: Entry): Doc => {
   return doc;
 };
 
-/** A `d` document holding its version whole (older formats). */
+/** A version whole in one document (a batch's own earlier rows, docs.ts). */
 export const docToDoc = (d: CouchDoc): Doc =>
   toDoc(d.stream as string, d.id as string, d.seq as number, d as unknown as Entry);
 
@@ -94,15 +92,13 @@ const versionIn = (stream: string, block: CouchDoc, seq: number): Doc | null => 
 };
 
 /**
- * The current versions of records whose `d` documents are `ds` (read, live), in order: whole in `d` (older
- * formats) or read from their blocks, one request for all.
+ * The current versions of records whose `d` documents are `ds` (read, live), in order, read from their
+ * blocks, one request for all.
  */
 export const versionsOf = async (data: Db, ds: readonly CouchDoc[]): Promise<Doc[]> => {
   const blockId = (d: CouchDoc): string => key('q', d.stream as string, d.q as number);
-  const slim = ds.filter((d) => typeof d.ct !== 'string');
-  const blocks = await data.getMany(slim.map(blockId));
+  const blocks = await data.getMany(ds.map(blockId));
   return ds.map((d) => {
-    if (typeof d.ct === 'string') return docToDoc(d);
     const block = blocks.get(blockId(d));
     const v =
       block === undefined || isGone(block) ? null : versionIn(d.stream as string, block, d.seq as number);
@@ -115,7 +111,7 @@ export const versionsOf = async (data: Db, ds: readonly CouchDoc[]): Promise<Doc
 /**
  * The current versions of `stream` with seqs in (after, to], in seq order, with their bytes: the blocks
  * and markers of that range (the block holding `to` read too when it ends above it; the markers only when
- * `marked`: the shard state says the stream has some), and the `d` documents of older-format entries.
+ * `marked`: the shard state says the stream has some).
  */
 export const versionsIn = async (
   data: Db,
@@ -143,35 +139,15 @@ export const versionsIn = async (
     if (next !== undefined) blocks.push(next);
   }
   const superseded = new Set(marks.filter((m) => !isGone(m)).map((m) => Number(lastPart(m._id))));
-  const found: Array<{ seq: number; doc: Doc | null; id?: string }> = [];
+  const out: Array<{ doc: Doc; bytes: number }> = [];
   for (const block of blocks) {
     if (isGone(block)) continue;
-    const last = lastOf(block);
-    if (Array.isArray(block.v)) {
-      const first = block.first as number;
-      for (let seq = Math.max(first, after + 1); seq <= Math.min(last, to); seq++) {
-        if (!superseded.has(seq)) found.push({ seq, doc: versionIn(stream, block, seq) });
-      }
-      continue;
+    const first = block.first as number;
+    for (let seq = Math.max(first, after + 1); seq <= Math.min(lastOf(block), to); seq++) {
+      if (superseded.has(seq)) continue;
+      const doc = versionIn(stream, block, seq);
+      if (doc !== null) out.push({ doc, bytes: doc.ct.byteLength });
     }
-    // Older formats: the ids only, each version whole in its `d` while current.
-    const ids = block.ids;
-    const entries = Array.isArray(ids)
-      ? (ids as string[]).map((id, i) => ({ seq: (block.first as number) + i, id }))
-      : [{ seq: last, id: block.id as string }];
-    for (const e of entries)
-      if (e.seq > after && e.seq <= to) found.push({ seq: e.seq, doc: null, id: e.id });
-  }
-  const older = found.filter((f) => f.id !== undefined);
-  const ds = await data.getMany(older.map((f) => key('d', stream, f.id ?? '')));
-  const out: Array<{ doc: Doc; bytes: number }> = [];
-  for (const f of found) {
-    let doc = f.doc;
-    if (f.id !== undefined) {
-      const d = ds.get(key('d', stream, f.id));
-      doc = d === undefined || isGone(d) || d.seq !== f.seq || typeof d.ct !== 'string' ? null : docToDoc(d);
-    }
-    if (doc !== null) out.push({ doc, bytes: doc.ct.byteLength });
   }
   return out;
 };

@@ -7,7 +7,6 @@
  * | ---------------------------- | ----------------------------- | ------------------------------------------- |
  * | `_attachments.ops` with data | `withOps` (a new commit)      | the data, decoded                           |
  * | `_attachments.ops` stub      | CouchDB on a read without it  | the attachment of that very revision, read  |
- * | `ops` field inline           | commits written before this   | the field (old logs and split-brain tests)  |
  *
  * Invariants:
  * - A commit's ops never change: the attachment is written with the commit's first revision, and each
@@ -76,7 +75,6 @@ const parse = (text: string, id: string): Op[] => {
 export const opsOf = async (log: Db, doc: CouchDoc): Promise<Op[]> => {
   const mine = known.get(doc);
   if (mine !== undefined) return mine;
-  if (Array.isArray(doc.ops)) return doc.ops as Op[];
   const att = attachmentOf(doc);
   if (att === undefined) return [];
   if (typeof att.data === 'string') return parse(Buffer.from(att.data, 'base64').toString('utf8'), doc._id);

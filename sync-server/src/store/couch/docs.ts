@@ -7,7 +7,7 @@
  * |                              | its creator (set when it is created, never changed)                |
  * | `q|stream|last`               | `{ first, ids, v }`: the versions that took seqs first…last, whole, |
  * |                              | one block per stream per commit (immutable; superseded ones stay,  |
- * |                              | `qx|stream|seq` marks them); older formats: blocks.ts              |
+ * |                              | `qx|stream|seq` marks them)                                        |
  * | `ap|stream|author|authorSeq`  | `{ id }`: an audit chain position held (immutable)                 |
  * | `aa|stream|author|at|id`      | an audit entry by author and receive time (immutable)              |
  * | `hk|stream`                   | the kept signed stream head with the rows it covers                |
@@ -21,7 +21,7 @@
  *   Seqs are the shard state's heads + 1, so gap-free and strictly increasing per stream, across nodes.
  * - readDocs reads up to the stream's head in its shard's settled state (every commit up to it is applied),
  *   so a reader never sees seq n+1 before n, nor part of a batch; a version is returned only while it is
- *   its record's current one (no `qx` marker of its seq; older formats: `d.seq === q.seq`).
+ *   its record's current one (no `qx` marker of its seq).
  * - A group (`DocWrite.group`) is decided on the same settled state as the rest of the batch: if a row of
  *   it would not be written, the batch creates no commit (`groupRefusal`), so a group is stored whole or
  *   not at all; no lock or transaction of CouchDB's is needed (the log's commit is the atomic step).
@@ -90,7 +90,7 @@ export const planRows = async (
   const headOf = (stream: string): number =>
     heads.get(stream) ?? snaps.get(shardOf(stream))?.state.heads[stream] ?? 0;
   const results: DocWriteResult[] = [];
-  /** Versions written by earlier rows of the batch, by `d` id (whole, as older formats hold them). */
+  /** Versions written by earlier rows of the batch, by `d` id: index and entry in one document, whole. */
   const written = new Map<string, CouchDoc>();
   /** Conflicts whose master is a stored record index: its version is read from its block at the end. */
   const masterOf = new Map<number, CouchDoc>();

@@ -56,8 +56,6 @@ export interface CommitDoc extends CouchDoc {
   tx?: string;
   state: ShardState;
   base: ShardState;
-  /** Inline in commits written before commit-ops.ts; now in the `ops` attachment (`opsOf`). */
-  ops?: Op[];
   /** Streams a record batch advanced, with their new heads (onCommitted). */
   advanced: Array<{ stream: string; head: number }>;
   events: CommitEvent[];

@@ -1,6 +1,6 @@
 /*
  * What only a migration writes into the CouchDB store (migrate.ts): a stream's documents at the seqs they
- * had (with their creators), its head as it was (above its last document when superseded versions left
+ * had (with their creators), each in a block of its own (blocks.ts), its head as it was (above its last document when superseded versions left
  * gaps), its kept signed head, and blob tombstones. Devices keep their checkpoints across a migration, so seqs must not change.
  *
  * Invariants: each call is commits of the stream's shard (log.ts), in seq order, the last setting the head;
@@ -8,7 +8,8 @@
  * log.ts; INVALID for a document whose seq is above the head given.
  */
 import type { BlobTombstone, Doc, HeadRow, JsonObject } from '../types';
-import { key, toBase64 } from './db';
+import { entryOf } from './blocks';
+import { key } from './db';
 import { Parts, type Ctx } from './context';
 import { shardOf } from './log';
 import { create, put } from './ops';
@@ -52,17 +53,17 @@ export const couchImport = (ctx: Ctx): CouchImport => ({
               seq: d.seq,
               rev: d.rev,
               deleted: d.deleted,
-              epoch: d.epoch,
-              ct: toBase64(d.ct),
               bytes: d.ct.byteLength,
-              size: d.size,
-              author: d.author,
-              at: d.at,
-              ...(d.sig === undefined ? {} : { sig: d.sig }),
-              ...(d.audit === undefined ? {} : { audit: d.audit }),
+              q: d.seq,
               ...(d.creator === undefined ? {} : { creator: d.creator }),
             }),
-            create({ _id: key('q', stream, d.seq), id: d.id }),
+            // A block of its own: the stream's seqs may have gaps (superseded versions are not copied).
+            create({
+              _id: key('q', stream, d.seq),
+              first: d.seq,
+              ids: [d.id],
+              v: [entryOf(d, d.at, d.creator)],
+            }),
           );
           if (d.audit !== undefined) {
             parts.ops(
