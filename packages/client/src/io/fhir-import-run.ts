@@ -38,6 +38,7 @@ import {
 } from '@hale/model';
 import { base64urlDecode } from '@hale/crypto';
 import type { WriteOp } from '../records/records';
+import { nextTask } from '../core/slices';
 import { RecordsIoError } from './io-error';
 import type { RecordsIoDeps } from './records-io-deps';
 
@@ -417,9 +418,6 @@ export const importChunks = (
 /** Fields the records API keeps itself: an update from the source neither sets nor clears them. */
 const MANAGED = new Set(['id', 'patientId', 'createdAt', 'updatedAt', 'version', 'versions', 'provenance']);
 const VERSIONED: ReadonlySet<RecordKind> = new Set(['LabResult', 'HealthDocument', 'TreatmentPlan']);
-
-/** Resolves in a later task: what waits on the event loop (a frame, a timer, a message) runs first. */
-const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** The embedded files of a planned record, uploaded: its `file` and `attachments`. */
 const uploaded = async (

@@ -37,6 +37,7 @@ import {
   newId,
 } from '@hale/model';
 import { type RxDocument, type RxDocumentData, RxError } from 'rxdb';
+import { slices } from '../core/slices';
 import type { DeviceRecord, JsonObject } from '../store/device-db';
 import { type PlainRecord, emptied } from './plain-record';
 import {
@@ -105,8 +106,6 @@ export {
 
 /** Times `writeAll` checks and writes a record another write overtook before it gives up. */
 const WRITE_ALL_TRIES = 3;
-/** Longest stretch (ms) `writeAll` checks writes before it lets the event loop run. */
-const CHECK_SLICE_MS = 30;
 
 /**
  * A write `writeAll` checked: the version, and the stored state it replaces (a tombstone, or none: a new
@@ -675,12 +674,10 @@ export const createRecords = (deps: RecordsDeps) => {
       // The states held under the ids the adds give, read at once (not one read per add).
       const batch = await addBatch(ops);
       // Checked in slices, the event loop running between them: many writes are no long task on a page.
-      let slice = performance.now();
+      const between = slices();
       for (const op of ops) {
         results.push(await planOf(op, plan, batch));
-        if (performance.now() - slice < CHECK_SLICE_MS) continue;
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        slice = performance.now();
+        await between();
       }
       const written: PlannedWrite[] = [];
       for (let tries = 1; plan.length > 0; tries++) {

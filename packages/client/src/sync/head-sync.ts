@@ -29,6 +29,7 @@
 import type { Ed25519 } from '@hale/crypto';
 import { Type } from '@sinclair/typebox';
 import { coalescedSave } from '../core/coalesced-save';
+import { slices } from '../core/slices';
 import type { DeviceKeyLookup } from './device-directory';
 import {
   checkAgainstHead,
@@ -68,7 +69,7 @@ export interface HeadSyncDeps {
   readonly accountId: string;
   readonly device: { readonly deviceId: string; readonly secretKey: Uint8Array };
   readonly now: () => number;
-  /** Whether the connection speaks HEAD_VERSION now. */
+  /** Whether the connection is ready now. */
   readonly wireReady: () => boolean;
   putHead(signed: SignedStreamHead): Promise<void>;
   /** One page of the kept statement's leaves after `after` (at most `limit`; the server's page else). */
@@ -192,8 +193,10 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
   const sign = async (stream: string, seq: number, hints: (id: string) => string | undefined) => {
     const held = await deps.held(stream);
     const leaves: HeadLeaf[] = [];
+    const between = slices();
     for (const [id, copy] of held) {
       if (copy.unsettled === true) continue;
+      await between();
       const tag = await copy.tag(hints(id) ?? hintOf(stream, id, copy.rv));
       if (tag === null) return;
       leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
@@ -355,7 +358,9 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       const held = await deps.held(stream);
       const mine = new Map<string, { rv: number; tag: string }>();
       const unsure = new Set<string>();
+      const between = slices();
       for (const leaf of leaves) {
+        await between();
         const copy = held.get(leaf.id);
         if (copy === undefined) continue;
         if (copy.unsettled === true) {
