@@ -108,6 +108,11 @@ describe('keptSource', () => {
     });
     const big = { ...SOURCE, note: [{ text: 'x'.repeat(MAX_KEPT_SOURCE_BYTES) }] };
     expect(keptSource(big)).toBeUndefined();
+    // Bytes, not characters: 3-byte characters over the limit in UTF-8 though under it in length.
+    const wide = { ...SOURCE, note: [{ text: '藥'.repeat(Math.ceil(MAX_KEPT_SOURCE_BYTES / 3)) }] };
+    expect(keptSource(wide)).toBeUndefined();
+    const narrow = { ...SOURCE, note: [{ text: '藥'.repeat(Math.floor(MAX_KEPT_SOURCE_BYTES / 4)) }] };
+    expect(keptSource(narrow)).toEqual(narrow);
   });
 
   it('keeps the contained Medication a medicine names, and writes it back with it while unedited', () => {

@@ -197,7 +197,11 @@ export const withoutReferences = <V>(value: Readonly<Record<string, V>>): Record
       ]),
   );
 
-const byteLength = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).length;
+/** Whether `value` as JSON is at most `max` UTF-8 bytes (a UTF-16 unit is at most 3 bytes: most need no encoding). */
+const fitsBytes = (value: unknown, max: number): boolean => {
+  const text = JSON.stringify(value);
+  return text.length * 3 <= max || new TextEncoder().encode(text).length <= max;
+};
 
 /** `value` without JSON nulls and primitive extensions (`_given`: never written back, and R4 has no null). */
 const clean = (value: unknown): unknown =>
@@ -265,12 +269,12 @@ export const keptSource = (resource: Json): Json | undefined => {
   );
   const contained = namedContained(rest, candidates);
   const kept = clean(withoutFileData(contained.length === 0 ? rest : { ...rest, contained })) as Json;
-  return byteLength(kept) <= MAX_KEPT_SOURCE_BYTES ? kept : undefined;
+  return fitsBytes(kept, MAX_KEPT_SOURCE_BYTES) ? kept : undefined;
 };
 
 /** `kept` when it is within MAX_KEPT_SOURCE_BYTES as JSON, else undefined. */
 export const withinKeptBytes = (kept: Json): Json | undefined =>
-  byteLength(kept) <= MAX_KEPT_SOURCE_BYTES ? kept : undefined;
+  fitsBytes(kept, MAX_KEPT_SOURCE_BYTES) ? kept : undefined;
 
 /** Keys of `resource` grouped by element. */
 const elements = (resource: Json): Map<string, [string, unknown][]> => {
