@@ -74,7 +74,6 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       offline: true,
       batchSize: o.batchSize,
       cryptoOffload: offload,
-      sealOnce: o.sealOnce !== false,
     });
     sessions.push(a);
     try {
@@ -114,7 +113,6 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       offline: true,
       batchSize: o.batchSize,
       cryptoOffload: offload,
-      sealOnce: o.sealOnce !== false,
     });
     sessions.push(b);
     const arrivals = trackArrivals(b.db.records);

@@ -2,8 +2,8 @@
 // than timed (the machine may be shared): the crypto worker's items by kind, this thread's secretbox seals
 // and opens (at-rest envelopes and stream versions alike), and the process's CPU time (both threads) until
 // no crypto is counted for 300 ms (wall time: until the phase's condition).
-// Device 1 writes N records offline with `sealOnce`, pushes them; the account's second device (`sealOnce`)
-// pulls them. Run: node --import tsx test/bench/seal-once-counts.ts [--n=2000] [--seal-once=false]
+// Device 1 writes N records offline, pushes them; the account's second device pulls them.
+// Run: node --import tsx test/bench/seal-once-counts.ts [--n=2000]
 //   [--hashes=node|noble] (SHA-256 / HMAC-SHA256 on both threads: node:crypto's, as nodePlatform, by default)
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { createNodeCryptoOffload } from '@hale/client/node';
@@ -20,7 +20,6 @@ const args = new Map(
   }),
 );
 const n = Number(args.get('n') ?? 2000);
-const sealOnce = args.get('seal-once') !== 'false';
 const hashes = args.get('hashes') ?? 'node';
 if (hashes !== 'node' && hashes !== 'noble') throw new Error('--hashes must be node or noble');
 
@@ -89,7 +88,7 @@ const main = async (): Promise<void> => {
     const patient = await registerAccount(t);
     const second = await addDevice(t, patient);
     const writer = { accountId: patient.accountId, deviceId: patient.device.deviceId };
-    const a = await openDevice(t, patient, { offline: true, cryptoOffload: offload, sealOnce });
+    const a = await openDevice(t, patient, { offline: true, cryptoOffload: offload });
     const docs = makeRecords(n, writer);
     for (let i = 0; i < docs.length; i += INSERT_CHUNK)
       await a.db.records.bulkInsert(docs.slice(i, i + INSERT_CHUNK));
@@ -97,11 +96,10 @@ const main = async (): Promise<void> => {
       device: second,
       offline: true,
       cryptoOffload: offload,
-      sealOnce,
     });
     useSecretbox(counting(sodium));
     console.log(
-      `n ${n}; seal once ${sealOnce}; hashes ${hashes}; load average ${(await import('node:os'))
+      `n ${n}; hashes ${hashes}; load average ${(await import('node:os'))
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(' / ')}`,

@@ -4,8 +4,6 @@
 //      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
 //      [--secretbox=libsodium|tweetnacl] (Hale's secretbox on both threads; libsodium, as nodePlatform, by default)
 //      [--hashes=node|noble] (Hale's SHA-256 / HMAC-SHA256 on both threads; node:crypto, as nodePlatform, by default)
-//      [--seal-once=false] (Hale's devices opt out of seal once, session option `sealOnce`, on by default:
-//      versions stored as they travel, sealed once as written, kept as received)
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
 // (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
@@ -56,7 +54,6 @@ if (secretbox !== 'libsodium' && secretbox !== 'tweetnacl') {
 }
 const hashes = args.get('hashes') ?? 'node';
 if (hashes !== 'node' && hashes !== 'noble') throw new Error('--hashes must be node or noble');
-const sealOnce = args.get('seal-once') !== 'false';
 const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
@@ -158,7 +155,7 @@ const main = async (): Promise<void> => {
   };
   log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
   log(
-    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}; hashes ${hashes}; seal once ${sealOnce ? 'on' : 'off'}`,
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}; secretbox ${secretbox}; hashes ${hashes}`,
   );
   if (hashes === 'node') useHashes(createNodeHashes());
   if (secretbox === 'libsodium') {
@@ -189,7 +186,6 @@ const main = async (): Promise<void> => {
           windows,
           secretbox,
           hashes,
-          sealOnce,
         });
         return { ...figures, peakHeapMiB: guard.peakMiB() };
       } finally {
@@ -217,7 +213,6 @@ const main = async (): Promise<void> => {
             windows,
             secretbox,
             hashes,
-            sealOnce,
           },
           atRest,
         );
@@ -258,7 +253,6 @@ const main = async (): Promise<void> => {
       phaseTimeoutMs,
       secretbox,
       hashes,
-      sealOnce,
       recordBytes: 1024,
       heapLimitMiB: Math.round(heapLimit / 2 ** 20),
     },

@@ -277,8 +277,6 @@ export interface RunOptions {
   secretbox: 'libsodium' | 'tweetnacl';
   /** Hale's SHA-256 / HMAC-SHA256, on the main thread and in the crypto worker (`--hashes=`, node by default). */
   hashes?: 'node' | 'noble';
-  /** Hale's devices seal once (session option `sealOnce`, on by default; `--seal-once=false` opts out). */
-  sealOnce?: boolean;
 }
 
 /** Local bulk inserts before the push phase (untimed). */

@@ -228,10 +228,6 @@ export const openDevice = async (
     lookups?: DeviceLookups;
     /** How often a patient device reads the server's grant list (the default is minutes). */
     grantRefreshMs?: number;
-    /** Seal once (session option `sealOnce`, on by default); HALE_SEAL_ONCE=0 turns it off for every device opened here. */
-    sealOnce?: boolean;
-    /** Session option `keepStreamKeys` (on by default). */
-    keepStreamKeys?: boolean;
     /** The device's Ed25519 (default: node:crypto's, verifying inline). */
     ed?: Ed25519;
   } = {},
@@ -252,8 +248,6 @@ export const openDevice = async (
     ...(options.api ? { api: options.api } : {}),
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
-    sealOnce: options.sealOnce ?? process.env['HALE_SEAL_ONCE'] !== '0',
-    ...(options.keepStreamKeys === undefined ? {} : { keepStreamKeys: options.keepStreamKeys }),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);

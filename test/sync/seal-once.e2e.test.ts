@@ -1,4 +1,4 @@
-// Seal once (issue #50, `sealOnce`): a device's own writes are stored as the wire documents they travel
+// Seal once (issue #50): a device's own writes are stored as the wire documents they travel
 // as; the server then holds exactly the bytes the device stored (no seal at push), the other device of
 // the account verifies them as any pulled version (signature of a clinical record included), and the
 // writing device reads its records again after a restart, offline. A clinician's device keeps a granted
@@ -92,14 +92,14 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const patient = await registerAccount(t);
     const second = await newDevice(t, patient);
     const dbName = `seal-once-${Date.now()}`;
-    const a = await openDevice(t, patient, { offline: true, dbName, sealOnce: true });
+    const a = await openDevice(t, patient, { offline: true, dbName });
     sessions.push(a);
     const allergy = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
     const lab = await a.records.add('LabResult', input('LabResult'));
     for (const id of [allergy.id, lab.id]) expect(await storedData(dbName, id)).toMatch(/^s1\./);
 
     const bName = `seal-once-b-${Date.now()}`;
-    const b = await openDevice(t, patient, { device: second, sealOnce: true, dbName: bName });
+    const b = await openDevice(t, patient, { device: second, dbName: bName });
     sessions.push(b);
     await waitOnline(b);
     a.sync.goOnline();
@@ -146,7 +146,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     // Restarted offline: what was sealed once opens under the stream key derived from the root.
     await a.close();
     sessions.splice(sessions.indexOf(a), 1);
-    const again = await openDevice(t, patient, { offline: true, dbName, sealOnce: true });
+    const again = await openDevice(t, patient, { offline: true, dbName });
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(allergy.id))?.record.severity).toBe('mild');
     expect((await again.records.get(lab.id))?.kind).toBe('LabResult');
@@ -158,7 +158,6 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
       device: second,
       offline: true,
       dbName: bName,
-      sealOnce: true,
     });
     sessions.push(bAgain);
     expect((await bAgain.records.get(lab.id))?.kind).toBe('LabResult');
@@ -171,8 +170,8 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const second = await newDevice(t, patient);
     const aName = `seal-once-meta-a-${Date.now()}`;
     const bName = `seal-once-meta-b-${Date.now()}`;
-    const a = await openDevice(t, patient, { dbName: aName, sealOnce: true });
-    const b = await openDevice(t, patient, { device: second, dbName: bName, sealOnce: true });
+    const a = await openDevice(t, patient, { dbName: aName });
+    const b = await openDevice(t, patient, { device: second, dbName: bName });
     sessions.push(a, b);
     await Promise.all([waitOnline(a), waitOnline(b)]);
     const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
@@ -192,7 +191,6 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
       device: second,
       dbName: bName,
       offline: true,
-      sealOnce: true,
     });
     sessions.push(bAgain);
     await new Promise((r) => setTimeout(r, 5));
@@ -225,7 +223,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const second = await addDevice(t, patient);
     const dbName = `seal-once-rotated-${Date.now()}`;
     const p1 = await openDevice(t, patient);
-    const p2 = await openDevice(t, patient, { device: second, dbName, sealOnce: true });
+    const p2 = await openDevice(t, patient, { device: second, dbName });
     const d = await openDevice(t, provider);
     sessions.push(p1, p2, d);
     await Promise.all([waitOnline(p1), waitOnline(p2), waitOnline(d)]);
@@ -282,7 +280,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     // Still readable after a restart, offline.
     await p2.close();
     sessions.splice(sessions.indexOf(p2), 1);
-    const again = await openDevice(t, patient, { device: second, dbName, offline: true, sealOnce: true });
+    const again = await openDevice(t, patient, { device: second, dbName, offline: true });
     sessions.push(again);
     expect((await again.records.get<'Allergy'>(c.id))?.record.substance).toBe('written offline');
     expect(again.sync.state().quarantined).toBe(0);
@@ -295,14 +293,14 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     const stream = `${patient.accountId}/allergy`;
     const pName = `seal-once-patient-${Date.now()}`;
     const dName = `seal-once-clinician-${Date.now()}`;
-    const p = await openDevice(t, patient, { dbName: pName, sealOnce: true });
+    const p = await openDevice(t, patient, { dbName: pName });
     sessions.push(p);
     await waitOnline(p);
     const granted = await grantRead(p, provider.accountId, 'allergy', 3_600_000, 'care');
     const first = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
     await allPushed(p);
 
-    const d = await openDevice(t, provider, { dbName: dName, sealOnce: true });
+    const d = await openDevice(t, provider, { dbName: dName });
     sessions.push(d);
     await waitOnline(d);
     await eventually(async () => (await d.records.get(first.id)) !== null, 'clinician receives it');
@@ -316,7 +314,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     // Restarted offline: the kept key opens what was kept, before any envelope could be fetched.
     await d.close();
     sessions.splice(sessions.indexOf(d), 1);
-    const dOffline = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
+    const dOffline = await openDevice(t, provider, { dbName: dName, offline: true });
     sessions.push(dOffline);
     expect((await dOffline.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
     expect(dOffline.sync.state().quarantined).toBe(0);
@@ -332,7 +330,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(ctOf(sealed)).toBe(Buffer.from(storedRow(t, later.id).ct).toString('base64url'));
     await p.close();
     sessions.splice(sessions.indexOf(p), 1);
-    const pAgain = await openDevice(t, patient, { dbName: pName, offline: true, sealOnce: true });
+    const pAgain = await openDevice(t, patient, { dbName: pName, offline: true });
     sessions.push(pAgain);
     expect((await pAgain.records.get<'Allergy'>(later.id))?.record.substance).toBe('Latex');
     expect((await pAgain.records.get<'Allergy'>(first.id))?.record.substance).toBe('Iodine');
@@ -351,7 +349,7 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
     expect(everyStoredString(dName).some(({ value }) => value === kept)).toBe(false);
     await dOffline.close();
     sessions.splice(sessions.indexOf(dOffline), 1);
-    const dAfter = await openDevice(t, provider, { dbName: dName, offline: true, sealOnce: true });
+    const dAfter = await openDevice(t, provider, { dbName: dName, offline: true });
     sessions.push(dAfter);
     expect(dAfter.keyring.heldKey(stream, 0)).toBeNull();
     expect(await dAfter.records.get(first.id)).toBeNull();
@@ -370,7 +368,6 @@ describe('seal once end to end (real server, real sockets, RxDB)', () => {
       sessionAccount: account,
       offline: true,
       dbName,
-      sealOnce: true,
     });
     sessions.push(a);
     const added = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));

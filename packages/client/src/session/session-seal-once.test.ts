@@ -1,16 +1,15 @@
-// Seal once is on by default (docs/architecture.md "Seal once"): a session's own write is stored as the
-// version it travels as (`s1.`), and read again by a session opened later, offline; `sealOnce: false`
-// opts out, and the same write is stored under the at-rest key (`v1.`) as before.
+// Seal once (docs/architecture.md "Seal once"): a session's own write is stored as the version it travels
+// as (`s1.`), and read again by a session opened later, offline.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { UnlockedAccount } from '../account/account';
 import { openDeviceSession } from './session';
 import { anAccount } from './session.test-util';
 
-describe('seal once by default', () => {
+describe('seal once', () => {
   const storage = getRxStorageMemory();
   let n = 0;
-  const open = (account: UnlockedAccount, dbName: string, sealOnce?: boolean) =>
+  const open = (account: UnlockedAccount, dbName: string) =>
     openDeviceSession({
       account,
       serverUrl: 'http://127.0.0.1:1',
@@ -21,13 +20,12 @@ describe('seal once by default', () => {
       getAccount: () => Promise.reject(new Error('offline test: no server')),
       offline: true,
       dbName,
-      ...(sealOnce === undefined ? {} : { sealOnce }),
     });
   /** Adds an allergy; answers its id and `data` as the storage holds it. */
-  const stored = async (sealOnce?: boolean) => {
+  const stored = async () => {
     const account = anAccount();
     const dbName = `seal-once-default-${++n}`;
-    const session = await open(account, dbName, sealOnce);
+    const session = await open(account, dbName);
     const added = await session.records.add('Allergy', {
       substance: 'Penicillin',
       severity: 'mild',
@@ -52,9 +50,5 @@ describe('seal once by default', () => {
     } finally {
       await again.close();
     }
-  });
-
-  it('sealOnce: false stores it under the at-rest key, as before', async () => {
-    expect((await stored(false)).data).toMatch(/^v1\./);
   });
 });

@@ -124,7 +124,8 @@ export const deviceDbName = (accountId: string, deviceId: string): string =>
  *   verify.
  * - With `vault` and `api` a newer passphrase is taken by itself, and `files` uses the blob routes of `api`.
  * - `deviceLock` is required in a browser (see `DeviceLock`); `dbName` defaults to `deviceDbName`.
- * - `sealOnce` and `keepStreamKeys` are on by default (architecture.md, "Seal once").
+ * - Own writes are sealed once and opened stream keys kept for the next session (architecture.md, "Seal
+ *   once").
  */
 export interface DeviceSessionOptions {
   account: DeviceAccount;
@@ -183,18 +184,6 @@ export interface DeviceSessionOptions {
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
-  /**
-   * Seal once (docs/architecture.md, issue #50; on by default, `false` opts out): a stream record version
-   * under a key the device holds at every start (epoch 0 of own streams, kept stream keys) is stored as the
-   * bytes it travels as: sealed once when written here, kept as received when pulled.
-   */
-  sealOnce?: boolean;
-  /**
-   * Keep the stream keys opened from envelopes (granted streams', own streams' later epochs) for the next
-   * session (sync/key-cache.ts, device meta, sealed at rest); on by default. Off: every session opens every
-   * envelope, and seal once covers only own streams' epoch 0 (no other key is held at start).
-   */
-  keepStreamKeys?: boolean;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
   /**
@@ -304,12 +293,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   let lockReported = false;
   // A read begun before a lock that reaches a version sealed once after it is refused as locked.
-  const streamSealing =
-    options.sealOnce !== false
-      ? createStreamSealing({
-          refusedAfterForget: () => new AccountError('LOCKED', 'the account was locked; unlock it to read'),
-        })
-      : undefined;
+  const streamSealing = createStreamSealing({
+    refusedAfterForget: () => new AccountError('LOCKED', 'the account was locked; unlock it to read'),
+  });
   let ed: Ed25519;
   let db: DeviceDb;
   try {
@@ -329,7 +315,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       }) as unknown as RxConflictHandler<DeviceRecord>,
       ...(options.validation ? { validation: options.validation } : {}),
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
-      ...(streamSealing ? { streamSealing } : {}),
+      streamSealing,
     });
   } catch (e) {
     secrets.wipe();
@@ -382,7 +368,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     // Dropped now, zeroed at close(): work under way may still hold them (keyring.ts).
     keyringRef?.drop();
     // Seal once: the plaintext of stored versions and the sealer go with the keys.
-    streamSealing?.forget();
+    streamSealing.forget();
   };
   const assertUsable = (): void => {
     // Once close() has kept what it keeps, nothing is read, written or signed: its keys are zeroed, its
@@ -474,19 +460,15 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
     // Sealed at rest as all device meta; a failed save only makes the next unlock open more envelopes.
-    ...(options.keepStreamKeys === false
-      ? {}
-      : {
-          keyCache: {
-            load: async () => (await meta.get('stream-keys', SYNC_STATE.streamKeys)) ?? [],
-            save: (all: CachedKey[]) => meta.set('stream-keys', all),
-          },
-        }),
+    keyCache: {
+      load: async () => (await meta.get('stream-keys', SYNC_STATE.streamKeys)) ?? [],
+      save: (all: CachedKey[]) => meta.set('stream-keys', all),
+    },
   });
   keyringRef = keyring;
   // Versions stored under kept keys are read once those are in (the load never rejects).
-  if (streamSealing) await keyring.keptLoaded();
-  streamSealing?.attach(
+  await keyring.keptLoaded();
+  streamSealing.attach(
     createStreamSealer({
       codec: {
         keyring,
@@ -566,7 +548,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.busyRetry ? { busyRetry: options.busyRetry } : {}),
     ...(options.contentModel ? { contentModel: options.contentModel } : {}),
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
-    ...(streamSealing ? { storedVersions: streamSealing } : {}),
+    storedVersions: streamSealing,
   });
   engineRef = engine;
   // The account's own streams it always writes; others as far as the engine knows its access.

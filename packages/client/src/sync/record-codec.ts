@@ -545,29 +545,16 @@ interface Parsed {
 
 /**
  * Whether the clear tag a signature covers is the tag of the opened content: recomputed under the tag key
- * of the doc's epoch. Versions sealed at an epoch ≥ 1 before tag keys followed the epoch were tagged
- * with the epoch-0 tag key; such a tag is taken too (the writer chose that key: no one else can make
- * other content match the signed tag under either key).
+ * of the doc's epoch.
  */
-const signedTagMatches = async (
-  deps: CodecDeps,
-  doc: ServedDoc,
-  pre: Parsed,
-  content: unknown,
-): Promise<boolean> => {
+const signedTagMatches = (doc: ServedDoc, pre: Parsed, content: unknown): boolean => {
   const state = { stream: doc.stream, id: doc.id, rev: pre.rv, deleted: doc.deleted, data: content };
   // Content no writer could have tagged (not plain JSON, e.g. a lone surrogate) throws: no match.
-  const matches = (tagKey: Uint8Array): boolean => {
-    try {
-      return checkContentRevisionTag(tagKey, doc.rev, state).ok;
-    } catch {
-      return false;
-    }
-  };
-  if (matches(revisionTagKeyOf(pre.key))) return true;
-  if (doc.epoch === 0) return false;
-  const legacy = await deps.keyring.tagKey(doc.stream, 0);
-  return legacy !== null && matches(legacy);
+  try {
+    return checkContentRevisionTag(revisionTagKeyOf(pre.key), doc.rev, state).ok;
+  } catch {
+    return false;
+  }
 };
 
 const verifyOpened = async (
@@ -611,7 +598,7 @@ const verifyOpened = async (
   if (refusal !== null) return fail('BAD_CONTENT', refusal);
   // A signed version: the content must be the one whose tag the author signed (see the header).
   const signed = mustSign(doc.stream, c['by']) || doc.sig !== undefined;
-  if (signed && !(await signedTagMatches(deps, doc, pre, c))) {
+  if (signed && !signedTagMatches(doc, pre, c)) {
     return fail('BAD_TAG', 'the content is not the one the signed revision tag names');
   }
   const record: PlainRecord = {

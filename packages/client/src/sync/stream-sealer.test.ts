@@ -183,19 +183,6 @@ describe('the stream sealer with kept stream keys (seal once beyond epoch 0)', (
     expect(fetches).toBe(0);
   });
 
-  it('without kept stream keys (keepStreamKeys: false) a granted key is never kept: only own epoch 0 is', async () => {
-    const keyring = keyringFor(provider, providerRoot, providerDevice, [
-      await signedEnvelope(granted, 0, generateStreamKey(), provider),
-    ]);
-    await keyring.refresh();
-    await keyring.keepKeysNow();
-    const sealer = clinicianSealer(keyring);
-    expect(sealer.keyNow(granted, 0)).not.toBeNull();
-    expect(sealer.keptNow(granted, 0)).toBeNull();
-    expect(await sealer.seal([byClinician()])).toEqual([null]);
-    expect(sealer.keptNow(`${provider.accountId}/allergy`, 0)).not.toBeNull();
-  });
-
   it('a version with no content (a purge emptying it) is not sealed once', async () => {
     const sealer = sealerWith(keyringFor(patient, patientRoot, patientDevice));
     expect(await sealer.seal([{ ...state(), data: {}, conflictData: null }])).toEqual([null]);

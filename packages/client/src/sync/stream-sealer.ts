@@ -10,8 +10,7 @@
  * Invariants
  * - Only under a key every later unlocked session holds at its start, offline too (`keptKey`): epoch 0 of
  *   the account's own streams (derived from the root), or a key the key cache stores (sync/key-cache.ts,
- *   sealed under the at-rest key; a granted stream's, an own stream's later epoch). Without kept stream
- *   keys (`keepStreamKeys: false`) that is epoch 0 of own streams only.
+ *   sealed under the at-rest key; a granted stream's, an own stream's later epoch).
  * - `writeKey` is asked only when the current epoch's key is held for use (`heldKey`: an own stream's kept
  *   key of a later epoch opens versions but is not written under before the keyring takes it again): no
  *   fetch on the write path; the write
