@@ -119,13 +119,9 @@ export const createPush = (
    * - in `writer` streams (comments), the creator's account only, the patient's comments too;
    * - in `plan` streams, the same as `author` and the patient (its acknowledgement; readers judge the fields).
    * The creator is the account whose push first stored the record (`Doc.creator`, never changed by later
-   * versions); for a row stored without one (before the store kept it), the stored version's device's.
+   * versions).
    */
-  const notTheAuthor = async (
-    p: Principal,
-    doc: PushDoc,
-    accountOf: (deviceId: string) => Promise<string | undefined>,
-  ): Promise<string | null> => {
+  const notTheAuthor = async (p: Principal, doc: PushDoc): Promise<string | null> => {
     const parsed = parseStreamId(doc.stream);
     if (!parsed.ok) return null;
     const rule = streamAuthorship(parsed.value.type);
@@ -133,23 +129,13 @@ export const createPush = (
     if (rule === 'open' || (rule === 'plan' && p.accountId === patientId)) return null;
     const stored = await store.docs.getDoc(doc.stream, doc.id);
     if (stored === null) return null;
-    const creator = stored.creator ?? (await accountOf(stored.author));
+    const creator = stored.creator;
     if (creator === undefined || creator === p.accountId) return null;
     if (creator === patientId && rule !== 'writer') return null;
     return `only the account that created this record (${creator}) may change or remove it`;
   };
 
   const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
-    /** Device → account, for this push's authorship checks. */
-    const accounts = new Map<string, Promise<string | undefined>>();
-    const accountOf = (deviceId: string): Promise<string | undefined> => {
-      let found = accounts.get(deviceId);
-      if (found === undefined) {
-        found = store.devices.get(deviceId).then((d) => d?.accountId);
-        accounts.set(deviceId, found);
-      }
-      return found;
-    };
     const grants = await grantsFor(
       p,
       frame.rows.map((r) => r.doc.stream),
@@ -235,7 +221,7 @@ export const createPush = (
         }
       }
       if (!isAudit) {
-        const refusal = await notTheAuthor(p, doc, accountOf);
+        const refusal = await notTheAuthor(p, doc);
         if (refusal !== null) {
           results.push(rowError(doc.stream, doc.id, 'NOT_AUTHOR', refusal));
           continue;

@@ -12,6 +12,7 @@ import {
   isoAt,
   makeAccount,
   makeDocInput,
+  makeRevocation,
   type ConformanceOptions,
   type StoreHandle,
 } from './conformance.test-util';
@@ -225,7 +226,7 @@ export const runAccessGuardConformance = (
             },
           };
           // Revoked after the guard was made, before the write runs: the write sees it and stores nothing.
-          await store.devices.revoke('dev-prov', isoAt(50));
+          await store.devices.revoke('dev-prov', isoAt(50), makeRevocation('dev-prov', isoAt(50)));
           const before = await w.state(store);
           expect(await rejection(w.write(store, refusing))).toBeInstanceOf(Refused);
           expect(await w.state(store)).toStrictEqual(before);

@@ -11,6 +11,7 @@ import {
   isoAt,
   makeAccount,
   makeDevice,
+  makeRevocation,
   makeDocInput,
   seedAccountsOf,
   bindStore,
@@ -287,25 +288,26 @@ export const describeAccountsConformance = (current: () => SyncStore): void => {
         expiresAt: isoAt(60),
       });
 
-      const revoked = await store.devices.revoke('dev-1', isoAt(10));
-      expect(revoked.revokedAt).toBe(isoAt(10));
-      expect((await store.devices.revoke('dev-1', isoAt(20))).revokedAt).toBe(isoAt(10));
+      const signed = makeRevocation('dev-1', isoAt(10));
+      const revoked = await store.devices.revoke('dev-1', isoAt(10), signed);
+      expect([revoked.revokedAt, revoked.revocation]).toEqual([isoAt(10), signed]);
+      // Again: the first time and signed revocation stay.
+      const again = await store.devices.revoke(
+        'dev-1',
+        isoAt(20),
+        makeRevocation('dev-1', isoAt(20), 'other'),
+      );
+      expect([again.revokedAt, again.revocation]).toEqual([isoAt(10), signed]);
       expect((await store.devices.get('dev-1'))?.revokedAt).toBe(isoAt(10));
       expect(await store.sessions.get('t1')).toBeNull();
       expect(await store.challenges.take('c1')).toBeNull();
       expect(await store.sessions.get('t2')).not.toBeNull();
       expect(await store.challenges.take('c2')).not.toBeNull();
       expect((await store.devices.get('dev-2'))?.revokedAt).toBeUndefined();
-      await expectStoreError(store.devices.revoke('dev-9', isoAt(10)), 'NOT_FOUND');
-      // Revoked without a signed revocation (as before the store kept them): a later one is taken, once.
-      expect((await store.devices.get('dev-1'))?.revocation).toBeUndefined();
-      const signed = {
-        revocation: { v: 1, accountId: 'acc-1', deviceId: 'dev-1', revokedAt: isoAt(30) },
-        sig: 's',
-      };
-      const again = await store.devices.revoke('dev-1', isoAt(30), signed);
-      expect([again.revokedAt, again.revocation]).toEqual([isoAt(10), signed]);
-      await store.devices.revoke('dev-1', isoAt(40), { ...signed, sig: 'other' });
+      await expectStoreError(
+        store.devices.revoke('dev-9', isoAt(10), makeRevocation('dev-9', isoAt(10))),
+        'NOT_FOUND',
+      );
       expect((await store.devices.get('dev-1'))?.revocation).toEqual(signed);
     });
 
@@ -376,7 +378,7 @@ export const describeAccountsConformance = (current: () => SyncStore): void => {
 
       const named = nameRecord('dev-2', 1);
       expect((await store.devices.rename('dev-2', named, 1)).status).toBe('stored');
-      await store.devices.revoke('dev-2', isoAt(10));
+      await store.devices.revoke('dev-2', isoAt(10), makeRevocation('dev-2', isoAt(10)));
       // Whatever the seq, the very record stored included; the record stored before the revocation stays.
       for (const [record, seq] of [
         [nameRecord('dev-2', 2), 2],
@@ -387,7 +389,7 @@ export const describeAccountsConformance = (current: () => SyncStore): void => {
       const revoked = await store.devices.get('dev-2');
       expect([revoked?.revokedAt, revoked?.nameRecord, revoked?.nameSeq]).toEqual([isoAt(10), named, 1]);
       // A device revoked before any rename never takes one.
-      await store.devices.revoke('dev-1', isoAt(11));
+      await store.devices.revoke('dev-1', isoAt(11), makeRevocation('dev-1', isoAt(11)));
       expect(await store.devices.rename('dev-1', nameRecord('dev-1', 1), 1)).toEqual({ status: 'revoked' });
       expect((await store.devices.get('dev-1'))?.nameRecord).toBeUndefined();
     });

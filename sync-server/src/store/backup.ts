@@ -334,8 +334,7 @@ const isRollbackJournalFile = (file: string): boolean => {
  * the store always runs in WAL mode. A -wal beside a rollback-journal file was put there by hand and is
  * another database's; SQLite does not check that (it would replay it, and a restore would quietly mix
  * pages of two databases), so that file is copied as bytes, the -wal is not opened (nothing beside `from`
- * changes), and a warning names it. A backup written before `backup` wrote rollback-journal mode cannot be
- * told from a store's own file: its -wal is read with it, and the warning says so.
+ * changes), and a warning names it.
  */
 const copyBackupFile = async (from: string, staging: string): Promise<string[]> => {
   const wal = `${from}-wal`;
@@ -376,7 +375,7 @@ const copyBackupFile = async (from: string, staging: string): Promise<string[]> 
 
 /**
  * Carries into the checked copy at `staging` what the store at `replaced` (null: none) knows since the
- * backup. Leaves no side file beside `staging`, and the copy at its own schema version.
+ * backup. Leaves no side file beside `staging`.
  */
 const prepareCopy = async (
   staging: string,

@@ -22,6 +22,7 @@ import {
   isoAt,
   makeAccount,
   makeDevice,
+  makeRevocation,
   makeDocInput,
   paddedCt,
   bindStore,
@@ -278,7 +279,7 @@ export const describeKeysAndBlobsConformance = (current: () => SyncStore): void 
       await store.blobs.putManifest(blob('q-1', 'dev-q1'), { quota });
       await store.blobs.putManifest(blob('q-1', 'dev-r1'), { quota: { accountId: 'acc-r', maxBytes: 1 } });
       // Revoked devices' blobs still count; other accounts have their own usage.
-      await store.devices.revoke('dev-q2', isoAt(10));
+      await store.devices.revoke('dev-q2', isoAt(10), makeRevocation('dev-q2', isoAt(10)));
       expect(await store.blobs.usage('acc-q')).toBe(2 * one);
       expect(await store.blobs.usage('acc-r')).toBe(0);
       await store.blobs.putManifest(blob('r-1', 'dev-r1'), {

@@ -58,6 +58,12 @@ export const makeDevice = (deviceId: string, accountId: string, extra: Partial<D
   ...extra,
 });
 
+/** A signed revocation of `deviceId` as the revoke route stores it (the store keeps it opaque). */
+export const makeRevocation = (deviceId: string, revokedAt: string, sig = `sig-revoke-${deviceId}`) => ({
+  revocation: { v: 1, accountId: 'acc-1', deviceId, revokedAt },
+  sig,
+});
+
 export const makeDocInput = (
   stream: string,
   id: string,

@@ -20,7 +20,7 @@
  *   `invite` on a stopped server's store), RESTORE_HOLDER_ID for a restore. Refused processes must tell
  *   them apart: `invite` writes beside a running server, but a write beside a restore lands in the store
  *   the restore is about to move aside and is lost (invite-store.ts); and "stop it first" is the wrong
- *   advice for a restore. A lock file of an older version reads as a store's (0).
+ *   advice for a restore.
  * - POSIX fcntl locks belong to the process and are ALL dropped when the process closes ANY descriptor
  *   of the file. This process must therefore never open server.lock with node:fs while it holds it: the
  *   pid read below runs only after `held` (keyed by inode, so any path to the directory) has shown that

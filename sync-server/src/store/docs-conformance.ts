@@ -12,6 +12,7 @@ import {
   isoAt,
   makeAccount,
   makeDevice,
+  makeRevocation,
   makeDocInput,
   okSeq,
   paddedCt,
@@ -351,7 +352,7 @@ export const describeDocsConformance = (current: () => SyncStore): void => {
 
         await store.docs.writeDocs([entry(A, 'a', 'c1', 1), entry(A, 'b', 'c2', 1)], isoAt(1));
         await store.docs.writeDocs([entry(A, 'c', 'c3', 1), entry(A, 'd', 'c1', 2)], isoAt(2));
-        await store.devices.revoke('c3', isoAt(3));
+        await store.devices.revoke('c3', isoAt(3), makeRevocation('c3', isoAt(3)));
         // Not counted: the server's entries, another account's, the account's in another stream, and a
         // row of one of its devices without an audit header.
         await store.docs.writeDocs(

@@ -1,5 +1,4 @@
-// A -wal with no database file beside it is what an interrupted file move leaves (a restore by an older
-// version, an operator's copy). Opened as it is, SQLite creates an empty database and deletes the -wal
+// A -wal with no database file beside it is what an interrupted file move leaves (an operator's copy). Opened as it is, SQLite creates an empty database and deletes the -wal
 // (it does not replay a -wal onto an empty file): the server would start on an empty store with a new
 // incarnation, silently. The store refuses to open instead and leaves both as they are.
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';

@@ -82,8 +82,7 @@ export const NOTHING_CARRIED_WARNING =
   '(`deleted`, naming the restore; its new entries are still listed) at every check until the loss is ' +
   'accepted on the device. Stream ' +
   'positions restart from the backup: devices that synced since must pull again from the start and send ' +
-  'again what they hold (current apps do so when they see the new incarnation; older ones need their ' +
-  'local data reset).';
+  'again what they hold (apps do so when they see the new incarnation).';
 
 /** `meta` key of the server's signing seed (app.ts): one server, one seed, in every backup of its store. */
 const SERVER_SEED_META_KEY = 'server-signing-seed';

@@ -98,9 +98,8 @@ export const sqliteAccounts = ({
   call,
 }: SqliteContext): Pick<SyncStore, 'accounts' | 'devices' | 'invites'> => {
   const revokeTx = db.transaction(
-    (s: Statements, deviceId: string, revokedAt: string, revocation: JsonObject | undefined) => {
-      const signed = revocation === undefined ? null : JSON.stringify(revocation);
-      if (s.deviceRevoke.run(revokedAt, signed, deviceId).changes === 0) {
+    (s: Statements, deviceId: string, revokedAt: string, revocation: JsonObject) => {
+      if (s.deviceRevoke.run(revokedAt, JSON.stringify(revocation), deviceId).changes === 0) {
         throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
       }
       s.sessionsDeleteForDevice.run(deviceId);

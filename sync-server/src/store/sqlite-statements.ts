@@ -123,9 +123,8 @@ export const prepareStatements = (db: Database.Database) => ({
   devicesForAccount: db.prepare<[string], DeviceRow>(
     'SELECT * FROM devices WHERE account_id = ? ORDER BY created_at, device_id',
   ),
-  // The first revocation's time is kept, and the first signed revocation: a device revoked before v13 takes
-  // the one of a later repeat, so it can still be served.
-  deviceRevoke: db.prepare<[string, string | null, string]>(
+  // The first revocation's time is kept, and the first signed revocation.
+  deviceRevoke: db.prepare<[string, string, string]>(
     `UPDATE devices SET revoked_at = coalesce(revoked_at, ?), revocation = coalesce(revocation, ?)
        WHERE device_id = ?`,
   ),
@@ -359,8 +358,7 @@ export const prepareStatements = (db: Database.Database) => ({
   // The author's (the server's or a device's) entry at its highest position, the positions `position-taken`
   // refuses by: the end of docs_audit_by_position's (stream, author) range, so one index step whatever the
   // stream holds. Not by seq: a device may store positions out of order (it sends entries acknowledged
-  // before a restore again after newer ones). Of two entries at one position (a store from before v15), the
-  // one inserted last (rowid, the index's tail).
+  // before a restore again after newer ones).
   docAuditChainEnd: db.prepare<[string, string], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_audit_by_position
      WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL

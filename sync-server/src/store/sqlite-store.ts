@@ -111,7 +111,7 @@ export const isSqliteFileOpenInProcess = (file: string): boolean =>
 
 /**
  * A -wal holding anything with no database file beside it is what an interrupted move of the files leaves
- * (an older restore, an operator's copy). SQLite would create an empty database and delete the -wal, so
+ * (an operator's copy). SQLite would create an empty database and delete the -wal, so
  * the server would start on an empty store, silently: refused instead (INTERNAL), both left as they are.
  */
 const refuseOrphanWal = (file: string): void => {

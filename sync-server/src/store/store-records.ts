@@ -38,7 +38,7 @@ export interface Doc {
   /**
    * The account that created the record: as the row that first stored it (an insert) gave it, kept
    * unchanged by every later version, a deletion too. Absent for a record stored without one (audit
-   * entries, rows written before the store kept it).
+   * entries).
    */
   creator?: string;
   /** Server receive time. */
@@ -192,8 +192,8 @@ export interface Device {
   createdAt: IsoTime;
   revokedAt?: IsoTime;
   /**
-   * The account's signed revocation (SignedDeviceRevocation) as received; absent for an active device and
-   * for one revoked before the store kept them (schema v13). Stored as given: readers verify it.
+   * The account's signed revocation (SignedDeviceRevocation) as received; absent for an active device.
+   * Stored as given: readers verify it.
    */
   revocation?: JsonObject;
   /**

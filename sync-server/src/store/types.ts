@@ -18,8 +18,7 @@
  *   never updated or deleted (writes to an existing id answer `append-only`). Each author holds a chain
  *   position (`audit.authorSeq`) of an audit stream at most once: a new audit document at a position its
  *   author already holds in the stream (stored, or earlier in the same batch) answers `position-taken`, and
- *   nothing of its batch is written (the other rows answer `not-written`). A store written before this
- *   rule may hold two at one position; they stay (append-only), and the position stays taken.
+ *   nothing of its batch is written (the other rows answer `not-written`).
  * - Key epochs: a row with `expectedEpoch` is written only if its stream's current epoch (highest stored
  *   envelope epoch) equals it at commit, checked atomically with the write (`stale-epoch` otherwise), and
  *   so is a new blob manifest with `expectedEpoch` (STALE_EPOCH otherwise); a batch of envelopes
@@ -156,11 +155,11 @@ export interface SyncStore {
     get(deviceId: string): Promise<Device | null>;
     listForAccount(accountId: string): Promise<Device[]>;
     /**
-     * Marks the device revoked (the first revocation time is kept, and the first signed `revocation`
-     * given) and, in the same atomic step, deletes its sessions and pending challenges. NOT_FOUND when the
-     * device does not exist.
+     * Marks the device revoked with the account's signed `revocation` (the first revocation time and
+     * signed revocation are kept) and, in the same atomic step, deletes its sessions and pending
+     * challenges. NOT_FOUND when the device does not exist.
      */
-    revoke(deviceId: string, revokedAt: IsoTime, revocation?: JsonObject): Promise<Device>;
+    revoke(deviceId: string, revokedAt: IsoTime, revocation: JsonObject): Promise<Device>;
     /**
      * Keeps `record` (a SignedDeviceName the caller has verified, stored as given) as the device's name
      * record at `seq` (its `name.seq`, a positive integer), compare-and-set in one atomic step: stored only
@@ -195,8 +194,8 @@ export interface SyncStore {
   grants: {
     /**
      * `now` is the server's receive time, which `countStoredSince` counts by (a grant's own times are the
-     * patient's); the server always gives it. Without it the grant is stored with no receive time, like
-     * grants stored before it was kept, and no window counts it. ALREADY_EXISTS on a duplicate id;
+     * patient's); the server always gives it. Without it (tools, tests) the grant is stored with no
+     * receive time, and no window counts it. ALREADY_EXISTS on a duplicate id;
      * NOT_FOUND when the patient or grantee account does not exist.
      */
     put(grant: Grant, now?: IsoTime): Promise<void>;
@@ -355,8 +354,7 @@ export interface SyncStore {
      * entries were stored in (a device sends entries acknowledged before a restore again after newer ones,
      * so its latest by seq need not be its highest). The one definition of a chain's end: the server
      * continues its own hash chain from it and names a device's from it (a position refusal's `chainEnd`),
-     * by the same positions `writeDocs` refuses as `position-taken`. Of two at that position (a store
-     * written before `writeDocs` refused `position-taken`), either. Cost does not grow with the stream's or
+     * by the same positions `writeDocs` refuses as `position-taken`. Cost does not grow with the stream's or
      * the author's other documents.
      */
     auditChainEnd(stream: string, author: string): Promise<Doc | null>;

@@ -63,7 +63,7 @@ export const docRow = (store: SqliteStore, stream: string, id: string): Record<s
 
 /**
  * Writes `count` grants from `patient` to `grantee` straight into the table, bypassing `grant` and its
- * caps (a flood as an older server, or many strangers together, could have left it), in one transaction.
+ * caps (as many strangers together could leave it), in one transaction.
  * Each carries a well-formed, unchecked signature. `now` places them: started an hour before it, issued
  * one millisecond apart from then; `expiresAt` (default `now` + 48 h) and `revokedAt` choose their state.
  */

@@ -239,7 +239,7 @@ export const couchAccounts = (
           const device = await getDevice(deviceId);
           if (device === null) throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
           const next: Device = { ...device, revokedAt: device.revokedAt ?? revokedAt };
-          if (device.revocation === undefined && revocation !== undefined) next.revocation = revocation;
+          if (device.revocation === undefined) next.revocation = revocation;
           const parts = new Parts();
           if (!isDeepStrictEqual(next, device)) {
             parts.ops(accountId, ...deviceDocs(next));
