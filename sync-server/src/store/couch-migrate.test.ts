@@ -156,7 +156,7 @@ const seedSqlite = async (dataDir: string): Promise<void> => {
       sealedRecipient: `sealed viewer ${at}`,
     });
     await s.shl.create(link(1));
-    // Link 2 and its first access stored before sealing (v23): label, counts and name in clear.
+    // Link 2 and its first access stored before sealing: label, counts and name in clear.
     s.db
       .prepare(
         `INSERT INTO shl_links (link_id, token_hash, patient_id, label, attempts_left, emergency, contents,

@@ -2,7 +2,7 @@
  * What the store keeps of SMART Health Links (plugins/shl.ts): per link its routing and limits, the
  * content as ciphertext (a JWE whose key is only in the link), its record types and its label and counts
  * sealed to the patient (`sealed`), and an access log per link whose viewer names are sealed to the patient
- * (`sealedRecipient`). Links and accesses stored before sealing (SQLite before v24) keep theirs in clear
+ * (`sealedRecipient`). Links and accesses stored before sealing keep theirs in clear
  * (`label`, `contents`, `recipient`) and are read as they are; nothing writes those fields any more.
  *
  * Invariants (every store): a link is found by the hash of its manifest token, never by the token; an

@@ -43,7 +43,7 @@ const toLink = (r: LinkRow): ShlLink => {
     linkId: r.link_id,
     tokenHash: r.token_hash,
     patientId: r.patient_id,
-    // A row from before v24 has its types in `contents` only.
+    // A row stored in clear (before sealing) has its types in `contents` only.
     types: r.types === null ? [...new Set(contents.map((c) => c.type))] : (JSON.parse(r.types) as string[]),
     ...(r.sealed === null ? { contents } : { sealed: r.sealed }),
     ...(r.label === null ? {} : { label: r.label }),
