@@ -1,13 +1,11 @@
 // A provider device's metadata lies on its disk sealed, but the names of its entries (RxDB local documents'
 // ids) lie there in clear. The audit log kept per-patient state under names made of the patient's account
 // id (`audit-chain/<patient>`, `audit-kept/<patient>`, `audit-seen/<patient>`): on a provider's device, its
-// patient list in clear, left there even after access ended. They are named by a keyed digest of the id
-// now, the same across restarts, and an older build's names are moved to it at the next open.
+// patient list in clear, left there even after access ended. They are named by a keyed digest of the id,
+// the same across restarts.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { getLocalDocStateByParent } from 'rxdb/plugins/local-documents';
-import { openDeviceDb, type DeviceSession } from '@hale/client/advanced';
-import { base64urlEncode, hkdfSha256, hmacSha256, utf8Encode } from '@hale/crypto';
+import type { DeviceSession } from '@hale/client/advanced';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
 import { eventually, grantWrite, openDevice, providerWithLabWrite, waitOnline } from '../support/devices';
@@ -76,41 +74,6 @@ const writeFor = async (d: DeviceSession, patients: readonly string[], testName:
   await eventually(async () => (await d.audit.pendingCount()) === 0, `the entries for ${testName} stored`);
 };
 
-const KINDS = ['audit-chain', 'audit-seen', 'audit-kept'] as const;
-
-/**
- * The device database `dbName` of `account` rewritten as an older build left it: each per-patient entry
- * of `ids` under `<kind>/<patient id>` instead of its digest name (hale/meta-names/v1, audit-log.ts).
- * Answers the old names written.
- */
-const asOlderBuild = async (
-  dbName: string,
-  account: TestAccount,
-  ids: readonly string[],
-): Promise<string[]> => {
-  const db = await openDeviceDb({
-    name: dbName,
-    storage: getRxStorageMemory(),
-    atRestKey: account.keys.localKey,
-  });
-  const namesKey = hkdfSha256(account.keys.localKey, 'hale/meta-names/v1');
-  const written: string[] = [];
-  for (const id of ids) {
-    const digest = base64urlEncode(hmacSha256(namesKey, utf8Encode(id)));
-    for (const kind of KINDS) {
-      const doc = await db.getLocal<{ value: unknown }>(`meta-${kind}:${digest}`);
-      if (!doc) continue;
-      await db.upsertLocal(`meta-${kind}/${id}`, doc.toJSON().data);
-      await doc.remove();
-      written.push(`meta-${kind}/${id}`);
-    }
-  }
-  // No trace of the new names: an older build never wrote them.
-  await (await getLocalDocStateByParent(db.records.database)).storageInstance.cleanup(0);
-  await db.close();
-  return written;
-};
-
 /** The provider's device restarted on `dbName` writes again: each patient sees its chain whole, at 1, 2. */
 const restartAndWriteAgain = async (f: Awaited<ReturnType<typeof providerOfTwo>>, dbName: string) => {
   const author = f.d.account.device.deviceId;
@@ -154,43 +117,6 @@ describe("a provider device's audit metadata on its disk", () => {
 
     // Restarted: the same chains continue (a state not found again would start at position 1: a fork).
     await closeSession(sessions, await restartAndWriteAgain(f, dbName));
-    expect(naming(dbName, patients)).toEqual([]);
-  });
-
-  it("an older build's names are moved at the next open: the chains go on, and no patient's id stays", async () => {
-    const t = server.t;
-    const dbName = `meta-keys-old-${Date.now()}`;
-    const f = await providerOfTwo(t, sessions, dbName);
-    const { provider, d, patients } = f;
-    await writeFor(d, patients, 'first visit');
-    // The provider's own log, read and remembered (`audit-seen`), as the patients' are not (refused to it).
-    expect((await d.audit.verify()).ok).toBe(true);
-    await closeSession(sessions, d);
-
-    const old = await asOlderBuild(dbName, provider, [...patients, provider.accountId]);
-    expect(old.sort()).toEqual(
-      [
-        ...patients.flatMap((id) => [`meta-audit-chain/${id}`, `meta-audit-kept/${id}`]),
-        `meta-audit-chain/${provider.accountId}`,
-        `meta-audit-seen/${provider.accountId}`,
-      ].sort(),
-    );
-    expect(naming(dbName, patients).sort()).toEqual(
-      old.filter((id) => !id.includes(provider.accountId)).sort(),
-    );
-
-    // Moved, not lost: a chain state lost would start the provider's chain at 1 again.
-    const again = await restartAndWriteAgain(f, dbName);
-    expect((await again.audit.verify()).ok).toBe(true);
-    expect(again.audit.issues().filter((i) => i.startsWith('AUDIT_KEYS_NOT_RENAMED'))).toEqual([]);
-    await closeSession(sessions, again);
-    // Nor left as a removed document: RxDB keeps those, id and all, until purged.
-    expect(
-      naming(
-        dbName,
-        [...patients, provider.accountId].map((id) => `/${id}`),
-      ),
-    ).toEqual([]);
     expect(naming(dbName, patients)).toEqual([]);
   });
 });

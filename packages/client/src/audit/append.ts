@@ -66,7 +66,7 @@ const appendSealedTo = async (
     throw new RecordError('VALIDATION_FAILED', `audit entry refused, nothing appended: ${issues}`);
   }
   const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>>; before?: ChainState } = {};
-  const key = await chainKey(core, patientId);
+  const key = chainKey(core, patientId);
   await deps.meta.update(key, AUDIT_STATE.auditChain, async (chain) => {
     deps.assertUnlocked?.();
     entry.before = chain ?? { seq: 0, hash: null };

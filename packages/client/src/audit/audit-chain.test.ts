@@ -361,8 +361,8 @@ describe('opening audit bodies: only what the AuditBody schema describes', () =>
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  // An older build's `append` took any detail, a newer one may use values this build does not know: a
-  // detail field that does not match is dropped, the entry opens (its frame must match).
+  // A newer build may use values this build does not know: a detail field that does not match is
+  // dropped, the entry opens (its frame must match).
   const lenient: Array<[string, unknown, unknown]> = [
     ['a scope entry of the wrong type', { ...grant, scope: ['allergy'] }, without(grant, 'scope')],
     ['an oversize summary', { ...grant, summary: 'x'.repeat(501) }, without(grant, 'summary')],

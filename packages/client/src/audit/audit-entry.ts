@@ -133,9 +133,8 @@ const FRAMES: Record<string, { properties: Record<string, TSchema>; frame: Reado
 };
 
 /**
- * An entry a device appended through an older build's `append`, which took any detail (a free-text
- * `reason`, a long summary), or a newer build's (or newer server's) with a value this one does not know:
- * its frame must match, a detail field that does not is dropped. Views trust details only as far as the
+ * An entry a newer build (or a newer server) wrote with a detail this one does not know, or a detail out
+ * of the limits this one knows: its frame must match, a detail field that does not is dropped. Views trust details only as far as the
  * entry's author anyway.
  */
 const withoutBadDetails = (body: unknown): AuditBody | null => {

@@ -186,7 +186,7 @@ describe("a provider device's kept audit entries when access to the patient ends
 
   it.each([
     ['the outbox cannot be read', 'audit-outbox'],
-    ["the patient's kept entries under an older build's name cannot be moved", 'audit-kept/'],
+    ["the patient's verified positions (SEEN) cannot be read", 'audit-seen:'],
   ])('never throws (its caller does not wait for it) when %s: the failure is reported', async (_, which) => {
     const { meta } = countingMeta('audit-kept:');
     let unreadable: string | null = null;
@@ -199,7 +199,6 @@ describe("a provider device's kept audit entries when access to the patient ends
     };
     const f = providerAudit({ patients: 1, ed, meta: failing });
     const a = f.patients[0]!.accountId;
-    await meta.set(`audit-kept/${a}`, { rows: [] });
     const log = f.open();
     await log.connected(A);
     await log.append(a, { action: 'save' });
@@ -277,21 +276,4 @@ describe("a provider device's kept audit entries in total", () => {
     expect(Object.keys(f.raw.get('audit-index-kept') as object).sort()).toEqual([...keys].sort());
     expect(log.issues()).toEqual([]);
   }, 120_000);
-});
-
-describe("the move of an older build's key names at a start", () => {
-  it('lists the older names until a start moved them all, then no more', async () => {
-    const f = providerOf(1);
-    const a = f.patients[0]!.accountId;
-    f.raw.set(`audit-chain/${a}`, { seq: 2, hash: 'h2' });
-    await f.open().resumeNoted();
-    expect(f.raw.has(`audit-chain/${a}`)).toBe(false);
-    expect(f.raw.get(f.keyOf('audit-chain', a))).toEqual({ seq: 2, hash: 'h2' });
-    expect(f.listed).toEqual(['audit-chain/', 'audit-seen/', 'audit-kept/']);
-
-    f.listed.length = 0;
-    await f.open().resumeNoted();
-    await f.open().resumeNoted();
-    expect(f.listed).toEqual([]);
-  });
 });

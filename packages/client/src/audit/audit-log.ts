@@ -260,8 +260,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     close: (): Promise<void> => closeNoted(log),
     /**
-     * At a session's start: first renames what an older build kept under patients' ids (meta-keys.ts),
-     * then appends the changes the device meta mirror holds, noted by an earlier session and in no entry
+     * At a session's start: appends the changes the device meta mirror holds, noted by an earlier session and in no entry
      * yet (kept at its close, or left by a crash). The mirror is saved after, so what is appended leaves
      * it; on a failure the rest stay noted (appended with the next changes noted, at close or at the next
      * start), and the failure is listed in `issues`. Never throws.

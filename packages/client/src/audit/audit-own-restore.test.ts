@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
+import { newId } from '@hale/model';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import type { DeviceDirectory } from '../sync/device-directory';
@@ -160,7 +161,13 @@ describe('audit: noted record changes at a reconnection', () => {
     const s = setup();
     // Noted, then the append fails (locked while resuming): they stay noted, with no timer to send them.
     await s.meta.set('audit-noted-changes', {
-      [s.accountId]: [{ action: 'create', kind: 'allergy', id: 'rec-1' }],
+      batches: [
+        {
+          patientId: s.accountId,
+          entry: newId(),
+          changes: [{ action: 'create', kind: 'allergy', id: 'rec-1' }],
+        },
+      ],
     });
     const log = s.open();
     s.setLocked(true);

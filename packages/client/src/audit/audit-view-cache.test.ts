@@ -526,7 +526,7 @@ describe('the view cache kept in parts', () => {
     expect(after.parts).toEqual(after.named);
   });
 
-  it('a cache an older build wrote (every entry in VIEW) is used as it is, and written in parts at its first read', async () => {
+  it('a cache of every entry in VIEW, no parts, is used as it is, and written in parts at its first read', async () => {
     const m = countingMeta();
     const s = viewSetup(m.meta);
     await fill(s, 20);

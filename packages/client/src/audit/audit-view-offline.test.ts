@@ -379,7 +379,7 @@ describe("audit views offline with { offline: 'cached' }", () => {
     await noOfflineAnswer(log.whoAccessed({ offline: 'cached' }));
   });
 
-  it("an older build's cache (no record of when it was read), or one over its budget: no offline answer", async () => {
+  it('a cache with no record of when it was read, or one over its budget: no offline answer', async () => {
     const s = offlineSetup();
     await s.add(s.server, s.access(2));
     await s.open().whoAccessed();

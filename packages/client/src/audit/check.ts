@@ -120,7 +120,7 @@ export const checkServed = async (
   const server = await deps.serverKey();
   // Unreadable (a newer build's): nothing is known, and nothing is written over it below. Accepting,
   // nothing is held to it, but its incarnations still tell a loss that came with a restore.
-  const kept: SeenChains = (await deps.meta.get(await seenKey(core, patientId), SeenChains)) ?? {};
+  const kept: SeenChains = (await deps.meta.get(seenKey(core, patientId), SeenChains)) ?? {};
   const seen: SeenChains = accept ? {} : kept;
   const reached = new Map<string, ReachedPosition>();
   for (const [author, at] of Object.entries(seen)) reached.set(author, { seq: at.seq, hash: at.hash });

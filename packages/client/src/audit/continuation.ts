@@ -56,7 +56,7 @@ export const rewritable = async (
   if (rows.some((r) => resent.has(r.id))) return false;
   // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
   if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
-  const chain = await core.deps.meta.get(await chainKey(core, patientOf(stream)), AUDIT_STATE.auditChain);
+  const chain = await core.deps.meta.get(chainKey(core, patientOf(stream)), AUDIT_STATE.auditChain);
   return chain !== null && chain.seq === last.authorSeq;
 };
 
@@ -184,20 +184,18 @@ export const continueAfterRestore = async (
   const left = await meta.update(OUTBOX, AUDIT_STATE.auditOutbox, (current) =>
     (current ?? []).map((d) => relinked.get(d.id) ?? d),
   );
-  await meta.update(await chainKey(core, deps.accountId), AUDIT_STATE.auditChain, () => chain);
+  await meta.update(chainKey(core, deps.accountId), AUDIT_STATE.auditChain, () => chain);
   // The loss is reported from OWN_LOST: SEEN is lowered so that it is not reported twice, and the
   // rewritten positions are not taken for a second loss.
-  await seenKey(core, deps.accountId)
-    .then((key) =>
-      meta.update(key, SeenChains, (current) => {
-        const at = current?.[own];
-        if (current === null || at === undefined || at.seq <= head.seq) return current;
-        const next: SeenChains = { ...current };
-        if (head.hash === null) delete next[own];
-        else next[own] = { seq: head.seq, hash: head.hash, incarnation };
-        return next;
-      }),
-    )
+  await meta
+    .update(seenKey(core, deps.accountId), SeenChains, (current) => {
+      const at = current?.[own];
+      if (current === null || at === undefined || at.seq <= head.seq) return current;
+      const next: SeenChains = { ...current };
+      if (head.hash === null) delete next[own];
+      else next[own] = { seq: head.seq, hash: head.hash, incarnation };
+      return next;
+    })
     .catch(() => null);
   core.issue(
     `AUDIT_OWN_CONTINUED: the server announced a restore of its store and no longer holds positions ` +

@@ -57,7 +57,7 @@ const noteKept = (s: WithKept, patientId: string, kept: KeptEntries | null): Kep
 };
 
 export const keptOf = async (s: WithKept, patientId: string): Promise<KeptEntries | null> =>
-  noteKept(s, patientId, await s.core.deps.meta.get(await keptKey(s.core, patientId), KeptEntries));
+  noteKept(s, patientId, await s.core.deps.meta.get(keptKey(s.core, patientId), KeptEntries));
 
 /** The rows of `patientId`'s KEPT, read at the first need and then shared (a failed read too). */
 export const keptOnce = (s: WithKept, patientId: string): (() => Promise<readonly PushDoc[]>) => {
@@ -96,7 +96,7 @@ export const resendAfterRestore = async (s: WithKept, outbox: PushDoc[]): Promis
     noteKept(
       s,
       patientId,
-      await meta.update(await keptKey(core, patientId), KeptEntries, (current) =>
+      await meta.update(keptKey(core, patientId), KeptEntries, (current) =>
         current === null ? current : { ...current, incarnation },
       ),
     );
@@ -124,7 +124,7 @@ export const keepAcknowledged = async (
   for (const [patientId, acked] of byPatient) {
     core.accessGone.delete(patientId);
     try {
-      const key = await keptKey(core, patientId);
+      const key = keptKey(core, patientId);
       // Unindexed, the entries are still kept (and removed when access to the patient ends).
       await indexKept(s, key, outbox).catch(() => undefined);
       noteKept(
@@ -202,7 +202,7 @@ export const accessEnded = (
     if (core.accessGone.has(patientId)) return;
     const gone: string[] = [];
     try {
-      const key = await keptKey(core, patientId);
+      const key = keptKey(core, patientId);
       const outbox = await outboxNow(meta);
       const queued = new Set(outbox.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.id));
       const kept = await keptOf(s, patientId);
@@ -213,7 +213,7 @@ export const accessEnded = (
       } else if (kept !== null) {
         gone.push(key);
       }
-      const seen = await seenKey(core, patientId);
+      const seen = seenKey(core, patientId);
       if ((await meta.get(seen, AnyValue)) !== null) gone.push(seen);
       if (gone.length > 0) await meta.remove(gone);
       if (gone.includes(key)) {

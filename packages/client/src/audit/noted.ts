@@ -8,7 +8,7 @@
  * | a note | joins its patient's newest batch; resolves once a NOTED save begun after it completed (the records API resolves the write only then) |
  * | 200 ms later, or a full batch, or a reconnect | every batch appended as the entry its id names, then NOTED saved |
  * | `close` | batches appended into the outbox; if that fails (locked: nothing is signed) they stay in NOTED |
- * | a start (`resumeNoted`) | old key names moved first; NOTED's batches appended, but those whose entry this device queued (in the outbox or OWN) |
+ * | a start (`resumeNoted`) | NOTED's batches appended, but those whose entry this device queued (in the outbox or OWN) |
  *
  * - A batch is named by the id its entry will have, chosen at its first note, and only grows until an
  *   append takes it: NOTED never holds under a name more than that entry lists. The outbox row and NOTED
@@ -20,7 +20,6 @@
  * - Failures: a save a note waited for that fails is reported once until one passes (AUDIT_NOT_KEPT), the
  *   write still resolves and the change stays noted in memory; a failed append keeps its changes noted; a
  *   failed resume is reported (AUDIT_NOTED_PENDING). Crash orders: audit-noted-crash.test.ts.
- * - An older build's NOTED (changes by patient, unnamed) is appended as new batches, once.
  */
 import { newId } from '@hale/model';
 import { AUDIT_STATE } from './stored-state';
@@ -29,9 +28,8 @@ import { append } from './append';
 import type { AuditCore } from './context';
 import { messageOf } from '../core/message-of';
 import type { KeptState } from './kept';
-import { renameOld } from './meta-keys';
 import { flush } from './outbox';
-import { COALESCE, NOTED, NotedStored, OWN, outboxNow, storedBatches, type NotedBatch } from './stored';
+import { COALESCE, NOTED, NotedBatches, OWN, outboxNow, type NotedBatch } from './stored';
 import type { RecordChange } from './types';
 
 export interface NotedState {
@@ -200,23 +198,20 @@ const madeIds = (core: AuditCore): Promise<Set<string>> =>
     return new Set([...(await outboxNow(core.deps.meta)).map((d) => d.id), ...own.map((o) => o.id)]);
   });
 
-/** At a session's start: old key names moved, then NOTED's batches appended (see the header). Never throws. */
+/** At a session's start: NOTED's batches appended (see the header). Never throws. */
 export const resumeNoted = async (s: Noted): Promise<void> => {
   const { core, noted } = s;
-  await renameOld(core);
   try {
-    const stored = storedBatches(await core.deps.meta.get(NOTED, NotedStored));
+    const stored = (await core.deps.meta.get(NOTED, NotedBatches))?.batches ?? [];
     // Those this log holds already (an earlier call took them) are not noted twice.
     const held = new Set([...noted.taken, ...noted.pending].map((b) => b.entry));
-    const fresh = stored.filter(
-      (b) => b.entry === undefined || !(held.has(b.entry) || noted.resumed.has(b.entry)),
-    );
+    const fresh = stored.filter((b) => !(held.has(b.entry) || noted.resumed.has(b.entry)));
     // Named by an entry this device queued: its changes are in the log already.
-    const made = fresh.some((b) => b.entry !== undefined) ? await madeIds(core) : new Set<string>();
+    const made = fresh.length > 0 ? await madeIds(core) : new Set<string>();
     const back: NotedBatch[] = [];
     for (const b of fresh) {
-      if (b.entry !== undefined && made.has(b.entry)) continue;
-      if (b.entry !== undefined) noted.resumed.add(b.entry);
+      if (made.has(b.entry)) continue;
+      noted.resumed.add(b.entry);
       // Named anew (see the header).
       for (let i = 0; i < b.changes.length; i += COALESCE)
         back.push(newBatch(core, b.patientId, b.changes.slice(i, i + COALESCE)));

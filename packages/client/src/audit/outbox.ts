@@ -334,7 +334,7 @@ const settle = async (s: Outbox, push: Push): Promise<{ continued: boolean; outb
     remaining,
   );
   for (const r of rewinds) {
-    await meta.update(await chainKey(core, r.patientId), AUDIT_STATE.auditChain, () => ({
+    await meta.update(chainKey(core, r.patientId), AUDIT_STATE.auditChain, () => ({
       seq: r.seq,
       hash: r.hash,
     }));
@@ -345,7 +345,7 @@ const settle = async (s: Outbox, push: Push): Promise<{ continued: boolean; outb
 /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
 export const acknowledgedPosition = (core: Core, patientId: string): Promise<number> =>
   core.serial(async () => {
-    const chain = await core.deps.meta.get(await chainKey(core, patientId), AUDIT_STATE.auditChain);
+    const chain = await core.deps.meta.get(chainKey(core, patientId), AUDIT_STATE.auditChain);
     if (!chain) return 0;
     const pending = (await outboxNow(core.deps.meta))
       .filter((d) => d.stream === `${patientId}/audit` && d.audit !== undefined)

@@ -55,7 +55,7 @@ const raise = async (
   incarnation: string | undefined,
 ): Promise<void> => {
   try {
-    await core.deps.meta.update(await seenKey(core, patientId), SeenChains, (current) => {
+    await core.deps.meta.update(seenKey(core, patientId), SeenChains, (current) => {
       const next: SeenChains = { ...(current ?? {}) };
       let raised = false;
       for (const [author, head] of higher) {
@@ -89,7 +89,5 @@ export const rememberAccepted = async (
   for (const [author, head] of heads) {
     next[author] = { seq: head.seq, hash: head.hash, ...(incarnation === undefined ? {} : { incarnation }) };
   }
-  await whileAccess(core, patientId, ended, async () =>
-    core.deps.meta.set(await seenKey(core, patientId), next),
-  );
+  await whileAccess(core, patientId, ended, async () => core.deps.meta.set(seenKey(core, patientId), next));
 };

@@ -14,17 +14,15 @@
  * | `audit-index-kept`        | when each `audit-kept:` was last written (day resolution)        | MAX_KEPT_PATIENTS      |
  * | `audit-own-acked`         | position acknowledged of the own chain, with the incarnation     | —                      |
  * | `audit-own-lost`          | own positions lost with an announced restore, until accepted     | MAX_OWN_LOST           |
- * | `audit-keys-renamed`      | set once no key is left under an older build's name              | —                      |
  *
  * - `<p>` is HMAC-SHA256 of the patient's id under a key derived from the at-rest key (meta-keys.ts): no
  *   key names a patient.
  * - A value a newer build wrote that this one cannot read is neither used nor written over.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Incarnation, PushDoc, RecordId, validate } from '@hale/protocol';
+import { Incarnation, PushDoc, RecordId } from '@hale/protocol';
 import type { DeviceMeta } from '../store/device-meta';
 import { AUDIT_STATE } from './stored-state';
-import type { RecordChange } from './types';
 
 export const OUTBOX = 'audit-outbox';
 export const OUTBOX_STATE = 'audit-outbox-state';
@@ -45,8 +43,7 @@ export type KeptIndex = Static<typeof KeptIndex>;
 /** The keys kept per patient, each named `<kind>:<digest of the patient's id>`. */
 export const PER_PATIENT = [CHAIN, SEEN, KEPT] as const;
 export type PerPatient = (typeof PER_PATIENT)[number];
-export const RENAMED = 'audit-keys-renamed';
-/** Any stored value, as it is: an older build's entry is moved unread, whatever a newer build put there. */
+/** Any stored value, as it is (to see whether a key holds one). */
 export const AnyValue = Type.Unknown();
 /** Entries kept per patient: a restore loses what came after the last backup (typically a day). */
 export const MAX_KEPT = 100;
@@ -85,13 +82,8 @@ const NotedChange = Type.Object(
   },
   { additionalProperties: false },
 );
-/** An older build's NOTED: the changes by patient, named by no entry (appended as new ones). */
-const NotedChanges = Type.Record(Type.String({ maxLength: 128 }), Type.Array(NotedChange));
-/**
- * NOTED: batches of one patient's changes, each named by the id of the entry that will list it. An older
- * build reads this as no NOTED (a key it does not know is a patient's changes of the wrong shape).
- */
-const NotedBatches = Type.Object(
+/** NOTED: batches of one patient's changes, each named by the id of the entry that will list it. */
+export const NotedBatches = Type.Object(
   {
     batches: Type.Array(
       Type.Object(
@@ -104,19 +96,6 @@ const NotedBatches = Type.Object(
 );
 export type NotedBatches = Static<typeof NotedBatches>;
 export type NotedBatch = NotedBatches['batches'][number];
-export const NotedStored = Type.Union([NotedBatches, NotedChanges]);
-/** NOTED as read, in batches (an older build's, named by no entry: one per patient). */
-export const storedBatches = (
-  kept: Static<typeof NotedStored> | null,
-): Array<{ patientId: string; entry?: string; changes: RecordChange[] }> => {
-  if (kept === null) return [];
-  const batches = validate(NotedBatches, kept);
-  if (batches.ok) return batches.value.batches;
-  const older = validate(NotedChanges, kept);
-  if (!older.ok) return [];
-  return Object.entries(older.value).map(([patientId, changes]) => ({ patientId, changes }));
-};
-
 /** The highest own position the server acknowledged, and the store incarnation that did (or was checked). */
 export const OwnAcked = Type.Object(
   { seq: Type.Integer({ minimum: 0 }), incarnation: Type.Optional(Incarnation) },

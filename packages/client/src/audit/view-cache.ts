@@ -320,7 +320,7 @@ export const staleView = async (s: ViewCtx, view: ViewCache): Promise<string | n
   const incarnation = await currentIncarnation(core);
   if (view.incarnation !== incarnation || (core.served !== undefined && core.served !== view.incarnation))
     return 'the server announced a restore of its store since this device read the log';
-  const seen = (await core.deps.meta.get(await seenKey(core, core.deps.accountId), SeenChains)) ?? {};
+  const seen = (await core.deps.meta.get(seenKey(core, core.deps.accountId), SeenChains)) ?? {};
   for (const [author, at] of Object.entries(seen)) {
     const head = view.heads[author];
     if (head === undefined || at.seq > head.seq) continue;

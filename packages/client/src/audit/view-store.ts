@@ -17,7 +17,6 @@
  *   always names a whole cache. VIEW_READ is written after VIEW and removed before it.
  * - A view with a few new entries writes VIEW alone; past the tail's bound they are sealed into a new part,
  *   the newest two parts merged while within a part's bound and the older at most twice the newer.
- * - A cache an older build wrote (every entry in VIEW, no parts) is read as it is.
  * - Write failures are not reported: the next view uses what is stored, or reads the whole log.
  */
 import { Type, type Static } from '@sinclair/typebox';
@@ -134,8 +133,8 @@ export const ViewCache = Type.Object(
     ),
     /**
      * The older cached entries, in parts of their own (served order): every entry served after
-     * `dropped.through` (or from the start) through the last's `to`. Absent: none (a cache an older build
-     * wrote is so, every entry in `entries`; a build before parts refuses one with parts).
+     * `dropped.through` (or from the start) through the last's `to`. Absent: none (every entry is in
+     * `entries`).
      */
     parts: Type.Optional(Type.Array(ViewPartRef, { minItems: 1, maxItems: MAX_VIEW_PARTS })),
     /** Every entry served after the parts (or `dropped.through`, or from the start) through `through`. */
@@ -173,7 +172,7 @@ export const ViewRead = Type.Object(
     at: Type.Number(),
     /**
      * Device authors of the cache the directory could not answer for at that read (`unjudged`): their
-     * entries are left out of an answer offline. An older build refuses a note with it (no answer offline).
+     * entries are left out of an answer offline.
      */
     unjudged: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: MAX_VIEW_ENTRIES })),
   },

@@ -190,7 +190,6 @@ export const createRecords = (deps: RecordsDeps) => {
    */
   const findById = async (id: unknown): Promise<RxDocument<DeviceRecord> | null> =>
     typeof id === 'string' ? collection.findOne(id).exec() : null;
-  // An AuditEntry in the store came from an older build's `add` (the server never took it): not shown.
   const load = async (id: string): Promise<PlainRecord | null> => {
     const doc = await findById(id);
     // A record a purge is removing (its stream's access ended) is emptied, then deleted: no record any
