@@ -14,8 +14,8 @@ import { Type } from '@sinclair/typebox';
 import { Incarnation, validate } from '@hale/protocol';
 
 /**
- * `meta` key of the store's incarnation: a random id created with the store (or at the first open of a
- * store older than it) and replaced by every restore (backup.ts). The server sends it in `ready`, so
+ * `meta` key of the store's incarnation: a random id created at the store's first open and replaced by
+ * every restore (backup.ts). The server sends it in `ready`, so
  * devices notice that the store went back to a backup.
  */
 export const INCARNATION_META_KEY = 'incarnation';
