@@ -15,7 +15,13 @@ import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
 import { LOCK_FILE_NAME } from './data-dir-lock';
 import { isoAt, makeDocInput } from './conformance';
-import { INCARNATION_META_KEY, openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
+import {
+  INCARNATION_META_KEY,
+  openSqliteStore,
+  SQLITE_FILE_NAME,
+  SQLITE_SCHEMA_VERSION,
+  type SqliteStore,
+} from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
@@ -354,5 +360,29 @@ describe('backupSqlite / restoreSqlite', () => {
     expect(readFileSync(join(target, SQLITE_FILE_NAME)).equals(before)).toBe(true);
     const leftovers = readdirSync(target).filter((f) => f.includes('restore'));
     expect(leftovers).toEqual([]);
+  });
+
+  it('refuses a backup at a schema version this code does not know, naming it, and leaves the store untouched', async () => {
+    const source = await seededStore(10);
+    const newer = join(newDir(), 'newer.sqlite');
+    await backupSqlite(source, newer);
+    await source.close();
+    const raw = new Database(newer);
+    raw.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    raw.close();
+    const target = newDir();
+    await (await openSqliteStore({ dataDir: target })).close();
+    const before = readFileSync(join(target, SQLITE_FILE_NAME));
+    let error: unknown = null;
+    try {
+      await restoreSqlite(newer, target);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isStoreError(error, 'INVALID')).toBe(true);
+    expect((error as Error).message).toBe(
+      `backup has unsupported schema version ${SQLITE_SCHEMA_VERSION + 1}`,
+    );
+    expect(readFileSync(join(target, SQLITE_FILE_NAME)).equals(before)).toBe(true);
   });
 });
