@@ -52,6 +52,8 @@ export const PartialDateSchema = Type.String({ pattern: PARTIAL_DATE_PATTERN, ma
  * card or remember (`1995`, `2009-06`). Not for dates a cross-field rule compares, nor a birth date.
  */
 export const PartialDateOrDateTimeSchema = Type.Union([DateSchema, DateTimeSchema, PartialDateSchema]);
+/** A day, or only its year or month (FHIR `date`): another person's birth date as a source knows it. */
+export const PartialDaySchema = Type.Union([DateSchema, PartialDateSchema]);
 
 /** An encrypted blob held by the sync server, described by what a reader needs to fetch and verify it. */
 export const FileRefSchema = Type.Object(

@@ -181,7 +181,9 @@ export const exportEmergencyContact = (
       relationship: [text(r.relationship)],
       name: namesInForce(r.name, r.names) ?? [text(r.name)],
       telecom: telecomsInForce(r, r.telecoms) ?? telecom(r),
+      birthDate: r.birthDate,
       address: r.addresses,
+      period: r.period,
     }),
   );
 };
@@ -209,6 +211,7 @@ const exportReportDocument = (x: Exporter, r: HealthDocument, signature: string 
       category: (r.tags ?? []).map(text),
       code: text(r.title),
       subject: x.patient,
+      effectiveDateTime: current ? fhirDateTime(r.serviceDate) : undefined,
       issued: fhirDateTime(at),
       conclusion: current ? r.description : undefined,
       presentedForm: [attachment(file, r.title, true)],
@@ -275,7 +278,10 @@ export const exportHealthDocument = (
       description: r.description,
       relatesTo: replaces(sorted.length),
       content: [{ attachment: attachment(r.file, r.title, true) }],
-      context: { related },
+      context: {
+        related,
+        period: r.serviceDate === undefined ? undefined : { start: fhirDateTime(r.serviceDate) },
+      },
     }),
   );
 };

@@ -330,6 +330,10 @@ export const mapDocumentReference = (r: Json, x: MapContext): MapOutcome => {
         description: str(r['description']),
         tags: list(r['category']).flatMap((c) => (conceptName(c) === undefined ? [] : [conceptName(c)])),
         uploadedAt: instant(r['date']) ?? x.importedAt,
+        serviceDate:
+          isJson(r['context']) && isJson(r['context']['period'])
+            ? dateOrInstant(r['context']['period']['start'], true)
+            : undefined,
       },
       [file],
     ),
@@ -361,12 +365,23 @@ export const mapDiagnosticReport = (r: Json, x: MapContext): MapOutcome => {
     record(
       'HealthDocument',
       r,
-      ['status', 'category', 'code', 'subject', 'issued', 'result', 'conclusion', 'presentedForm'],
+      [
+        'status',
+        'category',
+        'code',
+        'subject',
+        'effectiveDateTime',
+        'issued',
+        'result',
+        'conclusion',
+        'presentedForm',
+      ],
       {
         title: name,
         documentType: lab ? 'lab-report' : 'report',
         description: str(r['conclusion']),
         uploadedAt: instant(r['issued']) ?? x.importedAt,
+        serviceDate: dateOrInstant(r['effectiveDateTime'], true),
       },
       [file],
     ),

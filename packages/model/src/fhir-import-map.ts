@@ -76,7 +76,7 @@ import {
   type MapOutcome,
 } from './fhir-import-map-base';
 import { bloodTypeOf } from './fhir-import-map-results';
-import { personPartsOf } from './person-parts';
+import { periodOf, personPartsOf } from './person-parts';
 
 export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
 export { bloodTypeOf };
@@ -148,14 +148,23 @@ export const mapRelatedPerson = (r: Json): MapOutcome => {
   const phone = telecomOf(r['telecom'], 'phone');
   if (name === undefined) return { skip: 'a related person without a name' };
   if (phone === undefined) return { skip: `${name}: an emergency contact needs a phone number` };
-  return record('EmergencyContact', r, ['patient', 'relationship', 'name', 'telecom'], {
-    name,
-    relationship: conceptName(first(r['relationship'])) ?? 'contact',
-    phone,
-    email: telecomOf(r['telecom'], 'email'),
-    notes: haleNote(r),
-    ...personPartsOf(r, { name, phone, email: telecomOf(r['telecom'], 'email') }),
-  });
+  // A FHIR `date`: a year, a month or a day (never a time).
+  const birthDate = dateOrInstant(r['birthDate'], true);
+  return record(
+    'EmergencyContact',
+    r,
+    ['patient', 'relationship', 'name', 'telecom', 'birthDate', 'period'],
+    {
+      name,
+      relationship: conceptName(first(r['relationship'])) ?? 'contact',
+      phone,
+      email: telecomOf(r['telecom'], 'email'),
+      notes: haleNote(r),
+      birthDate: birthDate?.includes('T') === true ? undefined : birthDate,
+      period: periodOf(r['period']),
+      ...personPartsOf(r, { name, phone, email: telecomOf(r['telecom'], 'email') }),
+    },
+  );
 };
 
 // ------------------------------------------------------------------------------------------ clinical

@@ -104,6 +104,8 @@ export const IMPORT_SCHEMAS = {
     relationship: Opt(List(ConceptInput, 10)),
     name: Opt(List(HumanName, 10)),
     telecom: Opt(List(ContactPoint, 20)),
+    birthDate: Opt(Str(32)),
+    period: Opt(PeriodInput),
   }),
   AllergyIntolerance: Type.Object({
     ...COMMON_INPUT,
@@ -278,6 +280,7 @@ export const IMPORT_SCHEMAS = {
     date: Opt(dateTime),
     description: Opt(Str(100_000)),
     content: Opt(List(Type.Object({ attachment: Opt(AttachmentInput) }), 20)),
+    context: Opt(Type.Object({ period: Opt(PeriodInput) })),
   }),
   Encounter: Type.Object({
     ...COMMON_INPUT,

@@ -128,7 +128,8 @@ const textList = (value: unknown, max: number, items: number): string[] | undefi
     .slice(0, items);
   return out.length === 0 ? undefined : out;
 };
-const periodOf = (value: unknown) => {
+/** A Period as a record keeps it (a start or end known only to the year or month stays so). */
+export const periodOf = (value: unknown): Static<typeof PeriodSchema> | undefined => {
   if (!isJson(value)) return undefined;
   const period = defined({
     start: dateOrInstant(value['start'], true),

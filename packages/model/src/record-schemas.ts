@@ -11,13 +11,14 @@ import {
   FileRefSchema,
   IdSchema,
   PartialDateOrDateTimeSchema,
+  PartialDaySchema,
   ProvenanceSchema,
   StringEnum,
   boundedText,
   patientRecordFields,
 } from './common-schemas';
 import { STREAM_TYPES, type StreamType } from './stream-types';
-import { personPartFields } from './person-parts';
+import { PeriodSchema, personPartFields } from './person-parts';
 
 // Enumerations are exported so UIs and FHIR mappers list the same values the validator accepts.
 
@@ -181,6 +182,10 @@ export const EmergencyContactSchema = patientRecord('EmergencyContact', {
   phone: boundedText(40, 1),
   email: Type.Optional(boundedText(254)),
   notes: Type.Optional(boundedText(1000)),
+  /** The contact's birth date: a day, or only the year or month a source gives (FHIR RelatedPerson.birthDate). */
+  birthDate: Type.Optional(PartialDaySchema),
+  /** Since when (and until when) the person is the patient's contact (FHIR RelatedPerson.period). */
+  period: Type.Optional(PeriodSchema),
   /** As an imported RelatedPerson structured them (person-parts.ts). */
   ...personPartFields,
 });
@@ -205,6 +210,11 @@ export const HealthDocumentSchema = patientRecord('HealthDocument', {
   tags: Type.Optional(Type.Array(boundedText(64, 1), { maxItems: 50 })),
   uploadedAt: DateTimeSchema,
   uploadedBy: Type.Optional(AccountIdSchema),
+  /**
+   * The day of the care the document is about (a test, a visit): FHIR DiagnosticReport.effective[x],
+   * DocumentReference.context.period.start; a day, an instant, or only the year or month.
+   */
+  serviceDate: Type.Optional(PartialDateOrDateTimeSchema),
   /** Version number of `file`; prior versions have smaller numbers. */
   version: Version,
   /** Prior file versions, oldest first. */

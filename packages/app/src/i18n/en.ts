@@ -486,6 +486,9 @@ export const en = {
     condition: 'Condition',
     onsetAge: 'Age at onset',
     deceased: 'Has died',
+    recordedAt: 'Recorded on',
+    serviceDate: 'Date of the test or visit',
+    period: { start: 'Contact since', end: 'Contact until' },
   },
   hints: {
     schedule: {

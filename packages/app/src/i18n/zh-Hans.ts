@@ -522,6 +522,12 @@ export const zhHans: Translation = {
     condition: '疾病',
     onsetAge: '发病年龄',
     deceased: '已去世',
+    recordedAt: '记录日期',
+    serviceDate: '检查或就诊日期',
+    period: {
+      start: '联系人起始日期',
+      end: '联系人截止日期',
+    },
   },
   hints: {
     schedule: {

@@ -479,6 +479,9 @@ export const zhHant: Translation = {
     condition: '疾病',
     onsetAge: '發病年齡',
     deceased: '已過世',
+    recordedAt: '記錄日期',
+    serviceDate: '檢查或就診日期',
+    period: { start: '聯絡人起始日期', end: '聯絡人截止日期' },
   },
   hints: {
     schedule: { times: '每次服用的時間，例如 08:00, 20:00。提醒會依您所在地的時間。' },

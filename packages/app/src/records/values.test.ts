@@ -64,3 +64,37 @@ describe('a medication schedule', () => {
     expect(formValue(values, 'schedule.asNeeded')).toBe(true);
   });
 });
+
+describe('dates a source gives only to the year or month (#63 item 2)', () => {
+  it('an emergency contact’s birth year and period stay a year through the form', () => {
+    const contacts = KINDS.contacts;
+    const values = valuesFromRecord(contacts, {
+      name: 'Ariadne Bor-Jansma',
+      relationship: 'Partner',
+      phone: '+31 20 123 4567',
+      birthDate: '1963',
+      period: { start: '1975' },
+    });
+    expect(formValue(values, 'birthDate')).toBe('1963');
+    expect(formValue(values, 'period.start')).toBe('1975');
+    expect(formValue(values, 'period.end')).toBe('');
+    expect(recordInput(contacts.fields, values, false)).toMatchObject({
+      birthDate: '1963',
+      period: { start: '1975' },
+    });
+    // Both ends cleared in an edit: the period goes.
+    const cleared = { ...values, period: { start: '', end: '' } };
+    expect(recordInput(contacts.fields, cleared, true)).toMatchObject({ period: undefined });
+  });
+
+  it('a family history’s recorded date and a document’s day of care are partial dates in their forms', () => {
+    const typeOf = (slug: 'family-history' | 'documents', name: string) =>
+      KINDS[slug].fields.find((f) => f.name === name)?.type;
+    expect(typeOf('family-history', 'recordedAt')).toBe('partialDate');
+    expect(typeOf('documents', 'serviceDate')).toBe('partialDate');
+    const values = valuesFromRecord(KINDS['family-history'], { condition: 'Asthma', recordedAt: '2011-03' });
+    expect(recordInput(KINDS['family-history'].fields, values, false)).toMatchObject({
+      recordedAt: '2011-03',
+    });
+  });
+});

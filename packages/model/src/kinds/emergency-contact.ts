@@ -1,4 +1,5 @@
-// The people to call in an emergency (FHIR RelatedPerson).
+// The people to call in an emergency (FHIR RelatedPerson): a birth date and the time the person is the
+// patient's contact (`period`) keep a year or a month as the source gives it.
 import type { KindDescription } from '../kind-description';
 import { exportEmergencyContact } from '../fhir-export-records';
 import { mapRelatedPerson } from '../fhir-import-map';
@@ -40,6 +41,9 @@ export const EMERGENCY_CONTACT = {
       { name: 'relationship', type: 'text', required: true },
       { name: 'phone', type: 'text', required: true },
       { name: 'email', type: 'text' },
+      { name: 'birthDate', type: 'partialDate' },
+      { name: 'period.start', type: 'partialDate' },
+      { name: 'period.end', type: 'partialDate' },
       { name: 'notes', type: 'textarea' },
     ],
   },
@@ -50,6 +54,8 @@ export const EMERGENCY_CONTACT = {
     phone: '+1 555 0101',
     email: 'grace@example.org',
     notes: 'Call after 6 pm.',
+    birthDate: '1963',
+    period: { start: '1975', end: '2030-12-31' },
     names: [
       {
         use: 'usual',

@@ -10,6 +10,7 @@
  * | `onsetAge` | `condition[0].onsetAge` in years (UCUM `a`); 0 is `onsetString` "at birth" (an Age is > 0) |
  * | `deceased` | `deceasedBoolean` |
  * | `notes` | `note` |
+ * | `recordedAt` | `date` (when the history was recorded: a day, an instant, or only a year or month) |
  * | (none) | `status` completed on export (R4 requires it); an entered-in-error one is not imported |
  *
  * Invariants (import): one resource makes one record, of its first condition that names one; the other
@@ -17,11 +18,18 @@
  * aunt is an aunt), a death's age or date (read as deceased) are listed as not kept, never dropped unsaid.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CodingsSchema, StringEnum, boundedText, patientRecordFields } from '../common-schemas';
+import {
+  CodingsSchema,
+  PartialDateOrDateTimeSchema,
+  StringEnum,
+  boundedText,
+  patientRecordFields,
+} from '../common-schemas';
 import {
   UCUM,
   coding,
   dateTimeExt,
+  fhirDateTime,
   haleIdentifier,
   makeResource,
   meta,
@@ -35,6 +43,7 @@ import {
   codingsOf,
   conceptCodes,
   conceptName,
+  dateOrInstant,
   isJson,
   list,
   notesOf,
@@ -95,6 +104,8 @@ export const FamilyHistorySchema = Type.Object(
     /** Whether the relative has died. */
     deceased: Type.Optional(Type.Boolean()),
     notes: Type.Optional(boundedText(4000)),
+    /** When the history was recorded (FHIR `date`): a day, an instant, or only the year or month. */
+    recordedAt: Type.Optional(PartialDateOrDateTimeSchema),
   },
   { additionalProperties: false, title: 'FamilyHistory' },
 );
@@ -113,6 +124,7 @@ export const exportFamilyHistory = (x: Exporter, r: FamilyHistory, signature: st
       identifier: [haleIdentifier(r.id)],
       status: 'completed',
       patient: x.patient,
+      date: fhirDateTime(r.recordedAt),
       name: r.relativeName,
       relationship: { coding: [coding(V3_ROLE_CODE, code, display)], text: display },
       deceasedBoolean: r.deceased,
@@ -196,6 +208,7 @@ export const mapFamilyMemberHistory = (r: Json): MapOutcome => {
   const read = [
     'status',
     'patient',
+    'date',
     'name',
     'deceasedBoolean',
     'condition',
@@ -214,6 +227,7 @@ export const mapFamilyMemberHistory = (r: Json): MapOutcome => {
       // A death told by its age, date or words is a death.
       deceased: deceased ?? (Object.keys(r).some((k) => k.startsWith('deceased')) ? true : undefined),
       notes: notesOf(r['note']),
+      recordedAt: dateOrInstant(r['date'], true),
     }),
     notKept: [
       ...notKept(r, read),
@@ -229,6 +243,7 @@ const FamilyMemberHistoryInput = Type.Object({
   ...COMMON_INPUT,
   status: Type.Optional(Type.String({ maxLength: 32 })),
   patient: Type.Optional(ReferenceInput),
+  date: Type.Optional(Type.String({ maxLength: 64 })),
   name: Type.Optional(Type.String({ maxLength: 2000 })),
   relationship: Type.Optional(ConceptInput),
   deceasedBoolean: Type.Optional(Type.Boolean()),
@@ -288,6 +303,7 @@ export const FAMILY_HISTORY = {
       { name: 'condition', type: 'text', required: true },
       { name: 'onsetAge', type: 'age' },
       { name: 'deceased', type: 'boolean', initial: false },
+      { name: 'recordedAt', type: 'partialDate' },
       { name: 'notes', type: 'textarea' },
     ],
   },
@@ -300,5 +316,6 @@ export const FAMILY_HISTORY = {
     onsetAge: 52,
     deceased: true,
     notes: 'Treated at Riverside Hospital.',
+    recordedAt: '2011-03',
   }),
 } as const satisfies KindDescription<typeof FamilyHistorySchema>;

@@ -56,6 +56,7 @@ export const HEALTH_DOCUMENT = {
         required: true,
         initial: 'other',
       },
+      { name: 'serviceDate', type: 'partialDate' },
       { name: 'description', type: 'textarea' },
     ],
   },
@@ -68,6 +69,7 @@ export const HEALTH_DOCUMENT = {
     tags: ['hospital', '2024'],
     uploadedAt: p.updated,
     uploadedBy: p.patientId,
+    serviceDate: '2024-05',
     version: 2,
     versions: [
       {
