@@ -69,9 +69,8 @@ export function isAtRestError(error: unknown, code?: AtRestErrorCode): error is 
 export const AT_REST_KEY_LENGTH = SECRETBOX_KEY_LENGTH;
 const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
 export const VALUE_PREFIX = 'v1.';
-/** Version inside the sealed plaintext: 2 binds the clear digest `h`; 1 (before it) is still opened. */
+/** Version inside the sealed plaintext (it binds the clear digest `h`). */
 const PLAINTEXT_VERSION = 2;
-const LEGACY_PLAINTEXT_VERSION = 1;
 
 export const isAtRestKey = (key: unknown): key is Uint8Array =>
   key instanceof Uint8Array && key.length === AT_REST_KEY_LENGTH;
@@ -240,10 +239,8 @@ function openPlaintext(
   }
   if (
     !isRecord(parsed) ||
-    !(
-      (parsed['v'] === PLAINTEXT_VERSION && parsed['h'] === context.h) ||
-      (parsed['v'] === LEGACY_PLAINTEXT_VERSION && !('h' in parsed))
-    ) ||
+    parsed['v'] !== PLAINTEXT_VERSION ||
+    parsed['h'] !== context.h ||
     parsed['db'] !== context.db ||
     parsed['c'] !== context.c ||
     parsed['i'] !== context.i ||
@@ -254,9 +251,7 @@ function openPlaintext(
   }
   if (!('d' in parsed)) throw openFailure(AT_REST_OPEN_FAILURES.noContent, where);
   const { db, c, i, f, r } = context;
-  return parsed['v'] === PLAINTEXT_VERSION
-    ? { db, c, i, f, r, h: context.h, d: parsed['d'] }
-    : { db, c, i, f, r, d: parsed['d'] };
+  return { db, c, i, f, r, h: context.h, d: parsed['d'] };
 }
 
 /** The error of an open that failed for `failure` (one of AT_REST_OPEN_FAILURES). */

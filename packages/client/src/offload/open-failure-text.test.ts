@@ -118,8 +118,8 @@ describe("an at-rest open failure's message", () => {
       'v1.!!',
       flipAt(envelope, 40),
       boxed('not json'),
-      // The legacy form (no digest), as the context asks, without its value.
-      boxed(JSON.stringify({ v: 1, db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' })),
+      // Bound as the context asks (it has no digest), without its value.
+      boxed(JSON.stringify({ v: 2, db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' })),
     ];
     const job: CryptoJob = {
       op: 'open',

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { fillWithDefaultSettings, getRxReplicationMetaInstanceSchema, now } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema, RxStorage, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { base64urlEncode, sealSecretbox, useSecretbox } from '@hale/crypto';
+import { useSecretbox } from '@hale/crypto';
 import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import {
   expectAtRest,
@@ -205,23 +205,6 @@ describe('replication-meta composites', () => {
       'AT_REST_DECRYPT_FAILED',
       'CONTEXT_MISMATCH',
     );
-  });
-
-  it('still opens a composite written before clear digests (refs of 5 members, plaintext v:1)', async () => {
-    const { dbName, rawMetas, cold } = await setup();
-    const legacy = (c: string, i: string, f: string, r: string, d: unknown) =>
-      `v1.${base64urlEncode(sealSecretbox(new Uint8Array(0), KEY, JSON.stringify({ v: 1, db: dbName, c, i, f, r, d })))}`;
-    const secret = legacy('things', 'a', 'secret', '1-a', { note: 'alpha' });
-    const skeleton = { id: 'a', tag: 't', secret: null, other: null, _deleted: false };
-    const nonce = secret.slice('v1.'.length, 'v1.'.length + 32);
-    const own = legacy('things-meta', 'a|0', 'docData', '1-m', {
-      s: skeleton,
-      refs: [['secret', 'things', 'secret', '1-a', nonce]],
-    });
-    const stored = { ...meta({ itemId: 'a' }), docData: `r1:${own}:${secret}` };
-    expect((await insertAll(rawMetas, [stored])).error).toEqual([]);
-    const [read] = await (await cold()).findDocumentsById(['a|0'], false);
-    expect(read?.docData).toEqual({ ...skeleton, secret: { note: 'alpha' } });
   });
 
   it('refuses a referred envelope that was tampered with', async () => {

@@ -1,11 +1,10 @@
 // At-rest values are bound to their database: two device databases of one account share its at-rest key
 // (and may hold the same collection, document id and revision), so a value copied from one into the other
-// must not open there (CONTEXT_MISMATCH), in the current format and in the legacy one (plaintext v:1).
+// must not open there (CONTEXT_MISMATCH).
 import { describe, expect, it } from 'vitest';
 import { fillWithDefaultSettings, now } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { base64urlEncode, sealSecretbox } from '@hale/crypto';
 import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import { expectAtRest, insertAll, openInstance, rawGet, rawSchemaOf, type Raw } from './at-rest.test-util';
 
@@ -74,35 +73,5 @@ describe('a value copied to another database of the same account', () => {
       MARKER,
     );
     expect((await instanceA.findDocumentsById(['a'], false))[0]?.secret).toEqual({ note: MARKER });
-  });
-
-  it('sealed in the legacy format (plaintext v:1, bound to its database too): CONTEXT_MISMATCH', async () => {
-    const { accountKey, first, instanceA, rawA, instanceB, rawB } = await twoDatabases();
-    const sealed = `v1.${base64urlEncode(
-      sealSecretbox(
-        new Uint8Array(0),
-        accountKey,
-        JSON.stringify({
-          v: 1,
-          db: first,
-          c: 'things',
-          i: 'old',
-          f: 'secret',
-          r: '1-aaaa',
-          d: { note: MARKER },
-        }),
-      ),
-    )}`;
-    const stored = { ...doc('old', ''), secret: sealed };
-    expect((await insertAll(rawA, [stored])).error).toEqual([]);
-    expect((await insertAll(rawB, [stored])).error).toEqual([]);
-
-    expect((await instanceA.findDocumentsById(['old'], false))[0]?.secret).toEqual({ note: MARKER });
-    await expectAtRest(
-      instanceB.findDocumentsById(['old'], false),
-      'AT_REST_DECRYPT_FAILED',
-      'CONTEXT_MISMATCH',
-      MARKER,
-    );
   });
 });

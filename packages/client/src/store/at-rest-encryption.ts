@@ -7,7 +7,6 @@
  * - `encrypted` fields (and local documents' `data`) are stored only as `v1.<base64url(nonce ‖ secretbox)>`.
  * - A value is bound to {db, c, i, f, r, h}: database, collection, id, field, `_rev`, clear-field digest.
  * - Opening checks that binding: a value moved, or left under clear fields rewritten on disk, is refused.
- * - Values sealed before `h` (pt `v:1`) open bound without it; their next write seals them anew.
  * - Every read path opens, except `queryClear` / `queryIds`; a write's own change event reuses its plaintext.
  * - Each seal uses a fresh random 24-byte nonce; ids, indexed fields and RxDB metadata stay clear.
  * - Replication meta's `docData` refers to the records' sealed values (`r1:` composites, `m1.`), not a copy.
