@@ -83,15 +83,20 @@ const chartOf = async (s: DeviceSession) => {
 
 /**
  * The example result as one system would send it: the example carries every field at once (a coded value
- * beside a number it does not name, a part's reason for no value beside its value), which FHIR cannot say
- * and export rightly leaves out.
+ * beside a number it does not name, a part's reason for no value or samples beside its value), which FHIR
+ * cannot say and export rightly leaves out.
  */
 const consistentResult = () => {
   const example = input('LabResult', {}) as { components?: Record<string, unknown>[] };
   return {
     valueConcept: undefined,
-    components: (example.components ?? []).map(({ valueConcept: _concept, dataAbsentReason, ...part }) =>
-      part['value'] === undefined ? { ...part, dataAbsentReason } : part,
+    components: (example.components ?? []).map(
+      ({ valueConcept: _concept, dataAbsentReason, sampledData, ...part }) =>
+        part['value'] !== undefined
+          ? part
+          : sampledData !== undefined
+            ? { ...part, sampledData }
+            : { ...part, dataAbsentReason },
     ),
   };
 };

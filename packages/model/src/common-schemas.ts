@@ -108,6 +108,20 @@ export const MAX_CODINGS = 10;
 export const CodingsSchema = Type.Array(CodingSchema, { maxItems: MAX_CODINGS });
 
 /**
+ * A code of a concept as a source sent it (`Concept.codes`): R4 lets a coding leave its system out (a
+ * local answer code, `LA6669-1` with only its display); its code and display are kept all the same.
+ */
+export const ConceptCodingSchema = Type.Object(
+  {
+    system: Type.Optional(boundedText(200, 1)),
+    code: boundedText(64, 1),
+    display: Type.Optional(boundedText(500)),
+  },
+  { additionalProperties: false, title: 'ConceptCoding' },
+);
+export type ConceptCoding = Static<typeof ConceptCodingSchema>;
+
+/**
  * Where an imported record came from (FHIR import, docs/data-model.md "Import"): the system or file it was
  * read from, the resource it was read from there, and when it was imported. Absent on records typed in
  * Hale. Importing the same resource again finds the record by it and writes nothing.

@@ -3,7 +3,7 @@
  * Hale's systems and URLs, drafts that `compact` turns into FHIR JSON without empty values, and the small
  * builders every mapping shares. Pure functions; nothing here throws.
  */
-import type { Coding, Contact, FileRef } from './common-schemas';
+import type { Coding, ConceptCoding, Contact, FileRef } from './common-schemas';
 import type { FhirJson, FhirJsonObject, FhirResource } from './fhir-types';
 import type { RecordKind } from './registry';
 
@@ -158,7 +158,8 @@ export const fhirDateTime = (value: string | undefined): string | undefined => {
 export const text = (value: string | undefined): DraftObject | undefined =>
   value === undefined ? undefined : { text: value };
 
-export const coding = (system: string, code: string, display?: string): DraftObject => ({
+/** A Coding; one without a system (R4 allows it: a source's local code) leaves `system` out. */
+export const coding = (system: string | undefined, code: string, display?: string): DraftObject => ({
   system,
   code,
   display,
@@ -321,7 +322,7 @@ export const labValue = (
   value: number | string | undefined,
   units: string | undefined,
   coded?: { readonly unit: string; readonly system?: string; readonly code?: string },
-  concept?: { readonly text: string; readonly codes?: readonly Coding[] },
+  concept?: { readonly text: string; readonly codes?: readonly (Coding | ConceptCoding)[] },
 ): DraftObject => {
   if (concept !== undefined && concept.text === value)
     return {

@@ -654,9 +654,11 @@ export const exportLabResult = (x: Exporter, r: LabResult, signature: string | u
         ? (r.components ?? []).map((c) => ({
             code: withCodes(codedConcept(c.testName, c.testCode, LOINC, isLoincCode), c.codes),
             ...labValue(c.value, c.units, c.unitsCoded, c.valueConcept),
+            // Samples are its value while it has no other (a value typed since wins).
+            valueSampledData: c.value === undefined ? c.sampledData : undefined,
             // R4 obs-6: a reason for no value only while there is none (a value typed since wins).
             dataAbsentReason:
-              c.value === undefined && c.dataAbsentReason !== undefined
+              c.value === undefined && c.sampledData === undefined && c.dataAbsentReason !== undefined
                 ? withCodes({ text: c.dataAbsentReason.text }, c.dataAbsentReason.codes)
                 : undefined,
             referenceRange: [text(c.referenceRange)],

@@ -8,9 +8,11 @@ import {
   BLOOD_TYPES,
   LAB_RESULT_STATUSES,
   OBSERVATION_CATEGORIES,
+  MAX_SAMPLED_DATA,
   type CodedRange,
   type CodedUnits,
   type Concept,
+  type SampledData,
 } from './record-schemas';
 import { conceptsText } from './concepts';
 import {
@@ -150,9 +152,33 @@ const valueOf = (
   return {};
 };
 
+/** A SampledData as a result part keeps it; undefined when it is not whole (no origin value, period or
+ * dimensions) or its data is longer than Hale keeps (the source then keeps it, said as not kept). */
+const sampledDataOf = (d: unknown): SampledData | undefined => {
+  if (!isJson(d)) return undefined;
+  const origin = limitOf(d['origin']);
+  const { period, dimensions } = d;
+  if (origin === undefined || typeof period !== 'number' || period < 0) return undefined;
+  if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > 1000)
+    return undefined;
+  const data = str(d['data']);
+  if (data !== undefined && [...data].length > MAX_SAMPLED_DATA) return undefined;
+  const number = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  return defined({
+    origin,
+    period,
+    factor: number(d['factor']),
+    lowerLimit: number(d['lowerLimit']),
+    upperLimit: number(d['upperLimit']),
+    dimensions,
+    data,
+  }) as SampledData;
+};
+
 const componentOf = (c: Json) => {
   const { name, code } = namedCode(c['code'], LOINC_SYSTEM);
   const { value, valueConcept, units, unitsCoded } = valueOf(c);
+  const sampledData = value === undefined ? sampledDataOf(c['valueSampledData']) : undefined;
   return defined({
     testCode: code,
     testName: name ?? 'Component',
@@ -163,6 +189,7 @@ const componentOf = (c: Json) => {
     unitsCoded,
     referenceRange: rangeText(first(c['referenceRange'])),
     dataAbsentReason: value === undefined ? conceptsOf([c['dataAbsentReason']])?.[0] : undefined,
+    sampledData,
   });
 };
 
@@ -207,9 +234,14 @@ export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
         ...declaredOf(a),
       });
   }
-  const components = list(r['component']).filter(isJson).map(componentOf);
+  const sourceComponents = list(r['component']).filter(isJson);
+  const components = sourceComponents.map(componentOf);
   /** What was read but not kept whole (said, so no one takes the record for the whole of the source). */
-  const partly: string[] = [];
+  const partly: string[] = sourceComponents.some(
+    (c, i) => c['valueSampledData'] !== undefined && i < 20 && components[i]?.['sampledData'] === undefined,
+  )
+    ? ['component.valueSampledData (incomplete, or longer than Hale keeps: the source keeps it whole)']
+    : [];
   const outcome = record(
     'LabResult',
     r,

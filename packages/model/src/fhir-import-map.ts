@@ -48,6 +48,7 @@ import {
   codingsOf,
   clip,
   conceptCodes,
+  conceptCodings,
   conceptsOf,
   conceptName,
   dateOrInstant,
@@ -224,7 +225,7 @@ const reactionOf = (reaction: Json): AllergyReaction | undefined => {
       const name = conceptName(m);
       return name === undefined
         ? []
-        : [defined({ text: clip(name, 200), codes: conceptCodes(m) }) as Concept];
+        : [defined({ text: clip(name, 200), codes: conceptCodings(m) }) as Concept];
     });
   if (manifestations.length === 0) return undefined;
   const description = str(reaction['description']);

@@ -5,7 +5,7 @@
  * Invariants: pure; every reader answers undefined for what is absent or not of the form Hale keeps (a
  * mapping then leaves the field out or lists the record as not imported); nothing throws.
  */
-import type { Coding } from './common-schemas';
+import type { Coding, ConceptCoding } from './common-schemas';
 import type { Concept } from './record-schemas';
 import { MAX_CODINGS } from './common-schemas';
 import { isIsoDate, isIsoDateTime } from './formats';
@@ -29,7 +29,7 @@ export const conceptsOf = (values: unknown, max = 10): Concept[] | undefined => 
   const out = list(values)
     .flatMap((v): Concept[] => {
       const name = conceptName(v);
-      const codes = conceptCodes(v);
+      const codes = conceptCodings(v);
       return name === undefined ? [] : [{ text: clip(name, 200), ...(codes === undefined ? {} : { codes }) }];
     })
     .slice(0, max);
@@ -92,6 +92,24 @@ export const conceptCodes = (concept: unknown, except?: (c: Coding) => boolean):
         : [],
     )
     .filter((c) => except === undefined || !except(c))
+    .slice(0, MAX_CODINGS);
+  return codes.length > 0 ? codes : undefined;
+};
+
+/** A concept's codings as a Concept keeps them (`Concept.codes`): those with a code, a system or not. */
+export const conceptCodings = (concept: unknown): ConceptCoding[] | undefined => {
+  const codes = codingsOf(concept)
+    .flatMap((c): ConceptCoding[] =>
+      c.code !== undefined && c.code.length <= 64 && (c.system?.length ?? 0) <= 200
+        ? [
+            {
+              ...(c.system === undefined ? {} : { system: c.system }),
+              code: c.code,
+              ...(c.display === undefined ? {} : { display: clip(c.display, 500) }),
+            },
+          ]
+        : [],
+    )
     .slice(0, MAX_CODINGS);
   return codes.length > 0 ? codes : undefined;
 };

@@ -61,6 +61,16 @@ export const RangeInput = Type.Object({
   text: Opt(Str(2000)),
 });
 
+export const SampledDataInput = Type.Object({
+  origin: Opt(QuantityInput),
+  period: Opt(Type.Number()),
+  factor: Opt(Type.Number()),
+  lowerLimit: Opt(Type.Number()),
+  upperLimit: Opt(Type.Number()),
+  dimensions: Opt(Type.Number()),
+  data: Opt(Str(1_000_000)),
+});
+
 /** Elements of every resource the import reads. */
 export const COMMON_INPUT = {
   id: Opt(Str(64)),
@@ -251,6 +261,7 @@ export const IMPORT_SCHEMAS = {
           valueCodeableConcept: Opt(ConceptInput),
           valueInteger: Opt(Type.Integer()),
           valueBoolean: Opt(Type.Boolean()),
+          valueSampledData: Opt(SampledDataInput),
           dataAbsentReason: Opt(ConceptInput),
           referenceRange: Opt(List(RangeInput, 10)),
         }),

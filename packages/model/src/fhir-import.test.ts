@@ -43,11 +43,14 @@ const content = (kind: RecordKind, record: Readonly<Record<string, unknown>>): R
     // A coded value no longer the value's text is not exported, so it does not come back.
     if (kind === 'LabResult' && key === 'valueConcept' && outOfForce(record, value)) continue;
     if (kind === 'LabResult' && key === 'components' && Array.isArray(value)) {
-      // Nor a reason for no value beside a value (R4 obs-6).
+      // Nor a reason for no value beside a value (R4 obs-6), nor samples beside a value typed since.
       out[key] = value.map((c: Record<string, unknown>) => {
-        const { dataAbsentReason: _reason, valueConcept, ...rest } = c;
+        const { dataAbsentReason: _reason, valueConcept, sampledData: _samples, ...rest } = c;
         return {
-          ...(c['value'] === undefined ? { dataAbsentReason: c['dataAbsentReason'] } : {}),
+          ...(c['value'] === undefined && c['sampledData'] === undefined
+            ? { dataAbsentReason: c['dataAbsentReason'] }
+            : {}),
+          ...(c['value'] === undefined ? { sampledData: c['sampledData'] } : {}),
           ...(outOfForce(c, valueConcept) ? {} : { valueConcept }),
           ...rest,
         };

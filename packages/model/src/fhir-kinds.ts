@@ -11,7 +11,7 @@
  *
  * Pure, like fhir.ts: the output depends on the input only.
  */
-import type { Coding, RecordOrigin } from './common-schemas';
+import type { Coding, ConceptCoding, RecordOrigin } from './common-schemas';
 import type { FhirJson, FhirResource } from './fhir-types';
 import {
   HALE_EXTENSION_BASE,
@@ -47,14 +47,17 @@ const CATEGORY_DISPLAY: Readonly<Record<NonNullable<Condition['category']>, stri
 };
 
 /** `concept` (a CodeableConcept draft) with `codes` appended to its codings; one already there is not repeated. */
-export const withCodes = (concept: DraftObject, codes: readonly Coding[] | undefined): DraftObject => {
+export const withCodes = (
+  concept: DraftObject,
+  codes: readonly (Coding | ConceptCoding)[] | undefined,
+): DraftObject => {
   if (codes === undefined || codes.length === 0) return concept;
   const existing = Array.isArray(concept['coding']) ? (concept['coding'] as readonly DraftObject[]) : [];
   const key = (c: DraftObject) =>
     `${typeof c['system'] === 'string' ? c['system'] : ''}|${typeof c['code'] === 'string' ? c['code'] : ''}`;
   const seen = new Set(existing.map(key));
   const added = codes
-    .filter((c) => !seen.has(`${c.system}|${c.code}`))
+    .filter((c) => !seen.has(`${c.system ?? ''}|${c.code}`))
     .map((c) => coding(c.system, c.code, c.display));
   return { ...concept, coding: [...existing, ...added] };
 };

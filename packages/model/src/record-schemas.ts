@@ -3,6 +3,7 @@ import {
   AUDIT_ACTION_PATTERN,
   AccountIdSchema,
   CodingsSchema,
+  ConceptCodingSchema,
   ContactSchema,
   DateOrDateTimeSchema,
   DateSchema,
@@ -10,6 +11,7 @@ import {
   DeviceIdSchema,
   FileRefSchema,
   IdSchema,
+  MAX_CODINGS,
   PartialDateOrDateTimeSchema,
   PartialDaySchema,
   ProvenanceSchema,
@@ -225,7 +227,8 @@ export type HealthDocument = Static<typeof HealthDocumentSchema>;
 /** A coded concept as a source sent it (a FHIR CodeableConcept): its words, and its codes when sent. */
 export const ConceptSchema = strictObject('Concept', {
   text: boundedText(200, 1),
-  codes: Type.Optional(CodingsSchema),
+  /** Its codings, a coding without a system too (R4 allows one). */
+  codes: Type.Optional(Type.Array(ConceptCodingSchema, { maxItems: MAX_CODINGS })),
 });
 export type Concept = Static<typeof ConceptSchema>;
 
@@ -370,6 +373,9 @@ export const CodedUnitsSchema = strictObject('CodedUnits', {
 });
 export type CodedUnits = Static<typeof CodedUnitsSchema>;
 
+/** The longest sampled data a result part keeps (characters; an ECG lead's 10 s at 100 Hz is some 600). */
+export const MAX_SAMPLED_DATA = 20_000;
+
 /** A limit of a reference range as a source sent it (FHIR SimpleQuantity). */
 export const RangeLimitSchema = strictObject('RangeLimit', {
   value: Type.Number(),
@@ -403,6 +409,26 @@ export const LabResultVersionSchema = strictObject('LabResultVersion', {
 });
 export type LabResultVersion = Static<typeof LabResultVersionSchema>;
 
+/**
+ * Samples taken at a fixed interval, as a source sent them (FHIR SampledData: an ECG lead's waveform).
+ * A sample's measured value is `origin.value + factor × datum`; a datum may also be `E` (error), `L`
+ * (below `lowerLimit`) or `U` (above `upperLimit`).
+ */
+export const SampledDataSchema = strictObject('SampledData', {
+  /** The zero value and its units. */
+  origin: RangeLimitSchema,
+  /** Milliseconds between samples. */
+  period: Type.Number({ minimum: 0 }),
+  factor: Type.Optional(Type.Number()),
+  lowerLimit: Type.Optional(Type.Number()),
+  upperLimit: Type.Optional(Type.Number()),
+  /** Values at each sample point (more than one: signals interleaved). */
+  dimensions: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** The data, values separated by spaces, as sent. */
+  data: Type.Optional(boundedText(MAX_SAMPLED_DATA, 1)),
+});
+export type SampledData = Static<typeof SampledDataSchema>;
+
 /** One part of a result measured with others (a blood pressure's systolic and diastolic values). */
 export const LabResultComponentSchema = strictObject('LabResultComponent', {
   /** LOINC code of the part. */
@@ -419,6 +445,8 @@ export const LabResultComponentSchema = strictObject('LabResultComponent', {
   referenceRange: Type.Optional(boundedText(200)),
   /** Why there is no value (FHIR data-absent-reason: `not-performed`, `error`, …). */
   dataAbsentReason: Type.Optional(ConceptSchema),
+  /** Its value as samples at a fixed interval (an ECG lead), when it has no other value. */
+  sampledData: Type.Optional(SampledDataSchema),
 });
 export type LabResultComponent = Static<typeof LabResultComponentSchema>;
 

@@ -1108,6 +1108,10 @@ export const en = {
   },
   extras: {
     components: 'Parts of this result',
+    sampled_one: '{{count}} sample, taken every {{period}} ms',
+    sampled_other: '{{count}} samples, one every {{period}} ms',
+    sampledScale: 'value = {{origin}} + {{factor}} × datum',
+    sampledUnit: 'in {{unit}}',
     reactions: 'Reactions',
     manifestations: 'What happened',
     reactionOnset: 'Began',

@@ -1189,6 +1189,10 @@ export const zhHans: Translation = {
   },
   extras: {
     components: '此结果的各项数值',
+    sampled_one: '{{count}} 个采样点，每 {{period}} 毫秒一个',
+    sampled_other: '{{count}} 个采样点，每 {{period}} 毫秒一个',
+    sampledScale: '数值 = {{origin}} + {{factor}} × 数据值',
+    sampledUnit: '单位为 {{unit}}',
     reactions: '反应',
     manifestations: '发生的情况',
     reactionOnset: '开始时间',

@@ -1070,6 +1070,10 @@ export const zhHant: Translation = {
   },
   extras: {
     components: '此結果的各項數值',
+    sampled_one: '{{count}} 個取樣點，每 {{period}} 毫秒一個',
+    sampled_other: '{{count}} 個取樣點，每 {{period}} 毫秒一個',
+    sampledScale: '數值 = {{origin}} + {{factor}} × 資料值',
+    sampledUnit: '單位為 {{unit}}',
     reactions: '反應',
     manifestations: '發生的情況',
     reactionOnset: '開始時間',

@@ -1,6 +1,7 @@
 // The codes a record's detail shows beside its words: a source's codes while the words are still theirs.
 import { describe, expect, it } from 'vitest';
-import { codedWords, sourceParts } from './record-extras';
+import { createI18n } from '../i18n';
+import { codedWords, sampledSummary, sourceParts } from './record-extras';
 
 const SNOMED = 'http://snomed.info/sct';
 const site = { system: SNOMED, code: '368209003', display: 'Right arm' };
@@ -101,5 +102,35 @@ describe('what a source structured beyond the form', () => {
       ['fields.additionalInstructions', [{ words: 'At bedtime' }]],
       ['extras.moreDosages', [{ words: 'One tablet for 4 days — Oral' }]],
     ]);
+  });
+});
+
+describe('a result part’s samples (an ECG lead)', () => {
+  const lead = {
+    origin: { value: 2048 },
+    period: 10,
+    factor: 1.612,
+    lowerLimit: -3300,
+    upperLimit: 3300,
+    dimensions: 1,
+    data: '2041 2043 2037 2047 E U',
+  };
+
+  it('reads in short: how many samples, how often, how a datum reads; not the data', async () => {
+    const { t } = await createI18n('en');
+    expect(sampledSummary(t, lead)).toBe('6 samples, one every 10 ms, value = 2048 + 1.612 × datum');
+    expect(sampledSummary(t, { ...lead, factor: 1, origin: { value: 0, unit: 'mV' }, dimensions: 2 })).toBe(
+      '3 samples, one every 10 ms, in mV',
+    );
+    expect(sampledSummary(t, undefined)).toBeUndefined();
+    const zh = await createI18n('zh-Hant');
+    expect(sampledSummary(zh.t, lead)).toBe('6 個取樣點，每 10 毫秒一個, 數值 = 2048 + 1.612 × 資料值');
+  });
+
+  it('a coded value sent without a system shows its code all the same', () => {
+    const pathogenic = { code: 'LA6669-1', display: 'Pathogenic' };
+    expect(
+      codedWords({ value: 'Pathogenic', valueConcept: { text: 'Pathogenic', codes: [pathogenic] } }),
+    ).toEqual([['value', pathogenic]]);
   });
 });

@@ -1,15 +1,17 @@
 /**
  * What a record's detail screen shows beside its form fields, when the record has it: the codes a source
- * system sent (SNOMED CT, LOINC, RxNorm, CVX, ICD-10…), a result's parts (a blood pressure's values), an
- * allergy's reactions as a source recorded them (while in force: @hale/model allergy-reactions.ts), what
- * else the source structured (a person's names, addresses, phones and identifiers while in force:
- * @hale/model person-parts.ts; a visit's kinds; a medicine's further instructions and dosages), and
- * where an imported record came from (its origin: the source, the resource there, when it was imported).
+ * system sent (SNOMED CT, LOINC, RxNorm, CVX, ICD-10…; a code sent without its system alone), a result's
+ * parts (a blood pressure's values; samples such as an ECG lead's in short), an allergy's reactions as a
+ * source recorded them (while in force: @hale/model allergy-reactions.ts), what else the source structured
+ * (a person's names, addresses, phones and identifiers while in force: @hale/model person-parts.ts; a
+ * visit's kinds; a medicine's further instructions and dosages), and where an imported record came from
+ * (its origin: the source, the resource there, when it was imported).
  */
 import type { ReactNode } from 'react';
 import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { IconFileImport } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import {
   addressLine,
   addressesInForce,
@@ -84,6 +86,30 @@ export const codedWords = (
       (c.codes ?? []).map((code): [string, Record<string, unknown>] => [field, code]),
     ),
   );
+};
+
+/**
+ * A result part's samples in short (not the data): how many sample points, how often, and how a datum
+ * reads as a value (`origin + factor × datum`, in the origin's unit). Undefined: no samples.
+ */
+export const sampledSummary = (t: TFunction, sampled: unknown): string | undefined => {
+  const d = obj(sampled);
+  const origin = obj(d?.['origin']);
+  if (d === undefined || typeof d['period'] !== 'number') return undefined;
+  const values = (text(d['data']) ?? '').split(/\s+/).filter((v) => v !== '').length;
+  const dimensions = typeof d['dimensions'] === 'number' && d['dimensions'] > 0 ? d['dimensions'] : 1;
+  const points = Math.floor(values / dimensions);
+  const unit = text(origin?.['unit']) ?? text(origin?.['code']);
+  const scale =
+    typeof d['factor'] === 'number' && d['factor'] !== 1
+      ? t('extras.sampledScale', {
+          factor: d['factor'],
+          origin: [shown(origin?.['value']), unit].filter(Boolean).join(' '),
+        })
+      : unit === undefined
+        ? undefined
+        : t('extras.sampledUnit', { unit });
+  return [t('extras.sampled', { count: points, period: d['period'] }), scale].filter(Boolean).join(', ');
 };
 
 /** One line of what a source structured: its words, and i18n keys of what it is and how it is used. */
@@ -266,6 +292,7 @@ export function RecordExtras(props: { readonly record: Readonly<Record<string, u
                   <Table.Td fw={600}>{text(c['testName']) ?? '—'}</Table.Td>
                   <Table.Td>
                     {[shown(c['value']), text(c['units'])].filter(Boolean).join(' ') ||
+                      sampledSummary(t, c['sampledData']) ||
                       text(obj(c['dataAbsentReason'])?.['text']) ||
                       '—'}
                   </Table.Td>
@@ -291,9 +318,12 @@ export function RecordExtras(props: { readonly record: Readonly<Record<string, u
                       {t(`fields.${field}`)}
                     </Text>
                   )}
-                  <Badge variant="light" color="gray" tt="none" style={{ flexShrink: 0 }}>
-                    {SYSTEMS[system] ?? system}
-                  </Badge>
+                  {/* A code sent without its system (R4 allows one): the code alone. */}
+                  {system !== '' && (
+                    <Badge variant="light" color="gray" tt="none" style={{ flexShrink: 0 }}>
+                      {SYSTEMS[system] ?? system}
+                    </Badge>
+                  )}
                   <Text size="sm" ff="monospace">
                     {text(c['code'])}
                   </Text>

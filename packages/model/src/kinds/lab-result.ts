@@ -113,6 +113,16 @@ export const LAB_RESULT = {
           text: 'Not performed',
           codes: [{ system: DATA_ABSENT, code: 'not-performed', display: 'Not Performed' }],
         },
+        // The same for samples the source sent: the value typed wins.
+        sampledData: {
+          origin: { value: 0, unit: 'mg/dL', system: UCUM, code: 'mg/dL' },
+          period: 60_000,
+          factor: 1,
+          lowerLimit: 20,
+          upperLimit: 600,
+          dimensions: 1,
+          data: '96 97 97',
+        },
       },
       {
         testCode: '32016-8',
@@ -120,6 +130,20 @@ export const LAB_RESULT = {
         dataAbsentReason: {
           text: 'Not performed',
           codes: [{ system: DATA_ABSENT, code: 'not-performed', display: 'Not Performed' }],
+        },
+      },
+      {
+        // A part whose value is samples (an ECG lead, as a device sends it), with a local code.
+        testName: 'MDC_ECG_ELEC_POTL_I',
+        codes: [{ system: 'urn:oid:2.16.840.1.113883.6.24', code: '131329', display: 'MDC_ECG_ELEC_POTL_I' }],
+        sampledData: {
+          origin: { value: 2048, unit: 'uV' },
+          period: 10,
+          factor: 1.612,
+          lowerLimit: -3300,
+          upperLimit: 3300,
+          dimensions: 1,
+          data: '2041 2043 2037 2047 2060 E U L',
         },
       },
     ],
