@@ -3,12 +3,12 @@
 // refused with STALE_EPOCH (409, `details.epoch` the current one) and nothing is stored or reserved — for
 // the patient and for a grantee with write access (whose announce also passes the access guard in the same
 // transaction). A manifest stored before the re-keying is resumed (announced again) as before: its sealed
-// bytes were committed then. An announce naming no epoch (a client before BLOB_EPOCH_VERSION, which the
-// server still takes) is stored unchecked, as before the check existed. Real server on a loopback port.
+// bytes were committed then. An announce naming no epoch is refused (BAD_MESSAGE). Real server on a
+// loopback port.
 import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { generateStreamKey } from '@hale/crypto';
-import { BLOB_EPOCH_VERSION, MIN_CHUNK_BYTES } from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
 import {
   connect,
@@ -119,7 +119,7 @@ it('a new manifest under a replaced epoch is STALE_EPOCH and stores nothing; a s
   await ws.close();
 });
 
-it('an announce without epoch (a client before BLOB_EPOCH_VERSION) is stored unchecked', async () => {
+it('an announce without epoch is refused BAD_MESSAGE, nothing stored', async () => {
   t = await startServer();
   const patient = await registerAccount(t);
   const ws = await connect(t, patient.device);
@@ -142,25 +142,13 @@ it('an announce without epoch (a client before BLOB_EPOCH_VERSION) is stored unc
   expect(await refused.json()).toMatchObject({ code: 'STALE_EPOCH', details: { epoch: 1 } });
   expect(await t.store.blobs.getManifest(stale.manifest.blobId)).toBeNull();
 
-  // The same blob announced by an older client, which names no epoch: stored as before the check existed
-  // (its chunks may well be sealed under epoch 0; the server cannot tell), reserved, and its chunks taken.
+  // The same blob announced without an epoch: refused as malformed, nothing stored or reserved.
   const usage = await t.store.blobs.usage(patient.accountId);
   const { epoch: _left, ...without } = stale.manifest;
   const answer = await announce(without);
-  expect(answer.status).toBe(200);
-  expect(await answer.json()).toEqual({ blobId: stale.manifest.blobId, have: [] });
-  expect(await t.store.blobs.getManifest(stale.manifest.blobId)).toMatchObject({
-    blobId: stale.manifest.blobId,
-    stream,
-    digests: stale.manifest.digests,
-  });
-  expect(await t.store.blobs.usage(patient.accountId)).toBeGreaterThan(usage);
-  expect(await putChunk(t, token, stale.manifest.blobId, 0, stale.chunks[0]!)).toMatchObject({
-    status: 200,
-    body: { have: [0] },
-  });
-  // A current client sends `epoch` only to a server that lists this version: this one does.
-  const info = await fetch(`${t.url}/v1/server`);
-  expect(((await info.json()) as { versions: number[] }).versions).toContain(BLOB_EPOCH_VERSION);
+  expect(answer.status).toBe(400);
+  expect(await answer.json()).toMatchObject({ code: 'BAD_MESSAGE' });
+  expect(await t.store.blobs.getManifest(stale.manifest.blobId)).toBeNull();
+  expect(await t.store.blobs.usage(patient.accountId)).toBe(usage);
   await ws.close();
 });

@@ -3,7 +3,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
 import {
-  KEY_HOLDERS_VERSION,
   MAX_BLOB_CHUNKS,
   envelopeSignaturePayload,
   type PushFrame,
@@ -50,16 +49,16 @@ describe('server refuses what the protocol forbids', () => {
     c.request<PushedFrame | ServerFrame>({ t: 'push', rid: c.rid(), rows });
 
   /** A patient and a provider, both connected, the provider holding write consent for allergy. */
-  const grantedPair = async (versions = [1]) => {
+  const grantedPair = async () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
-    const p = await connect(t, patient.device, { versions });
+    const p = await connect(t, patient.device);
     await p.request({
       t: 'grant',
       rid: p.rid(),
       grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
     });
-    const d = await connect(t, provider.device, { versions });
+    const d = await connect(t, provider.device);
     return { patient, provider, p, d };
   };
 
@@ -187,7 +186,7 @@ describe('server refuses what the protocol forbids', () => {
   });
 
   it('lists key holders only for the patient, only of its own streams, and without key material', async () => {
-    const { patient, provider, p, d } = await grantedPair([KEY_HOLDERS_VERSION]);
+    const { patient, provider, p, d } = await grantedPair();
     const allergy = streamOf(patient.accountId, 'allergy');
     const forProvider = await makeEnvelope(patient, patient.device, provider, 'allergy', 0);
     const own = await makeEnvelope(patient, patient.device, patient, 'allergy', 0);
@@ -196,12 +195,13 @@ describe('server refuses what the protocol forbids', () => {
     );
     const listed = await p.request<ServerFrame>({ t: 'listKeyHolders', rid: p.rid(), streams: [allergy] });
     expect(listed.t).toBe('keyHolders');
-    // Exactly these fields: no wrapped key, key id or publisher.
+    // Exactly these fields: no wrapped key or key id; the device that created the envelope.
+    const createdBy = patient.device.deviceId;
     expect(listed).toStrictEqual({
       ...listed,
       holders: [
-        { stream: allergy, epoch: 0, recipient: patient.accountId },
-        { stream: allergy, epoch: 0, recipient: provider.accountId },
+        { stream: allergy, epoch: 0, recipient: patient.accountId, createdBy },
+        { stream: allergy, epoch: 0, recipient: provider.accountId, createdBy },
       ].sort((a, b) => (a.recipient < b.recipient ? -1 : 1)),
     });
     // A grantee (even with write consent) may not learn who else holds the patient's keys.

@@ -1,4 +1,4 @@
-// A provider accepts patients (`acceptPatient`, protocol version 7): their grants stop counting toward its
+// A provider accepts patients (`acceptPatient`): their grants stop counting toward its
 // cap on grants from strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE), so a clinic can follow more than 1,000
 // patients, while a stranger is still refused at the cap. Un-accepting makes the patient's unended grants
 // count again for new grants and ends none of them. Refused acceptance requests change nothing.
@@ -7,7 +7,6 @@
 // (`insertRawGrants`), as many stranger accounts together could have left them.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ACCEPTANCE_VERSION,
   MAX_ACCEPTED_PAGE,
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
@@ -34,8 +33,7 @@ import {
   type WsClient,
 } from './testing/harness';
 
-const V = ACCEPTANCE_VERSION;
-const ALL = Array.from({ length: V }, (_, i) => i + 1);
+const ALL = [1];
 
 let t: TestServer;
 const clients: WsClient[] = [];
@@ -47,8 +45,8 @@ afterEach(async () => {
   await t.stop();
 });
 
-const open = async (account: TestAccount, versions = ALL) => {
-  const c = await connect(t, account.device, { versions });
+const open = async (account: TestAccount) => {
+  const c = await connect(t, account.device);
   clients.push(c);
   return c;
 };
@@ -62,7 +60,7 @@ const acceptFrame = (patientId: string, accept = true) => ({
 });
 /** `patient` grants `grantee` read access to allergies through its own socket; answers the reply. */
 const grantFrom = async (patient: TestAccount, grantee: TestAccount) => {
-  const c = await open(patient, [3]);
+  const c = await open(patient);
   const signed = await makeGrant(patient, grantee, [{ type: 'allergy', access: 'read' }], {
     now: t.clock.now,
   });
@@ -91,7 +89,6 @@ describe('grants from accepted patients and the cap on grants from strangers', (
     expect(await stored(before.grantId)).toBe(false);
 
     const p = await open(provider);
-    expect(p.ready.version).toBe(V);
     expect(await ask(p, acceptFrame(patient.accountId))).toMatchObject({ t: 'ok' });
     const after = await grantFrom(patient, provider);
     expect(after.reply.t).toBe('ok');
@@ -215,17 +212,6 @@ describe('acceptance requests', () => {
       t: 'error',
       code: 'FORBIDDEN',
     });
-    // A connection of an older version is served neither request.
-    const older = await open(
-      provider,
-      ALL.filter((v) => v < V),
-    );
-    expect(older.ready.version).toBe(V - 1);
-    expect(await ask(older, acceptFrame(patient.accountId))).toMatchObject({
-      t: 'error',
-      code: 'BAD_MESSAGE',
-    });
-    expect(await ask(older, { t: 'listAccepted' })).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
     expect(rowCounts(t.store)).toEqual(before);
   });
 

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newId } from '@hale/model';
 import {
+  DEFAULT_GRANTS_PAGE,
   GRANT_RATE_WINDOW_MS,
   MAX_ACTIVE_GRANTS_PER_PAIR,
   MAX_GRANTS_PER_PAIR_PER_DAY,
@@ -65,7 +66,7 @@ describe('grants per pair per rolling day', () => {
   it('a stranger cannot pile an unbounded number of grants onto another account', async () => {
     const victim = await registerAccount(t, 'provider');
     const stranger = await registerAccount(t);
-    const s = await connect(t, stranger.device, { versions: [3] });
+    const s = await connect(t, stranger.device);
     const { accepted } = await grantAndRevoke(s, stranger, victim, 4 * MAX_ACTIVE_GRANTS_PER_PAIR);
     await s.close();
     const stored = await t.store.grants.listForGrantee(victim.accountId);
@@ -81,7 +82,7 @@ describe('grants per pair per rolling day', () => {
     const other = await registerAccount(t, 'provider');
     const stranger = await registerAccount(t);
     const patient = await registerAccount(t);
-    const s = await connect(t, stranger.device, { versions: [3] });
+    const s = await connect(t, stranger.device);
     const { accepted, refusal } = await grantAndRevoke(s, stranger, victim, MAX_GRANTS_PER_PAIR_PER_DAY + 1);
     expect(accepted).toBe(MAX_GRANTS_PER_PAIR_PER_DAY);
     expect(refusal).toMatchObject({
@@ -92,7 +93,7 @@ describe('grants per pair per rolling day', () => {
     expect(await t.store.grants.listForGrantee(victim.accountId)).toHaveLength(MAX_GRANTS_PER_PAIR_PER_DAY);
     // Other pairs are not held up: the stranger to another account, another patient to the victim.
     expect((await grantAndRevoke(s, stranger, other, 1)).accepted).toBe(1);
-    const p = await connect(t, patient.device, { versions: [3] });
+    const p = await connect(t, patient.device);
     expect((await grantAndRevoke(p, patient, victim, 1)).accepted).toBe(1);
     await p.close();
     // The window rolls: just before a day has passed since the first grant it is still full, then not.
@@ -106,7 +107,7 @@ describe('grants per pair per rolling day', () => {
   it('lets a patient fill the per-pair cap, end every grant and fill it again the same day', async () => {
     const provider = await registerAccount(t, 'provider');
     const patient = await registerAccount(t);
-    const s = await connect(t, patient.device, { versions: [3] });
+    const s = await connect(t, patient.device);
     for (let round = 0; round < 2; round++) {
       const ids: string[] = [];
       for (let i = 0; i < MAX_ACTIVE_GRANTS_PER_PAIR; i++) {
@@ -163,12 +164,12 @@ describe('ended grants stay off the request paths and the sweep', () => {
     const patient = await registerAccount(t);
     const PILE = 2000;
     insertEnded(stranger, victim, PILE);
-    const p = await connect(t, patient.device, { versions: [3] });
+    const p = await connect(t, patient.device);
     const grant = await makeGrant(patient, victim, [{ type: 'allergy', access: 'read' }], {
       now: t.clock.now,
     });
     expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
-    const v = await connect(t, victim.device, { versions: [3] });
+    const v = await connect(t, victim.device);
     const token = await sessionToken(t, victim.device);
     const granted = streamOf(patient.accountId, 'allergy');
     const refused = streamOf(stranger.accountId, 'allergy');
@@ -225,12 +226,12 @@ describe('ended grants stay off the request paths and the sweep', () => {
   it('the sweep re-reads nothing while grants stay as they are, and picks up a change made past this process', async () => {
     const provider = await registerAccount(t, 'provider');
     const patient = await registerAccount(t);
-    const p = await connect(t, patient.device, { versions: [3] });
+    const p = await connect(t, patient.device);
     const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
       now: t.clock.now,
     });
     expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
-    const d = await connect(t, provider.device, { versions: [3] });
+    const d = await connect(t, provider.device);
     await t.server.hub.sweep();
 
     const read = countGrantReads();
@@ -247,15 +248,17 @@ describe('ended grants stay off the request paths and the sweep', () => {
     await p.close();
   });
 
-  it('listGrants reads at most one answer of ended grants, however many are stored', async () => {
+  it('listGrants reads at most one page of ended grants, however many are stored', async () => {
     const victim = await registerAccount(t, 'provider');
     const stranger = await registerAccount(t);
     insertEnded(stranger, victim, MAX_LISTED_GRANTS + 1000);
-    const v = await connect(t, victim.device, { versions: [3] });
+    const v = await connect(t, victim.device);
     const read = countGrantReads();
     const listed = await v.request<GrantsFrame>({ t: 'listGrants', rid: v.rid() });
-    expect(listed.grants).toHaveLength(MAX_LISTED_GRANTS);
-    expect(read.rows, read.calls.join(', ')).toBeLessThanOrEqual(MAX_LISTED_GRANTS);
+    expect(listed.grants).toHaveLength(DEFAULT_GRANTS_PAGE);
+    expect(listed.next).toBeDefined();
+    // One more than the page, to know whether `next` is due.
+    expect(read.rows, read.calls.join(', ')).toBeLessThanOrEqual(DEFAULT_GRANTS_PAGE + 1);
     await v.close();
   });
 });

@@ -144,7 +144,7 @@ describe('limits', () => {
     const patient = await registerAccount(t);
     const c = await openWs(t);
     clients.push(c);
-    const challenge = await c.request({ t: 'hello', versions: [2], deviceId: patient.device.deviceId });
+    const challenge = await c.request({ t: 'hello', versions: [1], deviceId: patient.device.deviceId });
     if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${challenge.t}`);
     // The device lookup of `auth` outlasts the deadline, so the socket closes while auth is under way.
     const ctx = t.server.ctx;

@@ -1,14 +1,13 @@
-// Listings that grow without bound are paged (protocol version 5, paging.ts): `listGrants` on the socket
+// Listings that grow without bound are paged (paging.ts): `listGrants` on the socket
 // and `GET /v1/directory`. Keyset paging on a unique order: walking every page lists each row present for
 // the whole walk exactly once, in order, also when rows are inserted between pages; bad cursors and
-// limits are refused with typed errors; older connections and old-style queries get what they always got.
+// limits are refused with typed errors; a directory query without paging gets the first page, no `next`.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_DIRECTORY_PAGE,
   DEFAULT_GRANTS_PAGE,
   MAX_DIRECTORY_PAGE,
   MAX_GRANTS_PAGE,
-  PAGING_VERSION,
   type GrantsFrame,
   type HttpDirectoryResponse,
   type ListGrantsFrame,
@@ -83,7 +82,7 @@ const isError = (frame: ServerFrame, code: string) => frame.t === 'error' && fra
 /** A cursor as the server would read it back: base64url of a JSON payload (for forging only). */
 const cursorOf = (payload: unknown) => Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
 
-describe('listGrants pages (version 5)', () => {
+describe('listGrants pages', () => {
   it('walks every grant exactly once, issued then received, newest issued first; the last page says so', async () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
@@ -93,8 +92,7 @@ describe('listGrants pages (version 5)', () => {
     insertRawGrants(t.store, patient, provider, 600, { now });
     insertRawGrants(t.store, patient, provider, 400, { now, revokedAt: now - HOUR });
     insertRawGrants(t.store, stranger, patient, 500, { now, expiresAt: now - 1 });
-    const c = await connect(t, patient.device, { versions: [1, 2, 3, 4, PAGING_VERSION] });
-    expect(c.ready.version).toBe(PAGING_VERSION);
+    const c = await connect(t, patient.device);
 
     const pages = await walkGrants(c, { limit: 250 });
     expect(pages.map((p) => p.grants.length)).toEqual([250, 250, 250, 250, 250, 250]);
@@ -124,7 +122,7 @@ describe('listGrants pages (version 5)', () => {
     insertRawGrants(t.store, patient, provider, 700, { now });
     insertRawGrants(t.store, stranger, patient, 300, { now });
     const before = await expectedOrder(patient);
-    const c = await connect(t, patient.device, { versions: [PAGING_VERSION] });
+    const c = await connect(t, patient.device);
 
     const side = (g: Grant) => (g.patientId === patient.accountId ? 0 : 1);
     /** Whether `g` comes after `last` in the walk's order (issued first; newest issued first). */
@@ -173,7 +171,7 @@ describe('listGrants pages (version 5)', () => {
     insertRawGrants(t.store, patient, provider, 900, { now: now - 2 * HOUR, expiresAt: now });
     insertRawGrants(t.store, stranger, patient, 120, { now });
     insertRawGrants(t.store, stranger, patient, 800, { now, expiresAt: now - 1 });
-    const c = await connect(t, patient.device, { versions: [PAGING_VERSION] });
+    const c = await connect(t, patient.device);
     const unended = (g: Grant) => g.revokedAt === undefined && g.expiresAt > iso(now);
 
     const active = await walkGrants(c, { active: true, limit: 100 });
@@ -188,7 +186,7 @@ describe('listGrants pages (version 5)', () => {
       await expectedOrder(patient, (g) => g.granteeId === patient.accountId && unended(g)),
     );
     // The provider's own walk holds the grants it received, from every side of its account.
-    const d = await connect(t, provider.device, { versions: [PAGING_VERSION] });
+    const d = await connect(t, provider.device);
     expect(idsOf(await walkGrants(d, { side: 'issued' }))).toEqual([]);
     expect(idsOf(await walkGrants(d, { active: true }))).toHaveLength(150);
     await d.close();
@@ -199,7 +197,7 @@ describe('listGrants pages (version 5)', () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     insertRawGrants(t.store, patient, provider, 30, { now: t.clock.now });
-    const c = await connect(t, patient.device, { versions: [PAGING_VERSION] });
+    const c = await connect(t, patient.device);
     const first = await listGrants(c, { limit: 10, side: 'issued' });
     if (first.t !== 'grants' || first.next === undefined) throw new Error('expected a page with next');
     const good = first.next;
@@ -236,27 +234,6 @@ describe('listGrants pages (version 5)', () => {
     // The good cursor still works, and so does the connection.
     const second = await listGrants(c, { cursor: good, side: 'issued', limit: 10 });
     expect(second.t === 'grants' && second.grants.length).toBe(10);
-    await c.close();
-  });
-
-  it('older connections get the one bounded answer they always got, and may not page', async () => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const now = t.clock.now;
-    const ended = insertRawGrants(t.store, patient, provider, 300, { now, revokedAt: now - HOUR });
-    const unended = insertRawGrants(t.store, patient, provider, 300, { now: now - HOUR });
-    const c = await connect(t, patient.device, { versions: [1, 2, 3, 4] });
-    expect(c.ready.version).toBe(4);
-    const answer = await listGrants(c, {});
-    expect(answer.t).toBe('grants');
-    if (answer.t !== 'grants') return;
-    expect('next' in answer).toBe(false);
-    // Unended first (oldest issued first), then ended (newest issued first), all of them.
-    expect(answer.grants.map((g) => g.grant.grant.grantId)).toEqual([...unended, ...[...ended].reverse()]);
-    for (const query of [{ limit: 10 }, { cursor: 'abc' }, { active: true }, { side: 'issued' as const }]) {
-      const refused = await listGrants(c, query);
-      expect(refused, JSON.stringify(query)).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
-    }
     await c.close();
   });
 });
@@ -350,7 +327,7 @@ describe('directory pages', () => {
     for (const p of early) expect(listed).not.toContain(p.accountId);
   });
 
-  it('answers an old-style query as before: the first providers, no next', async () => {
+  it('answers a query without paged or cursor with the first providers, no next', async () => {
     for (let i = 0; i < 30; i++) await addProvider(names[i % names.length]!);
     const patient = await registerAccount(t);
     const token = await sessionToken(t, patient.device);

@@ -136,12 +136,12 @@ describe('reply backpressure', () => {
     const c = await connect(t, a.device);
     // A request the server cannot finish yet holds up everything behind it (frames are served in order).
     const service = t.server.ctx.service;
-    const listStreams = service.listStreams.bind(service);
+    const listStreamsPage = service.listStreamsPage.bind(service);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    service.listStreams = async (p) => {
+    service.listStreamsPage = async (p, request) => {
       await held;
-      return listStreams(p);
+      return listStreamsPage(p, request);
     };
     const before = await counted(t, 'bytes', { direction: 'in' });
     c.sendRaw(JSON.stringify({ t: 'listStreams', rid: 1 }));

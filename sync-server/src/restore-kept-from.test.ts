@@ -1,18 +1,12 @@
-// A push conflict tells whether the stored version was in the store at its last restore (`keptFrom`,
-// KEPT_FROM_VERSION): devices cannot tell from seqs, which a restore onto an empty disk hands out again.
+// A push conflict tells whether the stored version was in the store at its last restore (`keptFrom`):
+// devices cannot tell from seqs, which a restore onto an empty disk hands out again.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { newId } from '@hale/model';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  KEPT_FROM_VERSION,
-  SUPPORTED_VERSIONS,
-  type PushedFrame,
-  type PushDoc,
-  type PushResult,
-} from '@hale/protocol';
+import type { PushedFrame, PushDoc, PushResult } from '@hale/protocol';
 import { backupSqlite, INCARNATION_META_KEY, restoreSqlite } from './store/index';
 import { newIncarnation, SQLITE_FILE_NAME } from './store/sqlite-store';
 import {
@@ -59,8 +53,7 @@ const scenario = async (options: { lostDisk: boolean }) => {
   const backup = path.join(dir, 'backup.sqlite');
   t = await startServer({ dataDir, realClock: true });
   const patient: TestAccount = await registerAccount(t);
-  const versions = [...SUPPORTED_VERSIONS];
-  const p = await connect(t, patient.device, { versions });
+  const p = await connect(t, patient.device);
   const incarnationBefore = p.ready.incarnation;
   const ids = { a: newId(), b: newId(), c: newId() };
   const doc = (id: keyof typeof ids, rv: number, substance: string) =>
@@ -79,20 +72,13 @@ const scenario = async (options: { lostDisk: boolean }) => {
   const restored = await restoreSqlite(backup, dataDir, { onWarning: () => {} });
   expect(restored.carried === null).toBe(options.lostDisk);
   t = await startServer({ dataDir, realClock: true });
-  const p8 = await connect(t, patient.device, { versions });
-  const p7 = await connect(t, patient.device, { versions: versions.filter((v) => v < KEPT_FROM_VERSION) });
-  expect(p8.ready.version).toBeGreaterThanOrEqual(KEPT_FROM_VERSION);
-  expect(p7.ready.version).toBe(KEPT_FROM_VERSION - 1);
-  const b2 = okRev(await push(p8, await doc('b', 2, 'b-2'), b1.rev));
+  const c = await connect(t, patient.device);
+  const b2 = okRev(await push(c, await doc('b', 2, 'b-2'), b1.rev));
   // a's device sends its newest version on top of the one it holds; b's on top of the backup's.
   const a3 = await doc('a', 3, 'a-3');
   const b3 = await doc('b', 3, 'b-3');
-  const conflicts = {
-    v8: { a: conflictOf(await push(p8, a3, a2.rev)), b: conflictOf(await push(p8, b3, b1.rev)) },
-    v7: { a: conflictOf(await push(p7, a3, a2.rev)), b: conflictOf(await push(p7, b3, b1.rev)) },
-  };
-  await p8.close();
-  await p7.close();
+  const conflicts = { a: conflictOf(await push(c, a3, a2.rev)), b: conflictOf(await push(c, b3, b1.rev)) };
+  await c.close();
   return { incarnationBefore, a1, a2, a3, b2, servedBefore, conflicts, dataDir, patient };
 };
 
@@ -102,8 +88,8 @@ describe('a push conflict after a restore', () => {
     // The premise: b's version stored since the restore took a seq served before it (for a's rv 2).
     expect(b2.seq).toBeLessThanOrEqual(servedBefore);
     expect(conflicts).toEqual({
-      v8: { a: { seq: a1.seq, keptFrom: incarnationBefore }, b: { seq: b2.seq, keptFrom: 'absent' } },
-      v7: { a: { seq: a1.seq, keptFrom: 'absent' }, b: { seq: b2.seq, keptFrom: 'absent' } },
+      a: { seq: a1.seq, keptFrom: incarnationBefore },
+      b: { seq: b2.seq, keptFrom: 'absent' },
     });
   });
 
@@ -111,8 +97,8 @@ describe('a push conflict after a restore', () => {
     const { incarnationBefore, a1, b2, servedBefore, conflicts } = await scenario({ lostDisk: false });
     expect(b2.seq).toBeGreaterThan(servedBefore);
     expect(conflicts).toEqual({
-      v8: { a: { seq: a1.seq, keptFrom: incarnationBefore }, b: { seq: b2.seq, keptFrom: 'absent' } },
-      v7: { a: { seq: a1.seq, keptFrom: 'absent' }, b: { seq: b2.seq, keptFrom: 'absent' } },
+      a: { seq: a1.seq, keptFrom: incarnationBefore },
+      b: { seq: b2.seq, keptFrom: 'absent' },
     });
   });
 
@@ -124,8 +110,8 @@ describe('a push conflict after a restore', () => {
     raw.prepare('UPDATE meta SET value = ? WHERE key = ?').run(newIncarnation(), INCARNATION_META_KEY);
     raw.close();
     t = await startServer({ dataDir, realClock: true });
-    const p8 = await connect(t, patient.device, { versions: [...SUPPORTED_VERSIONS] });
-    expect(conflictOf(await push(p8, a3, a2.rev))).toEqual({ seq: a1.seq, keptFrom: 'absent' });
-    await p8.close();
+    const c = await connect(t, patient.device);
+    expect(conflictOf(await push(c, a3, a2.rev))).toEqual({ seq: a1.seq, keptFrom: 'absent' });
+    await c.close();
   });
 });

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { TEST_KDF, generateRootSecret, wrapRootWithPassphrase } from '@hale/crypto';
 import {
-  INCARNATION_VERSION,
   wrappedRootSignaturePayload,
   type GrantsFrame,
   type PulledFrame,
@@ -43,8 +42,6 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const ALL_VERSIONS = [1, 2, 3, INCARNATION_VERSION];
-
 const pull = (c: WsClient, stream: string, since = 0) =>
   c.request<PulledFrame>({
     t: 'pull',
@@ -75,7 +72,7 @@ it('a restore keeps revocations, passphrase changes, key epochs, audit entries a
   const patient = await registerAccount(t);
   const provider = await registerAccount(t, 'provider');
   const stolen = await addDevice(t, patient);
-  const p = await connect(t, patient.device, { versions: ALL_VERSIONS });
+  const p = await connect(t, patient.device);
   const incarnationBefore = p.ready.incarnation;
   expect(incarnationBefore).toBe(await t.store.meta.get(INCARNATION_META_KEY));
   const doc = await makeDoc(patient, patient.device, 'allergy', { substance: 'peanut' });
@@ -86,7 +83,7 @@ it('a restore keeps revocations, passphrase changes, key epochs, audit entries a
 
   // After the backup: the provider reads (the server logs it in the patient's audit stream), the patient
   // writes, changes the passphrase, rotates the stream key, revokes the consent and the stolen device.
-  const d = await connect(t, provider.device, { versions: ALL_VERSIONS });
+  const d = await connect(t, provider.device);
   expect((await pull(d, doc.stream)).docs).toHaveLength(1);
   await d.close();
   const auditStream = `${patient.accountId}/audit`;
@@ -122,19 +119,16 @@ it('a restore keeps revocations, passphrase changes, key epochs, audit entries a
     () => 'refused',
   );
   expect(stolenSession).toBe('refused');
-  const d2 = await connect(t, provider.device, { versions: ALL_VERSIONS });
+  const d2 = await connect(t, provider.device);
   const providerPull = await pull(d2, doc.stream);
   await d2.close();
   expect(providerPull.docs).toEqual([]);
   expect(providerPull.denied.map((x) => x.stream)).toEqual([doc.stream]);
 
-  const p2 = await connect(t, patient.device, { versions: ALL_VERSIONS });
-  // A new incarnation, announced in ready; devices still on version 3 are not sent the field.
+  const p2 = await connect(t, patient.device);
+  // A new incarnation, announced in ready.
   expect(p2.ready.incarnation).toBe(result.incarnation);
   expect(p2.ready.incarnation).not.toBe(incarnationBefore);
-  const old = await connect(t, patient.device, { versions: [1, 2, 3] });
-  expect(old.ready.incarnation).toBeUndefined();
-  await old.close();
   // The consent's signed revocation came along and is what the patient signed.
   const grants = await p2.request<GrantsFrame>({ t: 'listGrants', rid: p2.rid() });
   expect(grants.grants.find((g) => g.grant.grant.grantId === grant.grant.grantId)?.revocation).toEqual(
@@ -176,8 +170,7 @@ it('ready leaves out an incarnation the store holds in a form devices refuse, an
   t = await startServer();
   const patient = await registerAccount(t);
   await t.store.meta.put(INCARNATION_META_KEY, 'not an incarnation!');
-  const c = await connect(t, patient.device, { versions: ALL_VERSIONS });
-  expect(c.ready.version).toBe(INCARNATION_VERSION);
+  const c = await connect(t, patient.device);
   expect(c.ready.incarnation).toBeUndefined();
   await c.close();
 });

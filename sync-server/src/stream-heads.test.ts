@@ -1,6 +1,6 @@
 // Signed stream heads on the server (core/heads.ts): what `putHead` refuses (a statement from a device
 // not the patient's, or signed by another device, a bad signature, a root not matching the rows, a stale
-// seq, frames too old, malformed or oversized), each with its code and nothing kept; and who `getHead`
+// seq, frames malformed or oversized), each with its code and nothing kept; and who `getHead`
 // serves (the patient's devices and read grantees; not a grantee without a grant on that kind).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { leafOfRev, type HeadLeaf, type PushDoc, type SignedHead } from '@hale/protocol';
@@ -21,7 +21,6 @@ import {
   type WsClient,
 } from './testing/harness';
 
-const V = [14];
 let t: TestServer;
 beforeEach(async () => {
   t = await startServer();
@@ -66,7 +65,7 @@ describe('putHead', () => {
   beforeEach(async () => {
     patient = await registerAccount(t);
     stream = streamOf(patient.accountId, 'allergy');
-    c = await connect(t, patient.device, { versions: V });
+    c = await connect(t, patient.device);
     docs = [
       await makeDoc(patient, patient.device, 'allergy', { n: 1 }),
       await makeDoc(patient, patient.device, 'allergy', { n: 2 }),
@@ -120,19 +119,15 @@ describe('putHead', () => {
     const provider = await registerAccount(t, 'provider');
     const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]);
     expect((await c.request({ t: 'grant', rid: c.rid(), grant })).t).toBe('ok');
-    const d = await connect(t, provider.device, { versions: V });
+    const d = await connect(t, provider.device);
     const signed = await statement(provider.device, stream, 2, leavesOf(docs));
     expect(await put(d, signed)).toMatchObject({ t: 'error', code: 'FORBIDDEN' });
     expect(await get(c, stream)).not.toHaveProperty('signed');
     await d.close();
   });
 
-  it('refuses the frames below version 14, and malformed or oversized ones, as BAD_MESSAGE', async () => {
-    const old = await connect(t, patient.device, { versions: [13] });
+  it('refuses malformed or oversized frames as BAD_MESSAGE', async () => {
     const signed = await statement(patient.device, stream, 2, leavesOf(docs));
-    expect(await put(old, signed)).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
-    expect(await get(old, stream)).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
-    await old.close();
     const bad = { ...signed, head: { ...signed.head, n: -1 } };
     c.sendRaw(JSON.stringify({ t: 'putHead', rid: 900, head: bad }));
     expect(await c.nextFrame()).toMatchObject({ t: 'error', rid: 900, code: 'BAD_MESSAGE' });
@@ -147,13 +142,13 @@ describe('getHead', () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const stream = streamOf(patient.accountId, 'allergy');
-    const c = await connect(t, patient.device, { versions: V });
+    const c = await connect(t, patient.device);
     const docs = [await makeDoc(patient, patient.device, 'allergy', { n: 1 })];
     await pushNew(c, docs);
     const signed = await statement(patient.device, stream, 1, leavesOf(docs));
     expect(await put(c, signed)).toMatchObject({ t: 'ok' });
 
-    const d = await connect(t, provider.device, { versions: V });
+    const d = await connect(t, provider.device);
     expect(await get(d, stream)).toMatchObject({ t: 'error', code: 'NO_CONSENT' });
     const other = await makeGrant(patient, provider, [{ type: 'medication', access: 'read' }], {
       now: t.clock.now,

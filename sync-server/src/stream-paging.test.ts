@@ -1,8 +1,7 @@
-// `listStreams` is paged from protocol version 7 (STREAMS_PAGING_VERSION, paging.ts): a provider that
-// follows thousands of patients once got one answer larger than a frame, which its device refuses, so it
-// could not sync at all. Keyset paging by stream id: a walk lists every stream readable throughout exactly
+// `listStreams` is paged (paging.ts): a provider that follows thousands of patients would otherwise get
+// one answer larger than a frame, which its device refuses, so it could not sync at all. Keyset paging by stream id: a walk lists every stream readable throughout exactly
 // once, also while grants change between pages; a request without `limit` gets a bounded page; bad cursors
-// and limits are refused with typed errors and change nothing; older connections get the one whole list.
+// and limits are refused with typed errors and change nothing.
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STREAM_TYPES } from '@hale/model';
@@ -11,10 +10,8 @@ import {
   GRANTABLE_STREAM_TYPES,
   MAX_FRAME_BYTES,
   MAX_STREAMS_PAGE,
-  STREAMS_PAGING_VERSION,
   type ListStreamsFrame,
   type ServerFrame,
-  type StreamAccess,
   type StreamsFrame,
 } from '@hale/protocol';
 import {
@@ -30,7 +27,6 @@ import {
 } from './testing/harness';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const OLDER_VERSIONS = [1, 2, 3, 4, 5, 6];
 const everyType = GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'read' as const }));
 
 let t: TestServer;
@@ -97,32 +93,21 @@ const streamsOf = (patientIds: Iterable<string>, own?: string): string[] => [
   ...[...patientIds].flatMap((id) => GRANTABLE_STREAM_TYPES.map((type) => `${id}/${type}`)),
 ];
 
-/** The whole list as a connection below version 7 gets it, in one answer. */
-const wholeList = async (account: TestAccount): Promise<StreamAccess[]> => {
-  const old = await connect(t, account.device, { versions: OLDER_VERSIONS });
-  const answer = await listStreams(old);
-  await old.close();
-  if (answer.t !== 'streams') throw new Error(`expected streams, got ${JSON.stringify(answer)}`);
-  expect(answer.next).toBeUndefined();
-  return answer.streams;
-};
-
-describe('listStreams pages (version 7)', () => {
-  it('walks every stream exactly once, by id, each row as the whole list has it; the last page says so', async () => {
+describe('listStreams pages', () => {
+  it('walks every stream exactly once, by id; the last page says so', async () => {
     const provider = await registerAccount(t, 'provider');
     const patients = grantingPatients(provider, 60);
     // One patient with a record, so a head other than 0 travels through the pages.
     const patient = await registerAccount(t);
     insertRawGrants(t.store, patient, provider, 1, { now: t.clock.now, scope: everyType });
-    const p = await connect(t, patient.device, { versions: [STREAMS_PAGING_VERSION] });
+    const p = await connect(t, patient.device);
     const doc = await makeDoc(patient, patient.device, 'allergy', { substance: 'penicillin' });
     expect(await p.request({ t: 'push', rid: p.rid(), rows: [{ doc, assumedRev: null }] })).toMatchObject({
       t: 'pushed',
     });
     await p.close();
 
-    const c = await connect(t, provider.device, { versions: [...OLDER_VERSIONS, STREAMS_PAGING_VERSION] });
-    expect(c.ready.version).toBe(STREAMS_PAGING_VERSION);
+    const c = await connect(t, provider.device);
     const expected = streamsOf([...patients.keys(), patient.accountId], provider.accountId).sort(byId);
     // Every stream type of the provider's own account, and each grantable type of 61 patients.
     expect(expected).toHaveLength(STREAM_TYPES.length + 61 * (STREAM_TYPES.length - 1));
@@ -135,11 +120,6 @@ describe('listStreams pages (version 7)', () => {
     ]);
     expect(pages.at(-1)?.next).toBeUndefined();
     expect(idsOf(pages)).toEqual(expected);
-    // The rows are those of the whole list (access, head, epoch, grant), only ordered and cut.
-    const whole = await wholeList(provider);
-    expect(pages.flatMap((page) => page.streams)).toEqual(
-      [...whole].sort((a, b) => byId(a.stream, b.stream)),
-    );
     const allergy = pages.flatMap((page) => page.streams).find((s) => s.stream === doc.stream);
     expect(allergy).toMatchObject({ access: 'read', head: 1, patientId: patient.accountId });
     expect(allergy?.grantId).toBeDefined();
@@ -159,7 +139,7 @@ describe('listStreams pages (version 7)', () => {
     const provider = await registerAccount(t, 'provider');
     const patients = grantingPatients(provider, 80);
     const before = [...patients.keys()];
-    const c = await connect(t, provider.device, { versions: [STREAMS_PAGING_VERSION] });
+    const c = await connect(t, provider.device);
 
     const added: Array<{ patientId: string; after: string }> = [];
     const revoked: Array<{ patientId: string; after: string }> = [];
@@ -216,7 +196,7 @@ describe('listStreams pages (version 7)', () => {
     const expected = streamsOf(patients.keys(), provider.accountId).sort(byId);
     expect(expected.length).toBeGreaterThan(DEFAULT_STREAMS_PAGE);
 
-    const c = await connect(t, provider.device, { versions: [STREAMS_PAGING_VERSION] });
+    const c = await connect(t, provider.device);
     const first = await listStreams(c);
     if (first.t !== 'streams') throw new Error(JSON.stringify(first));
     expect(first.streams).toHaveLength(DEFAULT_STREAMS_PAGE);
@@ -233,15 +213,12 @@ describe('listStreams pages (version 7)', () => {
       expected.length - MAX_STREAMS_PAGE,
     ]);
     await c.close();
-
-    // A connection below version 7 still gets every stream in one answer.
-    expect((await wholeList(provider)).map((s) => s.stream).sort(byId)).toEqual(expected);
   });
 
   it('refuses bad cursors (BAD_CURSOR) and limits (BAD_MESSAGE), changing nothing; the walk carries on', async () => {
     const provider = await registerAccount(t, 'provider');
     grantingPatients(provider, 5);
-    const c = await connect(t, provider.device, { versions: [STREAMS_PAGING_VERSION] });
+    const c = await connect(t, provider.device);
     const first = await listStreams(c, { limit: 10 });
     if (first.t !== 'streams' || first.next === undefined) throw new Error('expected a page with next');
     const good = first.next;
@@ -288,32 +265,6 @@ describe('listStreams pages (version 7)', () => {
     // The good cursor still works, and so does the connection.
     const second = await listStreams(c, { cursor: good, limit: 10 });
     expect(second.t === 'streams' && second.streams[0]!.stream > first.streams.at(-1)!.stream).toBe(true);
-    await c.close();
-  });
-
-  it('older connections get the one whole list they always got, and may not page', async () => {
-    const provider = await registerAccount(t, 'provider');
-    const patients = grantingPatients(provider, 20);
-    const c = await connect(t, provider.device, { versions: OLDER_VERSIONS });
-    expect(c.ready.version).toBe(6);
-    const counts = rowCounts(t.store);
-    for (const query of [{ limit: 10 }, { cursor: 'abc' }, { limit: 1, cursor: 'abc' }]) {
-      expect(await listStreams(c, query), JSON.stringify(query)).toMatchObject({
-        t: 'error',
-        code: 'BAD_MESSAGE',
-      });
-    }
-    expect(rowCounts(t.store)).toEqual(counts);
-    const answer = await listStreams(c);
-    if (answer.t !== 'streams') throw new Error(JSON.stringify(answer));
-    expect('next' in answer).toBe(false);
-    // As always: the account's own streams first, then the granted ones.
-    expect(answer.streams.slice(0, STREAM_TYPES.length).map((s) => s.access)).toEqual(
-      STREAM_TYPES.map(() => 'owner'),
-    );
-    expect(answer.streams.map((s) => s.stream).sort(byId)).toEqual(
-      streamsOf(patients.keys(), provider.accountId).sort(byId),
-    );
     await c.close();
   });
 });

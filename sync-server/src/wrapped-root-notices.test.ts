@@ -1,6 +1,5 @@
-// The sync socket tells a device its account's passphrase-wrap generation (protocol version 2): in `ready`,
-// and as `wrappedRootChanged` when another device changes the passphrase while it is connected — never to
-// a version-1 connection, whose closed frame schemas would refuse both.
+// The sync socket tells a device its account's passphrase-wrap generation: in `ready`, and as
+// `wrappedRootChanged` when another device changes the passphrase while it is connected.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authSignaturePayload,
@@ -34,7 +33,6 @@ afterAll(async () => {
   await t.stop();
 });
 
-const V2 = { versions: [1, 2] };
 const isNotice = (f: ServerFrame): f is WrappedRootChangedFrame => f.t === 'wrappedRootChanged';
 
 /** PUT wrapped-root as `by` would after a passphrase change; `signedGen` lets a test sign another generation. */
@@ -58,7 +56,7 @@ describe('passphrase-wrap generation on the sync socket', () => {
     // First in the file, so no socket of another test is still closing.
     const before = t.server.ctx.wrappedRoots.size();
     const patient = await registerAccount(t);
-    const ws = await connect(t, patient.device, V2);
+    const ws = await connect(t, patient.device);
     expect(t.server.ctx.wrappedRoots.size()).toBe(before + 1);
     await ws.close();
     const until = Date.now() + 5_000;
@@ -74,7 +72,7 @@ describe('passphrase-wrap generation on the sync socket', () => {
     const client = await openWs(t);
     const challenge = await client.request({
       t: 'hello',
-      versions: [1, 2],
+      versions: [1],
       deviceId: patient.device.deviceId,
     });
     if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${challenge.t}`);
@@ -111,24 +109,20 @@ describe('passphrase-wrap generation on the sync socket', () => {
     }
   });
 
-  it('ready carries it on version 2 and not on version 1', async () => {
+  it('ready carries it', async () => {
     const patient = await registerAccount(t);
-    const v2 = await connect(t, patient.device, V2);
-    const v1 = await connect(t, patient.device);
-    expect(v2.ready).toMatchObject({ version: 2, wrappedRootGen: 0 });
-    expect(v1.ready.version).toBe(1);
-    expect(v1.ready).not.toHaveProperty('wrappedRootGen');
-    await Promise.all([v1.close(), v2.close()]);
+    const ws = await connect(t, patient.device);
+    expect(ws.ready).toMatchObject({ version: 1, wrappedRootGen: 0 });
+    await ws.close();
   });
 
-  it("announces a change to the account's other devices, not to the changer, a v1 socket or another account", async () => {
+  it("announces a change to the account's other devices, not to the changer or another account", async () => {
     const patient = await registerAccount(t);
     const phone = await addDevice(t, patient);
     const stranger = await registerAccount(t);
-    const laptopWs = await connect(t, patient.device, V2);
-    const phoneWs = await connect(t, phone, V2);
-    const phoneV1 = await connect(t, phone);
-    const strangerWs = await connect(t, stranger.device, V2);
+    const laptopWs = await connect(t, patient.device);
+    const phoneWs = await connect(t, phone);
+    const strangerWs = await connect(t, stranger.device);
 
     expect((await changePassphrase(patient, patient.device, 1)).status).toBe(200);
     expect(await phoneWs.waitFor(isNotice)).toEqual({ t: 'wrappedRootChanged', gen: 1 });
@@ -136,14 +130,13 @@ describe('passphrase-wrap generation on the sync socket', () => {
     expect((await changePassphrase(patient, phone, 2)).status).toBe(200);
     expect(await laptopWs.waitFor(isNotice)).toEqual({ t: 'wrappedRootChanged', gen: 2 });
     expect(await frameWithin(phoneWs, isNotice, 300)).toBe(false);
-    expect(await frameWithin(phoneV1, isNotice, 50)).toBe(false);
     expect(await frameWithin(strangerWs, isNotice, 50)).toBe(false);
     expect(laptopWs.unsolicited.filter(isNotice)).toEqual([]);
 
     // A device connecting later learns the generation from ready.
-    const later = await connect(t, phone, V2);
+    const later = await connect(t, phone);
     expect(later.ready.wrappedRootGen).toBe(2);
-    await Promise.all([laptopWs, phoneWs, phoneV1, strangerWs, later].map((c) => c.close()));
+    await Promise.all([laptopWs, phoneWs, strangerWs, later].map((c) => c.close()));
   });
 
   it('a store that cannot tell the generation costs ready the field, not the device its connection', async () => {
@@ -172,8 +165,8 @@ describe('passphrase-wrap generation on the sync socket', () => {
       throw new Error('disk on fire');
     };
     try {
-      const ws = await connect(t, patient.device, V2);
-      expect(ws.ready.version).toBe(2);
+      const ws = await connect(t, patient.device);
+      expect(ws.ready.version).toBe(1);
       expect(ws.ready).not.toHaveProperty('wrappedRootGen');
       expect(await ws.request({ t: 'ping', rid: ws.rid() })).toMatchObject({ t: 'pong' });
       await ws.close();
@@ -212,7 +205,7 @@ describe('passphrase-wrap generation on the sync socket', () => {
       return account;
     };
     try {
-      const ws = await connect(t, patient.device, V2);
+      const ws = await connect(t, patient.device);
       expect(ws.ready.wrappedRootGen).toBe(5);
       expect(await frameWithin(ws, isNotice, 200)).toBe(false);
       await ws.close();
@@ -226,13 +219,13 @@ describe('passphrase-wrap generation on the sync socket', () => {
   it('announces nothing for a refused change (stale generation, bad signature)', async () => {
     const patient = await registerAccount(t);
     const phone = await addDevice(t, patient);
-    const phoneWs = await connect(t, phone, V2);
+    const phoneWs = await connect(t, phone);
     // The phone's own change (announced to it: never), then the same generation again from the laptop.
     expect((await changePassphrase(patient, phone, 1)).status).toBe(200);
     expect((await changePassphrase(patient, patient.device, 1)).status).toBe(409);
     expect((await changePassphrase(patient, patient.device, 2, 7)).status).toBe(401);
     expect(await frameWithin(phoneWs, isNotice, 300)).toBe(false);
-    const later = await connect(t, phone, V2);
+    const later = await connect(t, phone);
     expect(later.ready.wrappedRootGen).toBe(1);
     await Promise.all([phoneWs.close(), later.close()]);
   });

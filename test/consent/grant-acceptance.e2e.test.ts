@@ -1,7 +1,7 @@
 // A clinic's provider follows more than 1,000 patients. The server caps the unended grants an account
 // receives from strangers at MAX_ACTIVE_GRANTS_PER_GRANTEE (a grant needs no agreement from its grantee),
 // which once refused the 1,001st patient's grant (TOO_MANY_GRANTS) whatever the provider wanted. Now the
-// provider accepts its patients (`consent.acceptPatient`, protocol version 7): their grants no longer count
+// provider accepts its patients (`consent.acceptPatient`): their grants no longer count
 // toward that cap, so a patient's real grant is stored and its records reach the provider's device, while a
 // stranger is still refused at the cap. Un-accepting makes the patient count again for new grants and ends
 // nothing.
@@ -10,9 +10,8 @@
 // by one through the protocol would make this test minutes long; their streams are empty. So are their
 // accounts (`storedPatient`: the rows a registration stores, without the HTTP round trip).
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { ACCEPTANCE_VERSION, MAX_ACCEPTED_PAGE, MAX_ACTIVE_GRANTS_PER_GRANTEE } from '@hale/protocol';
-import { ConsentError, type DeviceSession, type WebSocketLike } from '@hale/client/advanced';
+import { MAX_ACCEPTED_PAGE, MAX_ACTIVE_GRANTS_PER_GRANTEE } from '@hale/protocol';
+import { ConsentError, type DeviceSession } from '@hale/client/advanced';
 import { insertRawGrants, registerAccount, type TestAccount } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from '../support/devices';
@@ -29,22 +28,6 @@ const refusal = async (promise: Promise<unknown>): Promise<{ name?: string; code
     return error as { name?: string; code?: string };
   }
   throw new Error('expected a refusal');
-};
-
-/** A socket factory recording the frame types a device sends; `versions` replaces what `hello` offers. */
-const tap = (versions?: number[]) => {
-  const sent: string[] = [];
-  const createWebSocket = (url: string): WebSocketLike => {
-    const ws = new WebSocket(url);
-    const rawSend = ws.send.bind(ws) as (data: string) => void;
-    (ws as unknown as { send: (data: string) => void }).send = (data) => {
-      const frame = JSON.parse(data) as { t: string };
-      sent.push(frame.t);
-      rawSend(frame.t === 'hello' && versions ? JSON.stringify({ ...frame, versions }) : data);
-    };
-    return ws as unknown as WebSocketLike;
-  };
-  return { createWebSocket, sent };
 };
 
 describe('a provider that accepts its patients', () => {
@@ -155,24 +138,5 @@ describe('a provider that accepts its patients', () => {
     expect(await d.consent.acceptedPatients()).toEqual([]);
     expect(await t.store.acceptances.count(provider.accountId)).toBe(0);
     expect(await t.store.acceptances.count(patient.accountId)).toBe(0);
-  });
-
-  it('tells a provider whose server is older than version 7 that it cannot accept, sending nothing', async () => {
-    const t = server.t;
-    const provider = await registerAccount(t, 'provider');
-    const patient = await registerAccount(t);
-    const older = tap(Array.from({ length: ACCEPTANCE_VERSION - 1 }, (_, i) => i + 1));
-    const d = await openDevice(t, provider, { createWebSocket: older.createWebSocket });
-    sessions.push(d);
-    await waitOnline(d);
-    expect(d.connection.version()).toBe(ACCEPTANCE_VERSION - 1);
-    expect(await refusal(d.consent.acceptPatient(patient.accountId))).toMatchObject({
-      name: 'ConsentError',
-      code: 'SERVER_TOO_OLD',
-    });
-    expect(await refusal(d.consent.acceptedPatients())).toMatchObject({ code: 'SERVER_TOO_OLD' });
-    expect(older.sent).not.toContain('acceptPatient');
-    expect(older.sent).not.toContain('listAccepted');
-    expect(await t.store.acceptances.count(provider.accountId)).toBe(0);
   });
 });

@@ -47,7 +47,7 @@ describe('a patient flooded with grants by a stranger', () => {
 
     insertGrants(t, stranger, victim, FLOOD);
     // Past the caps the stranger's next grant is refused, and nothing is stored.
-    const s = await connect(t, stranger.device, { versions: [3] });
+    const s = await connect(t, stranger.device);
     const more = await makeGrant(stranger, victim, [{ type: 'allergy', access: 'read' }]);
     expect(await s.request({ t: 'grant', rid: s.rid(), grant: more })).toMatchObject({
       t: 'error',

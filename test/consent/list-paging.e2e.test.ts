@@ -1,10 +1,10 @@
-// The device side of paged listings (protocol version 5): `consent.list()` and re-keying read every page
-// of the grants the patient issued (and none of those others gave it); `searchProviders` hands out pages
-// and follows the server's `next`. Against an older server both fall back to the one answer it gives.
+// The device side of paged listings: `consent.list()` and re-keying read every page of the grants the
+// patient issued (and none of those others gave it); `searchProviders` hands out pages and follows the
+// server's `next`.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MAX_GRANTS_PAGE, PAGING_VERSION, type HttpServerInfo } from '@hale/protocol';
-import { createHttpApi, searchProviders, type FetchLike, type WebSocketLike } from '@hale/client/advanced';
+import { MAX_GRANTS_PAGE } from '@hale/protocol';
+import { createHttpApi, searchProviders, type WebSocketLike } from '@hale/client/advanced';
 import {
   insertDirectoryProvider,
   insertRawGrants,
@@ -29,8 +29,8 @@ interface SentFrame {
   active?: boolean;
 }
 
-/** A socket factory that records the frames a device sends; `versions` replaces what `hello` offers. */
-const tap = (versions?: number[]) => {
+/** A socket factory that records the frames a device sends. */
+const tap = () => {
   const sent: SentFrame[] = [];
   const createWebSocket = (url: string): WebSocketLike => {
     const ws = new WebSocket(url);
@@ -38,7 +38,7 @@ const tap = (versions?: number[]) => {
     (ws as unknown as { send: (data: string) => void }).send = (data) => {
       const frame = JSON.parse(data) as SentFrame;
       sent.push(frame);
-      rawSend(frame.t === 'hello' && versions ? JSON.stringify({ ...frame, versions }) : data);
+      rawSend(data);
     };
     return ws as unknown as WebSocketLike;
   };
@@ -102,7 +102,6 @@ describe('a patient whose grants fill several pages', () => {
     const p = await openDevice(t, patient, { createWebSocket: net.createWebSocket });
     sessions.push(p);
     await waitOnline(p);
-    expect(p.connection.version()).toBeGreaterThanOrEqual(PAGING_VERSION);
     // The on-connect re-keying check lists the grants too; let it finish first.
     await p.consent.rotateExpired();
     const before = net.listGrants().length;
@@ -119,21 +118,6 @@ describe('a patient whose grants fill several pages', () => {
     expect(walk[0]?.cursor).toBeUndefined();
     expect(walk[1]?.cursor).toBeTruthy();
     expect(walk[2]?.cursor).toBeTruthy();
-  });
-
-  it('takes the one bounded answer of a connection below version 5, sending no paging field', async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const { ids } = await storeIssuedGrants(t, patient, provider, 300, []);
-    const net = tap([1, 2, 3, 4]);
-    const p = await openDevice(t, patient, { createWebSocket: net.createWebSocket });
-    sessions.push(p);
-    await waitOnline(p);
-    expect(p.connection.version()).toBe(4);
-    const listed = await p.consent.list();
-    expect(listed.map((g) => g.grant.grantId).sort()).toEqual([...ids].sort());
-    for (const frame of net.listGrants()) expect(Object.keys(frame).sort()).toEqual(['rid', 't']);
   });
 });
 
@@ -181,35 +165,5 @@ describe('directory searches in pages', () => {
     expect(sizes).toEqual([50, 50, 30]);
     expect(new Set(seen).size).toBe(seen.length);
     expect([...seen].sort()).toEqual([...ids].sort());
-  });
-
-  it('asks a server older than version 5 for the first page only, as before', async () => {
-    const t = server.t;
-    await addProviders(t, 30);
-    const patient = await registerAccount(t);
-    const token = await sessionToken(t, patient.device);
-    const queries: string[] = [];
-    // A version-4 server: says so, and refuses the query fields it does not know.
-    const older: FetchLike = async (url, init) => {
-      if (url.endsWith('/v1/server')) {
-        const info = (await (await fetch(url, init)).json()) as HttpServerInfo;
-        return new Response(JSON.stringify({ ...info, versions: [1, 2, 3, 4] }), { status: 200 });
-      }
-      if (url.includes('/v1/directory')) {
-        queries.push(url);
-        if (/[?&](paged|cursor)=/.test(url)) {
-          const body = { code: 'BAD_MESSAGE', message: 'unknown query field' };
-          return new Response(JSON.stringify(body), { status: 400 });
-        }
-      }
-      return fetch(url, init);
-    };
-    const found = await searchProviders(
-      { api: createHttpApi({ baseUrl: t.url, fetch: older }), ed },
-      { q: 'pagewood', limit: 20, token },
-    );
-    expect(found.providers).toHaveLength(20);
-    expect(found.next).toBeUndefined();
-    expect(queries).toHaveLength(1);
   });
 });

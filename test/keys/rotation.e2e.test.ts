@@ -20,7 +20,7 @@ type Frame = { t: string; streams?: unknown };
  * rule is held until released, dropped with its connection (as a network failure just before it), or
  * sent and followed by a dropped connection (the server takes it, the reply never arrives).
  */
-const interceptor = (options: { offerVersions?: number[] } = {}) => {
+const interceptor = () => {
   let rule: { match: (f: Frame) => boolean; action: 'hold' | 'drop' | 'send-then-drop' } | null = null;
   let held: (() => void) | null = null;
   let onHeld: (() => void) | null = null;
@@ -31,10 +31,6 @@ const interceptor = (options: { offerVersions?: number[] } = {}) => {
     const send = (data: string): void => {
       const frame = JSON.parse(data) as Frame;
       sent.push(frame.t);
-      // As a client (or server) of an older protocol version would negotiate.
-      if (frame.t === 'hello' && options.offerVersions) {
-        return rawSend(JSON.stringify({ ...frame, versions: options.offerVersions }));
-      }
       rawSend(data);
     };
     (ws as unknown as { send: (data: string) => void }).send = (data) => {
@@ -282,26 +278,6 @@ describe('rotation after a revocation that was cut short', () => {
     expect(await b.consent.rotateExpired()).toEqual([]);
     expect(envelopeCount(s.t, s.stream, s.stays.accountId, 1)).toBe(1);
     expect(serverEpoch(s.t, s.stream)).toBe(1);
-  });
-
-  it('on a connection of protocol version 2 the holder check is skipped (the server would not know it)', async () => {
-    const net = interceptor();
-    const s = await setup({ createWebSocket: net.createWebSocket });
-    const other = await addDevice(s.t, s.patient);
-    net.drop(isPut, 'send-then-drop');
-    await s.p.consent.revoke(s.grant.grant.grantId);
-    await s.p.close();
-    sessions.splice(sessions.indexOf(s.p), 1);
-
-    const older = interceptor({ offerVersions: [1, 2] });
-    const b = await openDevice(s.t, s.patient, { device: other, createWebSocket: older.createWebSocket });
-    sessions.push(b);
-    await waitOnline(b);
-    expect(await b.consent.rotateExpired()).toEqual([]);
-    expect(older.sent()).toContain('listGrants');
-    expect(older.sent()).not.toContain('listKeyHolders');
-    // What a version-3 device would have finished stays undone, as before version 3.
-    expect(envelopeCount(s.t, s.stream, s.stays.accountId, 1)).toBe(0);
   });
 });
 

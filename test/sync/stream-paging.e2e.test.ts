@@ -1,20 +1,15 @@
 // A provider following thousands of patients (accepted ones are not capped by the strangers' cap) has more
 // streams than one `streams` answer can carry: about 210 bytes a stream, so past ~40,000 streams the one
-// answer is over MAX_FRAME_BYTES and the device's decoder refuses it — the provider could not sync at all.
-// From version 7 the device reads the list in pages (`createStreamList`), through its real connection to a
-// real server; one listing serves every caller at connect. Below version 7 the one answer is all there is.
+// answer is over MAX_FRAME_BYTES and the device's decoder would refuse it. The device reads the list in
+// pages (`createStreamList`), through its real connection to a real server; one listing serves every caller
+// at connect.
 //
 // The patients' grants are written straight into the store (`insertRawGrants`); their streams are empty.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { STREAM_TYPES } from '@hale/model';
-import {
-  GRANTABLE_STREAM_TYPES,
-  MAX_STREAMS_PAGE,
-  STREAMS_PAGING_VERSION,
-  type StreamsFrame,
-} from '@hale/protocol';
+import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PAGE, type StreamsFrame } from '@hale/protocol';
 import { createConnection, createStreamList, type WebSocketLike } from '@hale/client/advanced';
 import {
   insertRawGrants,
@@ -33,11 +28,8 @@ interface SentFrame {
   limit?: number;
 }
 
-/**
- * A provider's device connection (the client's own `createConnection`) whose sent frames are recorded;
- * `versions` replaces what `hello` offers.
- */
-const openConnection = async (t: TestServer, account: TestAccount, versions?: number[]) => {
+/** A provider's device connection (the client's own `createConnection`) whose sent frames are recorded. */
+const openConnection = async (t: TestServer, account: TestAccount) => {
   const sent: SentFrame[] = [];
   const createWebSocket = (url: string): WebSocketLike => {
     const ws = new WebSocket(url);
@@ -45,7 +37,7 @@ const openConnection = async (t: TestServer, account: TestAccount, versions?: nu
     (ws as unknown as { send: (data: string) => void }).send = (data) => {
       const frame = JSON.parse(data) as SentFrame;
       sent.push(frame);
-      rawSend(frame.t === 'hello' && versions ? JSON.stringify({ ...frame, versions }) : data);
+      rawSend(data);
     };
     return ws as unknown as WebSocketLike;
   };
@@ -81,67 +73,43 @@ const grantingPatients = (t: TestServer, grantee: TestAccount, count: number): s
 describe('a provider whose streams fill several frames', () => {
   const server = useServer({ realClock: true });
 
-  it(
-    'lists every stream in pages on version 7; the one answer below it is too large to read',
-    { timeout: 120_000 },
-    async () => {
-      const t = server.t;
-      const provider = await registerAccount(t, 'provider');
-      const patients = grantingPatients(t, provider, 3300);
-      const expected = [
-        ...STREAM_TYPES.map((type) => `${provider.accountId}/${type}`),
-        ...patients.flatMap((id) => GRANTABLE_STREAM_TYPES.map((type) => `${id}/${type}`)),
-      ].sort();
-      expect(expected.length).toBeGreaterThan(4 * MAX_STREAMS_PAGE);
+  it('lists every stream in pages', { timeout: 120_000 }, async () => {
+    const t = server.t;
+    const provider = await registerAccount(t, 'provider');
+    const patients = grantingPatients(t, provider, 3300);
+    const expected = [
+      ...STREAM_TYPES.map((type) => `${provider.accountId}/${type}`),
+      ...patients.flatMap((id) => GRANTABLE_STREAM_TYPES.map((type) => `${id}/${type}`)),
+    ].sort();
+    expect(expected.length).toBeGreaterThan(4 * MAX_STREAMS_PAGE);
 
-      const { connection, lists } = await openConnection(t, provider);
-      try {
-        expect(connection.version()).toBeGreaterThanOrEqual(STREAMS_PAGING_VERSION);
-        const streamList = createStreamList({
-          request: (frame) => connection.request<StreamsFrame>(frame),
-          version: connection.version,
-        });
-        // The engine and the keyring both list at connect: one walk serves both.
-        const [listed, again] = await Promise.all([streamList.list(), streamList.list()]);
-        expect(again).toBe(listed);
-        expect(listed.map((s) => s.stream).sort()).toEqual(expected);
-        const walk = lists();
-        expect(walk).toHaveLength(Math.ceil(expected.length / MAX_STREAMS_PAGE));
-        for (const frame of walk) expect(frame.limit).toBe(MAX_STREAMS_PAGE);
-        expect(walk[0]?.cursor).toBeUndefined();
-        for (const frame of walk.slice(1)) expect(frame.cursor).toBeTruthy();
-        const owner = listed.filter((s) => s.access === 'owner').map((s) => s.stream);
-        expect(owner.sort()).toEqual(STREAM_TYPES.map((type) => `${provider.accountId}/${type}`).sort());
+    const { connection, lists } = await openConnection(t, provider);
+    try {
+      const streamList = createStreamList({
+        request: (frame) => connection.request<StreamsFrame>(frame),
+      });
+      // The engine and the keyring both list at connect: one walk serves both.
+      const [listed, again] = await Promise.all([streamList.list(), streamList.list()]);
+      expect(again).toBe(listed);
+      expect(listed.map((s) => s.stream).sort()).toEqual(expected);
+      const walk = lists();
+      expect(walk).toHaveLength(Math.ceil(expected.length / MAX_STREAMS_PAGE));
+      for (const frame of walk) expect(frame.limit).toBe(MAX_STREAMS_PAGE);
+      expect(walk[0]?.cursor).toBeUndefined();
+      for (const frame of walk.slice(1)) expect(frame.cursor).toBeTruthy();
+      const owner = listed.filter((s) => s.access === 'owner').map((s) => s.stream);
+      expect(owner.sort()).toEqual(STREAM_TYPES.map((type) => `${provider.accountId}/${type}`).sort());
 
-        // A request without paging fields (what a device built before this sends) gets a bounded page.
-        const bare = await connection.request<StreamsFrame>({ t: 'listStreams' });
-        expect(bare.streams).toHaveLength(MAX_STREAMS_PAGE);
-        expect(bare.next).toBeDefined();
-      } finally {
-        connection.stop();
-      }
+      // A request without paging fields gets a bounded page.
+      const bare = await connection.request<StreamsFrame>({ t: 'listStreams' });
+      expect(bare.streams).toHaveLength(MAX_STREAMS_PAGE);
+      expect(bare.next).toBeDefined();
+    } finally {
+      connection.stop();
+    }
+  });
 
-      // Below version 7 the server answers the one list, as always: larger than a frame, so refused on arrival.
-      const older = await openConnection(t, provider, [1, 2, 3, 4, 5, 6]);
-      try {
-        expect(older.connection.version()).toBe(6);
-        const streamList = createStreamList({
-          request: (frame) => older.connection.request<StreamsFrame>(frame),
-          version: older.connection.version,
-        });
-        // The connection fails the request as an invalid reply (BAD_MESSAGE), naming the frame bound.
-        await expect(streamList.list()).rejects.toMatchObject({
-          code: 'BAD_MESSAGE',
-          message: expect.stringContaining('exceeds MAX_FRAME_BYTES') as unknown,
-        });
-        expect(older.lists().map((f) => Object.keys(f).sort())).toEqual([['rid', 't']]);
-      } finally {
-        older.connection.stop();
-      }
-    },
-  );
-
-  it('a patient lists its streams in one request, on version 7 and below it', async () => {
+  it('a patient lists its streams in one request', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
@@ -150,19 +118,16 @@ describe('a provider whose streams fill several frames', () => {
       ...STREAM_TYPES.map((type) => `${patient.accountId}/${type}`),
       ...GRANTABLE_STREAM_TYPES.map((type) => `${provider.accountId}/${type}`),
     ].sort();
-    for (const versions of [undefined, [1, 2, 3, 4, 5, 6]]) {
-      const { connection, lists } = await openConnection(t, patient, versions);
-      try {
-        const streamList = createStreamList({
-          request: (frame) => connection.request<StreamsFrame>(frame),
-          version: connection.version,
-        });
-        expect((await streamList.list()).map((s) => s.stream).sort()).toEqual(expected);
-        expect(lists()).toHaveLength(1);
-        expect(lists()[0]?.limit).toBe(versions === undefined ? MAX_STREAMS_PAGE : undefined);
-      } finally {
-        connection.stop();
-      }
+    const { connection, lists } = await openConnection(t, patient);
+    try {
+      const streamList = createStreamList({
+        request: (frame) => connection.request<StreamsFrame>(frame),
+      });
+      expect((await streamList.list()).map((s) => s.stream).sort()).toEqual(expected);
+      expect(lists()).toHaveLength(1);
+      expect(lists()[0]?.limit).toBe(MAX_STREAMS_PAGE);
+    } finally {
+      connection.stop();
     }
   });
 });

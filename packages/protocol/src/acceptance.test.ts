@@ -1,20 +1,16 @@
-// Accepting patients on the wire (version 7): `acceptPatient` and `listAccepted` → `acceptedPatients`,
-// their fields and bounds, the version that gates them, and the code that refuses one acceptance too many.
+// Accepting patients on the wire: `acceptPatient` and `listAccepted` → `acceptedPatients`, their fields
+// and bounds, and the code that refuses one acceptance too many.
 import { describe, expect, it } from 'vitest';
 import { decodeClientFrame, decodeServerFrame, encodeFrame, validate } from './codec';
 import { AcceptedCursorPayload } from './consent';
 import { ERROR_CODE_LIST, ERROR_CODES } from './errors';
 import { PATIENT, T0 } from './examples.test-util';
 import {
-  ACCEPTANCE_VERSION,
   DEFAULT_ACCEPTED_PAGE,
   MAX_ACCEPTED_PAGE,
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_FRAME_BYTES,
-  PROTOCOL_VERSION,
-  SUPPORTED_VERSIONS,
-  WRAPPED_ROOT_SIG_VERSION,
 } from './limits';
 import { MAX_CURSOR_CHARS } from './paging';
 import { MESSAGE_TABLE } from './protocol';
@@ -23,13 +19,6 @@ const CURSOR = 'eyJ2IjoxfQ';
 const codeOf = (result: { ok: boolean; error?: { code: string } }) => (result.ok ? 'ok' : result.error?.code);
 
 describe('acceptance on the socket', () => {
-  it('is a version of its own, the newest this build speaks', () => {
-    expect(ACCEPTANCE_VERSION).toBeGreaterThan(WRAPPED_ROOT_SIG_VERSION);
-    expect(SUPPORTED_VERSIONS).toContain(ACCEPTANCE_VERSION);
-    expect(PROTOCOL_VERSION).toBeGreaterThanOrEqual(ACCEPTANCE_VERSION);
-    expect(SUPPORTED_VERSIONS.at(-1)).toBe(PROTOCOL_VERSION);
-  });
-
   it('refuses one acceptance too many with a code of its own, appended to the table', () => {
     expect(ERROR_CODES.TOO_MANY_ACCEPTED).toMatchObject({ http: 409, retry: false, action: 'fix-request' });
     expect(ERROR_CODE_LIST.indexOf('TOO_MANY_ACCEPTED')).toBeGreaterThan(

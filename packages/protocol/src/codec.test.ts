@@ -590,8 +590,9 @@ describe('negotiateVersion', () => {
     expect(negotiateVersion([1], [1, 2])).toStrictEqual({ ok: true, value: 1 });
     expect(negotiateVersion([3, 1, 2], [2, 3, 4])).toStrictEqual({ ok: true, value: 3 });
     expect(negotiateVersion([1])).toStrictEqual({ ok: true, value: 1 });
-    // This build: a version-1 peer still gets version 1 (no wrap generations), a current one version 2.
-    expect(negotiateVersion([1, 2])).toStrictEqual({ ok: true, value: 2 });
+    // This build speaks version 1 only: a peer offering it and a later one gets 1, one without it nothing.
+    expect(negotiateVersion([1, 2])).toStrictEqual({ ok: true, value: 1 });
+    expect(negotiateVersion([2]).ok).toBe(false);
   });
 
   it('fails with UNSUPPORTED_VERSION either way round', () => {

@@ -9,7 +9,7 @@
  * earlier one of the same patient and grantee in `supersedes` (a changed grant): storing it ends that one
  * (`supersedesGrant` states the link a device checks). Envelopes carry stream keys only wrapped to a
  * recipient account's X25519 key; the server never sees a key in clear.
- * Acceptance (`AcceptedPatient`, ACCEPTANCE_VERSION) is a provider's word to the server that grants from a
+ * Acceptance (`AcceptedPatient`) is a provider's word to the server that grants from a
  * patient are wanted, so they do not count toward its cap on grants from strangers. It is server policy
  * about floods only: it gives no access, carries no key and needs no signature (the server is trusted for
  * availability, not confidentiality), and a patient's grants are never ended by it.
@@ -77,9 +77,9 @@ export const Grant = Type.Object(
     purpose: SealedPurpose,
     issuedAt: IsoDateTime,
     /**
-     * The patient's earlier grant to the same grantee that this one replaces (GRANT_SUPERSEDE_VERSION): the
-     * server ends that grant when it stores this one, in the same step, and lists it with this one as its
-     * `supersededBy`. Absent on a grant that replaces none (and on every grant signed before the field).
+     * The patient's earlier grant to the same grantee that this one replaces: the server ends that grant
+     * when it stores this one, in the same step, and lists it with this one as its `supersededBy`. Absent
+     * on a grant that replaces none.
      */
     supersedes: Type.Optional(RecordId),
   },
@@ -184,7 +184,7 @@ export const StreamAccess = Type.Object(
     /**
      * When reading ends, if another active grant lets the grantee read past `expiresAt`: the stream is
      * described by a write grant, and a read grant outlasts it. At `expiresAt` writing ends, at this
-     * reading does. Sent only on connections of READ_EXPIRES_VERSION or later (frames are closed objects).
+     * reading does.
      */
     readExpiresAt: Type.Optional(IsoDateTime),
   },

@@ -248,6 +248,7 @@ export const registerBody = (): HttpRegisterRequest => ({
     sig: SIG,
   },
   sig: SIG,
+  wrappedRootSig: SIG,
 });
 
 export const blobBody = (): HttpBlobCreateRequest => ({

@@ -229,7 +229,7 @@ describe('validateTolerant: HTTP answers from a newer server', () => {
     expect(!incomplete.ok && incomplete.error.details.issues[0]?.path).toBe('/revokedDevices');
   });
 
-  it('roleSig (ROLE_SIG_VERSION): a register body may carry it, an account answer relays it', () => {
+  it('roleSig: a register body may carry it, an account answer relays it', () => {
     expect(validate(HttpRegisterRequest, { ...registerBody(), roleSig: body.sig }).ok).toBe(true);
     expect(validate(HttpRegisterRequest, { ...registerBody(), roleSig: 'not a signature' }).ok).toBe(false);
     const withRole = { ...answer, roleSig: body.sig };
@@ -247,7 +247,7 @@ describe('validateTolerant: HTTP answers from a newer server', () => {
     expect(validate(HttpWrappingKeyRequest, { roleSig: body.sig }).ok).toBe(false);
     expect(validate(HttpWrappingKeyRequest, { ...publication, roleSig: 'not a signature' }).ok).toBe(false);
     // A server's request schemas are closed (a body is checked as sent): one built before the field
-    // refuses the whole publication, so a device sends it only to a server of ROLE_SIG_VERSION.
+    // refuses the whole publication.
     const older = Type.Omit(HttpWrappingKeyRequest, ['roleSig'], { additionalProperties: false });
     expect(validate(older, publication).ok).toBe(false);
     expect(validate(older, { sig: body.sig }).ok).toBe(true);

@@ -1,6 +1,6 @@
 // The grant caps keep the answers that list grants within the protocol's own bounds: whatever strangers
 // do, a patient's unended grants fit one `grants` answer whole. A grantee's `listStreams` answer is paged
-// from STREAMS_PAGING_VERSION (accepted patients' grants are not capped by MAX_ACTIVE_GRANTS_PER_GRANTEE):
+// (accepted patients' grants are not capped by MAX_ACTIVE_GRANTS_PER_GRANTEE):
 // its largest page fits a frame with room, whatever the caps.
 import { describe, expect, it } from 'vitest';
 import { GrantRecord, GrantsFrame, StreamsFrame } from './messages';

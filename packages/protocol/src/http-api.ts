@@ -116,15 +116,12 @@ export const HttpRegisterRequest = Type.Object(
     /**
      * Identity key over `wrappedRootSignaturePayload({ accountId, wrappedRoot: account.wrappedRoot, gen: 0 })`:
      * generation 0 of the passphrase wrap, signed like every later one, so a device can refuse a wrap
-     * relabelled as generation 0. Sent only to a server of WRAPPED_ROOT_SIG_VERSION (an older one refuses
-     * the field); an account registered without it publishes it later (`PUT /v1/accounts/me/wrapped-root`
-     * with `gen: 0`).
+     * relabelled as generation 0.
      */
-    wrappedRootSig: Type.Optional(Signature),
+    wrappedRootSig: Signature,
     /**
      * Identity key over `roleSignaturePayload(account)`: relayed with the account answer, so a joining
-     * device refuses a role the account did not sign (when the answer carries it). Sent only to a server of ROLE_SIG_VERSION (an
-     * older one refuses the field).
+     * device refuses a role the account did not sign (when the answer carries it).
      */
     roleSig: Type.Optional(Signature),
     /**
@@ -180,7 +177,7 @@ export const HttpAccountResponse = Type.Object(
     wrappingKeySig: Type.Optional(Signature),
     /**
      * The account's identity key over `roleSignaturePayload({ accountId, identityPublicKey, role })`, as
-     * sent at registration (ROLE_SIG_VERSION) or published later (`HttpWrappingKeyRequest.roleSig`); absent
+     * sent at registration or published later (`HttpWrappingKeyRequest.roleSig`); absent
      * for an account that has not (or dropped by a dishonest server: a joining device cannot tell, unless
      * told to require it). A joining device refuses a `role` it does not verify.
      */
@@ -265,10 +262,9 @@ export const HttpWrappingKeyRequest = Type.Object(
   {
     sig: Signature,
     /**
-     * Identity key over `roleSignaturePayload` for the role stored with the account (ROLE_SIG_VERSION): the
-     * server takes it only when it verifies (BAD_SIGNATURE, nothing stored, otherwise) and keeps the first
-     * it took, so a signature once relayed is never replaced. Sent only to a server of ROLE_SIG_VERSION (an
-     * older one refuses the field as BAD_MESSAGE).
+     * Identity key over `roleSignaturePayload` for the role stored with the account: the server takes it
+     * only when it verifies (BAD_SIGNATURE, nothing stored, otherwise) and keeps the first it took, so a
+     * signature once relayed is never replaced.
      */
     roleSig: Type.Optional(Signature),
   },
@@ -307,17 +303,15 @@ export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 
 /**
  * The account's current wrapped root, its generation and the identity signature over both
- * (`wrappedRootSignaturePayload`). `sig` is null only at generation 0 of an account registered before the
- * server kept that signature (WRAPPED_ROOT_SIG_VERSION) that has not published it yet; devices refuse to
- * join on such a wrap unless told to accept it. A signed-in device reads it, so a passphrase changed
- * elsewhere reaches its vault.
+ * (`wrappedRootSignaturePayload`; generation 0 is signed at registration). A signed-in device reads it, so
+ * a passphrase changed elsewhere reaches its vault.
  */
 export const HttpWrappedRootState = Type.Object(
   {
     accountId: AccountId,
     wrappedRoot: WrappedRoot,
     gen: WrappedRootGen,
-    sig: Type.Union([Signature, Type.Null()]),
+    sig: Signature,
   },
   closed,
 );
@@ -329,11 +323,7 @@ export type HttpJoinResponse = HttpWrappedRootState;
 
 /**
  * Passphrase change: the same root, wrapped under a new passphrase-derived key, as generation `gen`
- * (the server's current generation + 1, else CONFLICT: another device changed it first).
- * With `gen: 0` (WRAPPED_ROOT_SIG_VERSION; an older server refuses it as BAD_MESSAGE) nothing changes but
- * the signature: an account registered without the generation-0 signature publishes it, over exactly the
- * wrap the server holds at generation 0 (CONFLICT when the server is past generation 0 or holds another
- * wrap; a signature it already holds stays).
+ * (above the server's current generation, else CONFLICT: another device changed it first).
  */
 export const HttpWrappedRootRequest = Type.Object(
   {
@@ -420,10 +410,9 @@ export type HttpDirectoryPutResponse = Static<typeof HttpDirectoryPutResponse>;
 
 /**
  * Query strings arrive as text: the server converts `limit` (decimal digits only) and `paged` (`true` /
- * `false`) before checking; other callers convert first. Paging (paging.ts; a server whose `versions`
- * include PAGING_VERSION): `paged: true` asks for `next` on the first page, `cursor` (a `next` of the
- * previous page, with the same `q`) continues. Without either the answer is the first `limit` providers
- * and carries no `next`, exactly as before paging existed; a full page then means more may match.
+ * `false`) before checking; other callers convert first. Paging (paging.ts): `paged: true` asks for `next`
+ * on the first page, `cursor` (a `next` of the previous page, with the same `q`) continues. Without either
+ * the answer is the first `limit` providers and carries no `next`; a full page then means more may match.
  */
 export const HttpDirectoryQuery = Type.Object(
   {
@@ -476,20 +465,14 @@ const chunkIndexes = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_BLOB_CHU
 });
 
 /**
- * `epoch` (BLOB_EPOCH_VERSION): the stream key epoch the chunks are sealed under. A new manifest is stored
- * only while it is the stream's current epoch (STALE_EPOCH, `details.epoch` the current one, and nothing
- * stored otherwise: fetch the envelopes, seal anew, announce again), so no new blob is sealed under a key a
- * re-keying replaced. Announcing a stored manifest again (resuming) is not compared: its epoch was checked
- * when it was stored. Optional, because requests are closed objects: a device sends it only to a server
- * whose `GET /v1/server` `versions` include BLOB_EPOCH_VERSION (an older one refuses it as BAD_MESSAGE),
- * and a device built before it sends none. A manifest announced without it is stored unchecked, which
- * weakens the check only for that device's own files: a writer holds the keys and could seal under any
- * of them anyway; the check keeps honest devices from sealing under their own stale view of the stream.
+ * `epoch`: the stream key epoch the chunks are sealed under. A new manifest is stored only while it is the
+ * stream's current epoch (STALE_EPOCH, `details.epoch` the current one, and nothing stored otherwise: fetch
+ * the envelopes, seal anew, announce again), so no new blob is sealed under a key a re-keying replaced.
+ * Announcing a stored manifest again (resuming) is not compared: its epoch was checked when it was stored.
+ * A writer holds the keys and could seal under any of them anyway: the check keeps honest devices from
+ * sealing under their own stale view of the stream.
  */
-export const HttpBlobCreateRequest = Type.Object(
-  { ...blobManifestProperties, epoch: Type.Optional(Epoch) },
-  closed,
-);
+export const HttpBlobCreateRequest = Type.Object({ ...blobManifestProperties, epoch: Epoch }, closed);
 export type HttpBlobCreateRequest = Static<typeof HttpBlobCreateRequest>;
 
 /** `have`: indexes of chunks the server already holds, so an interrupted upload resumes. */

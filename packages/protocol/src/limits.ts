@@ -1,143 +1,19 @@
 /**
  * Size and time limits of the wire protocol. Both sides enforce them: a device never sends a frame
  * that breaks one (it splits batches instead) and the server refuses any that does (TOO_LARGE or
- * BAD_MESSAGE). Raising a limit is a protocol change; lowering one breaks old clients.
+ * BAD_MESSAGE). Changing a limit is a protocol change.
  */
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 16;
+/**
+ * Protocol version this build speaks natively. Until the first release (the first version tag) a protocol
+ * change edits this baseline instead of adding a version; from that release on, versions are kept.
+ */
+export const PROTOCOL_VERSION = 1;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
-/**
- * First version in which the server tells a device the account's passphrase-wrap generation
- * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
- * refuse the extra field and frame: the server sends them only on connections that negotiated this or later.
- */
-export const WRAPPED_ROOT_GEN_VERSION = 2;
-/**
- * First version with `listKeyHolders` → `keyHolders`: the patient asks which accounts hold which key
- * epochs of its own streams, so any of its devices can finish wraps a lost device left undone. A device
- * sends it only on a connection of this version or later (an older server refuses the unknown frame).
- */
-export const KEY_HOLDERS_VERSION = 3;
-/**
- * First version in which `ready` carries the store's `incarnation`, which changes when the server's store
- * is restored from a backup (`incarnationAction`). Sent only on connections of this version or later:
- * frames are closed objects, so a device built before the tolerant decoder would refuse the field.
- */
-export const INCARNATION_VERSION = 4;
-/**
- * First version in which `listGrants` answers one page (paging.ts): the request may carry `cursor`,
- * `limit`, `side` and `active`, the answer `next`. On older connections the answer stays the bounded list
- * it always was, with no `next` (a client built before would refuse the field), and a request carrying a
- * paging field is refused (BAD_MESSAGE). Over HTTP, where nothing is negotiated, a device pages the
- * directory only against a server whose `GET /v1/server` `versions` include it.
- */
-export const PAGING_VERSION = 5;
-/**
- * First version whose server keeps the identity signature over generation 0 of the account's passphrase
- * wrap: `POST /v1/accounts` may carry `wrappedRootSig`, and `PUT /v1/accounts/me/wrapped-root` takes
- * `gen: 0` (the signature of an account registered without one, over the wrap the server holds). HTTP only:
- * a device sends either only to a server whose `GET /v1/server` `versions` include it (an older one refuses
- * both as BAD_MESSAGE). The socket is unchanged.
- */
-export const WRAPPED_ROOT_SIG_VERSION = 6;
-/**
- * First version with `acceptPatient` → `ok` and `listAccepted` → `acceptedPatients`: a provider accepts
- * patients, whose grants to it then no longer count toward MAX_ACTIVE_GRANTS_PER_GRANTEE (see the caps
- * below). A device sends either only on a connection of this version or later; the server refuses both
- * below it (BAD_MESSAGE), as an older server refuses the unknown frames.
- */
-export const ACCEPTANCE_VERSION = 7;
-/**
- * First version in which `listStreams` answers one page (paging.ts): the request may carry `cursor` and
- * `limit` (at most MAX_STREAMS_PAGE), the answer `next`; without `limit` a page holds DEFAULT_STREAMS_PAGE
- * streams, so no answer outgrows MAX_FRAME_BYTES however many patients an account follows. The same version
- * as ACCEPTANCE_VERSION: acceptance is what lets a provider's list outgrow one frame. Below it the server
- * answers the one whole list it always did (no `next`: an older client would refuse the field) and refuses
- * a request carrying a paging field (BAD_MESSAGE).
- */
-export const STREAMS_PAGING_VERSION = 7;
-/**
- * First version in which a push's `conflict` may carry `keptFrom`: the stored version was in the store
- * when it was last restored from a backup (not stored since), and the backup was of the store of that
- * incarnation. After a restore onto an empty disk stream positions restart from the backup's, so a device
- * cannot tell from a version's seq whether it was stored before the restore or since: this tells it. Sent
- * only on connections of this version or later (frames are closed objects).
- */
-export const KEPT_FROM_VERSION = 8;
-/**
- * First version in which a `keyHolders` row names the device that created the envelope (`createdBy`), and
- * whose server stores an envelope signed by an active device of the patient in place of one with the same
- * key id whose creator the account revoked: so a patient device signs anew what a revoked device signed,
- * which no device takes any more. Sent only on connections of this version or later (frames are closed
- * objects); an older server stores nothing in place of an envelope it holds.
- */
-export const KEY_HOLDER_CREATORS_VERSION = 9;
-/**
- * First version in which a `StreamAccess` row (`streams`, `accessChanged`) may carry `readExpiresAt`: when
- * reading ends, where a read grant outlasts the write grant that describes the stream. Without it a device
- * knows only the write grant's end, and takes it for the end of all access (purging what it may still
- * read). Sent only on connections of this version or later (frames are closed objects); below it, the row
- * as it always was.
- */
-export const READ_EXPIRES_VERSION = 10;
-/**
- * First version in which a push's `error` may carry `chainEnd`: on the APPEND_ONLY refusal of an audit entry
- * at a chain position its device already holds (its chain state went back: restored from an app-data
- * backup), where the server holds that device's chain end in the stream, so the device continues after it
- * instead of giving its entries up. Sent only on connections of this version or later (frames are closed
- * objects); below it, the refusal as it always was.
- */
-export const AUDIT_CHAIN_END_VERSION = 11;
-/**
- * First version whose server takes `epoch` in a blob announce (`POST /v1/blobs`): the stream key epoch the
- * chunks are sealed under, so a new manifest under a replaced epoch is refused (STALE_EPOCH, nothing stored).
- * HTTP only: a device sends it only to a server whose `GET /v1/server` `versions` include this (an older one
- * refuses the field as BAD_MESSAGE), and announces without it otherwise. A server of this version stores an
- * announce without `epoch` (a device built before it) unchecked: that weakens the check only for that
- * device's own files (a writer holds the keys and could seal under any of them anyway; the check keeps
- * honest devices from sealing under their own stale view of the stream).
- */
-export const BLOB_EPOCH_VERSION = 12;
-/**
- * First version whose server keeps and relays the identity signature over the account's role
- * (`roleSignaturePayload`): `POST /v1/accounts` may carry `roleSig`, and the account answer relays it, so
- * a joining device refuses a relayed role (patient or provider) the account did not sign; an account
- * registered without it publishes it beside its wrapping-key signature (`PUT /v1/accounts/me/wrapping-key`
- * with `roleSig`), taken only when it verifies over the stored role and never replacing one held. HTTP
- * only: a device sends `roleSig` (either route) only to a server whose `GET /v1/server` `versions` include
- * this (an older one refuses the field as BAD_MESSAGE); any device reads the relayed field (an older one
- * drops it). The socket is unchanged.
- */
-export const ROLE_SIG_VERSION = 13;
-/**
- * First version with signed stream heads: `putHead` (a patient device's signed statement of a stream's
- * state) → `ok`, and `getHead` → `head` (the newest statement the server accepted, with its leaf list in
- * pages). A device sends either only on a connection of this version or later; the server refuses both below
- * it (BAD_MESSAGE), as an older server refuses the unknown frames.
- */
-export const HEAD_VERSION = 14;
-/**
- * First version whose server takes a push row's `group` (PushRow): the rows of one user action (a note's
- * header and its text) that the server stores all or none. Every row of a group travels in one push frame;
- * if any is refused (or conflicts), none is stored, and the others answer GROUP_REFUSED. A device sends
- * `group` only on a connection of this version or later (an older server refuses the field as BAD_MESSAGE).
- */
-export const GROUP_VERSION = 15;
-/**
- * First version with changed grants: a grant may name in `supersedes` an unended grant of the same patient
- * to the same grantee, which the server ends as it stores the new one (GRANT_NOT_SUPERSEDABLE otherwise,
- * nothing stored), and a `grants` record may carry `supersededBy`, the signed grant that replaced it. A
- * device sends `supersedes` only on a connection of this version or later (the server refuses it below, as
- * an older server refuses the field: BAD_MESSAGE). Below it the server lists no grant that carries
- * `supersedes` (such a device could not verify it) and no `supersededBy`: a replaced grant is listed ended
- * (`revokedAt`) as the server's word only.
- */
-export const GRANT_SUPERSEDE_VERSION = 16;
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
 /**
  * Most leaves one `head` answer carries (one per record of the stream, tombstones too; ≈90 bytes and ≈10
  * structural characters each: ≈0.9 MB and ≈100,000 tokens a page, within MAX_FRAME_BYTES and
@@ -236,7 +112,7 @@ export const MAX_LISTED_GRANTS = 5000;
  * MAX_ACTIVE_GRANTS_PER_PATIENT bounds what one patient issues, so the unended grants it issued (≤ ~4 KiB
  * each at the largest) always fit one `grants` answer whole.
  * MAX_ACTIVE_GRANTS_PER_GRANTEE counts only grants from patients the grantee has not accepted
- * (`acceptPatient`, ACCEPTANCE_VERSION): what a provider asked for is no flood. The per-pair caps and the
+ * (`acceptPatient`): what a provider asked for is no flood. The per-pair caps and the
  * per-patient cap count every grant, accepted or not. An account that accepts nobody counts as before.
  */
 export const MAX_ACTIVE_GRANTS_PER_PAIR = 32;
@@ -249,13 +125,9 @@ export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;
  * pushes, checks) read only the named patients' grants and decide from an index by patient, and each
  * `listStreams` page reads grants by patient from its cursor on (at 10,000 patients: a full walk ≈0.5–0.7 s,
  * a pull naming 1,000 streams ≈0.04–0.1 s; stream-listing-scale.test.ts prints them); what still loads
- * all of a grantee's unended grants is a request naming no streams (a connection's live state, the
- * whole-list `listStreams` below STREAMS_PAGING_VERSION, a key fetch of everything), linear in their
- * number. `listStreams` no longer bounds it from STREAMS_PAGING_VERSION: the list is paged
- * (MAX_STREAMS_PAGE streams a page, each page well within MAX_FRAME_BYTES). Below that version the answer
- * is still one frame (about 200-260 bytes per stream: some 30,000 streams fit MAX_FRAME_BYTES), so a device
- * of an older build cannot list the streams of an account that accepted more than about 2,000 patients who
- * each granted every type; it must update.
+ * all of a grantee's unended grants is a request naming no streams (a connection's live state, a key fetch
+ * of everything), linear in their number. `listStreams` is paged (MAX_STREAMS_PAGE streams a page, each
+ * page well within MAX_FRAME_BYTES), so it does not bound this.
  */
 export const MAX_ACCEPTED_PATIENTS_PER_GRANTEE = 10_000;
 /** Accepted patients per `acceptedPatients` page when `listAccepted` names no `limit`. */

@@ -7,16 +7,8 @@
  * frame's byte and member limits (MAX_FRAME_BYTES, codec.ts), so a decoded frame has a known shape and
  * size. Replies carry the request's `rid`; unsolicited frames (`changes`, `accessChanged`,
  * `wrappedRootChanged`, and `error` without `rid`) do not.
- * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
- * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
- * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
- * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
- * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
- * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION; a push error's `chainEnd`,
- * AUDIT_CHAIN_END_VERSION; `putHead`, `getHead` and `head`, HEAD_VERSION; a push row's `group`,
- * GROUP_VERSION; a grant's `supersedes` and a grant record's `supersededBy`, GRANT_SUPERSEDE_VERSION) is
- * sent only on a connection that negotiated a version that has it; an older peer would refuse it as
- * BAD_MESSAGE. Decoding lives in codec.ts.
+ * Because schemas are closed, a field or frame a later protocol version adds is sent only on a connection
+ * that negotiated that version; an older peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -94,8 +86,8 @@ export const PullFrame = Type.Object(
 export type PullFrame = Static<typeof PullFrame>;
 
 /**
- * Rows of one push frame sharing `group` (GROUP_VERSION) are one user action: stored all or none (see
- * GROUP_VERSION; a group never spans frames).
+ * Rows of one push frame sharing `group` are one user action: stored all or none (a group never spans
+ * frames).
  */
 export const PushGroup = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
 export const PushRow = Type.Object(
@@ -127,9 +119,8 @@ export const UnsubscribeFrame = Type.Object(
 export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
 
 /**
- * The streams the caller may sync (see StreamsFrame). From STREAMS_PAGING_VERSION the answer is one page
- * (paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit` sizes the page
- * (DEFAULT_STREAMS_PAGE when absent). A device sends these fields only on connections of that version.
+ * The streams the caller may sync (see StreamsFrame), one page (paging.ts): `cursor` (a `next` of the
+ * previous page) continues a walk, `limit` sizes the page (DEFAULT_STREAMS_PAGE when absent).
  */
 export const ListStreamsFrame = Type.Object(
   {
@@ -144,10 +135,8 @@ export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
 
 /**
  * The grants the caller's account issued (as patient) or received (as grantee), signed, with their state;
- * bounded, the caller's own grants first (see GrantsFrame and MAX_LISTED_GRANTS). From PAGING_VERSION the
- * answer is one page (paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit` sizes
- * the page, `side` keeps one side only, `active` only grants unended when the page is read. A device
- * sends these fields only on connections of that version.
+ * one page (paging.ts; see GrantsFrame): `cursor` (a `next` of the previous page) continues a walk,
+ * `limit` sizes the page, `side` keeps one side only, `active` only grants unended when the page is read.
  */
 export const ListGrantsFrame = Type.Object(
   {
@@ -187,7 +176,7 @@ export const GetEnvelopesFrame = Type.Object(
 );
 export type GetEnvelopesFrame = Static<typeof GetEnvelopesFrame>;
 
-/** Version ≥ 3, patient only: who holds which key epochs of its own streams (no key material). */
+/** Patient only: who holds which key epochs of its own streams (no key material). */
 export const ListKeyHoldersFrame = Type.Object(
   {
     t: Type.Literal('listKeyHolders'),
@@ -199,7 +188,7 @@ export const ListKeyHoldersFrame = Type.Object(
 export type ListKeyHoldersFrame = Static<typeof ListKeyHoldersFrame>;
 
 /**
- * Version ≥ ACCEPTANCE_VERSION, a provider only: accept `patientId` (`accept: true`), so that its grants
+ * A provider only: accept `patientId` (`accept: true`), so that its grants
  * to the caller stop counting toward MAX_ACTIVE_GRANTS_PER_GRANTEE, or stop accepting it (`false`; its
  * grants count again for new grants, and none of them ends). Answered `ok`; repeating it changes nothing.
  */
@@ -210,7 +199,7 @@ export const AcceptPatientFrame = Type.Object(
 export type AcceptPatientFrame = Static<typeof AcceptPatientFrame>;
 
 /**
- * Version ≥ ACCEPTANCE_VERSION: one page of the patients the caller accepted, by patient id (keyset
+ * One page of the patients the caller accepted, by patient id (keyset
  * paging as `listGrants`, paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit`
  * sizes the page (DEFAULT_ACCEPTED_PAGE when absent).
  */
@@ -229,7 +218,7 @@ export const PingFrame = Type.Object({ t: Type.Literal('ping'), rid: Rid }, clos
 export type PingFrame = Static<typeof PingFrame>;
 
 /**
- * Version ≥ HEAD_VERSION, a device of the stream's patient: its signed statement of the stream's state
+ * A device of the stream's patient: its signed statement of the stream's state
  * (heads.ts). Stored only if it verifies, its `seq` is the stream's current seq and its root and count are
  * those of the server's rows; answered `ok` (also when the same statement is kept already).
  */
@@ -237,7 +226,7 @@ export const PutHeadFrame = Type.Object({ t: Type.Literal('putHead'), rid: Rid, 
 export type PutHeadFrame = Static<typeof PutHeadFrame>;
 
 /**
- * Version ≥ HEAD_VERSION, a device that may pull `stream`: the newest statement the server accepted for it
+ * A device that may pull `stream`: the newest statement the server accepted for it
  * and one page of its leaves by id, strictly after `after` (at most `limit`, MAX_HEAD_LEAVES_PAGE when
  * absent).
  */
@@ -318,12 +307,12 @@ export const ReadyFrame = Type.Object(
     version: Version,
     sessionExpiresAt: IsoDateTime,
     /**
-     * Version ≥ 2: generation of the account's current passphrase wrap (`GET /v1/accounts/me/wrapped-root`
+     * Generation of the account's current passphrase wrap (`GET /v1/accounts/me/wrapped-root`
      * serves it). Only a hint: a device takes a wrap after checking its signature and generation itself.
      */
     wrappedRootGen: Type.Optional(WrappedRootGen),
     /**
-     * Version ≥ INCARNATION_VERSION: identifies the server's store. It changes whenever the store is
+     * Identifies the server's store. It changes whenever the store is
      * restored from a backup; see `incarnationAction` for what a device does then.
      */
     incarnation: Type.Optional(Incarnation),
@@ -337,7 +326,7 @@ export type ReadyFrame = Static<typeof ReadyFrame>;
  * when none). A restore keeps every stream's seq above all seqs served before it when it can carry the
  * replaced store's positions (not onto an empty disk), but the store's content goes back to the backup:
  * documents stored after the backup are gone from the server.
- * - `keep`: unchanged, or not sent (an older server, or a connection below INCARNATION_VERSION).
+ * - `keep`: unchanged, or not sent (the server could not read it).
  * - `adopt`: nothing recorded yet (first connection, or the first to a server that sends it): record it.
  * - `reset`: it changed, the store was restored. Pull every stream again from `since: 0`, push every local
  *   document again (normal conflict handling applies), then record the new incarnation; record it only
@@ -386,7 +375,7 @@ export const PushResultConflict = Type.Object(
     /** The stored document; null when the device assumed a document the server does not have. */
     master: Type.Union([ServedDoc, Type.Null()]),
     /**
-     * Version ≥ KEPT_FROM_VERSION: `master` is a version the store held when it was last restored from a
+     * `master` is a version the store held when it was last restored from a
      * backup (not one stored since), and that backup was of the store of this incarnation. Absent for a
      * version stored since the restore, and whenever the server cannot tell (a store never restored, or
      * restored by a server that did not record it).
@@ -415,11 +404,11 @@ export const PushResultError = Type.Object(
     code: WireErrorCode,
     message: Type.String({ maxLength: 1000 }),
     /**
-     * Version ≥ AUDIT_CHAIN_END_VERSION, only on the `APPEND_ONLY` refusal of a new audit entry at a chain
+     * Only on the `APPEND_ONLY` refusal of a new audit entry at a chain
      * position its device already holds in the stream: where the server holds the end of the pushing
      * device's own chain there, so the device can continue after it. Only ever about the pushing device's
-     * own entries (an entry's author must be the pushing device). Absent otherwise, and from older servers
-     * (the device then gives the entry up, as before).
+     * own entries (an entry's author must be the pushing device). Absent otherwise (the device then gives
+     * the entry up).
      */
     chainEnd: Type.Optional(AuditChainEnd),
   },
@@ -459,14 +448,12 @@ export const StreamsFrame = Type.Object(
     t: Type.Literal('streams'),
     rid: Rid,
     /**
-     * Below STREAMS_PAGING_VERSION: every stream the caller may sync, the account's own first, in one
-     * answer (bounded only by MAX_FRAME_BYTES, which an account following thousands of patients exceeds).
-     * From STREAMS_PAGING_VERSION: one page, by stream id ascending, strictly after the request's `cursor`,
+     * One page, by stream id ascending, strictly after the request's `cursor`,
      * at most its `limit` (DEFAULT_STREAMS_PAGE when absent).
      */
     streams: Type.Array(StreamAccess),
     /**
-     * Version ≥ STREAMS_PAGING_VERSION: more streams may follow; send `listStreams` again with this as
+     * More streams may follow; send `listStreams` again with this as
      * `cursor`. Absent on the last page. A device must read every page before it takes the list as the
      * streams it may sync (a stream missing from it reads as access ended).
      */
@@ -481,8 +468,8 @@ export type RemovedStream = Static<typeof RemovedStream>;
 
 /**
  * A grant as the server holds it. `revocation` is the patient's signed revocation: a device believes a
- * grant revoked only if that verifies (`revokedAt` alone is the server's word). `supersededBy`
- * (GRANT_SUPERSEDE_VERSION) is the patient's signed grant that replaced this one, whole, so the record
+ * grant revoked only if that verifies (`revokedAt` alone is the server's word). `supersededBy` is the
+ * patient's signed grant that replaced this one, whole, so the record
  * proves its end on its own: a device believes the grant ended by it only if its signature verifies and
  * it names this grant (`supersedesGrant`: `supersedes`, same patient and grantee). `revokedAt` is then the
  * server's time of that end.
@@ -503,15 +490,12 @@ export const GrantsFrame = Type.Object(
     t: Type.Literal('grants'),
     rid: Rid,
     /**
-     * Below PAGING_VERSION: issued grants first, then received ones; each part unended first, then ended
-     * newest first. Not every grant when they would not fit (MAX_LISTED_GRANTS items, MAX_FRAME_BYTES):
-     * the oldest ended ones and, first of all, received ones are left out.
-     * From PAGING_VERSION: one page, issued grants first, then received ones, each newest issued first
+     * One page, issued grants first, then received ones, each newest issued first
      * (`issuedAt`, then `grantId`, descending), at most the request's `limit`.
      */
     grants: Type.Array(GrantRecord, { maxItems: MAX_LISTED_GRANTS }),
     /**
-     * Version ≥ PAGING_VERSION: more grants may follow; send `listGrants` again with this as `cursor` (and
+     * More grants may follow; send `listGrants` again with this as `cursor` (and
      * the same `side` and `active`). Absent on the last page.
      */
     next: Type.Optional(PageCursor),
@@ -545,8 +529,8 @@ export const EnvelopesFrame = Type.Object(
 export type EnvelopesFrame = Static<typeof EnvelopesFrame>;
 
 /**
- * One key envelope's address: `recipient` holds the key of (`stream`, `epoch`); from
- * KEY_HOLDER_CREATORS_VERSION also the device that created the envelope.
+ * One key envelope's address: `recipient` holds the key of (`stream`, `epoch`), and the device that
+ * created the envelope.
  */
 export const KeyHolder = Type.Object(
   { stream: StreamId, epoch: Epoch, recipient: AccountId, createdBy: Type.Optional(DeviceId) },
@@ -564,7 +548,7 @@ export const PongFrame = Type.Object({ t: Type.Literal('pong'), rid: Rid, time: 
 
 export type PongFrame = Static<typeof PongFrame>;
 
-/** Version ≥ ACCEPTANCE_VERSION, the answer to `listAccepted`: one page, by patient id ascending. */
+/** The answer to `listAccepted`: one page, by patient id ascending. */
 export const AcceptedPatientsFrame = Type.Object(
   {
     t: Type.Literal('acceptedPatients'),
@@ -578,7 +562,7 @@ export const AcceptedPatientsFrame = Type.Object(
 export type AcceptedPatientsFrame = Static<typeof AcceptedPatientsFrame>;
 
 /**
- * Version ≥ HEAD_VERSION, the answer to `getHead`: the newest statement kept for `stream` (`signed`, absent
+ * The answer to `getHead`: the newest statement kept for `stream` (`signed`, absent
  * when none is) and one page of its leaves, by id strictly ascending. `next`: more leaves follow; send
  * `getHead` again with it as `after`. Every page carries the statement it belongs to: a reader that meets
  * another one midway starts again.

@@ -1,6 +1,6 @@
 /**
- * Cursor paging of the listings that grow without bound: `listGrants` on the socket (version ≥
- * PAGING_VERSION), `listStreams` (version ≥ STREAMS_PAGING_VERSION) and `GET /v1/directory`.
+ * Cursor paging of the listings that grow without bound: `listGrants` and `listStreams` on the socket,
+ * and `GET /v1/directory`.
  *
  * Invariants:
  * - Keyset paging: every listing has one total order on keys a row never changes (grants: side, then
@@ -45,7 +45,7 @@ export const PageCursor = Type.String({
 });
 export type PageCursor = Static<typeof PageCursor>;
 
-/** Grants per `grants` page when `listGrants` names no `limit` (version ≥ PAGING_VERSION). */
+/** Grants per `grants` page when `listGrants` names no `limit`. */
 export const DEFAULT_GRANTS_PAGE = 200;
 /**
  * Most grants one `listGrants` may ask for. A grant record is at most ~4 KiB, ~8 KB for a replaced grant
@@ -55,16 +55,14 @@ export const DEFAULT_GRANTS_PAGE = 200;
  */
 export const MAX_GRANTS_PAGE = 1000;
 /**
- * Most streams one `listStreams` may ask for (version ≥ STREAMS_PAGING_VERSION). A `StreamAccess` row is at
- * most 261 bytes of JSON (22-char account ids, the longest type, a grant id and end, the largest head and
+ * Most streams one `listStreams` may ask for. A `StreamAccess` row is at most 261 bytes of JSON (22-char account ids, the longest type, a grant id and end, the largest head and
  * epoch), so a full page is 2.6 MB: well within MAX_FRAME_BYTES (grant-limits.test.ts proves under half).
  * Large, for few round trips: a provider at the caps (10,000 accepted patients and 1,000 strangers' grants,
  * 13 types each) lists about 143,000 streams in 15 pages. The server still stops a page before MAX_FRAME_BYTES (and answers `next`).
  */
 export const MAX_STREAMS_PAGE = 10_000;
 /**
- * Streams per `streams` page when `listStreams` names no `limit` (version ≥ STREAMS_PAGING_VERSION): the
- * largest page, so a client that does not size its pages still lists in the fewest requests, and a
+ * Streams per `streams` page when `listStreams` names no `limit`: the largest page, so a client that does not size its pages still lists in the fewest requests, and a
  * patient's own 14 streams (and any list up to MAX_STREAMS_PAGE) still come in one answer.
  */
 export const DEFAULT_STREAMS_PAGE = MAX_STREAMS_PAGE;

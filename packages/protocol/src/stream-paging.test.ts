@@ -1,4 +1,4 @@
-// `listStreams` in pages on the wire (version 7, STREAMS_PAGING_VERSION): the request's `cursor` and
+// `listStreams` in pages on the wire: the request's `cursor` and
 // `limit` and their bounds, `next` in the answer, what a device built before paging makes of a page, and
 // the server's own cursor payload.
 import { describe, expect, it } from 'vitest';
@@ -12,13 +12,6 @@ import {
   validateTolerant,
 } from './codec';
 import { SERVER_EXAMPLES } from './examples.test-util';
-import {
-  ACCEPTANCE_VERSION,
-  PAGING_VERSION,
-  PROTOCOL_VERSION,
-  STREAMS_PAGING_VERSION,
-  SUPPORTED_VERSIONS,
-} from './limits';
 import { StreamsFrame } from './messages';
 import {
   AcceptedCursorPayload,
@@ -35,11 +28,7 @@ const CURSOR = 'eyJ2IjoxfQ';
 const codeOf = (result: { ok: boolean; error?: { code: string } }) => (result.ok ? 'ok' : result.error?.code);
 
 describe('listStreams pages on the socket', () => {
-  it('come with acceptance (version 7), without a protocol version of their own', () => {
-    expect(STREAMS_PAGING_VERSION).toBe(ACCEPTANCE_VERSION);
-    expect(STREAMS_PAGING_VERSION).toBeGreaterThan(PAGING_VERSION);
-    expect(PROTOCOL_VERSION).toBeGreaterThanOrEqual(STREAMS_PAGING_VERSION);
-    expect(SUPPORTED_VERSIONS).toContain(STREAMS_PAGING_VERSION);
+  it('answer streams, or BAD_CURSOR among their errors', () => {
     expect(MESSAGE_TABLE.listStreams.errors).toContain('BAD_CURSOR');
     expect(MESSAGE_TABLE.listStreams.reply).toEqual(['streams']);
   });

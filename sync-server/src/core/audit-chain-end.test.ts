@@ -1,15 +1,10 @@
 // The refusal of an audit entry at a chain position its device already holds names where the server holds
 // that device's chain end in the stream (`chainEnd`), so an honest device whose chain state went back can
-// continue after it. It names the pushing device's own chain only, however far others' chains reach, and
-// only on connections of AUDIT_CHAIN_END_VERSION or later. Runs a real server and store over the socket.
+// continue after it. It names the pushing device's own chain only, however far others' chains reach. Runs
+// a real server and store over the socket.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { base64urlDecode, chainLinkHash } from '@hale/crypto';
-import {
-  AUDIT_CHAIN_END_VERSION,
-  auditSignaturePayload,
-  type PushDoc,
-  type PushResult,
-} from '@hale/protocol';
+import { auditSignaturePayload, type PushDoc, type PushResult } from '@hale/protocol';
 import {
   addDevice,
   connect,
@@ -37,8 +32,8 @@ afterEach(async () => {
   await t.stop();
 });
 
-const open = async (device: TestDevice, version = AUDIT_CHAIN_END_VERSION): Promise<WsClient> => {
-  const c = await connect(t, device, { versions: [version] });
+const open = async (device: TestDevice): Promise<WsClient> => {
+  const c = await connect(t, device);
   clients.push(c);
   return c;
 };
@@ -118,15 +113,5 @@ describe("the refusal of an audit entry at a position its device holds names the
     const [taken] = await chain(patient.device, 1, 1);
     const results = await push(p, [taken!]);
     expect(chainEndOf(results[0])).toEqual({ authorSeq: 2, linkHash: linkOf(mine[1]!) });
-  });
-
-  it(`is left out below version ${AUDIT_CHAIN_END_VERSION}: the refusal as it always was`, async () => {
-    const p = await open(patient.device, AUDIT_CHAIN_END_VERSION - 1);
-    const [one] = await chain(patient.device, 1, 1);
-    expect((await push(p, [one!])).map(outcome)).toEqual(['ok']);
-    const [taken] = await chain(patient.device, 1, 1);
-    const results = await push(p, [taken!]);
-    expect(results.map(outcome)).toEqual(['APPEND_ONLY']);
-    expect(results[0]).not.toHaveProperty('chainEnd');
   });
 });

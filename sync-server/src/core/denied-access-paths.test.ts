@@ -4,14 +4,7 @@
 // within the hour, and a second after it. A stream the device still holds, its own streams, a read-only
 // grant's refused write and a stream of an account that does not exist log nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  SUPPORTED_VERSIONS,
-  type EnvelopesFrame,
-  type ErrorFrame,
-  type PulledFrame,
-  type PushedFrame,
-  type ServerFrame,
-} from '@hale/protocol';
+import type { EnvelopesFrame, ErrorFrame, PulledFrame, PushedFrame, ServerFrame } from '@hale/protocol';
 import { deriveInitialStreamKey, sealBytes } from '@hale/crypto';
 import { newId } from '@hale/model';
 import {
@@ -65,7 +58,7 @@ beforeEach(async () => {
   t = await startServer();
   patient = await registerAccount(t);
   clinic = await registerAccount(t, 'provider');
-  patientWs = await connect(t, patient.device, { versions: [...SUPPORTED_VERSIONS] });
+  patientWs = await connect(t, patient.device);
   const grant = await makeGrant(
     patient,
     clinic,
@@ -117,7 +110,7 @@ beforeEach(async () => {
 
   const revocation = await makeRevocation(patient, grant.grant.grantId);
   expect((await ask(patientWs, { t: 'revoke', revocation })).t).toBe('ok');
-  clinicWs = await connect(t, clinic.device, { versions: [...SUPPORTED_VERSIONS] });
+  clinicWs = await connect(t, clinic.device);
 });
 
 afterEach(async () => {

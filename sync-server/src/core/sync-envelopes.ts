@@ -130,16 +130,11 @@ export const createEnvelopes = (
 
   /**
    * Which accounts hold which key epochs of the caller's own streams (no key material): lets any of the
-   * patient's devices wrap an epoch a current grantee lacks, and, with `creators`, sign anew an envelope a
-   * revoked device created (`putEnvelopes` then stores it in its place, store rule). Other accounts'
+   * patient's devices wrap an epoch a current grantee lacks, and (each row names its envelope's creator)
+   * sign anew an envelope a revoked device created (`putEnvelopes` then stores it in its place, store rule). Other accounts'
    * streams are refused whole.
    */
-  const listKeyHolders = async (
-    p: Principal,
-    streams: string[],
-    /** Each row names its envelope's creator (KEY_HOLDER_CREATORS_VERSION connections). */
-    options: { creators?: boolean } = {},
-  ): Promise<KeyHolder[]> => {
+  const listKeyHolders = async (p: Principal, streams: string[]): Promise<KeyHolder[]> => {
     for (const stream of streams) {
       const parsed = parseStreamId(stream);
       if (!parsed.ok || parsed.value.patientId !== p.accountId) {
@@ -156,7 +151,7 @@ export const createEnvelopes = (
       stream: r.stream as KeyHolder['stream'],
       epoch: r.epoch,
       recipient: r.recipient,
-      ...(options.creators === true ? { createdBy: r.createdBy } : {}),
+      createdBy: r.createdBy,
     }));
   };
 

@@ -1,15 +1,13 @@
 /*
- * The signed grants an account issued and received, as `grants` answers list them (`listGrants`, and
- * `listGrantsPage` from PAGING_VERSION).
+ * The signed grants an account issued and received, as `grants` pages list them (`listGrantsPage`).
  *
  * Invariants:
- * - An answer fits the `grants` schema and MAX_FRAME_BYTES whatever is stored: ended grants are read at
- *   most one answer's (or page's) worth, by key, never by offset.
+ * - A page fits the `grants` schema and MAX_FRAME_BYTES whatever is stored: ended grants are read at
+ *   most one page's worth, by key, never by offset.
  * - A damaged row is left out, never sent, and still moves a page's cursor past it.
  * - A replaced grant is listed ended (`revokedAt`, the server's time of its end) with its replacement's
  *   signed grant whole (`supersededBy`), so the record proves the end by itself; each replacement is read
- *   once per answer. A connection below GRANT_SUPERSEDE_VERSION gets neither field nor replacement
- *   (sync-ws-requests.ts `grantRecordsFor`).
+ *   once per answer.
  *
  * Failure modes: BAD_CURSOR for a cursor of another walk (other side or active filters, or not this
  * server's).
@@ -19,7 +17,6 @@ import {
   GrantsCursorPayload,
   MAX_CURSOR_CHARS,
   MAX_FRAME_BYTES,
-  MAX_LISTED_GRANTS,
   SignedGrant,
   SignedRevocation,
   supersedesGrant,
@@ -84,40 +81,7 @@ const recordBytes = (record: GrantRecord): number => Buffer.byteLength(JSON.stri
 
 export const createGrantLists = ({ store, iso }: SyncContext) => {
   /**
-   * Signed grants the caller's account issued (as patient) or received (as grantee), with their state: an
-   * answer the `grants` schema and MAX_FRAME_BYTES accept, whatever is stored. The caller's own grants come
-   * first, then those it received (other accounts' doing, so they only fill the room left); within each,
-   * unended grants first, then ended ones newest issued first. What does not fit is left out, from the end.
-   */
-  const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
-    const at = iso();
-    const issued = { patientId: p.accountId };
-    const received = { granteeId: p.accountId };
-    // In answer order; each part read only when the ones before left room, at most as much as is left, so
-    // however many ended grants are stored, no more than an answer's worth is read.
-    const parts = [
-      () => store.grants.listUnended(issued, at),
-      (room: number) => store.grants.listEnded(issued, at, room),
-      () => store.grants.listUnended(received, at),
-      (room: number) => store.grants.listEnded(received, at, room),
-    ];
-    const out: GrantRecord[] = [];
-    const successorOf = successorLookups(store);
-    let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
-    for (const part of parts) {
-      for (const g of await part(MAX_LISTED_GRANTS - out.length)) {
-        const record = await grantRecordOf(g, successorOf);
-        if (record === null) continue;
-        bytes += recordBytes(record);
-        if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) return out;
-        out.push(record);
-      }
-    }
-    return out;
-  };
-
-  /**
-   * One page of `listGrants` on a connection of PAGING_VERSION or later (paging.ts): the grants the caller
+   * One page of `listGrants` (paging.ts): the grants the caller
    * issued, then those it received (or the one `side`), each newest issued first (`issuedAt`, `grantId`
    * descending), strictly after `cursor`; with `active` only those unended now. At most `limit`
    * (DEFAULT_GRANTS_PAGE) records and MAX_FRAME_BYTES; `next` when a grant past the page was read (one
@@ -182,5 +146,5 @@ export const createGrantLists = ({ store, iso }: SyncContext) => {
     return { grants: out };
   };
 
-  return { listGrants, listGrantsPage };
+  return { listGrantsPage };
 };

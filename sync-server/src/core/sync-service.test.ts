@@ -81,7 +81,7 @@ describe('sync service refusals', () => {
     t = await startServer();
     patient = await registerAccount(t);
     provider = await registerAccount(t, 'provider');
-    p = await connect(t, patient.device, { versions: [3] });
+    p = await connect(t, patient.device);
   });
   afterEach(async () => {
     await p.close();

@@ -8,9 +8,9 @@
  * | sync-consent.ts | access decisions, refusals, access guards (`check`, `guarded`, `accessGuard`, …) |
  * | sync-access-log.ts | the server's hash-chained access log, logged writes, `decideAndLog` |
  * | denied-access.ts | `denied` entries for consent refusals (`noteDenied`; the wrappers below hand them) |
- * | sync-streams.ts | `listStreams`, `listStreamsPage` |
+ * | sync-streams.ts | `listStreamsPage` |
  * | sync-pull.ts, sync-push.ts | `pull`, `push` |
- * | sync-grants.ts, sync-grant-lists.ts | `grant`, `revoke`, `acceptPatient`, `listAccepted`; `listGrants`, `listGrantsPage` |
+ * | sync-grants.ts, sync-grant-lists.ts | `grant`, `revoke`, `acceptPatient`, `listAccepted`; `listGrantsPage` |
  * | sync-envelopes.ts | `putEnvelopes`, `getEnvelopes`, `listKeyHolders` |
  * | heads.ts | signed stream heads (`putHead`, `getHead`) |
  * | sync-signing.ts | served documents, payload signatures, audit chain links |
@@ -63,11 +63,11 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     write: (p, events) => log.recordGranteeAccess(p, events),
     ...(deps.onAccessLogError ? { onError: deps.onAccessLogError } : {}),
   });
-  const { accessRows, listStreams, listStreamsPage } = createStreamListing(ctx, consent);
+  const { accessRows, listStreamsPage } = createStreamListing(ctx);
   const pullOnly = createPull(ctx, consent, log);
   const pushOnly = createPush(ctx, consent, log);
   const { grant, revoke, acceptPatient, listAccepted } = createGrants(ctx, consent, log);
-  const { listGrants, listGrantsPage } = createGrantLists(ctx);
+  const { listGrantsPage } = createGrantLists(ctx);
   const { putEnvelopes, listKeyHolders, getEnvelopes } = createEnvelopes(ctx, consent, log, denied.note);
 
   // The operations below answer consent refusals; each hands them to `denied` before it answers.
@@ -123,9 +123,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   return {
     // Signed stream heads (heads.ts): putHead, getHead, under the pulls' consent check.
     ...createHeadService({ store, ed, check: checkNoted }),
-    listStreams,
     listStreamsPage,
-    listGrants,
     listGrantsPage,
     pull,
     push,

@@ -1,11 +1,10 @@
 /*
- * The streams an account may sync (`listStreams`, `listStreamsPage`): its own and those its unended grants
+ * The streams an account may sync (`listStreamsPage`): its own and those its unended grants
  * give, each with its head and current epoch.
  *
  * Invariants:
- * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
- *   MAX_STREAMS_PAGE rows, within MAX_FRAME_BYTES at their largest (grant-limits.test.ts); below it the
- *   one whole list it always answered.
+ * - `listStreams` answers one page by stream id (keyset, paging.ts), at most MAX_STREAMS_PAGE rows, within
+ *   MAX_FRAME_BYTES at their largest (grant-limits.test.ts).
  *   Each page decides readability from the grants unended when it is read, as every access decision does,
  *   reading them by patient in stream id order from the cursor on (`listUnendedByPatient`, whole patients
  *   only): the grants of the patients it lists and at most one read more, so a walk reads each about once.
@@ -23,7 +22,6 @@ import {
 } from '@hale/protocol';
 import { decodeCursor, encodeCursor } from './page-cursor';
 import { grantedStreams, type GrantedStream, type Principal } from './access';
-import type { Consent } from './sync-consent';
 import type { SyncContext } from './sync-context';
 
 /**
@@ -42,13 +40,9 @@ export const ownStreams = (p: Principal) =>
     access: 'owner' as const,
   }));
 
-export const createStreamListing = ({ store, now }: SyncContext, { grantsFor }: Consent) => {
-  /** The streams `p` may sync at `t`, unordered: the account's own, then those its unended grants give. */
-  const streamsOf = async (p: Principal, t: number) => {
-    const granted = grantedStreams(await grantsFor(p), p.accountId, t);
-    return [...ownStreams(p), ...granted];
-  };
-  type ListedStream = Awaited<ReturnType<typeof streamsOf>>[number];
+export const createStreamListing = ({ store, now }: SyncContext) => {
+  /** A stream `p` may sync: one of the account's own, or one its unended grants give. */
+  type ListedStream = ReturnType<typeof ownStreams>[number] | GrantedStream;
 
   /**
    * At least the first `want` streams (or all, when fewer) that grants unended at `t` give `p` with ids
@@ -130,14 +124,7 @@ export const createStreamListing = ({ store, now }: SyncContext, { grantsFor }: 
   };
 
   /**
-   * Below STREAMS_PAGING_VERSION: every stream `p` may sync, its own first, in one answer, as always (an
-   * account following more than about 30,000 streams makes it larger than a frame: see limits.ts).
-   */
-  const listStreams = async (p: Principal): Promise<StreamAccess[]> => accessRows(await streamsOf(p, now()));
-
-  /**
-   * One page of `listStreams` on a connection of STREAMS_PAGING_VERSION or later (paging.ts): the streams
-   * `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE), which
+   * One page of `listStreams` (paging.ts): the streams `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE), which
    * fits a frame however large its rows; `next` when a stream past the page exists. Which streams are readable is
    * decided from the grants unended when the page is read (so a walk lists a stream readable throughout
    * exactly once; see paging.ts for streams whose access changes mid-walk), of the patients from the
@@ -170,5 +157,5 @@ export const createStreamListing = ({ store, now }: SyncContext, { grantsFor }: 
     return { streams, next: encodeCursor({ v: 1, k: 'streams', stream: last.stream }) };
   };
 
-  return { accessRows, listStreams, listStreamsPage };
+  return { accessRows, listStreamsPage };
 };

@@ -1,11 +1,11 @@
-// The account's signature over its role (`roleSig`, ROLE_SIG_VERSION): verified at registration before
+// The account's signature over its role (`roleSig`): verified at registration before
 // anything is stored, kept, relayed with the account answer (single and lookup), part of what a replayed
 // registration must match; published later by an account registered without it (`roleSig` beside `sig` on
 // `PUT /v1/accounts/me/wrapping-key`), verified against the stored account, never replaced. Real HTTP
 // against a real server and SQLite file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64urlEncode } from '@hale/crypto';
-import { ROLE_SIG_VERSION, roleSignaturePayload } from '@hale/protocol';
+import { roleSignaturePayload } from '@hale/protocol';
 import {
   http,
   makeRegistration,
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 const post = (body: unknown) => http(t.url, 'POST', '/v1/accounts', body);
 
-/** A registration with the role signature, as a client of ROLE_SIG_VERSION sends it. */
+/** A registration with the role signature, as a client sends it. */
 const withRoleSig = async (role: 'patient' | 'provider' = 'provider') => {
   const { body, account } = await makeRegistration(role);
   const roleSig = await sign(account.keys.identity.secretKey, roleSignaturePayload(body.account));
@@ -37,11 +37,6 @@ const withRoleSig = async (role: 'patient' | 'provider' = 'provider') => {
 };
 
 describe('the role signature', () => {
-  it('the server lists ROLE_SIG_VERSION', async () => {
-    const info = await http(t.url, 'GET', '/v1/server');
-    expect((info.body as { versions: number[] }).versions).toContain(ROLE_SIG_VERSION);
-  });
-
   it('is kept and relayed with the account, and replays must carry the same one', async () => {
     const { body, account, roleSig } = await withRoleSig('provider');
     expect((await post(body)).status).toBe(201);

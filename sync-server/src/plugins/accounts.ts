@@ -10,7 +10,7 @@
  * - `GET …/devices/:deviceId` (no session) answers active and revoked devices; another account's: NOT_FOUND.
  * - The wrap generation only grows, by a wrap signed at it, ≤ MAX_WRAPPED_ROOT_STEP at once.
  * - A stored wrap generation above 0 is announced to the account's other devices (`wrappedRootChanged`).
- * - Generation 0 is signed at registration (`wrappedRootSig`) or later (`PUT …/wrapped-root`, `gen: 0`).
+ * - Generation 0 is signed at registration (`wrappedRootSig`, required).
  * - `roleSig` and `wrappingKeySig` are verified before storing; a stored `roleSig` is never replaced.
  * - Registration `closed` refuses before reading the body (REGISTRATION_CLOSED); `open` ignores invites.
  * - `invite`: the code is used in the account's transaction; any bad code is INVITE_INVALID alike.
@@ -91,12 +91,18 @@ export const REVOKED_AT_MAX_SKEW_MS = 5 * 60_000;
 export const MAX_WRAPPED_ROOT_STEP = 1024;
 
 /** What a joining or signed-in device needs to take the account's current passphrase wrap. */
-const wrappedRootState = (account: Account) => ({
-  accountId: account.accountId,
-  wrappedRoot: account.wrappedRoot,
-  gen: account.wrappedRootGen,
-  sig: account.wrappedRootSig,
-});
+const wrappedRootState = (account: Account) => {
+  // Every registration carries the signature: a row without it is damaged, never served unsigned.
+  if (account.wrappedRootSig === null) {
+    throw new ServiceError('INTERNAL', `account ${account.accountId} holds an unsigned wrap`);
+  }
+  return {
+    accountId: account.accountId,
+    wrappedRoot: account.wrappedRoot,
+    gen: account.wrappedRootGen,
+    sig: account.wrappedRootSig,
+  };
+};
 
 /**
  * The refusal of a registration whose invite is missing or not usable: one code and one message for every
@@ -186,7 +192,6 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         throw new ServiceError('BAD_SIGNATURE', 'the wrapping key is not signed by the identity key');
       }
       if (
-        wrappedRootSig !== undefined &&
         !(await verifyPayload(
           ed,
           identity,
@@ -221,7 +226,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           held.loginName === account.loginName &&
           held.wrappingKeySig === wrappingKeySig &&
           held.roleSig === roleSig &&
-          held.wrappedRootSig === (wrappedRootSig ?? null) &&
+          held.wrappedRootSig === wrappedRootSig &&
           held.wrappedRootGen === 0 &&
           canonicalJson(held.wrappedRoot) === canonicalJson(account.wrappedRoot) &&
           heldDevice.accountId === account.accountId &&
@@ -242,7 +247,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         wrappingPublicKey: account.wrappingPublicKey,
         wrappedRoot: account.wrappedRoot,
         wrappedRootGen: 0,
-        wrappedRootSig: wrappedRootSig ?? null,
+        wrappedRootSig,
         createdAt: iso(),
       };
       if (wrappingKeySig !== undefined) row.wrappingKeySig = wrappingKeySig;
@@ -578,23 +583,6 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
             `one (${account.wrappedRootGen}): publish the next generation after it`,
           { gen: account.wrappedRootGen },
         );
-      }
-      if (gen === 0) {
-        // The missing signature of an account registered without it: the store takes it only for the very
-        // wrap it holds at generation 0, so it can never vouch for another wrap or relabel a later one.
-        try {
-          await store.accounts.setWrappedRootSig(account.accountId, { wrappedRoot, gen, sig });
-        } catch (error) {
-          if (!isStoreError(error, 'CONFLICT')) throw error;
-          const current = error.details?.gen;
-          throw new ServiceError(
-            'CONFLICT',
-            'the wrapped root signed is not the one stored at generation 0',
-            { gen: typeof current === 'number' && Number.isSafeInteger(current) ? current : null },
-          );
-        }
-        request.log.info({ accountId: account.accountId }, 'wrapped root signature published');
-        return { accountId: account.accountId, gen };
       }
       try {
         await store.accounts.updateWrappedRoot(account.accountId, { wrappedRoot, gen, sig });

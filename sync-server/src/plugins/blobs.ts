@@ -16,7 +16,7 @@
  * - A deleted id stays as a tombstone: BLOB_DELETED to whoever passes the route's decision (`deleted`).
  * - Others get the consent code a live blob gives them; NOT_FOUND means never stored here.
  * - A new manifest's `epoch` must be the stream's current one (else STALE_EPOCH, nothing reserved).
- * - A stored manifest announced again, or one without `epoch` (older devices), is not epoch-checked.
+ * - A stored manifest announced again is not epoch-checked.
  * - A deletion racing a download ends it with BLOB_DELETED on the next chunk.
  */
 import type { FastifyPluginAsync } from 'fastify';
@@ -104,8 +104,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           },
           {
             quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes },
-            // Unchecked without it: a device before BLOB_EPOCH_VERSION (see the header).
-            ...(body.epoch === undefined ? {} : { expectedEpoch: body.epoch }),
+            expectedEpoch: body.epoch,
             guard,
           },
         ),

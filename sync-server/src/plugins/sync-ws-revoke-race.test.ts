@@ -3,7 +3,7 @@
 // registration), while the hub loads the connection's grants, or while `ready` is being prepared. The
 // revocation is committed from inside the store or context call that step makes, so the order is exact.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INCARNATION_VERSION, authSignaturePayload, type ServerFrame } from '@hale/protocol';
+import { authSignaturePayload, type ServerFrame } from '@hale/protocol';
 import {
   addDevice,
   openWs,
@@ -34,11 +34,11 @@ describe('a device revoked during its socket sign-in', () => {
     await t.stop();
   });
 
-  /** hello → challenge → auth for `second`, offering `version`: the reply to auth and the socket. */
-  const signIn = async (version: number): Promise<{ c: WsClient; reply: ServerFrame }> => {
+  /** hello → challenge → auth for `second`: the reply to auth and the socket. */
+  const signIn = async (): Promise<{ c: WsClient; reply: ServerFrame }> => {
     const c = await openWs(t);
     clients.push(c);
-    const challenge = await c.request({ t: 'hello', versions: [version], deviceId: second.deviceId });
+    const challenge = await c.request({ t: 'hello', versions: [1], deviceId: second.deviceId });
     if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${JSON.stringify(challenge)}`);
     const sig = await sign(
       second.keys.secretKey,
@@ -75,7 +75,7 @@ describe('a device revoked during its socket sign-in', () => {
       if (deviceId === second.deviceId && ++calls === 2) await revokeNow();
       return loaded;
     };
-    const { c, reply } = await signIn(1);
+    const { c, reply } = await signIn();
     expect(calls).toBeGreaterThanOrEqual(2);
     await expectRefused(c, reply);
   });
@@ -92,7 +92,7 @@ describe('a device revoked during its socket sign-in', () => {
       }
       return out;
     };
-    const { c, reply } = await signIn(1);
+    const { c, reply } = await signIn();
     expect(revoked).toBe(true);
     await expectRefused(c, reply);
   });
@@ -101,7 +101,7 @@ describe('a device revoked during its socket sign-in', () => {
     const meta = t.store.meta;
     const original = meta.get.bind(meta);
     let revoked = false;
-    // From INCARNATION_VERSION `ready` reads the store's incarnation: the last read before it goes out.
+    // `ready` reads the store's incarnation: the last read before it goes out.
     meta.get = async (key) => {
       const out = await original(key);
       if (!revoked) {
@@ -110,7 +110,7 @@ describe('a device revoked during its socket sign-in', () => {
       }
       return out;
     };
-    const { c, reply } = await signIn(INCARNATION_VERSION);
+    const { c, reply } = await signIn();
     expect(revoked).toBe(true);
     await expectRefused(c, reply);
   });
@@ -124,7 +124,7 @@ describe('a device revoked during its socket sign-in', () => {
       if (deviceId === second.deviceId && ++calls === 3) throw new ServiceError('UNAVAILABLE', 'store away');
       return original(deviceId);
     };
-    const { c, reply } = await signIn(1);
+    const { c, reply } = await signIn();
     expect(calls).toBe(3);
     expect(reply).toMatchObject({ t: 'error', code: 'UNAVAILABLE' });
     expect(c.unsolicited.map((f) => f.t)).not.toContain('ready');
@@ -132,7 +132,7 @@ describe('a device revoked during its socket sign-in', () => {
   });
 
   it('serves a device whose revocation never came, through the same steps (the checks above can pass)', async () => {
-    const { c, reply } = await signIn(INCARNATION_VERSION);
+    const { c, reply } = await signIn();
     expect(reply.t).toBe('ready');
     const pulled = await c.request({
       t: 'pull',

@@ -1,6 +1,6 @@
 /**
- * The device WebSocket at /sync: one per device, multiplexing all its streams. Requests after `ready`,
- * and what each protocol version gets of them: sync-ws-requests.ts.
+ * The device WebSocket at /sync: one per device, multiplexing all its streams. Requests after `ready`:
+ * sync-ws-requests.ts.
  *
  * Invariants:
  * - hello → challenge → auth → ready; before `ready` only hello/auth are served, the nonce is single-use.
@@ -16,8 +16,8 @@
  * - Memory per socket is bounded: MAX_HANDSHAKE_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES (1009);
  *   SEND_BUFFER_CAP_BYTES, MAX_QUEUED_FRAMES, MAX_QUEUED_BYTES (reading paused); `sendStallTimeoutMs`.
  * - Every frame costs a token; rid-less ones get ≤ 1 RATE_LIMITED per RATE_LIMITED_REPLY_INTERVAL_MS.
- * - `ready` has the wrap generation from WRAPPED_ROOT_GEN_VERSION, the incarnation from INCARNATION_VERSION.
- * - `wrappedRootChanged` goes only to such connections, only after `ready`.
+ * - `ready` carries the wrap generation and the store's incarnation (each left out if unreadable).
+ * - `wrappedRootChanged` goes only after `ready`.
  *
  * Failure modes: a handler's exception answers INTERNAL for that request only; the connection closes only
  * for auth failures, revocation, session expiry, shutdown, abuse, a failed hub re-decision (4000,
@@ -27,13 +27,11 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import {
   CHALLENGE_TTL_MS,
-  INCARNATION_VERSION,
   Incarnation,
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
-  WRAPPED_ROOT_GEN_VERSION,
   authSignaturePayload,
   decodeClientFrame,
   encodeFrame,
@@ -55,7 +53,7 @@ import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/s
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
 import { INCARNATION_META_KEY } from '../store/index';
-import { accessRowsFor, serveReadyFrame } from './sync-ws-requests';
+import { serveReadyFrame } from './sync-ws-requests';
 
 const MiB = 1024 * 1024;
 
@@ -122,8 +120,6 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     let state: 'hello' | 'auth' | 'ready' | 'closed' = 'hello';
     let challenge: { nonce: string; deviceId: string; expiresAt: number; version: number } | null = null;
     let principal: AuthenticatedDevice | null = null;
-    /** The protocol version negotiated, once ready. */
-    let version = 0;
     let live: LiveConnection | null = null;
     let queue: Promise<void> = Promise.resolve();
     let sessionTimer: ReturnType<typeof setTimeout> | undefined;
@@ -267,7 +263,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     }
 
     const handleReady = (frame: ClientFrame, p: AuthenticatedDevice, conn: LiveConnection): Promise<void> =>
-      serveReadyFrame({ ctx, version, principal: p, conn, send, fail }, frame);
+      serveReadyFrame({ ctx, principal: p, conn, send, fail }, frame);
 
     /**
      * Follows the account's passphrase wrap for this connection and answers its current generation.
@@ -415,13 +411,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             principal: device,
             // A device acts on nothing but the handshake before `ready` (an `accessChanged` of a grant change
             // committed while it signs in would be dropped and reported as a protocol error): held for then.
-            send: (frame) => {
-              const out =
-                frame.t === 'accessChanged'
-                  ? { ...frame, streams: accessRowsFor(frame.streams, c.version) }
-                  : frame;
-              afterReady(() => send(out));
-            },
+            send: (frame) => afterReady(() => send(frame)),
             sendEncoded: (text, type) => {
               if (socket.readyState !== socket.OPEN) {
                 // Closing (the client began it): the hub counts what it sends, so it learns now that this
@@ -462,9 +452,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           // nothing to close (accounts.ts closes through the hub) and is refused here (DEVICE_REVOKED
           // closes, below); one committed after this read finds the connection and closes it.
           await ctx.loadDevice(c.deviceId);
-          const wrappedRootGen =
-            c.version >= WRAPPED_ROOT_GEN_VERSION ? await watchWrappedRoot(device) : undefined;
-          const incarnation = c.version >= INCARNATION_VERSION ? await readIncarnation() : undefined;
+          const wrappedRootGen = await watchWrappedRoot(device);
+          const incarnation = await readIncarnation();
           // Closed while authenticating (handshake deadline, client gone): the close handler may have run
           // before there was a live connection to remove, so nothing may be left registered.
           if (isClosed()) {
@@ -473,7 +462,6 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             return;
           }
           clearTimeout(handshakeTimer);
-          version = c.version;
           state = 'ready';
           request.log.debug(
             { connection: id, deviceId: device.deviceId, version: c.version },

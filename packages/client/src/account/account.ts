@@ -60,12 +60,9 @@ export {
 export { unlock, unlockWithRecoveryKey } from './unlock';
 export {
   type WrappingKeyApi,
-  type WrappedRootSigApi,
   type UnlockApi,
-  type PublishWrappedRootSigResult,
   type PublishWrappingKeyResult,
   publishWrappingKey,
-  publishWrappedRootSig,
   type RoleSigApi,
   type PublishRoleSigResult,
   publishRoleSig,

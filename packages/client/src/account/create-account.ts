@@ -18,8 +18,6 @@ import {
   validate,
   AccountRole,
   normalizeInviteCode,
-  WRAPPED_ROOT_SIG_VERSION,
-  ROLE_SIG_VERSION,
   type AccountRecord,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
@@ -34,7 +32,6 @@ import {
   base64urlEncode,
   encodeRecoveryKey,
 } from '@hale/crypto';
-import { serverInfoOf } from './server-versions';
 import {
   type Role,
   type AccountDeps,
@@ -281,12 +278,7 @@ async function createAccountNow(
   now: () => number,
 ): Promise<CreatedAccount> {
   await requireEmptyVault(deps.vault);
-  // Generation 0 is signed like every later one where the server keeps the signature; an older server
-  // refuses the field. Without it (older server, or its versions could not be read) the account publishes
-  // it later (publishWrappedRootSig, at an unlock).
-  const info = await serverInfoOf(deps.api).catch(() => null);
-  const sigKept = info?.versions.includes(WRAPPED_ROOT_SIG_VERSION) ?? false;
-  const roleSigKept = info?.versions.includes(ROLE_SIG_VERSION) ?? false;
+  const info = await deps.api.serverInfo().catch(() => null);
   // A server without `registration` predates invites: its registration is open and it refuses the field.
   // Unknown (no answer), the invite goes: the person was given one for a reason.
   const invite = info !== null && info.registration === undefined ? undefined : input.invite;
@@ -311,13 +303,10 @@ async function createAccountNow(
       keys.identity.secretKey,
       wrappingKeySignaturePayload(record),
     );
-    const wrappedRootSig = sigKept
-      ? await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, 0)
-      : undefined;
+    // Generation 0 is signed like every later one.
+    const wrappedRootSig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, 0);
     // Relayed with the account answer, so a joining device takes the role only as the account signed it.
-    const roleSig = roleSigKept
-      ? await signPayload(deps.ed, keys.identity.secretKey, roleSignaturePayload(record))
-      : undefined;
+    const roleSig = await signPayload(deps.ed, keys.identity.secretKey, roleSignaturePayload(record));
     await sendRegistration(
       deps,
       {
@@ -325,8 +314,8 @@ async function createAccountNow(
         device: cert,
         sig,
         wrappingKeySig,
-        ...(wrappedRootSig === undefined ? {} : { wrappedRootSig }),
-        ...(roleSig === undefined ? {} : { roleSig }),
+        wrappedRootSig,
+        roleSig,
         ...(invite === undefined ? {} : { invite }),
       },
       keys,
@@ -347,16 +336,9 @@ async function createAccountNow(
       device,
       deviceName: input.deviceName,
     });
-    // The registration carried the wrapping-key signature, and the wrap's where the server keeps it (a
-    // landed registration is this very body).
-    const text = recordText(
-      account,
-      wrappedRoot,
-      0,
-      true,
-      sigKept ? 'published' : undefined,
-      roleSig === undefined ? undefined : 'published',
-    );
+    // The registration carried the wrapping-key and role signatures (a landed registration is this very
+    // body).
+    const text = recordText(account, wrappedRoot, 0, true, 'published');
     // From here on nothing may throw: the login name (and any invite) is used up on the server, and the
     // root, the only source of the recovery key, would be zeroed on the way out.
     const unstored = await storeNewRecord(deps, text);

@@ -2,9 +2,8 @@
  * Joining an existing account from a new device: with the login name and passphrase, with the recovery
  * key, or with the root itself.
  *
- * - A join takes only a wrap signed by the account at the generation it is served with (WRAPPED_ROOT_REFUSED;
- *   an unsigned generation 0 → WRAPPED_ROOT_UNSIGNED unless `acceptUnsignedLegacyWrap`), and refuses a served
- *   KDF cost below production strength (WEAK_KDF) before deriving.
+ * - A join takes only a wrap signed by the account at the generation it is served with (WRAPPED_ROOT_REFUSED),
+ *   and refuses a served KDF cost below production strength (WEAK_KDF) before deriving.
  * - The role answered must carry a valid `roleSig` (served-account.ts) before the device is registered.
  * - The device registers before the vault is written: a failure after that revokes its certificate
  *   (new-device.ts); nothing is written to the vault on any refusal.
@@ -45,17 +44,10 @@ export interface JoinWithPassphraseInput {
   readonly passphrase: string;
   readonly deviceName: string;
   /**
-   * Take the account's wrap even when it is an unsigned generation 0 (an account registered by an older
-   * app that no up-to-date device has opened online since). Without it such a join is refused
-   * (WRAPPED_ROOT_UNSIGNED). Only after telling the person: this device then cannot tell that wrap from
-   * one a dishonest server relabelled, which lets the server later give it an older passphrase back.
-   */
-  readonly acceptUnsignedLegacyWrap?: boolean;
-  /**
    * Refuse an account answer without the account's role signature (ROLE_UNSIGNED, nothing registered)
    * instead of taking its role as the server's word. A new device cannot know whether the account has
    * published one; set it once the account is known to have (e.g. the app saw `roleSig: 'published'` on
-   * another of its devices, or the account was created by an app of ROLE_SIG_VERSION), so a server dropping
+   * another of its devices, or the account was created by an app that signs it), so a server dropping
    * the signature cannot flip patient and provider for this join.
    */
   readonly requireRoleSig?: boolean;
@@ -64,8 +56,7 @@ export interface JoinWithPassphraseInput {
 /**
  * Joins this device to an existing account: the server hands out the wrapped root, the passphrase opens it.
  * The wrap must be signed by the account at the generation it is served with (WRAPPED_ROOT_REFUSED
- * otherwise; WRAPPED_ROOT_UNSIGNED for an unsigned generation 0, see `acceptUnsignedLegacyWrap`), checked
- * before this device is registered.
+ * otherwise), checked before this device is registered.
  */
 export async function joinWithPassphrase(
   deps: AccountDeps,
@@ -102,7 +93,7 @@ async function joinWithPassphraseNow(
     if (keys.accountId !== accountId) {
       throw new AccountError('ACCOUNT_MISMATCH', 'the wrapped root belongs to another account');
     }
-    const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
+    await checkServedWrap(deps.ed, keys, joined);
     const server = await fetchAccount(deps.api, keys);
     const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
@@ -117,7 +108,7 @@ async function joinWithPassphraseNow(
         device,
         deviceName: input.deviceName,
       });
-      await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig, roleSig);
+      await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, roleSig);
       heldGenerations.set(account, joined.gen);
       return account;
     });
@@ -134,8 +125,6 @@ export interface JoinWithRecoveryKeyInput {
   /** The recovery key path assumes the passphrase is lost: the root is re-wrapped under this one. */
   readonly newPassphrase: string;
   readonly deviceName: string;
-  /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
-  readonly acceptUnsignedLegacyWrap?: boolean;
   /** As for `joinWithPassphrase`: refuse an answer without the role signature (ROLE_UNSIGNED). */
   readonly requireRoleSig?: boolean;
 }
@@ -143,7 +132,7 @@ export interface JoinWithRecoveryKeyInput {
 /**
  * Joins with the recovery key and sets a new passphrase for the account (this device and the server), as
  * the generation after the server's current one — which must be signed by the account at its generation
- * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED otherwise, before the new wrap is sent; the device
+ * (WRAPPED_ROOT_REFUSED otherwise, before the new wrap is sent; the device
  * certificate, registered to read it, is revoked again). A passphrase change on another device landing
  * between that read and the write is PASSPHRASE_CHANGED_ELSEWHERE, the certificate revoked the same way.
  */
@@ -174,10 +163,10 @@ async function joinWithRecoveryKeyNow(
     return asRegisteredDevice(deps, keys, cert, now, async () => {
       const session = await openSession(deps.api, device, deps.ed);
       // Without this check a server reporting a lower generation than the account's (e.g. the current wrap
-      // relabelled as an unsigned 0) would get a signed wrap it can keep while handing this device the
+      // relabelled as 0) would get a signed wrap it can keep while handing this device the
       // account's real, older-passphrase generations afterwards, as "newer".
       const current = await deps.api.getWrappedRoot(session.token);
-      await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
+      await checkServedWrap(deps.ed, keys, current);
       const gen = current.gen + 1;
       const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
       try {
@@ -202,7 +191,7 @@ async function joinWithRecoveryKeyNow(
         device,
         deviceName: input.deviceName,
       });
-      await writeRecord(deps.vault, account, wrappedRoot, gen, published, undefined, roleSig);
+      await writeRecord(deps.vault, account, wrappedRoot, gen, published, roleSig);
       heldGenerations.set(account, gen);
       return account;
     });
@@ -216,8 +205,6 @@ export interface JoinWithRootInput {
   /** As the approving device holds them: the role the server must answer, and the login name. */
   readonly role: Role;
   readonly loginName: string | null;
-  /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
-  readonly acceptUnsignedLegacyWrap?: boolean;
 }
 
 /**
@@ -225,7 +212,7 @@ export interface JoinWithRootInput {
  * recovery-key join, without changing the passphrase: the account answer must carry the root's keys and the
  * role the approving device holds (ROLE_REFUSED otherwise: a server cannot flip it), the device is
  * registered, and the server's current passphrase wrap, checked signed by the account at its generation
- * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED), goes to the vault: this device unlocks with the account's
+ * (WRAPPED_ROOT_REFUSED), goes to the vault: this device unlocks with the account's
  * passphrase from then on. A failure after the registration revokes the certificate again.
  */
 export async function joinWithRoot(deps: AccountDeps, input: JoinWithRootInput): Promise<UnlockedAccount> {
@@ -248,12 +235,7 @@ export async function joinWithRoot(deps: AccountDeps, input: JoinWithRootInput):
       return asRegisteredDevice(deps, keys, cert, now, async () => {
         const session = await openSession(deps.api, device, deps.ed);
         const current = await deps.api.getWrappedRoot(session.token);
-        const gen0Sig = await checkServedWrap(
-          deps.ed,
-          keys,
-          current,
-          input.acceptUnsignedLegacyWrap === true,
-        );
+        await checkServedWrap(deps.ed, keys, current);
         const published = await publishAtJoin(deps, keys, device, server, session.token);
         const account = unlocked({
           root: input.root,
@@ -263,7 +245,7 @@ export async function joinWithRoot(deps: AccountDeps, input: JoinWithRootInput):
           device,
           deviceName: input.deviceName,
         });
-        await writeRecord(deps.vault, account, current.wrappedRoot, current.gen, published, gen0Sig, roleSig);
+        await writeRecord(deps.vault, account, current.wrappedRoot, current.gen, published, roleSig);
         heldGenerations.set(account, current.gen);
         return account;
       });

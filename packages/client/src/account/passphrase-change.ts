@@ -127,7 +127,6 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
     // Same root, same localKey: the sealed device key in the record stays valid and is kept as it is, so
     // writing the record needs no secret from `account`, which may be locked by then.
     const next: VaultRecord = { ...record, wrappedRoot, gen };
-    delete next.gen0Sig;
     try {
       await sendWrap(deps.api, { wrappedRoot, gen, sig }, input.token);
     } catch (e) {
@@ -216,7 +215,6 @@ async function takeNewerWrap(
     throw refuse('it is not signed by the account identity key');
   }
   const next: VaultRecord = { ...record, wrappedRoot: state.wrappedRoot, gen: state.gen };
-  delete next.gen0Sig;
   await deps.vault.set(VAULT_KEY, JSON.stringify(next));
   heldGenerations.set(account, state.gen);
   return { status: 'updated', gen: state.gen };
@@ -248,8 +246,8 @@ export async function wrapSignedByAccount(
   keys: AccountKeys,
   state: Pick<HttpWrappedRootState, 'wrappedRoot' | 'gen' | 'sig'>,
 ): Promise<boolean> {
-  const sig = state.sig === null ? null : base64urlDecode(state.sig);
-  if (sig === null || !sig.ok) return false;
+  const sig = base64urlDecode(state.sig);
+  if (!sig.ok) return false;
   const payload = wrappedRootSignaturePayload({
     accountId: keys.accountId,
     wrappedRoot: state.wrappedRoot,
@@ -260,26 +258,15 @@ export async function wrapSignedByAccount(
 
 /**
  * The check a join makes of the wrap the server serves it (after the root it opens derived `keys`): for
- * this account, and signed by it at the generation served. An unsigned generation 0 is WRAPPED_ROOT_UNSIGNED
- * unless `acceptUnsigned`. Returns the vault's `gen0Sig` for a generation-0 wrap: `published` when signed,
- * `unverified` when taken unsigned.
+ * this account, and signed by it at the generation served (WRAPPED_ROOT_REFUSED otherwise).
  */
 export async function checkServedWrap(
   ed: Ed25519,
   keys: AccountKeys,
   state: HttpWrappedRootState,
-  acceptUnsigned: boolean,
-): Promise<VaultRecord['gen0Sig']> {
+): Promise<void> {
   if (state.accountId !== keys.accountId) {
     throw new AccountError('WRAPPED_ROOT_REFUSED', 'wrapped root refused: it belongs to another account');
-  }
-  if (state.gen === 0 && state.sig === null) {
-    if (acceptUnsigned) return 'unverified';
-    throw new AccountError(
-      'WRAPPED_ROOT_UNSIGNED',
-      'the account passphrase wrap (generation 0) is not signed by the account: open one of its devices ' +
-        'online with an up-to-date app first, or join accepting an unsigned legacy wrap',
-    );
   }
   if (!(await wrapSignedByAccount(ed, keys, state))) {
     throw new AccountError(
@@ -287,7 +274,6 @@ export async function checkServedWrap(
       `wrapped root refused: generation ${state.gen} is not signed by the account identity key`,
     );
   }
-  return state.gen === 0 ? 'published' : undefined;
 }
 
 /**

@@ -2,11 +2,7 @@
 // device an older, unsigned or substituted wrap instead (against a real server on a loopback port), not
 // even through a join: generation 0 is signed like every later one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  WRAPPED_ROOT_SIG_VERSION,
-  wrappedRootSignaturePayload,
-  type HttpWrappedRootState,
-} from '@hale/protocol';
+import { wrappedRootSignaturePayload, type HttpWrappedRootState } from '@hale/protocol';
 import {
   TEST_KDF,
   base64urlDecode,
@@ -28,7 +24,6 @@ import {
   joinWithPassphrase,
   joinWithRecoveryKey,
   lock,
-  publishWrappedRootSig,
   refreshWrappedRoot,
   unlock,
   type AccountDeps,
@@ -84,7 +79,7 @@ async function twoDevices() {
 
 /** The parsed vault record of `deps`, or null. */
 const vaultRecord = (deps: { vault: MemoryVault }) =>
-  JSON.parse(deps.vault.entries().get(VAULT_KEY) ?? 'null') as { gen?: number; gen0Sig?: string } | null;
+  JSON.parse(deps.vault.entries().get(VAULT_KEY) ?? 'null') as { gen?: number } | null;
 
 /** Whether `state.sig` is the account's identity signature over its wrap at its generation. */
 const signedByAccount = async (account: UnlockedAccount, state: HttpWrappedRootState): Promise<boolean> => {
@@ -98,27 +93,8 @@ const signedByAccount = async (account: UnlockedAccount, state: HttpWrappedRootS
   return sig.ok && verifyCanonical(ed, account.keys.identity.publicKey, payload.label, payload, sig.value);
 };
 
-/** The real server, except that it claims not to keep generation-0 signatures (as one before they existed). */
-const olderServerApi = (): HttpApi => ({
-  ...api,
-  serverInfo: async () => {
-    const info = await api.serverInfo();
-    return { ...info, versions: info.versions.filter((v) => v < WRAPPED_ROOT_SIG_VERSION) };
-  },
-});
-
-/** A patient account registered without the generation-0 signature (by a client against an older server). */
-async function legacyAccount() {
-  const loginName = `legacy${++counter}-${Date.now().toString(36)}`;
-  const creatorDeps = device(olderServerApi());
-  const { account: creator, recoveryKey } = await createAccount(creatorDeps, {
-    role: 'patient',
-    passphrase: P1,
-    loginName,
-    deviceName: 'old laptop',
-  });
-  return { loginName, recoveryKey, creator, creatorDeps: { ...creatorDeps, api } };
-}
+/** A well-formed signature that is no signature of the account's over anything. */
+const UNSIGNED = 'A'.repeat(86);
 
 /** The same server, except that GET wrapped-root answers what the test says. */
 const lyingApi = (
@@ -296,7 +272,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
       await signCanonical(ed, stranger.keys.identity.secretKey, strangerPayload.label, strangerPayload),
     );
     const answers: Array<(real: HttpWrappedRootState) => HttpWrappedRootState> = [
-      (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: null }),
+      (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: UNSIGNED }),
       (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: strangerSig }),
       (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: 'A'.repeat(86) }),
       // Same generation as the phone's, different wrap.
@@ -336,7 +312,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
 
   it('a join is refused when the served wrap opens to a root that is not the named account, with nothing written', async () => {
     // The server hands over a root of its own making (wrapped under the very passphrase typed, as a
-    // server that knows it could), naming the account of the login name, at generation 0 (no signature).
+    // server that knows it could), naming the account of the login name, at generation 0 (not signed).
     const { loginName, laptop } = await twoDevices();
     const substitutes = [
       // Its own root, unregistered.
@@ -352,7 +328,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     for (const wrappedRoot of substitutes) {
       const lying: HttpApi = {
         ...api,
-        join: async (body) => ({ ...(await api.join(body)), wrappedRoot, gen: 0, sig: null }),
+        join: async (body) => ({ ...(await api.join(body)), wrappedRoot, gen: 0, sig: UNSIGNED }),
       };
       const deps = device(lying);
       await accountError(
@@ -438,17 +414,16 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
 });
 
 describe('generation 0 is signed too', () => {
-  it('registration stores a verifying generation-0 signature, and the vault records it', async () => {
-    const { laptop, laptopDeps } = await twoDevices();
+  it('registration stores a verifying generation-0 signature', async () => {
+    const { laptop } = await twoDevices();
     const state = await api.getWrappedRoot(await tokenOf(laptop));
     expect(state.gen).toBe(0);
     expect(await signedByAccount(laptop, state)).toBe(true);
     expect((await t.store.accounts.get(laptop.accountId))?.wrappedRootSig).toBe(state.sig);
-    expect(vaultRecord(laptopDeps)?.gen0Sig).toBe('published');
   });
 
   it('a server relabelling the current wrap as generation 0 cannot roll a joining device back', async () => {
-    // The attack: the phone joins on the current wrap (P3) labelled "generation 0, unsigned", then is
+    // The attack: the phone joins on the current wrap (P3) labelled "generation 0", then is
     // offered the genuine, signed generation 1 (P2) as newer — and would open with P2, not P3.
     const { loginName, laptop, laptopDeps } = await twoDevices();
     await changeOn(laptopDeps, laptop, P1, P2);
@@ -459,7 +434,7 @@ describe('generation 0 is signed too', () => {
     const devicesBefore = (await api.getAccount(laptop.accountId)).devices.length;
 
     const relabelled: Array<[AccountErrorCode, (real: HttpWrappedRootState) => HttpWrappedRootState]> = [
-      ['WRAPPED_ROOT_UNSIGNED', (real) => ({ ...real, gen: 0, sig: null })],
+      ['WRAPPED_ROOT_REFUSED', (real) => ({ ...real, gen: 0, sig: UNSIGNED })],
       // With a genuine signature: the current one (over generation 2), or generation 1's (over another wrap).
       ['WRAPPED_ROOT_REFUSED', (real) => ({ ...real, gen: 0 })],
       ['WRAPPED_ROOT_REFUSED', (real) => ({ ...real, gen: 0, sig: generation1.sig })],
@@ -492,7 +467,7 @@ describe('generation 0 is signed too', () => {
   });
 
   it('a recovery-key join checks the served generation before it writes the next one', async () => {
-    // The attack: the server reports the current generation (2) as an unsigned 0, keeps the recovery
+    // The attack: the server reports the current generation (2) as 0, keeps the recovery
     // device's "generation 1" to itself, then offers the genuine generation 2 (P3) as newer.
     const { recoveryKey, laptop, laptopDeps } = await twoDevices();
     for (const [from, to] of [
@@ -504,7 +479,7 @@ describe('generation 0 is signed too', () => {
     const before = await api.getWrappedRoot(await tokenOf(laptop));
     const devicesBefore = (await api.getAccount(laptop.accountId)).devices.length;
     const answers: Array<[AccountErrorCode, (real: HttpWrappedRootState) => HttpWrappedRootState]> = [
-      ['WRAPPED_ROOT_UNSIGNED', (real) => ({ ...real, gen: 0, sig: null })],
+      ['WRAPPED_ROOT_REFUSED', (real) => ({ ...real, gen: 0, sig: UNSIGNED })],
       ['WRAPPED_ROOT_REFUSED', (real) => ({ ...real, gen: 1 })],
     ];
     for (const [code, answer] of answers) {
@@ -528,95 +503,5 @@ describe('generation 0 is signed too', () => {
     // The device certificates registered to read the wrap are revoked again; the wrap is as it was.
     expect((await api.getAccount(laptop.accountId)).devices).toHaveLength(devicesBefore);
     expect(await api.getWrappedRoot(await tokenOf(laptop))).toEqual(before);
-  });
-
-  it('an account registered without it: joins refuse its generation 0 unless told to accept it', async () => {
-    const { loginName, recoveryKey, creator, creatorDeps } = await legacyAccount();
-    expect((await api.getWrappedRoot(await tokenOf(creator))).sig).toBeNull();
-    expect(vaultRecord(creatorDeps)?.gen0Sig).toBeUndefined();
-
-    const refusedDeps = device();
-    await accountError(
-      joinWithPassphrase(refusedDeps, { loginName, passphrase: P1, deviceName: 'phone' }),
-      'WRAPPED_ROOT_UNSIGNED',
-    );
-    expect(refusedDeps.vault.entries().size).toBe(0);
-    const recovering = device();
-    await accountError(
-      joinWithRecoveryKey(recovering, { recoveryKey, newPassphrase: P2, deviceName: 'tablet' }),
-      'WRAPPED_ROOT_UNSIGNED',
-    );
-    expect(recovering.vault.entries().size).toBe(0);
-
-    // Accepted knowingly: the device joins, and records that it took generation 0 unsigned.
-    const phoneDeps = device();
-    const phone = await joinWithPassphrase(phoneDeps, {
-      loginName,
-      passphrase: P1,
-      deviceName: 'phone',
-      acceptUnsignedLegacyWrap: true,
-    });
-    expect(vaultRecord(phoneDeps)).toMatchObject({ gen: 0, gen0Sig: 'unverified' });
-    // It never vouches for a wrap it has only on the server's word.
-    expect(await publishWrappedRootSig(phoneDeps, { account: phone })).toBe('withheld');
-    expect((await api.getWrappedRoot(await tokenOf(phone))).sig).toBeNull();
-
-    // The device that registered the account signs its own wrap; the server keeps it.
-    expect(await publishWrappedRootSig(creatorDeps, { account: creator })).toBe('published');
-    const state = await api.getWrappedRoot(await tokenOf(creator));
-    expect(state.gen).toBe(0);
-    expect(await signedByAccount(creator, state)).toBe(true);
-    expect(vaultRecord(creatorDeps)?.gen0Sig).toBe('published');
-    expect(await publishWrappedRootSig(creatorDeps, { account: creator })).toBe('present');
-    // The phone now sees the account's signature over the wrap it holds.
-    expect(await publishWrappedRootSig(phoneDeps, { account: phone })).toBe('present');
-    expect(vaultRecord(phoneDeps)?.gen0Sig).toBe('published');
-
-    // And joins need nothing special any more.
-    const tabletDeps = device();
-    lock(await joinWithPassphrase(tabletDeps, { loginName, passphrase: P1, deviceName: 'tablet' }));
-    expect(vaultRecord(tabletDeps)).toMatchObject({ gen: 0, gen0Sig: 'published' });
-    lock(phone);
-    lock(creator);
-  });
-
-  it("a device publishes only its own wrap, and only the server's unsigned generation-0 one", async () => {
-    const { creator, creatorDeps } = await legacyAccount();
-    const before = creatorDeps.vault.entries().get(VAULT_KEY);
-    const other = (await wrapRootWithPassphrase(creator.root, 'server chosen pass', TEST_KDF)) as never;
-    const puts: number[] = [];
-    const answers: Array<(real: HttpWrappedRootState) => HttpWrappedRootState> = [
-      // Another wrap of the same root at generation 0: signing it would vouch for a passphrase this
-      // device never saw.
-      (real) => ({ ...real, wrappedRoot: other }),
-      // A later generation: that is refreshWrappedRoot's to take, not this device's to sign.
-      (real) => ({ ...real, gen: 1 }),
-      // A signature that does not verify.
-      (real) => ({ ...real, sig: 'A'.repeat(86) }),
-    ];
-    for (const answer of answers) {
-      const lying: HttpApi = {
-        ...api,
-        getWrappedRoot: async (token) => answer(await api.getWrappedRoot(token)),
-        putWrappedRoot: async (body, token) => {
-          puts.push(body.gen);
-          return api.putWrappedRoot(body, token);
-        },
-      };
-      expect(await publishWrappedRootSig({ ...creatorDeps, api: lying }, { account: creator })).toBe(
-        'withheld',
-      );
-    }
-    // Nor against a server that cannot keep it.
-    expect(await publishWrappedRootSig({ ...creatorDeps, api: olderServerApi() }, { account: creator })).toBe(
-      'withheld',
-    );
-    expect(puts).toEqual([]);
-    expect(creatorDeps.vault.entries().get(VAULT_KEY)).toBe(before);
-    expect((await api.getWrappedRoot(await tokenOf(creator))).sig).toBeNull();
-    // Locked: nothing is sent.
-    lock(creator);
-    await accountError(publishWrappedRootSig(creatorDeps, { account: creator }), 'LOCKED');
-    expect((await t.store.accounts.get(creator.accountId))?.wrappedRootSig).toBeNull();
   });
 });

@@ -10,7 +10,6 @@ import {
   validate,
   directoryProfilePayload,
   type DirectoryEntry,
-  PAGING_VERSION,
 } from '@hale/protocol';
 import { AccountError } from '../core/account-error';
 import {
@@ -22,7 +21,6 @@ import {
   keyFingerprint,
   safetyNumber,
 } from '@hale/crypto';
-import { serverSpeaks } from './server-versions';
 import { type AccountDeps, type UnlockedAccount, signPayload } from './account-deps';
 import { assertUnlocked } from './lock-state';
 
@@ -95,8 +93,7 @@ async function verifyEntry(ed: Ed25519, entry: DirectoryEntry): Promise<boolean>
  * Searches the provider directory, one page per call (by display name): without `cursor` the first page,
  * with the `next` of a page (and the same `q`) the one after it; `next` is absent on the last page. A
  * search box shows the first matches and loads more when asked, instead of pulling a whole clinic's
- * directory. A server older than PAGING_VERSION (learnt from `serverInfo`, asked once per `api` object:
- * `serverSpeaks`) answers the first page only, without `next`: a full page then means more may match.
+ * directory.
  * Every entry is checked on the device: its identity key must derive the profile's account id and sign
  * the profile; entries that fail are dropped and counted.
  */
@@ -104,13 +101,7 @@ export async function searchProviders(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
   input: { readonly q: string; readonly limit?: number; readonly cursor?: string; readonly token: string },
 ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }> {
-  // A cursor came from a server that pages; only the first page needs to ask.
-  const paging =
-    input.cursor !== undefined
-      ? { cursor: input.cursor }
-      : (await serverSpeaks(deps.api, PAGING_VERSION))
-        ? { paged: true }
-        : {};
+  const paging = input.cursor !== undefined ? { cursor: input.cursor } : { paged: true };
   const answer = await deps.api.searchDirectory(
     { q: input.q, ...(input.limit === undefined ? {} : { limit: input.limit }), ...paging },
     input.token,

@@ -4,16 +4,15 @@
  * | signature | over | relied on by |
  * | --------- | ---- | ------------ |
  * | `wrappingKeySig` | the wrapping key | other accounts wrapping keys to this one |
- * | generation-0 `wrappedRootSig` | the first passphrase wrap | joins (an unsigned generation 0 is refused) |
  * | `roleSig` | {accountId, identityPublicKey, role} | joins writing the role to their vault |
  *
- * - Each is sent at registration where the server keeps it; an account registered without it publishes it
- *   here (`unlock` runs these in the background; a join runs `publishAtJoin`). Best effort: a failure is
- *   tried again at the next unlock.
+ * - Each is sent at registration; an account registered without it publishes it here (`unlock` runs these
+ *   in the background; a join runs `publishAtJoin`). Best effort: a failure is tried again at the next
+ *   unlock.
  * - The vault remembers once the server relays a valid signature, so later unlocks send nothing.
  * - A device signs only what its own vault holds, and only when the server's copy is exactly that: a device
- *   that joined on an unsigned generation 0 or an unsigned role (vault 'unverified') never signs it (`withheld`):
- *   the server's word would become the account's.
+ *   that joined on an unsigned role (vault 'unverified') never signs it (`withheld`): the server's word
+ *   would become the account's.
  */
 import type { HttpApi } from '../api/http-api';
 import {
@@ -23,26 +22,20 @@ import {
   verifyCanonical,
   base64urlEncode,
   type DeviceKeys,
-  canonicalJson,
 } from '@hale/crypto';
 import { openSession } from '../api/session-manager';
 import {
   type HttpAccountResponse,
   wrappingKeySignaturePayload,
   type HttpWrappingKeyResponse,
-  WRAPPED_ROOT_SIG_VERSION,
-  type WrappedRoot,
-  ROLE_SIG_VERSION,
   roleSignaturePayload,
 } from '@hale/protocol';
 import type { Vault, VaultRecord } from './vault';
-import { serverSpeaks } from './server-versions';
-import { AccountError } from '../core/account-error';
 import { type WrapHolder, signPayload, type AccountDeps, VAULT_KEY, type Role } from './account-deps';
 import { assertUnlocked } from './lock-state';
 import { exclusive, readRecord } from './vault-record';
 import { fetchAccount, checkOwnRole } from './served-account';
-import { ownRecord, wrapSignedByAccount, signWrap } from './passphrase-change';
+import { ownRecord } from './passphrase-change';
 
 /** A bearer token when first needed: the caller's, or a session opened then. */
 type Bearer = () => Promise<string>;
@@ -77,27 +70,8 @@ export const sharedBearer = (open: () => Promise<{ token: string }>): Bearer => 
 /** The HTTP routes `publishWrappingKey` uses: the account answer, a bearer session, the publication. */
 export type WrappingKeyApi = Pick<HttpApi, 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'>;
 
-/**
- * The HTTP routes `publishWrappedRootSig` uses: the server's versions, a bearer session, the wrap and
- * the publication.
- */
-export type WrappedRootSigApi = Pick<
-  HttpApi,
-  'serverInfo' | 'challenge' | 'session' | 'getWrappedRoot' | 'putWrappedRoot'
->;
-
 /** What `unlock` uses when given `api`: the routes of both background publications. */
-export type UnlockApi = WrappingKeyApi & WrappedRootSigApi;
-
-/**
- * `present`: the server holds the account's valid signature over this device's generation-0 wrap (or
- * this device holds a later, signed generation). `published`: this device signed its generation-0 wrap
- * and the server took the signature. `withheld`: nothing published and nothing recorded — the server's
- * wrap is not this device's (another wrap, or a later generation: `refreshWrappedRoot` takes that), this
- * device took its generation 0 unsigned (`gen0Sig: 'unverified'`), the signature the server holds does not
- * verify, or the server is older than WRAPPED_ROOT_SIG_VERSION.
- */
-export type PublishWrappedRootSigResult = 'present' | 'published' | 'withheld';
+export type UnlockApi = WrappingKeyApi & RoleSigApi;
 
 /**
  * `publishWrappingKey`'s answer: `present` (the server already relays the account's signature over its
@@ -252,93 +226,14 @@ export async function publishWrappingKeyWith(
   return status;
 }
 
-/**
- * Makes sure the server holds the account's identity signature over generation 0 of its passphrase wrap,
- * for an account registered without it (joins refuse an unsigned generation 0: WRAPPED_ROOT_UNSIGNED).
- * Signs only this device's own vault wrap — one its passphrase opened to this account's root — and only
- * when the server's generation-0 wrap is exactly that one and unsigned; then PUTs it as `gen: 0` in a
- * session of this device (`token`, or one it opens). A server older than WRAPPED_ROOT_SIG_VERSION is asked
- * nothing but its versions (`serverSpeaks`, once per `api` object): `withheld`, no session opened. Records
- * `gen0Sig: 'published'` in the vault once the server holds a valid signature, after which `unlock` stops
- * calling it. Idempotent; `unlock` runs it in
- * the background when given `api` and `ed`. Signs with a copy of the identity key and sends nothing once
- * the account is locked (LOCKED). Errors: HaleClientError (network, server refusal such as CONFLICT when
- * the server's wrap changed meanwhile), AccountError WRAPPED_ROOT_REFUSED (the server answers another
- * account), LOCKED, VAULT_CORRUPT / NO_ACCOUNT.
- */
-export async function publishWrappedRootSig(
-  deps: { readonly api: WrappedRootSigApi; readonly ed: Ed25519; readonly vault: Vault },
-  input: { readonly account: WrapHolder; readonly token?: string },
-): Promise<PublishWrappedRootSigResult> {
-  const { account } = input;
-  return publishWrappedRootSigWith(
-    deps,
-    account,
-    bearerOf(input.token, () => openHolderSession(deps.api, deps.ed, account)),
-  );
-}
-
-export async function publishWrappedRootSigWith(
-  deps: { readonly api: WrappedRootSigApi; readonly ed: Ed25519; readonly vault: Vault },
-  account: WrapHolder,
-  bearer: Bearer,
-): Promise<PublishWrappedRootSigResult> {
-  assertUnlocked(account);
-  const record = await ownRecord(deps.vault, account);
-  if ((record.gen ?? 0) !== 0 || record.gen0Sig === 'published') return 'present';
-  // First: an older server neither holds nor takes the signature, and every unlock would ask again.
-  if (!(await serverSpeaks(deps.api, WRAPPED_ROOT_SIG_VERSION))) return 'withheld';
-  const token = await bearer();
-  const state = await deps.api.getWrappedRoot(token);
-  if (state.accountId !== account.accountId) {
-    throw new AccountError('WRAPPED_ROOT_REFUSED', 'wrapped root refused: it belongs to another account');
-  }
-  if (state.gen !== 0 || canonicalJson(state.wrappedRoot) !== canonicalJson(record.wrappedRoot)) {
-    return 'withheld';
-  }
-  if (state.sig !== null) {
-    if (!(await wrapSignedByAccount(deps.ed, account.keys, state))) return 'withheld';
-    await rememberGen0Sig(deps.vault, account, record.wrappedRoot);
-    return 'present';
-  }
-  // A wrap this device took unsigned is the server's word: signing it would make it the account's.
-  if (record.gen0Sig === 'unverified') return 'withheld';
-  assertUnlocked(account);
-  const identitySecret = account.keys.identity.secretKey.slice();
-  let sig: string;
-  try {
-    sig = await signWrap(deps.ed, account.accountId, identitySecret, record.wrappedRoot, 0);
-  } finally {
-    identitySecret.fill(0);
-  }
-  assertUnlocked(account);
-  await deps.api.putWrappedRoot({ wrappedRoot: record.wrappedRoot, gen: 0, sig }, token);
-  await rememberGen0Sig(deps.vault, account, record.wrappedRoot);
-  return 'published';
-}
-
-/** Records `gen0Sig: 'published'` if the vault still holds this device at generation 0 with `wrappedRoot`. */
-async function rememberGen0Sig(vault: Vault, account: WrapHolder, wrappedRoot: WrappedRoot): Promise<void> {
-  await updateOwnRecord(vault, account, (record) =>
-    (record.gen ?? 0) !== 0 ||
-    record.gen0Sig === 'published' ||
-    canonicalJson(record.wrappedRoot) !== canonicalJson(wrappedRoot)
-      ? null
-      : { ...record, gen0Sig: 'published' },
-  );
-}
-
-/** The HTTP routes `publishRoleSig` uses: the server's versions, the account answer, a session, the PUT. */
-export type RoleSigApi = Pick<
-  HttpApi,
-  'serverInfo' | 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'
->;
+/** The HTTP routes `publishRoleSig` uses: the account answer, a session, the PUT. */
+export type RoleSigApi = Pick<HttpApi, 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'>;
 
 /**
  * `present`: the server relays the account's valid signature over this device's role. `published`: this
- * device signed its role and the server took it. `withheld`: nothing published and nothing recorded — the
- * server is older than ROLE_SIG_VERSION, or this device took its role unsigned at its join (vault
- * `roleSig: 'unverified'`: the server's word would become the account's).
+ * device signed its role and the server took it. `withheld`: nothing published and nothing recorded — this
+ * device took its role unsigned at its join (vault `roleSig: 'unverified'`: the server's word would become
+ * the account's).
  */
 export type PublishRoleSigResult = 'present' | 'published' | 'withheld';
 
@@ -349,9 +244,7 @@ export type PublishRoleSigResult = 'present' | 'published' | 'withheld';
  * device's vault, or relays a signature that does not verify for it; ROLE_UNSIGNED when it lacks one the
  * vault records as published); `present` when it carries a valid one. Else signs the vault's role with the
  * identity key and PUTs it beside the wrapping-key signature (`PUT /v1/accounts/me/wrapping-key`) in a
- * session of this device (`token`, or one it opens): `published`. A server older than ROLE_SIG_VERSION is
- * asked nothing but its versions (`withheld`) unless the vault records the signature as published. Records
- * `roleSig: 'published'` in the vault once the server relays a valid signature, after which `unlock` stops
+ * session of this device (`token`, or one it opens): `published`. Records `roleSig: 'published'` in the vault once the server relays a valid signature, after which `unlock` stops
  * calling it. Idempotent; `unlock` runs it in the background when given `api` and `ed`. Signs with a copy
  * of the identity key and sends nothing once the account is locked (LOCKED). Errors: those above,
  * HaleClientError, AccountError ACCOUNT_MISMATCH/ACCOUNT_NOT_FOUND, VAULT_CORRUPT / NO_ACCOUNT.
@@ -375,9 +268,6 @@ export async function publishRoleSigWith(
 ): Promise<PublishRoleSigResult> {
   assertUnlocked(account);
   const record = await ownRecord(deps.vault, account);
-  // First: an older server neither relays nor takes it, and every unlock would ask again. A device that
-  // saw it published reads the answer anyway, and refuses it without the signature.
-  if (record.roleSig !== 'published' && !(await serverSpeaks(deps.api, ROLE_SIG_VERSION))) return 'withheld';
   const server = await fetchAccount(deps.api, account.keys);
   if (await checkOwnRole(deps.ed, account.keys, server, record)) {
     await rememberRoleSig(deps.vault, account, record.role, false);

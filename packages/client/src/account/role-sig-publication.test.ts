@@ -1,16 +1,11 @@
-// The role signature of an account registered without one (before ROLE_SIG_VERSION): an unlocked device
+// The role signature of an account registered without one: an unlocked device
 // that holds the role first-hand publishes it (`publishRoleSig`, run by `unlock`), the server relays it from
 // then on, and a device whose vault records it as published refuses an account answer without it
 // (ROLE_UNSIGNED) — as does a join told to require it (`requireRoleSig`). Real server on a loopback port;
-// older servers and dishonest answers are played by wrapping fetch or the HTTP API.
+// a registration without it and dishonest answers are played by wrapping fetch or the HTTP API.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_KDF, base64urlDecode, unwrapResult, verifyCanonical } from '@hale/crypto';
-import {
-  ROLE_SIG_VERSION,
-  roleSignaturePayload,
-  type HttpAccountResponse,
-  type HttpServerInfo,
-} from '@hale/protocol';
+import { roleSignaturePayload, type HttpAccountResponse } from '@hale/protocol';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
 import { createHttpApi, type FetchLike, type HttpApi } from '../api/http-api';
 import {
@@ -45,23 +40,16 @@ afterAll(async () => {
 
 const loginName = (): string => `rolepub${++n}-${Date.now().toString(36)}`;
 
-/**
- * An HttpApi over the real server as a server older than ROLE_SIG_VERSION looks (its versions end below
- * it), recording `METHOD /path` of every request.
- */
-const olderServer = (): { api: HttpApi; requests: string[] } => {
-  const requests: string[] = [];
-  const older: FetchLike = async (url, init) => {
-    const request = `${init.method} ${new URL(url).pathname}`;
-    requests.push(request);
-    if (request === 'GET /v1/server') {
-      const info = (await (await fetch(url, init)).json()) as HttpServerInfo;
-      const versions = info.versions.filter((v) => v < ROLE_SIG_VERSION);
-      return new Response(JSON.stringify({ ...info, versions }), { status: 200 });
+/** An HttpApi over the real server whose registrations go without the role signature. */
+const registeringUnsigned = (): HttpApi => {
+  const unsigned: FetchLike = async (url, init) => {
+    if (`${init.method} ${new URL(url).pathname}` === 'POST /v1/accounts' && typeof init.body === 'string') {
+      const { roleSig: _dropped, ...body } = JSON.parse(init.body) as Record<string, unknown>;
+      return fetch(url, { ...init, body: JSON.stringify(body) });
     }
     return fetch(url, init);
   };
-  return { api: createHttpApi({ baseUrl: t.url, fetch: older }), requests };
+  return createHttpApi({ baseUrl: t.url, fetch: unsigned });
 };
 
 const deviceOn = (a: HttpApi, vault: MemoryVault = memoryVault()): AccountDeps & { vault: MemoryVault } => ({
@@ -94,16 +82,18 @@ const roleSigVerifies = async (account: UnlockedAccount): Promise<boolean> => {
   return verifyCanonical(ed, account.keys.identity.publicKey, payload.label, payload, sig);
 };
 
-/** An account registered against a server older than ROLE_SIG_VERSION: the server holds no role signature. */
+/** An account registered without the role signature: the server holds none, the vault records none. */
 const oldAccount = async (role: Role = 'patient') => {
   const vault = memoryVault();
   const name = loginName();
-  const created = await createAccount(deviceOn(olderServer().api, vault), {
+  const created = await createAccount(deviceOn(registeringUnsigned(), vault), {
     role,
     passphrase: PASS,
     loginName: name,
     deviceName: 'first',
   });
+  const { roleSig: _published, ...record } = stored(vault);
+  await vault.set(VAULT_KEY, JSON.stringify(record));
   expect((await api.getAccount(created.account.accountId)).roleSig).toBeUndefined();
   expect(stored(vault)).not.toHaveProperty('roleSig');
   return { ...created, vault, name };
@@ -137,16 +127,6 @@ describe('publishing the role signature of an account registered without it', ()
       expect(await publishRoleSig({ api, ed, vault }, { account })).toBe('present');
     },
   );
-
-  it('a server older than ROLE_SIG_VERSION is asked nothing but its versions: withheld, nothing recorded', async () => {
-    const { account, vault } = await oldAccount();
-    const older = olderServer();
-    expect(await publishRoleSig({ api: older.api, ed, vault }, { account })).toBe('withheld');
-    expect(older.requests).not.toContain('PUT /v1/accounts/me/wrapping-key');
-    expect(older.requests).not.toContain('POST /v1/auth/challenge');
-    expect(stored(vault)).not.toHaveProperty('roleSig');
-    expect((await api.getAccount(account.accountId)).roleSig).toBeUndefined();
-  });
 
   it('a server answering another role than the vault holds is ROLE_REFUSED: nothing signed or sent', async () => {
     const { account, vault } = await oldAccount('patient');

@@ -76,8 +76,8 @@ const roleUnsigned = (why: string): AccountError =>
 /**
  * The check of an account answer's role. Refuses (ROLE_REFUSED) an answer whose role the account did not
  * sign: `roleSig` present but not the identity key's signature over this account's id, identity key and
- * the role answered. An answer without `roleSig` (an account registered before ROLE_SIG_VERSION that has
- * not published it, an older server, or one dropping it) is ROLE_UNSIGNED when `required` says why it must
+ * the role answered. An answer without `roleSig` (an account that has not published it, or a server
+ * dropping it) is ROLE_UNSIGNED when `required` says why it must
  * carry one, else taken as it stands (see the module header). Returns the vault's `roleSig`.
  */
 export async function checkServedRole(

@@ -16,7 +16,6 @@ import {
   sharedBearer,
   openHolderSession,
   publishWrappingKeyWith,
-  publishWrappedRootSigWith,
   publishRoleSigWith,
 } from './publications';
 import { withRootKeys } from './new-device';
@@ -26,9 +25,8 @@ import { rootOfRecoveryKey, wrongRecoveryKey } from './recovery-key';
 /**
  * Opens the account stored on this device; works offline and never waits for the server. Given `api`
  * and `ed`, while the vault does not yet record the account's wrapping-key signature as published, it
- * also runs `publishWrappingKey` in the background (and `publishWrappedRootSig` while generation 0 is not
- * recorded as signed, `publishRoleSig` while the vault records nothing about the role signature), all in
- * one session opened when the first of them needs it: best effort, a
+ * also runs `publishWrappingKey` in the background (and `publishRoleSig` while the vault records nothing
+ * about the role signature), both in one session opened when the first of them needs it: best effort, a
  * failure (offline, lock, server refusal) is ignored and the next unlock tries again. Without them: no
  * server call at all.
  */
@@ -83,16 +81,13 @@ async function unlockWithRoot(
   });
   const { api, ed, vault } = deps;
   const keyDue = record.wrappingKeyPublished !== true;
-  const gen0Due = (record.gen ?? 0) === 0 && record.gen0Sig !== 'published';
   // Not for `unverified`: nothing this device would sign, and asking at every unlock costs a request each.
   const roleDue = record.roleSig === undefined;
-  if (api !== undefined && ed !== undefined && (keyDue || gen0Due || roleDue)) {
+  if (api !== undefined && ed !== undefined && (keyDue || roleDue)) {
     // One handshake for all publications, opened only when the first of them has something to send.
     const bearer = sharedBearer(() => openHolderSession(api, ed, account));
     void (async () => {
       if (keyDue) await publishWrappingKeyWith({ api, ed, vault }, account, bearer).catch(() => undefined);
-      if (gen0Due)
-        await publishWrappedRootSigWith({ api, ed, vault }, account, bearer).catch(() => undefined);
       if (roleDue) await publishRoleSigWith({ api, ed, vault }, account, bearer).catch(() => undefined);
     })();
   }

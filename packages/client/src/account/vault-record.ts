@@ -127,10 +127,9 @@ export async function writeRecord(
   wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
   gen: number,
   wrappingKeyPublished: boolean,
-  gen0Sig?: VaultRecord['gen0Sig'],
   roleSig?: VaultRecord['roleSig'],
 ): Promise<void> {
-  await vault.set(VAULT_KEY, recordText(account, wrappedRoot, gen, wrappingKeyPublished, gen0Sig, roleSig));
+  await vault.set(VAULT_KEY, recordText(account, wrappedRoot, gen, wrappingKeyPublished, roleSig));
 }
 
 /** The vault's account record for `account`, as stored (the device key sealed under a fresh nonce). */
@@ -139,7 +138,6 @@ export function recordText(
   wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
   gen: number,
   wrappingKeyPublished: boolean,
-  gen0Sig?: VaultRecord['gen0Sig'],
   roleSig?: VaultRecord['roleSig'],
 ): string {
   const record: VaultRecord = {
@@ -154,7 +152,6 @@ export function recordText(
     deviceSecret: sealDeviceSecret(account.keys.localKey, account.device.secretKey),
     deviceName: account.deviceName,
     ...(wrappingKeyPublished ? { wrappingKeyPublished: true as const } : {}),
-    ...(gen === 0 && gen0Sig !== undefined ? { gen0Sig } : {}),
     ...(roleSig === undefined ? {} : { roleSig }),
   };
   return JSON.stringify(record);

@@ -60,16 +60,6 @@ export const VaultRecord = Type.Object(
      */
     wrappingKeyPublished: Type.Optional(Type.Literal(true)),
     /**
-     * Generation 0 only (ignored at a later generation, which is always signed): `published` once the
-     * server was seen holding the account's signature over this device's generation-0 wrap (sent at
-     * registration or by `publishWrappedRootSig`): `unlock` then checks nothing. `unverified`: this device
-     * took its wrap unsigned at a join (`acceptUnsignedLegacyWrap`) and never signs it itself; `unlock` only
-     * looks whether the server has the signature meanwhile. Absent (an older build wrote the record, or the
-     * server could not keep the signature): `unlock` publishes it if the server's generation-0 wrap is
-     * this device's and unsigned.
-     */
-    gen0Sig: Type.Optional(Type.Union([Type.Literal('published'), Type.Literal('unverified')])),
-    /**
      * `published` once the server was seen relaying the account's valid signature over `role` (sent at
      * registration, published by `publishRoleSig`, or verified at this device's join): from then on this
      * device refuses an answer of its account without it (ROLE_UNSIGNED). `unverified`: this device took

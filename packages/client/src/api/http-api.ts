@@ -213,9 +213,8 @@ export interface HttpApi {
   /** Publishes (or replaces) a provider's signed directory profile. */
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   /**
-   * One page of a directory search. `paged` and `cursor` only against a server whose `serverInfo().versions`
-   * include PAGING_VERSION (an older one refuses them as BAD_MESSAGE); the answer then carries `next` when
-   * more may match. `searchProviders` (account.ts) does this check.
+   * One page of a directory search: `paged` (first page) or `cursor` asks for `next` when more may match
+   * (`searchProviders`, account.ts, always does).
    */
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
   /** A provider publishes its signed availability (404 NOT_FOUND from a server without the route). */

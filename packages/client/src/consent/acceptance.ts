@@ -3,19 +3,18 @@
  * strangers.
  *
  * Invariants:
- * - Acceptance (provider side, protocol ACCEPTANCE_VERSION): `acceptPatient` / `unacceptPatient` tell the
+ * - Acceptance (provider side): `acceptPatient` / `unacceptPatient` tell the
  *   server that this provider wants a patient's grants, so they stop counting toward its cap on grants from
  *   strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE); `acceptedPatients` lists them, every page. Flood policy only:
  *   nothing is signed, no access or key changes, and un-accepting ends no grant. The id is checked before
  *   anything is sent (an account id, not this account's own), the role too (a patient account accepts
- *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
+ *   nobody).
  */
 import type { ConsentCore } from './consent-core';
 import {
   validate,
   type AcceptedPatient,
   AccountId,
-  ACCEPTANCE_VERSION,
   type AcceptedPatientsFrame,
   MAX_ACCEPTED_PAGE,
 } from '@hale/protocol';
@@ -24,20 +23,6 @@ import { readPages } from '../sync/read-pages';
 
 export const createAcceptance = (c: ConsentCore) => {
   const { deps } = c;
-  /**
-   * Waits for the connection (as every request does) and refuses, before sending, when the server it
-   * reached is older than `version`: it would refuse the frame as unknown.
-   */
-  const ensureServerSpeaks = async (version: number): Promise<void> => {
-    await deps.connection.whenReady();
-    const spoken = deps.connection.version() ?? 0;
-    if (spoken < version) {
-      throw new ConsentError(
-        'SERVER_TOO_OLD',
-        `the server speaks protocol version ${spoken}; this needs version ${version} or later: ask its operator to update it`,
-      );
-    }
-  };
   /** Acceptance is a provider's: a patient account's cap on grants from strangers stays whole. */
   const assertProvider = (): void => {
     deps.assertUnlocked?.();
@@ -52,7 +37,6 @@ export const createAcceptance = (c: ConsentCore) => {
     if (!id.ok) throw new ConsentError('BAD_ACCOUNT_ID', 'this is not a Hale account id');
     if (id.value === deps.accountId)
       throw new ConsentError('BAD_ACCOUNT_ID', 'an account cannot accept itself');
-    await ensureServerSpeaks(ACCEPTANCE_VERSION);
     return id.value;
   };
   const setAccepted = async (patientId: string, accept: boolean): Promise<void> => {
@@ -62,7 +46,6 @@ export const createAcceptance = (c: ConsentCore) => {
   /** Every patient this account accepted, read page after page (see `Consent.acceptedPatients`). */
   const acceptedPatients = async (): Promise<AcceptedPatient[]> => {
     assertProvider();
-    await ensureServerSpeaks(ACCEPTANCE_VERSION);
     return readPages(
       async (cursor) => {
         const reply = await deps.connection.request<AcceptedPatientsFrame>({

@@ -6,13 +6,10 @@
  * - Those checks between connects run on timers that are unref'd (no process is kept alive), set for at
  *   most 2^31-1 ms (a later expiry re-arms), do nothing offline, and end at `stop` (the session's close, or
  *   the lock it notices) or once `usable` answers false. A provider account (the server lets any account
- *   grant its own streams) runs them as a patient does, except that while its copy holds no grant it
- *   issued, its refresh reads the server's list only from a server that lists the issued side alone
- *   (PAGING_VERSION; an older one answers with every grant given to the provider): so a grant made on
- *   another of its devices is learnt, and shut out at its end, within `grantRefreshMs` too.
+ *   grant its own streams) runs them as a patient does: so a grant made on another of its devices is
+ *   learnt, and shut out at its end, within `grantRefreshMs` too.
  */
 import type { ConsentCore } from './consent-core';
-import { PAGING_VERSION } from '@hale/protocol';
 import {
   type StoredGrant,
   GRANT_REFRESH_MS,
@@ -121,16 +118,6 @@ export const createChecks = (c: ConsentCore): Checks => {
     refreshing = true;
     armRefresh();
   };
-  /**
-   * Whether a reading of the server's list is worth its cost here: always for a patient, and for a
-   * provider (the server lets any account grant its own streams) that holds a grant it issued; one that
-   * holds none reads it only from a server that lists the issued side alone (PAGING_VERSION), which
-   * answers it with one empty page — an older one's answer holds every grant given to the provider.
-   * So a grant made on another of the provider's devices is learnt within `grantRefreshMs`, as a
-   * patient's is, and not only at the next connect.
-   */
-  const refreshWorthIt = (stored: readonly StoredGrant[]): boolean =>
-    deps.role !== 'provider' || stored.length > 0 || (deps.connection.version() ?? 0) >= PAGING_VERSION;
   /** The copy of the grants changed (or was first read): re-arms the expiry timer, starts the refresh. */
   const grantsChanged = (stored: readonly StoredGrant[]): void => {
     if (stopped) return;
@@ -138,15 +125,13 @@ export const createChecks = (c: ConsentCore): Checks => {
     startRefresh();
   };
   /**
-   * Reads the server's grant list into the copy where it is worth it (`refreshWorthIt`): the list, when it
-   * was read, and whether it brought a standing grant the copy lacked (`learnt`: a grant made on another
-   * device that stopped before publishing its envelopes leaves the grantee keyless until some check wraps
-   * them, so the caller runs this device's check, not only its next connect); null, reading nothing,
-   * where it is not worth it.
+   * Reads the server's grant list into the copy: the list, and whether it brought a standing grant the
+   * copy lacked (`learnt`: a grant made on another device that stopped before publishing its envelopes
+   * leaves the grantee keyless until some check wraps them, so the caller runs this device's check, not
+   * only its next connect).
    */
-  const readListed = async (): Promise<{ stored: StoredGrant[]; at: number; learnt: boolean } | null> => {
+  const readListed = async (): Promise<{ stored: StoredGrant[]; at: number; learnt: boolean }> => {
     const known = await c.copy.localGrants();
-    if (!refreshWorthIt(known)) return null;
     // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
     // listing fails.
     const stored = await c.copy.grants();
@@ -163,7 +148,6 @@ export const createChecks = (c: ConsentCore): Checks => {
         // A revocation kept after a refusal that may pass (RATE_LIMITED, UNAVAILABLE) is tried again.
         await c.kept.sendKept();
         const read = await readListed();
-        if (read === null) return;
         if (read.learnt || endedUnrotated(read.stored, read.at)) checkNow();
         c.recording.recordNow();
       })()
@@ -189,7 +173,7 @@ export const createChecks = (c: ConsentCore): Checks => {
     spansReadAt = now;
     const run = readListed()
       .then((read) => {
-        if (read?.learnt === true) checkNow();
+        if (read.learnt) checkNow();
       })
       .catch(() => undefined)
       .finally(() => {

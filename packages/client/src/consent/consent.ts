@@ -25,7 +25,7 @@
  */
 import { base64urlEncode, keyFingerprint, safetyNumber } from '@hale/crypto';
 import { openGrantPurpose } from './grant-purpose';
-import { type AcceptedPatient, GRANT_SUPERSEDE_VERSION, isAccountId } from '@hale/protocol';
+import { type AcceptedPatient, isAccountId } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
 import {
   type ConsentDeps,
@@ -229,15 +229,6 @@ export const createConsent = (deps: ConsentDeps) => {
       const now = deps.now();
       if (grantEnded(target, now) || (await c.kept.revokedHere()).has(grantId)) {
         throw new ConsentError('GRANT_ENDED', 'this grant ended or was changed: share again instead');
-      }
-      if (
-        deps.connection.status() === 'ready' &&
-        (deps.connection.version() ?? 0) < GRANT_SUPERSEDE_VERSION
-      ) {
-        throw new ConsentError(
-          'SERVER_TOO_OLD',
-          'the server cannot change a grant: revoke it and share again',
-        );
       }
       const start = Date.parse(target.grant.start) > now ? { start: target.grant.start } : {};
       const stored = await granting.replace(target, {

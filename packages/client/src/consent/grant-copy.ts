@@ -3,11 +3,10 @@
  * into it.
  *
  * Invariants:
- * - The server's grant list is read whole (`serverGrants`): from protocol version 5 every page of the
- *   grants this account issued (keyset paging: each grant present throughout the walk once, revocations
- *   included as of its page), never those other accounts issued to it; at most MAX_GRANT_PAGES pages, else
- *   TOO_LARGE (listing falls back to the local copy, re-keying waits). An older server's one bounded
- *   answer is taken as it is.
+ * - The server's grant list is read whole (`serverGrants`): every page of the grants this account issued
+ *   (keyset paging: each grant present throughout the walk once, revocations included as of its page),
+ *   never those other accounts issued to it; at most MAX_GRANT_PAGES pages, else TOO_LARGE (listing falls
+ *   back to the local copy, re-keying waits).
  * - The device's copy of the grants (device meta `grants`) is written only here (`saveGrants`, through
  *   device meta's `update`, which runs a key's writes one at a time), each write merging into what is
  *   stored at that moment (`mergeGrants`: by grant id, adding grants and the revocation / rotation marks
@@ -22,7 +21,6 @@ import { AUDIT_STATE } from '../audit/stored-state';
 import { base64urlDecode, verifyCanonical } from '@hale/crypto';
 import type { Grant } from '@hale/protocol';
 import {
-  PAGING_VERSION,
   type GrantRecord,
   grantSignaturePayload,
   revocationSignaturePayload,
@@ -158,16 +156,12 @@ export const createGrantCopy = (c: ConsentCore): GrantCopy => {
     return stored;
   };
   /**
-   * The grants this account issued, as the server lists them: from PAGING_VERSION every page of the issued
-   * side only (so grants other accounts pile onto this one are never read), at most MAX_GRANT_PAGES of
-   * them — a server still answering `next` after that is not followed (TOO_LARGE); from an older server
-   * its one bounded answer. A page is read after the previous one arrived: the walk is by key, so grants
+   * The grants this account issued, as the server lists them: every page of the issued side only (so
+   * grants other accounts pile onto this one are never read), at most MAX_GRANT_PAGES of them — a server
+   * still answering `next` after that is not followed (TOO_LARGE). A page is read after the previous one arrived: the walk is by key, so grants
    * issued meanwhile (on another device) are listed at most once and every other grant exactly once.
    */
   const serverGrants = async (): Promise<GrantRecord[]> => {
-    if ((deps.connection.version() ?? 0) < PAGING_VERSION) {
-      return (await deps.connection.request<GrantsFrame>({ t: 'listGrants' })).grants;
-    }
     return readPages(
       async (cursor) => {
         const reply = await deps.connection.request<GrantsFrame>({

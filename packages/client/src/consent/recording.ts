@@ -41,7 +41,6 @@
 import type { ConsentCore } from './consent-core';
 import { openGrantPurpose } from './grant-purpose';
 import { type GrantIdsByAction, isAuditError } from '../audit/errors';
-import { PAGING_VERSION } from '@hale/protocol';
 import {
   type StoredGrant,
   GRANT_REFRESH_MS,
@@ -151,7 +150,7 @@ export const createRecording = (c: ConsentCore): Recording => {
    * list, not at every listing (each may read and verify the whole audit log).
    */
   const recordNow = (): void => {
-    void recordStanding((deps.connection.version() ?? 0) >= PAGING_VERSION).catch(() => undefined);
+    void recordStanding(true).catch(() => undefined);
   };
   return { grantAudit, revocationAudit, recordGraceMs, recordStanding, recordNow };
 };

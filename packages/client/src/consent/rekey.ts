@@ -19,13 +19,12 @@
  * - Holders are wrapped only after the claim is confirmed, with the key the server kept; the wrap owed is
  *   recorded before the claim, so a device that stops in between wraps at its next check.
  * - A settled check also asks `listKeyHolders` (no key material) and wraps every epoch a current holder
- *   of an unended grant lacks; an older server is not asked.
- * - From KEY_HOLDER_CREATORS_VERSION, each envelope whose creator is no active device of this account is
- *   signed anew by this device (same key): no device takes a revoked device's signature (keyring.ts).
+ *   of an unended grant lacks.
+ * - Each envelope whose creator is no active device of this account is signed anew by this device (same key): no device takes a revoked device's signature (keyring.ts).
  */
 import type { ConsentCore } from './consent-core';
 import { CONSENT_STATE } from './stored-state';
-import { type GrantRecord, parseStreamId, KEY_HOLDERS_VERSION, type KeyHoldersFrame } from '@hale/protocol';
+import { type GrantRecord, parseStreamId, type KeyHoldersFrame } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
 import { SyncError } from '../sync/connection';
 import {
@@ -198,15 +197,14 @@ export const createRekey = (c: ConsentCore): Rekey => {
   /**
    * Wraps, on settled streams, every epoch of the stream's key a current holder has no envelope for (its
    * grant wraps the whole history). Finds what a device that claimed an epoch and was lost before wrapping
-   * it left undone. Skipped against a server older than KEY_HOLDERS_VERSION. Also signs anew every
+   * it left undone. Also signs anew every
    * envelope of a current holder (this account included) whose creator is a device of this account that
    * is not active any more (revoked, or unknown to the directory): no device takes a revoked device's
-   * signature, and the server keeps the new envelope in its place (same key id). Only a server of
-   * KEY_HOLDER_CREATORS_VERSION or later names the creators.
+   * signature, and the server keeps the new envelope in its place (same key id).
    */
   const wrapMissing = async (holdersOf: ReadonlyMap<string, StoredGrant[]>): Promise<void> => {
     const streams = [...holdersOf].filter(([, holders]) => holders.length > 0).map(([stream]) => stream);
-    if (streams.length === 0 || (deps.connection.version() ?? 0) < KEY_HOLDERS_VERSION) return;
+    if (streams.length === 0) return;
     const reply = await deps.connection.request<KeyHoldersFrame>({
       t: 'listKeyHolders',
       streams: streams as KeyHoldersFrame['holders'][number]['stream'][],

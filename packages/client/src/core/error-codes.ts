@@ -233,12 +233,8 @@ const CLIENT_ERRORS = {
     words: 'A sign-in name has 3 to 64 characters: letters a-z, digits, dots, underscores and hyphens.',
   },
   /**
-   * A join met a passphrase wrap at generation 0 without the account's signature: an account registered
-   * before the server kept that signature, which has not published it yet — or a server relabelling a later
-   * wrap as generation 0, to hand this device an older passphrase afterwards. Nothing was written (a
-   * recovery-key join revokes the device certificate it registered to read the wrap). Open an existing
-   * device of the account online with an up-to-date app (it publishes the signature) and join again; or,
-   * knowing the risk, join with `acceptUnsignedLegacyWrap`.
+   * Not raised: every account registers with its generation-0 signature, and a served wrap without a
+   * signature is refused as malformed. Kept because the table is append-only.
    */
   WRAPPED_ROOT_UNSIGNED: {
     retry: false,
@@ -468,7 +464,7 @@ const CLIENT_ERRORS = {
   },
   /** Not an account id, or this account's own (acceptance). */
   BAD_ACCOUNT_ID: { retry: false, action: 'fix-input', words: 'That is not an account you can choose here.' },
-  /** The server is older than the protocol version the call needs (acceptance: ACCEPTANCE_VERSION). */
+  /** Not raised: the protocol has one version, which every call needs. Kept because the table is append-only. */
   SERVER_TOO_OLD: {
     retry: false,
     action: 'ask',

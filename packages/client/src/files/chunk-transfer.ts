@@ -15,13 +15,10 @@ import { FileError, fromKeyring } from './file-errors';
 import type { FilesState } from './file-types';
 import type { FileSession } from './file-session';
 
-export const createChunkTransfer = (
-  s: FilesState,
-  up: Pick<FileSession, 'assertOpen' | 'call' | 'speaksBlobEpoch'>,
-) => {
+export const createChunkTransfer = (s: FilesState, up: Pick<FileSession, 'assertOpen' | 'call'>) => {
   const { uploadProgress$ } = s;
   const keyring = s.deps.keyring;
-  const { assertOpen, call, speaksBlobEpoch } = up;
+  const { assertOpen, call } = up;
   /**
    * Errors of `send` for chunks the server confirmed and lacks at the end, with those chunks' indexes: a
    * queued file still holds them on this device (uploadQueued tells it apart, `lostOnServer`).
@@ -44,17 +41,9 @@ export const createChunkTransfer = (
       for (const i of have) if (i < u.sealed.length) u.sealed[i] = null;
       return new Set(have);
     };
-    const withEpoch = await speaksBlobEpoch(api, u.blobId);
     beforeRequest?.();
     let have = confirm(
-      (
-        await call(
-          api,
-          (t) => api.createBlob(manifestOf(u, withEpoch), t),
-          'put: announcing the file',
-          u.blobId,
-        )
-      ).have,
+      (await call(api, (t) => api.createBlob(manifestOf(u), t), 'put: announcing the file', u.blobId)).have,
     );
     announced?.();
     const total = u.digests.length;

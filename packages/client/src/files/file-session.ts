@@ -11,9 +11,8 @@
  */
 import { type SessionManager, createSessionManager } from '../api/session-manager';
 import { AccountError, isAccountError } from '../core/account-error';
-import { type StreamId, BLOB_EPOCH_VERSION } from '@hale/protocol';
+import type { StreamId } from '@hale/protocol';
 import { isAccountId } from '@hale/model';
-import { serverSpeaks } from '../account/server-versions';
 import {
   type Upload,
   type FilesHttpApi,
@@ -143,22 +142,6 @@ export const createFileSession = (s: FilesState) => {
     });
   };
 
-  /**
-   * Whether the server takes `epoch` in an announce (its `GET /v1/server` `versions`, read once per api
-   * object: server-versions.ts); a failed read as `fromServer` (no answer: OFFLINE, `retry`).
-   */
-  const speaksBlobEpoch = async (api: FilesHttpApi, blobId: string): Promise<boolean> => {
-    assertOpen();
-    let speaks: boolean;
-    try {
-      speaks = await serverSpeaks(api, BLOB_EPOCH_VERSION);
-    } catch (e) {
-      throw fromServer(e, 'put: asking the server its protocol versions', blobId);
-    }
-    assertOpen();
-    return speaks;
-  };
-
   return {
     assertOpen,
     requireApi,
@@ -169,7 +152,6 @@ export const createFileSession = (s: FilesState) => {
     keepUpload,
     claim,
     discard,
-    speaksBlobEpoch,
   };
 };
 

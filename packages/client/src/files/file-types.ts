@@ -5,7 +5,7 @@
  *   MAX_KEPT_UPLOADS and MAX_KEPT_BYTES; MAX_PUT_ATTEMPTS uploads per put.
  * - `checkFileRef`: a FileRef is checked against FileRefSchema and its blobId against the protocol's id
  *   form, never taken on trust; `checked` names the first field at fault (INVALID_INPUT), nothing sent.
- * - `manifestOf`: the announce; `epoch` only for a server that takes it (BLOB_EPOCH_VERSION).
+ * - `manifestOf`: the announce, naming the epoch the chunks are sealed under.
  */
 import { type StreamType, FileRefSchema, schemaIssues, type FileRef } from '@hale/model';
 import {
@@ -53,14 +53,13 @@ export const FILE_CHUNK_BYTES = Math.min(BLOB_CHUNK_SIZE, DEFAULT_CHUNK_BYTES);
 /** The HTTP routes files use: a bearer session and the blob routes. */
 export type FilesHttpApi = Pick<
   HttpApi,
-  'challenge' | 'session' | 'serverInfo' | 'createBlob' | 'putChunk' | 'getBlob' | 'getChunk' | 'deleteBlob'
+  'challenge' | 'session' | 'createBlob' | 'putChunk' | 'getBlob' | 'getChunk' | 'deleteBlob'
 >;
 
 /** An HTTP API that may lack the blob routes (a session opened for the passphrase watch only). */
 export type MaybeFilesHttpApi = Pick<HttpApi, 'challenge' | 'session'> & Partial<FilesHttpApi>;
 
 export const hasBlobRoutes = (api: MaybeFilesHttpApi): api is FilesHttpApi =>
-  typeof api.serverInfo === 'function' &&
   typeof api.createBlob === 'function' &&
   typeof api.putChunk === 'function' &&
   typeof api.getBlob === 'function' &&
@@ -205,15 +204,15 @@ export const isFileStreamType = (value: unknown): value is FileStreamType =>
 
 export const newBlobId = (): string => crockfordBase32Encode(randomBytes(16));
 
-/** `u`'s announce; `epoch` only for a server that takes it (BLOB_EPOCH_VERSION: an older one refuses it). */
-export const manifestOf = (u: Upload, withEpoch: boolean): HttpBlobCreateRequest => ({
+/** `u`'s announce. */
+export const manifestOf = (u: Upload): HttpBlobCreateRequest => ({
   blobId: u.blobId,
   stream: u.stream,
   size: u.size,
   chunkSize: u.chunkSize,
   chunkCount: u.digests.length,
   digests: [...u.digests],
-  ...(withEpoch ? { epoch: u.epoch } : {}),
+  epoch: u.epoch,
 });
 
 /** How far an upload got: chunks the server confirmed of the file's chunks (`files.uploadProgress$`). */

@@ -38,6 +38,7 @@ describe('a queued file whose id another writer of the stream announced first', 
       chunkSize: MIN_CHUNK_BYTES,
       chunkCount: 2,
       digests: junk.map((c) => base64urlEncode(sha256(c))),
+      epoch: 0,
     });
     junk.forEach((c, i) => server.chunks.set(`${ref.blobId}/${i}`, c));
 
@@ -68,6 +69,7 @@ describe('a queued file whose id another writer of the stream announced first', 
       chunkSize: MIN_CHUNK_BYTES,
       chunkCount: 1,
       digests: [base64urlEncode(sha256(junk))],
+      epoch: 0,
     });
     d.set(true);
     await settled(d);

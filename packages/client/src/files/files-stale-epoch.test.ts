@@ -5,12 +5,11 @@
 // current epoch, a bounded number of times; a resumed put is checked against the refreshed keys first.
 // And get tells a file deleted on the server (DELETED) from one never stored there (NOT_FOUND, `retry`:
 // maybe not uploaded yet by the device that added it, or removed there before it was; the message says
-// both). The announce names its epoch only to a server
-// whose versions include BLOB_EPOCH_VERSION (an older one refuses the field); without it nothing checks.
+// both). The announce names the epoch its chunks are sealed under.
 import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey, hexEncode, keyId, sealedKeyId, sha256 } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { BLOB_EPOCH_VERSION, MIN_CHUNK_BYTES, SUPPORTED_VERSIONS } from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { createDeviceMeta } from '../store/device-meta';
 import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
@@ -226,45 +225,9 @@ describe('files: a re-keying this device did not know of before the upload', () 
   });
 });
 
-describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VERSION', () => {
-  const older = SUPPORTED_VERSIONS.filter((v) => v < BLOB_EPOCH_VERSION);
-
-  it('against an older server put and the queue announce without `epoch`, asking its versions once', async () => {
-    const server = memoryBlobServer({ versions: older, epoch: 0 });
-    const keyring = laggingKeyring(generateStreamKey());
-    const online = { value: false };
-    const { files, goOnline } = filesOn(server.api, keyring, { online });
-    const bytes = fileBytes(MIN_CHUNK_BYTES + 5);
-
-    const ref = await files.put(input(bytes));
-    const queued = await files.enqueue(input(fileBytes(700)));
-    goOnline();
-    await until(() => files.uploads().length === 0, 'uploaded');
-
-    expect(server.announced.map((b) => b.blobId)).toEqual([ref.blobId, queued.blobId]);
-    for (const body of server.announced) expect(Object.keys(body)).not.toContain('epoch');
-    expect(server.calls.filter((c) => c === 'serverInfo')).toEqual(['serverInfo']);
-    expect(await files.get(ref, { type: 'document' })).toEqual(bytes);
-    expect(hexEncode(sha256(await files.get(queued, { type: 'document' })))).toBe(queued.sha256);
-  });
-
-  it('against an older server a stale view goes unnoticed: the file is sealed under the replaced key', async () => {
-    const server = memoryBlobServer({ versions: older, epoch: 0 });
-    const keyring = laggingKeyring(generateStreamKey());
-    keyring.rekey();
-    server.epoch.current = 1;
-    const { files } = filesOn(server.api, keyring);
-
-    const ref = await files.put(input(fileBytes(300)));
-
-    // Nothing refuses it there: no fetch of the keys, no second announce (what the header says).
-    expect(keyring.state.refreshes).toBe(0);
-    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toEqual(['createBlob undefined']);
-    expect(sealedUnder(server, ref.blobId)).toEqual([keyId(keyring.all[0]!)]);
-  });
-
-  it('against a server of BLOB_EPOCH_VERSION the announce carries the epoch the chunks are sealed under', async () => {
-    const server = memoryBlobServer({ versions: [...older, BLOB_EPOCH_VERSION], epoch: 0 });
+describe('files: the announce names its epoch', () => {
+  it('the announce carries the epoch the chunks are sealed under', async () => {
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     server.epoch.current = 1;
@@ -277,25 +240,6 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
       [true, 1],
     ]);
     expect(sealedUnder(server, ref.blobId)).toEqual([keyId(keyring.all[1]!)]);
-  });
-
-  it('a failed read of the versions fails the put as no answer (OFFLINE, retry), announcing nothing', async () => {
-    const server = memoryBlobServer({ epoch: 0 });
-    const keyring = laggingKeyring(generateStreamKey());
-    const { files } = filesOn(server.api, keyring);
-    const serverInfo = server.api.serverInfo;
-    server.api.serverInfo = async () => {
-      throw new HaleClientError({ code: 'NETWORK', message: 'connection reset', status: 0 });
-    };
-
-    const failed = await files.put(input(fileBytes(300))).catch((e: unknown) => e);
-
-    expect(isFileError(failed) && [failed.code, failed.retry]).toEqual(['OFFLINE', true]);
-    expect(server.announced).toEqual([]);
-    // Not kept as an answer: the next put asks again.
-    server.api.serverInfo = serverInfo;
-    const ref = await files.put(input(fileBytes(300)));
-    expect(server.manifests.get(ref.blobId)?.epoch).toBe(0);
   });
 });
 

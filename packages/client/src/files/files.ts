@@ -9,7 +9,7 @@
  * - put hashes a copy of the caller's bytes before its first await; the copy is zeroed when put settles.
  * - put's FileRef names a blob sealed under the key the stream writes with once the upload is confirmed.
  * - Re-keyed meanwhile: the blob is deleted (best effort), sealed anew; MAX_PUT_ATTEMPTS, then KEY_CHANGED.
- * - A re-keying unknown here is caught only by a BLOB_EPOCH_VERSION server (STALE_EPOCH at the announce).
+ * - A re-keying unknown here is caught by the server (STALE_EPOCH at the announce).
  * - A put is a new blob under a fresh random 128-bit id: deleting one file never removes another's.
  * - Cut off with `retry`: kept in memory (`keep`), resumed only via `resumeBlobId`, keys fetched first.
  * - An upload dropped from memory stays on the server (quota) until `delete` with the error's blobId.
@@ -89,22 +89,11 @@ export const createFiles = (deps: FilesDeps) => {
   const kept = new Map<string, Upload>();
   const state: FilesState = { deps, keep, kept, uploadProgress$ };
 
-  const {
-    assertOpen,
-    requireApi,
-    call,
-    streamOf,
-    writeKeyOf,
-    refreshKeys,
-    keepUpload,
-    claim,
-    discard,
-    speaksBlobEpoch,
-  } = createFileSession(state);
+  const { assertOpen, requireApi, call, streamOf, writeKeyOf, refreshKeys, keepUpload, claim, discard } =
+    createFileSession(state);
   const { confirmedThenLost, send, checkPlace, checkManifest, chunkOpener } = createChunkTransfer(state, {
     assertOpen,
     call,
-    speaksBlobEpoch,
   });
   const { checkInput, copyInput, cannotComplete, lostOnServer, deletedNotOurs, uploadQueued } =
     createQueuedUpload(state, {

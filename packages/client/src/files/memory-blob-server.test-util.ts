@@ -3,17 +3,11 @@
 // announce of a stored blob id resumes it (answering the chunks held) if its digests are the same and is
 // refused ALREADY_EXISTS if not; a deleted blob is BLOB_DELETED on every route, a never-stored one
 // NOT_FOUND; a manifest is answered without the epoch it was announced under and only with the chunks it
-// counts. Below BLOB_EPOCH_VERSION (`versions`) an announce carrying `epoch` is BAD_MESSAGE; a server given
-// the stream's key epoch (`epoch`) refuses a new manifest naming another one STALE_EPOCH, storing
-// nothing. A test can refuse the next call of a route once (`refuseNext`) and hold one before or after
+// counts. A server given the stream's key epoch (`epoch`) refuses a new manifest naming another one
+// STALE_EPOCH, storing nothing. A test can refuse the next call of a route once (`refuseNext`) and hold one before or after
 // its effect (`hold`); every call is logged in `calls`, every announce received in `announced`.
 import { base64urlEncode, randomBytes } from '@hale/crypto';
-import {
-  BLOB_EPOCH_VERSION,
-  SUPPORTED_VERSIONS,
-  type HttpBlobCreateRequest,
-  type HttpBlobManifestResponse,
-} from '@hale/protocol';
+import type { HttpBlobCreateRequest, HttpBlobManifestResponse } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import type { FilesHttpApi } from './files';
 
@@ -21,8 +15,6 @@ import type { FilesHttpApi } from './files';
 export type BlobCall = 'createBlob' | 'getBlob' | 'deleteBlob' | `putChunk ${number}` | `getChunk ${number}`;
 
 export interface MemoryBlobServerOptions {
-  /** What `GET /v1/server` answers (SUPPORTED_VERSIONS unless given). */
-  readonly versions?: readonly number[];
   /**
    * The stream's current key epoch, as the real server knows it from the key envelopes; change it later
    * through `epoch.current`. Without it no epoch is checked, and `calls` logs a bare `createBlob`.
@@ -31,15 +23,13 @@ export interface MemoryBlobServerOptions {
 }
 
 export const memoryBlobServer = (options: MemoryBlobServerOptions = {}) => {
-  const versions = options.versions ?? SUPPORTED_VERSIONS;
-  const speaksEpoch = versions.includes(BLOB_EPOCH_VERSION);
   const knowsEpoch = options.epoch !== undefined;
   const epoch: { current: number | undefined } = { current: options.epoch };
   const manifests = new Map<string, HttpBlobCreateRequest>();
   const chunks = new Map<string, Uint8Array>();
   const deleted = new Set<string>();
   /**
-   * Every call in order: `serverInfo`, `createBlob` (`createBlob 1`, naming the announce's epoch, on a
+   * Every call in order: `createBlob` (`createBlob 1`, naming the announce's epoch, on a
    * server given `epoch`), `putChunk 0`, `getBlob`, `getChunk 0`, `deleteBlob <blobId>`.
    */
   const calls: string[] = [];
@@ -107,10 +97,6 @@ export const memoryBlobServer = (options: MemoryBlobServerOptions = {}) => {
   };
 
   const api: FilesHttpApi = {
-    serverInfo: async () => {
-      calls.push('serverInfo');
-      return { serverId: 'srv_test', publicKey: base64urlEncode(randomBytes(32)), versions: [...versions] };
-    },
     challenge: async () => ({
       challengeId: base64urlEncode(randomBytes(16)),
       nonce: base64urlEncode(randomBytes(32)),
@@ -124,9 +110,6 @@ export const memoryBlobServer = (options: MemoryBlobServerOptions = {}) => {
     createBlob: (body) =>
       route('createBlob', knowsEpoch ? `createBlob ${body.epoch}` : 'createBlob', () => {
         announced.push(structuredClone(body));
-        if (!speaksEpoch && 'epoch' in body) {
-          throw new HaleClientError({ code: 'BAD_MESSAGE', message: 'unknown property epoch', status: 400 });
-        }
         if (deleted.has(body.blobId)) {
           throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
         }
@@ -136,7 +119,7 @@ export const memoryBlobServer = (options: MemoryBlobServerOptions = {}) => {
         }
         // A stored manifest resumes; a new one only under the current epoch (sync-server blobs.ts).
         if (!stored) {
-          if (epoch.current !== undefined && body.epoch !== undefined && body.epoch !== epoch.current) {
+          if (epoch.current !== undefined && body.epoch !== epoch.current) {
             throw new HaleClientError({
               code: 'STALE_EPOCH',
               message: 'stale',

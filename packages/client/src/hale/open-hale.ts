@@ -111,8 +111,6 @@ export interface Hale {
 /** What `startPairing` needs to add this device by pairing with another device of the account. */
 export interface StartPairingInput {
   readonly deviceName: string;
-  /** As for `join`: continue over an unsigned generation-0 passphrase wrap (WRAPPED_ROOT_UNSIGNED otherwise). */
-  readonly acceptUnsignedLegacyWrap?: boolean;
 }
 
 /** What only tests set (`@hale/client/testing`): never part of the public options. */
@@ -300,9 +298,6 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
               deviceName: input.deviceName,
               role: paired.role,
               loginName: paired.loginName,
-              ...(input.acceptUnsignedLegacyWrap === undefined
-                ? {}
-                : { acceptUnsignedLegacyWrap: input.acceptUnsignedLegacyWrap }),
             });
             return { session: await open(account), deviceId: account.device.deviceId };
           },

@@ -72,7 +72,7 @@ describe('answers from a newer server', () => {
     try {
       const reply = await connection.request({ t: 'listStreams' });
       expect(reply).toStrictEqual({ t: 'streams', rid: 1, streams: [access] });
-      expect(connection.version()).toBe(3);
+      expect(connection.version()).toBe(1);
       expect(unsolicited).toEqual([]);
     } finally {
       connection.stop();
@@ -142,13 +142,13 @@ const socketsServer = (
         sent.push({ socket: n, t: frame.t });
         const reply =
           frame.t === 'hello'
-            ? JSON.stringify({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: ID, version: 3 })
+            ? JSON.stringify({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: ID, version: 1 })
             : frame.t === 'auth'
               ? JSON.stringify({
                   t: 'ready',
                   accountId: ID,
                   deviceId: helloDeviceId,
-                  version: 3,
+                  version: 1,
                   sessionExpiresAt: new Date().toISOString(),
                 })
               : answer(n, frame);

@@ -43,7 +43,9 @@ const pushServer = () => {
     return served;
   };
   const connection = {
-    version: (): number => 6,
+    // Never `ready`: no signed heads are exchanged.
+    status: (): string => 'connecting',
+    version: (): number => 1,
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') {
         const access = {

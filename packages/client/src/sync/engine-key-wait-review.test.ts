@@ -651,7 +651,9 @@ describe('key-wait review: a provider whose write grant narrows', () => {
       }) as StreamAccess;
     const pushes: PushFrame[] = [];
     const connection = {
-      version: (): number => 6,
+      // Never `ready`: no signed heads are exchanged.
+      status: (): string => 'connecting',
+      version: (): number => 1,
       async request(frame: RequestFrame): Promise<unknown> {
         if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [listed()] };
         if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };

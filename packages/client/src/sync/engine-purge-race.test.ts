@@ -74,7 +74,7 @@ const scriptedServer = (docs: ServedDoc[], pageSize: number) => {
     epoch: 0,
   });
   const connection = {
-    version: (): number => 6,
+    version: (): number => 1,
     status: (): string => 'ready',
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') {

@@ -32,7 +32,6 @@
  */
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import {
-  HEAD_VERSION,
   SignedHead,
   isStreamId,
   validate,
@@ -170,7 +169,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     accountId: deps.accountId,
     device: deps.device,
     now: deps.now,
-    wireReady: () => (connection.version() ?? 0) >= HEAD_VERSION && connection.status() === 'ready',
+    wireReady: () => connection.status() === 'ready',
     putHead: async (signed) => {
       const head = validate(SignedHead, signed);
       if (!head.ok) throw new SyncError('BAD_MESSAGE', head.error.message, false);

@@ -37,13 +37,13 @@ export const handshakingSocket = (
       const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
       if (frame.t === 'hello') {
         helloDeviceId = frame.deviceId ?? '';
-        socket.reply({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: SERVER_ID, version: 3 });
+        socket.reply({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: SERVER_ID, version: 1 });
       } else if (frame.t === 'auth') {
         socket.reply({
           t: 'ready',
           accountId: SERVER_ID,
           deviceId: helloDeviceId,
-          version: 3,
+          version: 1,
           sessionExpiresAt: new Date().toISOString(),
         });
       } else onRequest(frame, socket, data);

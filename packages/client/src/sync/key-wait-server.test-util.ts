@@ -41,7 +41,7 @@ export const readyFrame = (incarnation: string): ReadyFrame =>
     t: 'ready',
     accountId: patient.accountId,
     deviceId: patientDevice.deviceId,
-    version: 6,
+    version: 1,
     sessionExpiresAt: '2099-01-01T00:00:00.000Z',
     incarnation,
   }) as unknown as ReadyFrame;
@@ -88,7 +88,9 @@ export const keyWaitServer = () => {
     return { t: 'pushed', rid: 1, results };
   };
   const connection = {
-    version: (): number => 6,
+    // Never `ready`: no signed heads are exchanged.
+    status: (): string => 'connecting',
+    version: (): number => 1,
     failure: () => hooks.failure,
     reason: () => hooks.failure?.message ?? null,
     async request(frame: RequestFrame): Promise<unknown> {

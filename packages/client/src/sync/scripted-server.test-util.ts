@@ -45,8 +45,9 @@ export const scriptedServer = (streams: readonly string[]) => {
       epoch: 0,
     }) as StreamAccess;
   const connection = {
-    // A server of before stream-list paging: the one `streams` answer is the list.
-    version: (): number => 6,
+    // One `streams` page is the list. Never `ready`: no signed heads are exchanged.
+    status: (): string => 'connecting',
+    version: (): number => 1,
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams')
         return { t: 'streams', rid: 1, streams: granted ? streams.map(access) : [] };
@@ -166,7 +167,7 @@ export const ownStreamConnection = (opts: {
 }): Connection =>
   ({
     status: (): string => 'ready',
-    version: (): number => 6,
+    version: (): number => 1,
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') {
         const access = {

@@ -1,11 +1,10 @@
 // Listing every stream (`createStreamList`) against a fake `request` that pages as the server does (keyset
-// by stream id, `next` while more follow): every page on version 7, the one answer below, the page bound,
+// by stream id, `next` while more follow): every page, the page bound,
 // all-or-nothing failures, one listing shared by concurrent callers (a failed one by no later caller), and
 // `accessChanged` frames that arrive mid-walk applied to the result.
 import { describe, expect, it } from 'vitest';
 import {
   MAX_STREAMS_PAGE,
-  STREAMS_PAGING_VERSION,
   type AccessChangedFrame,
   type StreamAccess,
   type StreamsFrame,
@@ -66,14 +65,13 @@ const deferred = <T>(): Deferred<T> => {
 };
 
 describe('createStreamList', () => {
-  it('reads every page on version 7, asking for the largest page and following next', async () => {
+  it('reads every page, asking for the largest page and following next', async () => {
     const server = fakeServer(many(50));
     const list = createStreamList({
       request: async (frame) => {
         server.sent.push(frame);
         return server.answer(frame);
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     const listed = await list.list();
     expect(ids(listed)).toEqual(ids(server.streams));
@@ -85,34 +83,6 @@ describe('createStreamList', () => {
     for (const frame of server.sent.slice(1)) expect(frame.cursor).toBeTruthy();
   });
 
-  it('below version 7 sends no paging field and takes the one answer', async () => {
-    const server = fakeServer(many(30), 1000);
-    const sent: ListStreamsRequest[] = [];
-    const list = createStreamList({
-      request: async (frame) => {
-        sent.push(frame);
-        return server.answer(frame);
-      },
-      version: () => STREAMS_PAGING_VERSION - 1,
-    });
-    expect(ids(await list.list())).toEqual(ids(server.streams));
-    expect(sent).toEqual([{ t: 'listStreams' }]);
-  });
-
-  it('follows next even when the version was not known when it started', async () => {
-    const server = fakeServer(many(20), 8);
-    const sent: ListStreamsRequest[] = [];
-    const list = createStreamList({
-      request: async (frame) => {
-        sent.push(frame);
-        return server.answer(frame);
-      },
-      version: () => null,
-    });
-    expect(ids(await list.list())).toEqual(ids(server.streams));
-    expect(sent.map((f) => Object.keys(f).sort())).toEqual([['t'], ['cursor', 't'], ['cursor', 't']]);
-  });
-
   it('stops after MAX_STREAM_PAGES pages of a server that never stops answering next (TOO_LARGE)', async () => {
     let requests = 0;
     const list = createStreamList({
@@ -120,7 +90,6 @@ describe('createStreamList', () => {
         requests++;
         return { t: 'streams', rid: requests, streams: [row(requests)], next: `c${requests}` };
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     const error = await list.list().then(
       () => null,
@@ -141,7 +110,6 @@ describe('createStreamList', () => {
         if (++requests === 3) throw new SyncError('NETWORK', 'socket closed', true);
         return server.answer(frame);
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     await expect(list.list()).rejects.toMatchObject({ code: 'NETWORK' });
     // The next listing starts over from the first page and lists everything.
@@ -151,7 +119,6 @@ describe('createStreamList', () => {
         sent.push(frame);
         return server.answer(frame);
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     expect(ids(await again.list())).toEqual(ids(server.streams));
     expect(sent[0]?.cursor).toBeUndefined();
@@ -169,7 +136,6 @@ describe('createStreamList', () => {
         await gate.promise;
         return server.answer(frame);
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     /** Lets request number `n` (0-based) answer, once it was made. */
     const release = async (n: number): Promise<void> => {
@@ -199,7 +165,6 @@ describe('createStreamList', () => {
         if (fail) throw new SyncError('TIMEOUT', 'no reply', true);
         return server.answer(frame);
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     const a = list.list();
     const b = list.list();
@@ -215,7 +180,6 @@ describe('createStreamList', () => {
         frame.cursor === undefined
           ? { t: 'streams', rid: 1, streams: [row(1), row(2)], next: 'c' }
           : { t: 'streams', rid: 2, streams: [row(2, 'allergy', 5), row(3)] },
-      version: () => STREAMS_PAGING_VERSION,
     });
     const listed = await list.list();
     expect(listed.map((s) => [s.stream, s.epoch])).toEqual([
@@ -282,7 +246,6 @@ describe('createStreamList', () => {
         }
         return answer;
       },
-      version: () => STREAMS_PAGING_VERSION,
     });
     // A frame before the listing starts is not the listing's (its pages were read after it).
     list.accessChanged({ t: 'accessChanged', streams: [row(77)], removed: [] });

@@ -1,15 +1,12 @@
 /**
- * The server's list of the streams this account may sync (`listStreams`), read whole: every page of it on
- * a connection of STREAMS_PAGING_VERSION or later, the one answer below.
+ * The server's list of the streams this account may sync (`listStreams`), read whole: every page of it.
  *
  * Invariants:
  * - All or nothing: a listing resolves only with every page read, and rejects if any page fails. Never a
  *   part: the engine takes a stream missing from the list as access ended and purges it.
- * - On a connection of STREAMS_PAGING_VERSION or later each request names `limit: MAX_STREAMS_PAGE`, and a
- *   page is asked for only after the previous one arrived, with its `next` as `cursor` (a keyset walk by
- *   stream id: a stream readable for the whole walk is listed exactly once). Below that version the
- *   request carries no paging field (the server would refuse it) and the one answer is the list. A `next`
- *   is followed whatever the version read at the start: only a paging connection sends one.
+ * - Each request names `limit: MAX_STREAMS_PAGE`, and a page is asked for only after the previous one
+ *   arrived, with its `next` as `cursor` (a keyset walk by stream id: a stream readable for the whole walk
+ *   is listed exactly once).
  * - At most MAX_STREAM_PAGES pages: a server still answering `next` after that is not followed.
  * - Access that changes during a walk: a page lists what was readable when it was read, so a walk of
  *   several pages can miss a stream granted mid-walk whose id falls before the page already read, and
@@ -35,7 +32,6 @@ import {
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_STREAMS_PAGE,
-  STREAMS_PAGING_VERSION,
   type AccessChangedFrame,
   type ListStreamsFrame,
   type StreamAccess,
@@ -64,8 +60,8 @@ export type ListStreamsRequest = Omit<ListStreamsFrame, 'rid'>;
 export interface StreamListDeps {
   /** The connection's `request`: answers `streams`, or rejects (SyncError) with the server's error. */
   request: (frame: ListStreamsRequest) => Promise<StreamsFrame>;
-  /** The connection's negotiated protocol version (null while not ready). */
-  version: () => number | null;
+  /** Not read: the protocol has one version (session.ts still passes it). */
+  version?: () => number | null;
 }
 
 /** The streams this account may sync, kept current by `accessChanged` frames. */
@@ -82,13 +78,12 @@ export const createStreamList = (deps: StreamListDeps): StreamList => {
   let current: { listed: Promise<StreamAccess[]>; frames: AccessChangedFrame[] } | null = null;
 
   const walk = async (frames: readonly AccessChangedFrame[]): Promise<StreamAccess[]> => {
-    const paged = (deps.version() ?? 0) >= STREAMS_PAGING_VERSION;
     const rows = new Map<string, StreamAccess>();
     const listed = await readPages(
       async (cursor) => {
         const reply = await deps.request({
           t: 'listStreams',
-          ...(paged ? { limit: MAX_STREAMS_PAGE } : {}),
+          limit: MAX_STREAMS_PAGE,
           ...(cursor === undefined ? {} : { cursor }),
         });
         return { rows: reply.streams, next: reply.next };

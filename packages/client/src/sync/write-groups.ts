@@ -1,6 +1,6 @@
 /**
  * Groups of local versions one user action wrote (`records.writeAll`: a note's header and its text), so the
- * push sends them as one group the server stores all or none (protocol GROUP_VERSION).
+ * push sends them as one group the server stores all or none.
  *
  * Invariants:
  * - A group is known, and kept in device meta (`write-groups`), before its versions are written (`add`,

@@ -15,7 +15,7 @@
  * - Seal once: a row stored sealed under the write epoch goes out as stored; one stored under an earlier
  *   epoch is sealed again and, once the server stored it, stored anew locally (resealed-at-rest.ts).
  * - The versions of one user action (`groupOf`, write-groups.ts) go out together in one frame under one
- *   `group` (on connections of GROUP_VERSION), which the server stores all or none: never split by the
+ *   `group`, which the server stores all or none: never split by the
  *   limits or by halving; one of them too large, or a frame of that group alone refused for what it
  *   carries, refuses all of them.
  * - A batch goes out in as few frames as the limits allow (RxDB's batch of 500 ≈1 KB records: one frame):
@@ -24,7 +24,6 @@
  *   saved.)
  */
 import {
-  GROUP_VERSION,
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
   MAX_DOC_BYTES,
@@ -179,7 +178,6 @@ export const createPushSend = (core: EngineCore) => {
       const group = doc ? groupOf(candidates[n]!) : undefined;
       if (group !== undefined) members.set(group, [...(members.get(group) ?? []), n]);
     }
-    const groupWire = (connection.version() ?? 0) >= GROUP_VERSION;
     const units: number[][] = [];
     const placed = new Set<number>();
     for (const n of encoded.keys()) {
@@ -208,7 +206,7 @@ export const createPushSend = (core: EngineCore) => {
       }
       const unitBytes = sizes.reduce((a, b) => a + b, 0);
       if (out.length + unit.length > MAX_BATCH_DOCS || bytes + unitBytes > MAX_BATCH_BYTES) flush();
-      const group = unit.length > 1 && groupWire ? groupOf(candidates[unit[0]!]!) : undefined;
+      const group = unit.length > 1 ? groupOf(candidates[unit[0]!]!) : undefined;
       for (const n of unit) {
         const i = candidates[n]!;
         const doc = encoded[n]!;
