@@ -1,10 +1,7 @@
 // One device of an account whatever its state (`GET /v1/accounts/:accountId/devices/:deviceId`,
 // accounts.ts): an active one with its certificate alone, a revoked one with the server's time and the
 // signed revocation as received, NOT_FOUND alike for an unknown device and another account's, BAD_MESSAGE
-// for a malformed id, and a device revoked before the store kept signed revocations (schema v12) answered
-// with its time alone after the upgrade.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+// for a malformed id.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HttpAccountDeviceResponse, deviceRevocationPayload, validate } from '@hale/protocol';
 import { generateDeviceKeys } from '@hale/crypto';
@@ -19,7 +16,6 @@ import {
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from '../store/index';
 
 const path = (accountId: string, deviceId: string) => `/v1/accounts/${accountId}/devices/${deviceId}`;
 
@@ -97,47 +93,6 @@ describe('GET /v1/accounts/:accountId/devices/:deviceId', () => {
     ]) {
       const res = await http(t.url, 'GET', url);
       expect([url, res.status, (res.body as { code?: unknown }).code]).toEqual([url, 400, 'BAD_MESSAGE']);
-    }
-  });
-});
-
-describe('a device revoked under schema v12', () => {
-  it('is answered with its revocation time alone after the upgrade, and takes a signed revocation sent again', async () => {
-    const first = await startServer({ realClock: true });
-    const patient = await registerAccount(first);
-    const second = await addDevice(first, patient);
-    expect((await revokeDevice(first, patient, second)).status).toBe(200);
-    await first.stop({ keepData: true });
-    // Back to the file as the v12 code left it: the column v13 added, and what it holds, gone (and the ones
-    // later versions added, which the upgrade adds again).
-    const db = new Database(join(first.dataDir, SQLITE_FILE_NAME));
-    db.exec(
-      'ALTER TABLE devices DROP COLUMN revocation; ALTER TABLE docs DROP COLUMN creator; ' +
-        'ALTER TABLE devices DROP COLUMN name_record; ALTER TABLE devices DROP COLUMN name_seq; ' +
-        'ALTER TABLE grants DROP COLUMN superseded_by; ALTER TABLE shl_links DROP COLUMN types; ' +
-        'ALTER TABLE shl_links DROP COLUMN sealed; ALTER TABLE shl_accesses DROP COLUMN sealed_recipient',
-    );
-    db.pragma('user_version = 12');
-    db.close();
-
-    const t = await startServer({ dataDir: first.dataDir, realClock: true });
-    try {
-      expect(t.store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
-      const url = path(patient.accountId, second.deviceId);
-      const before = await http(t.url, 'GET', url);
-      expect(before.status).toBe(200);
-      const body = before.body as Record<string, unknown>;
-      expect(Object.keys(body).sort()).toEqual(['certificate', 'revokedAt']);
-      expect(validate(HttpAccountDeviceResponse, body).ok).toBe(true);
-
-      expect((await revokeDevice(t, patient, second)).status).toBe(200);
-      const after = (await http(t.url, 'GET', url)).body as Record<string, unknown>;
-      expect(after['revokedAt']).toBe(body['revokedAt']);
-      expect(after['revocation']).toMatchObject({
-        revocation: { accountId: patient.accountId, deviceId: second.deviceId },
-      });
-    } finally {
-      await t.stop();
     }
   });
 });
