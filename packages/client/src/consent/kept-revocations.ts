@@ -67,7 +67,7 @@ export const createKeptRevocations = (c: ConsentCore): KeptRevocations => {
    * After the server took a revocation of `grantId` signed `sig`, given the server's list read then
    * (`records`): whether it holds another revocation of that grant signed by the patient (made on another
    * device, or by this one before with its answer lost; the server keeps the first) — false when this one
-   * stands, or the list cannot tell (the grant not in an older server's bounded answer). Only a
+   * stands, or the list cannot tell (the grant not in the list read). Only a
    * revocation that verifies counts: a server's unsigned one must not keep this device from taking its own
    * and re-keying.
    */

@@ -4,7 +4,7 @@
  * the app having to remember to call `refreshWrappedRoot`.
  *
  * The server reports the generation of the account's current passphrase wrap on the sync socket
- * (`ready.wrappedRootGen` at every connection, `wrappedRootChanged` while connected; protocol version 2).
+ * (`ready.wrappedRootGen` at every connection, `wrappedRootChanged` while connected).
  * The watch compares it with the generation this device holds — the vault's when it has the vault, else
  * the one the account object was unlocked with (account.ts), else the first one the server reported in
  * this session — and, when they differ and it was given both the vault and the API, runs

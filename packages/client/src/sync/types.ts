@@ -175,7 +175,7 @@ export interface QuarantineGap extends Waits {
 
 /**
  * Whether this device opens with the account's current passphrase (see session/passphrase-watch.ts):
- * `unknown` until the server says (a server older than protocol version 2 never does); `current`;
+ * `unknown` until the server says; `current`;
  * `updated` — this session took a passphrase changed on another device, the old one no longer opens
  * this device; `changed-elsewhere` — the server holds a newer one this device has not taken (the session
  * has no vault and API to take it, or taking it failed: see `errors`); `refused` — the server offered a

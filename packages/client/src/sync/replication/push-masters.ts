@@ -107,7 +107,7 @@ export const createPushMasters = (core: EngineCore) => {
    * caught up with: the server kept it from a backup of the store of the incarnation this device recorded
    * (`keptFrom`; the floor holds that store's positions) and it sits at or below the floor. Its seq alone
    * says nothing: a store restored onto an empty disk gives versions stored since the restore positions it
-   * served before. Without `keptFrom` (an older server, a backup of another incarnation) none counts.
+   * served before. Without `keptFrom` (a backup of another incarnation) none counts.
    */
   const servedBefore = (
     master: ServedDoc,
