@@ -206,7 +206,11 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'accessChanged', streams: [streamAccess], removed: [{ stream: NOTE, reason: 'revoked' }] },
   { t: 'wrappedRootChanged', gen: 4 },
   { t: 'envelopes', rid: 9, envelopes: [envelope] },
-  { t: 'keyHolders', rid: 12, holders: [{ stream: ALLERGY, epoch: 0, recipient: PATIENT }] },
+  {
+    t: 'keyHolders',
+    rid: 12,
+    holders: [{ stream: ALLERGY, epoch: 0, recipient: PATIENT, createdBy: DEVICE }],
+  },
   { t: 'pong', rid: 10, time: T0 },
   { t: 'error', rid: 11, code: 'RATE_LIMITED', message: 'slow down', details: { retryAfterMs: 1000 } },
   { t: 'acceptedPatients', rid: 14, patients: [{ patientId: PATIENT, acceptedAt: T0 }] },

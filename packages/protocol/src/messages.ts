@@ -533,7 +533,7 @@ export type EnvelopesFrame = Static<typeof EnvelopesFrame>;
  * created the envelope.
  */
 export const KeyHolder = Type.Object(
-  { stream: StreamId, epoch: Epoch, recipient: AccountId, createdBy: Type.Optional(DeviceId) },
+  { stream: StreamId, epoch: Epoch, recipient: AccountId, createdBy: DeviceId },
   closed,
 );
 export type KeyHolder = Static<typeof KeyHolder>;

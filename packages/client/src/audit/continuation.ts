@@ -3,7 +3,7 @@
  *
  * | case | trigger | checked before | result |
  * | ---- | ------- | -------------- | ------ |
- * | served end (`continueAfterServedEnd`) | first refused row meets a held position: APPEND_ONLY with `chainEnd` (protocol 11: the chain state went back, a backup restored or two processes) | rows `rewritable`; end ≥ refused position; own log: the served chain verifies whole and ends exactly there; other logs: a KEPT entry there has that link hash and none lies past it | rows re-signed after the end (same ids, bodies, times), pushed again in the same flush |
+ * | served end (`continueAfterServedEnd`) | first refused row meets a held position: APPEND_ONLY with `chainEnd` (the chain state went back: a backup restored, or two processes) | rows `rewritable`; end ≥ refused position; own log: the served chain verifies whole and ends exactly there; other logs: a KEPT entry there has that link hash and none lies past it | rows re-signed after the end (same ids, bodies, times), pushed again in the same flush |
  * | own restore (`continueAfterRestore`) | a connection announces another incarnation than OWN_ACKED's, with an own row to push or a log a check read | served own chain whole, ends below OWN_ACKED, nothing served past it | OWN_LOST noted, own rows re-signed after the served end, OWN_ACKED lowered, SEEN lowered; `verify` reports the loss until `acceptLosses` |
  *
  * - `rewritable`: rows may leave their positions only when none may be stored (pushed unanswered, or a

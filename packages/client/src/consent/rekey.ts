@@ -245,7 +245,7 @@ export const createRekey = (c: ConsentCore): Rekey => {
     };
     const owed = new Map<string, { stream: string; epoch: number; recipients: string[] }>();
     for (const h of holders) {
-      if (h.createdBy === undefined || h.createdBy === deps.device.deviceId) continue;
+      if (h.createdBy === deps.device.deviceId) continue;
       const current =
         h.recipient === deps.accountId ||
         holderAccounts(holdersOf.get(h.stream) ?? [], null).includes(h.recipient);
