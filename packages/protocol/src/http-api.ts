@@ -409,17 +409,15 @@ export const HttpDirectoryPutResponse = Type.Object({ accountId: AccountId }, cl
 export type HttpDirectoryPutResponse = Static<typeof HttpDirectoryPutResponse>;
 
 /**
- * Query strings arrive as text: the server converts `limit` (decimal digits only) and `paged` (`true` /
- * `false`) before checking; other callers convert first. Paging (paging.ts): `paged: true` asks for `next`
- * on the first page, `cursor` (a `next` of the previous page, with the same `q`) continues. Without either
- * the answer is the first `limit` providers and carries no `next`; a full page then means more may match.
+ * Query strings arrive as text: the server converts `limit` (decimal digits only) before checking; other
+ * callers convert first. Paging (paging.ts): `cursor` (a `next` of the previous page, with the same `q`)
+ * continues a search.
  */
 export const HttpDirectoryQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ maxLength: 100 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DIRECTORY_PAGE })),
     cursor: Type.Optional(PageCursor),
-    paged: Type.Optional(Type.Boolean()),
   },
   closed,
 );
@@ -433,8 +431,7 @@ export type DirectoryEntry = Static<typeof DirectoryEntry>;
 
 /**
  * Providers whose display name, specialty, clinic or identifier contains `q` (case-insensitive), by display
- * name (case-folded), then account id. `next`: only when the query asked for pages (`paged` or `cursor`)
- * and more may match; pass it as `cursor`.
+ * name (case-folded), then account id. `next`: more may match; pass it as `cursor`.
  */
 export const HttpDirectoryResponse = Type.Object(
   {

@@ -83,10 +83,10 @@ describe('listGrants pages on the socket', () => {
 });
 
 describe('directory pages over HTTP', () => {
-  it('takes paged and cursor beside q and limit, bounded', () => {
-    expect(validate(HttpDirectoryQuery, { q: 'x', limit: MAX_DIRECTORY_PAGE, paged: true }).ok).toBe(true);
+  it('takes cursor beside q and limit, bounded', () => {
+    expect(validate(HttpDirectoryQuery, { q: 'x', limit: MAX_DIRECTORY_PAGE }).ok).toBe(true);
     expect(validate(HttpDirectoryQuery, { q: 'x', cursor: CURSOR }).ok).toBe(true);
-    expect(validate(HttpDirectoryQuery, { paged: 'true' }).ok).toBe(false);
+    expect(validate(HttpDirectoryQuery, { paged: true }).ok).toBe(false);
     expect(validate(HttpDirectoryQuery, { cursor: '%%' }).ok).toBe(false);
     expect(validate(HttpDirectoryQuery, { limit: MAX_DIRECTORY_PAGE + 1 }).ok).toBe(false);
     expect(validate(HttpDirectoryResponse, { providers: [], next: CURSOR }).ok).toBe(true);

@@ -128,7 +128,7 @@ export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (a
     { schema: HTTP_ROUTES.searchDirectory.schema },
     async (request): Promise<HttpDirectoryResponse> => {
       await ctx.authenticate(request);
-      const { q = '', limit = DEFAULT_DIRECTORY_PAGE, cursor, paged } = request.query;
+      const { q = '', limit = DEFAULT_DIRECTORY_PAGE, cursor } = request.query;
       let after: { displayName: string; accountId: string } | undefined;
       if (cursor !== undefined) {
         const from = decodeCursor(DirectoryCursorPayload, cursor, 'directory');
@@ -137,11 +137,9 @@ export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (a
         }
         after = { displayName: from.name, accountId: from.accountId };
       }
-      // Only a query that asked for pages gets `next`: a device built before paging may refuse the field.
-      const pages = paged === true || cursor !== undefined;
       const providers: DirectoryEntry[] = [];
       const page = (): HttpDirectoryResponse => {
-        if (!pages || after === undefined) return { providers };
+        if (after === undefined) return { providers };
         const next = encodeCursor({
           v: 1,
           k: 'directory',

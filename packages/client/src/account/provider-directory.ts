@@ -101,7 +101,7 @@ export async function searchProviders(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
   input: { readonly q: string; readonly limit?: number; readonly cursor?: string; readonly token: string },
 ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }> {
-  const paging = input.cursor !== undefined ? { cursor: input.cursor } : { paged: true };
+  const paging = input.cursor !== undefined ? { cursor: input.cursor } : {};
   const answer = await deps.api.searchDirectory(
     { q: input.q, ...(input.limit === undefined ? {} : { limit: input.limit }), ...paging },
     input.token,

@@ -213,8 +213,7 @@ export interface HttpApi {
   /** Publishes (or replaces) a provider's signed directory profile. */
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   /**
-   * One page of a directory search: `paged` (first page) or `cursor` asks for `next` when more may match
-   * (`searchProviders`, account.ts, always does).
+   * One page of a directory search (`cursor`: the `next` of the page before); `next` when more may match.
    */
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
   /** A provider publishes its signed availability (404 NOT_FOUND from a server without the route). */
@@ -665,7 +664,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       callJson('putDirectory', R.putDirectory.schema.response[200], { json: body, token }),
     searchDirectory: (query, token) =>
       callJson('searchDirectory', R.searchDirectory.schema.response[200], {
-        query: { q: query.q, limit: query.limit, cursor: query.cursor, paged: query.paged },
+        query: { q: query.q, limit: query.limit, cursor: query.cursor },
         token,
       }),
     putAvailability: (body, token) =>
