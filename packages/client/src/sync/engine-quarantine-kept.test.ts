@@ -227,12 +227,12 @@ describe('the content of a version refused BAD_TRANSITION', () => {
   });
 
   it('beyond the total kept, the oldest goes first, and its entry says so', async () => {
-    // Each kept version is about 3.3 kB (the example record carries its import origin and kept source, and
-    // the coded fields an import keeps beside their text): room for two.
-    const budget = { keptContent: { entryBytes: 4096, totalBytes: 7000 } };
+    // Each kept version is about 3.9 kB (the example record carries its import origin and kept source, the
+    // coded fields an import keeps beside their text, and its parts' samples): room for two.
+    const budget = { keptContent: { entryBytes: 5000, totalBytes: 9000 } };
     const { server, d, versions, engine } = await setUp(3, [1, 2], budget);
     const size = engine().quarantine()[0]!.content;
-    expect(size?.kept === true && size.bytes > 3000 && size.bytes < 3500).toBe(true);
+    expect(size?.kept === true && size.bytes > 3500 && size.bytes < 4500).toBe(true);
     expect(dropped(engine())).toBe(0);
 
     versions.push(server.serve(await forged(3)));
@@ -255,7 +255,7 @@ describe('the content of a version refused BAD_TRANSITION', () => {
   });
 
   it('of an entry marked overwritten goes last', async () => {
-    const budget = { keptContent: { entryBytes: 4096, totalBytes: 7000 } };
+    const budget = { keptContent: { entryBytes: 5000, totalBytes: 9000 } };
     const { server, d, versions, engine, restart } = await setUp(3, [1, 2], budget);
     // The oldest is a version this device's change was stored over (as `noteOverwritten` marks it).
     const meta = d.meta();
