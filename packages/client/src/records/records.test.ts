@@ -423,6 +423,20 @@ describe('records.writeAll: one action, several records, all or none', () => {
     expect((await written).map((r) => r.id)).toEqual(noted);
   });
 
+  it('checks an update without writing it: the record is stored once, by the action itself', async () => {
+    const { records, db } = await setupRecords();
+    const held = await records.add('Allergy', recordInput('Allergy'));
+    const height = async (): Promise<number> =>
+      Number((await db.records.storageInstance.findDocumentsById([held.id], false))[0]?._rev.split('-')[0]);
+    const before = await height();
+    await records.writeAll([
+      { op: 'update', kind: 'Allergy', id: held.id, patch: { notes: 'checked, then written' } },
+      { op: 'add', kind: 'Allergy', input: recordInput('Allergy') },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await height()).toBe(before + 1);
+  });
+
   it('refuses an add under a held id and writes none; one under a deleted id continues its revisions', async () => {
     const { records, writes } = await setupRecords();
     const held = await records.add('Allergy', recordInput('Allergy'));

@@ -428,8 +428,9 @@ export const createRecords = (deps: RecordsDeps) => {
     let record: RecordOf<K> | null | undefined;
     let rv = 0;
     let unchanged = false;
-    const write = doc.incrementalModify((stored) => {
-      const current = stored as DeviceRecord & { _deleted?: boolean };
+    type Stored = DeviceRecord & { _deleted?: boolean };
+    const step = (stored: Stored): Stored => {
+      const current = stored;
       // A delete can land between the read above and this write (another call, or a pulled tombstone);
       // writing on would put the edit into the tombstone and report success for a record that is gone.
       if (current._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
@@ -487,7 +488,12 @@ export const createRecords = (deps: RecordsDeps) => {
         throw new Unchanged('checked');
       }
       return result;
-    });
+    };
+    // A check reads the state held now and writes nothing: through RxDB's write queue, a modifier that
+    // throws still has the unchanged state written again (a new `_rev`), which a `writeAll` then finds moved.
+    const write = check
+      ? Promise.resolve().then(() => step({ ...doc.toMutableJSON(false), _deleted: doc.deleted }))
+      : doc.incrementalModify(step);
     try {
       await write;
     } catch (error) {
