@@ -6,6 +6,7 @@
  * |---|---|---|
  * | import of a file | the file input's change event | the first frame showing "done" (plan + the person's click + import) |
  * | longest task | (the same span, `longtask` entries) | |
+ * | heap after | the page's JS heap once the import is done and garbage collected (CDP), in the log | |
  *
  * Files: one Patient and N heart rates (`observationsFile`, as `bench:import` in Node), and a Synthea
  * patient grown to N resources (import-files.ts). Each imports into a new account's browser device.
@@ -37,7 +38,20 @@ interface Imported {
   readonly planMs: number;
   readonly longestTaskMs: number;
   readonly records: number;
+  readonly heapAfterMiB: number;
 }
+
+/** The page's JS heap (MiB) after a full garbage collection: what the import left held. */
+const heapAfterGc = async (page: Page): Promise<number> => {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+    return usedSize / 2 ** 20;
+  } finally {
+    await cdp.detach();
+  }
+};
 
 /** Collects `longtask` entries from now on (the page's own observer). */
 const LONG_TASKS = `(() => {
@@ -97,7 +111,13 @@ async function chosen(page: Page, name: string, file: string): Promise<Imported>
   })`);
   const t0 = await page.evaluate<number>('window.__bench.t0');
   const records = Number(/([\d,]+) records?/.exec(done.text)?.[1]?.replace(/,/g, '') ?? NaN);
-  return { ms: done.t - t0, planMs: planned - t0, longestTaskMs: done.longest, records };
+  return {
+    ms: done.t - t0,
+    planMs: planned - t0,
+    longestTaskMs: done.longest,
+    records,
+    heapAfterMiB: await heapAfterGc(page),
+  };
 }
 
 export async function runImport(
@@ -134,7 +154,7 @@ export async function runImport(
       );
       log(
         `import of ${file.label}: ${(r.ms / 1000).toFixed(1)} s (plan ${(r.planMs / 1000).toFixed(1)} s), ` +
-          `${r.records} records, longest task ${r.longestTaskMs.toFixed(0)} ms`,
+          `${r.records} records, longest task ${r.longestTaskMs.toFixed(0)} ms, heap after ${r.heapAfterMiB.toFixed(0)} MiB`,
       );
       figures.push(
         { name: `import of ${file.label}`, value: r.ms, unit: 'ms', bar: file.bar },

@@ -10,6 +10,7 @@
  * | `deviceLock` | Web Locks: one tab of an origin holds a device at a time |
  * | `createWebSocket` | the browser's WebSocket, text frames only |
  * | `cryptoOffload` | a Web Worker per session, when `worker` is given |
+ * | `slicedReads` | yes: a read of thousands of records is no long task |
  * | `ed25519` | WebCrypto where the browser has it, else tweetnacl (`chooseEd25519`) |
  * | `secretbox` | libsodium's WebAssembly build where it loads, else tweetnacl (the same bytes) |
  * | `x25519` | tweetnacl until libsodium's WebAssembly build loaded, then it (the same outputs) |
@@ -42,6 +43,7 @@ export function webPlatform(options: WebPlatformOptions): Platform {
     fetch: options.fetch,
     createWebSocket: browserWebSocket(options.WebSocket),
     storage: webStorage(),
+    slicedReads: true,
     vault: idbVault({
       indexedDB: options.indexedDB,
       ...(options.vaultName === undefined ? {} : { name: options.vaultName }),

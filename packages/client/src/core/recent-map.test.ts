@@ -35,4 +35,35 @@ describe('createRecentMap', () => {
       ),
     );
   });
+
+  it('with a weight, holds at most 2 × its keep in weight (or 2 × its heaviest entry) and remembers what the last writes within it wrote', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 60 }))),
+        (keepWeight, writes) => {
+          const recent = createRecentMap<number, number>(1000, { keep: keepWeight, of: (w) => w });
+          const model = new Map<number, number>();
+          for (const [k, w] of writes) {
+            recent.set(k, w);
+            model.set(k, w);
+            const held = [...model].filter(([key]) => recent.get(key) !== undefined);
+            const weight = held.reduce((sum, [, v]) => sum + v, 0);
+            const heaviest = Math.max(0, ...held.map(([, v]) => v));
+            expect(weight).toBeLessThanOrEqual(2 * Math.max(keepWeight, heaviest));
+            expect(recent.get(k)).toBe(w);
+          }
+          // An entry is there while the writes since (its own included) weigh at most keepWeight.
+          let sum = 0;
+          const seen = new Set<number>();
+          for (const [k, w] of [...writes].reverse()) {
+            sum += w;
+            if (sum > keepWeight && seen.size > 0) break;
+            if (!seen.has(k)) expect(recent.get(k)).toBe(model.get(k));
+            seen.add(k);
+          }
+        },
+      ),
+    );
+  });
 });

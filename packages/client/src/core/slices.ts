@@ -27,3 +27,56 @@ export const slices = (ms = SLICE_MS, now: () => number = () => performance.now(
     from = now();
   };
 };
+
+/**
+ * Many callers' work in slices: `inTurn(work)` runs `work` in the order asked, synchronously while the
+ * current slice is shorter than `ms`, else after a macrotask; answers what `work` answers (or throws).
+ * For work that arrives all at once from many callers (a query's thousands of documents opened one
+ * promise each), where each caller's own `slices()` would all pass before any work ran.
+ * - A slice lasts until a macrotask has passed, across every caller and drain in between.
+ */
+export const sliceQueue = (
+  ms = SLICE_MS,
+  now: () => number = () => performance.now(),
+): (<T>(work: () => T) => Promise<T>) => {
+  let queue: Array<() => void> = [];
+  let draining = false;
+  let from: number | null = null;
+  const sliceStart = (): number => {
+    if (from === null) {
+      from = now();
+      void nextTask().then(() => (from = null));
+    }
+    return from;
+  };
+  const drain = async (): Promise<void> => {
+    draining = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue;
+        queue = [];
+        for (const run of batch) {
+          if (now() - sliceStart() >= ms) {
+            await nextTask();
+            from = null;
+            sliceStart();
+          }
+          run();
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
+  return <T>(work: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push(() => {
+        try {
+          resolve(work());
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      if (!draining) void drain();
+    });
+};

@@ -190,6 +190,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         api,
         ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
         ...(offload ? { cryptoOffload: offload } : {}),
+        ...(platform.slicedReads ? { slicedReads: true } : {}),
         ...(knobs.now ? { now: knobs.now } : {}),
         onPurged: (removed, count) => purged.next({ removed, count }),
         ...knobs.session,

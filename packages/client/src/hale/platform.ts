@@ -46,6 +46,8 @@ export interface Platform {
     /** Stops the offload's workers; called once, when the session closes or fails to open. */
     close?: () => Promise<void> | void;
   };
+  /** Open the many stored records a read returns in slices, other tasks between them (a page: no long task). */
+  readonly slicedReads?: boolean;
   /** The fastest Ed25519 the host has; `chooseEd25519()` by default. */
   readonly ed25519?: () => Promise<Ed25519>;
   /** The host's X25519 for sealed boxes (the same boxes whichever), made once per `openHale`; tweetnacl by default. */

@@ -184,6 +184,8 @@ export interface DeviceSessionOptions {
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
+  /** Open the stored versions a read returns in slices (a page's thread: no long task). */
+  slicedReads?: boolean;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
   /**
@@ -315,6 +317,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       }) as unknown as RxConflictHandler<DeviceRecord>,
       ...(options.validation ? { validation: options.validation } : {}),
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
+      ...(options.slicedReads ? { slicedReads: true } : {}),
       streamSealing,
     });
   } catch (e) {

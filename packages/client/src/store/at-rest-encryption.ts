@@ -35,6 +35,7 @@ import {
   wrapRxStorageInstance,
 } from 'rxdb';
 import type { CryptoOffload } from '../offload/crypto-offload';
+import { sliceQueue } from '../core/slices';
 import { isAtRestKey, invalidAtRestKey, AtRestError, decryptError } from '../offload/at-rest-jobs';
 import { map, share } from 'rxjs';
 import { type ValueMemory, forgetAll, createValueMemory, type DocBinding } from './value-memory';
@@ -85,6 +86,8 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
    * here, synchronously (they are values this instance has just sealed, so remembered).
    */
   readonly offload?: CryptoOffload;
+  /** Open the stored versions a read returns in slices (`sliceQueue`): a page's thread, no long task. */
+  readonly slicedReads?: boolean;
   /**
    * Seal once (stream-versions.ts): the collection whose local stream record versions are stored as the
    * bytes they travel as, once `sealing` has a sealer attached. Absent: every value under the at-rest key.
@@ -146,6 +149,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
     options.encryptLocalDocuments ?? true,
     options.offload ?? null,
     options.streamSealing ?? null,
+    options.slicedReads ?? false,
   );
 }
 
@@ -156,7 +160,7 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
 export function wrapWithoutAtRestKey<Internals, InstanceCreationOptions>(
   storage: RxStorage<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
-  return wrapStorage(storage, null, true, null, null);
+  return wrapStorage(storage, null, true, null, null, false);
 }
 
 function wrapStorage<Internals, InstanceCreationOptions>(
@@ -165,6 +169,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   encryptLocalDocuments: boolean,
   offload: CryptoOffload | null,
   streamSealing: { readonly collection: string; readonly sealing: StreamSealing } | null,
+  slicedReads: boolean,
 ): RxStorage<Internals, InstanceCreationOptions> {
   const memories = new Map<string, ValueMemory>();
   // Seal once: each database's records instance's stored versions, for its replication-meta copies.
@@ -175,6 +180,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   // (RxDB's internal store, always ours and closed last, keeps the count up while a database is open),
   // the key is zeroed and the memories dropped, and every later seal or open is refused.
   const digests = createClearDigests();
+  const inTurn = sliceQueue();
   let live = 0;
   let closed = false;
   const dispose = (): void => {
@@ -428,6 +434,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const fromStorage = async (
       doc: RxDocumentData<Record<string, unknown>>,
     ): Promise<RxDocumentData<RxDocType>> => {
+      if (slicedReads && stream?.isStreamValue(doc['data'])) return inTurn(() => fromStorageNow(doc));
       const binding = bindingOf(doc);
       const streamed = fromStreamForm(doc, binding);
       if (streamed !== null) return streamed;

@@ -4,7 +4,14 @@
 // refusal comes from the checks, not from a memory miss.
 import { afterEach, describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { fillWithDefaultSettings, type RxDocumentData, type RxStorage, type RxStorageInstance } from 'rxdb';
+import {
+  fillWithDefaultSettings,
+  normalizeMangoQuery,
+  prepareQuery,
+  type RxDocumentData,
+  type RxStorage,
+  type RxStorageInstance,
+} from 'rxdb';
 import { base64urlDecode, openRecordVersion, randomBytes } from '@hale/crypto';
 import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import { RECORDS_SCHEMA, type DeviceRecord } from './device-db';
@@ -27,13 +34,14 @@ afterEach(async () => {
 const sealerFor = () => createStreamSealer({ codec: patientDeps, keyring: patientDeps.keyring });
 
 /** A wrapper over the shared memory storage of `db`, with seal once attached unless `attach` is false. */
-const wrapped = async (db: string, attach = true) => {
+const wrapped = async (db: string, attach = true, slicedReads = false) => {
   const sealing = createStreamSealing();
   if (attach) sealing.attach(sealerFor());
   const storage = wrapWithAtRestEncryption<unknown, unknown>({
     storage: memory,
     key,
     streamSealing: { collection: 'records', sealing },
+    slicedReads,
   });
   const instance = await openInstance<DeviceRecord>(storage, db, SCHEMA, 'records');
   open.push(instance);
@@ -218,5 +226,38 @@ describe('seal once: local versions stored as they travel', () => {
     await instance.close();
     expect(sealing.sealer()).toBeNull();
     await expectAtRest(read(instance, record().id), 'AT_REST_CLOSED');
+  });
+
+  it('with slicedReads, opens a query of many stored versions in slices, other tasks between, to the same answer', async () => {
+    const db = fresh();
+    const { instance } = await wrapped(db);
+    const ids = Array.from({ length: 1500 }, (_, n) => `01J${String(n).padStart(23, '0')}`);
+    await write(
+      instance,
+      ids.map((id, n) => docOf({ id, data: { substance: `substance ${n}`, note: 'x'.repeat(400) } })),
+    );
+    const everything = prepareQuery(
+      SCHEMA,
+      normalizeMangoQuery(SCHEMA, { selector: {}, sort: [{ id: 'asc' }] }),
+    );
+    const ticksDuring = async (read: () => Promise<unknown>) => {
+      let ticks = 0;
+      let on = true;
+      const tick = (): void => {
+        ticks++;
+        if (on) setTimeout(tick, 0);
+      };
+      setTimeout(tick, 0);
+      const answer = await read();
+      on = false;
+      return { answer, ticks };
+    };
+    // Fresh wrappers: nothing remembered, every version opened on this thread.
+    const sliced = await ticksDuring(async () => (await wrapped(db, true, true)).instance.query(everything));
+    const whole = await ticksDuring(async () => (await wrapped(db, true, false)).instance.query(everything));
+    expect(sliced.answer).toEqual(whole.answer);
+    expect((sliced.answer as { documents: unknown[] }).documents).toHaveLength(ids.length);
+    expect(sliced.ticks).toBeGreaterThan(whole.ticks);
+    expect(sliced.ticks).toBeGreaterThanOrEqual(2);
   });
 });

@@ -120,6 +120,8 @@ export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
   readonly validation?: StorageValidationWrapper;
   /** Where at-rest seals and opens run (a worker: `@hale/client/node`, or a Web Worker); this thread otherwise. */
   readonly cryptoOffload?: CryptoOffload;
+  /** Open the stored versions a read returns in slices (a page's thread: no long task). */
+  readonly slicedReads?: boolean;
   /** Resolves push conflicts on plaintext (the sync engine's); RxDB's default otherwise. */
   readonly conflictHandler?: RxConflictHandler<DeviceRecord>;
   /** Seal once (store/stream-versions.ts): local record versions stored as sent, once a sealer is attached. */
@@ -145,6 +147,7 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
     storage: withChangedSince(options.storage),
     key: options.atRestKey,
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
+    ...(options.slicedReads ? { slicedReads: true } : {}),
     ...(options.streamSealing
       ? { streamSealing: { collection: 'records', sealing: options.streamSealing } }
       : {}),

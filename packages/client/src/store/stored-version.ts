@@ -54,6 +54,8 @@ export interface LocalPlace {
 
 /** How many `ct` digests a wrapper remembers (`createCtDigests`): a batch's records rows, then their meta copies. */
 const CT_DIGESTS = 2048;
+/** And at most this many characters of `ct` keys per generation. */
+const CT_DIGEST_CHARS = 2 * 1024 * 1024;
 
 const ctDigestOf = (ct: string): string => {
   const bytes = base64urlDecode(ct);
@@ -62,8 +64,9 @@ const ctDigestOf = (ct: string): string => {
 };
 
 /**
- * The digests of `ct`s already hashed (at most 2 × CT_DIGESTS, by the exact string): a records row and its
- * replication-meta copy bind the same bytes, hashed once. Holds ciphertext only.
+ * The digests of `ct`s already hashed (at most 2 × CT_DIGESTS, and 2 × CT_DIGEST_CHARS of keys, by the
+ * exact string): a records row and its replication-meta copy bind the same bytes, hashed once. Holds
+ * ciphertext only.
  */
 export interface CtDigests {
   of(ct: string): string;
@@ -72,10 +75,11 @@ export interface CtDigests {
 }
 
 export function createCtDigests(): CtDigests {
-  let known = createRecentMap<string, string>(CT_DIGESTS);
+  const byCt = { keep: CT_DIGEST_CHARS, of: (_digest: string, ct: string) => ct.length };
+  let known = createRecentMap<string, string>(CT_DIGESTS, byCt);
   return {
     forget() {
-      known = createRecentMap(CT_DIGESTS);
+      known = createRecentMap(CT_DIGESTS, byCt);
     },
     of(ct) {
       let digest = known.get(ct);

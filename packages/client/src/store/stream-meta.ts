@@ -32,7 +32,7 @@ import { base64urlEncode, labeledSha256, utf8Encode } from '@hale/crypto';
 import { AtRestError, decryptError, isRecord } from '../offload/at-rest-jobs';
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../core/recent-map';
-import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
+import { AT_REST_RECENT_CHARS, AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
 import { checkLocalBinding, localBinding, type CtDigests, type StoredVersion } from './stored-version';
 import type { StreamRecordState, StreamSealing } from './stream-sealing';
 import { openVersion, type StreamVersions } from './stream-versions';
@@ -81,10 +81,11 @@ export function createStreamMetaCopies(options: {
 }) {
   const { keyring, database, collection, sealing, versions, ctDigests } = options;
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
+  const byStored = { keep: AT_REST_RECENT_CHARS, of: (e: { readonly stored: string }) => e.stored.length };
   let opened: RecentMap<string, { context: string; stored: string; docData: Record<string, unknown> }> =
-    createRecentMap(AT_REST_RECENT_VALUES);
+    createRecentMap(AT_REST_RECENT_VALUES, byStored);
   sealing.onForget(() => {
-    opened = createRecentMap(AT_REST_RECENT_VALUES);
+    opened = createRecentMap(AT_REST_RECENT_VALUES, byStored);
   });
   const atRestKey = (): Uint8Array => {
     const key = keyring.current();

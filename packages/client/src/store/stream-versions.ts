@@ -33,7 +33,7 @@ import type { PushDoc } from '@hale/protocol';
 import { AtRestError, decryptError, isRecord, type AtRestErrorDetails } from '../offload/at-rest-jobs';
 import type { Keyring } from './clear-digest';
 import { createRecentMap, type RecentMap } from '../core/recent-map';
-import { AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
+import { AT_REST_RECENT_CHARS, AT_REST_RECENT_VALUES, type DocBinding } from './value-memory';
 import {
   checkLocalBinding,
   pushDocOf,
@@ -75,11 +75,15 @@ export function createStreamVersions(options: {
 }) {
   const { keyring, database, collection, sealing, ctDigests } = options;
   const contextOf = (b: DocBinding): string => `${b.i}\u0000${b.r}\u0000${b.h}`;
-  let opened: RecentMap<string, { context: string; stored: string; content: Content }> =
-    createRecentMap(AT_REST_RECENT_VALUES);
+  const byStored = { keep: AT_REST_RECENT_CHARS, of: (e: { readonly stored: string }) => e.stored.length };
+  let opened: RecentMap<string, { context: string; stored: string; content: Content }> = createRecentMap(
+    AT_REST_RECENT_VALUES,
+    byStored,
+  );
+  // By the content object; the stored form is made again from the version when asked (not kept twice).
   let sealed = new WeakMap<
     object,
-    { context: string; stored: string; version: StoredVersion; state: StreamRecordState | null }
+    { context: string; version: StoredVersion; state: StreamRecordState | null }
   >();
   const atRestKey = (): Uint8Array => {
     const key = keyring.current();
@@ -90,7 +94,7 @@ export function createStreamVersions(options: {
   const where = (b: DocBinding) => ({ database, collection, field: 'data', documentId: b.i });
 
   const forget = (): void => {
-    opened = createRecentMap(AT_REST_RECENT_VALUES);
+    opened = createRecentMap(AT_REST_RECENT_VALUES, byStored);
     sealed = new WeakMap();
   };
   sealing.onForget(forget);
@@ -104,7 +108,7 @@ export function createStreamVersions(options: {
   ): void => {
     const context = contextOf(b);
     opened.set(version.lb, { context, stored, content });
-    sealed.set(content.data, { context, stored, version, state });
+    sealed.set(content.data, { context, version, state });
   };
 
   type Pending = {
@@ -178,7 +182,7 @@ export function createStreamVersions(options: {
     known(b: DocBinding, data: unknown): string | undefined {
       if (typeof data !== 'object' || data === null) return undefined;
       const hit = sealed.get(data);
-      return hit !== undefined && hit.context === contextOf(b) ? hit.stored : undefined;
+      return hit !== undefined && hit.context === contextOf(b) ? formatStreamValue(hit.version) : undefined;
     },
     /**
      * The stored form of a pulled version kept as received (no seal): only for the very state decoded
