@@ -1,30 +1,16 @@
 // Builds of different ages: a server newer than the device adds properties to its answers (as the last
-// release did with `wrappingKeySig`). The device ignores them, HTTP and WebSocket alike, and keeps working;
-// the server, for its part, still refuses anything it does not know in a request.
+// release did with `wrappingKeySig`). The device (`openHaleForTests` over a `nodePlatform` whose fetch and
+// sockets rewrite every answer so) ignores them, HTTP and WebSocket alike, and keeps working; the server,
+// for its part, still refuses anything it does not know in a request.
 import { describe, expect, it } from 'vitest';
-import { TEST_KDF } from '@hale/crypto';
 import type { ClientFrame } from '@hale/protocol';
-import {
-  createAccount,
-  createHttpApi,
-  joinWithPassphrase,
-  memoryVault,
-  unlock,
-  type FetchLike,
-  type WebSocketLike,
-} from '@hale/client/advanced';
+import type { FetchLike, Platform, WebSocketLike } from '@hale/client';
+import { openHaleForTests } from '@hale/client/testing';
+import { nodePlatform, nodeWebSocket } from '@hale/platform-node';
 import { connect, http, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import {
-  allPushed,
-  createWebSocket,
-  ed,
-  eventually,
-  newDevice,
-  openDevice,
-  waitOnline,
-} from '../support/devices';
 import { input } from '../support/records';
+import { online, useHaleSessions, when } from '../client-api/hale-devices';
 
 const PASS = 'correct horse battery staple';
 
@@ -59,7 +45,7 @@ const newerServerFetch: FetchLike = async (url, init) => {
 
 /** A real socket to the real server, every frame it receives rewritten as a newer server would send it. */
 const newerServerSocket = (url: string): WebSocketLike => {
-  const inner = createWebSocket(url);
+  const inner = nodeWebSocket(url);
   const outer: WebSocketLike = {
     get readyState() {
       return inner.readyState;
@@ -82,42 +68,74 @@ const newerServerSocket = (url: string): WebSocketLike => {
   return outer;
 };
 
+/** A device's platform whose answers come as a newer server sends them: over HTTP, WebSocket, or both. */
+const newerServerPlatform = (over: { http?: boolean; ws?: boolean }): Platform => ({
+  ...nodePlatform(),
+  ...(over.http ? { fetch: newerServerFetch } : {}),
+  ...(over.ws ? { createWebSocket: newerServerSocket } : {}),
+});
+
 describe('a device talking to a server newer than itself', () => {
   const server = useServer({ realClock: true });
-  const sessions = server.sessions;
+  const sessions = useHaleSessions();
 
   it('creates an account, joins a second device and unlocks over HTTP answers with added properties', async () => {
-    const api = createHttpApi({ baseUrl: server.t.url, fetch: newerServerFetch });
     const before = rewritten;
-    const first = { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true };
+    const first = await openHaleForTests({
+      server: server.t.url,
+      platform: newerServerPlatform({ http: true }),
+    });
     const loginName = `compat-${Date.now().toString(36)}`;
-    const { account } = await createAccount(first, {
+    const { session: a } = await first.createAccount({
       role: 'patient',
       passphrase: PASS,
       loginName,
       deviceName: 'a',
     });
-    const second = { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true };
-    const joined = await joinWithPassphrase(second, { loginName, passphrase: PASS, deviceName: 'b' });
-    expect(joined.accountId).toBe(account.accountId);
-    expect((await unlock(second, { passphrase: PASS })).accountId).toBe(account.accountId);
-    // An error answer with added properties still carries its code.
-    await expect(api.getAccount('A'.repeat(22))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    sessions.push(a);
+    const second = await openHaleForTests({
+      server: server.t.url,
+      platform: newerServerPlatform({ http: true }),
+    });
+    const joined = await second.join({ loginName, passphrase: PASS, deviceName: 'b' });
+    sessions.push(joined);
+    expect(joined.account.accountId).toBe(a.account.accountId);
+    await joined.lock();
+    const unlocked = await second.unlock({ passphrase: PASS });
+    sessions.push(unlocked);
+    expect(unlocked.account.accountId).toBe(a.account.accountId);
+    // An error answer with added properties still carries its code: the server's NOT_FOUND for an account
+    // it does not hold, told as UNKNOWN_ACCOUNT (any other failure of the lookup would be passed on as is).
+    await expect(unlocked.consent.describeProvider('A'.repeat(22))).rejects.toMatchObject({
+      code: 'UNKNOWN_ACCOUNT',
+    });
     expect(rewritten).toBeGreaterThan(before);
   });
 
   it('syncs between two devices over WebSocket frames with added properties', async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const second = await newDevice(t, patient);
     const before = rewritten;
-    const a = await openDevice(t, patient, { createWebSocket: newerServerSocket });
-    const b = await openDevice(t, patient, { device: second, createWebSocket: newerServerSocket });
-    sessions.push(a, b);
-    await Promise.all([waitOnline(a), waitOnline(b)]);
+    const first = await openHaleForTests({
+      server: server.t.url,
+      platform: newerServerPlatform({ ws: true }),
+    });
+    const loginName = `compat-${Date.now().toString(36)}`;
+    const { session: a } = await first.createAccount({
+      role: 'patient',
+      passphrase: PASS,
+      loginName,
+      deviceName: 'a',
+    });
+    sessions.push(a);
+    const second = await openHaleForTests({
+      server: server.t.url,
+      platform: newerServerPlatform({ ws: true }),
+    });
+    const b = await second.join({ loginName, passphrase: PASS, deviceName: 'b' });
+    sessions.push(b);
+    await Promise.all([online(a), online(b)]);
     const added = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
-    await allPushed(a);
-    await eventually(async () => (await b.records.get(added.id)) !== null, 'the second device receives it');
+    await a.sync.awaitInSync();
+    await when(b.records.one(added.id), (r) => r !== null, 'the second device receives it');
     const got = await b.records.get<'Allergy'>(added.id);
     expect(got?.record.substance).toBe('Penicillin');
     expect(JSON.stringify(got)).not.toContain('addedByNewerServer');
