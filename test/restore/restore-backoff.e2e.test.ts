@@ -3,25 +3,41 @@
 // again, every stream pulled from 0, at once), but the ones that follow within hours are not — each would
 // cost the whole account's traffic again. They are reported for the person to take to whoever runs the
 // server, and acted on once the backoff (on the device's own clock, injected here) has passed; what the
-// device counted survives a restart. The server is real; only the `ready` frames it sends are rewritten.
+// device counted survives a restart. The server is real; only the `ready` frames it sends are rewritten,
+// at the platform's WebSocket of a session opened as the app opens it.
 import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import { RESYNC_BACKOFF_BASE_MS, type DeviceSession } from '@hale/client/advanced';
-import { allPushed, eventually, interceptedWebSocket, openDevice } from '../support/devices';
-import { input } from '../support/records';
+import type { HaleSession } from '@hale/client';
 import { useServer } from '../support/fixture';
+import {
+  allPushed,
+  createdDevice,
+  input,
+  joinedDevice,
+  online,
+  reports,
+  restarted,
+  tappedPlatform,
+  until,
+  useHaleSessions,
+  when,
+  whenReported,
+  type FrameTap,
+} from './restore-parties';
+
+/** The first wait between catch-ups (RESYNC_BACKOFF_BASE_MS, sync/reset.ts): 15 minutes. */
+const RESYNC_BACKOFF_BASE_MS = 15 * 60_000;
 
 /**
- * A socket factory that replaces the incarnation of every `ready` with `forged.incarnation` (when set),
- * and counts the rows of the pushes the device sends and the documents pulls bring it.
+ * A tap that replaces the incarnation of every `ready` with `forged.incarnation` (when set), and counts
+ * the rows of the pushes the device sends and the documents pulls bring it.
  */
 const hostileServer = () => {
   const counts = { pushedRows: 0, pulledDocs: 0 };
   const forged: { incarnation: string | undefined } = { incarnation: undefined };
-  const factory = interceptedWebSocket({
+  const tap: FrameTap = {
     sent: (text, send) => {
       const frame = JSON.parse(text) as { t: string; rows?: unknown[] };
       if (frame.t === 'push') counts.pushedRows += frame.rows?.length ?? 0;
@@ -34,27 +50,26 @@ const hostileServer = () => {
         deliver(JSON.stringify({ ...frame, incarnation: forged.incarnation }));
       } else deliver();
     },
-  });
-  return { counts, forged, factory };
+  };
+  return { counts, forged, tap };
 };
 
 let n = 0;
 const newIncarnation = () => `forged-incarnation-${(++n).toString().padStart(4, '0')}`;
-const codes = (s: DeviceSession, code: string) => s.sync.state().errors.filter((e) => e.code === code);
-const recorded = async (s: DeviceSession): Promise<string | undefined> =>
-  (await s.db.getLocal<{ value: { recorded?: string } }>('meta-incarnation'))?.toJSON().data.value.recorded;
+const codes = (s: HaleSession, code: string) => s.sync.state.get().errors.filter((e) => e.code === code);
 
 /** Reconnects `s` and waits until it is caught up on the new connection. */
-const reconnect = async (s: DeviceSession) => {
+const reconnect = async (s: HaleSession) => {
   s.sync.goOffline();
-  await eventually(() => s.sync.state().status === 'stopped', 'stopped');
+  await when(s.sync.state, (x) => x.status === 'stopped', 'stopped');
   s.sync.goOnline();
-  await eventually(() => s.sync.state().status === 'online', 'online again', 30_000);
+  await online(s);
   await s.sync.awaitInSync();
 };
 
 describe('a server that announces a new incarnation at every connection', () => {
   const server = useServer();
+  const sessions = useHaleSessions();
 
   it('gets one full catch-up at once, then none until the backoff has passed, also across a restart', async () => {
     const t = server.t;
@@ -62,36 +77,37 @@ describe('a server that announces a new incarnation at every connection', () => 
       indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
       IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
     });
-    const dbName = `restore-backoff-${Date.now()}`;
     const hostile = hostileServer();
     let offset = 0;
     const now = () => Date.now() + offset;
-    const patient = await registerAccount(t);
-    const open = () => openDevice(t, patient, { storage, dbName, now, createWebSocket: hostile.factory });
-    let a = await open();
+    // a's device: its store and vault kept across its restart, its clock `now`.
+    const aDevice = tappedPlatform({ storage }, hostile.tap);
+    const created = await createdDevice(t.url, sessions, { device: aDevice, knobs: { now } });
+    let a = created.session;
     // Written on another device of the account, so that a's pulls bring them and its checkpoint moves on:
     // a reconnect then pulls nothing, and a catch-up pulls them all again (and sends them again: they
     // are the account's own).
-    const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
-    server.sessions.push(b);
+    const { session: b } = await joinedDevice(t.url, sessions, created.loginName);
     const records = 6;
     for (let i = 0; i < records; i++) {
       await b.records.add('Allergy', input('Allergy', { substance: `held-${i}` }));
     }
     await allPushed(b);
-    await eventually(async () => (await a.records.query('Allergy')).length === records, 'a has them');
-    await eventually(async () => (await recorded(a)) !== undefined, 'the real incarnation adopted');
+    await when(a.records.list('Allergy'), (p) => p.total === records, 'a has them');
+    // Online, its first `ready` taken: the real incarnation adopted (sync/reset.ts `noteIncarnation`).
+    await online(a);
     await a.sync.awaitInSync();
     let before = { ...hostile.counts };
     await reconnect(a);
     expect(hostile.counts.pulledDocs).toBe(before.pulledDocs);
 
     // The first announcement of a restore: caught up with at once, as a genuine restore must be.
+    // RESTORE_SYNCED is reported once the announced incarnation is recorded (sync/reset.ts).
     const first = newIncarnation();
     hostile.forged.incarnation = first;
     before = { ...hostile.counts };
     await reconnect(a);
-    await eventually(async () => (await recorded(a)) === first, 'the first restore caught up with', 30_000);
+    await whenReported(a, 'RESTORE_SYNCED', 'the first restore caught up with', 30_000);
     expect(hostile.counts.pushedRows - before.pushedRows).toBeGreaterThanOrEqual(records);
     expect(hostile.counts.pulledDocs - before.pulledDocs).toBeGreaterThanOrEqual(records);
     expect(codes(a, 'SERVER_RESTORED')).toHaveLength(1);
@@ -105,7 +121,8 @@ describe('a server that announces a new incarnation at every connection', () => 
       await reconnect(a);
     }
     expect(hostile.counts).toEqual(before);
-    expect(await recorded(a)).toBe(first);
+    // None recorded: `first` stays the incarnation a caught up with.
+    expect(reports(a, 'RESTORE_SYNCED')).toHaveLength(1);
     expect(codes(a, 'SERVER_RESTORED')).toHaveLength(1);
     expect(codes(a, 'RESTORE_SYNCED')).toHaveLength(1);
     const [repeated] = codes(a, 'SERVER_RESTORES_REPEATED');
@@ -118,10 +135,9 @@ describe('a server that announces a new incarnation at every connection', () => 
 
     // What the device counted is kept across a restart.
     await a.close();
-    a = await open();
-    server.sessions.push(a);
+    a = await restarted(t.url, sessions, aDevice, { now });
     hostile.forged.incarnation = newIncarnation();
-    await eventually(() => a.sync.state().status === 'online', 'online after the restart', 30_000);
+    await until(() => a.sync.state.get().status === 'online', 'online after the restart', 30_000);
     await a.sync.awaitInSync();
     before = { ...hostile.counts };
     await reconnect(a);
@@ -129,7 +145,8 @@ describe('a server that announces a new incarnation at every connection', () => 
     expect(hostile.counts.pulledDocs - before.pulledDocs).toBe(0);
     expect(codes(a, 'SERVER_RESTORES_REPEATED')).toHaveLength(1);
     expect(codes(a, 'SERVER_RESTORED')).toEqual([]);
-    expect(await recorded(a)).toBe(first);
+    // Still `first` recorded: nothing caught up with since the restart.
+    expect(reports(a, 'RESTORE_SYNCED')).toEqual([]);
 
     // Once the backoff has passed, the next announcement is caught up with again...
     offset += RESYNC_BACKOFF_BASE_MS;
@@ -137,7 +154,7 @@ describe('a server that announces a new incarnation at every connection', () => 
     hostile.forged.incarnation = later;
     before = { ...hostile.counts };
     await reconnect(a);
-    await eventually(async () => (await recorded(a)) === later, 'the later restore caught up with', 30_000);
+    await whenReported(a, 'RESTORE_SYNCED', 'the later restore caught up with', 30_000);
     expect(hostile.counts.pushedRows - before.pushedRows).toBeGreaterThanOrEqual(records + 1);
     expect(codes(a, 'RESTORE_SYNCED')).toHaveLength(1);
 
@@ -147,7 +164,8 @@ describe('a server that announces a new incarnation at every connection', () => 
     before = { ...hostile.counts };
     await reconnect(a);
     expect(hostile.counts).toEqual(before);
-    expect(await recorded(a)).toBe(later);
+    // `later` stays the incarnation recorded.
+    expect(reports(a, 'RESTORE_SYNCED')).toHaveLength(1);
     expect(codes(a, 'SERVER_RESTORES_REPEATED').at(-1)?.message).toMatch(/restored from a backup 3 times/);
   }, 180_000);
 });
