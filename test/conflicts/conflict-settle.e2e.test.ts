@@ -3,25 +3,20 @@
 // the clinical content is the same, so the second push must not open a new conflict between the two.
 // The second device's push is answered with the first's settlement, which RxDB then stores in its copy:
 // until it has, that device still counts a pending write (its copy is no version the server holds).
+// Devices are opened as the app opens them (`openHaleForTests`), against a real server.
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client/advanced';
+import type { HaleSession } from '@hale/client';
 import { useServer } from '../support/fixture';
-import { allPushed, eventually, openDevice, openTwoDevices, providerWithLabWrite } from '../support/devices';
 import { gatedStorage } from '../support/gated-storage';
-import { input } from '../support/records';
-
-const setAside = (s: DeviceSession): string[] => [
-  ...s.sync.quarantine().map((q) => `quarantined: ${q.reason}`),
-  ...s.sync.unsent().map((u) => `unsent: ${u.code}`),
-];
+import { useHaleSessions } from '../client-api/hale-devices';
+import { clinicianWithLabWrite, holds, input, openDevice, pushed, setAside, until } from './parties';
 
 /** Both devices go offline, edit `id` (b 20 ms later), then push in turn: both end on the merge. */
 const conflictBetween = async (
-  a: DeviceSession,
-  b: DeviceSession,
-  edit: (s: DeviceSession, label: string) => Promise<unknown>,
+  a: HaleSession,
+  b: HaleSession,
+  edit: (s: HaleSession, label: string) => Promise<unknown>,
   id: string,
 ): Promise<void> => {
   a.sync.goOffline();
@@ -30,10 +25,10 @@ const conflictBetween = async (
   await new Promise((r) => setTimeout(r, 20));
   await edit(b, 'second');
   a.sync.goOnline();
-  await allPushed(a);
+  await pushed(a);
   b.sync.goOnline();
-  await allPushed(b);
-  await eventually(async () => {
+  await pushed(b);
+  await until(async () => {
     const [x, y] = [await a.records.get(id), await b.records.get(id)];
     return x !== null && y !== null && x.conflict && x.rv === y.rv;
   }, 'both devices hold the merge');
@@ -44,8 +39,8 @@ const conflictBetween = async (
  * `beforeSecond` runs just before `b` goes online.
  */
 const settleOnBoth = async (
-  a: DeviceSession,
-  b: DeviceSession,
+  a: HaleSession,
+  b: HaleSession,
   id: string,
   choice: 'keep' | 'other',
   beforeSecond: () => void = () => undefined,
@@ -56,12 +51,12 @@ const settleOnBoth = async (
   await new Promise((r) => setTimeout(r, 20));
   await b.records.resolveConflict(id, choice, { expectedRv: (await b.records.get(id))!.rv });
   a.sync.goOnline();
-  await allPushed(a, 'the first settlement is pushed');
+  await pushed(a, 'the first settlement is pushed');
   beforeSecond();
   b.sync.goOnline();
-  await allPushed(b, 'the second settlement is pushed');
+  await pushed(b, 'the second settlement is pushed');
   // Whatever the second push led to has reached the first device.
-  await eventually(
+  await until(
     async () => (await a.records.get(id))?.rv === (await b.records.get(id))?.rv,
     'both devices hold one version',
   );
@@ -70,18 +65,18 @@ const settleOnBoth = async (
 
 describe('one settlement made on two devices', () => {
   const server = useServer({ realClock: true });
-  const sessions = server.sessions;
+  const sessions = useHaleSessions();
 
   for (const choice of ['keep', 'other'] as const) {
     it(`'${choice}' on two devices of the patient settles the conflict once`, async () => {
-      const t = server.t;
-      const patient = await registerAccount(t);
-      const { a, b } = await openTwoDevices(t, patient, sessions);
+      const url = server.t.url;
+      const { session: a, loginName } = await openDevice(url, sessions);
+      const { session: b } = await openDevice(url, sessions, { join: loginName });
       const med = await a.records.add(
         'Medication',
         input('Medication', { name: 'Lisinopril', dose: '10 mg' }),
       );
-      await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+      await holds(b, med.id, 'b has the medication');
       await conflictBetween(
         a,
         b,
@@ -99,10 +94,11 @@ describe('one settlement made on two devices', () => {
   }
 
   it("'keep' by the patient and by the provider settles the conflict once", async () => {
-    const t = server.t;
-    const { p, d, lab } = await providerWithLabWrite(t, sessions, {
-      lab: input('LabResult', { testName: 'base' }),
-    });
+    const { p, d, lab } = await clinicianWithLabWrite(
+      server.t.url,
+      sessions,
+      input('LabResult', { testName: 'base' }),
+    );
     await conflictBetween(
       p,
       d,
@@ -120,15 +116,13 @@ describe('one settlement made on two devices', () => {
   // Load made this happen now and then: RxDB wrote the first settlement into the second device's copy a
   // while after the push handler answered, and the second device reported nothing pending meanwhile.
   it("the second device holds the server's settlement once it reports nothing pending", async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const second = await addDevice(t, patient);
+    const url = server.t.url;
     const gate = gatedStorage();
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second, storage: gate.storage });
-    sessions.push(a, b);
+    const { session: a, loginName } = await openDevice(url, sessions);
+    // The second device's store, at the platform's storage: RxDB's write of a resolved conflict can be held.
+    const { session: b } = await openDevice(url, sessions, { join: loginName, storage: gate.storage });
     const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
-    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+    await holds(b, med.id, 'b has the medication');
     await conflictBetween(
       a,
       b,
@@ -141,8 +135,8 @@ describe('one settlement made on two devices', () => {
     const [x, y] = await settleOnBoth(a, b, med.id, 'keep', () => {
       // b's push is answered with a's settlement; RxDB's write of it into b's copy waits a while.
       gate.holdNextConflictWrite();
-      released = eventually(() => gate.holding(), "b's conflict is resolved").then(async () => {
-        pendingWhileHeld = b.sync.state().pendingWrites;
+      released = until(() => gate.holding(), "b's conflict is resolved").then(async () => {
+        pendingWhileHeld = b.sync.state.get().pendingWrites;
         await new Promise((r) => setTimeout(r, 300));
         gate.release();
       });
@@ -152,9 +146,8 @@ describe('one settlement made on two devices', () => {
     expect(pendingWhileHeld).toBe(1);
 
     // What the server holds, as a third device of the patient opens it: the first settlement.
-    const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
-    sessions.push(c);
-    await eventually(async () => (await c.records.get(med.id))?.rv === x?.rv, 'a third device pulls it');
+    const { session: c } = await openDevice(url, sessions, { join: loginName });
+    await until(async () => (await c.records.get(med.id))?.rv === x?.rv, 'a third device pulls it');
     expect(canonicalJson((await c.records.get(med.id))?.record)).toBe(canonicalJson(x?.record));
     expect([a, b].map(setAside)).toEqual([[], []]);
   });
