@@ -1,25 +1,28 @@
-// SMART Health Links and the emergency card against a real server: content encrypted on the device and
-// opened by anyone holding the link (a viewer with no account: openLink, and the server's viewer page in
-// Chromium); a passcode wrong three times locks the link; expiry and revocation are honoured; every access
-// is in the link's log and, sealed to the patient, in the audit trail the patient's device reads live.
+// SMART Health Links and the emergency card through the app's path (`session.io` of `openHaleForTests`, a
+// real server): content encrypted on the device and opened by anyone holding the link (a viewer with no
+// account: openLink, and the server's viewer page in Chromium); a passcode wrong three times locks the
+// link; expiry and revocation are honoured; every access is in the link's log and, sealed to the patient,
+// in the audit trail the patient's device reads live.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
-import { createHttpApi, isHaleError, openLink, type DeviceSession } from '@hale/client/advanced';
+import { firstValueFrom, from, throwError, timeout } from 'rxjs';
+import { isHaleError, openLink, type HaleSession } from '@hale/client';
 import { checkIpsRules } from '@hale/model';
-import { http, registerAccount, sessionToken, type TestServer } from '@hale/sync-server/testing';
+import { http, registerAccount, sessionToken } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { eventually, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
-import { ioOf, validateR4 } from '../support/fhir-r4';
+import { validateR4 } from '../support/fhir-r4';
 import { requireChromium } from '../browser/harness';
+import { createdSession, online, useHaleSessions, when } from '../client-api/hale-devices';
 
+// The server's clock is the harness's (expiry is tested by moving it); the devices keep the real one.
 const server = useServer();
-const open = async (t: TestServer) => {
-  const account = await registerAccount(t);
-  const s = await openDevice(t, account, { api: createHttpApi({ baseUrl: t.url, fetch }) });
-  server.sessions.push(s);
-  await waitOnline(s);
+const sessions = useHaleSessions();
+/** A patient's session (`openHaleForTests` over `nodePlatform`), online, with a chart to share. */
+const open = async () => {
+  const { session: s } = await createdSession(server.t.url, sessions);
+  await online(s);
   await s.records.add('Profile', input('Profile', { bloodType: 'AB-' }));
   await s.records.add('Allergy', input('Allergy', { substance: 'Peanuts' }));
   await s.records.add('Medication', input('Medication'));
@@ -31,7 +34,7 @@ const open = async (t: TestServer) => {
     'EmergencyContact',
     input('EmergencyContact', { name: 'Grace Example', phone: '+1 555 0101' }),
   );
-  return { s, io: ioOf(t.url, s) };
+  return { s, io: s.io };
 };
 
 const codeOf = (attempt: Promise<unknown>) =>
@@ -43,12 +46,23 @@ const codeOf = (attempt: Promise<unknown>) =>
         : String(e),
   );
 
-const linkOpens = async (s: DeviceSession, linkId: string) =>
-  (await s.audit.whoAccessed()).filter((a) => a.actorId === linkId && a.action === 'link-open');
+/** The link's openings in the patient's audit trail (`session.audit.access`), as last read. */
+const linkOpens = (s: HaleSession, linkId: string) =>
+  (s.audit.access.get()?.records ?? []).filter((a) => a.actorId === linkId && a.action === 'link-open');
+
+/** Waits until the patient's audit trail, read again, lists an opening of the link. */
+const linkOpened = (s: HaleSession, linkId: string, what: string) => {
+  s.audit.refresh();
+  return when(
+    s.audit.access,
+    (answer) => (answer?.records ?? []).some((a) => a.actorId === linkId && a.action === 'link-open'),
+    what,
+  );
+};
 
 describe('a shared summary', () => {
   it('opens without an account with the passcode; three wrong passcodes lock it', async () => {
-    const { s, io } = await open(server.t);
+    const { s, io } = await open();
     const created = await io.shareSummary({ label: 'For Dr. Lee', passcode: '4711' });
     expect(created.link).toMatch(/^shlink:\/[A-Za-z0-9_-]+$/);
     expect(created.viewerUrl).toBe(`${server.t.url}/shl/view#${created.link}`);
@@ -96,11 +110,8 @@ describe('a shared summary', () => {
       'opened Dr. Lee',
     ]);
     // The opening is an access event of the patient's audit trail, under the link's id.
-    await eventually(
-      async () => (await linkOpens(s, created.linkId)).length > 0,
-      'the opening in the audit trail',
-    );
-    const opens = await linkOpens(s, created.linkId);
+    await linkOpened(s, created.linkId, 'the opening in the audit trail');
+    const opens = linkOpens(s, created.linkId);
     expect(opens.map((a) => a.stream?.split('/')[1]).sort()).toEqual([
       'allergy',
       'condition',
@@ -110,7 +121,7 @@ describe('a shared summary', () => {
   });
 
   it('honours expiry and revocation', async () => {
-    const { io } = await open(server.t);
+    const { io } = await open();
     const expiring = await io.shareSummary({ expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     const revoked = await io.shareSummary({ kinds: ['Allergy'] });
     expect(await codeOf(openLink(fetch, revoked.link, { recipient: 'x' }))).toBe('opened');
@@ -124,7 +135,7 @@ describe('a shared summary', () => {
   });
 
   it('opens a one-time link once, its file location included; then it is revoked', async () => {
-    const { io } = await open(server.t);
+    const { io } = await open();
     const once = await io.shareSummary({ oneTime: true, label: 'once' });
     expect(once.info.oneTime).toBe(true);
     expect(JSON.stringify(await openLink(fetch, once.link, { recipient: 'first' }))).toContain('Peanuts');
@@ -167,7 +178,7 @@ describe('a shared summary', () => {
   });
 
   it('gives a viewer that caps embedded sizes a one-time file location', async () => {
-    const { io } = await open(server.t);
+    const { io } = await open();
     const created = await io.shareSummary();
     const summary = await openLink(fetch, created.link, { recipient: 'small viewer', embeddedLengthMax: 10 });
     expect(JSON.stringify(summary)).toContain('Peanuts');
@@ -175,7 +186,7 @@ describe('a shared summary', () => {
 
   it('opens in the server’s viewer page in a browser with no account', async () => {
     requireChromium();
-    const { io } = await open(server.t);
+    const { io } = await open();
     const created = await io.shareSummary({ label: 'Summary for the clinic', passcode: '2468' });
     const browser = await chromium.launch({
       executablePath: process.env.HALE_CHROMIUM ?? '/usr/bin/chromium',
@@ -206,16 +217,24 @@ describe('a shared summary', () => {
 
 describe('the emergency card', () => {
   it('opens without a passcode, the patient’s device sees the access live, and rotation stops the old QR', async () => {
-    const { s, io } = await open(server.t);
+    const { s, io } = await open();
     const card = await io.emergencyCard();
     const heard: string[] = [];
+    let told = (): void => undefined;
+    const toldOnce = from(new Promise<void>((resolve) => (told = resolve))).pipe(
+      timeout({
+        first: 5_000,
+        with: () => throwError(() => new Error('timed out: the patient device is told of the access')),
+      }),
+    );
     let stop = (): void => undefined;
     await new Promise<void>((ready) => {
       stop = io.watchLinkAccess(
-        (access) => heard.push(`${access.linkId} ${access.outcome} ${access.recipient}`),
-        {
-          onReady: ready,
+        (access) => {
+          heard.push(`${access.linkId} ${access.outcome} ${access.recipient}`);
+          told();
         },
+        { onReady: ready },
       );
     });
     try {
@@ -223,15 +242,12 @@ describe('the emergency card', () => {
       expect(content).toContain('Grace Example');
       expect(content).toContain('Peanuts');
       expect(content).toContain('AB-');
-      await eventually(() => heard.length > 0, 'the patient device is told of the access', 5_000);
+      await firstValueFrom(toldOnce);
       expect(heard).toEqual([`${card.linkId} opened Ambulance crew 12`]);
     } finally {
       stop();
     }
-    await eventually(
-      async () => (await linkOpens(s, card.linkId)).length > 0,
-      'the access is in the audit trail',
-    );
+    await linkOpened(s, card.linkId, 'the access is in the audit trail');
     expect((await io.links()).find((l) => l.linkId === card.linkId)).toMatchObject({
       emergency: true,
       passcode: false,
