@@ -1,39 +1,29 @@
-// Records in and out between real devices and a real server: Hale's own export (files embedded) imported
-// into a fresh account keeps the clinical content field by field and exports again alike; other systems'
-// files (Synthea patients shipped by cql-exec-fhir, Medplum's sample resources) import with their codes;
-// a second import writes nothing; malformed and hostile files are refused and write nothing. Every export
-// form is valid against the R4 structure definitions (Medplum's validator).
+// Records in and out through the app's path (`session.io` of `openHaleForTests`, a real server): Hale's
+// own export (files embedded) imported into a fresh account keeps the clinical content field by field and
+// exports again alike; other systems' files (Synthea patients shipped by cql-exec-fhir, Medplum's sample
+// resources) import with their codes; a second import writes nothing; malformed and hostile files are
+// refused and write nothing. Every export form is valid against the R4 structure definitions (Medplum's
+// validator).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unzipSync, strFromU8 } from 'fflate';
 import { HomerObservation1, HomerObservation6, HomerSimpson } from '@medplum/mock';
-import {
-  createHttpApi,
-  createSessionManager,
-  directoryLookup,
-  isHaleError,
-  publishProviderProfile,
-  searchProviders,
-  verifyFhirExport,
-  type DeviceSession,
-  type UnlockedAccount,
-} from '@hale/client/advanced';
+import { isHaleError, verifyFhirExport, type HaleIo, type HaleSession } from '@hale/client';
 import { validateFhirBundleShape, type RecordKind } from '@hale/model';
-import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { ed, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
-import { ioOf, validateR4 } from '../support/fhir-r4';
+import { validateR4 } from '../support/fhir-r4';
+import { createdSession, online, useHaleSessions } from '../client-api/hale-devices';
 
-const server = useServer();
-const open = async (t: TestServer) => {
-  const account = await registerAccount(t);
-  const s = await openDevice(t, account, { api: createHttpApi({ baseUrl: t.url, fetch }) });
-  server.sessions.push(s);
-  await waitOnline(s);
-  return { s, io: ioOf(t.url, s) };
+const server = useServer({ realClock: true });
+const sessions = useHaleSessions();
+/** A new patient account's session (`openHaleForTests` over `nodePlatform`), online. */
+const open = async () => {
+  const { session } = await createdSession(server.t.url, sessions);
+  await online(session);
+  return { s: session, io: session.io };
 };
 
 const KINDS = [
@@ -73,10 +63,12 @@ const contentOf = (record: Record<string, unknown>) =>
       .map(([k, v]) => (k === 'file' ? [k, { ...(v as object), blobId: undefined }] : [k, v])),
   );
 
-const chartOf = async (s: DeviceSession) => {
+const chartOf = async (s: HaleSession) => {
   const chart: Partial<Record<RecordKind, Record<string, unknown>[]>> = {};
   for (const kind of KINDS) {
-    chart[kind] = (await s.records.query(kind)).map((r) => contentOf(r.record as Record<string, unknown>));
+    chart[kind] = (await s.records.query(kind)).items.map((r) =>
+      contentOf(r.record as Record<string, unknown>),
+    );
   }
   return chart;
 };
@@ -101,7 +93,7 @@ const consistentResult = () => {
   };
 };
 
-const fillChart = async (s: DeviceSession) => {
+const fillChart = async (s: HaleSession) => {
   const bytes = new TextEncoder().encode('%PDF-1.4 discharge summary');
   const file = await s.files.put({
     type: 'document',
@@ -127,7 +119,7 @@ const fillChart = async (s: DeviceSession) => {
 
 describe('Hale’s own export into a fresh account', () => {
   it('keeps the clinical content field by field, exports alike, and writes nothing the second time', async () => {
-    const a = await open(server.t);
+    const a = await open();
     await fillChart(a.s);
     const exported = await a.io.exportRecords({ attachments: 'embed' });
     if (exported.form !== 'bundle') throw new Error('expected a bundle');
@@ -137,13 +129,13 @@ describe('Hale’s own export into a fresh account', () => {
     expect(text).not.toContain('hale-blob:');
     expect(text).not.toContain('"reference":"urn:hale:');
 
-    const b = await open(server.t);
+    const b = await open();
     const report = await b.io.importFhir(text, { source: 'hale-export.json' });
     expect(report.imported.map((r) => r.kind).sort()).toEqual([...KINDS].sort());
     expect(report.skipped.map((s) => s.resourceType)).toContain('Provenance');
     expect(await chartOf(b.s)).toEqual(await chartOf(a.s));
-    const imm = (await b.s.records.query('Immunization'))[0]?.record;
-    const doc = (await b.s.records.query('HealthDocument'))[0]?.record;
+    const imm = (await b.s.records.query('Immunization')).items[0]?.record;
+    const doc = (await b.s.records.query('HealthDocument')).items[0]?.record;
     expect(imm?.proofDocumentId).toBe(doc?.id);
     expect(doc?.origin).toMatchObject({ source: 'hale-export.json', resourceType: 'DocumentReference' });
     const fetched = await b.s.files.get(doc!.file, { type: 'document' });
@@ -152,7 +144,7 @@ describe('Hale’s own export into a fresh account', () => {
     // B's export of what it imported says the same: the round trip once more, into a third account.
     const again = await b.io.exportRecords({ attachments: 'embed' });
     if (again.form !== 'bundle') throw new Error('expected a bundle');
-    const c = await open(server.t);
+    const c = await open();
     await c.io.importFhir(JSON.stringify(again.bundle), { source: 'second.json' });
     expect(await chartOf(c.s)).toEqual(await chartOf(a.s));
 
@@ -162,7 +154,7 @@ describe('Hale’s own export into a fresh account', () => {
   });
 
   it('gives a zip with the files beside the signed Bundle, and NDJSON, each valid R4', async () => {
-    const a = await open(server.t);
+    const a = await open();
     await fillChart(a.s);
     const zipped = await a.io.exportRecords({ attachments: 'zip' });
     if (zipped.form !== 'zip') throw new Error('expected a zip');
@@ -183,7 +175,7 @@ describe('Hale’s own export into a fresh account', () => {
       .map((l) => JSON.parse(l) as { resourceType: string });
     expect(lines.length).toBeGreaterThan(10);
     for (const resource of lines) expect(validateR4(resource).errors, resource.resourceType).toEqual([]);
-    const b = await open(server.t);
+    const b = await open();
     const report = await b.io.importFhir(bulk.ndjson, { source: 'bulk.ndjson' });
     expect(report.imported.length).toBeGreaterThanOrEqual(KINDS.length - 1);
   });
@@ -191,35 +183,16 @@ describe('Hale’s own export into a fresh account', () => {
 
 describe('the export’s clinicians', () => {
   it('fills a Practitioner from the provider’s signed directory profile', async () => {
-    const t = server.t;
-    const provider = await registerAccount(t, 'provider');
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const providerTokens = createSessionManager({ api, device: provider.device.keys, ed });
-    await providerTokens.withToken((token) =>
-      publishProviderProfile(
-        { api, ed },
-        {
-          account: provider as unknown as UnlockedAccount,
-          profile: {
-            displayName: 'Dr. Lin Lee',
-            specialty: 'Family medicine',
-            clinic: 'Riverside',
-            identifier: 'NPI 1234567893',
-          },
-          token,
-        },
-      ),
-    );
-    const patient = await registerAccount(t);
-    const s = await openDevice(t, patient, { api });
-    server.sessions.push(s);
-    await waitOnline(s);
-    const tokens = createSessionManager({ api, device: s.account.device, ed });
-    const lookup = directoryLookup((q, page = {}) =>
-      tokens.withToken((token) => searchProviders({ api, ed }, { q, ...page, token })),
-    );
-    const io = ioOf(t.url, s, { providerProfile: lookup });
-    await s.records.add('Medication', input('Medication', { prescriberId: provider.accountId }));
+    const { session: provider } = await createdSession(server.t.url, sessions, { role: 'provider' });
+    await provider.directory.publishProfile({
+      displayName: 'Dr. Lin Lee',
+      specialty: 'Family medicine',
+      clinic: 'Riverside',
+      identifier: 'NPI 1234567893',
+    });
+    // The patient's `session.io` finds the prescriber through the directory, as openHale sets it up.
+    const { s, io } = await open();
+    await s.records.add('Medication', input('Medication', { prescriberId: provider.account.accountId }));
     const exported = await io.exportRecords();
     if (exported.form !== 'bundle') throw new Error('expected a bundle');
     const practitioner = exported.bundle.entry.find(
@@ -247,7 +220,7 @@ describe('files from other systems', () => {
     'a Synthea patient (%s) keeps its LOINC, SNOMED, RxNorm and CVX codes; a second import writes nothing',
     async (file) => {
       const text = synthea(file);
-      const { s, io } = await open(server.t);
+      const { s, io } = await open();
       const progress: { done: number; total: number }[] = [];
       const report = await io.importFhir(text, { source: file, onProgress: (p) => progress.push(p) });
       // One step per record written, in order, ending at the whole.
@@ -263,17 +236,17 @@ describe('files from other systems', () => {
       expect(count('Condition')).toBeGreaterThan(2);
       expect(count('Medication')).toBeGreaterThan(2);
       expect(report.skipped.some((x) => x.resourceType === 'Claim' && /billing/.test(x.reason))).toBe(true);
-      const labs = (await s.records.query('LabResult')).map((r) => r.record);
+      const labs = (await s.records.query('LabResult')).items.map((r) => r.record);
       expect(labs.every((l) => l.origin?.originalId.startsWith('urn:uuid:'))).toBe(true);
       expect(labs.some((l) => l.testCode !== undefined && /^\d+-\d$/.test(l.testCode))).toBe(true);
       expect(labs.some((l) => (l.components ?? []).some((c) => c.testCode === '8480-6'))).toBe(true);
-      const conditions = (await s.records.query('Condition')).map((r) => r.record);
+      const conditions = (await s.records.query('Condition')).items.map((r) => r.record);
       expect(conditions.some((c) => c.codes?.some((k) => k.system === 'http://snomed.info/sct'))).toBe(true);
-      const meds = (await s.records.query('Medication')).map((r) => r.record);
+      const meds = (await s.records.query('Medication')).items.map((r) => r.record);
       expect(
         meds.some((m) => m.codes?.some((k) => k.system === 'http://www.nlm.nih.gov/research/umls/rxnorm')),
       ).toBe(true);
-      const vaccines = (await s.records.query('Immunization')).map((r) => r.record);
+      const vaccines = (await s.records.query('Immunization')).items.map((r) => r.record);
       expect(vaccines.every((v) => v.vaccineCode !== undefined && /^\d{1,3}$/.test(v.vaccineCode))).toBe(
         true,
       );
@@ -299,7 +272,7 @@ describe('files from other systems', () => {
   );
 
   it('Medplum’s sample patient and observations, as a searchset: what cannot be kept is listed', async () => {
-    const { s, io } = await open(server.t);
+    const { s, io } = await open();
     const bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -315,13 +288,13 @@ describe('files from other systems', () => {
       'Test 1: no date it was taken',
       'Test 6: no date it was taken',
     ]);
-    const profile = (await s.records.query('Profile'))[0]?.record;
+    const profile = (await s.records.query('Profile')).items[0]?.record;
     expect(profile?.fullName).toMatch(/Homer/);
   });
 });
 
 describe('malformed and hostile files', () => {
-  const refused = async (io: ReturnType<typeof ioOf>, file: string | Uint8Array) =>
+  const refused = async (io: HaleIo, file: string | Uint8Array) =>
     io.importFhir(file).then(
       () => 'imported',
       (e: unknown) =>
@@ -331,7 +304,7 @@ describe('malformed and hostile files', () => {
     );
 
   it('refuses 50 MB, deep nesting, wrong types and two patients, writing nothing', async () => {
-    const { s, io } = await open(server.t);
+    const { s, io } = await open();
     const patient = {
       fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111',
       resource: { resourceType: 'Patient', name: [{ text: 'Eve' }] },
@@ -368,6 +341,6 @@ describe('malformed and hostile files', () => {
       ),
     ).toBe('SEVERAL_PATIENTS');
     expect(await refused(io, 'not json at all')).toBe('NOT_JSON');
-    for (const kind of KINDS) expect(await s.records.query(kind), kind).toEqual([]);
+    for (const kind of KINDS) expect((await s.records.query(kind)).items, kind).toEqual([]);
   });
 });
