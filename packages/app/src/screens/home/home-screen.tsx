@@ -19,7 +19,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import type { RecordOf } from '@hale/client';
+import type { RecordOf, StoredRecord } from '@hale/client';
 import { Link } from 'react-router';
 import {
   useAccessLog,
@@ -89,6 +89,37 @@ function Card(props: {
   );
 }
 
+/** The next steps card over this chart's immunizations and encounters (read when it mounts). */
+function HomeNextSteps(props: {
+  readonly plans: readonly StoredRecord<'TreatmentPlan'>[];
+  readonly appointments: readonly StoredRecord<'Appointment'>[];
+  readonly labs: readonly StoredRecord<'LabResult'>[];
+  /** The chart holds no lab result, allergy, medication or condition. */
+  readonly noOtherRecord: boolean;
+  readonly extra: ReactNode;
+}): ReactNode {
+  const immunizations = useRecords('Immunization', {});
+  const encounters = useRecords('Encounter', {});
+  const steps = nextSteps(
+    {
+      immunizations: immunizations.items,
+      plans: props.plans,
+      appointments: props.appointments,
+      encounters: encounters.items,
+      labs: props.labs.map((l) => l.record),
+      empty: props.noOtherRecord && immunizations.total === 0,
+    },
+    Date.now(),
+  );
+  return (
+    <NextStepsCard
+      steps={steps}
+      loading={immunizations.loading === true || encounters.loading === true}
+      extra={props.extra}
+    />
+  );
+}
+
 export function HomeScreen(): ReactNode {
   const { t } = useTranslation();
   const session = useHaleSession();
@@ -106,8 +137,6 @@ export function HomeScreen(): ReactNode {
   const latestLabs = labs.items;
   const messages = useRecords('Message', {});
   const plans = useRecords('TreatmentPlan', {});
-  const immunizations = useRecords('Immunization', {});
-  const encounters = useRecords('Encounter', {});
   // Enough to tell whether a plan's re-check was done: the newest results by the day they were taken.
   const recentLabs = useRecords('LabResult', { sort: 'clinical', limit: 200 });
   const issues = useSyncIssues();
@@ -125,31 +154,12 @@ export function HomeScreen(): ReactNode {
     (p) => p.record.status === 'active' && p.record.acknowledgement?.version !== p.record.version,
   );
   const problems = problemIssues(issues).length + quarantine.length + unsent.length;
+  // The cards first: next steps read every immunization and encounter once these have loaded.
   const loading =
     labs.loading ||
-    [
-      allergyPage,
-      medicationPage,
-      conditionPage,
-      appointments,
-      messages,
-      plans,
-      immunizations,
-      encounters,
-    ].some((p) => p.loading === true);
-  const steps = nextSteps(
-    {
-      immunizations: immunizations.items,
-      plans: plans.items,
-      appointments: appointments.items,
-      encounters: encounters.items,
-      labs: recentLabs.items.map((l) => l.record),
-      empty:
-        latestLabs.length === 0 &&
-        [allergyPage, medicationPage, conditionPage, immunizations].every((p) => p.total === 0),
-    },
-    Date.now(),
-  );
+    [allergyPage, medicationPage, conditionPage, appointments, messages, plans].some(
+      (p) => p.loading === true,
+    );
   // The week's access is read once the home is drawn (it asks the audit log), for a patient's own chart.
   const [drawn, setDrawn] = useState(false);
   useEffect(() => {
@@ -175,11 +185,20 @@ export function HomeScreen(): ReactNode {
           </Button>
         </Alert>
       )}
-      <NextStepsCard
-        steps={steps}
-        loading={loading}
-        extra={drawn && session.account.role === 'patient' ? <WeekAccess /> : null}
-      />
+      {loading ? (
+        <NextStepsCard steps={[]} loading extra={null} />
+      ) : (
+        <HomeNextSteps
+          plans={plans.items}
+          appointments={appointments.items}
+          labs={recentLabs.items}
+          noOtherRecord={
+            latestLabs.length === 0 &&
+            [allergyPage, medicationPage, conditionPage].every((p) => p.total === 0)
+          }
+          extra={drawn && session.account.role === 'patient' ? <WeekAccess /> : null}
+        />
+      )}
       <SimpleGrid cols={{ base: 1, md: 2, xl: 3 }}>
         <Card
           title={t('kinds.allergies.title')}
