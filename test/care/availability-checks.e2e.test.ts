@@ -1,12 +1,9 @@
 // The availability a patient reads is the clinician's own: a document the server alters is refused on the
 // patient's device; a provider device whose clock is behind still publishes above the version kept.
 import { describe, expect, it } from 'vitest';
-import { createHttpApi } from '@hale/client/advanced';
-import { haleSessionOf } from '@hale/client/testing';
-import { addDevice } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { ed, openDevice, waitOnline } from '../support/devices';
-import { careDevice } from './care-devices';
+import { useHaleSessions } from '../client-api/hale-devices';
+import { careSession } from './care-devices';
 
 const DAY = 24 * 3_600_000;
 const date = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -20,11 +17,12 @@ const input = (slotMinutes: number) => ({
 
 describe('availability as a patient reads it', () => {
   const server = useServer({ realClock: true });
+  const sessions = useHaleSessions();
 
   it('a document the server altered (more slots) is refused, and nothing is booked on it', async () => {
     const t = server.t;
-    const clinician = await careDevice(t, server.sessions, 'provider');
-    const patient = await careDevice(t, server.sessions, 'patient');
+    const clinician = await careSession(t, sessions, 'provider');
+    const patient = await careSession(t, sessions, 'patient');
     const D = clinician.account.accountId;
     await clinician.hale.care.availability.publish(input(60));
     expect(await patient.hale.care.appointments.slots(D)).toHaveLength(3);
@@ -52,24 +50,21 @@ describe('availability as a patient reads it', () => {
     await expect(patient.hale.care.appointments.book(slot)).rejects.toMatchObject({
       code: 'AVAILABILITY_FORGED',
     });
-    expect(await patient.device.records.queryAcross('Appointment')).toEqual([]);
+    expect((await patient.hale.records.query('Appointment')).items).toEqual([]);
   });
 
   it('a provider device whose clock is a day behind publishes above the version another device published', async () => {
     const t = server.t;
-    const clinician = await careDevice(t, server.sessions, 'provider');
-    const patient = await careDevice(t, server.sessions, 'patient');
+    const clinician = await careSession(t, sessions, 'provider');
+    const patient = await careSession(t, sessions, 'patient');
     const D = clinician.account.accountId;
     const first = await clinician.hale.care.availability.publish(input(60));
 
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const second = await openDevice(t, clinician.account, {
-      device: await addDevice(t, clinician.account),
-      api,
+    const second = await careSession(t, sessions, 'provider', {
+      join: clinician.loginName,
+      knobs: { now: () => Date.now() - DAY },
     });
-    server.sessions.push(second);
-    await waitOnline(second);
-    const behind = haleSessionOf(second, { api, ed, now: () => Date.now() - DAY });
+    const behind = second.hale;
     const next = await behind.care.availability.publish(input(30));
     expect(next.version).toBe(first.version + 1);
     expect(await patient.hale.care.appointments.slots(D)).toHaveLength(6);
