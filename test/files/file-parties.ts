@@ -2,7 +2,7 @@
 // real server: a test may wrap the platform's `fetch` (to drop requests) or give its storage, and set knobs;
 // a patient's write grant and the grantee's wait for it.
 import type { RxStorage } from 'rxdb';
-import type { FetchLike, HaleSession } from '@hale/client';
+import type { FetchLike, HaleSession, Platform } from '@hale/client';
 import { openHaleForTests, type HaleTestKnobs } from '@hale/client/testing';
 import { nodePlatform } from '@hale/platform-node';
 import type { GrantableStreamType } from '@hale/protocol';
@@ -21,7 +21,7 @@ export interface FileDeviceOptions {
 
 let counter = 0;
 
-/** A device (added to `sessions`, closed after the test), with its `loginName` and `hale` to unlock again. */
+/** A device (added to `sessions`, closed after the test), with its `loginName` and `platform` (vault, store). */
 export const openFileDevice = async (
   server: string,
   sessions: HaleSession[],
@@ -34,13 +34,32 @@ export const openFileDevice = async (
   if (options.join !== undefined) {
     const session = await hale.join({ loginName: options.join, passphrase: PASSPHRASE, deviceName: name });
     sessions.push(session);
-    return { session, loginName: options.join, hale };
+    return { session, loginName: options.join, hale, platform };
   }
   const role = options.role ?? 'patient';
   const loginName = `${role}-${Date.now().toString(36)}-${counter.toString(36)}`;
   const { session } = await hale.createAccount({ role, passphrase: PASSPHRASE, loginName, deviceName: name });
   sessions.push(session);
-  return { session, loginName, hale };
+  return { session, loginName, hale, platform };
+};
+
+/** The account `platform` holds (its vault), unlocked again with `knobs`: the device restarted, its store kept. */
+export const restartedDevice = async (
+  server: string,
+  sessions: HaleSession[],
+  platform: Platform,
+  knobs?: HaleTestKnobs,
+): Promise<HaleSession> => {
+  const hale = await openHaleForTests({ server, platform }, knobs);
+  const session = await hale.unlock({ passphrase: PASSPHRASE });
+  sessions.push(session);
+  return session;
+};
+
+/** Closes `s` and takes it off `sessions`. */
+export const closeDevice = async (sessions: HaleSession[], s: HaleSession): Promise<void> => {
+  sessions.splice(sessions.indexOf(s), 1);
+  await s.close();
 };
 
 /** The patient `p` grants `granteeId` writing `type` of its chart for an hour. */
