@@ -5,7 +5,7 @@
 import type { GrantableStreamType } from '@hale/protocol';
 import { createHttpApi, type DeviceSession } from '@hale/client/advanced';
 import { haleSessionOf, openHaleForTests, type HaleTestKnobs } from '@hale/client/testing';
-import type { Hale, HaleAccountInfo, HaleSession, Platform, WebSocketLike } from '@hale/client';
+import type { HaleAccountInfo, HaleSession, Platform, WebSocketLike } from '@hale/client';
 import { nodePlatform, type NodePlatformOptions } from '@hale/platform-node';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { ed, eventually, openDevice, waitOnline } from '../support/devices';
@@ -111,8 +111,8 @@ export interface CareSession {
   readonly hale: HaleSession;
   readonly loginName: string;
   readonly network: CutNetwork;
-  /** The device's client (its vault, its store): `unlock` it again to restart the device. */
-  readonly client: Hale;
+  /** The device's platform (its vault, its store): open a client on it and `unlock` to restart the device. */
+  readonly platform: Platform;
 }
 
 /** Reconnects soon after the network is back (the default backoff grows to 15 s). */
@@ -145,7 +145,7 @@ export const careSession = async (
   }
   sessions.push(hale);
   if (options.online !== false) await when(hale.sync.state, (x) => x.status === 'online', 'online');
-  return { account: hale.account, hale, loginName, network, client };
+  return { account: hale.account, hale, loginName, network, platform };
 };
 
 /** `patient` verifies `provider`'s key and grants it `access` to `types` for a day. */

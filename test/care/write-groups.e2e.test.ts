@@ -7,14 +7,13 @@
 // of raw group pushes: sync-server/src/core/push-group.test.ts.
 import { describe, expect, it } from 'vitest';
 import { newId } from '@hale/model';
-import { createHttpApi } from '@hale/client/advanced';
-import { haleSessionOf } from '@hale/client/testing';
-import { registerAccount, type startServer } from '@hale/sync-server/testing';
+import { openHaleForTests } from '@hale/client/testing';
+import type { startServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
 import { diskStorage } from '../support/disk-storage';
-import { allPushed, ed, eventually, openDevice } from '../support/devices';
 import { input } from '../support/records';
-import { careDevice, share } from './care-devices';
+import { PASSPHRASE, useHaleSessions, when } from '../client-api/hale-devices';
+import { careSession, share, until } from './care-devices';
 
 /** The `group` of every row the server's store was asked to write, per batch. */
 const batches: Array<Array<string | undefined>> = [];
@@ -34,12 +33,13 @@ const watched: NonNullable<Parameters<typeof startServer>[0]>['wrapStore'] = (st
 
 describe("a note's header and its text: one action, stored all or none", () => {
   const server = useServer({ realClock: true, wrapStore: watched });
+  const sessions = useHaleSessions();
 
   it('sent as one group; a text the server refuses refuses its header, and neither reaches another device', async () => {
     const t = server.t;
-    const patient = await careDevice(t, server.sessions, 'patient');
-    const author = await careDevice(t, server.sessions, 'provider');
-    const other = await careDevice(t, server.sessions, 'provider');
+    const patient = await careSession(t, sessions, 'patient');
+    const author = await careSession(t, sessions, 'provider');
+    const other = await careSession(t, sessions, 'provider');
     await share(patient, author, ['note']);
     await share(patient, other, ['note']);
     const at = { patientId: patient.account.accountId };
@@ -71,10 +71,7 @@ describe("a note's header and its text: one action, stored all or none", () => {
       grouped![0],
       grouped![0],
     ]);
-    await eventually(
-      async () => (await patient.hale.records.get(first!.id)) !== null,
-      'the patient holds the text',
-    );
+    await when(patient.hale.records.one(first!.id), (r) => r !== null, 'the patient holds the text');
 
     // Offline, the author writes version 2 under an id another clinician's device meanwhile used.
     author.network.down();
@@ -109,7 +106,7 @@ describe("a note's header and its text: one action, stored all or none", () => {
     ] as never);
     author.network.up();
 
-    await eventually(() => author.hale.sync.unsent.get().length === 2, 'the author keeps both unsent');
+    await until(author.hale.sync.unsent.get, (u) => u.length === 2, 'the author keeps both unsent');
     const codes = Object.fromEntries(author.hale.sync.unsent.get().map((u) => [u.kind, u.code]));
     expect(codes).toEqual({ NoteVersion: 'NOT_AUTHOR', MedicalNote: 'GROUP_REFUSED' });
     // Nothing of it on the server, nor on the patient's device once it holds what the server holds.
@@ -128,19 +125,30 @@ describe("a note's header and its text: one action, stored all or none", () => {
     // A store kept across sessions of one database name, as the browser's is across app restarts.
     const { storage } = diskStorage();
     const dbName = `write-group-restart-${Date.now()}`;
-    const patient = await registerAccount(t);
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const before = await openDevice(t, patient, { offline: true, storage, dbName, api });
-    const [allergy, condition] = await haleSessionOf(before, { api, ed }).records.writeAll([
+    const knobs = { session: { dbName } };
+    const patient = await careSession(t, sessions, 'patient', {
+      platform: { storage },
+      knobs: { session: { dbName, offline: true } },
+      online: false,
+    });
+    const [allergy, condition] = await patient.hale.records.writeAll([
       { op: 'add', kind: 'Allergy', input: input('Allergy', { substance: 'Penicillin' }) },
       { op: 'add', kind: 'Condition', input: input('Condition', { name: 'Asthma' }) },
     ] as never);
-    await before.close(); // the app quits before it ever went online
+    await patient.hale.close(); // the app quits before it ever went online
 
     written.length = 0;
-    const after = await openDevice(t, patient, { storage, dbName, api });
-    server.sessions.push(after);
-    await allPushed(after, 'the queued group pushed after the restart');
+    const after = await (
+      await openHaleForTests({ server: t.url, platform: patient.platform }, knobs)
+    ).unlock({
+      passphrase: PASSPHRASE,
+    });
+    sessions.push(after);
+    await when(
+      after.sync.state,
+      (x) => x.status === 'online' && x.pendingWrites === 0,
+      'the queued group pushed after the restart',
+    );
     const groups = written.filter((r) => r.id === allergy!.id || r.id === condition!.id).map((r) => r.group);
     expect(groups, 'both under one group').toEqual([groups[0], groups[0]]);
     expect(groups[0]).toBeDefined();
