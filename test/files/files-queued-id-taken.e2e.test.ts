@@ -2,10 +2,11 @@
 // secret: a provider with write consent to one of the patient's streams can read it in a record and
 // announce that id first, with bytes of its own. Against the real server, the patient's device must keep
 // its only copy of the file (listed as refused, readable from the queue), never take the provider's blob
-// for it and never drop it because of what the provider did with the id.
+// for it and never drop it because of what the provider did with the id. The phone is a HaleSession of
+// openHaleForTests; the provider, who only calls the server, an account the test server registered.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type DeviceSession } from '@hale/client/advanced';
+import type { HaleSession } from '@hale/client';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import {
   createBlob,
@@ -14,30 +15,24 @@ import {
   putChunk,
   registerAccount,
   sessionToken,
-  type TestAccount,
   type TestServer,
 } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { eventually, grantWrite, openDevice, waitOnline } from '../support/devices';
+import { online, useHaleSessions, when } from '../client-api/hale-devices';
+import { openFileDevice, writeGrant } from './file-parties';
 
 const server = useServer({ realClock: true });
-
-const open = async (t: TestServer, account: TestAccount): Promise<DeviceSession> => {
-  const s = await openDevice(t, account, { api: createHttpApi({ baseUrl: t.url, fetch }) });
-  server.sessions.push(s);
-  await waitOnline(s);
-  return s;
-};
+const sessions: HaleSession[] = useHaleSessions();
 
 /** A patient phone and a provider holding write consent to `type`; the phone offline with a file queued. */
 const queuedWithGrantee = async (type: 'document' | 'message') => {
   const { t } = server;
-  const patient = await registerAccount(t);
   const provider = await registerAccount(t, 'provider');
-  const phone = await open(t, patient);
-  const clinic = await open(t, provider);
+  const { session: phone } = await openFileDevice(t.url, sessions);
+  await online(phone);
+  const patientId = phone.account.accountId;
   await phone.consent.verifyProvider(provider.accountId);
-  await grantWrite(phone, provider.accountId, type, 3_600_000);
+  await writeGrant(phone, provider.accountId, type);
   phone.sync.goOffline();
   // Two whole chunks, so the provider's chunks below are of the lengths the server takes.
   const bytes = new Uint8Array(2 * MIN_CHUNK_BYTES).map((_, i) => (i * 31 + 7) & 0xff);
@@ -54,7 +49,7 @@ const queuedWithGrantee = async (type: 'document' | 'message') => {
   const chunkCount = Math.ceil(file.size / MIN_CHUNK_BYTES);
   const taken = {
     blobId: file.blobId,
-    stream: `${patient.accountId}/${type}`,
+    stream: `${patientId}/${type}`,
     size: file.size,
     chunkSize: MIN_CHUNK_BYTES,
     chunkCount,
@@ -64,7 +59,7 @@ const queuedWithGrantee = async (type: 'document' | 'message') => {
   expect(announced.body).toMatchObject({ blobId: file.blobId });
   for (let i = 0; i < chunkCount; i++)
     expect((await putChunk(t, token, file.blobId, i, junk)).status).toBe(200);
-  return { t, patient, phone, clinic, file, bytes, token, taken };
+  return { t, phone, file, bytes, token, taken };
 };
 
 const storedDigests = (t: TestServer, blobId: string): string =>
@@ -79,13 +74,19 @@ describe('a queued file whose id a provider announced first, on the real server'
     const { t, phone, file, bytes, taken } = await queuedWithGrantee('document');
     const before = storedDigests(t, file.blobId);
     phone.sync.goOnline();
-    await eventually(() => phone.files.uploads()[0]?.state === 'failed', 'the upload is refused');
-    expect(phone.files.uploads()[0]?.lastError?.code).toBe('CONTEXT_MISMATCH');
-    expect(phone.sync.state().errors.some((e) => e.code === 'UPLOAD_REFUSED' && e.id === file.blobId)).toBe(
-      true,
+    // The refusal is reported once the queue has marked the file failed.
+    await when(
+      phone.sync.state,
+      (s) => s.errors.some((e) => e.code === 'UPLOAD_REFUSED'),
+      'the upload is refused',
     );
+    expect(phone.files.uploads.get()[0]?.state).toBe('failed');
+    expect(phone.files.uploads.get()[0]?.lastError?.code).toBe('CONTEXT_MISMATCH');
+    expect(
+      phone.sync.state.get().errors.some((e) => e.code === 'UPLOAD_REFUSED' && e.id === file.blobId),
+    ).toBe(true);
     expect(await phone.files.get(file, { type: 'document' })).toEqual(bytes);
-    expect(phone.sync.state().pendingUploads).toBe(1);
+    expect(phone.sync.state.get().pendingUploads).toBe(1);
     // Nothing of the phone's went under the id.
     expect(storedDigests(t, file.blobId)).toBe(before);
     expect(JSON.parse(before)).toEqual(taken.digests);
@@ -95,9 +96,9 @@ describe('a queued file whose id a provider announced first, on the real server'
     const { t, phone, file, bytes, token } = await queuedWithGrantee('message');
     expect((await http(t.url, 'DELETE', `/v1/blobs/${file.blobId}`, undefined, token)).status).toBe(200);
     phone.sync.goOnline();
-    await eventually(() => phone.files.uploads()[0]?.state === 'failed', 'the upload is refused');
-    expect(phone.files.uploads()[0]?.lastError?.code).toBe('DELETED');
-    expect(phone.files.uploads()[0]?.lastError?.message).toMatch(/keeps the file/);
+    await when(phone.files.uploads, (u) => u[0]?.state === 'failed', 'the upload is refused');
+    expect(phone.files.uploads.get()[0]?.lastError?.code).toBe('DELETED');
+    expect(phone.files.uploads.get()[0]?.lastError?.message).toMatch(/keeps the file/);
     expect(await phone.files.get(file, { type: 'document' })).toEqual(bytes);
   });
 });
