@@ -1,6 +1,6 @@
 // The devices of a file test, opened as the app opens them (`openHaleForTests` over `nodePlatform`) against a
 // real server: a test may wrap the platform's `fetch` (to drop requests) or give its storage, and set knobs;
-// a patient's write grant and the grantee's wait for it.
+// a restart by unlock (the store kept), a patient's write grant and the grantee's wait for it.
 import type { RxStorage } from 'rxdb';
 import type { FetchLike, HaleSession, Platform } from '@hale/client';
 import { openHaleForTests, type HaleTestKnobs } from '@hale/client/testing';
@@ -21,7 +21,10 @@ export interface FileDeviceOptions {
 
 let counter = 0;
 
-/** A device (added to `sessions`, closed after the test), with its `loginName` and `platform` (vault, store). */
+/**
+ * A device (added to `sessions`, closed after the test), with its `loginName`, `platform` (vault, store) and,
+ * for a new account, its `recoveryKey`.
+ */
 export const openFileDevice = async (
   server: string,
   sessions: HaleSession[],
@@ -38,9 +41,14 @@ export const openFileDevice = async (
   }
   const role = options.role ?? 'patient';
   const loginName = `${role}-${Date.now().toString(36)}-${counter.toString(36)}`;
-  const { session } = await hale.createAccount({ role, passphrase: PASSPHRASE, loginName, deviceName: name });
+  const { session, recoveryKey } = await hale.createAccount({
+    role,
+    passphrase: PASSPHRASE,
+    loginName,
+    deviceName: name,
+  });
   sessions.push(session);
-  return { session, loginName, hale, platform };
+  return { session, loginName, hale, platform, recoveryKey };
 };
 
 /** The account `platform` holds (its vault), unlocked again with `knobs`: the device restarted, its store kept. */

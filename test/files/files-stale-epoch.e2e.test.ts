@@ -4,16 +4,28 @@
 // (STALE_EPOCH, nothing stored) and the device seals the file anew under the current key, by itself: a
 // queued upload under the same blob id (records may cite it already), a put under a new one. Either way
 // the server ends with the file sealed under the key the stream writes with, readable by the patient's
-// other device. Real server.
+// other device. Real server; both devices HaleSessions of openHaleForTests, the phone's announce held at its
+// platform's fetch; the stream's keys read from the server's envelopes with the account's recovery key.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession, FetchLike } from '@hale/client/advanced';
-import { deriveInitialStreamKey, keyId, sealedKeyId, utf8Encode } from '@hale/crypto';
+import type { FetchLike, HaleSession } from '@hale/client';
+import {
+  decodeRecoveryKey,
+  deriveAccountKeys,
+  deriveInitialStreamKey,
+  keyId,
+  sealedKeyId,
+  unwrapKey,
+  utf8Encode,
+} from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
+import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { eventually, grantRead, openOnlineWithFetch } from '../support/devices';
+import { online, useHaleSessions, when } from '../client-api/hale-devices';
+import { until } from '../conflicts/parties';
+import { openFileDevice } from './file-parties';
 
 const server = useServer({ realClock: true });
+const sessions: HaleSession[] = useHaleSessions();
 
 const serverEpoch = (t: TestServer, stream: string): number =>
   (
@@ -37,54 +49,67 @@ const manifestIds = (t: TestServer): string[] =>
     (r) => r.blob_id,
   );
 
-const open = (t: TestServer, account: TestAccount, options: Parameters<typeof openOnlineWithFetch>[3] = {}) =>
-  openOnlineWithFetch(t, server.sessions, account, options);
-
 /**
- * The real fetch; the first announce (`POST /v1/blobs`) waits, unsent, until `beforeAnnounce` settled: the
+ * The platform's fetch; the first announce (`POST /v1/blobs`) waits, unsent, until `beforeAnnounce` settled: the
  * file is sealed by then, under the key the device knew.
  */
 const announceGate = (beforeAnnounce: () => Promise<unknown>) => {
   const log: string[] = [];
   let gated = false;
-  const fetchLike: FetchLike = async (url, init) => {
-    const call = `${init.method} ${new URL(url).pathname}`;
-    if (call === 'POST /v1/blobs') {
-      const body = typeof init.body === 'string' ? (JSON.parse(init.body) as { epoch?: number }) : {};
-      log.push(`${call} epoch ${body.epoch ?? 'none'}`);
-      if (!gated) {
-        gated = true;
-        await beforeAnnounce();
+  const fetchLike =
+    (real: FetchLike): FetchLike =>
+    async (url, init) => {
+      const call = `${init.method} ${new URL(url).pathname}`;
+      if (call === 'POST /v1/blobs') {
+        const body = typeof init.body === 'string' ? (JSON.parse(init.body) as { epoch?: number }) : {};
+        log.push(`${call} epoch ${body.epoch ?? 'none'}`);
+        if (!gated) {
+          gated = true;
+          await beforeAnnounce();
+        }
       }
-    }
-    return fetch(url, init);
-  };
+      return real(url, init);
+    };
   return { log, fetch: fetchLike };
 };
 
 /** Another device of the patient grants the documents to a provider and revokes it: the stream is re-keyed. */
-const rekeyOn = async (t: TestServer, tablet: DeviceSession, stream: string): Promise<void> => {
+const rekeyOn = async (t: TestServer, tablet: HaleSession, stream: string): Promise<void> => {
   const provider = await registerAccount(t, 'provider');
   await tablet.consent.verifyProvider(provider.accountId);
-  const grant = await grantRead(tablet, provider.accountId, 'document', 3_600_000, 'second opinion');
+  const grant = await tablet.consent.grant({
+    granteeId: provider.accountId,
+    scope: [{ type: 'document', access: 'read' }],
+    durationMs: 3_600_000,
+    purpose: 'second opinion',
+  });
   const before = serverEpoch(t, stream);
   await tablet.consent.revoke(grant.grant.grantId);
-  await eventually(() => serverEpoch(t, stream) > before, 'the stream is re-keyed');
+  await until(() => serverEpoch(t, stream) > before, 'the stream is re-keyed');
 };
 
 const setup = async () => {
   const { t } = server;
-  const patient = await registerAccount(t);
-  const stream = `${patient.accountId}/document`;
-  const tablet = await open(t, patient, { device: await addDevice(t, patient) });
+  const { session: tablet, loginName, recoveryKey } = await openFileDevice(t.url, sessions);
+  const patientId = tablet.account.accountId;
+  const stream = `${patientId}/document`;
   const gate = announceGate(() => rekeyOn(t, tablet, stream));
-  const phone = await open(t, patient, { fetch: gate.fetch });
-  const epoch0 = keyId(deriveInitialStreamKey(patient.root, stream));
-  /** The key id of the key the stream writes with now, as the tablet (which re-keyed it) holds it. */
-  const currentKeyId = async () => {
-    const write = await tablet.keyring.writeKey(stream);
-    expect(write?.epoch).toBe(serverEpoch(t, stream));
-    return keyId(write!.key);
+  const { session: phone } = await openFileDevice(t.url, sessions, { join: loginName, fetch: gate.fetch });
+  await Promise.all([online(tablet), online(phone)]);
+  // The account's root, from its recovery key: its first key of the stream and its wrapping key.
+  const root = decodeRecoveryKey(recoveryKey!);
+  if (!root.ok) throw new Error('cannot read the patient recovery key');
+  const epoch0 = keyId(deriveInitialStreamKey(root.value, stream));
+  /** The key id of the key the stream writes with now: the patient's envelope of the server's newest epoch. */
+  const currentKeyId = () => {
+    const epoch = serverEpoch(t, stream);
+    const row = t.store.db
+      .prepare('SELECT wrapped FROM envelopes WHERE stream = ? AND recipient = ? AND epoch = ?')
+      .get(stream, patientId, epoch) as { wrapped: string } | undefined;
+    expect(row).toBeDefined();
+    const opened = unwrapKey(row!.wrapped, deriveAccountKeys(root.value).wrapping, { stream, epoch });
+    if (!opened.ok) throw new Error('cannot open the patient envelope');
+    return keyId(opened.value);
   };
   return { t, stream, tablet, phone, gate, epoch0, currentKeyId };
 };
@@ -101,9 +126,9 @@ describe('a re-keying between sealing a file and announcing it', () => {
       mediaType: 'text/plain',
       chunkSize: MIN_CHUNK_BYTES,
     });
-    await eventually(() => phone.files.uploads().length === 0, 'uploaded', 30_000);
+    await when(phone.files.uploads, (u) => u.length === 0, 'uploaded', 30_000);
 
-    const current = await currentKeyId();
+    const current = currentKeyId();
     expect(current).not.toBe(epoch0);
     expect(gate.log[0]).toBe('POST /v1/blobs epoch 0');
     expect(manifestIds(t)).toEqual([file.blobId]);
@@ -125,7 +150,7 @@ describe('a re-keying between sealing a file and announcing it', () => {
       chunkSize: MIN_CHUNK_BYTES,
     });
 
-    const current = await currentKeyId();
+    const current = currentKeyId();
     expect(current).not.toBe(epoch0);
     expect(gate.log[0]).toBe('POST /v1/blobs epoch 0');
     expect(manifestIds(t)).toEqual([ref.blobId]);
